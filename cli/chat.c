@@ -1,0 +1,764 @@
+/*
+ * chat: the clusterchat command-line client, built on libchatclient only.
+ *
+ * It parses the global options and one command, keeps the session (server
+ * URL and token) in a private file between runs, reads passwords without
+ * echo, and maps library errors to exit codes: 0 ok, 1 refused by the server
+ * (4xx) or a local failure, 2 usage error, 3 server unreachable or failing
+ * (no response, 5xx, garbled answer). Run "chat help" for the commands.
+ */
+#include "chatclient.h"
+
+#include <jansson.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHAT_DEFAULT_SERVER "http://localhost:8182"
+#define CHAT_HISTORY_TIMEOUT_MS 120000L
+#define CHAT_OLD_SESSION_TIMEOUT_MS 3000L
+#define CLI_HELP (-1) /* an option parser's answer to -h / --help */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CHAT_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CHAT_PRINTF(f, a)
+#endif
+
+/* Exit codes. */
+enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
+
+/* What the session file holds. */
+typedef struct session {
+    char *server; /* normalised server URL, NULL when there is no session */
+    char *token;  /* session token, NULL when there is no session */
+} session;
+
+/* Everything one run of chat works with. */
+typedef struct cli {
+    const char *server_opt;  /* --server, else $CHAT_SERVER, else NULL */
+    const char *session_opt; /* --session, else NULL */
+    char *server;            /* normalised URL of the server in use */
+    char *session_path;      /* the session file */
+    session saved;           /* the session file's contents */
+    chat_client *client;     /* talks to server, with saved's token if it fits */
+    int argc;                /* number of command arguments (after the name) */
+    char **argv;             /* the command arguments */
+} cli;
+
+/* One option: "--name VALUE" when value is set, "--name" when flag is set. */
+typedef struct cli_opt {
+    const char *name;   /* e.g. "--limit"; NULL ends a table */
+    const char **value; /* receives the value */
+    int *flag;          /* set to 1 when present */
+} cli_opt;
+
+/* tcsetattr() state for restoring the echo when a signal hits the prompt. */
+static struct termios tty_saved;
+static volatile sig_atomic_t tty_saved_valid;
+
+/* ---- messages and exit codes ---- */
+
+/* Prints "chat: <words>" to stderr and returns code. */
+CHAT_PRINTF(2, 3)
+static int fail(int code, const char *fmt, ...) {
+    va_list ap;
+    fputs("chat: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+static void usage(FILE *f) {
+    fputs("usage: chat [--server URL] [--session FILE] <command> [args]\n"
+          "\n"
+          "commands:\n"
+          "  register EMAIL [--name NAME]   create an account and log in\n"
+          "  login EMAIL                    log in (a new session)\n"
+          "  send TEXT...                   send a message (words are joined by spaces)\n"
+          "  history [--after ID] [--limit N] [--json]\n"
+          "                                 show messages, oldest first\n"
+          "  logout                         end the session\n"
+          "  help                           show this help\n"
+          "\n"
+          "The password is taken from $CHAT_PASSWORD if set, else asked for on the\n"
+          "terminal without echo, else read as one line from standard input.\n"
+          "Server: --server, else $CHAT_SERVER, else the saved session's, else\n"
+          "  " CHAT_DEFAULT_SERVER ".\n"
+          "Session file: --session, else $CHAT_SESSION_FILE, else\n"
+          "  $XDG_CONFIG_HOME/clusterchat/session (~/.config/clusterchat/session).\n"
+          "Exit status: 0 ok, 1 refused by the server, 2 usage error,\n"
+          "  3 server unreachable or failing.\n",
+          f);
+}
+
+/* The exit code for a failed library call. */
+static int exit_code(const chat_client *client, int err) {
+    int status = chat_client_status(client);
+    if (err == CHAT_OK) return EXIT_OK;
+    if (err == CHAT_ERR_USAGE) return EXIT_USAGE;
+    if ((status >= 400 && status < 500) || err == CHAT_ERR_NOMEM) return EXIT_REFUSED;
+    return EXIT_UNAVAILABLE;
+}
+
+/* Reports a failed library call and returns its exit code. */
+static int report(const cli *c, int err, const char *action) {
+    const char *why = chat_client_error(c->client);
+    if (err == CHAT_ERR_NETWORK)
+        fail(0, "cannot reach %s: %s", c->server, why);
+    else
+        fail(0, "%s failed: %s", action, why);
+    if (err == CHAT_ERR_AUTH && c->saved.token)
+        fail(0, "hint: the session may have ended; log in again with 'chat login EMAIL'");
+    return exit_code(c->client, err);
+}
+
+/* ---- small helpers ---- */
+
+static char *str_dup(const char *s) {
+    size_t len = strlen(s) + 1;
+    char *copy = malloc(len);
+    if (copy) memcpy(copy, s, len);
+    return copy;
+}
+
+/* Overwrites a secret before freeing it; NULL is fine. */
+static void secret_free(char *s) {
+    if (!s) return;
+    for (volatile char *p = s; *p; p++)
+        *p = 0;
+    free(s);
+}
+
+/* a + b as a new string, or NULL on OOM. */
+static char *str_concat(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb + 1);
+    if (s) {
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb + 1);
+    }
+    return s;
+}
+
+/* The value of an environment variable, or NULL when unset or empty. */
+static const char *env_get(const char *name) {
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* One line from f without its line ending; NULL at EOF or on error. */
+static char *line_read(FILE *f) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, f);
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+/* The words of argv joined by single spaces, as a new string. */
+static char *words_join(int argc, char **argv) {
+    size_t len = 1;
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    char *s = malloc(len), *p = s;
+    if (!s) return NULL;
+    for (int i = 0; i < argc; i++) {
+        size_t n = strlen(argv[i]);
+        if (i > 0) *p++ = ' ';
+        memcpy(p, argv[i], n);
+        p += n;
+    }
+    *p = '\0';
+    return s;
+}
+
+/* ---- option parsing ---- */
+
+/* Finds arg ("--name" or "--name=value") in the tables; *inline_value gets
+ * the part after '=' if any. */
+static const cli_opt *option_find(const cli_opt *const tables[], const char *arg,
+                                  const char **inline_value) {
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    *inline_value = eq ? eq + 1 : NULL;
+    for (size_t t = 0; tables[t]; t++) {
+        for (const cli_opt *o = tables[t]; o->name; o++) {
+            if (strlen(o->name) == len && strncmp(o->name, arg, len) == 0) return o;
+        }
+    }
+    return NULL;
+}
+
+/* Takes the option at argv[*i] (and its value); 0, CLI_HELP or EXIT_USAGE. */
+static int option_take(const cli_opt *const tables[], int argc, char **argv, int *i) {
+    const char *arg = argv[*i], *value;
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) return CLI_HELP;
+    const cli_opt *o = option_find(tables, arg, &value);
+    if (!o)
+        return fail(EXIT_USAGE,
+                    "unknown option '%s' (see 'chat help'; put -- before text "
+                    "that starts with '-')",
+                    arg);
+    if (o->flag) {
+        if (value) return fail(EXIT_USAGE, "option %s takes no value", o->name);
+        *o->flag = 1;
+        return 0;
+    }
+    if (!value && *i + 1 >= argc) return fail(EXIT_USAGE, "option %s needs a value", o->name);
+    *o->value = value ? value : argv[++*i];
+    return 0;
+}
+
+/* Parses the options before the command; *i ends at the command name. */
+static int globals_parse(cli *c, int argc, char **argv, int *i) {
+    const cli_opt globals[] = {{"--server", &c->server_opt, NULL},
+                               {"--session", &c->session_opt, NULL},
+                               {NULL, NULL, NULL}};
+    const cli_opt *const tables[] = {globals, NULL};
+    for (*i = 1; *i < argc && argv[*i][0] == '-' && argv[*i][1] != '\0'; ++*i) {
+        if (strcmp(argv[*i], "--") == 0) {
+            ++*i;
+            break;
+        }
+        int rc = option_take(tables, argc, argv, i);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+/* Parses a command's arguments: its options in opts plus the global ones
+ * anywhere; the positional ones move to the front of c->argv. */
+static int args_parse(cli *c, const cli_opt *opts) {
+    const cli_opt globals[] = {{"--server", &c->server_opt, NULL},
+                               {"--session", &c->session_opt, NULL},
+                               {NULL, NULL, NULL}};
+    const cli_opt *const tables[] = {globals, opts, NULL};
+    int npos = 0, only_positional = 0;
+    for (int i = 0; i < c->argc; i++) {
+        char *arg = c->argv[i];
+        if (only_positional || arg[0] != '-' || arg[1] == '\0') {
+            c->argv[npos++] = arg;
+        } else if (strcmp(arg, "--") == 0) {
+            only_positional = 1;
+        } else {
+            int rc = option_take(tables, c->argc, c->argv, &i);
+            if (rc != 0) return rc;
+        }
+    }
+    c->argc = npos;
+    return 0;
+}
+
+/* ---- server URL and session file ---- */
+
+/* Checks url and writes its normalised form (scheme added, no trailing '/'). */
+static int url_normalise(const char *url, char **out) {
+    const char *sep = strstr(url, "://");
+    char *full = sep ? str_dup(url) : str_concat("http://", url);
+    if (!full) return fail(EXIT_REFUSED, "out of memory");
+    size_t len = strlen(full);
+    while (len > 0 && full[len - 1] == '/')
+        full[--len] = '\0';
+    sep = strstr(full, "://");
+    int http = strncasecmp(full, "http://", 7) == 0 || strncasecmp(full, "https://", 8) == 0;
+    if (!http || sep[3] == '\0' || strpbrk(full, " \t\r\n")) {
+        free(full);
+        return fail(EXIT_USAGE, "'%s' is not an http:// or https:// server URL", url);
+    }
+    *out = full;
+    return 0;
+}
+
+/* Finds the session file: --session, $CHAT_SESSION_FILE or the XDG default. */
+static int session_path_resolve(cli *c) {
+    const char *path = c->session_opt ? c->session_opt : env_get("CHAT_SESSION_FILE");
+    const char *xdg = env_get("XDG_CONFIG_HOME"), *home = env_get("HOME");
+    if (path)
+        c->session_path = str_dup(path);
+    else if (xdg && xdg[0] == '/')
+        c->session_path = str_concat(xdg, "/clusterchat/session");
+    else {
+        if (!home) {
+            struct passwd *pw = getpwuid(getuid());
+            home = pw ? pw->pw_dir : NULL;
+        }
+        if (!home) return fail(EXIT_USAGE, "cannot find a home directory; use --session FILE");
+        c->session_path = str_concat(home, "/.config/clusterchat/session");
+    }
+    return c->session_path ? 0 : fail(EXIT_REFUSED, "out of memory");
+}
+
+static void session_cleanup(session *s) {
+    free(s->server);
+    secret_free(s->token);
+    s->server = NULL;
+    s->token = NULL;
+}
+
+/* Takes one "key=value" line of the session file into s. */
+static int session_line(session *s, char *line) {
+    char **field = NULL;
+    if (strncmp(line, "server=", 7) == 0)
+        field = &s->server;
+    else if (strncmp(line, "token=", 6) == 0)
+        field = &s->token;
+    if (!field) return 0; /* comments, blank lines and unknown keys */
+    char *value = strchr(line, '=') + 1;
+    secret_free(*field);
+    if (field == &s->server) return url_normalise(value, field) == 0 ? 0 : -1;
+    *field = str_dup(value);
+    return *field ? 0 : -1;
+}
+
+/* Warns when the session file can be read by other users. */
+static void session_check_mode(FILE *f, const char *path) {
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+        fail(0, "warning: %s is accessible by other users (chmod 600 it)", path);
+}
+
+/* Reads the session file into s. A missing file means no session; an
+ * unreadable or damaged one is reported and treated as no session (so that
+ * login can replace it). */
+static void session_load(const char *path, session *s) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno != ENOENT)
+            fail(0, "warning: cannot read %s: %s; ignoring it", path, strerror(errno));
+        return;
+    }
+    session_check_mode(f, path);
+    char *line;
+    int bad = 0;
+    while (!bad && (line = line_read(f)) != NULL) {
+        bad = session_line(s, line) != 0;
+        secret_free(line);
+    }
+    fclose(f);
+    if (bad || !s->server || !s->token) {
+        session_cleanup(s);
+        fail(0, "warning: the session file %s is damaged; ignoring it", path);
+    }
+}
+
+/* Creates the directories leading to path (new ones with mode 0700). */
+static int dirs_make(const char *path) {
+    char *copy = str_dup(path);
+    if (!copy) return fail(EXIT_REFUSED, "out of memory");
+    int rc = 0;
+    for (char *p = strchr(copy + 1, '/'); p && rc == 0; p = strchr(p + 1, '/')) {
+        *p = '\0';
+        if (mkdir(copy, 0700) != 0 && errno != EEXIST)
+            rc = fail(EXIT_REFUSED, "cannot create %s: %s", copy, strerror(errno));
+        *p = '/';
+    }
+    free(copy);
+    return rc;
+}
+
+/* Writes the session to the open file fd (mode 0600) and closes it. */
+static int session_write_fd(int fd, const char *server, const char *token) {
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        return -1;
+    }
+    int ok = fchmod(fd, 0600) == 0;
+    ok = fprintf(f,
+                 "# clusterchat session, written by chat; keep it private\n"
+                 "server=%s\ntoken=%s\n",
+                 server, token) > 0 &&
+         ok;
+    ok = fflush(f) == 0 && fsync(fd) == 0 && ok;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* Replaces the session file atomically (a private temp file, then rename). */
+static int session_save(const char *path, const char *server, const char *token) {
+    int rc = dirs_make(path);
+    char *tmp = rc == 0 ? str_concat(path, ".XXXXXX") : NULL;
+    if (rc != 0 || !tmp) {
+        free(tmp);
+        return rc ? rc : fail(EXIT_REFUSED, "out of memory");
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0 || session_write_fd(fd, server, token) != 0 || rename(tmp, path) != 0) {
+        rc = fail(EXIT_REFUSED, "cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0) unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+static int session_remove(const char *path) {
+    if (unlink(path) != 0 && errno != ENOENT)
+        return fail(EXIT_REFUSED, "cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Whether the saved session belongs to the server in use. */
+static int session_fits(const cli *c) {
+    return c->saved.token && c->saved.server && strcmp(c->saved.server, c->server) == 0;
+}
+
+/* Loads the session, picks the server and creates the client; with
+ * need_session, fails unless there is a session for that server. */
+static int cli_open(cli *c, int need_session) {
+    if (!c->server_opt) c->server_opt = env_get("CHAT_SERVER");
+    int rc = session_path_resolve(c);
+    if (rc == 0) session_load(c->session_path, &c->saved);
+    const char *url = c->server_opt ? c->server_opt : c->saved.server;
+    if (rc == 0) rc = url_normalise(url ? url : CHAT_DEFAULT_SERVER, &c->server);
+    if (rc == 0 && need_session && !c->saved.token)
+        rc = fail(EXIT_USAGE, "not logged in (no session in %s); run 'chat login EMAIL' first",
+                  c->session_path);
+    else if (rc == 0 && need_session && !session_fits(c))
+        rc = fail(EXIT_USAGE, "the saved session is for %s, not %s; log in there first",
+                  c->saved.server, c->server);
+    if (rc == 0 && !(c->client = chat_client_new(c->server)))
+        rc = fail(EXIT_REFUSED, "cannot create the HTTP client");
+    if (rc == 0 && session_fits(c) && chat_client_set_token(c->client, c->saved.token) != CHAT_OK)
+        rc = fail(EXIT_REFUSED, "the session file %s is damaged; remove it and log in again",
+                  c->session_path);
+    return rc;
+}
+
+static void cli_cleanup(cli *c) {
+    chat_client_free(c->client);
+    session_cleanup(&c->saved);
+    free(c->server);
+    free(c->session_path);
+}
+
+/* ---- passwords ---- */
+
+static void on_signal_restore_tty(int sig) {
+    if (tty_saved_valid) tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_saved);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Shows prompt on the terminal and reads a line from it without echo. */
+static char *password_prompt(const char *prompt) {
+    FILE *tty = fopen("/dev/tty", "w");
+    FILE *out = tty ? tty : stderr;
+    fputs(prompt, out);
+    fflush(out);
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_signal_restore_tty;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    struct termios quiet;
+    tty_saved_valid = tcgetattr(STDIN_FILENO, &tty_saved) == 0;
+    quiet = tty_saved;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    if (tty_saved_valid) tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    char *line = line_read(stdin);
+    if (tty_saved_valid) tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_saved);
+    tty_saved_valid = 0;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    fputc('\n', out);
+    if (tty) fclose(tty);
+    return line;
+}
+
+/* Asks on the terminal; with confirm, asks twice and compares. */
+static int password_ask(int confirm, char **out) {
+    *out = password_prompt("Password: ");
+    if (!*out || !confirm || !**out) return 0;
+    char *again = password_prompt("Repeat password: ");
+    int same = again && strcmp(again, *out) == 0;
+    secret_free(again);
+    if (same) return 0;
+    secret_free(*out);
+    *out = NULL;
+    return fail(EXIT_USAGE, "the passwords do not match");
+}
+
+/* The password: $CHAT_PASSWORD, else the terminal, else a line of stdin. */
+static int password_get(int confirm, char **out) {
+    const char *env = getenv("CHAT_PASSWORD");
+    int rc = 0;
+    *out = NULL;
+    if (env)
+        *out = str_dup(env);
+    else if (isatty(STDIN_FILENO))
+        rc = password_ask(confirm, out);
+    else
+        *out = line_read(stdin);
+    if (rc == 0 && (!*out || !**out)) {
+        secret_free(*out);
+        *out = NULL;
+        rc = fail(EXIT_USAGE, "no password given (set CHAT_PASSWORD, type it when asked, "
+                              "or pipe it to standard input)");
+    }
+    return rc;
+}
+
+/* ---- output ---- */
+
+/* Prints s with control characters escaped, so a message cannot drive the
+ * terminal or break the one-line-per-message format. */
+static void text_print(FILE *f, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\n')
+            fputs("\\n", f);
+        else if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* C1 controls */
+            fprintf(f, "\\u%04x", *++p);
+        else
+            fputc(*p, f);
+    }
+}
+
+/* Prints "YYYY-MM-DD HH:MM:SS NAME: TEXT" in local time. */
+static void message_print(const chat_message *m) {
+    char when[64] = "(bad time)";
+    int64_t ms = m->timestamp;
+    time_t secs = (time_t)(ms / 1000 - (ms % 1000 < 0 ? 1 : 0));
+    struct tm tm;
+    if (localtime_r(&secs, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    printf("%s ", when);
+    text_print(stdout, m->name);
+    fputs(": ", stdout);
+    text_print(stdout, m->text);
+    putchar('\n');
+}
+
+/* Prints the messages as a JSON array, one message per line. */
+static int messages_print_json(const chat_message_list *list) {
+    fputs("[", stdout);
+    for (size_t i = 0; i < list->count; i++) {
+        const chat_message *m = &list->items[i];
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", m->id, "userId", m->user_id, "name",
+                      m->name, "text", m->text, "timestamp", (json_int_t)m->timestamp);
+        if (!o) return fail(EXIT_REFUSED, "cannot encode message %s as JSON", m->id);
+        fputs(i ? ",\n  " : "\n  ", stdout);
+        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+    }
+    fputs(list->count ? "\n]\n" : "]\n", stdout);
+    return 0;
+}
+
+/* Flushes stdout; a failed write turns a success into exit code 1. */
+static int output_finish(int rc) {
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0)
+        return fail(EXIT_REFUSED, "cannot write the output: %s", strerror(errno));
+    return rc;
+}
+
+/* ---- commands ---- */
+
+/* Best effort: ends the session the file held before it is replaced. */
+static void old_session_end(const cli *c, const char *new_token) {
+    if (!session_fits(c) || strcmp(c->saved.token, new_token) == 0) return;
+    chat_client *old = chat_client_new(c->server);
+    if (old && chat_client_set_token(old, c->saved.token) == CHAT_OK) {
+        chat_client_set_timeout(old, CHAT_OLD_SESSION_TIMEOUT_MS);
+        chat_logout(old);
+    }
+    chat_client_free(old);
+}
+
+/* After register or login: stores the session and greets the user. */
+static int auth_finish(cli *c, int err, const chat_user *user, const char *action) {
+    if (err != CHAT_OK) return report(c, err, action);
+    const char *token = chat_client_token(c->client);
+    old_session_end(c, token);
+    int rc = session_save(c->session_path, c->server, token);
+    if (rc != 0) return rc;
+    fputs("logged in as ", stdout);
+    text_print(stdout, user->name);
+    printf(" <%s> (id %s)\n", user->email, user->id);
+    return 0;
+}
+
+static int cmd_register(cli *c) {
+    const char *name = NULL;
+    const cli_opt opts[] = {{"--name", &name, NULL}, {NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 1) rc = fail(EXIT_USAGE, "usage: chat register EMAIL [--name NAME]");
+    if (rc == 0) rc = cli_open(c, 0);
+    char *password = NULL;
+    if (rc == 0) rc = password_get(1, &password);
+    if (rc == 0) {
+        chat_user user;
+        int err = chat_register(c->client, c->argv[0], password, name, &user);
+        rc = auth_finish(c, err, &user, "registration");
+        chat_user_cleanup(&user);
+    }
+    secret_free(password);
+    return rc;
+}
+
+static int cmd_login(cli *c) {
+    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 1) rc = fail(EXIT_USAGE, "usage: chat login EMAIL");
+    if (rc == 0) rc = cli_open(c, 0);
+    char *password = NULL;
+    if (rc == 0) rc = password_get(0, &password);
+    if (rc == 0) {
+        chat_user user;
+        int err = chat_login(c->client, c->argv[0], password, &user);
+        rc = auth_finish(c, err, &user, "login");
+        chat_user_cleanup(&user);
+    }
+    secret_free(password);
+    return rc;
+}
+
+/* The text to send: the positional words joined, or NULL after an error. */
+static char *send_text(cli *c, int *rc) {
+    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    char *text = NULL;
+    *rc = args_parse(c, opts);
+    if (*rc == 0 && c->argc < 1)
+        *rc = fail(EXIT_USAGE, "usage: chat send TEXT...");
+    else if (*rc == 0 && !(text = words_join(c->argc, c->argv)))
+        *rc = fail(EXIT_REFUSED, "out of memory");
+    else if (*rc == 0 && text[0] == '\0')
+        *rc = fail(EXIT_USAGE, "nothing to send: the text is empty");
+    if (*rc != 0) {
+        free(text);
+        text = NULL;
+    }
+    return text;
+}
+
+static int cmd_send(cli *c) {
+    int rc;
+    char *text = send_text(c, &rc);
+    if (rc == 0) rc = cli_open(c, 1);
+    if (rc == 0) {
+        chat_message msg;
+        int err = chat_send(c->client, text, &msg);
+        if (err == CHAT_OK)
+            message_print(&msg);
+        else
+            rc = report(c, err, "sending");
+        chat_message_cleanup(&msg);
+    }
+    free(text);
+    return rc;
+}
+
+/* Parses --limit: a whole number from 0 (no limit) to INT_MAX. */
+static int limit_parse(const char *s, int *limit) {
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (s && (errno != 0 || end == s || *end != '\0' || v < 0 || v > INT_MAX))
+        return fail(EXIT_USAGE, "--limit needs a whole number >= 0, not '%s'", s);
+    *limit = (int)v;
+    return 0;
+}
+
+static int cmd_history(cli *c) {
+    const char *after = NULL, *limit_text = NULL;
+    int json = 0, limit = 0;
+    const cli_opt opts[] = {{"--after", &after, NULL},
+                            {"--limit", &limit_text, NULL},
+                            {"--json", NULL, &json},
+                            {NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 0)
+        rc = fail(EXIT_USAGE, "usage: chat history [--after ID] [--limit N] [--json]");
+    if (rc == 0) rc = limit_parse(limit_text, &limit);
+    if (rc == 0) rc = cli_open(c, 0);
+    if (rc != 0) return rc;
+    chat_message_list list;
+    chat_client_set_timeout(c->client, CHAT_HISTORY_TIMEOUT_MS);
+    int err = chat_history(c->client, after, limit, &list);
+    if (err != CHAT_OK)
+        rc = report(c, err, "reading the history");
+    else if (json)
+        rc = messages_print_json(&list);
+    for (size_t i = 0; err == CHAT_OK && !json && i < list.count; i++)
+        message_print(&list.items[i]);
+    chat_message_list_cleanup(&list);
+    return rc;
+}
+
+/* Ends the session; a session the server no longer knows is removed too. */
+static int cmd_logout(cli *c) {
+    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 0) rc = fail(EXIT_USAGE, "usage: chat logout");
+    if (rc == 0) rc = cli_open(c, 1);
+    if (rc != 0) return rc;
+    int err = chat_logout(c->client);
+    if (err == CHAT_OK || err == CHAT_ERR_AUTH) rc = session_remove(c->session_path);
+    if (err == CHAT_OK && rc == 0)
+        puts("logged out");
+    else if (err == CHAT_ERR_AUTH)
+        rc = fail(EXIT_REFUSED,
+                  "the server had already ended this session (%s); "
+                  "the local session is removed",
+                  chat_client_error(c->client));
+    else if (err != CHAT_OK)
+        rc = report(c, err, "logout");
+    return rc;
+}
+
+static int cmd_help(cli *c) {
+    (void)c;
+    usage(stdout);
+    return 0;
+}
+
+/* The commands, by name. */
+static const struct command {
+    const char *name;   /* as typed */
+    int (*run)(cli *c); /* returns the exit code or CLI_HELP */
+} commands[] = {
+    {"register", cmd_register}, {"login", cmd_login},   {"send", cmd_send},
+    {"history", cmd_history},   {"logout", cmd_logout}, {"help", cmd_help},
+};
+
+int main(int argc, char **argv) {
+    cli c = {0};
+    int i, rc = globals_parse(&c, argc, argv, &i);
+    const struct command *cmd = NULL;
+    for (size_t k = 0; rc == 0 && i < argc && k < sizeof commands / sizeof commands[0]; k++)
+        if (strcmp(commands[k].name, argv[i]) == 0) cmd = &commands[k];
+    if (rc == 0 && i >= argc) {
+        usage(stderr);
+        rc = EXIT_USAGE;
+    } else if (rc == 0 && !cmd) {
+        rc = fail(EXIT_USAGE, "unknown command '%s' (see 'chat help')", argv[i]);
+    } else if (rc == 0) {
+        c.argc = argc - i - 1;
+        c.argv = argv + i + 1;
+        rc = cmd->run(&c);
+    }
+    if (rc == CLI_HELP) {
+        usage(stdout);
+        rc = 0;
+    }
+    cli_cleanup(&c);
+    return output_finish(rc);
+}

@@ -1,0 +1,101 @@
+/*
+ * libchatclient: a small blocking C client for the clusterchat REST API.
+ *
+ * One chat_client holds a base URL, a libcurl handle and at most one session
+ * token. Every call returns CHAT_OK (0) or a negative chat_err; after a
+ * failure chat_client_error() tells why in words and chat_client_status()
+ * gives the HTTP status (0 when no response arrived). A chat_client is not
+ * thread-safe: use one per thread.
+ */
+#ifndef CHATCLIENT_H
+#define CHATCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes, one per kind of failure a caller may want to react to. */
+typedef enum chat_err {
+    CHAT_OK = 0,
+    CHAT_ERR_NETWORK = -1,     /* no HTTP response (refused, reset, timeout) */
+    CHAT_ERR_INVALID = -2,     /* 400, 413 or 415: the request was refused */
+    CHAT_ERR_AUTH = -3,        /* 401: wrong credentials or no valid session */
+    CHAT_ERR_CONFLICT = -4,    /* 409: e-mail already registered */
+    CHAT_ERR_NOT_FOUND = -5,   /* 404 or 405 */
+    CHAT_ERR_UNAVAILABLE = -6, /* 503: the server cannot reach its database */
+    CHAT_ERR_SERVER = -7,      /* any other unexpected HTTP status */
+    CHAT_ERR_PROTOCOL = -8,    /* the response was not the JSON we expect */
+    CHAT_ERR_NOMEM = -9,       /* out of memory */
+    CHAT_ERR_USAGE = -10       /* bad arguments, e.g. no session for send */
+} chat_err;
+
+/* A user as the server describes it. Strings are owned by the struct. */
+typedef struct chat_user {
+    char *id;    /* server-generated user id */
+    char *email; /* normalised e-mail address */
+    char *name;  /* display name */
+} chat_user;
+
+/* One chat message. Strings are owned by the struct. */
+typedef struct chat_message {
+    char *id;          /* stream id "<ms>-<seq>", totally ordered */
+    char *user_id;     /* author's user id */
+    char *name;        /* author's display name at send time */
+    char *text;        /* UTF-8 text */
+    int64_t timestamp; /* server receive time, ms since the epoch */
+} chat_message;
+
+/* A list of messages, oldest first. */
+typedef struct chat_message_list {
+    chat_message *items; /* array of count messages */
+    size_t count;        /* number of messages */
+} chat_message_list;
+
+typedef struct chat_client chat_client;
+
+/* Creates a client for base_url (e.g. "http://localhost:8182"); NULL on OOM. */
+chat_client *chat_client_new(const char *base_url);
+/* Frees the client; NULL is fine. Does not log out. */
+void chat_client_free(chat_client *c);
+
+/* Sets (or with NULL clears) the session token sent as the authKey cookie. */
+int chat_client_set_token(chat_client *c, const char *token);
+/* The current session token, or NULL when logged out. Owned by the client. */
+const char *chat_client_token(const chat_client *c);
+/* Words describing the last failure ("" after a success). */
+const char *chat_client_error(const chat_client *c);
+/* The HTTP status of the last response, 0 if none arrived. */
+int chat_client_status(const chat_client *c);
+/* Total timeout per HTTP request in milliseconds (default 10000). */
+void chat_client_set_timeout(chat_client *c, long timeout_ms);
+
+/* POST /user/: registers and keeps the returned session token. out may be NULL. */
+int chat_register(chat_client *c, const char *email, const char *password,
+                  const char *name, chat_user *out);
+/* PUT /user/: logs in (a new session) and keeps its token. out may be NULL. */
+int chat_login(chat_client *c, const char *email, const char *password,
+               chat_user *out);
+/* DELETE /user/session: ends this client's session and forgets the token. */
+int chat_logout(chat_client *c);
+/* POST /message/: sends text; out (may be NULL) receives the stored message. */
+int chat_send(chat_client *c, const char *text, chat_message *out);
+/* GET /message/: messages newer than after (NULL: from the start), at most
+ * limit of them (0: no limit), oldest first. */
+int chat_history(chat_client *c, const char *after, int limit,
+                 chat_message_list *out);
+
+/* Free the strings inside the structs (the structs themselves are the caller's). */
+void chat_user_cleanup(chat_user *u);
+void chat_message_cleanup(chat_message *m);
+void chat_message_list_cleanup(chat_message_list *list);
+
+/* A short constant name for an error code ("CHAT_ERR_AUTH"). */
+const char *chat_err_name(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

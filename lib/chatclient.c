@@ -1,0 +1,668 @@
+/*
+ * libchatclient: the blocking libcurl + jansson implementation of
+ * include/chatclient.h.
+ *
+ * Every API call builds one HTTP request, runs it on the client's single
+ * CURL easy handle (reset between requests, so the connection is kept
+ * alive), collects the body in a geometrically growing buffer and the
+ * authKey cookie from the Set-Cookie header, maps the status to a chat_err
+ * and finally turns the JSON body into the caller's structs.
+ *
+ * libcurl's global state is initialised by the first chat_client_new(); that
+ * first call should happen before the program starts other threads.
+ */
+#include "chatclient.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CHAT_DEFAULT_TIMEOUT_MS 10000L
+#define CHAT_TOKEN_MAX 4096
+#define CHAT_ERROR_MAX 512
+#define CHAT_BUF_MIN 4096
+#define CHAT_COOKIE_NAME "authKey"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CHAT_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CHAT_PRINTF(f, a)
+#endif
+
+/* A growable byte buffer for a response body. */
+typedef struct chat_buf {
+    char *data; /* the bytes, NUL-terminated when data is not NULL */
+    size_t len; /* bytes used, without the terminating NUL */
+    size_t cap; /* bytes allocated */
+} chat_buf;
+
+struct chat_client {
+    CURL *curl;                       /* one easy handle, reused (keep-alive) */
+    char *base_url;                   /* e.g. "http://host:8182", no trailing '/' */
+    char *token;                      /* session token, NULL when logged out */
+    long timeout_ms;                  /* total timeout per request */
+    int status;                       /* HTTP status of the last response, 0 if none */
+    int nomem;                        /* set when a libcurl callback ran out of memory */
+    chat_buf body;                    /* body of the last response */
+    char *cookie_token;               /* authKey from the last response's Set-Cookie */
+    char error[CHAT_ERROR_MAX];       /* words for the last failure, "" after success */
+    char curl_error[CURL_ERROR_SIZE]; /* libcurl's detail for the last transfer */
+};
+
+/* One HTTP request as the API calls describe it. */
+typedef struct chat_request {
+    const char *method; /* "GET", "POST", "PUT" or "DELETE" */
+    const char *path;   /* path and query, starting with '/' */
+    json_t *body;       /* JSON request body, NULL for none */
+    int auth;           /* nonzero: send the session token when there is one */
+} chat_request;
+
+/* Set once curl_global_init() succeeded; see the note at the top. */
+static int global_ready;
+
+/* ---- small helpers (no I/O) ---- */
+
+/* Overwrites a secret before freeing it; NULL is fine. */
+static void secret_free(char *s) {
+    if (!s) return;
+    for (volatile char *p = s; *p; p++)
+        *p = 0;
+    free(s);
+}
+
+static char *str_dup(const char *s) {
+    size_t len = strlen(s) + 1;
+    char *copy = malloc(len);
+    if (copy) memcpy(copy, s, len);
+    return copy;
+}
+
+/* Whether token is a non-empty cookie-octet string (RFC 6265) we may send. */
+static int token_is_valid(const char *token) {
+    size_t len = strlen(token);
+    if (len == 0 || len > CHAT_TOKEN_MAX) return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)token[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == ',' || ch == ';' || ch == '\\') return 0;
+    }
+    return 1;
+}
+
+/* Appends n bytes to b, growing it geometrically; -1 on OOM or overflow. */
+static int buf_append(chat_buf *b, const char *data, size_t n) {
+    if (n > SIZE_MAX / 2 - b->len - 1) return -1;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : CHAT_BUF_MIN;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown) return -1;
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/*
+ * The value of the cookie called name in a Set-Cookie header value (the part
+ * after "Set-Cookie:"), as a new string; NULL when the header sets another
+ * cookie or an empty value. Sets *nomem when the copy fails.
+ */
+static char *cookie_value(const char *p, size_t len, const char *name, int *nomem) {
+    size_t name_len = strlen(name);
+    while (len > 0 && (*p == ' ' || *p == '\t'))
+        p++, len--;
+    if (len <= name_len || memcmp(p, name, name_len) != 0 || p[name_len] != '=') return NULL;
+    p += name_len + 1;
+    len -= name_len + 1;
+    size_t n = 0;
+    while (n < len && p[n] != ';' && p[n] != '\r' && p[n] != '\n' && p[n] != ' ' && p[n] != '\t')
+        n++;
+    if (n >= 2 && p[0] == '"' && p[n - 1] == '"') p++, n -= 2;
+    if (n == 0) return NULL;
+    char *value = malloc(n + 1);
+    if (!value) {
+        *nomem = 1;
+        return NULL;
+    }
+    memcpy(value, p, n);
+    value[n] = '\0';
+    return value;
+}
+
+/* Maps an HTTP status to a chat_err as include/chatclient.h documents it. */
+static int status_to_err(int status) {
+    switch (status) {
+    case 400:
+    case 413:
+    case 415:
+        return CHAT_ERR_INVALID;
+    case 401:
+        return CHAT_ERR_AUTH;
+    case 409:
+        return CHAT_ERR_CONFLICT;
+    case 404:
+    case 405:
+        return CHAT_ERR_NOT_FOUND;
+    case 503:
+        return CHAT_ERR_UNAVAILABLE;
+    default:
+        return status >= 200 && status < 300 ? CHAT_OK : CHAT_ERR_SERVER;
+    }
+}
+
+/* ---- error reporting ---- */
+
+/* Records the words for a failure (control characters masked); returns err. */
+CHAT_PRINTF(3, 4)
+static int client_fail(chat_client *c, int err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->error, sizeof c->error, fmt, ap);
+    va_end(ap);
+    for (char *p = c->error; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    }
+    return err;
+}
+
+/* Records the server's error message for a non-2xx response; returns err. */
+static int client_fail_status(chat_client *c, int err) {
+    json_t *root = NULL;
+    if (c->body.len > 0) root = json_loadb(c->body.data, c->body.len, 0, NULL);
+    json_t *msg = json_object_get(json_object_get(root, "error"), "message");
+    if (json_is_string(msg) && json_string_length(msg) > 0)
+        client_fail(c, err, "%s", json_string_value(msg));
+    else
+        client_fail(c, err, "the server answered HTTP status %d", c->status);
+    json_decref(root);
+    return err;
+}
+
+/* ---- libcurl callbacks ---- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata) {
+    chat_client *c = userdata;
+    size_t len = size * nmemb;
+    if (buf_append(&c->body, data, len) != 0) {
+        c->nomem = 1;
+        return 0; /* aborts the transfer */
+    }
+    return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t nitems, void *userdata) {
+    chat_client *c = userdata;
+    size_t len = size * nitems;
+    static const char set_cookie[] = "set-cookie:";
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        free(c->cookie_token); /* a new response (after 1xx) starts */
+        c->cookie_token = NULL;
+    } else if (len > sizeof set_cookie - 1 &&
+               strncasecmp(data, set_cookie, sizeof set_cookie - 1) == 0) {
+        char *value = cookie_value(data + sizeof set_cookie - 1, len - (sizeof set_cookie - 1),
+                                   CHAT_COOKIE_NAME, &c->nomem);
+        if (value) {
+            secret_free(c->cookie_token);
+            c->cookie_token = value;
+        }
+    }
+    return len;
+}
+
+/* ---- the HTTP transfer ---- */
+
+/* Forgets everything about the previous response. */
+static void client_response_reset(chat_client *c) {
+    c->status = 0;
+    c->nomem = 0;
+    c->body.len = 0;
+    if (c->body.data) c->body.data[0] = '\0';
+    secret_free(c->cookie_token);
+    c->cookie_token = NULL;
+    c->error[0] = '\0';
+    c->curl_error[0] = '\0';
+}
+
+/* Sets the options every request shares. */
+static void client_setup_common(chat_client *c) {
+    CURL *h = c->curl;
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->curl_error);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "libchatclient/1.0");
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_DEFAULT_PROTOCOL, "http");
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+}
+
+/* Sets the method and, if any, the body (payload must outlive the transfer). */
+static void client_setup_method(chat_client *c, const char *method, const char *payload) {
+    CURL *h = c->curl;
+    if (strcmp(method, "GET") == 0)
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    else if (strcmp(method, "POST") != 0)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (payload) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(payload));
+    } else if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    }
+}
+
+/* The request headers; "Expect:" turns off 100-continue for large bodies. */
+static struct curl_slist *headers_new(void) {
+    static const char *const lines[] = {"Content-Type: application/json",
+                                        "Accept: application/json", "Expect:"};
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        struct curl_slist *next = curl_slist_append(list, lines[i]);
+        if (!next) {
+            curl_slist_free_all(list);
+            return NULL;
+        }
+        list = next;
+    }
+    return list;
+}
+
+/* base_url + path and "authKey=<token>" as new strings; -1 on OOM. */
+static int client_strings(chat_client *c, const chat_request *req, char **url, char **cookie) {
+    size_t base_len = strlen(c->base_url), path_len = strlen(req->path);
+    *url = malloc(base_len + path_len + 1);
+    if (!*url) return -1;
+    memcpy(*url, c->base_url, base_len);
+    memcpy(*url + base_len, req->path, path_len + 1);
+    if (!req->auth || !c->token) return 0;
+    size_t len = sizeof CHAT_COOKIE_NAME + strlen(c->token) + 1;
+    *cookie = malloc(len);
+    if (!*cookie) return -1;
+    snprintf(*cookie, len, "%s=%s", CHAT_COOKIE_NAME, c->token);
+    return 0;
+}
+
+/* Runs the prepared transfer and maps its outcome to a chat_err. */
+static int client_transfer(chat_client *c) {
+    CURLcode cc = curl_easy_perform(c->curl);
+    if (c->nomem) return client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    if (cc != CURLE_OK)
+        return client_fail(c, CHAT_ERR_NETWORK, "%s",
+                           c->curl_error[0] ? c->curl_error : curl_easy_strerror(cc));
+    long status = 0;
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    c->status = (int)status;
+    int err = status_to_err(c->status);
+    return err == CHAT_OK ? CHAT_OK : client_fail_status(c, err);
+}
+
+/* Sends req and receives the answer into c->body; CHAT_OK only for a 2xx. */
+static int client_perform(chat_client *c, const chat_request *req) {
+    char *url = NULL, *cookie = NULL, *payload = NULL;
+    struct curl_slist *headers = headers_new();
+    client_response_reset(c);
+    curl_easy_reset(c->curl);
+    if (req->body) payload = json_dumps(req->body, JSON_COMPACT);
+    int rc = CHAT_OK;
+    if (!headers || (req->body && !payload) || client_strings(c, req, &url, &cookie) != 0) {
+        rc = client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    } else {
+        client_setup_common(c);
+        client_setup_method(c, req->method, payload);
+        curl_easy_setopt(c->curl, CURLOPT_URL, url);
+        curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+        if (cookie) curl_easy_setopt(c->curl, CURLOPT_COOKIE, cookie);
+        rc = client_transfer(c);
+    }
+    secret_free(cookie);
+    secret_free(payload); /* may hold a password */
+    free(url);
+    curl_slist_free_all(headers);
+    return rc;
+}
+
+/* Starts an API call: a failure before any request leaves status 0. */
+static int client_begin(chat_client *c) {
+    if (!c) return CHAT_ERR_USAGE;
+    c->status = 0;
+    c->error[0] = '\0';
+    return CHAT_OK;
+}
+
+/* Parses c->body as JSON into *root. */
+static int client_body_json(chat_client *c, json_t **root) {
+    json_error_t jerr;
+    *root = json_loadb(c->body.data ? c->body.data : "", c->body.len, JSON_ALLOW_NUL, &jerr);
+    if (!*root)
+        return client_fail(c, CHAT_ERR_PROTOCOL, "the server's answer is not JSON: %s", jerr.text);
+    return CHAT_OK;
+}
+
+/* ---- JSON to structs (no I/O) ---- */
+
+/* Copies obj[key] (a string, or an integer as text) to *out; when it is
+ * missing, copies fallback, or fails with CHAT_ERR_PROTOCOL for NULL. */
+static int json_take_string(json_t *obj, const char *key, const char *fallback, char **out) {
+    json_t *v = json_object_get(obj, key);
+    char number[32];
+    const char *s = fallback;
+    if (json_is_string(v)) {
+        s = json_string_value(v);
+    } else if (json_is_integer(v)) {
+        snprintf(number, sizeof number, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        s = number;
+    } else if (v && !json_is_null(v)) {
+        return CHAT_ERR_PROTOCOL;
+    }
+    if (!s) return CHAT_ERR_PROTOCOL;
+    *out = str_dup(s);
+    return *out ? CHAT_OK : CHAT_ERR_NOMEM;
+}
+
+static int user_from_json(json_t *obj, chat_user *u) {
+    int rc = json_is_object(obj) ? CHAT_OK : CHAT_ERR_PROTOCOL;
+    if (rc == CHAT_OK) rc = json_take_string(obj, "id", NULL, &u->id);
+    if (rc == CHAT_OK) rc = json_take_string(obj, "email", NULL, &u->email);
+    if (rc == CHAT_OK) rc = json_take_string(obj, "name", "", &u->name);
+    if (rc != CHAT_OK) chat_user_cleanup(u);
+    return rc;
+}
+
+static int message_from_json(json_t *obj, chat_message *m) {
+    json_t *ts = json_object_get(obj, "timestamp");
+    int rc = json_is_object(obj) && json_is_number(ts) ? CHAT_OK : CHAT_ERR_PROTOCOL;
+    if (rc == CHAT_OK) rc = json_take_string(obj, "id", NULL, &m->id);
+    if (rc == CHAT_OK) rc = json_take_string(obj, "userId", "", &m->user_id);
+    if (rc == CHAT_OK) rc = json_take_string(obj, "name", "", &m->name);
+    if (rc == CHAT_OK) rc = json_take_string(obj, "text", NULL, &m->text);
+    if (rc == CHAT_OK)
+        m->timestamp =
+            json_is_integer(ts) ? (int64_t)json_integer_value(ts) : (int64_t)json_real_value(ts);
+    else
+        chat_message_cleanup(m);
+    return rc;
+}
+
+/* Fills list from a JSON array of messages (or {"messages": [...]}). */
+static int list_from_json(json_t *arr, chat_message_list *list) {
+    if (json_is_object(arr)) arr = json_object_get(arr, "messages");
+    if (!json_is_array(arr)) return CHAT_ERR_PROTOCOL;
+    size_t n = json_array_size(arr);
+    list->items = calloc(n ? n : 1, sizeof *list->items);
+    if (!list->items) return CHAT_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int rc = message_from_json(json_array_get(arr, i), &list->items[i]);
+        if (rc != CHAT_OK) {
+            chat_message_list_cleanup(list);
+            return rc;
+        }
+        list->count = i + 1;
+    }
+    return CHAT_OK;
+}
+
+/* Records the words for a failed conversion of a 2xx body; returns rc. */
+static int client_fail_parse(chat_client *c, int rc, const char *what) {
+    if (rc == CHAT_ERR_NOMEM) return client_fail(c, rc, "out of memory");
+    return client_fail(c, rc, "the server's answer is not a valid %s", what);
+}
+
+/* ---- client lifecycle and accessors ---- */
+
+/* Initialises libcurl once; not thread-safe (call before starting threads). */
+static int client_global_init(void) {
+    if (!global_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) global_ready = 1;
+    return global_ready ? 0 : -1;
+}
+
+chat_client *chat_client_new(const char *base_url) {
+    if (!base_url || client_global_init() != 0) return NULL;
+    chat_client *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->timeout_ms = CHAT_DEFAULT_TIMEOUT_MS;
+    c->base_url = str_dup(base_url);
+    c->curl = curl_easy_init();
+    if (!c->base_url || !c->curl) {
+        chat_client_free(c);
+        return NULL;
+    }
+    size_t len = strlen(c->base_url);
+    while (len > 0 && c->base_url[len - 1] == '/')
+        c->base_url[--len] = '\0';
+    return c;
+}
+
+void chat_client_free(chat_client *c) {
+    if (!c) return;
+    if (c->curl) curl_easy_cleanup(c->curl);
+    free(c->base_url);
+    secret_free(c->token);
+    secret_free(c->cookie_token);
+    free(c->body.data);
+    free(c);
+}
+
+/* Fails with CHAT_ERR_USAGE for a token that is not a plain cookie value. */
+int chat_client_set_token(chat_client *c, const char *token) {
+    if (!c) return CHAT_ERR_USAGE;
+    char *copy = NULL;
+    if (token && !token_is_valid(token))
+        return client_fail(c, CHAT_ERR_USAGE, "the session token is not a valid cookie value");
+    if (token && !(copy = str_dup(token))) return client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    secret_free(c->token);
+    c->token = copy;
+    c->error[0] = '\0';
+    return CHAT_OK;
+}
+
+const char *chat_client_token(const chat_client *c) { return c ? c->token : NULL; }
+
+const char *chat_client_error(const chat_client *c) { return c ? c->error : "no client"; }
+
+int chat_client_status(const chat_client *c) { return c ? c->status : 0; }
+
+/* A negative timeout restores the default; 0 means no timeout at all. */
+void chat_client_set_timeout(chat_client *c, long timeout_ms) {
+    if (c) c->timeout_ms = timeout_ms < 0 ? CHAT_DEFAULT_TIMEOUT_MS : timeout_ms;
+}
+
+/* ---- the API calls ---- */
+
+/* Adds key: value to a request body; CHAT_ERR_USAGE when value is not UTF-8. */
+static int body_add(chat_client *c, json_t *body, const char *key, const char *value) {
+    json_t *s = json_string(value);
+    if (!s) return client_fail(c, CHAT_ERR_USAGE, "the %s is not valid UTF-8", key);
+    if (json_object_set_new(body, key, s) != 0)
+        return client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    return CHAT_OK;
+}
+
+/* The body {"email", "password", "name"?} for register and login. */
+static int body_credentials(chat_client *c, const char *email, const char *password,
+                            const char *name, json_t **body) {
+    *body = json_object();
+    if (!*body) return client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    int rc = body_add(c, *body, "email", email);
+    if (rc == CHAT_OK) rc = body_add(c, *body, "password", password);
+    if (rc == CHAT_OK && name) rc = body_add(c, *body, "name", name);
+    return rc;
+}
+
+/* Keeps the session token from the body's "authKey" or the Set-Cookie header. */
+static int client_take_token(chat_client *c, json_t *root, int prefer_cookie) {
+    const char *from_body = json_string_value(json_object_get(root, "authKey"));
+    const char *first = prefer_cookie ? c->cookie_token : from_body;
+    const char *second = prefer_cookie ? from_body : c->cookie_token;
+    const char *token = first ? first : second;
+    if (!token) return client_fail(c, CHAT_ERR_PROTOCOL, "the server sent no session token");
+    if (!token_is_valid(token))
+        return client_fail(c, CHAT_ERR_PROTOCOL, "the server sent an unusable session token");
+    return chat_client_set_token(c, token);
+}
+
+/* Shared tail of register and login: runs req, keeps the token, fills out. */
+static int client_authenticate(chat_client *c, const chat_request *req, int prefer_cookie,
+                               chat_user *out) {
+    json_t *root = NULL;
+    chat_user user = {0};
+    int rc = client_perform(c, req);
+    if (rc == CHAT_OK) rc = client_body_json(c, &root);
+    if (rc == CHAT_OK && (rc = user_from_json(root, &user)) != CHAT_OK)
+        client_fail_parse(c, rc, "user");
+    if (rc == CHAT_OK) rc = client_take_token(c, root, prefer_cookie);
+    if (rc == CHAT_OK && out)
+        *out = user;
+    else
+        chat_user_cleanup(&user);
+    json_decref(root);
+    return rc;
+}
+
+/* Register (POST, token from the body) or login (PUT, token from the cookie). */
+static int client_credentials_call(chat_client *c, const char *method, const char *email,
+                                   const char *password, const char *name, chat_user *out) {
+    if (out) memset(out, 0, sizeof *out);
+    if (client_begin(c) != CHAT_OK) return CHAT_ERR_USAGE;
+    if (!email || !password)
+        return client_fail(c, CHAT_ERR_USAGE, "an e-mail address and a password are needed");
+    json_t *body = NULL;
+    int rc = body_credentials(c, email, password, name, &body);
+    if (rc == CHAT_OK) {
+        chat_request req = {method, "/user/", body, 0};
+        rc = client_authenticate(c, &req, strcmp(method, "PUT") == 0, out);
+    }
+    json_decref(body);
+    return rc;
+}
+
+int chat_register(chat_client *c, const char *email, const char *password, const char *name,
+                  chat_user *out) {
+    return client_credentials_call(c, "POST", email, password, name, out);
+}
+
+int chat_login(chat_client *c, const char *email, const char *password, chat_user *out) {
+    return client_credentials_call(c, "PUT", email, password, NULL, out);
+}
+
+/* Forgets the token after a 204 and also after a 401 (the session is gone
+ * either way); keeps it after a network or server failure so one can retry. */
+int chat_logout(chat_client *c) {
+    if (client_begin(c) != CHAT_OK) return CHAT_ERR_USAGE;
+    if (!c->token) return client_fail(c, CHAT_ERR_USAGE, "not logged in");
+    chat_request req = {"DELETE", "/user/session", NULL, 1};
+    int rc = client_perform(c, &req);
+    if (rc == CHAT_OK || rc == CHAT_ERR_AUTH) {
+        secret_free(c->token);
+        c->token = NULL;
+    }
+    return rc;
+}
+
+int chat_send(chat_client *c, const char *text, chat_message *out) {
+    if (out) memset(out, 0, sizeof *out);
+    if (client_begin(c) != CHAT_OK) return CHAT_ERR_USAGE;
+    if (!text) return client_fail(c, CHAT_ERR_USAGE, "no text to send");
+    if (!c->token) return client_fail(c, CHAT_ERR_USAGE, "not logged in");
+    json_t *body = json_object(), *root = NULL;
+    chat_message msg = {0};
+    int rc =
+        body ? body_add(c, body, "text", text) : client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    chat_request req = {"POST", "/message/", body, 1};
+    if (rc == CHAT_OK && (rc = client_perform(c, &req)) == CHAT_OK) rc = client_body_json(c, &root);
+    if (rc == CHAT_OK && (rc = message_from_json(root, &msg)) != CHAT_OK)
+        client_fail_parse(c, rc, "message");
+    if (rc == CHAT_OK && out)
+        *out = msg;
+    else
+        chat_message_cleanup(&msg);
+    json_decref(root);
+    json_decref(body);
+    return rc;
+}
+
+/* "/message/" plus the after and limit query parameters, as a new string. */
+static char *history_path(chat_client *c, const char *after, int limit) {
+    char *escaped = after ? curl_easy_escape(c->curl, after, 0) : NULL;
+    if (after && !escaped) return NULL;
+    size_t len = sizeof "/message/?after=&limit=" + (escaped ? strlen(escaped) : 0) + 24;
+    char *path = malloc(len);
+    if (path) {
+        int n = snprintf(path, len, "/message/");
+        if (escaped) n += snprintf(path + n, len - (size_t)n, "?after=%s", escaped);
+        if (limit > 0)
+            snprintf(path + n, len - (size_t)n, "%climit=%d", escaped ? '&' : '?', limit);
+    }
+    curl_free(escaped);
+    return path;
+}
+
+int chat_history(chat_client *c, const char *after, int limit, chat_message_list *out) {
+    if (out) memset(out, 0, sizeof *out);
+    if (client_begin(c) != CHAT_OK) return CHAT_ERR_USAGE;
+    if (!out || limit < 0)
+        return client_fail(c, CHAT_ERR_USAGE, "a result list and a limit >= 0 are needed");
+    char *path = history_path(c, after, limit);
+    if (!path) return client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    chat_request req = {"GET", path, NULL, 1};
+    json_t *root = NULL;
+    int rc = client_perform(c, &req);
+    if (rc == CHAT_OK) rc = client_body_json(c, &root);
+    if (rc == CHAT_OK && (rc = list_from_json(root, out)) != CHAT_OK)
+        client_fail_parse(c, rc, "message list");
+    json_decref(root);
+    free(path);
+    return rc;
+}
+
+/* ---- cleanup and names ---- */
+
+void chat_user_cleanup(chat_user *u) {
+    if (!u) return;
+    free(u->id);
+    free(u->email);
+    free(u->name);
+    memset(u, 0, sizeof *u);
+}
+
+void chat_message_cleanup(chat_message *m) {
+    if (!m) return;
+    free(m->id);
+    free(m->user_id);
+    free(m->name);
+    free(m->text);
+    memset(m, 0, sizeof *m);
+}
+
+void chat_message_list_cleanup(chat_message_list *list) {
+    if (!list) return;
+    for (size_t i = 0; i < list->count; i++)
+        chat_message_cleanup(&list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+const char *chat_err_name(int err) {
+    static const char *const names[] = {
+        "CHAT_OK",           "CHAT_ERR_NETWORK",   "CHAT_ERR_INVALID",     "CHAT_ERR_AUTH",
+        "CHAT_ERR_CONFLICT", "CHAT_ERR_NOT_FOUND", "CHAT_ERR_UNAVAILABLE", "CHAT_ERR_SERVER",
+        "CHAT_ERR_PROTOCOL", "CHAT_ERR_NOMEM",     "CHAT_ERR_USAGE"};
+    if (err > 0 || (size_t)-err >= sizeof names / sizeof names[0]) return "CHAT_ERR_UNKNOWN";
+    return names[-err];
+}

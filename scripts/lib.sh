@@ -1,0 +1,74 @@
+# Shared shell helpers for the scripts and test runners: free loopback ports,
+# starting a real redis-server and chatd, waiting for readiness by polling,
+# and stopping everything started, by pid. Source it; do not run it.
+
+# Processes started through these helpers, stopped by stop_started.
+STARTED_PIDS=()
+
+# Prints a TCP port on 127.0.0.1 that nothing listens on (from a random start).
+free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$(( 20000 + RANDOM % 30000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "no free port found" >&2
+  return 1
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 50 ms until it succeeds.
+wait_until() {
+  local deadline=$(( $(date +%s%N) + $1 * 1000000000 ))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    if (( $(date +%s%N) > deadline )); then
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+# start_redis DIR PORT: a standalone redis-server without persistence.
+start_redis() {
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$dir" --logfile "$dir/redis.log" --daemonize yes --pidfile "$dir/redis.pid"
+  wait_until 10 redis-cli -p "$port" ping || { echo "redis on $port did not start" >&2; return 1; }
+  STARTED_PIDS+=("$(cat "$dir/redis.pid")")
+}
+
+# start_chatd BINARY LOG PORT REDIS_PORT [more chatd flags]: starts chatd in
+# the background and waits until /health answers 200.
+start_chatd() {
+  local bin=$1 log=$2 port=$3 redis_port=$4
+  shift 4
+  "$bin" --bind 127.0.0.1 --port "$port" --redis "127.0.0.1:$redis_port" "$@" >"$log" 2>&1 &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  CHATD_PID=$pid
+  if ! wait_until 15 curl -sf "http://127.0.0.1:$port/health"; then
+    echo "chatd on $port did not become healthy; its log:" >&2
+    tail -20 "$log" >&2
+    return 1
+  fi
+}
+
+# Stops every process started above (TERM, then KILL after 5 s).
+stop_started() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED_PIDS[@]}"; do
+    for _ in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  STARTED_PIDS=()
+}

@@ -1,0 +1,133 @@
+/* config: the option table and its parser (flags, then CHATD_* variables). */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum option_type { OPT_INT, OPT_STRING };
+
+struct option_row {
+    const char *flag;      /* "--port" */
+    const char *env;       /* "CHATD_PORT" */
+    enum option_type type; /* how the value is parsed */
+    size_t offset;         /* field in struct config */
+    size_t size;           /* buffer size for strings */
+    const char *def;       /* default, as text */
+    long min, max;         /* limits for integers */
+    const char *help;      /* one line for --help */
+};
+
+#define INT_OPT(f, e, field, d, lo, hi, h) \
+    {f, e, OPT_INT, offsetof(struct config, field), 0, d, lo, hi, h}
+#define STR_OPT(f, e, field, d, h)                                                 \
+    {f, e, OPT_STRING, offsetof(struct config, field),                             \
+     sizeof(((struct config *)0)->field), d, 0, 0, h}
+
+static const struct option_row options[] = {
+    STR_OPT("--bind", "CHATD_BIND", bind, "0.0.0.0", "address to listen on"),
+    INT_OPT("--port", "CHATD_PORT", port, "8182", 1, 65535, "TCP port to listen on"),
+    STR_OPT("--redis", "CHATD_REDIS", redis, "127.0.0.1:6379",
+            "Redis node(s), host:port[,host:port...]"),
+    INT_OPT("--redis-timeout", "CHATD_REDIS_TIMEOUT", redis_timeout_ms, "2000", 10,
+            600000, "ms before a Redis command fails with 503"),
+    INT_OPT("--workers", "CHATD_WORKERS", workers, "2", 1, 64,
+            "threads for password hashing (Argon2id)"),
+    INT_OPT("--max-body", "CHATD_MAX_BODY", max_body, "65536", 1024, 16777216,
+            "largest request body in bytes (413 above)"),
+    INT_OPT("--session-ttl", "CHATD_SESSION_TTL", session_ttl, "2592000", 60,
+            315360000, "sliding session lifetime in seconds"),
+    INT_OPT("--history-batch", "CHATD_HISTORY_BATCH", history_batch, "500", 1, 10000,
+            "messages per Redis read when streaming history"),
+    STR_OPT("--log-level", "CHATD_LOG_LEVEL", log_level, "info",
+            "debug, info, warn or error"),
+};
+#define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
+
+static int set_option(struct config *cfg, const struct option_row *o, const char *value,
+                      char err[256]) {
+    char *field = (char *)cfg + o->offset;
+    if (o->type == OPT_STRING) {
+        if (strlen(value) >= o->size) {
+            snprintf(err, 256, "%s: value too long", o->flag);
+            return -1;
+        }
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end || v < o->min || v > o->max) {
+        snprintf(err, 256, "%s: expected a number from %ld to %ld, got '%s'", o->flag,
+                 o->min, o->max, value);
+        return -1;
+    }
+    *(int *)(void *)field = (int)v;
+    return 0;
+}
+
+static const struct option_row *find_flag(const char *arg, const char **inline_value) {
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        size_t n = strlen(options[i].flag);
+        if (strncmp(arg, options[i].flag, n) != 0) continue;
+        if (arg[n] == '\0') {
+            *inline_value = NULL;
+            return &options[i];
+        }
+        if (arg[n] == '=') {
+            *inline_value = arg + n + 1;
+            return &options[i];
+        }
+    }
+    return NULL;
+}
+
+static int load_defaults_and_env(struct config *cfg, char err[256]) {
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        if (set_option(cfg, &options[i], options[i].def, err) < 0) return -1;
+        const char *env = getenv(options[i].env);
+        if (env && *env && set_option(cfg, &options[i], env, err) < 0) return -1;
+    }
+    return 0;
+}
+
+int config_load(struct config *cfg, int argc, char **argv, char err[256]) {
+    memset(cfg, 0, sizeof(*cfg));
+    if (load_defaults_and_env(cfg, err) < 0) return -1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            config_usage(argv[0]);
+            return 1;
+        }
+        const char *value;
+        const struct option_row *o = find_flag(argv[i], &value);
+        if (!o) {
+            snprintf(err, 256, "unknown option '%s' (see --help)", argv[i]);
+            return -1;
+        }
+        if (!value) {
+            if (i + 1 >= argc) {
+                snprintf(err, 256, "%s needs a value", o->flag);
+                return -1;
+            }
+            value = argv[++i];
+        }
+        if (set_option(cfg, o, value, err) < 0) return -1;
+    }
+    return 0;
+}
+
+void config_usage(const char *prog) {
+    printf("Usage: %s [options]\n\nclusterchat server: the chat REST API on Redis.\n\n"
+           "Every option can also be set by the environment variable shown;\n"
+           "a flag wins over the variable.\n\n",
+           prog);
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        printf("  %-18s %-22s %s (default: %s)\n", options[i].flag, options[i].env,
+               options[i].help, options[i].def);
+    }
+    printf("  %-18s %-22s %s\n", "--help", "", "print this help");
+}

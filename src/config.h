@@ -1,0 +1,28 @@
+/*
+ * config: chatd's settings. One table (config.c) lists every option with its
+ * flag, its CHATD_* environment variable, its default, limits and help text;
+ * flags override the environment, which overrides the defaults.
+ */
+#ifndef CHAT_CONFIG_H
+#define CHAT_CONFIG_H
+
+struct config {
+    char bind[64];          /* address to listen on */
+    int port;               /* TCP port to listen on */
+    char redis[512];        /* host:port[,host:port...] of Redis (seed nodes) */
+    int redis_timeout_ms;   /* a Redis command older than this fails (503) */
+    int workers;            /* threads hashing passwords */
+    int max_body;           /* largest accepted request body in bytes */
+    int session_ttl;        /* sliding session lifetime in seconds */
+    int history_batch;      /* messages fetched per XRANGE when streaming */
+    char log_level[16];     /* debug, info, warn or error */
+};
+
+/* Fills cfg from defaults, the environment and argv. Returns 0, 1 when
+ * --help was printed, or -1 after printing an error to err. */
+int config_load(struct config *cfg, int argc, char **argv, char err[256]);
+
+/* Prints the usage text with every option, its variable and its default. */
+void config_usage(const char *prog);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * errors: the one table of API errors. Each row gives the HTTP status, the
+ * machine-readable code that goes into the JSON error body and the default
+ * words for people. Routes name a row; they never invent statuses or codes.
+ */
+#ifndef CHAT_ERRORS_H
+#define CHAT_ERRORS_H
+
+/* X(enum name, HTTP status, JSON code, default message) */
+#define CHAT_ERROR_TABLE(X)                                                         \
+    X(CHAT_E_OK, 200, "ok", "OK")                                                   \
+    X(CHAT_E_BAD_JSON, 400, "bad_json", "The body is not a valid JSON object.")     \
+    X(CHAT_E_BAD_REQUEST, 400, "bad_request", "The request is malformed.")          \
+    X(CHAT_E_INVALID_EMAIL, 400, "invalid_email", "The e-mail address is invalid.") \
+    X(CHAT_E_INVALID_PASSWORD, 400, "invalid_password",                             \
+      "The password must be 8 to 1024 bytes long.")                                 \
+    X(CHAT_E_INVALID_NAME, 400, "invalid_name",                                     \
+      "The name must be 1 to 64 characters without control characters.")          \
+    X(CHAT_E_INVALID_TEXT, 400, "invalid_text",                                     \
+      "The text must be 1 to 4096 bytes of UTF-8, not blank, without control "     \
+      "characters other than tab and newline.")                           \
+    X(CHAT_E_INVALID_QUERY, 400, "invalid_query", "A query parameter is invalid.")  \
+    X(CHAT_E_UNAUTHORIZED, 401, "unauthorized", "A valid session is required.")     \
+    X(CHAT_E_BAD_CREDENTIALS, 401, "invalid_credentials",                           \
+      "The e-mail address or the password is wrong.")                               \
+    X(CHAT_E_NOT_FOUND, 404, "not_found", "No such resource.")                      \
+    X(CHAT_E_METHOD_NOT_ALLOWED, 405, "method_not_allowed",                         \
+      "The method is not allowed on this resource.")                                \
+    X(CHAT_E_EMAIL_TAKEN, 409, "email_taken",                                       \
+      "A user with this e-mail address exists.")                                    \
+    X(CHAT_E_BODY_TOO_LARGE, 413, "body_too_large", "The body is too large.")       \
+    X(CHAT_E_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type",                 \
+      "The body must be JSON (Content-Type: application/json).")                    \
+    X(CHAT_E_INTERNAL, 500, "internal", "An internal error occurred.")              \
+    X(CHAT_E_UNAVAILABLE, 503, "unavailable",                                       \
+      "The database is unavailable; try again.")
+
+typedef enum chat_error {
+#define CHAT_ERROR_ENUM(name, status, code, message) name,
+    CHAT_ERROR_TABLE(CHAT_ERROR_ENUM)
+#undef CHAT_ERROR_ENUM
+} chat_error;
+
+/* The HTTP status of an error. */
+int chat_error_status(chat_error e);
+/* The JSON "code" string of an error ("invalid_email"). */
+const char *chat_error_code(chat_error e);
+/* The default message of an error, for people. */
+const char *chat_error_message(chat_error e);
+
+#endif

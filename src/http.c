@@ -1,0 +1,322 @@
+/* http: evhttp glue, routing and reply helpers, see http.h. */
+#include "http.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <sys/queue.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include "json.h"
+#include "log.h"
+#include "server.h"
+
+/* Bodies up to this many times the configured limit are read and refused by
+ * us with a JSON 413; larger ones are refused by evhttp before reading. */
+#define HTTP_BODY_READ_FACTOR 4
+#define HTTP_MAX_HEADERS 16384
+#define HTTP_IO_TIMEOUT_S 60
+
+struct router {
+    struct server *srv;
+    const struct route *routes;
+    size_t nroutes;
+};
+
+static struct router router;
+static struct request *open_streams; /* head of the list of streaming requests */
+
+static void stream_link(struct request *r) {
+    r->stream_next = open_streams;
+    if (open_streams) open_streams->stream_prev = r;
+    open_streams = r;
+}
+
+static void stream_unlink(struct request *r) {
+    if (r->stream_prev) r->stream_prev->stream_next = r->stream_next;
+    else if (open_streams == r) open_streams = r->stream_next;
+    if (r->stream_next) r->stream_next->stream_prev = r->stream_prev;
+}
+
+static long long now_us(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+long long http_received_ms(const struct request *r) { return r->start_us / 1000; }
+
+static const char *reason_of(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+static const char *method_name(enum evhttp_cmd_type m) {
+    switch (m) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    }
+    return "OTHER";
+}
+
+/* Copies s into out (size bytes), replacing what would break a logfmt value. */
+static void copy_printable(char *out, size_t size, const char *s) {
+    size_t i = 0;
+    for (; s[i] && i + 1 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = (c > 0x20 && c < 0x7F && c != '"' && c != '\\') ? (char)c : '?';
+    }
+    out[i] = '\0';
+}
+
+static bool is_id_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.';
+}
+
+/* Takes the client's X-Request-Id when it is short and plain, else makes one. */
+static void assign_request_id(struct request *r) {
+    const char *given = evhttp_find_header(evhttp_request_get_input_headers(r->ev),
+                                           "X-Request-Id");
+    size_t len = given ? strlen(given) : 0;
+    bool ok = len > 0 && len < sizeof(r->id);
+    for (size_t i = 0; ok && i < len; i++) ok = is_id_char((unsigned char)given[i]);
+    if (ok) memcpy(r->id, given, len + 1);
+    else snprintf(r->id, sizeof(r->id), "%08x-%llx", r->srv->request_id_base,
+                  ++r->srv->requests);
+}
+
+static void request_free(struct request *r, int status) {
+    log_info("req=%s method=%s path=\"%s\" status=%d dur_ms=%.2f", r->id, r->method, r->path,
+             status, (double)(now_us() - r->start_us) / 1000.0);
+    evhttp_clear_headers(&r->query);
+    free(r);
+}
+
+const char *http_query(const struct request *r, const char *name) {
+    return evhttp_find_header(&r->query, name);
+}
+
+void http_add_header(struct request *r, const char *name, const char *value) {
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+}
+
+static bool is_json_type(const char *ct) {
+    static const char want[] = "application/json";
+    if (!ct || strncasecmp(ct, want, sizeof(want) - 1) != 0) return false;
+    char next = ct[sizeof(want) - 1];
+    return next == '\0' || next == ';' || next == ' ';
+}
+
+chat_error http_body_json(struct request *r, json_t **out) {
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
+    if (!is_json_type(ct)) return CHAT_E_UNSUPPORTED_MEDIA_TYPE;
+    struct evbuffer *body = evhttp_request_get_input_buffer(r->ev);
+    size_t len = evbuffer_get_length(body);
+    if (len > (size_t)r->srv->cfg.max_body) return CHAT_E_BODY_TOO_LARGE;
+    const char *data = len ? (const char *)evbuffer_pullup(body, -1) : "";
+    return json_parse_object(data, len, out);
+}
+
+bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]) {
+    struct evkeyvalq *h = evhttp_request_get_input_headers(r->ev);
+    return token_from_headers(evhttp_find_header(h, "Cookie"),
+                              evhttp_find_header(h, "Authorization"), out);
+}
+
+void http_reply_buffer(struct request *r, int status, struct evbuffer *body) {
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    evhttp_add_header(h, "X-Request-Id", r->id);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    if (body && evbuffer_get_length(body))
+        evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
+    evhttp_send_reply(r->ev, status, reason_of(status), body);
+    request_free(r, status);
+}
+
+void http_reply_json(struct request *r, int status, json_t *body) {
+    struct evbuffer *buf = evbuffer_new();
+    if (!buf || json_append(buf, body) < 0) {
+        json_decref(body);
+        if (buf) evbuffer_free(buf);
+        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        return;
+    }
+    json_decref(body);
+    http_reply_buffer(r, status, buf);
+    evbuffer_free(buf);
+}
+
+void http_reply_error(struct request *r, chat_error e, const char *message) {
+    int status = chat_error_status(e);
+    struct evbuffer *buf = evbuffer_new();
+    if (buf) json_error_append(buf, e, message);
+    if (status == 401) http_add_header(r, "WWW-Authenticate", "Bearer");
+    if (e == CHAT_E_UNAVAILABLE) http_add_header(r, "Retry-After", "1");
+    http_reply_buffer(r, status, buf);
+    if (buf) evbuffer_free(buf);
+}
+
+void http_reply_empty(struct request *r, int status) { http_reply_buffer(r, status, NULL); }
+
+static void on_connection_close(struct evhttp_connection *evcon, void *arg) {
+    struct request *r = arg;
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (r->on_close) r->on_close(r);
+}
+
+void http_stream_start(struct request *r, int status, const char *content_type) {
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    evhttp_add_header(h, "X-Request-Id", r->id);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_add_header(h, "Content-Type", content_type);
+    evhttp_send_reply_start(r->ev, status, reason_of(status));
+    r->streaming = true;
+    stream_link(r);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    if (evcon) evhttp_connection_set_closecb(evcon, on_connection_close, r);
+}
+
+void http_stream_send(struct request *r, struct evbuffer *chunk,
+                      void (*drained)(struct evhttp_connection *, void *), void *arg) {
+    evhttp_send_reply_chunk_with_cb(r->ev, chunk, drained, arg);
+}
+
+static void detach_close_callback(struct request *r) {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
+}
+
+void http_stream_end(struct request *r) {
+    stream_unlink(r);
+    detach_close_callback(r);
+    evhttp_send_reply_end(r->ev); /* frees the request when the client is gone */
+    request_free(r, 200);
+}
+
+void http_stream_abort(struct request *r) {
+    if (r->streaming) stream_unlink(r);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    if (evcon) {
+        evhttp_connection_set_closecb(evcon, NULL, NULL);
+        evhttp_connection_free(evcon); /* frees r->ev with it */
+    } else {
+        evhttp_send_reply_end(r->ev); /* detached: this frees it */
+    }
+    log_warn("req=%s msg=\"stream aborted\"", r->id);
+    request_free(r, 200);
+}
+
+static const struct route *find_route(const char *path, enum evhttp_cmd_type method,
+                                      bool *path_known) {
+    size_t len = strlen(path);
+    if (len > 1 && path[len - 1] == '/') len--;
+    *path_known = false;
+    for (size_t i = 0; i < router.nroutes; i++) {
+        const struct route *rt = &router.routes[i];
+        if (strlen(rt->path) != len || strncmp(rt->path, path, len) != 0) continue;
+        *path_known = true;
+        if (rt->method == method || (method == EVHTTP_REQ_HEAD && rt->method == EVHTTP_REQ_GET))
+            return rt;
+    }
+    return NULL;
+}
+
+/* Lists the methods a path accepts, for the Allow header of a 405. */
+static void allowed_methods(const char *path, char *out, size_t size) {
+    out[0] = '\0';
+    size_t len = strlen(path);
+    if (len > 1 && path[len - 1] == '/') len--;
+    for (size_t i = 0; i < router.nroutes; i++) {
+        const struct route *rt = &router.routes[i];
+        if (strlen(rt->path) != len || strncmp(rt->path, path, len) != 0) continue;
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s", used ? ", " : "", method_name(rt->method));
+    }
+}
+
+static void on_request(struct evhttp_request *ev, void *arg) {
+    (void)arg;
+    struct request *r = calloc(1, sizeof(*r));
+    if (!r) {
+        evhttp_send_reply(ev, 503, "Service Unavailable", NULL);
+        return;
+    }
+    r->ev = ev;
+    r->srv = router.srv;
+    r->start_us = now_us();
+    r->method = method_name(evhttp_request_get_command(ev));
+    TAILQ_INIT(&r->query);
+    assign_request_id(r);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (!path || !*path) path = "/";
+    copy_printable(r->path, sizeof(r->path), path);
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (query && evhttp_parse_query_str(query, &r->query) < 0) {
+        http_reply_error(r, CHAT_E_INVALID_QUERY, "The query string is malformed.");
+        return;
+    }
+    bool path_known;
+    const struct route *rt = find_route(path, evhttp_request_get_command(ev), &path_known);
+    if (rt) {
+        rt->handler(r);
+    } else if (path_known) {
+        char allow[128];
+        allowed_methods(path, allow, sizeof(allow));
+        http_add_header(r, "Allow", allow);
+        http_reply_error(r, CHAT_E_METHOD_NOT_ALLOWED, NULL);
+    } else {
+        http_reply_error(r, CHAT_E_NOT_FOUND, NULL);
+    }
+}
+
+int http_start(struct server *srv, const struct route *routes, size_t nroutes) {
+    router = (struct router){srv, routes, nroutes};
+    srv->http = evhttp_new(srv->base);
+    if (!srv->http) return -1;
+    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+                                              EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
+    evhttp_set_max_body_size(srv->http, (ev_ssize_t)srv->cfg.max_body * HTTP_BODY_READ_FACTOR);
+    evhttp_set_max_headers_size(srv->http, HTTP_MAX_HEADERS);
+    evhttp_set_timeout(srv->http, HTTP_IO_TIMEOUT_S);
+    evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
+    evhttp_set_default_content_type(srv->http, "application/json; charset=utf-8");
+    evhttp_set_gencb(srv->http, on_request, NULL);
+    if (!evhttp_bind_socket_with_handle(srv->http, srv->cfg.bind, (ev_uint16_t)srv->cfg.port)) {
+        log_error("msg=\"cannot listen\" bind=%s port=%d", srv->cfg.bind, srv->cfg.port);
+        return -1;
+    }
+    return 0;
+}
+
+void http_stop(struct server *srv) {
+    while (open_streams) http_stream_abort(open_streams);
+    if (srv->http) evhttp_free(srv->http);
+    srv->http = NULL;
+}

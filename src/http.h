@@ -1,0 +1,89 @@
+/*
+ * http: the evhttp glue. It accepts requests, finds the route, and turns
+ * replies (status, JSON, headers) into bytes; it knows nothing about users
+ * or messages. A struct request lives from the handler's call until its one
+ * final reply (http_reply_* or http_stream_end/abort), which frees it; a
+ * handler that answers later keeps the pointer until then. When the client
+ * goes away before that, the reply is simply dropped.
+ */
+#ifndef CHAT_HTTP_H
+#define CHAT_HTTP_H
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "errors.h"
+#include "token.h"
+
+struct server;
+struct request;
+
+typedef void route_fn(struct request *r);
+
+/* One row of the routing table: a path (matched with or without a trailing
+ * slash) and its handler for one method. */
+struct route {
+    const char *path;
+    enum evhttp_cmd_type method;
+    route_fn *handler;
+};
+
+/* One request being served. */
+struct request {
+    struct evhttp_request *ev;  /* evhttp's request; NULL after the reply */
+    struct server *srv;         /* the server it arrived at */
+    char id[24];                /* request id for logs and X-Request-Id */
+    const char *method;         /* method name, for logs */
+    char path[128];             /* printable path, for logs */
+    struct evkeyvalq query;     /* decoded query parameters */
+    long long start_us;         /* receive time, microseconds since the epoch */
+    bool streaming;             /* a chunked reply has started */
+    void (*on_close)(struct request *r); /* stream: the client went away */
+    void *stream_arg;           /* the streaming handler's state */
+    struct request *stream_prev, *stream_next; /* open streams, for shutdown */
+};
+
+/* Binds and starts serving routes on srv->base. 0 or -1 (logged). */
+int http_start(struct server *srv, const struct route *routes, size_t nroutes);
+
+/* Aborts every open stream and frees the HTTP server. Call after the store
+ * and the workers are gone, so that no stream has a callback pending. */
+void http_stop(struct server *srv);
+
+/* Receive time in milliseconds since the epoch. */
+long long http_received_ms(const struct request *r);
+
+/* A query parameter, or NULL. */
+const char *http_query(const struct request *r, const char *name);
+
+/* Reads the body as a JSON object: checks the content type (415), the size
+ * (413) and the syntax (400). On CHAT_E_OK *out must be decref'd. */
+chat_error http_body_json(struct request *r, json_t **out);
+
+/* Finds the session token in the Authorization header or the authKey cookie. */
+bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]);
+
+/* Adds a response header. */
+void http_add_header(struct request *r, const char *name, const char *value);
+
+/* Final replies; each frees r. json_reply steals body. */
+void http_reply_json(struct request *r, int status, json_t *body);
+void http_reply_error(struct request *r, chat_error e, const char *message);
+void http_reply_empty(struct request *r, int status);
+/* Sends body (JSON text, may be NULL) as it is; frees r, not body. */
+void http_reply_buffer(struct request *r, int status, struct evbuffer *body);
+
+/* Chunked replies: start once, send any number of chunks, end once. The
+ * drained callback runs when a chunk has left the output buffer; on_close
+ * (if set) runs instead when the client goes away, after which the handler
+ * must call http_stream_end() once it has no callback pending. */
+void http_stream_start(struct request *r, int status, const char *content_type);
+void http_stream_send(struct request *r, struct evbuffer *chunk,
+                      void (*drained)(struct evhttp_connection *, void *), void *arg);
+void http_stream_end(struct request *r);
+/* Cuts the connection so the client sees an incomplete reply; frees r. */
+void http_stream_abort(struct request *r);
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * main: chatd's entry point. Reads the configuration, builds the server
+ * (Redis layer, store, worker pool, HTTP), runs the event loop until SIGINT
+ * or SIGTERM, and tears everything down in the order that lets every
+ * pending callback answer its request.
+ */
+#include <event2/event.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "routes.h"
+#include "server.h"
+#include "store.h"
+#include "workers.h"
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+    (void)what;
+    struct server *srv = arg;
+    log_info("msg=\"stopping\" signal=%d", (int)sig);
+    event_base_loopexit(srv->base, NULL);
+}
+
+/* The hash verified for unknown e-mail addresses, so that they take as long
+ * as wrong passwords. Made once at start-up, before the loop runs. */
+static int make_dummy_hash(struct server *srv) {
+    char pw[32];
+    randombytes_buf(pw, sizeof(pw));
+    int rc = crypto_pwhash_str(srv->dummy_hash, pw, sizeof(pw),
+                               crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                               crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    sodium_memzero(pw, sizeof(pw));
+    return rc;
+}
+
+static int server_start(struct server *srv) {
+    char err[256];
+    srv->base = event_base_new();
+    if (!srv->base) return -1;
+    srv->cluster = cluster_new(srv->base, srv->cfg.redis, srv->cfg.redis_timeout_ms, err);
+    if (!srv->cluster) {
+        log_error("msg=\"bad --redis\" err=\"%s\"", err);
+        return -1;
+    }
+    srv->store = store_new(srv->cluster);
+    srv->workers = workers_new(srv->base, srv->cfg.workers);
+    if (!srv->store || !srv->workers || make_dummy_hash(srv) != 0) {
+        log_error("msg=\"cannot start workers\"");
+        return -1;
+    }
+    srv->request_id_base = randombytes_random();
+    return http_start(srv, routes_table, routes_count);
+}
+
+/* Workers first (their callbacks may still use the store), then Redis (its
+ * callbacks answer with 503), then HTTP (aborts what is left). */
+static void server_stop(struct server *srv) {
+    workers_free(srv->workers);
+    cluster_free(srv->cluster);
+    store_free(srv->store);
+    if (srv->base) http_stop(srv);
+    if (srv->base) event_base_free(srv->base);
+}
+
+int main(int argc, char **argv) {
+    static struct server srv;
+    char err[256];
+    int rc = config_load(&srv.cfg, argc, argv, err);
+    if (rc != 0) {
+        if (rc < 0) fprintf(stderr, "chatd: %s\n", err);
+        return rc < 0 ? 2 : 0;
+    }
+    if (log_level_parse(srv.cfg.log_level, &log_threshold) < 0) {
+        fprintf(stderr, "chatd: --log-level: unknown level '%s'\n", srv.cfg.log_level);
+        return 2;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "chatd: libsodium failed to initialise\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (server_start(&srv) < 0) {
+        server_stop(&srv);
+        return 1;
+    }
+    struct event *sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
+    struct event *sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+    event_add(sigint, NULL);
+    event_add(sigterm, NULL);
+    log_info("msg=\"chatd started\" bind=%s port=%d redis=%s workers=%d", srv.cfg.bind,
+             srv.cfg.port, srv.cfg.redis, srv.cfg.workers);
+    event_base_dispatch(srv.base);
+    event_free(sigint);
+    event_free(sigterm);
+    server_stop(&srv);
+    log_info("msg=\"chatd stopped\"");
+    return 0;
+}

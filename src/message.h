@@ -1,0 +1,32 @@
+/*
+ * message: the in-memory view of one chat message and of a logged-in user's
+ * session, shared by the store (which reads and writes them) and json (which
+ * encodes them). Strings point into storage owned by someone else.
+ */
+#ifndef CHAT_MESSAGE_H
+#define CHAT_MESSAGE_H
+
+#include <stddef.h>
+
+#include "validate.h"
+
+#define CHAT_USER_ID_LEN 32 /* 16 random bytes in hex */
+
+/* One message as stored in a room's stream. */
+struct message {
+    const char *id;      /* stream id "<ms>-<seq>" */
+    const char *user_id; /* author's id */
+    const char *name;    /* author's display name */
+    const char *text;    /* UTF-8 text, text_len bytes (not NUL-terminated) */
+    size_t text_len;
+    long long timestamp; /* server receive time, ms since the epoch */
+};
+
+/* The user behind a session, copied out of Redis. */
+struct session_user {
+    char id[CHAT_USER_ID_LEN + 1];
+    char email[CHAT_EMAIL_MAX + 1];
+    char name[CHAT_NAME_MAX_BYTES + 1];
+};
+
+#endif

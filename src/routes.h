@@ -1,0 +1,24 @@
+/*
+ * routes: the handlers of the REST API, one file per resource
+ * (routes_user.c, routes_message.c, routes_health.c), and the table that
+ * maps paths and methods to them (routes.c).
+ */
+#ifndef CHAT_ROUTES_H
+#define CHAT_ROUTES_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+void route_user_register(struct request *r); /* POST /user/ */
+void route_user_login(struct request *r);    /* PUT /user/ */
+void route_user_logout(struct request *r);   /* DELETE /user/session */
+void route_message_send(struct request *r);  /* POST /message/ */
+void route_message_list(struct request *r);  /* GET /message/ */
+void route_health(struct request *r);        /* GET /health */
+
+/* The routing table and its length. */
+extern const struct route routes_table[];
+extern const size_t routes_count;
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * routes_message: sending (POST /message/) and reading the history
+ * (GET /message/). The history is streamed: it is read from Redis in batches
+ * and the next batch is fetched only when the previous one has left the
+ * output buffer, so memory does not grow with the history's size.
+ */
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "json.h"
+#include "routes.h"
+#include "server.h"
+#include "store.h"
+#include "token.h"
+#include "validate.h"
+
+#define HISTORY_LIMIT_MAX 1000000
+
+/* ---- POST /message/ ---- */
+
+struct send_op {
+    struct request *r;         /* the request to answer */
+    json_t *body;              /* owns text */
+    const char *text;          /* the message text, text_len bytes */
+    size_t text_len;
+    struct session_user user;  /* the author, from the session */
+};
+
+static void send_op_done(struct send_op *op, chat_error e) {
+    if (e != CHAT_E_OK) http_reply_error(op->r, e, NULL);
+    json_decref(op->body);
+    free(op);
+}
+
+static void on_appended(enum store_status st, const struct message *m, void *arg) {
+    struct send_op *op = arg;
+    if (st != STORE_OK) {
+        send_op_done(op, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL);
+        return;
+    }
+    json_t *reply = json_message(m);
+    if (!reply) {
+        send_op_done(op, CHAT_E_INTERNAL);
+        return;
+    }
+    http_reply_json(op->r, 201, reply);
+    send_op_done(op, CHAT_E_OK);
+}
+
+static void on_session(enum store_status st, const struct session_user *u, void *arg) {
+    struct send_op *op = arg;
+    if (st == STORE_NOT_FOUND) {
+        send_op_done(op, CHAT_E_UNAUTHORIZED);
+        return;
+    }
+    if (st != STORE_OK) {
+        send_op_done(op, CHAT_E_UNAVAILABLE);
+        return;
+    }
+    op->user = *u;
+    struct message m = {.user_id = op->user.id, .name = op->user.name, .text = op->text,
+                        .text_len = op->text_len, .timestamp = http_received_ms(op->r)};
+    if (store_message_append(op->r->srv->store, STORE_ROOM_LOBBY, &m, on_appended, op) < 0)
+        send_op_done(op, CHAT_E_UNAVAILABLE);
+}
+
+void route_message_send(struct request *r) {
+    char token[TOKEN_LEN + 1], hash[TOKEN_HASH_LEN + 1];
+    if (!http_session_token(r, token)) {
+        http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);
+        return;
+    }
+    struct send_op *op = calloc(1, sizeof(*op));
+    if (!op) {
+        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        return;
+    }
+    op->r = r;
+    chat_error e = http_body_json(r, &op->body);
+    if (e == CHAT_E_OK)
+        e = json_get_string(op->body, "text", true, CHAT_E_INVALID_TEXT, &op->text, &op->text_len);
+    if (e == CHAT_E_OK) e = validate_text(op->text, op->text_len);
+    if (e != CHAT_E_OK) {
+        send_op_done(op, e);
+        return;
+    }
+    token_hash(token, hash);
+    if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_session, op) < 0)
+        send_op_done(op, CHAT_E_UNAVAILABLE);
+}
+
+/* ---- GET /message/ ---- */
+
+struct history_op {
+    struct request *r;                    /* the request being answered */
+    char after[CHAT_STREAM_ID_MAX + 1];   /* last id sent ("" before the first) */
+    long remaining;                       /* messages still wanted, -1: all */
+    size_t sent;                          /* messages sent so far */
+    bool fetching;                        /* a Redis read is pending */
+    bool closed;                          /* the client went away meanwhile */
+};
+
+static void fetch_batch(struct history_op *op);
+
+static void history_fail(struct history_op *op, enum store_status st) {
+    if (op->r->streaming) http_stream_abort(op->r);
+    else http_reply_error(op->r, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL,
+                          NULL);
+    free(op);
+}
+
+static void on_drained(struct evhttp_connection *evcon, void *arg) {
+    (void)evcon;
+    fetch_batch(arg);
+}
+
+static void on_client_gone(struct request *r) {
+    struct history_op *op = r->stream_arg;
+    if (op->fetching) {
+        op->closed = true; /* on_batch ends it */
+        return;
+    }
+    http_stream_end(r);
+    free(op);
+}
+
+/* Appends the batch to out, "[" first and "," between messages. */
+static int encode_batch(struct history_op *op, struct evbuffer *out, const struct message *msgs,
+                        size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (evbuffer_add(out, op->sent + i == 0 ? "[" : ",", 1) < 0 ||
+            json_message_append(out, &msgs[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void on_batch(enum store_status st, const struct message *msgs, size_t n, void *arg) {
+    struct history_op *op = arg;
+    int wanted = op->r->srv->cfg.history_batch;
+    if (op->remaining >= 0 && op->remaining < wanted) wanted = (int)op->remaining;
+    op->fetching = false;
+    if (op->closed) {
+        http_stream_end(op->r);
+        free(op);
+        return;
+    }
+    if (st != STORE_OK) {
+        history_fail(op, st);
+        return;
+    }
+    struct evbuffer *out = evbuffer_new();
+    if (!out || encode_batch(op, out, msgs, n) < 0) {
+        if (out) evbuffer_free(out);
+        history_fail(op, STORE_ERROR);
+        return;
+    }
+    op->sent += n;
+    if (op->remaining > 0) op->remaining -= (long)n;
+    if (n > 0) snprintf(op->after, sizeof(op->after), "%s", msgs[n - 1].id);
+    bool done = n < (size_t)wanted || op->remaining == 0;
+    if (done) evbuffer_add(out, op->sent ? "]" : "[]", op->sent ? 1 : 2);
+    if (done && !op->r->streaming) { /* it all fits in one reply */
+        http_reply_buffer(op->r, 200, out);
+        free(op);
+    } else {
+        if (!op->r->streaming) http_stream_start(op->r, 200, "application/json; charset=utf-8");
+        http_stream_send(op->r, out, done ? NULL : on_drained, op);
+        if (done) {
+            http_stream_end(op->r);
+            free(op);
+        }
+    }
+    evbuffer_free(out);
+}
+
+static void fetch_batch(struct history_op *op) {
+    int count = op->r->srv->cfg.history_batch;
+    if (op->remaining >= 0 && op->remaining < count) count = (int)op->remaining;
+    op->fetching = true;
+    if (store_history_range(op->r->srv->store, STORE_ROOM_LOBBY, op->after[0] ? op->after : NULL,
+                            count, on_batch, op) < 0) {
+        op->fetching = false;
+        history_fail(op, STORE_UNAVAILABLE);
+    }
+}
+
+/* Reads ?after= and ?limit= into op; CHAT_E_OK or CHAT_E_INVALID_QUERY. */
+static chat_error read_query(struct request *r, struct history_op *op) {
+    const char *after = http_query(r, "after"), *limit = http_query(r, "limit");
+    op->remaining = -1;
+    if (after) {
+        if (!validate_stream_id(after)) return CHAT_E_INVALID_QUERY;
+        snprintf(op->after, sizeof(op->after), "%s", after);
+    }
+    if (limit) {
+        char *end;
+        long v = strtol(limit, &end, 10);
+        if (end == limit || *end || v < 1 || v > HISTORY_LIMIT_MAX) return CHAT_E_INVALID_QUERY;
+        op->remaining = v;
+    }
+    return CHAT_E_OK;
+}
+
+void route_message_list(struct request *r) {
+    struct history_op *op = calloc(1, sizeof(*op));
+    if (!op) {
+        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        return;
+    }
+    op->r = r;
+    if (read_query(r, op) != CHAT_E_OK) {
+        free(op);
+        http_reply_error(r, CHAT_E_INVALID_QUERY,
+                         "after must be a message id and limit a number from 1 to 1000000.");
+        return;
+    }
+    r->stream_arg = op;
+    r->on_close = on_client_gone;
+    fetch_batch(op);
+}

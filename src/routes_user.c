@@ -1,0 +1,268 @@
+/*
+ * routes_user: registration (POST /user/), login (PUT /user/) and logout
+ * (DELETE /user/session). Passwords are hashed and verified with Argon2id on
+ * the worker threads; every login creates a new session.
+ */
+#include "routes.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "server.h"
+#include "store.h"
+#include "token.h"
+#include "validate.h"
+#include "workers.h"
+
+#define PWHASH_OPS crypto_pwhash_OPSLIMIT_INTERACTIVE
+#define PWHASH_MEM crypto_pwhash_MEMLIMIT_INTERACTIVE
+
+/* State of one registration or login, from the request to the reply. */
+struct user_op {
+    struct request *r;        /* the request to answer */
+    bool registering;         /* POST /user/ rather than PUT /user/ */
+    struct store_user user;   /* the new record, or the one found at login */
+    bool user_found;          /* login: the e-mail is registered */
+    char *password;           /* copy of the password, wiped after hashing */
+    size_t password_len;
+    bool hash_failed;         /* register: Argon2id could not run */
+    bool password_ok;         /* login: the password matched */
+    char token[TOKEN_LEN + 1]; /* the new session's token */
+};
+
+static void user_op_free(struct user_op *op) {
+    if (op->password) {
+        sodium_memzero(op->password, op->password_len);
+        free(op->password);
+    }
+    sodium_memzero(op->token, sizeof(op->token));
+    free(op);
+}
+
+static struct user_op *user_op_new(struct request *r, const char *pw, size_t len) {
+    struct user_op *op = calloc(1, sizeof(*op));
+    if (!op) return NULL;
+    op->r = r;
+    op->password = malloc(len + 1);
+    if (!op->password) {
+        free(op);
+        return NULL;
+    }
+    memcpy(op->password, pw, len);
+    op->password[len] = '\0';
+    op->password_len = len;
+    return op;
+}
+
+static void reply_error(struct user_op *op, chat_error e) {
+    http_reply_error(op->r, e, NULL);
+    user_op_free(op);
+}
+
+/* ---- the session that ends both registration and login ---- */
+
+static void on_session_created(enum store_status st, void *arg) {
+    struct user_op *op = arg;
+    if (st != STORE_OK) {
+        reply_error(op, CHAT_E_UNAVAILABLE);
+        return;
+    }
+    char cookie[160];
+    snprintf(cookie, sizeof(cookie), TOKEN_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d",
+             op->token, op->r->srv->cfg.session_ttl);
+    http_add_header(op->r, "Set-Cookie", cookie);
+    json_t *body = json_pack("{s:s, s:s, s:s}", "id", op->user.id, "email", op->user.email,
+                             "name", op->user.name);
+    if (body && op->registering) json_object_set_new(body, "authKey", json_string(op->token));
+    if (!body) {
+        reply_error(op, CHAT_E_INTERNAL);
+        return;
+    }
+    http_reply_json(op->r, op->registering ? 201 : 200, body);
+    user_op_free(op);
+}
+
+static void start_session(struct user_op *op) {
+    struct session_user su;
+    char hash[TOKEN_HASH_LEN + 1];
+    memcpy(su.id, op->user.id, sizeof(su.id));
+    memcpy(su.email, op->user.email, sizeof(su.email));
+    memcpy(su.name, op->user.name, sizeof(su.name));
+    token_generate(op->token);
+    token_hash(op->token, hash);
+    struct server *srv = op->r->srv;
+    if (store_session_create(srv->store, hash, &su, srv->cfg.session_ttl, on_session_created,
+                             op) < 0)
+        reply_error(op, CHAT_E_UNAVAILABLE);
+}
+
+/* ---- POST /user/ ---- */
+
+static void hash_password(void *arg) {
+    struct user_op *op = arg;
+    op->hash_failed = crypto_pwhash_str(op->user.pwhash, op->password, op->password_len,
+                                        PWHASH_OPS, PWHASH_MEM) != 0;
+    sodium_memzero(op->password, op->password_len);
+}
+
+static void on_user_created(enum store_status st, void *arg) {
+    struct user_op *op = arg;
+    if (st == STORE_EXISTS) reply_error(op, CHAT_E_EMAIL_TAKEN);
+    else if (st != STORE_OK) reply_error(op, CHAT_E_UNAVAILABLE);
+    else start_session(op);
+}
+
+static void on_password_hashed(void *arg, bool cancelled) {
+    struct user_op *op = arg;
+    if (cancelled || op->hash_failed) {
+        if (op->hash_failed) log_error("req=%s msg=\"password hashing failed\"", op->r->id);
+        reply_error(op, CHAT_E_UNAVAILABLE);
+        return;
+    }
+    unsigned char raw[CHAT_USER_ID_LEN / 2];
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(op->user.id, sizeof(op->user.id), raw, sizeof(raw));
+    if (store_user_create(op->r->srv->store, &op->user, on_user_created, op) < 0)
+        reply_error(op, CHAT_E_UNAVAILABLE);
+}
+
+/* Validates the registration body into op->user; CHAT_E_OK or the error. */
+static chat_error read_registration(const json_t *body, struct store_user *u,
+                                    const char **pw, size_t *pw_len) {
+    const char *email, *name;
+    size_t email_len, name_len;
+    chat_error e = json_get_string(body, "email", true, CHAT_E_INVALID_EMAIL, &email, &email_len);
+    if (e == CHAT_E_OK) e = validate_email(email, email_len, u->email);
+    if (e == CHAT_E_OK)
+        e = json_get_string(body, "password", true, CHAT_E_INVALID_PASSWORD, pw, pw_len);
+    if (e == CHAT_E_OK) e = validate_password(*pw, *pw_len);
+    if (e == CHAT_E_OK) e = json_get_string(body, "name", false, CHAT_E_INVALID_NAME, &name, &name_len);
+    if (e == CHAT_E_OK && name) e = validate_name(name, name_len);
+    if (e != CHAT_E_OK) return e;
+    if (name) memcpy(u->name, name, name_len + 1);
+    else validate_default_name(u->email, u->name);
+    return CHAT_E_OK;
+}
+
+void route_user_register(struct request *r) {
+    json_t *body;
+    chat_error e = http_body_json(r, &body);
+    if (e != CHAT_E_OK) {
+        http_reply_error(r, e, NULL);
+        return;
+    }
+    struct store_user u = {0};
+    const char *pw;
+    size_t pw_len;
+    e = read_registration(body, &u, &pw, &pw_len);
+    struct user_op *op = e == CHAT_E_OK ? user_op_new(r, pw, pw_len) : NULL;
+    json_decref(body);
+    if (e != CHAT_E_OK || !op) {
+        http_reply_error(r, e != CHAT_E_OK ? e : CHAT_E_INTERNAL, NULL);
+        return;
+    }
+    op->registering = true;
+    op->user = u;
+    if (workers_submit(r->srv->workers, hash_password, on_password_hashed, op) < 0)
+        reply_error(op, CHAT_E_INTERNAL);
+}
+
+/* ---- PUT /user/ ---- */
+
+static void verify_password(void *arg) {
+    struct user_op *op = arg;
+    const char *hash = op->user_found ? op->user.pwhash : op->r->srv->dummy_hash;
+    bool ok = crypto_pwhash_str_verify(hash, op->password, op->password_len) == 0;
+    op->password_ok = ok && op->user_found;
+    sodium_memzero(op->password, op->password_len);
+}
+
+static void on_password_verified(void *arg, bool cancelled) {
+    struct user_op *op = arg;
+    if (cancelled) reply_error(op, CHAT_E_UNAVAILABLE);
+    else if (!op->password_ok) reply_error(op, CHAT_E_BAD_CREDENTIALS);
+    else start_session(op);
+}
+
+static void verify_in_worker(struct user_op *op) {
+    if (workers_submit(op->r->srv->workers, verify_password, on_password_verified, op) < 0)
+        reply_error(op, CHAT_E_INTERNAL);
+}
+
+static void on_user_found(enum store_status st, const struct store_user *u, void *arg) {
+    struct user_op *op = arg;
+    if (st == STORE_OK) {
+        op->user = *u;
+        op->user_found = true;
+    } else if (st != STORE_NOT_FOUND) {
+        reply_error(op, CHAT_E_UNAVAILABLE);
+        return;
+    }
+    verify_in_worker(op); /* also for unknown users: same time, same answer */
+}
+
+void route_user_login(struct request *r) {
+    json_t *body;
+    chat_error e = http_body_json(r, &body);
+    if (e != CHAT_E_OK) {
+        http_reply_error(r, e, NULL);
+        return;
+    }
+    const char *email, *pw;
+    size_t email_len, pw_len;
+    e = json_get_string(body, "email", true, CHAT_E_INVALID_EMAIL, &email, &email_len);
+    if (e == CHAT_E_OK)
+        e = json_get_string(body, "password", true, CHAT_E_INVALID_PASSWORD, &pw, &pw_len);
+    if (e != CHAT_E_OK) {
+        json_decref(body);
+        http_reply_error(r, e, NULL);
+        return;
+    }
+    char normalised[CHAT_EMAIL_MAX + 1];
+    bool plausible = validate_email(email, email_len, normalised) == CHAT_E_OK &&
+                     validate_password(pw, pw_len) == CHAT_E_OK;
+    struct user_op *op = user_op_new(r, pw, plausible ? pw_len : 0);
+    json_decref(body);
+    if (!op) {
+        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        return;
+    }
+    if (!plausible) { /* cannot be registered: answer as for an unknown user */
+        verify_in_worker(op);
+        return;
+    }
+    if (store_user_get(r->srv->store, normalised, on_user_found, op) < 0)
+        reply_error(op, CHAT_E_UNAVAILABLE);
+}
+
+/* ---- DELETE /user/session ---- */
+
+static void on_session_deleted(enum store_status st, void *arg) {
+    struct request *r = arg;
+    if (st == STORE_NOT_FOUND) {
+        http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);
+    } else if (st != STORE_OK) {
+        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+    } else {
+        http_add_header(r, "Set-Cookie",
+                        TOKEN_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+        http_reply_empty(r, 204);
+    }
+}
+
+void route_user_logout(struct request *r) {
+    char token[TOKEN_LEN + 1], hash[TOKEN_HASH_LEN + 1];
+    if (!http_session_token(r, token)) {
+        http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);
+        return;
+    }
+    token_hash(token, hash);
+    sodium_memzero(token, sizeof(token));
+    if (store_session_delete(r->srv->store, hash, on_session_deleted, r) < 0)
+        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+}

@@ -1,0 +1,30 @@
+/*
+ * server: what every route needs, in one place: the configuration, the loop,
+ * the store and the worker pool. Built by main.c, read by the routes.
+ */
+#ifndef CHAT_SERVER_H
+#define CHAT_SERVER_H
+
+#include <sodium.h>
+
+#include "config.h"
+
+struct event_base;
+struct evhttp;
+struct store;
+struct workers;
+struct cluster;
+
+struct server {
+    struct config cfg;                     /* settings, read-only after start */
+    struct event_base *base;               /* the one event loop */
+    struct evhttp *http;                   /* the HTTP server */
+    struct cluster *cluster;               /* Redis connections */
+    struct store *store;                   /* key schema on top of cluster */
+    struct workers *workers;               /* Argon2id hashing threads */
+    char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
+    unsigned long long requests;           /* requests seen, for request ids */
+    unsigned request_id_base;              /* random per process */
+};
+
+#endif

@@ -1,0 +1,311 @@
+/* store: user, session and message commands on the key schema of store_keys.h. */
+#include "store.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "cluster.h"
+#include "store_keys.h"
+
+#define SESSION_FORMAT_TAG "v1"
+
+/* Creates the user hash only when the key does not exist yet: one slot, atomic. */
+static const char user_create_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'email', ARGV[2], 'name', ARGV[3],"
+    " 'pw', ARGV[4], 'created', ARGV[5])\n"
+    "return 1\n";
+
+struct store {
+    struct cluster *cluster; /* where every command goes */
+};
+
+/* One command in flight: the caller's callback and what the reply needs. */
+struct store_op {
+    union {
+        store_status_fn *status;
+        store_user_fn *user;
+        store_session_fn *session;
+        store_message_fn *message;
+        store_range_fn *range;
+    } cb;
+    void *arg;
+    struct message msg; /* for appends: the caller's message, id filled in */
+};
+
+struct store *store_new(struct cluster *cluster) {
+    struct store *s = calloc(1, sizeof(*s));
+    if (s) s->cluster = cluster;
+    return s;
+}
+
+void store_free(struct store *s) { free(s); }
+
+static struct store_op *op_new(void *arg) {
+    struct store_op *op = calloc(1, sizeof(*op));
+    if (op) op->arg = arg;
+    return op;
+}
+
+/* Sends argv (with NUL-terminated strings unless lens is given). */
+static int send_op(struct store *s, struct store_op *op, cluster_reply_fn *done, int argc,
+                   const char **argv, const size_t *lens) {
+    size_t own_lens[16];
+    if (!lens) {
+        for (int i = 0; i < argc; i++) own_lens[i] = strlen(argv[i]);
+        lens = own_lens;
+    }
+    /* argv[1] is the key of every command we send, except EVAL (argv[3]). */
+    int key = strcmp(argv[0], "EVAL") == 0 ? 3 : 1;
+    if (cluster_command_argv(s->cluster, argv[key], lens[key], done, op, argc, argv, lens) < 0) {
+        free(op);
+        return -1;
+    }
+    return 0;
+}
+
+static enum store_status status_of(const redisReply *r) {
+    if (!r) return STORE_UNAVAILABLE;
+    return r->type == REDIS_REPLY_ERROR ? STORE_ERROR : STORE_OK;
+}
+
+/* ---- users ---- */
+
+static void on_user_created(redisReply *r, void *arg) {
+    struct store_op *op = arg;
+    enum store_status st = status_of(r);
+    if (st == STORE_OK) st = (r->type == REDIS_REPLY_INTEGER && r->integer == 1) ? STORE_OK
+                                                                                 : STORE_EXISTS;
+    op->cb.status(st, op->arg);
+    free(op);
+}
+
+int store_user_create(struct store *s, const struct store_user *u, store_status_fn *cb,
+                      void *arg) {
+    char key[STORE_KEY_MAX], created[24];
+    if (store_key_user(key, sizeof(key), u->email) < 0) return -1;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    snprintf(created, sizeof(created), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.status = cb;
+    const char *argv[] = {"EVAL", user_create_script, "1", key, u->id, u->email,
+                          u->name, u->pwhash, created};
+    return send_op(s, op, on_user_created, 9, argv, NULL);
+}
+
+static int copy_field(char *out, size_t size, const redisReply *r) {
+    if (r->type != REDIS_REPLY_STRING || r->len >= size) return -1;
+    memcpy(out, r->str, r->len);
+    out[r->len] = '\0';
+    return 0;
+}
+
+static void on_user_got(redisReply *r, void *arg) {
+    struct store_op *op = arg;
+    struct store_user u;
+    enum store_status st = status_of(r);
+    if (st == STORE_OK) {
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) st = STORE_ERROR;
+        else if (r->element[0]->type == REDIS_REPLY_NIL) st = STORE_NOT_FOUND;
+        else if (copy_field(u.id, sizeof(u.id), r->element[0]) < 0 ||
+                 copy_field(u.email, sizeof(u.email), r->element[1]) < 0 ||
+                 copy_field(u.name, sizeof(u.name), r->element[2]) < 0 ||
+                 copy_field(u.pwhash, sizeof(u.pwhash), r->element[3]) < 0)
+            st = STORE_ERROR;
+    }
+    op->cb.user(st, st == STORE_OK ? &u : NULL, op->arg);
+    free(op);
+}
+
+int store_user_get(struct store *s, const char *email, store_user_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX];
+    if (store_key_user(key, sizeof(key), email) < 0) return -1;
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.user = cb;
+    const char *argv[] = {"HMGET", key, "id", "email", "name", "pw"};
+    return send_op(s, op, on_user_got, 6, argv, NULL);
+}
+
+/* ---- sessions ---- */
+
+static void on_status_reply(redisReply *r, void *arg) {
+    struct store_op *op = arg;
+    op->cb.status(status_of(r), op->arg);
+    free(op);
+}
+
+int store_session_create(struct store *s, const char *token_hash, const struct session_user *u,
+                         int ttl, store_status_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX], value[512], ttl_text[16];
+    if (store_key_session(key, sizeof(key), token_hash) < 0) return -1;
+    int n = snprintf(value, sizeof(value), SESSION_FORMAT_TAG "\n%s\n%s\n%s", u->id, u->email,
+                     u->name);
+    if (n < 0 || (size_t)n >= sizeof(value)) return -1;
+    snprintf(ttl_text, sizeof(ttl_text), "%d", ttl);
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.status = cb;
+    const char *argv[] = {"SET", key, value, "EX", ttl_text};
+    return send_op(s, op, on_status_reply, 5, argv, NULL);
+}
+
+/* Splits "v1\n<id>\n<email>\n<name>" into u; -1 when it is not that. */
+static int session_parse(const char *v, size_t len, struct session_user *u) {
+    const char *end = v + len, *field[4];
+    size_t flen[4];
+    for (int i = 0; i < 4; i++) {
+        const char *nl = i < 3 ? memchr(v, '\n', (size_t)(end - v)) : end;
+        if (!nl) return -1;
+        field[i] = v;
+        flen[i] = (size_t)(nl - v);
+        v = nl + 1;
+    }
+    if (flen[0] != 2 || memcmp(field[0], SESSION_FORMAT_TAG, 2) != 0) return -1;
+    if (flen[1] >= sizeof(u->id) || flen[2] >= sizeof(u->email) || flen[3] >= sizeof(u->name))
+        return -1;
+    memcpy(u->id, field[1], flen[1]);
+    u->id[flen[1]] = '\0';
+    memcpy(u->email, field[2], flen[2]);
+    u->email[flen[2]] = '\0';
+    memcpy(u->name, field[3], flen[3]);
+    u->name[flen[3]] = '\0';
+    return 0;
+}
+
+static void on_session_got(redisReply *r, void *arg) {
+    struct store_op *op = arg;
+    struct session_user u;
+    enum store_status st = status_of(r);
+    if (st == STORE_OK) {
+        if (r->type == REDIS_REPLY_NIL) st = STORE_NOT_FOUND;
+        else if (r->type != REDIS_REPLY_STRING || session_parse(r->str, r->len, &u) < 0)
+            st = STORE_ERROR;
+    }
+    op->cb.session(st, st == STORE_OK ? &u : NULL, op->arg);
+    free(op);
+}
+
+int store_session_get(struct store *s, const char *token_hash, int ttl, store_session_fn *cb,
+                      void *arg) {
+    char key[STORE_KEY_MAX], ttl_text[16];
+    if (store_key_session(key, sizeof(key), token_hash) < 0) return -1;
+    snprintf(ttl_text, sizeof(ttl_text), "%d", ttl);
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.session = cb;
+    const char *argv[] = {"GETEX", key, "EX", ttl_text};
+    return send_op(s, op, on_session_got, 4, argv, NULL);
+}
+
+static void on_deleted(redisReply *r, void *arg) {
+    struct store_op *op = arg;
+    enum store_status st = status_of(r);
+    if (st == STORE_OK && (r->type != REDIS_REPLY_INTEGER || r->integer == 0))
+        st = STORE_NOT_FOUND;
+    op->cb.status(st, op->arg);
+    free(op);
+}
+
+int store_session_delete(struct store *s, const char *token_hash, store_status_fn *cb,
+                         void *arg) {
+    char key[STORE_KEY_MAX];
+    if (store_key_session(key, sizeof(key), token_hash) < 0) return -1;
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.status = cb;
+    const char *argv[] = {"DEL", key};
+    return send_op(s, op, on_deleted, 2, argv, NULL);
+}
+
+/* ---- messages ---- */
+
+static void on_appended(redisReply *r, void *arg) {
+    struct store_op *op = arg;
+    enum store_status st = status_of(r);
+    if (st == STORE_OK && r->type != REDIS_REPLY_STRING) st = STORE_ERROR;
+    if (st == STORE_OK) op->msg.id = r->str;
+    op->cb.message(st, st == STORE_OK ? &op->msg : NULL, op->arg);
+    free(op);
+}
+
+int store_message_append(struct store *s, const char *room, const struct message *m,
+                         store_message_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX], ts[24];
+    if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
+    snprintf(ts, sizeof(ts), "%lld", m->timestamp);
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.message = cb;
+    op->msg = *m;
+    const char *argv[] = {"XADD", key, "*", "userId", m->user_id, "name", m->name,
+                          "text", m->text, "timestamp", ts};
+    size_t lens[11];
+    for (int i = 0; i < 11; i++) lens[i] = i == 8 ? m->text_len : strlen(argv[i]);
+    return send_op(s, op, on_appended, 11, argv, lens);
+}
+
+/* Fills m from one stream entry [id, [field, value, ...]]; -1 if malformed. */
+static int entry_parse(const redisReply *e, struct message *m) {
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+        return -1;
+    memset(m, 0, sizeof(*m));
+    m->id = e->element[0]->str;
+    const redisReply *f = e->element[1];
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) return -1;
+        if (strcmp(k->str, "userId") == 0) m->user_id = v->str;
+        else if (strcmp(k->str, "name") == 0) m->name = v->str;
+        else if (strcmp(k->str, "text") == 0) m->text = v->str, m->text_len = v->len;
+        else if (strcmp(k->str, "timestamp") == 0) m->timestamp = strtoll(v->str, NULL, 10);
+    }
+    return m->user_id && m->name && m->text ? 0 : -1;
+}
+
+static void on_range(redisReply *r, void *arg) {
+    struct store_op *op = arg;
+    enum store_status st = status_of(r);
+    struct message *msgs = NULL;
+    size_t n = 0;
+    if (st == STORE_OK && r->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
+    if (st == STORE_OK && r->elements > 0) {
+        msgs = calloc(r->elements, sizeof(*msgs));
+        if (!msgs) st = STORE_ERROR;
+        for (size_t i = 0; msgs && i < r->elements; i++)
+            if (entry_parse(r->element[i], &msgs[n]) == 0) n++;
+    }
+    op->cb.range(st, msgs, n, op->arg);
+    free(msgs);
+    free(op);
+}
+
+int store_history_range(struct store *s, const char *room, const char *after, int count,
+                        store_range_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX], start[64], count_text[16];
+    if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
+    if (after) snprintf(start, sizeof(start), "(%s", after);
+    else snprintf(start, sizeof(start), "-");
+    snprintf(count_text, sizeof(count_text), "%d", count);
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.range = cb;
+    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count_text};
+    return send_op(s, op, on_range, 6, argv, NULL);
+}
+
+static void on_pong(redisReply *r, void *arg) { on_status_reply(r, arg); }
+
+int store_ping(struct store *s, store_status_fn *cb, void *arg) {
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.status = cb;
+    const char *argv[] = {"PING", "health"};
+    return send_op(s, op, on_pong, 2, argv, NULL);
+}

@@ -1,0 +1,73 @@
+/*
+ * store: the only module that knows the Redis key schema (docs/STORAGE.md).
+ * Each function is one Redis command on one hash slot, sent through the
+ * cluster layer.
+ *
+ * Contract (as for cluster): a function that returns -1 never calls its
+ * callback; one that returns 0 calls it exactly once, on the loop thread,
+ * with a store_status. STORE_UNAVAILABLE means Redis did not answer in time;
+ * STORE_ERROR that Redis refused the command.
+ */
+#ifndef CHAT_STORE_H
+#define CHAT_STORE_H
+
+#include <stddef.h>
+
+#include "message.h"
+
+struct cluster;
+struct store;
+
+enum store_status { STORE_OK, STORE_NOT_FOUND, STORE_EXISTS, STORE_UNAVAILABLE, STORE_ERROR };
+
+#define STORE_PWHASH_MAX 128 /* crypto_pwhash_STRBYTES */
+#define STORE_ROOM_LOBBY "lobby"
+
+/* A user record as stored (the password only as its Argon2id hash). */
+struct store_user {
+    char id[CHAT_USER_ID_LEN + 1];
+    char email[CHAT_EMAIL_MAX + 1];
+    char name[CHAT_NAME_MAX_BYTES + 1];
+    char pwhash[STORE_PWHASH_MAX];
+};
+
+typedef void store_status_fn(enum store_status st, void *arg);
+typedef void store_user_fn(enum store_status st, const struct store_user *u, void *arg);
+typedef void store_session_fn(enum store_status st, const struct session_user *u, void *arg);
+/* Receives the stored message (its id and fields) on STORE_OK. */
+typedef void store_message_fn(enum store_status st, const struct message *m, void *arg);
+/* Receives up to the requested number of messages, oldest first. */
+typedef void store_range_fn(enum store_status st, const struct message *msgs, size_t n,
+                            void *arg);
+
+struct store *store_new(struct cluster *cluster);
+void store_free(struct store *s);
+
+/* Creates the user unless its e-mail is taken (then STORE_EXISTS), atomically. */
+int store_user_create(struct store *s, const struct store_user *u, store_status_fn *cb,
+                      void *arg);
+/* Looks a user up by normalised e-mail (STORE_NOT_FOUND when unknown). */
+int store_user_get(struct store *s, const char *email, store_user_fn *cb, void *arg);
+
+/* Stores a session under the hash of its token, expiring after ttl seconds. */
+int store_session_create(struct store *s, const char *token_hash, const struct session_user *u,
+                         int ttl, store_status_fn *cb, void *arg);
+/* Reads a session and pushes its expiry ttl seconds ahead (sliding). */
+int store_session_get(struct store *s, const char *token_hash, int ttl, store_session_fn *cb,
+                      void *arg);
+/* Deletes one session (STORE_NOT_FOUND when it did not exist). */
+int store_session_delete(struct store *s, const char *token_hash, store_status_fn *cb,
+                         void *arg);
+
+/* Appends m (its id is ignored) to the room's stream; the callback gets the
+ * message with the id Redis gave it. */
+int store_message_append(struct store *s, const char *room, const struct message *m,
+                         store_message_fn *cb, void *arg);
+/* Reads up to count messages of a room with ids greater than after (NULL:
+ * from the start). */
+int store_history_range(struct store *s, const char *room, const char *after, int count,
+                        store_range_fn *cb, void *arg);
+/* PING through the layer: STORE_OK when Redis answers. */
+int store_ping(struct store *s, store_status_fn *cb, void *arg);
+
+#endif

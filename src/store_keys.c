@@ -1,0 +1,18 @@
+/* store_keys: key names of the schema described in store_keys.h. */
+#include "store_keys.h"
+
+#include <stdio.h>
+
+static int fit(int n, size_t size) { return n < 0 || (size_t)n >= size ? -1 : n; }
+
+int store_key_user(char *out, size_t size, const char *email) {
+    return fit(snprintf(out, size, "user:%s", email), size);
+}
+
+int store_key_session(char *out, size_t size, const char *token_hash) {
+    return fit(snprintf(out, size, "session:%s", token_hash), size);
+}
+
+int store_key_room_messages(char *out, size_t size, const char *room) {
+    return fit(snprintf(out, size, "room:{%s}:messages", room), size);
+}

@@ -1,0 +1,21 @@
+/*
+ * store_keys: the Redis key names (pure, no I/O). Keys that a command uses
+ * together share a hash tag, so each command touches one cluster slot:
+ *   user:<email>                 hash: id, email, name, pw, created
+ *   session:<sha256(token)>      string "v1\n<id>\n<email>\n<name>", EX ttl
+ *   room:{<room>}:messages       stream: userId, name, text, timestamp
+ * Each function writes a NUL-terminated key into out and returns its length,
+ * or -1 when it does not fit in size bytes.
+ */
+#ifndef CHAT_STORE_KEYS_H
+#define CHAT_STORE_KEYS_H
+
+#include <stddef.h>
+
+#define STORE_KEY_MAX 512
+
+int store_key_user(char *out, size_t size, const char *email);
+int store_key_session(char *out, size_t size, const char *token_hash);
+int store_key_room_messages(char *out, size_t size, const char *room);
+
+#endif

@@ -1,0 +1,72 @@
+/* token: generation, hashing and header parsing of session tokens. */
+#include "token.h"
+
+#include <sodium.h>
+#include <string.h>
+#include <strings.h>
+
+void token_generate(char out[TOKEN_LEN + 1]) {
+    unsigned char raw[TOKEN_BYTES];
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2base64(out, TOKEN_LEN + 1, raw, sizeof(raw),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof(raw));
+}
+
+void token_hash(const char *token, char out[TOKEN_HASH_LEN + 1]) {
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)token, strlen(token));
+    sodium_bin2hex(out, TOKEN_HASH_LEN + 1, digest, sizeof(digest));
+}
+
+static bool is_base64url(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+}
+
+bool token_well_formed(const char *s, size_t len) {
+    if (len != TOKEN_LEN) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!is_base64url((unsigned char)s[i])) return false;
+    return true;
+}
+
+static bool copy_token(const char *s, size_t len, char out[TOKEN_LEN + 1]) {
+    if (!token_well_formed(s, len)) return false;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    return true;
+}
+
+static bool from_authorization(const char *h, char out[TOKEN_LEN + 1]) {
+    if (strncasecmp(h, "Bearer ", 7) != 0) return false;
+    h += 7;
+    while (*h == ' ') h++;
+    size_t len = strlen(h);
+    while (len && h[len - 1] == ' ') len--;
+    return copy_token(h, len, out);
+}
+
+/* Walks "name=value; name2=value2" pairs and takes the authKey one. */
+static bool from_cookie(const char *h, char out[TOKEN_LEN + 1]) {
+    const size_t name_len = sizeof(TOKEN_COOKIE) - 1;
+    while (*h) {
+        while (*h == ' ' || *h == ';') h++;
+        size_t pair = strcspn(h, ";");
+        if (pair > name_len && strncmp(h, TOKEN_COOKIE, name_len) == 0 && h[name_len] == '=') {
+            const char *v = h + name_len + 1;
+            size_t len = pair - name_len - 1;
+            while (len && v[len - 1] == ' ') len--;
+            if (len >= 2 && v[0] == '"' && v[len - 1] == '"') v++, len -= 2;
+            if (copy_token(v, len, out)) return true;
+        }
+        h += pair;
+    }
+    return false;
+}
+
+bool token_from_headers(const char *cookie, const char *authorization,
+                        char out[TOKEN_LEN + 1]) {
+    if (authorization && from_authorization(authorization, out)) return true;
+    return cookie && from_cookie(cookie, out);
+}

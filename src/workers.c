@@ -1,0 +1,156 @@
+/* workers: thread pool with results handed back to the event loop. */
+#include "workers.h"
+
+#include <event2/event.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct job {
+    workers_work_fn *work; /* runs on a worker thread */
+    workers_done_fn *done; /* runs on the loop thread */
+    void *arg;             /* passed to both */
+    bool cancelled;        /* work() was skipped */
+    struct job *next;      /* queue link */
+};
+
+struct job_queue {
+    struct job *head, *tail;
+};
+
+struct workers {
+    pthread_mutex_t lock;    /* guards both queues, pending and stopping */
+    pthread_cond_t wake;     /* signalled when todo gains a job or on stop */
+    struct job_queue todo;   /* submitted, not started */
+    struct job_queue done;   /* finished, done() not yet run */
+    size_t pending;          /* jobs submitted whose done() has not run */
+    bool stopping;           /* threads must exit */
+    int pipe_fds[2];         /* workers write a byte here to wake the loop */
+    struct event *pipe_ev;   /* read side of the pipe on the loop */
+    pthread_t *threads;      /* nthreads handles */
+    int nthreads;            /* threads started */
+};
+
+static void queue_push(struct job_queue *q, struct job *j) {
+    j->next = NULL;
+    if (q->tail) q->tail->next = j;
+    else q->head = j;
+    q->tail = j;
+}
+
+static struct job *queue_pop(struct job_queue *q) {
+    struct job *j = q->head;
+    if (j) {
+        q->head = j->next;
+        if (!q->head) q->tail = NULL;
+    }
+    return j;
+}
+
+static void *worker_main(void *arg) {
+    struct workers *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->stopping && !w->todo.head) pthread_cond_wait(&w->wake, &w->lock);
+        if (w->stopping) break;
+        struct job *j = queue_pop(&w->todo);
+        pthread_mutex_unlock(&w->lock);
+        j->work(j->arg);
+        pthread_mutex_lock(&w->lock);
+        bool was_empty = w->done.head == NULL;
+        queue_push(&w->done, j);
+        if (was_empty) {
+            char byte = 1;
+            ssize_t n = write(w->pipe_fds[1], &byte, 1);
+            (void)n; /* a full pipe already wakes the loop */
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* Runs done() for every finished job; called on the loop thread. */
+static void run_done(struct workers *w) {
+    pthread_mutex_lock(&w->lock);
+    struct job_queue finished = w->done;
+    w->done.head = w->done.tail = NULL;
+    pthread_mutex_unlock(&w->lock);
+    struct job *j;
+    while ((j = queue_pop(&finished))) {
+        pthread_mutex_lock(&w->lock);
+        w->pending--;
+        pthread_mutex_unlock(&w->lock);
+        j->done(j->arg, j->cancelled);
+        free(j);
+    }
+}
+
+static void on_pipe_readable(evutil_socket_t fd, short what, void *arg) {
+    (void)what;
+    char buf[64];
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+    run_done(arg);
+}
+
+struct workers *workers_new(struct event_base *base, int nthreads) {
+    struct workers *w = calloc(1, sizeof(*w));
+    if (!w) return NULL;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    w->pipe_fds[0] = w->pipe_fds[1] = -1;
+    w->threads = calloc((size_t)nthreads, sizeof(pthread_t));
+    if (!w->threads || pipe2(w->pipe_fds, O_NONBLOCK | O_CLOEXEC) < 0) goto fail;
+    w->pipe_ev = event_new(base, w->pipe_fds[0], EV_READ | EV_PERSIST, on_pipe_readable, w);
+    if (!w->pipe_ev || event_add(w->pipe_ev, NULL) < 0) goto fail;
+    for (; w->nthreads < nthreads; w->nthreads++)
+        if (pthread_create(&w->threads[w->nthreads], NULL, worker_main, w) != 0) goto fail;
+    return w;
+fail:
+    workers_free(w);
+    return NULL;
+}
+
+void workers_free(struct workers *w) {
+    if (!w) return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    for (int i = 0; i < w->nthreads; i++) pthread_join(w->threads[i], NULL);
+    struct job *j;
+    while ((j = queue_pop(&w->todo))) {
+        j->cancelled = true;
+        queue_push(&w->done, j);
+    }
+    run_done(w);
+    if (w->pipe_ev) event_free(w->pipe_ev);
+    for (int i = 0; i < 2; i++)
+        if (w->pipe_fds[i] >= 0) close(w->pipe_fds[i]);
+    free(w->threads);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+int workers_submit(struct workers *w, workers_work_fn *work, workers_done_fn *done, void *arg) {
+    struct job *j = calloc(1, sizeof(*j));
+    if (!j) return -1;
+    j->work = work;
+    j->done = done;
+    j->arg = arg;
+    pthread_mutex_lock(&w->lock);
+    queue_push(&w->todo, j);
+    w->pending++;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+size_t workers_pending(struct workers *w) {
+    pthread_mutex_lock(&w->lock);
+    size_t n = w->pending;
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}

@@ -1,0 +1,35 @@
+/*
+ * workers: a small pool of threads for slow work (Argon2id hashing) so the
+ * event loop never waits for it. A job's work() runs on a worker thread;
+ * its done() runs afterwards on the event loop thread, woken through a pipe.
+ *
+ * Contract: when workers_submit() fails, done() is never called; when it
+ * succeeds, done() runs exactly once, also at workers_free(), which skips
+ * the work of jobs not yet started and passes cancelled = true.
+ */
+#ifndef CHAT_WORKERS_H
+#define CHAT_WORKERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+struct workers;
+
+typedef void workers_work_fn(void *arg);
+typedef void workers_done_fn(void *arg, bool cancelled);
+
+/* Starts nthreads threads whose results are delivered on base. */
+struct workers *workers_new(struct event_base *base, int nthreads);
+
+/* Frees the pool: joins the threads, finishes every job as described above.
+ * NULL is fine. */
+void workers_free(struct workers *w);
+
+/* Queues a job; 0 on success, -1 on failure (out of memory). */
+int workers_submit(struct workers *w, workers_work_fn *work, workers_done_fn *done, void *arg);
+
+/* Jobs queued or running, for metrics and tests. */
+size_t workers_pending(struct workers *w);
+
+#endif

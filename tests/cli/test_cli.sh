@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Shell test of the chat command-line client against a running server.
+#
+# usage: tests/cli/test_cli.sh SERVER_URL CHAT_BINARY
+# The caller starts the server. The test keeps its session file in a
+# temporary directory, registers a unique user, logs in, sends, reads the
+# history and checks the exit codes of the failure cases. It prints TAP and
+# exits 0 only if every check passed.
+set -u
+
+server=${1:?usage: test_cli.sh SERVER_URL CHAT_BINARY}
+chat=${2:?usage: test_cli.sh SERVER_URL CHAT_BINARY}
+unreachable=http://127.0.0.1:1
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/chat-cli-test.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+unset CHAT_SERVER CHAT_PASSWORD
+export CHAT_SESSION_FILE="$tmp/config/clusterchat/session"
+export HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/xdg"
+
+printf -v now '%(%s)T' -1
+email="cli-test-$$-$now-$RANDOM@example.com"
+name="Cli Tester $$"
+password="secret-$$-$RANDOM"
+text="hello from the cli test $$ $now, ünïcode"
+
+echo "1..22"
+n=0
+failed=0
+out=''
+err=''
+status=0
+
+# run ARGS...: runs chat, keeping stdout, stderr and the exit status.
+run() {
+    out=$("$chat" "$@" 2>"$tmp/stderr")
+    status=$?
+    err=$(<"$tmp/stderr")
+}
+
+# check DESCRIPTION COMMAND...: one TAP line for the outcome of COMMAND.
+check() {
+    local desc=$1
+    shift
+    n=$((n + 1))
+    if "$@"; then
+        echo "ok $n - $desc"
+    else
+        echo "not ok $n - $desc"
+        echo "#   exit status $status; stdout: ${out:0:300}"
+        echo "#   stderr: ${err:0:300}"
+        failed=$((failed + 1))
+    fi
+}
+
+has() { [[ $1 == *"$2"* ]]; }
+
+run --help
+check "--help prints the usage and exits 0" eval '((status == 0)) && has "$out" "usage: chat"'
+run help
+check "help prints the usage and exits 0" eval '((status == 0)) && has "$out" "history"'
+run frobnicate
+check "an unknown command exits 2 with an error on stderr" \
+    eval '((status == 2)) && has "$err" "chat: "'
+
+run --server "$server" send "$text"
+check "send without a session fails with a clear error" \
+    eval '((status != 0)) && has "$err" "not logged in"'
+
+export CHAT_PASSWORD="$password"
+run --server "$server" register "$email" --name "$name"
+check "register exits 0" eval '((status == 0))'
+check "register prints 'logged in as NAME <EMAIL> (id ID)'" \
+    eval 'has "$out" "logged in as $name <$email> (id "'
+check "register creates the session file" test -s "$CHAT_SESSION_FILE"
+if mode=$(stat -c %a "$CHAT_SESSION_FILE" 2>/dev/null); then
+    check "the session file has mode 600" test "$mode" = 600
+else
+    n=$((n + 1))
+    echo "ok $n - the session file has mode 600 # SKIP no stat(1)"
+fi
+
+run --server "$server" register "$email"
+check "registering the same e-mail again exits 1" eval '((status == 1)) && has "$err" "chat: "'
+
+run --server "$server" login "$email"
+check "login with CHAT_PASSWORD exits 0" \
+    eval '((status == 0)) && has "$out" "logged in as $name <$email>"'
+
+unset CHAT_PASSWORD
+out=$("$chat" --server "$server" login "$email" <<<"$password" 2>"$tmp/stderr")
+status=$?
+err=$(<"$tmp/stderr")
+check "login with the password on stdin exits 0" eval '((status == 0))'
+
+run send "$text"
+check "send (server from the session) exits 0 and prints the message line" \
+    eval '((status == 0)) && has "$out" "$name: $text"'
+check "the send line starts with a local date and time" \
+    eval '[[ $out =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}\ [0-9]{2}:[0-9]{2}:[0-9]{2}\  ]]'
+
+run history
+check "history shows the sent message" \
+    eval '((status == 0)) && grep -qF -- "$name: $text" <<<"$out"'
+run history --json
+check "history --json has the message as JSON" \
+    eval '((status == 0)) && has "$out" "\"text\":\"$text\"" && [[ $out == "["* ]]'
+run history --limit 1
+check "history --limit 1 prints at most one line" \
+    eval '((status == 0)) && [[ $out != *$'"'"'\n'"'"'* ]]'
+run history --limit many
+check "history --limit with a non-number exits 2" eval '((status == 2))'
+
+CHAT_PASSWORD="wrong-$password" run --server "$server" login "$email"
+check "login with a wrong password exits 1" eval '((status == 1)) && has "$err" "chat: "'
+
+run logout
+check "logout exits 0 and removes the session file" \
+    eval '((status == 0)) && [[ ! -e $CHAT_SESSION_FILE ]]'
+run --server "$server" send "after logout"
+check "send after logout fails with a clear error" \
+    eval '((status != 0)) && has "$err" "not logged in"'
+
+run --server "$unreachable" history
+check "history from an unreachable server exits 3" \
+    eval '((status == 3)) && has "$err" "cannot reach"'
+CHAT_PASSWORD="$password" run --server "$unreachable" login "$email"
+check "login to an unreachable server exits 3" eval '((status == 3))'
+
+if ((failed > 0)); then
+    echo "# $failed of $n checks failed"
+    exit 1
+fi
+exit 0

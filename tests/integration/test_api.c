@@ -1,0 +1,328 @@
+/*
+ * test_api: the REST API end to end through libchatclient, the slim client:
+ * registration, duplicate e-mails (also at once), login, several sessions per
+ * user, logout, authorisation, and the history's order, completeness and
+ * paging.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "chatclient.h"
+#include "testlib.h"
+
+#define PASSWORD "correct horse battery"
+
+static long long wall_ms(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void register_returns_user_token_and_cookie(void **state) {
+    (void)state;
+    char email[128], body[256];
+    test_email(email, sizeof(email), "Reg");
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"" PASSWORD "\"}", email);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct http_result r;
+    assert_int_equal(test_http("POST", "/user/", h, body, strlen(body), &r), 0);
+    assert_int_equal(r.status, 201);
+    assert_non_null(strstr(r.headers, "Set-Cookie: authKey="));
+    assert_non_null(strstr(r.headers, "HttpOnly"));
+    assert_non_null(strstr(r.headers, "SameSite=Strict"));
+    assert_non_null(strstr(r.body, "\"authKey\":\""));
+    test_http_result_free(&r);
+
+    chat_user u;
+    test_email(email, sizeof(email), "Reg");
+    chat_client *c = chat_client_new(test_url());
+    assert_int_equal(chat_register(c, email, PASSWORD, NULL, &u), CHAT_OK);
+    assert_int_equal(strlen(u.id), 32);
+    /* lower-cased e-mail, default name = the local part as typed, lower-cased */
+    assert_int_equal(strncmp(u.email, "reg-", 4), 0);
+    assert_int_equal(strncmp(u.name, "reg-", 4), 0);
+    assert_non_null(chat_client_token(c));
+    assert_int_equal(strlen(chat_client_token(c)), 43);
+    chat_user_cleanup(&u);
+    chat_client_free(c);
+}
+
+static void duplicate_email_is_409_after_normalisation(void **state) {
+    (void)state;
+    char email[128], shouted[160];
+    test_email(email, sizeof(email), "dup");
+    snprintf(shouted, sizeof(shouted), "  %s  ", email);
+    for (char *p = shouted; *p; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+    chat_client *c = chat_client_new(test_url());
+    chat_user u;
+    assert_int_equal(chat_register(c, shouted, PASSWORD, "Dup", &u), CHAT_OK);
+    assert_string_equal(u.email, email);
+    chat_user_cleanup(&u);
+    assert_int_equal(chat_register(c, email, PASSWORD, "Dup again", NULL), CHAT_ERR_CONFLICT);
+    assert_int_equal(chat_client_status(c), 409);
+    chat_client_free(c);
+}
+
+#define RACERS 8
+struct racer {
+    const char *email;
+    pthread_barrier_t *start;
+    int result;
+};
+
+static void *race_register(void *arg) {
+    struct racer *r = arg;
+    chat_client *c = chat_client_new(test_url());
+    pthread_barrier_wait(r->start);
+    r->result = chat_register(c, r->email, PASSWORD, NULL, NULL);
+    chat_client_free(c);
+    return NULL;
+}
+
+static void concurrent_registrations_of_one_email_exactly_one_wins(void **state) {
+    (void)state;
+    char email[128];
+    test_email(email, sizeof(email), "race");
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, RACERS);
+    pthread_t t[RACERS];
+    struct racer r[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        r[i] = (struct racer){email, &start, 99};
+        pthread_create(&t[i], NULL, race_register, &r[i]);
+    }
+    int ok = 0, conflict = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(t[i], NULL);
+        ok += r[i].result == CHAT_OK;
+        conflict += r[i].result == CHAT_ERR_CONFLICT;
+    }
+    pthread_barrier_destroy(&start);
+    assert_int_equal(ok, 1);
+    assert_int_equal(conflict, RACERS - 1);
+}
+
+static void login_succeeds_and_fails_alike_for_unknown_and_wrong(void **state) {
+    (void)state;
+    char email[128], body[256];
+    chat_user reg, in;
+    test_email(email, sizeof(email), "login");
+    chat_client *c = chat_client_new(test_url());
+    assert_int_equal(chat_register(c, email, PASSWORD, "Lo", &reg), CHAT_OK);
+    assert_int_equal(chat_login(c, email, PASSWORD, &in), CHAT_OK);
+    assert_string_equal(in.id, reg.id);
+    assert_string_equal(in.name, "Lo");
+    assert_int_equal(chat_login(c, email, "wrong password", NULL), CHAT_ERR_AUTH);
+    assert_int_equal(chat_client_status(c), 401);
+
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct http_result wrong, unknown;
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"not the password\"}", email);
+    test_http("PUT", "/user/", h, body, strlen(body), &wrong);
+    snprintf(body, sizeof(body), "{\"email\":\"nobody-%s\",\"password\":\"not the password\"}",
+             email);
+    test_http("PUT", "/user/", h, body, strlen(body), &unknown);
+    assert_int_equal(wrong.status, 401);
+    assert_int_equal(unknown.status, 401);
+    assert_string_equal(wrong.body, unknown.body);
+    assert_true(test_is_error(wrong.body, "invalid_credentials"));
+    test_http_result_free(&wrong);
+    test_http_result_free(&unknown);
+    chat_user_cleanup(&reg);
+    chat_user_cleanup(&in);
+    chat_client_free(c);
+}
+
+static void two_clients_of_one_user_both_send(void **state) {
+    (void)state;
+    chat_user u;
+    chat_client *a = test_new_user("multi", &u);
+    assert_non_null(a);
+    chat_client *b = chat_client_new(test_url());
+    assert_int_equal(chat_login(b, u.email, PASSWORD, NULL), CHAT_OK);
+    assert_string_not_equal(chat_client_token(a), chat_client_token(b));
+    chat_message ma, mb;
+    assert_int_equal(chat_send(a, "from laptop", &ma), CHAT_OK);
+    assert_int_equal(chat_send(b, "from phone", &mb), CHAT_OK);
+    assert_string_equal(ma.user_id, u.id);
+    assert_string_equal(mb.user_id, u.id);
+    assert_true(strcmp(ma.id, mb.id) != 0);
+    chat_message_cleanup(&ma);
+    chat_message_cleanup(&mb);
+    chat_user_cleanup(&u);
+    chat_client_free(a);
+    chat_client_free(b);
+}
+
+static void logout_ends_only_the_calling_session(void **state) {
+    (void)state;
+    chat_user u;
+    chat_client *a = test_new_user("logout", &u);
+    chat_client *b = chat_client_new(test_url());
+    assert_int_equal(chat_login(b, u.email, PASSWORD, NULL), CHAT_OK);
+    char *old = strdup(chat_client_token(a));
+    assert_int_equal(chat_logout(a), CHAT_OK);
+    assert_null(chat_client_token(a));
+    chat_client_set_token(a, old);
+    assert_int_equal(chat_send(a, "after logout", NULL), CHAT_ERR_AUTH);
+    assert_int_equal(chat_logout(a), CHAT_ERR_AUTH); /* already ended */
+    assert_int_equal(chat_send(b, "still here", NULL), CHAT_OK);
+    free(old);
+    chat_user_cleanup(&u);
+    chat_client_free(a);
+    chat_client_free(b);
+}
+
+static void send_without_valid_session_is_401(void **state) {
+    (void)state;
+    chat_client *c = chat_client_new(test_url());
+    assert_int_equal(chat_send(c, "anonymous", NULL), CHAT_ERR_USAGE); /* library: no token */
+    const char *bad[] = {"garbage", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL};
+    for (int i = 0; bad[i]; i++) {
+        chat_client_set_token(c, bad[i]);
+        assert_int_equal(chat_send(c, "forged", NULL), CHAT_ERR_AUTH);
+        assert_int_equal(chat_client_status(c), 401);
+    }
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct http_result r;
+    test_http("POST", "/message/", h, "{\"text\":\"hi\"}", 13, &r);
+    assert_int_equal(r.status, 401);
+    assert_true(test_is_error(r.body, "unauthorized"));
+    test_http_result_free(&r);
+    chat_client_free(c);
+}
+
+static void bearer_token_is_accepted(void **state) {
+    (void)state;
+    chat_client *c = test_new_user("bearer", NULL);
+    char auth[128];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", chat_client_token(c));
+    const char *h[] = {"Content-Type: application/json", auth, NULL};
+    struct http_result r;
+    test_http("POST", "/message/", h, "{\"text\":\"by bearer\"}", 20, &r);
+    assert_int_equal(r.status, 201);
+    test_http_result_free(&r);
+    chat_client_free(c);
+}
+
+static void message_carries_author_and_receive_time(void **state) {
+    (void)state;
+    chat_user u;
+    chat_client *c = test_new_user("Author", &u);
+    chat_message m;
+    long long before = wall_ms();
+    assert_int_equal(chat_send(c, "tempus fugit \xe2\x8f\xb3 <b>", &m), CHAT_OK);
+    long long after = wall_ms();
+    assert_string_equal(m.text, "tempus fugit \xe2\x8f\xb3 <b>");
+    assert_string_equal(m.name, "Author");
+    assert_string_equal(m.user_id, u.id);
+    assert_true(m.timestamp >= before - 5 && m.timestamp <= after + 5);
+    chat_message_cleanup(&m);
+    chat_user_cleanup(&u);
+    chat_client_free(c);
+}
+
+#define HISTORY_N 1200 /* more than two of chatd's read batches */
+
+/* Sends a marker and then HISTORY_N numbered messages from two clients. */
+static char *send_numbered(chat_client *a, chat_client *b, char ids[][48]) {
+    chat_message m;
+    assert_int_equal(chat_send(a, "marker", &m), CHAT_OK);
+    char *marker = strdup(m.id);
+    chat_message_cleanup(&m);
+    for (int i = 0; i < HISTORY_N; i++) {
+        char text[32];
+        snprintf(text, sizeof(text), "numbered %d", i);
+        assert_int_equal(chat_send(i % 2 ? b : a, text, &m), CHAT_OK);
+        snprintf(ids[i], 48, "%s", m.id);
+        chat_message_cleanup(&m);
+    }
+    return marker;
+}
+
+static void history_is_complete_and_ordered(void **state) {
+    (void)state;
+    static char ids[HISTORY_N][48];
+    chat_client *a = test_new_user("hist", NULL), *b = test_new_user("hist", NULL);
+    char *marker = send_numbered(a, b, ids);
+    chat_message_list all, after;
+    assert_int_equal(chat_history(a, NULL, 0, &all), CHAT_OK);
+    assert_int_equal(chat_history(a, marker, 0, &after), CHAT_OK);
+    assert_int_equal(after.count, HISTORY_N);
+    for (size_t i = 0; i < after.count; i++) {
+        char text[32];
+        snprintf(text, sizeof(text), "numbered %zu", i);
+        assert_string_equal(after.items[i].text, text);
+        assert_string_equal(after.items[i].id, ids[i]);
+    }
+    /* the whole history ends with the same messages, ids strictly increasing */
+    assert_true(all.count >= HISTORY_N + 1);
+    for (size_t i = 1; i < all.count; i++) {
+        unsigned long long pm, ps, cm, cs;
+        sscanf(all.items[i - 1].id, "%llu-%llu", &pm, &ps);
+        sscanf(all.items[i].id, "%llu-%llu", &cm, &cs);
+        assert_true(cm > pm || (cm == pm && cs > ps));
+    }
+    assert_string_equal(all.items[all.count - 1].id, ids[HISTORY_N - 1]);
+    chat_message_list_cleanup(&all);
+    chat_message_list_cleanup(&after);
+
+    /* paging with after/limit gives the same sequence */
+    char cursor[48];
+    snprintf(cursor, sizeof(cursor), "%s", marker);
+    size_t seen = 0;
+    for (;;) {
+        chat_message_list page;
+        assert_int_equal(chat_history(a, cursor, 100, &page), CHAT_OK);
+        assert_true(page.count <= 100);
+        for (size_t i = 0; i < page.count; i++) assert_string_equal(page.items[i].id, ids[seen + i]);
+        seen += page.count;
+        size_t n = page.count;
+        if (n) snprintf(cursor, sizeof(cursor), "%s", page.items[n - 1].id);
+        chat_message_list_cleanup(&page);
+        if (n < 100) break;
+    }
+    assert_int_equal(seen, HISTORY_N);
+    chat_message_list one;
+    assert_int_equal(chat_history(a, marker, 1, &one), CHAT_OK);
+    assert_int_equal(one.count, 1);
+    assert_string_equal(one.items[0].id, ids[0]);
+    chat_message_list_cleanup(&one);
+    free(marker);
+    chat_client_free(a);
+    chat_client_free(b);
+}
+
+static void health_is_ok(void **state) {
+    (void)state;
+    struct http_result r;
+    test_http("GET", "/health", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    test_http_result_free(&r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(health_is_ok),
+        cmocka_unit_test(register_returns_user_token_and_cookie),
+        cmocka_unit_test(duplicate_email_is_409_after_normalisation),
+        cmocka_unit_test(concurrent_registrations_of_one_email_exactly_one_wins),
+        cmocka_unit_test(login_succeeds_and_fails_alike_for_unknown_and_wrong),
+        cmocka_unit_test(two_clients_of_one_user_both_send),
+        cmocka_unit_test(logout_ends_only_the_calling_session),
+        cmocka_unit_test(send_without_valid_session_is_401),
+        cmocka_unit_test(bearer_token_is_accepted),
+        cmocka_unit_test(message_carries_author_and_receive_time),
+        cmocka_unit_test(history_is_complete_and_ordered),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

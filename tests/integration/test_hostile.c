@@ -1,0 +1,195 @@
+/*
+ * test_hostile: bad input gets the right 4xx with the JSON error body, and
+ * the server keeps serving: malformed JSON, wrong types, NUL bytes, invalid
+ * UTF-8, oversized bodies, wrong content types, garbage cookies, unknown
+ * routes and methods, bad query parameters.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chatclient.h"
+#include "testlib.h"
+
+static char cookie_header[128];
+
+static int setup(void **state) {
+    (void)state;
+    chat_client *c = test_new_user("hostile", NULL);
+    if (!c) return -1;
+    snprintf(cookie_header, sizeof(cookie_header), "Cookie: authKey=%s", chat_client_token(c));
+    chat_client_free(c);
+    return 0;
+}
+
+/* Sends body to method path as JSON (with the session cookie when auth) and
+ * checks status and error code; then checks the server still answers. */
+static void expect(const char *method, const char *path, bool auth, const char *content_type,
+                   const char *body, size_t len, long status, const char *code) {
+    char ct[128] = "Content-Type:"; /* an empty value keeps curl from adding one */
+    if (content_type) snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+    const char *h[] = {ct, auth ? cookie_header : "X-No-Auth: 1", NULL};
+    struct http_result r;
+    assert_int_equal(test_http(method, path, h, body, len, &r), 0);
+    if (r.status != status || (code && !test_is_error(r.body, code)))
+        fail_msg("%s %s: want %ld %s, got %ld %.200s", method, path, status, code ? code : "",
+                 r.status, r.body);
+    test_http_result_free(&r);
+    test_http("GET", "/health", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    test_http_result_free(&r);
+}
+
+#define JSON "application/json"
+#define SEND(body, status, code) expect("POST", "/message/", true, JSON, body, sizeof(body) - 1, status, code)
+#define REG(body, status, code) expect("POST", "/user/", false, JSON, body, sizeof(body) - 1, status, code)
+
+static void malformed_json_is_400(void **state) {
+    (void)state;
+    SEND("{\"text\":", 400, "bad_json");
+    SEND("not json at all", 400, "bad_json");
+    SEND("[\"text\"]", 400, "bad_json");
+    SEND("\"text\"", 400, "bad_json");
+    SEND("{\"text\":\"a\"} trailing", 400, "bad_json");
+    SEND("{\"text\":\"a\",\"text\":\"b\"}", 400, "bad_json");
+    SEND("", 400, "bad_json");
+    char deep[20001];
+    memset(deep, '[', 20000);
+    deep[20000] = '\0';
+    expect("POST", "/message/", true, JSON, deep, 20000, 400, "bad_json");
+}
+
+static void wrong_types_and_missing_fields_are_400(void **state) {
+    (void)state;
+    SEND("{\"text\":42}", 400, "invalid_text");
+    SEND("{\"text\":null}", 400, "invalid_text");
+    SEND("{\"text\":[\"a\"]}", 400, "invalid_text");
+    SEND("{}", 400, "invalid_text");
+    REG("{\"email\":[],\"password\":\"password1\"}", 400, "invalid_email");
+    REG("{\"email\":\"a@example.com\",\"password\":12345678}", 400, "invalid_password");
+    REG("{\"email\":\"a@example.com\",\"password\":\"password1\",\"name\":7}", 400, "invalid_name");
+    REG("{\"password\":\"password1\"}", 400, "invalid_email");
+    expect("PUT", "/user/", false, JSON, "{\"email\":\"a@example.com\"}", 25, 400,
+           "invalid_password");
+}
+
+static void invalid_fields_are_400(void **state) {
+    (void)state;
+    REG("{\"email\":\"no-at-sign\",\"password\":\"password1\"}", 400, "invalid_email");
+    REG("{\"email\":\"a@b@example.com\",\"password\":\"password1\"}", 400, "invalid_email");
+    REG("{\"email\":\"a\\r\\nBcc: x@example.com\",\"password\":\"password1\"}", 400, "invalid_email");
+    REG("{\"email\":\"ok@example.com\",\"password\":\"short\"}", 400, "invalid_password");
+    REG("{\"email\":\"ok@example.com\",\"password\":\"password1\",\"name\":\"\"}", 400,
+        "invalid_name");
+    REG("{\"email\":\"ok@example.com\",\"password\":\"password1\",\"name\":\"a\\u0007b\"}", 400,
+        "invalid_name");
+    SEND("{\"text\":\"\"}", 400, "invalid_text");
+    SEND("{\"text\":\"   \\n \"}", 400, "invalid_text");
+    SEND("{\"text\":\"bell\\u0007\"}", 400, "invalid_text");
+    char big[4200];
+    int n = snprintf(big, sizeof(big), "{\"text\":\"");
+    memset(big + n, 'x', 4097);
+    n += 4097;
+    n += snprintf(big + n, sizeof(big) - (size_t)n, "\"}");
+    expect("POST", "/message/", true, JSON, big, (size_t)n, 400, "invalid_text");
+}
+
+static void nul_bytes_and_invalid_utf8_are_400(void **state) {
+    (void)state;
+    SEND("{\"text\":\"a\0b\"}", 400, "bad_json");
+    SEND("{\"text\":\"a\\u0000b\"}", 400, "bad_json");
+    SEND("{\"text\":\"\xff\xfe\"}", 400, "bad_json");
+    SEND("{\"text\":\"\xc0\xaf\"}", 400, "bad_json");
+    SEND("{\"text\":\"\\ud800\"}", 400, "bad_json");
+    REG("{\"email\":\"\xe9@example.com\",\"password\":\"password1\"}", 400, "bad_json");
+}
+
+static void oversized_bodies_are_413(void **state) {
+    (void)state;
+    size_t len = 100 * 1024; /* over the 64 KiB limit */
+    char *body = malloc(len);
+    memset(body, ' ', len);
+    body[0] = '{';
+    body[len - 1] = '}';
+    expect("POST", "/message/", true, JSON, body, len, 413, "body_too_large");
+    free(body);
+    len = 8 * 1024 * 1024; /* far over: refused before it is read */
+    body = malloc(len);
+    memset(body, 'x', len);
+    expect("POST", "/user/", false, JSON, body, len, 413, NULL);
+    free(body);
+}
+
+static void wrong_content_type_is_415(void **state) {
+    (void)state;
+    const char *body = "{\"text\":\"hi\"}";
+    expect("POST", "/message/", true, NULL, body, strlen(body), 415, "unsupported_media_type");
+    expect("POST", "/message/", true, "text/plain", body, strlen(body), 415,
+           "unsupported_media_type");
+    expect("PUT", "/user/", false, "application/jsonp", body, strlen(body), 415,
+           "unsupported_media_type");
+    expect("POST", "/message/", true, "application/json; charset=utf-8", body, strlen(body), 201,
+           NULL);
+}
+
+static void garbage_cookies_are_401(void **state) {
+    (void)state;
+    const char *cookies[] = {"Cookie: authKey=", "Cookie: authKey=%00%00",
+                             "Cookie: authKey=\"\"; authKey", "Cookie: ;;;;==;;",
+                             "Authorization: Bearer", "Authorization: Basic Zm9vOmJhcg==", NULL};
+    for (int i = 0; cookies[i]; i++) {
+        const char *h[] = {"Content-Type: application/json", cookies[i], NULL};
+        struct http_result r;
+        test_http("POST", "/message/", h, "{\"text\":\"hi\"}", 13, &r);
+        assert_int_equal(r.status, 401);
+        assert_true(test_is_error(r.body, "unauthorized"));
+        test_http_result_free(&r);
+    }
+}
+
+static void unknown_routes_and_methods(void **state) {
+    (void)state;
+    expect("GET", "/nope", false, JSON, NULL, 0, 404, "not_found");
+    expect("GET", "/user/session/extra", false, JSON, NULL, 0, 404, "not_found");
+    expect("GET", "/../../etc/passwd", false, JSON, NULL, 0, 404, "not_found");
+    expect("PATCH", "/message/", false, JSON, NULL, 0, 405, "method_not_allowed");
+    expect("DELETE", "/message/", false, JSON, NULL, 0, 405, "method_not_allowed");
+    expect("GET", "/user/", false, JSON, NULL, 0, 405, "method_not_allowed");
+}
+
+static void bad_query_parameters_are_400(void **state) {
+    (void)state;
+    const char *paths[] = {"/message/?after=xyz", "/message/?after=1-2-3", "/message/?limit=0",
+                           "/message/?limit=-5", "/message/?limit=ten", "/message/?after=%ff",
+                           "/message/?after=99999999999999999999999", NULL};
+    for (int i = 0; paths[i]; i++) expect("GET", paths[i], false, JSON, NULL, 0, 400, "invalid_query");
+}
+
+static void server_still_serves_normal_clients(void **state) {
+    (void)state;
+    chat_client *c = test_new_user("survivor", NULL);
+    assert_non_null(c);
+    assert_int_equal(chat_send(c, "still alive", NULL), CHAT_OK);
+    chat_client_free(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(malformed_json_is_400),
+        cmocka_unit_test(wrong_types_and_missing_fields_are_400),
+        cmocka_unit_test(invalid_fields_are_400),
+        cmocka_unit_test(nul_bytes_and_invalid_utf8_are_400),
+        cmocka_unit_test(oversized_bodies_are_413),
+        cmocka_unit_test(wrong_content_type_is_415),
+        cmocka_unit_test(garbage_cookies_are_401),
+        cmocka_unit_test(unknown_routes_and_methods),
+        cmocka_unit_test(bad_query_parameters_are_400),
+        cmocka_unit_test(server_still_serves_normal_clients),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}

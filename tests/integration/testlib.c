@@ -1,0 +1,140 @@
+/* testlib: environment, unique users, raw HTTP and /proc readings for tests. */
+#include "testlib.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *test_url(void) {
+    const char *u = getenv("CHAT_URL");
+    return u ? u : "http://127.0.0.1:8182";
+}
+
+int test_chatd_pid(void) {
+    const char *p = getenv("CHATD_PID");
+    return p ? atoi(p) : -1;
+}
+
+int test_redis_port(void) {
+    const char *p = getenv("CHAT_REDIS_PORT");
+    return p ? atoi(p) : 6379;
+}
+
+bool test_sanitized(void) {
+    const char *s = getenv("CHAT_SANITIZED");
+    return s && *s && strcmp(s, "0") != 0;
+}
+
+void test_email(char *out, size_t size, const char *tag) {
+    static unsigned counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(out, size, "%s-%u-%ld-%ld@example.com", tag, __atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST),
+             (long)getpid(), (long)(ts.tv_nsec % 1000000));
+}
+
+chat_client *test_new_user(const char *tag, chat_user *user_out) {
+    char email[128];
+    test_email(email, sizeof(email), tag);
+    chat_client *c = chat_client_new(test_url());
+    if (!c) return NULL;
+    if (chat_register(c, email, "correct horse battery", tag, user_out) != CHAT_OK) {
+        chat_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+struct growbuf {
+    char *data;
+    size_t len, cap;
+};
+
+static size_t grow_write(char *ptr, size_t size, size_t nmemb, void *arg) {
+    struct growbuf *b = arg;
+    size_t n = size * nmemb;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d) return 0;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+int test_http(const char *method, const char *path, const char *const *headers,
+              const char *body, size_t body_len, struct http_result *out) {
+    memset(out, 0, sizeof(*out));
+    CURL *curl = curl_easy_init();
+    if (!curl) return -1;
+    char url[1024];
+    snprintf(url, sizeof(url), "%s%s", test_url(), path);
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; headers && headers[i]; i++) list = curl_slist_append(list, headers[i]);
+    struct growbuf b = {0}, h = {0};
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, grow_write);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, grow_write);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &h);
+    if (body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    CURLcode rc = curl_easy_perform(curl);
+    if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
+    out->body = b.data ? b.data : calloc(1, 1);
+    out->body_len = b.len;
+    out->headers = h.data ? h.data : calloc(1, 1);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(curl);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+void test_http_result_free(struct http_result *r) {
+    free(r->body);
+    free(r->headers);
+    memset(r, 0, sizeof(*r));
+}
+
+bool test_is_error(const char *body, const char *code) {
+    json_error_t err;
+    json_t *v = json_loads(body, 0, &err);
+    const char *got = NULL, *message = NULL;
+    bool ok = json_unpack(v, "{s:{s:s, s:s}}", "error", "code", &got, "message", &message) == 0 &&
+              strcmp(got, code) == 0 && message[0] != '\0';
+    json_decref(v);
+    return ok;
+}
+
+double test_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+long test_chatd_rss_kb(void) {
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", test_chatd_pid());
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long kb = -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+    fclose(f);
+    return kb;
+}

@@ -1,0 +1,51 @@
+/*
+ * testlib: helpers shared by the integration tests. They talk to the real
+ * chatd and redis-server that tests/integration/run.sh started, found via
+ * the environment (CHAT_URL, CHAT_REDIS_PORT, CHATD_PID).
+ */
+#ifndef CHAT_TESTLIB_H
+#define CHAT_TESTLIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "chatclient.h"
+
+/* The server's base URL, e.g. "http://127.0.0.1:12345". */
+const char *test_url(void);
+/* chatd's pid (for /proc readings). */
+int test_chatd_pid(void);
+/* The redis-server port. */
+int test_redis_port(void);
+/* True when the tests run against a sanitizer build. */
+bool test_sanitized(void);
+
+/* Writes a fresh unique e-mail address ("<tag>-<n>-<pid>@example.com"). */
+void test_email(char *out, size_t size, const char *tag);
+
+/* Registers a new user on a new client and returns the client (logged in). */
+chat_client *test_new_user(const char *tag, chat_user *user_out);
+
+/* One raw HTTP exchange, for what the client library would never send. */
+struct http_result {
+    long status;        /* HTTP status, 0 when no response */
+    char *body;         /* response body, NUL-terminated (heap) */
+    size_t body_len;
+    char *headers;      /* raw response headers (heap) */
+};
+
+/* Sends method path with optional extra headers (NULL-terminated list of
+ * "Name: value" strings) and body (body_len bytes, may contain NULs). */
+int test_http(const char *method, const char *path, const char *const *headers,
+              const char *body, size_t body_len, struct http_result *out);
+void test_http_result_free(struct http_result *r);
+
+/* True when body is {"error":{"code":code,"message":<string>}}. */
+bool test_is_error(const char *body, const char *code);
+
+/* Milliseconds on a monotonic clock. */
+double test_now_ms(void);
+/* chatd's resident set size in kB (VmRSS), or -1. */
+long test_chatd_rss_kb(void);
+
+#endif

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Runs every suite of clusterchat: builds with gcc, clang and gcc with
+# ASan+UBSan, then the unit tests and the integration tests (against a real
+# redis-server and chatd) for the normal and the sanitizer build. Suites
+# speak TAP; the last line sums them all up as "N passed, N failed".
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+logs=build/test-logs
+passed=0
+failed=0
+skipped=0
+
+# count_tap LOG: adds the TAP results of LOG to the totals; prints failures.
+count_tap() {
+  local log=$1 ok notok skip
+  ok=$(grep -cE '^ok ' "$log" || true)
+  skip=$(grep -cE '^ok .*# (SKIP|skip)' "$log" || true)
+  notok=$(grep -cE '^not ok ' "$log" || true)
+  passed=$(( passed + ok - skip ))
+  skipped=$(( skipped + skip ))
+  failed=$(( failed + notok ))
+  grep -E '^not ok |^# (Error|error|ERROR)|ASSERT|ERROR: |runtime error' "$log" | head -20 || true
+}
+
+# suite NAME COMMAND...: runs one TAP-speaking command, logs it, counts it.
+# A command that exits non-zero without a failing TAP line counts as a failure.
+suite() {
+  local name=$1 log
+  shift
+  log="$logs/$name.log"
+  printf '== %s\n' "$name"
+  "$@" >"$log" 2>&1
+  local rc=$?
+  local before=$failed
+  count_tap "$log"
+  if (( rc != 0 && failed == before )); then
+    failed=$(( failed + 1 ))
+    echo "not ok - $name exited with status $rc (see $log)"
+    tail -15 "$log"
+  fi
+}
+
+# check NAME COMMAND...: one pass/fail check (used for the builds).
+check() {
+  local name=$1 log
+  shift
+  log="$logs/$name.log"
+  printf '== %s\n' "$name"
+  if "$@" >"$log" 2>&1; then
+    passed=$(( passed + 1 ))
+    return 0
+  fi
+  failed=$(( failed + 1 ))
+  echo "not ok - $name (see $log)"
+  tail -20 "$log"
+  return 1
+}
+
+unit_suite() {
+  local build=$1 bin rc=0
+  for bin in "$build"/tests/unit/test_*; do
+    [[ -x $bin ]] || continue
+    echo "# $bin"
+    CMOCKA_MESSAGE_OUTPUT=TAP "$bin" || rc=1
+  done
+  return $rc
+}
+
+scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+mkdir -p "$logs"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+if check build-gcc make -j"$jobs" all; then
+  suite unit unit_suite build
+  suite integration tests/integration/run.sh build
+fi
+check build-clang make -j"$jobs" CC=clang BUILD=build/clang all || true
+if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  suite unit-asan unit_suite build/asan
+  CHAT_SANITIZED=1 suite integration-asan tests/integration/run.sh build/asan
+fi
+
+echo
+if (( skipped > 0 )); then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+(( failed == 0 ))
