@@ -15,13 +15,13 @@ skipped=0
 # count_tap LOG: adds the TAP results of LOG to the totals; prints failures.
 count_tap() {
   local log=$1 ok notok skip
-  ok=$(grep -cE '^ok ' "$log" || true)
-  skip=$(grep -cE '^ok .*# (SKIP|skip)' "$log" || true)
-  notok=$(grep -cE '^not ok ' "$log" || true)
-  passed=$(( passed + ok - skip ))
+  ok=$(grep -E '^ok ' "$log" | grep -cvE '# (SKIP|skip)' || true)
+  skip=$(grep -E '^(not )?ok ' "$log" | grep -cE '# (SKIP|skip)' || true)
+  notok=$(grep -E '^not ok ' "$log" | grep -cvE '# (SKIP|skip)' || true)
+  passed=$(( passed + ok ))
   skipped=$(( skipped + skip ))
   failed=$(( failed + notok ))
-  grep -E '^not ok |^# (Error|error|ERROR)|ASSERT|ERROR: |runtime error' "$log" | head -20 || true
+  grep -E '^not ok |^# (Error|error|ERROR)|ERROR: |runtime error' "$log" | grep -vE '# (SKIP|skip)' | head -20 || true
 }
 
 # suite NAME COMMAND...: runs one TAP-speaking command, logs it, counts it.

@@ -22,7 +22,6 @@
 #define PASSWORD "correct horse battery"
 
 static char email[128];
-static volatile int storm_done;
 
 static void *login_once(void *arg) {
     int *result = arg;
