@@ -1,160 +1,592 @@
-/* cluster: hiredis async connection with reconnects and command timeouts. */
+/*
+ * cluster: slot routing, redirects, retries, durable writes and topology
+ * refresh over cluster_conn connections; see cluster.h for the contract.
+ */
 #include "cluster.h"
 
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "cluster_conn.h"
+#include "cluster_map.h"
 #include "log.h"
+#include "slot.h"
 
-#define RECONNECT_MIN_MS 50
-#define RECONNECT_MAX_MS 1000
+#define MAX_SEEDS 16
+#define MAX_REDIRECTS 16
+#define TICK_MS 20
+#define REFRESH_PERIOD_MS 5000
+#define REFRESH_MIN_GAP_MS 100
+#define RETRY_BASE_MS 10
+#define RETRY_MAX_MS 500
 
-/* A command sent and not yet answered; kept in send order. */
-struct pending {
-    struct cluster *owner;  /* the layer that sent it */
-    cluster_reply_fn *cb;   /* the caller's callback */
-    void *arg;              /* the caller's argument */
-    long long sent_ms;      /* monotonic send time */
-    struct pending *prev, *next;
+enum cmd_kind { CMD_PLAIN, CMD_DURABLE, CMD_BLOCKING };
+
+/* One command from submission until its callback has run and no hiredis
+ * callback refers to it any more. */
+struct cmd {
+    struct cluster *c;
+    cluster_reply_fn *cb;        /* the caller's callback */
+    void *arg;
+    char *fmt;                   /* the formatted command */
+    size_t len;
+    unsigned slot;               /* where its key lives */
+    enum cmd_kind kind;
+    long long deadline_ms;       /* give up after this */
+    long long not_before_ms;     /* parked: not before this */
+    int redirects, retries;
+    int ask_node;                /* send ASKING and go here next time, or -1 */
+    int inflight;                /* hiredis callbacks still to come */
+    redisReply *held;            /* durable: the reply, until WAIT answers */
+    bool done;                   /* the caller's callback has run */
+    bool parked;                 /* in the parked list */
+    struct conn *dedicated;      /* blocking: its own connection */
+    int dedicated_node;          /* the node it belongs to */
+    struct cmd *prev, *next;     /* parked list links */
+};
+
+struct seed {
+    char host[CLUSTER_HOST_MAX];
+    int port;
+    struct conn *conn;           /* used to learn the topology */
 };
 
 struct cluster {
-    struct event_base *base;      /* the loop everything runs on */
-    char host[256];               /* the node we talk to */
-    int port;
-    int timeout_ms;               /* command timeout */
-    redisAsyncContext *ctx;       /* current connection, NULL when none */
-    bool connected;               /* ctx finished connecting */
-    long long connect_ms;         /* when ctx started connecting */
-    struct pending *head, *tail;  /* commands in flight, oldest first */
-    struct event *reconnect_ev;   /* fires the next connection attempt */
-    struct event *watchdog_ev;    /* checks the oldest command's age */
-    int backoff_ms;               /* delay before the next attempt */
-    bool closing;                 /* cluster_free() is running */
+    struct event_base *base;
+    struct cluster_options opts;
+    int min_acks;                          /* resolved min_replica_acks */
+    struct seed seeds[MAX_SEEDS];
+    int nseeds;
+    struct cluster_map *map;               /* slots to masters */
+    struct conn *conns[CLUSTER_MAP_MAX_NODES];  /* pipelined, by node index */
+    struct conn *idle_blocking[CLUSTER_MAP_MAX_NODES]; /* one spare per node */
+    bool topology_known;
+    bool standalone;
+    struct cmd *parked_head, *parked_tail; /* commands waiting to be (re)sent */
+    bool refreshing, refresh_due;          /* a CLUSTER SLOTS is in flight / wanted */
+    long long last_refresh_ms;
+    int refresh_rotor;                     /* spreads refreshes over the nodes */
+    struct conn *graveyard[64];            /* connections to free outside callbacks */
+    int ngraves;
+    struct event *tick_ev;
+    struct event *kick_ev;                 /* runs the parked list soon */
+    char *wait_fmt, *asking_fmt, *slots_fmt;
+    size_t wait_len, asking_len, slots_len;
+    struct cluster_stats stats;
+    bool closing;
 };
 
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+static void dispatch(struct cmd *cmd);
+static void request_refresh(struct cluster *c);
+
+/* ---- small helpers ---- */
+
+static char *format_command(size_t *len, int argc, const char **argv, const size_t *argvlen) {
+    char *fmt = NULL;
+    int n = redisFormatCommandArgv(&fmt, argc, argv, argvlen);
+    if (n < 0) return NULL;
+    *len = (size_t)n;
+    return fmt;
 }
 
-static void pending_unlink(struct cluster *c, struct pending *p) {
-    if (p->prev) p->prev->next = p->next;
-    else c->head = p->next;
-    if (p->next) p->next->prev = p->prev;
-    else c->tail = p->prev;
+/* A deep copy of a reply, freed with freeReplyObject(). */
+static redisReply *reply_copy(const redisReply *r) {
+    redisReply *copy = calloc(1, sizeof(*copy));
+    if (!copy) return NULL;
+    copy->type = r->type;
+    copy->integer = r->integer;
+    if (r->str) {
+        copy->str = malloc(r->len + 1);
+        if (!copy->str) goto fail;
+        memcpy(copy->str, r->str, r->len + 1);
+        copy->len = r->len;
+    }
+    if (r->elements) {
+        copy->element = calloc(r->elements, sizeof(*copy->element));
+        if (!copy->element) goto fail;
+        copy->elements = r->elements;
+        for (size_t i = 0; i < r->elements; i++)
+            if (!(copy->element[i] = reply_copy(r->element[i]))) goto fail;
+    }
+    return copy;
+fail:
+    freeReplyObject(copy);
+    return NULL;
 }
 
-static void schedule_reconnect(struct cluster *c) {
-    if (c->closing) return;
-    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
-    evtimer_add(c->reconnect_ev, &tv);
-    c->backoff_ms = c->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : c->backoff_ms * 2;
+static void kick(struct cluster *c) { event_active(c->kick_ev, EV_TIMEOUT, 0); }
+
+static void bury(struct cluster *c, struct conn *conn) {
+    if (c->ngraves < (int)(sizeof(c->graveyard) / sizeof(c->graveyard[0])))
+        c->graveyard[c->ngraves++] = conn;
+    else
+        log_error("msg=\"too many connections to close at once\"");
+    kick(c);
 }
 
-static void on_connect(const redisAsyncContext *ctx, int status) {
-    struct cluster *c = ctx->data;
-    if (status != REDIS_OK) {
-        /* hiredis frees a context whose connect failed. */
-        log_warn("msg=\"redis connect failed\" node=%s:%d err=\"%s\"", c->host, c->port,
-                 ctx->errstr);
-        c->ctx = NULL;
-        schedule_reconnect(c);
+/* ---- command lifecycle ---- */
+
+static void unpark(struct cmd *cmd) {
+    struct cluster *c = cmd->c;
+    if (!cmd->parked) return;
+    if (cmd->prev) cmd->prev->next = cmd->next;
+    else c->parked_head = cmd->next;
+    if (cmd->next) cmd->next->prev = cmd->prev;
+    else c->parked_tail = cmd->prev;
+    cmd->prev = cmd->next = NULL;
+    cmd->parked = false;
+}
+
+static void park(struct cmd *cmd, long long not_before_ms) {
+    struct cluster *c = cmd->c;
+    cmd->not_before_ms = not_before_ms;
+    if (cmd->parked) return;
+    cmd->prev = c->parked_tail;
+    cmd->next = NULL;
+    if (c->parked_tail) c->parked_tail->next = cmd;
+    else c->parked_head = cmd;
+    c->parked_tail = cmd;
+    cmd->parked = true;
+}
+
+/* Frees cmd once its callback ran and no hiredis callback is left. */
+static void release(struct cmd *cmd) {
+    if (!cmd->done || cmd->inflight > 0) return;
+    if (cmd->held) freeReplyObject(cmd->held);
+    redisFreeCommand(cmd->fmt);
+    free(cmd);
+}
+
+/* A blocking command's connection goes back to its node's spare slot. */
+static void return_dedicated(struct cmd *cmd) {
+    struct cluster *c = cmd->c;
+    struct conn *conn = cmd->dedicated;
+    cmd->dedicated = NULL;
+    if (!conn) return;
+    int node = cmd->dedicated_node;
+    if (!c->closing && conn_is_up(conn) && conn_pending(conn) == 0 && !c->idle_blocking[node])
+        c->idle_blocking[node] = conn;
+    else
+        bury(c, conn);
+}
+
+static void finish(struct cmd *cmd, redisReply *reply) {
+    if (cmd->done) return;
+    cmd->done = true;
+    unpark(cmd);
+    if (cmd->kind == CMD_BLOCKING) return_dedicated(cmd);
+    if (!reply) cmd->c->stats.failures++;
+    cmd->cb(reply, cmd->arg);
+    release(cmd);
+}
+
+static int backoff_ms(int retries) {
+    int ms = RETRY_BASE_MS << (retries < 6 ? retries : 6);
+    return ms > RETRY_MAX_MS ? RETRY_MAX_MS : ms;
+}
+
+/* Parks cmd for a later resend, or fails it when its time is up. */
+static void retry_later(struct cmd *cmd, int delay_ms) {
+    long long now = conn_now_ms();
+    if (now + delay_ms >= cmd->deadline_ms || cmd->c->closing) {
+        finish(cmd, NULL);
         return;
     }
-    c->connected = true;
-    c->backoff_ms = RECONNECT_MIN_MS;
-    log_info("msg=\"redis connected\" node=%s:%d", c->host, c->port);
+    cmd->c->stats.retries++;
+    park(cmd, now + delay_ms);
 }
 
-static void on_disconnect(const redisAsyncContext *ctx, int status) {
-    struct cluster *c = ctx->data;
-    if (status != REDIS_OK || !c->closing)
-        log_warn("msg=\"redis disconnected\" node=%s:%d err=\"%s\"", c->host, c->port,
-                 ctx->err ? ctx->errstr : "closed");
-    c->ctx = NULL;
-    c->connected = false;
-    schedule_reconnect(c);
+/* Resends now when no callback of the previous attempt is outstanding. */
+static void retry_now(struct cmd *cmd) {
+    if (cmd->inflight > 0) park(cmd, 0);
+    else dispatch(cmd);
 }
 
-static void connect_now(struct cluster *c) {
-    redisAsyncContext *ctx = redisAsyncConnect(c->host, c->port);
-    if (!ctx || ctx->err) {
-        log_warn("msg=\"redis connect failed\" node=%s:%d err=\"%s\"", c->host, c->port,
-                 ctx ? ctx->errstr : "out of memory");
-        if (ctx) redisAsyncFree(ctx);
-        schedule_reconnect(c);
+static void on_asking_reply(struct conn *conn, redisReply *reply, void *privdata) {
+    (void)conn, (void)reply;
+    struct cmd *cmd = privdata;
+    cmd->inflight--;
+    release(cmd);
+}
+
+static void follow_moved(struct cmd *cmd, struct conn *conn, const redisReply *reply) {
+    struct cluster *c = cmd->c;
+    struct cluster_redirect rd;
+    if (cluster_redirect_parse(reply->str, reply->len, &rd) < 0) {
+        finish(cmd, (redisReply *)reply);
         return;
     }
-    ctx->data = c;
-    c->connect_ms = now_ms();
-    redisLibeventAttach(ctx, c->base);
-    redisAsyncSetConnectCallback(ctx, on_connect);
-    redisAsyncSetDisconnectCallback(ctx, on_disconnect);
-    c->ctx = ctx;
+    const char *host = rd.host[0] ? rd.host : conn_host(conn);
+    c->stats.moved++;
+    log_info("msg=\"redis MOVED\" slot=%u to=%s:%d", rd.slot, host, rd.port);
+    if (cluster_map_set_slot(c->map, rd.slot, host, rd.port) < 0) {
+        request_refresh(c);
+        retry_later(cmd, backoff_ms(cmd->retries++));
+        return;
+    }
+    request_refresh(c);
+    retry_now(cmd);
 }
 
-static void on_reconnect_timer(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
-    connect_now(arg);
+static void follow_ask(struct cmd *cmd, struct conn *conn, const redisReply *reply) {
+    struct cluster *c = cmd->c;
+    struct cluster_redirect rd;
+    if (cluster_redirect_parse(reply->str, reply->len, &rd) < 0) {
+        finish(cmd, (redisReply *)reply);
+        return;
+    }
+    int node = cluster_map_find(c->map, rd.host[0] ? rd.host : conn_host(conn), rd.port);
+    c->stats.ask++;
+    log_debug("msg=\"redis ASK\" slot=%u to=%s:%d", rd.slot, rd.host, rd.port);
+    if (node == CLUSTER_NODE_NONE) { /* a node we do not know yet */
+        request_refresh(c);
+        retry_later(cmd, backoff_ms(cmd->retries++));
+        return;
+    }
+    cmd->ask_node = node;
+    retry_now(cmd);
 }
 
-/* Frees the connection: every pending callback runs with NULL. */
-static void drop_connection(struct cluster *c) {
-    redisAsyncContext *ctx = c->ctx;
-    redisAsyncFree(ctx);
-    if (c->ctx == ctx) { /* on_disconnect did not run (never connected) */
-        c->ctx = NULL;
-        c->connected = false;
-        schedule_reconnect(c);
+/* Handles an error reply; returns true when it was a cluster error dealt with. */
+static bool handle_cluster_error(struct cmd *cmd, struct conn *conn, redisReply *reply) {
+    switch (cluster_error_classify(reply->str, reply->len)) {
+    case CLUSTER_ERROR_MOVED:
+    case CLUSTER_ERROR_ASK:
+        if (++cmd->redirects > MAX_REDIRECTS) return false;
+        if (cluster_error_classify(reply->str, reply->len) == CLUSTER_ERROR_MOVED)
+            follow_moved(cmd, conn, reply);
+        else
+            follow_ask(cmd, conn, reply);
+        return true;
+    case CLUSTER_ERROR_CLUSTERDOWN:
+        request_refresh(cmd->c);
+        /* fall through */
+    case CLUSTER_ERROR_TRYAGAIN:
+    case CLUSTER_ERROR_LOADING:
+        retry_later(cmd, backoff_ms(cmd->retries++));
+        return true;
+    case CLUSTER_ERROR_OTHER:
+        break;
     }
+    return false;
 }
 
-/* Drops the connection when its oldest command waits too long (replies come
- * in order, so everything behind it is stuck too) or when connecting takes
- * longer than a command may. */
-static void on_watchdog(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
-    struct cluster *c = arg;
-    if (!c->ctx) return;
-    long long now = now_ms();
-    if (c->head && now - c->head->sent_ms >= c->timeout_ms) {
-        log_warn("msg=\"redis command timed out, reconnecting\" node=%s:%d timeout_ms=%d",
-                 c->host, c->port, c->timeout_ms);
-        drop_connection(c);
-    } else if (!c->connected && now - c->connect_ms >= c->timeout_ms) {
-        log_warn("msg=\"redis connect timed out\" node=%s:%d", c->host, c->port);
-        drop_connection(c);
+static void on_cmd_reply(struct conn *conn, redisReply *reply, void *privdata) {
+    struct cmd *cmd = privdata;
+    cmd->inflight--;
+    if (cmd->done) {
+        release(cmd);
+        return;
     }
+    if (!reply) { /* lost with its connection: find out where to go, then resend */
+        if (cmd->kind == CMD_BLOCKING) cmd->dedicated = NULL; /* that connection is gone */
+        request_refresh(cmd->c);
+        retry_later(cmd, backoff_ms(cmd->retries++));
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR && handle_cluster_error(cmd, conn, reply)) return;
+    if (cmd->kind == CMD_DURABLE && reply->type != REDIS_REPLY_ERROR) {
+        cmd->held = reply_copy(reply); /* delivered when WAIT answers */
+        if (cmd->held) return;
+    }
+    finish(cmd, reply);
 }
 
-static int parse_first_seed(struct cluster *c, const char *seeds, char err[256]) {
-    size_t len = strcspn(seeds, ",");
-    const char *colon = memrchr(seeds, ':', len);
-    if (!colon || colon == seeds || (size_t)(colon - seeds) >= sizeof(c->host)) {
-        snprintf(err, 256, "bad Redis address '%.*s' (want host:port)", (int)len, seeds);
-        return -1;
+static void on_wait_reply(struct conn *conn, redisReply *reply, void *privdata) {
+    struct cmd *cmd = privdata;
+    struct cluster *c = cmd->c;
+    cmd->inflight--;
+    redisReply *held = cmd->held;
+    cmd->held = NULL;
+    if (cmd->done || !held) { /* the command itself failed or was redirected */
+        if (cmd->parked && cmd->inflight == 0) kick(c);
+        release(cmd);
+        return;
     }
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (end != seeds + len || port < 1 || port > 65535) {
-        snprintf(err, 256, "bad Redis port in '%.*s'", (int)len, seeds);
-        return -1;
+    long long acks = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    if (acks >= c->min_acks) {
+        finish(cmd, held);
+    } else {
+        c->stats.not_durable++;
+        log_warn("msg=\"write not acknowledged by replicas\" node=%s:%d acks=%lld want=%d",
+                 conn_host(conn), conn_port(conn), acks, c->min_acks);
+        finish(cmd, NULL);
     }
-    memcpy(c->host, seeds, (size_t)(colon - seeds));
-    c->host[colon - seeds] = '\0';
-    c->port = (int)port;
+    freeReplyObject(held);
+}
+
+/* ---- routing ---- */
+
+static struct conn *conn_for_node(struct cluster *c, int node);
+
+static void on_conn_state(struct conn *conn, bool up, void *owner) {
+    struct cluster *c = owner;
+    (void)conn;
+    if (up) kick(c);
+    else request_refresh(c);
+}
+
+static struct conn *conn_for_node(struct cluster *c, int node) {
+    if (!c->conns[node]) {
+        const struct cluster_node *n = cluster_map_node(c->map, node);
+        c->conns[node] = conn_new(c->base, n->host, n->port, c->opts.timeout_ms, on_conn_state, c);
+    }
+    return c->conns[node];
+}
+
+static struct conn *dedicated_for_node(struct cluster *c, int node) {
+    struct conn *conn = c->idle_blocking[node];
+    c->idle_blocking[node] = NULL;
+    if (conn && conn_is_up(conn)) return conn;
+    if (conn) bury(c, conn);
+    const struct cluster_node *n = cluster_map_node(c->map, node);
+    return conn_new(c->base, n->host, n->port, 0, NULL, NULL);
+}
+
+/* Sends cmd (with ASKING before it, WAIT after it) on conn; -1 if refused. */
+static int send_on(struct cmd *cmd, struct conn *conn) {
+    struct cluster *c = cmd->c;
+    if (cmd->ask_node >= 0) {
+        if (conn_send(conn, c->asking_fmt, c->asking_len, on_asking_reply, cmd) < 0) return -1;
+        cmd->inflight++;
+        cmd->ask_node = -1;
+    }
+    if (conn_send(conn, cmd->fmt, cmd->len, on_cmd_reply, cmd) < 0) return -1;
+    cmd->inflight++;
+    if (cmd->kind == CMD_DURABLE && conn_send(conn, c->wait_fmt, c->wait_len, on_wait_reply, cmd) == 0)
+        cmd->inflight++;
     return 0;
 }
 
-struct cluster *cluster_new(struct event_base *base, const char *seeds, int timeout_ms,
+static void dispatch(struct cmd *cmd) {
+    struct cluster *c = cmd->c;
+    if (c->closing) {
+        finish(cmd, NULL);
+        return;
+    }
+    int node = cmd->ask_node >= 0 ? cmd->ask_node : cluster_map_master(c->map, cmd->slot);
+    if (!c->topology_known || node == CLUSTER_NODE_NONE) {
+        if (c->topology_known) request_refresh(c);
+        park(cmd, 0);
+        return;
+    }
+    struct conn *conn;
+    if (cmd->kind == CMD_BLOCKING) {
+        if (cmd->dedicated && cmd->dedicated_node != node) return_dedicated(cmd);
+        if (!cmd->dedicated) cmd->dedicated = dedicated_for_node(c, node);
+        cmd->dedicated_node = node;
+        conn = cmd->dedicated;
+    } else {
+        conn = conn_for_node(c, node);
+    }
+    if (!conn || !conn_is_usable(conn) || send_on(cmd, conn) < 0) {
+        request_refresh(c);
+        park(cmd, conn_now_ms() + RETRY_BASE_MS);
+        return;
+    }
+    unpark(cmd);
+}
+
+/* Sends every parked command that may go now; fails those out of time. */
+static void run_parked(struct cluster *c) {
+    long long now = conn_now_ms();
+    struct cmd *cmd = c->parked_head, *next;
+    for (; cmd; cmd = next) {
+        next = cmd->next;
+        if (now >= cmd->deadline_ms) {
+            finish(cmd, NULL);
+        } else if (cmd->inflight == 0 && now >= cmd->not_before_ms && c->topology_known) {
+            dispatch(cmd); /* may park it again at the tail: next was taken first */
+        }
+    }
+}
+
+/* ---- topology ---- */
+
+static void become_standalone(struct cluster *c, struct conn *conn) {
+    if (!c->standalone)
+        log_info("msg=\"redis is standalone (cluster support disabled)\" node=%s:%d",
+                 conn_host(conn), conn_port(conn));
+    c->standalone = true;
+    for (unsigned s = 0; s < SLOT_COUNT; s++)
+        cluster_map_set_slot(c->map, s, conn_host(conn), conn_port(conn));
+    if (c->min_acks < 0) c->min_acks = 0;
+    conn_for_node(c, cluster_map_master(c->map, 0));
+}
+
+/* Logs how the slot assignment changed, in one line. */
+static void log_topology(struct cluster *c, const int *before) {
+    size_t moved = 0;
+    char masters[512] = "";
+    for (unsigned s = 0; s < SLOT_COUNT; s++) moved += before[s] != cluster_map_master(c->map, s);
+    if (moved == 0 && c->topology_known) return;
+    for (size_t i = 0; i < cluster_map_node_count(c->map); i++) {
+        const struct cluster_node *n = cluster_map_node(c->map, (int)i);
+        if (n->role != CLUSTER_ROLE_MASTER) continue;
+        size_t used = strlen(masters);
+        snprintf(masters + used, sizeof(masters) - used, "%s%s:%d", used ? "," : "", n->host,
+                 n->port);
+    }
+    log_info("msg=\"redis topology\" masters=%s slots_changed=%zu slots_served=%zu", masters,
+             moved, cluster_map_slots_served(c->map));
+}
+
+static void apply_slots(struct cluster *c, struct conn *conn, const redisReply *reply) {
+    static int before[SLOT_COUNT];
+    char err[CLUSTER_MAP_ERR_LEN];
+    for (unsigned s = 0; s < SLOT_COUNT; s++) before[s] = cluster_map_master(c->map, s);
+    if (cluster_map_update(c->map, reply, conn_host(conn), err) < 0) {
+        log_warn("msg=\"bad CLUSTER SLOTS reply\" node=%s:%d err=\"%s\"", conn_host(conn),
+                 conn_port(conn), err);
+        c->refresh_due = true;
+        return;
+    }
+    if (c->min_acks < 0) c->min_acks = 1;
+    log_topology(c, before);
+    for (size_t i = 0; i < cluster_map_node_count(c->map); i++)
+        if (cluster_map_node(c->map, (int)i)->role == CLUSTER_ROLE_MASTER)
+            conn_for_node(c, (int)i);
+    c->topology_known = true;
+}
+
+static void on_slots(struct conn *conn, redisReply *reply, void *privdata) {
+    struct cluster *c = privdata;
+    c->refreshing = false;
+    c->last_refresh_ms = conn_now_ms();
+    if (c->closing) return;
+    if (!reply) {
+        c->refresh_due = true; /* the tick asks another node */
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR && strstr(reply->str, "cluster support disabled")) {
+        become_standalone(c, conn);
+        c->topology_known = true;
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        log_warn("msg=\"CLUSTER SLOTS failed\" node=%s:%d err=\"%s\"", conn_host(conn),
+                 conn_port(conn), reply->str);
+        c->refresh_due = true;
+        return;
+    } else {
+        apply_slots(c, conn, reply);
+    }
+    c->stats.refreshes++;
+    run_parked(c);
+}
+
+/* Picks a connection to ask for the topology: a known node that is up,
+ * else the next seed. */
+static struct conn *refresh_source(struct cluster *c) {
+    size_t n = cluster_map_node_count(c->map);
+    for (size_t i = 0; i < n; i++) {
+        struct conn *conn = c->conns[(c->refresh_rotor + i) % n];
+        if (conn && conn_is_up(conn)) {
+            c->refresh_rotor = (int)((c->refresh_rotor + i + 1) % n);
+            return conn;
+        }
+    }
+    for (int i = 0; i < c->nseeds; i++) {
+        struct seed *s = &c->seeds[(c->refresh_rotor + i) % c->nseeds];
+        if (!s->conn) s->conn = conn_new(c->base, s->host, s->port, c->opts.timeout_ms, NULL, NULL);
+        if (s->conn && conn_is_usable(s->conn)) {
+            c->refresh_rotor++;
+            return s->conn;
+        }
+    }
+    return NULL;
+}
+
+static void start_refresh(struct cluster *c) {
+    c->refresh_due = false;
+    struct conn *conn = refresh_source(c);
+    if (!conn || conn_send(conn, c->slots_fmt, c->slots_len, on_slots, c) < 0) {
+        c->refresh_due = true;
+        return;
+    }
+    c->refreshing = true;
+}
+
+/* Asks for a refresh; concurrent requests and bursts collapse into one. */
+static void request_refresh(struct cluster *c) {
+    if (c->closing) return;
+    if (c->refreshing || conn_now_ms() - c->last_refresh_ms < REFRESH_MIN_GAP_MS) {
+        c->refresh_due = true;
+        return;
+    }
+    start_refresh(c);
+}
+
+/* ---- timers ---- */
+
+static void free_graves(struct cluster *c) {
+    while (c->ngraves > 0) conn_free(c->graveyard[--c->ngraves]);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct cluster *c = arg;
+    free_graves(c);
+    run_parked(c);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct cluster *c = arg;
+    long long now = conn_now_ms();
+    for (size_t i = 0; i < cluster_map_node_count(c->map); i++)
+        if (c->conns[i]) conn_check(c->conns[i], now);
+    for (int i = 0; i < c->nseeds; i++)
+        if (c->seeds[i].conn) conn_check(c->seeds[i].conn, now);
+    if (!c->refreshing && (c->refresh_due || now - c->last_refresh_ms >= REFRESH_PERIOD_MS) &&
+        now - c->last_refresh_ms >= REFRESH_MIN_GAP_MS)
+        start_refresh(c);
+    free_graves(c);
+    run_parked(c);
+}
+
+/* ---- public ---- */
+
+static int parse_seeds(struct cluster *c, const char *seeds, char err[256]) {
+    const char *p = seeds;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const char *colon = memrchr(p, ':', len);
+        char *end;
+        long port = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (!colon || colon == p || (size_t)(colon - p) >= CLUSTER_HOST_MAX ||
+            end != p + len || port < 1 || port > 65535 || c->nseeds == MAX_SEEDS) {
+            snprintf(err, 256, "bad Redis address '%.*s' (want host:port)", (int)len, p);
+            return -1;
+        }
+        struct seed *s = &c->seeds[c->nseeds++];
+        memcpy(s->host, p, (size_t)(colon - p));
+        s->host[colon - p] = '\0';
+        s->port = (int)port;
+        p += len;
+        if (*p == ',') p++;
+    }
+    if (c->nseeds == 0) {
+        snprintf(err, 256, "no Redis address given");
+        return -1;
+    }
+    return 0;
+}
+
+static int prepare_fixed_commands(struct cluster *c) {
+    char timeout[24], acks[24];
+    snprintf(timeout, sizeof(timeout), "%d", c->opts.wait_timeout_ms);
+    snprintf(acks, sizeof(acks), "%d", c->min_acks < 0 ? 1 : c->min_acks);
+    const char *wait[] = {"WAIT", acks, timeout}, *asking[] = {"ASKING"},
+               *slots[] = {"CLUSTER", "SLOTS"};
+    c->wait_fmt = format_command(&c->wait_len, 3, wait, NULL);
+    c->asking_fmt = format_command(&c->asking_len, 1, asking, NULL);
+    c->slots_fmt = format_command(&c->slots_len, 2, slots, NULL);
+    return c->wait_fmt && c->asking_fmt && c->slots_fmt ? 0 : -1;
+}
+
+struct cluster *cluster_new(struct event_base *base, const struct cluster_options *opts,
                             char err[256]) {
     struct cluster *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -162,58 +594,97 @@ struct cluster *cluster_new(struct event_base *base, const char *seeds, int time
         return NULL;
     }
     c->base = base;
-    c->timeout_ms = timeout_ms;
-    c->backoff_ms = RECONNECT_MIN_MS;
-    if (parse_first_seed(c, seeds, err) < 0) {
-        free(c);
-        return NULL;
-    }
-    c->reconnect_ev = evtimer_new(base, on_reconnect_timer, c);
-    c->watchdog_ev = event_new(base, -1, EV_PERSIST, on_watchdog, c);
-    int tick = timeout_ms / 4 < 250 ? timeout_ms / 4 : 250;
-    struct timeval tv = {tick / 1000, (tick % 1000) * 1000};
-    if (!c->reconnect_ev || !c->watchdog_ev || event_add(c->watchdog_ev, &tv) < 0) {
-        snprintf(err, 256, "cannot create timers");
+    c->opts = *opts;
+    c->min_acks = opts->min_replica_acks;
+    c->last_refresh_ms = -REFRESH_PERIOD_MS;
+    c->map = cluster_map_new();
+    c->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, c);
+    c->kick_ev = event_new(base, -1, 0, on_kick, c);
+    struct timeval tick = {0, TICK_MS * 1000};
+    if (parse_seeds(c, opts->seeds, err) < 0 || !c->map || !c->tick_ev || !c->kick_ev ||
+        prepare_fixed_commands(c) < 0 || event_add(c->tick_ev, &tick) < 0) {
+        if (!err[0]) snprintf(err, 256, "out of memory");
         cluster_free(c);
         return NULL;
     }
-    connect_now(c);
+    start_refresh(c);
     return c;
 }
 
 void cluster_free(struct cluster *c) {
     if (!c) return;
     c->closing = true;
-    if (c->ctx) redisAsyncFree(c->ctx);
-    if (c->reconnect_ev) event_free(c->reconnect_ev);
-    if (c->watchdog_ev) event_free(c->watchdog_ev);
+    for (size_t i = 0; i < CLUSTER_MAP_MAX_NODES; i++) {
+        conn_free(c->conns[i]); /* pending callbacks run with NULL and finish */
+        conn_free(c->idle_blocking[i]);
+    }
+    for (int i = 0; i < c->nseeds; i++) conn_free(c->seeds[i].conn);
+    while (c->parked_head) {
+        struct cmd *cmd = c->parked_head;
+        if (cmd->dedicated) { /* its callback finishes it */
+            struct conn *conn = cmd->dedicated;
+            unpark(cmd);
+            cmd->dedicated = NULL;
+            conn_free(conn);
+        }
+        finish(cmd, NULL);
+    }
+    free_graves(c);
+    if (c->tick_ev) event_free(c->tick_ev);
+    if (c->kick_ev) event_free(c->kick_ev);
+    redisFreeCommand(c->wait_fmt);
+    redisFreeCommand(c->asking_fmt);
+    redisFreeCommand(c->slots_fmt);
+    cluster_map_free(c->map);
     free(c);
 }
 
-static void on_reply(redisAsyncContext *ctx, void *r, void *privdata) {
-    (void)ctx;
-    struct pending *p = privdata;
-    pending_unlink(p->owner, p);
-    p->cb(r, p->arg);
-    free(p);
+static int submit(struct cluster *c, enum cmd_kind kind, const char *key, size_t keylen,
+                  int timeout_ms, cluster_reply_fn *cb, void *arg, int argc, const char **argv,
+                  const size_t *argvlen) {
+    if (c->closing) return -1;
+    struct cmd *cmd = calloc(1, sizeof(*cmd));
+    if (!cmd) return -1;
+    cmd->fmt = format_command(&cmd->len, argc, argv, argvlen);
+    if (!cmd->fmt) {
+        free(cmd);
+        return -1;
+    }
+    cmd->c = c;
+    cmd->cb = cb;
+    cmd->arg = arg;
+    cmd->kind = kind;
+    cmd->slot = slot_for_key(key, keylen);
+    cmd->ask_node = -1;
+    cmd->deadline_ms = conn_now_ms() + timeout_ms;
+    c->stats.commands++;
+    dispatch(cmd);
+    return 0;
 }
 
 int cluster_command_argv(struct cluster *c, const char *key, size_t keylen,
                          cluster_reply_fn *cb, void *arg, int argc, const char **argv,
                          const size_t *argvlen) {
-    (void)key, (void)keylen; /* one node: every slot lives there */
-    if (!c->connected || c->closing) return -1;
-    struct pending *p = calloc(1, sizeof(*p));
-    if (!p) return -1;
-    *p = (struct pending){.owner = c, .cb = cb, .arg = arg, .sent_ms = now_ms(), .prev = c->tail};
-    if (redisAsyncCommandArgv(c->ctx, on_reply, p, argc, argv, argvlen) != REDIS_OK) {
-        free(p);
-        return -1;
-    }
-    if (c->tail) c->tail->next = p;
-    else c->head = p;
-    c->tail = p;
-    return 0;
+    return submit(c, CMD_PLAIN, key, keylen, c->opts.timeout_ms, cb, arg, argc, argv, argvlen);
 }
 
-bool cluster_connected(const struct cluster *c) { return c->connected; }
+int cluster_command_durable(struct cluster *c, const char *key, size_t keylen,
+                            cluster_reply_fn *cb, void *arg, int argc, const char **argv,
+                            const size_t *argvlen) {
+    enum cmd_kind kind = c->min_acks == 0 ? CMD_PLAIN : CMD_DURABLE;
+    return submit(c, kind, key, keylen, c->opts.timeout_ms, cb, arg, argc, argv, argvlen);
+}
+
+int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, int timeout_ms,
+                             cluster_reply_fn *cb, void *arg, int argc, const char **argv,
+                             const size_t *argvlen) {
+    return submit(c, CMD_BLOCKING, key, keylen, timeout_ms, cb, arg, argc, argv, argvlen);
+}
+
+bool cluster_is_ready(const struct cluster *c) {
+    return c->topology_known && cluster_map_slots_served(c->map) == SLOT_COUNT;
+}
+
+bool cluster_is_standalone(const struct cluster *c) { return c->standalone; }
+int cluster_min_replica_acks(const struct cluster *c) { return c->min_acks < 0 ? 1 : c->min_acks; }
+const struct cluster_stats *cluster_get_stats(const struct cluster *c) { return &c->stats; }

@@ -1,15 +1,22 @@
 /*
- * cluster: chatd's only way to Redis. It owns the hiredis async connections,
- * reconnects with backoff, and fails commands that wait longer than the
- * configured timeout (hiredis 0.14 has no command timeouts of its own).
- * Every command names the key it touches so that it can be routed by hash
- * slot; this version talks to one standalone node (the first seed).
+ * cluster: chatd's only way to Redis, for a Redis Cluster or a standalone
+ * node alike. From the seed nodes it learns the topology (CLUSTER SLOTS; a
+ * node with cluster support disabled makes it standalone), keeps one
+ * pipelined connection per master, routes every command by its key's hash
+ * slot, follows MOVED and ASK redirects, retries TRYAGAIN, CLUSTERDOWN and
+ * LOADING with backoff, and resends after a lost connection once the
+ * topology is refreshed — all within a time bound, after which the caller
+ * gets reply == NULL. Refreshes run periodically and on errors, coalesced.
  *
- * Contract: when cluster_command_argv() returns -1, the callback is never
- * called; when it returns 0, the callback runs exactly once, later, on the
- * loop thread: with the reply (which may be a Redis error reply), or with
- * reply == NULL when Redis could not answer in time (lost connection,
- * timeout, shutdown). The reply is freed after the callback returns.
+ * Contract: when a cluster_command_* function returns -1, the callback is
+ * never called; when it returns 0, the callback runs exactly once, later, on
+ * the loop thread: with the reply (which may be a Redis error reply that is
+ * not a cluster redirect), or with reply == NULL when Redis could not answer
+ * in time (also at shutdown, and for a durable write whose replicas did not
+ * acknowledge it). The reply is freed after the callback returns.
+ *
+ * A command may be sent more than once (after a lost connection), so writes
+ * must be idempotent or deduplicated by the caller.
  */
 #ifndef CHAT_CLUSTER_H
 #define CHAT_CLUSTER_H
@@ -23,12 +30,32 @@ struct cluster;
 
 typedef void cluster_reply_fn(struct redisReply *reply, void *arg);
 
-/* Creates the layer and starts connecting to seeds ("host:port[,...]").
- * Returns NULL and fills err when the seed list cannot be parsed. */
-struct cluster *cluster_new(struct event_base *base, const char *seeds, int timeout_ms,
+/* Settings of the layer. */
+struct cluster_options {
+    const char *seeds;    /* "host:port[,host:port...]" */
+    int timeout_ms;       /* bound on a command's whole life, retries included */
+    int min_replica_acks; /* durable writes: replicas that must acknowledge; -1 = 1 on a
+                             cluster, 0 on a standalone node */
+    int wait_timeout_ms;  /* the WAIT command's own timeout */
+};
+
+/* Counters for metrics and tests. */
+struct cluster_stats {
+    unsigned long long commands;     /* commands submitted */
+    unsigned long long moved;        /* MOVED redirects followed */
+    unsigned long long ask;          /* ASK redirects followed */
+    unsigned long long retries;      /* TRYAGAIN/CLUSTERDOWN/LOADING/lost-connection retries */
+    unsigned long long failures;     /* callbacks with reply == NULL */
+    unsigned long long not_durable;  /* durable writes without enough replica acks */
+    unsigned long long refreshes;    /* topology refreshes completed */
+};
+
+/* Creates the layer and starts connecting. Returns NULL and fills err when
+ * the seed list cannot be parsed. */
+struct cluster *cluster_new(struct event_base *base, const struct cluster_options *opts,
                             char err[256]);
 
-/* Closes every connection; pending callbacks run with reply == NULL. NULL is fine. */
+/* Closes every connection; every pending callback runs with NULL. NULL is fine. */
 void cluster_free(struct cluster *c);
 
 /* Sends one command whose keys all hash to the slot of key[0..keylen). */
@@ -36,7 +63,25 @@ int cluster_command_argv(struct cluster *c, const char *key, size_t keylen,
                          cluster_reply_fn *cb, void *arg, int argc, const char **argv,
                          const size_t *argvlen);
 
-/* True while a connection to Redis is established. */
-bool cluster_connected(const struct cluster *c);
+/* The same for a write that must reach replicas: the command is followed by
+ * WAIT on the same connection, and the reply is delivered only when enough
+ * replicas acknowledged it (else NULL). */
+int cluster_command_durable(struct cluster *c, const char *key, size_t keylen,
+                            cluster_reply_fn *cb, void *arg, int argc, const char **argv,
+                            const size_t *argvlen);
+
+/* The same for a blocking command (XREAD BLOCK ...): it runs on a dedicated
+ * connection to the key's master, bounded by timeout_ms instead. */
+int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, int timeout_ms,
+                             cluster_reply_fn *cb, void *arg, int argc, const char **argv,
+                             const size_t *argvlen);
+
+/* True once the topology is known and every slot has a reachable master. */
+bool cluster_is_ready(const struct cluster *c);
+/* True when the seed turned out to be a standalone (non-cluster) Redis. */
+bool cluster_is_standalone(const struct cluster *c);
+/* The replica acknowledgements durable writes need. */
+int cluster_min_replica_acks(const struct cluster *c);
+const struct cluster_stats *cluster_get_stats(const struct cluster *c);
 
 #endif

@@ -33,6 +33,11 @@ static const struct option_row options[] = {
             "Redis node(s), host:port[,host:port...]"),
     INT_OPT("--redis-timeout", "CHATD_REDIS_TIMEOUT", redis_timeout_ms, "2000", 10,
             600000, "ms before a Redis command fails with 503"),
+    INT_OPT("--min-replica-acks", "CHATD_MIN_REPLICA_ACKS", min_replica_acks, "-1", -1, 16,
+            "replicas that must acknowledge a write before it is acknowledged;"
+            " -1: 1 on a cluster, 0 on a standalone Redis"),
+    INT_OPT("--wait-timeout", "CHATD_WAIT_TIMEOUT", wait_timeout_ms, "1000", 1, 600000,
+            "ms a write waits for replica acknowledgements (503 without them)"),
     INT_OPT("--workers", "CHATD_WORKERS", workers, "2", 1, 64,
             "threads for password hashing (Argon2id)"),
     INT_OPT("--max-body", "CHATD_MAX_BODY", max_body, "65536", 1024, 16777216,

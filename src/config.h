@@ -11,6 +11,8 @@ struct config {
     int port;               /* TCP port to listen on */
     char redis[512];        /* host:port[,host:port...] of Redis (seed nodes) */
     int redis_timeout_ms;   /* a Redis command older than this fails (503) */
+    int min_replica_acks;   /* replicas a write needs before its 201; -1: auto */
+    int wait_timeout_ms;    /* how long WAIT may wait for them */
     int workers;            /* threads hashing passwords */
     int max_body;           /* largest accepted request body in bytes */
     int session_ttl;        /* sliding session lifetime in seconds */

@@ -116,6 +116,10 @@ static void request_free(struct request *r, int status) {
     free(r);
 }
 
+const char *http_header(const struct request *r, const char *name) {
+    return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+}
+
 const char *http_query(const struct request *r, const char *name) {
     return evhttp_find_header(&r->query, name);
 }

@@ -55,6 +55,9 @@ void http_stop(struct server *srv);
 /* Receive time in milliseconds since the epoch. */
 long long http_received_ms(const struct request *r);
 
+/* A request header, or NULL. */
+const char *http_header(const struct request *r, const char *name);
+
 /* A query parameter, or NULL. */
 const char *http_query(const struct request *r, const char *name);
 

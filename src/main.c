@@ -43,7 +43,11 @@ static int server_start(struct server *srv) {
     char err[256];
     srv->base = event_base_new();
     if (!srv->base) return -1;
-    srv->cluster = cluster_new(srv->base, srv->cfg.redis, srv->cfg.redis_timeout_ms, err);
+    struct cluster_options opts = {.seeds = srv->cfg.redis,
+                                   .timeout_ms = srv->cfg.redis_timeout_ms,
+                                   .min_replica_acks = srv->cfg.min_replica_acks,
+                                   .wait_timeout_ms = srv->cfg.wait_timeout_ms};
+    srv->cluster = cluster_new(srv->base, &opts, err);
     if (!srv->cluster) {
         log_error("msg=\"bad --redis\" err=\"%s\"", err);
         return -1;

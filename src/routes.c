@@ -6,6 +6,7 @@
 const struct route routes_table[] = {
     {"/user", EVHTTP_REQ_POST, route_user_register},
     {"/user", EVHTTP_REQ_PUT, route_user_login},
+    {"/user", EVHTTP_REQ_GET, route_user_me},
     {"/user/session", EVHTTP_REQ_DELETE, route_user_logout},
     {"/message", EVHTTP_REQ_POST, route_message_send},
     {"/message", EVHTTP_REQ_GET, route_message_list},

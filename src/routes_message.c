@@ -26,6 +26,7 @@ struct send_op {
     json_t *body;              /* owns text */
     const char *text;          /* the message text, text_len bytes */
     size_t text_len;
+    const char *client_msg_id; /* idempotency key (body or header), or NULL */
     struct session_user user;  /* the author, from the session */
 };
 
@@ -35,7 +36,8 @@ static void send_op_done(struct send_op *op, chat_error e) {
     free(op);
 }
 
-static void on_appended(enum store_status st, const struct message *m, void *arg) {
+static void on_appended(enum store_status st, const struct message *m, bool replayed,
+                        void *arg) {
     struct send_op *op = arg;
     if (st != STORE_OK) {
         send_op_done(op, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL);
@@ -46,6 +48,7 @@ static void on_appended(enum store_status st, const struct message *m, void *arg
         send_op_done(op, CHAT_E_INTERNAL);
         return;
     }
+    if (replayed) http_add_header(op->r, "Idempotent-Replayed", "true");
     http_reply_json(op->r, 201, reply);
     send_op_done(op, CHAT_E_OK);
 }
@@ -63,8 +66,23 @@ static void on_session(enum store_status st, const struct session_user *u, void 
     op->user = *u;
     struct message m = {.user_id = op->user.id, .name = op->user.name, .text = op->text,
                         .text_len = op->text_len, .timestamp = http_received_ms(op->r)};
-    if (store_message_append(op->r->srv->store, STORE_ROOM_LOBBY, &m, on_appended, op) < 0)
+    if (store_message_append(op->r->srv->store, STORE_ROOM_LOBBY, &m, op->client_msg_id,
+                             on_appended, op) < 0)
         send_op_done(op, CHAT_E_UNAVAILABLE);
+}
+
+/* Takes the idempotency key from the body's clientMsgId or, failing that,
+ * the Idempotency-Key header. */
+static chat_error read_client_msg_id(struct request *r, struct send_op *op) {
+    const char *id;
+    size_t len;
+    chat_error e = json_get_string(op->body, "clientMsgId", false, CHAT_E_INVALID_CLIENT_MSG_ID,
+                                   &id, &len);
+    if (e != CHAT_E_OK) return e;
+    if (!id && (id = http_header(r, "Idempotency-Key"))) len = strlen(id);
+    if (id && !validate_client_msg_id(id, len)) return CHAT_E_INVALID_CLIENT_MSG_ID;
+    op->client_msg_id = id;
+    return CHAT_E_OK;
 }
 
 void route_message_send(struct request *r) {
@@ -83,6 +101,7 @@ void route_message_send(struct request *r) {
     if (e == CHAT_E_OK)
         e = json_get_string(op->body, "text", true, CHAT_E_INVALID_TEXT, &op->text, &op->text_len);
     if (e == CHAT_E_OK) e = validate_text(op->text, op->text_len);
+    if (e == CHAT_E_OK) e = read_client_msg_id(r, op);
     if (e != CHAT_E_OK) {
         send_op_done(op, e);
         return;

@@ -266,3 +266,29 @@ void route_user_logout(struct request *r) {
     if (store_session_delete(r->srv->store, hash, on_session_deleted, r) < 0)
         http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
 }
+
+/* ---- GET /user/ ---- */
+
+static void on_me(enum store_status st, const struct session_user *u, void *arg) {
+    struct request *r = arg;
+    if (st == STORE_NOT_FOUND) {
+        http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);
+    } else if (st != STORE_OK) {
+        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+    } else {
+        http_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "id", u->id, "email", u->email,
+                                          "name", u->name));
+    }
+}
+
+void route_user_me(struct request *r) {
+    char token[TOKEN_LEN + 1], hash[TOKEN_HASH_LEN + 1];
+    if (!http_session_token(r, token)) {
+        http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);
+        return;
+    }
+    token_hash(token, hash);
+    sodium_memzero(token, sizeof(token));
+    if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_me, r) < 0)
+        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+}

@@ -50,9 +50,13 @@ static struct store_op *op_new(void *arg) {
     return op;
 }
 
-/* Sends argv (with NUL-terminated strings unless lens is given). */
-static int send_op(struct store *s, struct store_op *op, cluster_reply_fn *done, int argc,
-                   const char **argv, const size_t *lens) {
+/* How a command must be acknowledged. */
+enum durability { PLAIN, DURABLE };
+
+/* Sends argv (with NUL-terminated strings unless lens is given); a DURABLE
+ * write is acknowledged only after enough replicas have it. */
+static int send_op(struct store *s, struct store_op *op, cluster_reply_fn *done,
+                   enum durability d, int argc, const char **argv, const size_t *lens) {
     size_t own_lens[16];
     if (!lens) {
         for (int i = 0; i < argc; i++) own_lens[i] = strlen(argv[i]);
@@ -60,7 +64,10 @@ static int send_op(struct store *s, struct store_op *op, cluster_reply_fn *done,
     }
     /* argv[1] is the key of every command we send, except EVAL (argv[3]). */
     int key = strcmp(argv[0], "EVAL") == 0 ? 3 : 1;
-    if (cluster_command_argv(s->cluster, argv[key], lens[key], done, op, argc, argv, lens) < 0) {
+    int rc = d == DURABLE
+                 ? cluster_command_durable(s->cluster, argv[key], lens[key], done, op, argc, argv, lens)
+                 : cluster_command_argv(s->cluster, argv[key], lens[key], done, op, argc, argv, lens);
+    if (rc < 0) {
         free(op);
         return -1;
     }
@@ -95,7 +102,7 @@ int store_user_create(struct store *s, const struct store_user *u, store_status_
     op->cb.status = cb;
     const char *argv[] = {"EVAL", user_create_script, "1", key, u->id, u->email,
                           u->name, u->pwhash, created};
-    return send_op(s, op, on_user_created, 9, argv, NULL);
+    return send_op(s, op, on_user_created, DURABLE, 9, argv, NULL);
 }
 
 static int copy_field(char *out, size_t size, const redisReply *r) {
@@ -129,7 +136,7 @@ int store_user_get(struct store *s, const char *email, store_user_fn *cb, void *
     if (!op) return -1;
     op->cb.user = cb;
     const char *argv[] = {"HMGET", key, "id", "email", "name", "pw"};
-    return send_op(s, op, on_user_got, 6, argv, NULL);
+    return send_op(s, op, on_user_got, PLAIN, 6, argv, NULL);
 }
 
 /* ---- sessions ---- */
@@ -152,7 +159,7 @@ int store_session_create(struct store *s, const char *token_hash, const struct s
     if (!op) return -1;
     op->cb.status = cb;
     const char *argv[] = {"SET", key, value, "EX", ttl_text};
-    return send_op(s, op, on_status_reply, 5, argv, NULL);
+    return send_op(s, op, on_status_reply, DURABLE, 5, argv, NULL);
 }
 
 /* Splits "v1\n<id>\n<email>\n<name>" into u; -1 when it is not that. */
@@ -200,7 +207,7 @@ int store_session_get(struct store *s, const char *token_hash, int ttl, store_se
     if (!op) return -1;
     op->cb.session = cb;
     const char *argv[] = {"GETEX", key, "EX", ttl_text};
-    return send_op(s, op, on_session_got, 4, argv, NULL);
+    return send_op(s, op, on_session_got, PLAIN, 4, argv, NULL);
 }
 
 static void on_deleted(redisReply *r, void *arg) {
@@ -220,34 +227,74 @@ int store_session_delete(struct store *s, const char *token_hash, store_status_f
     if (!op) return -1;
     op->cb.status = cb;
     const char *argv[] = {"DEL", key};
-    return send_op(s, op, on_deleted, 2, argv, NULL);
+    return send_op(s, op, on_deleted, DURABLE, 2, argv, NULL);
 }
 
 /* ---- messages ---- */
 
+/* Fills m from one stream entry [id, [field, value, ...]]; -1 if malformed. */
+static int entry_parse(const redisReply *e, struct message *m);
+
 static void on_appended(redisReply *r, void *arg) {
     struct store_op *op = arg;
     enum store_status st = status_of(r);
-    if (st == STORE_OK && r->type != REDIS_REPLY_STRING) st = STORE_ERROR;
-    if (st == STORE_OK) op->msg.id = r->str;
-    op->cb.message(st, st == STORE_OK ? &op->msg : NULL, op->arg);
+    bool replayed = false;
+    struct message stored;
+    if (st == STORE_OK && r->type == REDIS_REPLY_STRING) { /* plain XADD: the new id */
+        op->msg.id = r->str;
+    } else if (st == STORE_OK && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+               r->element[1]->type == REDIS_REPLY_STRING) { /* script: {1, id} */
+        op->msg.id = r->element[1]->str;
+    } else if (st == STORE_OK && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+               entry_parse(r->element[1], &stored) == 0) { /* script: {0, first entry} */
+        op->msg = stored;
+        replayed = true;
+    } else if (st == STORE_OK) {
+        st = STORE_ERROR;
+    }
+    op->cb.message(st, st == STORE_OK ? &op->msg : NULL, replayed, op->arg);
     free(op);
 }
 
+/* Appends unless this user's client message id was seen in the last
+ * STORE_DEDUP_TTL seconds; then returns the first message. One slot: the
+ * stream and the dedup key share the room's hash tag. */
+static const char append_once_script[] =
+    "local prev = redis.call('GET', KEYS[2])\n"
+    "if prev then\n"
+    "  local e = redis.call('XRANGE', KEYS[1], prev, prev)\n"
+    "  if #e == 1 then return {0, e[1]} end\n"
+    "end\n"
+    "local id = redis.call('XADD', KEYS[1], '*', 'userId', ARGV[1], 'name', ARGV[2],"
+    " 'text', ARGV[3], 'timestamp', ARGV[4])\n"
+    "redis.call('SET', KEYS[2], id, 'EX', ARGV[5])\n"
+    "return {1, id}\n";
+
 int store_message_append(struct store *s, const char *room, const struct message *m,
-                         store_message_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], ts[24];
+                         const char *client_msg_id, store_message_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX], dedup[STORE_KEY_MAX], ts[24], ttl[16];
     if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
+    if (client_msg_id &&
+        store_key_room_dedup(dedup, sizeof(dedup), room, m->user_id, client_msg_id) < 0)
+        return -1;
     snprintf(ts, sizeof(ts), "%lld", m->timestamp);
+    snprintf(ttl, sizeof(ttl), "%d", STORE_DEDUP_TTL);
     struct store_op *op = op_new(arg);
     if (!op) return -1;
     op->cb.message = cb;
     op->msg = *m;
-    const char *argv[] = {"XADD", key, "*", "userId", m->user_id, "name", m->name,
-                          "text", m->text, "timestamp", ts};
-    size_t lens[11];
-    for (int i = 0; i < 11; i++) lens[i] = i == 8 ? m->text_len : strlen(argv[i]);
-    return send_op(s, op, on_appended, 11, argv, lens);
+    if (!client_msg_id) {
+        const char *argv[] = {"XADD", key, "*", "userId", m->user_id, "name", m->name,
+                              "text", m->text, "timestamp", ts};
+        size_t lens[11];
+        for (int i = 0; i < 11; i++) lens[i] = i == 8 ? m->text_len : strlen(argv[i]);
+        return send_op(s, op, on_appended, DURABLE, 11, argv, lens);
+    }
+    const char *argv[] = {"EVAL", append_once_script, "2", key, dedup, m->user_id,
+                          m->name, m->text, ts, ttl};
+    size_t lens[10];
+    for (int i = 0; i < 10; i++) lens[i] = i == 7 ? m->text_len : strlen(argv[i]);
+    return send_op(s, op, on_appended, DURABLE, 10, argv, lens);
 }
 
 /* Fills m from one stream entry [id, [field, value, ...]]; -1 if malformed. */
@@ -297,7 +344,7 @@ int store_history_range(struct store *s, const char *room, const char *after, in
     if (!op) return -1;
     op->cb.range = cb;
     const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count_text};
-    return send_op(s, op, on_range, 6, argv, NULL);
+    return send_op(s, op, on_range, PLAIN, 6, argv, NULL);
 }
 
 static void on_pong(redisReply *r, void *arg) { on_status_reply(r, arg); }
@@ -307,5 +354,5 @@ int store_ping(struct store *s, store_status_fn *cb, void *arg) {
     if (!op) return -1;
     op->cb.status = cb;
     const char *argv[] = {"PING", "health"};
-    return send_op(s, op, on_pong, 2, argv, NULL);
+    return send_op(s, op, on_pong, PLAIN, 2, argv, NULL);
 }

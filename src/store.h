@@ -11,6 +11,7 @@
 #ifndef CHAT_STORE_H
 #define CHAT_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "message.h"
@@ -22,6 +23,7 @@ enum store_status { STORE_OK, STORE_NOT_FOUND, STORE_EXISTS, STORE_UNAVAILABLE, 
 
 #define STORE_PWHASH_MAX 128 /* crypto_pwhash_STRBYTES */
 #define STORE_ROOM_LOBBY "lobby"
+#define STORE_DEDUP_TTL 86400 /* seconds a client message id is remembered */
 
 /* A user record as stored (the password only as its Argon2id hash). */
 struct store_user {
@@ -34,8 +36,10 @@ struct store_user {
 typedef void store_status_fn(enum store_status st, void *arg);
 typedef void store_user_fn(enum store_status st, const struct store_user *u, void *arg);
 typedef void store_session_fn(enum store_status st, const struct session_user *u, void *arg);
-/* Receives the stored message (its id and fields) on STORE_OK. */
-typedef void store_message_fn(enum store_status st, const struct message *m, void *arg);
+/* Receives the stored message (its id and fields) on STORE_OK; replayed
+ * tells that it was stored earlier under the same client message id. */
+typedef void store_message_fn(enum store_status st, const struct message *m, bool replayed,
+                              void *arg);
 /* Receives up to the requested number of messages, oldest first. */
 typedef void store_range_fn(enum store_status st, const struct message *msgs, size_t n,
                             void *arg);
@@ -60,9 +64,11 @@ int store_session_delete(struct store *s, const char *token_hash, store_status_f
                          void *arg);
 
 /* Appends m (its id is ignored) to the room's stream; the callback gets the
- * message with the id Redis gave it. */
+ * message with the id Redis gave it. With a client_msg_id (may be NULL), a
+ * repeat by the same user within STORE_DEDUP_TTL returns the first message
+ * instead of adding another. Durable: acknowledged after replicas have it. */
 int store_message_append(struct store *s, const char *room, const struct message *m,
-                         store_message_fn *cb, void *arg);
+                         const char *client_msg_id, store_message_fn *cb, void *arg);
 /* Reads up to count messages of a room with ids greater than after (NULL:
  * from the start). */
 int store_history_range(struct store *s, const char *room, const char *after, int count,

@@ -4,6 +4,7 @@
  *   user:<email>                 hash: id, email, name, pw, created
  *   session:<sha256(token)>      string "v1\n<id>\n<email>\n<name>", EX ttl
  *   room:{<room>}:messages       stream: userId, name, text, timestamp
+ *   room:{<room>}:dedup:<userId>:<clientMsgId>   string: message id, EX 24 h
  * Each function writes a NUL-terminated key into out and returns its length,
  * or -1 when it does not fit in size bytes.
  */
@@ -17,5 +18,7 @@
 int store_key_user(char *out, size_t size, const char *email);
 int store_key_session(char *out, size_t size, const char *token_hash);
 int store_key_room_messages(char *out, size_t size, const char *room);
+int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,
+                         const char *client_msg_id);
 
 #endif

@@ -168,3 +168,14 @@ void validate_default_name(const char *email, char *out) {
     memcpy(out, email, len);
     out[len] = '\0';
 }
+
+bool validate_client_msg_id(const char *id, size_t len) {
+    if (len == 0 || len > CHAT_CLIENT_MSG_ID_MAX) return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)id[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == ':' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}

@@ -41,6 +41,11 @@ chat_error validate_text(const char *text, size_t len);
 /* A stream id is "<ms>" or "<ms>-<seq>", each 1 to 20 decimal digits. */
 bool validate_stream_id(const char *id);
 
+#define CHAT_CLIENT_MSG_ID_MAX 64
+
+/* A client message id is 1 to 64 characters of [A-Za-z0-9._:-]. */
+bool validate_client_msg_id(const char *id, size_t len);
+
 /* Writes the default display name for an e-mail address (its local part,
  * cut to 64 characters) into out (CHAT_NAME_MAX_BYTES + 1 bytes). */
 void validate_default_name(const char *email, char *out);

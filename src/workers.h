@@ -29,7 +29,7 @@ void workers_free(struct workers *w);
 /* Queues a job; 0 on success, -1 on failure (out of memory). */
 int workers_submit(struct workers *w, workers_work_fn *work, workers_done_fn *done, void *arg);
 
-/* Jobs queued or running, for metrics and tests. */
+/* Jobs submitted whose done() has not run yet, for metrics and tests. */
 size_t workers_pending(struct workers *w);
 
 #endif

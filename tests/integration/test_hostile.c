@@ -159,7 +159,8 @@ static void unknown_routes_and_methods(void **state) {
     expect("GET", "/../../etc/passwd", false, JSON, NULL, 0, 404, "not_found");
     expect("PATCH", "/message/", false, JSON, NULL, 0, 405, "method_not_allowed");
     expect("DELETE", "/message/", false, JSON, NULL, 0, 405, "method_not_allowed");
-    expect("GET", "/user/", false, JSON, NULL, 0, 405, "method_not_allowed");
+    expect("PATCH", "/user/", false, JSON, NULL, 0, 405, "method_not_allowed");
+    expect("GET", "/user/", false, JSON, NULL, 0, 401, "unauthorized");
 }
 
 static void bad_query_parameters_are_400(void **state) {

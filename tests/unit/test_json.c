@@ -1,0 +1,386 @@
+/*
+ * Unit tests for json.c: what request bodies json_parse_object accepts,
+ * json_get_string's cases, and the exact bytes of the reply encoders.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <event2/buffer.h>
+
+#include "json.h"
+
+/* A string literal and its length in bytes (embedded NULs included). */
+#define S(lit) (lit), (sizeof(lit) - 1)
+
+/* Parses and, on success, frees the object; returns the error. */
+static chat_error parse(const char *body, size_t len) {
+    json_t *v = NULL;
+    chat_error e = json_parse_object(body, len, &v);
+    if (e == CHAT_E_OK) {
+        assert_non_null(v);
+        assert_true(json_is_object(v));
+        json_decref(v);
+    }
+    return e;
+}
+
+/* Asserts that buf holds exactly the len bytes of want, then empties it. */
+static void assert_buffer_is(struct evbuffer *buf, const char *want, size_t len) {
+    size_t n = evbuffer_get_length(buf);
+    char *got = malloc(n + 1);
+    assert_non_null(got);
+    evbuffer_remove(buf, got, n);
+    got[n] = '\0';
+    assert_string_equal(got, want);
+    assert_int_equal(n, len);
+    free(got);
+}
+
+/* ---- json_parse_object ---- */
+
+static void test_parse_object_ok(void **state) {
+    (void)state;
+    json_t *v = NULL;
+    assert_int_equal(json_parse_object(S(" {\"email\": \"a@b.c\", \"n\": [1, {}]}\n"), &v),
+                     CHAT_E_OK);
+    assert_non_null(v);
+    assert_string_equal(json_string_value(json_object_get(v, "email")), "a@b.c");
+    json_decref(v);
+    assert_int_equal(parse(S("{}")), CHAT_E_OK);
+    assert_int_equal(parse(S("{\"t\":\"caf\xc3\xa9 \\u00e9 \\ud83d\\ude00\"}")), CHAT_E_OK);
+}
+
+static void test_parse_non_objects(void **state) {
+    (void)state;
+    assert_int_equal(parse(S("[]")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("[{\"a\":1}]")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("42")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("-1.5e3")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("\"string\"")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("true")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("null")), CHAT_E_BAD_JSON);
+}
+
+static void test_parse_trailing_garbage(void **state) {
+    (void)state;
+    assert_int_equal(parse(S("{\"a\":1} x")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":1}{}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":1},")), CHAT_E_BAD_JSON);
+    /* len is honoured: the garbage past it is not looked at. */
+    assert_int_equal(parse("{\"a\":1}garbage", 7), CHAT_E_OK);
+}
+
+static void test_parse_malformed(void **state) {
+    (void)state;
+    assert_int_equal(parse(S("{")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":1,}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{'a':1}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{a:1}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":\"unterminated}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":\"raw\nnewline\"}")), CHAT_E_BAD_JSON);
+    /* The body was cut short by len. */
+    assert_int_equal(parse("{\"a\":1}", 6), CHAT_E_BAD_JSON);
+}
+
+static void test_parse_duplicate_keys(void **state) {
+    (void)state;
+    assert_int_equal(parse(S("{\"a\":1,\"a\":2}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"email\":\"x@y.z\",\"password\":\"p\",\"email\":\"z@y.x\"}")),
+                     CHAT_E_BAD_JSON);
+    /* The same key in nested objects is fine. */
+    assert_int_equal(parse(S("{\"a\":{\"a\":1},\"b\":{\"a\":2}}")), CHAT_E_OK);
+}
+
+static void test_parse_invalid_utf8(void **state) {
+    (void)state;
+    assert_int_equal(parse(S("{\"a\":\"\xff\"}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":\"\xc0\x80\"}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":\"\xed\xa0\x80\"}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"\xc3\":1}")), CHAT_E_BAD_JSON);
+    /* A lone surrogate escape is not a character either. */
+    assert_int_equal(parse(S("{\"a\":\"\\ud800\"}")), CHAT_E_BAD_JSON);
+}
+
+static void test_parse_raw_nul_byte(void **state) {
+    (void)state;
+    assert_int_equal(parse(S("{\"a\":\"b\0c\"}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":1}\0")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("\0{\"a\":1}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\"\0:1}")), CHAT_E_BAD_JSON);
+}
+
+static void test_parse_escaped_nul(void **state) {
+    (void)state;
+    assert_int_equal(parse(S("{\"a\":\"b\\u0000c\"}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\\u0000\":1}")), CHAT_E_BAD_JSON);
+}
+
+/* body = prefix followed by depth copies of open, then the same number of
+ * close and suffix; parsed under the sanitizers it must fail cleanly. */
+static chat_error parse_nested(const char *prefix, char open, char close, size_t depth,
+                               const char *suffix) {
+    size_t pre = strlen(prefix), suf = strlen(suffix);
+    char *body = malloc(pre + 2 * depth + suf);
+    assert_non_null(body);
+    memcpy(body, prefix, pre);
+    memset(body + pre, open, depth);
+    memset(body + pre + depth, close, depth);
+    memcpy(body + pre + 2 * depth, suffix, suf);
+    chat_error e = parse(body, pre + 2 * depth + suf);
+    free(body);
+    return e;
+}
+
+static void test_parse_deep_nesting(void **state) {
+    (void)state;
+    char *opens = malloc(10000);
+    assert_non_null(opens);
+    memset(opens, '[', 10000);
+    assert_int_equal(parse(opens, 10000), CHAT_E_BAD_JSON);
+    memset(opens, '{', 10000);
+    assert_int_equal(parse(opens, 10000), CHAT_E_BAD_JSON);
+    free(opens);
+    /* Balanced, and inside an object: still refused rather than a crash. */
+    assert_int_equal(parse_nested("{\"a\":", '[', ']', 10000, "}"), CHAT_E_BAD_JSON);
+    assert_int_equal(parse_nested("{\"a\":", '[', ']', 100000, "}"), CHAT_E_BAD_JSON);
+    /* Modest nesting is fine. */
+    assert_int_equal(parse_nested("{\"a\":", '[', ']', 16, "}"), CHAT_E_OK);
+}
+
+static void test_parse_empty_body(void **state) {
+    (void)state;
+    assert_int_equal(parse("", 0), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S(" \r\n\t")), CHAT_E_BAD_JSON);
+}
+
+/* ---- json_get_string ---- */
+
+struct fields {
+    json_t *obj;
+};
+
+static int fields_setup(void **state) {
+    static struct fields f;
+    json_error_t err;
+    f.obj = json_loads("{\"email\":\"a@b.c\",\"empty\":\"\",\"u\":\"caf\\u00e9\",\"nul\":null,"
+                       "\"num\":5,\"arr\":[\"x\"],\"obj\":{},\"t\":true}",
+                       0, &err);
+    if (!f.obj) return -1;
+    *state = &f;
+    return 0;
+}
+
+static int fields_teardown(void **state) {
+    struct fields *f = *state;
+    json_decref(f->obj);
+    return 0;
+}
+
+static void test_get_string_present(void **state) {
+    struct fields *f = *state;
+    const char *s = NULL;
+    size_t len = 99;
+    assert_int_equal(json_get_string(f->obj, "email", true, CHAT_E_INVALID_EMAIL, &s, &len),
+                     CHAT_E_OK);
+    assert_string_equal(s, "a@b.c");
+    assert_int_equal(len, 5);
+    assert_int_equal(json_get_string(f->obj, "u", false, CHAT_E_INVALID_NAME, &s, &len), CHAT_E_OK);
+    assert_string_equal(s, "caf\xc3\xa9");
+    assert_int_equal(len, 5); /* bytes, not characters */
+    assert_int_equal(json_get_string(f->obj, "empty", true, CHAT_E_INVALID_NAME, &s, &len),
+                     CHAT_E_OK);
+    assert_string_equal(s, "");
+    assert_int_equal(len, 0);
+}
+
+static void test_get_string_absent_required(void **state) {
+    struct fields *f = *state;
+    const char *s = "sentinel";
+    size_t len = 99;
+    assert_int_equal(json_get_string(f->obj, "password", true, CHAT_E_INVALID_PASSWORD, &s, &len),
+                     CHAT_E_INVALID_PASSWORD);
+    assert_null(s);
+    assert_int_equal(len, 0);
+}
+
+static void test_get_string_absent_optional(void **state) {
+    struct fields *f = *state;
+    const char *s = "sentinel";
+    size_t len = 99;
+    assert_int_equal(json_get_string(f->obj, "name", false, CHAT_E_INVALID_NAME, &s, &len),
+                     CHAT_E_OK);
+    assert_null(s);
+    assert_int_equal(len, 0);
+}
+
+static void test_get_string_null(void **state) {
+    struct fields *f = *state;
+    const char *s = "sentinel";
+    size_t len = 99;
+    /* null is "absent" for an optional member ... */
+    assert_int_equal(json_get_string(f->obj, "nul", false, CHAT_E_INVALID_NAME, &s, &len),
+                     CHAT_E_OK);
+    assert_null(s);
+    assert_int_equal(len, 0);
+    /* ... and the wrong type for a required one. */
+    s = "sentinel";
+    assert_int_equal(json_get_string(f->obj, "nul", true, CHAT_E_INVALID_NAME, &s, &len),
+                     CHAT_E_INVALID_NAME);
+    assert_null(s);
+}
+
+static void test_get_string_wrong_type(void **state) {
+    struct fields *f = *state;
+    static const char *const keys[] = {"num", "arr", "obj", "t"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        for (int required = 0; required <= 1; required++) {
+            const char *s = "sentinel";
+            size_t len = 99;
+            assert_int_equal(
+                json_get_string(f->obj, keys[i], required, CHAT_E_INVALID_TEXT, &s, &len),
+                CHAT_E_INVALID_TEXT);
+            assert_null(s);
+            assert_int_equal(len, 0);
+        }
+    }
+}
+
+/* ---- encoders ---- */
+
+static const char sample_text[] = "He said \"hi\" \\ bye\nnew line caf\xc3\xa9 \xf0\x9f\x98\x80 "
+                                  "<script>alert(1)</script>";
+
+static const struct message sample = {
+    .id = "1700000000000-0",
+    .user_id = "0123456789abcdef0123456789abcdef",
+    .name = "Zo\xc3\xab",
+    .text = sample_text,
+    .text_len = sizeof(sample_text) - 1,
+    .timestamp = 1700000000000LL,
+};
+
+static const char sample_json[] =
+    "{\"id\":\"1700000000000-0\",\"userId\":\"0123456789abcdef0123456789abcdef\","
+    "\"name\":\"Zo\xc3\xab\",\"text\":\"He said \\\"hi\\\" \\\\ bye\\nnew line caf\xc3\xa9 "
+    "\xf0\x9f\x98\x80 <script>alert(1)</script>\",\"timestamp\":1700000000000}";
+
+static void test_message_append_exact_bytes(void **state) {
+    (void)state;
+    struct evbuffer *buf = evbuffer_new();
+    assert_non_null(buf);
+    assert_int_equal(json_message_append(buf, &sample), 0);
+    assert_buffer_is(buf, S(sample_json));
+    evbuffer_free(buf);
+}
+
+static void test_message_object(void **state) {
+    (void)state;
+    json_t *v = json_message(&sample);
+    assert_non_null(v);
+    assert_int_equal(json_object_size(v), 5);
+    assert_string_equal(json_string_value(json_object_get(v, "id")), sample.id);
+    assert_string_equal(json_string_value(json_object_get(v, "userId")), sample.user_id);
+    assert_string_equal(json_string_value(json_object_get(v, "name")), sample.name);
+    assert_int_equal(json_string_length(json_object_get(v, "text")), sample.text_len);
+    assert_memory_equal(json_string_value(json_object_get(v, "text")), sample.text,
+                        sample.text_len);
+    assert_true(json_integer_value(json_object_get(v, "timestamp")) == sample.timestamp);
+    json_decref(v);
+}
+
+static void test_message_text_len_honoured(void **state) {
+    (void)state;
+    struct message m = sample;
+    m.text = "hello world";
+    m.text_len = 5;
+    struct evbuffer *buf = evbuffer_new();
+    assert_non_null(buf);
+    assert_int_equal(json_message_append(buf, &m), 0);
+    assert_buffer_is(buf, S("{\"id\":\"1700000000000-0\",\"userId\":"
+                            "\"0123456789abcdef0123456789abcdef\",\"name\":\"Zo\xc3\xab\","
+                            "\"text\":\"hello\",\"timestamp\":1700000000000}"));
+    evbuffer_free(buf);
+}
+
+static void test_message_invalid_utf8_fails(void **state) {
+    (void)state;
+    struct message m = sample;
+    m.text = "bad \xff";
+    m.text_len = 5;
+    assert_null(json_message(&m));
+    struct evbuffer *buf = evbuffer_new();
+    assert_non_null(buf);
+    assert_int_equal(json_message_append(buf, &m), -1);
+    assert_int_equal(evbuffer_get_length(buf), 0);
+    m = sample;
+    m.name = "\xc3";
+    assert_null(json_message(&m));
+    assert_int_equal(json_message_append(buf, &m), -1);
+    assert_int_equal(evbuffer_get_length(buf), 0);
+    evbuffer_free(buf);
+}
+
+static void test_error_append_exact_body(void **state) {
+    (void)state;
+    struct evbuffer *buf = evbuffer_new();
+    assert_non_null(buf);
+    assert_int_equal(json_error_append(buf, CHAT_E_INVALID_EMAIL, NULL), 0);
+    assert_buffer_is(buf, S("{\"error\":{\"code\":\"invalid_email\","
+                            "\"message\":\"The e-mail address is invalid.\"}}"));
+    assert_int_equal(json_error_append(buf, CHAT_E_UNAVAILABLE, NULL), 0);
+    assert_buffer_is(buf, S("{\"error\":{\"code\":\"unavailable\","
+                            "\"message\":\"The database is unavailable; try again.\"}}"));
+    assert_int_equal(json_error_append(buf, CHAT_E_NOT_FOUND, "No room \"x\" here"), 0);
+    assert_buffer_is(buf, S("{\"error\":{\"code\":\"not_found\","
+                            "\"message\":\"No room \\\"x\\\" here\"}}"));
+    evbuffer_free(buf);
+}
+
+static void test_append_compact(void **state) {
+    (void)state;
+    struct evbuffer *buf = evbuffer_new();
+    assert_non_null(buf);
+    json_t *v = json_pack("{s:[i,b,n], s:s}", "a", 1, 1, "b", "x y");
+    assert_non_null(v);
+    assert_int_equal(json_append(buf, v), 0);
+    json_decref(v);
+    assert_buffer_is(buf, S("{\"a\":[1,true,null],\"b\":\"x y\"}"));
+    evbuffer_free(buf);
+}
+
+int main(void) {
+    const struct CMUnitTest parse_tests[] = {
+        cmocka_unit_test(test_parse_object_ok),        cmocka_unit_test(test_parse_non_objects),
+        cmocka_unit_test(test_parse_trailing_garbage), cmocka_unit_test(test_parse_malformed),
+        cmocka_unit_test(test_parse_duplicate_keys),   cmocka_unit_test(test_parse_invalid_utf8),
+        cmocka_unit_test(test_parse_raw_nul_byte),     cmocka_unit_test(test_parse_escaped_nul),
+        cmocka_unit_test(test_parse_deep_nesting),     cmocka_unit_test(test_parse_empty_body),
+    };
+    const struct CMUnitTest get_tests[] = {
+        cmocka_unit_test(test_get_string_present),
+        cmocka_unit_test(test_get_string_absent_required),
+        cmocka_unit_test(test_get_string_absent_optional),
+        cmocka_unit_test(test_get_string_null),
+        cmocka_unit_test(test_get_string_wrong_type),
+    };
+    const struct CMUnitTest encode_tests[] = {
+        cmocka_unit_test(test_message_append_exact_bytes),
+        cmocka_unit_test(test_message_object),
+        cmocka_unit_test(test_message_text_len_honoured),
+        cmocka_unit_test(test_message_invalid_utf8_fails),
+        cmocka_unit_test(test_error_append_exact_body),
+        cmocka_unit_test(test_append_compact),
+    };
+    int failed = cmocka_run_group_tests_name("json_parse_object", parse_tests, NULL, NULL);
+    failed +=
+        cmocka_run_group_tests_name("json_get_string", get_tests, fields_setup, fields_teardown);
+    failed += cmocka_run_group_tests_name("json encoders", encode_tests, NULL, NULL);
+    return failed;
+}
