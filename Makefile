@@ -29,9 +29,13 @@ INT_SRCS  := $(wildcard tests/integration/test_*.c)
 INT_BINS  := $(INT_SRCS:%.c=$(BUILD)/%)
 INT_HELPERS := $(filter-out $(INT_SRCS),$(wildcard tests/integration/*.c))
 INT_HELPER_OBJS := $(INT_HELPERS:%.c=$(BUILD)/%.o)
+CLU_SRCS  := $(wildcard tests/cluster/test_*.c)
+CLU_BINS  := $(CLU_SRCS:%.c=$(BUILD)/%)
+CLU_HELPERS := $(filter-out $(CLU_SRCS),$(wildcard tests/cluster/*.c))
+CLU_HELPER_OBJS := $(CLU_HELPERS:%.c=$(BUILD)/%.o)
 
 .PHONY: all test unit run stop bench clean deps format
-all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(INT_BINS)
+all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(INT_BINS) $(CLU_BINS)
 
 $(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
 	$(CC) $(CFLAGS) $(SRV_CFLAGS) -c $< -o $@
@@ -60,7 +64,13 @@ $(BUILD)/tests/integration/%.o: tests/integration/%.c $(wildcard tests/integrati
 $(BUILD)/tests/integration/test_%: $(BUILD)/tests/integration/test_%.o $(INT_HELPER_OBJS) $(BUILD)/libchatclient.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS) $(TEST_LIBS) -lpthread
 
-$(BUILD) $(BUILD)/src $(BUILD)/lib $(BUILD)/tests/unit $(BUILD)/tests/integration:
+$(BUILD)/tests/cluster/%.o: tests/cluster/%.c $(wildcard tests/cluster/*.h) tests/integration/testlib.h | $(BUILD)/tests/cluster
+	$(CC) $(CFLAGS) -Itests/integration $(CLI_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/cluster/test_%: $(BUILD)/tests/cluster/test_%.o $(CLU_HELPER_OBJS) $(BUILD)/tests/integration/testlib.o $(BUILD)/libchatclient.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS) $(TEST_LIBS) -lpthread
+
+$(BUILD) $(BUILD)/src $(BUILD)/lib $(BUILD)/tests/unit $(BUILD)/tests/integration $(BUILD)/tests/cluster:
 	mkdir -p $@
 
 # Runs every suite; the last line is the summary for all of them.

@@ -49,6 +49,7 @@ typedef struct session {
 typedef struct cli {
     const char *server_opt;  /* --server, else $CHAT_SERVER, else NULL */
     const char *session_opt; /* --session, else NULL */
+    int no_retry;            /* --no-retry: one attempt per request */
     char *server;            /* normalised URL of the server in use */
     char *session_path;      /* the session file */
     session saved;           /* the session file's contents */
@@ -83,7 +84,7 @@ static int fail(int code, const char *fmt, ...) {
 }
 
 static void usage(FILE *f) {
-    fputs("usage: chat [--server URL] [--session FILE] <command> [args]\n"
+    fputs("usage: chat [--server URL] [--session FILE] [--no-retry] <command> [args]\n"
           "\n"
           "commands:\n"
           "  register EMAIL [--name NAME]   create an account and log in\n"
@@ -100,6 +101,8 @@ static void usage(FILE *f) {
           "  " CHAT_DEFAULT_SERVER ".\n"
           "Session file: --session, else $CHAT_SESSION_FILE, else\n"
           "  $XDG_CONFIG_HOME/clusterchat/session (~/.config/clusterchat/session).\n"
+          "While the server is unreachable or answers 503, send, login and history\n"
+          "  try again for up to 30 s; --no-retry makes them give up at once.\n"
           "Exit status: 0 ok, 1 refused by the server, 2 usage error,\n"
           "  3 server unreachable or failing.\n",
           f);
@@ -232,6 +235,7 @@ static int option_take(const cli_opt *const tables[], int argc, char **argv, int
 static int globals_parse(cli *c, int argc, char **argv, int *i) {
     const cli_opt globals[] = {{"--server", &c->server_opt, NULL},
                                {"--session", &c->session_opt, NULL},
+                               {"--no-retry", NULL, &c->no_retry},
                                {NULL, NULL, NULL}};
     const cli_opt *const tables[] = {globals, NULL};
     for (*i = 1; *i < argc && argv[*i][0] == '-' && argv[*i][1] != '\0'; ++*i) {
@@ -250,6 +254,7 @@ static int globals_parse(cli *c, int argc, char **argv, int *i) {
 static int args_parse(cli *c, const cli_opt *opts) {
     const cli_opt globals[] = {{"--server", &c->server_opt, NULL},
                                {"--session", &c->session_opt, NULL},
+                               {"--no-retry", NULL, &c->no_retry},
                                {NULL, NULL, NULL}};
     const cli_opt *const tables[] = {globals, opts, NULL};
     int npos = 0, only_positional = 0;
@@ -436,6 +441,7 @@ static int cli_open(cli *c, int need_session) {
                   c->saved.server, c->server);
     if (rc == 0 && !(c->client = chat_client_new(c->server)))
         rc = fail(EXIT_REFUSED, "cannot create the HTTP client");
+    if (rc == 0 && c->no_retry) chat_client_set_retry(c->client, 0);
     if (rc == 0 && session_fits(c) && chat_client_set_token(c->client, c->saved.token) != CHAT_OK)
         rc = fail(EXIT_REFUSED, "the session file %s is damaged; remove it and log in again",
                   c->session_path);

@@ -6,6 +6,30 @@
  * failure chat_client_error() tells why in words and chat_client_status()
  * gives the HTTP status (0 when no response arrived). A chat_client is not
  * thread-safe: use one per thread.
+ *
+ * Retries. chat_send(), chat_login() and chat_history() are safe to repeat.
+ * When an attempt gets no HTTP response at all (CHAT_ERR_NETWORK: refused,
+ * reset, timed out; but not a malformed URL or a TLS certificate that fails
+ * verification, which no retry cures) or a 503 (CHAT_ERR_UNAVAILABLE, e.g.
+ * while the server's Redis cluster fails over), they send the same request
+ * again after a backoff of 50 ms that doubles up to 1 s, each delay plus a
+ * random 0-25 %. They retry as long as the next attempt would start within
+ * the retry budget, counted from the start of the call (default 30000 ms, see
+ * chat_client_set_retry()); an attempt already running is bounded only by
+ * the request timeout, so a call returns within about budget + timeout. Every
+ * other outcome ends the call at once: a 2xx, any 4xx, any other 5xx, a
+ * garbled answer, out of memory. chat_register() is never retried (a repeat
+ * could meet the account its own lost first attempt created and answer 409),
+ * nor is chat_logout(). When retries run out, the call returns the last
+ * attempt's error and status, and chat_client_error() says how many attempts
+ * were made.
+ *
+ * Each chat_send() carries a clientMsgId (32 random lowercase hex digits
+ * unless chat_send_with_id() names one), the same in every attempt. The
+ * server stores a message once per user and clientMsgId for 24 hours; a
+ * repeat gets the first message back, marked as replayed (see
+ * chat_client_last_replayed()). So a send whose response was lost is not
+ * stored twice when it is retried.
  */
 #ifndef CHATCLIENT_H
 #define CHATCLIENT_H
@@ -71,19 +95,42 @@ const char *chat_client_error(const chat_client *c);
 int chat_client_status(const chat_client *c);
 /* Total timeout per HTTP request in milliseconds (default 10000). */
 void chat_client_set_timeout(chat_client *c, long timeout_ms);
+/* Wall time in milliseconds, from the start of a call, within which send,
+ * login and history may start a retry (default 30000; 0 disables retries; a
+ * negative value restores the default). See "Retries" above. */
+void chat_client_set_retry(chat_client *c, long budget_ms);
+/* How many HTTP attempts the last call made: 1 when it was not retried, 0
+ * when it failed before sending anything (e.g. CHAT_ERR_USAGE). */
+unsigned chat_client_attempts(const chat_client *c);
+/* 1 when the last call was a send whose response carried
+ * "Idempotent-Replayed: true" (the server had already stored a message with
+ * this clientMsgId and returned it instead of storing another), else 0. */
+int chat_client_last_replayed(const chat_client *c);
 
-/* POST /user/: registers and keeps the returned session token. out may be NULL. */
+/* POST /user/: registers and keeps the returned session token. out may be NULL.
+ * Never retried. */
 int chat_register(chat_client *c, const char *email, const char *password,
                   const char *name, chat_user *out);
-/* PUT /user/: logs in (a new session) and keeps its token. out may be NULL. */
+/* PUT /user/: logs in (a new session) and keeps its token. out may be NULL.
+ * Retried on CHAT_ERR_NETWORK and 503 (a repeat only opens another session). */
 int chat_login(chat_client *c, const char *email, const char *password,
                chat_user *out);
-/* DELETE /user/session: ends this client's session and forgets the token. */
+/* DELETE /user/session: ends this client's session and forgets the token.
+ * Not retried. */
 int chat_logout(chat_client *c);
-/* POST /message/: sends text; out (may be NULL) receives the stored message. */
+/* POST /message/: sends text; out (may be NULL) receives the stored message.
+ * Same as chat_send_with_id() with a new random client_msg_id. */
 int chat_send(chat_client *c, const char *text, chat_message *out);
+/* POST /message/ with the idempotency key client_msg_id (1 to 64 characters
+ * of A-Z a-z 0-9 . _ : -, else CHAT_ERR_USAGE; NULL generates one). Retried
+ * on CHAT_ERR_NETWORK and 503 with the same key. Sending a key again (within
+ * 24 h, same user) returns the message first stored with it: CHAT_OK, with
+ * chat_client_last_replayed() = 1. */
+int chat_send_with_id(chat_client *c, const char *text, const char *client_msg_id,
+                      chat_message *out);
 /* GET /message/: messages newer than after (NULL: from the start), at most
- * limit of them (0: no limit), oldest first. */
+ * limit of them (0: no limit), oldest first. Retried on CHAT_ERR_NETWORK and
+ * 503 (the whole request again; out only ever holds one complete answer). */
 int chat_history(chat_client *c, const char *after, int limit,
                  chat_message_list *out);
 

@@ -6,7 +6,10 @@
  * CURL easy handle (reset between requests, so the connection is kept
  * alive), collects the body in a geometrically growing buffer and the
  * authKey cookie from the Set-Cookie header, maps the status to a chat_err
- * and finally turns the JSON body into the caller's structs.
+ * and finally turns the JSON body into the caller's structs. Calls that are
+ * safe to repeat (send, which carries a clientMsgId, login and history) run
+ * their request again on a network error or a 503, with exponential backoff,
+ * until the client's retry budget is spent.
  *
  * libcurl's global state is initialised by the first chat_client_new(); that
  * first call should happen before the program starts other threads.
@@ -16,17 +19,28 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #define CHAT_DEFAULT_TIMEOUT_MS 10000L
 #define CHAT_TOKEN_MAX 4096
 #define CHAT_ERROR_MAX 512
 #define CHAT_BUF_MIN 4096
 #define CHAT_COOKIE_NAME "authKey"
+#define CHAT_DEFAULT_RETRY_BUDGET_MS 30000L
+#define CHAT_RETRY_FIRST_MS 50L                      /* the first backoff delay */
+#define CHAT_RETRY_MAX_MS 1000L                      /* the backoff delay doubles up to this */
+#define CHAT_MSG_ID_MAX 64                           /* the longest clientMsgId the server takes */
+#define CHAT_MSG_ID_RANDOM 16                        /* random bytes in a generated clientMsgId */
+#define CHAT_MSG_ID_GEN_LEN (2 * CHAT_MSG_ID_RANDOM) /* hex digits in one */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CHAT_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -46,8 +60,12 @@ struct chat_client {
     char *base_url;                   /* e.g. "http://host:8182", no trailing '/' */
     char *token;                      /* session token, NULL when logged out */
     long timeout_ms;                  /* total timeout per request */
+    long retry_budget_ms;             /* wall time in which retries may start, 0: none */
+    unsigned attempts;                /* HTTP attempts made by the last call */
+    int replayed;                     /* last response had "Idempotent-Replayed: true" */
     int status;                       /* HTTP status of the last response, 0 if none */
     int nomem;                        /* set when a libcurl callback ran out of memory */
+    int hopeless;                     /* the last transfer failed in a way no retry cures */
     chat_buf body;                    /* body of the last response */
     char *cookie_token;               /* authKey from the last response's Set-Cookie */
     char error[CHAT_ERROR_MAX];       /* words for the last failure, "" after success */
@@ -60,6 +78,7 @@ typedef struct chat_request {
     const char *path;   /* path and query, starting with '/' */
     json_t *body;       /* JSON request body, NULL for none */
     int auth;           /* nonzero: send the session token when there is one */
+    int retry;          /* nonzero: safe to repeat on a network error or a 503 */
 } chat_request;
 
 /* Set once curl_global_init() succeeded; see the note at the top. */
@@ -138,6 +157,34 @@ static char *cookie_value(const char *p, size_t len, const char *name, int *nome
     return value;
 }
 
+/* Whether id is a clientMsgId the server accepts: 1 to 64 of [A-Za-z0-9._:-]. */
+static int msg_id_is_valid(const char *id) {
+    size_t len = strlen(id);
+    if (len == 0 || len > CHAT_MSG_ID_MAX) return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)id[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == ':' || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether a header line (name, colon, value, CRLF) is name: value, ignoring
+ * case and the blanks around the value. */
+static int header_is(const char *line, size_t len, const char *name, const char *value) {
+    size_t name_len = strlen(name), value_len = strlen(value);
+    if (len <= name_len || strncasecmp(line, name, name_len) != 0 || line[name_len] != ':')
+        return 0;
+    line += name_len + 1;
+    len -= name_len + 1;
+    while (len > 0 && (*line == ' ' || *line == '\t'))
+        line++, len--;
+    while (len > 0 && strchr(" \t\r\n", line[len - 1]))
+        len--;
+    return len == value_len && strncasecmp(line, value, len) == 0;
+}
+
 /* Maps an HTTP status to a chat_err as include/chatclient.h documents it. */
 static int status_to_err(int status) {
     switch (status) {
@@ -157,6 +204,94 @@ static int status_to_err(int status) {
     default:
         return status >= 200 && status < 300 ? CHAT_OK : CHAT_ERR_SERVER;
     }
+}
+
+/* Whether a failed transfer would fail the same way again (a bad URL, an
+ * untrusted certificate), so that retrying it is pointless. */
+static int curl_code_is_hopeless(CURLcode cc) {
+    switch (cc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* ---- randomness and time ---- */
+
+/* Fills buf with n random bytes from getrandom(), else /dev/urandom; -1 when
+ * neither works. */
+static int random_fill(unsigned char *buf, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(buf + got, n - got, 0);
+        if (r > 0)
+            got += (size_t)r;
+        else if (r < 0 && errno != EINTR)
+            break;
+    }
+    if (got == n) return 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r > 0)
+            got += (size_t)r;
+        else if (r == 0 || errno != EINTR)
+            break;
+    }
+    close(fd);
+    return got == n ? 0 : -1;
+}
+
+/* Writes a new clientMsgId, 32 lowercase hex digits, to id. Without any
+ * source of randomness it falls back to the clock, the pid and a counter,
+ * which are still unique within this machine. */
+static void msg_id_generate(char id[CHAT_MSG_ID_GEN_LEN + 1]) {
+    static const char hex[] = "0123456789abcdef";
+    static _Atomic unsigned counter;
+    unsigned char bytes[CHAT_MSG_ID_RANDOM];
+    if (random_fill(bytes, sizeof bytes) == 0) {
+        for (size_t i = 0; i < sizeof bytes; i++) {
+            id[2 * i] = hex[bytes[i] >> 4];
+            id[2 * i + 1] = hex[bytes[i] & 0xf];
+        }
+        id[CHAT_MSG_ID_GEN_LEN] = '\0';
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long long ns =
+        (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+    snprintf(id, CHAT_MSG_ID_GEN_LEN + 1, "%016llx%08x%08x", ns, (unsigned)getpid(), ++counter);
+}
+
+/* Milliseconds on the monotonic clock. */
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps for ms milliseconds, also when signals interrupt the sleep. */
+static void sleep_ms(long ms) {
+    struct timespec left = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+    }
+}
+
+/* The delay before the next retry: delay plus a random 0 to 25 % of it. */
+static long backoff_jitter(long delay) {
+    unsigned char r[2];
+    if (delay < 4 || random_fill(r, sizeof r) != 0) return delay;
+    return delay + (long)(((unsigned)r[0] << 8 | r[1]) % (unsigned)(delay / 4 + 1));
 }
 
 /* ---- error reporting ---- */
@@ -206,6 +341,9 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userdata) 
     if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         free(c->cookie_token); /* a new response (after 1xx) starts */
         c->cookie_token = NULL;
+        c->replayed = 0;
+    } else if (header_is(data, len, "Idempotent-Replayed", "true")) {
+        c->replayed = 1;
     } else if (len > sizeof set_cookie - 1 &&
                strncasecmp(data, set_cookie, sizeof set_cookie - 1) == 0) {
         char *value = cookie_value(data + sizeof set_cookie - 1, len - (sizeof set_cookie - 1),
@@ -224,6 +362,8 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userdata) 
 static void client_response_reset(chat_client *c) {
     c->status = 0;
     c->nomem = 0;
+    c->hopeless = 0;
+    c->replayed = 0;
     c->body.len = 0;
     if (c->body.data) c->body.data[0] = '\0';
     secret_free(c->cookie_token);
@@ -302,6 +442,7 @@ static int client_strings(chat_client *c, const chat_request *req, char **url, c
 static int client_transfer(chat_client *c) {
     CURLcode cc = curl_easy_perform(c->curl);
     if (c->nomem) return client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    c->hopeless = curl_code_is_hopeless(cc);
     if (cc != CURLE_OK)
         return client_fail(c, CHAT_ERR_NETWORK, "%s",
                            c->curl_error[0] ? c->curl_error : curl_easy_strerror(cc));
@@ -312,8 +453,8 @@ static int client_transfer(chat_client *c) {
     return err == CHAT_OK ? CHAT_OK : client_fail_status(c, err);
 }
 
-/* Sends req and receives the answer into c->body; CHAT_OK only for a 2xx. */
-static int client_perform(chat_client *c, const chat_request *req) {
+/* Sends req once and receives the answer into c->body; CHAT_OK only for a 2xx. */
+static int client_attempt(chat_client *c, const chat_request *req) {
     char *url = NULL, *cookie = NULL, *payload = NULL;
     struct curl_slist *headers = headers_new();
     client_response_reset(c);
@@ -337,10 +478,48 @@ static int client_perform(chat_client *c, const chat_request *req) {
     return rc;
 }
 
+/* Whether the failed attempt rc may be repeated: no response at all (unless
+ * the failure is hopeless), or a 503. */
+static int client_attempt_is_transient(const chat_client *c, int rc) {
+    return (rc == CHAT_ERR_NETWORK && !c->hopeless) || rc == CHAT_ERR_UNAVAILABLE;
+}
+
+/* Adds how often the request was tried to the words for the last failure. */
+static void client_note_attempts(chat_client *c, long long elapsed_ms) {
+    size_t len = strlen(c->error);
+    if (c->attempts > 1 && len < sizeof c->error)
+        snprintf(c->error + len, sizeof c->error - len, " (gave up after %u attempts in %lld ms)",
+                 c->attempts, elapsed_ms);
+}
+
+/* Runs req like client_attempt(); when req->retry is set, repeats it after a
+ * network error or a 503 with exponential backoff (50 ms doubling up to 1 s,
+ * plus jitter) as long as the next attempt starts within the retry budget. */
+static int client_perform(chat_client *c, const chat_request *req) {
+    long long start = now_ms(), elapsed = 0;
+    long delay = CHAT_RETRY_FIRST_MS;
+    int rc;
+    c->attempts = 0;
+    for (;;) {
+        c->attempts++;
+        rc = client_attempt(c, req);
+        if (!req->retry || !client_attempt_is_transient(c, rc)) return rc;
+        long wait = backoff_jitter(delay);
+        elapsed = now_ms() - start;
+        if (elapsed + wait > c->retry_budget_ms) break;
+        sleep_ms(wait);
+        delay = delay * 2 > CHAT_RETRY_MAX_MS ? CHAT_RETRY_MAX_MS : delay * 2;
+    }
+    client_note_attempts(c, elapsed);
+    return rc;
+}
+
 /* Starts an API call: a failure before any request leaves status 0. */
 static int client_begin(chat_client *c) {
     if (!c) return CHAT_ERR_USAGE;
     c->status = 0;
+    c->attempts = 0;
+    c->replayed = 0;
     c->error[0] = '\0';
     return CHAT_OK;
 }
@@ -436,6 +615,7 @@ chat_client *chat_client_new(const char *base_url) {
     chat_client *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->timeout_ms = CHAT_DEFAULT_TIMEOUT_MS;
+    c->retry_budget_ms = CHAT_DEFAULT_RETRY_BUDGET_MS;
     c->base_url = str_dup(base_url);
     c->curl = curl_easy_init();
     if (!c->base_url || !c->curl) {
@@ -481,6 +661,15 @@ int chat_client_status(const chat_client *c) { return c ? c->status : 0; }
 void chat_client_set_timeout(chat_client *c, long timeout_ms) {
     if (c) c->timeout_ms = timeout_ms < 0 ? CHAT_DEFAULT_TIMEOUT_MS : timeout_ms;
 }
+
+/* A negative budget restores the default; 0 turns retries off. */
+void chat_client_set_retry(chat_client *c, long budget_ms) {
+    if (c) c->retry_budget_ms = budget_ms < 0 ? CHAT_DEFAULT_RETRY_BUDGET_MS : budget_ms;
+}
+
+unsigned chat_client_attempts(const chat_client *c) { return c ? c->attempts : 0; }
+
+int chat_client_last_replayed(const chat_client *c) { return c ? c->replayed : 0; }
 
 /* ---- the API calls ---- */
 
@@ -544,8 +733,11 @@ static int client_credentials_call(chat_client *c, const char *method, const cha
     json_t *body = NULL;
     int rc = body_credentials(c, email, password, name, &body);
     if (rc == CHAT_OK) {
-        chat_request req = {method, "/user/", body, 0};
-        rc = client_authenticate(c, &req, strcmp(method, "PUT") == 0, out);
+        /* a repeated login only opens another session; a repeated
+         * registration could meet its own first attempt as a 409 */
+        int is_login = strcmp(method, "PUT") == 0;
+        chat_request req = {method, "/user/", body, 0, is_login};
+        rc = client_authenticate(c, &req, is_login, out);
     }
     json_decref(body);
     return rc;
@@ -565,7 +757,7 @@ int chat_login(chat_client *c, const char *email, const char *password, chat_use
 int chat_logout(chat_client *c) {
     if (client_begin(c) != CHAT_OK) return CHAT_ERR_USAGE;
     if (!c->token) return client_fail(c, CHAT_ERR_USAGE, "not logged in");
-    chat_request req = {"DELETE", "/user/session", NULL, 1};
+    chat_request req = {"DELETE", "/user/session", NULL, 1, 0};
     int rc = client_perform(c, &req);
     if (rc == CHAT_OK || rc == CHAT_ERR_AUTH) {
         secret_free(c->token);
@@ -575,15 +767,37 @@ int chat_logout(chat_client *c) {
 }
 
 int chat_send(chat_client *c, const char *text, chat_message *out) {
+    return chat_send_with_id(c, text, NULL, out);
+}
+
+/* The body {"text", "clientMsgId"} for a send. */
+static int body_message(chat_client *c, const char *text, const char *client_msg_id,
+                        json_t **body) {
+    *body = json_object();
+    if (!*body) return client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    int rc = body_add(c, *body, "text", text);
+    if (rc == CHAT_OK) rc = body_add(c, *body, "clientMsgId", client_msg_id);
+    return rc;
+}
+
+int chat_send_with_id(chat_client *c, const char *text, const char *client_msg_id,
+                      chat_message *out) {
     if (out) memset(out, 0, sizeof *out);
     if (client_begin(c) != CHAT_OK) return CHAT_ERR_USAGE;
     if (!text) return client_fail(c, CHAT_ERR_USAGE, "no text to send");
     if (!c->token) return client_fail(c, CHAT_ERR_USAGE, "not logged in");
-    json_t *body = json_object(), *root = NULL;
+    if (client_msg_id && !msg_id_is_valid(client_msg_id))
+        return client_fail(c, CHAT_ERR_USAGE,
+                           "the client message id must be 1 to 64 of A-Z a-z 0-9 . _ : -");
+    char generated[CHAT_MSG_ID_GEN_LEN + 1];
+    if (!client_msg_id) {
+        msg_id_generate(generated);
+        client_msg_id = generated;
+    }
+    json_t *body = NULL, *root = NULL;
     chat_message msg = {0};
-    int rc =
-        body ? body_add(c, body, "text", text) : client_fail(c, CHAT_ERR_NOMEM, "out of memory");
-    chat_request req = {"POST", "/message/", body, 1};
+    int rc = body_message(c, text, client_msg_id, &body);
+    chat_request req = {"POST", "/message/", body, 1, 1};
     if (rc == CHAT_OK && (rc = client_perform(c, &req)) == CHAT_OK) rc = client_body_json(c, &root);
     if (rc == CHAT_OK && (rc = message_from_json(root, &msg)) != CHAT_OK)
         client_fail_parse(c, rc, "message");
@@ -619,7 +833,7 @@ int chat_history(chat_client *c, const char *after, int limit, chat_message_list
         return client_fail(c, CHAT_ERR_USAGE, "a result list and a limit >= 0 are needed");
     char *path = history_path(c, after, limit);
     if (!path) return client_fail(c, CHAT_ERR_NOMEM, "out of memory");
-    chat_request req = {"GET", path, NULL, 1};
+    chat_request req = {"GET", path, NULL, 1, 1};
     json_t *root = NULL;
     int rc = client_perform(c, &req);
     if (rc == CHAT_OK) rc = client_body_json(c, &root);

@@ -16,12 +16,12 @@
 #include "slot.h"
 
 #define MAX_SEEDS 16
-#define MAX_REDIRECTS 16
+#define MAX_REDIRECTS 32
 #define TICK_MS 20
 #define REFRESH_PERIOD_MS 5000
 #define REFRESH_MIN_GAP_MS 100
 #define RETRY_BASE_MS 10
-#define RETRY_MAX_MS 500
+#define RETRY_MAX_MS 200
 
 enum cmd_kind { CMD_PLAIN, CMD_DURABLE, CMD_BLOCKING };
 
@@ -255,7 +255,11 @@ static bool handle_cluster_error(struct cmd *cmd, struct conn *conn, redisReply 
     switch (cluster_error_classify(reply->str, reply->len)) {
     case CLUSTER_ERROR_MOVED:
     case CLUSTER_ERROR_ASK:
-        if (++cmd->redirects > MAX_REDIRECTS) return false;
+        if (++cmd->redirects > MAX_REDIRECTS) {
+            log_warn("msg=\"too many redirects\" slot=%u last=\"%s\"", cmd->slot, reply->str);
+            finish(cmd, NULL);
+            return true;
+        }
         if (cluster_error_classify(reply->str, reply->len) == CLUSTER_ERROR_MOVED)
             follow_moved(cmd, conn, reply);
         else
@@ -288,7 +292,7 @@ static void on_cmd_reply(struct conn *conn, redisReply *reply, void *privdata) {
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR && handle_cluster_error(cmd, conn, reply)) return;
-    if (cmd->kind == CMD_DURABLE && reply->type != REDIS_REPLY_ERROR) {
+    if (cmd->kind == CMD_DURABLE && cmd->c->min_acks > 0 && reply->type != REDIS_REPLY_ERROR) {
         cmd->held = reply_copy(reply); /* delivered when WAIT answers */
         if (cmd->held) return;
     }
@@ -356,7 +360,8 @@ static int send_on(struct cmd *cmd, struct conn *conn) {
     }
     if (conn_send(conn, cmd->fmt, cmd->len, on_cmd_reply, cmd) < 0) return -1;
     cmd->inflight++;
-    if (cmd->kind == CMD_DURABLE && conn_send(conn, c->wait_fmt, c->wait_len, on_wait_reply, cmd) == 0)
+    if (cmd->kind == CMD_DURABLE && c->min_acks > 0 &&
+        conn_send(conn, c->wait_fmt, c->wait_len, on_wait_reply, cmd) == 0)
         cmd->inflight++;
     return 0;
 }
@@ -671,8 +676,9 @@ int cluster_command_argv(struct cluster *c, const char *key, size_t keylen,
 int cluster_command_durable(struct cluster *c, const char *key, size_t keylen,
                             cluster_reply_fn *cb, void *arg, int argc, const char **argv,
                             const size_t *argvlen) {
-    enum cmd_kind kind = c->min_acks == 0 ? CMD_PLAIN : CMD_DURABLE;
-    return submit(c, kind, key, keylen, c->opts.timeout_ms, cb, arg, argc, argv, argvlen);
+    /* whether WAIT follows is decided when it is sent: before the topology is
+     * known, a standalone node (no WAIT) cannot be told from a cluster */
+    return submit(c, CMD_DURABLE, key, keylen, c->opts.timeout_ms, cb, arg, argc, argv, argvlen);
 }
 
 int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, int timeout_ms,

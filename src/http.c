@@ -13,6 +13,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 
 /* Bodies up to this many times the configured limit are read and refused by
@@ -110,8 +111,10 @@ static void assign_request_id(struct request *r) {
 }
 
 static void request_free(struct request *r, int status) {
+    double dur_ms = (double)(now_us() - r->start_us) / 1000.0;
     log_info("req=%s method=%s path=\"%s\" status=%d dur_ms=%.2f", r->id, r->method, r->path,
-             status, (double)(now_us() - r->start_us) / 1000.0);
+             status, dur_ms);
+    metrics_observe_request(r->route, r->method, status, dur_ms);
     evhttp_clear_headers(&r->query);
     free(r);
 }
@@ -151,14 +154,18 @@ bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]) {
                               evhttp_find_header(h, "Authorization"), out);
 }
 
-void http_reply_buffer(struct request *r, int status, struct evbuffer *body) {
+void http_reply_typed(struct request *r, int status, const char *content_type,
+                      struct evbuffer *body) {
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
     evhttp_add_header(h, "X-Request-Id", r->id);
     evhttp_add_header(h, "Cache-Control", "no-store");
-    if (body && evbuffer_get_length(body))
-        evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
+    if (body && evbuffer_get_length(body)) evhttp_add_header(h, "Content-Type", content_type);
     evhttp_send_reply(r->ev, status, reason_of(status), body);
     request_free(r, status);
+}
+
+void http_reply_buffer(struct request *r, int status, struct evbuffer *body) {
+    http_reply_typed(r, status, "application/json; charset=utf-8", body);
 }
 
 void http_reply_json(struct request *r, int status, json_t *body) {
@@ -200,6 +207,7 @@ void http_stream_start(struct request *r, int status, const char *content_type) 
     evhttp_send_reply_start(r->ev, status, reason_of(status));
     r->streaming = true;
     stream_link(r);
+    metrics_stream_opened();
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     if (evcon) evhttp_connection_set_closecb(evcon, on_connection_close, r);
 }
@@ -216,13 +224,17 @@ static void detach_close_callback(struct request *r) {
 
 void http_stream_end(struct request *r) {
     stream_unlink(r);
+    metrics_stream_closed();
     detach_close_callback(r);
     evhttp_send_reply_end(r->ev); /* frees the request when the client is gone */
     request_free(r, 200);
 }
 
 void http_stream_abort(struct request *r) {
-    if (r->streaming) stream_unlink(r);
+    if (r->streaming) {
+        stream_unlink(r);
+        metrics_stream_closed();
+    }
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     if (evcon) {
         evhttp_connection_set_closecb(evcon, NULL, NULL);
@@ -273,6 +285,7 @@ static void on_request(struct evhttp_request *ev, void *arg) {
     r->srv = router.srv;
     r->start_us = now_us();
     r->method = method_name(evhttp_request_get_command(ev));
+    r->route = "unmatched";
     TAILQ_INIT(&r->query);
     assign_request_id(r);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
@@ -287,6 +300,7 @@ static void on_request(struct evhttp_request *ev, void *arg) {
     bool path_known;
     const struct route *rt = find_route(path, evhttp_request_get_command(ev), &path_known);
     if (rt) {
+        r->route = rt->path;
         rt->handler(r);
     } else if (path_known) {
         char allow[128];

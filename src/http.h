@@ -36,6 +36,7 @@ struct request {
     struct server *srv;         /* the server it arrived at */
     char id[24];                /* request id for logs and X-Request-Id */
     const char *method;         /* method name, for logs */
+    const char *route;          /* matched route's path or "unmatched", for metrics */
     char path[128];             /* printable path, for logs */
     struct evkeyvalq query;     /* decoded query parameters */
     long long start_us;         /* receive time, microseconds since the epoch */
@@ -77,6 +78,9 @@ void http_reply_error(struct request *r, chat_error e, const char *message);
 void http_reply_empty(struct request *r, int status);
 /* Sends body (JSON text, may be NULL) as it is; frees r, not body. */
 void http_reply_buffer(struct request *r, int status, struct evbuffer *body);
+/* Sends body with the given content type; frees r, not body. */
+void http_reply_typed(struct request *r, int status, const char *content_type,
+                      struct evbuffer *body);
 
 /* Chunked replies: start once, send any number of chunks, end once. The
  * drained callback runs when a chunk has left the output buffer; on_close

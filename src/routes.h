@@ -17,6 +17,7 @@ void route_user_me(struct request *r);       /* GET /user/ */
 void route_message_send(struct request *r);  /* POST /message/ */
 void route_message_list(struct request *r);  /* GET /message/ */
 void route_health(struct request *r);        /* GET /health */
+void route_metrics(struct request *r);       /* GET /metrics */
 
 /* The routing table and its length. */
 extern const struct route routes_table[];

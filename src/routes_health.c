@@ -1,7 +1,12 @@
-/* routes_health: GET /health answers 200 when Redis answers a PING, else 503. */
+/*
+ * routes_health: GET /health answers 200 when Redis answers a PING, else
+ * 503; GET /metrics renders the counters.
+ */
+#include <event2/buffer.h>
 #include <jansson.h>
 
 #include "http.h"
+#include "metrics.h"
 #include "routes.h"
 #include "server.h"
 #include "store.h"
@@ -14,4 +19,16 @@ static void on_pong(enum store_status st, void *arg) {
 
 void route_health(struct request *r) {
     if (store_ping(r->srv->store, on_pong, r) < 0) http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+}
+
+/* GET /metrics: the Prometheus text format. */
+void route_metrics(struct request *r) {
+    struct evbuffer *out = evbuffer_new();
+    if (!out || metrics_render(out, r->srv) < 0) {
+        if (out) evbuffer_free(out);
+        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        return;
+    }
+    http_reply_typed(r, 200, "text/plain; version=0.0.4; charset=utf-8", out);
+    evbuffer_free(out);
 }

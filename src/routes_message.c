@@ -11,6 +11,7 @@
 
 #include "http.h"
 #include "json.h"
+#include "metrics.h"
 #include "routes.h"
 #include "server.h"
 #include "store.h"
@@ -49,6 +50,7 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
         return;
     }
     if (replayed) http_add_header(op->r, "Idempotent-Replayed", "true");
+    else metrics_message_sent();
     http_reply_json(op->r, 201, reply);
     send_op_done(op, CHAT_E_OK);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every suite of clusterchat: builds with gcc, clang and gcc with
-# ASan+UBSan, then the unit tests and the integration tests (against a real
-# redis-server and chatd) for the normal and the sanitizer build. Suites
+# ASan+UBSan, then the unit tests, the integration tests (a real
+# redis-server and chatd) and the cluster tests (a real 6-node Redis Cluster
+# and chatd) for the normal and the sanitizer build. Suites
 # speak TAP; the last line sums them all up as "N passed, N failed".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,12 +76,14 @@ jobs=$(nproc 2>/dev/null || echo 2)
 if check build-gcc make -j"$jobs" all; then
   suite unit unit_suite build
   suite integration tests/integration/run.sh build
+  suite cluster tests/cluster/run.sh build
 fi
 check build-clang make -j"$jobs" CC=clang BUILD=build/clang all || true
 if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   suite unit-asan unit_suite build/asan
   CHAT_SANITIZED=1 suite integration-asan tests/integration/run.sh build/asan
+  CHAT_SANITIZED=1 suite cluster-asan tests/cluster/run.sh build/asan
 fi
 
 echo

@@ -24,7 +24,7 @@ name="Cli Tester $$"
 password="secret-$$-$RANDOM"
 text="hello from the cli test $$ $now, ünïcode"
 
-echo "1..22"
+echo "1..23"
 n=0
 failed=0
 out=''
@@ -121,10 +121,16 @@ run --server "$server" send "after logout"
 check "send after logout fails with a clear error" \
     eval '((status != 0)) && has "$err" "not logged in"'
 
+# Without --no-retry this retries for the whole budget (about 30 s).
 run --server "$unreachable" history
-check "history from an unreachable server exits 3" \
-    eval '((status == 3)) && has "$err" "cannot reach"'
-CHAT_PASSWORD="$password" run --server "$unreachable" login "$email"
+check "history from an unreachable server exits 3 after retrying" \
+    eval '((status == 3)) && has "$err" "cannot reach" && has "$err" " attempts in "'
+started=$SECONDS
+run --no-retry --server "$unreachable" history
+elapsed=$((SECONDS - started))
+check "--no-retry history from an unreachable server exits 3 at once" \
+    eval '((status == 3 && elapsed < 5)) && has "$err" "cannot reach"'
+CHAT_PASSWORD="$password" run --no-retry --server "$unreachable" login "$email"
 check "login to an unreachable server exits 3" eval '((status == 3))'
 
 if ((failed > 0)); then

@@ -1,0 +1,114 @@
+/* metrics: in-process counters and their Prometheus text rendering. */
+#include "metrics.h"
+
+#include <event2/buffer.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "server.h"
+#include "workers.h"
+
+#define MAX_SERIES 128
+
+/* One (route, method, status) request counter. */
+struct request_series {
+    const char *route;
+    const char *method;
+    int status;
+    unsigned long long count;
+};
+
+static const double bucket_ms[] = {1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+#define NBUCKETS (sizeof(bucket_ms) / sizeof(bucket_ms[0]))
+
+static struct {
+    struct request_series series[MAX_SERIES];
+    int nseries;
+    unsigned long long overflow;           /* requests whose series did not fit */
+    unsigned long long buckets[NBUCKETS];  /* requests at or under each bound */
+    unsigned long long requests;
+    double duration_sum_s;
+    unsigned long long messages;
+    long streams;
+} m;
+
+void metrics_observe_request(const char *route, const char *method, int status, double dur_ms) {
+    int i = 0;
+    for (; i < m.nseries; i++)
+        if (m.series[i].status == status && strcmp(m.series[i].route, route) == 0 &&
+            strcmp(m.series[i].method, method) == 0)
+            break;
+    if (i == m.nseries && m.nseries < MAX_SERIES)
+        m.series[m.nseries++] = (struct request_series){route, method, status, 0};
+    if (i < m.nseries) m.series[i].count++;
+    else m.overflow++;
+    for (size_t b = 0; b < NBUCKETS; b++)
+        if (dur_ms <= bucket_ms[b]) m.buckets[b]++;
+    m.requests++;
+    m.duration_sum_s += dur_ms / 1000.0;
+}
+
+void metrics_message_sent(void) { m.messages++; }
+void metrics_stream_opened(void) { m.streams++; }
+void metrics_stream_closed(void) { m.streams--; }
+
+static void render_requests(struct evbuffer *out) {
+    evbuffer_add_printf(out, "# HELP chatd_http_requests_total HTTP requests by route, method "
+                             "and status.\n# TYPE chatd_http_requests_total counter\n");
+    for (int i = 0; i < m.nseries; i++)
+        evbuffer_add_printf(out,
+                            "chatd_http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} "
+                            "%llu\n",
+                            m.series[i].route, m.series[i].method, m.series[i].status,
+                            m.series[i].count);
+    evbuffer_add_printf(out, "# HELP chatd_http_request_duration_seconds Time from request to "
+                             "reply.\n# TYPE chatd_http_request_duration_seconds histogram\n");
+    for (size_t b = 0; b < NBUCKETS; b++)
+        evbuffer_add_printf(out, "chatd_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                            bucket_ms[b] / 1000.0, m.buckets[b]);
+    evbuffer_add_printf(out,
+                        "chatd_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                        "chatd_http_request_duration_seconds_sum %.6f\n"
+                        "chatd_http_request_duration_seconds_count %llu\n",
+                        m.requests, m.duration_sum_s, m.requests);
+}
+
+static void render_counter(struct evbuffer *out, const char *name, const char *help,
+                           const char *type, unsigned long long value) {
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+                        value);
+}
+
+static void render_redis(struct evbuffer *out, const struct cluster_stats *s) {
+    render_counter(out, "chatd_redis_commands_total", "Redis commands submitted.", "counter",
+                   s->commands);
+    evbuffer_add_printf(out,
+                        "# HELP chatd_redis_redirects_total Cluster redirects followed.\n"
+                        "# TYPE chatd_redis_redirects_total counter\n"
+                        "chatd_redis_redirects_total{kind=\"moved\"} %llu\n"
+                        "chatd_redis_redirects_total{kind=\"ask\"} %llu\n",
+                        s->moved, s->ask);
+    render_counter(out, "chatd_redis_retries_total",
+                   "Retries after TRYAGAIN, CLUSTERDOWN, LOADING or a lost connection.", "counter",
+                   s->retries);
+    render_counter(out, "chatd_redis_errors_total",
+                   "Commands that failed for want of an answer in time.", "counter", s->failures);
+    render_counter(out, "chatd_redis_not_durable_total",
+                   "Writes refused because too few replicas acknowledged them.", "counter",
+                   s->not_durable);
+    render_counter(out, "chatd_redis_topology_refreshes_total", "CLUSTER SLOTS refreshes.",
+                   "counter", s->refreshes);
+}
+
+int metrics_render(struct evbuffer *out, struct server *srv) {
+    render_requests(out);
+    render_counter(out, "chatd_messages_sent_total", "Messages stored by POST /message/.",
+                   "counter", m.messages);
+    render_counter(out, "chatd_open_streams", "Streaming responses in progress.", "gauge",
+                   (unsigned long long)(m.streams > 0 ? m.streams : 0));
+    render_redis(out, cluster_get_stats(srv->cluster));
+    render_counter(out, "chatd_worker_queue_depth",
+                   "Password-hashing jobs queued or running.", "gauge",
+                   workers_pending(srv->workers));
+    return 0;
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Cluster tests: a real 6-node Redis Cluster (scripts/cluster, short
+# cluster-node-timeout) on free loopback ports and a real chatd (from the
+# build folder $1) in front of it. Runs the API and hostile-input tests
+# against it, then the cluster's own tests (spread, resharding, failover,
+# whole-cluster restart). Output is TAP.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-build}
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
+
+tmp=$(mktemp -d)
+export CLUSTERCHAT_STATE=$tmp/state
+export CLUSTER_NODE_TIMEOUT=${CLUSTER_NODE_TIMEOUT:-1000}
+export CLUSTER_SCRIPT=$top/scripts/cluster
+cleanup() {
+  stop_started
+  "$CLUSTER_SCRIPT" down --purge >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Six consecutive free ports whose cluster bus ports (+10000) are free too.
+port_base() {
+  local base p ok
+  for _ in $(seq 1 50); do
+    base=$(( 20000 + (RANDOM % 2500) * 10 ))
+    ok=1
+    for p in $(seq "$base" $(( base + 5 ))); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null ||
+         (exec 3<>"/dev/tcp/127.0.0.1/$(( p + 10000 ))") 2>/dev/null; then
+        ok=0
+      fi
+    done
+    (( ok )) && { echo "$base"; return 0; }
+  done
+  return 1
+}
+
+CLUSTER_PORT_BASE=$(port_base) || { echo "no free ports for the cluster"; exit 1; }
+export CLUSTER_PORT_BASE
+if ! "$CLUSTER_SCRIPT" up >"$tmp/cluster-up.log" 2>&1; then
+  echo "not ok - the local cluster came up"
+  cat "$tmp/cluster-up.log"
+  exit 1
+fi
+echo "ok - the local cluster came up (ports $CLUSTER_PORT_BASE-$(( CLUSTER_PORT_BASE + 5 )))"
+
+chat_port=$(free_port) || exit 1
+seeds="127.0.0.1:$CLUSTER_PORT_BASE,127.0.0.1:$(( CLUSTER_PORT_BASE + 1 ))"
+"$top/$build/chatd" --bind 127.0.0.1 --port "$chat_port" --redis "$seeds" --workers 2 \
+  --redis-timeout 5000 >"$tmp/chatd.log" 2>&1 &
+CHATD_PID=$!
+STARTED_PIDS+=("$CHATD_PID")
+if ! wait_until 20 curl -sf "http://127.0.0.1:$chat_port/health"; then
+  echo "not ok - chatd became healthy on the cluster"
+  tail -20 "$tmp/chatd.log"
+  exit 1
+fi
+
+export CHAT_URL="http://127.0.0.1:$chat_port" CHATD_PID CHAT_CLUSTER=1
+rc=0
+for bin in "$top/$build/tests/integration/test_api" "$top/$build/tests/integration/test_hostile" \
+           "$top/$build"/tests/cluster/test_*; do
+  [[ -x $bin ]] || continue
+  echo "# $(basename "$bin") (on the cluster)"
+  CMOCKA_MESSAGE_OUTPUT=TAP "$bin" || rc=1
+done
+
+kill -TERM "$CHATD_PID"
+wait "$CHATD_PID"
+status=$?
+if [[ $status -eq 0 ]] && ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$tmp/chatd.log"; then
+  echo "ok - chatd on the cluster exits cleanly on SIGTERM"
+else
+  echo "not ok - chatd on the cluster exits cleanly on SIGTERM (status $status)"
+  grep -E -A15 'Sanitizer|runtime error' "$tmp/chatd.log" | head -60
+  rc=1
+fi
+grep -E 'topology|MOVED|lost|timed out|not acknowledged' "$tmp/chatd.log" | sed 's/^/# chatd: /' | tail -40
+exit $rc

@@ -1,0 +1,197 @@
+/*
+ * test_failover: kill -9 the master that holds the lobby's stream while the
+ * client library keeps sending (retrying with the same client message id).
+ * Every acknowledged message must be in the history exactly once and in
+ * order; sessions on the healthy masters keep working meanwhile; the test
+ * prints how long sends stalled. Then the whole cluster is stopped and
+ * started again, and the history is still complete (append-only files).
+ *
+ * Writes wait for one replica (WAIT), so the promoted replica accepts them
+ * only once it has a replica of its own again: the test restarts the killed
+ * node as soon as the promotion is seen, as a supervisor would.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chatclient.h"
+#include "clusterlib.h"
+#include "testlib.h"
+
+#define LOBBY_KEY "room:{lobby}:messages"
+#define SENDS 3000
+#define SESSIONS 12
+#define PASSWORD "correct horse battery"
+
+struct sender {
+    chat_client *client;
+    pthread_mutex_t lock;
+    pthread_cond_t progress;
+    int sent;                  /* sends finished */
+    int results[SENDS];        /* CHAT_OK or the error */
+    char ids[SENDS][48];       /* acknowledged ids */
+    double done_ms[SENDS];     /* when each send finished */
+    unsigned retried;          /* sends that needed more than one attempt */
+};
+
+static void *send_all(void *arg) {
+    struct sender *s = arg;
+    for (int i = 0; i < SENDS; i++) {
+        char text[32];
+        chat_message m;
+        snprintf(text, sizeof(text), "failover %d", i);
+        int rc = chat_send(s->client, text, &m);
+        if (rc == CHAT_OK) snprintf(s->ids[i], sizeof(s->ids[i]), "%s", m.id);
+        chat_message_cleanup(&m);
+        pthread_mutex_lock(&s->lock);
+        s->results[i] = rc;
+        s->done_ms[i] = test_now_ms();
+        s->retried += chat_client_attempts(s->client) > 1;
+        s->sent = i + 1;
+        pthread_cond_broadcast(&s->progress);
+        pthread_mutex_unlock(&s->lock);
+    }
+    return NULL;
+}
+
+static void wait_sent(struct sender *s, int n) {
+    pthread_mutex_lock(&s->lock);
+    while (s->sent < n) pthread_cond_wait(&s->progress, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Sessions whose keys live on masters other than the lobby's. */
+struct probe {
+    chat_client *client[SESSIONS];
+    int master[SESSIONS];
+};
+
+static void make_sessions(struct probe *p, const char *email) {
+    for (int i = 0; i < SESSIONS; i++) {
+        p->client[i] = chat_client_new(test_url());
+        assert_int_equal(chat_login(p->client[i], email, PASSWORD, NULL), CHAT_OK);
+        char hash[80], key[96];
+        assert_int_equal(cl_sh(hash, sizeof(hash), "printf %%s '%s' | sha256sum | cut -c1-64",
+                               chat_client_token(p->client[i])), 0);
+        snprintf(key, sizeof(key), "session:%s", hash);
+        p->master[i] = cl_master_of(key);
+        assert_true(p->master[i] > 0);
+    }
+}
+
+/* GET /user/ with every session on a healthy master; returns how many. */
+static int probe_healthy_sessions(struct probe *p, int dead_master) {
+    int probed = 0;
+    for (int i = 0; i < SESSIONS; i++) {
+        if (p->master[i] == dead_master) continue;
+        char cookie[128];
+        snprintf(cookie, sizeof(cookie), "Cookie: authKey=%s", chat_client_token(p->client[i]));
+        const char *h[] = {cookie, NULL};
+        struct http_result r;
+        test_http("GET", "/user/", h, NULL, 0, &r);
+        assert_int_equal(r.status, 200);
+        test_http_result_free(&r);
+        probed++;
+    }
+    return probed;
+}
+
+static void wait_for_promotion(int dead_master) {
+    double start = test_now_ms();
+    for (;;) {
+        int owner = cl_master_of(LOBBY_KEY);
+        if (owner > 0 && owner != dead_master) return;
+        assert_true(test_now_ms() - start < 60000);
+        struct timespec ts = {0, 20000000}; /* polling the cluster's own view */
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void check_history(chat_client *c, const char *marker, struct sender *s) {
+    chat_message_list all;
+    assert_int_equal(chat_history(c, marker, 0, &all), CHAT_OK);
+    size_t k = 0;
+    for (int i = 0; i < SENDS; i++) {
+        if (s->results[i] != CHAT_OK) continue;
+        char text[32];
+        snprintf(text, sizeof(text), "failover %d", i);
+        if (k >= all.count) fail_msg("acknowledged message %d is missing", i);
+        assert_string_equal(all.items[k].text, text); /* once, in order */
+        assert_string_equal(all.items[k].id, s->ids[i]);
+        k++;
+    }
+    assert_int_equal(k, all.count); /* nothing else, no duplicate */
+    chat_message_list_cleanup(&all);
+}
+
+static void failover_and_restart_lose_nothing_acknowledged(void **state) {
+    (void)state;
+    static struct sender s;
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.progress, NULL);
+    chat_user u;
+    s.client = test_new_user("failover", &u);
+    assert_non_null(s.client);
+    chat_client_set_retry(s.client, 60000);
+    struct probe p;
+    make_sessions(&p, u.email);
+    chat_message m;
+    assert_int_equal(chat_send(s.client, "failover marker", &m), CHAT_OK);
+    char marker[48];
+    snprintf(marker, sizeof(marker), "%s", m.id);
+    chat_message_cleanup(&m);
+
+    pthread_t t;
+    pthread_create(&t, NULL, send_all, &s);
+    wait_sent(&s, SENDS / 5);
+    char out[256];
+    double kill_ms = test_now_ms();
+    assert_int_equal(cl_cluster(out, sizeof(out), "kill-master"), 0);
+    int dead = atoi(out);
+    int probed = probe_healthy_sessions(&p, dead);
+    double probed_ms = test_now_ms() - kill_ms;
+    wait_for_promotion(dead);
+    double promoted_ms = test_now_ms() - kill_ms;
+    assert_int_equal(cl_cluster(out, sizeof(out), "up"), 0); /* the killed node returns */
+    double back_ms = test_now_ms() - kill_ms;
+    pthread_join(t, NULL);
+
+    int ok = 0;
+    double window = 0;
+    for (int i = 0; i < SENDS; i++) {
+        ok += s.results[i] == CHAT_OK;
+        if (i > 0 && s.done_ms[i] - s.done_ms[i - 1] > window) window = s.done_ms[i] - s.done_ms[i - 1];
+    }
+    printf("# killed master %d; %d sessions on healthy masters served within %.0f ms; replica "
+           "promoted after %.0f ms; old master back as replica after %.0f ms\n",
+           dead, probed, probed_ms, promoted_ms, back_ms);
+    printf("# %d/%d sends acknowledged, %u needed retries; longest stall between two "
+           "acknowledgements %.0f ms (cluster-node-timeout %d ms)\n",
+           ok, SENDS, s.retried, window, cl_node_timeout_ms());
+    assert_int_equal(ok, SENDS);      /* the library's retries hide the failover */
+    assert_true(probed > 0);
+    assert_true(probed_ms < promoted_ms); /* served while the failover was under way */
+    assert_true(window < back_ms + 2000);
+    check_history(s.client, marker, &s);
+
+    /* all six nodes down and up again: the append-only files keep everything */
+    assert_int_equal(cl_cluster(out, sizeof(out), "restart"), 0);
+    check_history(s.client, marker, &s); /* the library retries while chatd reconnects */
+    for (int i = 0; i < SESSIONS; i++) chat_client_free(p.client[i]);
+    chat_user_cleanup(&u);
+    chat_client_free(s.client);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(failover_and_restart_lose_nothing_acknowledged),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
