@@ -18,7 +18,6 @@
 #define MAX_SEEDS 16
 #define MAX_REDIRECTS 32
 #define TICK_MS 20
-#define REFRESH_PERIOD_MS 5000
 #define REFRESH_MIN_GAP_MS 100
 #define RETRY_BASE_MS 10
 #define RETRY_MAX_MS 200
@@ -544,7 +543,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
         if (c->conns[i]) conn_check(c->conns[i], now);
     for (int i = 0; i < c->nseeds; i++)
         if (c->seeds[i].conn) conn_check(c->seeds[i].conn, now);
-    if (!c->refreshing && (c->refresh_due || now - c->last_refresh_ms >= REFRESH_PERIOD_MS) &&
+    if (!c->refreshing && (c->refresh_due || now - c->last_refresh_ms >= c->opts.refresh_period_ms) &&
         now - c->last_refresh_ms >= REFRESH_MIN_GAP_MS)
         start_refresh(c);
     free_graves(c);
@@ -601,7 +600,7 @@ struct cluster *cluster_new(struct event_base *base, const struct cluster_option
     c->base = base;
     c->opts = *opts;
     c->min_acks = opts->min_replica_acks;
-    c->last_refresh_ms = -REFRESH_PERIOD_MS;
+    c->last_refresh_ms = -(long long)opts->refresh_period_ms;
     c->map = cluster_map_new();
     c->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, c);
     c->kick_ev = event_new(base, -1, 0, on_kick, c);

@@ -37,6 +37,7 @@ struct cluster_options {
     int min_replica_acks; /* durable writes: replicas that must acknowledge; -1 = 1 on a
                              cluster, 0 on a standalone node */
     int wait_timeout_ms;  /* the WAIT command's own timeout */
+    int refresh_period_ms; /* topology refresh when nothing else asked for one */
 };
 
 /* Counters for metrics and tests. */

@@ -38,6 +38,8 @@ static const struct option_row options[] = {
             " -1: 1 on a cluster, 0 on a standalone Redis"),
     INT_OPT("--wait-timeout", "CHATD_WAIT_TIMEOUT", wait_timeout_ms, "1000", 1, 600000,
             "ms a write waits for replica acknowledgements (503 without them)"),
+    INT_OPT("--topology-refresh", "CHATD_TOPOLOGY_REFRESH", topology_refresh_ms, "5000", 100,
+            3600000, "ms between topology refreshes (errors and redirects refresh at once)"),
     INT_OPT("--workers", "CHATD_WORKERS", workers, "2", 1, 64,
             "threads for password hashing (Argon2id)"),
     INT_OPT("--max-body", "CHATD_MAX_BODY", max_body, "65536", 1024, 16777216,

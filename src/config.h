@@ -13,6 +13,7 @@ struct config {
     int redis_timeout_ms;   /* a Redis command older than this fails (503) */
     int min_replica_acks;   /* replicas a write needs before its 201; -1: auto */
     int wait_timeout_ms;    /* how long WAIT may wait for them */
+    int topology_refresh_ms; /* periodic CLUSTER SLOTS refresh */
     int workers;            /* threads hashing passwords */
     int max_body;           /* largest accepted request body in bytes */
     int session_ttl;        /* sliding session lifetime in seconds */

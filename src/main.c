@@ -46,7 +46,8 @@ static int server_start(struct server *srv) {
     struct cluster_options opts = {.seeds = srv->cfg.redis,
                                    .timeout_ms = srv->cfg.redis_timeout_ms,
                                    .min_replica_acks = srv->cfg.min_replica_acks,
-                                   .wait_timeout_ms = srv->cfg.wait_timeout_ms};
+                                   .wait_timeout_ms = srv->cfg.wait_timeout_ms,
+                                   .refresh_period_ms = srv->cfg.topology_refresh_ms};
     srv->cluster = cluster_new(srv->base, &opts, err);
     if (!srv->cluster) {
         log_error("msg=\"bad --redis\" err=\"%s\"", err);

@@ -3,7 +3,9 @@
 # cluster-node-timeout) on free loopback ports and a real chatd (from the
 # build folder $1) in front of it. Runs the API and hostile-input tests
 # against it, then the cluster's own tests (spread, resharding, failover,
-# whole-cluster restart). Output is TAP.
+# whole-cluster restart). Output is TAP. chatd's periodic topology refresh is
+# turned (almost) off, so that it must learn every change from redirects and
+# errors, and the resharding test can count the MOVED it must see.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
@@ -50,7 +52,7 @@ echo "ok - the local cluster came up (ports $CLUSTER_PORT_BASE-$(( CLUSTER_PORT_
 chat_port=$(free_port) || exit 1
 seeds="127.0.0.1:$CLUSTER_PORT_BASE,127.0.0.1:$(( CLUSTER_PORT_BASE + 1 ))"
 "$top/$build/chatd" --bind 127.0.0.1 --port "$chat_port" --redis "$seeds" --workers 2 \
-  --redis-timeout 5000 >"$tmp/chatd.log" 2>&1 &
+  --redis-timeout 5000 --topology-refresh 600000 >"$tmp/chatd.log" 2>&1 &
 CHATD_PID=$!
 STARTED_PIDS+=("$CHATD_PID")
 if ! wait_until 20 curl -sf "http://127.0.0.1:$chat_port/health"; then
