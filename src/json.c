@@ -2,7 +2,10 @@
 #include "json.h"
 
 #include <event2/buffer.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "validate.h"
 
 chat_error json_parse_object(const char *body, size_t len, json_t **out) {
     json_error_t error;
@@ -27,11 +30,64 @@ chat_error json_get_string(const json_t *obj, const char *key, bool required, ch
     return CHAT_E_OK;
 }
 
-json_t *json_message(const struct message *m) {
-    json_t *text = json_stringn(m->text, m->text_len);
-    if (!text) return NULL;
-    return json_pack("{s:s, s:s, s:s, s:o, s:I}", "id", m->id, "userId", m->user_id, "name",
-                     m->name, "text", text, "timestamp", (json_int_t)m->timestamp);
+/* Worst case of one escaped byte: "\u001F". */
+#define ESCAPED_MAX 6
+
+/* Writes s[0..len) as a quoted JSON string into out, escaped as jansson's
+ * compact output does; returns the bytes written (at most len * 6 + 2). */
+static size_t escape_into(char *out, const char *s, size_t len) {
+    static const char hex[] = "0123456789ABCDEF";
+    char *o = out;
+    *o++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
+        }
+    }
+    *o++ = '"';
+    return (size_t)(o - out);
+}
+
+/* Encoded by hand, straight into the buffer: this runs for every message of
+ * every history page, where jansson's object building and many small writes
+ * cost more than the rest of the request. */
+int json_message_append(struct evbuffer *out, const struct message *m) {
+    size_t id_len = strlen(m->id), user_len = strlen(m->user_id), name_len = strlen(m->name);
+    if (!utf8_valid(m->id, id_len, NULL) || !utf8_valid(m->user_id, user_len, NULL) ||
+        !utf8_valid(m->name, name_len, NULL) || !utf8_valid(m->text, m->text_len, NULL))
+        return -1;
+    size_t cap = (id_len + user_len + name_len + m->text_len) * ESCAPED_MAX + 128;
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(out, (ev_ssize_t)cap, &v, 1) < 1) return -1;
+    char *p = v.iov_base;
+    p += sprintf(p, "{\"id\":");
+    p += escape_into(p, m->id, id_len);
+    p += sprintf(p, ",\"userId\":");
+    p += escape_into(p, m->user_id, user_len);
+    p += sprintf(p, ",\"name\":");
+    p += escape_into(p, m->name, name_len);
+    p += sprintf(p, ",\"text\":");
+    p += escape_into(p, m->text, m->text_len);
+    p += sprintf(p, ",\"timestamp\":%lld}", m->timestamp);
+    v.iov_len = (size_t)(p - (char *)v.iov_base);
+    return evbuffer_commit_space(out, &v, 1);
 }
 
 static int dump_to_evbuffer(const char *buf, size_t size, void *data) {
@@ -40,14 +96,6 @@ static int dump_to_evbuffer(const char *buf, size_t size, void *data) {
 
 int json_append(struct evbuffer *out, const json_t *value) {
     return json_dump_callback(value, dump_to_evbuffer, out, JSON_COMPACT);
-}
-
-int json_message_append(struct evbuffer *out, const struct message *m) {
-    json_t *v = json_message(m);
-    if (!v) return -1;
-    int rc = json_append(out, v);
-    json_decref(v);
-    return rc;
 }
 
 int json_error_append(struct evbuffer *out, chat_error e, const char *message) {

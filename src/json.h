@@ -22,10 +22,9 @@ chat_error json_parse_object(const char *body, size_t len, json_t **out);
 chat_error json_get_string(const json_t *obj, const char *key, bool required, chat_error bad,
                            const char **s, size_t *len);
 
-/* The message as the API shows it: {"id","userId","name","text","timestamp"}. */
-json_t *json_message(const struct message *m);
-
-/* Appends the compact encoding of m to out; 0 or -1. */
+/* Appends the message as the API shows it, {"id","userId","name","text",
+ * "timestamp"}, compact, to out; 0, or -1 (nothing appended) when a string
+ * is not valid UTF-8. */
 int json_message_append(struct evbuffer *out, const struct message *m);
 
 /* Appends {"error":{"code":...,"message":...}} to out; 0 or -1. */

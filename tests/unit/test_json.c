@@ -280,9 +280,15 @@ static void test_message_append_exact_bytes(void **state) {
     evbuffer_free(buf);
 }
 
+/* The hand-made encoding parses back (with jansson) to the same fields. */
 static void test_message_object(void **state) {
     (void)state;
-    json_t *v = json_message(&sample);
+    struct evbuffer *buf = evbuffer_new();
+    assert_int_equal(json_message_append(buf, &sample), 0);
+    json_error_t err;
+    json_t *v = json_loadb((const char *)evbuffer_pullup(buf, -1), evbuffer_get_length(buf), 0,
+                           &err);
+    evbuffer_free(buf);
     assert_non_null(v);
     assert_int_equal(json_object_size(v), 5);
     assert_string_equal(json_string_value(json_object_get(v, "id")), sample.id);
@@ -314,14 +320,12 @@ static void test_message_invalid_utf8_fails(void **state) {
     struct message m = sample;
     m.text = "bad \xff";
     m.text_len = 5;
-    assert_null(json_message(&m));
     struct evbuffer *buf = evbuffer_new();
     assert_non_null(buf);
     assert_int_equal(json_message_append(buf, &m), -1);
     assert_int_equal(evbuffer_get_length(buf), 0);
     m = sample;
     m.name = "\xc3";
-    assert_null(json_message(&m));
     assert_int_equal(json_message_append(buf, &m), -1);
     assert_int_equal(evbuffer_get_length(buf), 0);
     evbuffer_free(buf);
