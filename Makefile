@@ -25,17 +25,17 @@ SRV_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c))
 SRV_OBJS  := $(SRV_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
-INT_SRCS  := $(wildcard tests/integration/test_*.c)
-INT_BINS  := $(INT_SRCS:%.c=$(BUILD)/%)
-INT_HELPERS := $(filter-out $(INT_SRCS),$(wildcard tests/integration/*.c))
-INT_HELPER_OBJS := $(INT_HELPERS:%.c=$(BUILD)/%.o)
-CLU_SRCS  := $(wildcard tests/cluster/test_*.c)
-CLU_BINS  := $(CLU_SRCS:%.c=$(BUILD)/%)
-CLU_HELPERS := $(filter-out $(CLU_SRCS),$(wildcard tests/cluster/*.c))
-CLU_HELPER_OBJS := $(CLU_HELPERS:%.c=$(BUILD)/%.o)
+# Integration, cluster and stack tests: each test_*.c is one binary, linked
+# with the other .c files of its folder and the shared testlib.
+E2E_DIRS  := tests/integration tests/cluster tests/stack
+E2E_SRCS  := $(foreach d,$(E2E_DIRS),$(wildcard $(d)/test_*.c))
+E2E_BINS  := $(E2E_SRCS:%.c=$(BUILD)/%)
+TESTLIB   := $(BUILD)/tests/integration/testlib.o
+# $(call helpers_of,DIR/): the objects of DIR's non-test sources (not testlib).
+helpers_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(wildcard $(1)test_*.c) tests/integration/testlib.c,$(wildcard $(1)*.c)))
 
-.PHONY: all test unit run stop bench clean deps format
-all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(INT_BINS) $(CLU_BINS)
+.PHONY: all test unit run stop bench bench-cluster clean deps format
+all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS)
 
 $(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
 	$(CC) $(CFLAGS) $(SRV_CFLAGS) -c $< -o $@
@@ -58,19 +58,15 @@ $(BUILD)/chat: cli/chat.c $(BUILD)/libchatclient.a | $(BUILD)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libchatd.a | $(BUILD)/tests/unit
 	$(CC) $(CFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $^ $(SRV_LIBS) $(TEST_LIBS)
 
-$(BUILD)/tests/integration/%.o: tests/integration/%.c $(wildcard tests/integration/*.h) | $(BUILD)/tests/integration
-	$(CC) $(CFLAGS) $(CLI_CFLAGS) -c $< -o $@
+$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/integration -Itests/cluster $(CLI_CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/integration/test_%: $(BUILD)/tests/integration/test_%.o $(INT_HELPER_OBJS) $(BUILD)/libchatclient.a
+.SECONDEXPANSION:
+$(E2E_BINS): $(BUILD)/%: $(BUILD)/%.o $$(call helpers_of,$$(dir $$*)) $(TESTLIB) $(BUILD)/libchatclient.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS) $(TEST_LIBS) -lpthread
 
-$(BUILD)/tests/cluster/%.o: tests/cluster/%.c $(wildcard tests/cluster/*.h) tests/integration/testlib.h | $(BUILD)/tests/cluster
-	$(CC) $(CFLAGS) -Itests/integration $(CLI_CFLAGS) -c $< -o $@
-
-$(BUILD)/tests/cluster/test_%: $(BUILD)/tests/cluster/test_%.o $(CLU_HELPER_OBJS) $(BUILD)/tests/integration/testlib.o $(BUILD)/libchatclient.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS) $(TEST_LIBS) -lpthread
-
-$(BUILD) $(BUILD)/src $(BUILD)/lib $(BUILD)/tests/unit $(BUILD)/tests/integration $(BUILD)/tests/cluster:
+$(BUILD) $(BUILD)/src $(BUILD)/lib $(BUILD)/tests/unit:
 	mkdir -p $@
 
 # Runs every suite; the last line is the summary for all of them.
@@ -91,6 +87,10 @@ run: deps
 
 bench: all
 	@bench/run.sh
+
+# Send throughput: standalone Redis vs the 3+3 cluster, with and without WAIT.
+bench-cluster: all
+	@bench/cluster.sh
 
 format:
 	clang-format -i src/*.[ch] lib/*.c cli/*.c include/*.h tests/unit/*.c tests/integration/*.[ch]

@@ -48,6 +48,12 @@ static const struct option_row options[] = {
             315360000, "sliding session lifetime in seconds"),
     INT_OPT("--history-batch", "CHATD_HISTORY_BATCH", history_batch, "500", 1, 10000,
             "messages per Redis read when streaming history"),
+    INT_OPT("--reuseport", "CHATD_REUSEPORT", reuseport, "0", 0, 1,
+            "1: listen with SO_REUSEPORT so several chatd share the port"),
+    INT_OPT("--drain-delay", "CHATD_DRAIN_DELAY", drain_delay_ms, "0", 0, 600000,
+            "ms between SIGTERM and closing the listener (/ready answers 503 meanwhile)"),
+    INT_OPT("--grace", "CHATD_GRACE", grace_ms, "10000", 0, 3600000,
+            "ms after SIGTERM by which chatd exits, finished or not"),
     STR_OPT("--log-level", "CHATD_LOG_LEVEL", log_level, "info",
             "debug, info, warn or error"),
 };

@@ -19,6 +19,9 @@ struct config {
     int session_ttl;        /* sliding session lifetime in seconds */
     int history_batch;      /* messages fetched per XRANGE when streaming */
     char log_level[16];     /* debug, info, warn or error */
+    int reuseport;          /* 1: SO_REUSEPORT, several chatd on one port */
+    int drain_delay_ms;     /* on SIGTERM: /ready is 503 this long before accepting stops */
+    int grace_ms;           /* on SIGTERM: exit at the latest this long after the signal */
 };
 
 /* Fills cfg from defaults, the environment and argv. Returns 0, 1 when

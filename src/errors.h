@@ -36,7 +36,8 @@
       "The body must be JSON (Content-Type: application/json).")                    \
     X(CHAT_E_INTERNAL, 500, "internal", "An internal error occurred.")              \
     X(CHAT_E_UNAVAILABLE, 503, "unavailable",                                       \
-      "The database is unavailable; try again.")
+      "The database is unavailable; try again.")                                    \
+    X(CHAT_E_DRAINING, 503, "draining", "This server is shutting down; try another.")
 
 typedef enum chat_error {
 #define CHAT_ERROR_ENUM(name, status, code, message) name,

@@ -3,6 +3,8 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
@@ -28,7 +30,11 @@ struct router {
     size_t nroutes;
 };
 
+static int listen_on(struct server *srv);
+
 static struct router router;
+static struct evhttp_bound_socket *listener; /* NULL once accepting stopped */
+static size_t inflight;                      /* requests not yet answered */
 static struct request *open_streams; /* head of the list of streaming requests */
 
 static void stream_link(struct request *r) {
@@ -111,6 +117,7 @@ static void assign_request_id(struct request *r) {
 }
 
 static void request_free(struct request *r, int status) {
+    inflight--;
     double dur_ms = (double)(now_us() - r->start_us) / 1000.0;
     log_info("req=%s method=%s path=\"%s\" status=%d dur_ms=%.2f", r->id, r->method, r->path,
              status, dur_ms);
@@ -159,6 +166,7 @@ void http_reply_typed(struct request *r, int status, const char *content_type,
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
     evhttp_add_header(h, "X-Request-Id", r->id);
     evhttp_add_header(h, "Cache-Control", "no-store");
+    if (r->srv->draining) evhttp_add_header(h, "Connection", "close");
     if (body && evbuffer_get_length(body)) evhttp_add_header(h, "Content-Type", content_type);
     evhttp_send_reply(r->ev, status, reason_of(status), body);
     request_free(r, status);
@@ -281,6 +289,7 @@ static void on_request(struct evhttp_request *ev, void *arg) {
         evhttp_send_reply(ev, 503, "Service Unavailable", NULL);
         return;
     }
+    inflight++;
     r->ev = ev;
     r->srv = router.srv;
     r->start_us = now_us();
@@ -326,12 +335,39 @@ int http_start(struct server *srv, const struct route *routes, size_t nroutes) {
     evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_default_content_type(srv->http, "application/json; charset=utf-8");
     evhttp_set_gencb(srv->http, on_request, NULL);
-    if (!evhttp_bind_socket_with_handle(srv->http, srv->cfg.bind, (ev_uint16_t)srv->cfg.port)) {
+    return listen_on(srv);
+}
+
+/* Binds the listener; with --reuseport other processes may bind it too. */
+static int listen_on(struct server *srv) {
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                    .ai_flags = EVUTIL_AI_PASSIVE}, *ai = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%d", srv->cfg.port);
+    if (evutil_getaddrinfo(srv->cfg.bind, port, &hints, &ai) != 0 || !ai) {
+        log_error("msg=\"cannot resolve the bind address\" bind=%s", srv->cfg.bind);
+        return -1;
+    }
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    if (srv->cfg.reuseport) flags |= LEV_OPT_REUSEABLE_PORT;
+    struct evconnlistener *l = evconnlistener_new_bind(srv->base, NULL, NULL, flags, 1024,
+                                                       ai->ai_addr, (int)ai->ai_addrlen);
+    evutil_freeaddrinfo(ai);
+    if (!l || !(listener = evhttp_bind_listener(srv->http, l))) {
+        if (l) evconnlistener_free(l);
         log_error("msg=\"cannot listen\" bind=%s port=%d", srv->cfg.bind, srv->cfg.port);
         return -1;
     }
     return 0;
 }
+
+void http_stop_accepting(struct server *srv) {
+    if (!listener) return;
+    evhttp_del_accept_socket(srv->http, listener);
+    listener = NULL;
+}
+
+size_t http_inflight(void) { return inflight; }
 
 void http_stop(struct server *srv) {
     while (open_streams) http_stream_abort(open_streams);

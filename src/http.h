@@ -49,6 +49,12 @@ struct request {
 /* Binds and starts serving routes on srv->base. 0 or -1 (logged). */
 int http_start(struct server *srv, const struct route *routes, size_t nroutes);
 
+/* Closes the listener: no new connections (open ones go on). */
+void http_stop_accepting(struct server *srv);
+
+/* Requests received and not yet answered. */
+size_t http_inflight(void);
+
 /* Aborts every open stream and frees the HTTP server. Call after the store
  * and the workers are gone, so that no stream has a callback pending. */
 void http_stop(struct server *srv);

@@ -20,11 +20,65 @@
 #include "store.h"
 #include "workers.h"
 
+/* The timers of a graceful stop. */
+static struct {
+    struct event *delay;  /* drain delay over: stop accepting */
+    struct event *poll;   /* waits for the last request to finish */
+    struct event *grace;  /* grace period over: exit anyway */
+} stopping;
+
+static void add_timer(struct event *ev, int ms) {
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(ev, &tv);
+}
+
+static void on_stop_poll(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct server *srv = arg;
+    if (http_inflight() == 0) event_base_loopexit(srv->base, NULL);
+    else add_timer(stopping.poll, 20);
+}
+
+static void on_drain_delay(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct server *srv = arg;
+    http_stop_accepting(srv);
+    log_info("msg=\"stopped accepting\" in_flight=%zu", http_inflight());
+    on_stop_poll(-1, 0, srv);
+}
+
+static void on_grace_over(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct server *srv = arg;
+    log_warn("msg=\"grace period over, exiting\" in_flight=%zu", http_inflight());
+    event_base_loopexit(srv->base, NULL);
+}
+
+/* SIGTERM or SIGINT: /ready turns 503, accepting stops after the drain
+ * delay, chatd exits when the last request is answered or the grace period
+ * ends. A second signal exits at once. */
 static void on_signal(evutil_socket_t sig, short what, void *arg) {
     (void)what;
     struct server *srv = arg;
-    log_info("msg=\"stopping\" signal=%d", (int)sig);
-    event_base_loopexit(srv->base, NULL);
+    if (srv->draining) {
+        log_info("msg=\"second signal, exiting now\" signal=%d", (int)sig);
+        event_base_loopexit(srv->base, NULL);
+        return;
+    }
+    srv->draining = 1;
+    log_info("msg=\"draining\" signal=%d drain_delay_ms=%d grace_ms=%d", (int)sig,
+             srv->cfg.drain_delay_ms, srv->cfg.grace_ms);
+    stopping.delay = evtimer_new(srv->base, on_drain_delay, srv);
+    stopping.poll = evtimer_new(srv->base, on_stop_poll, srv);
+    stopping.grace = evtimer_new(srv->base, on_grace_over, srv);
+    add_timer(stopping.grace, srv->cfg.grace_ms);
+    add_timer(stopping.delay, srv->cfg.drain_delay_ms);
+}
+
+static void free_stop_timers(void) {
+    if (stopping.delay) event_free(stopping.delay);
+    if (stopping.poll) event_free(stopping.poll);
+    if (stopping.grace) event_free(stopping.grace);
 }
 
 /* The hash verified for unknown e-mail addresses, so that they take as long
@@ -98,11 +152,12 @@ int main(int argc, char **argv) {
     struct event *sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
-    log_info("msg=\"chatd started\" bind=%s port=%d redis=%s workers=%d", srv.cfg.bind,
-             srv.cfg.port, srv.cfg.redis, srv.cfg.workers);
+    log_info("msg=\"chatd started\" bind=%s port=%d redis=%s workers=%d reuseport=%d",
+             srv.cfg.bind, srv.cfg.port, srv.cfg.redis, srv.cfg.workers, srv.cfg.reuseport);
     event_base_dispatch(srv.base);
     event_free(sigint);
     event_free(sigterm);
+    free_stop_timers();
     server_stop(&srv);
     log_info("msg=\"chatd stopped\"");
     return 0;

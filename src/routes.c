@@ -12,6 +12,7 @@ const struct route routes_table[] = {
     {"/message", EVHTTP_REQ_GET, route_message_list},
     {"/health", EVHTTP_REQ_GET, route_health},
     {"/metrics", EVHTTP_REQ_GET, route_metrics},
+    {"/ready", EVHTTP_REQ_GET, route_ready},
 };
 
 const size_t routes_count = sizeof(routes_table) / sizeof(routes_table[0]);

@@ -18,6 +18,7 @@ void route_message_send(struct request *r);  /* POST /message/ */
 void route_message_list(struct request *r);  /* GET /message/ */
 void route_health(struct request *r);        /* GET /health */
 void route_metrics(struct request *r);       /* GET /metrics */
+void route_ready(struct request *r);         /* GET /ready */
 
 /* The routing table and its length. */
 extern const struct route routes_table[];

@@ -1,6 +1,7 @@
 /*
  * routes_health: GET /health answers 200 when Redis answers a PING, else
- * 503; GET /metrics renders the counters.
+ * 503; GET /ready tells a load balancer whether to send traffic here;
+ * GET /metrics renders the counters.
  */
 #include <event2/buffer.h>
 #include <jansson.h>
@@ -19,6 +20,21 @@ static void on_pong(enum store_status st, void *arg) {
 
 void route_health(struct request *r) {
     if (store_ping(r->srv->store, on_pong, r) < 0) http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+}
+
+/* GET /ready: 200 when this chatd should get traffic: not draining, and
+ * the Redis cluster reachable with cluster_state:ok. */
+static void on_ready(enum store_status st, void *arg) {
+    struct request *r = arg;
+    if (r->srv->draining) http_reply_error(r, CHAT_E_DRAINING, NULL);
+    else if (st == STORE_OK) http_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
+    else http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+}
+
+void route_ready(struct request *r) {
+    if (r->srv->draining) http_reply_error(r, CHAT_E_DRAINING, NULL);
+    else if (store_ready(r->srv->store, on_ready, r) < 0)
+        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
 }
 
 /* GET /metrics: the Prometheus text format. */

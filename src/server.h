@@ -25,6 +25,7 @@ struct server {
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
     unsigned long long requests;           /* requests seen, for request ids */
     unsigned request_id_base;              /* random per process */
+    int draining;                          /* SIGTERM seen: /ready says 503 */
 };
 
 #endif

@@ -356,3 +356,23 @@ int store_ping(struct store *s, store_status_fn *cb, void *arg) {
     const char *argv[] = {"PING", "health"};
     return send_op(s, op, on_pong, PLAIN, 2, argv, NULL);
 }
+
+static void on_cluster_info(redisReply *r, void *arg) {
+    struct store_op *op = arg;
+    enum store_status st = STORE_UNAVAILABLE;
+    if (r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "cluster support disabled"))
+        st = STORE_OK; /* a standalone Redis that answers */
+    else if (r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
+             strstr(r->str, "cluster_state:ok"))
+        st = STORE_OK;
+    op->cb.status(st, op->arg);
+    free(op);
+}
+
+int store_ready(struct store *s, store_status_fn *cb, void *arg) {
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.status = cb;
+    const char *argv[] = {"CLUSTER", "INFO"};
+    return send_op(s, op, on_cluster_info, PLAIN, 2, argv, NULL);
+}

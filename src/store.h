@@ -73,6 +73,9 @@ int store_message_append(struct store *s, const char *room, const struct message
  * from the start). */
 int store_history_range(struct store *s, const char *room, const char *after, int count,
                         store_range_fn *cb, void *arg);
+/* CLUSTER INFO through the layer: STORE_OK when the cluster's state is ok
+ * (or Redis is standalone and answers), else STORE_UNAVAILABLE. */
+int store_ready(struct store *s, store_status_fn *cb, void *arg);
 /* PING through the layer: STORE_OK when Redis answers. */
 int store_ping(struct store *s, store_status_fn *cb, void *arg);
 
