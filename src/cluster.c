@@ -47,6 +47,15 @@ struct cmd {
     struct cmd *prev, *next;     /* parked list links */
 };
 
+/* Durable writes sent on one node's connection since its last WAIT: a single
+ * WAIT at the end of the loop iteration acknowledges them all (group commit),
+ * because WAIT covers every earlier write of its connection. */
+struct wait_batch {
+    struct conn *conn;
+    struct cmd **cmds;
+    size_t n, cap;
+};
+
 struct seed {
     char host[CLUSTER_HOST_MAX];
     int port;
@@ -72,6 +81,10 @@ struct cluster {
     int ngraves;
     struct event *tick_ev;
     struct event *kick_ev;                 /* runs the parked list soon */
+    struct wait_batch *open_batch[CLUSTER_MAP_MAX_NODES]; /* WAIT not sent yet */
+    int flush_nodes[CLUSTER_MAP_MAX_NODES]; /* nodes with an open batch */
+    int nflush;
+    struct event *flush_ev;                /* sends the open batches' WAITs */
     char *wait_fmt, *asking_fmt, *slots_fmt;
     size_t wait_len, asking_len, slots_len;
     struct cluster_stats stats;
@@ -293,13 +306,14 @@ static void on_cmd_reply(struct conn *conn, redisReply *reply, void *privdata) {
     if (reply->type == REDIS_REPLY_ERROR && handle_cluster_error(cmd, conn, reply)) return;
     if (cmd->kind == CMD_DURABLE && cmd->c->min_acks > 0 && reply->type != REDIS_REPLY_ERROR) {
         cmd->held = reply_copy(reply); /* delivered when WAIT answers */
-        if (cmd->held) return;
+        if (!cmd->held) finish(cmd, NULL);
+        return;
     }
     finish(cmd, reply);
 }
 
-static void on_wait_reply(struct conn *conn, redisReply *reply, void *privdata) {
-    struct cmd *cmd = privdata;
+/* WAIT answered (or was lost, reply == NULL) for one command of a batch. */
+static void wait_done(struct cmd *cmd, struct conn *conn, const redisReply *reply) {
     struct cluster *c = cmd->c;
     cmd->inflight--;
     redisReply *held = cmd->held;
@@ -319,6 +333,54 @@ static void on_wait_reply(struct conn *conn, redisReply *reply, void *privdata) 
         finish(cmd, NULL);
     }
     freeReplyObject(held);
+}
+
+static void batch_done(struct wait_batch *b, const redisReply *reply) {
+    for (size_t i = 0; i < b->n; i++) wait_done(b->cmds[i], b->conn, reply);
+    free(b->cmds);
+    free(b);
+}
+
+static void on_batch_wait(struct conn *conn, redisReply *reply, void *privdata) {
+    (void)conn;
+    batch_done(privdata, reply);
+}
+
+/* The open batch of node's connection, with room for one more command; NULL
+ * when out of memory. */
+static struct wait_batch *batch_with_room(struct cluster *c, int node, struct conn *conn) {
+    struct wait_batch *b = c->open_batch[node];
+    if (!b) {
+        if (!(b = calloc(1, sizeof(*b)))) return NULL;
+        b->conn = conn;
+        c->open_batch[node] = b;
+        c->flush_nodes[c->nflush++] = node;
+        event_active(c->flush_ev, EV_TIMEOUT, 0);
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        struct cmd **cmds = realloc(b->cmds, cap * sizeof(*cmds));
+        if (!cmds) return NULL;
+        b->cmds = cmds;
+        b->cap = cap;
+    }
+    return b;
+}
+
+/* Sends one WAIT per open batch; a batch whose WAIT cannot go out is treated
+ * as unacknowledged (its connection is gone, so its commands fail too). */
+static void flush_batches(struct cluster *c) {
+    for (int i = 0; i < c->nflush; i++) {
+        struct wait_batch *b = c->open_batch[c->flush_nodes[i]];
+        c->open_batch[c->flush_nodes[i]] = NULL;
+        if (conn_send(b->conn, c->wait_fmt, c->wait_len, on_batch_wait, b) < 0) batch_done(b, NULL);
+    }
+    c->nflush = 0;
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    flush_batches(arg);
 }
 
 /* ---- routing ---- */
@@ -349,9 +411,13 @@ static struct conn *dedicated_for_node(struct cluster *c, int node) {
     return conn_new(c->base, n->host, n->port, 0, NULL, NULL);
 }
 
-/* Sends cmd (with ASKING before it, WAIT after it) on conn; -1 if refused. */
-static int send_on(struct cmd *cmd, struct conn *conn) {
+/* Sends cmd on node's conn (with ASKING before it; a durable write joins the
+ * batch of the next WAIT); -1 if refused. */
+static int send_on(struct cmd *cmd, int node, struct conn *conn) {
     struct cluster *c = cmd->c;
+    struct wait_batch *batch = NULL;
+    if (cmd->kind == CMD_DURABLE && c->min_acks > 0 && !(batch = batch_with_room(c, node, conn)))
+        return -1;
     if (cmd->ask_node >= 0) {
         if (conn_send(conn, c->asking_fmt, c->asking_len, on_asking_reply, cmd) < 0) return -1;
         cmd->inflight++;
@@ -359,9 +425,10 @@ static int send_on(struct cmd *cmd, struct conn *conn) {
     }
     if (conn_send(conn, cmd->fmt, cmd->len, on_cmd_reply, cmd) < 0) return -1;
     cmd->inflight++;
-    if (cmd->kind == CMD_DURABLE && c->min_acks > 0 &&
-        conn_send(conn, c->wait_fmt, c->wait_len, on_wait_reply, cmd) == 0)
+    if (batch) {
+        batch->cmds[batch->n++] = cmd;
         cmd->inflight++;
+    }
     return 0;
 }
 
@@ -386,7 +453,7 @@ static void dispatch(struct cmd *cmd) {
     } else {
         conn = conn_for_node(c, node);
     }
-    if (!conn || !conn_is_usable(conn) || send_on(cmd, conn) < 0) {
+    if (!conn || !conn_is_usable(conn) || send_on(cmd, node, conn) < 0) {
         request_refresh(c);
         park(cmd, conn_now_ms() + RETRY_BASE_MS);
         return;
@@ -604,8 +671,9 @@ struct cluster *cluster_new(struct event_base *base, const struct cluster_option
     c->map = cluster_map_new();
     c->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, c);
     c->kick_ev = event_new(base, -1, 0, on_kick, c);
+    c->flush_ev = event_new(base, -1, 0, on_flush, c);
     struct timeval tick = {0, TICK_MS * 1000};
-    if (parse_seeds(c, opts->seeds, err) < 0 || !c->map || !c->tick_ev || !c->kick_ev ||
+    if (parse_seeds(c, opts->seeds, err) < 0 || !c->map || !c->tick_ev || !c->kick_ev || !c->flush_ev ||
         prepare_fixed_commands(c) < 0 || event_add(c->tick_ev, &tick) < 0) {
         if (!err[0]) snprintf(err, 256, "out of memory");
         cluster_free(c);
@@ -617,6 +685,7 @@ struct cluster *cluster_new(struct event_base *base, const struct cluster_option
 
 void cluster_free(struct cluster *c) {
     if (!c) return;
+    flush_batches(c); /* their WAITs fail below with the connections */
     c->closing = true;
     for (size_t i = 0; i < CLUSTER_MAP_MAX_NODES; i++) {
         conn_free(c->conns[i]); /* pending callbacks run with NULL and finish */
@@ -636,6 +705,7 @@ void cluster_free(struct cluster *c) {
     free_graves(c);
     if (c->tick_ev) event_free(c->tick_ev);
     if (c->kick_ev) event_free(c->kick_ev);
+    if (c->flush_ev) event_free(c->flush_ev);
     redisFreeCommand(c->wait_fmt);
     redisFreeCommand(c->asking_fmt);
     redisFreeCommand(c->slots_fmt);
