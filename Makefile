@@ -34,7 +34,7 @@ TESTLIB   := $(BUILD)/tests/integration/testlib.o
 # $(call helpers_of,DIR/): the objects of DIR's non-test sources (not testlib).
 helpers_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(wildcard $(1)test_*.c) tests/integration/testlib.c,$(wildcard $(1)*.c)))
 
-.PHONY: all test unit run stop bench bench-cluster clean deps format
+.PHONY: all test unit run stop bench bench-cluster bench-haproxy clean deps format
 all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS)
 
 $(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
@@ -60,11 +60,11 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libchatd.a | $(BUILD)/tests/unit
 
 $(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/integration -Itests/cluster $(CLI_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -Itests/integration -Itests/cluster $(CLI_CFLAGS) $(SRV_CFLAGS) -c $< -o $@
 
 .SECONDEXPANSION:
-$(E2E_BINS): $(BUILD)/%: $(BUILD)/%.o $$(call helpers_of,$$(dir $$*)) $(TESTLIB) $(BUILD)/libchatclient.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS) $(TEST_LIBS) -lpthread
+$(E2E_BINS): $(BUILD)/%: $(BUILD)/%.o $$(call helpers_of,$$(dir $$*)) $(TESTLIB) $(BUILD)/libchatclient.a $(BUILD)/libchatd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS) $(SRV_LIBS) $(TEST_LIBS) -lpthread
 
 $(BUILD) $(BUILD)/src $(BUILD)/lib $(BUILD)/tests/unit:
 	mkdir -p $@
@@ -80,10 +80,16 @@ unit: all
 deps:
 	@scripts/deps.sh
 
-# Runs redis-server and chatd on :8182 in the foreground; Ctrl-C stops both.
+# Runs the whole system in the foreground: a local Redis Cluster, three chatd
+# and HAProxy on :8182 (scripts/stack); CHAT_SMALL=1: one redis-server and one
+# chatd on :8182. Ctrl-C stops everything.
 run: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run.sh
+
+# Stops what `make run` started (either mode), also from another terminal.
+stop:
+	@scripts/run.sh stop
 
 bench: all
 	@bench/run.sh
@@ -91,6 +97,10 @@ bench: all
 # Send throughput: standalone Redis vs the 3+3 cluster, with and without WAIT.
 bench-cluster: all
 	@bench/cluster.sh
+
+# Send throughput through HAProxy (deploy/haproxy.cfg): its overhead and 1-3 chatd.
+bench-haproxy: all
+	@bench/haproxy.sh
 
 format:
 	clang-format -i src/*.[ch] lib/*.c cli/*.c include/*.h tests/unit/*.c tests/integration/*.[ch]

@@ -88,26 +88,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A first port for the cluster: 6 consecutive free ports whose cluster bus
-# ports (+10000) are free too.
-cluster_port_base() {
-    local base p
-    for _ in $(seq 1 50); do
-        base=$((20000 + RANDOM % 2500 * 10))
-        for p in $(seq "$base" $((base + 5))); do
-            if in_use "$p" || in_use $((p + 10000)); then continue 2; fi
-        done
-        echo "$base"
-        return 0
-    done
-    return 1
-}
-
 # ---- the cluster first (its ports are then taken), then the rest ----
 
-CLUSTER_PORT_BASE=$(cluster_port_base) || die "no free ports for the cluster"
+CLUSTER_PORT_BASE=$(free_cluster_port_base) || die "no free ports for the cluster"
 export CLUSTER_PORT_BASE
 cluster_started=1
 say "starting the cluster on 127.0.0.1:$CLUSTER_PORT_BASE-$((CLUSTER_PORT_BASE + 5))"

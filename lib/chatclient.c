@@ -79,6 +79,8 @@ typedef struct chat_request {
     json_t *body;       /* JSON request body, NULL for none */
     int auth;           /* nonzero: send the session token when there is one */
     int retry;          /* nonzero: safe to repeat on a network error or a 503 */
+    const char *idempotency_key; /* sent as Idempotency-Key too, so that HAProxy
+                                    may retry the POST itself; NULL for none */
 } chat_request;
 
 /* Set once curl_global_init() succeeded; see the note at the top. */
@@ -408,7 +410,7 @@ static void client_setup_method(chat_client *c, const char *method, const char *
 }
 
 /* The request headers; "Expect:" turns off 100-continue for large bodies. */
-static struct curl_slist *headers_new(void) {
+static struct curl_slist *headers_new(const char *idempotency_key) {
     static const char *const lines[] = {"Content-Type: application/json",
                                         "Accept: application/json", "Expect:"};
     struct curl_slist *list = NULL;
@@ -418,6 +420,13 @@ static struct curl_slist *headers_new(void) {
             curl_slist_free_all(list);
             return NULL;
         }
+        list = next;
+    }
+    if (idempotency_key) {
+        char line[sizeof "Idempotency-Key: " + CHAT_MSG_ID_MAX];
+        snprintf(line, sizeof line, "Idempotency-Key: %s", idempotency_key);
+        struct curl_slist *next = curl_slist_append(list, line);
+        if (!next) curl_slist_free_all(list);
         list = next;
     }
     return list;
@@ -456,7 +465,7 @@ static int client_transfer(chat_client *c) {
 /* Sends req once and receives the answer into c->body; CHAT_OK only for a 2xx. */
 static int client_attempt(chat_client *c, const chat_request *req) {
     char *url = NULL, *cookie = NULL, *payload = NULL;
-    struct curl_slist *headers = headers_new();
+    struct curl_slist *headers = headers_new(req->idempotency_key);
     client_response_reset(c);
     curl_easy_reset(c->curl);
     if (req->body) payload = json_dumps(req->body, JSON_COMPACT);
@@ -736,7 +745,7 @@ static int client_credentials_call(chat_client *c, const char *method, const cha
         /* a repeated login only opens another session; a repeated
          * registration could meet its own first attempt as a 409 */
         int is_login = strcmp(method, "PUT") == 0;
-        chat_request req = {method, "/user/", body, 0, is_login};
+        chat_request req = {method, "/user/", body, 0, is_login, NULL};
         rc = client_authenticate(c, &req, is_login, out);
     }
     json_decref(body);
@@ -757,7 +766,7 @@ int chat_login(chat_client *c, const char *email, const char *password, chat_use
 int chat_logout(chat_client *c) {
     if (client_begin(c) != CHAT_OK) return CHAT_ERR_USAGE;
     if (!c->token) return client_fail(c, CHAT_ERR_USAGE, "not logged in");
-    chat_request req = {"DELETE", "/user/session", NULL, 1, 0};
+    chat_request req = {"DELETE", "/user/session", NULL, 1, 0, NULL};
     int rc = client_perform(c, &req);
     if (rc == CHAT_OK || rc == CHAT_ERR_AUTH) {
         secret_free(c->token);
@@ -797,7 +806,7 @@ int chat_send_with_id(chat_client *c, const char *text, const char *client_msg_i
     json_t *body = NULL, *root = NULL;
     chat_message msg = {0};
     int rc = body_message(c, text, client_msg_id, &body);
-    chat_request req = {"POST", "/message/", body, 1, 1};
+    chat_request req = {"POST", "/message/", body, 1, 1, client_msg_id};
     if (rc == CHAT_OK && (rc = client_perform(c, &req)) == CHAT_OK) rc = client_body_json(c, &root);
     if (rc == CHAT_OK && (rc = message_from_json(root, &msg)) != CHAT_OK)
         client_fail_parse(c, rc, "message");
@@ -833,7 +842,7 @@ int chat_history(chat_client *c, const char *after, int limit, chat_message_list
         return client_fail(c, CHAT_ERR_USAGE, "a result list and a limit >= 0 are needed");
     char *path = history_path(c, after, limit);
     if (!path) return client_fail(c, CHAT_ERR_NOMEM, "out of memory");
-    chat_request req = {"GET", path, NULL, 1, 1};
+    chat_request req = {"GET", path, NULL, 1, 1, NULL};
     json_t *root = NULL;
     int rc = client_perform(c, &req);
     if (rc == CHAT_OK) rc = client_body_json(c, &root);

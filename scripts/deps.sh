@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   gcc clang make pkg-config curl
   libevent-dev libhiredis-dev libsodium-dev libjansson-dev libcurl4-openssl-dev
-  libcmocka-dev redis-server redis-tools wrk
+  libcmocka-dev redis-server redis-tools wrk haproxy
 )
 
 missing=()

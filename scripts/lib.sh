@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared shell helpers for the scripts and test runners: free loopback ports,
 # starting a real redis-server and chatd, waiting for readiness by polling,
 # and stopping everything started, by pid. Source it; do not run it.
@@ -16,6 +17,25 @@ free_port() {
     fi
   done
   echo "no free port found" >&2
+  return 1
+}
+
+# True when something listens on 127.0.0.1:PORT.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Prints the first of six consecutive free ports whose Redis Cluster bus
+# ports (+10000) are free too, for a local cluster (scripts/cluster).
+free_cluster_port_base() {
+  local base p ok
+  for _ in $(seq 1 50); do
+    base=$(( 20000 + (RANDOM % 2500) * 10 ))
+    ok=1
+    for p in $(seq "$base" $(( base + 5 ))); do
+      if port_in_use "$p" || port_in_use $(( p + 10000 )); then ok=0; fi
+    done
+    if (( ok )); then echo "$base"; return 0; fi
+  done
+  echo "no free ports for a cluster" >&2
   return 1
 }
 

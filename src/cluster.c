@@ -45,6 +45,8 @@ struct cmd {
     struct conn *dedicated;      /* blocking: its own connection */
     int dedicated_node;          /* the node it belongs to */
     struct cmd *prev, *next;     /* parked list links */
+    struct cmd *bprev, *bnext;   /* blocking commands in flight */
+    bool in_blocking_list;
 };
 
 /* Durable writes sent on one node's connection since its last WAIT: a single
@@ -74,6 +76,7 @@ struct cluster {
     bool topology_known;
     bool standalone;
     struct cmd *parked_head, *parked_tail; /* commands waiting to be (re)sent */
+    struct cmd *blocking;                  /* blocking commands on their connections */
     bool refreshing, refresh_due;          /* a CLUSTER SLOTS is in flight / wanted */
     long long last_refresh_ms;
     int refresh_rotor;                     /* spreads refreshes over the nodes */
@@ -152,6 +155,26 @@ static void unpark(struct cmd *cmd) {
     cmd->parked = false;
 }
 
+static void blocking_unlink(struct cmd *cmd) {
+    struct cluster *c = cmd->c;
+    if (!cmd->in_blocking_list) return;
+    if (cmd->bprev) cmd->bprev->bnext = cmd->bnext;
+    else c->blocking = cmd->bnext;
+    if (cmd->bnext) cmd->bnext->bprev = cmd->bprev;
+    cmd->bprev = cmd->bnext = NULL;
+    cmd->in_blocking_list = false;
+}
+
+static void blocking_link(struct cmd *cmd) {
+    struct cluster *c = cmd->c;
+    if (cmd->in_blocking_list) return;
+    cmd->bnext = c->blocking;
+    cmd->bprev = NULL;
+    if (c->blocking) c->blocking->bprev = cmd;
+    c->blocking = cmd;
+    cmd->in_blocking_list = true;
+}
+
 static void park(struct cmd *cmd, long long not_before_ms) {
     struct cluster *c = cmd->c;
     cmd->not_before_ms = not_before_ms;
@@ -189,6 +212,7 @@ static void finish(struct cmd *cmd, redisReply *reply) {
     if (cmd->done) return;
     cmd->done = true;
     unpark(cmd);
+    blocking_unlink(cmd);
     if (cmd->kind == CMD_BLOCKING) return_dedicated(cmd);
     if (!reply) cmd->c->stats.failures++;
     cmd->cb(reply, cmd->arg);
@@ -297,6 +321,7 @@ static void on_cmd_reply(struct conn *conn, redisReply *reply, void *privdata) {
         release(cmd);
         return;
     }
+    blocking_unlink(cmd);
     if (!reply) { /* lost with its connection: find out where to go, then resend */
         if (cmd->kind == CMD_BLOCKING) cmd->dedicated = NULL; /* that connection is gone */
         request_refresh(cmd->c);
@@ -459,6 +484,7 @@ static void dispatch(struct cmd *cmd) {
         return;
     }
     unpark(cmd);
+    if (cmd->kind == CMD_BLOCKING) blocking_link(cmd);
 }
 
 /* Sends every parked command that may go now; fails those out of time. */
@@ -591,6 +617,20 @@ static void request_refresh(struct cluster *c) {
 
 /* ---- timers ---- */
 
+/* A blocking command past its bound loses its connection, which fails it:
+ * a blocked connection cannot be told to stop waiting. */
+static void expire_blocking(struct cluster *c, long long now) {
+    struct cmd *cmd = c->blocking, *next;
+    for (; cmd; cmd = next) {
+        next = cmd->bnext;
+        if (now < cmd->deadline_ms || !cmd->dedicated) continue;
+        struct conn *conn = cmd->dedicated;
+        blocking_unlink(cmd);
+        cmd->dedicated = NULL;
+        conn_free(conn); /* its callback runs now with NULL: the deadline has passed */
+    }
+}
+
 static void free_graves(struct cluster *c) {
     while (c->ngraves > 0) conn_free(c->graveyard[--c->ngraves]);
 }
@@ -613,6 +653,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     if (!c->refreshing && (c->refresh_due || now - c->last_refresh_ms >= c->opts.refresh_period_ms) &&
         now - c->last_refresh_ms >= REFRESH_MIN_GAP_MS)
         start_refresh(c);
+    expire_blocking(c, now);
     free_graves(c);
     run_parked(c);
 }
@@ -692,6 +733,13 @@ void cluster_free(struct cluster *c) {
         conn_free(c->idle_blocking[i]);
     }
     for (int i = 0; i < c->nseeds; i++) conn_free(c->seeds[i].conn);
+    while (c->blocking) {
+        struct cmd *cmd = c->blocking;
+        struct conn *conn = cmd->dedicated;
+        blocking_unlink(cmd);
+        cmd->dedicated = NULL;
+        conn_free(conn); /* its callback finishes it */
+    }
     while (c->parked_head) {
         struct cmd *cmd = c->parked_head;
         if (cmd->dedicated) { /* its callback finishes it */
@@ -757,7 +805,12 @@ int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, 
 }
 
 bool cluster_is_ready(const struct cluster *c) {
-    return c->topology_known && cluster_map_slots_served(c->map) == SLOT_COUNT;
+    if (!c->topology_known || cluster_map_slots_served(c->map) != SLOT_COUNT) return false;
+    for (size_t i = 0; i < cluster_map_node_count(c->map); i++)
+        if (cluster_map_node(c->map, (int)i)->role == CLUSTER_ROLE_MASTER &&
+            (!c->conns[i] || !conn_is_up(c->conns[i])))
+            return false;
+    return true;
 }
 
 bool cluster_is_standalone(const struct cluster *c) { return c->standalone; }

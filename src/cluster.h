@@ -77,7 +77,8 @@ int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, 
                              cluster_reply_fn *cb, void *arg, int argc, const char **argv,
                              const size_t *argvlen);
 
-/* True once the topology is known and every slot has a reachable master. */
+/* True when the topology is known, every slot has a master and every
+ * master's connection is up: a quick local answer for readiness checks. */
 bool cluster_is_ready(const struct cluster *c);
 /* True when the seed turned out to be a standalone (non-cluster) Redis. */
 bool cluster_is_standalone(const struct cluster *c);

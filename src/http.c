@@ -119,8 +119,11 @@ static void assign_request_id(struct request *r) {
 static void request_free(struct request *r, int status) {
     inflight--;
     double dur_ms = (double)(now_us() - r->start_us) / 1000.0;
-    log_info("req=%s method=%s path=\"%s\" status=%d dur_ms=%.2f", r->id, r->method, r->path,
-             status, dur_ms);
+    /* a load balancer checks every second: successful checks only at debug */
+    bool check = status == 200 && (strcmp(r->route, "/ready") == 0 || strcmp(r->route, "/health") == 0);
+    log_at(check ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+           "req=%s method=%s path=\"%s\" status=%d dur_ms=%.2f", r->id, r->method, r->path,
+           status, dur_ms);
     metrics_observe_request(r->route, r->method, status, dur_ms);
     evhttp_clear_headers(&r->query);
     free(r);

@@ -316,21 +316,63 @@ static int entry_parse(const redisReply *e, struct message *m) {
     return m->user_id && m->name && m->text ? 0 : -1;
 }
 
-static void on_range(redisReply *r, void *arg) {
-    struct store_op *op = arg;
-    enum store_status st = status_of(r);
+/* Hands the entries of a stream reply (an array of entries, or NULL for
+ * none) to the op's range callback and frees the op. */
+static void deliver_entries(struct store_op *op, enum store_status st, const redisReply *entries) {
     struct message *msgs = NULL;
     size_t n = 0;
-    if (st == STORE_OK && r->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
-    if (st == STORE_OK && r->elements > 0) {
-        msgs = calloc(r->elements, sizeof(*msgs));
+    if (st == STORE_OK && entries && entries->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
+    if (st == STORE_OK && entries && entries->elements > 0) {
+        msgs = calloc(entries->elements, sizeof(*msgs));
         if (!msgs) st = STORE_ERROR;
-        for (size_t i = 0; msgs && i < r->elements; i++)
-            if (entry_parse(r->element[i], &msgs[n]) == 0) n++;
+        for (size_t i = 0; msgs && i < entries->elements; i++)
+            if (entry_parse(entries->element[i], &msgs[n]) == 0) n++;
     }
     op->cb.range(st, msgs, n, op->arg);
     free(msgs);
     free(op);
+}
+
+static void on_range(redisReply *r, void *arg) { deliver_entries(arg, status_of(r), r); }
+
+/* XREAD answers nil when the block time passed, else [[key, [entries]]]. */
+static void on_read(redisReply *r, void *arg) {
+    enum store_status st = status_of(r);
+    const redisReply *entries = NULL;
+    if (st == STORE_OK && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2)
+        entries = r->element[0]->element[1];
+    else if (st == STORE_OK && r->type != REDIS_REPLY_NIL)
+        st = STORE_ERROR;
+    deliver_entries(arg, st, entries);
+}
+
+int store_room_read(struct store *s, const char *room, const char *after, int count,
+                    int block_ms, int timeout_ms, store_range_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX], count_text[16], block_text[16];
+    if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
+    snprintf(count_text, sizeof(count_text), "%d", count);
+    snprintf(block_text, sizeof(block_text), "%d", block_ms);
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.range = cb;
+    const char *argv[] = {"XREAD", "COUNT", count_text, "BLOCK", block_text, "STREAMS", key, after};
+    if (cluster_command_blocking(s->cluster, key, strlen(key), timeout_ms, on_read, op, 8, argv,
+                                 NULL) < 0) {
+        free(op);
+        return -1;
+    }
+    return 0;
+}
+
+int store_room_latest(struct store *s, const char *room, store_range_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX];
+    if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.range = cb;
+    const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
+    return send_op(s, op, on_range, PLAIN, 6, argv, NULL);
 }
 
 int store_history_range(struct store *s, const char *room, const char *after, int count,

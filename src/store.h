@@ -73,6 +73,15 @@ int store_message_append(struct store *s, const char *room, const struct message
  * from the start). */
 int store_history_range(struct store *s, const char *room, const char *after, int count,
                         store_range_fn *cb, void *arg);
+/* Waits up to block_ms for messages of a room with ids greater than after
+ * (an explicit id, never "$") on a dedicated connection; the callback gets
+ * up to count of them, or none when the block time passed. timeout_ms
+ * bounds the whole call (it must exceed block_ms). */
+int store_room_read(struct store *s, const char *room, const char *after, int count,
+                    int block_ms, int timeout_ms, store_range_fn *cb, void *arg);
+/* The room's newest message (none for an empty room). */
+int store_room_latest(struct store *s, const char *room, store_range_fn *cb, void *arg);
+
 /* CLUSTER INFO through the layer: STORE_OK when the cluster's state is ok
  * (or Redis is standalone and answers), else STORE_UNAVAILABLE. */
 int store_ready(struct store *s, store_status_fn *cb, void *arg);

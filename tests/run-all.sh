@@ -2,7 +2,8 @@
 # Runs every suite of clusterchat: builds with gcc, clang and gcc with
 # ASan+UBSan, then the unit tests, the integration tests (a real
 # redis-server and chatd) and the cluster tests (a real 6-node Redis Cluster
-# and chatd) for the normal and the sanitizer build. Suites
+# and chatd) and the stack tests (three chatd behind HAProxy on the cluster)
+# for the normal and the sanitizer build. Suites
 # speak TAP; the last line sums them all up as "N passed, N failed".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,6 +78,7 @@ if check build-gcc make -j"$jobs" all; then
   suite unit unit_suite build
   suite integration tests/integration/run.sh build
   suite cluster tests/cluster/run.sh build
+  suite stack tests/stack/run.sh build
 fi
 check build-clang make -j"$jobs" CC=clang BUILD=build/clang all || true
 if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then
@@ -84,6 +86,7 @@ if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then
   suite unit-asan unit_suite build/asan
   CHAT_SANITIZED=1 suite integration-asan tests/integration/run.sh build/asan
   CHAT_SANITIZED=1 suite cluster-asan tests/cluster/run.sh build/asan
+  CHAT_SANITIZED=1 suite stack-asan tests/stack/run.sh build/asan
 fi
 
 echo

@@ -23,24 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Six consecutive free ports whose cluster bus ports (+10000) are free too.
-port_base() {
-  local base p ok
-  for _ in $(seq 1 50); do
-    base=$(( 20000 + (RANDOM % 2500) * 10 ))
-    ok=1
-    for p in $(seq "$base" $(( base + 5 ))); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null ||
-         (exec 3<>"/dev/tcp/127.0.0.1/$(( p + 10000 ))") 2>/dev/null; then
-        ok=0
-      fi
-    done
-    (( ok )) && { echo "$base"; return 0; }
-  done
-  return 1
-}
-
-CLUSTER_PORT_BASE=$(port_base) || { echo "no free ports for the cluster"; exit 1; }
+CLUSTER_PORT_BASE=$(free_cluster_port_base) || { echo "no free ports for the cluster"; exit 1; }
 export CLUSTER_PORT_BASE
 if ! "$CLUSTER_SCRIPT" up >"$tmp/cluster-up.log" 2>&1; then
   echo "not ok - the local cluster came up"

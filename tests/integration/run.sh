@@ -21,6 +21,7 @@ start_chatd "$top/$build/chatd" "$tmp/chatd.log" "$chat_port" "$redis_port" --wo
 export CHAT_URL="http://127.0.0.1:$chat_port"
 export CHAT_REDIS_PORT=$redis_port
 export CHATD_PID=$CHATD_PID
+main_pid=$CHATD_PID
 rc=0
 for bin in "$top/$build"/tests/integration/test_*; do
   [[ -x $bin ]] || continue
@@ -34,9 +35,31 @@ if [[ -x $top/tests/cli/test_cli.sh && -x $top/$build/chat ]]; then
   "$top/tests/cli/test_cli.sh" "$CHAT_URL" "$top/$build/chat" || rc=1
 fi
 
+# --reuseport: two chatd share one port; the kernel spreads connections over
+# both, and when one goes the other keeps serving.
+shared=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/shared1.log" "$shared" "$redis_port" --reuseport 1 --log-level debug && first=$CHATD_PID
+start_chatd "$top/$build/chatd" "$tmp/shared2.log" "$shared" "$redis_port" --reuseport 1 --log-level debug && second=$CHATD_PID
+for _ in $(seq 1 40); do curl -s -o /dev/null "http://127.0.0.1:$shared/health"; done
+n1=$(grep -c 'path="/health" status=200' "$tmp/shared1.log")
+n2=$(grep -c 'path="/health" status=200' "$tmp/shared2.log")
+if [[ -n ${first:-} && -n ${second:-} ]] && (( n1 > 0 && n2 > 0 )); then
+  echo "ok - two chatd with --reuseport share a port (health checks served: $n1 and $n2)"
+else
+  echo "not ok - two chatd with --reuseport share a port (served: ${n1:-0} and ${n2:-0})"; rc=1
+fi
+kill -TERM "${first:-0}" 2>/dev/null; wait "${first:-0}" 2>/dev/null
+ok=0
+for _ in $(seq 1 20); do curl -sf -o /dev/null "http://127.0.0.1:$shared/health" && ok=$(( ok + 1 )); done
+if (( ok == 20 )); then
+  echo "ok - the other chatd on the shared port serves alone (20/20)"
+else
+  echo "not ok - the other chatd on the shared port serves alone ($ok/20)"; rc=1
+fi
+
 # chatd must stop cleanly on SIGTERM (with ASan: no leak report).
-kill -TERM "$CHATD_PID"
-wait "$CHATD_PID"
+kill -TERM "$main_pid"
+wait "$main_pid"
 status=$?
 if [[ $status -eq 0 ]] && ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$tmp/chatd.log"; then
   echo "ok - chatd exits cleanly on SIGTERM"

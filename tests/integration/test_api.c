@@ -310,6 +310,23 @@ static void health_is_ok(void **state) {
     test_http_result_free(&r);
 }
 
+static void metrics_cover_requests_redis_and_workers(void **state) {
+    (void)state;
+    struct http_result r;
+    test_http("GET", "/metrics", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.headers, "Content-Type: text/plain; version=0.0.4"));
+    const char *families[] = {
+        "chatd_http_requests_total{route=\"/message\",method=\"POST\",status=\"201\"} ",
+        "chatd_http_request_duration_seconds_bucket{le=\"+Inf\"} ",
+        "chatd_messages_sent_total ", "chatd_open_streams ", "chatd_redis_commands_total ",
+        "chatd_redis_redirects_total{kind=\"moved\"} ", "chatd_redis_retries_total ",
+        "chatd_redis_errors_total ", "chatd_worker_queue_depth ", NULL};
+    for (int i = 0; families[i]; i++)
+        if (!strstr(r.body, families[i])) fail_msg("/metrics lacks %s", families[i]);
+    test_http_result_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(health_is_ok),
@@ -323,6 +340,7 @@ int main(void) {
         cmocka_unit_test(bearer_token_is_accepted),
         cmocka_unit_test(message_carries_author_and_receive_time),
         cmocka_unit_test(history_is_complete_and_ordered),
+        cmocka_unit_test(metrics_cover_requests_redis_and_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

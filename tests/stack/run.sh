@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Stack tests: the whole system on free loopback ports — a 6-node Redis
+# Cluster, three chatd and HAProxy with deploy/haproxy.cfg — plus a second,
+# small HAProxy + chatd + standalone Redis whose Redis the test takes away.
+# Runs tests/stack/test_* against them (build folder $1). Output is TAP.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-build}
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
+
+tmp=$(mktemp -d)
+export CLUSTERCHAT_STATE=$tmp/state CLUSTER_NODE_TIMEOUT=${CLUSTER_NODE_TIMEOUT:-1000}
+cleanup() {
+  stop_started
+  "$top/scripts/cluster" down --purge >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# start_haproxy NAME BIND STATS APP1 APP2 APP3: HAProxy in the foreground
+# (-db) in the background, with the shipped config.
+start_haproxy() {
+  local name=$1
+  CHAT_LB_BIND=$2 CHAT_LB_STATS=$3 CHATD1=$4 CHATD2=$5 CHATD3=$6 \
+    haproxy -db -f "$top/deploy/haproxy.cfg" >"$tmp/$name.log" 2>&1 &
+  STARTED_PIDS+=("$!")
+}
+
+# servers_up STATS_PORT N: HAProxy's stats show N servers UP.
+servers_up() {
+  [[ $(curl -s "http://127.0.0.1:$1/stats;csv" | awk -F, '$1 == "chatd" && $18 == "UP"' | wc -l) -ge $2 ]]
+}
+
+export CLUSTER_PORT_BASE
+CLUSTER_PORT_BASE=$(free_cluster_port_base) || { echo "not ok - free ports for the cluster"; exit 1; }
+if ! "$top/scripts/cluster" up >"$tmp/cluster-up.log" 2>&1; then
+  echo "not ok - the local cluster came up"; cat "$tmp/cluster-up.log"; exit 1
+fi
+
+apps=() pids=()
+for i in 1 2 3; do
+  port=$(free_port) || exit 1
+  start_chatd "$top/$build/chatd" "$tmp/chatd$i.log" "$port" "$CLUSTER_PORT_BASE" \
+    --drain-delay 3000 --grace 15000 --redis-timeout 5000 || exit 1
+  apps+=("127.0.0.1:$port") pids+=("$CHATD_PID")
+done
+lb=$(free_port) stats=$(free_port)
+start_haproxy haproxy "127.0.0.1:$lb" "127.0.0.1:$stats" "${apps[@]}"
+if ! wait_until 30 servers_up "$stats" 3; then
+  echo "not ok - HAProxy sees 3 chatd"
+  curl -s "http://127.0.0.1:$stats/stats;csv" | cut -d, -f1,2,18,37 | sed 's/^/# /'
+  tail -20 "$tmp/haproxy.log"
+  for i in 1 2 3; do tail -5 "$tmp/chatd$i.log"; done
+  exit 1
+fi
+echo "ok - HAProxy on :$lb sees three chatd on the cluster"
+
+# The small second system: its chatd loses its own Redis during the test.
+lose_redis=$(free_port) || exit 1
+start_redis "$tmp/lose-redis" "$lose_redis" || exit 1
+lose_app=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/lose-chatd.log" "$lose_app" "$lose_redis" || exit 1
+lose_lb=$(free_port) lose_stats=$(free_port)
+start_haproxy haproxy-lose "127.0.0.1:$lose_lb" "127.0.0.1:$lose_stats" \
+  "127.0.0.1:$lose_app" "127.0.0.1:$lose_app" "127.0.0.1:$lose_app"
+
+export CHAT_URL="http://127.0.0.1:$lb"
+export CHATD1_URL="http://${apps[0]}" CHATD2_URL="http://${apps[1]}" CHATD3_URL="http://${apps[2]}"
+export CHATD1_PID=${pids[0]} CHATD2_PID=${pids[1]} CHATD3_PID=${pids[2]}
+export LOSE_STATS_URL="http://127.0.0.1:$lose_stats/stats;csv" LOSE_REDIS_PORT=$lose_redis
+export LOSE_REDIS_START="redis-server --port $lose_redis --bind 127.0.0.1 --save '' --appendonly no --dir '$tmp/lose-redis' --daemonize yes --logfile '$tmp/lose-redis/redis.log' --pidfile '$tmp/lose-redis/redis2.pid'"
+rc=0
+for bin in "$top/$build"/tests/stack/test_*; do
+  [[ -x $bin ]] || continue
+  echo "# $(basename "$bin")"
+  CMOCKA_MESSAGE_OUTPUT=TAP "$bin" || rc=1
+done
+
+# The drained chatd (the second) must have exited by itself, with status 0.
+wait "${pids[1]}"
+status=$?
+if [[ $status -eq 0 ]]; then
+  echo "ok - the drained chatd exited with status 0"
+else
+  echo "not ok - the drained chatd exited with status 0 (got $status)"; tail -5 "$tmp/chatd2.log"; rc=1
+fi
+grep -E 'draining|stopped accepting|grace' "$tmp/chatd2.log" | sed 's/^/# chatd2: /'
+[[ -f $tmp/lose-redis/redis2.pid ]] && kill "$(cat "$tmp/lose-redis/redis2.pid")" 2>/dev/null
+exit $rc
