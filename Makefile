@@ -30,9 +30,11 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 E2E_DIRS  := tests/integration tests/cluster tests/stack
 E2E_SRCS  := $(foreach d,$(E2E_DIRS),$(wildcard $(d)/test_*.c))
 E2E_BINS  := $(E2E_SRCS:%.c=$(BUILD)/%)
-TESTLIB   := $(BUILD)/tests/integration/testlib.o
-# $(call helpers_of,DIR/): the objects of DIR's non-test sources (not testlib).
-helpers_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(wildcard $(1)test_*.c) tests/integration/testlib.c,$(wildcard $(1)*.c)))
+# Shared by every such binary: the helpers in tests/integration (testlib, sse_client).
+TESTLIB_SRCS := $(filter-out $(wildcard tests/integration/test_*.c),$(wildcard tests/integration/*.c))
+TESTLIB   := $(TESTLIB_SRCS:%.c=$(BUILD)/%.o)
+# $(call helpers_of,DIR/): the objects of DIR's own non-test sources.
+helpers_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(wildcard $(1)test_*.c) $(TESTLIB_SRCS),$(wildcard $(1)*.c)))
 
 .PHONY: all test unit run stop bench bench-cluster bench-haproxy clean deps format
 all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS)

@@ -20,6 +20,8 @@ struct config {
     int history_batch;      /* messages fetched per XRANGE when streaming */
     char log_level[16];     /* debug, info, warn or error */
     int reuseport;          /* 1: SO_REUSEPORT, several chatd on one port */
+    int max_streams;        /* open event streams at most (503 above) */
+    int stream_buffer;      /* bytes a stream may have unsent before it is cut */
     int drain_delay_ms;     /* on SIGTERM: /ready is 503 this long before accepting stops */
     int grace_ms;           /* on SIGTERM: exit at the latest this long after the signal */
 };

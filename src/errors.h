@@ -37,7 +37,9 @@
     X(CHAT_E_INTERNAL, 500, "internal", "An internal error occurred.")              \
     X(CHAT_E_UNAVAILABLE, 503, "unavailable",                                       \
       "The database is unavailable; try again.")                                    \
-    X(CHAT_E_DRAINING, 503, "draining", "This server is shutting down; try another.")
+    X(CHAT_E_DRAINING, 503, "draining", "This server is shutting down; try another.")   \
+    X(CHAT_E_TOO_MANY_STREAMS, 503, "too_many_streams",                              \
+      "This server has as many open streams as it takes; try again.")
 
 typedef enum chat_error {
 #define CHAT_ERROR_ENUM(name, status, code, message) name,

@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -239,6 +240,12 @@ void http_stream_end(struct request *r) {
     detach_close_callback(r);
     evhttp_send_reply_end(r->ev); /* frees the request when the client is gone */
     request_free(r, 200);
+}
+
+size_t http_stream_backlog(struct request *r) {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
 }
 
 void http_stream_abort(struct request *r) {

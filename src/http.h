@@ -96,6 +96,8 @@ void http_stream_start(struct request *r, int status, const char *content_type);
 void http_stream_send(struct request *r, struct evbuffer *chunk,
                       void (*drained)(struct evhttp_connection *, void *), void *arg);
 void http_stream_end(struct request *r);
+/* Bytes of a stream's reply not yet written to the socket. */
+size_t http_stream_backlog(struct request *r);
 /* Cuts the connection so the client sees an incomplete reply; frees r. */
 void http_stream_abort(struct request *r);
 

@@ -14,6 +14,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "http.h"
+#include "hub.h"
 #include "log.h"
 #include "routes.h"
 #include "server.h"
@@ -43,6 +44,8 @@ static void on_drain_delay(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     struct server *srv = arg;
     http_stop_accepting(srv);
+    routes_stream_close_all(); /* clients reconnect, through the balancer, elsewhere */
+    routes_wait_close_all();
     log_info("msg=\"stopped accepting\" in_flight=%zu", http_inflight());
     on_stop_poll(-1, 0, srv);
 }
@@ -108,8 +111,9 @@ static int server_start(struct server *srv) {
         return -1;
     }
     srv->store = store_new(srv->cluster);
+    srv->hub = hub_new(srv->base, srv->store, srv->cfg.redis_timeout_ms);
     srv->workers = workers_new(srv->base, srv->cfg.workers);
-    if (!srv->store || !srv->workers || make_dummy_hash(srv) != 0) {
+    if (!srv->store || !srv->hub || !srv->workers || make_dummy_hash(srv) != 0) {
         log_error("msg=\"cannot start workers\"");
         return -1;
     }
@@ -118,12 +122,16 @@ static int server_start(struct server *srv) {
 }
 
 /* Workers first (their callbacks may still use the store), then Redis (its
- * callbacks answer with 503), then HTTP (aborts what is left). */
+ * callbacks answer with 503), then streams and long-polls, then HTTP (aborts
+ * what is left), then the hub, which has no subscriber left. */
 static void server_stop(struct server *srv) {
     workers_free(srv->workers);
     cluster_free(srv->cluster);
-    store_free(srv->store);
+    routes_stream_close_all();
+    routes_wait_close_all();
     if (srv->base) http_stop(srv);
+    hub_free(srv->hub);
+    store_free(srv->store);
     if (srv->base) event_base_free(srv->base);
 }
 

@@ -30,6 +30,7 @@ static struct {
     double duration_sum_s;
     unsigned long long messages;
     long streams;
+    long long_polls;
 } m;
 
 void metrics_observe_request(const char *route, const char *method, int status, double dur_ms) {
@@ -49,6 +50,7 @@ void metrics_observe_request(const char *route, const char *method, int status, 
 }
 
 void metrics_message_sent(void) { m.messages++; }
+void metrics_long_poll_parked(int delta) { m.long_polls += delta; }
 void metrics_stream_opened(void) { m.streams++; }
 void metrics_stream_closed(void) { m.streams--; }
 
@@ -106,6 +108,8 @@ int metrics_render(struct evbuffer *out, struct server *srv) {
                    "counter", m.messages);
     render_counter(out, "chatd_open_streams", "Streaming responses in progress.", "gauge",
                    (unsigned long long)(m.streams > 0 ? m.streams : 0));
+    render_counter(out, "chatd_long_polls_waiting", "Long-polls parked until a message comes.",
+                   "gauge", (unsigned long long)(m.long_polls > 0 ? m.long_polls : 0));
     render_redis(out, cluster_get_stats(srv->cluster));
     render_counter(out, "chatd_worker_queue_depth",
                    "Password-hashing jobs queued or running.", "gauge",

@@ -15,6 +15,8 @@ struct server;
 void metrics_observe_request(const char *route, const char *method, int status, double dur_ms);
 /* Counts one message stored by POST /message/. */
 void metrics_message_sent(void);
+/* Long-polls parked until a message comes go up and down. */
+void metrics_long_poll_parked(int delta);
 /* Open streaming responses go up and down. */
 void metrics_stream_opened(void);
 void metrics_stream_closed(void);

@@ -10,6 +10,7 @@ const struct route routes_table[] = {
     {"/user/session", EVHTTP_REQ_DELETE, route_user_logout},
     {"/message", EVHTTP_REQ_POST, route_message_send},
     {"/message", EVHTTP_REQ_GET, route_message_list},
+    {"/message/stream", EVHTTP_REQ_GET, route_message_stream},
     {"/health", EVHTTP_REQ_GET, route_health},
     {"/metrics", EVHTTP_REQ_GET, route_metrics},
     {"/ready", EVHTTP_REQ_GET, route_ready},

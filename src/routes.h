@@ -16,6 +16,13 @@ void route_user_logout(struct request *r);   /* DELETE /user/session */
 void route_user_me(struct request *r);       /* GET /user/ */
 void route_message_send(struct request *r);  /* POST /message/ */
 void route_message_list(struct request *r);  /* GET /message/ */
+void route_message_stream(struct request *r); /* GET /message/stream */
+/* Long-poll: GET /message/?after=ID&wait=SECONDS (route_message_list hands over). */
+void route_message_wait(struct request *r, const char *after, int limit, int wait_s);
+/* Ends every event stream with a short reconnection hint (drain, shutdown). */
+void routes_stream_close_all(void);
+/* Answers every long-poll now (with what is there, usually []). */
+void routes_wait_close_all(void);
 void route_health(struct request *r);        /* GET /health */
 void route_metrics(struct request *r);       /* GET /metrics */
 void route_ready(struct request *r);         /* GET /ready */

@@ -211,6 +211,18 @@ static void fetch_batch(struct history_op *op) {
     }
 }
 
+#define WAIT_MAX_S 60
+#define WAIT_LIMIT_DEFAULT 100
+
+/* ?wait=: seconds to hold a long-poll, 1..60; 0 when absent, -1 if invalid. */
+static int read_wait(struct request *r) {
+    const char *wait = http_query(r, "wait");
+    if (!wait) return 0;
+    char *end;
+    long v = strtol(wait, &end, 10);
+    return end == wait || *end || v < 1 || v > WAIT_MAX_S ? -1 : (int)v;
+}
+
 /* Reads ?after= and ?limit= into op; CHAT_E_OK or CHAT_E_INVALID_QUERY. */
 static chat_error read_query(struct request *r, struct history_op *op) {
     const char *after = http_query(r, "after"), *limit = http_query(r, "limit");
@@ -235,10 +247,20 @@ void route_message_list(struct request *r) {
         return;
     }
     op->r = r;
-    if (read_query(r, op) != CHAT_E_OK) {
+    int wait_s = read_wait(r);
+    if (read_query(r, op) != CHAT_E_OK || wait_s < 0 || (wait_s > 0 && !op->after[0])) {
         free(op);
         http_reply_error(r, CHAT_E_INVALID_QUERY,
-                         "after must be a message id and limit a number from 1 to 1000000.");
+                         "after must be a message id, limit a number from 1 to 1000000, and "
+                         "wait (which needs after) a number of seconds from 1 to 60.");
+        return;
+    }
+    if (wait_s > 0) { /* long-poll */
+        int limit = op->remaining > 0 && op->remaining < WAIT_LIMIT_DEFAULT * 10
+                        ? (int)op->remaining
+                        : WAIT_LIMIT_DEFAULT;
+        route_message_wait(r, op->after, limit, wait_s);
+        free(op);
         return;
     }
     r->stream_arg = op;

@@ -14,6 +14,7 @@ struct evhttp;
 struct store;
 struct workers;
 struct cluster;
+struct hub;
 
 struct server {
     struct config cfg;                     /* settings, read-only after start */
@@ -22,6 +23,7 @@ struct server {
     struct cluster *cluster;               /* Redis connections */
     struct store *store;                   /* key schema on top of cluster */
     struct workers *workers;               /* Argon2id hashing threads */
+    struct hub *hub;                       /* room readers and live subscribers */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
     unsigned long long requests;           /* requests seen, for request ids */
     unsigned request_id_base;              /* random per process */

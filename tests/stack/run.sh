@@ -2,7 +2,9 @@
 # Stack tests: the whole system on free loopback ports — a 6-node Redis
 # Cluster, three chatd and HAProxy with deploy/haproxy.cfg — plus a second,
 # small HAProxy + chatd + standalone Redis whose Redis the test takes away.
-# Runs tests/stack/test_* against them (build folder $1). Output is TAP.
+# Runs tests/stack/test_* against them (build folder $1): test_realtime first
+# (it kills the fourth chatd), then test_stack (it kills the first and drains
+# the second). Output is TAP.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
@@ -45,6 +47,12 @@ for i in 1 2 3; do
     --drain-delay 3000 --grace 15000 --redis-timeout 5000 || exit 1
   apps+=("127.0.0.1:$port") pids+=("$CHATD_PID")
 done
+# A fourth chatd, not behind HAProxy, for the real-time tests' subscribers:
+# a small --stream-buffer so that a subscriber that stops reading is cut soon.
+port=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/chatd4.log" "$port" "$CLUSTER_PORT_BASE" \
+  --stream-buffer 65536 --redis-timeout 5000 || exit 1
+export CHATD4_URL="http://127.0.0.1:$port" CHATD4_PID=$CHATD_PID
 lb=$(free_port) stats=$(free_port)
 start_haproxy haproxy "127.0.0.1:$lb" "127.0.0.1:$stats" "${apps[@]}"
 if ! wait_until 30 servers_up "$stats" 3; then
@@ -86,5 +94,11 @@ else
   echo "not ok - the drained chatd exited with status 0 (got $status)"; tail -5 "$tmp/chatd2.log"; rc=1
 fi
 grep -E 'draining|stopped accepting|grace' "$tmp/chatd2.log" | sed 's/^/# chatd2: /'
+stop_started # chatd 3 and the rest get SIGTERM; their logs must show no sanitizer report
+if grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$tmp"/chatd*.log; then
+  echo "not ok - no sanitizer reports in the chatd logs"; rc=1
+else
+  echo "ok - no sanitizer reports in the chatd logs"
+fi
 [[ -f $tmp/lose-redis/redis2.pid ]] && kill "$(cat "$tmp/lose-redis/redis2.pid")" 2>/dev/null
 exit $rc

@@ -1,0 +1,266 @@
+/* hub: one stream reader per room and its local subscribers, see hub.h. */
+#include "hub.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+#include "store.h"
+
+#define READ_BLOCK_MS 5000  /* XREAD BLOCK time; the read is re-armed after it */
+#define READ_COUNT 1000     /* messages per read at most */
+#define RETRY_MS 200        /* after a failed read */
+
+struct room;
+
+struct hub_sub {
+    struct room *room;
+    hub_event_fn *on_event;
+    hub_ready_fn *on_ready;
+    void *arg;
+    bool ready_sent;          /* on_ready ran */
+    bool removed;             /* unsubscribed during a delivery: freed after it */
+    struct event *ready_ev;   /* runs on_ready outside hub_subscribe() */
+    struct hub_sub *prev, *next;
+};
+
+struct room {
+    struct hub *hub;          /* NULL once the hub is gone */
+    char name[128];
+    char last_id[64];         /* the reader continues after this id */
+    bool started;             /* last_id is known */
+    bool busy;                /* a Redis call is in flight */
+    int delivering;           /* nested deliveries in progress */
+    struct hub_sub *subs;
+    size_t nsubs;
+    struct event *retry_ev;
+    struct room *prev, *next;
+};
+
+struct hub {
+    struct event_base *base;
+    struct store *store;
+    int redis_timeout_ms;
+    struct room *rooms;
+};
+
+static void read_next(struct room *rm);
+static void start_reader(struct room *rm);
+
+int hub_id_compare(const char *a, const char *b) {
+    uint64_t ams = 0, aseq = 0, bms = 0, bseq = 0;
+    sscanf(a, "%" SCNu64 "-%" SCNu64, &ams, &aseq);
+    sscanf(b, "%" SCNu64 "-%" SCNu64, &bms, &bseq);
+    if (ams != bms) return ams < bms ? -1 : 1;
+    return aseq < bseq ? -1 : aseq > bseq;
+}
+
+static void room_unlink(struct room *rm) {
+    struct hub *h = rm->hub;
+    if (!h) return;
+    if (rm->prev) rm->prev->next = rm->next;
+    else h->rooms = rm->next;
+    if (rm->next) rm->next->prev = rm->prev;
+}
+
+static void room_free(struct room *rm) {
+    room_unlink(rm);
+    if (rm->retry_ev) event_free(rm->retry_ev);
+    free(rm);
+}
+
+static void sub_free(struct hub_sub *sub) {
+    if (sub->ready_ev) event_free(sub->ready_ev);
+    free(sub);
+}
+
+/* Unlinks subscribers removed while a delivery was running. */
+static void sweep(struct room *rm) {
+    struct hub_sub *sub = rm->subs, *next;
+    for (; sub; sub = next) {
+        next = sub->next;
+        if (!sub->removed) continue;
+        if (sub->prev) sub->prev->next = sub->next;
+        else rm->subs = sub->next;
+        if (sub->next) sub->next->prev = sub->prev;
+        rm->nsubs--;
+        sub_free(sub);
+    }
+}
+
+static void tell_ready(struct hub_sub *sub) {
+    if (sub->ready_sent || sub->removed) return;
+    sub->ready_sent = true;
+    sub->on_ready(sub->arg);
+}
+
+static void on_ready_event(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct hub_sub *sub = arg;
+    struct room *rm = sub->room;
+    rm->delivering++;
+    tell_ready(sub);
+    if (--rm->delivering == 0) sweep(rm);
+}
+
+/* Encodes one message once and hands it to every subscriber that is ready. */
+static void deliver(struct room *rm, const struct message *m) {
+    struct evbuffer *buf = evbuffer_new();
+    if (!buf) return;
+    evbuffer_add_printf(buf, "id: %s\ndata: ", m->id);
+    if (json_message_append(buf, m) < 0) {
+        evbuffer_free(buf);
+        return;
+    }
+    evbuffer_add(buf, "\n\n", 2);
+    struct hub_event ev = {m, (const char *)evbuffer_pullup(buf, -1), evbuffer_get_length(buf)};
+    for (struct hub_sub *sub = rm->subs; sub; sub = sub->next)
+        if (sub->ready_sent && !sub->removed) sub->on_event(&ev, sub->arg);
+    evbuffer_free(buf);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct room *rm = arg;
+    if (rm->started) read_next(rm);
+    else start_reader(rm);
+}
+
+static void retry_later(struct room *rm) {
+    struct timeval tv = {0, RETRY_MS * 1000};
+    evtimer_add(rm->retry_ev, &tv);
+}
+
+/* The reader stops when its room has no subscriber; a later subscriber
+ * starts it afresh from the room's newest id. */
+static bool keep_reading(struct room *rm) {
+    if (rm->hub && rm->nsubs > 0) return true;
+    rm->started = false;
+    if (!rm->hub) room_free(rm); /* the hub is gone: free after the last read */
+    return false;
+}
+
+static void on_read(enum store_status st, const struct message *msgs, size_t n, void *arg) {
+    struct room *rm = arg;
+    rm->busy = false;
+    if (!keep_reading(rm)) return;
+    if (st != STORE_OK) {
+        log_warn("msg=\"room read failed, retrying\" room=%s after=%s", rm->name, rm->last_id);
+        retry_later(rm);
+        return;
+    }
+    rm->delivering++;
+    for (size_t i = 0; i < n; i++) {
+        deliver(rm, &msgs[i]);
+        snprintf(rm->last_id, sizeof(rm->last_id), "%s", msgs[i].id);
+    }
+    if (--rm->delivering == 0) sweep(rm);
+    if (keep_reading(rm)) read_next(rm);
+}
+
+static void read_next(struct room *rm) {
+    struct hub *h = rm->hub;
+    if (store_room_read(h->store, rm->name, rm->last_id, READ_COUNT, READ_BLOCK_MS,
+                        READ_BLOCK_MS + h->redis_timeout_ms, on_read, rm) < 0) {
+        retry_later(rm);
+        return;
+    }
+    rm->busy = true;
+}
+
+static void on_latest(enum store_status st, const struct message *msgs, size_t n, void *arg) {
+    struct room *rm = arg;
+    rm->busy = false;
+    if (!keep_reading(rm)) return;
+    if (st != STORE_OK) {
+        retry_later(rm);
+        return;
+    }
+    snprintf(rm->last_id, sizeof(rm->last_id), "%s", n ? msgs[0].id : "0-0");
+    rm->started = true;
+    rm->delivering++;
+    for (struct hub_sub *sub = rm->subs; sub; sub = sub->next) tell_ready(sub);
+    if (--rm->delivering == 0) sweep(rm);
+    if (keep_reading(rm)) read_next(rm);
+}
+
+static void start_reader(struct room *rm) {
+    if (store_room_latest(rm->hub->store, rm->name, on_latest, rm) < 0) {
+        retry_later(rm);
+        return;
+    }
+    rm->busy = true;
+}
+
+static struct room *room_get(struct hub *h, const char *name) {
+    for (struct room *rm = h->rooms; rm; rm = rm->next)
+        if (strcmp(rm->name, name) == 0) return rm;
+    struct room *rm = calloc(1, sizeof(*rm));
+    if (!rm || strlen(name) >= sizeof(rm->name)) {
+        free(rm);
+        return NULL;
+    }
+    rm->hub = h;
+    memcpy(rm->name, name, strlen(name) + 1);
+    rm->retry_ev = evtimer_new(h->base, on_retry, rm);
+    if (!rm->retry_ev) {
+        free(rm);
+        return NULL;
+    }
+    rm->next = h->rooms;
+    if (h->rooms) h->rooms->prev = rm;
+    h->rooms = rm;
+    return rm;
+}
+
+struct hub_sub *hub_subscribe(struct hub *h, const char *room, hub_event_fn *on_event,
+                              hub_ready_fn *on_ready, void *arg) {
+    struct room *rm = room_get(h, room);
+    struct hub_sub *sub = rm ? calloc(1, sizeof(*sub)) : NULL;
+    if (!sub) return NULL;
+    *sub = (struct hub_sub){.room = rm, .on_event = on_event, .on_ready = on_ready, .arg = arg};
+    sub->ready_ev = evtimer_new(h->base, on_ready_event, sub);
+    if (!sub->ready_ev) {
+        free(sub);
+        return NULL;
+    }
+    sub->next = rm->subs;
+    if (rm->subs) rm->subs->prev = sub;
+    rm->subs = sub;
+    rm->nsubs++;
+    if (rm->started) event_active(sub->ready_ev, EV_TIMEOUT, 0);
+    else if (!rm->busy && !evtimer_pending(rm->retry_ev, NULL)) start_reader(rm);
+    return sub;
+}
+
+void hub_unsubscribe(struct hub_sub *sub) {
+    if (!sub || sub->removed) return;
+    struct room *rm = sub->room;
+    sub->removed = true;
+    event_del(sub->ready_ev);
+    if (rm->delivering == 0) sweep(rm);
+}
+
+struct hub *hub_new(struct event_base *base, struct store *store, int redis_timeout_ms) {
+    struct hub *h = calloc(1, sizeof(*h));
+    if (h) *h = (struct hub){base, store, redis_timeout_ms, NULL};
+    return h;
+}
+
+void hub_free(struct hub *h) {
+    if (!h) return;
+    while (h->rooms) {
+        struct room *rm = h->rooms;
+        h->rooms = rm->next;
+        rm->prev = rm->next = NULL;
+        rm->hub = NULL;
+        if (!rm->busy) room_free(rm); /* else its pending read frees it */
+    }
+    free(h);
+}

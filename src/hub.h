@@ -1,0 +1,51 @@
+/*
+ * hub: server-side fan-out. For each room with local subscribers, one reader
+ * follows the room's stream with XREAD BLOCK on a dedicated Redis connection,
+ * always from the last id it saw (its start is the room's newest id, read
+ * before any subscriber is told it may begin). Each new message is encoded
+ * once, as JSON and as a Server-Sent Events frame, and handed to every
+ * subscriber of this chatd: a thousand local clients cost one Redis read.
+ *
+ * Contract: on_ready runs once, soon after hub_subscribe() (never inside
+ * it), when the reader knows its starting point: everything stored after
+ * that reaches on_event, everything before it is in the history. on_event
+ * runs for every later message, in order. After hub_unsubscribe() neither
+ * runs again.
+ */
+#ifndef CHAT_HUB_H
+#define CHAT_HUB_H
+
+#include <stddef.h>
+
+#include "message.h"
+
+struct event_base;
+struct store;
+struct hub;
+struct hub_sub;
+
+/* One message as delivered to subscribers; valid during the callback. */
+struct hub_event {
+    const struct message *msg; /* the message (msg->id is its id) */
+    const char *frame;         /* "id: <id>\ndata: <json>\n\n", encoded once */
+    size_t frame_len;
+};
+
+typedef void hub_event_fn(const struct hub_event *ev, void *arg);
+typedef void hub_ready_fn(void *arg);
+
+struct hub *hub_new(struct event_base *base, struct store *store, int redis_timeout_ms);
+/* Frees the hub; subscribers must be gone. Readers still blocked in Redis
+ * free themselves when their read returns. NULL is fine. */
+void hub_free(struct hub *h);
+
+/* Subscribes to room; NULL when out of memory. */
+struct hub_sub *hub_subscribe(struct hub *h, const char *room, hub_event_fn *on_event,
+                              hub_ready_fn *on_ready, void *arg);
+/* Ends a subscription; safe inside its own callbacks. NULL is fine. */
+void hub_unsubscribe(struct hub_sub *sub);
+
+/* Compares two stream ids ("ms-seq") numerically: <0, 0 or >0. */
+int hub_id_compare(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * routes_stream: GET /message/stream, the room as Server-Sent Events. A
+ * client that names the last message it has (Last-Event-ID, or ?after=)
+ * first gets what it missed from the history, then the live messages from
+ * the hub, with no gap and no duplicate between the two: the replay starts
+ * only once the hub's reader knows its starting point, and it repeats until
+ * a history read completes with no live message having arrived meanwhile.
+ * Every event carries `id:`; a comment every 15 s keeps proxies from timing
+ * the stream out; a client that cannot keep up is disconnected and resumes
+ * with its last id.
+ */
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "hub.h"
+#include "json.h"
+#include "log.h"
+#include "routes.h"
+#include "server.h"
+#include "store.h"
+#include "validate.h"
+
+#define HEARTBEAT_S 15
+#define RETRY_HINT_MS 2000  /* reconnection delay the stream asks for */
+#define DRAIN_HINT_MS 250   /* the same when the server goes away */
+
+struct sse {
+    struct request *r;        /* the streaming request */
+    struct hub_sub *sub;      /* live messages */
+    char cursor[CHAT_STREAM_ID_MAX + 1]; /* last id sent, "" before the first */
+    bool live;                /* the replay is done */
+    bool fetching;            /* a history read is in flight */
+    bool missed;              /* a live message came during the replay */
+    bool ending;              /* end once the history read returns */
+    struct event *heartbeat;
+    struct sse *prev, *next;  /* every open stream of this chatd */
+};
+
+static struct sse *streams;
+static int nstreams;
+
+static void sse_write(struct sse *s, const char *data, size_t len,
+                      void (*drained)(struct evhttp_connection *, void *)) {
+    struct evbuffer *buf = evbuffer_new();
+    if (!buf) return;
+    evbuffer_add(buf, data, len);
+    http_stream_send(s->r, buf, drained, s);
+    evbuffer_free(buf);
+}
+
+static void sse_free(struct sse *s) {
+    hub_unsubscribe(s->sub);
+    if (s->heartbeat) event_free(s->heartbeat);
+    if (s->prev) s->prev->next = s->next;
+    else streams = s->next;
+    if (s->next) s->next->prev = s->prev;
+    nstreams--;
+    free(s);
+}
+
+/* Ends the stream: a clean end, or cut when the client is too slow or the
+ * history could not be read (it reconnects with its last id either way). */
+static void sse_end(struct sse *s, bool cut) {
+    struct request *r = s->r;
+    sse_free(s);
+    if (cut) http_stream_abort(r);
+    else http_stream_end(r);
+}
+
+static void fetch_history(struct sse *s);
+
+static void on_replay_drained(struct evhttp_connection *evcon, void *arg) {
+    (void)evcon;
+    fetch_history(arg);
+}
+
+static void on_history(enum store_status st, const struct message *msgs, size_t n, void *arg) {
+    struct sse *s = arg;
+    int batch = s->r->srv->cfg.history_batch;
+    s->fetching = false;
+    if (s->ending || st != STORE_OK) {
+        if (st != STORE_OK) log_warn("req=%s msg=\"stream replay failed\"", s->r->id);
+        sse_end(s, st != STORE_OK);
+        return;
+    }
+    struct evbuffer *buf = evbuffer_new();
+    for (size_t i = 0; buf && i < n; i++) {
+        evbuffer_add_printf(buf, "id: %s\ndata: ", msgs[i].id);
+        json_message_append(buf, &msgs[i]);
+        evbuffer_add(buf, "\n\n", 2);
+    }
+    if (n) snprintf(s->cursor, sizeof(s->cursor), "%s", msgs[n - 1].id);
+    bool more = n == (size_t)batch || s->missed;
+    if (buf && evbuffer_get_length(buf))
+        http_stream_send(s->r, buf, more ? on_replay_drained : NULL, s);
+    else if (more)
+        fetch_history(s);
+    if (buf) evbuffer_free(buf);
+    if (!more) s->live = true;
+}
+
+static void fetch_history(struct sse *s) {
+    s->missed = false;
+    s->fetching = true;
+    if (store_history_range(s->r->srv->store, STORE_ROOM_LOBBY, s->cursor[0] ? s->cursor : NULL,
+                            s->r->srv->cfg.history_batch, on_history, s) < 0) {
+        s->fetching = false;
+        sse_end(s, true);
+    }
+}
+
+static void on_ready(void *arg) {
+    struct sse *s = arg;
+    if (s->cursor[0]) fetch_history(s);
+    else s->live = true; /* a new client starts with what comes next */
+}
+
+static void on_event(const struct hub_event *ev, void *arg) {
+    struct sse *s = arg;
+    if (!s->live) {
+        s->missed = true; /* the replay reads the history once more */
+        return;
+    }
+    if (s->cursor[0] && hub_id_compare(ev->msg->id, s->cursor) <= 0) return;
+    if (http_stream_backlog(s->r) > (size_t)s->r->srv->cfg.stream_buffer) {
+        log_info("req=%s msg=\"slow stream disconnected\" cursor=%s", s->r->id, s->cursor);
+        sse_end(s, true);
+        return;
+    }
+    sse_write(s, ev->frame, ev->frame_len, NULL);
+    snprintf(s->cursor, sizeof(s->cursor), "%s", ev->msg->id);
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct sse *s = arg;
+    static const char ping[] = ": ping\n\n";
+    sse_write(s, ping, sizeof(ping) - 1, NULL);
+}
+
+static void on_client_gone(struct request *r) {
+    struct sse *s = r->stream_arg;
+    if (s->fetching) s->ending = true; /* on_history ends it */
+    else sse_end(s, false);
+}
+
+/* The id the client already has: Last-Event-ID, else ?after=, else none. */
+static int read_cursor(struct request *r, char out[CHAT_STREAM_ID_MAX + 1]) {
+    const char *id = http_header(r, "Last-Event-ID");
+    if (!id || !*id) id = http_query(r, "after");
+    out[0] = '\0';
+    if (!id || !*id) return 0;
+    if (!validate_stream_id(id)) return -1;
+    snprintf(out, CHAT_STREAM_ID_MAX + 1, "%s", id);
+    return 0;
+}
+
+void route_message_stream(struct request *r) {
+    char cursor[CHAT_STREAM_ID_MAX + 1];
+    if (read_cursor(r, cursor) < 0) {
+        http_reply_error(r, CHAT_E_INVALID_QUERY, "Last-Event-ID (or after) must be a message id.");
+        return;
+    }
+    if (nstreams >= r->srv->cfg.max_streams || r->srv->draining) {
+        http_add_header(r, "Retry-After", "1");
+        http_reply_error(r, CHAT_E_TOO_MANY_STREAMS, NULL);
+        return;
+    }
+    struct sse *s = calloc(1, sizeof(*s));
+    if (!s) {
+        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        return;
+    }
+    s->r = r;
+    memcpy(s->cursor, cursor, sizeof(cursor));
+    s->next = streams;
+    if (streams) streams->prev = s;
+    streams = s;
+    nstreams++;
+    s->heartbeat = event_new(r->srv->base, -1, EV_PERSIST, on_heartbeat, s);
+    s->sub = hub_subscribe(r->srv->hub, STORE_ROOM_LOBBY, on_event, on_ready, s);
+    http_add_header(r, "X-Accel-Buffering", "no");
+    http_stream_start(r, 200, "text/event-stream; charset=utf-8");
+    r->stream_arg = s;
+    r->on_close = on_client_gone;
+    if (!s->heartbeat || !s->sub) {
+        sse_end(s, true);
+        return;
+    }
+    struct timeval tv = {HEARTBEAT_S, 0};
+    event_add(s->heartbeat, &tv);
+    char hello[64];
+    int n = snprintf(hello, sizeof(hello), "retry: %d\n: connected\n\n", RETRY_HINT_MS);
+    sse_write(s, hello, (size_t)n, NULL);
+}
+
+void routes_stream_close_all(void) {
+    char hint[64];
+    int n = snprintf(hint, sizeof(hint), "retry: %d\n: server going away\n\n", DRAIN_HINT_MS);
+    struct sse *s = streams, *next;
+    for (; s; s = next) {
+        next = s->next;
+        sse_write(s, hint, (size_t)n, NULL);
+        if (s->fetching) s->ending = true;
+        else sse_end(s, false);
+    }
+}

@@ -1,0 +1,141 @@
+/*
+ * routes_wait: long-poll, GET /message/?after=<id>&wait=<seconds>. It
+ * answers at once when messages newer than after exist; otherwise it holds
+ * the request until the hub reports one (then reads the history again) or
+ * the wait ends (200 []). The subscription is made before the first read,
+ * so a message stored in between is not missed.
+ */
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "hub.h"
+#include "json.h"
+#include "metrics.h"
+#include "routes.h"
+#include "server.h"
+#include "store.h"
+#include "validate.h"
+
+struct waiter {
+    struct request *r;
+    struct hub_sub *sub;
+    char after[CHAT_STREAM_ID_MAX + 1];
+    int limit;
+    bool reading;             /* a history read is in flight */
+    bool again;               /* a message came during that read: read once more */
+    bool closing;             /* the server stops: answer when that read returns */
+    bool parked;              /* counted in chatd_long_polls_waiting */
+    struct event *timeout;
+    struct waiter *prev, *next;
+};
+
+static struct waiter *waiters;
+
+static void set_parked(struct waiter *w, bool parked) {
+    if (w->parked != parked) metrics_long_poll_parked(parked ? 1 : -1);
+    w->parked = parked;
+}
+
+static void waiter_free(struct waiter *w) {
+    set_parked(w, false);
+    hub_unsubscribe(w->sub);
+    if (w->timeout) event_free(w->timeout);
+    if (w->prev) w->prev->next = w->next;
+    else waiters = w->next;
+    if (w->next) w->next->prev = w->prev;
+    free(w);
+}
+
+static void answer(struct waiter *w, const struct message *msgs, size_t n) {
+    struct evbuffer *out = evbuffer_new();
+    evbuffer_add(out, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i) evbuffer_add(out, ",", 1);
+        json_message_append(out, &msgs[i]);
+    }
+    evbuffer_add(out, "]", 1);
+    http_reply_buffer(w->r, 200, out);
+    evbuffer_free(out);
+    waiter_free(w);
+}
+
+static void read_history(struct waiter *w);
+
+static void on_history(enum store_status st, const struct message *msgs, size_t n, void *arg) {
+    struct waiter *w = arg;
+    w->reading = false;
+    if (st != STORE_OK) {
+        http_reply_error(w->r, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL,
+                         NULL);
+        waiter_free(w);
+    } else if (n > 0 || w->closing) {
+        answer(w, msgs, n);
+    } else if (w->again) {
+        read_history(w);
+    } else {
+        set_parked(w, true);
+    }
+}
+
+static void read_history(struct waiter *w) {
+    w->again = false;
+    w->reading = true;
+    if (store_history_range(w->r->srv->store, STORE_ROOM_LOBBY, w->after, w->limit, on_history,
+                            w) < 0) {
+        w->reading = false;
+        http_reply_error(w->r, CHAT_E_UNAVAILABLE, NULL);
+        waiter_free(w);
+    }
+}
+
+static void on_ready(void *arg) { read_history(arg); }
+
+static void on_event(const struct hub_event *ev, void *arg) {
+    struct waiter *w = arg;
+    if (hub_id_compare(ev->msg->id, w->after) <= 0) return;
+    if (w->reading) w->again = true;
+    else read_history(w);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct waiter *w = arg;
+    if (w->reading) return; /* its answer is on the way */
+    answer(w, NULL, 0);
+}
+
+void route_message_wait(struct request *r, const char *after, int limit, int wait_s) {
+    struct waiter *w = calloc(1, sizeof(*w));
+    if (!w) {
+        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        return;
+    }
+    w->r = r;
+    w->limit = limit;
+    snprintf(w->after, sizeof(w->after), "%s", after);
+    w->next = waiters;
+    if (waiters) waiters->prev = w;
+    waiters = w;
+    w->timeout = evtimer_new(r->srv->base, on_timeout, w);
+    w->sub = hub_subscribe(r->srv->hub, STORE_ROOM_LOBBY, on_event, on_ready, w);
+    if (!w->timeout || !w->sub) {
+        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        waiter_free(w);
+        return;
+    }
+    struct timeval tv = {wait_s, 0};
+    evtimer_add(w->timeout, &tv);
+}
+
+void routes_wait_close_all(void) {
+    struct waiter *w = waiters, *next;
+    for (; w; w = next) {
+        next = w->next;
+        if (w->reading) w->closing = true; /* on_history answers */
+        else answer(w, NULL, 0);
+    }
+}

@@ -1,0 +1,161 @@
+/* sse_client: a threaded libcurl Server-Sent Events reader for tests. */
+#include "sse_client.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct sse_client {
+    char *url;
+    char last_id[64];
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    struct sse_event *events;
+    size_t n, cap;
+    bool ended;                 /* the transfer is over */
+    volatile bool stop;         /* asked to stop */
+    char line[16384];           /* the line being read */
+    size_t line_len;
+    char cur_id[48];            /* the event being read */
+    char *cur_data;
+};
+
+static void add_event(struct sse_client *c) {
+    pthread_mutex_lock(&c->lock);
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->events = realloc(c->events, c->cap * sizeof(*c->events));
+    }
+    struct sse_event *e = &c->events[c->n++];
+    memcpy(e->id, c->cur_id, sizeof(e->id));
+    e->data = c->cur_data;
+    c->cur_data = NULL;
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* One complete line: "id: x", "data: y", "" ends an event, ":" is a comment. */
+static void on_line(struct sse_client *c, const char *line) {
+    if (line[0] == '\0') {
+        if (c->cur_data) add_event(c);
+        c->cur_id[0] = '\0';
+    } else if (strncmp(line, "id: ", 4) == 0) {
+        strncpy(c->cur_id, line + 4, sizeof(c->cur_id) - 1);
+    } else if (strncmp(line, "data: ", 6) == 0 && !c->cur_data) {
+        c->cur_data = strdup(line + 6);
+    }
+}
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg) {
+    struct sse_client *c = arg;
+    size_t n = size * nmemb;
+    if (c->stop) return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ptr[i] == '\n') {
+            c->line[c->line_len] = '\0';
+            on_line(c, c->line);
+            c->line_len = 0;
+        } else if (c->line_len + 1 < sizeof(c->line)) {
+            c->line[c->line_len++] = ptr[i];
+        }
+    }
+    return n;
+}
+
+static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c2, curl_off_t d) {
+    (void)a, (void)b, (void)c2, (void)d;
+    return ((struct sse_client *)arg)->stop ? 1 : 0;
+}
+
+static void *run(void *arg) {
+    struct sse_client *c = arg;
+    CURL *curl = curl_easy_init();
+    struct curl_slist *h = NULL;
+    char header[128];
+    if (c->last_id[0]) {
+        snprintf(header, sizeof(header), "Last-Event-ID: %s", c->last_id);
+        h = curl_slist_append(h, header);
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, c->url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, c);
+    curl_easy_perform(curl);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(curl);
+    pthread_mutex_lock(&c->lock);
+    c->ended = true;
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+struct sse_client *sse_open(const char *url, const char *last_id) {
+    struct sse_client *c = calloc(1, sizeof(*c));
+    c->url = strdup(url);
+    if (last_id) strncpy(c->last_id, last_id, sizeof(c->last_id) - 1);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->changed, NULL);
+    pthread_create(&c->thread, NULL, run, c);
+    return c;
+}
+
+static bool wait_until(struct sse_client *c, size_t n, bool for_end, int timeout_ms) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) deadline.tv_sec++, deadline.tv_nsec -= 1000000000;
+    pthread_mutex_lock(&c->lock);
+    int rc = 0;
+    while (rc == 0 && !c->ended && (for_end || c->n < n))
+        rc = pthread_cond_timedwait(&c->changed, &c->lock, &deadline);
+    bool ok = for_end ? c->ended : c->n >= n;
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
+bool sse_wait_events(struct sse_client *c, size_t n, int timeout_ms) {
+    return wait_until(c, n, false, timeout_ms);
+}
+
+bool sse_wait_end(struct sse_client *c, int timeout_ms) { return wait_until(c, 0, true, timeout_ms); }
+
+size_t sse_count(struct sse_client *c) {
+    pthread_mutex_lock(&c->lock);
+    size_t n = c->n;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+bool sse_get(struct sse_client *c, size_t i, char id[48], char *data, size_t size) {
+    pthread_mutex_lock(&c->lock);
+    bool ok = i < c->n;
+    if (ok) {
+        memcpy(id, c->events[i].id, 48);
+        snprintf(data, size, "%s", c->events[i].data ? c->events[i].data : "");
+    }
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
+void sse_close(struct sse_client *c) {
+    if (!c) return;
+    c->stop = true;
+    pthread_join(c->thread, NULL);
+    for (size_t i = 0; i < c->n; i++) free(c->events[i].data);
+    free(c->events);
+    free(c->cur_data);
+    free(c->url);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->changed);
+    free(c);
+}

@@ -1,0 +1,34 @@
+/*
+ * sse_client: a Server-Sent Events subscriber for the tests, on its own
+ * thread (libcurl). It records every event's id and data, and lets the test
+ * wait for a number of events or for the stream's end.
+ */
+#ifndef CHAT_SSE_CLIENT_H
+#define CHAT_SSE_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sse_event {
+    char id[48];
+    char *data; /* the event's data line(s) */
+};
+
+struct sse_client;
+
+/* Connects to url (with Last-Event-ID when last_id is not NULL) and starts
+ * collecting. NULL on failure. */
+struct sse_client *sse_open(const char *url, const char *last_id);
+/* Waits until at least n events came (true) or timeout_ms passed or the
+ * stream ended (false). */
+bool sse_wait_events(struct sse_client *c, size_t n, int timeout_ms);
+/* Waits until the stream ended (true) or timeout_ms passed (false). */
+bool sse_wait_end(struct sse_client *c, int timeout_ms);
+/* Events so far. */
+size_t sse_count(struct sse_client *c);
+/* Copies event i's id (48 bytes) and data (size bytes, cut); false if none. */
+bool sse_get(struct sse_client *c, size_t i, char id[48], char *data, size_t size);
+/* Stops the stream (if still open), joins the thread and frees everything. */
+void sse_close(struct sse_client *c);
+
+#endif
