@@ -114,7 +114,7 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
     local p i
     for ((i = 0; i < 200; i++)); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((10000 + RANDOM % 22000)) # below the ephemeral ports
         [[ " $* " == *" $p "* ]] && continue
         port_in_use "$p" || { echo "$p"; return 0; }
     done

@@ -6,11 +6,14 @@
 # Processes started through these helpers, stopped by stop_started.
 STARTED_PIDS=()
 
+# Ports are picked below 32768, where Linux's ephemeral ports (for outgoing
+# connections, which would make a later bind fail) begin.
+
 # Prints a TCP port on 127.0.0.1 that nothing listens on (from a random start).
 free_port() {
   local port
   for _ in $(seq 1 200); do
-    port=$(( 20000 + RANDOM % 30000 ))
+    port=$(( 10000 + RANDOM % 22000 ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0
@@ -28,7 +31,7 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_cluster_port_base() {
   local base p ok
   for _ in $(seq 1 50); do
-    base=$(( 20000 + (RANDOM % 2500) * 10 ))
+    base=$(( 10000 + (RANDOM % 1200) * 10 ))
     ok=1
     for p in $(seq "$base" $(( base + 5 ))); do
       if port_in_use "$p" || port_in_use $(( p + 10000 )); then ok=0; fi
