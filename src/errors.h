@@ -22,6 +22,8 @@
     X(CHAT_E_INVALID_CLIENT_MSG_ID, 400, "invalid_client_msg_id",                   \
       "clientMsgId (or Idempotency-Key) must be 1 to 64 characters of "             \
       "A-Z a-z 0-9 . _ : -.")                                                       \
+    X(CHAT_E_INVALID_ROOM, 400, "invalid_room",                                     \
+      "A room name is 1 to 64 characters of a-z 0-9 _ -.")                          \
     X(CHAT_E_INVALID_QUERY, 400, "invalid_query", "A query parameter is invalid.")  \
     X(CHAT_E_UNAUTHORIZED, 401, "unauthorized", "A valid session is required.")     \
     X(CHAT_E_BAD_CREDENTIALS, 401, "invalid_credentials",                           \

@@ -264,14 +264,31 @@ void http_stream_abort(struct request *r) {
     request_free(r, 200);
 }
 
+/* Whether path[0..len) matches pattern, where a "*" segment matches one
+ * non-empty segment, copied to param (size bytes; cut if longer). */
+static bool path_matches(const char *pattern, const char *path, size_t len, char *param,
+                         size_t size) {
+    const char *star = strchr(pattern, '*');
+    if (!star) return strlen(pattern) == len && strncmp(pattern, path, len) == 0;
+    size_t head = (size_t)(star - pattern), tail = strlen(star + 1);
+    if (len < head + 1 + tail || strncmp(pattern, path, head) != 0 ||
+        strncmp(star + 1, path + len - tail, tail) != 0)
+        return false;
+    const char *seg = path + head;
+    size_t seg_len = len - head - tail;
+    if (memchr(seg, '/', seg_len)) return false;
+    snprintf(param, size, "%.*s", (int)seg_len, seg);
+    return true;
+}
+
 static const struct route *find_route(const char *path, enum evhttp_cmd_type method,
-                                      bool *path_known) {
+                                      bool *path_known, char *param, size_t size) {
     size_t len = strlen(path);
     if (len > 1 && path[len - 1] == '/') len--;
     *path_known = false;
     for (size_t i = 0; i < router.nroutes; i++) {
         const struct route *rt = &router.routes[i];
-        if (strlen(rt->path) != len || strncmp(rt->path, path, len) != 0) continue;
+        if (!path_matches(rt->path, path, len, param, size)) continue;
         *path_known = true;
         if (rt->method == method || (method == EVHTTP_REQ_HEAD && rt->method == EVHTTP_REQ_GET))
             return rt;
@@ -282,11 +299,12 @@ static const struct route *find_route(const char *path, enum evhttp_cmd_type met
 /* Lists the methods a path accepts, for the Allow header of a 405. */
 static void allowed_methods(const char *path, char *out, size_t size) {
     out[0] = '\0';
+    char param[72];
     size_t len = strlen(path);
     if (len > 1 && path[len - 1] == '/') len--;
     for (size_t i = 0; i < router.nroutes; i++) {
         const struct route *rt = &router.routes[i];
-        if (strlen(rt->path) != len || strncmp(rt->path, path, len) != 0) continue;
+        if (!path_matches(rt->path, path, len, param, sizeof(param))) continue;
         size_t used = strlen(out);
         snprintf(out + used, size - used, "%s%s", used ? ", " : "", method_name(rt->method));
     }
@@ -317,7 +335,8 @@ static void on_request(struct evhttp_request *ev, void *arg) {
         return;
     }
     bool path_known;
-    const struct route *rt = find_route(path, evhttp_request_get_command(ev), &path_known);
+    const struct route *rt = find_route(path, evhttp_request_get_command(ev), &path_known,
+                                        r->param, sizeof(r->param));
     if (rt) {
         r->route = rt->path;
         rt->handler(r);

@@ -23,7 +23,8 @@ struct request;
 typedef void route_fn(struct request *r);
 
 /* One row of the routing table: a path (matched with or without a trailing
- * slash) and its handler for one method. */
+ * slash; one segment may be "*", which matches any single segment and is
+ * copied to request.param) and its handler for one method. */
 struct route {
     const char *path;
     enum evhttp_cmd_type method;
@@ -37,6 +38,7 @@ struct request {
     char id[24];                /* request id for logs and X-Request-Id */
     const char *method;         /* method name, for logs */
     const char *route;          /* matched route's path or "unmatched", for metrics */
+    char param[72];             /* the segment a route's "*" matched, "" if none */
     char path[128];             /* printable path, for logs */
     struct evkeyvalq query;     /* decoded query parameters */
     long long start_us;         /* receive time, microseconds since the epoch */

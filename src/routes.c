@@ -2,6 +2,8 @@
 #include "routes.h"
 
 #include "http.h"
+#include "store.h"
+#include "validate.h"
 
 const struct route routes_table[] = {
     {"/user", EVHTTP_REQ_POST, route_user_register},
@@ -11,9 +13,21 @@ const struct route routes_table[] = {
     {"/message", EVHTTP_REQ_POST, route_message_send},
     {"/message", EVHTTP_REQ_GET, route_message_list},
     {"/message/stream", EVHTTP_REQ_GET, route_message_stream},
+    {"/room", EVHTTP_REQ_GET, route_room_list},
+    {"/room", EVHTTP_REQ_POST, route_room_create},
+    {"/room/*/message", EVHTTP_REQ_POST, route_message_send},
+    {"/room/*/message", EVHTTP_REQ_GET, route_message_list},
+    {"/room/*/message/stream", EVHTTP_REQ_GET, route_message_stream},
     {"/health", EVHTTP_REQ_GET, route_health},
     {"/metrics", EVHTTP_REQ_GET, route_metrics},
     {"/ready", EVHTTP_REQ_GET, route_ready},
 };
 
 const size_t routes_count = sizeof(routes_table) / sizeof(routes_table[0]);
+
+const char *route_room(struct request *r) {
+    if (!r->param[0]) return STORE_ROOM_LOBBY; /* the seed's /message/ paths */
+    if (validate_room_name(r->param)) return r->param;
+    http_reply_error(r, CHAT_E_INVALID_ROOM, NULL);
+    return NULL;
+}

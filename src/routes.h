@@ -18,7 +18,8 @@ void route_message_send(struct request *r);  /* POST /message/ */
 void route_message_list(struct request *r);  /* GET /message/ */
 void route_message_stream(struct request *r); /* GET /message/stream */
 /* Long-poll: GET /message/?after=ID&wait=SECONDS (route_message_list hands over). */
-void route_message_wait(struct request *r, const char *after, int limit, int wait_s);
+void route_message_wait(struct request *r, const char *room, const char *after, int limit,
+                        int wait_s);
 /* Ends every event stream with a short reconnection hint (drain, shutdown). */
 void routes_stream_close_all(void);
 /* Answers every long-poll now (with what is there, usually []). */
@@ -26,6 +27,14 @@ void routes_wait_close_all(void);
 void route_health(struct request *r);        /* GET /health */
 void route_metrics(struct request *r);       /* GET /metrics */
 void route_ready(struct request *r);         /* GET /ready */
+
+void route_room_list(struct request *r);     /* GET /room/ */
+void route_room_create(struct request *r);   /* POST /room/ */
+
+/* The room a request is about: its /room/<name>/ segment, or "lobby" for
+ * the /message/ paths. When the name is invalid it answers 400 and returns
+ * NULL: the handler must then return at once. */
+const char *route_room(struct request *r);
 
 /* The routing table and its length. */
 extern const struct route routes_table[];

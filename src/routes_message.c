@@ -28,6 +28,7 @@ struct send_op {
     const char *text;          /* the message text, text_len bytes */
     size_t text_len;
     const char *client_msg_id; /* idempotency key (body or header), or NULL */
+    const char *room;          /* the room (points into the request) */
     struct session_user user;  /* the author, from the session */
 };
 
@@ -70,7 +71,7 @@ static void on_session(enum store_status st, const struct session_user *u, void 
     op->user = *u;
     struct message m = {.user_id = op->user.id, .name = op->user.name, .text = op->text,
                         .text_len = op->text_len, .timestamp = http_received_ms(op->r)};
-    if (store_message_append(op->r->srv->store, STORE_ROOM_LOBBY, &m, op->client_msg_id,
+    if (store_message_append(op->r->srv->store, op->room, &m, op->client_msg_id,
                              on_appended, op) < 0)
         send_op_done(op, CHAT_E_UNAVAILABLE);
 }
@@ -91,6 +92,8 @@ static chat_error read_client_msg_id(struct request *r, struct send_op *op) {
 
 void route_message_send(struct request *r) {
     char token[TOKEN_LEN + 1], hash[TOKEN_HASH_LEN + 1];
+    const char *room = route_room(r);
+    if (!room) return;
     if (!http_session_token(r, token)) {
         http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);
         return;
@@ -101,6 +104,7 @@ void route_message_send(struct request *r) {
         return;
     }
     op->r = r;
+    op->room = room;
     chat_error e = http_body_json(r, &op->body);
     if (e == CHAT_E_OK)
         e = json_get_string(op->body, "text", true, CHAT_E_INVALID_TEXT, &op->text, &op->text_len);
@@ -119,6 +123,7 @@ void route_message_send(struct request *r) {
 
 struct history_op {
     struct request *r;                    /* the request being answered */
+    const char *room;                     /* the room (points into the request) */
     char after[CHAT_STREAM_ID_MAX + 1];   /* last id sent ("" before the first) */
     long remaining;                       /* messages still wanted, -1: all */
     size_t sent;                          /* messages sent so far */
@@ -187,6 +192,7 @@ static void on_batch(enum store_status st, const struct message *msgs, size_t n,
     bool done = n < (size_t)wanted || op->remaining == 0;
     if (done) evbuffer_add(out, op->sent ? "]" : "[]", op->sent ? 1 : 2);
     if (done && !op->r->streaming) { /* it all fits in one reply */
+        if (op->sent) http_add_header(op->r, "X-Next-After", op->after);
         http_reply_buffer(op->r, 200, out);
         free(op);
     } else {
@@ -204,7 +210,7 @@ static void fetch_batch(struct history_op *op) {
     int count = op->r->srv->cfg.history_batch;
     if (op->remaining >= 0 && op->remaining < count) count = (int)op->remaining;
     op->fetching = true;
-    if (store_history_range(op->r->srv->store, STORE_ROOM_LOBBY, op->after[0] ? op->after : NULL,
+    if (store_history_range(op->r->srv->store, op->room, op->after[0] ? op->after : NULL,
                             count, on_batch, op) < 0) {
         op->fetching = false;
         history_fail(op, STORE_UNAVAILABLE);
@@ -213,6 +219,51 @@ static void fetch_batch(struct history_op *op) {
 
 #define WAIT_MAX_S 60
 #define WAIT_LIMIT_DEFAULT 100
+
+#define BEFORE_LIMIT_DEFAULT 50
+#define BEFORE_LIMIT_MAX 1000
+
+/* ---- GET /message/?before=<id>&limit=<n>: scroll-back ---- */
+
+struct page_op {
+    struct request *r;
+    int limit;
+};
+
+static void on_page(enum store_status st, const struct message *msgs, size_t n, void *arg) {
+    struct page_op *op = arg;
+    struct evbuffer *out = st == STORE_OK ? evbuffer_new() : NULL;
+    if (!out) {
+        http_reply_error(op->r, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL,
+                         NULL);
+        free(op);
+        return;
+    }
+    evbuffer_add(out, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i) evbuffer_add(out, ",", 1);
+        json_message_append(out, &msgs[i]);
+    }
+    evbuffer_add(out, "]", 1);
+    if (n == (size_t)op->limit) http_add_header(op->r, "X-Next-Before", msgs[0].id);
+    http_reply_buffer(op->r, 200, out);
+    evbuffer_free(out);
+    free(op);
+}
+
+static void list_before(struct request *r, const char *room, const char *before, long limit) {
+    struct page_op *op = calloc(1, sizeof(*op));
+    if (!op) {
+        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        return;
+    }
+    op->r = r;
+    op->limit = limit > 0 ? (int)limit : BEFORE_LIMIT_DEFAULT;
+    if (store_history_before(r->srv->store, room, before, op->limit, on_page, op) < 0) {
+        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+        free(op);
+    }
+}
 
 /* ?wait=: seconds to hold a long-poll, 1..60; 0 when absent, -1 if invalid. */
 static int read_wait(struct request *r) {
@@ -241,12 +292,15 @@ static chat_error read_query(struct request *r, struct history_op *op) {
 }
 
 void route_message_list(struct request *r) {
+    const char *room = route_room(r);
+    if (!room) return;
     struct history_op *op = calloc(1, sizeof(*op));
     if (!op) {
         http_reply_error(r, CHAT_E_INTERNAL, NULL);
         return;
     }
     op->r = r;
+    op->room = room;
     int wait_s = read_wait(r);
     if (read_query(r, op) != CHAT_E_OK || wait_s < 0 || (wait_s > 0 && !op->after[0])) {
         free(op);
@@ -255,11 +309,23 @@ void route_message_list(struct request *r) {
                          "wait (which needs after) a number of seconds from 1 to 60.");
         return;
     }
+    const char *before = http_query(r, "before");
+    if (before) {
+        bool ok = validate_stream_id(before) && !op->after[0] && !wait_s &&
+                  op->remaining <= BEFORE_LIMIT_MAX;
+        long limit = op->remaining;
+        free(op);
+        if (ok) list_before(r, room, before, limit);
+        else http_reply_error(r, CHAT_E_INVALID_QUERY,
+                              "before must be a message id, without after or wait, and limit at "
+                              "most 1000.");
+        return;
+    }
     if (wait_s > 0) { /* long-poll */
         int limit = op->remaining > 0 && op->remaining < WAIT_LIMIT_DEFAULT * 10
                         ? (int)op->remaining
                         : WAIT_LIMIT_DEFAULT;
-        route_message_wait(r, op->after, limit, wait_s);
+        route_message_wait(r, room, op->after, limit, wait_s);
         free(op);
         return;
     }

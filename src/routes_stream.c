@@ -31,6 +31,7 @@
 struct sse {
     struct request *r;        /* the streaming request */
     struct hub_sub *sub;      /* live messages */
+    const char *room;         /* points into the request */
     char cursor[CHAT_STREAM_ID_MAX + 1]; /* last id sent, "" before the first */
     bool live;                /* the replay is done */
     bool fetching;            /* a history read is in flight */
@@ -106,7 +107,7 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
 static void fetch_history(struct sse *s) {
     s->missed = false;
     s->fetching = true;
-    if (store_history_range(s->r->srv->store, STORE_ROOM_LOBBY, s->cursor[0] ? s->cursor : NULL,
+    if (store_history_range(s->r->srv->store, s->room, s->cursor[0] ? s->cursor : NULL,
                             s->r->srv->cfg.history_batch, on_history, s) < 0) {
         s->fetching = false;
         sse_end(s, true);
@@ -161,6 +162,8 @@ static int read_cursor(struct request *r, char out[CHAT_STREAM_ID_MAX + 1]) {
 
 void route_message_stream(struct request *r) {
     char cursor[CHAT_STREAM_ID_MAX + 1];
+    const char *room = route_room(r);
+    if (!room) return;
     if (read_cursor(r, cursor) < 0) {
         http_reply_error(r, CHAT_E_INVALID_QUERY, "Last-Event-ID (or after) must be a message id.");
         return;
@@ -176,13 +179,14 @@ void route_message_stream(struct request *r) {
         return;
     }
     s->r = r;
+    s->room = room;
     memcpy(s->cursor, cursor, sizeof(cursor));
     s->next = streams;
     if (streams) streams->prev = s;
     streams = s;
     nstreams++;
     s->heartbeat = event_new(r->srv->base, -1, EV_PERSIST, on_heartbeat, s);
-    s->sub = hub_subscribe(r->srv->hub, STORE_ROOM_LOBBY, on_event, on_ready, s);
+    s->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, s);
     http_add_header(r, "X-Accel-Buffering", "no");
     http_stream_start(r, 200, "text/event-stream; charset=utf-8");
     r->stream_arg = s;

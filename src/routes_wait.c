@@ -23,6 +23,7 @@
 struct waiter {
     struct request *r;
     struct hub_sub *sub;
+    const char *room;         /* points into the request */
     char after[CHAT_STREAM_ID_MAX + 1];
     int limit;
     bool reading;             /* a history read is in flight */
@@ -84,7 +85,7 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
 static void read_history(struct waiter *w) {
     w->again = false;
     w->reading = true;
-    if (store_history_range(w->r->srv->store, STORE_ROOM_LOBBY, w->after, w->limit, on_history,
+    if (store_history_range(w->r->srv->store, w->room, w->after, w->limit, on_history,
                             w) < 0) {
         w->reading = false;
         http_reply_error(w->r, CHAT_E_UNAVAILABLE, NULL);
@@ -108,20 +109,22 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
     answer(w, NULL, 0);
 }
 
-void route_message_wait(struct request *r, const char *after, int limit, int wait_s) {
+void route_message_wait(struct request *r, const char *room, const char *after, int limit,
+                        int wait_s) {
     struct waiter *w = calloc(1, sizeof(*w));
     if (!w) {
         http_reply_error(r, CHAT_E_INTERNAL, NULL);
         return;
     }
     w->r = r;
+    w->room = room;
     w->limit = limit;
     snprintf(w->after, sizeof(w->after), "%s", after);
     w->next = waiters;
     if (waiters) waiters->prev = w;
     waiters = w;
     w->timeout = evtimer_new(r->srv->base, on_timeout, w);
-    w->sub = hub_subscribe(r->srv->hub, STORE_ROOM_LOBBY, on_event, on_ready, w);
+    w->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, w);
     if (!w->timeout || !w->sub) {
         http_reply_error(r, CHAT_E_INTERNAL, NULL);
         waiter_free(w);

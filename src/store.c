@@ -31,6 +31,7 @@ struct store_op {
         store_session_fn *session;
         store_message_fn *message;
         store_range_fn *range;
+        store_names_fn *names;
     } cb;
     void *arg;
     struct message msg; /* for appends: the caller's message, id filled in */
@@ -335,6 +336,30 @@ static void deliver_entries(struct store_op *op, enum store_status st, const red
 
 static void on_range(redisReply *r, void *arg) { deliver_entries(arg, status_of(r), r); }
 
+/* XREVRANGE answers newest first: turn the entries around in place. */
+static void on_reverse_range(redisReply *r, void *arg) {
+    if (r && r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0, j = r->elements; i + 1 < j; i++, j--) {
+            redisReply *t = r->element[i];
+            r->element[i] = r->element[j - 1];
+            r->element[j - 1] = t;
+        }
+    deliver_entries(arg, status_of(r), r);
+}
+
+int store_history_before(struct store *s, const char *room, const char *before, int count,
+                         store_range_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX], end[64], count_text[16];
+    if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
+    snprintf(end, sizeof(end), "(%s", before);
+    snprintf(count_text, sizeof(count_text), "%d", count);
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.range = cb;
+    const char *argv[] = {"XREVRANGE", key, end, "-", "COUNT", count_text};
+    return send_op(s, op, on_reverse_range, PLAIN, 6, argv, NULL);
+}
+
 /* XREAD answers nil when the block time passed, else [[key, [entries]]]. */
 static void on_read(redisReply *r, void *arg) {
     enum store_status st = status_of(r);
@@ -417,4 +442,43 @@ int store_ready(struct store *s, store_status_fn *cb, void *arg) {
     op->cb.status = cb;
     const char *argv[] = {"CLUSTER", "INFO"};
     return send_op(s, op, on_cluster_info, PLAIN, 2, argv, NULL);
+}
+
+static void on_room_added(redisReply *r, void *arg) {
+    struct store_op *op = arg;
+    enum store_status st = status_of(r);
+    if (st == STORE_OK && r->type == REDIS_REPLY_INTEGER && r->integer == 0) st = STORE_EXISTS;
+    op->cb.status(st, op->arg);
+    free(op);
+}
+
+int store_room_add(struct store *s, const char *room, store_status_fn *cb, void *arg) {
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.status = cb;
+    const char *argv[] = {"SADD", STORE_KEY_ROOMS, room};
+    return send_op(s, op, on_room_added, DURABLE, 3, argv, NULL);
+}
+
+static void on_room_list(redisReply *r, void *arg) {
+    struct store_op *op = arg;
+    enum store_status st = status_of(r);
+    const char **names = NULL;
+    size_t n = 0;
+    if (st == STORE_OK && r->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
+    if (st == STORE_OK && r->elements && !(names = calloc(r->elements, sizeof(*names))))
+        st = STORE_ERROR;
+    for (size_t i = 0; st == STORE_OK && i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING) names[n++] = r->element[i]->str;
+    op->cb.names(st, names, n, op->arg);
+    free(names);
+    free(op);
+}
+
+int store_room_list(struct store *s, store_names_fn *cb, void *arg) {
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.names = cb;
+    const char *argv[] = {"SMEMBERS", STORE_KEY_ROOMS};
+    return send_op(s, op, on_room_list, PLAIN, 2, argv, NULL);
 }

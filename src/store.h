@@ -73,6 +73,11 @@ int store_message_append(struct store *s, const char *room, const struct message
  * from the start). */
 int store_history_range(struct store *s, const char *room, const char *after, int count,
                         store_range_fn *cb, void *arg);
+/* Reads up to count messages of a room with ids less than before, and hands
+ * them over oldest first (the page just before `before`). */
+int store_history_before(struct store *s, const char *room, const char *before, int count,
+                         store_range_fn *cb, void *arg);
+
 /* Waits up to block_ms for messages of a room with ids greater than after
  * (an explicit id, never "$") on a dedicated connection; the callback gets
  * up to count of them, or none when the block time passed. timeout_ms
@@ -81,6 +86,12 @@ int store_room_read(struct store *s, const char *room, const char *after, int co
                     int block_ms, int timeout_ms, store_range_fn *cb, void *arg);
 /* The room's newest message (none for an empty room). */
 int store_room_latest(struct store *s, const char *room, store_range_fn *cb, void *arg);
+
+/* Registers a room name in the room list (STORE_EXISTS when it was there). */
+int store_room_add(struct store *s, const char *room, store_status_fn *cb, void *arg);
+/* Receives the registered room names (any order). */
+typedef void store_names_fn(enum store_status st, const char *const *names, size_t n, void *arg);
+int store_room_list(struct store *s, store_names_fn *cb, void *arg);
 
 /* CLUSTER INFO through the layer: STORE_OK when the cluster's state is ok
  * (or Redis is standalone and answers), else STORE_UNAVAILABLE. */

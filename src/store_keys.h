@@ -5,6 +5,7 @@
  *   session:<sha256(token)>      string "v1\n<id>\n<email>\n<name>", EX ttl
  *   room:{<room>}:messages       stream: userId, name, text, timestamp
  *   room:{<room>}:dedup:<userId>:<clientMsgId>   string: message id, EX 24 h
+ *   rooms                        set: the names of the rooms created
  * Each function writes a NUL-terminated key into out and returns its length,
  * or -1 when it does not fit in size bytes.
  */
@@ -14,6 +15,7 @@
 #include <stddef.h>
 
 #define STORE_KEY_MAX 512
+#define STORE_KEY_ROOMS "rooms"
 
 int store_key_user(char *out, size_t size, const char *email);
 int store_key_session(char *out, size_t size, const char *token_hash);

@@ -179,3 +179,14 @@ bool validate_client_msg_id(const char *id, size_t len) {
     }
     return true;
 }
+
+bool validate_room_name(const char *name) {
+    size_t len = strlen(name);
+    if (len == 0 || len > CHAT_ROOM_MAX) return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}

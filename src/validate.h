@@ -41,6 +41,11 @@ chat_error validate_text(const char *text, size_t len);
 /* A stream id is "<ms>" or "<ms>-<seq>", each 1 to 20 decimal digits. */
 bool validate_stream_id(const char *id);
 
+#define CHAT_ROOM_MAX 64
+
+/* A room name is 1 to 64 characters of [a-z0-9_-]. */
+bool validate_room_name(const char *name);
+
 #define CHAT_CLIENT_MSG_ID_MAX 64
 
 /* A client message id is 1 to 64 characters of [A-Za-z0-9._:-]. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <jansson.h>
 
 #include "chatclient.h"
 #include "testlib.h"
@@ -310,6 +311,109 @@ static void health_is_ok(void **state) {
     test_http_result_free(&r);
 }
 
+/* POSTs {"text"} to path with the client's session; returns the status. */
+static long post_text(chat_client *c, const char *path, const char *text) {
+    char cookie[128], body[256];
+    snprintf(cookie, sizeof(cookie), "Cookie: authKey=%s", chat_client_token(c));
+    snprintf(body, sizeof(body), "{\"text\":\"%s\"}", text);
+    const char *h[] = {"Content-Type: application/json", cookie, NULL};
+    struct http_result r;
+    test_http("POST", path, h, body, strlen(body), &r);
+    long status = r.status;
+    test_http_result_free(&r);
+    return status;
+}
+
+static void rooms_are_isolated_and_listed(void **state) {
+    (void)state;
+    chat_client *c = test_new_user("rooms", NULL);
+    char room[32], path[96], cookie[128], body[64];
+    snprintf(room, sizeof(room), "team-%u", (unsigned)(test_now_ms() * 1000) % 1000000u);
+    snprintf(cookie, sizeof(cookie), "Cookie: authKey=%s", chat_client_token(c));
+    snprintf(body, sizeof(body), "{\"name\":\"%s\"}", room);
+    const char *h[] = {"Content-Type: application/json", cookie, NULL};
+    struct http_result r;
+    test_http("POST", "/room/", h, body, strlen(body), &r);
+    assert_int_equal(r.status, 201);
+    test_http_result_free(&r);
+    test_http("GET", "/room/", NULL, NULL, 0, &r);
+    assert_non_null(strstr(r.body, "{\"name\":\"lobby\"}"));
+    assert_non_null(strstr(r.body, room));
+    test_http_result_free(&r);
+    chat_message marker;
+    assert_int_equal(chat_send(c, "lobby marker", &marker), CHAT_OK);
+    snprintf(path, sizeof(path), "/room/%s/message/", room);
+    assert_int_equal(post_text(c, path, "only in the room"), 201);
+    assert_int_equal(chat_send(c, "lobby again", NULL), CHAT_OK);
+    test_http("GET", path, NULL, NULL, 0, &r);
+    assert_non_null(strstr(r.body, "only in the room"));
+    assert_null(strstr(r.body, "lobby"));
+    test_http_result_free(&r);
+    chat_message_list lobby;
+    assert_int_equal(chat_history(c, marker.id, 0, &lobby), CHAT_OK);
+    assert_int_equal(lobby.count, 1);
+    assert_string_equal(lobby.items[0].text, "lobby again");
+    chat_message_list_cleanup(&lobby);
+    assert_int_equal(post_text(c, "/room/Not%20Valid/message/", "x"), 400);
+    test_http("GET", "/room/UPPER/message/", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 400);
+    assert_true(test_is_error(r.body, "invalid_room"));
+    test_http_result_free(&r);
+    chat_message_cleanup(&marker);
+    chat_client_free(c);
+}
+
+/* The value of header name in raw response headers, or "". */
+static void header_value(const char *headers, const char *name, char *out, size_t size) {
+    const char *h = strstr(headers, name);
+    out[0] = '\0';
+    if (!h) return;
+    h += strlen(name) + 2;
+    size_t len = strcspn(h, "\r\n");
+    snprintf(out, size, "%.*s", (int)(len < size ? len : size - 1), h);
+}
+
+static void scroll_back_pages_with_before(void **state) {
+    (void)state;
+    chat_client *c = test_new_user("scroll", NULL);
+    char room[32], path[160], ids[7][48];
+    snprintf(room, sizeof(room), "scroll-%u", (unsigned)(test_now_ms() * 1000) % 1000000u);
+    for (int i = 0; i < 7; i++) {
+        char text[16];
+        snprintf(text, sizeof(text), "old %d", i);
+        snprintf(path, sizeof(path), "/room/%s/message/", room);
+        assert_int_equal(post_text(c, path, text), 201);
+    }
+    char before[48] = "99999999999999-0";
+    int seen = 0;
+    for (int page = 0; page < 3; page++) {
+        snprintf(path, sizeof(path), "/room/%s/message/?before=%s&limit=3", room, before);
+        struct http_result r;
+        test_http("GET", path, NULL, NULL, 0, &r);
+        assert_int_equal(r.status, 200);
+        json_error_t err;
+        json_t *list = json_loads(r.body, 0, &err);
+        size_t n = json_array_size(list);
+        assert_int_equal(n, page < 2 ? 3 : 1); /* 3 + 3 + 1, newest pages first */
+        for (size_t i = 0; i < n; i++) {
+            char want[16];
+            snprintf(want, sizeof(want), "old %d", 7 - seen - (int)n + (int)i);
+            assert_string_equal(json_string_value(json_object_get(json_array_get(list, i), "text")),
+                                want);
+            snprintf(ids[7 - seen - n + i], 48, "%s",
+                     json_string_value(json_object_get(json_array_get(list, i), "id")));
+        }
+        seen += (int)n;
+        header_value(r.headers, "X-Next-Before", before, sizeof(before));
+        if (page < 2) assert_string_equal(before, ids[7 - seen]);
+        else assert_string_equal(before, ""); /* a short page: the beginning */
+        json_decref(list);
+        test_http_result_free(&r);
+    }
+    assert_int_equal(seen, 7);
+    chat_client_free(c);
+}
+
 static void metrics_cover_requests_redis_and_workers(void **state) {
     (void)state;
     struct http_result r;
@@ -341,6 +445,8 @@ int main(void) {
         cmocka_unit_test(message_carries_author_and_receive_time),
         cmocka_unit_test(history_is_complete_and_ordered),
         cmocka_unit_test(metrics_cover_requests_redis_and_workers),
+        cmocka_unit_test(rooms_are_isolated_and_listed),
+        cmocka_unit_test(scroll_back_pages_with_before),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
