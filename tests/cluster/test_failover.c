@@ -2,7 +2,9 @@
  * test_failover: kill -9 the master that holds the lobby's stream while the
  * client library keeps sending (retrying with the same client message id).
  * Every acknowledged message must be in the history exactly once and in
- * order; sessions on the healthy masters keep working meanwhile; the test
+ * order, and reach a live subscriber exactly once and in order (its chatd's
+ * reader follows the stream onto the promoted replica); sessions on the
+ * healthy masters keep working meanwhile; the test
  * prints how long sends stalled. Then the whole cluster is stopped and
  * started again, and the history is still complete (append-only files).
  *
@@ -23,6 +25,7 @@
 
 #include "chatclient.h"
 #include "clusterlib.h"
+#include "sse_client.h"
 #include "testlib.h"
 
 #define LOBBY_KEY "room:{lobby}:messages"
@@ -131,6 +134,21 @@ static void check_history(chat_client *c, const char *marker, struct sender *s) 
     chat_message_list_cleanup(&all);
 }
 
+/* The live subscriber got every acknowledged message once, in order. */
+static void check_subscriber(struct sse_client *live, struct sender *s) {
+    assert_true(sse_wait_events(live, SENDS, 30000));
+    char id[48], data[512], want[64];
+    for (int i = 0; i < SENDS; i++) {
+        assert_true(sse_get(live, (size_t)i, id, data, sizeof(data)));
+        snprintf(want, sizeof(want), "\"text\":\"failover %d\"", i);
+        if (!strstr(data, want)) fail_msg("live event %d: want %s, got %.100s", i, want, data);
+        assert_string_equal(id, s->ids[i]);
+    }
+    assert_false(sse_wait_events(live, SENDS + 1, 200)); /* nothing twice */
+    printf("# a live subscriber got all %d messages once, in order, across the failover\n",
+           SENDS);
+}
+
 static void failover_and_restart_lose_nothing_acknowledged(void **state) {
     (void)state;
     static struct sender s;
@@ -148,6 +166,9 @@ static void failover_and_restart_lose_nothing_acknowledged(void **state) {
     snprintf(marker, sizeof(marker), "%s", m.id);
     chat_message_cleanup(&m);
 
+    char url[256];
+    snprintf(url, sizeof(url), "%s/message/stream", test_url());
+    struct sse_client *live = sse_open(url, marker); /* everything after the marker */
     pthread_t t;
     pthread_create(&t, NULL, send_all, &s);
     wait_sent(&s, SENDS / 5);
@@ -180,6 +201,8 @@ static void failover_and_restart_lose_nothing_acknowledged(void **state) {
     assert_true(probed_ms < promoted_ms); /* served while the failover was under way */
     assert_true(window < back_ms + 2000);
     check_history(s.client, marker, &s);
+    check_subscriber(live, &s);
+    sse_close(live);
 
     /* all six nodes down and up again: the append-only files keep everything */
     assert_int_equal(cl_cluster(out, sizeof(out), "restart"), 0);
