@@ -57,6 +57,22 @@ else
   echo "not ok - the other chatd on the shared port serves alone ($ok/20)"; rc=1
 fi
 
+# --max-streams: streams over the limit get 503 with Retry-After.
+capped=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/capped.log" "$capped" "$redis_port" --max-streams 2 && capped_pid=$CHATD_PID
+curl -sN "http://127.0.0.1:$capped/message/stream" >/dev/null 2>&1 & s1=$!
+curl -sN "http://127.0.0.1:$capped/message/stream" >/dev/null 2>&1 & s2=$!
+wait_until 10 bash -c "curl -s http://127.0.0.1:$capped/metrics | grep -q '^chatd_open_streams 2'"
+third=$(curl -s -D - -o "$tmp/third.body" "http://127.0.0.1:$capped/message/stream" | tr -d '\r')
+if grep -q '^HTTP/1.1 503' <<<"$third" && grep -q '^Retry-After: 1' <<<"$third" &&
+   grep -q '"too_many_streams"' "$tmp/third.body"; then
+  echo "ok - a stream over --max-streams gets 503 too_many_streams with Retry-After"
+else
+  echo "not ok - a stream over --max-streams gets 503 too_many_streams with Retry-After"; rc=1
+fi
+kill "$s1" "$s2" 2>/dev/null; wait "$s1" "$s2" 2>/dev/null
+kill -TERM "${capped_pid:-0}" 2>/dev/null; wait "${capped_pid:-0}" 2>/dev/null
+
 # chatd must stop cleanly on SIGTERM (with ASan: no leak report).
 kill -TERM "$main_pid"
 wait "$main_pid"
