@@ -20,6 +20,8 @@ SRV_LIBS   := $(shell pkg-config --libs $(PKGS)) -lpthread
 CLI_CFLAGS := $(shell pkg-config --cflags $(CLIPKGS))
 CLI_LIBS   := $(shell pkg-config --libs $(CLIPKGS))
 TEST_LIBS  := $(shell pkg-config --libs cmocka)
+EV_CFLAGS  := $(shell pkg-config --cflags libevent)
+EV_LIBS    := $(shell pkg-config --libs libevent)
 
 SRV_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c))
 SRV_OBJS  := $(SRV_SRCS:%.c=$(BUILD)/%.o)
@@ -36,8 +38,8 @@ TESTLIB   := $(TESTLIB_SRCS:%.c=$(BUILD)/%.o)
 # $(call helpers_of,DIR/): the objects of DIR's own non-test sources.
 helpers_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(wildcard $(1)test_*.c) $(TESTLIB_SRCS),$(wildcard $(1)*.c)))
 
-.PHONY: all test unit run stop bench bench-cluster bench-haproxy clean deps format
-all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS)
+.PHONY: all test unit run stop bench bench-cluster bench-haproxy bench-realtime clean deps format
+all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS) $(BUILD)/sse_load
 
 $(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
 	$(CC) $(CFLAGS) $(SRV_CFLAGS) -c $< -o $@
@@ -56,6 +58,10 @@ $(BUILD)/libchatclient.a: $(BUILD)/lib/chatclient.o
 
 $(BUILD)/chat: cli/chat.c $(BUILD)/libchatclient.a | $(BUILD)
 	$(CC) $(CFLAGS) $(CLI_CFLAGS) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
+
+# The SSE load generator of bench/realtime.sh: libevent only.
+$(BUILD)/sse_load: bench/sse_load.c | $(BUILD)
+	$(CC) $(CFLAGS) $(EV_CFLAGS) $(LDFLAGS) -o $@ $< $(EV_LIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libchatd.a | $(BUILD)/tests/unit
 	$(CC) $(CFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $^ $(SRV_LIBS) $(TEST_LIBS)
@@ -103,6 +109,10 @@ bench-cluster: all
 # Send throughput through HAProxy (deploy/haproxy.cfg): its overhead and 1-3 chatd.
 bench-haproxy: all
 	@bench/haproxy.sh
+
+# Fan-out to 1,000 and 10,000 SSE subscribers: latency and memory (build/sse_load).
+bench-realtime: all
+	@bench/realtime.sh
 
 format:
 	clang-format -i src/*.[ch] lib/*.c cli/*.c include/*.h tests/unit/*.c tests/integration/*.[ch]

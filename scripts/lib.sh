@@ -80,6 +80,23 @@ start_chatd() {
   fi
 }
 
+# tap_clean_exit PID LOG WHAT: SIGTERM to a chatd we started, then one TAP
+# line: it must exit with status 0 and its log must hold no sanitizer report.
+# Returns 1 when it did not.
+tap_clean_exit() {
+  local pid=$1 log=$2 what=$3 status
+  kill -TERM "$pid"
+  wait "$pid"
+  status=$?
+  if [[ $status -eq 0 ]] && ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$log"; then
+    echo "ok - $what exits cleanly on SIGTERM"
+    return 0
+  fi
+  echo "not ok - $what exits cleanly on SIGTERM (status $status)"
+  grep -E -A15 'Sanitizer|runtime error' "$log" | head -60
+  return 1
+}
+
 # Stops every process started above (TERM, then KILL after 5 s).
 stop_started() {
   local pid

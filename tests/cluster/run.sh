@@ -53,15 +53,6 @@ for bin in "$top/$build/tests/integration/test_api" "$top/$build/tests/integrati
   CMOCKA_MESSAGE_OUTPUT=TAP "$bin" || rc=1
 done
 
-kill -TERM "$CHATD_PID"
-wait "$CHATD_PID"
-status=$?
-if [[ $status -eq 0 ]] && ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$tmp/chatd.log"; then
-  echo "ok - chatd on the cluster exits cleanly on SIGTERM"
-else
-  echo "not ok - chatd on the cluster exits cleanly on SIGTERM (status $status)"
-  grep -E -A15 'Sanitizer|runtime error' "$tmp/chatd.log" | head -60
-  rc=1
-fi
+tap_clean_exit "$CHATD_PID" "$tmp/chatd.log" "chatd on the cluster" || rc=1
 grep -E 'topology|MOVED|lost|timed out|not acknowledged' "$tmp/chatd.log" | sed 's/^/# chatd: /' | tail -40
 exit $rc

@@ -74,14 +74,5 @@ kill "$s1" "$s2" 2>/dev/null; wait "$s1" "$s2" 2>/dev/null
 kill -TERM "${capped_pid:-0}" 2>/dev/null; wait "${capped_pid:-0}" 2>/dev/null
 
 # chatd must stop cleanly on SIGTERM (with ASan: no leak report).
-kill -TERM "$main_pid"
-wait "$main_pid"
-status=$?
-if [[ $status -eq 0 ]] && ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$tmp/chatd.log"; then
-  echo "ok - chatd exits cleanly on SIGTERM"
-else
-  echo "not ok - chatd exits cleanly on SIGTERM (status $status)"
-  grep -E -A15 'Sanitizer|runtime error' "$tmp/chatd.log" | head -60
-  rc=1
-fi
+tap_clean_exit "$main_pid" "$tmp/chatd.log" "chatd" || rc=1
 exit $rc

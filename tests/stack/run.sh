@@ -79,6 +79,34 @@ export CHATD1_PID=${pids[0]} CHATD2_PID=${pids[1]} CHATD3_PID=${pids[2]}
 export LOSE_STATS_URL="http://127.0.0.1:$lose_stats/stats;csv" LOSE_REDIS_PORT=$lose_redis
 export LOSE_REDIS_START="redis-server --port $lose_redis --bind 127.0.0.1 --save '' --appendonly no --dir '$tmp/lose-redis' --daemonize yes --logfile '$tmp/lose-redis/redis.log' --pidfile '$tmp/lose-redis/redis2.pid'"
 rc=0
+
+# 1,000 concurrent subscribers over two chatd get a burst of 50 messages sent
+# through a third: every one of them all 50, in order (bench/sse_load checks).
+fanout() {
+  local cookie=$tmp/fanout.cookie i
+  "$top/$build/sse_load" --url "http://${apps[2]}/message/stream" --subscribers 500 \
+    --messages 50 --timeout 60 >"$tmp/fanout1.out" 2>&1 & local l1=$!
+  "$top/$build/sse_load" --url "$CHATD4_URL/message/stream" --subscribers 500 \
+    --messages 50 --timeout 60 >"$tmp/fanout2.out" 2>&1 & local l2=$!
+  wait_until 60 grep -q '^ready' "$tmp/fanout1.out" || return 1
+  wait_until 60 grep -q '^ready' "$tmp/fanout2.out" || return 1
+  curl -s -c "$cookie" -H 'Content-Type: application/json' -X POST \
+    -d "{\"email\":\"fanout-$$@example.com\",\"password\":\"fanout password\"}" \
+    "http://${apps[0]}/user/" >/dev/null || return 1
+  for i in $(seq 1 50); do
+    curl -s -b "$cookie" -H 'Content-Type: application/json' -X POST \
+      -d "{\"text\":\"burst $i\"}" "http://${apps[0]}/message/" >/dev/null || return 1
+  done
+  wait "$l1" && wait "$l2"
+}
+if fanout; then
+  echo "ok - 1000 subscribers on two chatd each got all 50 messages of a burst, in order"
+else
+  echo "not ok - 1000 subscribers on two chatd each got all 50 messages of a burst, in order"
+  tail -5 "$tmp"/fanout*.out; rc=1
+fi
+grep -h '^latency_ms' "$tmp"/fanout*.out | sed 's/^/# fan-out /'
+
 for bin in "$top/$build"/tests/stack/test_*; do
   [[ -x $bin ]] || continue
   echo "# $(basename "$bin")"

@@ -68,16 +68,22 @@ static size_t check_numbered(struct sse_client *s, size_t from, const char *pref
     return k;
 }
 
-static void live_messages_cross_servers(void **state) {
-    (void)state;
-    struct sse_client *s = sse_open(stream_url(env("CHATD4_URL")), NULL);
-    chat_client *c = sender_on(env("CHATD3_URL"));
-    /* the stream is live once the hub is ready; send a probe until it shows */
+/* A new subscriber is live once its chatd's reader is ready: send probes
+ * until one shows up on the stream. */
+static void wait_live(struct sse_client *s, chat_client *c) {
     int probes = 0;
     do {
         assert_int_equal(chat_send(c, "probe", NULL), CHAT_OK);
         assert_true(++probes < 100);
     } while (!sse_wait_events(s, 1, 100));
+}
+
+static void live_messages_cross_servers(void **state) {
+    (void)state;
+    struct sse_client *s = sse_open(stream_url(env("CHATD4_URL")), NULL);
+    chat_client *c = sender_on(env("CHATD3_URL"));
+    /* the stream is live once the hub is ready; send a probe until it shows */
+    wait_live(s, c);
     size_t base = sse_count(s);
     double t0 = test_now_ms();
     send_numbered(c, "cross", 0, 20);
@@ -198,11 +204,7 @@ static void slow_subscriber_is_cut_others_are_not(void **state) {
     int stuck = stuck_stream(env("CHATD4_URL"));
     struct sse_client *s = sse_open(stream_url(env("CHATD4_URL")), NULL);
     chat_client *c = sender_on(env("CHATD3_URL"));
-    int probes = 0;
-    do {
-        assert_int_equal(chat_send(c, "probe", NULL), CHAT_OK);
-        assert_true(++probes < 100);
-    } while (!sse_wait_events(s, 1, 100));
+    wait_live(s, c);
     size_t base = sse_count(s);
     static char text[4001];
     for (int i = 0; i < BIG; i++) {
@@ -221,34 +223,58 @@ static void slow_subscriber_is_cut_others_are_not(void **state) {
 
 #define RESUME 300
 
+struct flow {
+    chat_client *c;
+    pthread_mutex_t lock;
+    pthread_cond_t progress;
+    int sent;
+};
+
+/* Sends "resume 0".."resume 299" one after another, counting as it goes. */
+static void *keep_sending(void *arg) {
+    struct flow *f = arg;
+    for (int i = 0; i < RESUME; i++) {
+        char text[32];
+        snprintf(text, sizeof(text), "resume %d", i);
+        assert_int_equal(chat_send(f->c, text, NULL), CHAT_OK);
+        pthread_mutex_lock(&f->lock);
+        f->sent = i + 1;
+        pthread_cond_broadcast(&f->progress);
+        pthread_mutex_unlock(&f->lock);
+    }
+    return NULL;
+}
+
 static void killed_server_stream_resumes_exactly(void **state) {
     (void)state;
     struct sse_client *s = sse_open(stream_url(env("CHATD4_URL")), NULL);
-    chat_client *c = sender_on(env("CHATD3_URL"));
-    int probes = 0;
-    do {
-        assert_int_equal(chat_send(c, "probe", NULL), CHAT_OK);
-        assert_true(++probes < 100);
-    } while (!sse_wait_events(s, 1, 100));
+    static struct flow f = {.lock = PTHREAD_MUTEX_INITIALIZER, .progress = PTHREAD_COND_INITIALIZER};
+    f.c = sender_on(env("CHATD3_URL"));
+    wait_live(s, f.c);
     size_t base = sse_count(s);
-    send_numbered(c, "resume", 0, RESUME / 3);
-    assert_true(sse_wait_events(s, base + RESUME / 3, 10000));
+    pthread_t t;
+    pthread_create(&t, NULL, keep_sending, &f); /* messages keep flowing throughout */
+    assert_true(sse_wait_events(s, base + RESUME / 3, 20000));
     assert_int_equal(kill((pid_t)atoi(env("CHATD4_PID")), SIGKILL), 0);
     assert_true(sse_wait_end(s, 10000));
+    pthread_mutex_lock(&f.lock);
+    int sent_at_kill = f.sent;
+    pthread_mutex_unlock(&f.lock);
     size_t got = sse_count(s) - base;
     char last[48], data[256];
     assert_true(sse_get(s, sse_count(s) - 1, last, data, sizeof(data)));
-    send_numbered(c, "resume", RESUME / 3, RESUME); /* sent while it is away */
     struct sse_client *again = sse_open(stream_url(env("CHATD3_URL")), last);
+    pthread_join(t, NULL);
     assert_true(sse_wait_events(again, RESUME - got, 20000));
     check_numbered(s, base, "resume", 0);
     assert_int_equal(check_numbered(again, 0, "resume", (int)got), RESUME - got);
     assert_false(sse_wait_events(again, RESUME - got + 1, 300)); /* and nothing more */
-    printf("# %zu messages before kill -9, %zu replayed on another chatd after Last-Event-ID\n",
-           got, (size_t)RESUME - got);
+    printf("# kill -9 after %zu of %d messages (%d sent by then); the other %zu came from "
+           "another chatd after Last-Event-ID, none twice\n",
+           got, RESUME, sent_at_kill, (size_t)RESUME - got);
     sse_close(again);
     sse_close(s);
-    chat_client_free(c);
+    chat_client_free(f.c);
 }
 
 int main(void) {
