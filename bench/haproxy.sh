@@ -29,6 +29,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh disable=SC1091  # (shellcheck -x follows it)
 . "$root/scripts/lib.sh"
+# shellcheck source=bench/lib.sh disable=SC1091
+. "$root/bench/lib.sh"
 
 duration=${BENCH_DURATION:-10}
 conns=${BENCH_CONNECTIONS:-64}
@@ -51,13 +53,6 @@ while getopts 'd:c:r:h' opt; do
 done
 shift $((OPTIND - 1))
 (($# == 0)) || usage
-
-die() {
-    echo "bench: error: $*" >&2
-    exit 1
-}
-
-say() { echo "bench: $*" >&2; }
 
 for v in duration conns reps; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
@@ -210,22 +205,6 @@ done
 
 # ---- the runs ----
 
-# wrk_summary FILE: "requests/s p50_ms p99_ms errors" of wrk --latency output.
-wrk_summary() {
-    awk 'function ms(v) {
-             if (v ~ /us$/) return v / 1000
-             if (v ~ /ms$/) return v + 0
-             if (v ~ /s$/) return v * 1000
-             if (v ~ /m$/) return v * 60000
-             return v + 0
-         }
-         $1 == "50%" {p50 = ms($2)}
-         $1 == "99%" {p99 = ms($2)}
-         /^Requests\/sec:/ {rps = $2}
-         /Non-2xx or 3xx responses:/ {err += $NF}
-         /Socket errors:/ {gsub(/,/, ""); err += $4 + $6 + $8 + $10}
-         END {printf "%s %.2f %.2f %d\n", rps, p50, p99, err}' "$1"
-}
 
 results=$tmp/results # setup rps p50 p99 errors
 spread=$tmp/spread   # setup app1 app2 app3 lb_issues (requests during the run)
@@ -269,14 +248,9 @@ done
 
 # ---- the report ----
 
-# median SETUP COLUMN: the median of a column of the results (2 rps, 3 p50, 4 p99).
-median() {
-    awk -v t="$1" -v c="$2" '$1 == t {print $c}' "$results" | sort -g |
-        awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'
-}
 medians=()
 for t in d h1 h2 h3; do
-    for col in 2 3 4; do medians+=("$(median "$t" "$col")"); done
+    for col in 2 3 4; do medians+=("$(median "$results" "$t" "$col")"); done
     medians+=("$(awk -v t="$t" '$1 == t {n += $5} END {print n + 0}' "$results")")
 done
 shares=$(awk '{for (i = 2; i <= 4; i++) {n[$1, i] += $i; sum[$1] += $i}; issues += $5}

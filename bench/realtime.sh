@@ -35,6 +35,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh disable=SC1091  # (shellcheck -x follows it)
 . "$root/scripts/lib.sh"
+# shellcheck source=bench/lib.sh disable=SC1091
+. "$root/bench/lib.sh"
 
 counts=${BENCH_SUBSCRIBERS:-1000 10000}
 messages=${BENCH_MESSAGES:-20}
@@ -61,13 +63,6 @@ while getopts 'n:m:g:r:h' opt; do
 done
 shift $((OPTIND - 1))
 (($# == 0)) || usage
-
-die() {
-    echo "bench: error: $*" >&2
-    exit 1
-}
-
-say() { echo "bench: $*" >&2; }
 
 for n in $counts; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "subscriber counts must be positive integers, got '$n'"
