@@ -36,6 +36,20 @@ static int listen_on(struct server *srv);
 static struct router router;
 static struct evhttp_bound_socket *listener; /* NULL once accepting stopped */
 static size_t inflight;                      /* requests not yet answered */
+static size_t unflushed;                     /* answered, not yet written out */
+
+static void on_reply_sent(struct evhttp_request *ev, void *arg) {
+    (void)ev, (void)arg;
+    unflushed--;
+}
+
+/* Counts a reply until evhttp has written it out (a reply to a client that
+ * is already gone is not counted: nothing will be written). */
+static void track_flush(struct request *r) {
+    if (!evhttp_request_get_connection(r->ev)) return;
+    evhttp_request_set_on_complete_cb(r->ev, on_reply_sent, NULL);
+    unflushed++;
+}
 static struct request *open_streams; /* head of the list of streaming requests */
 
 static void stream_link(struct request *r) {
@@ -172,6 +186,7 @@ void http_reply_typed(struct request *r, int status, const char *content_type,
     evhttp_add_header(h, "Cache-Control", "no-store");
     if (r->srv->draining) evhttp_add_header(h, "Connection", "close");
     if (body && evbuffer_get_length(body)) evhttp_add_header(h, "Content-Type", content_type);
+    track_flush(r);
     evhttp_send_reply(r->ev, status, reason_of(status), body);
     request_free(r, status);
 }
@@ -238,6 +253,7 @@ void http_stream_end(struct request *r) {
     stream_unlink(r);
     metrics_stream_closed();
     detach_close_callback(r);
+    track_flush(r);
     evhttp_send_reply_end(r->ev); /* frees the request when the client is gone */
     request_free(r, 200);
 }
@@ -397,6 +413,7 @@ void http_stop_accepting(struct server *srv) {
 }
 
 size_t http_inflight(void) { return inflight; }
+size_t http_unflushed(void) { return unflushed; }
 
 void http_stop(struct server *srv) {
     while (open_streams) http_stream_abort(open_streams);

@@ -56,6 +56,9 @@ void http_stop_accepting(struct server *srv);
 
 /* Requests received and not yet answered. */
 size_t http_inflight(void);
+/* Replies given whose bytes evhttp has not finished writing (a client that
+ * vanishes meanwhile may leave one counted). */
+size_t http_unflushed(void);
 
 /* Aborts every open stream and frees the HTTP server. Call after the store
  * and the workers are gone, so that no stream has a callback pending. */

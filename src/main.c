@@ -33,11 +33,20 @@ static void add_timer(struct event *ev, int ms) {
     event_add(ev, &tv);
 }
 
+#define FLUSH_LINGER_MS 500 /* at most this long for the last replies' bytes */
+
+/* Exits once every request is answered and its reply written out (or, for
+ * the writing, after FLUSH_LINGER_MS: a vanished client leaves it counted). */
 static void on_stop_poll(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
+    static int lingered_ms;
     struct server *srv = arg;
-    if (http_inflight() == 0) event_base_loopexit(srv->base, NULL);
-    else add_timer(stopping.poll, 20);
+    if (http_inflight() == 0 && (http_unflushed() == 0 || lingered_ms >= FLUSH_LINGER_MS)) {
+        event_base_loopexit(srv->base, NULL);
+        return;
+    }
+    if (http_inflight() == 0) lingered_ms += 20;
+    add_timer(stopping.poll, 20);
 }
 
 static void on_drain_delay(evutil_socket_t fd, short what, void *arg) {

@@ -84,7 +84,7 @@ void route_room_create(struct request *r) {
     size_t len = 0;
     if (e == CHAT_E_OK) {
         e = json_get_string(body, "name", true, CHAT_E_INVALID_ROOM, &name, &len);
-        if (e == CHAT_E_OK && (len > CHAT_ROOM_MAX || !validate_room_name(name)))
+        if (e == CHAT_E_OK && (len != strlen(name) || !validate_room_name(name)))
             e = CHAT_E_INVALID_ROOM;
     }
     struct create_op *op = e == CHAT_E_OK ? calloc(1, sizeof(*op)) : NULL;

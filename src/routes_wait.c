@@ -30,6 +30,7 @@ struct waiter {
     bool again;               /* a message came during that read: read once more */
     bool closing;             /* the server stops: answer when that read returns */
     bool parked;              /* counted in chatd_long_polls_waiting */
+    bool expired;             /* the wait ended during a read: answer when it returns */
     struct event *timeout;
     struct waiter *prev, *next;
 };
@@ -73,7 +74,7 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
         http_reply_error(w->r, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL,
                          NULL);
         waiter_free(w);
-    } else if (n > 0 || w->closing) {
+    } else if (n > 0 || w->closing || w->expired) {
         answer(w, msgs, n);
     } else if (w->again) {
         read_history(w);
@@ -105,8 +106,8 @@ static void on_event(const struct hub_event *ev, void *arg) {
 static void on_timeout(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     struct waiter *w = arg;
-    if (w->reading) return; /* its answer is on the way */
-    answer(w, NULL, 0);
+    if (w->reading) w->expired = true; /* on_history answers */
+    else answer(w, NULL, 0);
 }
 
 void route_message_wait(struct request *r, const char *room, const char *after, int limit,
