@@ -80,8 +80,8 @@ struct cluster {
     bool refreshing, refresh_due;          /* a CLUSTER SLOTS is in flight / wanted */
     long long last_refresh_ms;
     int refresh_rotor;                     /* spreads refreshes over the nodes */
-    struct conn *graveyard[64];            /* connections to free outside callbacks */
-    int ngraves;
+    struct conn **graveyard;               /* connections to free outside callbacks */
+    int ngraves, graves_cap;
     struct event *tick_ev;
     struct event *kick_ev;                 /* runs the parked list soon */
     struct wait_batch *open_batch[CLUSTER_MAP_MAX_NODES]; /* WAIT not sent yet */
@@ -135,10 +135,17 @@ fail:
 static void kick(struct cluster *c) { event_active(c->kick_ev, EV_TIMEOUT, 0); }
 
 static void bury(struct cluster *c, struct conn *conn) {
-    if (c->ngraves < (int)(sizeof(c->graveyard) / sizeof(c->graveyard[0])))
-        c->graveyard[c->ngraves++] = conn;
-    else
-        log_error("msg=\"too many connections to close at once\"");
+    if (c->ngraves == c->graves_cap) {
+        int cap = c->graves_cap ? c->graves_cap * 2 : 16;
+        struct conn **g = realloc(c->graveyard, (size_t)cap * sizeof(*g));
+        if (!g) { /* cannot defer: it leaks rather than being freed in its callback */
+            log_error("msg=\"out of memory closing a connection\"");
+            return;
+        }
+        c->graveyard = g;
+        c->graves_cap = cap;
+    }
+    c->graveyard[c->ngraves++] = conn;
     kick(c);
 }
 
@@ -323,7 +330,10 @@ static void on_cmd_reply(struct conn *conn, redisReply *reply, void *privdata) {
     }
     blocking_unlink(cmd);
     if (!reply) { /* lost with its connection: find out where to go, then resend */
-        if (cmd->kind == CMD_BLOCKING) cmd->dedicated = NULL; /* that connection is gone */
+        if (cmd->kind == CMD_BLOCKING && cmd->dedicated) { /* that connection is gone */
+            bury(cmd->c, cmd->dedicated); /* freed outside its own callback */
+            cmd->dedicated = NULL;
+        }
         request_refresh(cmd->c);
         retry_later(cmd, backoff_ms(cmd->retries++));
         return;
@@ -751,6 +761,7 @@ void cluster_free(struct cluster *c) {
         finish(cmd, NULL);
     }
     free_graves(c);
+    free(c->graveyard);
     if (c->tick_ev) event_free(c->tick_ev);
     if (c->kick_ev) event_free(c->kick_ev);
     if (c->flush_ev) event_free(c->flush_ev);
