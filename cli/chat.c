@@ -92,6 +92,10 @@ static void usage(FILE *f) {
           "  send TEXT...                   send a message (words are joined by spaces)\n"
           "  history [--after ID] [--limit N] [--json]\n"
           "                                 show messages, oldest first\n"
+          "  tail [--room R] [--after ID] [--count N]\n"
+          "                                 follow the room live: print each new message\n"
+          "                                 (first those after ID), stop after N of them\n"
+          "                                 or run until killed\n"
           "  logout                         end the session\n"
           "  help                           show this help\n"
           "\n"
@@ -103,6 +107,9 @@ static void usage(FILE *f) {
           "  $XDG_CONFIG_HOME/clusterchat/session (~/.config/clusterchat/session).\n"
           "While the server is unreachable or answers 503, send, login and history\n"
           "  try again for up to 30 s; --no-retry makes them give up at once.\n"
+          "tail reconnects by itself when the stream breaks, without losing or\n"
+          "  repeating a message; it gives up after 30 s without a working stream\n"
+          "  (at once with --no-retry) and tells the --after ID to resume from.\n"
           "Exit status: 0 ok, 1 refused by the server, 2 usage error,\n"
           "  3 server unreachable or failing.\n",
           f);
@@ -672,14 +679,15 @@ static int cmd_send(cli *c) {
     return rc;
 }
 
-/* Parses --limit: a whole number from 0 (no limit) to INT_MAX. */
-static int limit_parse(const char *s, int *limit) {
+/* Parses the value s of option name: a whole number from min to INT_MAX;
+ * *out is left alone when s is NULL (the option was not given). */
+static int number_parse(const char *s, const char *name, int min, int *out) {
     char *end;
     errno = 0;
     long v = s ? strtol(s, &end, 10) : 0;
-    if (s && (errno != 0 || end == s || *end != '\0' || v < 0 || v > INT_MAX))
-        return fail(EXIT_USAGE, "--limit needs a whole number >= 0, not '%s'", s);
-    *limit = (int)v;
+    if (s && (errno != 0 || end == s || *end != '\0' || v < min || v > INT_MAX))
+        return fail(EXIT_USAGE, "%s needs a whole number >= %d, not '%s'", name, min, s);
+    if (s) *out = (int)v;
     return 0;
 }
 
@@ -693,7 +701,7 @@ static int cmd_history(cli *c) {
     int rc = args_parse(c, opts);
     if (rc == 0 && c->argc != 0)
         rc = fail(EXIT_USAGE, "usage: chat history [--after ID] [--limit N] [--json]");
-    if (rc == 0) rc = limit_parse(limit_text, &limit);
+    if (rc == 0) rc = number_parse(limit_text, "--limit", 0, &limit);
     if (rc == 0) rc = cli_open(c, 0);
     if (rc != 0) return rc;
     chat_message_list list;
@@ -706,6 +714,46 @@ static int cmd_history(cli *c) {
     for (size_t i = 0; err == CHAT_OK && !json && i < list.count; i++)
         message_print(&list.items[i]);
     chat_message_list_cleanup(&list);
+    return rc;
+}
+
+/* What "chat tail" prints with: how many messages are still wanted. */
+typedef struct tail_out {
+    int left;      /* messages still to print, 0 for no limit */
+    int write_err; /* errno of a failed write to stdout, 0 if none */
+} tail_out;
+
+/* Prints one message at once (stdout may be a pipe); non-zero to stop. */
+static int on_tail_message(const chat_message *m, void *arg) {
+    tail_out *o = arg;
+    message_print(m);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        o->write_err = errno ? errno : EIO;
+        return 1;
+    }
+    return o->left > 0 && --o->left == 0;
+}
+
+static int cmd_tail(cli *c) {
+    const char *room = NULL, *after = NULL, *count_text = NULL;
+    const cli_opt opts[] = {{"--room", &room, NULL},
+                            {"--after", &after, NULL},
+                            {"--count", &count_text, NULL},
+                            {NULL, NULL, NULL}};
+    tail_out out = {0, 0};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 0)
+        rc = fail(EXIT_USAGE, "usage: chat tail [--room R] [--after ID] [--count N]");
+    if (rc == 0) rc = number_parse(count_text, "--count", 1, &out.left);
+    if (rc == 0) rc = cli_open(c, 0);
+    if (rc != 0) return rc;
+    int err = chat_tail(c->client, room, after, on_tail_message, &out);
+    if (out.write_err)
+        return fail(EXIT_REFUSED, "cannot write the output: %s", strerror(out.write_err));
+    if (err == CHAT_OK) return 0;
+    rc = report(c, err, "following the room");
+    const char *last = chat_client_last_event_id(c->client);
+    if (last && err != CHAT_ERR_USAGE) fail(0, "resume with: chat tail --after %s", last);
     return rc;
 }
 
@@ -741,8 +789,9 @@ static const struct command {
     const char *name;   /* as typed */
     int (*run)(cli *c); /* returns the exit code or CLI_HELP */
 } commands[] = {
-    {"register", cmd_register}, {"login", cmd_login},   {"send", cmd_send},
-    {"history", cmd_history},   {"logout", cmd_logout}, {"help", cmd_help},
+    {"register", cmd_register}, {"login", cmd_login}, {"send", cmd_send},
+    {"history", cmd_history},   {"tail", cmd_tail},   {"logout", cmd_logout},
+    {"help", cmd_help},
 };
 
 int main(int argc, char **argv) {

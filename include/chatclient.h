@@ -22,7 +22,8 @@
  * could meet the account its own lost first attempt created and answer 409),
  * nor is chat_logout(). When retries run out, the call returns the last
  * attempt's error and status, and chat_client_error() says how many attempts
- * were made.
+ * were made. chat_tail() reconnects by rules of its own, see "Following a
+ * room live" below.
  *
  * Each chat_send() carries a clientMsgId (32 random lowercase hex digits
  * unless chat_send_with_id() names one), the same in every attempt. The
@@ -133,6 +134,69 @@ int chat_send_with_id(chat_client *c, const char *text, const char *client_msg_i
  * 503 (the whole request again; out only ever holds one complete answer). */
 int chat_history(chat_client *c, const char *after, int limit,
                  chat_message_list *out);
+
+/*
+ * Following a room live.
+ *
+ * chat_tail() reads GET /message/stream (the lobby) or
+ * GET /room/<room>/message/stream, the server's Server-Sent Events, and
+ * calls on_message once for every message, oldest first: first those newer
+ * than after (when after is not NULL), then each new one as it is stored.
+ * With after NULL it starts with the messages stored after it connected.
+ *
+ * It remembers the id of the last message it delivered. When the stream
+ * ends or fails (no response, the connection lost, a 5xx, the server closing
+ * the stream, no bytes at all for 45 s although the server sends a comment
+ * every 15 s), it connects again with that id as Last-Event-ID and skips any
+ * message whose id is not greater than it (ids compare as numbers, "<ms>-<seq>"),
+ * so that no message is lost or delivered twice. Before reconnecting it
+ * waits for the delay the server last asked for with "retry:" (else 1 s; at
+ * least 50 ms); when connecting fails again and again, the delay doubles
+ * each time up to 10 s (or the server's delay, if longer), plus 0-25 %. It
+ * reconnects as long as the next attempt would start within the retry budget
+ * (chat_client_set_retry(), default 30000 ms; 0: never reconnect), counted
+ * from the end of the last connection that worked (a 2xx event stream) or
+ * from the start of the call. Until the first message arrives with after
+ * NULL, it resumes from the time in the first working response's Date header
+ * minus 1 s: nothing is lost, but messages stored up to about 2 s before the
+ * call may be delivered.
+ *
+ * It returns
+ *   CHAT_OK           when on_message returned non-zero (that message counts
+ *                     as delivered);
+ *   the error of a 4xx (e.g. CHAT_ERR_NOT_FOUND: no such room), a 3xx or
+ *                     other unexpected status, at once;
+ *   CHAT_ERR_PROTOCOL when a 2xx answer is not text/event-stream, or an event
+ *                     is not a message (its data is not the message JSON, or
+ *                     larger than 1 MiB), at once;
+ *   CHAT_ERR_USAGE    for a room that is not 1-64 of a-z 0-9 _ -, an after
+ *                     that is not a message id, or no on_message (then
+ *                     nothing was sent and on_message never ran);
+ *   CHAT_ERR_NOMEM    when memory runs out;
+ *   the last failure (CHAT_ERR_NETWORK, CHAT_ERR_UNAVAILABLE, ...) when the
+ *                     retry budget is spent; chat_client_error() then says
+ *                     how many connections were tried.
+ * Events whose "event:" type is not "message" are skipped. The client's
+ * timeout (chat_client_set_timeout()) bounds connecting and the wait for the
+ * first bytes of each answer, not the stream. on_message runs on the
+ * calling thread, inside the transfer: it must not use c (use another
+ * chat_client to send), and the message's strings are valid only during the
+ * call. The session token, if any, is sent.
+ */
+
+/* Called by chat_tail() for each message; non-zero stops chat_tail(). */
+typedef int chat_tail_fn(const chat_message *m, void *arg);
+
+/* Follows room (NULL or "lobby": the lobby) from after (NULL: only new
+ * messages); see "Following a room live" above. */
+int chat_tail(chat_client *c, const char *room, const char *after, chat_tail_fn *on_message,
+              void *arg);
+/* The id of the last message chat_tail() delivered on this client (during
+ * on_message: of that message), else its after argument; NULL when there is
+ * none. Pass it as after to resume where a tail ended (also straight to
+ * chat_tail() on the same client). Owned by the client; valid until the next
+ * chat_tail() on it. */
+const char *chat_client_last_event_id(const chat_client *c);
 
 /* Free the strings inside the structs (the structs themselves are the caller's). */
 void chat_user_cleanup(chat_user *u);

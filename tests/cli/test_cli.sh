@@ -24,7 +24,7 @@ name="Cli Tester $$"
 password="secret-$$-$RANDOM"
 text="hello from the cli test $$ $now, ünïcode"
 
-echo "1..23"
+echo "1..25"
 n=0
 failed=0
 out=''
@@ -110,6 +110,27 @@ check "history --limit 1 prints at most one line" \
     eval '((status == 0)) && [[ $out != *$'"'"'\n'"'"'* ]]'
 run history --limit many
 check "history --limit with a non-number exits 2" eval '((status == 2))'
+
+# tail from the first of three messages: the other two, then it stops.
+for k in 1 2 3; do run send "tail $$ $k"; done
+run history --json
+after=$(grep -F "\"text\":\"tail $$ 1\"" <<<"$out" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+limit=()
+command -v timeout >/dev/null && limit=(timeout 30)
+out=$(${limit[@]+"${limit[@]}"} "$chat" tail --after "$after" --count 2 2>"$tmp/stderr")
+status=$?
+err=$(<"$tmp/stderr")
+# tail_printed_two: exactly the lines of "tail $$ 2" and "tail $$ 3".
+tail_printed_two() {
+    local lines
+    mapfile -t lines <<<"$out"
+    ((${#lines[@]} == 2)) && [[ ${lines[0]} == *" $name: tail $$ 2" ]] &&
+        [[ ${lines[1]} == *" $name: tail $$ 3" ]]
+}
+check "tail --after ID --count 2 prints the 2 messages after ID and exits 0" \
+    eval '[[ -n $after ]] && ((status == 0)) && tail_printed_two'
+run tail --count 0
+check "tail --count 0 exits 2" eval '((status == 2)) && has "$err" "--count"'
 
 CHAT_PASSWORD="wrong-$password" run --server "$server" login "$email"
 check "login with a wrong password exits 1" eval '((status == 1)) && has "$err" "chat: "'
