@@ -26,36 +26,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/lib.sh disable=SC1091
 . "$root/bench/lib.sh"
 
-duration=${BENCH_DURATION:-10}
-conns=${BENCH_CONNECTIONS:-64}
-reps=${BENCH_REPEAT:-1}
-log_level=${BENCH_LOG_LEVEL:-warn}
-chatd=${CHATD:-$root/build/chatd}
-
-usage() {
-    sed -n '4,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
-    exit 2
-}
-
-while getopts 'd:c:r:h' opt; do
-    case $opt in
-    d) duration=$OPTARG ;;
-    c) conns=$OPTARG ;;
-    r) reps=$OPTARG ;;
-    *) usage ;;
-    esac
-done
-shift $((OPTIND - 1))
-(($# == 0)) || usage
-
-for v in duration conns reps; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
-done
-((conns >= 2)) || die "need at least 2 connections (wrk runs 2 threads)"
-for tool in redis-server redis-cli wrk curl; do
-    command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
-done
-[[ -x $chatd ]] || die "$chatd not found: run 'make' first"
+wrk_options 4,10 "$@"
+need_tools redis-server redis-cli wrk curl
 
 # ---- what we start, stopped on exit ----
 

@@ -9,6 +9,51 @@ die() {
 
 say() { echo "bench: $*" >&2; }
 
+# wrk_options USAGE_LINES "$@": reads the options of the wrk benchmarks into
+# duration, conns, reps (-d -c -r, or BENCH_DURATION, BENCH_CONNECTIONS,
+# BENCH_REPEAT), log_level (BENCH_LOG_LEVEL) and chatd (CHATD); a bad option
+# prints lines USAGE_LINES (e.g. "4,10") of the calling script's header.
+# shellcheck disable=SC2034  # the variables are the callers'
+wrk_options() {
+    local lines=$1 opt v
+    shift
+    duration=${BENCH_DURATION:-10}
+    conns=${BENCH_CONNECTIONS:-64}
+    reps=${BENCH_REPEAT:-1}
+    log_level=${BENCH_LOG_LEVEL:-warn}
+    chatd=${CHATD:-$root/build/chatd}
+    OPTIND=1
+    while getopts 'd:c:r:h' opt; do
+        case $opt in
+        d) duration=$OPTARG ;;
+        c) conns=$OPTARG ;;
+        r) reps=$OPTARG ;;
+        *) bench_usage "$lines" ;;
+        esac
+    done
+    shift $((OPTIND - 1))
+    (($# == 0)) || bench_usage "$lines"
+    for v in duration conns reps; do
+        [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
+    done
+    ((conns >= 2)) || die "need at least 2 connections (wrk runs 2 threads)"
+}
+
+# bench_usage LINES: prints those lines of the running script's header, exits 2.
+bench_usage() {
+    sed -n "$1s/^# \{0,1\}//p" "$0" >&2
+    exit 2
+}
+
+# need_tools TOOL...: dies unless each is installed, and unless chatd is built.
+need_tools() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
+    done
+    [[ -x $chatd ]] || die "$chatd not found: run 'make' first"
+}
+
 # wrk_summary FILE: "requests/s p50_ms p99_ms errors" of wrk --latency output.
 wrk_summary() {
     awk 'function ms(v) {
