@@ -25,6 +25,8 @@ EV_LIBS    := $(shell pkg-config --libs libevent)
 
 SRV_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c))
 SRV_OBJS  := $(SRV_SRCS:%.c=$(BUILD)/%.o)
+LIB_SRCS  := $(wildcard lib/*.c)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 # Integration, cluster and stack tests: each test_*.c is one binary, linked
@@ -50,10 +52,11 @@ $(BUILD)/libchatd.a: $(SRV_OBJS)
 $(BUILD)/chatd: $(BUILD)/src/main.o $(BUILD)/libchatd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(SRV_LIBS)
 
-$(BUILD)/lib/%.o: lib/%.c include/chatclient.h | $(BUILD)/lib
+$(BUILD)/lib/%.o: lib/%.c include/chatclient.h $(wildcard lib/*.h) | $(BUILD)/lib
 	$(CC) $(CFLAGS) $(CLI_CFLAGS) -c $< -o $@
 
-$(BUILD)/libchatclient.a: $(BUILD)/lib/chatclient.o
+$(BUILD)/libchatclient.a: $(LIB_OBJS)
+	rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/chat: cli/chat.c $(BUILD)/libchatclient.a | $(BUILD)
@@ -115,7 +118,7 @@ bench-realtime: all
 	@bench/realtime.sh
 
 format:
-	clang-format -i src/*.[ch] lib/*.c cli/*.c include/*.h tests/unit/*.c tests/integration/*.[ch]
+	clang-format -i src/*.[ch] lib/*.[ch] cli/*.c include/*.h tests/unit/*.c tests/integration/*.[ch]
 
 clean:
 	rm -rf build
