@@ -27,6 +27,10 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh disable=SC1091  # (shellcheck -x follows it)
+. "$root/scripts/lib.sh"
+# shellcheck source=bench/lib.sh disable=SC1091
+. "$root/bench/lib.sh"
 duration=${BENCH_DURATION:-10}
 conns=${BENCH_CONNECTIONS:-64}
 threads=${BENCH_THREADS:-2}
@@ -51,13 +55,6 @@ done
 shift $((OPTIND - 1))
 [[ $# -eq 0 ]] || usage
 
-die() {
-    echo "bench: error: $*" >&2
-    exit 1
-}
-
-say() { echo "bench: $*" >&2; }
-
 for v in duration conns threads prefill; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
@@ -71,8 +68,6 @@ done
 # ---- processes we own, stopped by pid on exit ----
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/chat-bench.XXXXXX")
-redis_pid=''
-chatd_pid=''
 child_pid=''
 
 stop_pid() {
@@ -86,8 +81,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     stop_pid "$child_pid"
-    stop_pid "$chatd_pid"
-    stop_pid "$redis_pid"
+    stop_started
     rm -rf "$tmp"
     exit "$rc"
 }
@@ -106,52 +100,16 @@ run_child() {
     return "$rc"
 }
 
-# ---- ports and readiness ----
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# Prints a loopback port nobody listens on, other than the ones given.
-free_port() {
-    local p i
-    for ((i = 0; i < 200; i++)); do
-        p=$((10000 + RANDOM % 22000)) # below the ephemeral ports
-        [[ " $* " == *" $p "* ]] && continue
-        port_in_use "$p" || { echo "$p"; return 0; }
-    done
-    die "no free port found"
-}
-
-# wait_until NAME PID LOG COMMAND...: polls COMMAND for 10 s while PID lives.
-wait_until() {
-    local name=$1 pid=$2 log=$3 i
-    shift 3
-    for ((i = 0; i < 200; i++)); do
-        "$@" >/dev/null 2>&1 && return 0
-        if ! kill -0 "$pid" 2>/dev/null; then
-            tail -n 20 "$log" >&2 || true
-            die "$name exited while starting"
-        fi
-        sleep 0.05
-    done
-    tail -n 20 "$log" >&2 || true
-    die "$name did not become ready within 10 s"
-}
+# ---- Redis and chatd ----
 
 redis_port=$(free_port)
-redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
-    --dir "$tmp" --logfile "$tmp/redis.log" --daemonize no &
-redis_pid=$!
-redis_ping() { [[ $(redis-cli -h 127.0.0.1 -p "$redis_port" PING) == PONG ]]; }
-wait_until redis-server "$redis_pid" "$tmp/redis.log" redis_ping
-say "redis-server pid $redis_pid on 127.0.0.1:$redis_port"
-
-chatd_port=$(free_port "$redis_port")
-"$chatd" --bind 127.0.0.1 --port "$chatd_port" --redis "127.0.0.1:$redis_port" \
-    --log-level "$log_level" 2>"$tmp/chatd.log" &
-chatd_pid=$!
+start_redis "$tmp/redis" "$redis_port" || die "redis-server did not start"
+say "redis-server on 127.0.0.1:$redis_port"
+chatd_port=$(free_port)
 base=http://127.0.0.1:$chatd_port
-wait_until chatd "$chatd_pid" "$tmp/chatd.log" curl -sf "$base/health"
-say "chatd pid $chatd_pid on 127.0.0.1:$chatd_port"
+start_chatd "$chatd" "$tmp/chatd.log" "$chatd_port" "$redis_port" --log-level "$log_level" ||
+    die "chatd did not start"
+say "chatd pid $CHATD_PID on 127.0.0.1:$chatd_port"
 
 # ---- a user, a token, a filled history ----
 
