@@ -6,6 +6,9 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
@@ -326,8 +329,21 @@ static void allowed_methods(const char *path, char *out, size_t size) {
     }
 }
 
+/* Replies go out in several writes (headers, body, chunks); with Nagle's
+ * algorithm the last small one waits for the client's delayed ACK, ~40 ms.
+ * evhttp has no hook at accept time, so this runs per request (one cheap
+ * setsockopt). */
+static void set_nodelay(struct evhttp_request *ev) {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    int one = 1;
+    if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static void on_request(struct evhttp_request *ev, void *arg) {
     (void)arg;
+    set_nodelay(ev);
     struct request *r = calloc(1, sizeof(*r));
     if (!r) {
         evhttp_send_reply(ev, 503, "Service Unavailable", NULL);
