@@ -114,20 +114,7 @@ for ((rep = 1; rep <= reps; rep++)); do
     ((rep % 2)) || order=(c b a)
     for t in "${order[@]}"; do
         out=$tmp/wrk-$t-$rep
-        wrk --latency -t 2 -c "$conns" -d "${duration}s" -s "$root/bench/post_message.lua" \
-            "${url[$t]}" -- "${token[$t]}" >"$out" 2>&1 &
-        wrk_pid=$!
-        wait "$wrk_pid" || {
-            cat "$out" >&2
-            die "wrk ($t) failed"
-        }
-        wrk_pid=''
-        read -r rps p50 p99 err <<<"$(wrk_summary "$out")"
-        [[ -n $rps ]] || {
-            cat "$out" >&2
-            die "no Requests/sec in wrk's output ($t)"
-        }
-        echo "$t $rps $p50 $p99 $err" >>"$results"
+        wrk_post "$t" "${url[$t]}" "${token[$t]}" "$out"
         say "($t) run $rep/$reps: $rps requests/s, p50 ${p50} ms, p99 ${p99} ms, $err errors"
     done
 done

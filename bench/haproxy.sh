@@ -191,20 +191,7 @@ for ((rep = 1; rep <= reps; rep++)); do
             : >"${lb_log[$t]}"
             before=$(lb_counters "$t")
         }
-        wrk --latency -t 2 -c "$conns" -d "${duration}s" -s "$root/bench/post_message.lua" \
-            "${url[$t]}" -- "$token" >"$out" 2>&1 &
-        wrk_pid=$!
-        wait "$wrk_pid" || {
-            cat "$out" >&2
-            die "wrk ($t) failed"
-        }
-        wrk_pid=''
-        read -r rps p50 p99 err <<<"$(wrk_summary "$out")"
-        [[ -n $rps ]] || {
-            cat "$out" >&2
-            die "no Requests/sec in wrk's output ($t)"
-        }
-        echo "$t $rps $p50 $p99 $err" >>"$results"
+        wrk_post "$t" "${url[$t]}" "$token" "$out"
         note=''
         if [[ $t != d ]]; then
             # A server that went DOWN (or came UP) during the run spoils it.

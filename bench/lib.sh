@@ -77,3 +77,26 @@ median() {
     awk -v t="$2" -v c="$3" '$1 == t {print $c}' "$1" | sort -g |
         awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'
 }
+
+# wrk_post NAME URL TOKEN OUT: one wrk run of POST /message/ against URL
+# (bench/post_message.lua, the session TOKEN), output in OUT. It runs in the
+# background with its pid in wrk_pid, for the caller's cleanup on a signal.
+# Sets rps, p50, p99 and err, and appends "NAME rps p50 p99 err" to $results.
+# shellcheck disable=SC2034,SC2154  # rps p50 p99 err and results are the caller's
+wrk_post() {
+    local name=$1 url=$2 token=$3 out=$4
+    wrk --latency -t 2 -c "$conns" -d "${duration}s" -s "$root/bench/post_message.lua" \
+        "$url" -- "$token" >"$out" 2>&1 &
+    wrk_pid=$!
+    wait "$wrk_pid" || {
+        cat "$out" >&2
+        die "wrk ($name) failed"
+    }
+    wrk_pid=''
+    read -r rps p50 p99 err <<<"$(wrk_summary "$out")"
+    [[ -n $rps ]] || {
+        cat "$out" >&2
+        die "no Requests/sec in wrk's output ($name)"
+    }
+    echo "$name $rps $p50 $p99 $err" >>"$results"
+}
