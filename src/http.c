@@ -329,21 +329,8 @@ static void allowed_methods(const char *path, char *out, size_t size) {
     }
 }
 
-/* Replies go out in several writes (headers, body, chunks); with Nagle's
- * algorithm the last small one waits for the client's delayed ACK, ~40 ms.
- * evhttp has no hook at accept time, so this runs per request (one cheap
- * setsockopt). */
-static void set_nodelay(struct evhttp_request *ev) {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
-    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-    int one = 1;
-    if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
 static void on_request(struct evhttp_request *ev, void *arg) {
     (void)arg;
-    set_nodelay(ev);
     struct request *r = calloc(1, sizeof(*r));
     if (!r) {
         evhttp_send_reply(ev, 503, "Service Unavailable", NULL);
@@ -414,6 +401,11 @@ static int listen_on(struct server *srv) {
     struct evconnlistener *l = evconnlistener_new_bind(srv->base, NULL, NULL, flags, 1024,
                                                        ai->ai_addr, (int)ai->ai_addrlen);
     evutil_freeaddrinfo(ai);
+    /* Replies go out in several writes (headers, body, chunks); with Nagle's
+     * algorithm the last small one waits ~40 ms for the client's delayed ACK.
+     * Accepted sockets inherit TCP_NODELAY from the listener on Linux. */
+    int one = 1;
+    if (l) setsockopt(evconnlistener_get_fd(l), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (!l || !(listener = evhttp_bind_listener(srv->http, l))) {
         if (l) evconnlistener_free(l);
         log_error("msg=\"cannot listen\" bind=%s port=%d", srv->cfg.bind, srv->cfg.port);
