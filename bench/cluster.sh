@@ -39,10 +39,7 @@ wrk_pid=''
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    if [[ -n $wrk_pid ]]; then
-        kill "$wrk_pid" 2>/dev/null || true
-        wait "$wrk_pid" 2>/dev/null || true
-    fi
+    stop_wrk
     stop_started
     if ((cluster_started)); then
         "$root/scripts/cluster" down --purge >/dev/null 2>&1 ||

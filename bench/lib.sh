@@ -78,6 +78,13 @@ median() {
         awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'
 }
 
+# stop_wrk: stops a wrk_post run still going (from a cleanup trap).
+stop_wrk() {
+    [[ -n ${wrk_pid:-} ]] || return 0
+    kill "$wrk_pid" 2>/dev/null || true
+    wait "$wrk_pid" 2>/dev/null || true
+}
+
 # wrk_post NAME URL TOKEN OUT: one wrk run of POST /message/ against URL
 # (bench/post_message.lua, the session TOKEN), output in OUT. It runs in the
 # background with its pid in wrk_pid, for the caller's cleanup on a signal.

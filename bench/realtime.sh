@@ -47,22 +47,17 @@ chatd=${CHATD:-$root/build/chatd}
 sse_load=${SSE_LOAD:-$root/build/sse_load}
 timeout_s=60 # sse_load's limit for connecting, and again for the events
 
-usage() {
-    sed -n '5,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
-    exit 2
-}
-
 while getopts 'n:m:g:r:h' opt; do
     case $opt in
     n) counts=$OPTARG ;;
     m) messages=$OPTARG ;;
     g) gap_ms=$OPTARG ;;
     r) rate=$OPTARG ;;
-    *) usage ;;
+    *) bench_usage 5,12 ;;
     esac
 done
 shift $((OPTIND - 1))
-(($# == 0)) || usage
+(($# == 0)) || bench_usage 5,12
 
 for n in $counts; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "subscriber counts must be positive integers, got '$n'"

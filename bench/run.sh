@@ -38,22 +38,17 @@ prefill=${BENCH_PREFILL:-5000}
 log_level=${BENCH_LOG_LEVEL:-warn}
 chatd=${CHATD:-$root/build/chatd}
 
-usage() {
-    sed -n '3,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
-    exit 2
-}
-
 while getopts 'd:c:t:m:h' opt; do
     case $opt in
     d) duration=$OPTARG ;;
     c) conns=$OPTARG ;;
     t) threads=$OPTARG ;;
     m) prefill=$OPTARG ;;
-    *) usage ;;
+    *) bench_usage 3,13 ;;
     esac
 done
 shift $((OPTIND - 1))
-[[ $# -eq 0 ]] || usage
+[[ $# -eq 0 ]] || bench_usage 3,13
 
 for v in duration conns threads prefill; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"

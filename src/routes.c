@@ -1,8 +1,11 @@
 /* routes: the routing table of the REST API. */
 #include "routes.h"
 
+#include <sodium.h>
+
 #include "http.h"
 #include "store.h"
+#include "token.h"
 #include "validate.h"
 
 const struct route routes_table[] = {
@@ -30,4 +33,15 @@ const char *route_room(struct request *r) {
     if (validate_room_name(r->param)) return r->param;
     http_reply_error(r, CHAT_E_INVALID_ROOM, NULL);
     return NULL;
+}
+
+bool route_session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]) {
+    char token[TOKEN_LEN + 1];
+    if (!http_session_token(r, token)) {
+        http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);
+        return false;
+    }
+    token_hash(token, hash);
+    sodium_memzero(token, sizeof(token));
+    return true;
 }

@@ -8,7 +8,10 @@
 
 #include <stddef.h>
 
+#include <stdbool.h>
+
 #include "http.h"
+#include "token.h"
 
 void route_user_register(struct request *r); /* POST /user/ */
 void route_user_login(struct request *r);    /* PUT /user/ */
@@ -35,6 +38,11 @@ void route_room_create(struct request *r);   /* POST /room/ */
  * the /message/ paths. When the name is invalid it answers 400 and returns
  * NULL: the handler must then return at once. */
 const char *route_room(struct request *r);
+
+/* The hash of the request's session token (cookie or Bearer), under which
+ * Redis keeps the session; when there is none it answers 401 and returns
+ * false: the handler must then return at once. */
+bool route_session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]);
 
 /* The routing table and its length. */
 extern const struct route routes_table[];

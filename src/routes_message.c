@@ -91,13 +91,9 @@ static chat_error read_client_msg_id(struct request *r, struct send_op *op) {
 }
 
 void route_message_send(struct request *r) {
-    char token[TOKEN_LEN + 1], hash[TOKEN_HASH_LEN + 1];
+    char hash[TOKEN_HASH_LEN + 1];
     const char *room = route_room(r);
-    if (!room) return;
-    if (!http_session_token(r, token)) {
-        http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);
-        return;
-    }
+    if (!room || !route_session_hash(r, hash)) return;
     struct send_op *op = calloc(1, sizeof(*op));
     if (!op) {
         http_reply_error(r, CHAT_E_INTERNAL, NULL);
@@ -114,7 +110,6 @@ void route_message_send(struct request *r) {
         send_op_done(op, e);
         return;
     }
-    token_hash(token, hash);
     if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_session, op) < 0)
         send_op_done(op, CHAT_E_UNAVAILABLE);
 }

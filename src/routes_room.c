@@ -73,11 +73,8 @@ static void on_session(enum store_status st, const struct session_user *u, void 
 }
 
 void route_room_create(struct request *r) {
-    char token[TOKEN_LEN + 1], hash[TOKEN_HASH_LEN + 1];
-    if (!http_session_token(r, token)) {
-        http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);
-        return;
-    }
+    char hash[TOKEN_HASH_LEN + 1];
+    if (!route_session_hash(r, hash)) return;
     json_t *body = NULL; /* set only when the body parses */
     chat_error e = http_body_json(r, &body);
     const char *name = NULL;
@@ -95,7 +92,6 @@ void route_room_create(struct request *r) {
         return;
     }
     op->r = r;
-    token_hash(token, hash);
     if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_session, op) < 0) {
         http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
         free(op);

@@ -255,22 +255,9 @@ static void on_session_deleted(enum store_status st, void *arg) {
     }
 }
 
-/* The hash of the request's session token; false (after answering 401) when
- * it has none. */
-static bool session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]) {
-    char token[TOKEN_LEN + 1];
-    if (!http_session_token(r, token)) {
-        http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);
-        return false;
-    }
-    token_hash(token, hash);
-    sodium_memzero(token, sizeof(token));
-    return true;
-}
-
 void route_user_logout(struct request *r) {
     char hash[TOKEN_HASH_LEN + 1];
-    if (!session_hash(r, hash)) return;
+    if (!route_session_hash(r, hash)) return;
     if (store_session_delete(r->srv->store, hash, on_session_deleted, r) < 0)
         http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
 }
@@ -291,7 +278,7 @@ static void on_me(enum store_status st, const struct session_user *u, void *arg)
 
 void route_user_me(struct request *r) {
     char hash[TOKEN_HASH_LEN + 1];
-    if (!session_hash(r, hash)) return;
+    if (!route_session_hash(r, hash)) return;
     if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_me, r) < 0)
         http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
 }
