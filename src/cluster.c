@@ -40,6 +40,9 @@ struct cmd {
     int ask_node;                /* send ASKING and go here next time, or -1 */
     int inflight;                /* hiredis callbacks still to come */
     redisReply *held;            /* durable: the reply, until WAIT answers */
+    bool waits;                  /* durable: a WAIT follows it (it is in a batch) */
+    bool degraded;               /* durable: fewer acks than min_acks are required,
+                                    the topology lists fewer healthy replicas */
     bool done;                   /* the caller's callback has run */
     bool parked;                 /* in the parked list */
     struct conn *dedicated;      /* blocking: its own connection */
@@ -56,6 +59,7 @@ struct wait_batch {
     struct conn *conn;
     struct cmd **cmds;
     size_t n, cap;
+    int want;                    /* replicas the WAIT asks for (see required_acks) */
 };
 
 struct seed {
@@ -91,6 +95,8 @@ struct cluster {
     char *wait_fmt, *asking_fmt, *slots_fmt;
     size_t wait_len, asking_len, slots_len;
     struct cluster_stats stats;
+    long long degraded_log_ms;             /* when the last degraded write was logged */
+    unsigned long long degraded_unlogged;  /* degraded writes since that log line */
     bool closing;
 };
 
@@ -321,6 +327,21 @@ static bool handle_cluster_error(struct cmd *cmd, struct conn *conn, redisReply 
     return false;
 }
 
+/* A durable write acknowledged by want (< min_acks) replicas because the
+ * topology lists no more healthy ones: counted, and logged at most once a
+ * second with the number of such writes since the last line. */
+static void note_degraded(struct cluster *c, struct conn *conn, int want) {
+    long long now = conn_now_ms();
+    c->stats.durable_degraded++;
+    c->degraded_unlogged++;
+    if (now - c->degraded_log_ms < 1000 && c->degraded_log_ms != 0) return;
+    log_warn("msg=\"write acknowledged by fewer replicas than wanted: the master has no more healthy"
+             " replicas\" node=%s:%d acks=%d want=%d writes=%llu",
+             conn_host(conn), conn_port(conn), want, c->min_acks, c->degraded_unlogged);
+    c->degraded_log_ms = now;
+    c->degraded_unlogged = 0;
+}
+
 static void on_cmd_reply(struct conn *conn, redisReply *reply, void *privdata) {
     struct cmd *cmd = privdata;
     cmd->inflight--;
@@ -339,16 +360,18 @@ static void on_cmd_reply(struct conn *conn, redisReply *reply, void *privdata) {
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR && handle_cluster_error(cmd, conn, reply)) return;
-    if (cmd->kind == CMD_DURABLE && cmd->c->min_acks > 0 && reply->type != REDIS_REPLY_ERROR) {
+    if (cmd->waits && reply->type != REDIS_REPLY_ERROR) {
         cmd->held = reply_copy(reply); /* delivered when WAIT answers */
         if (!cmd->held) finish(cmd, NULL);
         return;
     }
+    if (cmd->degraded && reply->type != REDIS_REPLY_ERROR) note_degraded(cmd->c, conn, 0);
     finish(cmd, reply);
 }
 
-/* WAIT answered (or was lost, reply == NULL) for one command of a batch. */
-static void wait_done(struct cmd *cmd, struct conn *conn, const redisReply *reply) {
+/* WAIT answered (or was lost, reply == NULL) for one command of a batch that
+ * asked for want replicas. */
+static void wait_done(struct cmd *cmd, struct conn *conn, int want, const redisReply *reply) {
     struct cluster *c = cmd->c;
     cmd->inflight--;
     redisReply *held = cmd->held;
@@ -359,19 +382,21 @@ static void wait_done(struct cmd *cmd, struct conn *conn, const redisReply *repl
         return;
     }
     long long acks = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-    if (acks >= c->min_acks) {
+    if (acks >= want) {
+        if (cmd->degraded) note_degraded(c, conn, want);
         finish(cmd, held);
     } else {
         c->stats.not_durable++;
         log_warn("msg=\"write not acknowledged by replicas\" node=%s:%d acks=%lld want=%d",
-                 conn_host(conn), conn_port(conn), acks, c->min_acks);
+                 conn_host(conn), conn_port(conn), acks, want);
+        request_refresh(c); /* a replica may have failed: see whether it is flagged */
         finish(cmd, NULL);
     }
     freeReplyObject(held);
 }
 
 static void batch_done(struct wait_batch *b, const redisReply *reply) {
-    for (size_t i = 0; i < b->n; i++) wait_done(b->cmds[i], b->conn, reply);
+    for (size_t i = 0; i < b->n; i++) wait_done(b->cmds[i], b->conn, b->want, reply);
     free(b->cmds);
     free(b);
 }
@@ -383,11 +408,13 @@ static void on_batch_wait(struct conn *conn, redisReply *reply, void *privdata) 
 
 /* The open batch of node's connection, with room for one more command; NULL
  * when out of memory. */
-static struct wait_batch *batch_with_room(struct cluster *c, int node, struct conn *conn) {
+static struct wait_batch *batch_with_room(struct cluster *c, int node, struct conn *conn,
+                                          int want) {
     struct wait_batch *b = c->open_batch[node];
     if (!b) {
         if (!(b = calloc(1, sizeof(*b)))) return NULL;
         b->conn = conn;
+        b->want = want;
         c->open_batch[node] = b;
         c->flush_nodes[c->nflush++] = node;
         event_active(c->flush_ev, EV_TIMEOUT, 0);
@@ -402,13 +429,24 @@ static struct wait_batch *batch_with_room(struct cluster *c, int node, struct co
     return b;
 }
 
+/* Sends b's WAIT: the prepared one, or one for fewer replicas (degraded). */
+static int send_wait(struct cluster *c, struct wait_batch *b) {
+    if (b->want == c->min_acks) return conn_send(b->conn, c->wait_fmt, c->wait_len, on_batch_wait, b);
+    char *fmt = NULL;
+    int len = redisFormatCommand(&fmt, "WAIT %d %d", b->want, c->opts.wait_timeout_ms);
+    if (len < 0) return -1;
+    int rc = conn_send(b->conn, fmt, (size_t)len, on_batch_wait, b);
+    redisFreeCommand(fmt);
+    return rc;
+}
+
 /* Sends one WAIT per open batch; a batch whose WAIT cannot go out is treated
  * as unacknowledged (its connection is gone, so its commands fail too). */
 static void flush_batches(struct cluster *c) {
     for (int i = 0; i < c->nflush; i++) {
         struct wait_batch *b = c->open_batch[c->flush_nodes[i]];
         c->open_batch[c->flush_nodes[i]] = NULL;
-        if (conn_send(b->conn, c->wait_fmt, c->wait_len, on_batch_wait, b) < 0) batch_done(b, NULL);
+        if (send_wait(c, b) < 0) batch_done(b, NULL);
     }
     c->nflush = 0;
 }
@@ -451,8 +489,13 @@ static struct conn *dedicated_for_node(struct cluster *c, int node) {
 static int send_on(struct cmd *cmd, int node, struct conn *conn) {
     struct cluster *c = cmd->c;
     struct wait_batch *batch = NULL;
-    if (cmd->kind == CMD_DURABLE && c->min_acks > 0 && !(batch = batch_with_room(c, node, conn)))
-        return -1;
+    cmd->waits = cmd->degraded = false;
+    if (cmd->kind == CMD_DURABLE && c->min_acks > 0) {
+        int want = cluster_map_required_acks(c->map, node, c->min_acks);
+        if (want > 0 && !(batch = batch_with_room(c, node, conn, want))) return -1;
+        cmd->waits = batch != NULL;
+        cmd->degraded = (batch ? batch->want : 0) < c->min_acks;
+    }
     if (cmd->ask_node >= 0) {
         if (conn_send(conn, c->asking_fmt, c->asking_len, on_asking_reply, cmd) < 0) return -1;
         cmd->inflight++;

@@ -48,6 +48,8 @@ struct cluster_stats {
     unsigned long long retries;      /* TRYAGAIN/CLUSTERDOWN/LOADING/lost-connection retries */
     unsigned long long failures;     /* callbacks with reply == NULL */
     unsigned long long not_durable;  /* durable writes without enough replica acks */
+    unsigned long long durable_degraded; /* durable writes acknowledged by fewer replicas than
+                                        min_replica_acks: the master had no more healthy ones */
     unsigned long long refreshes;    /* topology refreshes completed */
 };
 

@@ -280,6 +280,17 @@ size_t cluster_map_replicas(const struct cluster_map *map, unsigned slot, int *o
     return found;
 }
 
+int cluster_map_required_acks(const struct cluster_map *map, int node, int min_acks) {
+    int replicas = 0;
+
+    if (min_acks <= 0) return 0;
+    if (node < 0 || (size_t)node >= map->count || map->nodes[node].role != CLUSTER_ROLE_MASTER)
+        return min_acks; /* nothing known about its replicas: the strict rule */
+    for (size_t i = 0; i < map->count && replicas < min_acks; i++)
+        if (map->nodes[i].role == CLUSTER_ROLE_REPLICA && map->nodes[i].master == node) replicas++;
+    return replicas;
+}
+
 const struct cluster_node *cluster_map_node(const struct cluster_map *map, int index) {
     if (!map || index < 0 || (size_t)index >= map->count) return NULL;
     return &map->nodes[index];

@@ -105,6 +105,18 @@ int cluster_map_master(const struct cluster_map *map, unsigned slot);
  */
 size_t cluster_map_replicas(const struct cluster_map *map, unsigned slot, int *out, size_t max);
 
+/*
+ * The replica acknowledgements a durable write sent to the master at index
+ * node needs: min_acks, but never more than the replicas the latest update
+ * lists for that master. Redis leaves replicas flagged FAIL out of CLUSTER
+ * SLOTS, so after a failover the promoted master, whose old master is cut off,
+ * needs none until a replica is back; a replica that is merely unreachable
+ * (PFAIL, or not yet noticed) still counts. 0 when min_acks <= 0; min_acks
+ * when the map does not know node as a master (nothing is known about its
+ * replicas, so the strict rule holds).
+ */
+int cluster_map_required_acks(const struct cluster_map *map, int node, int min_acks);
+
 /* The node at index, or NULL when index is out of range. See the contract on lifetime. */
 const struct cluster_node *cluster_map_node(const struct cluster_map *map, int index);
 

@@ -98,6 +98,9 @@ static void render_redis(struct evbuffer *out, const struct cluster_stats *s) {
     render_counter(out, "chatd_redis_not_durable_total",
                    "Writes refused because too few replicas acknowledged them.", "counter",
                    s->not_durable);
+    render_counter(out, "chatd_durable_degraded_total",
+                   "Writes acknowledged by fewer replicas than --min-replica-acks, because the"
+                   " master had no more healthy replicas.", "counter", s->durable_degraded);
     render_counter(out, "chatd_redis_topology_refreshes_total", "CLUSTER SLOTS refreshes.",
                    "counter", s->refreshes);
 }

@@ -198,6 +198,44 @@ static void test_replicas_snprintf_style(void **state) {
     cluster_map_free(map);
 }
 
+/* Durable writes ask for min(--min-replica-acks, replicas listed for the
+ * master): after a failover whose old master is cut off (Redis lists no FAIL
+ * replica), the promoted master needs none; others keep the full rule. */
+static void test_required_acks(void **state) {
+    struct cluster_map *map = loaded_map();
+    redisReply *reply = three_ranges_failed_over();
+    struct resp r = {.len = 0};
+    int m7000 = cluster_map_master(map, 0), m7002 = cluster_map_master(map, 16383);
+
+    (void)state;
+    assert_int_equal(cluster_map_required_acks(map, m7000, 1), 1);
+    assert_int_equal(cluster_map_required_acks(map, m7000, 2), 1); /* only one replica */
+    assert_int_equal(cluster_map_required_acks(map, m7000, 0), 0);
+    assert_int_equal(cluster_map_required_acks(map, m7002, 1), 1);
+    assert_int_equal(cluster_map_update(map, reply, NULL, NULL), 0);
+    freeReplyObject(reply);
+    int m7003 = cluster_map_master(map, 16383);
+    assert_int_equal(port_of(map, m7003), 7003);
+    assert_int_equal(cluster_map_required_acks(map, m7003, 1), 0); /* degraded */
+    assert_int_equal(cluster_map_required_acks(map, m7000, 1), 1);
+    /* a replica, an unlisted node or a bad index: nothing known, the strict rule */
+    int r7004 = cluster_map_find(map, "127.0.0.1", 7004);
+    assert_int_equal(cluster_map_required_acks(map, r7004, 1), 1);
+    assert_int_equal(cluster_map_required_acks(map, m7002, 1), 1); /* 7002 is no longer listed */
+    assert_int_equal(cluster_map_required_acks(map, -1, 1), 1);
+    assert_int_equal(cluster_map_required_acks(map, 4096, 1), 1);
+    /* the old master rejoins as 7003's replica: the full rule again */
+    resp_add(&r, "*3\r\n");
+    resp_entry(&r, 0, 5460, 7000, ID_A, 7004, ID_E);
+    resp_entry(&r, 5461, 10922, 7001, ID_B, 7005, ID_F);
+    resp_entry(&r, 10923, 16383, 7003, ID_D, 7002, ID_C);
+    reply = reply_from(r.buf, r.len);
+    assert_int_equal(cluster_map_update(map, reply, NULL, NULL), 0);
+    freeReplyObject(reply);
+    assert_int_equal(cluster_map_required_acks(map, m7003, 1), 1);
+    cluster_map_free(map);
+}
+
 static void test_moved_updates_one_slot(void **state) {
     struct cluster_map *map = loaded_map();
     struct cluster_redirect rd;
@@ -603,6 +641,7 @@ int main(void) {
         cmocka_unit_test(test_new_map_is_empty),
         cmocka_unit_test(test_update_three_ranges),
         cmocka_unit_test(test_replicas_snprintf_style),
+        cmocka_unit_test(test_required_acks),
         cmocka_unit_test(test_moved_updates_one_slot),
         cmocka_unit_test(test_set_slot_on_empty_map),
         cmocka_unit_test(test_indices_stable_across_updates),
