@@ -31,7 +31,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 # Integration, cluster and stack tests: each test_*.c is one binary, linked
 # with the other .c files of its folder and the shared testlib.
-E2E_DIRS  := tests/integration tests/cluster tests/stack
+E2E_DIRS  := tests/integration tests/cluster tests/stack tests/topology
 E2E_SRCS  := $(foreach d,$(E2E_DIRS),$(wildcard $(d)/test_*.c))
 E2E_BINS  := $(E2E_SRCS:%.c=$(BUILD)/%)
 # Shared by every such binary: the helpers in tests/integration (testlib, sse_client).

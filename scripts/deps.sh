@@ -8,6 +8,7 @@ packages=(
   gcc clang make pkg-config curl
   libevent-dev libhiredis-dev libsodium-dev libjansson-dev libcurl4-openssl-dev
   libcmocka-dev redis-server redis-tools wrk haproxy
+  keepalived iproute2
 )
 
 missing=()
