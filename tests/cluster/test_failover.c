@@ -8,9 +8,10 @@
  * prints how long sends stalled. Then the whole cluster is stopped and
  * started again, and the history is still complete (append-only files).
  *
- * Writes wait for one replica (WAIT), so the promoted replica accepts them
- * only once it has a replica of its own again: the test restarts the killed
- * node as soon as the promotion is seen, as a supervisor would.
+ * The test restarts the killed node as soon as the promotion is seen, as a
+ * supervisor would. Until it is back as the promoted master's replica, that
+ * master has no healthy replica and chatd acknowledges its writes without
+ * one (docs/STORAGE.md, "Writes wait for replicas").
  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -41,9 +41,10 @@ ip netns del "${TOPOLOGY_PREFIX}probe"
 
 tmp=$(mktemp -d)
 export CLUSTERCHAT_STATE=$tmp/state
-flow_pid=""
+flow_pid="" watcher=""
 cleanup() {
   [[ -n $flow_pid ]] && kill -9 "$flow_pid" 2>/dev/null
+  [[ -n $watcher ]] && kill "$watcher" 2>/dev/null
   "$topology" down >>"$tmp/down.log" 2>&1
   rm -rf "$tmp"
 }
@@ -78,7 +79,6 @@ url="http://$vip:8182"
 
 # flow_start NAME TAIL: the client host starts sending through the VIP.
 flow_start() {
-  flow_name=$1
   flow_dir=$tmp/$1
   mkdir -p "$flow_dir"
   ip netns exec "$(ns client)" env CHAT_URL="$url" FLOW_DIR="$flow_dir" FLOW_TAIL="$2" \
@@ -88,12 +88,14 @@ flow_start() {
 
 acks() { local a=0; [[ -f $flow_dir/progress ]] && read -r a _ <"$flow_dir/progress"; echo "${a:-0}"; }
 
-# more_acks N: waits until N more messages are acknowledged than now.
+# more_acks N: waits until N more messages are acknowledged than now; fails
+# when that takes over 40 s or the sender has exited.
 more_acks() {
   local want=$(( $(acks) + $1 ))
-  wait_until 40 acks_at_least "$want"
+  wait_until 40 acks_or_gone "$want"
+  (($(acks) >= want))
 }
-acks_at_least() { (($(acks) >= $1)) || ! kill -0 "$flow_pid" 2>/dev/null; }
+acks_or_gone() { (($(acks) >= $1)) || ! kill -0 "$flow_pid" 2>/dev/null; }
 
 mark() { echo "$1 $(now_ms)" >>"$flow_dir/marks"; }
 
@@ -109,20 +111,34 @@ flow_finish() {
 
 holds_vip() { [[ $(topo vip-holder) == "$1" ]]; }
 
+# watch_vip HOST FILE: writes the time to FILE once HOST's link is up and
+# carries the VIP (polled every 20 ms).
+watch_vip() {
+  until ip -n "$(ns "$1")" -4 -o addr show dev eth0 up 2>/dev/null | grep -qF " $vip/"; do
+    sleep 0.02
+  done
+  now_ms >"$2"
+}
+
 flow_start lb 0
 more_acks 30
 holder=$(topo vip-holder)
 other=lb2
 [[ $holder == lb2 ]] && other=lb1
+# A watcher notes when the VIP appears on the other host, every 20 ms.
+watch_vip "$other" "$tmp/vip-moved" &
+watcher=$!
 mark "crash-$holder"
 topo crash "$holder"
-if wait_until 10 holds_vip "$other"; then
+if wait_until 10 holds_vip "$other" && wait_until 2 test -s "$tmp/vip-moved"; then
   t0=$(<"$CLUSTERCHAT_STATE/topology/$holder/crashed_at")
-  pass "$holder crashed (link down, kill -9 of HAProxy and keepalived): the VIP moved to $other within $(( $(now_ms) - t0 )) ms"
+  pass "$holder crashed (link down, kill -9 of HAProxy and keepalived): the VIP moved to $other $(( $(<"$tmp/vip-moved") - t0 )) ms later"
 else
   fail "kill -9 of HAProxy and keepalived on $holder: the VIP moved to $other"
   show_state
 fi
+kill "$watcher" 2>/dev/null
+watcher=""
 more_acks 30 || fail "sends go on through $other"
 t0=$(now_ms)
 mark "restart-$holder"

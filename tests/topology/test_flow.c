@@ -159,21 +159,22 @@ static void print_windows(const char *name) {
     long long at[16];
     int n = 0;
     while (n < 16 && fscanf(f, "%63s %lld", names[n], &at[n]) == 2) n++;
-    /* An event's window: the longest gap between consecutive
-     * acknowledgements from the last one before it until the next event. */
+    /* An event's window: the longest gap between two consecutive
+     * acknowledgements among those that end after it and before the next
+     * event (a gap that spans the event belongs to it). */
     for (int k = 0; k < n; k++) {
         long long until = k + 1 < n ? at[k + 1] : acks[nacks - 1].at_ms + 1;
         long long worst = -1, from = 0;
         for (size_t i = 1; i < nacks; i++) {
-            if (acks[i].at_ms <= at[k] || acks[i - 1].at_ms >= until) continue;
+            if (acks[i].at_ms <= at[k] || acks[i].at_ms > until) continue;
             long long gap = acks[i].at_ms - acks[i - 1].at_ms;
             if (gap > worst) worst = gap, from = acks[i - 1].at_ms;
         }
         if (worst < 0)
             printf("# %s: no acknowledgement after '%s'\n", name, names[k]);
         else
-            printf("# %s: failover window after '%s': %lld ms without an acknowledgement,"
-                   " starting %lld ms after it\n",
+            printf("# %s: failover window of '%s': %lld ms without an acknowledgement,"
+                   " from %lld ms after it\n",
                    name, names[k], worst, from - at[k]);
     }
     fclose(f);
