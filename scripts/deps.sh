@@ -9,7 +9,11 @@ packages=(
   libevent-dev libhiredis-dev libsodium-dev libjansson-dev libcurl4-openssl-dev
   libcmocka-dev redis-server redis-tools wrk haproxy
   keepalived iproute2
+  chromium
 )
+# Node.js and npm for the browser tests (tests/e2e), from Debian only when npm
+# is missing: Debian's npm package conflicts with NodeSource's nodejs.
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -120,7 +120,7 @@ fi
 
 # setsid: Ctrl-C reaches only this script, which stops chatd with SIGTERM.
 mkdir -p "$small_dir"
-setsid "$top/build/chatd" --port "$port" --redis "$redis" &
+setsid "$top/build/chatd" --port "$port" --redis "$redis" --web-root "${CHATD_WEB_ROOT:-$top/web}" &
 echo "$!" >"$small_dir/chatd.pid"
 wait_until 15 curl -sf "http://127.0.0.1:$port/health" || { echo "chatd did not start" >&2; exit 1; }
 

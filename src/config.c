@@ -60,6 +60,8 @@ static const struct option_row options[] = {
             "ms after SIGTERM by which chatd exits, finished or not"),
     STR_OPT("--log-level", "CHATD_LOG_LEVEL", log_level, "info",
             "debug, info, warn or error"),
+    STR_OPT("--web-root", "CHATD_WEB_ROOT", web_root, "web",
+            "folder of the browser client's files, served at / (read at start-up)"),
 };
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
 

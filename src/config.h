@@ -24,6 +24,7 @@ struct config {
     int stream_buffer;      /* bytes a stream may have unsent before it is cut */
     int drain_delay_ms;     /* on SIGTERM: /ready is 503 this long before accepting stops */
     int grace_ms;           /* on SIGTERM: exit at the latest this long after the signal */
+    char web_root[512];     /* folder of the browser client's files (served at /) */
 };
 
 /* Fills cfg from defaults, the environment and argv. Returns 0, 1 when

@@ -41,7 +41,9 @@
       "The database is unavailable; try again.")                                    \
     X(CHAT_E_DRAINING, 503, "draining", "This server is shutting down; try another.")   \
     X(CHAT_E_TOO_MANY_STREAMS, 503, "too_many_streams",                              \
-      "This server has as many open streams as it takes; try again.")
+      "This server has as many open streams as it takes; try again.")               \
+    X(CHAT_E_CROSS_ORIGIN, 403, "cross_origin",                                     \
+      "Requests from another site's pages may not change anything here.")
 
 typedef enum chat_error {
 #define CHAT_ERROR_ENUM(name, status, code, message) name,

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "origin.h"
 #include "server.h"
 
 /* Bodies up to this many times the configured limit are read and refused by
@@ -80,8 +81,10 @@ static const char *reason_of(int status) {
     case 200: return "OK";
     case 201: return "Created";
     case 204: return "No Content";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
@@ -186,7 +189,7 @@ void http_reply_typed(struct request *r, int status, const char *content_type,
                       struct evbuffer *body) {
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
     evhttp_add_header(h, "X-Request-Id", r->id);
-    evhttp_add_header(h, "Cache-Control", "no-store");
+    if (!evhttp_find_header(h, "Cache-Control")) evhttp_add_header(h, "Cache-Control", "no-store");
     if (r->srv->draining) evhttp_add_header(h, "Connection", "close");
     if (body && evbuffer_get_length(body)) evhttp_add_header(h, "Content-Type", content_type);
     track_flush(r);
@@ -329,6 +332,16 @@ static void allowed_methods(const char *path, char *out, size_t size) {
     }
 }
 
+/* A request that may change something (not GET, HEAD or OPTIONS) and
+ * carries an Origin header must come from our own origin: a browser names
+ * the page that made it send the request (cross-site request forgery). */
+static bool origin_allowed(struct request *r, enum evhttp_cmd_type method) {
+    if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD || method == EVHTTP_REQ_OPTIONS)
+        return true;
+    const char *origin = http_header(r, "Origin");
+    return !origin || origin_matches_host(origin, http_header(r, "Host"));
+}
+
 static void on_request(struct evhttp_request *ev, void *arg) {
     (void)arg;
     struct request *r = calloc(1, sizeof(*r));
@@ -358,7 +371,8 @@ static void on_request(struct evhttp_request *ev, void *arg) {
                                         r->param, sizeof(r->param));
     if (rt) {
         r->route = rt->path;
-        rt->handler(r);
+        if (origin_allowed(r, evhttp_request_get_command(ev))) rt->handler(r);
+        else http_reply_error(r, CHAT_E_CROSS_ORIGIN, NULL);
     } else if (path_known) {
         char allow[128];
         allowed_methods(path, allow, sizeof(allow));

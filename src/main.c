@@ -19,6 +19,7 @@
 #include "routes.h"
 #include "server.h"
 #include "store.h"
+#include "webroot.h"
 #include "workers.h"
 
 /* The timers of a graceful stop. */
@@ -105,6 +106,20 @@ static int make_dummy_hash(struct server *srv) {
     return rc;
 }
 
+/* Reads the browser client's files; chatd serves the API without them. */
+static int load_web_root(struct server *srv) {
+    char missing[256];
+    srv->web = webroot_load(srv->cfg.web_root, missing, sizeof(missing));
+    if (!srv->web) return -1;
+    size_t loaded = webroot_loaded(srv->web);
+    if (loaded == webroot_known())
+        log_info("msg=\"web client loaded\" web_root=\"%s\" files=%zu", srv->cfg.web_root, loaded);
+    else
+        log_warn("msg=\"web client files missing, answered 404\" web_root=\"%s\" missing=\"%s\"",
+                 srv->cfg.web_root, missing);
+    return 0;
+}
+
 static int server_start(struct server *srv) {
     char err[256];
     srv->base = event_base_new();
@@ -127,6 +142,7 @@ static int server_start(struct server *srv) {
         return -1;
     }
     srv->request_id_base = randombytes_random();
+    if (load_web_root(srv) < 0) return -1;
     return http_start(srv, routes_table, routes_count);
 }
 
@@ -141,6 +157,7 @@ static void server_stop(struct server *srv) {
     if (srv->base) http_stop(srv);
     hub_free(srv->hub);
     store_free(srv->store);
+    webroot_free(srv->web);
     if (srv->base) event_base_free(srv->base);
 }
 

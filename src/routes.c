@@ -24,6 +24,11 @@ const struct route routes_table[] = {
     {"/health", EVHTTP_REQ_GET, route_health},
     {"/metrics", EVHTTP_REQ_GET, route_metrics},
     {"/ready", EVHTTP_REQ_GET, route_ready},
+    /* the browser client's files (webroot.c lists them) */
+    {"/", EVHTTP_REQ_GET, route_static},
+    {"/app.js", EVHTTP_REQ_GET, route_static},
+    {"/app.css", EVHTTP_REQ_GET, route_static},
+    {"/favicon.svg", EVHTTP_REQ_GET, route_static},
 };
 
 const size_t routes_count = sizeof(routes_table) / sizeof(routes_table[0]);

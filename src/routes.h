@@ -33,6 +33,8 @@ void route_ready(struct request *r);         /* GET /ready */
 
 void route_room_list(struct request *r);     /* GET /room/ */
 void route_room_create(struct request *r);   /* POST /room/ */
+/* GET /, /app.js, …: the browser client's files (routes_static.c). */
+void route_static(struct request *r);
 
 /* The room a request is about: its /room/<name>/ segment, or "lobby" for
  * the /message/ paths. When the name is invalid it answers 400 and returns

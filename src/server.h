@@ -15,6 +15,7 @@ struct store;
 struct workers;
 struct cluster;
 struct hub;
+struct webroot;
 
 struct server {
     struct config cfg;                     /* settings, read-only after start */
@@ -24,6 +25,7 @@ struct server {
     struct store *store;                   /* key schema on top of cluster */
     struct workers *workers;               /* Argon2id hashing threads */
     struct hub *hub;                       /* room readers and live subscribers */
+    struct webroot *web;                   /* the browser client's files */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
     unsigned long long requests;           /* requests seen, for request ids */
     unsigned request_id_base;              /* random per process */

@@ -80,6 +80,7 @@ if check build-gcc make -j"$jobs" all; then
   suite cluster tests/cluster/run.sh build
   suite stack tests/stack/run.sh build
   suite topology tests/topology/run.sh build
+  suite e2e tests/e2e/run.sh build
 fi
 check build-clang make -j"$jobs" CC=clang BUILD=build/clang all || true
 if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then

@@ -16,7 +16,8 @@ trap 'stop_started; rm -rf "$tmp"' EXIT
 redis_port=$(free_port) || exit 1
 start_redis "$tmp/redis" "$redis_port" || exit 1
 chat_port=$(free_port) || exit 1
-start_chatd "$top/$build/chatd" "$tmp/chatd.log" "$chat_port" "$redis_port" --workers 2 || exit 1
+start_chatd "$top/$build/chatd" "$tmp/chatd.log" "$chat_port" "$redis_port" --workers 2 \
+  --web-root "$top/web" || exit 1
 
 export CHAT_URL="http://127.0.0.1:$chat_port"
 export CHAT_REDIS_PORT=$redis_port

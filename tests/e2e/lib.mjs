@@ -1,0 +1,146 @@
+// Helpers of the browser tests: the system under test (from the environment
+// tests/e2e/run.sh sets), Chromium through playwright-core, the REST API for
+// seeding messages, chatd's /metrics, and the page's state.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const URL = process.env.E2E_URL;
+export const CHATD_URLS = (process.env.E2E_CHATD_URLS || '').split(' ').filter(Boolean);
+export const CHATD_PIDS = (process.env.E2E_CHATD_PIDS || '').split(' ').filter(Boolean).map(Number);
+export const ARTIFACTS = process.env.E2E_ARTIFACTS || 'build/e2e-artifacts';
+export const PASSWORD = 'correct horse battery';
+
+// Headless Chromium as it works on a build machine: no sandbox (root), no
+// GPU, and none of the background traffic that would stall on a machine
+// without internet access. Playwright gives it a fresh profile folder.
+export function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+let counter = 0;
+export function uniqueEmail(tag) {
+  return `${tag}-${process.pid}-${Date.now()}-${++counter}@example.com`;
+}
+
+// One API call with fetch (no Origin header, like any program); returns
+// {status, data, cookie}. cookie is "authKey=…" from Set-Cookie, if any.
+export async function api(method, path, { body, cookie, headers } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (cookie) init.headers.Cookie = cookie;
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(URL + path, init);
+  const text = await res.text();
+  const set = res.headers.get('set-cookie');
+  return {
+    status: res.status,
+    data: text ? JSON.parse(text) : null,
+    cookie: set ? set.split(';')[0] : null,
+  };
+}
+
+// Registers a user through the API; returns {user, cookie}.
+export async function registerApi(tag, name) {
+  const r = await api('POST', '/user/', { body: { email: uniqueEmail(tag), password: PASSWORD, name } });
+  if (r.status !== 201) throw new Error(`register: ${r.status} ${JSON.stringify(r.data)}`);
+  return { user: r.data, cookie: r.cookie };
+}
+
+// Sends text to room as the user behind cookie; returns the stored message.
+export async function sendApi(cookie, room, text) {
+  const key = `e2e-${process.pid}-${++counter}`;
+  const r = await api('POST', `/room/${room}/message/`, { body: { text }, cookie, headers: { 'Idempotency-Key': key } });
+  if (r.status !== 201) throw new Error(`send: ${r.status} ${JSON.stringify(r.data)}`);
+  return r.data;
+}
+
+// Polls fn every 50 ms until it returns a truthy value (returned), or throws
+// after ms milliseconds.
+export async function waitUntil(what, fn, ms = 20000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+// The chatd_open_streams gauge of each chatd (null for one that does not answer).
+export async function openStreams() {
+  return Promise.all(CHATD_URLS.map(async (u) => {
+    try {
+      const text = await (await fetch(u + '/metrics')).text();
+      const m = text.match(/^chatd_open_streams (\d+)$/m);
+      return m ? Number(m[1]) : null;
+    } catch {
+      return null;
+    }
+  }));
+}
+
+export function screenshot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return page.screenshot({ path: join(ARTIFACTS, name) });
+}
+
+// A new page that records uncaught errors and CSP violations, and fails on
+// any dialog (alert, confirm): the client never opens one.
+export async function newPage(context) {
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push('page error: ' + e.message));
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) page.problems.push('CSP: ' + msg.text());
+  });
+  page.on('dialog', (d) => {
+    page.problems.push(`dialog: ${d.type()} ${d.message()}`);
+    d.dismiss().catch(() => {});
+  });
+  return page;
+}
+
+// The texts of the messages shown, in order.
+export function shownTexts(page) {
+  return page.$$eval('#messages .text', (nodes) => nodes.map((n) => n.textContent));
+}
+
+// Waits until a message with exactly this text is shown.
+export function waitForText(page, text, timeout = 20000) {
+  return page.waitForFunction(
+    (t) => [...document.querySelectorAll('#messages .text')].some((n) => n.textContent === t),
+    text, { timeout });
+}
+
+// Registers through the page's form and waits for the chat.
+export async function registerUi(page, email, name) {
+  await page.goto(URL + '/');
+  await page.locator('#auth-form').waitFor();
+  await page.click('#auth-switch');
+  await page.fill('#email', email);
+  await page.fill('#password', PASSWORD);
+  await page.fill('#name', name);
+  await page.click('#auth-submit');
+  await page.locator('#chat-view').waitFor();
+}
+
+// Logs in through the page's form and waits for the chat.
+export async function loginUi(page, email, password = PASSWORD) {
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await page.click('#auth-submit');
+}
+
+// Types text into the composer and sends it with Enter.
+export async function sendUi(page, text) {
+  await page.locator('#text').fill(text);
+  await page.locator('#text').press('Enter');
+}

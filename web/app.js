@@ -1,0 +1,554 @@
+/*
+ * clusterchat's browser client. It talks to chatd's REST API (docs/API.md)
+ * with fetch and follows the open room through an EventSource on
+ * /room/<name>/message/stream. The session is chatd's HttpOnly cookie, so a
+ * reload (or another tab) finds it with GET /user/.
+ *
+ * Messages are kept in id order and rendered once per id, whichever way they
+ * arrive (the first page, scroll-back, the stream, the answer to our own
+ * send). The stream resumes from the last id it delivered: the browser
+ * resends it as Last-Event-ID when it reconnects by itself, and when it
+ * gives up we open a new stream with ?after=<that id>.
+ *
+ * Text from the server is only ever set with textContent, never as HTML.
+ */
+'use strict';
+
+(() => {
+  const PAGE = 50;                     // messages per history page
+  const NEWEST = '99999999999999';     // a "before" above every id: the newest page
+  const TEXT_MAX_BYTES = 4096;         // chatd's limit for a message
+  const ROOM_NAME = /^[a-z0-9_-]{1,64}$/;
+
+  const WORDS = {
+    invalid_credentials: 'Wrong e-mail address or password.',
+    email_taken: 'This e-mail address is already registered. Log in instead?',
+    invalid_email: 'Please enter a valid e-mail address.',
+    invalid_password: 'The password must be 8 to 1024 bytes long.',
+    invalid_name: 'The name must be 1 to 64 characters, without control characters.',
+    invalid_text: 'A message must be 1 to 4096 bytes and not only spaces.',
+    too_long: 'The message is too long: at most 4096 bytes.',
+    invalid_room: 'A room name is 1 to 64 characters of a–z, 0–9, _ and -.',
+    body_too_large: 'That is too long.',
+    unauthorized: 'Your session has ended. Please log in again.',
+    unavailable: 'The server is unavailable right now. Please try again.',
+    too_many_streams: 'The server is busy. Retrying…',
+    cross_origin: 'The server refused a request from another site.',
+    offline: 'You are offline: the server cannot be reached.',
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    status: $('status'), whoami: $('whoami'), meName: $('me-name'), logout: $('logout'),
+    authView: $('auth-view'), authForm: $('auth-form'), authTitle: $('auth-title'),
+    authError: $('auth-error'), email: $('email'), password: $('password'),
+    nameRow: $('name-row'), name: $('name'), authSubmit: $('auth-submit'),
+    authSwitch: $('auth-switch'), authSwitchText: $('auth-switch-text'),
+    chatView: $('chat-view'), roomList: $('room-list'), roomForm: $('room-form'),
+    roomName: $('room-name'), roomError: $('room-error'), roomTitle: $('room-title'),
+    scroller: $('scroller'), older: $('older'), historyState: $('history-state'),
+    messages: $('messages'), sendForm: $('send-form'), text: $('text'), send: $('send'),
+    sendError: $('send-error'),
+  };
+
+  const state = {
+    me: null,            // {id, email, name} of the session, null when logged out
+    registering: false,  // the auth form registers instead of logging in
+    rooms: [],           // names shown in the room list
+  };
+
+  // The open room: replaced as a whole when the room changes, so that late
+  // answers for the previous room (checked with `view !== current`) are dropped.
+  let current = null;
+
+  // ---- ids ----
+
+  // Compares two stream ids "<ms>-<seq>" (decimal, no leading zeros) as numbers.
+  function compareIds(a, b) {
+    const [am, as = '0'] = a.split('-');
+    const [bm, bs = '0'] = b.split('-');
+    const num = (x, y) => (x.length - y.length) || (x < y ? -1 : x > y ? 1 : 0);
+    return num(am, bm) || num(as, bs);
+  }
+
+  function newKey() {
+    const bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes);
+    return 'web-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  // ---- the API ----
+
+  class ApiError extends Error {
+    constructor(status, code, message) {
+      super(message);
+      this.status = status; // HTTP status, 0 when the server could not be reached
+      this.code = code;     // chatd's error code, or "offline"
+    }
+  }
+
+  function words(code, fallback) {
+    return WORDS[code] || fallback || 'Something went wrong (' + code + ').';
+  }
+
+  // One request; resolves to {data, res} or throws an ApiError. A 401
+  // "unauthorized" (the session is gone) also sends the page to the log-in form.
+  async function api(method, path, body, headers) {
+    const init = { method, headers: Object.assign({}, headers), credentials: 'same-origin', cache: 'no-store' };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let res, text;
+    try {
+      res = await fetch(path, init);
+      text = await res.text();
+    } catch (e) {
+      throw new ApiError(0, 'offline', WORDS.offline);
+    }
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+    if (!res.ok) {
+      const error = data && data.error ? data.error : {};
+      const code = error.code || (res.status >= 500 ? 'unavailable' : 'http_' + res.status);
+      if (res.status === 401 && code === 'unauthorized') sessionLost();
+      throw new ApiError(res.status, code, words(code, error.message));
+    }
+    return { data, res };
+  }
+
+  const roomPath = (room) => '/room/' + encodeURIComponent(room) + '/message/';
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // ---- small view helpers ----
+
+  function showError(node, message) {
+    node.textContent = message || '';
+    node.hidden = !message;
+  }
+
+  function setStatus(text) {
+    el.status.textContent = text || '';
+    el.status.hidden = !text;
+  }
+
+  const timeOnly = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+  function formatTime(date) {
+    const today = new Date();
+    return date.toDateString() === today.toDateString() ? timeOnly.format(date) : dateTime.format(date);
+  }
+
+  // ---- log in, register, log out ----
+
+  function setAuthMode(registering) {
+    state.registering = registering;
+    el.authTitle.textContent = registering ? 'Register' : 'Log in';
+    el.authSubmit.textContent = registering ? 'Register' : 'Log in';
+    el.authSwitchText.textContent = registering ? 'Have an account?' : 'No account yet?';
+    el.authSwitch.textContent = registering ? 'Log in' : 'Register';
+    el.nameRow.hidden = !registering;
+    el.password.autocomplete = registering ? 'new-password' : 'current-password';
+    showError(el.authError, '');
+  }
+
+  function showAuth(message) {
+    closeRoom();
+    state.me = null;
+    el.chatView.hidden = true;
+    el.whoami.hidden = true;
+    el.authView.hidden = false;
+    setStatus('');
+    showError(el.authError, message || '');
+    el.password.value = '';
+    el.email.focus();
+  }
+
+  function showChat(me) {
+    state.me = me;
+    el.meName.textContent = me.name;
+    el.authView.hidden = true;
+    el.whoami.hidden = false;
+    el.chatView.hidden = false;
+    loadRooms();
+    openRoom(roomFromHash());
+    el.text.focus();
+  }
+
+  function sessionLost() {
+    if (state.me) showAuth(WORDS.unauthorized);
+  }
+
+  async function submitAuth(event) {
+    event.preventDefault();
+    const email = el.email.value.trim();
+    const password = el.password.value;
+    if (!email) {
+      showError(el.authError, WORDS.invalid_email);
+      el.email.focus();
+      return;
+    }
+    if (new TextEncoder().encode(password).length < 8) {
+      showError(el.authError, WORDS.invalid_password);
+      el.password.focus();
+      return;
+    }
+    const body = { email, password };
+    if (state.registering && el.name.value.trim()) body.name = el.name.value.trim();
+    el.authSubmit.disabled = true;
+    try {
+      const { data } = await api(state.registering ? 'POST' : 'PUT', '/user/', body);
+      el.password.value = '';
+      tabs.post('login');
+      showChat({ id: data.id, email: data.email, name: data.name });
+    } catch (e) {
+      showError(el.authError, e.message);
+    } finally {
+      el.authSubmit.disabled = false;
+    }
+  }
+
+  async function logout() {
+    try {
+      await api('DELETE', '/user/session');
+    } catch (e) {
+      // 401: the session was gone already; offline: the cookie stays, but
+      // the page forgets the user. Either way the form comes back.
+    }
+    tabs.post('logout');
+    showAuth('');
+  }
+
+  // Asks who is logged in (after a reload, or when another tab logged in or out).
+  async function checkSession() {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { data } = await api('GET', '/user/');
+        if (!state.me || state.me.id !== data.id) showChat(data);
+        return;
+      } catch (e) {
+        if (e.status === 401) {
+          if (state.me) showAuth(WORDS.unauthorized);
+          else if (el.authView.hidden) showAuth('');
+          return;
+        }
+        setStatus(e.message);
+        await sleep(Math.min(1000 * 2 ** attempt, 10000));
+      }
+    }
+  }
+
+  // Tells the other tabs of this browser about log-ins and log-outs: they
+  // share the cookie, so they ask GET /user/ again.
+  const tabs = (() => {
+    const channel = 'BroadcastChannel' in window ? new BroadcastChannel('clusterchat') : null;
+    if (channel) channel.onmessage = () => checkSession();
+    return { post: (what) => channel && channel.postMessage(what) };
+  })();
+
+  // ---- rooms ----
+
+  function roomFromHash() {
+    const name = decodeURIComponent(location.hash.slice(1));
+    return ROOM_NAME.test(name) ? name : 'lobby';
+  }
+
+  async function loadRooms() {
+    try {
+      const { data } = await api('GET', '/room/');
+      state.rooms = data.map((r) => r.name);
+    } catch (e) {
+      if (!state.rooms.length) state.rooms = ['lobby'];
+    }
+    renderRooms();
+  }
+
+  function renderRooms() {
+    const names = state.rooms.slice();
+    if (current && !names.includes(current.room)) names.push(current.room);
+    el.roomList.replaceChildren(...names.map((name) => {
+      const li = document.createElement('li');
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = '# ' + name;
+      button.dataset.room = name;
+      if (current && current.room === name) button.setAttribute('aria-current', 'true');
+      button.addEventListener('click', () => { location.hash = name; });
+      li.append(button);
+      return li;
+    }));
+  }
+
+  async function createRoom(event) {
+    event.preventDefault();
+    const name = el.roomName.value.trim();
+    if (!ROOM_NAME.test(name)) {
+      showError(el.roomError, WORDS.invalid_room);
+      el.roomName.focus();
+      return;
+    }
+    try {
+      await api('POST', '/room/', { name });
+      showError(el.roomError, '');
+      el.roomName.value = '';
+      if (!state.rooms.includes(name)) state.rooms.push(name);
+      location.hash = name;
+      loadRooms();
+    } catch (e) {
+      showError(el.roomError, e.message);
+    }
+  }
+
+  // ---- the open room: history, stream, rendering ----
+
+  function closeRoom() {
+    if (!current) return;
+    current.closed = true;
+    if (current.source) current.source.close();
+    clearTimeout(current.reopenTimer);
+    current = null;
+  }
+
+  function openRoom(room) {
+    if (current && current.room === room && !current.closed) return;
+    closeRoom();
+    const view = {
+      room,
+      ids: new Set(),      // ids rendered
+      cursor: null,        // the last id the stream (or the first page) delivered
+      oldest: null,        // the first id rendered, for scroll-back
+      more: true,          // older messages may exist
+      loadingOlder: false,
+      source: null,        // the EventSource
+      failures: 0,         // streams that failed in a row, for the back-off
+      reopenTimer: 0,
+      closed: false,
+    };
+    current = view;
+    el.roomTitle.textContent = '# ' + room;
+    el.messages.replaceChildren();
+    el.older.hidden = true;
+    showError(el.sendError, '');
+    setHistoryState('Loading…');
+    renderRooms();
+    loadNewest(view);
+  }
+
+  function setHistoryState(text) {
+    el.historyState.textContent = text || '';
+    el.historyState.hidden = !text;
+  }
+
+  // The newest page, then the stream from its last id (0 for an empty room,
+  // so that nothing sent in between is missed).
+  async function loadNewest(view) {
+    for (let attempt = 0; !view.closed; attempt++) {
+      try {
+        const { data, res } = await api('GET', roomPath(view.room) + '?before=' + NEWEST + '&limit=' + PAGE);
+        if (view !== current) return;
+        view.more = res.headers.has('X-Next-Before');
+        insertMessages(view, data);
+        view.cursor = data.length ? data[data.length - 1].id : '0';
+        showHistoryControls(view);
+        scrollToBottom();
+        openStream(view);
+        fillScreen(view);
+        return;
+      } catch (e) {
+        if (view !== current || e.status === 401) return;
+        setHistoryState(e.message);
+        await sleep(Math.min(1000 * 2 ** attempt, 10000));
+      }
+    }
+  }
+
+  function showHistoryControls(view) {
+    el.older.hidden = !view.more;
+    setHistoryState(view.more ? '' : (view.ids.size ? 'This is the beginning of #' + view.room + '.' : 'No messages in #' + view.room + ' yet.'));
+  }
+
+  async function loadOlder(view) {
+    if (!view.more || view.loadingOlder || view !== current || view.cursor === null) return;
+    view.loadingOlder = true;
+    setHistoryState('Loading older messages…');
+    try {
+      const before = view.oldest || NEWEST;
+      const { data, res } = await api('GET', roomPath(view.room) + '?before=' + encodeURIComponent(before) + '&limit=' + PAGE);
+      if (view !== current) return;
+      view.more = res.headers.has('X-Next-Before') && data.length > 0;
+      const height = el.scroller.scrollHeight;
+      insertMessages(view, data);
+      el.scroller.scrollTop += el.scroller.scrollHeight - height; // keep what the reader sees in place
+      showHistoryControls(view);
+    } catch (e) {
+      if (view === current) setHistoryState(e.message);
+    } finally {
+      view.loadingOlder = false;
+    }
+    fillScreen(view);
+  }
+
+  // Loads older pages until the messages overflow the scroller (so that
+  // there is something to scroll), or the history's beginning.
+  function fillScreen(view) {
+    if (view === current && view.more && el.scroller.scrollHeight <= el.scroller.clientHeight) loadOlder(view);
+  }
+
+  function nearBottom() {
+    return el.scroller.scrollHeight - el.scroller.scrollTop - el.scroller.clientHeight < 48;
+  }
+
+  function scrollToBottom() {
+    el.scroller.scrollTop = el.scroller.scrollHeight;
+  }
+
+  function renderMessage(m) {
+    const li = document.createElement('li');
+    li.className = 'message';
+    li.dataset.id = m.id;
+    const own = state.me && m.userId === state.me.id;
+    if (own) li.classList.add('own');
+    const meta = document.createElement('div');
+    meta.className = 'meta';
+    const author = document.createElement('span');
+    author.className = 'author';
+    author.textContent = String(m.name);
+    meta.append(author);
+    if (own) {
+      const you = document.createElement('span');
+      you.className = 'you';
+      you.textContent = '(you)';
+      meta.append(you);
+    }
+    const date = new Date(Number(m.timestamp));
+    if (!Number.isNaN(date.getTime())) {
+      const time = document.createElement('time');
+      time.dateTime = date.toISOString();
+      time.title = dateTime.format(date);
+      time.textContent = formatTime(date);
+      meta.append(time);
+    }
+    const text = document.createElement('p');
+    text.className = 'text';
+    text.textContent = String(m.text);
+    li.append(meta, text);
+    return li;
+  }
+
+  // Renders each message not rendered yet at its place in id order.
+  function insertMessages(view, list) {
+    if (view !== current || !Array.isArray(list)) return;
+    const empty = view.ids.size === 0;
+    for (const m of list) {
+      if (!m || typeof m.id !== 'string' || view.ids.has(m.id)) continue;
+      view.ids.add(m.id);
+      if (!view.oldest || compareIds(m.id, view.oldest) < 0) view.oldest = m.id;
+      let before = el.messages.lastElementChild;
+      while (before && compareIds(before.dataset.id, m.id) > 0) before = before.previousElementSibling;
+      el.messages.insertBefore(renderMessage(m), before ? before.nextElementSibling : el.messages.firstElementChild);
+    }
+    if (empty && view.ids.size && !view.more && view.cursor !== null) showHistoryControls(view); // no longer "No messages"
+  }
+
+  function openStream(view) {
+    if (view.closed) return;
+    const source = new EventSource(roomPath(view.room) + 'stream?after=' + encodeURIComponent(view.cursor));
+    view.source = source;
+    if (view.failures === 0) setStatus('');
+    source.onopen = () => {
+      if (view.source !== source) return;
+      view.failures = 0;
+      setStatus('');
+    };
+    source.onmessage = (event) => {
+      if (view.source !== source) return;
+      let m;
+      try { m = JSON.parse(event.data); } catch (e) { return; }
+      const stick = nearBottom();
+      if (event.lastEventId && compareIds(event.lastEventId, view.cursor) > 0) view.cursor = event.lastEventId;
+      insertMessages(view, [m]);
+      if (stick) scrollToBottom();
+    };
+    source.onerror = () => {
+      if (view.source !== source) return;
+      setStatus(navigator.onLine === false ? 'Offline — reconnecting…' : 'Reconnecting…');
+      if (source.readyState !== EventSource.CLOSED) return; // the browser retries by itself
+      // The browser gave up (an error status such as 503, or a network
+      // error it does not retry): open a new stream from our last id.
+      source.close();
+      view.failures++;
+      const delay = Math.min(500 * 2 ** view.failures, 10000);
+      view.reopenTimer = setTimeout(() => openStream(view), delay);
+    };
+  }
+
+  // ---- sending ----
+
+  async function submitMessage(event) {
+    event.preventDefault();
+    const view = current;
+    const text = el.text.value;
+    if (!view || !text.trim()) return;
+    if (new TextEncoder().encode(text).length > TEXT_MAX_BYTES) {
+      showError(el.sendError, WORDS.too_long);
+      return;
+    }
+    showError(el.sendError, '');
+    el.text.value = '';
+    // One key for every attempt: chatd stores the message once, however often
+    // it arrives (and HAProxy may resend a request that carries it).
+    const key = newKey();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { data } = await api('POST', roomPath(view.room), { text }, { 'Idempotency-Key': key });
+        insertMessages(view, [data]);
+        if (view === current) scrollToBottom();
+        return;
+      } catch (e) {
+        const retry = (e.status === 0 || e.status >= 502) && attempt < 4;
+        if (retry) {
+          showError(el.sendError, e.message + ' Sending again…');
+          await sleep(500 * 2 ** attempt);
+          continue;
+        }
+        if (view === current && !el.text.value) el.text.value = text; // give the text back
+        if (e.status !== 401) showError(el.sendError, e.message);
+        return;
+      }
+    }
+  }
+
+  function onComposerKey(event) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      el.sendForm.requestSubmit();
+    }
+  }
+
+  // ---- wiring ----
+
+  el.authForm.addEventListener('submit', submitAuth);
+  el.authSwitch.addEventListener('click', () => setAuthMode(!state.registering));
+  el.logout.addEventListener('click', logout);
+  el.roomForm.addEventListener('submit', createRoom);
+  el.sendForm.addEventListener('submit', submitMessage);
+  el.text.addEventListener('keydown', onComposerKey);
+  el.text.addEventListener('input', () => showError(el.sendError, ''));
+  el.older.addEventListener('click', () => current && loadOlder(current));
+  el.scroller.addEventListener('scroll', () => {
+    if (current && el.scroller.scrollTop < 120) loadOlder(current);
+  });
+  window.addEventListener('hashchange', () => { if (state.me) openRoom(roomFromHash()); });
+  window.addEventListener('offline', () => { if (state.me) setStatus('Offline — reconnecting…'); });
+  window.addEventListener('online', () => {
+    // reopen a stream that the browser gave up on at once
+    if (current && current.source && current.source.readyState === EventSource.CLOSED) {
+      clearTimeout(current.reopenTimer);
+      openStream(current);
+    }
+  });
+
+  setAuthMode(false);
+  checkSession();
+})();
