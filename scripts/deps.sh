@@ -8,6 +8,7 @@ packages=(
   gcc clang make pkg-config curl
   libevent-dev libhiredis-dev libsodium-dev libjansson-dev libcurl4-openssl-dev
   libcmocka-dev redis-server redis-tools wrk haproxy
+  libclang-rt-14-dev clang-tidy cppcheck valgrind
 )
 
 missing=()
