@@ -41,6 +41,7 @@ TESTLIB   := $(TESTLIB_SRCS:%.c=$(BUILD)/%.o)
 helpers_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(wildcard $(1)test_*.c) $(TESTLIB_SRCS),$(wildcard $(1)*.c)))
 
 .PHONY: all test unit run stop bench bench-cluster bench-haproxy bench-realtime clean deps format
+.PHONY: fuzz fuzz-build fuzz-harnesses fuzz-replay lint
 all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS) $(BUILD)/sse_load
 
 $(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
@@ -79,6 +80,45 @@ $(E2E_BINS): $(BUILD)/%: $(BUILD)/%.o $$(call helpers_of,$$(dir $$*)) $(TESTLIB)
 
 $(BUILD) $(BUILD)/src $(BUILD)/lib $(BUILD)/tests/unit:
 	mkdir -p $@
+
+# ---- fuzzing: libFuzzer harnesses (fuzz/fuzz_*.c) built with clang under
+# ASan+UBSan into build/fuzz/, against the server's and the client library's
+# objects compiled with the same flags. `make fuzz` runs each for
+# FUZZ_SECONDS (two at a time) on fuzz/corpus/<name>/ with fuzz/dict/<name>.dict;
+# a crash input lands in fuzz/regressions/<name>/ (see fuzz/README.md).
+FUZZ_BUILD    := build/fuzz
+FUZZ_SECONDS  ?= 60
+FUZZ_SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+                 -fno-sanitize-recover=undefined
+FUZZ_NAMES    := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh fuzz $(FUZZ_BUILD)
+
+# Every committed corpus and regression input through its harness once.
+fuzz-replay: fuzz-build
+	@fuzz/run.sh replay $(FUZZ_BUILD)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory CC=clang BUILD=$(FUZZ_BUILD) SANFLAGS="$(FUZZ_SANFLAGS)" \
+		fuzz-harnesses
+
+fuzz-harnesses: $(FUZZ_NAMES:%=$(BUILD)/fuzz_%)
+
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(BUILD)/libchatd.a $(BUILD)/libchatclient.a
+	$(CC) $(CFLAGS) -Ilib $(SRV_CFLAGS) $(CLI_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< \
+		$(BUILD)/libchatd.a $(BUILD)/libchatclient.a $(SRV_LIBS) $(CLI_LIBS)
+
+# Static analysis of src/ lib/ cli/: cppcheck (suppressions in
+# .cppcheck-suppressions) and clang-tidy (checks in .clang-tidy), two files
+# at a time; any finding fails.
+LINT_SRCS  := $(wildcard src/*.c lib/*.c cli/*.c)
+LINT_FLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Ilib $(SRV_CFLAGS) $(CLI_CFLAGS)
+lint:
+	cppcheck --std=c11 --enable=warning,style,performance,portability --error-exitcode=1 \
+		--inline-suppr --suppressions-list=.cppcheck-suppressions --quiet -D_GNU_SOURCE \
+		-Iinclude -Isrc -Ilib src lib cli
+	@printf '%s\n' $(LINT_SRCS) | xargs -P 2 -I{} clang-tidy --quiet {} -- $(LINT_FLAGS)
 
 # Runs every suite; the last line is the summary for all of them.
 test:

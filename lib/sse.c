@@ -36,7 +36,7 @@ void chat__sse_parser_reset(sse_parser *p) {
     p->line.len = 0;
     p->data.len = 0;
     p->skip_lf = 0;
-    p->started = 0;
+    p->bom = 0;
     p->foreign = 0;
 }
 
@@ -90,16 +90,30 @@ static int sse_line(sse_parser *p, sse_event_fn *fn, void *arg) {
     return 0;
 }
 
+/* Skips a UTF-8 BOM at the very start of the stream, also when it comes in
+ * pieces over several calls; advances *i past the bytes it takes. Bytes that
+ * began like a BOM but were not one go back into the first line. */
+static int sse_skip_bom(sse_parser *p, const char *bytes, size_t n, size_t *i) {
+    static const char bom[3] = {'\xef', '\xbb', '\xbf'};
+    while (*i < n && p->bom < 3) {
+        if (bytes[*i] != bom[p->bom]) {
+            int rc = chat__buf_append(&p->line, bom, (size_t)p->bom);
+            p->bom = 3;
+            return rc == 0 ? 0 : CHAT_ERR_NOMEM;
+        }
+        p->bom++;
+        (*i)++;
+    }
+    return 0;
+}
+
 /* Feeds n bytes of the stream to the parser; calls fn for each complete
  * message event. Returns 0, fn's non-zero answer, CHAT_ERR_PROTOCOL for a
  * line or event over CHAT_SSE_EVENT_MAX or CHAT_ERR_NOMEM. Lines end with
  * CRLF, LF or CR, also when the CRLF is split between two calls. */
 int chat__sse_feed(sse_parser *p, const char *bytes, size_t n, sse_event_fn *fn, void *arg) {
     size_t i = 0;
-    if (!p->started && n > 0) {
-        p->started = 1;
-        if (n >= 3 && memcmp(bytes, "\xef\xbb\xbf", 3) == 0) i = 3;
-    }
+    if (p->bom < 3 && sse_skip_bom(p, bytes, n, &i) != 0) return CHAT_ERR_NOMEM;
     while (i < n) {
         if (p->skip_lf) {
             p->skip_lf = 0;

@@ -31,7 +31,7 @@ typedef struct sse_parser {
     chat_buf line; /* the line being read, without its end */
     chat_buf data; /* the event's data lines, each followed by '\n' */
     int skip_lf;   /* the last line ended with CR: an LF right after it belongs to it */
-    int started;   /* bytes arrived (a UTF-8 BOM is only skipped at the start) */
+    int bom;       /* bytes of a leading UTF-8 BOM seen; 3 once past the start */
     int foreign;   /* the event has an "event:" type other than "message" */
     long retry_ms; /* the last valid "retry:" value, -1 before one; kept across streams */
 } sse_parser;

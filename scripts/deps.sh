@@ -10,6 +10,7 @@ packages=(
   libcmocka-dev redis-server redis-tools wrk haproxy
   keepalived iproute2
   chromium
+  libclang-rt-14-dev clang-tidy cppcheck valgrind
 )
 # Node.js and npm for the browser tests (tests/e2e), from Debian only when npm
 # is missing: Debian's npm package conflicts with NodeSource's nodejs.

@@ -113,8 +113,9 @@ static char *format_command(size_t *len, int argc, const char **argv, const size
     return fmt;
 }
 
-/* A deep copy of a reply, freed with freeReplyObject(). */
-static redisReply *reply_copy(const redisReply *r) {
+/* A deep copy of a reply, freed with freeReplyObject(). It recurses as deep
+ * as the reply nests, which hiredis' reader limits (7 levels). */
+static redisReply *reply_copy(const redisReply *r) { /* NOLINT(misc-no-recursion) */
     redisReply *copy = calloc(1, sizeof(*copy));
     if (!copy) return NULL;
     copy->type = r->type;
@@ -126,7 +127,7 @@ static redisReply *reply_copy(const redisReply *r) {
         copy->len = r->len;
     }
     if (r->elements) {
-        copy->element = calloc(r->elements, sizeof(*copy->element));
+        copy->element = calloc(r->elements, sizeof(redisReply *));
         if (!copy->element) goto fail;
         copy->elements = r->elements;
         for (size_t i = 0; i < r->elements; i++)
@@ -143,7 +144,7 @@ static void kick(struct cluster *c) { event_active(c->kick_ev, EV_TIMEOUT, 0); }
 static void bury(struct cluster *c, struct conn *conn) {
     if (c->ngraves == c->graves_cap) {
         int cap = c->graves_cap ? c->graves_cap * 2 : 16;
-        struct conn **g = realloc(c->graveyard, (size_t)cap * sizeof(*g));
+        struct conn **g = realloc(c->graveyard, (size_t)cap * sizeof(struct conn *));
         if (!g) { /* cannot defer: it leaks rather than being freed in its callback */
             log_error("msg=\"out of memory closing a connection\"");
             return;
@@ -421,7 +422,7 @@ static struct wait_batch *batch_with_room(struct cluster *c, int node, struct co
     }
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 16;
-        struct cmd **cmds = realloc(b->cmds, cap * sizeof(*cmds));
+        struct cmd **cmds = realloc(b->cmds, cap * sizeof(struct cmd *));
         if (!cmds) return NULL;
         b->cmds = cmds;
         b->cap = cap;

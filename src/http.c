@@ -115,7 +115,9 @@ static void copy_printable(char *out, size_t size, const char *s) {
     size_t i = 0;
     for (; s[i] && i + 1 < size; i++) {
         unsigned char c = (unsigned char)s[i];
-        out[i] = (c > 0x20 && c < 0x7F && c != '"' && c != '\\') ? (char)c : '?';
+        bool plain = c > 0x20 && c < 0x7F && c != '"' && c != '\\';
+        out[i] = s[i];
+        if (!plain) out[i] = '?';
     }
     out[i] = '\0';
 }

@@ -53,10 +53,17 @@ struct hub {
 static void read_next(struct room *rm);
 static void start_reader(struct room *rm);
 
+/* The two numbers of a stream id "<ms>-<seq>" (seq 0 when absent). */
+static void id_parts(const char *id, uint64_t *ms, uint64_t *seq) {
+    char *end;
+    *ms = strtoull(id, &end, 10);
+    *seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+}
+
 int hub_id_compare(const char *a, const char *b) {
-    uint64_t ams = 0, aseq = 0, bms = 0, bseq = 0;
-    sscanf(a, "%" SCNu64 "-%" SCNu64, &ams, &aseq);
-    sscanf(b, "%" SCNu64 "-%" SCNu64, &bms, &bseq);
+    uint64_t ams, aseq, bms, bseq;
+    id_parts(a, &ams, &aseq);
+    id_parts(b, &bms, &bseq);
     if (ams != bms) return ams < bms ? -1 : 1;
     return aseq < bseq ? -1 : aseq > bseq;
 }

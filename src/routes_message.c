@@ -12,13 +12,13 @@
 #include "http.h"
 #include "json.h"
 #include "metrics.h"
+#include "request_body.h"
+#include "request_query.h"
 #include "routes.h"
 #include "server.h"
 #include "store.h"
 #include "token.h"
 #include "validate.h"
-
-#define HISTORY_LIMIT_MAX 1000000
 
 /* ---- POST /message/ ---- */
 
@@ -76,20 +76,6 @@ static void on_session(enum store_status st, const struct session_user *u, void 
         send_op_done(op, CHAT_E_UNAVAILABLE);
 }
 
-/* Takes the idempotency key from the body's clientMsgId or, failing that,
- * the Idempotency-Key header. */
-static chat_error read_client_msg_id(struct request *r, struct send_op *op) {
-    const char *id;
-    size_t len;
-    chat_error e = json_get_string(op->body, "clientMsgId", false, CHAT_E_INVALID_CLIENT_MSG_ID,
-                                   &id, &len);
-    if (e != CHAT_E_OK) return e;
-    if (!id && (id = http_header(r, "Idempotency-Key"))) len = strlen(id);
-    if (id && !validate_client_msg_id(id, len)) return CHAT_E_INVALID_CLIENT_MSG_ID;
-    op->client_msg_id = id;
-    return CHAT_E_OK;
-}
-
 void route_message_send(struct request *r) {
     char hash[TOKEN_HASH_LEN + 1];
     const char *room = route_room(r);
@@ -101,11 +87,14 @@ void route_message_send(struct request *r) {
     }
     op->r = r;
     op->room = room;
+    struct message_body mb;
     chat_error e = http_body_json(r, &op->body);
-    if (e == CHAT_E_OK)
-        e = json_get_string(op->body, "text", true, CHAT_E_INVALID_TEXT, &op->text, &op->text_len);
-    if (e == CHAT_E_OK) e = validate_text(op->text, op->text_len);
-    if (e == CHAT_E_OK) e = read_client_msg_id(r, op);
+    if (e == CHAT_E_OK) e = request_body_message(op->body, http_header(r, "Idempotency-Key"), &mb);
+    if (e == CHAT_E_OK) {
+        op->text = mb.text;
+        op->text_len = mb.text_len;
+        op->client_msg_id = mb.client_msg_id;
+    }
     if (e != CHAT_E_OK) {
         send_op_done(op, e);
         return;
@@ -212,11 +201,9 @@ static void fetch_batch(struct history_op *op) {
     }
 }
 
-#define WAIT_MAX_S 60
 #define WAIT_LIMIT_DEFAULT 100
 
 #define BEFORE_LIMIT_DEFAULT 50
-#define BEFORE_LIMIT_MAX 1000
 
 /* ---- GET /message/?before=<id>&limit=<n>: scroll-back ---- */
 
@@ -260,32 +247,6 @@ static void list_before(struct request *r, const char *room, const char *before,
     }
 }
 
-/* ?wait=: seconds to hold a long-poll, 1..60; 0 when absent, -1 if invalid. */
-static int read_wait(struct request *r) {
-    const char *wait = http_query(r, "wait");
-    if (!wait) return 0;
-    char *end;
-    long v = strtol(wait, &end, 10);
-    return end == wait || *end || v < 1 || v > WAIT_MAX_S ? -1 : (int)v;
-}
-
-/* Reads ?after= and ?limit= into op; CHAT_E_OK or CHAT_E_INVALID_QUERY. */
-static chat_error read_query(struct request *r, struct history_op *op) {
-    const char *after = http_query(r, "after"), *limit = http_query(r, "limit");
-    op->remaining = -1;
-    if (after) {
-        if (!validate_stream_id(after)) return CHAT_E_INVALID_QUERY;
-        snprintf(op->after, sizeof(op->after), "%s", after);
-    }
-    if (limit) {
-        char *end;
-        long v = strtol(limit, &end, 10);
-        if (end == limit || *end || v < 1 || v > HISTORY_LIMIT_MAX) return CHAT_E_INVALID_QUERY;
-        op->remaining = v;
-    }
-    return CHAT_E_OK;
-}
-
 void route_message_list(struct request *r) {
     const char *room = route_room(r);
     if (!room) return;
@@ -296,24 +257,19 @@ void route_message_list(struct request *r) {
     }
     op->r = r;
     op->room = room;
-    int wait_s = read_wait(r);
-    if (read_query(r, op) != CHAT_E_OK || wait_s < 0 || (wait_s > 0 && !op->after[0])) {
+    struct history_query q;
+    const char *invalid = request_query_history(&r->query, &q);
+    if (invalid) {
         free(op);
-        http_reply_error(r, CHAT_E_INVALID_QUERY,
-                         "after must be a message id, limit a number from 1 to 1000000, and "
-                         "wait (which needs after) a number of seconds from 1 to 60.");
+        http_reply_error(r, CHAT_E_INVALID_QUERY, invalid);
         return;
     }
-    const char *before = http_query(r, "before");
-    if (before) {
-        bool ok = validate_stream_id(before) && !op->after[0] && !wait_s &&
-                  op->remaining <= BEFORE_LIMIT_MAX;
-        long limit = op->remaining;
+    memcpy(op->after, q.after, sizeof(op->after));
+    op->remaining = q.limit;
+    int wait_s = q.wait_s;
+    if (q.before[0]) {
         free(op);
-        if (ok) list_before(r, room, before, limit);
-        else http_reply_error(r, CHAT_E_INVALID_QUERY,
-                              "before must be a message id, without after or wait, and limit at "
-                              "most 1000.");
+        list_before(r, room, q.before, q.limit);
         return;
     }
     if (wait_s > 0) { /* long-poll */

@@ -10,6 +10,7 @@
 
 #include "http.h"
 #include "json.h"
+#include "request_body.h"
 #include "routes.h"
 #include "server.h"
 #include "store.h"
@@ -31,8 +32,10 @@ static void on_list(enum store_status st, const char *const *names, size_t n, vo
         http_reply_error(r, CHAT_E_INTERNAL, NULL);
         return;
     }
-    if (n) memcpy(sorted, names, n * sizeof(*sorted));
-    qsort(sorted, n, sizeof(*sorted), by_name);
+    if (n) { /* qsort and memcpy want a pointer even for nothing */
+        memcpy(sorted, names, n * sizeof(*sorted));
+        qsort(sorted, n, sizeof(*sorted), by_name);
+    }
     json_t *list = json_array();
     json_array_append_new(list, json_pack("{s:s}", "name", STORE_ROOM_LOBBY));
     for (size_t i = 0; i < n; i++)
@@ -76,16 +79,11 @@ void route_room_create(struct request *r) {
     char hash[TOKEN_HASH_LEN + 1];
     if (!route_session_hash(r, hash)) return;
     json_t *body = NULL; /* set only when the body parses */
+    char name[CHAT_ROOM_MAX + 1];
     chat_error e = http_body_json(r, &body);
-    const char *name = NULL;
-    size_t len = 0;
-    if (e == CHAT_E_OK) {
-        e = json_get_string(body, "name", true, CHAT_E_INVALID_ROOM, &name, &len);
-        if (e == CHAT_E_OK && (len != strlen(name) || !validate_room_name(name)))
-            e = CHAT_E_INVALID_ROOM;
-    }
+    if (e == CHAT_E_OK) e = request_body_room(body, name);
     struct create_op *op = e == CHAT_E_OK ? calloc(1, sizeof(*op)) : NULL;
-    if (op) memcpy(op->name, name, len + 1);
+    if (op) memcpy(op->name, name, sizeof(name));
     json_decref(body);
     if (!op) {
         http_reply_error(r, e != CHAT_E_OK ? e : CHAT_E_INTERNAL, NULL);

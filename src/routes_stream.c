@@ -19,6 +19,7 @@
 #include "hub.h"
 #include "json.h"
 #include "log.h"
+#include "request_query.h"
 #include "routes.h"
 #include "server.h"
 #include "store.h"
@@ -149,22 +150,12 @@ static void on_client_gone(struct request *r) {
     else sse_end(s, false);
 }
 
-/* The id the client already has: Last-Event-ID, else ?after=, else none. */
-static int read_cursor(struct request *r, char out[CHAT_STREAM_ID_MAX + 1]) {
-    const char *id = http_header(r, "Last-Event-ID");
-    if (!id || !*id) id = http_query(r, "after");
-    out[0] = '\0';
-    if (!id || !*id) return 0;
-    if (!validate_stream_id(id)) return -1;
-    snprintf(out, CHAT_STREAM_ID_MAX + 1, "%s", id);
-    return 0;
-}
-
 void route_message_stream(struct request *r) {
     char cursor[CHAT_STREAM_ID_MAX + 1];
     const char *room = route_room(r);
     if (!room) return;
-    if (read_cursor(r, cursor) < 0) {
+    if (request_query_cursor(http_header(r, "Last-Event-ID"), http_query(r, "after"),
+                             cursor) < 0) {
         http_reply_error(r, CHAT_E_INVALID_QUERY, "Last-Event-ID (or after) must be a message id.");
         return;
     }

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "request_body.h"
 #include "server.h"
 #include "store.h"
 #include "token.h"
@@ -131,24 +132,6 @@ static void on_password_hashed(void *arg, bool cancelled) {
         reply_error(op, CHAT_E_UNAVAILABLE);
 }
 
-/* Validates the registration body into op->user; CHAT_E_OK or the error. */
-static chat_error read_registration(const json_t *body, struct store_user *u,
-                                    const char **pw, size_t *pw_len) {
-    const char *email, *name;
-    size_t email_len, name_len;
-    chat_error e = json_get_string(body, "email", true, CHAT_E_INVALID_EMAIL, &email, &email_len);
-    if (e == CHAT_E_OK) e = validate_email(email, email_len, u->email);
-    if (e == CHAT_E_OK)
-        e = json_get_string(body, "password", true, CHAT_E_INVALID_PASSWORD, pw, pw_len);
-    if (e == CHAT_E_OK) e = validate_password(*pw, *pw_len);
-    if (e == CHAT_E_OK) e = json_get_string(body, "name", false, CHAT_E_INVALID_NAME, &name, &name_len);
-    if (e == CHAT_E_OK && name) e = validate_name(name, name_len);
-    if (e != CHAT_E_OK) return e;
-    if (name) memcpy(u->name, name, name_len + 1);
-    else validate_default_name(u->email, u->name);
-    return CHAT_E_OK;
-}
-
 void route_user_register(struct request *r) {
     json_t *body;
     chat_error e = http_body_json(r, &body);
@@ -156,18 +139,17 @@ void route_user_register(struct request *r) {
         http_reply_error(r, e, NULL);
         return;
     }
-    struct store_user u = {0};
-    const char *pw;
-    size_t pw_len;
-    e = read_registration(body, &u, &pw, &pw_len);
-    struct user_op *op = e == CHAT_E_OK ? user_op_new(r, pw, pw_len) : NULL;
+    struct registration_body rb;
+    e = request_body_registration(body, &rb);
+    struct user_op *op = e == CHAT_E_OK ? user_op_new(r, rb.password, rb.password_len) : NULL;
     json_decref(body);
     if (e != CHAT_E_OK || !op) {
         http_reply_error(r, e != CHAT_E_OK ? e : CHAT_E_INTERNAL, NULL);
         return;
     }
     op->registering = true;
-    op->user = u;
+    memcpy(op->user.email, rb.email, sizeof(op->user.email));
+    memcpy(op->user.name, rb.name, sizeof(op->user.name));
     if (workers_submit(r->srv->workers, hash_password, on_password_hashed, op) < 0)
         reply_error(op, CHAT_E_INTERNAL);
 }
@@ -213,20 +195,15 @@ void route_user_login(struct request *r) {
         http_reply_error(r, e, NULL);
         return;
     }
-    const char *email, *pw;
-    size_t email_len, pw_len;
-    e = json_get_string(body, "email", true, CHAT_E_INVALID_EMAIL, &email, &email_len);
-    if (e == CHAT_E_OK)
-        e = json_get_string(body, "password", true, CHAT_E_INVALID_PASSWORD, &pw, &pw_len);
+    struct login_body lb;
+    e = request_body_login(body, &lb);
     if (e != CHAT_E_OK) {
         json_decref(body);
         http_reply_error(r, e, NULL);
         return;
     }
-    char normalised[CHAT_EMAIL_MAX + 1];
-    bool plausible = validate_email(email, email_len, normalised) == CHAT_E_OK &&
-                     validate_password(pw, pw_len) == CHAT_E_OK;
-    struct user_op *op = user_op_new(r, pw, plausible ? pw_len : 0);
+    bool plausible = lb.plausible;
+    struct user_op *op = user_op_new(r, lb.password, plausible ? lb.password_len : 0);
     json_decref(body);
     if (!op) {
         http_reply_error(r, CHAT_E_INTERNAL, NULL);
@@ -236,7 +213,7 @@ void route_user_login(struct request *r) {
         verify_in_worker(op);
         return;
     }
-    if (store_user_get(r->srv->store, normalised, on_user_found, op) < 0)
+    if (store_user_get(r->srv->store, lb.email, on_user_found, op) < 0)
         reply_error(op, CHAT_E_UNAVAILABLE);
 }
 

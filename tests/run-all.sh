@@ -83,12 +83,19 @@ if check build-gcc make -j"$jobs" all; then
   suite e2e tests/e2e/run.sh build
 fi
 check build-clang make -j"$jobs" CC=clang BUILD=build/clang all || true
+check lint make lint || true
 if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   suite unit-asan unit_suite build/asan
   CHAT_SANITIZED=1 suite integration-asan tests/integration/run.sh build/asan
   CHAT_SANITIZED=1 suite cluster-asan tests/cluster/run.sh build/asan
   CHAT_SANITIZED=1 suite stack-asan tests/stack/run.sh build/asan
+fi
+# libFuzzer harnesses (clang, ASan+UBSan): every committed input once, then
+# each harness fuzzes for FUZZ_SECONDS (60; 0 skips it), two at a time.
+if check build-fuzz make -j"$jobs" fuzz-build; then
+  suite fuzz-replay fuzz/run.sh replay build/fuzz
+  (( ${FUZZ_SECONDS:-60} > 0 )) && suite fuzz fuzz/run.sh fuzz build/fuzz
 fi
 
 echo

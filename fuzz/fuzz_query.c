@@ -1,0 +1,48 @@
+/*
+ * fuzz_query: any bytes as the request target or query string of the
+ * message routes: libevent's URI and query parsers (as evhttp runs them),
+ * then src/request_query.c for ?after, ?before, ?limit, ?wait and the
+ * stream's Last-Event-ID. What is accepted must keep the documented ranges.
+ */
+#include <event2/http.h>
+#include <sys/queue.h>
+#include <event2/keyvalq_struct.h>
+
+#include "fuzz.h"
+#include "request_query.h"
+
+static void check_history(const char *query) {
+    struct evkeyvalq q;
+    struct history_query hq;
+    TAILQ_INIT(&q);
+    if (evhttp_parse_query_str(query, &q) < 0) return;
+    if (!request_query_history(&q, &hq)) {
+        FUZZ_ASSERT(!hq.after[0] || validate_stream_id(hq.after));
+        FUZZ_ASSERT(!hq.before[0] || validate_stream_id(hq.before));
+        FUZZ_ASSERT(hq.limit == -1 || (hq.limit >= 1 && hq.limit <= QUERY_LIMIT_MAX));
+        FUZZ_ASSERT(hq.wait_s >= 0 && hq.wait_s <= QUERY_WAIT_MAX_S);
+        FUZZ_ASSERT(hq.wait_s == 0 || hq.after[0]);
+        FUZZ_ASSERT(!hq.before[0] ||
+                    (!hq.after[0] && hq.wait_s == 0 && hq.limit <= QUERY_BEFORE_LIMIT_MAX));
+    }
+    char cursor[CHAT_STREAM_ID_MAX + 1];
+    if (request_query_cursor(NULL, evhttp_find_header(&q, "after"), cursor) == 0)
+        FUZZ_ASSERT(!cursor[0] || validate_stream_id(cursor));
+    evhttp_clear_headers(&q);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    char *s = fuzz_cstring(data, size);
+    check_history(s);
+    struct evhttp_uri *uri = evhttp_uri_parse_with_flags(s, EVHTTP_URI_NONCONFORMANT);
+    if (uri) {
+        const char *query = evhttp_uri_get_query(uri);
+        if (query) check_history(query);
+        evhttp_uri_free(uri);
+    }
+    char cursor[CHAT_STREAM_ID_MAX + 1];
+    if (request_query_cursor(s, NULL, cursor) == 0)
+        FUZZ_ASSERT(!cursor[0] || (strcmp(cursor, s) == 0 && validate_stream_id(cursor)));
+    free(s);
+    return 0;
+}

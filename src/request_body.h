@@ -1,0 +1,67 @@
+/*
+ * request_body: the JSON bodies of the API's routes, validated into typed
+ * structs. Pure (no I/O): the handlers call these after http_body_json(),
+ * and fuzz/fuzz_request_body.c feeds them arbitrary bytes. Each returns
+ * CHAT_E_OK or the error-table row of the first problem, in the order
+ * docs/API.md gives. Pointers in the results point into the JSON object and
+ * live as long as it does.
+ */
+#ifndef CHAT_REQUEST_BODY_H
+#define CHAT_REQUEST_BODY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "errors.h"
+#include "validate.h"
+
+/* POST /user/ {"email","password","name"?}. */
+struct registration_body {
+    char email[CHAT_EMAIL_MAX + 1];     /* trimmed and lower-cased */
+    char name[CHAT_NAME_MAX_BYTES + 1]; /* as given, or the e-mail's local part */
+    const char *password;               /* 8 to 1024 bytes, no NUL (not NUL-terminated) */
+    size_t password_len;                /* its length in bytes */
+};
+
+chat_error request_body_registration(const json_t *body, struct registration_body *out);
+
+/* PUT /user/ {"email","password"}. Only a member that is missing or not a
+ * string is an error: an address or a password that could never have been
+ * registered is answered like a wrong password, so it is only flagged. */
+struct login_body {
+    char email[CHAT_EMAIL_MAX + 1]; /* normalised when plausible, else "" */
+    const char *password;           /* as given (not NUL-terminated) */
+    size_t password_len;            /* its length in bytes */
+    bool plausible;                 /* e-mail and password pass the registration checks */
+};
+
+chat_error request_body_login(const json_t *body, struct login_body *out);
+
+/* PUT /user/password {"currentPassword","newPassword"}: the current password
+ * is only required to be a string (a wrong one is a credentials error); the
+ * new one must pass the registration rules. */
+struct password_change_body {
+    const char *current;      /* the current password, as given */
+    size_t current_len;       /* its length in bytes */
+    const char *new_password; /* 8 to 1024 bytes, no NUL */
+    size_t new_len;           /* its length in bytes */
+};
+
+chat_error request_body_password_change(const json_t *body, struct password_change_body *out);
+
+/* POST /message/ {"text","clientMsgId"?}; the idempotency key falls back to
+ * the Idempotency-Key header (idempotency_header, may be NULL). */
+struct message_body {
+    const char *text;          /* 1 to 4096 bytes of UTF-8 (not NUL-terminated) */
+    size_t text_len;           /* its length in bytes */
+    const char *client_msg_id; /* NUL-terminated and valid, or NULL when none */
+};
+
+chat_error request_body_message(const json_t *body, const char *idempotency_header,
+                                struct message_body *out);
+
+/* POST /room/ {"name"}: a valid room name, copied to name. */
+chat_error request_body_room(const json_t *body, char name[CHAT_ROOM_MAX + 1]);
+
+#endif

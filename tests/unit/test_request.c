@@ -1,0 +1,185 @@
+/*
+ * Unit tests for request_body.c and request_query.c: the JSON bodies of the
+ * routes and the message routes' query parameters, valid and invalid.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/http.h>
+#include <sys/queue.h>
+
+#include "json.h"
+#include "request_body.h"
+#include "request_query.h"
+
+/* A string literal and its length. */
+#define S(lit) (lit), (sizeof(lit) - 1)
+
+static json_t *parse(const char *text) {
+    json_t *v = NULL;
+    assert_int_equal(json_parse_object(text, strlen(text), &v), CHAT_E_OK);
+    return v;
+}
+
+static void test_registration(void **state) {
+    (void)state;
+    struct registration_body rb;
+    json_t *b = parse("{\"email\":\" Alice@Example.COM \",\"password\":\"correct horse\"}");
+    assert_int_equal(request_body_registration(b, &rb), CHAT_E_OK);
+    assert_string_equal(rb.email, "alice@example.com");
+    assert_string_equal(rb.name, "alice"); /* the default name */
+    assert_int_equal(rb.password_len, 13);
+    json_decref(b);
+    b = parse("{\"email\":\"a@b.co\",\"password\":\"long enough\",\"name\":\"Zo\\u00eb\"}");
+    assert_int_equal(request_body_registration(b, &rb), CHAT_E_OK);
+    assert_string_equal(rb.name, "Zo\xc3\xab");
+    json_decref(b);
+    /* checked in the documented order: e-mail, password, name */
+    b = parse("{\"email\":\"nope\",\"password\":\"short\",\"name\":\" \"}");
+    assert_int_equal(request_body_registration(b, &rb), CHAT_E_INVALID_EMAIL);
+    json_decref(b);
+    b = parse("{\"email\":\"a@b.co\",\"password\":\"short\",\"name\":\" \"}");
+    assert_int_equal(request_body_registration(b, &rb), CHAT_E_INVALID_PASSWORD);
+    json_decref(b);
+    b = parse("{\"email\":\"a@b.co\",\"password\":\"long enough\",\"name\":\" \"}");
+    assert_int_equal(request_body_registration(b, &rb), CHAT_E_INVALID_NAME);
+    json_decref(b);
+    /* a NUL byte never gets this far: jansson refuses \u0000 */
+    assert_int_equal(json_parse_object(S("{\"password\":\"long\\u0000enough\"}"), &b),
+                     CHAT_E_BAD_JSON);
+}
+
+static void test_login(void **state) {
+    (void)state;
+    struct login_body lb;
+    json_t *b = parse("{\"email\":\"Bob@Example.org\",\"password\":\"hunter2hunter2\"}");
+    assert_int_equal(request_body_login(b, &lb), CHAT_E_OK);
+    assert_true(lb.plausible);
+    assert_string_equal(lb.email, "bob@example.org");
+    json_decref(b);
+    b = parse("{\"email\":\"bob@example.org\",\"password\":\"short\"}");
+    assert_int_equal(request_body_login(b, &lb), CHAT_E_OK);
+    assert_false(lb.plausible); /* answered like a wrong password */
+    assert_string_equal(lb.email, "");
+    json_decref(b);
+    b = parse("{\"email\":\"bob@example.org\",\"password\":12345678}");
+    assert_int_equal(request_body_login(b, &lb), CHAT_E_INVALID_PASSWORD);
+    json_decref(b);
+    b = parse("{\"password\":\"hunter2hunter2\"}");
+    assert_int_equal(request_body_login(b, &lb), CHAT_E_INVALID_EMAIL);
+    json_decref(b);
+}
+
+static void test_password_change(void **state) {
+    (void)state;
+    struct password_change_body pb;
+    json_t *b = parse("{\"currentPassword\":\"x\",\"newPassword\":\"battery staple\"}");
+    assert_int_equal(request_body_password_change(b, &pb), CHAT_E_OK);
+    assert_int_equal(pb.current_len, 1);
+    assert_int_equal(pb.new_len, 14);
+    json_decref(b);
+    b = parse("{\"currentPassword\":\"x\",\"newPassword\":\"short\"}");
+    assert_int_equal(request_body_password_change(b, &pb), CHAT_E_INVALID_PASSWORD);
+    json_decref(b);
+    b = parse("{\"newPassword\":\"battery staple\"}");
+    assert_int_equal(request_body_password_change(b, &pb), CHAT_E_INVALID_PASSWORD);
+    json_decref(b);
+}
+
+static void test_message(void **state) {
+    (void)state;
+    struct message_body mb;
+    json_t *b = parse("{\"text\":\"hi\\n\",\"clientMsgId\":\"c-1\"}");
+    assert_int_equal(request_body_message(b, "header-key", &mb), CHAT_E_OK);
+    assert_int_equal(mb.text_len, 3);
+    assert_string_equal(mb.client_msg_id, "c-1"); /* the body wins over the header */
+    json_decref(b);
+    b = parse("{\"text\":\"hi\",\"clientMsgId\":null}");
+    assert_int_equal(request_body_message(b, "header-key", &mb), CHAT_E_OK);
+    assert_string_equal(mb.client_msg_id, "header-key");
+    assert_int_equal(request_body_message(b, NULL, &mb), CHAT_E_OK);
+    assert_null(mb.client_msg_id);
+    assert_int_equal(request_body_message(b, "bad key", &mb), CHAT_E_INVALID_CLIENT_MSG_ID);
+    json_decref(b);
+    b = parse("{\"text\":\"bell \\u0007\"}");
+    assert_int_equal(request_body_message(b, NULL, &mb), CHAT_E_INVALID_TEXT);
+    json_decref(b);
+    b = parse("{\"text\":\"ok\",\"clientMsgId\":\"a b\"}");
+    assert_int_equal(request_body_message(b, NULL, &mb), CHAT_E_INVALID_CLIENT_MSG_ID);
+    json_decref(b);
+}
+
+static void test_room(void **state) {
+    (void)state;
+    char name[CHAT_ROOM_MAX + 1];
+    json_t *b = parse("{\"name\":\"general-2_x\"}");
+    assert_int_equal(request_body_room(b, name), CHAT_E_OK);
+    assert_string_equal(name, "general-2_x");
+    json_decref(b);
+    b = parse("{\"name\":\"a/b\"}");
+    assert_int_equal(request_body_room(b, name), CHAT_E_INVALID_ROOM);
+    json_decref(b);
+    b = parse("{\"name\":\"General\"}");
+    assert_int_equal(request_body_room(b, name), CHAT_E_INVALID_ROOM);
+    json_decref(b);
+}
+
+/* request_query_history on a query string; NULL when it is valid. */
+static const char *history(const char *query, struct history_query *hq) {
+    struct evkeyvalq q;
+    TAILQ_INIT(&q);
+    assert_int_equal(evhttp_parse_query_str(query, &q), 0);
+    const char *msg = request_query_history(&q, hq);
+    evhttp_clear_headers(&q);
+    return msg;
+}
+
+static void test_query(void **state) {
+    (void)state;
+    struct history_query hq;
+    assert_null(history("", &hq));
+    assert_int_equal(hq.limit, -1);
+    assert_int_equal(hq.wait_s, 0);
+    assert_null(history("after=5-1&limit=10&wait=30", &hq));
+    assert_string_equal(hq.after, "5-1");
+    assert_int_equal(hq.limit, 10);
+    assert_int_equal(hq.wait_s, 30);
+    assert_null(history("before=9-0&limit=1000", &hq));
+    assert_string_equal(hq.before, "9-0");
+    assert_non_null(history("before=9-0&limit=1001", &hq));
+    assert_non_null(history("before=9-0&after=1-0", &hq));
+    assert_non_null(history("before=9-0&wait=1", &hq));
+    assert_non_null(history("wait=5", &hq));        /* wait needs after */
+    assert_non_null(history("after=1-0&wait=61", &hq));
+    assert_non_null(history("limit=0", &hq));
+    assert_non_null(history("limit=1000001", &hq));
+    assert_non_null(history("limit=5x", &hq));
+    assert_non_null(history("after=", &hq));
+    assert_non_null(history("after=18446744073709551616", &hq));
+}
+
+static void test_cursor(void **state) {
+    (void)state;
+    char c[CHAT_STREAM_ID_MAX + 1];
+    assert_int_equal(request_query_cursor(NULL, NULL, c), 0);
+    assert_string_equal(c, "");
+    assert_int_equal(request_query_cursor("7-1", "3-0", c), 0);
+    assert_string_equal(c, "7-1"); /* the header wins */
+    assert_int_equal(request_query_cursor("", "3-0", c), 0);
+    assert_string_equal(c, "3-0");
+    assert_int_equal(request_query_cursor("x", NULL, c), -1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_registration), cmocka_unit_test(test_login),
+        cmocka_unit_test(test_password_change), cmocka_unit_test(test_message),
+        cmocka_unit_test(test_room), cmocka_unit_test(test_query),
+        cmocka_unit_test(test_cursor),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
