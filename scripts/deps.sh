@@ -8,6 +8,7 @@ packages=(
   gcc clang make pkg-config curl
   libevent-dev libhiredis-dev libsodium-dev libjansson-dev libcurl4-openssl-dev
   libcmocka-dev redis-server redis-tools wrk haproxy
+  nginx libnginx-mod-nchan gnuplot-nox jq
 )
 
 missing=()
@@ -27,6 +28,14 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 echo "Installing: ${missing[*]}"
+# Debian starts a package's service on install (nginx on port 80, redis-server,
+# HAProxy); the tests and benchmarks run their own, so none is started.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod +x "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
