@@ -17,7 +17,7 @@
 #   -W  nginx worker counts of the nchan contenders (BENCH_NCHAN_WORKERS, default "1")
 #   -o  where the results go                      (BENCH_OUT, default bench/results)
 #   BENCH_PLOTS  where the PNG plots go (default docs/img; "" for none)
-#   BENCH_MESSAGES, BENCH_GAP_MS  fanout: messages per run (20), ms between them (300)
+#   BENCH_MESSAGES, BENCH_GAP_MS  fanout: messages per run (20), ms between them (500)
 #   BENCH_HISTORY  messages in the history scenario (default 200000, quick 20000)
 #
 # Each scenario (bench/scenario_<name>.sh) starts what it needs on free
@@ -49,7 +49,7 @@ nchan_workers=${BENCH_NCHAN_WORKERS:-1}
 out_dir=${BENCH_OUT:-$root/bench/results}
 plot_dir=${BENCH_PLOTS-$root/docs/img}
 messages=${BENCH_MESSAGES:-20}
-gap_ms=${BENCH_GAP_MS:-300}
+gap_ms=${BENCH_GAP_MS:-500}
 history=${BENCH_HISTORY:-}
 chatd=${CHATD:-$root/build/chatd}
 sse_load=${SSE_LOAD:-$root/build/sse_load}
@@ -170,6 +170,7 @@ trap 'exit 143' TERM
 # ---- the scenarios ----
 
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 say "scenarios: $scenarios; ${duration}s per run, $rounds round(s), -c $conns," \
     "subscribers: $counts, nchan workers: $nchan_workers; open-file limit $(ulimit -Sn)"
 for s in $scenarios; do
@@ -185,7 +186,7 @@ done
 
 stamp=$(date -u +%Y-%m-%d-%H%M)
 mkdir -p "$out_dir"
-export started_at duration rounds conns counts nchan_workers messages gap_ms history quick scenarios
+export started_at load_at_start duration rounds conns counts nchan_workers messages gap_ms history quick scenarios
 "$root/bench/report.sh" "$raw" "$tmp/cdf" "$out_dir/$stamp" "$plot_dir"
 say "results: $out_dir/$stamp.json, $out_dir/$stamp.md"
 cat "$out_dir/$stamp.md"

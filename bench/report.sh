@@ -63,11 +63,11 @@ absolute() {
 ratio "send: chatd / redis-benchmark XADD (requests/s)" \
     "$(med send chatd rps)" "$(med send redis-xadd rps)" ">=" 0.8
 for w in ${nchan_workers:-1}; do
-    ratio "send: chatd / nchan via Redis, $w worker(s) (requests/s)" \
+    ratio "send: chatd / nchan via Redis, $w nginx worker(s) (requests/s)" \
         "$(med send chatd rps)" "$(med send "nchan-redis-w$w" rps)" - -
-    ratio "send: chatd / nchan in memory, $w worker(s) (requests/s)" \
+    ratio "send: chatd / nchan in memory, $w nginx worker(s) (requests/s)" \
         "$(med send chatd rps)" "$(med send "nchan-mem-w$w" rps)" - -
-    ratio "cluster: chatd with WAIT / nchan on the cluster, $w worker(s) (requests/s)" \
+    ratio "cluster: chatd with WAIT / nchan on the cluster, $w nginx worker(s) (requests/s)" \
         "$(med cluster chatd-wait rps)" "$(med cluster "nchan-cluster-w$w" rps)" ">=" 3
 done
 ratio "cluster: chatd with WAIT / without (requests/s)" \
@@ -76,15 +76,15 @@ for n in ${counts:-}; do
     s=fanout-$n
     [[ -n $(med "$s" chatd p99_ms) ]] || continue
     for w in ${nchan_workers:-1}; do
-        ratio "fanout $n: chatd p99 / nchan via Redis p99, $w worker(s)" \
+        ratio "fanout $n: chatd p99 / nchan via Redis p99, $w nginx worker(s)" \
             "$(med "$s" chatd p99_ms)" "$(med "$s" "nchan-redis-w$w" p99_ms)" "<=" 0.7
-        ratio "fanout $n: chatd p99 / nchan in memory p99, $w worker(s)" \
+        ratio "fanout $n: chatd p99 / nchan in memory p99, $w nginx worker(s)" \
             "$(med "$s" chatd p99_ms)" "$(med "$s" "nchan-mem-w$w" p99_ms)" - -
     done
     ratio "fanout $n: chatd p99 / floor p99" "$(med "$s" chatd p99_ms)" "$(med "$s" floor p99_ms)" "<=" 1.2
     absolute "fanout $n: chatd memory per idle subscriber" "$(med "$s" chatd kb_per_idle_sub)" "<=" 2 KB
     for w in ${nchan_workers:-1}; do
-        absolute "fanout $n: nchan (Redis, $w worker(s)) memory per idle subscriber" \
+        absolute "fanout $n: nchan (Redis, $w nginx worker(s)) memory per idle subscriber" \
             "$(med "$s" "nchan-redis-w$w" kb_per_idle_sub)" - - KB
     done
     absolute "fanout $n: floor memory per idle subscriber" "$(med "$s" floor kb_per_idle_sub)" - - KB
@@ -116,16 +116,16 @@ v_nchan=$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo u
 v_haproxy=$(haproxy -v | sed -n '1s/^HAProxy version \([^ ]*\).*/\1/p')
 v_wrk=$(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo unknown)
 v_libevent=$(pkg-config --modversion libevent 2>/dev/null || echo unknown)
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+commit=${BENCH_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 dirty=''
-if git -C "$root" status --porcelain -- src bench 2>/dev/null | grep -q .; then dirty=' (with local changes)'; fi
+if [[ -z ${BENCH_COMMIT:-} ]] && git -C "$root" status --porcelain -- src bench 2>/dev/null | grep -q .; then dirty=' (with local changes)'; fi
 
 # ---- JSON ----
 
 tsv_json() { jq -R -s "$1" "$2"; }
 jq -n \
     --arg date "${started_at:-}" --arg commit "$commit$dirty" \
-    --arg nproc "$(nproc)" --arg cpu "$cpu" --arg kernel "$kernel" --arg load "$load" \
+    --arg nproc "$(nproc)" --arg cpu "$cpu" --arg kernel "$kernel" --arg load "$load" --arg load0 "${load_at_start:-}" \
     --arg redis "$v_redis" --arg nginx "$v_nginx" --arg nchan "$v_nchan" --arg haproxy "$v_haproxy" \
     --arg wrk "$v_wrk" --arg libevent "$v_libevent" \
     --arg duration "${duration:-}" --arg rounds "${rounds:-}" --arg conns "${conns:-}" \
@@ -140,7 +140,7 @@ jq -n \
     --argjson ratios "$(tsv_json 'split("\n") | map(select(length > 0) | split("\t") |
         {name: .[0], value: .[1], target: .[2], result: .[3]})' "$work/ratios.tsv")" \
     '{date: $date, commit: $commit,
-      machine: {nproc: ($nproc | tonumber), cpu: $cpu, kernel: $kernel, loadavg_at_end: $load},
+      machine: {nproc: ($nproc | tonumber), cpu: $cpu, kernel: $kernel, loadavg_at_start: $load0, loadavg_at_end: $load},
       versions: {"redis-server": $redis, nginx: $nginx, "libnginx-mod-nchan": $nchan,
                  haproxy: $haproxy, wrk: $wrk, libevent: $libevent},
       options: {seconds_per_run: $duration, rounds: $rounds, connections: $conns,
@@ -155,7 +155,7 @@ metric_order='rps p50_ms p99_ms p999_ms max_ms errors kb_per_idle_sub kb_per_sub
 {
     echo "# clusterchat benchmark run ${started_at:-}"
     echo
-    echo "Commit $commit$dirty; $(nproc) CPUs ($cpu), Linux $kernel; load average at the end: $load."
+    echo "Commit $commit$dirty; $(nproc) CPUs ($cpu), Linux $kernel; load average at the start ${load_at_start:-?}, at the end $load."
     echo "redis-server $v_redis, nginx $v_nginx + nchan $v_nchan, HAProxy $v_haproxy, wrk $v_wrk."
     echo "${duration:-?} s per throughput run, ${rounds:-?} round(s) (medians), ${conns:-?} connections;" \
         "fan-out: ${messages:-?} messages ${gap_ms:-?} ms apart; nchan with ${nchan_workers:-1} nginx worker(s)."
@@ -217,16 +217,18 @@ command -v gnuplot >/dev/null || {
 mkdir -p "$plot_dir"
 
 # Throughput: one bar per scenario and contender (requests/s).
-awk -F'\t' '$3 == "rps" && $1 != "fanout" {gsub(/-/, "\\\\-", $2); printf "\"%s: %s\" %s\n", $1, $2, $4}' \
-    "$work/medians.tsv" >"$work/rps.dat"
+awk -F'\t' '$3 == "rps" && $2 != "logins" {
+        if (!($1 in color)) color[$1] = ++ncolors
+        printf "\"%s: %s\" %s %d\n", $1, $2, $4, color[$1]
+    }' "$work/medians.tsv" >"$work/rps.dat"
 if [[ -s $work/rps.dat ]]; then
     gnuplot <<EOF
 set terminal pngcairo size 1100,560 font "sans,10"
 set output "$plot_dir/throughput.png"
 set title "Requests per second, median of ${rounds:-?} round(s), ${conns:-?} connections, $(nproc) CPUs"
-set style data histograms
 set style fill solid 0.8 border -1
 set boxwidth 0.7
+set xrange [-0.6:*]
 set xtics rotate by -40 left nomirror
 set ytics nomirror
 set grid ytics
@@ -234,7 +236,8 @@ set yrange [0:*]
 set format y "%.0s%c"
 set key off
 set bmargin 9
-plot "$work/rps.dat" using 2:xtic(1) linecolor rgb "#3070b0"
+set rmargin 10
+plot "$work/rps.dat" using 0:2:3:xtic(1) with boxes linecolor variable
 EOF
 fi
 
