@@ -79,6 +79,7 @@ if check build-gcc make -j"$jobs" all; then
   suite integration tests/integration/run.sh build
   suite cluster tests/cluster/run.sh build
   suite stack tests/stack/run.sh build
+  suite bench-tools tests/bench/run.sh build
 fi
 check build-clang make -j"$jobs" CC=clang BUILD=build/clang all || true
 if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then
@@ -87,6 +88,7 @@ if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then
   CHAT_SANITIZED=1 suite integration-asan tests/integration/run.sh build/asan
   CHAT_SANITIZED=1 suite cluster-asan tests/cluster/run.sh build/asan
   CHAT_SANITIZED=1 suite stack-asan tests/stack/run.sh build/asan
+  suite bench-tools-asan tests/bench/run.sh build/asan
 fi
 
 echo
