@@ -40,9 +40,9 @@ TESTLIB   := $(TESTLIB_SRCS:%.c=$(BUILD)/%.o)
 # $(call helpers_of,DIR/): the objects of DIR's own non-test sources.
 helpers_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(wildcard $(1)test_*.c) $(TESTLIB_SRCS),$(wildcard $(1)*.c)))
 
-.PHONY: all test unit run stop bench bench-cluster bench-haproxy bench-realtime clean deps format
+.PHONY: all test unit run stop bench clean deps format
 .PHONY: fuzz fuzz-build fuzz-harnesses fuzz-replay lint
-all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS) $(BUILD)/sse_load
+all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS) $(BUILD)/sse_load $(BUILD)/floor
 
 $(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
 	$(CC) $(CFLAGS) $(SRV_CFLAGS) -c $< -o $@
@@ -63,9 +63,13 @@ $(BUILD)/libchatclient.a: $(LIB_OBJS)
 $(BUILD)/chat: cli/chat.c $(BUILD)/libchatclient.a | $(BUILD)
 	$(CC) $(CFLAGS) $(CLI_CFLAGS) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
 
-# The SSE load generator of bench/realtime.sh: libevent only.
+# The SSE load generator of make bench and the stack tests: libevent only.
 $(BUILD)/sse_load: bench/sse_load.c | $(BUILD)
 	$(CC) $(CFLAGS) $(EV_CFLAGS) $(LDFLAGS) -o $@ $< $(EV_LIBS)
+
+# The fan-out floor of make bench: chatd's encoder and SSE framing, no Redis.
+$(BUILD)/floor: bench/floor.c $(BUILD)/libchatd.a | $(BUILD)
+	$(CC) $(CFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $^ $(SRV_LIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libchatd.a | $(BUILD)/tests/unit
 	$(CC) $(CFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $^ $(SRV_LIBS) $(TEST_LIBS)
@@ -142,20 +146,11 @@ run: deps
 stop:
 	@scripts/run.sh stop
 
+# Benchmarks against Redis itself, nginx + nchan and a fan-out floor, as
+# ratios: bench/results/<date>.json and .md, plots in docs/img/ (docs/BENCHMARKS.md).
+# BENCH_QUICK=1 for a quick run, BENCH_SCENARIOS="send fanout ..." to choose.
 bench: all
-	@bench/run.sh
-
-# Send throughput: standalone Redis vs the 3+3 cluster, with and without WAIT.
-bench-cluster: all
-	@bench/cluster.sh
-
-# Send throughput through HAProxy (deploy/haproxy.cfg): its overhead and 1-3 chatd.
-bench-haproxy: all
-	@bench/haproxy.sh
-
-# Fan-out to 1,000 and 10,000 SSE subscribers: latency and memory (build/sse_load).
-bench-realtime: all
-	@bench/realtime.sh
+	@bench/bench.sh
 
 format:
 	clang-format -i src/*.[ch] lib/*.[ch] cli/*.c include/*.h tests/unit/*.c tests/integration/*.[ch]

@@ -1,6 +1,8 @@
 # shellcheck shell=bash
-# Shared by the benchmark scripts in bench/: messages, and reading wrk's
-# output. Source it after scripts/lib.sh; do not run it.
+# Shared by bench/bench.sh and its scenarios (bench/scenario_*.sh): messages,
+# the result records, the load tools (wrk, redis-benchmark), chatd with a
+# session, and what a process costs (memory, CPU). Source it after
+# scripts/lib.sh; do not run it.
 
 die() {
     echo "bench: error: $*" >&2
@@ -9,50 +11,35 @@ die() {
 
 say() { echo "bench: $*" >&2; }
 
-# wrk_options USAGE_LINES "$@": reads the options of the wrk benchmarks into
-# duration, conns, reps (-d -c -r, or BENCH_DURATION, BENCH_CONNECTIONS,
-# BENCH_REPEAT), log_level (BENCH_LOG_LEVEL) and chatd (CHATD); a bad option
-# prints lines USAGE_LINES (e.g. "4,10") of the calling script's header.
-# shellcheck disable=SC2034  # the variables are the callers'
-wrk_options() {
-    local lines=$1 opt v
-    shift
-    duration=${BENCH_DURATION:-10}
-    conns=${BENCH_CONNECTIONS:-64}
-    reps=${BENCH_REPEAT:-1}
-    log_level=${BENCH_LOG_LEVEL:-warn}
-    chatd=${CHATD:-$root/build/chatd}
-    OPTIND=1
-    while getopts 'd:c:r:h' opt; do
-        case $opt in
-        d) duration=$OPTARG ;;
-        c) conns=$OPTARG ;;
-        r) reps=$OPTARG ;;
-        *) bench_usage "$lines" ;;
-        esac
-    done
-    shift $((OPTIND - 1))
-    (($# == 0)) || bench_usage "$lines"
-    for v in duration conns reps; do
-        [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
-    done
-    ((conns >= 2)) || die "need at least 2 connections (wrk runs 2 threads)"
-}
-
 # bench_usage LINES: prints those lines of the running script's header, exits 2.
 bench_usage() {
     sed -n "$1s/^# \{0,1\}//p" "$0" >&2
     exit 2
 }
 
-# need_tools TOOL...: dies unless each is installed, and unless chatd is built.
-need_tools() {
-    local tool
-    for tool in "$@"; do
-        command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
-    done
-    [[ -x $chatd ]] || die "$chatd not found: run 'make' first"
+# record SCENARIO CONTENDER ROUND METRIC VALUE: one figure into $raw, the
+# tab-separated file bench/report.sh reads.
+# shellcheck disable=SC2154  # raw is bench.sh's
+record() {
+    [[ -n $5 ]] || die "no value for $1 $2 $4 (round $3)"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$raw"
 }
+
+# round_order ROUND NAME...: the names in order on odd rounds, reversed on
+# even ones, so that no contender always runs first (or right after another).
+round_order() {
+    local round=$1 i
+    shift
+    local names=("$@")
+    if ((round % 2)); then
+        echo "${names[@]}"
+    else
+        for ((i = ${#names[@]} - 1; i >= 0; i--)); do printf '%s ' "${names[i]}"; done
+        echo
+    fi
+}
+
+# ---- wrk ----
 
 # wrk_summary FILE: "requests/s p50_ms p99_ms errors" of wrk --latency output.
 wrk_summary() {
@@ -71,39 +58,120 @@ wrk_summary() {
          END {printf "%s %.2f %.2f %d\n", rps, p50, p99, err}' "$1"
 }
 
-# median FILE SETUP COLUMN: the median of a column of the results lines
-# "setup rps p50 p99 errors" in FILE for one setup (2 rps, 3 p50, 4 p99).
-median() {
-    awk -v t="$2" -v c="$3" '$1 == t {print $c}' "$1" | sort -g |
-        awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'
-}
-
-# stop_wrk: stops a wrk_post run still going (from a cleanup trap).
+# stop_wrk: stops a wrk_run still going (from a cleanup trap).
 stop_wrk() {
     [[ -n ${wrk_pid:-} ]] || return 0
     kill "$wrk_pid" 2>/dev/null || true
     wait "$wrk_pid" 2>/dev/null || true
+    wrk_pid=''
 }
 
-# wrk_post NAME URL TOKEN OUT: one wrk run of POST /message/ against URL
-# (bench/post_message.lua, the session TOKEN), output in OUT. It runs in the
-# background with its pid in wrk_pid, for the caller's cleanup on a signal.
-# Sets rps, p50, p99 and err, and appends "NAME rps p50 p99 err" to $results.
-# shellcheck disable=SC2034,SC2154  # rps p50 p99 err and results are the caller's
-wrk_post() {
-    local name=$1 url=$2 token=$3 out=$4
-    wrk --latency -t 2 -c "$conns" -d "${duration}s" -s "$root/bench/post_message.lua" \
-        "$url" -- "$token" >"$out" 2>&1 &
+# wrk_run OUT CONNS URL SCRIPT [ARGS...]: one wrk run of $duration seconds
+# (2 threads, CONNS connections) with the Lua SCRIPT and its ARGS, output in
+# OUT. It runs in the background with its pid in wrk_pid, for the caller's
+# cleanup on a signal. Sets rps, p50, p99 and err.
+# shellcheck disable=SC2034,SC2154  # rps p50 p99 err are the caller's, duration bench.sh's
+wrk_run() {
+    local out=$1 c=$2 url=$3 script=$4
+    shift 4
+    wrk --latency -t 2 -c "$c" -d "${duration}s" -s "$root/bench/$script" "$url" -- "$@" \
+        >"$out" 2>&1 &
     wrk_pid=$!
     wait "$wrk_pid" || {
         cat "$out" >&2
-        die "wrk ($name) failed"
+        die "wrk $url failed"
     }
     wrk_pid=''
     read -r rps p50 p99 err <<<"$(wrk_summary "$out")"
     [[ -n $rps ]] || {
         cat "$out" >&2
-        die "no Requests/sec in wrk's output ($name)"
+        die "no Requests/sec in wrk's output ($url)"
     }
-    echo "$name $rps $p50 $p99 $err" >>"$results"
+}
+
+# wrk_record SCENARIO CONTENDER ROUND: records the last wrk_run's figures.
+wrk_record() {
+    record "$1" "$2" "$3" rps "$rps"
+    record "$1" "$2" "$3" p50_ms "$p50"
+    record "$1" "$2" "$3" p99_ms "$p99"
+    record "$1" "$2" "$3" errors "$err"
+    say "$1 $2 round $3: $rps requests/s, p50 $p50 ms, p99 $p99 ms, $err errors"
+}
+
+# ---- redis-benchmark ----
+
+# rb_rps PORT CONNS N COMMAND...: requests/s of one redis-benchmark run of N
+# requests (no pipelining).
+rb_rps() {
+    local port=$1 c=$2 n=$3 out
+    shift 3
+    out=$(redis-benchmark -h 127.0.0.1 -p "$port" -c "$c" -n "$n" -q "$@" 2>&1) || {
+        echo "$out" >&2
+        die "redis-benchmark $* failed"
+    }
+    tr '\r' '\n' <<<"$out" | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1
+}
+
+# rb_run PORT CONNS COMMAND...: a redis-benchmark run lasting about $duration
+# seconds: redis-benchmark counts requests, not seconds, so a short run
+# calibrates the rate first. Sets rps.
+# shellcheck disable=SC2034
+rb_run() {
+    local port=$1 c=$2 rate n
+    shift 2
+    rate=$(rb_rps "$port" "$c" 20000 "$@")
+    [[ -n $rate ]] || die "no result from redis-benchmark $*"
+    n=$(awk -v r="$rate" -v d="$duration" 'BEGIN {n = int(r * d); print (n < 20000 ? 20000 : n)}')
+    rps=$(rb_rps "$port" "$c" "$n" "$@")
+    [[ -n $rps ]] || die "no result from redis-benchmark $*"
+}
+
+# ---- chatd ----
+
+# register_user BASE_URL: prints the authKey of a new user (or of the same
+# user logged in again when it exists: Redis may outlive a chatd).
+register_user() {
+    local body='{"email":"bench@example.com","password":"bench-password","name":"bench"}' key
+    key=$(curl -sS -X POST "$1/user/" -H 'Content-Type: application/json' -d "$body" |
+        sed -n 's/.*"authKey":"\([A-Za-z0-9_-]*\)".*/\1/p')
+    if [[ -z $key ]]; then
+        key=$(curl -sS -o /dev/null -c - -X PUT "$1/user/" -H 'Content-Type: application/json' \
+            -d "$body" | awk '$6 == "authKey" {print $7}')
+    fi
+    [[ -n $key ]] || die "no session from chatd at $1"
+    echo "$key"
+}
+
+# post_ok URL TOKEN: one POST of a message; dies unless it answers 201.
+post_ok() {
+    local status
+    status=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$1" -b "authKey=$2" \
+        -H 'Content-Type: application/json' -d '{"text":"warm-up"}')
+    [[ $status == 201 ]] || die "POST $1 answered $status, not 201"
+}
+
+# ---- what a process costs ----
+
+# pss_kb PID...: the proportional set size of the processes together, KB (a
+# page shared by several, like nginx's shared memory, counts once in all).
+pss_kb() {
+    local pid sum=0 kb
+    for pid in "$@"; do
+        kb=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null) || kb=0
+        sum=$((sum + ${kb:-0}))
+    done
+    echo "$sum"
+}
+
+# rss_kb PID: VmRSS, KB.
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# cpu_ms PID...: user + system CPU time of the processes so far, ms.
+cpu_ms() {
+    local pid sum=0 hz
+    hz=$(getconf CLK_TCK)
+    for pid in "$@"; do
+        sum=$((sum + $(awk -v hz="$hz" '{printf "%d", ($14 + $15) * 1000 / hz}' "/proc/$pid/stat")))
+    done
+    echo "$sum"
 }

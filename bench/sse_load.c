@@ -4,16 +4,34 @@
  *
  * usage: sse_load --url http://HOST:PORT/message/stream --subscribers N
  *                 [--messages M] [--connect-rate R] [--timeout S]
+ *                 [--publish URL [--header "Name: value"] [--gap-ms G] [--wait-signal]]
+ *                 [--cdf FILE]
  *
  * It opens N connections (R per second), waits until every stream has sent
- * its first bytes (the `retry:` line), prints "ready N" on stdout, and then
- * reads events until every stream has M of them or S seconds pass. Someone
- * else sends the messages (bench/realtime.sh POSTs them after "ready"). For
- * each event, the delivery latency is now (CLOCK_REALTIME) minus the message's
- * "timestamp", chatd's receive time of its POST in whole ms: each latency so
- * reads 0-1 ms high. The summary on stdout is one "name value ..." line per
- * figure. Exit status: 0 only if every stream got all M events with
- * increasing ids and none closed; 1 otherwise; 2 for a usage error.
+ * its first line (chatd's `retry:`, nchan's `: hi` comment), prints "ready N"
+ * on stdout, and then reads events until every stream has M of them or S
+ * seconds pass.
+ *
+ * Who sends the messages: without --publish, someone else (the stack tests
+ * POST them after "ready"); the latency of an event is then now minus the
+ * message's "timestamp" (chatd's receive time, whole ms, so 0-1 ms high) and
+ * the order is that of the SSE ids ("<ms>-<seq>"). With --publish, sse_load
+ * POSTs the M messages itself to URL, one at a time (a new connection each,
+ * with the extra --header, e.g. a session cookie), G ms apart, each body being
+ * {"text":"bench-seq=<i> sent-us=<send time, CLOCK_REALTIME microseconds>"}.
+ * The send time is taken when the request is written, so the latency of a
+ * delivery is its receive time minus that, in microseconds, whatever the
+ * server adds around the text (chatd's and the floor's message JSON, or
+ * nchan's raw body in the `data:` line), and the order is that of the seq.
+ * With --wait-signal, sse_load waits for a SIGUSR1 after "ready" before it
+ * publishes (the bench takes the server's idle memory in between), prints
+ * "done" once every stream has its M events, and waits for another SIGUSR1
+ * before it closes the streams (the memory with the messages delivered).
+ *
+ * The summary on stdout is one "name value ..." line per figure; --cdf FILE
+ * gets the latency distribution, "<fraction> <ms>" for 1,000 quantiles. Exit
+ * status: 0 only if every stream got all M events in order and none closed;
+ * 1 otherwise; 2 for a usage error.
  *
  * One thread, one libevent loop, a bufferevent per stream. The body is read
  * in chunked transfer coding (what evhttp sends to HTTP/1.1 clients) or
@@ -42,6 +60,9 @@
 #define TICK_MS 10     /* connections are opened in batches this far apart */
 #define FD_SPARE 32    /* descriptors needed besides the streams */
 #define ERRORS_SHOWN 5 /* failed streams described on stderr at most */
+#define SEQ_KEY "bench-seq="
+#define SENT_KEY " sent-us="
+#define CDF_POINTS 1000
 
 struct options {
     const char *url;
@@ -49,6 +70,11 @@ struct options {
     int messages;     /* events every stream must get */
     int connect_rate; /* connections opened per second */
     int timeout_s;    /* for connecting, then again for the events */
+    const char *publish_url; /* where to POST the messages, or NULL */
+    const char *header;      /* an extra header line for the POSTs, or NULL */
+    int gap_ms;              /* between the end of one POST and the next */
+    bool wait_signal;        /* SIGUSR1 before publishing and before closing */
+    const char *cdf_path;    /* where to write the latency quantiles, or NULL */
 };
 
 /* The server, from the URL. */
@@ -84,14 +110,16 @@ struct conn {
     bool cur_data;          /* the event being read has a data line */
     bool cur_has_id;        /* ... and a valid id, cur_id */
     struct event_id cur_id;
-    long long cur_ts;        /* ... and this timestamp, -1 if none */
+    double cur_sent_ms;      /* ... and this send time (ms since the epoch), -1 if none */
+    long long cur_seq;       /* ... and this bench-seq, -1 if none */
+    long long last_seq;      /* the bench-seq of the last event taken in order */
     struct event_id last_id; /* the last event taken in order */
     int events;              /* events taken in order */
 };
 
 /* One message: how many got it and when the last of them did. */
 struct msg_stat {
-    struct event_id id;
+    struct event_id id; /* its SSE id, or {bench-seq, 0} when published by us */
     int deliveries;
     double last_ms; /* the largest latency, that of the last subscriber */
 };
@@ -120,6 +148,14 @@ struct load {
     long long disordered; /* ids not above the stream's previous one */
     long long malformed;  /* data without a valid id or timestamp */
     int errors_shown;
+    struct target pub;          /* where the messages are POSTed */
+    struct event *sigusr1;      /* the go-ahead of --wait-signal */
+    struct event *gap;          /* the pause between two POSTs */
+    int published;              /* POSTs answered with 2xx */
+    bool publish_failed;        /* a POST failed: no more will be sent */
+    bool publishing;            /* started (ready and, if asked, signalled) */
+    bool done_printed;          /* "done" was printed; waiting for the signal */
+    bool closing_signalled;     /* the second SIGUSR1 came */
 };
 
 /* ---- small helpers ---- */
@@ -159,6 +195,22 @@ static long long timestamp_of(const char *json) {
     return end == last + sizeof(key) - 1 || ts < 0 ? -1 : ts;
 }
 
+/* The "bench-seq=<i> sent-us=<us>" that --publish put into the text: 0 and
+ * *seq, *sent_ms, or -1 when the data has none. */
+static int marker_of(const char *data, long long *seq, double *sent_ms) {
+    const char *p = strstr(data, SEQ_KEY);
+    if (!p) return -1;
+    char *end;
+    *seq = strtoll(p + sizeof(SEQ_KEY) - 1, &end, 10);
+    if (end == p + sizeof(SEQ_KEY) - 1 || strncmp(end, SENT_KEY, sizeof(SENT_KEY) - 1) != 0)
+        return -1;
+    const char *us = end + sizeof(SENT_KEY) - 1;
+    long long v = strtoll(us, &end, 10);
+    if (end == us || v <= 0) return -1;
+    *sent_ms = (double)v / 1e3;
+    return 0;
+}
+
 /* Appends to a growing array of elements of the given size; -1 without memory. */
 static int array_grow(void **items, size_t *cap, size_t n, size_t size) {
     if (n < *cap) return 0;
@@ -174,8 +226,12 @@ static int array_grow(void **items, size_t *cap, size_t n, size_t size) {
 
 static void check_progress(struct load *ld);
 
-/* The message's entry, added when first seen (searched from the newest). */
+/* The message's entry, added when first seen (searched from the newest;
+ * published messages are found at once by their seq). */
 static struct msg_stat *msg_stat_of(struct load *ld, const struct event_id *id) {
+    if (ld->opt.publish_url && id->ms >= 1 && id->ms <= ld->nmsgs &&
+        id_compare(&ld->msgs[id->ms - 1].id, id) == 0)
+        return &ld->msgs[id->ms - 1];
     for (size_t i = ld->nmsgs; i-- > 0;)
         if (id_compare(&ld->msgs[i].id, id) == 0) return &ld->msgs[i];
     if (array_grow((void **)&ld->msgs, &ld->capmsgs, ld->nmsgs, sizeof(*ld->msgs)) < 0) return NULL;
@@ -206,20 +262,32 @@ static void deliver(struct conn *c, double latency) {
     note_complete(c);
 }
 
-/* The blank line that ends an event. */
+/* The blank line that ends an event: ordered by the bench-seq when we
+ * published, by the SSE id otherwise. */
 static void end_event(struct conn *c) {
     struct load *ld = c->ld;
     if (c->cur_data) {
         ld->received++;
-        if (!c->cur_has_id || c->cur_ts < 0)
+        if (ld->opt.publish_url) {
+            if (c->cur_seq < 0 || c->cur_sent_ms < 0)
+                ld->malformed++;
+            else if (c->cur_seq <= c->last_seq)
+                ld->disordered++;
+            else {
+                c->last_seq = c->cur_seq;
+                c->cur_id = (struct event_id){(uint64_t)c->cur_seq, 0};
+                deliver(c, clock_ms(CLOCK_REALTIME) - c->cur_sent_ms);
+            }
+        } else if (!c->cur_has_id || c->cur_sent_ms < 0)
             ld->malformed++;
         else if (id_compare(&c->cur_id, &c->last_id) <= 0)
             ld->disordered++;
         else
-            deliver(c, clock_ms(CLOCK_REALTIME) - (double)c->cur_ts);
+            deliver(c, clock_ms(CLOCK_REALTIME) - c->cur_sent_ms);
     }
     c->cur_data = c->cur_has_id = false;
-    c->cur_ts = -1;
+    c->cur_sent_ms = -1;
+    c->cur_seq = -1;
 }
 
 static void start_stream(struct conn *c) {
@@ -230,17 +298,21 @@ static void start_stream(struct conn *c) {
     check_progress(c->ld);
 }
 
-/* One line of the event stream; ':' comments and other fields are ignored. */
+/* One line of the event stream: the first one starts it; ':' comments and
+ * other fields are ignored. */
 static void on_sse_line(struct conn *c, const char *line) {
+    start_stream(c);
     if (line[0] == '\0') {
         end_event(c);
-    } else if (strncmp(line, "retry:", 6) == 0) {
-        start_stream(c);
     } else if (strncmp(line, "id:", 3) == 0) {
         c->cur_has_id = id_parse(line + 3 + (line[3] == ' '), &c->cur_id);
     } else if (strncmp(line, "data:", 5) == 0) {
         c->cur_data = true;
-        c->cur_ts = timestamp_of(line + 5);
+        if (marker_of(line + 5, &c->cur_seq, &c->cur_sent_ms) < 0) {
+            long long ts = timestamp_of(line + 5);
+            c->cur_seq = -1;
+            c->cur_sent_ms = ts < 0 ? -1 : (double)ts;
+        }
     }
 }
 
@@ -432,6 +504,91 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
     event_base_loopbreak(ld->base);
 }
 
+/* ---- publishing (--publish) ---- */
+
+static void publish_next(struct load *ld);
+
+static void publish_failed(struct load *ld, struct bufferevent *bev, const char *why) {
+    fprintf(stderr, "sse_load: POST %s (message %d): %s\n", ld->opt.publish_url,
+            ld->published + 1, why);
+    bufferevent_free(bev);
+    ld->publish_failed = true;
+    event_base_loopbreak(ld->base);
+}
+
+static void on_gap(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    publish_next(arg);
+}
+
+/* The answer to a POST has been read to its end (the server closes). */
+static void on_publish_event(struct bufferevent *bev, short what, void *arg) {
+    struct load *ld = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        /* The send time is taken now, when the request is written. */
+        char body[128];
+        int len = snprintf(body, sizeof(body), "{\"text\":\"" SEQ_KEY "%d" SENT_KEY "%.0f\"}",
+                           ld->published + 1, clock_ms(CLOCK_REALTIME) * 1e3);
+        evbuffer_add_printf(bufferevent_get_output(bev),
+                            "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                            "Content-Length: %d\r\nConnection: close\r\n%s%s\r\n%s",
+                            ld->pub.path, ld->pub.host, len, ld->opt.header ? ld->opt.header : "",
+                            ld->opt.header ? "\r\n" : "", body);
+        return;
+    }
+    if (!(what & BEV_EVENT_EOF)) {
+        publish_failed(ld, bev, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        return;
+    }
+    char *line = evbuffer_readln(bufferevent_get_input(bev), NULL, EVBUFFER_EOL_CRLF);
+    int status = 0;
+    if (!line || sscanf(line, "HTTP/%*d.%*d %d", &status) != 1 || status < 200 || status > 299) {
+        publish_failed(ld, bev, line ? line : "no answer");
+        free(line);
+        return;
+    }
+    free(line);
+    bufferevent_free(bev);
+    ld->published++;
+    check_progress(ld);
+    struct timeval tv = {ld->opt.gap_ms / 1000, (ld->opt.gap_ms % 1000) * 1000};
+    event_add(ld->gap, &tv);
+}
+
+static void publish_next(struct load *ld) {
+    if (ld->published >= ld->opt.messages) return;
+    struct bufferevent *bev = bufferevent_socket_new(ld->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        fprintf(stderr, "sse_load: out of memory\n");
+        event_base_loopbreak(ld->base);
+        return;
+    }
+    bufferevent_setcb(bev, NULL, NULL, on_publish_event, ld);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    bufferevent_setwatermark(bev, EV_READ, 0, 0);
+    if (bufferevent_socket_connect(bev, (struct sockaddr *)&ld->pub.addr, (int)ld->pub.addrlen) < 0)
+        publish_failed(ld, bev, "cannot connect");
+}
+
+static void start_publishing(struct load *ld) {
+    if (ld->publishing) return;
+    ld->publishing = true;
+    arm_deadline(ld); /* the time for the events starts now */
+    publish_next(ld);
+}
+
+/* SIGUSR1 (--wait-signal): the go-ahead to publish, then to close. */
+static void on_sigusr1(evutil_socket_t fd, short what, void *arg) {
+    struct load *ld = arg;
+    (void)fd, (void)what;
+    if (ld->ready && !ld->publishing) {
+        start_publishing(ld);
+    } else if (ld->done_printed) {
+        ld->closing_signalled = true;
+        event_base_loopbreak(ld->base);
+    }
+}
+
 /* Prints "ready" once every stream has started; ends the run when nothing
  * more can happen. */
 static void check_progress(struct load *ld) {
@@ -444,12 +601,25 @@ static void check_progress(struct load *ld) {
         fflush(stdout);
         getrusage(RUSAGE_SELF, &ld->ru_ready);
         arm_deadline(ld);
+        if (ld->opt.publish_url && !ld->opt.wait_signal) start_publishing(ld);
     }
     if (!ld->ready && ld->started + ld->failed == n) {
         fprintf(stderr, "sse_load: only %d of %d streams started\n", ld->started, n);
         event_base_loopbreak(ld->base);
     }
-    if (ld->ready && ld->complete + ld->lost == n) event_base_loopbreak(ld->base);
+    bool posts_over = !ld->opt.publish_url || ld->published == ld->opt.messages || ld->publish_failed;
+    if (ld->ready && ld->complete + ld->lost == n && posts_over) {
+        if (ld->opt.wait_signal && ld->opt.publish_url && ld->lost == 0) {
+            if (!ld->done_printed) {
+                ld->done_printed = true;
+                event_del(ld->deadline);
+                printf("done\n");
+                fflush(stdout);
+            }
+        } else {
+            event_base_loopbreak(ld->base);
+        }
+    }
 }
 
 /* ---- the summary ---- */
@@ -468,12 +638,28 @@ static const char *percentile(char out[32], const double *v, size_t n, unsigned 
     return out;
 }
 
+/* The latency distribution for a plot: "<fraction> <ms>", 1,000 quantiles of
+ * the sorted latencies (nearest rank). */
+static void write_cdf(const struct load *ld) {
+    FILE *f = fopen(ld->opt.cdf_path, "w");
+    if (!f) {
+        fprintf(stderr, "sse_load: cannot write %s: %s\n", ld->opt.cdf_path, strerror(errno));
+        return;
+    }
+    for (unsigned k = 1; ld->nlat && k <= CDF_POINTS; k++) {
+        size_t rank = (k * ld->nlat + CDF_POINTS - 1) / CDF_POINTS;
+        fprintf(f, "%.3f %.3f\n", (double)k / CDF_POINTS, ld->lat[rank ? rank - 1 : 0]);
+    }
+    fclose(f);
+}
+
 static void print_latencies(struct load *ld) {
     char a[32], b[32], c[32], d[32];
     qsort(ld->lat, ld->nlat, sizeof(*ld->lat), compare_double);
     printf("latency_ms p50 %s p99 %s p99.9 %s max %s\n", percentile(a, ld->lat, ld->nlat, 500),
            percentile(b, ld->lat, ld->nlat, 990), percentile(c, ld->lat, ld->nlat, 999),
            percentile(d, ld->lat, ld->nlat, 1000));
+    if (ld->opt.cdf_path) write_cdf(ld);
     double *last = malloc((ld->nmsgs ? ld->nmsgs : 1) * sizeof(*last));
     if (!last) return;
     for (size_t i = 0; i < ld->nmsgs; i++)
@@ -506,6 +692,7 @@ static void print_summary(struct load *ld) {
            ld->complete, ld->failed, ld->lost);
     printf("events %lld expected %lld missing %lld out_of_order %lld malformed %lld\n",
            ld->received, (long long)n * m, (long long)n * m - taken, ld->disordered, ld->malformed);
+    if (ld->opt.publish_url) printf("published %d\n", ld->published);
     print_latencies(ld);
     print_cpu(ld);
     fflush(stdout);
@@ -513,7 +700,8 @@ static void print_summary(struct load *ld) {
 
 static bool load_succeeded(const struct load *ld) {
     return ld->ready && !ld->timed_out && ld->complete == ld->opt.subscribers && ld->lost == 0 &&
-           ld->disordered == 0 && ld->malformed == 0;
+           ld->disordered == 0 && ld->malformed == 0 &&
+           (!ld->opt.publish_url || ld->published == ld->opt.messages);
 }
 
 /* ---- setup ---- */
@@ -522,7 +710,13 @@ static void usage(void) {
     fprintf(stderr,
             "usage: sse_load --url http://HOST:PORT/message/stream --subscribers N\n"
             "                [--messages M] [--connect-rate R] [--timeout S]\n"
+            "                [--publish URL [--header H] [--gap-ms G] [--wait-signal]] [--cdf FILE]\n"
             "  --messages M      events each stream must get (alias --expect; default 20)\n"
+            "  --publish URL     POST the M messages there, each carrying its send time\n"
+            "  --header H        an extra header line for those POSTs (\"Cookie: ...\")\n"
+            "  --gap-ms G        ms between two POSTs (default 200)\n"
+            "  --wait-signal     SIGUSR1 before publishing, and again before closing\n"
+            "  --cdf FILE        write 1,000 latency quantiles \"<fraction> <ms>\" there\n"
             "  --connect-rate R  connections opened per second (default 2000)\n"
             "  --timeout S       seconds for connecting, and again for the events (default 60)\n"
             "Prints \"ready N\" once every stream started, then a summary; see the source.\n");
@@ -547,9 +741,14 @@ static int parse_options(int argc, char **argv, struct options *o) {
                                              {"expect", required_argument, NULL, 'm'},
                                              {"connect-rate", required_argument, NULL, 'r'},
                                              {"timeout", required_argument, NULL, 't'},
+                                             {"publish", required_argument, NULL, 'p'},
+                                             {"header", required_argument, NULL, 'H'},
+                                             {"gap-ms", required_argument, NULL, 'g'},
+                                             {"wait-signal", no_argument, NULL, 'w'},
+                                             {"cdf", required_argument, NULL, 'c'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    *o = (struct options){.messages = 20, .connect_rate = 2000, .timeout_s = 60};
+    *o = (struct options){.messages = 20, .connect_rate = 2000, .timeout_s = 60, .gap_ms = 200};
     int ch, rc = 0;
     while (rc == 0 && (ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
@@ -568,11 +767,27 @@ static int parse_options(int argc, char **argv, struct options *o) {
         case 't':
             rc = parse_int(optarg, 1, "timeout", &o->timeout_s);
             break;
+        case 'p':
+            o->publish_url = optarg;
+            break;
+        case 'H':
+            o->header = optarg;
+            break;
+        case 'g':
+            rc = parse_int(optarg, 0, "gap-ms", &o->gap_ms);
+            break;
+        case 'w':
+            o->wait_signal = true;
+            break;
+        case 'c':
+            o->cdf_path = optarg;
+            break;
         default:
             rc = -1;
         }
     }
     if (rc == 0 && (!o->url || !o->subscribers || optind != argc)) rc = -1;
+    if (rc == 0 && (o->header || o->wait_signal) && !o->publish_url) rc = -1;
     if (rc < 0) usage();
     return rc;
 }
@@ -652,7 +867,16 @@ static int load_init(struct load *ld) {
     ld->deadline = evtimer_new(ld->base, on_deadline, ld);
     if (!ld->tick || !ld->deadline) return -1;
     for (int i = 0; i < n; i++)
-        ld->conns[i] = (struct conn){.ld = ld, .index = i, .cur_ts = -1};
+        ld->conns[i] = (struct conn){.ld = ld, .index = i, .cur_sent_ms = -1, .cur_seq = -1};
+    if (ld->opt.publish_url) { /* message i has the seq i + 1 */
+        ld->capmsgs = ld->nmsgs = (size_t)ld->opt.messages;
+        ld->msgs = calloc(ld->nmsgs ? ld->nmsgs : 1, sizeof(*ld->msgs));
+        ld->gap = evtimer_new(ld->base, on_gap, ld);
+        ld->sigusr1 = evsignal_new(ld->base, SIGUSR1, on_sigusr1, ld);
+        if (!ld->msgs || !ld->gap || !ld->sigusr1 || event_add(ld->sigusr1, NULL) < 0) return -1;
+        for (size_t i = 0; i < ld->nmsgs; i++)
+            ld->msgs[i].id = (struct event_id){i + 1, 0};
+    }
     ld->t0 = clock_ms(CLOCK_MONOTONIC);
     struct timeval tv = {0, TICK_MS * 1000};
     event_add(ld->tick, &tv);
@@ -666,6 +890,8 @@ static void load_cleanup(struct load *ld) {
         conn_release(&ld->conns[i]);
     if (ld->tick) event_free(ld->tick);
     if (ld->deadline) event_free(ld->deadline);
+    if (ld->gap) event_free(ld->gap);
+    if (ld->sigusr1) event_free(ld->sigusr1);
     if (ld->base) event_base_free(ld->base);
     free(ld->conns);
     free(ld->lat);
@@ -676,6 +902,7 @@ int main(int argc, char **argv) {
     struct load ld;
     memset(&ld, 0, sizeof(ld));
     if (parse_options(argc, argv, &ld.opt) < 0 || parse_url(ld.opt.url, &ld.tgt) < 0 ||
+        (ld.opt.publish_url && parse_url(ld.opt.publish_url, &ld.pub) < 0) ||
         raise_fd_limit(ld.opt.subscribers + FD_SPARE) < 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);

@@ -11,6 +11,7 @@ packages=(
   keepalived iproute2
   chromium
   libclang-rt-14-dev clang-tidy cppcheck valgrind
+  nginx libnginx-mod-nchan gnuplot-nox jq
 )
 # Node.js and npm for the browser tests (tests/e2e), from Debian only when npm
 # is missing: Debian's npm package conflicts with NodeSource's nodejs.
@@ -33,6 +34,14 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 echo "Installing: ${missing[*]}"
+# Debian starts a package's service on install (nginx on port 80, redis-server,
+# HAProxy); the tests and benchmarks run their own, so none is started.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod +x "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

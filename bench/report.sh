@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# bench/report.sh: turns the figures of one bench/bench.sh run into its
+# report: the medians, the ratios against the targets of the benchmark issue,
+# PREFIX.json, PREFIX.md, the latency distributions beside them
+# (PREFIX-cdf/), and the PNG plots (gnuplot) into PLOT_DIR.
+#
+# usage: bench/report.sh RAW.tsv CDF_DIR PREFIX [PLOT_DIR]
+#
+# RAW.tsv has one figure a line: scenario, contender, round, metric, value
+# (tab-separated); CDF_DIR holds sse_load's --cdf files, named
+# fanout-<N>-<contender>-<round>.txt. The run's options come from the
+# environment (bench.sh exports them). The median of an even number of
+# rounds is the mean of the middle two.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+(($# == 3 || $# == 4)) || {
+    sed -n '6,7s/^# \{0,1\}//p' "$0" >&2
+    exit 2
+}
+raw=$1 cdf_dir=$2 prefix=$3 plot_dir=${4:-}
+work=$(mktemp -d "${TMPDIR:-/tmp}/chat-bench-report.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# ---- medians: scenario contender metric median n ----
+
+sort -t$'\t' -k1,1 -k2,2 -k4,4 -k5,5g "$raw" | awk -F'\t' -v OFS='\t' '
+    function flush() {
+        if (n) print s, c, m, (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), n
+        n = 0
+    }
+    $1 != s || $2 != c || $4 != m {flush(); s = $1; c = $2; m = $4}
+    {v[++n] = $5}
+    END {flush()}' >"$work/medians.tsv"
+
+# med SCENARIO CONTENDER METRIC: the median, or nothing.
+med() { awk -F'\t' -v s="$1" -v c="$2" -v m="$3" '$1 == s && $2 == c && $3 == m {print $4}' "$work/medians.tsv"; }
+
+# ---- ratios against the targets: name value target(op bound) note ----
+
+: >"$work/ratios.tsv"
+# ratio NAME A B OP BOUND: A/B against "OP BOUND" (OP >= or <=, or "-" for none).
+ratio() {
+    local name=$1 a=$2 b=$3 op=$4 bound=$5
+    [[ -n $a && -n $b ]] || return 0
+    awk -v OFS='\t' -v n="$name" -v a="$a" -v b="$b" -v op="$op" -v t="$bound" 'BEGIN {
+        if (b == 0) exit
+        r = a / b
+        res = op == "-" ? "-" : ((op == ">=" ? r >= t : r <= t) ? "met" : "missed")
+        print n, sprintf("%.2f", r), (op == "-" ? "-" : op " " t), res
+    }' >>"$work/ratios.tsv"
+}
+# absolute NAME VALUE OP BOUND UNIT: a figure against a bound.
+absolute() {
+    local name=$1 v=$2 op=$3 bound=$4 unit=$5
+    [[ -n $v ]] || return 0
+    awk -v OFS='\t' -v n="$name" -v v="$v" -v op="$op" -v t="$bound" -v u="$unit" 'BEGIN {
+        res = op == "-" ? "-" : ((op == ">=" ? v >= t : v <= t) ? "met" : "missed")
+        print n, sprintf("%.2f %s", v, u), (op == "-" ? "-" : op " " t " " u), res
+    }' >>"$work/ratios.tsv"
+}
+
+ratio "send: chatd / redis-benchmark XADD (requests/s)" \
+    "$(med send chatd rps)" "$(med send redis-xadd rps)" ">=" 0.8
+for w in ${nchan_workers:-1}; do
+    ratio "send: chatd / nchan via Redis, $w nginx worker(s) (requests/s)" \
+        "$(med send chatd rps)" "$(med send "nchan-redis-w$w" rps)" - -
+    ratio "send: chatd / nchan in memory, $w nginx worker(s) (requests/s)" \
+        "$(med send chatd rps)" "$(med send "nchan-mem-w$w" rps)" - -
+    ratio "cluster: chatd with WAIT / nchan on the cluster, $w nginx worker(s) (requests/s)" \
+        "$(med cluster chatd-wait rps)" "$(med cluster "nchan-cluster-w$w" rps)" ">=" 3
+done
+ratio "cluster: chatd with WAIT / without (requests/s)" \
+    "$(med cluster chatd-wait rps)" "$(med cluster chatd-nowait rps)" - -
+for n in ${counts:-}; do
+    s=fanout-$n
+    [[ -n $(med "$s" chatd p99_ms) ]] || continue
+    for w in ${nchan_workers:-1}; do
+        ratio "fanout $n: chatd p99 / nchan via Redis p99, $w nginx worker(s)" \
+            "$(med "$s" chatd p99_ms)" "$(med "$s" "nchan-redis-w$w" p99_ms)" "<=" 0.7
+        ratio "fanout $n: chatd p99 / nchan in memory p99, $w nginx worker(s)" \
+            "$(med "$s" chatd p99_ms)" "$(med "$s" "nchan-mem-w$w" p99_ms)" - -
+    done
+    ratio "fanout $n: chatd p99 / floor p99" "$(med "$s" chatd p99_ms)" "$(med "$s" floor p99_ms)" "<=" 1.2
+    absolute "fanout $n: chatd memory per idle subscriber" "$(med "$s" chatd kb_per_idle_sub)" "<=" 2 KB
+    for w in ${nchan_workers:-1}; do
+        absolute "fanout $n: nchan (Redis, $w nginx worker(s)) memory per idle subscriber" \
+            "$(med "$s" "nchan-redis-w$w" kb_per_idle_sub)" - - KB
+    done
+    absolute "fanout $n: floor memory per idle subscriber" "$(med "$s" floor kb_per_idle_sub)" - - KB
+done
+ratio "history: chatd page of 100 / redis-benchmark XRANGE COUNT 100 (requests/s)" \
+    "$(med history chatd-page rps)" "$(med history redis-xrange rps)" ">=" 0.5
+if [[ -n $(med history chatd-full rss_growth_kb) ]]; then
+    absolute "history: chatd peak RSS growth, whole history ($(med history chatd-full body_mb) MB) minus a tenth" \
+        "$(awk -v a="$(med history chatd-full rss_growth_kb)" -v b="$(med history chatd-tenth rss_growth_kb)" \
+            'BEGIN {print (a - b) / 1024}')" "<=" 1 MB
+fi
+ratio "login: send p99 during a login storm / alone" \
+    "$(med login send+logins p99_ms)" "$(med login send p99_ms)" "<=" 1.2
+ratio "login: send requests/s during a login storm / alone" \
+    "$(med login send+logins rps)" "$(med login send rps)" - -
+ratio "haproxy: 1 chatd behind HAProxy / direct (requests/s)" \
+    "$(med haproxy h1 rps)" "$(med haproxy direct rps)" - -
+ratio "haproxy: 2 chatd / 1 behind HAProxy (requests/s)" "$(med haproxy h2 rps)" "$(med haproxy h1 rps)" - -
+ratio "haproxy: 3 chatd / 1 behind HAProxy (requests/s)" "$(med haproxy h3 rps)" "$(med haproxy h1 rps)" - -
+
+# ---- the machine and the versions ----
+
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+kernel=$(uname -r)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+v_redis=$(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
+v_nginx=$(nginx -v 2>&1 | sed 's|.*nginx/||')
+v_nchan=$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo unknown)
+v_haproxy=$(haproxy -v | sed -n '1s/^HAProxy version \([^ ]*\).*/\1/p')
+v_wrk=$(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo unknown)
+v_libevent=$(pkg-config --modversion libevent 2>/dev/null || echo unknown)
+commit=${BENCH_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}
+dirty=''
+if [[ -z ${BENCH_COMMIT:-} ]] && git -C "$root" status --porcelain -- src bench 2>/dev/null | grep -q .; then dirty=' (with local changes)'; fi
+
+# ---- JSON ----
+
+tsv_json() { jq -R -s "$1" "$2"; }
+jq -n \
+    --arg date "${started_at:-}" --arg commit "$commit$dirty" \
+    --arg nproc "$(nproc)" --arg cpu "$cpu" --arg kernel "$kernel" --arg load "$load" --arg load0 "${load_at_start:-}" \
+    --arg redis "$v_redis" --arg nginx "$v_nginx" --arg nchan "$v_nchan" --arg haproxy "$v_haproxy" \
+    --arg wrk "$v_wrk" --arg libevent "$v_libevent" \
+    --arg duration "${duration:-}" --arg rounds "${rounds:-}" --arg conns "${conns:-}" \
+    --arg counts "${counts:-}" --arg workers "${nchan_workers:-}" --arg messages "${messages:-}" \
+    --arg gap "${gap_ms:-}" --arg history "${history:-}" --arg quick "${quick:-0}" \
+    --argjson medians "$(tsv_json 'split("\n") | map(select(length > 0) | split("\t") |
+        {scenario: .[0], contender: .[1], metric: .[2], median: (.[3] | tonumber), runs: (.[4] | tonumber)})' \
+        "$work/medians.tsv")" \
+    --argjson runs "$(tsv_json 'split("\n") | map(select(length > 0) | split("\t") |
+        {scenario: .[0], contender: .[1], round: (.[2] | tonumber), metric: .[3], value: (.[4] | tonumber)})' \
+        "$raw")" \
+    --argjson ratios "$(tsv_json 'split("\n") | map(select(length > 0) | split("\t") |
+        {name: .[0], value: .[1], target: .[2], result: .[3]})' "$work/ratios.tsv")" \
+    '{date: $date, commit: $commit,
+      machine: {nproc: ($nproc | tonumber), cpu: $cpu, kernel: $kernel, loadavg_at_start: $load0, loadavg_at_end: $load},
+      versions: {"redis-server": $redis, nginx: $nginx, "libnginx-mod-nchan": $nchan,
+                 haproxy: $haproxy, wrk: $wrk, libevent: $libevent},
+      options: {seconds_per_run: $duration, rounds: $rounds, connections: $conns,
+                subscribers: $counts, nchan_workers: $workers, fanout_messages: $messages,
+                fanout_gap_ms: $gap, history_messages: $history, quick: ($quick == "1")},
+      ratios: $ratios, medians: $medians, runs: $runs}' >"$prefix.json"
+
+# ---- Markdown ----
+
+metric_order='rps p50_ms p99_ms p999_ms max_ms errors kb_per_idle_sub kb_per_sub_after cpu_us_per_delivery body_mb mb_per_s rss_growth_kb'
+
+{
+    echo "# clusterchat benchmark run ${started_at:-}"
+    echo
+    echo "Commit $commit$dirty; $(nproc) CPUs ($cpu), Linux $kernel; load average at the start ${load_at_start:-?}, at the end $load."
+    echo "redis-server $v_redis, nginx $v_nginx + nchan $v_nchan, HAProxy $v_haproxy, wrk $v_wrk."
+    echo "${duration:-?} s per throughput run, ${rounds:-?} round(s) (medians), ${conns:-?} connections;" \
+        "fan-out: ${messages:-?} messages ${gap_ms:-?} ms apart; nchan with ${nchan_workers:-1} nginx worker(s)."
+    echo
+    echo "## Ratios and targets"
+    echo
+    echo "| what | value | target | |"
+    echo "|---|---:|---|---|"
+    awk -F'\t' '{printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4}' "$work/ratios.tsv"
+    echo
+    echo "## Medians"
+    for s in $(cut -f1 "$work/medians.tsv" | uniq); do
+        metrics=$(awk -F'\t' -v s="$s" -v order="$metric_order" 'BEGIN {n = split(order, o, " "); for (i = 1; i <= n; i++) rank[o[i]] = i}
+            $1 == s && !seen[$3]++ {print (rank[$3] ? rank[$3] : 99), $3}' "$work/medians.tsv" | sort -n | cut -d' ' -f2 | tr '\n' ' ')
+        echo
+        echo "### $s"
+        echo
+        printf '| contender |'
+        for m in $metrics; do printf ' %s |' "$m"; done
+        printf '\n|---|'
+        for m in $metrics; do printf -- '---:|'; done
+        echo
+        awk -F'\t' -v s="$s" '$1 == s && !seen[$2]++ {print $2}' "$work/medians.tsv" | while read -r c; do
+            printf '| %s |' "$c"
+            for m in $metrics; do
+                v=$(med "$s" "$c" "$m")
+                printf ' %s |' "$(awk -v v="$v" 'BEGIN {if (v == "") print "-"; else if (v >= 1000) printf "%.0f", v; else printf "%.4g", v}')"
+            done
+            echo
+        done
+    done
+} >"$prefix.md"
+
+# ---- the latency distributions and the plots ----
+
+# The run of a contender whose p99 is the median one: its CDF is the one kept.
+mkdir -p "$prefix-cdf"
+for f in "$cdf_dir"/fanout-*.txt; do
+    [[ -e $f ]] || break
+    base=${f##*/}
+    key=${base%-*}                            # fanout-N-contender
+    n=$(cut -d- -f2 <<<"$key") c=${key#fanout-*-}
+    m=$(med "fanout-$n" "$c" p99_ms)
+    round=${base##*-}
+    round=${round%.txt}
+    p99=$(awk -F'\t' -v s="fanout-$n" -v c="$c" -v r="$round" '$1 == s && $2 == c && $3 == r && $4 == "p99_ms" {print $5}' "$raw")
+    d=$(awk -v a="$p99" -v b="$m" 'BEGIN {d = a - b; print (d < 0 ? -d : d)}')
+    if [[ ! -e $work/best-$key ]] || awk -v d="$d" -v b="$(<"$work/best-$key")" 'BEGIN {exit !(d < b)}'; then
+        echo "$d" >"$work/best-$key"
+        cp "$f" "$prefix-cdf/$key.txt"
+    fi
+done
+
+[[ -n $plot_dir ]] || exit 0
+command -v gnuplot >/dev/null || {
+    echo "report: gnuplot is not installed; no plots" >&2
+    exit 0
+}
+mkdir -p "$plot_dir"
+
+# Throughput: one bar per scenario and contender (requests/s).
+awk -F'\t' '$3 == "rps" && $2 != "logins" {
+        if (!($1 in color)) color[$1] = ++ncolors
+        printf "\"%s: %s\" %s %d\n", $1, $2, $4, color[$1]
+    }' "$work/medians.tsv" >"$work/rps.dat"
+if [[ -s $work/rps.dat ]]; then
+    gnuplot <<EOF
+set terminal pngcairo size 1100,560 font "sans,10"
+set output "$plot_dir/throughput.png"
+set title "Requests per second, median of ${rounds:-?} round(s), ${conns:-?} connections, $(nproc) CPUs"
+set style fill solid 0.8 border -1
+set boxwidth 0.7
+set xrange [-0.6:*]
+set xtics rotate by -40 left nomirror
+set ytics nomirror
+set grid ytics
+set yrange [0:*]
+set format y "%.0s%c"
+set key off
+set bmargin 9
+set rmargin 10
+plot "$work/rps.dat" using 0:2:3:xtic(1) with boxes linecolor variable
+EOF
+fi
+
+# Delivery latency CDF, one plot per subscriber count.
+for n in ${counts:-}; do
+    plots=()
+    for f in "$prefix-cdf/fanout-$n-"*.txt; do
+        [[ -e $f ]] || continue
+        c=${f##*/fanout-"$n"-}
+        c=${c%.txt}
+        plots+=("\"$f\" using 2:1 with lines linewidth 2 title \"$c\"")
+    done
+    ((${#plots[@]})) || continue
+    joined=$(printf '%s, ' "${plots[@]}")
+    gnuplot <<EOF
+set terminal pngcairo size 800,500 font "sans,10"
+set output "$plot_dir/fanout-cdf-$n.png"
+set title "Delivery latency to $n SSE subscribers (${messages:-?} messages, one server, $(nproc) CPUs)"
+set xlabel "ms from the send to the subscriber reading it"
+set ylabel "fraction of deliveries"
+set grid
+set key bottom right
+set yrange [0:1]
+set xrange [0:*]
+plot ${joined%, }
+EOF
+done

@@ -1,0 +1,47 @@
+# shellcheck shell=bash
+# Scenario "cluster" of bench/bench.sh: sending on the local 3+3 Redis Cluster
+# (scripts/cluster: AOF, appendfsync everysec). Contenders, each for $duration
+# seconds with $conns connections:
+#   chatd-wait     chatd's default: every send waits for one replica (WAIT)
+#   chatd-nowait   --min-replica-acks 0 (no WAIT): what the WAIT costs
+#   nchan-cluster-wW  wrk POST of the same body to nchan's publisher (nginx
+#                  with W workers) on the same cluster, which nchan discovers
+#                  from one node; nchan does not wait for replicas
+# All messages go to one channel or stream key, so one master and its replica
+# do the cluster's work. Sourced by bench/bench.sh.
+# shellcheck disable=SC2154  # tmp, chatd, conns, rounds, ... are bench.sh's
+
+scenario_cluster() {
+    local port token w np c round
+    cluster_up
+    local -A url
+    port=$(free_port)
+    start_chatd "$chatd" "$tmp/cluster-chatd-wait.log" "$port" "$CLUSTER_PORT_BASE" \
+        --log-level warn || die "chatd did not start"
+    url[chatd-wait]=http://127.0.0.1:$port/message/
+    port=$(free_port)
+    start_chatd "$chatd" "$tmp/cluster-chatd-nowait.log" "$port" "$CLUSTER_PORT_BASE" \
+        --log-level warn --min-replica-acks 0 || die "chatd did not start"
+    url[chatd-nowait]=http://127.0.0.1:$port/message/
+    token=$(register_user "${url[chatd-wait]%/message/}")
+    post_ok "${url[chatd-wait]}" "$token"
+    post_ok "${url[chatd-nowait]}" "$token"
+    local contenders=(chatd-wait chatd-nowait)
+    for w in $nchan_workers; do
+        np=$(free_port)
+        nchan_start "$tmp/cluster-nchan-w$w" "$np" "$w" "redis://127.0.0.1:$CLUSTER_PORT_BASE" ||
+            die "nginx (nchan on the cluster) did not start"
+        url[nchan-cluster-w$w]=http://127.0.0.1:$np/pub
+        contenders+=("nchan-cluster-w$w")
+    done
+    for ((round = 1; round <= rounds; round++)); do
+        for c in $(round_order "$round" "${contenders[@]}"); do
+            if [[ $c == chatd-* ]]; then
+                wrk_run "$tmp/cluster-$c-$round" "$conns" "${url[$c]}" post_message.lua "$token"
+            else
+                wrk_run "$tmp/cluster-$c-$round" "$conns" "${url[$c]}" post_message.lua -
+            fi
+            wrk_record cluster "$c" "$round"
+        done
+    done
+}

@@ -1,0 +1,152 @@
+# shellcheck shell=bash
+# Scenario "fanout" of bench/bench.sh: one server pushing each message to N
+# Server-Sent Events subscribers, for each N of $counts. Contenders:
+#   chatd          GET /message/stream on one chatd (standalone Redis)
+#   nchan-redis-wW nchan's EventSource subscribers, messages through the same
+#                  redis-server (nginx with W workers)
+#   nchan-mem-wW   the same with the messages in nginx's shared memory
+#   floor          build/floor (bench/floor.c): one libevent thread, chatd's
+#                  encoder and SSE framing, no Redis: the least work there is
+# Each run starts the server afresh, then sse_load (bench/sse_load.c) opens
+# the N streams ($connect_rate per second) and says "ready"; after a second to
+# settle the server's memory is taken (PSS, all its processes) for the KB per
+# idle subscriber; then sse_load POSTs $messages messages, $gap_ms apart, each
+# carrying its send time, and times every delivery; the memory is taken again
+# with the messages delivered and the streams still open. The figures: the
+# delivery latency over all deliveries (p50, p99, p99.9, max), the server's
+# KB per subscriber, idle and after the messages, and the server's CPU time
+# per delivery (us). The latency distributions go to $tmp/cdf for the plot.
+# Sourced by bench/bench.sh.
+# shellcheck disable=SC2154  # tmp, chatd, floor, sse_load, ... are bench.sh's
+
+connect_rate=${BENCH_CONNECT_RATE:-4000}
+
+# stop_one PID: stops one server we started (TERM, KILL after 5 s).
+stop_one() {
+    local pid=$1
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    local kept=() p
+    for p in "${STARTED_PIDS[@]}"; do [[ $p == "$pid" ]] || kept+=("$p"); done
+    STARTED_PIDS=("${kept[@]}")
+}
+
+# wait_line FILE WORD: until sse_load printed a line starting with WORD; dies
+# if it exited first.
+wait_line() {
+    until grep -q "^$2" "$1"; do
+        if ! kill -0 "$load_pid" 2>/dev/null; then
+            cat "$1.err" >&2
+            die "sse_load exited before it said '$2'"
+        fi
+        sleep 0.02
+    done
+}
+
+# sse_field FILE LINE KEY: the value after KEY on sse_load's summary line LINE.
+sse_field() {
+    awk -v line="$2" -v key="$3" '$1 == line {for (i = 2; i < NF; i++) if ($i == key) print $(i + 1)}' "$1"
+}
+
+# fanout_server NAME N: starts contender NAME for N subscribers; sets sub_url,
+# pub_url, header, server_pid and pids (all its processes).
+fanout_server() {
+    local name=$1 n=$2 port w
+    port=$(free_port)
+    header=''
+    case $name in
+    chatd)
+        start_chatd "$chatd" "$tmp/fanout-chatd.log" "$port" "$redis_port" --log-level warn \
+            --max-streams $((n + 100)) || die "chatd did not start"
+        server_pid=$CHATD_PID
+        pids=$server_pid
+        sub_url=http://127.0.0.1:$port/message/stream
+        pub_url=http://127.0.0.1:$port/message/
+        [[ -n $fanout_token ]] || fanout_token=$(register_user "http://127.0.0.1:$port")
+        header="Cookie: authKey=$fanout_token"
+        ;;
+    nchan-*)
+        w=${name##*-w}
+        if [[ $name == nchan-redis-* ]]; then
+            nchan_start "$tmp/fanout-$name" "$port" "$w" "redis://127.0.0.1:$redis_port"
+        else
+            nchan_start "$tmp/fanout-$name" "$port" "$w"
+        fi || die "nginx ($name) did not start"
+        server_pid=$NCHAN_PID
+        pids=$(nchan_pids "$NCHAN_PID" | tr '\n' ' ')
+        sub_url=http://127.0.0.1:$port/sub
+        pub_url=http://127.0.0.1:$port/pub
+        ;;
+    floor)
+        "$floor" --port "$port" 2>"$tmp/fanout-floor.log" &
+        server_pid=$!
+        STARTED_PIDS+=("$server_pid")
+        wait_until 10 curl -sf "http://127.0.0.1:$port/health" || die "the floor did not start"
+        pids=$server_pid
+        sub_url=http://127.0.0.1:$port/message/stream
+        pub_url=http://127.0.0.1:$port/message/
+        ;;
+    esac
+}
+
+# fanout_run NAME N ROUND: one run, its figures recorded.
+fanout_run() {
+    local name=$1 n=$2 round=$3 out=$tmp/fanout-$1-$2-$3.out before idle after cpu0 cpu1 rc=0
+    local -a args
+    fanout_server "$name" "$n"
+    # shellcheck disable=SC2086  # pids is a list
+    before=$(pss_kb $pids)
+    args=(--url "$sub_url" --subscribers "$n" --messages "$messages" --connect-rate "$connect_rate"
+        --timeout 120 --publish "$pub_url" --gap-ms "$gap_ms" --wait-signal
+        --cdf "$tmp/cdf/fanout-$n-$name-$round.txt")
+    [[ -z $header ]] || args+=(--header "$header")
+    "$sse_load" "${args[@]}" >"$out" 2>"$out.err" &
+    load_pid=$!
+    wait_line "$out" ready
+    sleep 1 # the server finishes the subscriptions
+    # shellcheck disable=SC2086
+    idle=$(pss_kb $pids) cpu0=$(cpu_ms $pids)
+    kill -USR1 "$load_pid"
+    wait_line "$out" "done"
+    # shellcheck disable=SC2086
+    after=$(pss_kb $pids) cpu1=$(cpu_ms $pids)
+    kill -USR1 "$load_pid"
+    wait "$load_pid" || rc=$?
+    load_pid=''
+    stop_one "$server_pid"
+    ((rc == 0)) || {
+        cat "$out" "$out.err" >&2
+        die "sse_load failed for $name with $n subscribers (lost, duplicated or reordered messages)"
+    }
+    local s="fanout-$n"
+    record "$s" "$name" "$round" p50_ms "$(sse_field "$out" latency_ms p50)"
+    record "$s" "$name" "$round" p99_ms "$(sse_field "$out" latency_ms p99)"
+    record "$s" "$name" "$round" p999_ms "$(sse_field "$out" latency_ms p99.9)"
+    record "$s" "$name" "$round" max_ms "$(sse_field "$out" latency_ms max)"
+    record "$s" "$name" "$round" kb_per_idle_sub "$(awk -v a="$before" -v b="$idle" -v n="$n" 'BEGIN {printf "%.2f", (b - a) / n}')"
+    record "$s" "$name" "$round" kb_per_sub_after "$(awk -v a="$before" -v b="$after" -v n="$n" 'BEGIN {printf "%.2f", (b - a) / n}')"
+    record "$s" "$name" "$round" cpu_us_per_delivery "$(awk -v c=$((cpu1 - cpu0)) -v n="$n" -v m="$messages" 'BEGIN {printf "%.2f", c * 1000 / (n * m)}')"
+    say "fanout $n $name round $round: p50 $(sse_field "$out" latency_ms p50) ms," \
+        "p99 $(sse_field "$out" latency_ms p99) ms; PSS $before -> $idle -> $after KB;" \
+        "CPU $((cpu1 - cpu0)) ms for $((n * messages)) deliveries"
+}
+
+scenario_fanout() {
+    local n round c w
+    local contenders=(chatd floor)
+    for w in $nchan_workers; do contenders+=("nchan-redis-w$w" "nchan-mem-w$w"); done
+    fanout_token=''
+    start_redis_here fanout-redis
+    for ((round = 1; round <= rounds; round++)); do
+        for n in $counts; do
+            for c in $(round_order "$round" "${contenders[@]}"); do
+                fanout_run "$c" "$n" "$round"
+            done
+        done
+    done
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The tools of `make bench` do what the benchmark report relies on: the floor
+# fans a POST out to every subscriber, sse_load publishes with send times and
+# checks completeness (also against chatd with a session cookie, and nchan
+# through bench/nchan.sh), its --wait-signal handshake and --cdf file work,
+# it fails when messages do not arrive, and bench/report.sh turns figures
+# into the medians, the ratios against the targets, and JSON.
+#
+# usage: tests/bench/run.sh BUILD_DIR   (TAP; about 5 s)
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:?usage: tests/bench/run.sh BUILD_DIR}
+[[ $build == /* ]] || build=$top/$build
+# shellcheck source=scripts/lib.sh disable=SC1091
+. "$top/scripts/lib.sh"
+# shellcheck source=bench/lib.sh disable=SC1091
+. "$top/bench/lib.sh"
+# shellcheck source=bench/nchan.sh disable=SC1091
+. "$top/bench/nchan.sh"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/chat-bench-test.XXXXXX") || exit 1
+load_pid=''
+cleanup() {
+    [[ -z $load_pid ]] || kill "$load_pid" 2>/dev/null
+    stop_started
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+echo "1..10"
+n=0
+failed=0
+# ok CONDITION_STATUS DESCRIPTION
+ok() {
+    n=$((n + 1))
+    if (($1 == 0)); then
+        echo "ok $n - $2"
+    else
+        echo "not ok $n - $2"
+        failed=$((failed + 1))
+    fi
+}
+
+# load NAME ARGS...: sse_load with ARGS, its output in $tmp/NAME; its status.
+load() {
+    local name=$1
+    shift
+    "$build/sse_load" "$@" >"$tmp/$name" 2>"$tmp/$name.err"
+    local rc=$?
+    ((rc == 0)) || sed 's/^/# /' "$tmp/$name" "$tmp/$name.err"
+    return "$rc"
+}
+
+# complete FILE N M: the summary says N streams got M events each, none missing.
+complete() {
+    grep -q "^events $(($2 * $3)) expected $(($2 * $3)) missing 0 out_of_order 0 malformed 0$" "$1" &&
+        grep -q "^published $3$" "$1"
+}
+
+# ---- the floor ----
+
+floor_port=$(free_port)
+"$build/floor" --port "$floor_port" 2>"$tmp/floor.log" &
+STARTED_PIDS+=("$!")
+floor=http://127.0.0.1:$floor_port
+wait_until 10 curl -sf "$floor/health"
+ok $? "the floor answers /health"
+
+load floor-run --url "$floor/message/stream" --subscribers 200 --messages 5 \
+    --publish "$floor/message/" --gap-ms 5 --cdf "$tmp/cdf.txt" && complete "$tmp/floor-run" 200 5
+ok $? "200 floor subscribers each get the 5 messages sse_load publishes, in order"
+
+[[ $(wc -l <"$tmp/cdf.txt") == 1000 && $(tail -n 1 "$tmp/cdf.txt") == "1.000 "* ]]
+ok $? "--cdf writes 1,000 quantiles ending at 1.000"
+
+status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"txt":1}' "$floor/message/")
+[[ $status == 400 ]]
+ok $? "the floor answers a body without text with 400 (got $status)"
+
+# The handshake of the fan-out scenario: ready, SIGUSR1, done, SIGUSR1, exit.
+"$build/sse_load" --url "$floor/message/stream" --subscribers 50 --messages 3 \
+    --publish "$floor/message/" --gap-ms 5 --wait-signal >"$tmp/signal" 2>&1 &
+load_pid=$!
+rc=1
+if wait_until 10 grep -q '^ready' "$tmp/signal" && ! grep -q '^done' "$tmp/signal" &&
+    kill -USR1 "$load_pid" && wait_until 10 grep -q '^done' "$tmp/signal" &&
+    kill -0 "$load_pid" && kill -USR1 "$load_pid"; then
+    wait "$load_pid" && complete "$tmp/signal" 50 3
+    rc=$?
+fi
+load_pid=''
+ok "$rc" "--wait-signal publishes after the first SIGUSR1 and closes after the second"
+
+load no-post --url "$floor/message/stream" --subscribers 10 --messages 2 \
+    --publish "http://127.0.0.1:$(free_port)/message/" --timeout 5 >/dev/null 2>&1
+rc=$?
+load none --url "$floor/message/stream" --subscribers 10 --messages 1 --timeout 1 >/dev/null 2>&1
+rc2=$?
+((rc == 1 && rc2 == 1))
+ok $? "sse_load fails when a POST is refused ($rc) or no message comes ($rc2)"
+
+# ---- chatd, with a session cookie ----
+
+redis_port=$(free_port)
+start_redis "$tmp/redis" "$redis_port" >/dev/null
+chatd_port=$(free_port)
+start_chatd "$build/chatd" "$tmp/chatd.log" "$chatd_port" "$redis_port" --log-level warn
+base=http://127.0.0.1:$chatd_port
+token=$(register_user "$base")
+load chatd-run --url "$base/message/stream" --subscribers 100 --messages 3 \
+    --publish "$base/message/" --header "Cookie: authKey=$token" --gap-ms 5 &&
+    complete "$tmp/chatd-run" 100 3
+ok $? "100 chatd subscribers each get the 3 messages sse_load sends with a session"
+
+# ---- nchan (bench/nchan.sh) ----
+
+nchan_port=$(free_port)
+if nchan_start "$tmp/nchan" "$nchan_port" 1 >/dev/null 2>&1; then
+    nchan=http://127.0.0.1:$nchan_port
+    load nchan-run --url "$nchan/sub" --subscribers 100 --messages 3 --publish "$nchan/pub" \
+        --gap-ms 5 && complete "$tmp/nchan-run" 100 3
+    ok $? "100 nchan subscribers each get the 3 messages (the mark in nchan's raw data line)"
+else
+    ok 1 "nginx with nchan starts from bench/nchan.sh's config"
+fi
+
+# ---- bench/report.sh ----
+
+printf '%s\n' "send	chatd	1	rps	900" "send	chatd	2	rps	1000" "send	chatd	3	rps	950" \
+    "send	redis-xadd	1	rps	1000" "send	redis-xadd	2	rps	1100" "send	redis-xadd	3	rps	1000" \
+    "fanout-10	chatd	1	p99_ms	9" "fanout-10	floor	1	p99_ms	5" \
+    "fanout-10	chatd	1	kb_per_idle_sub	1.5" >"$tmp/raw.tsv"
+mkdir -p "$tmp/cdf"
+counts=10 "$top/bench/report.sh" "$tmp/raw.tsv" "$tmp/cdf" "$tmp/report" "" >"$tmp/report.log" 2>&1 &&
+    jq -e '(.ratios | map({(.name): [.value, .result]}) | add) as $r |
+        $r["send: chatd / redis-benchmark XADD (requests/s)"] == ["0.95", "met"] and
+        $r["fanout 10: chatd p99 / floor p99"] == ["1.80", "missed"] and
+        $r["fanout 10: chatd memory per idle subscriber"] == ["1.50 KB", "met"] and
+        (.medians | map(select(.contender == "chatd" and .metric == "rps"))[0].median) == 950' \
+        "$tmp/report.json" >/dev/null && grep -q '| chatd | 950 |' "$tmp/report.md"
+ok $? "report.sh: medians of the rounds, ratios against the targets, JSON and Markdown"
+
+# Under ASan+UBSan, a report in a server's log is a failure (sse_load's own
+# reports already made it exit non-zero).
+stop_started
+! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$tmp/floor.log" "$tmp/chatd.log"
+ok $? "the floor and chatd exit without a sanitizer report"
+((failed == 0))
