@@ -149,7 +149,10 @@ int chat_history(chat_client *c, const char *after, int limit,
  * the stream, no bytes at all for 45 s although the server sends a comment
  * every 15 s), it connects again with that id as Last-Event-ID and skips any
  * message whose id is not greater than it (ids compare as numbers, "<ms>-<seq>"),
- * so that no message is lost or delivered twice. Before reconnecting it
+ * so that no message is lost or delivered twice. A connection whose server
+ * end vanished without a word (a load balancer's address moved to another
+ * host, which answers TCP keep-alive probes with a reset) is found by the
+ * probes, sent after 5 s without a packet, within seconds. Before reconnecting it
  * waits for the delay the server last asked for with "retry:" (else 1 s; at
  * least 50 ms); when connecting fails again and again, the delay doubles
  * each time up to 10 s (or the server's delay, if longer), plus 0-25 %. It

@@ -200,6 +200,11 @@ static void tail_setup(tail_state *t, const char *url, struct curl_slist *header
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, t->c->timeout_ms);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Probes after 5 s of silence: a connection whose other end has gone
+     * (the load balancer's address moved to another host, which answers
+     * with a reset) ends within seconds instead of after CHAT_TAIL_IDLE_MS. */
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 5L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, tail_on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, tail_on_header);

@@ -9,8 +9,9 @@
  * (retries, one clientMsgId per message, the id also in the text) until the
  * file FLOW_DIR/stop appears; after every acknowledgement it rewrites
  * FLOW_DIR/progress ("<acknowledged> <failed>") so the script can wait for
- * traffic. With FLOW_TAIL=1 a second client follows the lobby with chat_tail
- * (resuming with Last-Event-ID) from just before the first message.
+ * traffic. A first message ("<tag> begin") marks where the run starts, a last
+ * one ("<tag> end") where it ends. With FLOW_TAIL=1 a second client follows
+ * the lobby with chat_tail (resuming with Last-Event-ID) from the first.
  *
  * Then it checks, as TAP lines: no send failed; every acknowledged message is
  * in the history exactly once with the id it was acknowledged with, no
@@ -18,7 +19,8 @@
  * acknowledgements; the tail received each of them exactly once, in order.
  * It prints, as TAP comments, the longest gap between two acknowledgements
  * and the gap around each event that the script wrote to FLOW_DIR/marks
- * ("<name> <ms since the epoch>" per line): the failover window.
+ * ("<name> <ms since the epoch>" per line): the failover window; and how
+ * long after its acknowledgement the tail received a message, at most.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -51,6 +53,7 @@ struct tail {
     const char *tag;      /* the run's tag: only its messages count */
     const char *after;    /* where to start (NULL: now) */
     char (*ids)[48];      /* ids received, in order */
+    long long *at_ms;     /* when each was received (wall clock) */
     size_t n;             /* how many */
     int rc;               /* chat_tail's result */
     char error[256];      /* chat_client_error() after it */
@@ -91,7 +94,10 @@ static int on_tail_message(const chat_message *m, void *arg) {
     size_t taglen = strlen(t->tag);
     if (strncmp(m->text, t->tag, taglen) != 0 || m->text[taglen] != ' ') return 0;
     if (strcmp(m->text + taglen + 1, "end") == 0) return 1;
-    if (t->n < MAX_SENDS) snprintf(t->ids[t->n++], sizeof(t->ids[0]), "%s", m->id);
+    if (t->n < MAX_SENDS) {
+        t->at_ms[t->n] = wall_ms();
+        snprintf(t->ids[t->n++], sizeof(t->ids[0]), "%s", m->id);
+    }
     return 0;
 }
 
@@ -127,17 +133,6 @@ static size_t send_until_stopped(chat_client *c, const char *tag) {
         write_progress();
     }
     return i;
-}
-
-/* The id of the newest message in the lobby (into out), "" when it is empty. */
-static int newest_id(chat_client *c, char *out, size_t size) {
-    chat_message_list list = {0};
-    out[0] = '\0';
-    /* scroll-back is not in the library: read everything (a short history) */
-    int rc = chat_history(c, NULL, 0, &list);
-    if (rc == CHAT_OK && list.count > 0) snprintf(out, size, "%s", list.items[list.count - 1].id);
-    chat_message_list_cleanup(&list);
-    return rc;
 }
 
 /* Prints the longest gap and each event's failover window; TAP comments. */
@@ -183,7 +178,7 @@ static void print_windows(const char *name) {
 /* Checks the history after `after` against the acknowledgements; TAP line. */
 static bool check_history(chat_client *c, const char *name, const char *tag, const char *after) {
     chat_message_list list = {0};
-    int rc = chat_history(c, after[0] ? after : NULL, 0, &list);
+    int rc = chat_history(c, after, 0, &list);
     if (rc != CHAT_OK) {
         printf("not ok - %s: the history can be read (%s)\n", name, chat_client_error(c));
         return false;
@@ -220,7 +215,23 @@ static bool check_history(chat_client *c, const char *name, const char *tag, con
 
 static bool check_tail(const struct tail *t, const char *name) {
     bool good = t->rc == CHAT_OK && t->n == nacks;
-    for (size_t i = 0; good && i < nacks; i++) good = strcmp(t->ids[i], acks[i].id) == 0;
+    size_t i = 0;
+    while (i < nacks && i < t->n && strcmp(t->ids[i], acks[i].id) == 0) i++;
+    if (i < nacks || i < t->n) {
+        good = false;
+        printf("# %s: the stream and the acknowledgements differ from #%zu on: received %s,"
+               " acknowledged %s %s\n",
+               name, i, i < t->n ? t->ids[i] : "nothing", i < nacks ? acks[i].id : "nothing",
+               i < nacks ? acks[i].cmid : "");
+        if (i > 0) printf("# %s: #%zu before it was %s\n", name, i - 1, acks[i - 1].id);
+    }
+    long long lag = 0;
+    size_t worst = 0;
+    for (size_t k = 0; k < i; k++)
+        if (t->at_ms[k] - acks[k].at_ms > lag) lag = t->at_ms[k] - acks[k].at_ms, worst = k;
+    if (i > 0)
+        printf("# %s: the stream delivered a message at most %lld ms after its acknowledgement"
+               " (#%zu)\n", name, lag, worst);
     printf("%s - %s: the live stream delivered every acknowledged message once, in order"
            " (%zu received, %zu acknowledged%s%s)\n",
            good ? "ok" : "not ok", name, t->n, nacks, t->rc == CHAT_OK ? "" : "; tail: ",
@@ -247,17 +258,27 @@ int main(int argc, char **argv) {
     }
     chat_client_set_timeout(c, SEND_TIMEOUT_MS);
     chat_client_set_retry(c, RETRY_BUDGET_MS);
-    if (newest_id(c, start, sizeof(start)) != CHAT_OK) {
-        printf("not ok - %s: the history can be read (%s)\n", name, chat_client_error(c));
+    /* A first message marks where the run starts: the history and the tail
+     * read from its id (a tail without one would start with whatever comes
+     * after it connects, a race with the first send). */
+    char begin[48];
+    chat_message first = {0};
+    snprintf(begin, sizeof(begin), "%s begin", tag);
+    if (chat_send(c, begin, &first) != CHAT_OK) {
+        printf("not ok - %s: a first message goes through the VIP (%s)\n", name,
+               chat_client_error(c));
         return 1;
     }
+    snprintf(start, sizeof(start), "%s", first.id);
+    chat_message_cleanup(&first);
 
-    struct tail t = {.tag = tag, .after = start[0] ? start : NULL};
+    struct tail t = {.tag = tag, .after = start};
     pthread_t tail_thread;
     if (with_tail) {
         t.client = chat_client_new(test_url());
         t.ids = calloc(MAX_SENDS, sizeof(*t.ids));
-        if (!t.client || !t.ids) return 1;
+        t.at_ms = calloc(MAX_SENDS, sizeof(*t.at_ms));
+        if (!t.client || !t.ids || !t.at_ms) return 1;
         chat_client_set_timeout(t.client, SEND_TIMEOUT_MS);
         chat_client_set_retry(t.client, TAIL_BUDGET_MS);
         if (pthread_create(&tail_thread, NULL, tail_run, &t) != 0) return 1;
@@ -278,6 +299,7 @@ int main(int argc, char **argv) {
         good = check_tail(&t, name) && good;
         chat_client_free(t.client);
         free(t.ids);
+        free(t.at_ms);
     }
     chat_client_free(c);
     free(acks);
