@@ -381,12 +381,13 @@
       insertMessages(view, data);
       el.scroller.scrollTop += el.scroller.scrollHeight - height; // keep what the reader sees in place
       showHistoryControls(view);
+      view.loadingOlder = false;
+      fillScreen(view);
     } catch (e) {
-      if (view === current) setHistoryState(e.message);
+      if (view === current) setHistoryState(e.message); // the next scroll (or the button) tries again
     } finally {
       view.loadingOlder = false;
     }
-    fillScreen(view);
   }
 
   // Loads older pages until the messages overflow the scroller (so that
