@@ -88,9 +88,8 @@ test('two users register in two browsers and exchange messages live', { timeout:
   await alice.page.locator('#auth-form').waitFor();
   assert.equal(await alice.page.locator('label[for=email]').textContent(), 'E-mail address');
   await screenshot(alice.page, 'login.png');
-  await registerUi(alice.page, alice.email, 'Alice');
   bob.page = await open(bob.context);
-  await registerUi(bob.page, bob.email, 'Bob');
+  await Promise.all([registerUi(alice.page, alice.email, 'Alice'), registerUi(bob.page, bob.email, 'Bob')]);
   assert.equal(await alice.page.textContent('#me-name'), 'Alice');
   assert.equal(await bob.page.textContent('#me-name'), 'Bob');
 
