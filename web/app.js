@@ -159,6 +159,7 @@
     el.chatView.hidden = true;
     el.whoami.hidden = true;
     el.authView.hidden = false;
+    document.title = 'clusterchat';
     setStatus('');
     showError(el.authError, message || '');
     el.password.value = '';
@@ -327,6 +328,7 @@
     };
     current = view;
     el.roomTitle.textContent = '# ' + room;
+    document.title = '#' + room + ' — clusterchat';
     el.messages.replaceChildren();
     el.older.hidden = true;
     showError(el.sendError, '');
