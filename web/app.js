@@ -159,6 +159,7 @@
     el.chatView.hidden = true;
     el.whoami.hidden = true;
     el.authView.hidden = false;
+    document.title = 'clusterchat';
     setStatus('');
     showError(el.authError, message || '');
     el.password.value = '';
@@ -327,6 +328,7 @@
     };
     current = view;
     el.roomTitle.textContent = '# ' + room;
+    document.title = '#' + room + ' — clusterchat';
     el.messages.replaceChildren();
     el.older.hidden = true;
     showError(el.sendError, '');
@@ -381,12 +383,13 @@
       insertMessages(view, data);
       el.scroller.scrollTop += el.scroller.scrollHeight - height; // keep what the reader sees in place
       showHistoryControls(view);
+      view.loadingOlder = false;
+      fillScreen(view);
     } catch (e) {
-      if (view === current) setHistoryState(e.message);
+      if (view === current) setHistoryState(e.message); // the next scroll (or the button) tries again
     } finally {
       view.loadingOlder = false;
     }
-    fillScreen(view);
   }
 
   // Loads older pages until the messages overflow the scroller (so that

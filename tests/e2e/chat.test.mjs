@@ -88,9 +88,8 @@ test('two users register in two browsers and exchange messages live', { timeout:
   await alice.page.locator('#auth-form').waitFor();
   assert.equal(await alice.page.locator('label[for=email]').textContent(), 'E-mail address');
   await screenshot(alice.page, 'login.png');
-  await registerUi(alice.page, alice.email, 'Alice');
   bob.page = await open(bob.context);
-  await registerUi(bob.page, bob.email, 'Bob');
+  await Promise.all([registerUi(alice.page, alice.email, 'Alice'), registerUi(bob.page, bob.email, 'Bob')]);
   assert.equal(await alice.page.textContent('#me-name'), 'Alice');
   assert.equal(await bob.page.textContent('#me-name'), 'Bob');
 
@@ -116,7 +115,6 @@ test('two users register in two browsers and exchange messages live', { timeout:
   }
   assert.deepEqual(await alice.page.$$eval('#messages .author', (n) => n.map((x) => x.textContent)), ['Alice', 'Bob']);
   assert.deepEqual(await shownTexts(alice.page), await shownTexts(bob.page));
-  await screenshot(alice.page, 'chat.png');
 });
 
 test('errors are shown in words', { timeout: 60000 }, async () => {
@@ -172,6 +170,7 @@ test('message text is shown as text and runs nothing', { timeout: 60000 }, async
   }
   // the dialog handler of every page records an alert; none may have come
   assert.deepEqual([...alice.page.problems, ...bob.page.problems], []);
+  await screenshot(alice.page, 'chat.png');
 });
 
 test('scroll-back loads older messages in order', { timeout: 60000 }, async () => {

@@ -122,7 +122,7 @@ export function waitForText(page, text, timeout = 20000) {
 
 // Registers through the page's form and waits for the chat.
 export async function registerUi(page, email, name) {
-  await page.goto(URL + '/');
+  if (!page.url().startsWith(URL)) await page.goto(URL + '/');
   await page.locator('#auth-form').waitFor();
   await page.click('#auth-switch');
   await page.fill('#email', email);

@@ -35,6 +35,7 @@ if [[ ! -f $e2e/node_modules/playwright-core/package.json ||
   fi
 fi
 
+started=$SECONDS
 export CLUSTER_PORT_BASE
 CLUSTER_PORT_BASE=$(free_cluster_port_base) || { echo "not ok - free ports for the cluster"; exit 1; }
 if ! "$top/scripts/cluster" up >"$tmp/cluster-up.log" 2>&1; then
@@ -60,6 +61,7 @@ if ! wait_until 30 servers_up; then
   echo "not ok - HAProxy sees 3 chatd"; tail -20 "$tmp/haproxy.log" | sed 's/^/# /'; exit 1
 fi
 
+echo "# the cluster, three chatd and HAProxy came up in $((SECONDS - started)) s"
 export E2E_URL="http://127.0.0.1:$lb" E2E_CHATD_URLS="${urls[*]}" E2E_CHATD_PIDS="${pids[*]}"
 export E2E_ARTIFACTS=${E2E_ARTIFACTS:-$top/build/e2e-artifacts} CHROMIUM=$chromium
 mkdir -p "$E2E_ARTIFACTS"
