@@ -79,6 +79,7 @@ if check build-gcc make -j"$jobs" all; then
   suite integration tests/integration/run.sh build
   suite cluster tests/cluster/run.sh build
   suite stack tests/stack/run.sh build
+  suite valgrind tests/valgrind/run.sh build
 fi
 check build-clang make -j"$jobs" CC=clang BUILD=build/clang all || true
 check lint make lint || true
