@@ -62,8 +62,9 @@ fuzz_one() {
   grep -E 'ERROR|runtime error|invariant failed|Test unit written' "$log" | head -5 | sed 's/^/# /'
   local f
   for f in $(find "$found" -type f -newer "$bin" | head -3); do
-    echo "# kept $f (add it to the repository with the fix):"
+    echo "# kept $f (commit it with the fix); its bytes, and base64 to recreate it:"
     od -An -c "$f" | head -8 | sed 's/^/#   /'
+    echo "#   $(head -c 3072 "$f" | base64 -w0)"
   done
   return 1
 }

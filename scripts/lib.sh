@@ -65,15 +65,18 @@ start_redis() {
 }
 
 # start_chatd BINARY LOG PORT REDIS_PORT [more chatd flags]: starts chatd in
-# the background and waits until /health answers 200.
+# the background and waits until /health answers 200. CHATD_WRAPPER (words)
+# runs chatd under a command such as valgrind, in the same process;
+# CHATD_START_TIMEOUT is how many seconds it may take (15).
 start_chatd() {
   local bin=$1 log=$2 port=$3 redis_port=$4
   shift 4
-  "$bin" --bind 127.0.0.1 --port "$port" --redis "127.0.0.1:$redis_port" "$@" >"$log" 2>&1 &
+  # shellcheck disable=SC2086 # the wrapper is a command and its options
+  ${CHATD_WRAPPER:-} "$bin" --bind 127.0.0.1 --port "$port" --redis "127.0.0.1:$redis_port" "$@" >"$log" 2>&1 &
   local pid=$!
   STARTED_PIDS+=("$pid")
   CHATD_PID=$pid
-  if ! wait_until 15 curl -sf "http://127.0.0.1:$port/health"; then
+  if ! wait_until "${CHATD_START_TIMEOUT:-15}" curl -sf "http://127.0.0.1:$port/health"; then
     echo "chatd on $port did not become healthy; its log:" >&2
     tail -20 "$log" >&2
     return 1

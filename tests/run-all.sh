@@ -82,6 +82,7 @@ if check build-gcc make -j"$jobs" all; then
   suite topology tests/topology/run.sh build
   suite e2e tests/e2e/run.sh build
   suite bench-tools tests/bench/run.sh build
+  suite valgrind tests/valgrind/run.sh build
 fi
 check build-clang make -j"$jobs" CC=clang BUILD=build/clang all || true
 check lint make lint || true
