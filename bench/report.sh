@@ -5,22 +5,42 @@
 # (PREFIX-cdf/), and the PNG plots (gnuplot) into PLOT_DIR.
 #
 # usage: bench/report.sh RAW.tsv CDF_DIR PREFIX [PLOT_DIR]
+#        bench/report.sh --from PREFIX.json [PLOT_DIR]
 #
 # RAW.tsv has one figure a line: scenario, contender, round, metric, value
 # (tab-separated); CDF_DIR holds sse_load's --cdf files, named
 # fanout-<N>-<contender>-<round>.txt. The run's options come from the
 # environment (bench.sh exports them). The median of an even number of
-# rounds is the mean of the middle two.
+# rounds is the mean of the middle two. --from renders the report of an
+# earlier run again from its JSON and kept distributions (e.g. after a change
+# to this script), in place.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-(($# == 3 || $# == 4)) || {
-    sed -n '6,7s/^# \{0,1\}//p' "$0" >&2
+usage() {
+    sed -n '6,8s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
-raw=$1 cdf_dir=$2 prefix=$3 plot_dir=${4:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/chat-bench-report.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+if [[ ${1:-} == --from ]]; then
+    (($# == 2 || $# == 3)) || usage
+    json=$2 prefix=${2%.json} plot_dir=${3:-}
+    raw=$work/raw.tsv cdf_dir=$work/cdf
+    jq -r '.runs[] | [.scenario, .contender, .round, .metric, .value] | @tsv' "$json" >"$raw"
+    eval "$(jq -r '.options as $o | .machine as $m | {started_at: .date, BENCH_COMMIT: .commit,
+        load_at_start: ($m.loadavg_at_start // "?"), duration: $o.seconds_per_run, rounds: $o.rounds,
+        conns: $o.connections, counts: $o.subscribers, nchan_workers: $o.nchan_workers,
+        messages: $o.fanout_messages, gap_ms: $o.fanout_gap_ms, history: $o.history_messages}
+        | to_entries[] | "\(.key)=\(.value | tostring | @sh)"' "$json")"
+    mkdir -p "$cdf_dir"
+    for f in "$prefix-cdf"/*.txt; do # the kept distribution stands for round 1
+        [[ -e $f ]] && cp "$f" "$cdf_dir/$(basename "$f" .txt)-1.txt"
+    done
+else
+    (($# == 3 || $# == 4)) || usage
+    raw=$1 cdf_dir=$2 prefix=$3 plot_dir=${4:-}
+fi
 
 # ---- medians: scenario contender metric median n ----
 
@@ -67,6 +87,8 @@ for w in ${nchan_workers:-1}; do
         "$(med send chatd rps)" "$(med send "nchan-redis-w$w" rps)" - -
     ratio "send: chatd / nchan in memory, $w nginx worker(s) (requests/s)" \
         "$(med send chatd rps)" "$(med send "nchan-mem-w$w" rps)" - -
+done
+for w in ${nchan_workers:-1}; do
     ratio "cluster: chatd with WAIT / nchan on the cluster, $w nginx worker(s) (requests/s)" \
         "$(med cluster chatd-wait rps)" "$(med cluster "nchan-cluster-w$w" rps)" ">=" 3
 done
@@ -82,6 +104,12 @@ for n in ${counts:-}; do
             "$(med "$s" chatd p99_ms)" "$(med "$s" "nchan-mem-w$w" p99_ms)" - -
     done
     ratio "fanout $n: chatd p99 / floor p99" "$(med "$s" chatd p99_ms)" "$(med "$s" floor p99_ms)" "<=" 1.2
+    ratio "fanout $n: chatd CPU per delivery / floor's" \
+        "$(med "$s" chatd cpu_us_per_delivery)" "$(med "$s" floor cpu_us_per_delivery)" - -
+    for w in ${nchan_workers:-1}; do
+        ratio "fanout $n: chatd CPU per delivery / nchan's (Redis, $w nginx worker(s))" \
+            "$(med "$s" chatd cpu_us_per_delivery)" "$(med "$s" "nchan-redis-w$w" cpu_us_per_delivery)" - -
+    done
     absolute "fanout $n: chatd memory per idle subscriber" "$(med "$s" chatd kb_per_idle_sub)" "<=" 2 KB
     for w in ${nchan_workers:-1}; do
         absolute "fanout $n: nchan (Redis, $w nginx worker(s)) memory per idle subscriber" \
