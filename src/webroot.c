@@ -35,8 +35,9 @@ static int read_file(const char *dir, const char *name, struct web_file *f) {
         free(data);
         return -1;
     }
-    char *shrunk = realloc(data, len ? len : 1);
-    f->data = shrunk ? shrunk : data;
+    char *shrunk = realloc(data, len ? len : 1); /* give back the unused tail */
+    if (shrunk) data = shrunk;
+    f->data = data;
     f->len = len;
     return 0;
 }
