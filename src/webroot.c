@@ -8,7 +8,9 @@
 
 /* The one list of files served: URL path, file name, content type. */
 static const struct {
-    const char *path, *name, *content_type;
+    const char *path;         /* URL path */
+    const char *name;         /* file name in the web root */
+    const char *content_type; /* Content-Type header */
 } table[] = {
     {"/", "index.html", "text/html; charset=utf-8"},
     {"/app.js", "app.js", "text/javascript; charset=utf-8"},

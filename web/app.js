@@ -505,6 +505,7 @@
     for (let attempt = 0; ; attempt++) {
       try {
         const { data } = await api('POST', roomPath(view.room), { text }, { 'Idempotency-Key': key });
+        if (attempt > 0) showError(el.sendError, ''); // the "Sending again…" note
         insertMessages(view, [data]);
         if (view === current) scrollToBottom();
         return;
@@ -545,10 +546,15 @@
   window.addEventListener('hashchange', () => { if (state.me) openRoom(roomFromHash()); });
   window.addEventListener('offline', () => { if (state.me) setStatus('Offline — reconnecting…'); });
   window.addEventListener('online', () => {
-    // reopen a stream that the browser gave up on at once
-    if (current && current.source && current.source.readyState === EventSource.CLOSED) {
-      clearTimeout(current.reopenTimer);
+    const source = current && current.source;
+    if (!source) return;
+    if (source.readyState === EventSource.OPEN) {
+      setStatus(''); // the stream outlived the outage
+    } else if (source.readyState === EventSource.CLOSED) {
+      clearTimeout(current.reopenTimer); // the browser gave up on it: reopen at once
       openStream(current);
+    } else {
+      setStatus('Reconnecting…');
     }
   });
 

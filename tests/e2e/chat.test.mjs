@@ -135,6 +135,20 @@ test('errors are shown in words', { timeout: 60000 }, async () => {
   await alice.page.locator('#text').press('Enter');
   await alice.page.locator('#send-error', { hasText: 'too long' }).waitFor();
   await alice.page.locator('#text').fill('');
+
+  // Offline: the page says so, keeps trying with the same Idempotency-Key,
+  // and the message arrives once when the network is back.
+  await alice.context.setOffline(true);
+  await sendUi(alice.page, 'sent while offline');
+  await alice.page.locator('#send-error', { hasText: 'offline' }).waitFor();
+  await alice.page.locator('#status', { hasText: 'Offline' }).waitFor();
+  await alice.context.setOffline(false);
+  await waitForText(bob.page, 'sent while offline');
+  await waitForText(alice.page, 'sent while offline');
+  await alice.page.locator('#send-error').waitFor({ state: 'hidden' });
+  await alice.page.locator('#status').waitFor({ state: 'hidden', timeout: 30000 });
+  for (const page of [alice.page, bob.page])
+    assert.equal((await shownTexts(page)).filter((t) => t === 'sent while offline').length, 1);
 });
 
 test('the session survives a reload and other tabs; logging out ends it', { timeout: 60000 }, async () => {
