@@ -32,7 +32,7 @@ static void on_list(enum store_status st, const char *const *names, size_t n, vo
         return;
     }
     if (n) memcpy(sorted, names, n * sizeof(*sorted));
-    qsort(sorted, n, sizeof(*sorted), by_name);
+    if (n > 1) qsort(sorted, n, sizeof(*sorted), by_name); /* qsort(NULL, 0) is undefined */
     json_t *list = json_array();
     json_array_append_new(list, json_pack("{s:s}", "name", STORE_ROOM_LOBBY));
     for (size_t i = 0; i < n; i++)
