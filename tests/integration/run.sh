@@ -83,6 +83,35 @@ fi
 kill "$s1" "$s2" 2>/dev/null; wait "$s1" "$s2" 2>/dev/null
 kill -TERM "${capped_pid:-0}" 2>/dev/null; wait "${capped_pid:-0}" 2>/dev/null
 
+# --max-connections: beyond it, requests get 503 too_many_connections with
+# Retry-After, while /health still answers (the balancer keeps seeing the
+# server); once connections close, requests are served again.
+capped_conns=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/capped-conns.log" "$capped_conns" "$redis_port" \
+  --max-connections 16 && capped_conns_pid=$CHATD_PID
+idle_fds=()
+for _ in $(seq 1 20); do
+  exec {fd}<>"/dev/tcp/127.0.0.1/$capped_conns" && idle_fds+=("$fd")
+done
+over_limit() {
+  curl -s "http://127.0.0.1:$capped_conns/message/" | grep -q '"too_many_connections"'
+}
+if wait_until 10 over_limit &&
+   curl -s -D - -o /dev/null "http://127.0.0.1:$capped_conns/message/" | grep -q '^Retry-After: 1' &&
+   [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$capped_conns/health") == 200 ]]; then
+  echo "ok - over --max-connections: 503 too_many_connections with Retry-After, /health still 200"
+else
+  echo "not ok - over --max-connections: 503 too_many_connections with Retry-After, /health still 200"; rc=1
+fi
+for fd in "${idle_fds[@]}"; do exec {fd}>&-; done
+if wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$capped_conns/message/" &&
+   curl -s "http://127.0.0.1:$capped_conns/metrics" | grep -qE '^chatd_connections_refused_total [1-9]'; then
+  echo "ok - below --max-connections again: served, and the refusals are counted"
+else
+  echo "not ok - below --max-connections again: served, and the refusals are counted"; rc=1
+fi
+kill -TERM "${capped_conns_pid:-0}" 2>/dev/null; wait "${capped_conns_pid:-0}" 2>/dev/null
+
 # A Redis that wants a password (requirepass) and an ACL user: chatd sends
 # AUTH on every connection; a wrong password leaves it unhealthy, and says so.
 auth_port=$(free_port) || exit 1

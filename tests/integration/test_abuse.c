@@ -56,8 +56,9 @@ static void raw_send(int fd, const char *data, size_t len) {
     }
 }
 
-/* Reads until the server closes or timeout_ms passes; returns the bytes
- * (heap, NUL-terminated) and whether the server closed. */
+/* Reads until the server closes, timeout_ms passes, or 300 ms pass without
+ * more bytes after some came; returns the bytes (heap, NUL-terminated) and
+ * whether the server closed. */
 static char *raw_read(int fd, int timeout_ms, bool *closed) {
     size_t cap = 65536, len = 0;
     char *buf = malloc(cap + 1);
@@ -65,7 +66,12 @@ static char *raw_read(int fd, int timeout_ms, bool *closed) {
     *closed = false;
     while (test_now_ms() < end && len < cap) {
         struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, (int)(end - test_now_ms()) + 1) <= 0) continue;
+        int wait = (int)(end - test_now_ms()) + 1;
+        if (len > 0 && wait > 300) wait = 300;
+        if (poll(&p, 1, wait) <= 0) {
+            if (len > 0) break;
+            continue;
+        }
         ssize_t n = recv(fd, buf + len, cap - len, 0);
         if (n <= 0) {
             *closed = true;
@@ -176,6 +182,32 @@ static void slow_requests_are_cut(void **state) {
     assert_true(closed[0]);
     assert_true(closed[1]);
     assert_still_serving();
+}
+
+/* The deadline covers the arrival of a request, not the answer: an event
+ * stream and a long-poll (3 s) outlive --request-timeout (2 s). */
+static void streams_and_long_polls_outlive_the_request_timeout(void **state) {
+    (void)state;
+    int fd = raw_connect();
+    assert_true(fd >= 0);
+    const char *req = "GET /room/abuse-quiet/message/stream HTTP/1.1\r\nHost: x\r\n\r\n";
+    raw_send(fd, req, strlen(req));
+    struct http_result r;
+    double t0 = test_now_ms();
+    assert_int_equal(test_http("GET", "/room/abuse-quiet/message/?after=0-1&wait=3", NULL, NULL, 0,
+                               &r), 0);
+    double waited = test_now_ms() - t0;
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "[]");
+    test_http_result_free(&r);
+    assert_true(waited >= 2900);
+    bool closed;
+    char *got = raw_read(fd, 200, &closed);
+    assert_false(closed);
+    assert_int_equal(status_of(got), 200);
+    assert_non_null(strstr(got, ": connected"));
+    free(got);
+    close(fd);
 }
 
 #define IDLE 5000
@@ -392,6 +424,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(oversized_request_line_and_headers),
         cmocka_unit_test(slow_requests_are_cut),
+        cmocka_unit_test(streams_and_long_polls_outlive_the_request_timeout),
         cmocka_unit_test(idle_connections_do_not_starve_clients),
         cmocka_unit_test(malformed_chunked_bodies_and_garbage),
         cmocka_unit_test(control_characters_in_the_request_line_and_headers),
