@@ -29,7 +29,7 @@
 #define HTTP_BODY_READ_FACTOR 4
 /* A request line and headers up to HTTP_MAX_HEADERS bytes are served; up to
  * HTTP_READ_HEADERS they are read and answered 431 in JSON; beyond that
- * evhttp refuses them itself (413, HTML) before reading further. */
+ * evhttp refuses them itself (400, HTML) and closes the connection. */
 #define HTTP_MAX_HEADERS 16384
 #define HTTP_READ_HEADERS 65536
 #define HTTP_IO_TIMEOUT_S 60
