@@ -357,6 +357,8 @@ static bool is_health_check(const struct route *rt) {
 
 static void on_request(struct evhttp_request *ev, void *arg) {
     (void)arg;
+    /* the request is in: its connection's deadline is off */
+    bool within_limit = http_conns_request_read(evhttp_request_get_connection(ev));
     struct request *r = calloc(1, sizeof(*r));
     if (!r) {
         evhttp_send_reply(ev, 503, "Service Unavailable", NULL);
@@ -379,7 +381,6 @@ static void on_request(struct evhttp_request *ev, void *arg) {
         http_reply_error(r, CHAT_E_INVALID_QUERY, "The query string is malformed.");
         return;
     }
-    bool within_limit = http_conns_request_read(evhttp_request_get_connection(ev));
     if (headers_size(ev) > HTTP_MAX_HEADERS) {
         http_add_header(r, "Connection", "close");
         http_reply_error(r, CHAT_E_HEADERS_TOO_LARGE, NULL);
