@@ -27,7 +27,12 @@ CHATD_LIMIT_LOGIN_EMAIL=3/60 CHATD_LIMIT_LOGIN_ADDRESS=6/60 CHATD_LIMIT_REGISTER
   CHATD_LIMIT_MESSAGES_USER=3/2 start_chatd "$top/$build/chatd" "$tmp/limited.log" "$limited_port" \
   "$redis_port" --workers 2 || exit 1
 limited_pid=$CHATD_PID
-export CHAT_LIMITED_URL="http://127.0.0.1:$limited_port"
+# and a second one like it: the limits are counted in Redis, shared by both.
+limited2_port=$(free_port) || exit 1
+CHATD_LIMIT_LOGIN_EMAIL=3/60 start_chatd "$top/$build/chatd" "$tmp/limited2.log" "$limited2_port" \
+  "$redis_port" --workers 1 || exit 1
+limited2_pid=$CHATD_PID
+export CHAT_LIMITED_URL="http://127.0.0.1:$limited_port" CHAT_LIMITED2_URL="http://127.0.0.1:$limited2_port"
 
 export CHAT_URL="http://127.0.0.1:$chat_port"
 export CHAT_REDIS_PORT=$redis_port
@@ -153,4 +158,5 @@ for pid in "${auth1:-}" "${auth2:-}" "$auth3"; do [[ -n $pid ]] && kill -TERM "$
 # chatd must stop cleanly on SIGTERM (with ASan: no leak report).
 tap_clean_exit "$main_pid" "$tmp/chatd.log" "chatd" || rc=1
 tap_clean_exit "$limited_pid" "$tmp/limited.log" "chatd with low limits" || rc=1
+tap_clean_exit "$limited2_pid" "$tmp/limited2.log" "the second chatd with low limits" || rc=1
 exit $rc

@@ -6,7 +6,8 @@
  * seconds and the usual error body; other e-mails, addresses and users are
  * not affected; /metrics counts the refusals. Different client addresses
  * come from X-Forwarded-For, which chatd believes because the peer
- * (127.0.0.1) is a trusted proxy by default.
+ * (127.0.0.1) is a trusted proxy by default. A second chatd on the same
+ * Redis (CHAT_LIMITED2_URL) shares the counts.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -161,6 +162,31 @@ static void messages_per_user_are_limited(void **state) {
     test_http_result_free(&r);
 }
 
+/* Attempts on two chatd count together: the counters live in Redis. */
+static void limits_are_shared_by_every_chatd(void **state) {
+    (void)state;
+    const char *second = getenv("CHAT_LIMITED2_URL");
+    if (!second) skip();
+    char xff[96], email[128], body[256];
+    struct http_result r;
+    fresh_address(xff, sizeof(xff));
+    register_user(xff, email, sizeof(email), NULL, 0);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"wrong password\"}", email);
+    char first[256], other[256];
+    snprintf(first, sizeof(first), "%s", getenv("CHAT_URL"));
+    snprintf(other, sizeof(other), "%s", second);
+    const char *urls[] = {first, other, first, other};
+    for (int i = 0; i < 4; i++) {
+        setenv("CHAT_URL", urls[i], 1);
+        fresh_address(xff, sizeof(xff));
+        call("PUT", "/user/", xff, NULL, body, &r);
+        if (i < 3) assert_int_equal(r.status, 401);
+        else assert_limited(&r, 60);
+        test_http_result_free(&r);
+    }
+    setenv("CHAT_URL", first, 1);
+}
+
 static void refusals_are_counted_in_metrics(void **state) {
     (void)state;
     struct http_result r;
@@ -190,6 +216,7 @@ int main(void) {
         cmocka_unit_test(logins_per_address_are_limited),
         cmocka_unit_test(registrations_per_address_are_limited),
         cmocka_unit_test(messages_per_user_are_limited),
+        cmocka_unit_test(limits_are_shared_by_every_chatd),
         cmocka_unit_test(refusals_are_counted_in_metrics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
