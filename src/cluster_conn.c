@@ -5,6 +5,7 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +40,27 @@ struct conn {
     int backoff_ms;              /* delay before the next attempt */
     bool closing;                /* conn_free() is running */
 };
+
+/* AUTH for every new connection; empty password: none. */
+static struct {
+    char user[128];
+    char password[256];
+} auth;
+
+void conn_set_auth(const char *user, const char *password) {
+    snprintf(auth.user, sizeof(auth.user), "%s", user ? user : "");
+    snprintf(auth.password, sizeof(auth.password), "%s", password ? password : "");
+}
+
+/* The answer to AUTH; NULL when the connection went first. The commands
+ * behind a refused AUTH fail with NOAUTH, which the callers see as errors. */
+static void on_auth(redisAsyncContext *ctx, void *reply, void *privdata) {
+    (void)privdata;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_ERROR)
+        log_error("msg=\"redis AUTH refused\" node=%s:%d err=\"%s\"", ctx->c.tcp.host,
+                  ctx->c.tcp.port, r->str);
+}
 
 long long conn_now_ms(void) {
     struct timespec ts;
@@ -97,6 +119,11 @@ static void connect_now(struct conn *c) {
     redisAsyncSetConnectCallback(ctx, on_connect);
     redisAsyncSetDisconnectCallback(ctx, on_disconnect);
     c->ctx = ctx;
+    /* queued first, so it goes out before any command */
+    if (auth.password[0] && auth.user[0])
+        redisAsyncCommand(ctx, on_auth, NULL, "AUTH %s %s", auth.user, auth.password);
+    else if (auth.password[0])
+        redisAsyncCommand(ctx, on_auth, NULL, "AUTH %s", auth.password);
 }
 
 static void on_reconnect_timer(evutil_socket_t fd, short what, void *arg) {

@@ -47,6 +47,10 @@ size_t conn_pending(const struct conn *conn);
 const char *conn_host(const struct conn *conn);
 int conn_port(const struct conn *conn);
 
+/* Credentials sent with AUTH first on every connection made from now on
+ * (user may be empty: the default user; password empty: no AUTH). */
+void conn_set_auth(const char *user, const char *password);
+
 /* Milliseconds on CLOCK_MONOTONIC. */
 long long conn_now_ms(void);
 

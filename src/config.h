@@ -25,6 +25,15 @@ struct config {
     int drain_delay_ms;     /* on SIGTERM: /ready is 503 this long before accepting stops */
     int grace_ms;           /* on SIGTERM: exit at the latest this long after the signal */
     char web_root[512];     /* folder of the browser client's files (served at /) */
+    char limit_login_email[32];      /* "N/seconds": login attempts per e-mail */
+    char limit_login_address[32];    /* "N/seconds": login attempts per client address */
+    char limit_register_address[32]; /* "N/seconds": registrations per client address */
+    char limit_messages_user[32];    /* "N/seconds": messages per user */
+    char trusted_proxies[256];       /* peers whose X-Forwarded-For is believed */
+    int max_connections;             /* open client connections at most */
+    int request_timeout_ms;          /* a request must arrive completely within this */
+    char redis_user[128];            /* ACL user for AUTH, "" for the default user */
+    char redis_password[256];        /* AUTH password, "" for none */
 };
 
 /* Fills cfg from defaults, the environment and argv. Returns 0, 1 when

@@ -34,6 +34,8 @@
     X(CHAT_E_EMAIL_TAKEN, 409, "email_taken",                                       \
       "A user with this e-mail address exists.")                                    \
     X(CHAT_E_BODY_TOO_LARGE, 413, "body_too_large", "The body is too large.")       \
+    X(CHAT_E_HEADERS_TOO_LARGE, 431, "headers_too_large",                           \
+      "The request line and headers are too large.")                                \
     X(CHAT_E_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type",                 \
       "The body must be JSON (Content-Type: application/json).")                    \
     X(CHAT_E_INTERNAL, 500, "internal", "An internal error occurred.")              \
@@ -41,9 +43,14 @@
       "The database is unavailable; try again.")                                    \
     X(CHAT_E_DRAINING, 503, "draining", "This server is shutting down; try another.")   \
     X(CHAT_E_TOO_MANY_STREAMS, 503, "too_many_streams",                              \
-      "This server has as many open streams as it takes; try again.")               \
-    X(CHAT_E_CROSS_ORIGIN, 403, "cross_origin",                                     \
-      "Requests from another site's pages may not change anything here.")
+      "This server has as many open streams as it takes; try again.")                \
+    X(CHAT_E_CROSS_ORIGIN, 403, "cross_origin",                                      \
+      "Requests from another site's pages may not change anything here.")            \
+    X(CHAT_E_RATE_LIMITED, 429, "rate_limited",                                      \
+      "Too many requests; try again after Retry-After seconds.")                     \
+    X(CHAT_E_WRONG_PASSWORD, 403, "wrong_password", "The old password is wrong.")    \
+    X(CHAT_E_TOO_MANY_CONNECTIONS, 503, "too_many_connections",                      \
+      "This server has as many connections as it takes; try again.")
 
 typedef enum chat_error {
 #define CHAT_ERROR_ENUM(name, status, code, message) name,

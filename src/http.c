@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 
+#include "http_conns.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -26,8 +28,14 @@
 /* Bodies up to this many times the configured limit are read and refused by
  * us with a JSON 413; larger ones are refused by evhttp before reading. */
 #define HTTP_BODY_READ_FACTOR 4
+/* A request line and headers up to HTTP_MAX_HEADERS bytes are served; up to
+ * HTTP_READ_HEADERS they are read and answered 431 in JSON; beyond that
+ * evhttp refuses them itself (400, HTML) and closes the connection. */
 #define HTTP_MAX_HEADERS 16384
+#define HTTP_READ_HEADERS 65536
 #define HTTP_IO_TIMEOUT_S 60
+#define HTTP_FD_RESERVE 128     /* descriptors kept for Redis, logs and the listener */
+#define HTTP_ACCEPT_PAUSE_MS 100 /* out of descriptors: stop accepting this long */
 
 struct router {
     struct server *srv;
@@ -43,8 +51,9 @@ static size_t inflight;                      /* requests not yet answered */
 static size_t unflushed;                     /* answered, not yet written out */
 
 static void on_reply_sent(struct evhttp_request *ev, void *arg) {
-    (void)ev, (void)arg;
+    (void)arg;
     unflushed--;
+    http_conns_reply_done(evhttp_request_get_connection(ev));
 }
 
 /* Counts a reply until evhttp has written it out (a reply to a client that
@@ -90,6 +99,8 @@ static const char *reason_of(int status) {
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
     default: return "Internal Server Error";
     }
@@ -221,16 +232,16 @@ void http_reply_error(struct request *r, chat_error e, const char *message) {
     struct evbuffer *buf = evbuffer_new();
     if (buf) json_error_append(buf, e, message);
     if (status == 401) http_add_header(r, "WWW-Authenticate", "Bearer");
-    if (e == CHAT_E_UNAVAILABLE) http_add_header(r, "Retry-After", "1");
+    if (e == CHAT_E_UNAVAILABLE || e == CHAT_E_TOO_MANY_CONNECTIONS)
+        http_add_header(r, "Retry-After", "1");
     http_reply_buffer(r, status, buf);
     if (buf) evbuffer_free(buf);
 }
 
 void http_reply_empty(struct request *r, int status) { http_reply_buffer(r, status, NULL); }
 
-static void on_connection_close(struct evhttp_connection *evcon, void *arg) {
+static void on_connection_close(void *arg) {
     struct request *r = arg;
-    evhttp_connection_set_closecb(evcon, NULL, NULL);
     if (r->on_close) r->on_close(r);
 }
 
@@ -244,7 +255,7 @@ void http_stream_start(struct request *r, int status, const char *content_type) 
     stream_link(r);
     metrics_stream_opened();
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    if (evcon) evhttp_connection_set_closecb(evcon, on_connection_close, r);
+    if (evcon) http_conns_on_close(evcon, on_connection_close, r);
 }
 
 void http_stream_send(struct request *r, struct evbuffer *chunk,
@@ -254,7 +265,7 @@ void http_stream_send(struct request *r, struct evbuffer *chunk,
 
 static void detach_close_callback(struct request *r) {
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (evcon) http_conns_on_close(evcon, NULL, NULL);
 }
 
 void http_stream_end(struct request *r) {
@@ -279,7 +290,7 @@ void http_stream_abort(struct request *r) {
     }
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     if (evcon) {
-        evhttp_connection_set_closecb(evcon, NULL, NULL);
+        http_conns_on_close(evcon, NULL, NULL);
         evhttp_connection_free(evcon); /* frees r->ev with it */
     } else {
         evhttp_send_reply_end(r->ev); /* detached: this frees it */
@@ -344,8 +355,24 @@ static bool origin_allowed(struct request *r, enum evhttp_cmd_type method) {
     return !origin || origin_matches_host(origin, http_header(r, "Host"));
 }
 
+/* Bytes of the request line and headers, as they came (near enough). */
+static size_t headers_size(struct evhttp_request *ev) {
+    const char *uri = evhttp_request_get_uri(ev);
+    size_t n = uri ? strlen(uri) + 16 : 16;
+    const struct evkeyval *kv;
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(ev), next)
+        n += strlen(kv->key) + strlen(kv->value) + 4;
+    return n;
+}
+
+static bool is_health_check(const struct route *rt) {
+    return strcmp(rt->path, "/health") == 0 || strcmp(rt->path, "/ready") == 0;
+}
+
 static void on_request(struct evhttp_request *ev, void *arg) {
     (void)arg;
+    /* the request is in: its connection's deadline is off */
+    bool within_limit = http_conns_request_read(evhttp_request_get_connection(ev));
     struct request *r = calloc(1, sizeof(*r));
     if (!r) {
         evhttp_send_reply(ev, 503, "Service Unavailable", NULL);
@@ -368,10 +395,19 @@ static void on_request(struct evhttp_request *ev, void *arg) {
         http_reply_error(r, CHAT_E_INVALID_QUERY, "The query string is malformed.");
         return;
     }
+    if (headers_size(ev) > HTTP_MAX_HEADERS) {
+        http_add_header(r, "Connection", "close");
+        http_reply_error(r, CHAT_E_HEADERS_TOO_LARGE, NULL);
+        return;
+    }
     bool path_known;
     const struct route *rt = find_route(path, evhttp_request_get_command(ev), &path_known,
                                         r->param, sizeof(r->param));
-    if (rt) {
+    if (rt && !within_limit && !is_health_check(rt)) {
+        /* over --max-connections: only the balancer's checks are served */
+        http_add_header(r, "Connection", "close");
+        http_reply_error(r, CHAT_E_TOO_MANY_CONNECTIONS, NULL);
+    } else if (rt) {
         r->route = rt->path;
         if (origin_allowed(r, evhttp_request_get_command(ev))) rt->handler(r);
         else http_reply_error(r, CHAT_E_CROSS_ORIGIN, NULL);
@@ -385,6 +421,26 @@ static void on_request(struct evhttp_request *ev, void *arg) {
     }
 }
 
+/* Connection limits: --max-connections, lowered when the open-file limit
+ * cannot hold that many; --request-timeout for each request to arrive, the
+ * same for the first byte of a new connection, HTTP_IO_TIMEOUT_S idle
+ * between two requests. */
+static int start_conns(struct server *srv) {
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) < 0) nofile.rlim_cur = 1024;
+    long usable = (long)nofile.rlim_cur - HTTP_FD_RESERVE;
+    struct http_conns_limits limits = {.max_connections = srv->cfg.max_connections,
+                                       .request_timeout_ms = srv->cfg.request_timeout_ms,
+                                       .idle_timeout_ms = HTTP_IO_TIMEOUT_S * 1000,
+                                       .first_timeout_ms = srv->cfg.request_timeout_ms};
+    if (usable < limits.max_connections) {
+        limits.max_connections = usable > 16 ? (int)usable : 16;
+        log_warn("msg=\"--max-connections lowered to fit the open-file limit\" "
+                 "max_connections=%d nofile=%ld", limits.max_connections, (long)nofile.rlim_cur);
+    }
+    return http_conns_init(srv->base, srv->http, (size_t)nofile.rlim_cur, &limits);
+}
+
 int http_start(struct server *srv, const struct route *routes, size_t nroutes) {
     router = (struct router){srv, routes, nroutes};
     srv->http = evhttp_new(srv->base);
@@ -394,12 +450,33 @@ int http_start(struct server *srv, const struct route *routes, size_t nroutes) {
                                               EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
                                               EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
     evhttp_set_max_body_size(srv->http, (ev_ssize_t)srv->cfg.max_body * HTTP_BODY_READ_FACTOR);
-    evhttp_set_max_headers_size(srv->http, HTTP_MAX_HEADERS);
+    evhttp_set_max_headers_size(srv->http, HTTP_READ_HEADERS);
     evhttp_set_timeout(srv->http, HTTP_IO_TIMEOUT_S);
     evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_default_content_type(srv->http, "application/json; charset=utf-8");
     evhttp_set_gencb(srv->http, on_request, NULL);
+    if (start_conns(srv) < 0) return -1;
     return listen_on(srv);
+}
+
+static struct event *accept_pause; /* re-enables accepting after running out of fds */
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what, (void)arg;
+    if (listener) evconnlistener_enable(evhttp_bound_socket_get_listener(listener));
+}
+
+/* accept() failed: out of descriptors, most likely. Retrying at once would
+ * spin, so accepting pauses briefly (clients wait in the backlog). */
+static void on_accept_error(struct evconnlistener *l, void *arg) {
+    (void)arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    log_warn("msg=\"accept failed, pausing\" err=\"%s\" pause_ms=%d",
+             evutil_socket_error_to_string(err), HTTP_ACCEPT_PAUSE_MS);
+    struct timeval tv = {0, HTTP_ACCEPT_PAUSE_MS * 1000};
+    if (!accept_pause) return;
+    evconnlistener_disable(l);
+    evtimer_add(accept_pause, &tv);
 }
 
 /* Binds the listener; with --reuseport other processes may bind it too. */
@@ -427,10 +504,13 @@ static int listen_on(struct server *srv) {
         log_error("msg=\"cannot listen\" bind=%s port=%d", srv->cfg.bind, srv->cfg.port);
         return -1;
     }
+    accept_pause = evtimer_new(srv->base, on_accept_resume, NULL);
+    evconnlistener_set_error_cb(l, on_accept_error);
     return 0;
 }
 
 void http_stop_accepting(struct server *srv) {
+    if (accept_pause) event_del(accept_pause);
     if (!listener) return;
     evhttp_del_accept_socket(srv->http, listener);
     listener = NULL;
@@ -443,4 +523,7 @@ void http_stop(struct server *srv) {
     while (open_streams) http_stream_abort(open_streams);
     if (srv->http) evhttp_free(srv->http);
     srv->http = NULL;
+    http_conns_free();
+    if (accept_pause) event_free(accept_pause);
+    accept_pause = NULL;
 }

@@ -10,12 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cluster.h"
+#include "cluster_conn.h"
 #include "config.h"
 #include "http.h"
 #include "hub.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "routes.h"
 #include "server.h"
 #include "store.h"
@@ -120,6 +123,19 @@ static int load_web_root(struct server *srv) {
     return 0;
 }
 
+/* Every connection costs a descriptor: raise the soft open-file limit to
+ * the hard one and say what it is. */
+static void raise_open_files(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) rl.rlim_cur = was;
+    }
+    log_info("msg=\"open files limit\" nofile=%llu", (unsigned long long)rl.rlim_cur);
+}
+
 static int server_start(struct server *srv) {
     char err[256];
     srv->base = event_base_new();
@@ -129,6 +145,7 @@ static int server_start(struct server *srv) {
                                    .min_replica_acks = srv->cfg.min_replica_acks,
                                    .wait_timeout_ms = srv->cfg.wait_timeout_ms,
                                    .refresh_period_ms = srv->cfg.topology_refresh_ms};
+    conn_set_auth(srv->cfg.redis_user, srv->cfg.redis_password);
     srv->cluster = cluster_new(srv->base, &opts, err);
     if (!srv->cluster) {
         log_error("msg=\"bad --redis\" err=\"%s\"", err);
@@ -173,11 +190,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "chatd: --log-level: unknown level '%s'\n", srv.cfg.log_level);
         return 2;
     }
+    if (ratelimit_init(&srv.cfg, err) < 0) {
+        fprintf(stderr, "chatd: %s\n", err);
+        return 2;
+    }
     if (sodium_init() < 0) {
         fprintf(stderr, "chatd: libsodium failed to initialise\n");
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    raise_open_files();
     if (server_start(&srv) < 0) {
         server_stop(&srv);
         return 1;

@@ -31,6 +31,14 @@ static struct {
     unsigned long long messages;
     long streams;
     long long_polls;
+    struct limit_series {
+        const char *limit;              /* the limit's name, a static string */
+        unsigned long long limited;     /* requests refused with 429 */
+        unsigned long long unchecked;   /* hits Redis could not count */
+    } limits[8];
+    int nlimits;
+    long connections;                   /* open client connections */
+    unsigned long long connections_refused; /* connections refused over the limit */
 } m;
 
 void metrics_observe_request(const char *route, const char *method, int status, double dur_ms) {
@@ -53,6 +61,43 @@ void metrics_message_sent(void) { m.messages++; }
 void metrics_long_poll_parked(int delta) { m.long_polls += delta; }
 void metrics_stream_opened(void) { m.streams++; }
 void metrics_stream_closed(void) { m.streams--; }
+
+static struct limit_series *limit_series(const char *limit) {
+    for (int i = 0; i < m.nlimits; i++)
+        if (strcmp(m.limits[i].limit, limit) == 0) return &m.limits[i];
+    if (m.nlimits == (int)(sizeof(m.limits) / sizeof(m.limits[0]))) return NULL;
+    m.limits[m.nlimits] = (struct limit_series){limit, 0, 0};
+    return &m.limits[m.nlimits++];
+}
+
+void metrics_rate_limited(const char *limit) {
+    struct limit_series *s = limit_series(limit);
+    if (s) s->limited++;
+}
+
+void metrics_rate_unchecked(const char *limit) {
+    struct limit_series *s = limit_series(limit);
+    if (s) s->unchecked++;
+}
+
+void metrics_connections(long open, unsigned long long refused) {
+    m.connections = open;
+    m.connections_refused = refused;
+}
+
+static void render_limits(struct evbuffer *out) {
+    evbuffer_add_printf(out, "# HELP chatd_rate_limited_total Requests refused with 429 by "
+                             "limit.\n# TYPE chatd_rate_limited_total counter\n");
+    for (int i = 0; i < m.nlimits; i++)
+        evbuffer_add_printf(out, "chatd_rate_limited_total{limit=\"%s\"} %llu\n",
+                            m.limits[i].limit, m.limits[i].limited);
+    evbuffer_add_printf(out, "# HELP chatd_rate_unchecked_total Rate-limit hits Redis could not "
+                             "count (fail-open limits let them pass).\n"
+                             "# TYPE chatd_rate_unchecked_total counter\n");
+    for (int i = 0; i < m.nlimits; i++)
+        evbuffer_add_printf(out, "chatd_rate_unchecked_total{limit=\"%s\"} %llu\n",
+                            m.limits[i].limit, m.limits[i].unchecked);
+}
 
 static void render_requests(struct evbuffer *out) {
     evbuffer_add_printf(out, "# HELP chatd_http_requests_total HTTP requests by route, method "
@@ -113,6 +158,12 @@ int metrics_render(struct evbuffer *out, struct server *srv) {
                    (unsigned long long)(m.streams > 0 ? m.streams : 0));
     render_counter(out, "chatd_long_polls_waiting", "Long-polls parked until a message comes.",
                    "gauge", (unsigned long long)(m.long_polls > 0 ? m.long_polls : 0));
+    render_limits(out);
+    render_counter(out, "chatd_connections", "Open client connections.", "gauge",
+                   (unsigned long long)(m.connections > 0 ? m.connections : 0));
+    render_counter(out, "chatd_connections_refused_total",
+                   "Connections refused over --max-connections.", "counter",
+                   m.connections_refused);
     render_redis(out, cluster_get_stats(srv->cluster));
     render_counter(out, "chatd_worker_queue_depth",
                    "Password-hashing jobs queued or running.", "gauge",

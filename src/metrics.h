@@ -20,6 +20,12 @@ void metrics_long_poll_parked(int delta);
 /* Open streaming responses go up and down. */
 void metrics_stream_opened(void);
 void metrics_stream_closed(void);
+/* Counts a request refused by the rate limit named limit (a static string). */
+void metrics_rate_limited(const char *limit);
+/* Counts a rate-limit hit that Redis could not count. */
+void metrics_rate_unchecked(const char *limit);
+/* Open client connections go up and down. */
+void metrics_connections(long open, unsigned long long refused);
 /* Appends every metric in the Prometheus text format; 0 or -1. */
 int metrics_render(struct evbuffer *out, struct server *srv);
 

@@ -40,7 +40,7 @@ chat_error request_body_login(const json_t *body, struct login_body *out) {
 }
 
 chat_error request_body_password_change(const json_t *body, struct password_change_body *out) {
-    chat_error e = json_get_string(body, "currentPassword", true, CHAT_E_INVALID_PASSWORD,
+    chat_error e = json_get_string(body, "oldPassword", true, CHAT_E_INVALID_PASSWORD,
                                    &out->current, &out->current_len);
     if (e == CHAT_E_OK)
         e = json_get_string(body, "newPassword", true, CHAT_E_INVALID_PASSWORD, &out->new_password,

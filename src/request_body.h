@@ -38,7 +38,7 @@ struct login_body {
 
 chat_error request_body_login(const json_t *body, struct login_body *out);
 
-/* PUT /user/password {"currentPassword","newPassword"}: the current password
+/* PUT /user/password {"oldPassword","newPassword"}: the current password
  * is only required to be a string (a wrong one is a credentials error); the
  * new one must pass the registration rules. */
 struct password_change_body {

@@ -16,6 +16,7 @@
 void route_user_register(struct request *r); /* POST /user/ */
 void route_user_login(struct request *r);    /* PUT /user/ */
 void route_user_logout(struct request *r);   /* DELETE /user/session */
+void route_user_password(struct request *r); /* PUT /user/password */
 void route_user_me(struct request *r);       /* GET /user/ */
 void route_message_send(struct request *r);  /* POST /message/ */
 void route_message_list(struct request *r);  /* GET /message/ */

@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "request_body.h"
 #include "request_query.h"
+#include "ratelimit.h"
 #include "routes.h"
 #include "server.h"
 #include "store.h"
@@ -58,6 +59,8 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
     send_op_done(op, CHAT_E_OK);
 }
 
+static void on_send_allowed(chat_error verdict, int retry_after_s, void *arg);
+
 static void on_session(enum store_status st, const struct session_user *u, void *arg) {
     struct send_op *op = arg;
     if (st == STORE_NOT_FOUND) {
@@ -69,6 +72,18 @@ static void on_session(enum store_status st, const struct session_user *u, void 
         return;
     }
     op->user = *u;
+    struct rate_check check = {RATE_MESSAGES_USER, op->user.id};
+    if (ratelimit_check(op->r->srv, &check, 1, on_send_allowed, op) < 0)
+        send_op_done(op, CHAT_E_INTERNAL);
+}
+
+static void on_send_allowed(chat_error verdict, int retry_after_s, void *arg) {
+    struct send_op *op = arg;
+    if (verdict != CHAT_E_OK) {
+        ratelimit_reply(op->r, verdict, retry_after_s);
+        send_op_done(op, CHAT_E_OK);
+        return;
+    }
     struct message m = {.user_id = op->user.id, .name = op->user.name, .text = op->text,
                         .text_len = op->text_len, .timestamp = http_received_ms(op->r)};
     if (store_message_append(op->r->srv->store, op->room, &m, op->client_msg_id,

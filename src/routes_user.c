@@ -14,6 +14,7 @@
 #include "json.h"
 #include "log.h"
 #include "request_body.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "store.h"
 #include "token.h"
@@ -34,6 +35,7 @@ struct user_op {
     bool hash_failed;         /* register: Argon2id could not run */
     bool password_ok;         /* login: the password matched */
     char token[TOKEN_LEN + 1]; /* the new session's token */
+    bool plausible;           /* login: e-mail and password could be registered */
 };
 
 static void user_op_free(struct user_op *op) {
@@ -132,6 +134,16 @@ static void on_password_hashed(void *arg, bool cancelled) {
         reply_error(op, CHAT_E_UNAVAILABLE);
 }
 
+static void on_register_allowed(chat_error verdict, int retry_after_s, void *arg) {
+    struct user_op *op = arg;
+    if (verdict != CHAT_E_OK) {
+        ratelimit_reply(op->r, verdict, retry_after_s);
+        user_op_free(op);
+    } else if (workers_submit(op->r->srv->workers, hash_password, on_password_hashed, op) < 0) {
+        reply_error(op, CHAT_E_INTERNAL);
+    }
+}
+
 void route_user_register(struct request *r) {
     json_t *body;
     chat_error e = http_body_json(r, &body);
@@ -150,7 +162,10 @@ void route_user_register(struct request *r) {
     op->registering = true;
     memcpy(op->user.email, rb.email, sizeof(op->user.email));
     memcpy(op->user.name, rb.name, sizeof(op->user.name));
-    if (workers_submit(r->srv->workers, hash_password, on_password_hashed, op) < 0)
+    char address[CLIENT_ADDR_MAX];
+    ratelimit_client_address(r, address);
+    struct rate_check check = {RATE_REGISTER_ADDRESS, address};
+    if (ratelimit_check(r->srv, &check, 1, on_register_allowed, op) < 0)
         reply_error(op, CHAT_E_INTERNAL);
 }
 
@@ -188,6 +203,18 @@ static void on_user_found(enum store_status st, const struct store_user *u, void
     verify_in_worker(op); /* also for unknown users: same time, same answer */
 }
 
+static void on_login_allowed(chat_error verdict, int retry_after_s, void *arg) {
+    struct user_op *op = arg;
+    if (verdict != CHAT_E_OK) {
+        ratelimit_reply(op->r, verdict, retry_after_s);
+        user_op_free(op);
+    } else if (!op->plausible) { /* cannot be registered: answer as for an unknown user */
+        verify_in_worker(op);
+    } else if (store_user_get(op->r->srv->store, op->user.email, on_user_found, op) < 0) {
+        reply_error(op, CHAT_E_UNAVAILABLE);
+    }
+}
+
 void route_user_login(struct request *r) {
     json_t *body;
     chat_error e = http_body_json(r, &body);
@@ -209,12 +236,14 @@ void route_user_login(struct request *r) {
         http_reply_error(r, CHAT_E_INTERNAL, NULL);
         return;
     }
-    if (!plausible) { /* cannot be registered: answer as for an unknown user */
-        verify_in_worker(op);
-        return;
-    }
-    if (store_user_get(r->srv->store, lb.email, on_user_found, op) < 0)
-        reply_error(op, CHAT_E_UNAVAILABLE);
+    op->plausible = plausible;
+    if (plausible) memcpy(op->user.email, lb.email, sizeof(op->user.email));
+    char address[CLIENT_ADDR_MAX];
+    ratelimit_client_address(r, address);
+    struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, address},
+                                  {RATE_LOGIN_EMAIL, op->user.email}};
+    if (ratelimit_check(r->srv, checks, plausible ? 2 : 1, on_login_allowed, op) < 0)
+        reply_error(op, CHAT_E_INTERNAL);
 }
 
 /* ---- DELETE /user/session ---- */

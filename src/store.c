@@ -32,6 +32,7 @@ struct store_op {
         store_message_fn *message;
         store_range_fn *range;
         store_names_fn *names;
+        store_rate_fn *rate;
     } cb;
     void *arg;
     struct message msg; /* for appends: the caller's message, id filled in */
@@ -148,19 +149,94 @@ static void on_status_reply(redisReply *r, void *arg) {
     free(op);
 }
 
+/* Adds a session hash to its user's index and trims the index to the newest
+ * STORE_SESSIONS_MAX; answers the hashes trimmed away (their sessions end). */
+static const char session_index_script[] =
+    "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])\n"
+    "local n = redis.call('ZCARD', KEYS[1])\n"
+    "local max = tonumber(ARGV[3])\n"
+    "if n <= max then return {} end\n"
+    "local old = redis.call('ZRANGE', KEYS[1], 0, n - max - 1)\n"
+    "redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - max - 1)\n"
+    "return old\n";
+
+/* A session being created: indexed first, then stored. */
+struct session_create_op {
+    struct store *s;
+    store_status_fn *cb;
+    void *arg;
+    char key[STORE_KEY_MAX];  /* session:<hash> */
+    char value[512];          /* the session's value */
+    char ttl[16];             /* its lifetime in seconds */
+};
+
+static void on_forgotten(redisReply *r, void *arg) {
+    (void)r;
+    free(arg);
+}
+
+/* Deletes a session whose end nobody waits for (durably; errors ignored). */
+static void session_drop(struct store *s, const char *token_hash) {
+    char key[STORE_KEY_MAX];
+    struct store_op *op = op_new(NULL);
+    if (!op || store_key_session(key, sizeof(key), token_hash) < 0) {
+        free(op);
+        return;
+    }
+    const char *argv[] = {"DEL", key};
+    send_op(s, op, on_forgotten, DURABLE, 2, argv, NULL);
+}
+
+static void on_session_stored(redisReply *r, void *arg) {
+    struct session_create_op *op = arg;
+    op->cb(status_of(r), op->arg);
+    free(op);
+}
+
+static void on_session_indexed(redisReply *r, void *arg) {
+    struct session_create_op *op = arg;
+    enum store_status st = status_of(r);
+    if (st == STORE_OK && r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < r->elements; i++)
+            if (r->element[i]->type == REDIS_REPLY_STRING) session_drop(op->s, r->element[i]->str);
+    const char *argv[] = {"SET", op->key, op->value, "EX", op->ttl};
+    size_t lens[] = {3, strlen(op->key), strlen(op->value), 2, strlen(op->ttl)};
+    if (st != STORE_OK ||
+        cluster_command_durable(op->s->cluster, op->key, lens[1], on_session_stored, op, 5, argv,
+                                lens) < 0) {
+        op->cb(st != STORE_OK ? st : STORE_UNAVAILABLE, op->arg);
+        free(op);
+    }
+}
+
 int store_session_create(struct store *s, const char *token_hash, const struct session_user *u,
                          int ttl, store_status_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], value[512], ttl_text[16];
-    if (store_key_session(key, sizeof(key), token_hash) < 0) return -1;
-    int n = snprintf(value, sizeof(value), SESSION_FORMAT_TAG "\n%s\n%s\n%s", u->id, u->email,
-                     u->name);
-    if (n < 0 || (size_t)n >= sizeof(value)) return -1;
-    snprintf(ttl_text, sizeof(ttl_text), "%d", ttl);
-    struct store_op *op = op_new(arg);
+    char index[STORE_KEY_MAX], now[24], max[16];
+    struct session_create_op *op = calloc(1, sizeof(*op));
     if (!op) return -1;
-    op->cb.status = cb;
-    const char *argv[] = {"SET", key, value, "EX", ttl_text};
-    return send_op(s, op, on_status_reply, DURABLE, 5, argv, NULL);
+    *op = (struct session_create_op){.s = s, .cb = cb, .arg = arg};
+    int n = snprintf(op->value, sizeof(op->value), SESSION_FORMAT_TAG "\n%s\n%s\n%s", u->id,
+                     u->email, u->name);
+    if (n < 0 || (size_t)n >= sizeof(op->value) ||
+        store_key_session(op->key, sizeof(op->key), token_hash) < 0 ||
+        store_key_user_sessions(index, sizeof(index), u->id) < 0) {
+        free(op);
+        return -1;
+    }
+    snprintf(op->ttl, sizeof(op->ttl), "%d", ttl);
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    snprintf(max, sizeof(max), "%d", STORE_SESSIONS_MAX);
+    const char *argv[] = {"EVAL", session_index_script, "1", index, now, token_hash, max};
+    size_t lens[7];
+    for (int i = 0; i < 7; i++) lens[i] = strlen(argv[i]);
+    if (cluster_command_durable(s->cluster, index, lens[3], on_session_indexed, op, 7, argv,
+                                lens) < 0) {
+        free(op);
+        return -1;
+    }
+    return 0;
 }
 
 /* Splits "v1\n<id>\n<email>\n<name>" into u; -1 when it is not that. */
@@ -211,12 +287,41 @@ int store_session_get(struct store *s, const char *token_hash, int ttl, store_se
     return send_op(s, op, on_session_got, PLAIN, 4, argv, NULL);
 }
 
-static void on_deleted(redisReply *r, void *arg) {
-    struct store_op *op = arg;
+/* A session being ended: GETDEL, then its entry in the user's index. */
+struct session_end_op {
+    struct store *s;
+    store_status_fn *cb;
+    void *arg;
+    char hash[STORE_KEY_MAX]; /* the session's token hash */
+};
+
+static void on_unindexed(redisReply *r, void *arg) {
+    struct session_end_op *op = arg;
+    op->cb(status_of(r), op->arg);
+    free(op);
+}
+
+/* Removes hash from user_id's session index (durably); -1 when it cannot be sent. */
+static int session_unindex(struct store *s, const char *user_id, const char *hash,
+                           cluster_reply_fn *done, void *arg) {
+    char index[STORE_KEY_MAX];
+    if (store_key_user_sessions(index, sizeof(index), user_id) < 0) return -1;
+    const char *argv[] = {"ZREM", index, hash};
+    size_t lens[] = {4, strlen(index), strlen(hash)};
+    return cluster_command_durable(s->cluster, index, lens[1], done, arg, 3, argv, lens);
+}
+
+static void on_getdel(redisReply *r, void *arg) {
+    struct session_end_op *op = arg;
+    struct session_user u;
     enum store_status st = status_of(r);
-    if (st == STORE_OK && (r->type != REDIS_REPLY_INTEGER || r->integer == 0))
-        st = STORE_NOT_FOUND;
-    op->cb.status(st, op->arg);
+    if (st == STORE_OK) {
+        if (r->type == REDIS_REPLY_NIL) st = STORE_NOT_FOUND;
+        else if (r->type != REDIS_REPLY_STRING || session_parse(r->str, r->len, &u) < 0)
+            st = STORE_ERROR;
+    }
+    if (st == STORE_OK && session_unindex(op->s, u.id, op->hash, on_unindexed, op) == 0) return;
+    op->cb(st == STORE_OK ? STORE_UNAVAILABLE : st, op->arg);
     free(op);
 }
 
@@ -224,11 +329,160 @@ int store_session_delete(struct store *s, const char *token_hash, store_status_f
                          void *arg) {
     char key[STORE_KEY_MAX];
     if (store_key_session(key, sizeof(key), token_hash) < 0) return -1;
+    struct session_end_op *op = calloc(1, sizeof(*op));
+    if (!op) return -1;
+    *op = (struct session_end_op){.s = s, .cb = cb, .arg = arg};
+    snprintf(op->hash, sizeof(op->hash), "%s", token_hash);
+    const char *argv[] = {"GETDEL", key};
+    size_t lens[] = {6, strlen(key)};
+    if (cluster_command_durable(s->cluster, key, lens[1], on_getdel, op, 2, argv, lens) < 0) {
+        free(op);
+        return -1;
+    }
+    return 0;
+}
+
+/* Ending every session of a user but one: the index is read, then each
+ * other session is deleted and, once it is gone, removed from the index. */
+struct sessions_end_op {
+    struct store *s;
+    store_status_fn *cb;
+    void *arg;
+    char user_id[CHAT_USER_ID_LEN + 1]; /* whose sessions */
+    char keep[STORE_KEY_MAX];           /* the hash of the session that stays */
+    size_t pending;                     /* deletions not finished yet */
+    enum store_status status;           /* STORE_OK until one fails */
+};
+
+/* One session of a sessions_end_op: DEL, then ZREM from the index. */
+struct session_kill {
+    struct sessions_end_op *all;
+    char hash[STORE_KEY_MAX];
+};
+
+static void sessions_end_step_done(struct sessions_end_op *op, enum store_status st) {
+    if (st != STORE_OK) op->status = st == STORE_NOT_FOUND ? op->status : st;
+    if (--op->pending > 0) return;
+    op->cb(op->status, op->arg);
+    free(op);
+}
+
+static void on_kill_unindexed(redisReply *r, void *arg) {
+    struct session_kill *k = arg;
+    sessions_end_step_done(k->all, status_of(r));
+    free(k);
+}
+
+static void on_kill_deleted(redisReply *r, void *arg) {
+    struct session_kill *k = arg;
+    enum store_status st = status_of(r);
+    if (st == STORE_OK &&
+        session_unindex(k->all->s, k->all->user_id, k->hash, on_kill_unindexed, k) == 0)
+        return;
+    sessions_end_step_done(k->all, st == STORE_OK ? STORE_UNAVAILABLE : st);
+    free(k);
+}
+
+/* Starts ending one session; false when it could not be sent. */
+static bool session_kill_start(struct sessions_end_op *op, const char *hash) {
+    char key[STORE_KEY_MAX];
+    struct session_kill *k = calloc(1, sizeof(*k));
+    if (!k || store_key_session(key, sizeof(key), hash) < 0) {
+        free(k);
+        return false;
+    }
+    k->all = op;
+    snprintf(k->hash, sizeof(k->hash), "%s", hash);
+    const char *argv[] = {"DEL", key};
+    size_t lens[] = {3, strlen(key)};
+    if (cluster_command_durable(op->s->cluster, key, lens[1], on_kill_deleted, k, 2, argv, lens) <
+        0) {
+        free(k);
+        return false;
+    }
+    return true;
+}
+
+static void on_index_read(redisReply *r, void *arg) {
+    struct sessions_end_op *op = arg;
+    enum store_status st = status_of(r);
+    if (st == STORE_OK && r->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
+    op->pending = 1; /* held until every deletion has started */
+    op->status = st;
+    for (size_t i = 0; st == STORE_OK && i < r->elements; i++) {
+        const redisReply *h = r->element[i];
+        if (h->type != REDIS_REPLY_STRING || strcmp(h->str, op->keep) == 0) continue;
+        op->pending++;
+        if (!session_kill_start(op, h->str)) {
+            op->pending--;
+            op->status = STORE_UNAVAILABLE;
+        }
+    }
+    sessions_end_step_done(op, STORE_OK);
+}
+
+int store_sessions_end_others(struct store *s, const char *user_id, const char *keep_hash,
+                              store_status_fn *cb, void *arg) {
+    char index[STORE_KEY_MAX];
+    if (store_key_user_sessions(index, sizeof(index), user_id) < 0) return -1;
+    struct sessions_end_op *op = calloc(1, sizeof(*op));
+    if (!op) return -1;
+    *op = (struct sessions_end_op){.s = s, .cb = cb, .arg = arg};
+    snprintf(op->user_id, sizeof(op->user_id), "%s", user_id);
+    snprintf(op->keep, sizeof(op->keep), "%s", keep_hash);
+    const char *argv[] = {"ZRANGE", index, "0", "-1"};
+    size_t lens[] = {6, strlen(index), 1, 2};
+    if (cluster_command_argv(s->cluster, index, lens[1], on_index_read, op, 4, argv, lens) < 0) {
+        free(op);
+        return -1;
+    }
+    return 0;
+}
+
+int store_user_set_password(struct store *s, const char *email, const char *pwhash,
+                            store_status_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX];
+    if (store_key_user(key, sizeof(key), email) < 0) return -1;
     struct store_op *op = op_new(arg);
     if (!op) return -1;
     op->cb.status = cb;
-    const char *argv[] = {"DEL", key};
-    return send_op(s, op, on_deleted, DURABLE, 2, argv, NULL);
+    const char *argv[] = {"HSET", key, "pw", pwhash};
+    return send_op(s, op, on_status_reply, DURABLE, 4, argv, NULL);
+}
+
+/* ---- rate limits ---- */
+
+/* A fixed window: the first hit starts the window (PX), each hit counts;
+ * answers 0 while within the limit, else the ms until the window ends. */
+static const char rate_hit_script[] =
+    "local n = redis.call('INCR', KEYS[1])\n"
+    "if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end\n"
+    "if n <= tonumber(ARGV[1]) then return 0 end\n"
+    "local ttl = redis.call('PTTL', KEYS[1])\n"
+    "if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]); ttl = tonumber(ARGV[2]) end\n"
+    "return ttl\n";
+
+static void on_rate_hit(redisReply *r, void *arg) {
+    struct store_op *op = arg;
+    enum store_status st = status_of(r);
+    long long retry_ms = 0;
+    if (st == STORE_OK && r->type != REDIS_REPLY_INTEGER) st = STORE_ERROR;
+    else if (st == STORE_OK) retry_ms = r->integer;
+    op->cb.rate(st, retry_ms, op->arg);
+    free(op);
+}
+
+int store_rate_hit(struct store *s, const char *limit, const char *subject, int count,
+                   long long window_ms, store_rate_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX], count_text[16], window_text[24];
+    if (store_key_rate(key, sizeof(key), limit, subject) < 0) return -1;
+    snprintf(count_text, sizeof(count_text), "%d", count);
+    snprintf(window_text, sizeof(window_text), "%lld", window_ms);
+    struct store_op *op = op_new(arg);
+    if (!op) return -1;
+    op->cb.rate = cb;
+    const char *argv[] = {"EVAL", rate_hit_script, "1", key, count_text, window_text};
+    return send_op(s, op, on_rate_hit, PLAIN, 6, argv, NULL);
 }
 
 /* ---- messages ---- */

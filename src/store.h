@@ -24,6 +24,7 @@ enum store_status { STORE_OK, STORE_NOT_FOUND, STORE_EXISTS, STORE_UNAVAILABLE, 
 #define STORE_PWHASH_MAX 128 /* crypto_pwhash_STRBYTES */
 #define STORE_ROOM_LOBBY "lobby"
 #define STORE_DEDUP_TTL 86400 /* seconds a client message id is remembered */
+#define STORE_SESSIONS_MAX 100 /* sessions per user; a login beyond ends the oldest */
 
 /* A user record as stored (the password only as its Argon2id hash). */
 struct store_user {
@@ -53,15 +54,34 @@ int store_user_create(struct store *s, const struct store_user *u, store_status_
 /* Looks a user up by normalised e-mail (STORE_NOT_FOUND when unknown). */
 int store_user_get(struct store *s, const char *email, store_user_fn *cb, void *arg);
 
-/* Stores a session under the hash of its token, expiring after ttl seconds. */
+/* Stores a session under the hash of its token, expiring after ttl seconds,
+ * and adds it to its user's session index (first: a session is never stored
+ * unindexed). A user's sessions beyond the newest STORE_SESSIONS_MAX end. */
 int store_session_create(struct store *s, const char *token_hash, const struct session_user *u,
                          int ttl, store_status_fn *cb, void *arg);
 /* Reads a session and pushes its expiry ttl seconds ahead (sliding). */
 int store_session_get(struct store *s, const char *token_hash, int ttl, store_session_fn *cb,
                       void *arg);
-/* Deletes one session (STORE_NOT_FOUND when it did not exist). */
+/* Deletes one session and its index entry (STORE_NOT_FOUND when it did not
+ * exist). */
 int store_session_delete(struct store *s, const char *token_hash, store_status_fn *cb,
                          void *arg);
+/* Ends every session of a user except keep_hash's: reads the user's index,
+ * deletes each other session and then its index entry (entries of sessions
+ * that expired are removed the same way). STORE_OK when all are gone. */
+int store_sessions_end_others(struct store *s, const char *user_id, const char *keep_hash,
+                              store_status_fn *cb, void *arg);
+/* Replaces a user's password hash (durable). */
+int store_user_set_password(struct store *s, const char *email, const char *pwhash,
+                            store_status_fn *cb, void *arg);
+
+/* Receives 0 when a rate-limit hit was within the limit, else the ms until
+ * the window ends. */
+typedef void store_rate_fn(enum store_status st, long long retry_ms, void *arg);
+/* Counts one hit on rate:<limit>:<subject>, a fixed window of window_ms
+ * that allows count hits (one key, one script, no WAIT). */
+int store_rate_hit(struct store *s, const char *limit, const char *subject, int count,
+                   long long window_ms, store_rate_fn *cb, void *arg);
 
 /* Appends m (its id is ignored) to the room's stream; the callback gets the
  * message with the id Redis gave it. With a client_msg_id (may be NULL), a

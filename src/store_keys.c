@@ -21,3 +21,11 @@ int store_key_room_dedup(char *out, size_t size, const char *room, const char *u
                          const char *client_msg_id) {
     return fit(snprintf(out, size, "room:{%s}:dedup:%s:%s", room, user_id, client_msg_id), size);
 }
+
+int store_key_user_sessions(char *out, size_t size, const char *user_id) {
+    return fit(snprintf(out, size, "user-sessions:%s", user_id), size);
+}
+
+int store_key_rate(char *out, size_t size, const char *limit, const char *subject) {
+    return fit(snprintf(out, size, "rate:%s:%s", limit, subject), size);
+}

@@ -6,6 +6,8 @@
  *   room:{<room>}:messages       stream: userId, name, text, timestamp
  *   room:{<room>}:dedup:<userId>:<clientMsgId>   string: message id, EX 24 h
  *   rooms                        set: the names of the rooms created
+ *   user-sessions:<userId>       sorted set: session hashes, scored by login time (ms)
+ *   rate:<limit>:<subject>       string: hits in the current window, PX window
  * Each function writes a NUL-terminated key into out and returns its length,
  * or -1 when it does not fit in size bytes.
  */
@@ -20,6 +22,8 @@
 int store_key_user(char *out, size_t size, const char *email);
 int store_key_session(char *out, size_t size, const char *token_hash);
 int store_key_room_messages(char *out, size_t size, const char *room);
+int store_key_user_sessions(char *out, size_t size, const char *user_id);
+int store_key_rate(char *out, size_t size, const char *limit, const char *subject);
 int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,
                          const char *client_msg_id);
 

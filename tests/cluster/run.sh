@@ -34,7 +34,8 @@ echo "ok - the local cluster came up (ports $CLUSTER_PORT_BASE-$(( CLUSTER_PORT_
 
 chat_port=$(free_port) || exit 1
 seeds="127.0.0.1:$CLUSTER_PORT_BASE,127.0.0.1:$(( CLUSTER_PORT_BASE + 1 ))"
-"$top/$build/chatd" --bind 127.0.0.1 --port "$chat_port" --redis "$seeds" --workers 2 \
+# shellcheck disable=SC2046  # one word per assignment
+env $(unlimited_env) "$top/$build/chatd" --bind 127.0.0.1 --port "$chat_port" --redis "$seeds" --workers 2 \
   --redis-timeout 5000 --topology-refresh 600000 >"$tmp/chatd.log" 2>&1 &
 CHATD_PID=$!
 STARTED_PIDS+=("$CHATD_PID")

@@ -16,13 +16,27 @@ trap 'stop_started; rm -rf "$tmp"' EXIT
 redis_port=$(free_port) || exit 1
 start_redis "$tmp/redis" "$redis_port" || exit 1
 chat_port=$(free_port) || exit 1
+# --request-timeout 2000: test_abuse waits that long for slow clients to be cut.
 start_chatd "$top/$build/chatd" "$tmp/chatd.log" "$chat_port" "$redis_port" --workers 2 \
-  --web-root "$top/web" || exit 1
+  --request-timeout 2000 --web-root "$top/web" || exit 1
+main_pid=$CHATD_PID
+
+# A second chatd on the same Redis with low abuse limits, for test_limits.
+limited_port=$(free_port) || exit 1
+CHATD_LIMIT_LOGIN_EMAIL=3/60 CHATD_LIMIT_LOGIN_ADDRESS=6/60 CHATD_LIMIT_REGISTER_ADDRESS=2/60 \
+  CHATD_LIMIT_MESSAGES_USER=3/2 start_chatd "$top/$build/chatd" "$tmp/limited.log" "$limited_port" \
+  "$redis_port" --workers 2 || exit 1
+limited_pid=$CHATD_PID
+# and a second one like it: the limits are counted in Redis, shared by both.
+limited2_port=$(free_port) || exit 1
+CHATD_LIMIT_LOGIN_EMAIL=3/60 start_chatd "$top/$build/chatd" "$tmp/limited2.log" "$limited2_port" \
+  "$redis_port" --workers 1 || exit 1
+limited2_pid=$CHATD_PID
+export CHAT_LIMITED_URL="http://127.0.0.1:$limited_port" CHAT_LIMITED2_URL="http://127.0.0.1:$limited2_port"
 
 export CHAT_URL="http://127.0.0.1:$chat_port"
 export CHAT_REDIS_PORT=$redis_port
-export CHATD_PID=$CHATD_PID
-main_pid=$CHATD_PID
+export CHATD_PID=$main_pid
 rc=0
 for bin in "$top/$build"/tests/integration/test_*; do
   [[ -x $bin ]] || continue
@@ -74,6 +88,75 @@ fi
 kill "$s1" "$s2" 2>/dev/null; wait "$s1" "$s2" 2>/dev/null
 kill -TERM "${capped_pid:-0}" 2>/dev/null; wait "${capped_pid:-0}" 2>/dev/null
 
+# --max-connections: beyond it, requests get 503 too_many_connections with
+# Retry-After, while /health still answers (the balancer keeps seeing the
+# server); once connections close, requests are served again.
+capped_conns=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/capped-conns.log" "$capped_conns" "$redis_port" \
+  --max-connections 16 && capped_conns_pid=$CHATD_PID
+idle_fds=()
+for _ in $(seq 1 20); do
+  exec {fd}<>"/dev/tcp/127.0.0.1/$capped_conns" && idle_fds+=("$fd")
+done
+over_limit() {
+  curl -s "http://127.0.0.1:$capped_conns/message/" | grep -q '"too_many_connections"'
+}
+if wait_until 10 over_limit &&
+   curl -s -D - -o /dev/null "http://127.0.0.1:$capped_conns/message/" | grep -q '^Retry-After: 1' &&
+   [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$capped_conns/health") == 200 ]]; then
+  echo "ok - over --max-connections: 503 too_many_connections with Retry-After, /health still 200"
+else
+  echo "not ok - over --max-connections: 503 too_many_connections with Retry-After, /health still 200"; rc=1
+fi
+for fd in "${idle_fds[@]}"; do exec {fd}>&-; done
+if wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$capped_conns/message/" &&
+   curl -s "http://127.0.0.1:$capped_conns/metrics" | grep -qE '^chatd_connections_refused_total [1-9]'; then
+  echo "ok - below --max-connections again: served, and the refusals are counted"
+else
+  echo "not ok - below --max-connections again: served, and the refusals are counted"; rc=1
+fi
+kill -TERM "${capped_conns_pid:-0}" 2>/dev/null; wait "${capped_conns_pid:-0}" 2>/dev/null
+
+# A Redis that wants a password (requirepass) and an ACL user: chatd sends
+# AUTH on every connection; a wrong password leaves it unhealthy, and says so.
+auth_port=$(free_port) || exit 1
+mkdir -p "$tmp/auth-redis"
+printf '%s\n' "port $auth_port" "bind 127.0.0.1" "protected-mode yes" 'save ""' "appendonly no" \
+  "dir $tmp/auth-redis" "daemonize yes" "pidfile $tmp/auth-redis/redis.pid" \
+  "logfile $tmp/auth-redis/redis.log" 'requirepass "default secret"' \
+  "user chat on >chat-secret ~* &* +@all" >"$tmp/auth-redis/redis.conf"
+redis-server "$tmp/auth-redis/redis.conf" && wait_until 10 redis-cli -p "$auth_port" ping &&
+  STARTED_PIDS+=("$(cat "$tmp/auth-redis/redis.pid")")
+register_on() {
+  curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d "{\"email\":\"auth-$1@example.com\",\"password\":\"long enough\"}" "http://127.0.0.1:$1/user/"
+}
+p1=$(free_port) p2=$(free_port) p3=$(free_port)
+CHATD_REDIS_PASSWORD="default secret" start_chatd "$top/$build/chatd" "$tmp/auth1.log" "$p1" "$auth_port" &&
+  auth1=$CHATD_PID
+start_chatd "$top/$build/chatd" "$tmp/auth2.log" "$p2" "$auth_port" --redis-user chat --redis-password chat-secret &&
+  auth2=$CHATD_PID
+if [[ -n ${auth1:-} && -n ${auth2:-} && $(register_on "$p1") == 201 && $(register_on "$p2") == 201 ]]; then
+  echo "ok - chatd authenticates to Redis with a password and with an ACL user"
+else
+  echo "not ok - chatd authenticates to Redis with a password and with an ACL user"; rc=1
+fi
+# shellcheck disable=SC2046  # one word per assignment
+env $(unlimited_env) "$top/$build/chatd" --bind 127.0.0.1 --port "$p3" --redis "127.0.0.1:$auth_port" \
+  --redis-password not-the-secret --redis-timeout 500 >"$tmp/auth3.log" 2>&1 &
+auth3=$!
+STARTED_PIDS+=("$auth3")
+if wait_until 10 grep -q 'redis AUTH refused' "$tmp/auth3.log" &&
+   [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p3/health") == 503 ]] &&
+   ! grep -q 'not-the-secret' "$tmp/auth3.log"; then
+  echo "ok - a wrong Redis password: /health 503, the log says AUTH refused and never shows the password"
+else
+  echo "not ok - a wrong Redis password: /health 503, the log says AUTH refused and never shows the password"; rc=1
+fi
+for pid in "${auth1:-}" "${auth2:-}" "$auth3"; do [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null; done
+
 # chatd must stop cleanly on SIGTERM (with ASan: no leak report).
 tap_clean_exit "$main_pid" "$tmp/chatd.log" "chatd" || rc=1
+tap_clean_exit "$limited_pid" "$tmp/limited.log" "chatd with low limits" || rc=1
+tap_clean_exit "$limited2_pid" "$tmp/limited2.log" "the second chatd with low limits" || rc=1
 exit $rc

@@ -77,12 +77,12 @@ static void test_login(void **state) {
 static void test_password_change(void **state) {
     (void)state;
     struct password_change_body pb;
-    json_t *b = parse("{\"currentPassword\":\"x\",\"newPassword\":\"battery staple\"}");
+    json_t *b = parse("{\"oldPassword\":\"x\",\"newPassword\":\"battery staple\"}");
     assert_int_equal(request_body_password_change(b, &pb), CHAT_E_OK);
     assert_int_equal(pb.current_len, 1);
     assert_int_equal(pb.new_len, 14);
     json_decref(b);
-    b = parse("{\"currentPassword\":\"x\",\"newPassword\":\"short\"}");
+    b = parse("{\"oldPassword\":\"x\",\"newPassword\":\"short\"}");
     assert_int_equal(request_body_password_change(b, &pb), CHAT_E_INVALID_PASSWORD);
     json_decref(b);
     b = parse("{\"newPassword\":\"battery staple\"}");

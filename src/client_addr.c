@@ -1,0 +1,53 @@
+/* client_addr: the client's address behind trusted proxies, see client_addr.h. */
+#include "client_addr.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+static bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+/* The item s[0..len) without the blanks around it. */
+static void trim(const char **s, size_t *len) {
+    while (*len && is_space(**s)) (*s)++, (*len)--;
+    while (*len && is_space((*s)[*len - 1])) (*len)--;
+}
+
+bool client_addr_listed(const char *addr, const char *list) {
+    size_t want = strlen(addr);
+    while (list && *list) {
+        const char *comma = strchr(list, ',');
+        size_t len = comma ? (size_t)(comma - list) : strlen(list);
+        const char *item = list;
+        trim(&item, &len);
+        if (len == want && len > 0 && memcmp(item, addr, len) == 0) return true;
+        list = comma ? comma + 1 : NULL;
+    }
+    return false;
+}
+
+/* True when s[0..len) is an IPv4 or IPv6 address in text form. */
+static bool is_address(const char *s, size_t len) {
+    char text[CLIENT_ADDR_MAX];
+    unsigned char bin[sizeof(struct in6_addr)];
+    if (len == 0 || len >= sizeof(text)) return false;
+    memcpy(text, s, len);
+    text[len] = '\0';
+    return inet_pton(AF_INET, text, bin) == 1 || inet_pton(AF_INET6, text, bin) == 1;
+}
+
+void client_addr_pick(const char *peer, const char *forwarded_for, const char *trusted,
+                      char *out, size_t size) {
+    if (forwarded_for && client_addr_listed(peer, trusted)) {
+        const char *comma = strrchr(forwarded_for, ',');
+        const char *last = comma ? comma + 1 : forwarded_for;
+        size_t len = strlen(last);
+        trim(&last, &len);
+        if (is_address(last, len) && len < size) {
+            memcpy(out, last, len);
+            out[len] = '\0';
+            return;
+        }
+    }
+    snprintf(out, size, "%s", peer);
+}

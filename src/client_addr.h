@@ -1,0 +1,25 @@
+/*
+ * client_addr: which address a request comes from (pure, no I/O). It is the
+ * peer's address, unless the peer is a trusted proxy (HAProxy with
+ * "option forwardfor"): then it is the last address in the last
+ * X-Forwarded-For header, the one that proxy appended. Addresses a client
+ * put in front of it are never believed.
+ */
+#ifndef CHAT_CLIENT_ADDR_H
+#define CHAT_CLIENT_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CLIENT_ADDR_MAX 64 /* room for any IPv4 or IPv6 text form */
+
+/* True when addr is one of the comma-separated addresses in list. */
+bool client_addr_listed(const char *addr, const char *list);
+
+/* Writes the client's address into out (size bytes): the last entry of
+ * forwarded_for when the peer is in trusted and that entry is an IPv4 or
+ * IPv6 address, else the peer. forwarded_for may be NULL. */
+void client_addr_pick(const char *peer, const char *forwarded_for, const char *trusted,
+                      char *out, size_t size);
+
+#endif

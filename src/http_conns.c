@@ -1,0 +1,201 @@
+/* http_conns: counting, deadlines and close callbacks of client connections, see http_conns.h. */
+#include "http_conns.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "log.h"
+#include "metrics.h"
+
+/* Beyond max_connections + this many, connections are cut at once. */
+#define CONNS_RESERVE 64
+
+/* One open connection, found by its socket. */
+struct conn_slot {
+    struct evhttp_connection *evcon; /* NULL: the slot is free */
+    struct event *deadline;          /* when the awaited request is overdue */
+    long long waiting_since_ms;      /* accepted, or last reply written */
+    long long first_byte_ms;         /* first byte of the awaited request; 0: none */
+    bool reading;                    /* a request is awaited */
+    bool served;                     /* at least one reply was written */
+    bool over;                       /* accepted over max_connections */
+    void (*on_close)(void *arg);     /* the stream's close notification */
+    void *close_arg;
+};
+
+static struct {
+    struct event_base *base;
+    struct conn_slot *slots; /* indexed by fd */
+    size_t nslots;
+    struct http_conns_limits limits;
+    size_t open;             /* slots in use */
+    unsigned long long refused; /* accepted over the limit */
+} t;
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int fd_of(struct evhttp_connection *evcon) {
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    return bev ? (int)bufferevent_getfd(bev) : -1;
+}
+
+static struct conn_slot *slot_of(struct evhttp_connection *evcon) {
+    int fd = evcon ? fd_of(evcon) : -1;
+    if (fd < 0 || (size_t)fd >= t.nslots || t.slots[fd].evcon != evcon) return NULL;
+    return &t.slots[fd];
+}
+
+static void publish(void) { metrics_connections((long)t.open, t.refused); }
+
+static void slot_release(struct conn_slot *s) {
+    if (s->deadline) event_free(s->deadline);
+    memset(s, 0, sizeof(*s));
+    t.open--;
+    publish();
+}
+
+/* Cuts a connection: evhttp then reads the end of input and frees it. */
+static void cut(struct conn_slot *s, const char *why) {
+    int fd = (int)(s - t.slots);
+    log_debug("msg=\"connection cut\" fd=%d why=%s", fd, why);
+    shutdown(fd, SHUT_RDWR);
+}
+
+static void arm(struct conn_slot *s, long long in_ms) {
+    struct timeval tv = {(time_t)(in_ms / 1000), (suseconds_t)(in_ms % 1000) * 1000};
+    event_add(s->deadline, &tv);
+}
+
+/* The awaited request is due: cut the connection, or wait the rest. */
+static void on_deadline(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct conn_slot *s = arg;
+    if (!s->reading) return;
+    long long now = now_ms(), since = s->first_byte_ms ? s->first_byte_ms : s->waiting_since_ms;
+    long long limit = s->first_byte_ms ? t.limits.request_timeout_ms
+                      : s->served      ? t.limits.idle_timeout_ms
+                                       : t.limits.first_timeout_ms;
+    if (now - since >= limit)
+        cut(s, s->first_byte_ms ? "request-timeout" : "idle-timeout");
+    else
+        arm(s, limit - (now - since));
+}
+
+/* Notes the first byte of an awaited request. */
+static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg) {
+    (void)buf;
+    struct conn_slot *s = arg;
+    if (info->n_added == 0 || !s->reading || s->first_byte_ms) return;
+    s->first_byte_ms = now_ms();
+    arm(s, t.limits.request_timeout_ms);
+}
+
+static void on_closed(struct evhttp_connection *evcon, void *arg) {
+    (void)arg;
+    struct conn_slot *s = slot_of(evcon);
+    if (!s) return;
+    void (*fn)(void *) = s->on_close;
+    void *fn_arg = s->close_arg;
+    slot_release(s);
+    if (fn) fn(fn_arg);
+}
+
+/* Runs right after evhttp has set a new connection up around bev. */
+static void adopt(evutil_socket_t unused, short what, void *arg) {
+    (void)unused, (void)what;
+    struct bufferevent *bev = arg;
+    bufferevent_event_cb errorcb = NULL;
+    void *cbarg = NULL;
+    bufferevent_getcb(bev, NULL, NULL, &errorcb, &cbarg);
+    int fd = (int)bufferevent_getfd(bev);
+    struct evhttp_connection *evcon = cbarg;
+    if (errorcb && evcon && fd >= 0 && (size_t)fd < t.nslots) { /* else gone already, or untracked */
+        struct conn_slot *s = &t.slots[fd];
+        if (s->evcon) slot_release(s); /* its close went unnoticed; the fd is reused */
+        s->deadline = evtimer_new(t.base, on_deadline, s);
+        if (s->deadline) {
+            s->evcon = evcon;
+            s->reading = true;
+            s->waiting_since_ms = now_ms();
+            t.open++;
+            evhttp_connection_set_closecb(evcon, on_closed, NULL);
+            evbuffer_add_cb(bufferevent_get_input(bev), on_input, s);
+            arm(s, t.limits.first_timeout_ms);
+            if (t.open > (size_t)t.limits.max_connections) {
+                s->over = true;
+                t.refused++;
+                if (t.open > (size_t)t.limits.max_connections + CONNS_RESERVE) cut(s, "over-limit");
+            }
+            publish();
+        }
+    }
+    bufferevent_decref(bev);
+}
+
+/* evhttp asks for a new connection's bufferevent (socket set later). */
+static struct bufferevent *make_bev(struct event_base *base, void *arg) {
+    (void)arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+    if (!bev) return NULL;
+    bufferevent_incref(bev); /* kept alive until adopt() has looked at it */
+    if (event_base_once(base, -1, EV_TIMEOUT, adopt, bev, NULL) < 0) bufferevent_decref(bev);
+    return bev;
+}
+
+int http_conns_init(struct event_base *base, struct evhttp *http, size_t max_fds,
+                    const struct http_conns_limits *limits) {
+    t.slots = calloc(max_fds, sizeof(*t.slots));
+    if (!t.slots) return -1;
+    t.nslots = max_fds;
+    t.base = base;
+    t.limits = *limits;
+    evhttp_set_bevcb(http, make_bev, NULL);
+    return 0;
+}
+
+void http_conns_free(void) {
+    for (size_t i = 0; i < t.nslots; i++)
+        if (t.slots[i].deadline) event_free(t.slots[i].deadline);
+    free(t.slots);
+    memset(&t, 0, sizeof(t));
+}
+
+bool http_conns_request_read(struct evhttp_connection *evcon) {
+    struct conn_slot *s = slot_of(evcon);
+    if (!s) return true;
+    s->reading = false;
+    s->first_byte_ms = 0;
+    event_del(s->deadline);
+    return !s->over;
+}
+
+void http_conns_reply_done(struct evhttp_connection *evcon) {
+    struct conn_slot *s = slot_of(evcon);
+    if (!s) return;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    s->reading = true;
+    s->served = true;
+    s->waiting_since_ms = now_ms();
+    /* a pipelined next request may be there already */
+    s->first_byte_ms = evbuffer_get_length(bufferevent_get_input(bev)) ? s->waiting_since_ms : 0;
+    arm(s, s->first_byte_ms ? t.limits.request_timeout_ms : t.limits.idle_timeout_ms);
+}
+
+void http_conns_on_close(struct evhttp_connection *evcon, void (*fn)(void *arg), void *arg) {
+    struct conn_slot *s = slot_of(evcon);
+    if (!s) return;
+    s->on_close = fn;
+    s->close_arg = arg;
+}
+
+size_t http_conns_open(void) { return t.open; }

@@ -1,0 +1,54 @@
+/*
+ * http_conns: what libevent 2.1's evhttp does not keep about its client
+ * connections: how many are open (--max-connections), a deadline by which a
+ * request must have arrived completely (--request-timeout: a client sending
+ * a byte a second, "slowloris", is cut off), an idle limit between
+ * requests, and which stream a connection carries (told when the client
+ * goes away).
+ *
+ * Connections are tracked from the moment evhttp accepts them: evhttp asks
+ * us for each connection's bufferevent (evhttp_set_bevcb), and right after
+ * it has set the connection up we take its close callback. A connection is
+ * cut by shutting its socket down, after which evhttp sees the end of the
+ * input and frees the connection itself.
+ *
+ * One instance per process (chatd has one HTTP server); loop thread only.
+ */
+#ifndef CHAT_HTTP_CONNS_H
+#define CHAT_HTTP_CONNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+struct evhttp;
+struct evhttp_connection;
+
+/* Limits of the connection table. */
+struct http_conns_limits {
+    int max_connections;    /* open connections at most; more are answered 503 */
+    int request_timeout_ms; /* from a request's first byte to its last */
+    int idle_timeout_ms;    /* between two requests on one connection */
+    int first_timeout_ms;   /* from accept to the first byte */
+};
+
+/* Takes over evhttp's connection set-up; fds up to max_fds are tracked.
+ * 0 or -1. */
+int http_conns_init(struct event_base *base, struct evhttp *http, size_t max_fds,
+                    const struct http_conns_limits *limits);
+/* Frees the table (after evhttp_free, which closes every connection). */
+void http_conns_free(void);
+
+/* A request arrived completely on evcon: its deadline is off. Returns
+ * false when the connection was accepted over --max-connections (the
+ * caller answers 503 unless it is a health check). */
+bool http_conns_request_read(struct evhttp_connection *evcon);
+/* A reply was written out: the connection waits for the next request. */
+void http_conns_reply_done(struct evhttp_connection *evcon);
+/* Sets (or with NULL clears) what runs when evcon's client goes away. */
+void http_conns_on_close(struct evhttp_connection *evcon, void (*fn)(void *arg), void *arg);
+
+/* Connections open now. */
+size_t http_conns_open(void);
+
+#endif

@@ -1,0 +1,174 @@
+/* ratelimit: Redis-backed abuse limits shared by every chatd, see ratelimit.h. */
+#include "ratelimit.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <sys/queue.h>
+#include <event2/keyvalq_struct.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "server.h"
+#include "store.h"
+
+#define RATE_WINDOW_MAX_S 86400
+
+/* What each limit is called (in keys and metrics) and how it fails. */
+static const struct {
+    const char *name;  /* rate:<name>:<subject>, chatd_rate_limited_total{limit=<name>} */
+    bool fail_closed;  /* Redis unavailable: refuse (503) rather than allow */
+} limits[RATE_LIMIT_COUNT] = {
+    [RATE_LOGIN_EMAIL] = {"login-email", true},
+    [RATE_LOGIN_ADDRESS] = {"login-address", true},
+    [RATE_REGISTER_ADDRESS] = {"register-address", false},
+    [RATE_MESSAGES_USER] = {"messages-user", false},
+};
+
+static struct rate_rule rules[RATE_LIMIT_COUNT]; /* from the configuration */
+
+int rate_rule_parse(const char *text, struct rate_rule *out) {
+    char *end;
+    errno = 0;
+    long count = strtol(text, &end, 10);
+    if (errno || end == text || count < 0 || count > 1000000000) return -1;
+    if (count == 0 && *end == '\0') {
+        *out = (struct rate_rule){0, 0};
+        return 0;
+    }
+    if (*end != '/') return -1;
+    const char *w = end + 1;
+    long window = strtol(w, &end, 10);
+    if (errno || end == w || *end || window < 1 || window > RATE_WINDOW_MAX_S) return -1;
+    *out = (struct rate_rule){(int)count, (int)window};
+    return 0;
+}
+
+int ratelimit_init(const struct config *cfg, char err[256]) {
+    const struct {
+        const char *flag, *value;
+    } given[RATE_LIMIT_COUNT] = {
+        [RATE_LOGIN_EMAIL] = {"--limit-login-email", cfg->limit_login_email},
+        [RATE_LOGIN_ADDRESS] = {"--limit-login-address", cfg->limit_login_address},
+        [RATE_REGISTER_ADDRESS] = {"--limit-register-address", cfg->limit_register_address},
+        [RATE_MESSAGES_USER] = {"--limit-messages-user", cfg->limit_messages_user},
+    };
+    for (int i = 0; i < RATE_LIMIT_COUNT; i++) {
+        if (rate_rule_parse(given[i].value, &rules[i]) < 0) {
+            snprintf(err, 256, "%s: expected N/seconds (seconds 1 to %d) or 0, got '%s'",
+                     given[i].flag, RATE_WINDOW_MAX_S, given[i].value);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The checks of one ratelimit_check call, answered together. */
+struct check_op {
+    ratelimit_fn *done;
+    void *arg;
+    size_t pending;      /* hits not answered yet */
+    chat_error verdict;  /* the worst so far */
+    long long retry_ms;  /* the longest wait among the limits hit */
+    struct check_hit {
+        struct check_op *op;
+        enum rate_limit limit;
+    } hits[RATE_LIMIT_COUNT];
+};
+
+static void finish(struct check_op *op) {
+    int retry_s = (int)((op->retry_ms + 999) / 1000);
+    op->done(op->verdict, op->verdict == CHAT_E_RATE_LIMITED && retry_s < 1 ? 1 : retry_s,
+             op->arg);
+    free(op);
+}
+
+/* Folds one limit's outcome into the verdict. */
+static void account(struct check_op *op, enum rate_limit limit, enum store_status st,
+                    long long retry_ms) {
+    if (st != STORE_OK) {
+        metrics_rate_unchecked(limits[limit].name);
+        if (limits[limit].fail_closed && op->verdict == CHAT_E_OK) op->verdict = CHAT_E_UNAVAILABLE;
+        return;
+    }
+    if (retry_ms <= 0) return;
+    metrics_rate_limited(limits[limit].name);
+    op->verdict = CHAT_E_RATE_LIMITED;
+    if (retry_ms > op->retry_ms) op->retry_ms = retry_ms;
+}
+
+static void on_hit(enum store_status st, long long retry_ms, void *arg) {
+    struct check_hit *hit = arg;
+    struct check_op *op = hit->op;
+    account(op, hit->limit, st, retry_ms);
+    if (--op->pending == 0) finish(op);
+}
+
+static void on_nothing_to_count(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    finish(arg);
+}
+
+int ratelimit_check(struct server *srv, const struct rate_check *checks, size_t n,
+                    ratelimit_fn *done, void *arg) {
+    if (n > RATE_LIMIT_COUNT) return -1;
+    struct check_op *op = calloc(1, sizeof(*op));
+    if (!op) return -1;
+    *op = (struct check_op){.done = done, .arg = arg, .verdict = CHAT_E_OK};
+    op->pending = 1; /* held while the hits are sent */
+    for (size_t i = 0; i < n; i++) {
+        const struct rate_rule *rule = &rules[checks[i].limit];
+        if (rule->count == 0) continue;
+        op->hits[i] = (struct check_hit){op, checks[i].limit};
+        op->pending++;
+        if (store_rate_hit(srv->store, limits[checks[i].limit].name, checks[i].subject,
+                           rule->count, (long long)rule->window_s * 1000, on_hit,
+                           &op->hits[i]) < 0) {
+            op->pending--;
+            account(op, checks[i].limit, STORE_UNAVAILABLE, 0);
+        }
+    }
+    if (--op->pending > 0) return 0;
+    /* nothing was sent: answer on the next loop turn, never from inside this call */
+    struct timeval now = {0, 0};
+    if (event_base_once(srv->base, -1, EV_TIMEOUT, on_nothing_to_count, op, &now) < 0) {
+        free(op);
+        return -1;
+    }
+    return 0;
+}
+
+void ratelimit_reply(struct request *r, chat_error verdict, int retry_after_s) {
+    if (verdict == CHAT_E_RATE_LIMITED) {
+        char seconds[16];
+        snprintf(seconds, sizeof(seconds), "%d", retry_after_s);
+        http_add_header(r, "Retry-After", seconds);
+    }
+    http_reply_error(r, verdict, NULL);
+}
+
+/* The value of the last X-Forwarded-For header (the one our proxy added). */
+static const char *last_forwarded_for(const struct request *r) {
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(r->ev);
+    const char *last = NULL;
+    const struct evkeyval *kv;
+    TAILQ_FOREACH(kv, h, next)
+        if (strcasecmp(kv->key, "X-Forwarded-For") == 0) last = kv->value;
+    return last;
+}
+
+void ratelimit_client_address(const struct request *r, char out[CLIENT_ADDR_MAX]) {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    if (evcon) evhttp_connection_get_peer(evcon, &peer, &port);
+    client_addr_pick(peer ? peer : "unknown", last_forwarded_for(r),
+                     r->srv->cfg.trusted_proxies, out, CLIENT_ADDR_MAX);
+}

@@ -1,0 +1,173 @@
+/*
+ * routes_password: PUT /user/password changes the password of the session's
+ * user. The old password is checked (Argon2id on a worker, under the login
+ * rate limits), the new one hashed, the record updated, and then every other
+ * session of the user ends; the session that asked stays.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "request_body.h"
+#include "routes.h"
+#include "server.h"
+#include "store.h"
+#include "workers.h"
+
+/* One password change, from the request to the reply. */
+struct password_op {
+    struct request *r;                  /* the request to answer */
+    char session[TOKEN_HASH_LEN + 1];   /* the hash of the asking session */
+    struct session_user who;            /* the session's user */
+    struct store_user user;             /* the stored record, then the new hash */
+    char *old_pw, *new_pw;              /* copies, wiped once hashed */
+    size_t old_len, new_len;
+    bool old_ok;                        /* the old password matched */
+    bool hash_failed;                   /* Argon2id could not run */
+};
+
+static void password_op_free(struct password_op *op) {
+    if (op->old_pw) sodium_memzero(op->old_pw, op->old_len);
+    if (op->new_pw) sodium_memzero(op->new_pw, op->new_len);
+    free(op->old_pw);
+    free(op->new_pw);
+    sodium_memzero(op->user.pwhash, sizeof(op->user.pwhash));
+    free(op);
+}
+
+static void fail(struct password_op *op, chat_error e) {
+    http_reply_error(op->r, e, NULL);
+    password_op_free(op);
+}
+
+static chat_error status_error(enum store_status st) {
+    return st == STORE_NOT_FOUND ? CHAT_E_UNAUTHORIZED
+           : st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE
+                                     : CHAT_E_INTERNAL;
+}
+
+static void on_others_ended(enum store_status st, void *arg) {
+    struct password_op *op = arg;
+    if (st != STORE_OK) {
+        /* the new password is in place; a retry ends the sessions left */
+        log_warn("req=%s msg=\"other sessions not all ended\"", op->r->id);
+        fail(op, CHAT_E_UNAVAILABLE);
+        return;
+    }
+    http_reply_empty(op->r, 204);
+    password_op_free(op);
+}
+
+static void on_password_stored(enum store_status st, void *arg) {
+    struct password_op *op = arg;
+    if (st != STORE_OK) fail(op, status_error(st == STORE_NOT_FOUND ? STORE_ERROR : st));
+    else if (store_sessions_end_others(op->r->srv->store, op->who.id, op->session,
+                                       on_others_ended, op) < 0)
+        fail(op, CHAT_E_UNAVAILABLE);
+}
+
+/* On a worker: checks the old password, then hashes the new one. */
+static void check_and_hash(void *arg) {
+    struct password_op *op = arg;
+    op->old_ok = crypto_pwhash_str_verify(op->user.pwhash, op->old_pw, op->old_len) == 0;
+    sodium_memzero(op->old_pw, op->old_len);
+    if (op->old_ok)
+        op->hash_failed = crypto_pwhash_str(op->user.pwhash, op->new_pw, op->new_len,
+                                            crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                            crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0;
+    sodium_memzero(op->new_pw, op->new_len);
+}
+
+static void on_checked(void *arg, bool cancelled) {
+    struct password_op *op = arg;
+    if (cancelled || op->hash_failed) fail(op, CHAT_E_UNAVAILABLE);
+    else if (!op->old_ok) fail(op, CHAT_E_WRONG_PASSWORD);
+    else if (store_user_set_password(op->r->srv->store, op->user.email, op->user.pwhash,
+                                     on_password_stored, op) < 0)
+        fail(op, CHAT_E_UNAVAILABLE);
+}
+
+static void on_user(enum store_status st, const struct store_user *u, void *arg) {
+    struct password_op *op = arg;
+    if (st != STORE_OK) {
+        fail(op, status_error(st));
+        return;
+    }
+    op->user = *u;
+    if (strcmp(op->user.id, op->who.id) != 0) fail(op, CHAT_E_UNAUTHORIZED);
+    else if (workers_submit(op->r->srv->workers, check_and_hash, on_checked, op) < 0)
+        fail(op, CHAT_E_INTERNAL);
+}
+
+static void on_allowed(chat_error verdict, int retry_after_s, void *arg) {
+    struct password_op *op = arg;
+    if (verdict != CHAT_E_OK) {
+        ratelimit_reply(op->r, verdict, retry_after_s);
+        password_op_free(op);
+    } else if (store_user_get(op->r->srv->store, op->who.email, on_user, op) < 0) {
+        fail(op, CHAT_E_UNAVAILABLE);
+    }
+}
+
+/* The old-password check counts as a login attempt, for the e-mail and the address. */
+static void on_session(enum store_status st, const struct session_user *u, void *arg) {
+    struct password_op *op = arg;
+    if (st != STORE_OK) {
+        fail(op, status_error(st));
+        return;
+    }
+    op->who = *u;
+    char address[CLIENT_ADDR_MAX];
+    ratelimit_client_address(op->r, address);
+    struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, address}, {RATE_LOGIN_EMAIL, op->who.email}};
+    if (ratelimit_check(op->r->srv, checks, 2, on_allowed, op) < 0) fail(op, CHAT_E_INTERNAL);
+}
+
+static char *copy(const char *s, size_t len) {
+    char *c = malloc(len + 1);
+    if (c) {
+        memcpy(c, s, len);
+        c[len] = '\0';
+    }
+    return c;
+}
+
+/* Reads {"oldPassword","newPassword"} (request_body.c) into op; CHAT_E_OK or the error. */
+static chat_error read_body(struct request *r, struct password_op *op) {
+    json_t *body;
+    chat_error e = http_body_json(r, &body);
+    if (e != CHAT_E_OK) return e;
+    struct password_change_body pb;
+    e = request_body_password_change(body, &pb);
+    if (e == CHAT_E_OK) {
+        op->old_len = pb.current_len;
+        op->new_len = pb.new_len;
+        op->old_pw = copy(pb.current, pb.current_len);
+        op->new_pw = copy(pb.new_password, pb.new_len);
+        if (!op->old_pw || !op->new_pw) e = CHAT_E_INTERNAL;
+    }
+    json_decref(body);
+    return e;
+}
+
+void route_user_password(struct request *r) {
+    struct password_op *op = calloc(1, sizeof(*op));
+    if (!op) {
+        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        return;
+    }
+    op->r = r;
+    if (!route_session_hash(r, op->session)) {
+        password_op_free(op);
+        return;
+    }
+    chat_error e = read_body(r, op);
+    if (e != CHAT_E_OK) fail(op, e);
+    else if (store_session_get(r->srv->store, op->session, r->srv->cfg.session_ttl, on_session,
+                               op) < 0)
+        fail(op, CHAT_E_UNAVAILABLE);
+}

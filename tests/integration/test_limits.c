@@ -1,0 +1,223 @@
+/*
+ * test_limits: the abuse limits, against a chatd started with low limits
+ * (CHAT_LIMITED_URL, see run.sh: 3 logins per e-mail and 6 per address a
+ * minute, 2 registrations per address a minute, 3 messages per user in 2 s).
+ * Over a limit the answer is 429 rate_limited with Retry-After in whole
+ * seconds and the usual error body; other e-mails, addresses and users are
+ * not affected; /metrics counts the refusals. Different client addresses
+ * come from X-Forwarded-For, which chatd believes because the peer
+ * (127.0.0.1) is a trusted proxy by default. A second chatd on the same
+ * Redis (CHAT_LIMITED2_URL) shares the counts.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chatclient.h"
+#include "testlib.h"
+
+#define PASSWORD "correct horse battery"
+
+/* A fresh documentation address (TEST-NET-3) for each use, so that the
+ * tests do not share per-address counters. */
+static void fresh_address(char *header, size_t size) {
+    static int n;
+    snprintf(header, size, "X-Forwarded-For: 198.51.100.7, 203.0.113.%d", ++n);
+}
+
+/* One JSON request from the given X-Forwarded-For header (may be NULL). */
+static long call(const char *method, const char *path, const char *xff, const char *auth,
+                 const char *body, struct http_result *r) {
+    const char *h[] = {"Content-Type: application/json", xff ? xff : "X-None: 1",
+                       auth ? auth : "X-None: 2", NULL};
+    assert_int_equal(test_http(method, path, h, body, strlen(body), r), 0);
+    return r->status;
+}
+
+/* Checks a 429: the error body and a Retry-After of 1 to max seconds. */
+static void assert_limited(const struct http_result *r, int max_s) {
+    assert_int_equal(r->status, 429);
+    assert_true(test_is_error(r->body, "rate_limited"));
+    const char *ra = strstr(r->headers, "Retry-After: ");
+    assert_non_null(ra);
+    int s = atoi(ra + 13);
+    if (s < 1 || s > max_s) fail_msg("Retry-After %d, want 1..%d", s, max_s);
+}
+
+static void register_user(const char *xff, char *email, size_t size, char *auth, size_t asize) {
+    char body[256];
+    struct http_result r;
+    test_email(email, size, "limit");
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"" PASSWORD "\"}", email);
+    assert_int_equal(call("POST", "/user/", xff, NULL, body, &r), 201);
+    if (auth) {
+        const char *k = strstr(r.body, "\"authKey\":\"");
+        assert_non_null(k);
+        snprintf(auth, asize, "Authorization: Bearer %.43s", k + 11);
+    }
+    test_http_result_free(&r);
+}
+
+static void logins_per_email_are_limited(void **state) {
+    (void)state;
+    char xff[96], email[128], body[256];
+    struct http_result r;
+    fresh_address(xff, sizeof(xff));
+    register_user(xff, email, sizeof(email), NULL, 0);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"wrong password\"}", email);
+    for (int i = 0; i < 3; i++) { /* each from another address: only the e-mail counts */
+        fresh_address(xff, sizeof(xff));
+        assert_int_equal(call("PUT", "/user/", xff, NULL, body, &r), 401);
+        test_http_result_free(&r);
+    }
+    fresh_address(xff, sizeof(xff));
+    call("PUT", "/user/", xff, NULL, body, &r);
+    assert_limited(&r, 60);
+    test_http_result_free(&r);
+    /* the right password too: the limit is on attempts */
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"" PASSWORD "\"}", email);
+    call("PUT", "/user/", xff, NULL, body, &r);
+    assert_limited(&r, 60);
+    test_http_result_free(&r);
+    /* another user logs in meanwhile */
+    char other[128];
+    register_user(xff, other, sizeof(other), NULL, 0);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"" PASSWORD "\"}", other);
+    assert_int_equal(call("PUT", "/user/", xff, NULL, body, &r), 200);
+    test_http_result_free(&r);
+}
+
+static void logins_per_address_are_limited(void **state) {
+    (void)state;
+    char xff[96], email[128], body[256];
+    struct http_result r;
+    fresh_address(xff, sizeof(xff));
+    for (int i = 0; i < 6; i++) { /* six unknown e-mails from one address */
+        test_email(email, sizeof(email), "nobody");
+        snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"whatever1\"}", email);
+        assert_int_equal(call("PUT", "/user/", xff, NULL, body, &r), 401);
+        test_http_result_free(&r);
+    }
+    test_email(email, sizeof(email), "nobody");
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"whatever1\"}", email);
+    call("PUT", "/user/", xff, NULL, body, &r);
+    assert_limited(&r, 60);
+    test_http_result_free(&r);
+    /* also what could never be an account counts against the address */
+    call("PUT", "/user/", xff, NULL, "{\"email\":\"x\",\"password\":\"y\"}", &r);
+    assert_limited(&r, 60);
+    test_http_result_free(&r);
+    fresh_address(xff, sizeof(xff));
+    assert_int_equal(call("PUT", "/user/", xff, NULL, body, &r), 401);
+    test_http_result_free(&r);
+}
+
+static void registrations_per_address_are_limited(void **state) {
+    (void)state;
+    char xff[96], email[128], body[256];
+    struct http_result r;
+    fresh_address(xff, sizeof(xff));
+    register_user(xff, email, sizeof(email), NULL, 0);
+    register_user(xff, email, sizeof(email), NULL, 0);
+    test_email(email, sizeof(email), "limit");
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"" PASSWORD "\"}", email);
+    call("POST", "/user/", xff, NULL, body, &r);
+    assert_limited(&r, 60);
+    test_http_result_free(&r);
+    fresh_address(xff, sizeof(xff));
+    assert_int_equal(call("POST", "/user/", xff, NULL, body, &r), 201);
+    test_http_result_free(&r);
+}
+
+static void messages_per_user_are_limited(void **state) {
+    (void)state;
+    char xff[96], email[128], auth[96], other_auth[96];
+    struct http_result r;
+    fresh_address(xff, sizeof(xff));
+    register_user(xff, email, sizeof(email), auth, sizeof(auth));
+    fresh_address(xff, sizeof(xff));
+    register_user(xff, email, sizeof(email), other_auth, sizeof(other_auth));
+    /* the window starts with the first send: the first three always pass */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(call("POST", "/message/", NULL, auth, "{\"text\":\"hi\"}", &r), 201);
+        test_http_result_free(&r);
+    }
+    bool limited = false;
+    for (int i = 0; i < 10 && !limited; i++) { /* a slow machine may see a new window */
+        if (call("POST", "/message/", NULL, auth, "{\"text\":\"hi\"}", &r) == 429) {
+            assert_limited(&r, 2);
+            limited = true;
+        } else {
+            assert_int_equal(r.status, 201);
+        }
+        test_http_result_free(&r);
+    }
+    assert_true(limited);
+    assert_int_equal(call("POST", "/message/", NULL, other_auth, "{\"text\":\"me\"}", &r), 201);
+    test_http_result_free(&r);
+}
+
+/* Attempts on two chatd count together: the counters live in Redis. */
+static void limits_are_shared_by_every_chatd(void **state) {
+    (void)state;
+    const char *second = getenv("CHAT_LIMITED2_URL");
+    if (!second) skip();
+    char xff[96], email[128], body[256];
+    struct http_result r;
+    fresh_address(xff, sizeof(xff));
+    register_user(xff, email, sizeof(email), NULL, 0);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"wrong password\"}", email);
+    char first[256], other[256];
+    snprintf(first, sizeof(first), "%s", getenv("CHAT_URL"));
+    snprintf(other, sizeof(other), "%s", second);
+    const char *urls[] = {first, other, first, other};
+    for (int i = 0; i < 4; i++) {
+        setenv("CHAT_URL", urls[i], 1);
+        fresh_address(xff, sizeof(xff));
+        call("PUT", "/user/", xff, NULL, body, &r);
+        if (i < 3) assert_int_equal(r.status, 401);
+        else assert_limited(&r, 60);
+        test_http_result_free(&r);
+    }
+    setenv("CHAT_URL", first, 1);
+}
+
+static void refusals_are_counted_in_metrics(void **state) {
+    (void)state;
+    struct http_result r;
+    assert_int_equal(test_http("GET", "/metrics", NULL, NULL, 0, &r), 0);
+    const char *names[] = {"login-email", "login-address", "register-address", "messages-user"};
+    for (int i = 0; i < 4; i++) {
+        char want[96];
+        snprintf(want, sizeof(want), "chatd_rate_limited_total{limit=\"%s\"} ", names[i]);
+        const char *line = strstr(r.body, want);
+        if (!line || atoi(line + strlen(want)) < 1) fail_msg("no refusal counted: %s", want);
+    }
+    test_http_result_free(&r);
+    assert_int_equal(test_http("GET", "/health", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    test_http_result_free(&r);
+}
+
+int main(void) {
+    const char *limited = getenv("CHAT_LIMITED_URL");
+    if (!limited) {
+        printf("1..0 # SKIP CHAT_LIMITED_URL is not set\n");
+        return 0;
+    }
+    setenv("CHAT_URL", limited, 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(logins_per_email_are_limited),
+        cmocka_unit_test(logins_per_address_are_limited),
+        cmocka_unit_test(registrations_per_address_are_limited),
+        cmocka_unit_test(messages_per_user_are_limited),
+        cmocka_unit_test(limits_are_shared_by_every_chatd),
+        cmocka_unit_test(refusals_are_counted_in_metrics),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,83 @@
+/*
+ * Unit tests for the pure parts of the abuse limits: rate_rule_parse (the
+ * "N/seconds" settings) and client_addr (whose address a request is counted
+ * against, behind trusted proxies only).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "client_addr.h"
+#include "ratelimit.h"
+#include "store_keys.h"
+
+static void rules_parse(void **state) {
+    (void)state;
+    struct rate_rule r;
+    assert_int_equal(rate_rule_parse("10/60", &r), 0);
+    assert_int_equal(r.count, 10);
+    assert_int_equal(r.window_s, 60);
+    assert_int_equal(rate_rule_parse("0", &r), 0);
+    assert_int_equal(r.count, 0);
+    assert_int_equal(rate_rule_parse("1/86400", &r), 0);
+    const char *bad[] = {"", "10", "/60", "10/", "10/0", "-1/60", "10/86401", "10/60x",
+                         "x/60", "10 /60", "0/0", "10/-5", NULL};
+    for (int i = 0; bad[i]; i++)
+        if (rate_rule_parse(bad[i], &r) == 0) fail_msg("'%s' parsed", bad[i]);
+}
+
+static void the_peer_counts_unless_it_is_a_trusted_proxy(void **state) {
+    (void)state;
+    char out[CLIENT_ADDR_MAX];
+    const char *trusted = "127.0.0.1, ::1";
+    client_addr_pick("192.0.2.1", "203.0.113.9", trusted, out, sizeof(out));
+    assert_string_equal(out, "192.0.2.1"); /* untrusted peer: its header is ignored */
+    client_addr_pick("127.0.0.1", "203.0.113.9", trusted, out, sizeof(out));
+    assert_string_equal(out, "203.0.113.9");
+    client_addr_pick("::1", "2001:db8::7", trusted, out, sizeof(out));
+    assert_string_equal(out, "2001:db8::7");
+    /* the proxy appends: only the last entry is the proxy's own */
+    client_addr_pick("127.0.0.1", "6.6.6.6, 203.0.113.9", trusted, out, sizeof(out));
+    assert_string_equal(out, "203.0.113.9");
+    client_addr_pick("127.0.0.1", NULL, trusted, out, sizeof(out));
+    assert_string_equal(out, "127.0.0.1");
+    /* what is not an address falls back to the peer */
+    const char *junk[] = {"", "unknown", "1.2.3.4\r\nX: y", "999.1.1.1", "a, ", NULL};
+    for (int i = 0; junk[i]; i++) {
+        client_addr_pick("127.0.0.1", junk[i], trusted, out, sizeof(out));
+        assert_string_equal(out, "127.0.0.1");
+    }
+}
+
+static void trusted_list_matches_whole_entries(void **state) {
+    (void)state;
+    assert_true(client_addr_listed("10.0.0.1", "10.0.0.1"));
+    assert_true(client_addr_listed("10.0.0.2", " 10.0.0.1 ,10.0.0.2 "));
+    assert_false(client_addr_listed("10.0.0.1", "10.0.0.10"));
+    assert_false(client_addr_listed("10.0.0.1", ""));
+    assert_false(client_addr_listed("", "10.0.0.1,,"));
+}
+
+static void rate_and_session_index_keys(void **state) {
+    (void)state;
+    char out[STORE_KEY_MAX];
+    assert_int_equal(store_key_rate(out, sizeof(out), "login-email", "a@b.cd"), 23);
+    assert_string_equal(out, "rate:login-email:a@b.cd");
+    assert_int_equal(store_key_user_sessions(out, sizeof(out), "f00d"), 18);
+    assert_string_equal(out, "user-sessions:f00d");
+    assert_int_equal(store_key_rate(out, 8, "login-email", "a@b.cd"), -1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rules_parse),
+        cmocka_unit_test(the_peer_counts_unless_it_is_a_trusted_proxy),
+        cmocka_unit_test(trusted_list_matches_whole_entries),
+        cmocka_unit_test(rate_and_session_index_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
