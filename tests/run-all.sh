@@ -33,8 +33,10 @@ suite() {
   shift
   log="$logs/$name.log"
   printf '== %s\n' "$name"
+  local start=$SECONDS
   "$@" >"$log" 2>&1
   local rc=$?
+  printf '   %s: %d s\n' "$name" $(( SECONDS - start ))
   local before=$failed
   count_tap "$log"
   if (( rc != 0 && failed == before )); then
@@ -50,7 +52,9 @@ check() {
   shift
   log="$logs/$name.log"
   printf '== %s\n' "$name"
+  local start=$SECONDS
   if "$@" >"$log" 2>&1; then
+    printf '   %s: %d s\n' "$name" $(( SECONDS - start ))
     passed=$(( passed + 1 ))
     return 0
   fi
