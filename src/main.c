@@ -18,6 +18,7 @@
 #include "log.h"
 #include "routes.h"
 #include "server.h"
+#include "sse_fanout.h"
 #include "store.h"
 #include "workers.h"
 
@@ -127,6 +128,7 @@ static int server_start(struct server *srv) {
         return -1;
     }
     srv->request_id_base = randombytes_random();
+    if (fanout_start(srv->cfg.fanout_threads) < 0) return -1;
     return http_start(srv, routes_table, routes_count);
 }
 
@@ -140,6 +142,7 @@ static void server_stop(struct server *srv) {
     routes_wait_close_all();
     if (srv->base) http_stop(srv);
     hub_free(srv->hub);
+    fanout_stop();
     store_free(srv->store);
     if (srv->base) event_base_free(srv->base);
 }
