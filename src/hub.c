@@ -55,10 +55,21 @@ struct hub {
 static void read_next(struct room *rm);
 static void start_reader(struct room *rm);
 
+/* Reads the decimal number at *s (0 when there is none) and moves past it
+ * and one '-' after it. Stream ids are validated before they get here. */
+static uint64_t id_part(const char **s) {
+    uint64_t v = 0;
+    const char *p = *s;
+    for (; *p >= '0' && *p <= '9'; p++) v = v * 10 + (uint64_t)(*p - '0');
+    if (*p == '-') p++;
+    *s = p;
+    return v;
+}
+
+/* Runs for every subscriber of every message: no sscanf here. */
 int hub_id_compare(const char *a, const char *b) {
-    uint64_t ams = 0, aseq = 0, bms = 0, bseq = 0;
-    sscanf(a, "%" SCNu64 "-%" SCNu64, &ams, &aseq);
-    sscanf(b, "%" SCNu64 "-%" SCNu64, &bms, &bseq);
+    uint64_t ams = id_part(&a), aseq = id_part(&a);
+    uint64_t bms = id_part(&b), bseq = id_part(&b);
     if (ams != bms) return ams < bms ? -1 : 1;
     return aseq < bseq ? -1 : aseq > bseq;
 }

@@ -133,7 +133,9 @@ static void on_event(const struct hub_event *ev, void *arg) {
         return;
     }
     fanout_add(s->r, ev->frame, ev->frame_len); /* sent once the hub's batch ends */
-    snprintf(s->cursor, sizeof(s->cursor), "%s", ev->msg->id);
+    size_t id_len = strnlen(ev->msg->id, sizeof(s->cursor) - 1);
+    memcpy(s->cursor, ev->msg->id, id_len);
+    s->cursor[id_len] = '\0';
 }
 
 static void on_delivered(const struct hub_event *ev) {
