@@ -146,7 +146,10 @@ static void on_delivered(const struct hub_event *ev) {
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what, (void)arg;
     static const char ping[] = ": ping\n\n";
-    for (struct sse *s = streams; s; s = s->next) fanout_add(s->r, ping, sizeof(ping) - 1);
+    for (struct sse *s = streams; s; s = s->next) {
+        fanout_add(s->r, ping, sizeof(ping) - 1);
+        fanout_keep_alive(s->r);
+    }
     fanout_flush();
 }
 

@@ -233,3 +233,9 @@ void fanout_write(struct request *r, const char *data, size_t len) {
     fanout_add(r, data, len);
     fanout_flush();
 }
+
+void fanout_keep_alive(struct request *r) {
+    struct bufferevent *bev = stream_bev(r);
+    /* enabling what is enabled re-adds the read event, with a fresh timeout */
+    if (bev && (bufferevent_get_enabled(bev) & EV_READ)) bufferevent_enable(bev, EV_READ);
+}

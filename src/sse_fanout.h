@@ -36,4 +36,9 @@ void fanout_flush(void);
 /* Writes data to one stream at once (after flushing the batch). */
 void fanout_write(struct request *r, const char *data, size_t len);
 
+/* Restarts the connection's read timeout, as evhttp does on each of its own
+ * writes (writes made here bypass it): call it for every stream at least
+ * once per timeout period, with the heartbeat. */
+void fanout_keep_alive(struct request *r);
+
 #endif
