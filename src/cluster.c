@@ -13,6 +13,7 @@
 #include "cluster_conn.h"
 #include "cluster_map.h"
 #include "log.h"
+#include "resp.h"
 #include "slot.h"
 
 #define MAX_SEEDS 16
@@ -106,11 +107,7 @@ static void request_refresh(struct cluster *c);
 /* ---- small helpers ---- */
 
 static char *format_command(size_t *len, int argc, const char **argv, const size_t *argvlen) {
-    char *fmt = NULL;
-    int n = redisFormatCommandArgv(&fmt, argc, argv, argvlen);
-    if (n < 0) return NULL;
-    *len = (size_t)n;
-    return fmt;
+    return resp_format_argv(len, argc, argv, argvlen); /* freed with redisFreeCommand() */
 }
 
 /* A deep copy of a reply, freed with freeReplyObject(). It recurses as deep

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "reply_arena.h"
 
 #define RECONNECT_MIN_MS 50
 #define RECONNECT_MAX_MS 1000
@@ -114,6 +115,7 @@ static void connect_now(struct conn *c) {
         return;
     }
     ctx->data = c;
+    reply_arena_attach(ctx); /* replies in one arena each, not one malloc per object */
     c->connect_ms = conn_now_ms();
     redisLibeventAttach(ctx, c->base);
     redisAsyncSetConnectCallback(ctx, on_connect);

@@ -245,12 +245,28 @@ static void on_connection_close(void *arg) {
     if (r->on_close) r->on_close(r);
 }
 
+/* A stream's headers are written out: keep only what evhttp reads again when
+ * the stream ends (whether the connection stays open), to save memory while
+ * the stream idles. */
+static void stream_trim_headers(struct request *r) {
+    struct evkeyvalq *in = evhttp_request_get_input_headers(r->ev);
+    const char *conn = evhttp_find_header(in, "Connection");
+    char keep[32] = "";
+    if (conn) snprintf(keep, sizeof(keep), "%s", conn);
+    evhttp_clear_headers(in);
+    if (keep[0]) evhttp_add_header(in, "Connection", keep);
+    evhttp_clear_headers(evhttp_request_get_output_headers(r->ev));
+}
+
 void http_stream_start(struct request *r, int status, const char *content_type) {
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
     evhttp_add_header(h, "X-Request-Id", r->id);
     evhttp_add_header(h, "Cache-Control", "no-store");
     evhttp_add_header(h, "Content-Type", content_type);
     evhttp_send_reply_start(r->ev, status, reason_of(status));
+    r->chunked = evhttp_find_header(h, "Transfer-Encoding") != NULL;
+    r->bodyless = evhttp_request_get_command(r->ev) == EVHTTP_REQ_HEAD;
+    stream_trim_headers(r);
     r->streaming = true;
     stream_link(r);
     metrics_stream_opened();

@@ -43,6 +43,8 @@ struct request {
     struct evkeyvalq query;     /* decoded query parameters */
     long long start_us;         /* receive time, microseconds since the epoch */
     bool streaming;             /* a chunked reply has started */
+    bool chunked;               /* stream: its body is sent in chunks (HTTP/1.1) */
+    bool bodyless;              /* stream: no body is sent (HEAD) */
     void (*on_close)(struct request *r); /* stream: the client went away */
     void *stream_arg;           /* the streaming handler's state */
     struct request *stream_prev, *stream_next; /* open streams, for shutdown */

@@ -37,6 +37,7 @@ struct room {
     bool started;             /* last_id is known */
     bool busy;                /* a Redis call is in flight */
     int delivering;           /* nested deliveries in progress */
+    size_t nremoved;          /* subscribers marked removed, not yet unlinked */
     struct hub_sub *subs;
     size_t nsubs;
     struct event *retry_ev;
@@ -48,22 +49,27 @@ struct hub {
     struct store *store;
     int redis_timeout_ms;
     struct room *rooms;
+    hub_delivered_fn *on_delivered; /* after every subscriber had a message, or NULL */
 };
 
 static void read_next(struct room *rm);
 static void start_reader(struct room *rm);
 
-/* The two numbers of a stream id "<ms>-<seq>" (seq 0 when absent). */
-static void id_parts(const char *id, uint64_t *ms, uint64_t *seq) {
-    char *end;
-    *ms = strtoull(id, &end, 10);
-    *seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+/* Reads the decimal number at *s (0 when there is none) and moves past it
+ * and one '-' after it. Stream ids are validated before they get here. */
+static uint64_t id_part(const char **s) {
+    uint64_t v = 0;
+    const char *p = *s;
+    for (; *p >= '0' && *p <= '9'; p++) v = v * 10 + (uint64_t)(*p - '0');
+    if (*p == '-') p++;
+    *s = p;
+    return v;
 }
 
+/* Runs for every subscriber of every message: no sscanf here. */
 int hub_id_compare(const char *a, const char *b) {
-    uint64_t ams, aseq, bms, bseq;
-    id_parts(a, &ams, &aseq);
-    id_parts(b, &bms, &bseq);
+    uint64_t ams = id_part(&a), aseq = id_part(&a);
+    uint64_t bms = id_part(&b), bseq = id_part(&b);
     if (ams != bms) return ams < bms ? -1 : 1;
     return aseq < bseq ? -1 : aseq > bseq;
 }
@@ -87,23 +93,39 @@ static void sub_free(struct hub_sub *sub) {
     free(sub);
 }
 
-/* Unlinks subscribers removed while a delivery was running. */
+/* The ready event runs once: freed then, not kept for the stream's life. */
+static void drop_ready_event(struct hub_sub *sub) {
+    if (!sub->ready_ev) return;
+    event_free(sub->ready_ev);
+    sub->ready_ev = NULL;
+}
+
+static void sub_unlink(struct hub_sub *sub) {
+    struct room *rm = sub->room;
+    if (sub->prev) sub->prev->next = sub->next;
+    else rm->subs = sub->next;
+    if (sub->next) sub->next->prev = sub->prev;
+    rm->nsubs--;
+    sub_free(sub);
+}
+
+/* Unlinks subscribers removed while a delivery was running (a walk over the
+ * room only when there are some: a room of 10,000 must not be walked for
+ * every subscriber that comes or goes). */
 static void sweep(struct room *rm) {
+    if (rm->nremoved == 0) return;
     struct hub_sub *sub = rm->subs, *next;
     for (; sub; sub = next) {
         next = sub->next;
-        if (!sub->removed) continue;
-        if (sub->prev) sub->prev->next = sub->next;
-        else rm->subs = sub->next;
-        if (sub->next) sub->next->prev = sub->prev;
-        rm->nsubs--;
-        sub_free(sub);
+        if (sub->removed) sub_unlink(sub);
     }
+    rm->nremoved = 0;
 }
 
 static void tell_ready(struct hub_sub *sub) {
     if (sub->ready_sent || sub->removed) return;
     sub->ready_sent = true;
+    drop_ready_event(sub);
     sub->on_ready(sub->arg);
 }
 
@@ -129,6 +151,7 @@ static void deliver(struct room *rm, const struct message *m) {
     struct hub_event ev = {m, (const char *)evbuffer_pullup(buf, -1), evbuffer_get_length(buf)};
     for (struct hub_sub *sub = rm->subs; sub; sub = sub->next)
         if (sub->ready_sent && !sub->removed) sub->on_event(&ev, sub->arg);
+    if (rm->hub && rm->hub->on_delivered) rm->hub->on_delivered(&ev);
     evbuffer_free(buf);
 }
 
@@ -250,15 +273,18 @@ void hub_unsubscribe(struct hub_sub *sub) {
     if (!sub || sub->removed) return;
     struct room *rm = sub->room;
     sub->removed = true;
-    event_del(sub->ready_ev);
-    if (rm->delivering == 0) sweep(rm);
+    if (sub->ready_ev) event_del(sub->ready_ev);
+    if (rm->delivering == 0) sub_unlink(sub); /* else the delivery's sweep does it */
+    else rm->nremoved++;
 }
 
 struct hub *hub_new(struct event_base *base, struct store *store, int redis_timeout_ms) {
     struct hub *h = calloc(1, sizeof(*h));
-    if (h) *h = (struct hub){base, store, redis_timeout_ms, NULL};
+    if (h) *h = (struct hub){base, store, redis_timeout_ms, NULL, NULL};
     return h;
 }
+
+void hub_set_delivered(struct hub *h, hub_delivered_fn *fn) { h->on_delivered = fn; }
 
 void hub_free(struct hub *h) {
     if (!h) return;

@@ -21,6 +21,7 @@
 #include "ratelimit.h"
 #include "routes.h"
 #include "server.h"
+#include "sse_fanout.h"
 #include "store.h"
 #include "webroot.h"
 #include "workers.h"
@@ -160,6 +161,7 @@ static int server_start(struct server *srv) {
     }
     srv->request_id_base = randombytes_random();
     if (load_web_root(srv) < 0) return -1;
+    if (fanout_start(srv->cfg.fanout_threads) < 0) return -1;
     return http_start(srv, routes_table, routes_count);
 }
 
@@ -173,6 +175,7 @@ static void server_stop(struct server *srv) {
     routes_wait_close_all();
     if (srv->base) http_stop(srv);
     hub_free(srv->hub);
+    fanout_stop();
     store_free(srv->store);
     webroot_free(srv->web);
     if (srv->base) event_base_free(srv->base);

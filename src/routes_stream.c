@@ -22,6 +22,7 @@
 #include "request_query.h"
 #include "routes.h"
 #include "server.h"
+#include "sse_fanout.h"
 #include "store.h"
 #include "validate.h"
 
@@ -38,25 +39,16 @@ struct sse {
     bool fetching;            /* a history read is in flight */
     bool missed;              /* a live message came during the replay */
     bool ending;              /* end once the history read returns */
-    struct event *heartbeat;
+    bool awaiting_drain;      /* a replay chunk is on its way out */
     struct sse *prev, *next;  /* every open stream of this chatd */
 };
 
 static struct sse *streams;
 static int nstreams;
-
-static void sse_write(struct sse *s, const char *data, size_t len,
-                      void (*drained)(struct evhttp_connection *, void *)) {
-    struct evbuffer *buf = evbuffer_new();
-    if (!buf) return;
-    evbuffer_add(buf, data, len);
-    http_stream_send(s->r, buf, drained, s);
-    evbuffer_free(buf);
-}
+static struct event *heartbeat; /* one timer pings every stream */
 
 static void sse_free(struct sse *s) {
     hub_unsubscribe(s->sub);
-    if (s->heartbeat) event_free(s->heartbeat);
     if (s->prev) s->prev->next = s->next;
     else streams = s->next;
     if (s->next) s->next->prev = s->prev;
@@ -68,6 +60,7 @@ static void sse_free(struct sse *s) {
  * history could not be read (it reconnects with its last id either way). */
 static void sse_end(struct sse *s, bool cut) {
     struct request *r = s->r;
+    fanout_flush(); /* nothing of this stream stays in a pending batch */
     sse_free(s);
     if (cut) http_stream_abort(r);
     else http_stream_end(r);
@@ -75,9 +68,14 @@ static void sse_end(struct sse *s, bool cut) {
 
 static void fetch_history(struct sse *s);
 
+/* evhttp keeps the drained callback after it ran, and runs it again each
+ * time the output empties: only the first run after a replay chunk counts. */
 static void on_replay_drained(struct evhttp_connection *evcon, void *arg) {
     (void)evcon;
-    fetch_history(arg);
+    struct sse *s = arg;
+    if (!s->awaiting_drain) return;
+    s->awaiting_drain = false;
+    fetch_history(s);
 }
 
 static void on_history(enum store_status st, const struct message *msgs, size_t n, void *arg) {
@@ -97,9 +95,11 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
     }
     if (n) snprintf(s->cursor, sizeof(s->cursor), "%s", msgs[n - 1].id);
     bool more = n == (size_t)batch || s->missed;
-    if (buf && evbuffer_get_length(buf))
+    if (buf && evbuffer_get_length(buf)) {
+        fanout_flush(); /* after what was written before */
+        s->awaiting_drain = more;
         http_stream_send(s->r, buf, more ? on_replay_drained : NULL, s);
-    else if (more)
+    } else if (more)
         fetch_history(s);
     if (buf) evbuffer_free(buf);
     if (!more) s->live = true;
@@ -133,15 +133,34 @@ static void on_event(const struct hub_event *ev, void *arg) {
         sse_end(s, true);
         return;
     }
-    sse_write(s, ev->frame, ev->frame_len, NULL);
-    snprintf(s->cursor, sizeof(s->cursor), "%s", ev->msg->id);
+    fanout_add(s->r, ev->frame, ev->frame_len); /* sent once the hub's batch ends */
+    size_t id_len = strnlen(ev->msg->id, sizeof(s->cursor) - 1);
+    memcpy(s->cursor, ev->msg->id, id_len);
+    s->cursor[id_len] = '\0';
+}
+
+static void on_delivered(const struct hub_event *ev) {
+    (void)ev;
+    fanout_flush();
 }
 
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
-    struct sse *s = arg;
+    (void)fd, (void)what, (void)arg;
     static const char ping[] = ": ping\n\n";
-    sse_write(s, ping, sizeof(ping) - 1, NULL);
+    for (struct sse *s = streams; s; s = s->next) {
+        fanout_add(s->r, ping, sizeof(ping) - 1);
+        fanout_keep_alive(s->r);
+    }
+    fanout_flush();
+}
+
+/* The shared heartbeat timer runs while the server serves streams. */
+static int start_heartbeat(struct event_base *base) {
+    if (heartbeat) return 0;
+    heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);
+    if (!heartbeat) return -1;
+    struct timeval tv = {HEARTBEAT_S, 0};
+    return event_add(heartbeat, &tv);
 }
 
 static void on_client_gone(struct request *r) {
@@ -176,21 +195,19 @@ void route_message_stream(struct request *r) {
     if (streams) streams->prev = s;
     streams = s;
     nstreams++;
-    s->heartbeat = event_new(r->srv->base, -1, EV_PERSIST, on_heartbeat, s);
+    hub_set_delivered(r->srv->hub, on_delivered);
     s->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, s);
     http_add_header(r, "X-Accel-Buffering", "no");
     http_stream_start(r, 200, "text/event-stream; charset=utf-8");
     r->stream_arg = s;
     r->on_close = on_client_gone;
-    if (!s->heartbeat || !s->sub) {
+    if (start_heartbeat(r->srv->base) < 0 || !s->sub) {
         sse_end(s, true);
         return;
     }
-    struct timeval tv = {HEARTBEAT_S, 0};
-    event_add(s->heartbeat, &tv);
     char hello[64];
     int n = snprintf(hello, sizeof(hello), "retry: %d\n: connected\n\n", RETRY_HINT_MS);
-    sse_write(s, hello, (size_t)n, NULL);
+    fanout_write(r, hello, (size_t)n);
 }
 
 void routes_stream_close_all(void) {
@@ -199,8 +216,10 @@ void routes_stream_close_all(void) {
     struct sse *s = streams, *next;
     for (; s; s = next) {
         next = s->next;
-        sse_write(s, hint, (size_t)n, NULL);
+        fanout_write(s->r, hint, (size_t)n);
         if (s->fetching) s->ending = true;
         else sse_end(s, false);
     }
+    if (heartbeat) event_free(heartbeat); /* no new stream starts now */
+    heartbeat = NULL;
 }

@@ -32,6 +32,12 @@ bool utf8_valid(const char *s, size_t len, size_t *chars) {
     const unsigned char *p = (const unsigned char *)s;
     size_t count = 0;
     for (size_t i = 0; i < len; count++) {
+        uint64_t word; /* ASCII runs, eight bytes at a time */
+        while (len - i >= 8 && (memcpy(&word, p + i, 8), (word & 0x8080808080808080ULL) == 0)) {
+            i += 8;
+            count += 8;
+        }
+        if (i == len) break;
         size_t n = utf8_sequence(p + i, len - i);
         if (n == 0) return false;
         i += n;

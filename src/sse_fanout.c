@@ -1,0 +1,241 @@
+/* sse_fanout: one event framed once, sent to many streams, see sse_fanout.h. */
+#include "sse_fanout.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "http.h"
+#include "log.h"
+
+#define FANOUT_THREADS_MAX 16
+#define PARALLEL_MIN 256 /* smaller batches are sent by the loop alone */
+
+/* The bytes of one event, shared by every connection that still queues them. */
+struct frame {
+    int refs;          /* the batch, plus one per queued reference (loop thread only) */
+    size_t head_len;   /* length of the chunk-size line "<hex>\r\n" */
+    size_t data_len;   /* length of the event itself */
+    char bytes[];      /* chunk-size line, event, "\r\n" */
+};
+
+/* One stream of a batch. */
+struct target {
+    struct request *r;     /* the stream */
+    struct bufferevent *bev; /* its connection's buffers */
+    int fd;                /* its socket */
+    const char *bytes;     /* what it is sent: the chunk or the bare event */
+    size_t len;            /* how many bytes */
+    ssize_t sent;          /* send()'s result, filled by whoever sends */
+    int err;               /* errno when sent < 0 */
+};
+
+/* The pending batch: one frame and the streams to send it straight to. */
+static struct {
+    const char *data;       /* the caller's bytes (the key of the batch) */
+    size_t len;
+    struct frame *frame;    /* NULL when no batch is pending */
+    struct target *targets; /* streams whose output buffer was empty */
+    size_t count, cap;
+} batch;
+
+/* The helper threads and the batch they work on. */
+static struct {
+    pthread_t tid[FANOUT_THREADS_MAX]; /* helpers */
+    int n;                  /* helpers running */
+    pthread_mutex_t mu;     /* guards the fields below */
+    pthread_cond_t go;      /* a new round (or stop) */
+    pthread_cond_t done;    /* the last helper finished its slice */
+    unsigned long round;    /* incremented for every batch handed out */
+    int busy;               /* helpers still sending this round */
+    bool stop;              /* helpers exit */
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
+          .done = PTHREAD_COND_INITIALIZER};
+
+static struct frame *frame_new(const char *data, size_t len) {
+    char head[24];
+    int h = snprintf(head, sizeof(head), "%zx\r\n", len);
+    struct frame *f = malloc(sizeof(*f) + (size_t)h + len + 2);
+    if (!f) return NULL;
+    f->refs = 1;
+    f->head_len = (size_t)h;
+    f->data_len = len;
+    memcpy(f->bytes, head, (size_t)h);
+    memcpy(f->bytes + h, data, len);
+    memcpy(f->bytes + h + len, "\r\n", 2);
+    return f;
+}
+
+static void frame_unref(struct frame *f) {
+    if (f && --f->refs == 0) free(f);
+}
+
+static void on_reference_done(const void *data, size_t len, void *arg) {
+    (void)data, (void)len;
+    frame_unref(arg);
+}
+
+/* The connection's buffers of a started stream; NULL when it has none or
+ * sends no body (HEAD). */
+static struct bufferevent *stream_bev(struct request *r) {
+    if (!r->streaming || r->bodyless || !r->ev) return NULL;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    return evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+}
+
+/* Queues bytes[0..len) of f on bev's output, by reference. */
+static void queue_frame(struct bufferevent *bev, struct frame *f, const char *bytes, size_t len) {
+    struct evbuffer *out = bufferevent_get_output(bev);
+    f->refs++;
+    if (evbuffer_add_reference(out, bytes, len, on_reference_done, f) < 0) {
+        f->refs--;
+        evbuffer_add(out, bytes, len);
+    }
+    if (!(bufferevent_get_enabled(bev) & EV_WRITE)) bufferevent_enable(bev, EV_WRITE);
+}
+
+static void send_slice(struct target *t, size_t from, size_t to) {
+    for (size_t i = from; i < to; i++) {
+        t[i].sent = send(t[i].fd, t[i].bytes, t[i].len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        t[i].err = t[i].sent < 0 ? errno : 0;
+    }
+}
+
+static void slice_bounds(int part, int parts, size_t n, size_t *from, size_t *to) {
+    *from = n * (size_t)part / (size_t)parts;
+    *to = n * (size_t)(part + 1) / (size_t)parts;
+}
+
+static void *helper_main(void *arg) {
+    int part = (int)(size_t)arg; /* 1..n; the loop thread is part 0 */
+    unsigned long seen = 0;
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (!pool.stop && pool.round == seen) pthread_cond_wait(&pool.go, &pool.mu);
+        if (pool.stop) break;
+        seen = pool.round;
+        size_t from, to;
+        slice_bounds(part, pool.n + 1, batch.count, &from, &to);
+        pthread_mutex_unlock(&pool.mu);
+        send_slice(batch.targets, from, to);
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.busy == 0) pthread_cond_signal(&pool.done);
+    }
+    pthread_mutex_unlock(&pool.mu);
+    return NULL;
+}
+
+int fanout_start(int n) {
+    if (n > FANOUT_THREADS_MAX) n = FANOUT_THREADS_MAX;
+    pool.stop = false;
+    for (int i = 1; i < n; i++) {
+        if (pthread_create(&pool.tid[pool.n], NULL, helper_main, (void *)(size_t)i) != 0) {
+            log_error("msg=\"cannot start a fan-out thread\"");
+            fanout_stop();
+            return -1;
+        }
+        pool.n++;
+    }
+    return 0;
+}
+
+void fanout_stop(void) {
+    pthread_mutex_lock(&pool.mu);
+    pool.stop = true;
+    pthread_cond_broadcast(&pool.go);
+    pthread_mutex_unlock(&pool.mu);
+    for (int i = 0; i < pool.n; i++) pthread_join(pool.tid[i], NULL);
+    pool.n = 0;
+}
+
+/* Sends to every target: the loop thread alone, or with the helpers, each
+ * taking one slice; returns when all are done. */
+static void send_all(void) {
+    if (pool.n == 0 || batch.count < PARALLEL_MIN) {
+        send_slice(batch.targets, 0, batch.count);
+        return;
+    }
+    pthread_mutex_lock(&pool.mu);
+    pool.round++;
+    pool.busy = pool.n;
+    pthread_cond_broadcast(&pool.go);
+    pthread_mutex_unlock(&pool.mu);
+    size_t from, to;
+    slice_bounds(0, pool.n + 1, batch.count, &from, &to);
+    send_slice(batch.targets, from, to);
+    pthread_mutex_lock(&pool.mu);
+    while (pool.busy > 0) pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+}
+
+void fanout_flush(void) {
+    if (!batch.frame) return;
+    send_all();
+    for (size_t i = 0; i < batch.count; i++) {
+        struct target *t = &batch.targets[i];
+        if (t->sent == (ssize_t)t->len) continue;
+        size_t done = t->sent > 0 ? (size_t)t->sent : 0;
+        /* Not taken (full socket) or failed: queued, so the bufferevent
+         * writes the rest later or meets the error and closes the stream. */
+        queue_frame(t->bev, batch.frame, t->bytes + done, t->len - done);
+    }
+    frame_unref(batch.frame);
+    batch.frame = NULL;
+    batch.data = NULL;
+    batch.count = 0;
+}
+
+static int grow_targets(void) {
+    size_t cap = batch.cap ? batch.cap * 2 : 1024;
+    struct target *t = realloc(batch.targets, cap * sizeof(*t));
+    if (!t) return -1;
+    batch.targets = t;
+    batch.cap = cap;
+    return 0;
+}
+
+void fanout_add(struct request *r, const char *data, size_t len) {
+    struct bufferevent *bev = stream_bev(r);
+    if (!bev || len == 0) return;
+    if (batch.frame && (batch.data != data || batch.len != len)) fanout_flush();
+    if (!batch.frame) {
+        if (!(batch.frame = frame_new(data, len))) return;
+        batch.data = data;
+        batch.len = len;
+    }
+    struct frame *f = batch.frame;
+    const char *bytes = r->chunked ? f->bytes : f->bytes + f->head_len;
+    size_t n = r->chunked ? f->head_len + f->data_len + 2 : f->data_len;
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (evbuffer_get_length(bufferevent_get_output(bev)) > 0 || fd < 0) {
+        queue_frame(bev, f, bytes, n); /* behind what is queued already */
+        return;
+    }
+    if (batch.count == batch.cap && grow_targets() < 0) {
+        queue_frame(bev, f, bytes, n);
+        return;
+    }
+    batch.targets[batch.count++] = (struct target){.r = r, .bev = bev, .fd = fd,
+                                                   .bytes = bytes, .len = n};
+}
+
+void fanout_write(struct request *r, const char *data, size_t len) {
+    fanout_flush();
+    fanout_add(r, data, len);
+    fanout_flush();
+}
+
+void fanout_keep_alive(struct request *r) {
+    struct bufferevent *bev = stream_bev(r);
+    /* enabling what is enabled re-adds the read event, with a fresh timeout */
+    if (bev && (bufferevent_get_enabled(bev) & EV_READ)) bufferevent_enable(bev, EV_READ);
+}

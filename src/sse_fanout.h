@@ -1,0 +1,44 @@
+/*
+ * sse_fanout: writes one event to many open streams the cheap way. The event
+ * is framed once (the chunk-size line, the bytes, the closing CRLF) into a
+ * shared, reference-counted frame. A stream with nothing queued gets it with
+ * one send() straight to its socket, as a minimal broadcaster would; only
+ * what the socket does not take is queued on the connection, by reference to
+ * the shared bytes (no copy, no per-stream buffer), and written by evhttp's
+ * bufferevent when the socket can take more.
+ *
+ * A delivery is a batch: fanout_add() for every stream, then fanout_flush().
+ * The send()s of a large batch are shared out between the event loop and
+ * helper threads that do nothing but those system calls (the kernel's TCP
+ * work is most of a loopback send); every libevent structure is touched by
+ * the loop thread only, before and after. A write to a stream outside the
+ * batch (fanout_write) flushes the batch first, so a stream's bytes always
+ * go out in the order they were written.
+ */
+#ifndef CHAT_SSE_FANOUT_H
+#define CHAT_SSE_FANOUT_H
+
+#include <stddef.h>
+
+struct request;
+
+/* Starts n - 1 helper threads (n <= 1: the loop sends alone). 0 or -1. */
+int fanout_start(int n);
+/* Stops the helpers. Safe when never started. */
+void fanout_stop(void);
+
+/* Adds r (a started stream) to the batch writing data; a batch for other
+ * bytes is flushed first. data must stay valid until fanout_flush(). */
+void fanout_add(struct request *r, const char *data, size_t len);
+/* Writes the pending batch out; nothing pending is fine. */
+void fanout_flush(void);
+
+/* Writes data to one stream at once (after flushing the batch). */
+void fanout_write(struct request *r, const char *data, size_t len);
+
+/* Restarts the connection's read timeout, as evhttp does on each of its own
+ * writes (writes made here bypass it): call it for every stream at least
+ * once per timeout period, with the heartbeat. */
+void fanout_keep_alive(struct request *r);
+
+#endif
