@@ -22,6 +22,7 @@
 #define REFRESH_MIN_GAP_MS 100
 #define RETRY_BASE_MS 10
 #define RETRY_MAX_MS 200
+#define DEGRADED_REFRESH_MS 1000 /* while writes are degraded, look for a returned replica */
 
 enum cmd_kind { CMD_PLAIN, CMD_DURABLE, CMD_BLOCKING };
 
@@ -327,11 +328,14 @@ static bool handle_cluster_error(struct cmd *cmd, struct conn *conn, redisReply 
 
 /* A durable write acknowledged by want (< min_acks) replicas because the
  * topology lists no more healthy ones: counted, and logged at most once a
- * second with the number of such writes since the last line. */
+ * second with the number of such writes since the last line. The topology
+ * is read again at most every DEGRADED_REFRESH_MS meanwhile, so that the
+ * full rule is back soon after a replica is (whatever --topology-refresh). */
 static void note_degraded(struct cluster *c, struct conn *conn, int want) {
     long long now = conn_now_ms();
     c->stats.durable_degraded++;
     c->degraded_unlogged++;
+    if (now - c->last_refresh_ms >= DEGRADED_REFRESH_MS) request_refresh(c);
     if (now - c->degraded_log_ms < 1000 && c->degraded_log_ms != 0) return;
     log_warn("msg=\"write acknowledged by fewer replicas than wanted: the master has no more healthy"
              " replicas\" node=%s:%d acks=%d want=%d writes=%llu",

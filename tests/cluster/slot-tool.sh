@@ -49,9 +49,13 @@ case ${1:-} in
     slot=$2 src=$3 dst=$4
     cli "$dst" cluster setslot "$slot" importing "$(node_id "$src")" >/dev/null
     cli "$src" cluster setslot "$slot" migrating "$(node_id "$dst")" >/dev/null
+    # Up to 5000 keys per MIGRATE: until the stream itself has moved, a write
+    # to the slot (stream + new dedup key) gets TRYAGAIN, so the fewer
+    # redis-cli round trips the shorter that window (chatd gives up after
+    # --redis-timeout, 5 s in the cluster tests).
     for _ in $(seq 1 10000); do
       # redis-cli prints an empty line for an empty array: drop it
-      mapfile -t keys < <(cli "$src" cluster getkeysinslot "$slot" 500 | grep -v '^$')
+      mapfile -t keys < <(cli "$src" cluster getkeysinslot "$slot" 5000 | grep -v '^$')
       (( ${#keys[@]} == 0 )) && exit 0
       reply=$(cli "$src" migrate 127.0.0.1 "$dst" "" 0 10000 keys "${keys[@]}")
       [[ $reply == OK || $reply == NOKEY ]] || { echo "MIGRATE failed: $reply" >&2; exit 1; }
