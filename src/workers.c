@@ -5,7 +5,14 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+/* Workers run slow CPU work (Argon2id). On Linux a nice value is per thread:
+ * at 10 a busy worker gets about a tenth of a core the event loop wants too,
+ * so a login storm slows logins, not every other request. Idle cores are
+ * still used in full. */
+#define WORKER_NICE 10
 
 struct job {
     workers_work_fn *work; /* runs on a worker thread */
@@ -50,6 +57,8 @@ static struct job *queue_pop(struct job_queue *q) {
 
 static void *worker_main(void *arg) {
     struct workers *w = arg;
+    /* not fatal when refused: the pool then runs at the loop's priority */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (!w->stopping && !w->todo.head) pthread_cond_wait(&w->wake, &w->lock);
