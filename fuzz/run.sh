@@ -9,11 +9,17 @@
 #                                fuzz/dict/<name>.dict; new inputs go to
 #                                BUILD/corpus/<name>/, a crash's input to
 #                                fuzz/regressions/<name>/ (commit it with the fix)
+#   fuzz/run.sh one NAME [BUILD] the same for one harness
 # A crash, a sanitizer report, a timeout or running out of memory fails.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 mode=${1:-replay}
+one=
+if [[ $mode == one ]]; then # fuzz/run.sh one NAME [BUILD]: fuzz just one harness
+  one=${2:?usage: $0 one NAME [BUILD]}
+  shift
+fi
 build=${2:-build/fuzz}
 seconds=${FUZZ_SECONDS:-60}
 parallel=${FUZZ_JOBS:-2}
@@ -70,7 +76,7 @@ fuzz_one() {
 }
 
 mkdir -p "$build/logs"
-echo "1..${#names[@]}"
+if [[ -n $one ]]; then echo "1..1"; else echo "1..${#names[@]}"; fi
 case $mode in
   replay)
     rc=0
@@ -82,9 +88,8 @@ case $mode in
     export build seconds
     printf '%s\n' "${names[@]}" | xargs -P "$parallel" -I{} bash -c 'fuzz_one "$1"' _ {}
     ;;
-  one) # fuzz/run.sh one NAME [BUILD]: fuzz just one harness
-    build=${3:-build/fuzz}
-    fuzz_one "$2"
+  one)
+    fuzz_one "$one"
     ;;
   *)
     echo "usage: $0 replay|fuzz [BUILD] | one NAME [BUILD]" >&2
