@@ -28,6 +28,10 @@ export CHAT_LB_CHECK_INTER=500ms CHAT_LB_CHECK_FALL=2 CHAT_LB_CHECK_RISE=2
 # HAProxy gives up a silent chatd connection (an open stream) after 1 + 2 x 1 s.
 export CHAT_LB_SRV_KA_IDLE=1s CHAT_LB_SRV_KA_INTVL=1s CHAT_LB_SRV_KA_CNT=2
 export CHATD_TOPOLOGY_REFRESH=1000 CHATD_DRAIN_DELAY=0 CHATD_GRACE=3000
+# The client sends as fast as it can as one user: abuse limits off (they have
+# tests of their own).
+# shellcheck disable=SC2046  # one word per assignment
+export $(unlimited_env)
 export CHATD="$top/$build/chatd"
 
 skip() {
