@@ -65,7 +65,7 @@ static void slot_release(struct conn_slot *s) {
 }
 
 /* Cuts a connection: evhttp then reads the end of input and frees it. */
-static void cut(struct conn_slot *s, const char *why) {
+static void cut(const struct conn_slot *s, const char *why) {
     int fd = (int)(s - t.slots);
     log_debug("msg=\"connection cut\" fd=%d why=%s", fd, why);
     shutdown(fd, SHUT_RDWR);
