@@ -68,6 +68,11 @@ ns() { echo "$TOPOLOGY_PREFIX$1"; }
 show_state() {
   topo status | sed 's/^/# /'
   tail -n 5 "$tmp/topology.log" | sed 's/^/# /'
+  local log
+  for log in "$CLUSTERCHAT_STATE"/topology/lb*/keepalived.log; do
+    [[ -f $log ]] && tail -n 8 "$log" | sed "s|^|# ${log#"$CLUSTERCHAT_STATE"/topology/}: |"
+  done
+  return 0
 }
 
 if ! "$topology" up >"$tmp/up.log" 2>&1; then

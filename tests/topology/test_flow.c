@@ -53,6 +53,7 @@ struct tail {
     const char *tag;      /* the run's tag: only its messages count */
     const char *after;    /* where to start (NULL: now) */
     char (*ids)[48];      /* ids received, in order */
+    char (*cmids)[40];    /* the clientMsgId in each received text */
     long long *at_ms;     /* when each was received (wall clock) */
     size_t n;             /* how many */
     int rc;               /* chat_tail's result */
@@ -96,6 +97,7 @@ static int on_tail_message(const chat_message *m, void *arg) {
     if (strcmp(m->text + taglen + 1, "end") == 0) return 1;
     if (t->n < MAX_SENDS) {
         t->at_ms[t->n] = wall_ms();
+        snprintf(t->cmids[t->n], sizeof(t->cmids[0]), "%s", m->text + taglen + 1);
         snprintf(t->ids[t->n++], sizeof(t->ids[0]), "%s", m->id);
     }
     return 0;
@@ -213,28 +215,42 @@ static bool check_history(chat_client *c, const char *name, const char *tag, con
     return good;
 }
 
+/* The tail must have received every acknowledged message once, in order.
+ * One exception is allowed and reported: a write the cut-off master took and
+ * chatd delivered live just before the cut, never replicated and so never
+ * acknowledged; the client's retry stored it again under a new id, which
+ * must then follow (docs/STORAGE.md: subscribers may see a write that is
+ * later lost). The history check above proves such a write is gone. */
 static bool check_tail(const struct tail *t, const char *name) {
-    bool good = t->rc == CHAT_OK && t->n == nacks;
-    size_t i = 0;
-    while (i < nacks && i < t->n && strcmp(t->ids[i], acks[i].id) == 0) i++;
-    if (i < nacks || i < t->n) {
-        good = false;
+    size_t i = 0, j = 0, lost = 0, worst = 0;
+    long long lag = 0;
+    while (i < t->n && j < nacks) {
+        if (strcmp(t->ids[i], acks[j].id) == 0) {
+            if (t->at_ms[i] - acks[j].at_ms > lag) lag = t->at_ms[i] - acks[j].at_ms, worst = j;
+            i++, j++;
+        } else if (strcmp(t->cmids[i], acks[j].cmid) == 0) {
+            printf("# %s: the stream delivered %s \"%s\", a write that was never acknowledged and"
+                   " is not in the history; its retry was stored as %s\n",
+                   name, t->ids[i], t->cmids[i], acks[j].id);
+            lost++, i++;
+        } else {
+            break;
+        }
+    }
+    bool good = t->rc == CHAT_OK && i == t->n && j == nacks && lost <= 1;
+    if (i < t->n || j < nacks) {
         printf("# %s: the stream and the acknowledgements differ from #%zu on: received %s,"
                " acknowledged %s %s\n",
-               name, i, i < t->n ? t->ids[i] : "nothing", i < nacks ? acks[i].id : "nothing",
-               i < nacks ? acks[i].cmid : "");
-        if (i > 0) printf("# %s: #%zu before it was %s\n", name, i - 1, acks[i - 1].id);
+               name, j, i < t->n ? t->ids[i] : "nothing", j < nacks ? acks[j].id : "nothing",
+               j < nacks ? acks[j].cmid : "");
+        if (j > 0) printf("# %s: #%zu before it was %s\n", name, j - 1, acks[j - 1].id);
     }
-    long long lag = 0;
-    size_t worst = 0;
-    for (size_t k = 0; k < i; k++)
-        if (t->at_ms[k] - acks[k].at_ms > lag) lag = t->at_ms[k] - acks[k].at_ms, worst = k;
-    if (i > 0)
+    if (j > 0)
         printf("# %s: the stream delivered a message at most %lld ms after its acknowledgement"
                " (#%zu)\n", name, lag, worst);
     printf("%s - %s: the live stream delivered every acknowledged message once, in order"
-           " (%zu received, %zu acknowledged%s%s)\n",
-           good ? "ok" : "not ok", name, t->n, nacks, t->rc == CHAT_OK ? "" : "; tail: ",
+           " (%zu received, %zu acknowledged, %zu lost unacknowledged%s%s)\n",
+           good ? "ok" : "not ok", name, t->n, nacks, lost, t->rc == CHAT_OK ? "" : "; tail: ",
            t->rc == CHAT_OK ? "" : t->error);
     return good;
 }
@@ -277,8 +293,9 @@ int main(int argc, char **argv) {
     if (with_tail) {
         t.client = chat_client_new(test_url());
         t.ids = calloc(MAX_SENDS, sizeof(*t.ids));
+        t.cmids = calloc(MAX_SENDS, sizeof(*t.cmids));
         t.at_ms = calloc(MAX_SENDS, sizeof(*t.at_ms));
-        if (!t.client || !t.ids || !t.at_ms) return 1;
+        if (!t.client || !t.ids || !t.cmids || !t.at_ms) return 1;
         chat_client_set_timeout(t.client, SEND_TIMEOUT_MS);
         chat_client_set_retry(t.client, TAIL_BUDGET_MS);
         if (pthread_create(&tail_thread, NULL, tail_run, &t) != 0) return 1;
@@ -299,6 +316,7 @@ int main(int argc, char **argv) {
         good = check_tail(&t, name) && good;
         chat_client_free(t.client);
         free(t.ids);
+        free(t.cmids);
         free(t.at_ms);
     }
     chat_client_free(c);
