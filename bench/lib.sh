@@ -128,10 +128,12 @@ rb_run() {
 
 # ---- chatd ----
 
-# register_user BASE_URL: prints the authKey of a new user (or of the same
-# user logged in again when it exists: Redis may outlive a chatd).
+# register_user BASE_URL [EMAIL]: prints the authKey of a new user (or of the
+# same user logged in again when it exists: Redis may outlive a chatd); EMAIL
+# defaults to bench@example.com, the password is bench-password.
 register_user() {
-    local body='{"email":"bench@example.com","password":"bench-password","name":"bench"}' key
+    local email=${2:-bench@example.com} body key
+    body="{\"email\":\"$email\",\"password\":\"bench-password\",\"name\":\"bench\"}"
     key=$(curl -sS -X POST "$1/user/" -H 'Content-Type: application/json' -d "$body" |
         sed -n 's/.*"authKey":"\([A-Za-z0-9_-]*\)".*/\1/p')
     if [[ -z $key ]]; then

@@ -19,11 +19,14 @@ scenario_login() {
     base=http://127.0.0.1:$port
     token=$(register_user "$base")
     post_ok "$base/message/" "$token"
+    # The storm logs in as another user: every login adds a session, and the
+    # sender's would be the oldest one ended past the per-user cap.
+    register_user "$base" storm@example.com >/dev/null
     for ((round = 1; round <= rounds; round++)); do
         for c in $(round_order "$round" send send+logins); do
             if [[ $c == send+logins ]]; then
                 wrk -t 1 -c "$login_conns" --timeout 30s -d "$((duration + 2))s" -s "$root/bench/login.lua" \
-                    "$base/user/" -- bench@example.com bench-password >"$tmp/login-wrk-$round" 2>&1 &
+                    "$base/user/" -- storm@example.com bench-password >"$tmp/login-wrk-$round" 2>&1 &
                 login_pid=$!
                 STARTED_PIDS+=("$login_pid")
                 sleep 1 # the storm is under way when the sends start
