@@ -14,7 +14,7 @@
 #                                                 (BENCH_ROUNDS, default 3)
 #   -c  concurrent connections of the load tools  (BENCH_CONNECTIONS, default 64)
 #   -n  SSE subscriber counts of fanout           (BENCH_SUBSCRIBERS, default "1000 10000")
-#   -W  nginx worker counts of the nchan contenders (BENCH_NCHAN_WORKERS, default "1")
+#   -W  nginx worker counts of the nchan contenders (BENCH_NCHAN_WORKERS, default "1 2")
 #   -o  where the results go                      (BENCH_OUT, default bench/results)
 #   BENCH_PLOTS  where the PNG plots go ("" for none); by default docs/img for
 #                a full run (every scenario, not quick), else beside the results
@@ -46,7 +46,7 @@ duration=${BENCH_DURATION:-}
 rounds=${BENCH_ROUNDS:-}
 conns=${BENCH_CONNECTIONS:-64}
 counts=${BENCH_SUBSCRIBERS:-}
-nchan_workers=${BENCH_NCHAN_WORKERS:-1}
+nchan_workers=${BENCH_NCHAN_WORKERS:-1 2}
 out_dir=${BENCH_OUT:-$root/bench/results}
 plot_dir=${BENCH_PLOTS-default}
 messages=${BENCH_MESSAGES:-20}
