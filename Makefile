@@ -154,7 +154,7 @@ bench: all
 	@bench/bench.sh
 
 format:
-	clang-format -i src/*.[ch] lib/*.[ch] cli/*.c include/*.h tests/unit/*.c tests/integration/*.[ch]
+	clang-format -i src/*.[ch] lib/*.[ch] cli/*.c include/*.h tests/unit/*.c tests/integration/*.[ch] bench/*.c
 
 clean:
 	rm -rf build

@@ -14,9 +14,10 @@
 #                                                 (BENCH_ROUNDS, default 3)
 #   -c  concurrent connections of the load tools  (BENCH_CONNECTIONS, default 64)
 #   -n  SSE subscriber counts of fanout           (BENCH_SUBSCRIBERS, default "1000 10000")
-#   -W  nginx worker counts of the nchan contenders (BENCH_NCHAN_WORKERS, default "1")
+#   -W  nginx worker counts of the nchan contenders (BENCH_NCHAN_WORKERS, default "1 2")
 #   -o  where the results go                      (BENCH_OUT, default bench/results)
-#   BENCH_PLOTS  where the PNG plots go (default docs/img; "" for none)
+#   BENCH_PLOTS  where the PNG plots go ("" for none); by default docs/img for
+#                a full run (every scenario, not quick), else beside the results
 #   BENCH_MESSAGES, BENCH_GAP_MS  fanout: messages per run (20), ms between them (500)
 #   BENCH_HISTORY  messages in the history scenario (default 200000, quick 20000)
 #
@@ -45,9 +46,9 @@ duration=${BENCH_DURATION:-}
 rounds=${BENCH_ROUNDS:-}
 conns=${BENCH_CONNECTIONS:-64}
 counts=${BENCH_SUBSCRIBERS:-}
-nchan_workers=${BENCH_NCHAN_WORKERS:-1}
+nchan_workers=${BENCH_NCHAN_WORKERS:-1 2}
 out_dir=${BENCH_OUT:-$root/bench/results}
-plot_dir=${BENCH_PLOTS-$root/docs/img}
+plot_dir=${BENCH_PLOTS-default}
 messages=${BENCH_MESSAGES:-20}
 gap_ms=${BENCH_GAP_MS:-500}
 history=${BENCH_HISTORY:-}
@@ -186,7 +187,12 @@ done
 
 stamp=$(date -u +%Y-%m-%d-%H%M)
 mkdir -p "$out_dir"
+if [[ $plot_dir == default ]]; then
+    # docs/BENCHMARKS.md shows the plots of a full run only.
+    plot_dir=$out_dir/$stamp-plots
+    [[ $quick == 1 || $scenarios != "$all_scenarios" ]] || plot_dir=$root/docs/img
+fi
 export started_at load_at_start duration rounds conns counts nchan_workers messages gap_ms history quick scenarios
 "$root/bench/report.sh" "$raw" "$tmp/cdf" "$out_dir/$stamp" "$plot_dir"
-say "results: $out_dir/$stamp.json, $out_dir/$stamp.md"
+say "results: $out_dir/$stamp.json, $out_dir/$stamp.md${plot_dir:+, plots in $plot_dir}"
 cat "$out_dir/$stamp.md"

@@ -14,6 +14,7 @@
  * message and the connection closed. GET /health answers 200. A subscriber
  * whose backlog passes 4 MB is cut, like chatd's slow-consumer limit.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -21,7 +22,6 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,8 +35,8 @@
 
 #include "json.h"
 
-#define REQUEST_MAX 65536          /* request head and body together */
-#define BACKLOG_MAX (4 << 20)      /* queued bytes before a subscriber is cut */
+#define REQUEST_MAX 65536     /* request head and body together */
+#define BACKLOG_MAX (4 << 20) /* queued bytes before a subscriber is cut */
 #define HELLO "retry: 3000\n: connected\n\n"
 
 enum client_state {
@@ -61,8 +61,8 @@ static struct {
     struct event_base *base;
     struct client **subs; /* the open event streams */
     size_t nsubs, capsubs;
-    unsigned long long seq;      /* messages published in the current ms */
-    long long last_ms;           /* the ms of the last id */
+    unsigned long long seq; /* messages published in the current ms */
+    long long last_ms;      /* the ms of the last id */
     unsigned long long published;
 } srv;
 
@@ -176,13 +176,17 @@ static void next_id(char id[48], long long *ms_out) {
 /* Encodes the message once as an SSE chunk and hands it to every subscriber. */
 static void publish(struct client *c, const char *text, size_t text_len) {
     char id[48];
-    struct message m = {.id = id, .user_id = "00000000000000000000000000000000", .name = "floor",
-                        .text = text, .text_len = text_len};
+    struct message m = {.id = id,
+                        .user_id = "00000000000000000000000000000000",
+                        .name = "floor",
+                        .text = text,
+                        .text_len = text_len};
     next_id(id, &m.timestamp);
     struct evbuffer *event = evbuffer_new(), *frame = evbuffer_new(), *body = evbuffer_new();
     evbuffer_add_printf(event, "id: %s\ndata: ", id);
     if (json_message_append(event, &m) < 0 || json_message_append(body, &m) < 0) {
-        static const char bad[] = "{\"error\":{\"code\":\"invalid_text\",\"message\":\"bad UTF-8\"}}";
+        static const char bad[] =
+            "{\"error\":{\"code\":\"invalid_text\",\"message\":\"bad UTF-8\"}}";
         reply(c, 400, "Bad Request", bad, sizeof(bad) - 1);
         goto done;
     }
@@ -310,21 +314,25 @@ int main(int argc, char **argv) {
     const char *bind_addr = "127.0.0.1";
     int port = 0, ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (ch == 'p') port = atoi(optarg);
-        else if (ch == 'b') bind_addr = optarg;
-        else port = -1;
+        if (ch == 'p')
+            port = atoi(optarg);
+        else if (ch == 'b')
+            bind_addr = optarg;
+        else
+            port = -1;
     }
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (port <= 0 || port > 65535 || optind != argc || inet_pton(AF_INET, bind_addr, &sin.sin_addr) != 1) {
+    if (port <= 0 || port > 65535 || optind != argc ||
+        inet_pton(AF_INET, bind_addr, &sin.sin_addr) != 1) {
         fprintf(stderr, "usage: floor --port PORT [--bind IPV4-ADDRESS]\n");
         return 2;
     }
     raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
     srv.base = event_base_new();
-    struct evconnlistener *l = evconnlistener_new_bind(
-        srv.base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 4096,
-        (struct sockaddr *)&sin, sizeof(sin));
+    struct evconnlistener *l = evconnlistener_new_bind(srv.base, on_accept, NULL,
+                                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                                       4096, (struct sockaddr *)&sin, sizeof(sin));
     if (!l) {
         fprintf(stderr, "floor: cannot listen on %s:%d: %s\n", bind_addr, port, strerror(errno));
         return 1;
@@ -337,7 +345,8 @@ int main(int argc, char **argv) {
     event_base_dispatch(srv.base);
     fprintf(stderr, "floor: %llu messages published, %zu subscribers open at exit\n", srv.published,
             srv.nsubs);
-    while (srv.nsubs) client_close(srv.subs[srv.nsubs - 1]);
+    while (srv.nsubs)
+        client_close(srv.subs[srv.nsubs - 1]);
     free(srv.subs);
     event_free(term);
     event_free(intr);

@@ -185,6 +185,7 @@ metric_order='rps p50_ms p99_ms p999_ms max_ms errors kb_per_idle_sub kb_per_sub
     echo
     echo "Commit $commit$dirty; $(nproc) CPUs ($cpu), Linux $kernel; load average at the start ${load_at_start:-?}, at the end $load."
     echo "redis-server $v_redis, nginx $v_nginx + nchan $v_nchan, HAProxy $v_haproxy, wrk $v_wrk."
+    [[ ${quick:-0} != 1 ]] || echo "**A quick run** (-q): one short round, not figures to quote."
     echo "${duration:-?} s per throughput run, ${rounds:-?} round(s) (medians), ${conns:-?} connections;" \
         "fan-out: ${messages:-?} messages ${gap_ms:-?} ms apart; nchan with ${nchan_workers:-1} nginx worker(s)."
     echo

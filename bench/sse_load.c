@@ -66,10 +66,10 @@
 
 struct options {
     const char *url;
-    int subscribers;  /* streams to open */
-    int messages;     /* events every stream must get */
-    int connect_rate; /* connections opened per second */
-    int timeout_s;    /* for connecting, then again for the events */
+    int subscribers;         /* streams to open */
+    int messages;            /* events every stream must get */
+    int connect_rate;        /* connections opened per second */
+    int timeout_s;           /* for connecting, then again for the events */
     const char *publish_url; /* where to POST the messages, or NULL */
     const char *header;      /* an extra header line for the POSTs, or NULL */
     int gap_ms;              /* between the end of one POST and the next */
@@ -148,14 +148,14 @@ struct load {
     long long disordered; /* ids not above the stream's previous one */
     long long malformed;  /* data without a valid id or timestamp */
     int errors_shown;
-    struct target pub;          /* where the messages are POSTed */
-    struct event *sigusr1;      /* the go-ahead of --wait-signal */
-    struct event *gap;          /* the pause between two POSTs */
-    int published;              /* POSTs answered with 2xx */
-    bool publish_failed;        /* a POST failed: no more will be sent */
-    bool publishing;            /* started (ready and, if asked, signalled) */
-    bool done_printed;          /* "done" was printed; waiting for the signal */
-    bool closing_signalled;     /* the second SIGUSR1 came */
+    struct target pub;      /* where the messages are POSTed */
+    struct event *sigusr1;  /* the go-ahead of --wait-signal */
+    struct event *gap;      /* the pause between two POSTs */
+    int published;          /* POSTs answered with 2xx */
+    bool publish_failed;    /* a POST failed: no more will be sent */
+    bool publishing;        /* started (ready and, if asked, signalled) */
+    bool done_printed;      /* "done" was printed; waiting for the signal */
+    bool closing_signalled; /* the second SIGUSR1 came */
 };
 
 /* ---- small helpers ---- */
@@ -509,8 +509,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
 static void publish_next(struct load *ld);
 
 static void publish_failed(struct load *ld, struct bufferevent *bev, const char *why) {
-    fprintf(stderr, "sse_load: POST %s (message %d): %s\n", ld->opt.publish_url,
-            ld->published + 1, why);
+    fprintf(stderr, "sse_load: POST %s (message %d): %s\n", ld->opt.publish_url, ld->published + 1,
+            why);
     bufferevent_free(bev);
     ld->publish_failed = true;
     event_base_loopbreak(ld->base);
@@ -607,7 +607,8 @@ static void check_progress(struct load *ld) {
         fprintf(stderr, "sse_load: only %d of %d streams started\n", ld->started, n);
         event_base_loopbreak(ld->base);
     }
-    bool posts_over = !ld->opt.publish_url || ld->published == ld->opt.messages || ld->publish_failed;
+    bool posts_over =
+        !ld->opt.publish_url || ld->published == ld->opt.messages || ld->publish_failed;
     if (ld->ready && ld->complete + ld->lost == n && posts_over) {
         if (ld->opt.wait_signal && ld->opt.publish_url && ld->lost == 0) {
             if (!ld->done_printed) {
@@ -707,19 +708,20 @@ static bool load_succeeded(const struct load *ld) {
 /* ---- setup ---- */
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: sse_load --url http://HOST:PORT/message/stream --subscribers N\n"
-            "                [--messages M] [--connect-rate R] [--timeout S]\n"
-            "                [--publish URL [--header H] [--gap-ms G] [--wait-signal]] [--cdf FILE]\n"
-            "  --messages M      events each stream must get (alias --expect; default 20)\n"
-            "  --publish URL     POST the M messages there, each carrying its send time\n"
-            "  --header H        an extra header line for those POSTs (\"Cookie: ...\")\n"
-            "  --gap-ms G        ms between two POSTs (default 200)\n"
-            "  --wait-signal     SIGUSR1 before publishing, and again before closing\n"
-            "  --cdf FILE        write 1,000 latency quantiles \"<fraction> <ms>\" there\n"
-            "  --connect-rate R  connections opened per second (default 2000)\n"
-            "  --timeout S       seconds for connecting, and again for the events (default 60)\n"
-            "Prints \"ready N\" once every stream started, then a summary; see the source.\n");
+    fprintf(
+        stderr,
+        "usage: sse_load --url http://HOST:PORT/message/stream --subscribers N\n"
+        "                [--messages M] [--connect-rate R] [--timeout S]\n"
+        "                [--publish URL [--header H] [--gap-ms G] [--wait-signal]] [--cdf FILE]\n"
+        "  --messages M      events each stream must get (alias --expect; default 20)\n"
+        "  --publish URL     POST the M messages there, each carrying its send time\n"
+        "  --header H        an extra header line for those POSTs (\"Cookie: ...\")\n"
+        "  --gap-ms G        ms between two POSTs (default 200)\n"
+        "  --wait-signal     SIGUSR1 before publishing, and again before closing\n"
+        "  --cdf FILE        write 1,000 latency quantiles \"<fraction> <ms>\" there\n"
+        "  --connect-rate R  connections opened per second (default 2000)\n"
+        "  --timeout S       seconds for connecting, and again for the events (default 60)\n"
+        "Prints \"ready N\" once every stream started, then a summary; see the source.\n");
 }
 
 static int parse_int(const char *s, int min, const char *name, int *out) {
