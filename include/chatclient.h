@@ -10,10 +10,13 @@
  * Retries. chat_send(), chat_login() and chat_history() are safe to repeat.
  * When an attempt gets no HTTP response at all (CHAT_ERR_NETWORK: refused,
  * reset, timed out; but not a malformed URL or a TLS certificate that fails
- * verification, which no retry cures) or a 503 (CHAT_ERR_UNAVAILABLE, e.g.
- * while the server's Redis cluster fails over), they send the same request
- * again after a backoff of 50 ms that doubles up to 1 s, each delay plus a
- * random 0-25 %. They retry as long as the next attempt would start within
+ * verification, which no retry cures), a 503 (CHAT_ERR_UNAVAILABLE, e.g.
+ * while the server's Redis cluster fails over), or a 502 or 504 from a load
+ * balancer whose server went away mid-request (CHAT_ERR_SERVER), they send
+ * the same request again after a backoff of 50 ms that doubles up to 1 s,
+ * each delay plus a random 0-25 %. A 429 (CHAT_ERR_RATE_LIMITED) is repeated
+ * too, but not before the server's Retry-After has passed. They retry as long
+ * as the next attempt would start within
  * the retry budget, counted from the start of the call (default 30000 ms, see
  * chat_client_set_retry()); an attempt already running is bounded only by
  * the request timeout, so a call returns within about budget + timeout. Every
@@ -54,7 +57,8 @@ typedef enum chat_err {
     CHAT_ERR_SERVER = -7,      /* any other unexpected HTTP status */
     CHAT_ERR_PROTOCOL = -8,    /* the response was not the JSON we expect */
     CHAT_ERR_NOMEM = -9,       /* out of memory */
-    CHAT_ERR_USAGE = -10       /* bad arguments, e.g. no session for send */
+    CHAT_ERR_USAGE = -10,      /* bad arguments, e.g. no session for send */
+    CHAT_ERR_RATE_LIMITED = -11 /* 429: over one of the server's abuse limits */
 } chat_err;
 
 /* A user as the server describes it. Strings are owned by the struct. */

@@ -127,6 +127,8 @@ int chat__status_to_err(int status) {
     case 404:
     case 405:
         return CHAT_ERR_NOT_FOUND;
+    case 429:
+        return CHAT_ERR_RATE_LIMITED;
     case 503:
         return CHAT_ERR_UNAVAILABLE;
     default:
@@ -262,16 +264,40 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata) {
     return len;
 }
 
+/* A Retry-After value in whole seconds ("  120\r\n") as milliseconds, capped;
+ * 0 for anything else (the HTTP-date form included: the backoff applies). */
+static long retry_after_ms(const char *v, size_t len) {
+    long s = 0;
+    size_t i = 0;
+    while (i < len && (v[i] == ' ' || v[i] == '\t'))
+        i++;
+    size_t digits = i;
+    while (i < len && v[i] >= '0' && v[i] <= '9') {
+        if (s < CHAT_RETRY_AFTER_MAX_S) s = s * 10 + (v[i] - '0');
+        i++;
+    }
+    if (i == digits) return 0;
+    while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n'))
+        i++;
+    if (i != len) return 0;
+    return (s < CHAT_RETRY_AFTER_MAX_S ? s : CHAT_RETRY_AFTER_MAX_S) * 1000;
+}
+
 static size_t on_header(char *data, size_t size, size_t nitems, void *userdata) {
     chat_client *c = userdata;
     size_t len = size * nitems;
-    static const char set_cookie[] = "set-cookie:";
+    static const char set_cookie[] = "set-cookie:", retry_after[] = "retry-after:";
     if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         free(c->cookie_token); /* a new response (after 1xx) starts */
         c->cookie_token = NULL;
         c->replayed = 0;
+        c->retry_after_ms = 0;
     } else if (header_is(data, len, "Idempotent-Replayed", "true")) {
         c->replayed = 1;
+    } else if (len > sizeof retry_after - 1 &&
+               strncasecmp(data, retry_after, sizeof retry_after - 1) == 0) {
+        c->retry_after_ms = retry_after_ms(data + sizeof retry_after - 1,
+                                           len - (sizeof retry_after - 1));
     } else if (len > sizeof set_cookie - 1 &&
                strncasecmp(data, set_cookie, sizeof set_cookie - 1) == 0) {
         char *value = cookie_value(data + sizeof set_cookie - 1, len - (sizeof set_cookie - 1),
@@ -292,6 +318,7 @@ void chat__client_response_reset(chat_client *c) {
     c->nomem = 0;
     c->hopeless = 0;
     c->replayed = 0;
+    c->retry_after_ms = 0;
     c->body.len = 0;
     if (c->body.data) c->body.data[0] = '\0';
     chat__secret_free(c->cookie_token);
@@ -414,9 +441,11 @@ static int client_attempt(chat_client *c, const chat_request *req) {
 }
 
 /* Whether the failed attempt rc may be repeated: no response at all (unless
- * the failure is hopeless), or a 503. */
+ * the failure is hopeless), a 503 or 429, or a load balancer's 502 or 504. */
 static int client_attempt_is_transient(const chat_client *c, int rc) {
-    return (rc == CHAT_ERR_NETWORK && !c->hopeless) || rc == CHAT_ERR_UNAVAILABLE;
+    return (rc == CHAT_ERR_NETWORK && !c->hopeless) || rc == CHAT_ERR_UNAVAILABLE ||
+           rc == CHAT_ERR_RATE_LIMITED ||
+           (rc == CHAT_ERR_SERVER && (c->status == 502 || c->status == 504));
 }
 
 /* Adds how often the request was tried to the words for the last failure. */
@@ -428,8 +457,9 @@ static void client_note_attempts(chat_client *c, long long elapsed_ms) {
 }
 
 /* Runs req like client_attempt(); when req->retry is set, repeats it after a
- * network error or a 503 with exponential backoff (50 ms doubling up to 1 s,
- * plus jitter) as long as the next attempt starts within the retry budget. */
+ * transient failure with exponential backoff (50 ms doubling up to 1 s, plus
+ * jitter; never sooner than a 429's Retry-After) as long as the next attempt
+ * starts within the retry budget. */
 static int client_perform(chat_client *c, const chat_request *req) {
     long long start = chat__now_ms(), elapsed = 0;
     long delay = CHAT_RETRY_FIRST_MS;
@@ -439,7 +469,7 @@ static int client_perform(chat_client *c, const chat_request *req) {
         c->attempts++;
         rc = client_attempt(c, req);
         if (!req->retry || !client_attempt_is_transient(c, rc)) return rc;
-        long wait = chat__backoff_jitter(delay);
+        long wait = chat__backoff_jitter(c->retry_after_ms > delay ? c->retry_after_ms : delay);
         elapsed = chat__now_ms() - start;
         if (elapsed + wait > c->retry_budget_ms) break;
         chat__sleep_ms(wait);
@@ -814,7 +844,7 @@ const char *chat_err_name(int err) {
     static const char *const names[] = {
         "CHAT_OK",           "CHAT_ERR_NETWORK",   "CHAT_ERR_INVALID",     "CHAT_ERR_AUTH",
         "CHAT_ERR_CONFLICT", "CHAT_ERR_NOT_FOUND", "CHAT_ERR_UNAVAILABLE", "CHAT_ERR_SERVER",
-        "CHAT_ERR_PROTOCOL", "CHAT_ERR_NOMEM",     "CHAT_ERR_USAGE"};
+        "CHAT_ERR_PROTOCOL", "CHAT_ERR_NOMEM",     "CHAT_ERR_USAGE",       "CHAT_ERR_RATE_LIMITED"};
     if (err > 0 || (size_t)-err >= sizeof names / sizeof names[0]) return "CHAT_ERR_UNKNOWN";
     return names[-err];
 }

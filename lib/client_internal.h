@@ -19,6 +19,7 @@
 #define CHAT_DEFAULT_RETRY_BUDGET_MS 30000L
 #define CHAT_RETRY_FIRST_MS 50L                      /* the first backoff delay */
 #define CHAT_RETRY_MAX_MS 1000L                      /* the backoff delay doubles up to this */
+#define CHAT_RETRY_AFTER_MAX_S 3600L                 /* a longer Retry-After counts as this */
 #define CHAT_MSG_ID_MAX 64                           /* the longest clientMsgId the server takes */
 #define CHAT_MSG_ID_RANDOM 16                        /* random bytes in a generated clientMsgId */
 #define CHAT_MSG_ID_GEN_LEN (2 * CHAT_MSG_ID_RANDOM) /* hex digits in one */
@@ -47,6 +48,7 @@ struct chat_client {
     int status;                       /* HTTP status of the last response, 0 if none */
     int nomem;                        /* set when a libcurl callback ran out of memory */
     int hopeless;                     /* the last transfer failed in a way no retry cures */
+    long retry_after_ms;              /* the last response's Retry-After, 0 when none */
     chat_buf body;                    /* body of the last response */
     char *cookie_token;               /* authKey from the last response's Set-Cookie */
     char error[CHAT_ERROR_MAX];       /* words for the last failure, "" after success */

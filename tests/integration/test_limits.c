@@ -162,6 +162,39 @@ static void messages_per_user_are_limited(void **state) {
     test_http_result_free(&r);
 }
 
+/* libchatclient meets the message limit: a send over it waits for the
+ * Retry-After and is repeated; without a retry budget the 429 is the
+ * caller's, as CHAT_ERR_RATE_LIMITED. */
+static void client_waits_out_the_message_limit(void **state) {
+    (void)state;
+    char xff[96], email[128], auth[128];
+    fresh_address(xff, sizeof(xff));
+    register_user(xff, email, sizeof(email), auth, sizeof(auth));
+    chat_client *c = chat_client_new(test_url());
+    assert_non_null(c);
+    assert_int_equal(chat_client_set_token(c, auth + strlen("Authorization: Bearer ")), CHAT_OK);
+    chat_client_set_retry(c, 0);
+    int rc = CHAT_OK;
+    for (int i = 0; i < 10 && rc == CHAT_OK; i++) { /* 3 per window pass, then 429 */
+        chat_message m;
+        rc = chat_send(c, "no retry", &m);
+        if (rc == CHAT_OK) chat_message_cleanup(&m);
+    }
+    assert_int_equal(rc, CHAT_ERR_RATE_LIMITED);
+    assert_int_equal(chat_client_status(c), 429);
+    assert_int_equal(chat_client_attempts(c), 1);
+    chat_client_set_retry(c, 10000);
+    unsigned retried = 0;
+    for (int i = 0; i < 4; i++) { /* still limited at first: each send waits its turn */
+        chat_message m;
+        assert_int_equal(chat_send(c, "waits its turn", &m), CHAT_OK);
+        chat_message_cleanup(&m);
+        if (chat_client_attempts(c) > 1) retried++;
+    }
+    assert_true(retried >= 1);
+    chat_client_free(c);
+}
+
 /* Attempts on two chatd count together: the counters live in Redis. */
 static void limits_are_shared_by_every_chatd(void **state) {
     (void)state;
@@ -216,6 +249,7 @@ int main(void) {
         cmocka_unit_test(logins_per_address_are_limited),
         cmocka_unit_test(registrations_per_address_are_limited),
         cmocka_unit_test(messages_per_user_are_limited),
+        cmocka_unit_test(client_waits_out_the_message_limit),
         cmocka_unit_test(limits_are_shared_by_every_chatd),
         cmocka_unit_test(refusals_are_counted_in_metrics),
     };
