@@ -12,16 +12,8 @@ build=${1:-build}
 # shellcheck source=scripts/lib.sh
 . "$top/scripts/lib.sh"
 
-tmp=$(mktemp -d)
-export CLUSTERCHAT_STATE=$tmp/state
-export CLUSTER_NODE_TIMEOUT=${CLUSTER_NODE_TIMEOUT:-1000}
+use_scratch cluster
 export CLUSTER_SCRIPT=$top/scripts/cluster
-cleanup() {
-  stop_started
-  "$CLUSTER_SCRIPT" down --purge >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 
 CLUSTER_PORT_BASE=$(free_cluster_port_base) || { echo "no free ports for the cluster"; exit 1; }
 export CLUSTER_PORT_BASE

@@ -14,14 +14,7 @@ e2e=$top/tests/e2e
 # shellcheck source=scripts/lib.sh
 . "$top/scripts/lib.sh"
 
-tmp=$(mktemp -d)
-export CLUSTERCHAT_STATE=$tmp/state CLUSTER_NODE_TIMEOUT=${CLUSTER_NODE_TIMEOUT:-1000}
-cleanup() {
-  stop_started
-  "$top/scripts/cluster" down --purge >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+use_scratch cluster
 
 chromium=${CHROMIUM:-/usr/bin/chromium}
 if [[ ! -x $chromium ]] || ! command -v node >/dev/null; then

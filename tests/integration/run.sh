@@ -10,8 +10,7 @@ build=${1:-build}
 # shellcheck source=scripts/lib.sh
 . "$top/scripts/lib.sh"
 
-tmp=$(mktemp -d)
-trap 'stop_started; rm -rf "$tmp"' EXIT
+use_scratch
 
 redis_port=$(free_port) || exit 1
 start_redis "$tmp/redis" "$redis_port" || exit 1

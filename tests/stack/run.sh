@@ -11,14 +11,7 @@ build=${1:-build}
 # shellcheck source=scripts/lib.sh
 . "$top/scripts/lib.sh"
 
-tmp=$(mktemp -d)
-export CLUSTERCHAT_STATE=$tmp/state CLUSTER_NODE_TIMEOUT=${CLUSTER_NODE_TIMEOUT:-1000}
-cleanup() {
-  stop_started
-  "$top/scripts/cluster" down --purge >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+use_scratch cluster
 
 # start_haproxy NAME BIND STATS APP1 APP2 APP3: HAProxy in the foreground
 # (-db) in the background, with the shipped config.

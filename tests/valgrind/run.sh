@@ -14,8 +14,7 @@ build=${1:-build}
 # shellcheck source=scripts/lib.sh
 . "$top/scripts/lib.sh"
 
-tmp=$(mktemp -d)
-trap 'stop_started; rm -rf "$tmp"' EXIT
+use_scratch
 
 vlog=$tmp/valgrind.log
 export CHATD_WRAPPER="valgrind --error-exitcode=99 --leak-check=full
