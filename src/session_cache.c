@@ -39,7 +39,7 @@ struct session_cache *session_cache_new(size_t capacity, long long max_age_ms) {
     if (!c) return NULL;
     c->nbuckets = 16;
     while (c->nbuckets < capacity) c->nbuckets *= 2;
-    c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
+    c->buckets = calloc(c->nbuckets, sizeof(struct entry *));
     if (!c->buckets) {
         free(c);
         return NULL;
@@ -97,7 +97,7 @@ static void drop_all(struct session_cache *c) {
         next = e->newer;
         free(e);
     }
-    memset(c->buckets, 0, c->nbuckets * sizeof(*c->buckets));
+    memset(c->buckets, 0, c->nbuckets * sizeof(struct entry *));
     c->oldest = c->newest = NULL;
     c->stats.entries = 0;
 }

@@ -24,7 +24,6 @@ struct store_op {
     union {
         store_status_fn *status;
         store_user_fn *user;
-        store_session_fn *session;
         store_message_fn *message;
         store_range_fn *range;
         store_names_fn *names;
