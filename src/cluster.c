@@ -869,6 +869,23 @@ bool cluster_is_ready(const struct cluster *c) {
     return true;
 }
 
+int cluster_node_address(const struct cluster *c, unsigned n, char *host, size_t size,
+                         int *port) {
+    size_t count = c->topology_known ? cluster_map_node_count(c->map) : 0;
+    const char *h;
+    if (count > 0) {
+        const struct cluster_node *node = cluster_map_node(c->map, (int)(n % count));
+        h = node->host;
+        *port = node->port;
+    } else if (c->nseeds > 0) {
+        h = c->seeds[n % (unsigned)c->nseeds].host;
+        *port = c->seeds[n % (unsigned)c->nseeds].port;
+    } else {
+        return -1;
+    }
+    return snprintf(host, size, "%s", h) < (int)size ? 0 : -1;
+}
+
 bool cluster_is_standalone(const struct cluster *c) { return c->standalone; }
 int cluster_min_replica_acks(const struct cluster *c) { return c->min_acks < 0 ? 1 : c->min_acks; }
 const struct cluster_stats *cluster_get_stats(const struct cluster *c) { return &c->stats; }

@@ -79,6 +79,13 @@ int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, 
                              cluster_reply_fn *cb, void *arg, int argc, const char **argv,
                              const size_t *argvlen);
 
+/* The address of a node for a connection of the caller's own (such as a
+ * subscriber's): the n-th, counting round, of the nodes the latest topology
+ * lists (masters and replicas), or of the seed nodes while the topology is
+ * not known. host gets at most size bytes. 0, or -1 when there is none. */
+int cluster_node_address(const struct cluster *c, unsigned n, char *host, size_t size,
+                         int *port);
+
 /* True when the topology is known, every slot has a master and every
  * master's connection is up: a quick local answer for readiness checks. */
 bool cluster_is_ready(const struct cluster *c);

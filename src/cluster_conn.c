@@ -40,6 +40,8 @@ struct conn {
     struct event *reconnect_ev;  /* next connection attempt */
     int backoff_ms;              /* delay before the next attempt */
     bool closing;                /* conn_free() is running */
+    conn_reply_fn *sub_fn;       /* the subscription's fn, until it got NULL */
+    void *sub_privdata;
 };
 
 /* AUTH for every new connection; empty password: none. */
@@ -210,6 +212,28 @@ int conn_send(struct conn *c, const char *cmd, size_t len, conn_reply_fn *fn, vo
     else c->head = p;
     c->tail = p;
     c->npending++;
+    return 0;
+}
+
+/* A subscription's reply or message; NULL once, when it ends with its context. */
+static void on_subscription(redisAsyncContext *ctx, void *reply, void *privdata) {
+    (void)ctx;
+    struct conn *c = privdata;
+    conn_reply_fn *fn = c->sub_fn;
+    if (!fn) return;
+    if (!reply) c->sub_fn = NULL;
+    fn(c, reply, c->sub_privdata);
+}
+
+int conn_subscribe(struct conn *c, const char *cmd, size_t len, conn_reply_fn *fn,
+                   void *privdata) {
+    if (!c->ctx || c->closing || c->sub_fn) return -1;
+    c->sub_fn = fn;
+    c->sub_privdata = privdata;
+    if (redisAsyncFormattedCommand(c->ctx, on_subscription, c, cmd, len) != REDIS_OK) {
+        c->sub_fn = NULL;
+        return -1;
+    }
     return 0;
 }
 

@@ -34,6 +34,14 @@ void conn_free(struct conn *conn);
 /* Queues a formatted command (hiredis pipelines it, also while connecting). */
 int conn_send(struct conn *conn, const char *cmd, size_t len, conn_reply_fn *fn, void *privdata);
 
+/* Sends a formatted SUBSCRIBE to one channel: fn runs for the subscription's
+ * confirmation, then for every message, and last once with NULL when the
+ * connection is lost, dropped or freed (the subscription is not renewed
+ * when the connection comes back). -1 when it cannot be sent now (then fn
+ * never runs). One per connection, which then carries nothing else. */
+int conn_subscribe(struct conn *conn, const char *cmd, size_t len, conn_reply_fn *fn,
+                   void *privdata);
+
 /* Drops the connection when its oldest command is older than the stall
  * timeout, or when connecting takes that long. now_ms is CLOCK_MONOTONIC. */
 void conn_check(struct conn *conn, long long now_ms);

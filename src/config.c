@@ -46,6 +46,11 @@ static const struct option_row options[] = {
             "largest request body in bytes (413 above)"),
     INT_OPT("--session-ttl", "CHATD_SESSION_TTL", session_ttl, "2592000", 60,
             315360000, "sliding session lifetime in seconds"),
+    INT_OPT("--session-cache-ms", "CHATD_SESSION_CACHE_MS", session_cache_ms, "30000", 0,
+            3600000, "ms a session read from Redis may answer from memory (ended sessions are"
+            " forgotten at once); 0: no cache, every request reads Redis"),
+    INT_OPT("--session-cache-size", "CHATD_SESSION_CACHE_SIZE", session_cache_size, "100000", 1,
+            1000000, "sessions held in memory at most (the oldest go first)"),
     INT_OPT("--history-batch", "CHATD_HISTORY_BATCH", history_batch, "500", 1, 10000,
             "messages per Redis read when streaming history"),
     INT_OPT("--reuseport", "CHATD_REUSEPORT", reuseport, "0", 0, 1,

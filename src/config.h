@@ -17,6 +17,8 @@ struct config {
     int workers;            /* threads hashing passwords */
     int max_body;           /* largest accepted request body in bytes */
     int session_ttl;        /* sliding session lifetime in seconds */
+    int session_cache_ms;   /* a cached session answers this long after its read; 0: no cache */
+    int session_cache_size; /* sessions cached at most */
     int history_batch;      /* messages fetched per XRANGE when streaming */
     char log_level[16];     /* debug, info, warn or error */
     int reuseport;          /* 1: SO_REUSEPORT, several chatd on one port */

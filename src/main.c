@@ -21,6 +21,8 @@
 #include "ratelimit.h"
 #include "routes.h"
 #include "server.h"
+#include "session_cache.h"
+#include "session_events.h"
 #include "sse_fanout.h"
 #include "store.h"
 #include "webroot.h"
@@ -152,7 +154,18 @@ static int server_start(struct server *srv) {
         log_error("msg=\"bad --redis\" err=\"%s\"", err);
         return -1;
     }
-    srv->store = store_new(srv->cluster);
+    if (srv->cfg.session_cache_ms > 0) {
+        srv->session_cache = session_cache_new((size_t)srv->cfg.session_cache_size,
+                                               srv->cfg.session_cache_ms);
+        if (srv->session_cache)
+            srv->session_events = session_events_new(srv->base, srv->cluster, srv->session_cache,
+                                                     srv->cfg.redis_timeout_ms);
+        if (!srv->session_events) {
+            log_error("msg=\"cannot start the session cache\"");
+            return -1;
+        }
+    }
+    srv->store = store_new(srv->base, srv->cluster, srv->session_cache);
     srv->hub = hub_new(srv->base, srv->store, srv->cfg.redis_timeout_ms);
     srv->workers = workers_new(srv->base, srv->cfg.workers);
     if (!srv->store || !srv->hub || !srv->workers || make_dummy_hash(srv) != 0) {
@@ -165,11 +178,15 @@ static int server_start(struct server *srv) {
     return http_start(srv, routes_table, routes_count);
 }
 
-/* Workers first (their callbacks may still use the store), then Redis (its
- * callbacks answer with 503), then streams and long-polls, then HTTP (aborts
- * what is left), then the hub, which has no subscriber left. */
+/* The session cache stops answering first; then the workers (their
+ * callbacks may still use the store), the session reads already answered
+ * from the cache, Redis (its callbacks answer with 503), streams and
+ * long-polls, HTTP (aborts what is left), and the hub, which has no
+ * subscriber left. */
 static void server_stop(struct server *srv) {
+    session_events_free(srv->session_events);
     workers_free(srv->workers);
+    store_run_queued(srv->store);
     cluster_free(srv->cluster);
     routes_stream_close_all();
     routes_wait_close_all();
@@ -177,6 +194,7 @@ static void server_stop(struct server *srv) {
     hub_free(srv->hub);
     fanout_stop();
     store_free(srv->store);
+    session_cache_free(srv->session_cache);
     webroot_free(srv->web);
     if (srv->base) event_base_free(srv->base);
 }
@@ -191,6 +209,10 @@ int main(int argc, char **argv) {
     }
     if (log_level_parse(srv.cfg.log_level, &log_threshold) < 0) {
         fprintf(stderr, "chatd: --log-level: unknown level '%s'\n", srv.cfg.log_level);
+        return 2;
+    }
+    if ((long long)srv.cfg.session_cache_ms > (long long)srv.cfg.session_ttl * 1000) {
+        fprintf(stderr, "chatd: --session-cache-ms must not exceed --session-ttl\n");
         return 2;
     }
     if (ratelimit_init(&srv.cfg, err) < 0) {
@@ -211,8 +233,10 @@ int main(int argc, char **argv) {
     struct event *sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
-    log_info("msg=\"chatd started\" bind=%s port=%d redis=%s workers=%d reuseport=%d",
-             srv.cfg.bind, srv.cfg.port, srv.cfg.redis, srv.cfg.workers, srv.cfg.reuseport);
+    log_info("msg=\"chatd started\" bind=%s port=%d redis=%s workers=%d reuseport=%d"
+             " session_cache_ms=%d",
+             srv.cfg.bind, srv.cfg.port, srv.cfg.redis, srv.cfg.workers, srv.cfg.reuseport,
+             srv.cfg.session_cache_ms);
     event_base_dispatch(srv.base);
     event_free(sigint);
     event_free(sigterm);

@@ -6,6 +6,8 @@
 
 #include "cluster.h"
 #include "server.h"
+#include "session_cache.h"
+#include "session_events.h"
 #include "workers.h"
 
 #define MAX_SERIES 128
@@ -150,6 +152,25 @@ static void render_redis(struct evbuffer *out, const struct cluster_stats *s) {
                    "counter", s->refreshes);
 }
 
+static void render_session_cache(struct evbuffer *out, const struct server *srv) {
+    struct session_cache_stats st = session_cache_stats(srv->session_cache);
+    render_counter(out, "chatd_session_cache_hits_total",
+                   "Session reads answered from memory.", "counter", st.hits);
+    render_counter(out, "chatd_session_cache_misses_total",
+                   "Session reads sent to Redis while the cache is on.", "counter", st.misses);
+    render_counter(out, "chatd_session_cache_invalidations_total",
+                   "Ended sessions announced by any chatd and received here.", "counter",
+                   st.invalidations);
+    render_counter(out, "chatd_session_cache_flushes_total",
+                   "Times the whole cache was dropped (subscription lost).", "counter",
+                   st.flushes);
+    render_counter(out, "chatd_session_cache_entries", "Sessions held in memory.", "gauge",
+                   st.entries);
+    render_counter(out, "chatd_session_events_subscribed",
+                   "1 while the ended-sessions subscription is confirmed (the cache may answer).",
+                   "gauge", session_events_subscribed(srv->session_events));
+}
+
 int metrics_render(struct evbuffer *out, struct server *srv) {
     render_requests(out);
     render_counter(out, "chatd_messages_sent_total", "Messages stored by POST /message/.",
@@ -165,6 +186,7 @@ int metrics_render(struct evbuffer *out, struct server *srv) {
                    "Connections refused over --max-connections.", "counter",
                    m.connections_refused);
     render_redis(out, cluster_get_stats(srv->cluster));
+    render_session_cache(out, srv);
     render_counter(out, "chatd_worker_queue_depth",
                    "Password-hashing jobs queued or running.", "gauge",
                    workers_pending(srv->workers));

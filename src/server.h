@@ -16,6 +16,8 @@ struct workers;
 struct cluster;
 struct hub;
 struct webroot;
+struct session_cache;
+struct session_events;
 
 struct server {
     struct config cfg;                     /* settings, read-only after start */
@@ -23,6 +25,8 @@ struct server {
     struct evhttp *http;                   /* the HTTP server */
     struct cluster *cluster;               /* Redis connections */
     struct store *store;                   /* key schema on top of cluster */
+    struct session_cache *session_cache;   /* sessions read lately; NULL when off */
+    struct session_events *session_events; /* keeps the cache honest; NULL when off */
     struct workers *workers;               /* Argon2id hashing threads */
     struct hub *hub;                       /* room readers and live subscribers */
     struct webroot *web;                   /* the browser client's files */

@@ -1,4 +1,5 @@
-/* store: user, session and message commands on the key schema of store_keys.h. */
+/* store: user, rate-limit and message commands on the key schema of
+ * store_keys.h (the session commands are in store_session.c). */
 #include "store.h"
 
 #include <hiredis/hiredis.h>
@@ -9,8 +10,7 @@
 
 #include "cluster.h"
 #include "store_keys.h"
-
-#define SESSION_FORMAT_TAG "v1"
+#include "store_private.h"
 
 /* Creates the user hash only when the key does not exist yet: one slot, atomic. */
 static const char user_create_script[] =
@@ -19,16 +19,11 @@ static const char user_create_script[] =
     " 'pw', ARGV[4], 'created', ARGV[5])\n"
     "return 1\n";
 
-struct store {
-    struct cluster *cluster; /* where every command goes */
-};
-
 /* One command in flight: the caller's callback and what the reply needs. */
 struct store_op {
     union {
         store_status_fn *status;
         store_user_fn *user;
-        store_session_fn *session;
         store_message_fn *message;
         store_range_fn *range;
         store_names_fn *names;
@@ -38,13 +33,23 @@ struct store_op {
     struct message msg; /* for appends: the caller's message, id filled in */
 };
 
-struct store *store_new(struct cluster *cluster) {
+struct store *store_new(struct event_base *base, struct cluster *cluster,
+                        struct session_cache *sessions) {
     struct store *s = calloc(1, sizeof(*s));
-    if (s) s->cluster = cluster;
+    if (!s) return NULL;
+    *s = (struct store){.cluster = cluster, .base = base, .sessions = sessions};
+    if (store_sessions_init(s) < 0) {
+        free(s);
+        return NULL;
+    }
     return s;
 }
 
-void store_free(struct store *s) { free(s); }
+void store_free(struct store *s) {
+    if (!s) return;
+    store_sessions_cleanup(s);
+    free(s);
+}
 
 static struct store_op *op_new(void *arg) {
     struct store_op *op = calloc(1, sizeof(*op));
@@ -76,10 +81,6 @@ static int send_op(struct store *s, struct store_op *op, cluster_reply_fn *done,
     return 0;
 }
 
-static enum store_status status_of(const redisReply *r) {
-    if (!r) return STORE_UNAVAILABLE;
-    return r->type == REDIS_REPLY_ERROR ? STORE_ERROR : STORE_OK;
-}
 
 /* ---- users ---- */
 
@@ -141,302 +142,10 @@ int store_user_get(struct store *s, const char *email, store_user_fn *cb, void *
     return send_op(s, op, on_user_got, PLAIN, 6, argv, NULL);
 }
 
-/* ---- sessions ---- */
-
 static void on_status_reply(redisReply *r, void *arg) {
     struct store_op *op = arg;
     op->cb.status(status_of(r), op->arg);
     free(op);
-}
-
-/* Adds a session hash to its user's index and trims the index to the newest
- * STORE_SESSIONS_MAX; answers the hashes trimmed away (their sessions end). */
-static const char session_index_script[] =
-    "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])\n"
-    "local n = redis.call('ZCARD', KEYS[1])\n"
-    "local max = tonumber(ARGV[3])\n"
-    "if n <= max then return {} end\n"
-    "local old = redis.call('ZRANGE', KEYS[1], 0, n - max - 1)\n"
-    "redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - max - 1)\n"
-    "return old\n";
-
-/* A session being created: indexed first, then stored. */
-struct session_create_op {
-    struct store *s;
-    store_status_fn *cb;
-    void *arg;
-    char key[STORE_KEY_MAX];  /* session:<hash> */
-    char value[512];          /* the session's value */
-    char ttl[16];             /* its lifetime in seconds */
-};
-
-static void on_forgotten(redisReply *r, void *arg) {
-    (void)r;
-    free(arg);
-}
-
-/* Deletes a session whose end nobody waits for (durably; errors ignored). */
-static void session_drop(struct store *s, const char *token_hash) {
-    char key[STORE_KEY_MAX];
-    struct store_op *op = op_new(NULL);
-    if (!op || store_key_session(key, sizeof(key), token_hash) < 0) {
-        free(op);
-        return;
-    }
-    const char *argv[] = {"DEL", key};
-    send_op(s, op, on_forgotten, DURABLE, 2, argv, NULL);
-}
-
-static void on_session_stored(redisReply *r, void *arg) {
-    struct session_create_op *op = arg;
-    op->cb(status_of(r), op->arg);
-    free(op);
-}
-
-static void on_session_indexed(redisReply *r, void *arg) {
-    struct session_create_op *op = arg;
-    enum store_status st = status_of(r);
-    if (st == STORE_OK && r->type == REDIS_REPLY_ARRAY)
-        for (size_t i = 0; i < r->elements; i++)
-            if (r->element[i]->type == REDIS_REPLY_STRING) session_drop(op->s, r->element[i]->str);
-    const char *argv[] = {"SET", op->key, op->value, "EX", op->ttl};
-    size_t lens[] = {3, strlen(op->key), strlen(op->value), 2, strlen(op->ttl)};
-    if (st != STORE_OK ||
-        cluster_command_durable(op->s->cluster, op->key, lens[1], on_session_stored, op, 5, argv,
-                                lens) < 0) {
-        op->cb(st != STORE_OK ? st : STORE_UNAVAILABLE, op->arg);
-        free(op);
-    }
-}
-
-int store_session_create(struct store *s, const char *token_hash, const struct session_user *u,
-                         int ttl, store_status_fn *cb, void *arg) {
-    char index[STORE_KEY_MAX], now[24], max[16];
-    struct session_create_op *op = calloc(1, sizeof(*op));
-    if (!op) return -1;
-    *op = (struct session_create_op){.s = s, .cb = cb, .arg = arg};
-    int n = snprintf(op->value, sizeof(op->value), SESSION_FORMAT_TAG "\n%s\n%s\n%s", u->id,
-                     u->email, u->name);
-    if (n < 0 || (size_t)n >= sizeof(op->value) ||
-        store_key_session(op->key, sizeof(op->key), token_hash) < 0 ||
-        store_key_user_sessions(index, sizeof(index), u->id) < 0) {
-        free(op);
-        return -1;
-    }
-    snprintf(op->ttl, sizeof(op->ttl), "%d", ttl);
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
-    snprintf(max, sizeof(max), "%d", STORE_SESSIONS_MAX);
-    const char *argv[] = {"EVAL", session_index_script, "1", index, now, token_hash, max};
-    size_t lens[7];
-    for (int i = 0; i < 7; i++) lens[i] = strlen(argv[i]);
-    if (cluster_command_durable(s->cluster, index, lens[3], on_session_indexed, op, 7, argv,
-                                lens) < 0) {
-        free(op);
-        return -1;
-    }
-    return 0;
-}
-
-/* Splits "v1\n<id>\n<email>\n<name>" into u; -1 when it is not that. */
-static int session_parse(const char *v, size_t len, struct session_user *u) {
-    const char *end = v + len, *field[4];
-    size_t flen[4];
-    for (int i = 0; i < 4; i++) {
-        const char *nl = i < 3 ? memchr(v, '\n', (size_t)(end - v)) : end;
-        if (!nl) return -1;
-        field[i] = v;
-        flen[i] = (size_t)(nl - v);
-        v = nl + 1;
-    }
-    if (flen[0] != 2 || memcmp(field[0], SESSION_FORMAT_TAG, 2) != 0) return -1;
-    if (flen[1] >= sizeof(u->id) || flen[2] >= sizeof(u->email) || flen[3] >= sizeof(u->name))
-        return -1;
-    memcpy(u->id, field[1], flen[1]);
-    u->id[flen[1]] = '\0';
-    memcpy(u->email, field[2], flen[2]);
-    u->email[flen[2]] = '\0';
-    memcpy(u->name, field[3], flen[3]);
-    u->name[flen[3]] = '\0';
-    return 0;
-}
-
-static void on_session_got(redisReply *r, void *arg) {
-    struct store_op *op = arg;
-    struct session_user u;
-    enum store_status st = status_of(r);
-    if (st == STORE_OK) {
-        if (r->type == REDIS_REPLY_NIL) st = STORE_NOT_FOUND;
-        else if (r->type != REDIS_REPLY_STRING || session_parse(r->str, r->len, &u) < 0)
-            st = STORE_ERROR;
-    }
-    op->cb.session(st, st == STORE_OK ? &u : NULL, op->arg);
-    free(op);
-}
-
-int store_session_get(struct store *s, const char *token_hash, int ttl, store_session_fn *cb,
-                      void *arg) {
-    char key[STORE_KEY_MAX], ttl_text[16];
-    if (store_key_session(key, sizeof(key), token_hash) < 0) return -1;
-    snprintf(ttl_text, sizeof(ttl_text), "%d", ttl);
-    struct store_op *op = op_new(arg);
-    if (!op) return -1;
-    op->cb.session = cb;
-    const char *argv[] = {"GETEX", key, "EX", ttl_text};
-    return send_op(s, op, on_session_got, PLAIN, 4, argv, NULL);
-}
-
-/* A session being ended: GETDEL, then its entry in the user's index. */
-struct session_end_op {
-    struct store *s;
-    store_status_fn *cb;
-    void *arg;
-    char hash[STORE_KEY_MAX]; /* the session's token hash */
-};
-
-static void on_unindexed(redisReply *r, void *arg) {
-    struct session_end_op *op = arg;
-    op->cb(status_of(r), op->arg);
-    free(op);
-}
-
-/* Removes hash from user_id's session index (durably); -1 when it cannot be sent. */
-static int session_unindex(struct store *s, const char *user_id, const char *hash,
-                           cluster_reply_fn *done, void *arg) {
-    char index[STORE_KEY_MAX];
-    if (store_key_user_sessions(index, sizeof(index), user_id) < 0) return -1;
-    const char *argv[] = {"ZREM", index, hash};
-    size_t lens[] = {4, strlen(index), strlen(hash)};
-    return cluster_command_durable(s->cluster, index, lens[1], done, arg, 3, argv, lens);
-}
-
-static void on_getdel(redisReply *r, void *arg) {
-    struct session_end_op *op = arg;
-    struct session_user u;
-    enum store_status st = status_of(r);
-    if (st == STORE_OK) {
-        if (r->type == REDIS_REPLY_NIL) st = STORE_NOT_FOUND;
-        else if (r->type != REDIS_REPLY_STRING || session_parse(r->str, r->len, &u) < 0)
-            st = STORE_ERROR;
-    }
-    if (st == STORE_OK && session_unindex(op->s, u.id, op->hash, on_unindexed, op) == 0) return;
-    op->cb(st == STORE_OK ? STORE_UNAVAILABLE : st, op->arg);
-    free(op);
-}
-
-int store_session_delete(struct store *s, const char *token_hash, store_status_fn *cb,
-                         void *arg) {
-    char key[STORE_KEY_MAX];
-    if (store_key_session(key, sizeof(key), token_hash) < 0) return -1;
-    struct session_end_op *op = calloc(1, sizeof(*op));
-    if (!op) return -1;
-    *op = (struct session_end_op){.s = s, .cb = cb, .arg = arg};
-    snprintf(op->hash, sizeof(op->hash), "%s", token_hash);
-    const char *argv[] = {"GETDEL", key};
-    size_t lens[] = {6, strlen(key)};
-    if (cluster_command_durable(s->cluster, key, lens[1], on_getdel, op, 2, argv, lens) < 0) {
-        free(op);
-        return -1;
-    }
-    return 0;
-}
-
-/* Ending every session of a user but one: the index is read, then each
- * other session is deleted and, once it is gone, removed from the index. */
-struct sessions_end_op {
-    struct store *s;
-    store_status_fn *cb;
-    void *arg;
-    char user_id[CHAT_USER_ID_LEN + 1]; /* whose sessions */
-    char keep[STORE_KEY_MAX];           /* the hash of the session that stays */
-    size_t pending;                     /* deletions not finished yet */
-    enum store_status status;           /* STORE_OK until one fails */
-};
-
-/* One session of a sessions_end_op: DEL, then ZREM from the index. */
-struct session_kill {
-    struct sessions_end_op *all;
-    char hash[STORE_KEY_MAX];
-};
-
-static void sessions_end_step_done(struct sessions_end_op *op, enum store_status st) {
-    if (st != STORE_OK) op->status = st == STORE_NOT_FOUND ? op->status : st;
-    if (--op->pending > 0) return;
-    op->cb(op->status, op->arg);
-    free(op);
-}
-
-static void on_kill_unindexed(redisReply *r, void *arg) {
-    struct session_kill *k = arg;
-    sessions_end_step_done(k->all, status_of(r));
-    free(k);
-}
-
-static void on_kill_deleted(redisReply *r, void *arg) {
-    struct session_kill *k = arg;
-    enum store_status st = status_of(r);
-    if (st == STORE_OK &&
-        session_unindex(k->all->s, k->all->user_id, k->hash, on_kill_unindexed, k) == 0)
-        return;
-    sessions_end_step_done(k->all, st == STORE_OK ? STORE_UNAVAILABLE : st);
-    free(k);
-}
-
-/* Starts ending one session; false when it could not be sent. */
-static bool session_kill_start(struct sessions_end_op *op, const char *hash) {
-    char key[STORE_KEY_MAX];
-    struct session_kill *k = calloc(1, sizeof(*k));
-    if (!k || store_key_session(key, sizeof(key), hash) < 0) {
-        free(k);
-        return false;
-    }
-    k->all = op;
-    snprintf(k->hash, sizeof(k->hash), "%s", hash);
-    const char *argv[] = {"DEL", key};
-    size_t lens[] = {3, strlen(key)};
-    if (cluster_command_durable(op->s->cluster, key, lens[1], on_kill_deleted, k, 2, argv, lens) <
-        0) {
-        free(k);
-        return false;
-    }
-    return true;
-}
-
-static void on_index_read(redisReply *r, void *arg) {
-    struct sessions_end_op *op = arg;
-    enum store_status st = status_of(r);
-    if (st == STORE_OK && r->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
-    op->pending = 1; /* held until every deletion has started */
-    op->status = st;
-    for (size_t i = 0; st == STORE_OK && i < r->elements; i++) {
-        const redisReply *h = r->element[i];
-        if (h->type != REDIS_REPLY_STRING || strcmp(h->str, op->keep) == 0) continue;
-        op->pending++;
-        if (!session_kill_start(op, h->str)) {
-            op->pending--;
-            op->status = STORE_UNAVAILABLE;
-        }
-    }
-    sessions_end_step_done(op, STORE_OK);
-}
-
-int store_sessions_end_others(struct store *s, const char *user_id, const char *keep_hash,
-                              store_status_fn *cb, void *arg) {
-    char index[STORE_KEY_MAX];
-    if (store_key_user_sessions(index, sizeof(index), user_id) < 0) return -1;
-    struct sessions_end_op *op = calloc(1, sizeof(*op));
-    if (!op) return -1;
-    *op = (struct sessions_end_op){.s = s, .cb = cb, .arg = arg};
-    snprintf(op->user_id, sizeof(op->user_id), "%s", user_id);
-    snprintf(op->keep, sizeof(op->keep), "%s", keep_hash);
-    const char *argv[] = {"ZRANGE", index, "0", "-1"};
-    size_t lens[] = {6, strlen(index), 1, 2};
-    if (cluster_command_argv(s->cluster, index, lens[1], on_index_read, op, 4, argv, lens) < 0) {
-        free(op);
-        return -1;
-    }
-    return 0;
 }
 
 int store_user_set_password(struct store *s, const char *email, const char *pwhash,

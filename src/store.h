@@ -7,6 +7,11 @@
  * callback; one that returns 0 calls it exactly once, on the loop thread,
  * with a store_status. STORE_UNAVAILABLE means Redis did not answer in time;
  * STORE_ERROR that Redis refused the command.
+ *
+ * Session reads may be answered from a session cache (session_cache.h)
+ * instead of Redis; such answers, too, come later from the loop, never
+ * inside the call. Every session the store ends is announced on
+ * STORE_CHANNEL_SESSIONS_ENDED before the end is reported.
  */
 #ifndef CHAT_STORE_H
 #define CHAT_STORE_H
@@ -17,6 +22,8 @@
 #include "message.h"
 
 struct cluster;
+struct event_base;
+struct session_cache;
 struct store;
 
 enum store_status { STORE_OK, STORE_NOT_FOUND, STORE_EXISTS, STORE_UNAVAILABLE, STORE_ERROR };
@@ -45,8 +52,15 @@ typedef void store_message_fn(enum store_status st, const struct message *m, boo
 typedef void store_range_fn(enum store_status st, const struct message *msgs, size_t n,
                             void *arg);
 
-struct store *store_new(struct cluster *cluster);
+/* A store on the cluster layer. sessions (NULL: none) is the session
+ * cache that store_session_get consults and fills; base runs its answers. */
+struct store *store_new(struct event_base *base, struct cluster *cluster,
+                        struct session_cache *sessions);
+/* Runs the callbacks of cached answers still queued, then frees. NULL is fine. */
 void store_free(struct store *s);
+/* Runs the callbacks of cached session answers still queued now (at
+ * shutdown, while their requests can still be answered). */
+void store_run_queued(struct store *s);
 
 /* Creates the user unless its e-mail is taken (then STORE_EXISTS), atomically. */
 int store_user_create(struct store *s, const struct store_user *u, store_status_fn *cb,
@@ -56,19 +70,24 @@ int store_user_get(struct store *s, const char *email, store_user_fn *cb, void *
 
 /* Stores a session under the hash of its token, expiring after ttl seconds,
  * and adds it to its user's session index (first: a session is never stored
- * unindexed). A user's sessions beyond the newest STORE_SESSIONS_MAX end. */
+ * unindexed). A user's sessions beyond the newest STORE_SESSIONS_MAX end
+ * (deleted and announced) before the callback runs. */
 int store_session_create(struct store *s, const char *token_hash, const struct session_user *u,
                          int ttl, store_status_fn *cb, void *arg);
-/* Reads a session and pushes its expiry ttl seconds ahead (sliding). */
+/* Reads a session and pushes its expiry ttl seconds ahead (sliding). With
+ * a session cache, a live entry young enough answers instead (no Redis
+ * command, no sliding); a read from Redis fills the cache. */
 int store_session_get(struct store *s, const char *token_hash, int ttl, store_session_fn *cb,
                       void *arg);
-/* Deletes one session and its index entry (STORE_NOT_FOUND when it did not
- * exist). */
+/* Deletes one session, announces its end and removes its index entry
+ * (STORE_NOT_FOUND when it did not exist; STORE_UNAVAILABLE when it was
+ * deleted but the end could not be announced). */
 int store_session_delete(struct store *s, const char *token_hash, store_status_fn *cb,
                          void *arg);
 /* Ends every session of a user except keep_hash's: reads the user's index,
- * deletes each other session and then its index entry (entries of sessions
- * that expired are removed the same way). STORE_OK when all are gone. */
+ * deletes each other session, announces its end, then removes its index
+ * entry (entries of sessions that expired are removed the same way).
+ * STORE_OK when all are gone and announced. */
 int store_sessions_end_others(struct store *s, const char *user_id, const char *keep_hash,
                               store_status_fn *cb, void *arg);
 /* Replaces a user's password hash (durable). */

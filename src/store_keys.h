@@ -8,6 +8,8 @@
  *   rooms                        set: the names of the rooms created
  *   user-sessions:<userId>       sorted set: session hashes, scored by login time (ms)
  *   rate:<limit>:<subject>       string: hits in the current window, PX window
+ * and one pub/sub channel:
+ *   chatd:sessions-ended         the token hashes of sessions just ended
  * Each function writes a NUL-terminated key into out and returns its length,
  * or -1 when it does not fit in size bytes.
  */
@@ -18,6 +20,7 @@
 
 #define STORE_KEY_MAX 512
 #define STORE_KEY_ROOMS "rooms"
+#define STORE_CHANNEL_SESSIONS_ENDED "chatd:sessions-ended"
 
 int store_key_user(char *out, size_t size, const char *email);
 int store_key_session(char *out, size_t size, const char *token_hash);

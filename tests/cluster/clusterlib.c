@@ -60,22 +60,7 @@ int cl_master_of(const char *key) {
     return atoi(out);
 }
 
-long long cl_metric(const char *sample) {
-    struct http_result r;
-    if (test_http("GET", "/metrics", NULL, NULL, 0, &r) < 0) return -1;
-    long long value = -1;
-    size_t len = strlen(sample);
-    for (char *line = r.body; line && *line;) {
-        char *next = strchr(line, '\n');
-        if (strncmp(line, sample, len) == 0 && line[len] == ' ') {
-            value = atoll(line + len + 1);
-            break;
-        }
-        line = next ? next + 1 : NULL;
-    }
-    test_http_result_free(&r);
-    return value;
-}
+long long cl_metric(const char *sample) { return test_metric(test_url(), sample); }
 
 int cl_node_timeout_ms(void) {
     const char *t = getenv("CLUSTER_NODE_TIMEOUT");

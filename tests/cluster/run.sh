@@ -37,7 +37,21 @@ if ! wait_until 20 curl -sf "http://127.0.0.1:$chat_port/health"; then
   exit 1
 fi
 
+# A second chatd on the cluster, for test_sessions (the session cache across chatd).
+second_port=$(free_port) || exit 1
+# shellcheck disable=SC2046  # one word per assignment
+env $(unlimited_env) "$top/$build/chatd" --bind 127.0.0.1 --port "$second_port" --redis "$seeds" \
+  --workers 1 --redis-timeout 5000 >"$tmp/second.log" 2>&1 &
+second_pid=$!
+STARTED_PIDS+=("$second_pid")
+if ! wait_until 20 curl -sf "http://127.0.0.1:$second_port/health"; then
+  echo "not ok - the second chatd became healthy on the cluster"
+  tail -20 "$tmp/second.log"
+  exit 1
+fi
+
 export CHAT_URL="http://127.0.0.1:$chat_port" CHATD_PID CHAT_CLUSTER=1
+export CHAT_URL2="http://127.0.0.1:$second_port"
 rc=0
 for bin in "$top/$build/tests/integration/test_api" "$top/$build/tests/integration/test_hostile" \
            "$top/$build"/tests/cluster/test_*; do
@@ -47,5 +61,6 @@ for bin in "$top/$build/tests/integration/test_api" "$top/$build/tests/integrati
 done
 
 tap_clean_exit "$CHATD_PID" "$tmp/chatd.log" "chatd on the cluster" || rc=1
+tap_clean_exit "$second_pid" "$tmp/second.log" "the second chatd on the cluster" || rc=1
 grep -E 'topology|MOVED|lost|timed out|not acknowledged' "$tmp/chatd.log" | sed 's/^/# chatd: /' | tail -40
 exit $rc

@@ -33,6 +33,17 @@ CHATD_LIMIT_LOGIN_EMAIL=3/60 start_chatd "$top/$build/chatd" "$tmp/limited2.log"
 limited2_pid=$CHATD_PID
 export CHAT_LIMITED_URL="http://127.0.0.1:$limited_port" CHAT_LIMITED2_URL="http://127.0.0.1:$limited2_port"
 
+# For test_session_cache: a second chatd with the session cache, like the
+# first (where sessions end), and one without it.
+second_port=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/second.log" "$second_port" "$redis_port" --workers 1 || exit 1
+second_pid=$CHATD_PID
+nocache_port=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/nocache.log" "$nocache_port" "$redis_port" --workers 1 \
+  --session-cache-ms 0 || exit 1
+nocache_pid=$CHATD_PID
+export CHAT_URL2="http://127.0.0.1:$second_port" CHAT_NOCACHE_URL="http://127.0.0.1:$nocache_port"
+
 export CHAT_URL="http://127.0.0.1:$chat_port"
 export CHAT_REDIS_PORT=$redis_port
 export CHATD_PID=$main_pid
@@ -158,4 +169,6 @@ for pid in "${auth1:-}" "${auth2:-}" "$auth3"; do [[ -n $pid ]] && kill -TERM "$
 tap_clean_exit "$main_pid" "$tmp/chatd.log" "chatd" || rc=1
 tap_clean_exit "$limited_pid" "$tmp/limited.log" "chatd with low limits" || rc=1
 tap_clean_exit "$limited2_pid" "$tmp/limited2.log" "the second chatd with low limits" || rc=1
+tap_clean_exit "$second_pid" "$tmp/second.log" "the second chatd with the session cache" || rc=1
+tap_clean_exit "$nocache_pid" "$tmp/nocache.log" "chatd without the session cache" || rc=1
 exit $rc

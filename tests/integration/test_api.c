@@ -425,7 +425,10 @@ static void metrics_cover_requests_redis_and_workers(void **state) {
         "chatd_http_request_duration_seconds_bucket{le=\"+Inf\"} ",
         "chatd_messages_sent_total ", "chatd_open_streams ", "chatd_redis_commands_total ",
         "chatd_redis_redirects_total{kind=\"moved\"} ", "chatd_redis_retries_total ",
-        "chatd_redis_errors_total ", "chatd_worker_queue_depth ", NULL};
+        "chatd_redis_errors_total ", "chatd_worker_queue_depth ",
+        "chatd_session_cache_hits_total ", "chatd_session_cache_misses_total ",
+        "chatd_session_cache_invalidations_total ", "chatd_session_cache_flushes_total ",
+        "chatd_session_cache_entries ", "chatd_session_events_subscribed ", NULL};
     for (int i = 0; families[i]; i++)
         if (!strstr(r.body, families[i])) fail_msg("/metrics lacks %s", families[i]);
     test_http_result_free(&r);

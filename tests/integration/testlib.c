@@ -73,11 +73,17 @@ static size_t grow_write(char *ptr, size_t size, size_t nmemb, void *arg) {
 
 int test_http(const char *method, const char *path, const char *const *headers,
               const char *body, size_t body_len, struct http_result *out) {
+    return test_http_at(test_url(), method, path, headers, body, body_len, out);
+}
+
+int test_http_at(const char *base, const char *method, const char *path,
+                 const char *const *headers, const char *body, size_t body_len,
+                 struct http_result *out) {
     memset(out, 0, sizeof(*out));
     CURL *curl = curl_easy_init();
     if (!curl) return -1;
     char url[1024];
-    snprintf(url, sizeof(url), "%s%s", test_url(), path);
+    snprintf(url, sizeof(url), "%s%s", base, path);
     struct curl_slist *list = NULL;
     for (size_t i = 0; headers && headers[i]; i++) list = curl_slist_append(list, headers[i]);
     struct growbuf b = {0}, h = {0};
@@ -109,6 +115,23 @@ void test_http_result_free(struct http_result *r) {
     free(r->body);
     free(r->headers);
     memset(r, 0, sizeof(*r));
+}
+
+long long test_metric(const char *base, const char *sample) {
+    struct http_result r;
+    if (test_http_at(base, "GET", "/metrics", NULL, NULL, 0, &r) < 0) return -1;
+    long long value = -1;
+    size_t len = strlen(sample);
+    for (char *line = r.body; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (strncmp(line, sample, len) == 0 && line[len] == ' ') {
+            value = atoll(line + len + 1);
+            break;
+        }
+        line = next ? next + 1 : NULL;
+    }
+    test_http_result_free(&r);
+    return value;
 }
 
 bool test_is_error(const char *body, const char *code) {

@@ -38,7 +38,15 @@ struct http_result {
  * "Name: value" strings) and body (body_len bytes, may contain NULs). */
 int test_http(const char *method, const char *path, const char *const *headers,
               const char *body, size_t body_len, struct http_result *out);
+/* The same against another chatd, base being its URL like test_url()'s. */
+int test_http_at(const char *base, const char *method, const char *path,
+                 const char *const *headers, const char *body, size_t body_len,
+                 struct http_result *out);
 void test_http_result_free(struct http_result *r);
+
+/* The value of one sample of the /metrics of the chatd at base, e.g.
+ * "chatd_redis_redirects_total{kind=\"ask\"}", or -1 when absent. */
+long long test_metric(const char *base, const char *sample);
 
 /* True when body is {"error":{"code":code,"message":<string>}}. */
 bool test_is_error(const char *body, const char *code);

@@ -1,0 +1,92 @@
+/*
+ * test_sessions: the session cache on the cluster, with two chatd (CHAT_URL,
+ * "A", and CHAT_URL2, "B"). A's announcement of an ended session goes to
+ * the master of the channel's slot; B's subscriber is made to sit on
+ * another node (subscribers there are killed until none is left, and the
+ * chatd move on), so the announcement reaches B over the cluster bus. A
+ * session B answers from memory then ends on B when A logs it out.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chatclient.h"
+#include "clusterlib.h"
+#include "sessionlib.h"
+#include "store_keys.h"
+#include "testlib.h"
+
+#define MOVES 12 /* kills of the subscribers on the channel's node, at most */
+
+static const char *url_b(void) { return getenv("CHAT_URL2"); }
+
+/* Subscriber connections open on the node at port. */
+static int subscribers_on(int port) {
+    char out[32];
+    assert_int_equal(cl_sh(out, sizeof(out), "redis-cli -p %d client list type pubsub | wc -l",
+                           port),
+                     0);
+    return atoi(out);
+}
+
+/* Flushes counted by both chatd: one per subscription lost. */
+static long long flushes_of_both(void) {
+    return cl_metric("chatd_session_cache_flushes_total") +
+           test_metric(url_b(), "chatd_session_cache_flushes_total");
+}
+
+/* Until no subscriber is left on the node at port: kills them there, waits
+ * until the chatd concerned noticed (their flush counters) and until both
+ * are subscribed again (each on its next node). */
+static void move_subscribers_off(int port) {
+    for (int i = 0; i < MOVES && subscribers_on(port) > 0; i++) {
+        long long before = flushes_of_both();
+        char out[32];
+        assert_int_equal(cl_sh(out, sizeof(out), "redis-cli -p %d client kill type pubsub", port),
+                         0);
+        double start = test_now_ms();
+        while (flushes_of_both() < before + atoi(out)) {
+            assert_true(test_now_ms() - start < 20000);
+            struct timespec ts = {0, 10000000}; /* between two readings of the counters */
+            nanosleep(&ts, NULL);
+        }
+        assert_true(session_wait_subscribed(test_url()));
+        assert_true(session_wait_subscribed(url_b()));
+    }
+    assert_int_equal(subscribers_on(port), 0);
+}
+
+static void logout_on_a_reaches_b_over_the_cluster_bus(void **state) {
+    (void)state;
+    assert_non_null(url_b());
+    assert_true(session_wait_subscribed(test_url()));
+    assert_true(session_wait_subscribed(url_b()));
+    int publish_node = cl_master_of(STORE_CHANNEL_SESSIONS_ENDED);
+    assert_true(publish_node > 0);
+    move_subscribers_off(publish_node);
+    printf("# announcements go to %d, no subscriber there\n", publish_node);
+
+    chat_client *a = test_new_user("cluster-cache", NULL);
+    assert_non_null(a);
+    char token[128];
+    snprintf(token, sizeof(token), "%s", chat_client_token(a));
+    session_assert_cached(url_b(), token);
+    long long told = test_metric(url_b(), SESSION_INVALIDATIONS);
+    assert_int_equal(chat_logout(a), CHAT_OK);
+    session_wait_metric_above(url_b(), SESSION_INVALIDATIONS, told);
+    assert_int_equal(session_send(url_b(), token), 401);
+    chat_client_free(a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(logout_on_a_reaches_b_over_the_cluster_bus),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
