@@ -49,19 +49,32 @@ struct session_cache *session_cache_new(size_t capacity, long long max_age_ms) {
     return c;
 }
 
-/* Reads a session hash: exactly SESSION_CACHE_HASH_LEN lower-case hex
- * digits; *key gets the first 16 as a number (the bucket index comes from
- * them: the hash is a SHA-256, its digits are already uniform). */
-static bool key_parse(const char *hash, size_t len, uint64_t *key) {
+static int hex_value(char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    return -1;
+}
+
+/* True when hash[0..len) is a session hash: exactly SESSION_CACHE_HASH_LEN
+ * lower-case hex digits. Only such hashes are stored. */
+static bool hash_valid(const char *hash, size_t len) {
     if (len != SESSION_CACHE_HASH_LEN) return false;
+    for (size_t i = 0; i < len; i++)
+        if (hex_value(hash[i]) < 0) return false;
+    return true;
+}
+
+/* The table key of a NUL-terminated hash: its first 16 digits as a number
+ * (the hash is a SHA-256: its digits are already uniform). False when it
+ * cannot be a session hash; the other digits need no check here, since a
+ * stored hash is valid and the comparison with it settles them. */
+static bool key_of(const char *hash, uint64_t *key) {
+    if (strnlen(hash, SESSION_CACHE_HASH_LEN + 1) != SESSION_CACHE_HASH_LEN) return false;
     uint64_t k = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = hash[i];
-        unsigned v;
-        if (ch >= '0' && ch <= '9') v = (unsigned)(ch - '0');
-        else if (ch >= 'a' && ch <= 'f') v = (unsigned)(ch - 'a' + 10);
-        else return false;
-        if (i < 16) k = k << 4 | v;
+    for (int i = 0; i < 16; i++) {
+        int v = hex_value(hash[i]);
+        if (v < 0) return false;
+        k = k << 4 | (uint64_t)v;
     }
     *key = k;
     return true;
@@ -132,7 +145,7 @@ bool session_cache_lookup(struct session_cache *c, const char *hash, long long n
                           struct session_user *out) {
     uint64_t key;
     if (!c) return false;
-    if (!c->live || !key_parse(hash, strlen(hash), &key)) {
+    if (!c->live || !key_of(hash, &key)) {
         c->stats.misses++;
         return false;
     }
@@ -165,7 +178,9 @@ static void sweep(struct session_cache *c, long long now_ms) {
 void session_cache_fill(struct session_cache *c, const char *hash, const struct session_user *u,
                         long long fetched_ms, unsigned long long epoch) {
     uint64_t key;
-    if (!c || !c->live || epoch != c->epoch || !key_parse(hash, strlen(hash), &key)) return;
+    if (!c || !c->live || epoch != c->epoch || !key_of(hash, &key) ||
+        !hash_valid(hash, SESSION_CACHE_HASH_LEN))
+        return;
     size_t email_len = strnlen(u->email, sizeof(u->email) - 1);
     size_t name_len = strnlen(u->name, sizeof(u->name) - 1);
     struct entry *e = malloc(sizeof(*e) + email_len + 1 + name_len + 1);
@@ -198,20 +213,19 @@ void session_cache_forget(struct session_cache *c, const char *hash) {
     uint64_t key;
     if (!c) return;
     c->epoch++;
-    if (key_parse(hash, strlen(hash), &key)) drop_by_hash(c, hash, key);
+    if (key_of(hash, &key)) drop_by_hash(c, hash, key);
 }
 
 void session_cache_remove(struct session_cache *c, const char *hash) {
     uint64_t key;
-    if (c && key_parse(hash, strlen(hash), &key)) drop_by_hash(c, hash, key);
+    if (c && key_of(hash, &key)) drop_by_hash(c, hash, key);
 }
 
 int session_cache_apply_message(struct session_cache *c, const char *msg, size_t len) {
-    uint64_t key;
     int n = 0;
     if (!c) return 0;
     for (size_t at = 0; at <= len; at += SESSION_CACHE_HASH_LEN + 1) {
-        if (len - at < SESSION_CACHE_HASH_LEN || !key_parse(msg + at, SESSION_CACHE_HASH_LEN, &key) ||
+        if (len - at < SESSION_CACHE_HASH_LEN || !hash_valid(msg + at, SESSION_CACHE_HASH_LEN) ||
             (len - at > SESSION_CACHE_HASH_LEN && msg[at + SESSION_CACHE_HASH_LEN] != ' ')) {
             session_cache_flush(c);
             return -1;

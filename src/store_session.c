@@ -111,6 +111,7 @@ static void on_end_deleted(redisReply *r, void *arg) {
         if (session_parse(r->str, r->len, &u) < 0) st = STORE_ERROR;
         else memcpy(e->user_id, u.id, sizeof(e->user_id));
     }
+    if (st == STORE_NOT_FOUND) session_cache_remove(e->s->sessions, e->hash); /* gone anyway */
     if (st != STORE_OK) end_report(e, st);
     else end_announce(e);
 }

@@ -5,7 +5,8 @@
 # against it, then the cluster's own tests (spread, resharding, failover,
 # whole-cluster restart). Output is TAP. chatd's periodic topology refresh is
 # turned (almost) off, so that it must learn every change from redirects and
-# errors, and the resharding test can count the MOVED it must see.
+# errors, and the resharding test can count the MOVED it must see. A second
+# chatd (CHAT_URL2) is the other end of test_sessions.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
@@ -24,31 +25,31 @@ if ! "$CLUSTER_SCRIPT" up >"$tmp/cluster-up.log" 2>&1; then
 fi
 echo "ok - the local cluster came up (ports $CLUSTER_PORT_BASE-$(( CLUSTER_PORT_BASE + 5 )))"
 
-chat_port=$(free_port) || exit 1
 seeds="127.0.0.1:$CLUSTER_PORT_BASE,127.0.0.1:$(( CLUSTER_PORT_BASE + 1 ))"
-# shellcheck disable=SC2046  # one word per assignment
-env $(unlimited_env) "$top/$build/chatd" --bind 127.0.0.1 --port "$chat_port" --redis "$seeds" --workers 2 \
-  --redis-timeout 5000 --topology-refresh 600000 >"$tmp/chatd.log" 2>&1 &
-CHATD_PID=$!
-STARTED_PIDS+=("$CHATD_PID")
-if ! wait_until 20 curl -sf "http://127.0.0.1:$chat_port/health"; then
-  echo "not ok - chatd became healthy on the cluster"
-  tail -20 "$tmp/chatd.log"
-  exit 1
-fi
-
+# start_on_cluster LOG PORT [FLAGS...]: a chatd on the cluster (abuse limits
+# off), healthy within 20 s; its pid in CHATD_PID.
+start_on_cluster() {
+  local log=$1 port=$2
+  shift 2
+  # shellcheck disable=SC2046  # one word per assignment
+  env $(unlimited_env) "$top/$build/chatd" --bind 127.0.0.1 --port "$port" --redis "$seeds" \
+    --redis-timeout 5000 "$@" >"$log" 2>&1 &
+  CHATD_PID=$!
+  STARTED_PIDS+=("$CHATD_PID")
+  if ! wait_until 20 curl -sf "http://127.0.0.1:$port/health"; then
+    echo "not ok - chatd on $port became healthy on the cluster"
+    tail -20 "$log"
+    exit 1
+  fi
+}
+chat_port=$(free_port) || exit 1
+start_on_cluster "$tmp/chatd.log" "$chat_port" --workers 2 --topology-refresh 600000
+main_pid=$CHATD_PID
 # A second chatd on the cluster, for test_sessions (the session cache across chatd).
 second_port=$(free_port) || exit 1
-# shellcheck disable=SC2046  # one word per assignment
-env $(unlimited_env) "$top/$build/chatd" --bind 127.0.0.1 --port "$second_port" --redis "$seeds" \
-  --workers 1 --redis-timeout 5000 >"$tmp/second.log" 2>&1 &
-second_pid=$!
-STARTED_PIDS+=("$second_pid")
-if ! wait_until 20 curl -sf "http://127.0.0.1:$second_port/health"; then
-  echo "not ok - the second chatd became healthy on the cluster"
-  tail -20 "$tmp/second.log"
-  exit 1
-fi
+start_on_cluster "$tmp/second.log" "$second_port" --workers 1
+second_pid=$CHATD_PID
+CHATD_PID=$main_pid
 
 export CHAT_URL="http://127.0.0.1:$chat_port" CHATD_PID CHAT_CLUSTER=1
 export CHAT_URL2="http://127.0.0.1:$second_port"

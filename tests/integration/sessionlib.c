@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chatclient.h"
 #include "testlib.h"
 
 #define WAIT_MS 20000
@@ -51,4 +52,11 @@ void session_wait_metric_above(const char *base, const char *sample, long long v
 
 bool session_wait_subscribed(const char *base) {
     return poll_metric_above(base, "chatd_session_events_subscribed", 0);
+}
+
+void session_assert_logout_reaches(const char *base, chat_client *client, const char *token) {
+    long long told = test_metric(base, SESSION_INVALIDATIONS);
+    assert_int_equal(chat_logout(client), CHAT_OK);
+    session_wait_metric_above(base, SESSION_INVALIDATIONS, told);
+    assert_int_equal(session_send(base, token), 401);
 }

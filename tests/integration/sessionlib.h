@@ -23,6 +23,12 @@ void session_assert_cached(const char *base, const char *token);
  * value; fails the test otherwise. */
 void session_wait_metric_above(const char *base, const char *sample, long long value);
 
+/* Logs client out (on its own chatd), waits until the chatd at base was
+ * told of the end, and checks that base then refuses token (the client's). */
+struct chat_client;
+void session_assert_logout_reaches(const char *base, struct chat_client *client,
+                                   const char *token);
+
 /* Waits (at most 20 s) until base's subscription is confirmed. */
 bool session_wait_subscribed(const char *base);
 

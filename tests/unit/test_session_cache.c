@@ -261,6 +261,7 @@ static void test_bad_hashes_are_never_stored(void **state) {
     struct session_user u = user_n(1), got;
     const char *bad[] = {"", "abc",
                          "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+                         "0123456789abcdef0123456789abcdef01234567X9abcdef0123456789abcdef",
                          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         session_cache_fill(c, bad[i], &u, 0, session_cache_epoch(c));
