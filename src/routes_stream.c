@@ -195,12 +195,14 @@ void route_message_stream(struct request *r) {
     if (streams) streams->prev = s;
     streams = s;
     nstreams++;
-    hub_set_delivered(r->srv->hub, on_delivered);
-    s->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, s);
     http_add_header(r, "X-Accel-Buffering", "no");
     http_stream_start(r, 200, "text/event-stream; charset=utf-8");
     r->stream_arg = s;
     r->on_close = on_client_gone;
+    /* before the stream joins the hub: no fan-out batch has its socket yet */
+    if (http_stream_detach(r) < 0) log_debug("req=%s msg=\"stream stays with evhttp\"", r->id);
+    hub_set_delivered(r->srv->hub, on_delivered);
+    s->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, s);
     if (start_heartbeat(r->srv->base) < 0 || !s->sub) {
         sse_end(s, true);
         return;
