@@ -59,6 +59,8 @@ static const struct option_row options[] = {
             "open event streams at most (503 with Retry-After above)"),
     INT_OPT("--stream-buffer", "CHATD_STREAM_BUFFER", stream_buffer, "262144", 4096, 67108864,
             "bytes a slow stream may have unsent before it is disconnected"),
+    INT_OPT("--stream-heartbeat", "CHATD_STREAM_HEARTBEAT", stream_heartbeat_ms, "15000", 100,
+            60000, "ms between the comments that keep an idle event stream open"),
     INT_OPT("--fanout-threads", "CHATD_FANOUT_THREADS", fanout_threads, "2", 1, 16,
             "threads writing a live event to the streams (the event loop is one of them)"),
     INT_OPT("--drain-delay", "CHATD_DRAIN_DELAY", drain_delay_ms, "0", 0, 600000,

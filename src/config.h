@@ -24,6 +24,7 @@ struct config {
     int reuseport;          /* 1: SO_REUSEPORT, several chatd on one port */
     int max_streams;        /* open event streams at most (503 above) */
     int stream_buffer;      /* bytes a stream may have unsent before it is cut */
+    int stream_heartbeat_ms; /* between two ": ping" comments on every stream */
     int fanout_threads;     /* threads sending one event to many streams (the loop included) */
     int drain_delay_ms;     /* on SIGTERM: /ready is 503 this long before accepting stops */
     int grace_ms;           /* on SIGTERM: exit at the latest this long after the signal */

@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "origin.h"
 #include "server.h"
+#include "stream_sock.h"
 
 /* Bodies up to this many times the configured limit are read and refused by
  * us with a JSON 413; larger ones are refused by evhttp before reading. */
@@ -274,9 +275,15 @@ void http_stream_start(struct request *r, int status, const char *content_type) 
     if (evcon) http_conns_on_close(evcon, on_connection_close, r);
 }
 
+static void detached_send(struct request *r, struct evbuffer *chunk,
+                          stream_sock_drained_fn *drained, void *arg);
+static void detached_end(struct request *r);
+static void detached_abort(struct request *r);
+
 void http_stream_send(struct request *r, struct evbuffer *chunk,
                       void (*drained)(struct evhttp_connection *, void *), void *arg) {
-    evhttp_send_reply_chunk_with_cb(r->ev, chunk, drained, arg);
+    if (r->sock) detached_send(r, chunk, drained, arg);
+    else evhttp_send_reply_chunk_with_cb(r->ev, chunk, drained, arg);
 }
 
 static void detach_close_callback(struct request *r) {
@@ -287,13 +294,18 @@ static void detach_close_callback(struct request *r) {
 void http_stream_end(struct request *r) {
     stream_unlink(r);
     metrics_stream_closed();
-    detach_close_callback(r);
-    track_flush(r);
-    evhttp_send_reply_end(r->ev); /* frees the request when the client is gone */
+    if (r->sock) {
+        detached_end(r);
+    } else {
+        detach_close_callback(r);
+        track_flush(r);
+        evhttp_send_reply_end(r->ev); /* frees the request when the client is gone */
+    }
     request_free(r, 200);
 }
 
 size_t http_stream_backlog(struct request *r) {
+    if (r->sock) return stream_sock_backlog(r->sock);
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
@@ -304,15 +316,70 @@ void http_stream_abort(struct request *r) {
         stream_unlink(r);
         metrics_stream_closed();
     }
-    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    if (evcon) {
+    struct evhttp_connection *evcon = r->ev ? evhttp_request_get_connection(r->ev) : NULL;
+    if (r->sock) {
+        detached_abort(r);
+    } else if (evcon) {
         http_conns_on_close(evcon, NULL, NULL);
         evhttp_connection_free(evcon); /* frees r->ev with it */
     } else {
-        evhttp_send_reply_end(r->ev); /* detached: this frees it */
+        evhttp_send_reply_end(r->ev); /* the client is gone: this frees it */
     }
     log_warn("req=%s msg=\"stream aborted\"", r->id);
     request_free(r, 200);
+}
+
+/* ---- streams served without evhttp once their head is out (stream_sock.h) ---- */
+
+int http_stream_detach(struct request *r) {
+    struct evhttp_connection *evcon = r->ev ? evhttp_request_get_connection(r->ev) : NULL;
+    /* only a counted connection: it stays counted while the stream lasts */
+    if (!r->streaming || !evcon || !http_conns_on_close(evcon, NULL, NULL)) return -1;
+    struct stream_sock *sock = stream_sock_detach(evcon, HTTP_IO_TIMEOUT_S, on_connection_close, r);
+    if (!sock) {
+        http_conns_on_close(evcon, on_connection_close, r);
+        return -1;
+    }
+    http_conns_detached_opened(); /* freeing evcon released its slot */
+    r->ev = NULL;                 /* freed with its connection */
+    r->sock = sock;
+    evhttp_clear_headers(&r->query);
+    return 0;
+}
+
+/* Frames the chunk as evhttp would (evhttp sends no body for HEAD). */
+static void detached_send(struct request *r, struct evbuffer *chunk,
+                          stream_sock_drained_fn *drained, void *arg) {
+    size_t len = evbuffer_get_length(chunk);
+    if (r->bodyless || len == 0) return;
+    if (r->chunked) {
+        char head[24];
+        int n = snprintf(head, sizeof(head), "%zx\r\n", len);
+        evbuffer_prepend(chunk, head, (size_t)n);
+        evbuffer_add(chunk, "\r\n", 2);
+    }
+    stream_sock_send(r->sock, chunk, drained, arg);
+}
+
+static void on_detached_closed(void *arg) {
+    (void)arg;
+    unflushed--;
+    http_conns_detached_closed();
+}
+
+/* The last chunk (chunked), then the connection closes once written. */
+static void detached_end(struct request *r) {
+    static const char last_chunk[] = "0\r\n\r\n";
+    unflushed++;
+    stream_sock_end(r->sock, last_chunk, r->chunked ? sizeof(last_chunk) - 1 : 0,
+                    on_detached_closed, NULL);
+    r->sock = NULL;
+}
+
+static void detached_abort(struct request *r) {
+    stream_sock_free(r->sock);
+    r->sock = NULL;
+    http_conns_detached_closed();
 }
 
 /* Whether path[0..len) matches pattern, where a "*" segment matches one
@@ -537,6 +604,7 @@ size_t http_unflushed(void) { return unflushed; }
 
 void http_stop(struct server *srv) {
     while (open_streams) http_stream_abort(open_streams);
+    stream_sock_shutdown(); /* ended streams still writing */
     if (srv->http) evhttp_free(srv->http);
     srv->http = NULL;
     http_conns_free();

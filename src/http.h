@@ -47,6 +47,7 @@ struct request {
     bool bodyless;              /* stream: no body is sent (HEAD) */
     void (*on_close)(struct request *r); /* stream: the client went away */
     void *stream_arg;           /* the streaming handler's state */
+    struct stream_sock *sock;   /* stream: its socket once detached from evhttp, else NULL */
     struct request *stream_prev, *stream_next; /* open streams, for shutdown */
 };
 
@@ -107,5 +108,13 @@ void http_stream_end(struct request *r);
 size_t http_stream_backlog(struct request *r);
 /* Cuts the connection so the client sees an incomplete reply; frees r. */
 void http_stream_abort(struct request *r);
+/* Serves a started stream without evhttp from now on (stream_sock.h): its
+ * connection, evhttp request and buffers are freed, so that an idle stream
+ * costs little; the request's headers and query (http_header, http_query)
+ * are gone with them. The stream functions above work as before (on_close
+ * included), and the connection stays counted against --max-connections; it
+ * closes when the stream ends. -1 when it cannot: the stream goes on with
+ * evhttp. */
+int http_stream_detach(struct request *r);
 
 #endif

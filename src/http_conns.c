@@ -191,11 +191,22 @@ void http_conns_reply_done(struct evhttp_connection *evcon) {
     arm(s, s->first_byte_ms ? t.limits.request_timeout_ms : t.limits.idle_timeout_ms);
 }
 
-void http_conns_on_close(struct evhttp_connection *evcon, void (*fn)(void *arg), void *arg) {
+bool http_conns_on_close(struct evhttp_connection *evcon, void (*fn)(void *arg), void *arg) {
     struct conn_slot *s = slot_of(evcon);
-    if (!s) return;
+    if (!s) return false;
     s->on_close = fn;
     s->close_arg = arg;
+    return true;
+}
+
+void http_conns_detached_opened(void) {
+    t.open++;
+    publish();
+}
+
+void http_conns_detached_closed(void) {
+    t.open--;
+    publish();
 }
 
 size_t http_conns_open(void) { return t.open; }

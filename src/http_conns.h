@@ -4,7 +4,8 @@
  * request must have arrived completely (--request-timeout: a client sending
  * a byte a second, "slowloris", is cut off), an idle limit between
  * requests, and which stream a connection carries (told when the client
- * goes away).
+ * goes away). A stream's connection that left evhttp (http_stream_detach)
+ * is no longer tracked, only counted until it closes.
  *
  * Connections are tracked from the moment evhttp accepts them: evhttp asks
  * us for each connection's bufferevent (evhttp_set_bevcb), and right after
@@ -45,8 +46,14 @@ void http_conns_free(void);
 bool http_conns_request_read(struct evhttp_connection *evcon);
 /* A reply was written out: the connection waits for the next request. */
 void http_conns_reply_done(struct evhttp_connection *evcon);
-/* Sets (or with NULL clears) what runs when evcon's client goes away. */
-void http_conns_on_close(struct evhttp_connection *evcon, void (*fn)(void *arg), void *arg);
+/* Sets (or with NULL clears) what runs when evcon's client goes away.
+ * False when evcon is not tracked (nothing is set). */
+bool http_conns_on_close(struct evhttp_connection *evcon, void (*fn)(void *arg), void *arg);
+/* A tracked connection's socket went on without evhttp (an event stream,
+ * http_stream_detach): freeing evcon released its slot, and this counts it
+ * again as open until http_conns_detached_closed(). */
+void http_conns_detached_opened(void);
+void http_conns_detached_closed(void);
 
 /* Connections open now. */
 size_t http_conns_open(void);

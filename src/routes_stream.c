@@ -5,8 +5,8 @@
  * the hub, with no gap and no duplicate between the two: the replay starts
  * only once the hub's reader knows its starting point, and it repeats until
  * a history read completes with no live message having arrived meanwhile.
- * Every event carries `id:`; a comment every 15 s keeps proxies from timing
- * the stream out; a client that cannot keep up is disconnected and resumes
+ * Every event carries `id:`; a comment every --stream-heartbeat ms (15 s)
+ * keeps proxies from timing the stream out; a client that cannot keep up is disconnected and resumes
  * with its last id.
  */
 #include <event2/buffer.h>
@@ -26,7 +26,6 @@
 #include "store.h"
 #include "validate.h"
 
-#define HEARTBEAT_S 15
 #define RETRY_HINT_MS 2000  /* reconnection delay the stream asks for */
 #define DRAIN_HINT_MS 250   /* the same when the server goes away */
 
@@ -155,11 +154,11 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
 }
 
 /* The shared heartbeat timer runs while the server serves streams. */
-static int start_heartbeat(struct event_base *base) {
+static int start_heartbeat(struct event_base *base, int period_ms) {
     if (heartbeat) return 0;
     heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);
     if (!heartbeat) return -1;
-    struct timeval tv = {HEARTBEAT_S, 0};
+    struct timeval tv = {period_ms / 1000, (period_ms % 1000) * 1000};
     return event_add(heartbeat, &tv);
 }
 
@@ -195,13 +194,15 @@ void route_message_stream(struct request *r) {
     if (streams) streams->prev = s;
     streams = s;
     nstreams++;
-    hub_set_delivered(r->srv->hub, on_delivered);
-    s->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, s);
     http_add_header(r, "X-Accel-Buffering", "no");
     http_stream_start(r, 200, "text/event-stream; charset=utf-8");
     r->stream_arg = s;
     r->on_close = on_client_gone;
-    if (start_heartbeat(r->srv->base) < 0 || !s->sub) {
+    /* before the stream joins the hub: no fan-out batch has its socket yet */
+    if (http_stream_detach(r) < 0) log_debug("req=%s msg=\"stream stays with evhttp\"", r->id);
+    hub_set_delivered(r->srv->hub, on_delivered);
+    s->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, s);
+    if (start_heartbeat(r->srv->base, r->srv->cfg.stream_heartbeat_ms) < 0 || !s->sub) {
         sse_end(s, true);
         return;
     }

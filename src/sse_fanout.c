@@ -16,6 +16,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "stream_sock.h"
 
 #define FANOUT_THREADS_MAX 16
 #define PARALLEL_MIN 256 /* smaller batches are sent by the loop alone */
@@ -30,9 +31,8 @@ struct frame {
 
 /* One stream of a batch. */
 struct target {
-    struct request *r;     /* the stream */
-    struct bufferevent *bev; /* its connection's buffers */
-    int fd;                /* its socket */
+    struct stream_sock *sock; /* the stream's socket, detached from evhttp */
+    int fd;                /* its descriptor */
     const char *bytes;     /* what it is sent: the chunk or the bare event */
     size_t len;            /* how many bytes */
     ssize_t sent;          /* send()'s result, filled by whoever sends */
@@ -84,16 +84,16 @@ static void on_reference_done(const void *data, size_t len, void *arg) {
     frame_unref(arg);
 }
 
-/* The connection's buffers of a started stream; NULL when it has none or
- * sends no body (HEAD). */
-static struct bufferevent *stream_bev(struct request *r) {
-    if (!r->streaming || r->bodyless || !r->ev) return NULL;
+/* The connection's buffers of a started stream that evhttp still serves
+ * (http_stream_detach failed); NULL when it has none or sends no body. */
+static struct bufferevent *attached_bev(struct request *r) {
+    if (r->sock || !r->streaming || r->bodyless || !r->ev) return NULL;
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     return evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
 }
 
 /* Queues bytes[0..len) of f on bev's output, by reference. */
-static void queue_frame(struct bufferevent *bev, struct frame *f, const char *bytes, size_t len) {
+static void queue_on_bev(struct bufferevent *bev, struct frame *f, const char *bytes, size_t len) {
     struct evbuffer *out = bufferevent_get_output(bev);
     f->refs++;
     if (evbuffer_add_reference(out, bytes, len, on_reference_done, f) < 0) {
@@ -101,6 +101,13 @@ static void queue_frame(struct bufferevent *bev, struct frame *f, const char *by
         evbuffer_add(out, bytes, len);
     }
     if (!(bufferevent_get_enabled(bev) & EV_WRITE)) bufferevent_enable(bev, EV_WRITE);
+}
+
+/* Queues bytes[0..len) of f on a detached stream's socket, by reference. */
+static void queue_on_sock(struct stream_sock *sock, struct frame *f, const char *bytes,
+                          size_t len) {
+    f->refs++;
+    stream_sock_queue_ref(sock, bytes, len, on_reference_done, f);
 }
 
 static void send_slice(struct target *t, size_t from, size_t to) {
@@ -184,9 +191,10 @@ void fanout_flush(void) {
         struct target *t = &batch.targets[i];
         if (t->sent == (ssize_t)t->len) continue;
         size_t done = t->sent > 0 ? (size_t)t->sent : 0;
-        /* Not taken (full socket) or failed: queued, so the bufferevent
-         * writes the rest later or meets the error and closes the stream. */
-        queue_frame(t->bev, batch.frame, t->bytes + done, t->len - done);
+        /* Not taken (full socket) or failed: queued, so that the socket's
+         * write event sends the rest later or meets the error and ends the
+         * stream. */
+        queue_on_sock(t->sock, batch.frame, t->bytes + done, t->len - done);
     }
     frame_unref(batch.frame);
     batch.frame = NULL;
@@ -204,8 +212,10 @@ static int grow_targets(void) {
 }
 
 void fanout_add(struct request *r, const char *data, size_t len) {
-    struct bufferevent *bev = stream_bev(r);
-    if (!bev || len == 0) return;
+    if (len == 0 || !r->streaming || r->bodyless) return;
+    struct bufferevent *bev = attached_bev(r);
+    int fd = r->sock ? stream_sock_fd(r->sock) : -1;
+    if (!bev && fd < 0) return; /* the client is gone: the stream hears of it */
     if (batch.frame && (batch.data != data || batch.len != len)) fanout_flush();
     if (!batch.frame) {
         if (!(batch.frame = frame_new(data, len))) return;
@@ -215,17 +225,16 @@ void fanout_add(struct request *r, const char *data, size_t len) {
     struct frame *f = batch.frame;
     const char *bytes = r->chunked ? f->bytes : f->bytes + f->head_len;
     size_t n = r->chunked ? f->head_len + f->data_len + 2 : f->data_len;
-    evutil_socket_t fd = bufferevent_getfd(bev);
-    if (evbuffer_get_length(bufferevent_get_output(bev)) > 0 || fd < 0) {
-        queue_frame(bev, f, bytes, n); /* behind what is queued already */
+    if (bev) {
+        queue_on_bev(bev, f, bytes, n);
         return;
     }
-    if (batch.count == batch.cap && grow_targets() < 0) {
-        queue_frame(bev, f, bytes, n);
+    if (stream_sock_backlog(r->sock) > 0 || (batch.count == batch.cap && grow_targets() < 0)) {
+        queue_on_sock(r->sock, f, bytes, n); /* behind what is queued already */
         return;
     }
-    batch.targets[batch.count++] = (struct target){.r = r, .bev = bev, .fd = fd,
-                                                   .bytes = bytes, .len = n};
+    batch.targets[batch.count++] = (struct target){.sock = r->sock, .fd = fd, .bytes = bytes,
+                                                   .len = n};
 }
 
 void fanout_write(struct request *r, const char *data, size_t len) {
@@ -235,7 +244,7 @@ void fanout_write(struct request *r, const char *data, size_t len) {
 }
 
 void fanout_keep_alive(struct request *r) {
-    struct bufferevent *bev = stream_bev(r);
+    struct bufferevent *bev = attached_bev(r);
     /* enabling what is enabled re-adds the read event, with a fresh timeout */
     if (bev && (bufferevent_get_enabled(bev) & EV_READ)) bufferevent_enable(bev, EV_READ);
 }

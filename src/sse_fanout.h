@@ -3,9 +3,10 @@
  * is framed once (the chunk-size line, the bytes, the closing CRLF) into a
  * shared, reference-counted frame. A stream with nothing queued gets it with
  * one send() straight to its socket, as a minimal broadcaster would; only
- * what the socket does not take is queued on the connection, by reference to
- * the shared bytes (no copy, no per-stream buffer), and written by evhttp's
- * bufferevent when the socket can take more.
+ * what the socket does not take is queued, by reference to the shared bytes
+ * (no copy), on the stream's socket (stream_sock.h), which writes it when
+ * the socket can take more. A stream evhttp still serves (it could not be
+ * detached) gets its bytes queued on evhttp's buffers instead.
  *
  * A delivery is a batch: fanout_add() for every stream, then fanout_flush().
  * The send()s of a large batch are shared out between the event loop and
@@ -36,9 +37,10 @@ void fanout_flush(void);
 /* Writes data to one stream at once (after flushing the batch). */
 void fanout_write(struct request *r, const char *data, size_t len);
 
-/* Restarts the connection's read timeout, as evhttp does on each of its own
- * writes (writes made here bypass it): call it for every stream at least
- * once per timeout period, with the heartbeat. */
+/* For a stream evhttp still serves: restarts the connection's read
+ * timeout, as evhttp does on each of its own writes (writes made here bypass
+ * it); call it for every stream at least once per timeout period, with the
+ * heartbeat. A detached stream has no read timeout. */
 void fanout_keep_alive(struct request *r);
 
 #endif

@@ -15,9 +15,11 @@ use_scratch
 redis_port=$(free_port) || exit 1
 start_redis "$tmp/redis" "$redis_port" || exit 1
 chat_port=$(free_port) || exit 1
-# --request-timeout 2000: test_abuse waits that long for slow clients to be cut.
+# --request-timeout 2000: test_abuse waits that long for slow clients to be cut;
+# --stream-heartbeat 500: test_streams waits for a heartbeat; --stream-buffer 32 MB:
+# and lets a stalled reader fall 6 MB behind.
 start_chatd "$top/$build/chatd" "$tmp/chatd.log" "$chat_port" "$redis_port" --workers 2 \
-  --request-timeout 2000 --web-root "$top/web" || exit 1
+  --request-timeout 2000 --stream-heartbeat 500 --stream-buffer 33554432 --web-root "$top/web" || exit 1
 main_pid=$CHATD_PID
 
 # A second chatd on the same Redis with low abuse limits, for test_limits.
@@ -126,6 +128,61 @@ else
   echo "not ok - below --max-connections again: served, and the refusals are counted"; rc=1
 fi
 kill -TERM "${capped_conns_pid:-0}" 2>/dev/null; wait "${capped_conns_pid:-0}" 2>/dev/null
+
+# Event streams leave evhttp once started, but still count against
+# --max-connections: 16 streams fill it (other requests get 503), and as they
+# close, requests are served again and the gauge drops. The log (debug) shows
+# that no stream stayed with evhttp.
+capped_streams=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/capped-streams.log" "$capped_streams" "$redis_port" \
+  --max-connections 16 --log-level debug && capped_streams_pid=$CHATD_PID
+stream_pids=()
+for _ in $(seq 1 16); do
+  curl -sN "http://127.0.0.1:$capped_streams/message/stream" >/dev/null 2>&1 & stream_pids+=("$!")
+done
+over_limit_streams() {
+  curl -s "http://127.0.0.1:$capped_streams/message/" | grep -q '"too_many_connections"'
+}
+if wait_until 10 over_limit_streams &&
+   [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$capped_streams/health") == 200 ]]; then
+  echo "ok - 16 event streams fill --max-connections 16: 503 too_many_connections, /health still 200"
+else
+  echo "not ok - 16 event streams fill --max-connections 16: 503 too_many_connections, /health still 200"; rc=1
+fi
+kill "${stream_pids[@]}" 2>/dev/null; wait "${stream_pids[@]}" 2>/dev/null
+if wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$capped_streams/message/" &&
+   wait_until 10 bash -c "curl -s http://127.0.0.1:$capped_streams/metrics | grep -q '^chatd_connections 1$'" &&
+   ! grep -q 'stream stays with evhttp' "$tmp/capped-streams.log"; then
+  echo "ok - closed streams free their connections (gauge back to 1), none stayed with evhttp"
+else
+  echo "not ok - closed streams free their connections (gauge back to 1), none stayed with evhttp"; rc=1
+fi
+kill -TERM "${capped_streams_pid:-0}" 2>/dev/null; wait "${capped_streams_pid:-0}" 2>/dev/null
+
+# SIGTERM ends every event stream with "retry: 250" and, over HTTP/1.1, the
+# last chunk: curl sees complete replies (exit status 0).
+draining=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/draining.log" "$draining" "$redis_port" && draining_pid=$CHATD_PID
+curl -sN "http://127.0.0.1:$draining/message/stream" >"$tmp/drain1" 2>&1 & d1=$!
+curl -sN "http://127.0.0.1:$draining/room/other/message/stream" >"$tmp/drain2" 2>&1 & d2=$!
+curl -sN --http1.0 "http://127.0.0.1:$draining/message/stream" >"$tmp/drain3" 2>&1 & d3=$!
+wait_until 10 bash -c "grep -q ': connected' '$tmp/drain1' && grep -q ': connected' '$tmp/drain2' &&
+  grep -q ': connected' '$tmp/drain3'"
+kill -TERM "${draining_pid:-0}"
+wait "$d1"; s1=$?
+wait "$d2"; s2=$?
+wait "$d3"; s3=$?
+if (( s1 == 0 && s2 == 0 && s3 == 0 )) && grep -q '^retry: 250$' "$tmp/drain1" &&
+   grep -q '^retry: 250$' "$tmp/drain2" && grep -q '^retry: 250$' "$tmp/drain3"; then
+  echo "ok - SIGTERM ends event streams with retry: 250 and a complete reply (HTTP/1.1 and 1.0)"
+else
+  echo "not ok - SIGTERM ends event streams with retry: 250 and a complete reply (curl: $s1 $s2 $s3)"; rc=1
+fi
+if wait "${draining_pid:-0}" && ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$tmp/draining.log"; then
+  echo "ok - the chatd that ended its streams exits cleanly"
+else
+  echo "not ok - the chatd that ended its streams exits cleanly"; rc=1
+fi
 
 # A Redis that wants a password (requirepass) and an ACL user: chatd sends
 # AUTH on every connection; a wrong password leaves it unhealthy, and says so.

@@ -30,32 +30,6 @@
 
 #define REQUEST_TIMEOUT_MS 2000 /* chatd's --request-timeout in run.sh */
 
-static int chat_port(void) {
-    const char *colon = strrchr(test_url(), ':');
-    return colon ? atoi(colon + 1) : 8182;
-}
-
-/* A blocking TCP connection to chatd, or -1. */
-static int raw_connect(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)chat_port())};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static void raw_send(int fd, const char *data, size_t len) {
-    while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n <= 0) return; /* the server may close early: that is allowed */
-        data += n;
-        len -= (size_t)n;
-    }
-}
-
 /* Reads until the server closes, timeout_ms passes, or 300 ms pass without
  * more bytes after some came; returns the bytes (heap, NUL-terminated) and
  * whether the server closed. */
@@ -98,9 +72,9 @@ static void assert_still_serving(void) {
 
 /* Sends one raw request and returns chatd's first status (0: none). */
 static int raw_exchange(const char *req, size_t len, char **reply) {
-    int fd = raw_connect();
+    int fd = test_raw_connect(0);
     assert_true(fd >= 0);
-    raw_send(fd, req, len);
+    test_raw_send(fd, req, len);
     bool closed;
     char *buf = raw_read(fd, 3000, &closed);
     close(fd);
@@ -159,14 +133,14 @@ static void slow_requests_are_cut(void **state) {
     bool closed[2] = {false, false};
     double start = test_now_ms(), closed_at[2] = {0, 0};
     for (int i = 0; i < 2; i++) {
-        fds[i] = raw_connect();
+        fds[i] = test_raw_connect(0);
         assert_true(fds[i] >= 0);
-        raw_send(fds[i], heads[i], strlen(heads[i]));
+        test_raw_send(fds[i], heads[i], strlen(heads[i]));
     }
     while (!(closed[0] && closed[1]) && test_now_ms() - start < 4 * REQUEST_TIMEOUT_MS) {
         for (int i = 0; i < 2; i++) {
             if (closed[i]) continue;
-            raw_send(fds[i], i == 0 ? "a" : "X-A: b\r\n", i == 0 ? 1 : 8);
+            test_raw_send(fds[i], i == 0 ? "a" : "X-A: b\r\n", i == 0 ? 1 : 8);
             struct pollfd p = {fds[i], POLLIN, 0};
             char c[512];
             if (poll(&p, 1, 0) > 0 && recv(fds[i], c, sizeof(c), 0) <= 0) {
@@ -188,10 +162,10 @@ static void slow_requests_are_cut(void **state) {
  * stream and a long-poll (3 s) outlive --request-timeout (2 s). */
 static void streams_and_long_polls_outlive_the_request_timeout(void **state) {
     (void)state;
-    int fd = raw_connect();
+    int fd = test_raw_connect(0);
     assert_true(fd >= 0);
     const char *req = "GET /room/abuse-quiet/message/stream HTTP/1.1\r\nHost: x\r\n\r\n";
-    raw_send(fd, req, strlen(req));
+    test_raw_send(fd, req, strlen(req));
     struct http_result r;
     double t0 = test_now_ms();
     assert_int_equal(test_http("GET", "/room/abuse-quiet/message/?after=0-1&wait=3", NULL, NULL, 0,
@@ -222,7 +196,7 @@ static void idle_connections_do_not_starve_clients(void **state) {
     setrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur < IDLE + 100) skip();
     int *fds = malloc(IDLE * sizeof(*fds));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)chat_port())};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)test_port())};
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     int opened = 0;
     for (int i = 0; i < IDLE; i++) {

@@ -51,6 +51,14 @@ long long test_metric(const char *base, const char *sample);
 /* True when body is {"error":{"code":code,"message":<string>}}. */
 bool test_is_error(const char *body, const char *code);
 
+/* chatd's port, from the URL. */
+int test_port(void);
+/* A blocking TCP connection to chatd, or -1; rcvbuf > 0 sets SO_RCVBUF
+ * first (a small receive window). */
+int test_raw_connect(int rcvbuf);
+/* Sends all of data[0..len), or stops early when the server closed. */
+void test_raw_send(int fd, const char *data, size_t len);
+
 /* Milliseconds on a monotonic clock. */
 double test_now_ms(void);
 /* chatd's resident set size in kB (VmRSS), or -1. */

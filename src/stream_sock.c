@@ -1,0 +1,299 @@
+/* stream_sock: an event stream's socket after evhttp, see stream_sock.h. */
+#include "stream_sock.h"
+
+#include <errno.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DISCARD_BYTES 512 /* read (and dropped) per read event */
+
+/* What waits for the socket; allocated only while something does. */
+struct stream_out {
+    struct evbuffer *queue;          /* bytes the socket has not taken yet */
+    struct event *write_ev;          /* the socket takes more, or the write timeout */
+    stream_sock_drained_fn *drained; /* runs once the queue is empty, or NULL */
+    void *drained_arg;
+};
+
+struct stream_sock {
+    int fd;                       /* the socket; -1 once the client is gone */
+    int write_timeout_s;          /* a queue that makes no progress this long: gone */
+    bool failed;                  /* out of memory: reported as gone from the read event */
+    bool ending;                  /* stream_sock_end() ran: written out, then closed */
+    struct event *read_ev;        /* the client's bytes (dropped) and its going away */
+    struct stream_out *out;       /* NULL while nothing is queued */
+    stream_sock_gone_fn *on_gone; /* until the stream ends */
+    void *arg;
+    stream_sock_closed_fn *closed; /* once it ended */
+    void *closed_arg;
+    struct stream_sock *prev, *next; /* ended sockets still writing */
+};
+
+static struct stream_sock *ending;   /* ended sockets still writing */
+static int dummy_fd = -1;            /* evhttp's copy of a detached descriptor points here */
+
+/* Backends that apply an event_del() at once: the epoll registration is
+ * gone before the descriptor is pointed elsewhere. */
+static bool changes_apply_at_once(struct event_base *base) {
+    const char *m = event_base_get_method(base);
+    return strcmp(m, "epoll") == 0 || strcmp(m, "poll") == 0 || strcmp(m, "select") == 0;
+}
+
+static int open_dummy(void) {
+    if (dummy_fd < 0) dummy_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (dummy_fd < 0) dummy_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    return dummy_fd;
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg);
+
+static void arm_write(struct stream_sock *s, bool progress) {
+    struct timeval tv = {s->write_timeout_s, 0};
+    if (progress || !event_pending(s->out->write_ev, EV_WRITE, NULL))
+        event_add(s->out->write_ev, &tv);
+}
+
+static struct stream_out *out_new(struct stream_sock *s, struct event_base *base) {
+    struct stream_out *o = calloc(1, sizeof(*o));
+    if (!o) return NULL;
+    o->queue = evbuffer_new();
+    o->write_ev = event_new(base, s->fd, EV_WRITE, on_writable, s);
+    if (o->queue && o->write_ev) return o;
+    if (o->queue) evbuffer_free(o->queue);
+    if (o->write_ev) event_free(o->write_ev);
+    free(o);
+    return NULL;
+}
+
+/* The queue, made when the first byte waits (NULL: out of memory). */
+static struct stream_out *out_of(struct stream_sock *s) {
+    if (!s->out) s->out = out_new(s, event_get_base(s->read_ev));
+    return s->out;
+}
+
+/* Frees the queue; what it still references is released. */
+static void drop_out(struct stream_sock *s) {
+    if (!s->out) return;
+    event_free(s->out->write_ev);
+    evbuffer_free(s->out->queue);
+    free(s->out);
+    s->out = NULL;
+}
+
+/* Reports a failure from the read event, never inside the call at hand. */
+static void fail_soon(struct stream_sock *s) {
+    s->failed = true;
+    event_active(s->read_ev, EV_READ, 1);
+}
+
+static void close_socket(struct stream_sock *s, bool clean) {
+    if (s->fd < 0) return;
+    if (clean) shutdown(s->fd, SHUT_WR);
+    close(s->fd);
+    s->fd = -1;
+}
+
+static void unlink_ending(struct stream_sock *s) {
+    if (!s->ending) return;
+    if (s->prev) s->prev->next = s->next;
+    else ending = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->ending = false;
+}
+
+/* An ended socket is done: closed, unlinked, its closed callback run. */
+static void finish(struct stream_sock *s, bool clean) {
+    drop_out(s);
+    event_free(s->read_ev);
+    close_socket(s, clean);
+    unlink_ending(s);
+    stream_sock_closed_fn *closed = s->closed;
+    void *arg = s->closed_arg;
+    free(s);
+    if (closed) closed(arg);
+}
+
+/* The client is gone (or stuck): an ended socket is finished, one in use is
+ * closed and its owner told, last. */
+static void lost(struct stream_sock *s) {
+    if (s->ending) {
+        finish(s, false);
+        return;
+    }
+    drop_out(s);
+    event_del(s->read_ev);
+    close_socket(s, false);
+    if (s->on_gone) s->on_gone(s->arg);
+}
+
+static bool would_block(void) { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR; }
+
+static void on_readable(evutil_socket_t fd, short what, void *arg) {
+    (void)what;
+    struct stream_sock *s = arg;
+    if (!s->failed) {
+        char drop[DISCARD_BYTES];
+        ssize_t n = recv(fd, drop, sizeof(drop), 0);
+        if (n > 0 || (n < 0 && would_block())) return;
+    }
+    lost(s);
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg) {
+    struct stream_sock *s = arg;
+    if (what & EV_TIMEOUT) {
+        lost(s);
+        return;
+    }
+    int n = evbuffer_write(s->out->queue, fd);
+    if (n < 0 && !would_block()) {
+        lost(s);
+        return;
+    }
+    if (evbuffer_get_length(s->out->queue) > 0) {
+        arm_write(s, n > 0);
+        return;
+    }
+    stream_sock_drained_fn *drained = s->out->drained;
+    void *drained_arg = s->out->drained_arg;
+    drop_out(s);
+    if (s->ending) finish(s, true);
+    else if (drained) drained(NULL, drained_arg);
+}
+
+/* Points evhttp's descriptor at the dummy, moves what evcon has not written
+ * to s's queue (made ready for it) and frees evcon: its shutdown() and
+ * close() land on the dummy. -1, with evcon as it was, when dup3() fails. */
+static int release_evcon(struct evhttp_connection *evcon, struct bufferevent *bev, int fd,
+                         struct stream_sock *s) {
+    short enabled = bufferevent_get_enabled(bev);
+    /* epoll forgets the socket now, while fd still names it */
+    bufferevent_disable(bev, EV_READ | EV_WRITE);
+    if (dup3(dummy_fd, fd, O_CLOEXEC) < 0) {
+        bufferevent_enable(bev, enabled);
+        return -1;
+    }
+    if (s->out && evbuffer_add_buffer(s->out->queue, bufferevent_get_output(bev)) < 0)
+        fail_soon(s);
+    evhttp_connection_free(evcon);
+    return 0;
+}
+
+struct stream_sock *stream_sock_detach(struct evhttp_connection *evcon, int write_timeout_s,
+                                       stream_sock_gone_fn *on_gone, void *arg) {
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    int fd = bev ? (int)bufferevent_getfd(bev) : -1;
+    if (fd < 0 || !changes_apply_at_once(bufferevent_get_base(bev)) || open_dummy() < 0)
+        return NULL;
+    struct stream_sock *s = calloc(1, sizeof(*s));
+    if (!s) return NULL;
+    *s = (struct stream_sock){.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0),
+                              .write_timeout_s = write_timeout_s, .on_gone = on_gone, .arg = arg};
+    struct event_base *base = bufferevent_get_base(bev);
+    if (s->fd >= 0) s->read_ev = event_new(base, s->fd, EV_READ | EV_PERSIST, on_readable, s);
+    struct evbuffer *head = bufferevent_get_output(bev);
+    bool ok = s->read_ev && event_add(s->read_ev, NULL) == 0;
+    /* the response head goes out at once where the socket takes it */
+    if (ok && evbuffer_get_length(head) > 0) evbuffer_write(head, s->fd);
+    if (ok && evbuffer_get_length(head) > 0) ok = out_of(s) != NULL;
+    if (!ok || release_evcon(evcon, bev, fd, s) < 0) {
+        drop_out(s);
+        if (s->read_ev) event_free(s->read_ev);
+        if (s->fd >= 0) close(s->fd);
+        free(s);
+        return NULL;
+    }
+    if (s->out) arm_write(s, true);
+    return s;
+}
+
+int stream_sock_fd(const struct stream_sock *s) { return s->fd; }
+
+size_t stream_sock_backlog(const struct stream_sock *s) {
+    return s->out ? evbuffer_get_length(s->out->queue) : 0;
+}
+
+void stream_sock_send(struct stream_sock *s, struct evbuffer *buf, stream_sock_drained_fn *drained,
+                      void *arg) {
+    if (s->fd < 0 || s->failed) {
+        evbuffer_drain(buf, evbuffer_get_length(buf)); /* the owner hears of it */
+        return;
+    }
+    if (!out_of(s) || evbuffer_add_buffer(s->out->queue, buf) < 0) {
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        fail_soon(s);
+        return;
+    }
+    s->out->drained = drained;
+    s->out->drained_arg = arg;
+    arm_write(s, false);
+}
+
+void stream_sock_queue_ref(struct stream_sock *s, const char *data, size_t len,
+                           evbuffer_ref_cleanup_cb cleanup, void *arg) {
+    if (s->fd < 0 || s->failed || !out_of(s)) {
+        if (s->fd >= 0 && !s->failed) fail_soon(s);
+        cleanup(data, len, arg);
+        return;
+    }
+    if (evbuffer_add_reference(s->out->queue, data, len, cleanup, arg) < 0) {
+        if (evbuffer_add(s->out->queue, data, len) < 0) fail_soon(s);
+        cleanup(data, len, arg);
+    }
+    arm_write(s, false);
+}
+
+/* Writes what the socket takes of data[0..len) now; the rest goes to the
+ * queue. False when out of memory. */
+static bool write_tail(struct stream_sock *s, const char *data, size_t len) {
+    if (!s->out) {
+        ssize_t n = send(s->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n == (ssize_t)len) return true;
+        if (n > 0) data += n, len -= (size_t)n;
+    }
+    if (!out_of(s) || evbuffer_add(s->out->queue, data, len) < 0) return false;
+    arm_write(s, false);
+    return true;
+}
+
+void stream_sock_end(struct stream_sock *s, const char *tail, size_t len,
+                     stream_sock_closed_fn *closed, void *arg) {
+    s->on_gone = NULL;
+    s->closed = closed;
+    s->closed_arg = arg;
+    bool ok = s->fd >= 0 && !s->failed && (len == 0 || write_tail(s, tail, len));
+    if (!ok || !s->out) {
+        finish(s, ok);
+        return;
+    }
+    s->out->drained = NULL;
+    s->ending = true;
+    s->prev = NULL;
+    s->next = ending;
+    if (ending) ending->prev = s;
+    ending = s;
+}
+
+void stream_sock_free(struct stream_sock *s) {
+    if (!s) return;
+    s->closed = NULL;
+    finish(s, false);
+}
+
+void stream_sock_shutdown(void) {
+    while (ending) {
+        struct stream_sock *s = ending;
+        ending = s->next;
+        if (ending) ending->prev = NULL;
+        s->ending = false; /* unlinked */
+        finish(s, false);
+    }
+    if (dummy_fd >= 0) close(dummy_fd);
+    dummy_fd = -1;
+}

@@ -1,0 +1,77 @@
+/*
+ * stream_sock: an event stream's socket once evhttp has let go of it. An
+ * event stream idles for hours; as an evhttp request it would keep evhttp's
+ * connection, its bufferevent, the request and four buffers (about 2 KB).
+ * After the response head, stream_sock_detach() takes the socket over and
+ * frees all of those; the stream then keeps only this: the socket, one read
+ * event that notices the client going away (anything it sends is read and
+ * dropped), and, only while bytes wait for the socket, a queue and a write
+ * event.
+ *
+ * libevent 2.1 has no call that hands a socket over: freeing evhttp's
+ * connection shuts its socket down and closes it. So the socket is first
+ * duplicated, then the descriptor evhttp knows is pointed at a dummy file
+ * (dup2), and evhttp's shutdown() and close() land there. The epoll
+ * registration is removed before that, while the descriptor still names the
+ * socket; with a backend that defers such changes ("epoll (with
+ * changelist)") detaching is refused and the stream stays with evhttp.
+ *
+ * on_gone and drained never run inside the call that causes them (closed
+ * may, see stream_sock_end). Loop thread only;
+ * another thread may send() on stream_sock_fd() between two calls into this
+ * module (sse_fanout's helpers do), never during one.
+ */
+#ifndef CHAT_STREAM_SOCK_H
+#define CHAT_STREAM_SOCK_H
+
+#include <event2/buffer.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct evhttp_connection;
+struct stream_sock;
+
+/* The client went away (end of input, a failed write, or write_timeout_s
+ * without progress), while the socket was still in use. */
+typedef void stream_sock_gone_fn(void *arg);
+/* The queue is empty again (once per stream_sock_send). evcon is NULL: the
+ * type is evhttp's, so that one callback serves a stream before and after. */
+typedef void stream_sock_drained_fn(struct evhttp_connection *evcon, void *arg);
+/* An ended socket is closed: written out, or given up. */
+typedef void stream_sock_closed_fn(void *arg);
+
+/* Takes evcon's socket and frees evcon with its request and buffers. Bytes
+ * evcon had not written yet (the response head) are sent first. evhttp's
+ * close callback must be cleared first (it would report a close). NULL when
+ * it cannot (out of descriptors or memory, or a deferring backend): evcon is
+ * then untouched. */
+struct stream_sock *stream_sock_detach(struct evhttp_connection *evcon, int write_timeout_s,
+                                       stream_sock_gone_fn *on_gone, void *arg);
+
+/* The socket, or -1 once the client is gone. */
+int stream_sock_fd(const struct stream_sock *s);
+/* Bytes queued, not yet taken by the socket. */
+size_t stream_sock_backlog(const struct stream_sock *s);
+
+/* Queues a copy of buf's bytes (buf is emptied) behind what is queued;
+ * drained (may be NULL) runs once the queue is empty. */
+void stream_sock_send(struct stream_sock *s, struct evbuffer *buf, stream_sock_drained_fn *drained,
+                      void *arg);
+/* Queues len bytes at data by reference; cleanup(data, len, arg) runs when
+ * they are written or dropped. For bytes a send() did not take. */
+void stream_sock_queue_ref(struct stream_sock *s, const char *data, size_t len,
+                           evbuffer_ref_cleanup_cb cleanup, void *arg);
+
+/* Ends the stream: what is queued and then tail (len bytes; may be 0) are
+ * written, the socket is shut down and closed, and closed(arg) runs once;
+ * s is gone for the caller at once. closed runs inside this call when
+ * nothing is left to write (or the client is gone already). */
+void stream_sock_end(struct stream_sock *s, const char *tail, size_t len,
+                     stream_sock_closed_fn *closed, void *arg);
+/* Closes at once, dropping what is queued. NULL is fine. */
+void stream_sock_free(struct stream_sock *s);
+/* At shutdown: closes every ended socket still writing (each closed
+ * callback runs) and the dummy descriptor. */
+void stream_sock_shutdown(void);
+
+#endif
