@@ -20,6 +20,12 @@
 #                a full run (every scenario, not quick), else beside the results
 #   BENCH_MESSAGES, BENCH_GAP_MS  fanout: messages per run (20), ms between them (500)
 #   BENCH_HISTORY  messages in the history scenario (default 200000, quick 20000)
+#   BENCH_LOGIN_CONNECTIONS  login: connections of the login storm (4)
+#   BENCH_LOGIN_RATE  login: the paced sends' rate per second (default: half
+#                the saturated rate alone, measured first in the same run)
+#   BENCH_LOGIN_CHATD_ARGS  login: more chatd flags ("--worker-priority nice")
+#   BENCH_LOGIN_REDIS_GROUP  login: "shared" (default) runs Redis in the
+#                harness's scheduling group with chatd, "own" daemonized
 #
 # Each scenario (bench/scenario_<name>.sh) starts what it needs on free
 # loopback ports (redis-server, the 3+3 cluster, chatd, HAProxy, nginx with
@@ -66,11 +72,11 @@ while getopts 'qs:d:r:c:n:W:o:h' opt; do
     n) counts=$OPTARG ;;
     W) nchan_workers=$OPTARG ;;
     o) out_dir=$OPTARG ;;
-    *) bench_usage 5,22 ;;
+    *) bench_usage 5,28 ;;
     esac
 done
 shift $((OPTIND - 1))
-(($# == 0)) || bench_usage 5,22
+(($# == 0)) || bench_usage 5,28
 if ((quick)); then
     duration=${duration:-3} rounds=${rounds:-1} counts=${counts:-1000} history=${history:-20000}
 fi
@@ -140,11 +146,20 @@ stop_load() {
     load_pid=''
 }
 
-# start_redis_here NAME: a standalone redis-server (no persistence) on a free
-# port; sets redis_port.
+# start_redis_here NAME [--in-session]: a standalone redis-server (no
+# persistence) on a free port; sets redis_port. It daemonizes, which starts a
+# session of its own and so (with the kernel's autogroup scheduling) a
+# scheduling group of its own; --in-session keeps it in the harness's session
+# and group, with chatd, as one scheduling group (see scenario_login.sh).
 start_redis_here() {
     redis_port=$(free_port)
-    if ! start_redis "$tmp/$1" "$redis_port"; then
+    if [[ ${2:-} == --in-session ]]; then
+        mkdir -p "$tmp/$1"
+        redis-server --port "$redis_port" --bind 127.0.0.1 --protected-mode yes --save '' \
+            --appendonly no --dir "$tmp/$1" --logfile "$tmp/$1/redis.log" --daemonize no &
+        STARTED_PIDS+=("$!")
+        wait_until 10 redis-cli -p "$redis_port" ping || die "redis-server did not start"
+    elif ! start_redis "$tmp/$1" "$redis_port"; then
         [[ -f $tmp/$1/redis.pid ]] && STARTED_PIDS+=("$(<"$tmp/$1/redis.pid")")
         die "redis-server did not start"
     fi
@@ -193,6 +208,8 @@ if [[ $plot_dir == default ]]; then
     [[ $quick == 1 || $scenarios != "$all_scenarios" ]] || plot_dir=$root/docs/img
 fi
 export started_at load_at_start duration rounds conns counts nchan_workers messages gap_ms history quick scenarios
+# The login scenario's settings, when it ran (bench/scenario_login.sh).
+export login_redis_group="${login_redis_group:-}" login_chatd_args="${BENCH_LOGIN_CHATD_ARGS:-}"
 "$root/bench/report.sh" "$raw" "$tmp/cdf" "$out_dir/$stamp" "$plot_dir"
 say "results: $out_dir/$stamp.json, $out_dir/$stamp.md${plot_dir:+, plots in $plot_dir}"
 cat "$out_dir/$stamp.md"

@@ -128,6 +128,45 @@ rb_run() {
 
 # ---- chatd ----
 
+# listeners PORT: how many sockets listen on TCP PORT (with SO_REUSEPORT,
+# several processes do).
+listeners() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    awk -v p=":$hex" '$2 ~ p "$" && $4 == "0A"' /proc/net/tcp /proc/net/tcp6 2>/dev/null | wc -l
+}
+
+# start_chatds BINARY N LOG_PREFIX PORT REDIS_PORT [more chatd flags]: N chatd
+# sharing PORT (--reuseport 1: the kernel spreads the connections over them),
+# as one chatd per core runs; logs in LOG_PREFIX-<i>.log. A /health answer
+# may come from a chatd started before, so each is awaited until it listens
+# too. Sets CHATD_PIDS.
+start_chatds() {
+    local bin=$1 n=$2 prefix=$3 port=$4 redis=$5 i
+    shift 5
+    CHATD_PIDS=()
+    for ((i = 1; i <= n; i++)); do
+        start_chatd "$bin" "$prefix-$i.log" "$port" "$redis" --reuseport 1 "$@" || return 1
+        CHATD_PIDS+=("$CHATD_PID")
+        wait_until 15 listening_at_least "$port" "$i" || {
+            tail -n 20 "$prefix-$i.log" >&2
+            return 1
+        }
+    done
+}
+
+# listening_at_least PORT N: N or more sockets listen on PORT.
+listening_at_least() { (($(listeners "$1") >= $2)); }
+
+# chatd_metric BASE_URL SERIES: the value of one series of chatd's /metrics
+# (its name and labels exactly as printed), 0 when absent.
+chatd_metric() {
+    curl -sf "$1/metrics" | awk -v s="$2" '$1 == s {v = $2} END {print v + 0}'
+}
+
+# workers_idle BASE_URL: chatd's password-hashing queue is empty.
+workers_idle() { (($(chatd_metric "$1" chatd_worker_queue_depth) == 0)); }
+
 # register_user BASE_URL [EMAIL]: prints the authKey of a new user (or of the
 # same user logged in again when it exists: Redis may outlive a chatd); EMAIL
 # defaults to bench@example.com, the password is bench-password.

@@ -31,7 +31,8 @@ if [[ ${1:-} == --from ]]; then
     eval "$(jq -r '.options as $o | .machine as $m | {started_at: .date, BENCH_COMMIT: .commit,
         load_at_start: ($m.loadavg_at_start // "?"), duration: $o.seconds_per_run, rounds: $o.rounds,
         conns: $o.connections, counts: $o.subscribers, nchan_workers: $o.nchan_workers,
-        messages: $o.fanout_messages, gap_ms: $o.fanout_gap_ms, history: $o.history_messages}
+        messages: $o.fanout_messages, gap_ms: $o.fanout_gap_ms, history: $o.history_messages,
+        login_redis_group: ($o.login_redis_group // ""), login_chatd_args: ($o.login_chatd_args // "")}
         | to_entries[] | "\(.key)=\(.value | tostring | @sh)"' "$json")"
     mkdir -p "$cdf_dir"
     for f in "$prefix-cdf"/*.txt; do # the kept distribution stands for round 1
@@ -80,18 +81,78 @@ absolute() {
     }' >>"$work/ratios.tsv"
 }
 
-ratio "send: chatd / redis-benchmark XADD (requests/s)" \
-    "$(med send chatd rps)" "$(med send redis-xadd rps)" ">=" 0.8
+# div A B: A/B with two decimals, or nothing when either is missing.
+div() { [[ -n $1 && -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN {if (b != 0) printf "%.2f", a / b}'; }
+# div_of A B UNIT: A/B and the two figures, e.g. "0.53 (26452 vs 50119 /s)";
+# UNIT "ms" prints them with two decimals.
+div_of() {
+    [[ -n $1 && -n $2 ]] || return 0
+    awk -v a="$1" -v b="$2" -v u="$3" 'BEGIN {
+        if (b == 0) exit
+        f = u == "ms" ? "%.2f (%.2f vs %.2f %s)" : "%.2f (%.0f vs %.0f %s)"
+        printf f, a / b, a, b, u
+    }'
+}
+
+# judged NAME OP BOUND LABEL1 RATIO1 LABEL2 RATIO2: a target row that shows
+# two contenders' ratios (each text starting with the ratio) and says which
+# one the target judges: the first, or the second when the run has no
+# figure for the first (a run from before the first contender existed). A
+# missing ratio shows as "—".
+judged() {
+    local name=$1 op=$2 bound=$3 l1=$4 r1=$5 l2=$6 r2=$7 v j
+    [[ -n $r1 || -n $r2 ]] || return 0
+    if [[ -n $r1 ]]; then
+        v="$l1 (judged): $r1; $l2: ${r2:-—}" j=$r1
+    else
+        v="$l1: —; $l2 (judged): $r2" j=$r2
+    fi
+    awk -v OFS='\t' -v n="$name" -v v="$v" -v j="$j" -v op="$op" -v t="$bound" 'BEGIN {
+        j += 0 # the ratio at the start of the text
+        print n, v, op " " t, ((op == ">=" ? j >= t : j <= t) ? "met" : "missed")
+    }' >>"$work/ratios.tsv"
+}
+
+# like_chatd SCENARIO ONE X2 WORKERS: chatd's contender to set beside nchan
+# with that many nginx workers: one chatd beside one worker, chatd x2 (one
+# per core) beside more; one chatd when the run has no chatd x2.
+like_chatd() {
+    if (($4 > 1)) && [[ -n $(med "$1" "$3" rps) ]]; then echo "$3"; else echo "$2"; fi
+}
+# chatd_label CONTENDER: how the rows name it.
+chatd_label() { [[ $1 == *x2* ]] && echo "chatd x2" || echo "one chatd"; }
+# nchan_like WANT PREFIX: of the nchan worker counts this run measured, WANT
+# if measured, otherwise the nearest one.
+nchan_like() {
+    local want=$1 best='' w
+    for w in ${nchan_workers:-1}; do
+        [[ -n $(med "$2" "nchan-cluster-w$w" rps) ]] || continue
+        if [[ -z $best ]] || (((w - want) ** 2 < (best - want) ** 2)); then best=$w; fi
+    done
+    echo "$best"
+}
+
+judged "send: chatd / redis-benchmark XADD (requests/s)" ">=" 0.8 \
+    "chatd x2, one per core" "$(div_of "$(med send chatd-x2 rps)" "$(med send redis-xadd rps)" /s)" \
+    "one chatd" "$(div_of "$(med send chatd rps)" "$(med send redis-xadd rps)" /s)"
+ratio "send: chatd x2 / one chatd (requests/s)" "$(med send chatd-x2 rps)" "$(med send chatd rps)" - -
 for w in ${nchan_workers:-1}; do
-    ratio "send: chatd / nchan via Redis, $w nginx worker(s) (requests/s)" \
-        "$(med send chatd rps)" "$(med send "nchan-redis-w$w" rps)" - -
-    ratio "send: chatd / nchan in memory, $w nginx worker(s) (requests/s)" \
-        "$(med send chatd rps)" "$(med send "nchan-mem-w$w" rps)" - -
+    c=$(like_chatd send chatd chatd-x2 "$w")
+    ratio "send: $(chatd_label "$c") / nchan via Redis, $w nginx worker(s) (requests/s)" \
+        "$(med send "$c" rps)" "$(med send "nchan-redis-w$w" rps)" - -
+    ratio "send: $(chatd_label "$c") / nchan in memory, $w nginx worker(s) (requests/s)" \
+        "$(med send "$c" rps)" "$(med send "nchan-mem-w$w" rps)" - -
 done
-for w in ${nchan_workers:-1}; do
-    ratio "cluster: chatd with WAIT / nchan on the cluster, $w nginx worker(s) (requests/s)" \
-        "$(med cluster chatd-wait rps)" "$(med cluster "nchan-cluster-w$w" rps)" ">=" 3
-done
+w2=$(nchan_like 2 cluster) w1=$(nchan_like 1 cluster)
+if [[ -n $w1 ]]; then
+    judged "cluster: chatd with WAIT / nchan on the cluster (requests/s)" ">=" 3 \
+        "chatd x2 / nchan with $w2 nginx worker(s)" \
+        "$(div_of "$(med cluster chatd-x2-wait rps)" "$(med cluster "nchan-cluster-w$w2" rps)" /s)" \
+        "one chatd / nchan with $w1 nginx worker(s)" \
+        "$(div_of "$(med cluster chatd-wait rps)" "$(med cluster "nchan-cluster-w$w1" rps)" /s)"
+fi
+ratio "cluster: chatd x2 / one chatd, with WAIT (requests/s)" \
+    "$(med cluster chatd-x2-wait rps)" "$(med cluster chatd-wait rps)" - -
 ratio "cluster: chatd with WAIT / without (requests/s)" \
     "$(med cluster chatd-wait rps)" "$(med cluster chatd-nowait rps)" - -
 for n in ${counts:-}; do
@@ -124,10 +185,23 @@ if [[ -n $(med history chatd-full rss_growth_kb) ]]; then
         "$(awk -v a="$(med history chatd-full rss_growth_kb)" -v b="$(med history chatd-tenth rss_growth_kb)" \
             'BEGIN {print (a - b) / 1024}')" "<=" 1 MB
 fi
-ratio "login: send p99 during a login storm / alone" \
-    "$(med login send+logins p99_ms)" "$(med login send p99_ms)" "<=" 1.2
-ratio "login: send requests/s during a login storm / alone" \
-    "$(med login send+logins rps)" "$(med login send rps)" - -
+paced=$(med login send-paced offered_rps)
+saturated=$(div_of "$(med login send+logins p99_ms)" "$(med login send p99_ms)" ms)
+[[ -z $saturated ]] || saturated="$saturated, requests/s $(div "$(med login send+logins rps)" "$(med login send rps)")"
+judged "login: send p99 during a login storm / alone" "<=" 1.2 \
+    "at a fixed rate${paced:+ (about $(printf '%.0f' "$paced")/s offered)}" \
+    "$(div_of "$(med login send-paced+logins p99_ms)" "$(med login send-paced p99_ms)" ms)" \
+    "saturated" "$saturated"
+# logins_rate CONTENDER: the logins per second counted beside it, or "—".
+logins_rate() {
+    local v
+    v=$(med login "$1" rps)
+    echo "${v:-—}"
+}
+if [[ -n $(med login logins rps) ]]; then
+    printf '%s\t%s\t-\t-\n' "login: logins/s in the storm alone; beside the paced sends; beside the saturated ones" \
+        "$(logins_rate logins-alone); $(logins_rate logins-paced); $(logins_rate logins)" >>"$work/ratios.tsv"
+fi
 ratio "haproxy: 1 chatd behind HAProxy / direct (requests/s)" \
     "$(med haproxy h1 rps)" "$(med haproxy direct rps)" - -
 ratio "haproxy: 2 chatd / 1 behind HAProxy (requests/s)" "$(med haproxy h2 rps)" "$(med haproxy h1 rps)" - -
@@ -159,6 +233,7 @@ jq -n \
     --arg duration "${duration:-}" --arg rounds "${rounds:-}" --arg conns "${conns:-}" \
     --arg counts "${counts:-}" --arg workers "${nchan_workers:-}" --arg messages "${messages:-}" \
     --arg gap "${gap_ms:-}" --arg history "${history:-}" --arg quick "${quick:-0}" \
+    --arg login_group "${login_redis_group:-}" --arg login_args "${login_chatd_args:-}" \
     --argjson medians "$(tsv_json 'split("\n") | map(select(length > 0) | split("\t") |
         {scenario: .[0], contender: .[1], metric: .[2], median: (.[3] | tonumber), runs: (.[4] | tonumber)})' \
         "$work/medians.tsv")" \
@@ -173,12 +248,13 @@ jq -n \
                  haproxy: $haproxy, wrk: $wrk, libevent: $libevent},
       options: {seconds_per_run: $duration, rounds: $rounds, connections: $conns,
                 subscribers: $counts, nchan_workers: $workers, fanout_messages: $messages,
-                fanout_gap_ms: $gap, history_messages: $history, quick: ($quick == "1")},
+                fanout_gap_ms: $gap, history_messages: $history, quick: ($quick == "1"),
+                login_redis_group: $login_group, login_chatd_args: $login_args},
       ratios: $ratios, medians: $medians, runs: $runs}' >"$prefix.json"
 
 # ---- Markdown ----
 
-metric_order='rps p50_ms p99_ms p999_ms max_ms errors kb_per_idle_sub kb_per_sub_after cpu_us_per_delivery body_mb mb_per_s rss_growth_kb'
+metric_order='rps offered_rps p50_ms p99_ms p999_ms max_ms errors kb_per_idle_sub kb_per_sub_after cpu_us_per_delivery body_mb mb_per_s rss_growth_kb'
 
 {
     echo "# clusterchat benchmark run ${started_at:-}"
@@ -186,6 +262,11 @@ metric_order='rps p50_ms p99_ms p999_ms max_ms errors kb_per_idle_sub kb_per_sub
     echo "Commit $commit$dirty; $(nproc) CPUs ($cpu), Linux $kernel; load average at the start ${load_at_start:-?}, at the end $load."
     echo "redis-server $v_redis, nginx $v_nginx + nchan $v_nchan, HAProxy $v_haproxy, wrk $v_wrk."
     [[ ${quick:-0} != 1 ]] || echo "**A quick run** (-q): one short round, not figures to quote."
+    if [[ -n ${login_redis_group:-} ]]; then
+        where="a scheduling group of its own"
+        [[ $login_redis_group != shared ]] || where="chatd's scheduling group (one session)"
+        echo "login: Redis in $where${login_chatd_args:+; chatd with $login_chatd_args}."
+    fi
     echo "${duration:-?} s per throughput run, ${rounds:-?} round(s) (medians), ${conns:-?} connections;" \
         "fan-out: ${messages:-?} messages ${gap_ms:-?} ms apart; nchan with ${nchan_workers:-1} nginx worker(s)."
     echo
@@ -246,7 +327,7 @@ command -v gnuplot >/dev/null || {
 mkdir -p "$plot_dir"
 
 # Throughput: one bar per scenario and contender (requests/s).
-awk -F'\t' '$3 == "rps" && $2 != "logins" {
+awk -F'\t' '$3 == "rps" && $2 !~ /^logins/ {
         if (!($1 in color)) color[$1] = ++ncolors
         printf "\"%s: %s\" %s %d\n", $1, $2, $4, color[$1]
     }' "$work/medians.tsv" >"$work/rps.dat"

@@ -4,6 +4,8 @@
 # seconds with $conns connections:
 #   chatd-wait     chatd's default: every send waits for one replica (WAIT)
 #   chatd-nowait   --min-replica-acks 0 (no WAIT): what the WAIT costs
+#   chatd-x2-wait  two chatd with WAIT sharing one port (--reuseport 1), the
+#                  deployment of one chatd per core on this 2-core machine
 #   nchan-cluster-wW  wrk POST of the same body to nchan's publisher (nginx
 #                  with W workers) on the same cluster, which nchan discovers
 #                  from one node; nchan does not wait for replicas
@@ -23,10 +25,13 @@ scenario_cluster() {
     start_chatd "$chatd" "$tmp/cluster-chatd-nowait.log" "$port" "$CLUSTER_PORT_BASE" \
         --log-level warn --min-replica-acks 0 || die "chatd did not start"
     url[chatd-nowait]=http://127.0.0.1:$port/message/
+    port=$(free_port)
+    start_chatds "$chatd" 2 "$tmp/cluster-chatd-x2-wait" "$port" "$CLUSTER_PORT_BASE" \
+        --log-level warn || die "chatd x2 did not start"
+    url[chatd-x2-wait]=http://127.0.0.1:$port/message/
     token=$(register_user "${url[chatd-wait]%/message/}")
-    post_ok "${url[chatd-wait]}" "$token"
-    post_ok "${url[chatd-nowait]}" "$token"
-    local contenders=(chatd-wait chatd-nowait)
+    for c in chatd-wait chatd-nowait chatd-x2-wait; do post_ok "${url[$c]}" "$token"; done
+    local contenders=(chatd-wait chatd-nowait chatd-x2-wait)
     for w in $nchan_workers; do
         np=$(free_port)
         nchan_start "$tmp/cluster-nchan-w$w" "$np" "$w" "redis://127.0.0.1:$CLUSTER_PORT_BASE" ||

@@ -2,6 +2,8 @@
 # Scenario "send" of bench/bench.sh: sending a message on a standalone Redis.
 # Contenders, each for $duration seconds with $conns connections:
 #   chatd        wrk POST /message/ with a session cookie (bench/post_message.lua)
+#   chatd-x2     the same to two chatd sharing one port (--reuseport 1), the
+#                deployment of one chatd per core on this 2-core machine
 #   redis-xadd   redis-benchmark with the XADD that chatd sends for it (same
 #                fields, same text), no pipelining: the target is >= 0.8x this
 #   nchan-mem-wW, nchan-redis-wW  wrk POST of the same body to nchan's
@@ -20,7 +22,12 @@ scenario_send() {
     token=$(register_user "$base")
     post_ok "$base/message/" "$token"
     local -A url=([chatd]="$base/message/")
-    local contenders=(chatd redis-xadd)
+    port=$(free_port)
+    start_chatds "$chatd" 2 "$tmp/send-chatd-x2" "$port" "$redis_port" --log-level warn ||
+        die "chatd x2 did not start"
+    url[chatd-x2]=http://127.0.0.1:$port/message/
+    post_ok "${url[chatd-x2]}" "$token"
+    local contenders=(chatd chatd-x2 redis-xadd)
     for w in $nchan_workers; do
         np=$(free_port)
         nchan_start "$tmp/send-nchan-mem-w$w" "$np" "$w" || die "nginx (nchan, memory) did not start"
@@ -37,7 +44,7 @@ scenario_send() {
     for ((round = 1; round <= rounds; round++)); do
         for c in $(round_order "$round" "${contenders[@]}"); do
             case $c in
-            chatd)
+            chatd | chatd-x2)
                 wrk_run "$tmp/send-$c-$round" "$conns" "${url[$c]}" post_message.lua "$token"
                 wrk_record send "$c" "$round"
                 ;;

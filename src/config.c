@@ -42,6 +42,9 @@ static const struct option_row options[] = {
             3600000, "ms between topology refreshes (errors and redirects refresh at once)"),
     INT_OPT("--workers", "CHATD_WORKERS", workers, "2", 1, 64,
             "threads for password hashing (Argon2id)"),
+    STR_OPT("--worker-priority", "CHATD_WORKER_PRIORITY", worker_priority, "idle",
+            "idle: hashing threads use only CPU time nothing else wants (SCHED_IDLE);"
+            " nice: they run at nice 10"),
     INT_OPT("--max-body", "CHATD_MAX_BODY", max_body, "65536", 1024, 16777216,
             "largest request body in bytes (413 above)"),
     INT_OPT("--session-ttl", "CHATD_SESSION_TTL", session_ttl, "2592000", 60,

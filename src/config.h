@@ -15,6 +15,7 @@ struct config {
     int wait_timeout_ms;    /* how long WAIT may wait for them */
     int topology_refresh_ms; /* periodic CLUSTER SLOTS refresh */
     int workers;            /* threads hashing passwords */
+    char worker_priority[8]; /* "idle" (SCHED_IDLE) or "nice" (nice 10) for those threads */
     int max_body;           /* largest accepted request body in bytes */
     int session_ttl;        /* sliding session lifetime in seconds */
     int session_cache_ms;   /* a cached session answers this long after its read; 0: no cache */

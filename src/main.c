@@ -167,7 +167,9 @@ static int server_start(struct server *srv) {
     }
     srv->store = store_new(srv->base, srv->cluster, srv->session_cache);
     srv->hub = hub_new(srv->base, srv->store, srv->cfg.redis_timeout_ms);
-    srv->workers = workers_new(srv->base, srv->cfg.workers);
+    enum workers_priority priority = WORKERS_PRIORITY_IDLE;
+    (void)workers_priority_parse(srv->cfg.worker_priority, &priority); /* checked in main() */
+    srv->workers = workers_new(srv->base, srv->cfg.workers, priority);
     if (!srv->store || !srv->hub || !srv->workers || make_dummy_hash(srv) != 0) {
         log_error("msg=\"cannot start workers\"");
         return -1;
@@ -215,6 +217,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "chatd: --session-cache-ms must not exceed --session-ttl\n");
         return 2;
     }
+    enum workers_priority priority;
+    if (workers_priority_parse(srv.cfg.worker_priority, &priority) < 0) {
+        fprintf(stderr, "chatd: --worker-priority: expected idle or nice, got '%s'\n",
+                srv.cfg.worker_priority);
+        return 2;
+    }
     if (ratelimit_init(&srv.cfg, err) < 0) {
         fprintf(stderr, "chatd: %s\n", err);
         return 2;
@@ -233,10 +241,10 @@ int main(int argc, char **argv) {
     struct event *sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
-    log_info("msg=\"chatd started\" bind=%s port=%d redis=%s workers=%d reuseport=%d"
-             " session_cache_ms=%d",
-             srv.cfg.bind, srv.cfg.port, srv.cfg.redis, srv.cfg.workers, srv.cfg.reuseport,
-             srv.cfg.session_cache_ms);
+    log_info("msg=\"chatd started\" bind=%s port=%d redis=%s workers=%d worker_priority=%s"
+             " reuseport=%d session_cache_ms=%d",
+             srv.cfg.bind, srv.cfg.port, srv.cfg.redis, srv.cfg.workers, srv.cfg.worker_priority,
+             srv.cfg.reuseport, srv.cfg.session_cache_ms);
     event_base_dispatch(srv.base);
     event_free(sigint);
     event_free(sigterm);

@@ -4,14 +4,22 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* Workers run slow CPU work (Argon2id). On Linux a nice value is per thread:
- * at 10 a busy worker gets about a tenth of a core the event loop wants too,
- * so a login storm slows logins, not every other request. Idle cores are
- * still used in full. */
+#include "log.h"
+
+/* Workers run slow CPU work (Argon2id) and must not take the cores from the
+ * event loop. Under SCHED_IDLE (Linux) a worker gets only the CPU time that
+ * no other thread of its scheduling group (its cgroup; with autogroup, its
+ * session) wants, and a loop thread that wakes up preempts it at once. A nice
+ * value is per thread on Linux: at 10 a busy worker still gets about a tenth
+ * of a core the loop wants too, and may finish its slice before the loop
+ * runs. Either way idle cores are used in full. */
 #define WORKER_NICE 10
 
 struct job {
@@ -27,16 +35,17 @@ struct job_queue {
 };
 
 struct workers {
-    pthread_mutex_t lock;    /* guards both queues, pending and stopping */
+    pthread_mutex_t lock;    /* guards both queues and stopping */
     pthread_cond_t wake;     /* signalled when todo gains a job or on stop */
     struct job_queue todo;   /* submitted, not started */
     struct job_queue done;   /* finished, done() not yet run */
-    size_t pending;          /* jobs submitted whose done() has not run */
+    atomic_size_t pending;   /* jobs submitted whose done() has not run */
     bool stopping;           /* threads must exit */
     int pipe_fds[2];         /* workers write a byte here to wake the loop */
     struct event *pipe_ev;   /* read side of the pipe on the loop */
     pthread_t *threads;      /* nthreads handles */
     int nthreads;            /* threads started */
+    enum workers_priority priority; /* how the threads yield to the loop */
 };
 
 static void queue_push(struct job_queue *q, struct job *j) {
@@ -55,10 +64,29 @@ static struct job *queue_pop(struct job_queue *q) {
     return j;
 }
 
+/* Lowers the calling worker thread's priority as asked. Neither change is
+ * fatal when refused: SCHED_IDLE falls back to the nice value (warned once),
+ * a refused nice value leaves the thread at the loop's priority. */
+static void lower_priority(enum workers_priority priority) {
+#ifdef SCHED_IDLE
+    if (priority == WORKERS_PRIORITY_IDLE) {
+        struct sched_param param = {.sched_priority = 0};
+        int rc = pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+        if (rc == 0) return;
+        static atomic_flag warned = ATOMIC_FLAG_INIT;
+        if (!atomic_flag_test_and_set(&warned))
+            log_warn("msg=\"SCHED_IDLE refused, workers run at nice %d\" err=\"%s\"", WORKER_NICE,
+                     strerror(rc));
+    }
+#else
+    (void)priority;
+#endif
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
+}
+
 static void *worker_main(void *arg) {
     struct workers *w = arg;
-    /* not fatal when refused: the pool then runs at the loop's priority */
-    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
+    lower_priority(w->priority);
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (!w->stopping && !w->todo.head) pthread_cond_wait(&w->wake, &w->lock);
@@ -69,11 +97,17 @@ static void *worker_main(void *arg) {
         pthread_mutex_lock(&w->lock);
         bool was_empty = w->done.head == NULL;
         queue_push(&w->done, j);
+        pthread_mutex_unlock(&w->lock);
+        /* Outside the lock: the byte wakes the loop, which may preempt this
+         * low-priority thread at once and must not then wait for its lock.
+         * A job pushed behind others is taken with them: their pusher's
+         * byte is still to come, or the loop has not swapped the list yet. */
         if (was_empty) {
             char byte = 1;
             ssize_t n = write(w->pipe_fds[1], &byte, 1);
             (void)n; /* a full pipe already wakes the loop */
         }
+        pthread_mutex_lock(&w->lock);
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
@@ -87,9 +121,7 @@ static void run_done(struct workers *w) {
     pthread_mutex_unlock(&w->lock);
     struct job *j;
     while ((j = queue_pop(&finished))) {
-        pthread_mutex_lock(&w->lock);
-        w->pending--;
-        pthread_mutex_unlock(&w->lock);
+        atomic_fetch_sub(&w->pending, 1);
         j->done(j->arg, j->cancelled);
         free(j);
     }
@@ -103,9 +135,18 @@ static void on_pipe_readable(evutil_socket_t fd, short what, void *arg) {
     run_done(arg);
 }
 
-struct workers *workers_new(struct event_base *base, int nthreads) {
+int workers_priority_parse(const char *name, enum workers_priority *out) {
+    if (strcmp(name, "idle") == 0) *out = WORKERS_PRIORITY_IDLE;
+    else if (strcmp(name, "nice") == 0) *out = WORKERS_PRIORITY_NICE;
+    else return -1;
+    return 0;
+}
+
+struct workers *workers_new(struct event_base *base, int nthreads,
+                            enum workers_priority priority) {
     struct workers *w = calloc(1, sizeof(*w));
     if (!w) return NULL;
+    w->priority = priority;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
     w->pipe_fds[0] = w->pipe_fds[1] = -1;
@@ -151,15 +192,10 @@ int workers_submit(struct workers *w, workers_work_fn *work, workers_done_fn *do
     j->arg = arg;
     pthread_mutex_lock(&w->lock);
     queue_push(&w->todo, j);
-    w->pending++;
+    atomic_fetch_add(&w->pending, 1);
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     return 0;
 }
 
-size_t workers_pending(struct workers *w) {
-    pthread_mutex_lock(&w->lock);
-    size_t n = w->pending;
-    pthread_mutex_unlock(&w->lock);
-    return n;
-}
+size_t workers_pending(struct workers *w) { return atomic_load(&w->pending); }

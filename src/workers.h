@@ -19,8 +19,19 @@ struct workers;
 typedef void workers_work_fn(void *arg);
 typedef void workers_done_fn(void *arg, bool cancelled);
 
-/* Starts nthreads threads whose results are delivered on base. */
-struct workers *workers_new(struct event_base *base, int nthreads);
+/* How the worker threads yield the cores to the event loop (--worker-priority). */
+enum workers_priority {
+    WORKERS_PRIORITY_IDLE, /* SCHED_IDLE: only CPU time nothing else wants (nice if refused) */
+    WORKERS_PRIORITY_NICE, /* nice 10: a smaller share of a core the loop wants too */
+};
+
+/* Parses "idle" or "nice"; returns 0, or -1 if unknown. */
+int workers_priority_parse(const char *name, enum workers_priority *out);
+
+/* Starts nthreads threads at the given priority whose results are delivered
+ * on base. */
+struct workers *workers_new(struct event_base *base, int nthreads,
+                            enum workers_priority priority);
 
 /* Frees the pool: joins the threads, finishes every job as described above.
  * NULL is fine. */

@@ -119,6 +119,7 @@ static void test_config_defaults(void **state) {
     assert_string_equal(cfg.redis, "127.0.0.1:6379");
     assert_int_equal(cfg.redis_timeout_ms, 2000);
     assert_int_equal(cfg.workers, 2);
+    assert_string_equal(cfg.worker_priority, "idle");
     assert_int_equal(cfg.max_body, 65536);
     assert_int_equal(cfg.session_ttl, 2592000);
     assert_int_equal(cfg.history_batch, 500);

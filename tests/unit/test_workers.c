@@ -1,7 +1,8 @@
 /*
  * Unit tests for workers.c on a real libevent loop: work() runs off the loop
  * thread, done() runs on it exactly once per job, workers_free() cancels the
- * jobs not started, and workers_pending() counts. Every wait for a result has
+ * jobs not started, workers_pending() counts, and the threads run at the
+ * priority asked for (SCHED_IDLE, or nice 10). Every wait for a result has
  * a 10 s watchdog instead of a sleep; the one pause (200 ms in
  * open_gate_later) only gives workers_free() time to reach its join.
  */
@@ -13,8 +14,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -38,6 +42,8 @@ struct job_rec {
     bool done_on_loop;         /* done() ran on the loop thread */
     bool done_after_work;      /* work() had run when done() came (or was skipped) */
     bool cancelled;            /* what done() was told */
+    atomic_int policy;         /* the scheduling policy work() ran under */
+    atomic_int nice;           /* the nice value work() ran at */
 };
 
 /* The state shared by a test's jobs. */
@@ -60,6 +66,8 @@ static void work(void *arg) {
     struct job_rec *j = arg;
     struct ctx *c = j->ctx;
     atomic_store(&j->work_off_loop, !pthread_equal(pthread_self(), c->loop_thread));
+    atomic_store(&j->policy, sched_getscheduler(0)); /* 0: this thread, on Linux */
+    atomic_store(&j->nice, getpriority(PRIO_PROCESS, (id_t)gettid()));
     pthread_mutex_lock(&c->lock);
     c->started++;
     pthread_cond_broadcast(&c->cond);
@@ -144,7 +152,7 @@ static int submit(struct ctx *c, int i) { return workers_submit(c->w, work, done
 
 static void test_many_jobs(void **state) {
     struct ctx *c = *state;
-    c->w = workers_new(c->base, 4);
+    c->w = workers_new(c->base, 4, WORKERS_PRIORITY_IDLE);
     assert_non_null(c->w);
     assert_int_equal(workers_pending(c->w), 0);
     for (int i = 0; i < MANY_JOBS; i++)
@@ -193,7 +201,7 @@ static void *open_gate_later(void *arg) {
 static void test_free_cancels_queued_jobs(void **state) {
     struct ctx *c = *state;
     const int n = 10;
-    c->w = workers_new(c->base, 1);
+    c->w = workers_new(c->base, 1, WORKERS_PRIORITY_IDLE);
     assert_non_null(c->w);
     /* Job 0 occupies the only thread until the gate opens; the rest queue. */
     atomic_store(&c->jobs[0].block, true);
@@ -230,7 +238,7 @@ static bool five_worked(struct ctx *c) { return atomic_load(&c->work_total) == 5
 
 static void test_free_delivers_finished_jobs(void **state) {
     struct ctx *c = *state;
-    c->w = workers_new(c->base, 2);
+    c->w = workers_new(c->base, 2, WORKERS_PRIORITY_IDLE);
     assert_non_null(c->w);
     for (int i = 0; i < 5; i++)
         assert_int_equal(submit(c, i), 0);
@@ -256,7 +264,7 @@ static void test_free_null(void **state) {
 
 static void test_free_idle_pool(void **state) {
     struct ctx *c = *state;
-    c->w = workers_new(c->base, 3);
+    c->w = workers_new(c->base, 3, WORKERS_PRIORITY_IDLE);
     assert_non_null(c->w);
     assert_int_equal(workers_pending(c->w), 0);
     workers_free(c->w);
@@ -266,6 +274,65 @@ static void test_free_idle_pool(void **state) {
     assert_int_equal(event_base_loop(c->base, EVLOOP_NONBLOCK), 1);
 }
 
+/* Whether a new thread of this process may switch itself to SCHED_IDLE
+ * (seccomp or a container may refuse; chatd then falls back to nice). */
+static void *try_sched_idle(void *arg) {
+    struct sched_param param = {.sched_priority = 0};
+    *(bool *)arg = pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) == 0;
+    return NULL;
+}
+
+/* Runs one job on a new pool of the given priority; returns its record. */
+static struct job_rec *run_one(struct ctx *c, enum workers_priority priority) {
+    c->w = workers_new(c->base, 1, priority);
+    assert_non_null(c->w);
+    assert_int_equal(submit(c, 0), 0);
+    c->expect_done = 1;
+    run_loop(c);
+    workers_free(c->w);
+    c->w = NULL;
+    return &c->jobs[0];
+}
+
+static void test_priority_idle(void **state) {
+    struct ctx *c = *state;
+    bool allowed = false;
+    pthread_t probe;
+    assert_int_equal(pthread_create(&probe, NULL, try_sched_idle, &allowed), 0);
+    pthread_join(probe, NULL);
+    struct job_rec *j = run_one(c, WORKERS_PRIORITY_IDLE);
+    if (allowed) {
+        assert_int_equal(atomic_load(&j->policy), SCHED_IDLE);
+    } else { /* the fallback */
+        assert_int_equal(atomic_load(&j->policy), SCHED_OTHER);
+        assert_true(atomic_load(&j->nice) >= 10);
+    }
+    /* The loop's own thread keeps its priority. */
+    assert_int_equal(sched_getscheduler(0), SCHED_OTHER);
+}
+
+static void test_priority_nice(void **state) {
+    struct ctx *c = *state;
+    int loop_nice = getpriority(PRIO_PROCESS, (id_t)gettid());
+    struct job_rec *j = run_one(c, WORKERS_PRIORITY_NICE);
+    assert_int_equal(atomic_load(&j->policy), SCHED_OTHER);
+    /* nice 10, or higher when the test itself runs nicer than that */
+    assert_int_equal(atomic_load(&j->nice), loop_nice > 10 ? loop_nice : 10);
+    assert_int_equal(getpriority(PRIO_PROCESS, (id_t)gettid()), loop_nice);
+}
+
+static void test_priority_parse(void **state) {
+    (void)state;
+    enum workers_priority p = WORKERS_PRIORITY_NICE;
+    assert_int_equal(workers_priority_parse("idle", &p), 0);
+    assert_int_equal(p, WORKERS_PRIORITY_IDLE);
+    assert_int_equal(workers_priority_parse("nice", &p), 0);
+    assert_int_equal(p, WORKERS_PRIORITY_NICE);
+    assert_int_equal(workers_priority_parse("IDLE", &p), -1);
+    assert_int_equal(workers_priority_parse("", &p), -1);
+    assert_int_equal(p, WORKERS_PRIORITY_NICE);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_many_jobs, ctx_setup, ctx_teardown),
@@ -273,6 +340,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_free_delivers_finished_jobs, ctx_setup, ctx_teardown),
         cmocka_unit_test(test_free_null),
         cmocka_unit_test_setup_teardown(test_free_idle_pool, ctx_setup, ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_priority_idle, ctx_setup, ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_priority_nice, ctx_setup, ctx_teardown),
+        cmocka_unit_test(test_priority_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
