@@ -182,14 +182,21 @@ static bool is_json_type(const char *ct) {
     return next == '\0' || next == ';' || next == ' ';
 }
 
-chat_error http_body_json(struct request *r, json_t **out) {
+chat_error http_body_raw(struct request *r, const char **data, size_t *len) {
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
     if (!is_json_type(ct)) return CHAT_E_UNSUPPORTED_MEDIA_TYPE;
     struct evbuffer *body = evhttp_request_get_input_buffer(r->ev);
-    size_t len = evbuffer_get_length(body);
-    if (len > (size_t)r->srv->cfg.max_body) return CHAT_E_BODY_TOO_LARGE;
-    const char *data = len ? (const char *)evbuffer_pullup(body, -1) : "";
-    return json_parse_object(data, len, out);
+    *len = evbuffer_get_length(body);
+    if (*len > (size_t)r->srv->cfg.max_body) return CHAT_E_BODY_TOO_LARGE;
+    *data = *len ? (const char *)evbuffer_pullup(body, -1) : "";
+    return *data ? CHAT_E_OK : CHAT_E_INTERNAL;
+}
+
+chat_error http_body_json(struct request *r, json_t **out) {
+    const char *data;
+    size_t len;
+    chat_error e = http_body_raw(r, &data, &len);
+    return e == CHAT_E_OK ? json_parse_object(data, len, out) : e;
 }
 
 bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]) {

@@ -78,6 +78,9 @@ const char *http_query(const struct request *r, const char *name);
 /* Reads the body as a JSON object: checks the content type (415), the size
  * (413) and the syntax (400). On CHAT_E_OK *out must be decref'd. */
 chat_error http_body_json(struct request *r, json_t **out);
+/* The same checks of content type and size, and the body's bytes (len of
+ * them, not NUL-terminated), which live as long as r. */
+chat_error http_body_raw(struct request *r, const char **data, size_t *len);
 
 /* Finds the session token in the Authorization header or the authKey cookie. */
 bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]);

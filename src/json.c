@@ -47,6 +47,67 @@ static bool plain_word(uint64_t w) {
     return ((control | special) & HIGH_BITS) == 0;
 }
 
+static const char *skip_space(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+/* Reads the string at p (its opening quote) when it holds no escape and no
+ * control character and is valid UTF-8; returns what follows its closing
+ * quote, or NULL. ASCII runs are checked eight bytes at a time. */
+static const char *plain_string(const char *p, const char *end, const char **s, size_t *len) {
+    if (p == end || *p != '"') return NULL;
+    const char *start = ++p;
+    bool ascii = true;
+    for (;;) {
+        uint64_t word;
+        while (end - p >= 8 && (memcpy(&word, p, 8), plain_word(word) && !(word & HIGH_BITS)))
+            p += 8;
+        if (p == end) return NULL;
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') break;
+        if (c < 0x20 || c == '\\') return NULL;
+        if (c >= 0x80) ascii = false;
+        p++;
+    }
+    if (!ascii && !utf8_valid(start, (size_t)(p - start), NULL)) return NULL;
+    *s = start;
+    *len = (size_t)(p - start);
+    return p + 1;
+}
+
+static bool same_key(const struct json_plain_member *a, const struct json_plain_member *b) {
+    return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+}
+
+int json_scan_plain_object(const char *body, size_t len, struct json_plain_member *out, int max) {
+    const char *p = skip_space(body, body + len), *end = body + len;
+    int n = 0;
+    if (p == end || *p != '{') return -1;
+    p = skip_space(p + 1, end);
+    if (p < end && *p == '}') {
+        p++;
+    } else {
+        for (;;) {
+            if (n == max) return -1;
+            struct json_plain_member *m = &out[n];
+            if (!(p = plain_string(p, end, &m->key, &m->key_len))) return -1;
+            p = skip_space(p, end);
+            if (p == end || *p != ':') return -1;
+            p = skip_space(p + 1, end);
+            if (!(p = plain_string(p, end, &m->value, &m->value_len))) return -1;
+            for (int i = 0; i < n; i++)
+                if (same_key(&out[i], m)) return -1; /* jansson refuses duplicates */
+            n++;
+            p = skip_space(p, end);
+            if (p == end || (*p != ',' && *p != '}')) return -1;
+            if (*p++ == '}') break;
+            p = skip_space(p, end);
+        }
+    }
+    return skip_space(p, end) == end ? n : -1;
+}
+
 /* Writes s[0..len) as a quoted JSON string into out, escaped as jansson's
  * compact output does; returns the bytes written (at most len * 6 + 2).
  * Runs of plain bytes are copied eight at a time. */

@@ -25,10 +25,11 @@
 
 struct send_op {
     struct request *r;         /* the request to answer */
-    json_t *body;              /* owns text */
-    const char *text;          /* the message text, text_len bytes */
+    json_t *body;              /* the body when jansson parsed it (then owns text), or NULL */
+    const char *text;          /* the message text, text_len bytes (in body or the request) */
     size_t text_len;
-    const char *client_msg_id; /* idempotency key (body or header), or NULL */
+    const char *client_msg_id; /* idempotency key (body, header or client_msg_id_copy), or NULL */
+    char client_msg_id_copy[CHAT_CLIENT_MSG_ID_MAX + 1];
     const char *room;          /* the room (points into the request) */
     struct session_user user;  /* the author, from the session */
 };
@@ -103,8 +104,12 @@ void route_message_send(struct request *r) {
     op->r = r;
     op->room = room;
     struct message_body mb;
-    chat_error e = http_body_json(r, &op->body);
-    if (e == CHAT_E_OK) e = request_body_message(op->body, http_header(r, "Idempotency-Key"), &mb);
+    const char *body;
+    size_t len;
+    chat_error e = http_body_raw(r, &body, &len);
+    if (e == CHAT_E_OK)
+        e = request_body_message_raw(body, len, http_header(r, "Idempotency-Key"), &mb,
+                                     op->client_msg_id_copy, &op->body);
     if (e == CHAT_E_OK) {
         op->text = mb.text;
         op->text_len = mb.text_len;
