@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/http_struct.h> /* the request's HTTP version, which 2.1 has no getter for */
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "http_conns.h"
 #include "json.h"
@@ -138,16 +140,47 @@ static bool is_id_char(unsigned char c) {
            c == '-' || c == '_' || c == '.';
 }
 
-/* Takes the client's X-Request-Id when it is short and plain, else makes one. */
-static void assign_request_id(struct request *r) {
-    const char *given = evhttp_find_header(evhttp_request_get_input_headers(r->ev),
-                                           "X-Request-Id");
+/* Writes v in lower-case hexadecimal, at least min_digits of them; returns the end. */
+static char *put_hex(char *p, unsigned long long v, int min_digits) {
+    char digits[16];
+    int n = 0;
+    do {
+        digits[n++] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    while (n < min_digits) digits[n++] = '0';
+    while (n) *p++ = digits[--n];
+    return p;
+}
+
+/* Writes v in decimal; returns the end. */
+static char *put_decimal(char *p, size_t v) {
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) *p++ = digits[--n];
+    return p;
+}
+
+/* Takes the client's X-Request-Id when it is short and plain, else makes one
+ * ("%08x-%llx" of the process's random base and a counter). */
+static void assign_request_id(struct request *r, const char *given) {
     size_t len = given ? strlen(given) : 0;
     bool ok = len > 0 && len < sizeof(r->id);
     for (size_t i = 0; ok && i < len; i++) ok = is_id_char((unsigned char)given[i]);
-    if (ok) memcpy(r->id, given, len + 1);
-    else snprintf(r->id, sizeof(r->id), "%08x-%llx", r->srv->request_id_base,
-                  ++r->srv->requests);
+    if (ok) {
+        memcpy(r->id, given, len + 1);
+        return;
+    }
+    char made[32], *end = put_hex(made, r->srv->request_id_base, 8);
+    *end++ = '-';
+    end = put_hex(end, ++r->srv->requests, 1);
+    len = (size_t)(end - made) < sizeof(r->id) ? (size_t)(end - made) : sizeof(r->id) - 1;
+    memcpy(r->id, made, len);
+    r->id[len] = '\0';
 }
 
 static void request_free(struct request *r, int status) {
@@ -205,16 +238,58 @@ bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]) {
                               evhttp_find_header(h, "Authorization"), out);
 }
 
+/* The Date header's value, as evhttp writes it, made at most once a second. */
+static const char *date_now(void) {
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    static time_t made = -1;
+    static char text[40];
+    time_t now = time(NULL);
+    struct tm tm;
+    if (now != made && gmtime_r(&now, &tm)) {
+        snprintf(text, sizeof(text), "%s, %02d %s %4d %02d:%02d:%02d GMT", days[tm.tm_wday],
+                 tm.tm_mday, months[tm.tm_mon], 1900 + tm.tm_year, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec);
+        made = now;
+    }
+    return text;
+}
+
+/* Adds the Date and Content-Length headers that evhttp would add to an
+ * HTTP/1.1 reply (it adds them only when missing), in the same order but
+ * without its printf calls: the date is made once a second. Replies to
+ * HTTP/1.0 are left to evhttp's own rules. */
+static void add_framing_headers(struct request *r, struct evkeyvalq *h, int status, size_t len) {
+    if (r->ev->major != 1 || r->ev->minor < 1) return;
+    evhttp_add_header(h, "Date", date_now());
+    /* evhttp_response_needs_body() */
+    if (status != 204 && status != 304 && (status < 100 || status >= 200) &&
+        evhttp_request_get_command(r->ev) != EVHTTP_REQ_HEAD) {
+        char text[24];
+        *put_decimal(text, len) = '\0';
+        evhttp_add_header(h, "Content-Length", text);
+    }
+}
+
 void http_reply_typed(struct request *r, int status, const char *content_type,
                       struct evbuffer *body) {
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    struct evbuffer *out = evhttp_request_get_output_buffer(r->ev);
+    if (body) evbuffer_add_buffer(out, body); /* what evhttp_send_reply would do */
+    size_t len = evbuffer_get_length(out);
     evhttp_add_header(h, "X-Request-Id", r->id);
     if (!evhttp_find_header(h, "Cache-Control")) evhttp_add_header(h, "Cache-Control", "no-store");
     if (r->srv->draining) evhttp_add_header(h, "Connection", "close");
-    if (body && evbuffer_get_length(body)) evhttp_add_header(h, "Content-Type", content_type);
+    if (len) evhttp_add_header(h, "Content-Type", content_type);
+    add_framing_headers(r, h, status, len);
     track_flush(r);
-    evhttp_send_reply(r->ev, status, reason_of(status), body);
+    evhttp_send_reply(r->ev, status, reason_of(status), NULL);
     request_free(r, status);
+}
+
+struct evbuffer *http_reply_body(struct request *r) {
+    return evhttp_request_get_output_buffer(r->ev);
 }
 
 void http_reply_buffer(struct request *r, int status, struct evbuffer *body) {
@@ -408,7 +483,7 @@ static void on_request(struct evhttp_request *ev, void *arg) {
     r->method = method_name(evhttp_request_get_command(ev));
     r->route = "unmatched";
     TAILQ_INIT(&r->query);
-    assign_request_id(r);
+    assign_request_id(r, http_header(r, "X-Request-Id"));
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!path || !*path) path = "/";

@@ -97,6 +97,10 @@ void http_reply_buffer(struct request *r, int status, struct evbuffer *body);
 /* Sends body with the given content type; frees r, not body. */
 void http_reply_typed(struct request *r, int status, const char *content_type,
                       struct evbuffer *body);
+/* The reply's own body buffer: what a handler appends to it goes out before
+ * the body (if any) of its final http_reply_* call, without a buffer of its
+ * own. Not for streams. */
+struct evbuffer *http_reply_body(struct request *r);
 
 /* Chunked replies: start once, send any number of chunks, end once. The
  * drained callback runs when a chunk has left the output buffer; on_close

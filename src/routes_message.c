@@ -47,16 +47,13 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
         send_op_done(op, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL);
         return;
     }
-    struct evbuffer *reply = evbuffer_new();
-    if (!reply || json_message_append(reply, m) < 0) {
-        if (reply) evbuffer_free(reply);
+    if (json_message_append(http_reply_body(op->r), m) < 0) { /* appends nothing then */
         send_op_done(op, CHAT_E_INTERNAL);
         return;
     }
     if (replayed) http_add_header(op->r, "Idempotent-Replayed", "true");
     else metrics_message_sent();
-    http_reply_buffer(op->r, 201, reply);
-    evbuffer_free(reply);
+    http_reply_buffer(op->r, 201, NULL);
     send_op_done(op, CHAT_E_OK);
 }
 
