@@ -45,6 +45,13 @@ chat_error json_get_string(const json_t *obj, const char *key, bool required, ch
  * is not valid UTF-8. */
 int json_message_append(struct evbuffer *out, const struct message *m);
 
+/* Appends the n messages as json_message_append does, a comma between two,
+ * and before_first (unless 0) before the first: a page or a batch of one,
+ * in a few large reservations. 0, or -1 when a string is not valid UTF-8
+ * (the messages before it may have been appended). */
+int json_messages_append(struct evbuffer *out, const struct message *msgs, size_t n,
+                         char before_first);
+
 /* Appends {"error":{"code":...,"message":...}} to out; 0 or -1. */
 int json_error_append(struct evbuffer *out, chat_error e, const char *message);
 

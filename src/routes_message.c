@@ -160,17 +160,6 @@ static void on_client_gone(struct request *r) {
     free(op);
 }
 
-/* Appends the batch to out, "[" first and "," between messages. */
-static int encode_batch(struct history_op *op, struct evbuffer *out, const struct message *msgs,
-                        size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        if (evbuffer_add(out, op->sent + i == 0 ? "[" : ",", 1) < 0 ||
-            json_message_append(out, &msgs[i]) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 static void on_batch(enum store_status st, const struct message *msgs, size_t n, void *arg) {
     struct history_op *op = arg;
     int wanted = op->r->srv->cfg.history_batch;
@@ -186,7 +175,8 @@ static void on_batch(enum store_status st, const struct message *msgs, size_t n,
         return;
     }
     struct evbuffer *out = evbuffer_new();
-    if (!out || encode_batch(op, out, msgs, n) < 0) {
+    /* "[" before the first message of the reply, "," between two */
+    if (!out || json_messages_append(out, msgs, n, op->sent ? ',' : '[') < 0) {
         if (out) evbuffer_free(out);
         history_fail(op, STORE_ERROR);
         return;

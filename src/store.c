@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <hiredis/hiredis.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -567,6 +568,21 @@ int store_message_append(struct store *s, const char *room, const struct message
     return send_op(s, op, on_appended, DURABLE, 10, argv, lens);
 }
 
+/* Whether field k is name (as strcmp sees it: up to its first NUL). */
+static bool field_is(const redisReply *k, const char *name, size_t len) {
+    return k->len >= len && memcmp(k->str, name, len + 1) == 0;
+}
+
+/* A timestamp field: the digits chatd writes, read without strtoll (which
+ * reads anything else, as before). */
+static long long timestamp_of(const redisReply *v) {
+    long long t = 0;
+    size_t i = 0;
+    for (; i < v->len && i < 18 && v->str[i] >= '0' && v->str[i] <= '9'; i++)
+        t = t * 10 + (v->str[i] - '0');
+    return i > 0 && i == v->len ? t : strtoll(v->str, NULL, 10);
+}
+
 /* Fills m from one stream entry [id, [field, value, ...]]; -1 if malformed. */
 static int entry_parse(const redisReply *e, struct message *m) {
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
@@ -578,10 +594,10 @@ static int entry_parse(const redisReply *e, struct message *m) {
     for (size_t i = 0; i + 1 < f->elements; i += 2) {
         const redisReply *k = f->element[i], *v = f->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) return -1;
-        if (strcmp(k->str, "userId") == 0) m->user_id = v->str;
-        else if (strcmp(k->str, "name") == 0) m->name = v->str;
-        else if (strcmp(k->str, "text") == 0) m->text = v->str, m->text_len = v->len;
-        else if (strcmp(k->str, "timestamp") == 0) m->timestamp = strtoll(v->str, NULL, 10);
+        if (field_is(k, "userId", 6)) m->user_id = v->str;
+        else if (field_is(k, "name", 4)) m->name = v->str;
+        else if (field_is(k, "text", 4)) m->text = v->str, m->text_len = v->len;
+        else if (field_is(k, "timestamp", 9)) m->timestamp = timestamp_of(v);
     }
     return m->user_id && m->name && m->text ? 0 : -1;
 }
@@ -593,7 +609,10 @@ static void deliver_entries(struct store_op *op, enum store_status st, const red
     size_t n = 0;
     if (st == STORE_OK && entries && entries->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
     if (st == STORE_OK && entries && entries->elements > 0) {
-        msgs = calloc(entries->elements, sizeof(*msgs));
+        /* not zeroed: entry_parse fills each */
+        msgs = entries->elements <= SIZE_MAX / sizeof(*msgs)
+                   ? malloc(entries->elements * sizeof(*msgs))
+                   : NULL;
         if (!msgs) st = STORE_ERROR;
         for (size_t i = 0; msgs && i < entries->elements; i++)
             if (entry_parse(entries->element[i], &msgs[n]) == 0) n++;

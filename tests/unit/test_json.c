@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -332,6 +333,42 @@ static void test_message_invalid_utf8_fails(void **state) {
     evbuffer_free(buf);
 }
 
+/* A list is its messages as json_message_append writes them, with the
+ * separators, also across the encoder's reservations (2,000 messages). */
+static void test_messages_list(void **state) {
+    (void)state;
+    enum { N = 2000 };
+    static struct message msgs[N];
+    for (size_t i = 0; i < N; i++) msgs[i] = sample;
+    struct evbuffer *want = evbuffer_new(), *got = evbuffer_new();
+    assert_non_null(want);
+    assert_non_null(got);
+    evbuffer_add(want, "[", 1);
+    for (size_t i = 0; i < N; i++) {
+        if (i) evbuffer_add(want, ",", 1);
+        assert_int_equal(json_message_append(want, &msgs[i]), 0);
+    }
+    assert_int_equal(json_messages_append(got, msgs, N, '['), 0);
+    assert_int_equal(evbuffer_get_length(got), evbuffer_get_length(want));
+    assert_memory_equal(evbuffer_pullup(got, -1), evbuffer_pullup(want, -1),
+                        evbuffer_get_length(want));
+    evbuffer_drain(got, evbuffer_get_length(got));
+    char two[2 * sizeof(sample_json) + 1];
+    snprintf(two, sizeof(two), ",%s", sample_json);
+    assert_int_equal(json_messages_append(got, msgs, 1, ','), 0); /* a later batch */
+    assert_buffer_is(got, two, strlen(two));
+    snprintf(two, sizeof(two), "%s,%s", sample_json, sample_json);
+    assert_int_equal(json_messages_append(got, msgs, 2, 0), 0);
+    assert_buffer_is(got, two, strlen(two));
+    assert_int_equal(json_messages_append(got, msgs, 0, '['), 0);
+    assert_int_equal(evbuffer_get_length(got), 0);
+    msgs[1].text = "bad \xff";
+    msgs[1].text_len = 5;
+    assert_int_equal(json_messages_append(got, msgs, 3, '['), -1);
+    evbuffer_free(want);
+    evbuffer_free(got);
+}
+
 static void test_error_append_exact_body(void **state) {
     (void)state;
     struct evbuffer *buf = evbuffer_new();
@@ -449,6 +486,7 @@ int main(void) {
         cmocka_unit_test(test_message_object),
         cmocka_unit_test(test_message_text_len_honoured),
         cmocka_unit_test(test_message_invalid_utf8_fails),
+        cmocka_unit_test(test_messages_list),
         cmocka_unit_test(test_error_append_exact_body),
         cmocka_unit_test(test_append_compact),
     };
