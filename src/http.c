@@ -24,6 +24,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "numfmt.h"
 #include "origin.h"
 #include "server.h"
 
@@ -140,31 +141,6 @@ static bool is_id_char(unsigned char c) {
            c == '-' || c == '_' || c == '.';
 }
 
-/* Writes v in lower-case hexadecimal, at least min_digits of them; returns the end. */
-static char *put_hex(char *p, unsigned long long v, int min_digits) {
-    char digits[16];
-    int n = 0;
-    do {
-        digits[n++] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    } while (v);
-    while (n < min_digits) digits[n++] = '0';
-    while (n) *p++ = digits[--n];
-    return p;
-}
-
-/* Writes v in decimal; returns the end. */
-static char *put_decimal(char *p, size_t v) {
-    char digits[24];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n) *p++ = digits[--n];
-    return p;
-}
-
 /* Takes the client's X-Request-Id when it is short and plain, else makes one
  * ("%08x-%llx" of the process's random base and a counter). */
 static void assign_request_id(struct request *r, const char *given) {
@@ -175,9 +151,9 @@ static void assign_request_id(struct request *r, const char *given) {
         memcpy(r->id, given, len + 1);
         return;
     }
-    char made[32], *end = put_hex(made, r->srv->request_id_base, 8);
+    char made[2 * NUMFMT_MAX], *end = numfmt_hex(made, r->srv->request_id_base, 8);
     *end++ = '-';
-    end = put_hex(end, ++r->srv->requests, 1);
+    end = numfmt_hex(end, ++r->srv->requests, 1);
     len = (size_t)(end - made) < sizeof(r->id) ? (size_t)(end - made) : sizeof(r->id) - 1;
     memcpy(r->id, made, len);
     r->id[len] = '\0';
@@ -266,8 +242,8 @@ static void add_framing_headers(struct request *r, struct evkeyvalq *h, int stat
     /* evhttp_response_needs_body() */
     if (status != 204 && status != 304 && (status < 100 || status >= 200) &&
         evhttp_request_get_command(r->ev) != EVHTTP_REQ_HEAD) {
-        char text[24];
-        *put_decimal(text, len) = '\0';
+        char text[NUMFMT_MAX + 1];
+        *numfmt_unsigned(text, len) = '\0';
         evhttp_add_header(h, "Content-Length", text);
     }
 }

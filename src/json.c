@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "numfmt.h"
 #include "validate.h"
 
 chat_error json_parse_object(const char *body, size_t len, json_t **out) {
@@ -159,20 +160,6 @@ static char *put_literal(char *p, const char *s) {
     return p + n;
 }
 
-/* Writes v in decimal (what "%lld" prints) without the printf machinery. */
-static char *put_integer(char *p, long long v) {
-    char digits[24];
-    size_t n = 0;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        digits[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) *p++ = '-';
-    while (n) *p++ = digits[--n];
-    return p;
-}
-
 /* A message's string lengths, and the most bytes it can take encoded
  * (every byte escaped), a separator included. */
 struct message_size {
@@ -197,7 +184,7 @@ static char *put_message(char *p, const struct message *m, const struct message_
     p = put_literal(p + n, ",\"text\":");
     if (!(n = escape_into(p, m->text, m->text_len))) return NULL;
     p = put_literal(p + n, ",\"timestamp\":");
-    p = put_integer(p, m->timestamp);
+    p = numfmt_decimal(p, m->timestamp);
     *p++ = '}';
     return p;
 }

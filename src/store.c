@@ -9,6 +9,7 @@
 #include <sys/time.h>
 
 #include "cluster.h"
+#include "numfmt.h"
 #include "store_keys.h"
 
 #define SESSION_FORMAT_TAG "v1"
@@ -488,21 +489,6 @@ int store_rate_hit(struct store *s, const char *limit, const char *subject, int 
 
 /* ---- messages ---- */
 
-/* Writes v in decimal (what "%lld" prints) into out, NUL-terminated:
- * without the printf machinery, for every message sent. */
-static void put_decimal(char out[24], long long v) {
-    char digits[24];
-    size_t n = 0;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        digits[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) *out++ = '-';
-    while (n) *out++ = digits[--n];
-    *out = '\0';
-}
-
 /* Fills m from one stream entry [id, [field, value, ...]]; -1 if malformed. */
 static int entry_parse(const redisReply *e, struct message *m);
 
@@ -543,13 +529,13 @@ static const char append_once_script[] =
 
 int store_message_append(struct store *s, const char *room, const struct message *m,
                          const char *client_msg_id, store_message_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], dedup[STORE_KEY_MAX], ts[24], ttl[24];
+    char key[STORE_KEY_MAX], dedup[STORE_KEY_MAX], ts[NUMFMT_MAX + 1], ttl[NUMFMT_MAX + 1];
     if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
     if (client_msg_id &&
         store_key_room_dedup(dedup, sizeof(dedup), room, m->user_id, client_msg_id) < 0)
         return -1;
-    put_decimal(ts, m->timestamp);
-    put_decimal(ttl, STORE_DEDUP_TTL);
+    *numfmt_decimal(ts, m->timestamp) = '\0'; /* no printf for every message sent */
+    *numfmt_decimal(ttl, STORE_DEDUP_TTL) = '\0';
     struct store_op *op = op_new(arg);
     if (!op) return -1;
     op->cb.message = cb;
