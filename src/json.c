@@ -206,26 +206,33 @@ int json_message_append(struct evbuffer *out, const struct message *m) {
  * reservation, without holding much more than a page's worth. */
 #define LIST_RESERVE 16384
 
+/* Commits the reserved space v up to end. */
+static int commit_to(struct evbuffer *out, struct evbuffer_iovec *v, const char *end) {
+    v->iov_len = (size_t)(end - (const char *)v->iov_base);
+    return evbuffer_commit_space(out, v, 1);
+}
+
 int json_messages_append(struct evbuffer *out, const struct message *msgs, size_t n,
                          char before_first) {
-    struct evbuffer_iovec v = {NULL, 0};
-    char *p = NULL, *end = NULL;
+    struct evbuffer_iovec v;
+    char *p = NULL;  /* where the next message goes, once space is reserved */
+    size_t room = 0; /* bytes reserved from p on */
     for (size_t i = 0; i < n; i++) {
         struct message_size z = message_size(&msgs[i]);
-        if ((size_t)(end - p) < z.cap) {
-            v.iov_len = (size_t)(p - (char *)v.iov_base);
-            if (p && evbuffer_commit_space(out, &v, 1) < 0) return -1;
+        if (!p || room < z.cap) {
+            if (p && commit_to(out, &v, p) < 0) return -1;
             size_t want = z.cap > LIST_RESERVE ? z.cap : LIST_RESERVE;
             if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1) return -1;
             p = v.iov_base;
-            end = p + v.iov_len;
+            room = v.iov_len;
         }
-        char sep = i ? ',' : before_first;
-        if (sep) *p++ = sep;
+        char *start = p;
+        if (i) *p++ = ',';
+        else if (before_first) *p++ = before_first;
         if (!(p = put_message(p, &msgs[i], &z))) return -1;
+        room -= (size_t)(p - start);
     }
-    v.iov_len = (size_t)(p - (char *)v.iov_base);
-    return p && evbuffer_commit_space(out, &v, 1) < 0 ? -1 : 0;
+    return p ? commit_to(out, &v, p) : 0;
 }
 
 static int dump_to_evbuffer(const char *buf, size_t size, void *data) {

@@ -89,7 +89,8 @@ static redisReply *object_new(const redisReadTask *task, int type, size_t extra,
         struct arena *a = arena_new(round_up(extra) + first_more);
         if (!a) return NULL;
         r = &a->root;
-        more = extra ? arena_alloc(a, extra) : NULL; /* fits in the first block */
+        more = a->first; /* the extra bytes open the first block */
+        a->next += round_up(extra);
     } else {
         size_t head = round_up(sizeof(*r));
         r = arena_alloc(arena_of_task(task), head + extra);
