@@ -7,12 +7,16 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+/* Off under AddressSanitizer, which must see libevent's blocks freed. */
 #if defined(__SANITIZE_ADDRESS__)
-#define EV_CACHE_OFF 1
+#define EV_CACHE_ON 0
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define EV_CACHE_OFF 1
+#define EV_CACHE_ON 0
 #endif
+#endif
+#ifndef EV_CACHE_ON
+#define EV_CACHE_ON 1
 #endif
 
 /* Blocks are kept by usable size: class c holds blocks of at least
@@ -70,10 +74,9 @@ static void cache_free(void *p) {
 }
 
 void ev_cache_install(void) {
-#ifndef EV_CACHE_OFF
+    if (!EV_CACHE_ON) return;
     cache.owner = pthread_self();
     event_set_mem_functions(cache_malloc, realloc, cache_free);
-#endif
 }
 
 void ev_cache_release(void) {
