@@ -176,6 +176,44 @@ const char *http_header(const struct request *r, const char *name) {
     return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
 }
 
+/* The names of enum http_known, in its order. */
+static const struct {
+    const char *name;
+    size_t len;
+} known_names[HTTP_H_COUNT] = {
+#define KNOWN(lit) {lit, sizeof(lit) - 1}
+    KNOWN("X-Request-Id"), KNOWN("Origin"),        KNOWN("Host"),
+    KNOWN("Content-Type"), KNOWN("Cookie"),        KNOWN("Authorization"),
+    KNOWN("Idempotency-Key"),
+#undef KNOWN
+};
+
+const char *http_known_header(const struct request *r, enum http_known h) {
+    /* a stream drops its request headers once it has started */
+    return r->streaming ? http_header(r, known_names[h].name) : r->known[h];
+}
+
+/* Notes the known headers (the first of each name, as evhttp_find_header
+ * finds them) and returns the size of the request line and headers, as
+ * they came (near enough), in one pass. */
+static size_t scan_headers(struct request *r) {
+    const char *uri = evhttp_request_get_uri(r->ev);
+    size_t n = uri ? strlen(uri) + 16 : 16;
+    const struct evkeyval *kv;
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(r->ev), next) {
+        size_t len = strlen(kv->key);
+        n += len + strlen(kv->value) + 4;
+        for (int i = 0; i < HTTP_H_COUNT; i++) {
+            if (known_names[i].len == len && !r->known[i] &&
+                evutil_ascii_strcasecmp(kv->key, known_names[i].name) == 0) {
+                r->known[i] = kv->value;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
 const char *http_query(const struct request *r, const char *name) {
     return evhttp_find_header(&r->query, name);
 }
@@ -192,7 +230,7 @@ static bool is_json_type(const char *ct) {
 }
 
 chat_error http_body_raw(struct request *r, const char **data, size_t *len) {
-    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
+    const char *ct = http_known_header(r, HTTP_H_CONTENT_TYPE);
     if (!is_json_type(ct)) return CHAT_E_UNSUPPORTED_MEDIA_TYPE;
     struct evbuffer *body = evhttp_request_get_input_buffer(r->ev);
     *len = evbuffer_get_length(body);
@@ -209,9 +247,8 @@ chat_error http_body_json(struct request *r, json_t **out) {
 }
 
 bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]) {
-    struct evkeyvalq *h = evhttp_request_get_input_headers(r->ev);
-    return token_from_headers(evhttp_find_header(h, "Cookie"),
-                              evhttp_find_header(h, "Authorization"), out);
+    return token_from_headers(http_known_header(r, HTTP_H_COOKIE),
+                              http_known_header(r, HTTP_H_AUTHORIZATION), out);
 }
 
 /* The Date header's value, as evhttp writes it, made at most once a second. */
@@ -425,18 +462,8 @@ static void allowed_methods(const char *path, char *out, size_t size) {
 static bool origin_allowed(struct request *r, enum evhttp_cmd_type method) {
     if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD || method == EVHTTP_REQ_OPTIONS)
         return true;
-    const char *origin = http_header(r, "Origin");
-    return !origin || origin_matches_host(origin, http_header(r, "Host"));
-}
-
-/* Bytes of the request line and headers, as they came (near enough). */
-static size_t headers_size(struct evhttp_request *ev) {
-    const char *uri = evhttp_request_get_uri(ev);
-    size_t n = uri ? strlen(uri) + 16 : 16;
-    const struct evkeyval *kv;
-    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(ev), next)
-        n += strlen(kv->key) + strlen(kv->value) + 4;
-    return n;
+    const char *origin = http_known_header(r, HTTP_H_ORIGIN);
+    return !origin || origin_matches_host(origin, http_known_header(r, HTTP_H_HOST));
 }
 
 static bool is_health_check(const struct route *rt) {
@@ -459,7 +486,8 @@ static void on_request(struct evhttp_request *ev, void *arg) {
     r->method = method_name(evhttp_request_get_command(ev));
     r->route = "unmatched";
     TAILQ_INIT(&r->query);
-    assign_request_id(r, http_header(r, "X-Request-Id"));
+    size_t header_bytes = scan_headers(r);
+    assign_request_id(r, http_known_header(r, HTTP_H_X_REQUEST_ID));
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!path || !*path) path = "/";
@@ -469,7 +497,7 @@ static void on_request(struct evhttp_request *ev, void *arg) {
         http_reply_error(r, CHAT_E_INVALID_QUERY, "The query string is malformed.");
         return;
     }
-    if (headers_size(ev) > HTTP_MAX_HEADERS) {
+    if (header_bytes > HTTP_MAX_HEADERS) {
         http_add_header(r, "Connection", "close");
         http_reply_error(r, CHAT_E_HEADERS_TOO_LARGE, NULL);
         return;

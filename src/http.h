@@ -31,6 +31,19 @@ struct route {
     route_fn *handler;
 };
 
+/* Request headers chatd reads on every request, found in one pass over the
+ * headers when the request arrives (see http_known_header). */
+enum http_known {
+    HTTP_H_X_REQUEST_ID,
+    HTTP_H_ORIGIN,
+    HTTP_H_HOST,
+    HTTP_H_CONTENT_TYPE,
+    HTTP_H_COOKIE,
+    HTTP_H_AUTHORIZATION,
+    HTTP_H_IDEMPOTENCY_KEY,
+    HTTP_H_COUNT
+};
+
 /* One request being served. */
 struct request {
     struct evhttp_request *ev;  /* evhttp's request; NULL after the reply */
@@ -48,6 +61,7 @@ struct request {
     void (*on_close)(struct request *r); /* stream: the client went away */
     void *stream_arg;           /* the streaming handler's state */
     struct request *stream_prev, *stream_next; /* open streams, for shutdown */
+    const char *known[HTTP_H_COUNT]; /* those headers' values (the first of each), or NULL */
 };
 
 /* Binds and starts serving routes on srv->base. 0 or -1 (logged). */
@@ -71,6 +85,8 @@ long long http_received_ms(const struct request *r);
 
 /* A request header, or NULL. */
 const char *http_header(const struct request *r, const char *name);
+/* The same for one of enum http_known, without a search. */
+const char *http_known_header(const struct request *r, enum http_known h);
 
 /* A query parameter, or NULL. */
 const char *http_query(const struct request *r, const char *name);

@@ -109,7 +109,7 @@ void route_message_send(struct request *r) {
     size_t len;
     chat_error e = http_body_raw(r, &body, &len);
     if (e == CHAT_E_OK)
-        e = request_body_message_raw(body, len, http_header(r, "Idempotency-Key"), &mb,
+        e = request_body_message_raw(body, len, http_known_header(r, HTTP_H_IDEMPOTENCY_KEY), &mb,
                                      op->client_msg_id_copy, &op->body);
     if (e == CHAT_E_OK) {
         op->text = mb.text;
