@@ -3,7 +3,9 @@
  * one (register, login, password change, send, room create), through the
  * same parsing and validation the handlers use (json_parse_object, then
  * src/request_body.c). Whatever is accepted must pass the validators again
- * and encode back to JSON that decodes to the same text.
+ * and encode back to JSON that decodes to the same text. The scanner of
+ * plain bodies (json_scan_plain_object, request_body_message_raw) must read
+ * every body as jansson does, or leave it to jansson.
  */
 #include <event2/buffer.h>
 
@@ -74,8 +76,44 @@ static void check_room(const json_t *body) {
     FUZZ_ASSERT(validate_room_name(name));
 }
 
+/* The scanner reads a body exactly as jansson does, or leaves it to it. */
+static void check_scan(const char *data, size_t size) {
+    struct json_plain_member m[4];
+    int n = json_scan_plain_object(data, size, m, 4);
+    if (n < 0) return;
+    json_t *v = NULL;
+    FUZZ_ASSERT(json_parse_object(data, size, &v) == CHAT_E_OK);
+    FUZZ_ASSERT(json_object_size(v) == (size_t)n);
+    for (int i = 0; i < n; i++) {
+        json_t *got = json_object_getn(v, m[i].key, m[i].key_len);
+        FUZZ_ASSERT(json_is_string(got) && json_string_length(got) == m[i].value_len);
+        FUZZ_ASSERT(memcmp(json_string_value(got), m[i].value, m[i].value_len) == 0);
+    }
+    json_decref(v);
+}
+
+/* request_body_message_raw answers as json_parse_object + request_body_message. */
+static void check_message_raw(const char *data, size_t size, const char *header) {
+    struct message_body want, got;
+    char copy[CHAT_CLIENT_MSG_ID_MAX + 1];
+    json_t *v = NULL, *parsed = NULL;
+    chat_error e = json_parse_object(data, size, &v);
+    if (e == CHAT_E_OK) e = request_body_message(v, header, &want);
+    FUZZ_ASSERT(request_body_message_raw(data, size, header, &got, copy, &parsed) == e);
+    if (e == CHAT_E_OK) {
+        FUZZ_ASSERT(got.text_len == want.text_len && memcmp(got.text, want.text, want.text_len) == 0);
+        FUZZ_ASSERT(!got.client_msg_id == !want.client_msg_id);
+        FUZZ_ASSERT(!want.client_msg_id || strcmp(got.client_msg_id, want.client_msg_id) == 0);
+    }
+    json_decref(parsed);
+    json_decref(v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     json_t *body;
+    check_scan((const char *)data, size);
+    check_message_raw((const char *)data, size, NULL);
+    check_message_raw((const char *)data, size, "key-1");
     if (json_parse_object((const char *)data, size, &body) != CHAT_E_OK) return 0;
     check_registration(body);
     check_login(body);

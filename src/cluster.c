@@ -32,7 +32,7 @@ struct cmd {
     struct cluster *c;
     cluster_reply_fn *cb;        /* the caller's callback */
     void *arg;
-    char *fmt;                   /* the formatted command */
+    char *fmt;                   /* the formatted command, in the same allocation */
     size_t len;
     unsigned slot;               /* where its key lives */
     enum cmd_kind kind;
@@ -203,8 +203,7 @@ static void park(struct cmd *cmd, long long not_before_ms) {
 static void release(struct cmd *cmd) {
     if (!cmd->done || cmd->inflight > 0) return;
     if (cmd->held) freeReplyObject(cmd->held);
-    redisFreeCommand(cmd->fmt);
-    free(cmd);
+    free(cmd); /* and its fmt */
 }
 
 /* A blocking command's connection goes back to its node's spare slot. */
@@ -820,14 +819,14 @@ void cluster_free(struct cluster *c) {
 static int submit(struct cluster *c, enum cmd_kind kind, const char *key, size_t keylen,
                   int timeout_ms, cluster_reply_fn *cb, void *arg, int argc, const char **argv,
                   const size_t *argvlen) {
-    if (c->closing) return -1;
-    struct cmd *cmd = calloc(1, sizeof(*cmd));
+    if (c->closing || argc < 0) return -1;
+    size_t len = resp_format_len(argc, argv, argvlen);
+    struct cmd *cmd = malloc(sizeof(*cmd) + len + 1); /* one allocation for both */
     if (!cmd) return -1;
-    cmd->fmt = format_command(&cmd->len, argc, argv, argvlen);
-    if (!cmd->fmt) {
-        free(cmd);
-        return -1;
-    }
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->fmt = (char *)(cmd + 1);
+    cmd->len = len;
+    resp_format_into(cmd->fmt, argc, argv, argvlen);
     cmd->c = c;
     cmd->cb = cb;
     cmd->arg = arg;

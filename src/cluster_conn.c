@@ -2,7 +2,6 @@
 #include "cluster_conn.h"
 
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "redis_events.h"
 #include "reply_arena.h"
 
 #define RECONNECT_MIN_MS 50
@@ -116,10 +116,14 @@ static void connect_now(struct conn *c) {
         schedule_reconnect(c);
         return;
     }
+    if (redis_events_attach(ctx, c->base) < 0) {
+        redisAsyncFree(ctx);
+        schedule_reconnect(c);
+        return;
+    }
     ctx->data = c;
     reply_arena_attach(ctx); /* replies in one arena each, not one malloc per object */
     c->connect_ms = conn_now_ms();
-    redisLibeventAttach(ctx, c->base);
     redisAsyncSetConnectCallback(ctx, on_connect);
     redisAsyncSetDisconnectCallback(ctx, on_disconnect);
     c->ctx = ctx;

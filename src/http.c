@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/http_struct.h> /* the request's HTTP version, which 2.1 has no getter for */
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <netinet/in.h>
@@ -17,11 +18,13 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "http_conns.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "numfmt.h"
 #include "origin.h"
 #include "server.h"
 #include "stream_sock.h"
@@ -139,16 +142,22 @@ static bool is_id_char(unsigned char c) {
            c == '-' || c == '_' || c == '.';
 }
 
-/* Takes the client's X-Request-Id when it is short and plain, else makes one. */
-static void assign_request_id(struct request *r) {
-    const char *given = evhttp_find_header(evhttp_request_get_input_headers(r->ev),
-                                           "X-Request-Id");
+/* Takes the client's X-Request-Id when it is short and plain, else makes one
+ * ("%08x-%llx" of the process's random base and a counter). */
+static void assign_request_id(struct request *r, const char *given) {
     size_t len = given ? strlen(given) : 0;
     bool ok = len > 0 && len < sizeof(r->id);
     for (size_t i = 0; ok && i < len; i++) ok = is_id_char((unsigned char)given[i]);
-    if (ok) memcpy(r->id, given, len + 1);
-    else snprintf(r->id, sizeof(r->id), "%08x-%llx", r->srv->request_id_base,
-                  ++r->srv->requests);
+    if (ok) {
+        memcpy(r->id, given, len + 1);
+        return;
+    }
+    char made[2 * NUMFMT_MAX], *end = numfmt_hex(made, r->srv->request_id_base, 8);
+    *end++ = '-';
+    end = numfmt_hex(end, ++r->srv->requests, 1);
+    len = (size_t)(end - made) < sizeof(r->id) ? (size_t)(end - made) : sizeof(r->id) - 1;
+    memcpy(r->id, made, len);
+    r->id[len] = '\0';
 }
 
 static void request_free(struct request *r, int status) {
@@ -168,6 +177,44 @@ const char *http_header(const struct request *r, const char *name) {
     return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
 }
 
+/* The names of enum http_known, in its order. */
+static const struct {
+    const char *name;
+    size_t len;
+} known_names[HTTP_H_COUNT] = {
+#define KNOWN(lit) {lit, sizeof(lit) - 1}
+    KNOWN("X-Request-Id"), KNOWN("Origin"),        KNOWN("Host"),
+    KNOWN("Content-Type"), KNOWN("Cookie"),        KNOWN("Authorization"),
+    KNOWN("Idempotency-Key"),
+#undef KNOWN
+};
+
+const char *http_known_header(const struct request *r, enum http_known h) {
+    /* a stream drops its request headers once it has started */
+    return r->streaming ? http_header(r, known_names[h].name) : r->known[h];
+}
+
+/* Notes the known headers (the first of each name, as evhttp_find_header
+ * finds them) and returns the size of the request line and headers, as
+ * they came (near enough), in one pass. */
+static size_t scan_headers(struct request *r) {
+    const char *uri = evhttp_request_get_uri(r->ev);
+    size_t n = uri ? strlen(uri) + 16 : 16;
+    const struct evkeyval *kv;
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(r->ev), next) {
+        size_t len = strlen(kv->key);
+        n += len + strlen(kv->value) + 4;
+        for (int i = 0; i < HTTP_H_COUNT; i++) {
+            if (known_names[i].len == len && !r->known[i] &&
+                evutil_ascii_strcasecmp(kv->key, known_names[i].name) == 0) {
+                r->known[i] = kv->value;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
 const char *http_query(const struct request *r, const char *name) {
     return evhttp_find_header(&r->query, name);
 }
@@ -183,32 +230,80 @@ static bool is_json_type(const char *ct) {
     return next == '\0' || next == ';' || next == ' ';
 }
 
-chat_error http_body_json(struct request *r, json_t **out) {
-    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
+chat_error http_body_raw(struct request *r, const char **data, size_t *len) {
+    const char *ct = http_known_header(r, HTTP_H_CONTENT_TYPE);
     if (!is_json_type(ct)) return CHAT_E_UNSUPPORTED_MEDIA_TYPE;
     struct evbuffer *body = evhttp_request_get_input_buffer(r->ev);
-    size_t len = evbuffer_get_length(body);
-    if (len > (size_t)r->srv->cfg.max_body) return CHAT_E_BODY_TOO_LARGE;
-    const char *data = len ? (const char *)evbuffer_pullup(body, -1) : "";
-    return json_parse_object(data, len, out);
+    *len = evbuffer_get_length(body);
+    if (*len > (size_t)r->srv->cfg.max_body) return CHAT_E_BODY_TOO_LARGE;
+    *data = *len ? (const char *)evbuffer_pullup(body, -1) : "";
+    return *data ? CHAT_E_OK : CHAT_E_INTERNAL;
+}
+
+chat_error http_body_json(struct request *r, json_t **out) {
+    const char *data;
+    size_t len;
+    chat_error e = http_body_raw(r, &data, &len);
+    return e == CHAT_E_OK ? json_parse_object(data, len, out) : e;
 }
 
 bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]) {
-    struct evkeyvalq *h = evhttp_request_get_input_headers(r->ev);
-    return token_from_headers(evhttp_find_header(h, "Cookie"),
-                              evhttp_find_header(h, "Authorization"), out);
+    return token_from_headers(http_known_header(r, HTTP_H_COOKIE),
+                              http_known_header(r, HTTP_H_AUTHORIZATION), out);
+}
+
+/* The Date header's value, as evhttp writes it, made at most once a second. */
+static const char *date_now(void) {
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    static time_t made = -1;
+    static char text[40];
+    time_t now = time(NULL);
+    struct tm tm;
+    if (now != made && gmtime_r(&now, &tm)) {
+        snprintf(text, sizeof(text), "%s, %02d %s %4d %02d:%02d:%02d GMT", days[tm.tm_wday],
+                 tm.tm_mday, months[tm.tm_mon], 1900 + tm.tm_year, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec);
+        made = now;
+    }
+    return text;
+}
+
+/* Adds the Date and Content-Length headers that evhttp would add to an
+ * HTTP/1.1 reply (it adds them only when missing), in the same order but
+ * without its printf calls: the date is made once a second. Replies to
+ * HTTP/1.0 are left to evhttp's own rules. */
+static void add_framing_headers(struct request *r, struct evkeyvalq *h, int status, size_t len) {
+    if (r->ev->major != 1 || r->ev->minor < 1) return;
+    evhttp_add_header(h, "Date", date_now());
+    /* evhttp_response_needs_body() */
+    if (status != 204 && status != 304 && (status < 100 || status >= 200) &&
+        evhttp_request_get_command(r->ev) != EVHTTP_REQ_HEAD) {
+        char text[NUMFMT_MAX + 1];
+        *numfmt_unsigned(text, len) = '\0';
+        evhttp_add_header(h, "Content-Length", text);
+    }
 }
 
 void http_reply_typed(struct request *r, int status, const char *content_type,
                       struct evbuffer *body) {
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    struct evbuffer *out = evhttp_request_get_output_buffer(r->ev);
+    if (body) evbuffer_add_buffer(out, body); /* what evhttp_send_reply would do */
+    size_t len = evbuffer_get_length(out);
     evhttp_add_header(h, "X-Request-Id", r->id);
     if (!evhttp_find_header(h, "Cache-Control")) evhttp_add_header(h, "Cache-Control", "no-store");
     if (r->srv->draining) evhttp_add_header(h, "Connection", "close");
-    if (body && evbuffer_get_length(body)) evhttp_add_header(h, "Content-Type", content_type);
+    if (len) evhttp_add_header(h, "Content-Type", content_type);
+    add_framing_headers(r, h, status, len);
     track_flush(r);
-    evhttp_send_reply(r->ev, status, reason_of(status), body);
+    evhttp_send_reply(r->ev, status, reason_of(status), NULL);
     request_free(r, status);
+}
+
+struct evbuffer *http_reply_body(struct request *r) {
+    return evhttp_request_get_output_buffer(r->ev);
 }
 
 void http_reply_buffer(struct request *r, int status, struct evbuffer *body) {
@@ -434,18 +529,8 @@ static void allowed_methods(const char *path, char *out, size_t size) {
 static bool origin_allowed(struct request *r, enum evhttp_cmd_type method) {
     if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD || method == EVHTTP_REQ_OPTIONS)
         return true;
-    const char *origin = http_header(r, "Origin");
-    return !origin || origin_matches_host(origin, http_header(r, "Host"));
-}
-
-/* Bytes of the request line and headers, as they came (near enough). */
-static size_t headers_size(struct evhttp_request *ev) {
-    const char *uri = evhttp_request_get_uri(ev);
-    size_t n = uri ? strlen(uri) + 16 : 16;
-    const struct evkeyval *kv;
-    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(ev), next)
-        n += strlen(kv->key) + strlen(kv->value) + 4;
-    return n;
+    const char *origin = http_known_header(r, HTTP_H_ORIGIN);
+    return !origin || origin_matches_host(origin, http_known_header(r, HTTP_H_HOST));
 }
 
 static bool is_health_check(const struct route *rt) {
@@ -468,7 +553,8 @@ static void on_request(struct evhttp_request *ev, void *arg) {
     r->method = method_name(evhttp_request_get_command(ev));
     r->route = "unmatched";
     TAILQ_INIT(&r->query);
-    assign_request_id(r);
+    size_t header_bytes = scan_headers(r);
+    assign_request_id(r, http_known_header(r, HTTP_H_X_REQUEST_ID));
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!path || !*path) path = "/";
@@ -478,7 +564,7 @@ static void on_request(struct evhttp_request *ev, void *arg) {
         http_reply_error(r, CHAT_E_INVALID_QUERY, "The query string is malformed.");
         return;
     }
-    if (headers_size(ev) > HTTP_MAX_HEADERS) {
+    if (header_bytes > HTTP_MAX_HEADERS) {
         http_add_header(r, "Connection", "close");
         http_reply_error(r, CHAT_E_HEADERS_TOO_LARGE, NULL);
         return;

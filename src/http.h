@@ -31,6 +31,19 @@ struct route {
     route_fn *handler;
 };
 
+/* Request headers chatd reads on every request, found in one pass over the
+ * headers when the request arrives (see http_known_header). */
+enum http_known {
+    HTTP_H_X_REQUEST_ID,
+    HTTP_H_ORIGIN,
+    HTTP_H_HOST,
+    HTTP_H_CONTENT_TYPE,
+    HTTP_H_COOKIE,
+    HTTP_H_AUTHORIZATION,
+    HTTP_H_IDEMPOTENCY_KEY,
+    HTTP_H_COUNT
+};
+
 /* One request being served. */
 struct request {
     struct evhttp_request *ev;  /* evhttp's request; NULL after the reply */
@@ -49,6 +62,7 @@ struct request {
     void *stream_arg;           /* the streaming handler's state */
     struct stream_sock *sock;   /* stream: its socket once detached from evhttp, else NULL */
     struct request *stream_prev, *stream_next; /* open streams, for shutdown */
+    const char *known[HTTP_H_COUNT]; /* those headers' values (the first of each), or NULL */
 };
 
 /* Binds and starts serving routes on srv->base. 0 or -1 (logged). */
@@ -72,6 +86,8 @@ long long http_received_ms(const struct request *r);
 
 /* A request header, or NULL. */
 const char *http_header(const struct request *r, const char *name);
+/* The same for one of enum http_known, without a search. */
+const char *http_known_header(const struct request *r, enum http_known h);
 
 /* A query parameter, or NULL. */
 const char *http_query(const struct request *r, const char *name);
@@ -79,6 +95,9 @@ const char *http_query(const struct request *r, const char *name);
 /* Reads the body as a JSON object: checks the content type (415), the size
  * (413) and the syntax (400). On CHAT_E_OK *out must be decref'd. */
 chat_error http_body_json(struct request *r, json_t **out);
+/* The same checks of content type and size, and the body's bytes (len of
+ * them, not NUL-terminated), which live as long as r. */
+chat_error http_body_raw(struct request *r, const char **data, size_t *len);
 
 /* Finds the session token in the Authorization header or the authKey cookie. */
 bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]);
@@ -95,6 +114,10 @@ void http_reply_buffer(struct request *r, int status, struct evbuffer *body);
 /* Sends body with the given content type; frees r, not body. */
 void http_reply_typed(struct request *r, int status, const char *content_type,
                       struct evbuffer *body);
+/* The reply's own body buffer: what a handler appends to it goes out before
+ * the body (if any) of its final http_reply_* call, without a buffer of its
+ * own. Not for streams. */
+struct evbuffer *http_reply_body(struct request *r);
 
 /* Chunked replies: start once, send any number of chunks, end once. The
  * drained callback runs when a chunk has left the output buffer; on_close

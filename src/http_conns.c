@@ -27,6 +27,7 @@ struct conn_slot {
     bool over;                       /* accepted over max_connections */
     void (*on_close)(void *arg);     /* the stream's close notification */
     void *close_arg;
+    struct event *read_hold;         /* keeps the socket's read interest, see hold_read */
 };
 
 static struct {
@@ -59,6 +60,7 @@ static void publish(void) { metrics_connections((long)t.open, t.refused); }
 
 static void slot_release(struct conn_slot *s) {
     if (s->deadline) event_free(s->deadline);
+    if (s->read_hold) event_free(s->read_hold);
     memset(s, 0, sizeof(*s));
     t.open--;
     publish();
@@ -91,11 +93,34 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
         arm(s, limit - (now - since));
 }
 
+/*
+ * Read interest across a request. evhttp stops reading once a request is in
+ * and reads again when the reply starts: without help that is an epoll_ctl
+ * to remove the socket and another to add it back, for every request. While
+ * a request is being read, a second read event on the socket (read_hold) is
+ * added; libevent keeps a socket registered with the kernel as long as any
+ * event wants it, so evhttp's two changes then cost no system call. The
+ * hold is let go when the reply has been written (evhttp reads again by
+ * then), or at once when the socket becomes readable while evhttp does not
+ * read (a pipelined request or the client's close: the case without hold).
+ */
+static void on_read_hold(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct conn_slot *s = arg;
+    event_del(s->read_hold);
+}
+
+static void hold_read(struct conn_slot *s) {
+    if (s->read_hold && !event_pending(s->read_hold, EV_READ, NULL)) event_add(s->read_hold, NULL);
+}
+
 /* Notes the first byte of an awaited request. */
 static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg) {
     (void)buf;
     struct conn_slot *s = arg;
-    if (info->n_added == 0 || !s->reading || s->first_byte_ms) return;
+    if (info->n_added == 0) return;
+    hold_read(s); /* evhttp reads the socket now: adding the hold costs nothing */
+    if (!s->reading || s->first_byte_ms) return;
     s->first_byte_ms = now_ms();
     arm(s, t.limits.request_timeout_ms);
 }
@@ -121,9 +146,19 @@ static void adopt(evutil_socket_t unused, short what, void *arg) {
     struct evhttp_connection *evcon = cbarg;
     if (errorcb && evcon && fd >= 0 && (size_t)fd < t.nslots) { /* else gone already, or untracked */
         struct conn_slot *s = &t.slots[fd];
-        if (s->evcon) slot_release(s); /* its close went unnoticed; the fd is reused */
+        if (s->evcon) { /* its close went unnoticed; the fd is reused */
+            bool held = s->read_hold && event_pending(s->read_hold, EV_READ, NULL);
+            slot_release(s);
+            /* that hold made libevent skip registering the new socket */
+            if (held && (bufferevent_get_enabled(bev) & EV_READ)) {
+                bufferevent_disable(bev, EV_READ);
+                bufferevent_enable(bev, EV_READ);
+            }
+        }
         s->deadline = evtimer_new(t.base, on_deadline, s);
         if (s->deadline) {
+            /* NULL when out of memory: the connection works without */
+            s->read_hold = event_new(t.base, fd, EV_READ | EV_PERSIST, on_read_hold, s);
             s->evcon = evcon;
             s->reading = true;
             s->waiting_since_ms = now_ms();
@@ -164,8 +199,10 @@ int http_conns_init(struct event_base *base, struct evhttp *http, size_t max_fds
 }
 
 void http_conns_free(void) {
-    for (size_t i = 0; i < t.nslots; i++)
+    for (size_t i = 0; i < t.nslots; i++) {
         if (t.slots[i].deadline) event_free(t.slots[i].deadline);
+        if (t.slots[i].read_hold) event_free(t.slots[i].read_hold);
+    }
     free(t.slots);
     memset(&t, 0, sizeof(t));
 }
@@ -183,6 +220,7 @@ void http_conns_reply_done(struct evhttp_connection *evcon) {
     struct conn_slot *s = slot_of(evcon);
     if (!s) return;
     struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    if (s->read_hold) event_del(s->read_hold); /* evhttp reads again: no system call */
     s->reading = true;
     s->served = true;
     s->waiting_since_ms = now_ms();

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "numfmt.h"
 #include "validate.h"
 
 chat_error json_parse_object(const char *body, size_t len, json_t **out) {
@@ -47,23 +48,88 @@ static bool plain_word(uint64_t w) {
     return ((control | special) & HIGH_BITS) == 0;
 }
 
+static const char *skip_space(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+/* Reads the string at p (its opening quote) when it holds no escape and no
+ * control character and is valid UTF-8; returns what follows its closing
+ * quote, or NULL. ASCII runs are checked eight bytes at a time. */
+static const char *plain_string(const char *p, const char *end, const char **s, size_t *len) {
+    if (p == end || *p != '"') return NULL;
+    const char *start = ++p;
+    bool ascii = true;
+    for (;;) {
+        uint64_t word;
+        while (end - p >= 8 && (memcpy(&word, p, 8), plain_word(word) && !(word & HIGH_BITS)))
+            p += 8;
+        if (p == end) return NULL;
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') break;
+        if (c < 0x20 || c == '\\') return NULL;
+        if (c >= 0x80) ascii = false;
+        p++;
+    }
+    if (!ascii && !utf8_valid(start, (size_t)(p - start), NULL)) return NULL;
+    *s = start;
+    *len = (size_t)(p - start);
+    return p + 1;
+}
+
+static bool same_key(const struct json_plain_member *a, const struct json_plain_member *b) {
+    return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+}
+
+int json_scan_plain_object(const char *body, size_t len, struct json_plain_member *out, int max) {
+    const char *p = skip_space(body, body + len), *end = body + len;
+    int n = 0;
+    if (p == end || *p != '{') return -1;
+    p = skip_space(p + 1, end);
+    if (p < end && *p == '}') {
+        p++;
+    } else {
+        for (;;) {
+            if (n == max) return -1;
+            struct json_plain_member *m = &out[n];
+            if (!(p = plain_string(p, end, &m->key, &m->key_len))) return -1;
+            p = skip_space(p, end);
+            if (p == end || *p != ':') return -1;
+            p = skip_space(p + 1, end);
+            if (!(p = plain_string(p, end, &m->value, &m->value_len))) return -1;
+            for (int i = 0; i < n; i++)
+                if (same_key(&out[i], m)) return -1; /* jansson refuses duplicates */
+            n++;
+            p = skip_space(p, end);
+            if (p == end || (*p != ',' && *p != '}')) return -1;
+            if (*p++ == '}') break;
+            p = skip_space(p, end);
+        }
+    }
+    return skip_space(p, end) == end ? n : -1;
+}
+
 /* Writes s[0..len) as a quoted JSON string into out, escaped as jansson's
- * compact output does; returns the bytes written (at most len * 6 + 2).
- * Runs of plain bytes are copied eight at a time. */
+ * compact output does; returns the bytes written (at most len * 6 + 2), or
+ * 0 when s is not valid UTF-8. Runs of plain bytes are copied eight at a
+ * time; the UTF-8 check runs only for a string with a byte above 0x7F. */
 static size_t escape_into(char *out, const char *s, size_t len) {
     static const char hex[] = "0123456789ABCDEF";
     char *o = out;
+    uint64_t seen = 0; /* every byte copied as it is, or-ed together */
     *o++ = '"';
     for (size_t i = 0; i < len; i++) {
         uint64_t word;
         while (len - i >= 8 && (memcpy(&word, s + i, 8), plain_word(word))) {
             memcpy(o, s + i, 8);
+            seen |= word;
             o += 8;
             i += 8;
         }
         if (i == len) break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') {
+            seen |= c;
             *o++ = (char)c;
             continue;
         }
@@ -83,6 +149,7 @@ static size_t escape_into(char *out, const char *s, size_t len) {
             o += 5;
         }
     }
+    if ((seen & HIGH_BITS) && !utf8_valid(s, len, NULL)) return 0;
     *o++ = '"';
     return (size_t)(o - out);
 }
@@ -93,17 +160,32 @@ static char *put_literal(char *p, const char *s) {
     return p + n;
 }
 
-/* Writes v in decimal (what "%lld" prints) without the printf machinery. */
-static char *put_integer(char *p, long long v) {
-    char digits[24];
-    size_t n = 0;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        digits[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) *p++ = '-';
-    while (n) *p++ = digits[--n];
+/* A message's string lengths, and the most bytes it can take encoded
+ * (every byte escaped), a separator included. */
+struct message_size {
+    size_t id, user, name, cap;
+};
+
+static struct message_size message_size(const struct message *m) {
+    struct message_size z = {strlen(m->id), strlen(m->user_id), strlen(m->name), 0};
+    z.cap = (z.id + z.user + z.name + m->text_len) * ESCAPED_MAX + 128;
+    return z;
+}
+
+/* Writes m at p; returns the end, or NULL when a string is not valid UTF-8. */
+static char *put_message(char *p, const struct message *m, const struct message_size *z) {
+    size_t n;
+    p = put_literal(p, "{\"id\":");
+    if (!(n = escape_into(p, m->id, z->id))) return NULL;
+    p = put_literal(p + n, ",\"userId\":");
+    if (!(n = escape_into(p, m->user_id, z->user))) return NULL;
+    p = put_literal(p + n, ",\"name\":");
+    if (!(n = escape_into(p, m->name, z->name))) return NULL;
+    p = put_literal(p + n, ",\"text\":");
+    if (!(n = escape_into(p, m->text, m->text_len))) return NULL;
+    p = put_literal(p + n, ",\"timestamp\":");
+    p = numfmt_decimal(p, m->timestamp);
+    *p++ = '}';
     return p;
 }
 
@@ -111,27 +193,46 @@ static char *put_integer(char *p, long long v) {
  * every history page, where jansson's object building and many small writes
  * cost more than the rest of the request. */
 int json_message_append(struct evbuffer *out, const struct message *m) {
-    size_t id_len = strlen(m->id), user_len = strlen(m->user_id), name_len = strlen(m->name);
-    if (!utf8_valid(m->id, id_len, NULL) || !utf8_valid(m->user_id, user_len, NULL) ||
-        !utf8_valid(m->name, name_len, NULL) || !utf8_valid(m->text, m->text_len, NULL))
-        return -1;
-    size_t cap = (id_len + user_len + name_len + m->text_len) * ESCAPED_MAX + 128;
+    struct message_size z = message_size(m);
     struct evbuffer_iovec v;
-    if (evbuffer_reserve_space(out, (ev_ssize_t)cap, &v, 1) < 1) return -1;
-    char *p = v.iov_base;
-    p = put_literal(p, "{\"id\":");
-    p += escape_into(p, m->id, id_len);
-    p = put_literal(p, ",\"userId\":");
-    p += escape_into(p, m->user_id, user_len);
-    p = put_literal(p, ",\"name\":");
-    p += escape_into(p, m->name, name_len);
-    p = put_literal(p, ",\"text\":");
-    p += escape_into(p, m->text, m->text_len);
-    p = put_literal(p, ",\"timestamp\":");
-    p = put_integer(p, m->timestamp);
-    *p++ = '}';
-    v.iov_len = (size_t)(p - (char *)v.iov_base);
+    if (evbuffer_reserve_space(out, (ev_ssize_t)z.cap, &v, 1) < 1) return -1;
+    char *end = put_message(v.iov_base, m, &z);
+    if (!end) return -1; /* nothing committed: nothing appended */
+    v.iov_len = (size_t)(end - (char *)v.iov_base);
     return evbuffer_commit_space(out, &v, 1);
+}
+
+/* Space reserved at a time by json_messages_append: many messages per
+ * reservation, without holding much more than a page's worth. */
+#define LIST_RESERVE 16384
+
+/* Commits the reserved space v up to end. */
+static int commit_to(struct evbuffer *out, struct evbuffer_iovec *v, const char *end) {
+    v->iov_len = (size_t)(end - (const char *)v->iov_base);
+    return evbuffer_commit_space(out, v, 1);
+}
+
+int json_messages_append(struct evbuffer *out, const struct message *msgs, size_t n,
+                         char before_first) {
+    struct evbuffer_iovec v;
+    char *p = NULL;  /* where the next message goes, once space is reserved */
+    size_t room = 0; /* bytes reserved from p on */
+    for (size_t i = 0; i < n; i++) {
+        struct message_size z = message_size(&msgs[i]);
+        if (!p || room < z.cap) {
+            if (p && commit_to(out, &v, p) < 0) return -1;
+            size_t want = z.cap > LIST_RESERVE ? z.cap : LIST_RESERVE;
+            if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1) return -1;
+            p = v.iov_base;
+            room = v.iov_len;
+        }
+        char *start = p;
+        if (i) *p++ = ',';
+        else if (before_first) *p++ = before_first;
+        if (!(p = put_message(p, &msgs[i], &z))) return -1;
+        room -= (size_t)(p - start);
+    }
+    return p ? commit_to(out, &v, p) : 0;
 }
 
 static int dump_to_evbuffer(const char *buf, size_t size, void *data) {

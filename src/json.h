@@ -17,6 +17,24 @@ struct evbuffer;
 /* Parses body[0..len) as one JSON object into *out (caller decrefs). */
 chat_error json_parse_object(const char *body, size_t len, json_t **out);
 
+/* One member of an object read by json_scan_plain_object; value and key
+ * point into the body. */
+struct json_plain_member {
+    const char *key;
+    size_t key_len;
+    const char *value;
+    size_t value_len;
+};
+
+/* Reads body[0..len) when it is one object of at most max members whose
+ * values are all strings, and whose keys and values hold neither an escape
+ * nor a control character (and are valid UTF-8): the usual request body,
+ * read without building jansson values. Returns the number of members, or
+ * -1 for any other body, which need not be invalid: the caller then parses
+ * it with json_parse_object, which decides. Whenever it returns a count,
+ * json_parse_object accepts the body and finds the same members. */
+int json_scan_plain_object(const char *body, size_t len, struct json_plain_member *out, int max);
+
 /* Takes the string member key of obj. Absent (or null when !required) gives
  * *s = NULL and CHAT_E_OK, or `bad` when required; any other type gives `bad`. */
 chat_error json_get_string(const json_t *obj, const char *key, bool required, chat_error bad,
@@ -26,6 +44,13 @@ chat_error json_get_string(const json_t *obj, const char *key, bool required, ch
  * "timestamp"}, compact, to out; 0, or -1 (nothing appended) when a string
  * is not valid UTF-8. */
 int json_message_append(struct evbuffer *out, const struct message *m);
+
+/* Appends the n messages as json_message_append does, a comma between two,
+ * and before_first (unless 0) before the first: a page or a batch of one,
+ * in a few large reservations. 0, or -1 when a string is not valid UTF-8
+ * (the messages before it may have been appended). */
+int json_messages_append(struct evbuffer *out, const struct message *msgs, size_t n,
+                         char before_first);
 
 /* Appends {"error":{"code":...,"message":...}} to out; 0 or -1. */
 int json_error_append(struct evbuffer *out, chat_error e, const char *message);

@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "cluster_conn.h"
 #include "config.h"
+#include "ev_cache.h"
 #include "http.h"
 #include "hub.h"
 #include "log.h"
@@ -233,8 +234,10 @@ int main(int argc, char **argv) {
     }
     signal(SIGPIPE, SIG_IGN);
     raise_open_files();
+    ev_cache_install(); /* before any other libevent call */
     if (server_start(&srv) < 0) {
         server_stop(&srv);
+        ev_cache_release();
         return 1;
     }
     struct event *sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
@@ -250,6 +253,7 @@ int main(int argc, char **argv) {
     event_free(sigterm);
     free_stop_timers();
     server_stop(&srv);
+    ev_cache_release();
     log_info("msg=\"chatd stopped\"");
     return 0;
 }

@@ -70,6 +70,8 @@ int ratelimit_init(const struct config *cfg, char err[256]) {
     return 0;
 }
 
+bool ratelimit_enabled(enum rate_limit limit) { return rules[limit].count != 0; }
+
 /* The checks of one ratelimit_check call, answered together. */
 struct check_op {
     ratelimit_fn *done;

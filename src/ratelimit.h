@@ -16,6 +16,7 @@
 #ifndef CHAT_RATELIMIT_H
 #define CHAT_RATELIMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "client_addr.h"
@@ -56,6 +57,10 @@ struct rate_check {
 /* verdict is CHAT_E_OK, CHAT_E_RATE_LIMITED (then retry_after_s >= 1) or
  * CHAT_E_UNAVAILABLE (a fail-closed limit could not be counted). */
 typedef void ratelimit_fn(chat_error verdict, int retry_after_s, void *arg);
+
+/* Whether the limit is set (not "0"): a caller that is already in a
+ * callback may skip ratelimit_check for a limit that is off. */
+bool ratelimit_enabled(enum rate_limit limit);
 
 /* Counts one hit on each of the n checks at once; the verdict is the worst. */
 int ratelimit_check(struct server *srv, const struct rate_check *checks, size_t n,

@@ -42,18 +42,22 @@ static struct arena *arena_new(size_t first_size) {
     return a;
 }
 
-static void *arena_alloc(struct arena *a, size_t n) {
+/* Takes a new block of at least n bytes and allocates n from it. */
+static void *arena_grow(struct arena *a, size_t n) {
+    size_t size = a->grow > n ? a->grow : n;
+    struct block *b = malloc(sizeof(*b) + size);
+    if (!b) return NULL;
+    b->next = a->blocks;
+    a->blocks = b;
+    a->next = b->data + n;
+    a->end = b->data + size;
+    if (a->grow < GROW_MAX) a->grow *= 2;
+    return b->data;
+}
+
+static inline void *arena_alloc(struct arena *a, size_t n) {
     n = round_up(n);
-    if ((size_t)(a->end - a->next) < n) {
-        size_t size = a->grow > n ? a->grow : n;
-        struct block *b = malloc(sizeof(*b) + size);
-        if (!b) return NULL;
-        b->next = a->blocks;
-        a->blocks = b;
-        a->next = b->data;
-        a->end = b->data + size;
-        if (a->grow < GROW_MAX) a->grow *= 2;
-    }
+    if ((size_t)(a->end - a->next) < n) return arena_grow(a, n);
     void *p = a->next;
     a->next += n;
     return p;
@@ -69,31 +73,40 @@ static struct arena *arena_of_task(const redisReadTask *task) {
     return arena_of_root(task->obj);
 }
 
-/* A new object for task: the root of a new arena (with first_size bytes
- * for what it points to) or an object in its root's arena. */
-static redisReply *object_new(const redisReadTask *task, int type, size_t first_size) {
+static void reply_init(redisReply *r, int type) {
+    *r = (redisReply){.type = type};
+}
+
+/* A new object for task, with extra bytes after it (*extra points to them):
+ * the root of a new arena (the extra bytes in its first block, with
+ * first_more bytes more for what it will point to), or an object in its
+ * root's arena, linked into its parent. */
+static redisReply *object_new(const redisReadTask *task, int type, size_t extra,
+                              size_t first_more, char **extra_out) {
     redisReply *r;
+    char *more;
     if (!task->parent) {
-        struct arena *a = arena_new(first_size);
+        struct arena *a = arena_new(round_up(extra) + first_more);
         if (!a) return NULL;
         r = &a->root;
+        more = a->first; /* the extra bytes open the first block */
+        a->next += round_up(extra);
     } else {
-        r = arena_alloc(arena_of_task(task), sizeof(*r));
+        size_t head = round_up(sizeof(*r));
+        r = arena_alloc(arena_of_task(task), head + extra);
         if (!r) return NULL;
-        memset(r, 0, sizeof(*r));
-        redisReply *parent = task->parent->obj;
-        parent->element[task->idx] = r;
+        more = (char *)r + head;
+        ((redisReply *)task->parent->obj)->element[task->idx] = r;
     }
-    r->type = type;
+    reply_init(r, type);
+    if (extra_out) *extra_out = more;
     return r;
 }
 
 static void *create_string(const redisReadTask *task, char *str, size_t len) {
-    redisReply *r = object_new(task, task->type, len + 1);
-    if (!r) return NULL;
-    struct arena *a = task->parent ? arena_of_task(task) : arena_of_root(r);
-    char *copy = arena_alloc(a, len + 1);
-    if (!copy) return NULL; /* the reader fails; the root frees what exists */
+    char *copy;
+    redisReply *r = object_new(task, task->type, len + 1, 0, &copy);
+    if (!r) return NULL; /* the reader fails; the root frees what exists */
     memcpy(copy, str, len);
     copy[len] = '\0';
     r->str = copy;
@@ -103,12 +116,12 @@ static void *create_string(const redisReadTask *task, char *str, size_t len) {
 
 static void *create_array(const redisReadTask *task, int elements) {
     size_t n = elements > 0 ? (size_t)elements : 0;
-    redisReply *r = object_new(task, REDIS_REPLY_ARRAY, n * sizeof(redisReply *) + FIRST_EXTRA);
+    char *slots;
+    redisReply *r = object_new(task, REDIS_REPLY_ARRAY, n * sizeof(redisReply *), FIRST_EXTRA,
+                               &slots);
     if (!r) return NULL;
     if (n) {
-        struct arena *a = task->parent ? arena_of_task(task) : arena_of_root(r);
-        r->element = arena_alloc(a, n * sizeof(redisReply *));
-        if (!r->element) return NULL;
+        r->element = (redisReply **)(void *)slots;
         memset(r->element, 0, n * sizeof(redisReply *));
     }
     r->elements = n;
@@ -116,13 +129,13 @@ static void *create_array(const redisReadTask *task, int elements) {
 }
 
 static void *create_integer(const redisReadTask *task, long long value) {
-    redisReply *r = object_new(task, REDIS_REPLY_INTEGER, 0);
+    redisReply *r = object_new(task, REDIS_REPLY_INTEGER, 0, 0, NULL);
     if (r) r->integer = value;
     return r;
 }
 
 static void *create_nil(const redisReadTask *task) {
-    return object_new(task, REDIS_REPLY_NIL, 0);
+    return object_new(task, REDIS_REPLY_NIL, 0, 0, NULL);
 }
 
 /* hiredis frees only the root of a reply: the whole arena goes with it. */

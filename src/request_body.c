@@ -49,24 +49,70 @@ chat_error request_body_password_change(const json_t *body, struct password_chan
     return e;
 }
 
-chat_error request_body_message(const json_t *body, const char *idempotency_header,
-                                struct message_body *out) {
-    const char *id;
-    size_t id_len;
-    chat_error e =
-        json_get_string(body, "text", true, CHAT_E_INVALID_TEXT, &out->text, &out->text_len);
-    if (e == CHAT_E_OK) e = validate_text(out->text, out->text_len);
-    if (e == CHAT_E_OK)
-        e = json_get_string(body, "clientMsgId", false, CHAT_E_INVALID_CLIENT_MSG_ID, &id, &id_len);
+/* The checks of a message body on its members: text (NULL when missing or
+ * not a string), the client id (NULL when missing or null) and whether a
+ * client id was given but is not a string. */
+static chat_error message_checks(const char *text, size_t text_len, const char *id,
+                                 size_t id_len, bool id_not_string,
+                                 const char *idempotency_header, struct message_body *out) {
+    if (!text) return CHAT_E_INVALID_TEXT;
+    chat_error e = validate_text(text, text_len);
     if (e != CHAT_E_OK) return e;
+    if (id_not_string) return CHAT_E_INVALID_CLIENT_MSG_ID;
     if (!id && idempotency_header) {
         id = idempotency_header;
         id_len = strlen(id);
     }
     /* validate_client_msg_id refuses NUL bytes: a valid id is a C string */
     if (id && !validate_client_msg_id(id, id_len)) return CHAT_E_INVALID_CLIENT_MSG_ID;
+    out->text = text;
+    out->text_len = text_len;
     out->client_msg_id = id;
     return CHAT_E_OK;
+}
+
+chat_error request_body_message(const json_t *body, const char *idempotency_header,
+                                struct message_body *out) {
+    const char *text, *id;
+    size_t text_len, id_len;
+    chat_error te = json_get_string(body, "text", true, CHAT_E_INVALID_TEXT, &text, &text_len);
+    chat_error ie = json_get_string(body, "clientMsgId", false, CHAT_E_INVALID_CLIENT_MSG_ID,
+                                    &id, &id_len);
+    return message_checks(te == CHAT_E_OK ? text : NULL, text_len, id, id_len,
+                          ie != CHAT_E_OK, idempotency_header, out);
+}
+
+/* Members a plain message body may have before it goes to jansson anyway. */
+#define MESSAGE_MEMBERS_MAX 4
+
+chat_error request_body_message_raw(const char *body, size_t len, const char *idempotency_header,
+                                    struct message_body *out,
+                                    char id_copy[CHAT_CLIENT_MSG_ID_MAX + 1], json_t **parsed) {
+    struct json_plain_member m[MESSAGE_MEMBERS_MAX];
+    int n = json_scan_plain_object(body, len, m, MESSAGE_MEMBERS_MAX);
+    *parsed = NULL;
+    if (n < 0) {
+        chat_error e = json_parse_object(body, len, parsed);
+        return e == CHAT_E_OK ? request_body_message(*parsed, idempotency_header, out) : e;
+    }
+    const char *text = NULL, *id = NULL;
+    size_t text_len = 0, id_len = 0;
+    for (int i = 0; i < n; i++) {
+        if (m[i].key_len == 4 && memcmp(m[i].key, "text", 4) == 0) {
+            text = m[i].value;
+            text_len = m[i].value_len;
+        } else if (m[i].key_len == 11 && memcmp(m[i].key, "clientMsgId", 11) == 0) {
+            id = m[i].value;
+            id_len = m[i].value_len;
+        }
+    }
+    chat_error e = message_checks(text, text_len, id, id_len, false, idempotency_header, out);
+    if (e == CHAT_E_OK && out->client_msg_id == id && id) { /* not NUL-terminated in body */
+        memcpy(id_copy, id, id_len); /* valid: at most CHAT_CLIENT_MSG_ID_MAX bytes */
+        id_copy[id_len] = '\0';
+        out->client_msg_id = id_copy;
+    }
+    return e;
 }
 
 chat_error request_body_room(const json_t *body, char name[CHAT_ROOM_MAX + 1]) {

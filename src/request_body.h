@@ -60,6 +60,14 @@ struct message_body {
 
 chat_error request_body_message(const json_t *body, const char *idempotency_header,
                                 struct message_body *out);
+/* The same from the raw body: a body of plain strings (json_scan_plain_object)
+ * is read without jansson, any other is parsed (CHAT_E_BAD_JSON when it is
+ * not an object) and then read by request_body_message. *parsed gets the
+ * object parsed, or NULL; the caller decrefs it once done with out. The text
+ * may point into body, the client id into id_copy. */
+chat_error request_body_message_raw(const char *body, size_t len, const char *idempotency_header,
+                                    struct message_body *out,
+                                    char id_copy[CHAT_CLIENT_MSG_ID_MAX + 1], json_t **parsed);
 
 /* POST /room/ {"name"}: a valid room name, copied to name. */
 chat_error request_body_room(const json_t *body, char name[CHAT_ROOM_MAX + 1]);

@@ -28,15 +28,16 @@ static char *put_header(char *p, char prefix, size_t n) {
     return p;
 }
 
-char *resp_format_argv(size_t *len, int argc, const char **argv, const size_t *argvlen) {
-    if (argc < 0) return NULL;
+size_t resp_format_len(int argc, const char **argv, const size_t *argvlen) {
     size_t total = 1 + digit_count((size_t)argc) + 2;
     for (int i = 0; i < argc; i++) {
         size_t n = argvlen ? argvlen[i] : strlen(argv[i]);
         total += 1 + digit_count(n) + 2 + n + 2;
     }
-    char *out = malloc(total + 1);
-    if (!out) return NULL;
+    return total;
+}
+
+void resp_format_into(char *out, int argc, const char **argv, const size_t *argvlen) {
     char *p = put_header(out, '*', (size_t)argc);
     for (int i = 0; i < argc; i++) {
         size_t n = argvlen ? argvlen[i] : strlen(argv[i]);
@@ -47,6 +48,14 @@ char *resp_format_argv(size_t *len, int argc, const char **argv, const size_t *a
         *p++ = '\n';
     }
     *p = '\0';
+}
+
+char *resp_format_argv(size_t *len, int argc, const char **argv, const size_t *argvlen) {
+    if (argc < 0) return NULL;
+    size_t total = resp_format_len(argc, argv, argvlen);
+    char *out = malloc(total + 1);
+    if (!out) return NULL;
+    resp_format_into(out, argc, argv, argvlen);
     *len = total;
     return out;
 }

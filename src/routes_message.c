@@ -25,10 +25,11 @@
 
 struct send_op {
     struct request *r;         /* the request to answer */
-    json_t *body;              /* owns text */
-    const char *text;          /* the message text, text_len bytes */
+    json_t *body;              /* the body when jansson parsed it (then owns text), or NULL */
+    const char *text;          /* the message text, text_len bytes (in body or the request) */
     size_t text_len;
-    const char *client_msg_id; /* idempotency key (body or header), or NULL */
+    const char *client_msg_id; /* idempotency key (body, header or client_msg_id_copy), or NULL */
+    char client_msg_id_copy[CHAT_CLIENT_MSG_ID_MAX + 1];
     const char *room;          /* the room (points into the request) */
     struct session_user user;  /* the author, from the session */
 };
@@ -46,16 +47,13 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
         send_op_done(op, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL);
         return;
     }
-    struct evbuffer *reply = evbuffer_new();
-    if (!reply || json_message_append(reply, m) < 0) {
-        if (reply) evbuffer_free(reply);
+    if (json_message_append(http_reply_body(op->r), m) < 0) { /* appends nothing then */
         send_op_done(op, CHAT_E_INTERNAL);
         return;
     }
     if (replayed) http_add_header(op->r, "Idempotent-Replayed", "true");
     else metrics_message_sent();
-    http_reply_buffer(op->r, 201, reply);
-    evbuffer_free(reply);
+    http_reply_buffer(op->r, 201, NULL);
     send_op_done(op, CHAT_E_OK);
 }
 
@@ -72,6 +70,10 @@ static void on_session(enum store_status st, const struct session_user *u, void 
         return;
     }
     op->user = *u;
+    if (!ratelimit_enabled(RATE_MESSAGES_USER)) { /* nothing to count: go on (in a callback) */
+        on_send_allowed(CHAT_E_OK, 0, op);
+        return;
+    }
     struct rate_check check = {RATE_MESSAGES_USER, op->user.id};
     if (ratelimit_check(op->r->srv, &check, 1, on_send_allowed, op) < 0)
         send_op_done(op, CHAT_E_INTERNAL);
@@ -103,8 +105,12 @@ void route_message_send(struct request *r) {
     op->r = r;
     op->room = room;
     struct message_body mb;
-    chat_error e = http_body_json(r, &op->body);
-    if (e == CHAT_E_OK) e = request_body_message(op->body, http_header(r, "Idempotency-Key"), &mb);
+    const char *body;
+    size_t len;
+    chat_error e = http_body_raw(r, &body, &len);
+    if (e == CHAT_E_OK)
+        e = request_body_message_raw(body, len, http_known_header(r, HTTP_H_IDEMPOTENCY_KEY), &mb,
+                                     op->client_msg_id_copy, &op->body);
     if (e == CHAT_E_OK) {
         op->text = mb.text;
         op->text_len = mb.text_len;
@@ -154,17 +160,6 @@ static void on_client_gone(struct request *r) {
     free(op);
 }
 
-/* Appends the batch to out, "[" first and "," between messages. */
-static int encode_batch(struct history_op *op, struct evbuffer *out, const struct message *msgs,
-                        size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        if (evbuffer_add(out, op->sent + i == 0 ? "[" : ",", 1) < 0 ||
-            json_message_append(out, &msgs[i]) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 static void on_batch(enum store_status st, const struct message *msgs, size_t n, void *arg) {
     struct history_op *op = arg;
     int wanted = op->r->srv->cfg.history_batch;
@@ -180,7 +175,8 @@ static void on_batch(enum store_status st, const struct message *msgs, size_t n,
         return;
     }
     struct evbuffer *out = evbuffer_new();
-    if (!out || encode_batch(op, out, msgs, n) < 0) {
+    /* "[" before the first message of the reply, "," between two */
+    if (!out || json_messages_append(out, msgs, n, op->sent ? ',' : '[') < 0) {
         if (out) evbuffer_free(out);
         history_fail(op, STORE_ERROR);
         return;

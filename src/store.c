@@ -3,12 +3,14 @@
 #include "store.h"
 
 #include <hiredis/hiredis.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
 #include "cluster.h"
+#include "numfmt.h"
 #include "store_keys.h"
 #include "store_private.h"
 
@@ -236,13 +238,13 @@ static const char append_once_script[] =
 
 int store_message_append(struct store *s, const char *room, const struct message *m,
                          const char *client_msg_id, store_message_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], dedup[STORE_KEY_MAX], ts[24], ttl[16];
+    char key[STORE_KEY_MAX], dedup[STORE_KEY_MAX], ts[NUMFMT_MAX + 1], ttl[NUMFMT_MAX + 1];
     if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
     if (client_msg_id &&
         store_key_room_dedup(dedup, sizeof(dedup), room, m->user_id, client_msg_id) < 0)
         return -1;
-    snprintf(ts, sizeof(ts), "%lld", m->timestamp);
-    snprintf(ttl, sizeof(ttl), "%d", STORE_DEDUP_TTL);
+    *numfmt_decimal(ts, m->timestamp) = '\0'; /* no printf for every message sent */
+    *numfmt_decimal(ttl, STORE_DEDUP_TTL) = '\0';
     struct store_op *op = op_new(arg);
     if (!op) return -1;
     op->cb.message = cb;
@@ -261,6 +263,21 @@ int store_message_append(struct store *s, const char *room, const struct message
     return send_op(s, op, on_appended, DURABLE, 10, argv, lens);
 }
 
+/* Whether field k is name (as strcmp sees it: up to its first NUL). */
+static bool field_is(const redisReply *k, const char *name, size_t len) {
+    return k->len >= len && memcmp(k->str, name, len + 1) == 0;
+}
+
+/* A timestamp field: the digits chatd writes, read without strtoll (which
+ * reads anything else, as before). */
+static long long timestamp_of(const redisReply *v) {
+    long long t = 0;
+    size_t i = 0;
+    for (; i < v->len && i < 18 && v->str[i] >= '0' && v->str[i] <= '9'; i++)
+        t = t * 10 + (v->str[i] - '0');
+    return i > 0 && i == v->len ? t : strtoll(v->str, NULL, 10);
+}
+
 /* Fills m from one stream entry [id, [field, value, ...]]; -1 if malformed. */
 static int entry_parse(const redisReply *e, struct message *m) {
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
@@ -272,10 +289,10 @@ static int entry_parse(const redisReply *e, struct message *m) {
     for (size_t i = 0; i + 1 < f->elements; i += 2) {
         const redisReply *k = f->element[i], *v = f->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) return -1;
-        if (strcmp(k->str, "userId") == 0) m->user_id = v->str;
-        else if (strcmp(k->str, "name") == 0) m->name = v->str;
-        else if (strcmp(k->str, "text") == 0) m->text = v->str, m->text_len = v->len;
-        else if (strcmp(k->str, "timestamp") == 0) m->timestamp = strtoll(v->str, NULL, 10);
+        if (field_is(k, "userId", 6)) m->user_id = v->str;
+        else if (field_is(k, "name", 4)) m->name = v->str;
+        else if (field_is(k, "text", 4)) m->text = v->str, m->text_len = v->len;
+        else if (field_is(k, "timestamp", 9)) m->timestamp = timestamp_of(v);
     }
     return m->user_id && m->name && m->text ? 0 : -1;
 }
@@ -287,7 +304,10 @@ static void deliver_entries(struct store_op *op, enum store_status st, const red
     size_t n = 0;
     if (st == STORE_OK && entries && entries->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
     if (st == STORE_OK && entries && entries->elements > 0) {
-        msgs = calloc(entries->elements, sizeof(*msgs));
+        /* not zeroed: entry_parse fills each */
+        msgs = entries->elements <= SIZE_MAX / sizeof(*msgs)
+                   ? malloc(entries->elements * sizeof(*msgs))
+                   : NULL;
         if (!msgs) st = STORE_ERROR;
         for (size_t i = 0; msgs && i < entries->elements; i++)
             if (entry_parse(entries->element[i], &msgs[n]) == 0) n++;

@@ -1,11 +1,13 @@
 /*
  * Unit tests for json.c: what request bodies json_parse_object accepts,
- * json_get_string's cases, and the exact bytes of the reply encoders.
+ * what json_scan_plain_object reads (always as jansson would) and leaves to
+ * it, json_get_string's cases, and the exact bytes of the reply encoders.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -331,6 +333,42 @@ static void test_message_invalid_utf8_fails(void **state) {
     evbuffer_free(buf);
 }
 
+/* A list is its messages as json_message_append writes them, with the
+ * separators, also across the encoder's reservations (2,000 messages). */
+static void test_messages_list(void **state) {
+    (void)state;
+    enum { N = 2000 };
+    static struct message msgs[N];
+    for (size_t i = 0; i < N; i++) msgs[i] = sample;
+    struct evbuffer *want = evbuffer_new(), *got = evbuffer_new();
+    assert_non_null(want);
+    assert_non_null(got);
+    evbuffer_add(want, "[", 1);
+    for (size_t i = 0; i < N; i++) {
+        if (i) evbuffer_add(want, ",", 1);
+        assert_int_equal(json_message_append(want, &msgs[i]), 0);
+    }
+    assert_int_equal(json_messages_append(got, msgs, N, '['), 0);
+    assert_int_equal(evbuffer_get_length(got), evbuffer_get_length(want));
+    assert_memory_equal(evbuffer_pullup(got, -1), evbuffer_pullup(want, -1),
+                        evbuffer_get_length(want));
+    evbuffer_drain(got, evbuffer_get_length(got));
+    char two[2 * sizeof(sample_json) + 1];
+    snprintf(two, sizeof(two), ",%s", sample_json);
+    assert_int_equal(json_messages_append(got, msgs, 1, ','), 0); /* a later batch */
+    assert_buffer_is(got, two, strlen(two));
+    snprintf(two, sizeof(two), "%s,%s", sample_json, sample_json);
+    assert_int_equal(json_messages_append(got, msgs, 2, 0), 0);
+    assert_buffer_is(got, two, strlen(two));
+    assert_int_equal(json_messages_append(got, msgs, 0, '['), 0);
+    assert_int_equal(evbuffer_get_length(got), 0);
+    msgs[1].text = "bad \xff";
+    msgs[1].text_len = 5;
+    assert_int_equal(json_messages_append(got, msgs, 3, '['), -1);
+    evbuffer_free(want);
+    evbuffer_free(got);
+}
+
 static void test_error_append_exact_body(void **state) {
     (void)state;
     struct evbuffer *buf = evbuffer_new();
@@ -359,6 +397,75 @@ static void test_append_compact(void **state) {
     evbuffer_free(buf);
 }
 
+/* Scans body; when the scanner reads it, jansson must accept it and find
+ * the same members. Returns the scanner's count. */
+static int scan_agrees(const char *body, size_t len) {
+    struct json_plain_member m[4];
+    int n = json_scan_plain_object(body, len, m, 4);
+    if (n < 0) return n;
+    json_t *v = NULL;
+    assert_int_equal(json_parse_object(body, len, &v), CHAT_E_OK);
+    assert_int_equal(json_object_size(v), (size_t)n);
+    for (int i = 0; i < n; i++) {
+        char key[64];
+        assert_true(m[i].key_len < sizeof(key));
+        memcpy(key, m[i].key, m[i].key_len);
+        key[m[i].key_len] = '\0';
+        const json_t *got = json_object_get(v, key);
+        assert_true(json_is_string(got));
+        assert_int_equal(json_string_length(got), m[i].value_len);
+        assert_memory_equal(json_string_value(got), m[i].value, m[i].value_len);
+    }
+    json_decref(v);
+    return n;
+}
+
+static void test_scan_plain_bodies(void **state) {
+    (void)state;
+    assert_int_equal(scan_agrees(S("{\"text\":\"hello\"}")), 1);
+    assert_int_equal(scan_agrees(S(" \r\n{ \"text\" :\t\"a b\" , \"clientMsgId\":\"c-1\" }\n")), 2);
+    assert_int_equal(scan_agrees(S("{}")), 0);
+    assert_int_equal(scan_agrees(S("{\"text\":\"\"}")), 1);
+    assert_int_equal(scan_agrees(S("{\"text\":\"gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80 and some more ASCII\"}")), 1);
+    assert_int_equal(scan_agrees(S("{\"t\":\"\x7f\"}")), 1); /* DEL is no control character to JSON */
+    assert_int_equal(scan_agrees(S("{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\"}")), 4);
+}
+
+/* Bodies the scanner leaves to jansson (valid or not): it must say -1. */
+static void test_scan_leaves_the_rest(void **state) {
+    (void)state;
+    static const struct {
+        const char *body;
+        size_t len;
+    } rest[] = {
+        {S("{\"text\":\"a\\nb\"}")},          /* an escape */
+        {S("{\"te\\u0078t\":\"a\"}")},        /* an escaped key */
+        {S("{\"text\":\"tab\there\"}")},       /* a raw control character */
+        {S("{\"text\":\"a\\u0000\"}")},       /* an escaped NUL */
+        {S("{\"text\":\"a\0b\"}")},            /* a raw NUL */
+        {S("{\"text\":1}")},                  /* not a string */
+        {S("{\"text\":null}")},               /* null */
+        {S("{\"text\":\"a\",\"text\":\"b\"}")}, /* a duplicate key */
+        {S("{\"text\":\"a\"} x")},            /* trailing garbage */
+        {S("{\"text\":\"a\",}")},             /* a trailing comma */
+        {S("{\"text\":\"a\"")},               /* cut short */
+        {S("{\"text\":\"a")},                  /* cut inside a string */
+        {S("[\"text\"]")},                    /* not an object */
+        {S("")},                              /* empty */
+        {S("{\"text\":\"\xc3\x28\"}")},         /* invalid UTF-8 */
+        {S("{\"text\":\"\xed\xa0\x80\"}")},    /* a surrogate */
+        {S("{\"text\":\"\xc0\xaf\"}")},         /* an overlong form */
+        {S("\xef\xbb\xbf{\"text\":\"a\"}")},   /* a byte-order mark */
+        {S("{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\",\"e\":\"5\"}")}, /* over max */
+        {S("{\"text\":{\"x\":\"y\"}}")},        /* nested */
+    };
+    for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++) {
+        struct json_plain_member m[4];
+        if (json_scan_plain_object(rest[i].body, rest[i].len, m, 4) != -1)
+            fail_msg("scanned body %zu", i);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest parse_tests[] = {
         cmocka_unit_test(test_parse_object_ok),        cmocka_unit_test(test_parse_non_objects),
@@ -379,10 +486,16 @@ int main(void) {
         cmocka_unit_test(test_message_object),
         cmocka_unit_test(test_message_text_len_honoured),
         cmocka_unit_test(test_message_invalid_utf8_fails),
+        cmocka_unit_test(test_messages_list),
         cmocka_unit_test(test_error_append_exact_body),
         cmocka_unit_test(test_append_compact),
     };
+    const struct CMUnitTest scan_tests[] = {
+        cmocka_unit_test(test_scan_plain_bodies),
+        cmocka_unit_test(test_scan_leaves_the_rest),
+    };
     int failed = cmocka_run_group_tests_name("json_parse_object", parse_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("json_scan_plain_object", scan_tests, NULL, NULL);
     failed +=
         cmocka_run_group_tests_name("json_get_string", get_tests, fields_setup, fields_teardown);
     failed += cmocka_run_group_tests_name("json encoders", encode_tests, NULL, NULL);

@@ -113,6 +113,51 @@ static void test_message(void **state) {
     json_decref(b);
 }
 
+/* request_body_message_raw must answer as request_body_message after
+ * json_parse_object does, for bodies the scanner reads and those it leaves. */
+static void raw_agrees(const char *body, const char *header) {
+    struct message_body want, got;
+    char copy[CHAT_CLIENT_MSG_ID_MAX + 1];
+    json_t *v = NULL, *parsed = NULL;
+    chat_error e = json_parse_object(body, strlen(body), &v);
+    if (e == CHAT_E_OK) e = request_body_message(v, header, &want);
+    assert_int_equal(request_body_message_raw(body, strlen(body), header, &got, copy, &parsed), e);
+    if (e == CHAT_E_OK) {
+        assert_int_equal(got.text_len, want.text_len);
+        assert_memory_equal(got.text, want.text, want.text_len);
+        if (want.client_msg_id) assert_string_equal(got.client_msg_id, want.client_msg_id);
+        else assert_null(got.client_msg_id);
+    }
+    json_decref(parsed);
+    json_decref(v);
+}
+
+static void test_message_raw(void **state) {
+    (void)state;
+    static const char *const bodies[] = {
+        "{\"text\":\"hello\"}",
+        "{\"text\":\"hello\",\"clientMsgId\":\"c-1\"}",
+        "{\"clientMsgId\":\"c-1\",\"text\":\"hello\",\"other\":\"x\"}",
+        "{\"text\":\"hi\\n\",\"clientMsgId\":\"c-1\"}",
+        "{\"text\":\"hi\",\"clientMsgId\":null}",
+        "{\"text\":\"hi\",\"clientMsgId\":\"a b\"}",
+        "{\"text\":\"hi\",\"clientMsgId\":7}",
+        "{\"text\":\"   \"}",
+        "{\"text\":\"\"}",
+        "{\"text\":5}",
+        "{\"other\":\"x\"}",
+        "{}",
+        "[1]",
+        "{\"text\":\"a\",\"text\":\"b\"}",
+        "not json",
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        raw_agrees(bodies[i], NULL);
+        raw_agrees(bodies[i], "header-key");
+        raw_agrees(bodies[i], "bad key");
+    }
+}
+
 static void test_room(void **state) {
     (void)state;
     char name[CHAT_ROOM_MAX + 1];
@@ -178,6 +223,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registration), cmocka_unit_test(test_login),
         cmocka_unit_test(test_password_change), cmocka_unit_test(test_message),
+        cmocka_unit_test(test_message_raw),
         cmocka_unit_test(test_room), cmocka_unit_test(test_query),
         cmocka_unit_test(test_cursor),
     };
