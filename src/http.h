@@ -46,7 +46,7 @@ enum http_known {
 
 /* One request being served. */
 struct request {
-    struct evhttp_request *ev;  /* evhttp's request; NULL after the reply */
+    struct evhttp_request *ev;  /* evhttp's request; NULL after the reply or the detach */
     struct server *srv;         /* the server it arrived at */
     char id[24];                /* request id for logs and X-Request-Id */
     const char *method;         /* method name, for logs */

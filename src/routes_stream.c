@@ -6,8 +6,9 @@
  * only once the hub's reader knows its starting point, and it repeats until
  * a history read completes with no live message having arrived meanwhile.
  * Every event carries `id:`; a comment every --stream-heartbeat ms (15 s)
- * keeps proxies from timing the stream out; a client that cannot keep up is disconnected and resumes
- * with its last id.
+ * keeps proxies from timing the stream out; a client that cannot keep up is
+ * disconnected and resumes with its last id. Once started, a stream is
+ * served without evhttp (http_stream_detach), which keeps an idle one small.
  */
 #include <event2/buffer.h>
 #include <event2/event.h>

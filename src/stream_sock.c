@@ -199,10 +199,14 @@ struct stream_sock *stream_sock_detach(struct evhttp_connection *evcon, int writ
     if (s->fd >= 0) s->read_ev = event_new(base, s->fd, EV_READ | EV_PERSIST, on_readable, s);
     struct evbuffer *head = bufferevent_get_output(bev);
     bool ok = s->read_ev && event_add(s->read_ev, NULL) == 0;
-    /* the response head goes out at once where the socket takes it */
+    /* A socket bufferevent lets only itself take bytes from the front of
+     * its output (frozen between its own writes, once it has written): the
+     * response head goes out at once where the socket takes it. */
+    evbuffer_unfreeze(head, 1);
     if (ok && evbuffer_get_length(head) > 0) evbuffer_write(head, s->fd);
     if (ok && evbuffer_get_length(head) > 0) ok = out_of(s) != NULL;
     if (!ok || release_evcon(evcon, bev, fd, s) < 0) {
+        evbuffer_freeze(head, 1);
         drop_out(s);
         if (s->read_ev) event_free(s->read_ev);
         if (s->fd >= 0) close(s->fd);

@@ -34,17 +34,17 @@ struct stream_sock;
 /* The client went away (end of input, a failed write, or write_timeout_s
  * without progress), while the socket was still in use. */
 typedef void stream_sock_gone_fn(void *arg);
-/* The queue is empty again (once per stream_sock_send). evcon is NULL: the
- * type is evhttp's, so that one callback serves a stream before and after. */
+/* The queue is empty again. evcon is NULL: the type is evhttp's, so that
+ * one callback serves a stream before and after it is detached. */
 typedef void stream_sock_drained_fn(struct evhttp_connection *evcon, void *arg);
 /* An ended socket is closed: written out, or given up. */
 typedef void stream_sock_closed_fn(void *arg);
 
 /* Takes evcon's socket and frees evcon with its request and buffers. Bytes
- * evcon had not written yet (the response head) are sent first. evhttp's
- * close callback must be cleared first (it would report a close). NULL when
- * it cannot (out of descriptors or memory, or a deferring backend): evcon is
- * then untouched. */
+ * evcon had not written yet (the response head) are sent first. Freeing
+ * evcon runs its close callback, which must not take it for the stream's
+ * end. NULL when it cannot (out of descriptors or memory, or a deferring
+ * backend): evcon is then untouched. */
 struct stream_sock *stream_sock_detach(struct evhttp_connection *evcon, int write_timeout_s,
                                        stream_sock_gone_fn *on_gone, void *arg);
 
@@ -53,8 +53,9 @@ int stream_sock_fd(const struct stream_sock *s);
 /* Bytes queued, not yet taken by the socket. */
 size_t stream_sock_backlog(const struct stream_sock *s);
 
-/* Queues a copy of buf's bytes (buf is emptied) behind what is queued;
- * drained (may be NULL) runs once the queue is empty. */
+/* Queues buf's bytes (buf is emptied) behind what is queued; drained (may
+ * be NULL) runs once the queue is empty, and replaces one given earlier
+ * that has not run yet. */
 void stream_sock_send(struct stream_sock *s, struct evbuffer *buf, stream_sock_drained_fn *drained,
                       void *arg);
 /* Queues len bytes at data by reference; cleanup(data, len, arg) runs when

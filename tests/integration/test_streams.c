@@ -1,7 +1,8 @@
 /*
  * test_streams: event streams at the socket level, as chatd serves them once
  * they started (without evhttp, src/stream_sock.c). A stream counts as an
- * open stream and connection until its client closes it; HTTP/1.0 streams
+ * open stream and connection until its client closes it; a stream works on
+ * a connection that carried a reply before (a proxy's); HTTP/1.0 streams
  * are unchunked and HEAD streams carry no body; bytes a client sends after
  * its request are ignored; a reader that stalls gets every event afterwards,
  * in order; a replay longer than one history batch arrives whole; heartbeats
@@ -126,6 +127,33 @@ static void a_stream_counts_until_its_client_closes(void **state) {
     close(fd);
     assert_true(metric_becomes("chatd_open_streams", streams));
     assert_true(metric_becomes("chatd_connections", 1));
+    received_free(&b);
+}
+
+/* A stream asked for on a connection that already carried a reply (as a
+ * proxy reuses its connections to chatd) gets its head and its events. */
+static void a_stream_on_a_reused_connection(void **state) {
+    (void)state;
+    int fd = test_raw_connect(0);
+    assert_true(fd >= 0);
+    const char *health = "GET /health HTTP/1.1\r\nHost: test\r\n\r\n";
+    test_raw_send(fd, health, strlen(health));
+    struct received b = {0};
+    assert_true(read_until(fd, &b, "}", WAIT_MS)); /* the end of its JSON body */
+    assert_non_null(strstr(b.data, "HTTP/1.1 200 "));
+    size_t first = b.len;
+    test_raw_send(fd, stream_request, strlen(stream_request));
+    assert_true(read_until(fd, &b, ": connected\n\n", WAIT_MS));
+    const char *second = b.data + first;
+    assert_true(strncmp(second, "HTTP/1.1 200 ", 13) == 0);
+    assert_non_null(strstr(second, "Content-Type: text/event-stream"));
+    chat_client *c = sender();
+    char text[64];
+    snprintf(text, sizeof(text), "reused %d", (int)getpid());
+    assert_int_equal(chat_send(c, text, NULL), CHAT_OK);
+    assert_true(read_until(fd, &b, text, WAIT_MS));
+    close(fd);
+    chat_client_free(c);
     received_free(&b);
 }
 
@@ -257,7 +285,8 @@ static void a_long_replay_arrives_whole(void **state) {
 static void heartbeats_reach_an_idle_stream(void **state) {
     (void)state;
     struct received b = {0};
-    int fd = open_stream("GET /room/streams-quiet/message/stream HTTP/1.1\r\nHost: t\r\n\r\n", &b, 0);
+    const char *quiet = "GET /room/streams-quiet/message/stream HTTP/1.1\r\nHost: t\r\n\r\n";
+    int fd = open_stream(quiet, &b, 0);
     assert_true(read_until(fd, &b, ": ping\n\n", WAIT_MS));
     close(fd);
     received_free(&b);
@@ -266,6 +295,7 @@ static void heartbeats_reach_an_idle_stream(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_stream_counts_until_its_client_closes),
+        cmocka_unit_test(a_stream_on_a_reused_connection),
         cmocka_unit_test(http10_and_head_streams),
         cmocka_unit_test(bytes_after_the_request_are_ignored),
         cmocka_unit_test(a_stalled_reader_gets_every_event_in_order),
