@@ -430,6 +430,7 @@ int http_stream_detach(struct request *r) {
     struct evhttp_connection *evcon = r->ev ? evhttp_request_get_connection(r->ev) : NULL;
     /* only a counted connection: it stays counted while the stream lasts */
     if (!r->streaming || !evcon || !http_conns_on_close(evcon, NULL, NULL)) return -1;
+    http_conns_drop_read_hold(evcon); /* else epoll keeps the socket after evhttp lets go */
     struct stream_sock *sock = stream_sock_detach(evcon, HTTP_IO_TIMEOUT_S, on_connection_close, r);
     if (!sock) {
         http_conns_on_close(evcon, on_connection_close, r);

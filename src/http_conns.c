@@ -237,6 +237,11 @@ bool http_conns_on_close(struct evhttp_connection *evcon, void (*fn)(void *arg),
     return true;
 }
 
+void http_conns_drop_read_hold(struct evhttp_connection *evcon) {
+    struct conn_slot *s = slot_of(evcon);
+    if (s && s->read_hold) event_del(s->read_hold);
+}
+
 void http_conns_detached_opened(void) {
     t.open++;
     publish();

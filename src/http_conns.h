@@ -49,6 +49,10 @@ void http_conns_reply_done(struct evhttp_connection *evcon);
 /* Sets (or with NULL clears) what runs when evcon's client goes away.
  * False when evcon is not tracked (nothing is set). */
 bool http_conns_on_close(struct evhttp_connection *evcon, void (*fn)(void *arg), void *arg);
+/* Lets go of the extra read interest held on evcon's socket while a request
+ * is served. Before the socket leaves evhttp: libevent would otherwise keep
+ * the descriptor registered with epoll after evhttp has let go of it. */
+void http_conns_drop_read_hold(struct evhttp_connection *evcon);
 /* A tracked connection's socket went on without evhttp (an event stream,
  * http_stream_detach): freeing evcon released its slot, and this counts it
  * again as open until http_conns_detached_closed(). */

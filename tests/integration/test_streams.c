@@ -7,7 +7,8 @@
  * its request are ignored; a reader that stalls gets every event afterwards,
  * in order; a replay longer than one history batch arrives whole; heartbeats
  * reach an idle stream (run.sh starts chatd with --stream-heartbeat 500 and
- * --stream-buffer 32 MB). What an idle stream costs is checked by
+ * --stream-buffer 32 MB); once a stream left evhttp, chatd's epoll watches
+ * no descriptor under a stale number. What an idle stream costs is checked by
  * tests/bench/run.sh, on a fresh chatd.
  */
 #include <stdarg.h>
@@ -21,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chatclient.h"
@@ -292,6 +295,68 @@ static void heartbeats_reach_an_idle_stream(void **state) {
     received_free(&b);
 }
 
+/* Counts the descriptors chatd's epoll instances watch under a number that
+ * names another file, or nothing, in chatd now (listed on stdout). Such a
+ * registration reports the old file's readiness for whatever the number
+ * names next. -1 when /proc cannot be read. */
+static int stale_epoll_registrations(int pid) {
+    char path[384];
+    snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
+    DIR *dir = opendir(path);
+    if (!dir) return -1;
+    int stale = 0, epolls = 0;
+    for (struct dirent *e; (e = readdir(dir));) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", pid, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue; /* closed meanwhile */
+        char line[256];
+        int tfd;
+        unsigned long ino;
+        bool epoll = false;
+        while (fgets(line, sizeof(line), f)) {
+            char *at = strstr(line, " ino:");
+            if (sscanf(line, "tfd: %d", &tfd) != 1 || !at || sscanf(at, " ino:%lx", &ino) != 1)
+                continue;
+            epoll = true;
+            struct stat st;
+            snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, tfd);
+            if (stat(path, &st) < 0 || st.st_ino != ino) {
+                print_message("# epoll fd %s watches fd %d as inode %lx\n", e->d_name, tfd, ino);
+                stale++;
+            }
+        }
+        fclose(f);
+        epolls += epoll;
+    }
+    closedir(dir);
+    return epolls ? stale : -1;
+}
+
+/* A stream's socket leaves evhttp and goes on under another number: epoll
+ * forgets the old number first, for a stream on a fresh connection and
+ * for one on a connection that carried a reply before. */
+static void no_stale_epoll_registration_after_a_detach(void **state) {
+    (void)state;
+    int pid = test_chatd_pid();
+    if (pid <= 0) skip();
+    struct received fresh = {0}, reused = {0};
+    int a = open_stream(stream_request, &fresh, 0);
+    int b = test_raw_connect(0);
+    assert_true(b >= 0);
+    const char *health = "GET /health HTTP/1.1\r\nHost: test\r\n\r\n";
+    test_raw_send(b, health, strlen(health));
+    assert_true(read_until(b, &reused, "}", WAIT_MS));
+    test_raw_send(b, stream_request, strlen(stream_request));
+    assert_true(read_until(b, &reused, ": connected\n\n", WAIT_MS));
+    assert_true(metric("chatd_open_streams") >= 2); /* a round trip: both detaches are done */
+    assert_int_equal(stale_epoll_registrations(pid), 0);
+    close(a);
+    close(b);
+    received_free(&fresh);
+    received_free(&reused);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_stream_counts_until_its_client_closes),
@@ -301,6 +366,7 @@ int main(void) {
         cmocka_unit_test(a_stalled_reader_gets_every_event_in_order),
         cmocka_unit_test(a_long_replay_arrives_whole),
         cmocka_unit_test(heartbeats_reach_an_idle_stream),
+        cmocka_unit_test(no_stale_epoll_registration_after_a_detach),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
