@@ -10,7 +10,9 @@
  * libevent's realloc is realloc. At most EV_CACHE_BYTES are kept. Only the
  * thread that installed the cache uses it; other threads go to malloc and
  * free directly. Builds with AddressSanitizer do not install it, so that
- * use-after-free in libevent's objects stays visible.
+ * use-after-free in libevent's objects stays visible; under valgrind a
+ * cached block is marked as no longer accessible, which keeps memcheck's
+ * view of it.
  */
 #ifndef CHAT_EV_CACHE_H
 #define CHAT_EV_CACHE_H
