@@ -9,13 +9,13 @@ STARTED_PIDS=()
 # The folder of these helpers (scripts/), for the scripts beside them.
 lib_scripts=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-# use_scratch [cluster]: a scratch folder in $tmp, removed on exit after
-# everything started here is stopped. With "cluster", scripts/cluster keeps
-# its state there too (CLUSTERCHAT_STATE; CLUSTER_NODE_TIMEOUT 1000 ms unless
-# set) and that cluster is torn down on exit.
+# use_scratch standalone|cluster: a scratch folder in $tmp, removed on exit
+# after everything started here is stopped. With "cluster", scripts/cluster
+# keeps its state there too (CLUSTERCHAT_STATE; CLUSTER_NODE_TIMEOUT 1000 ms
+# unless set) and that cluster is torn down on exit.
 use_scratch() {
   tmp=$(mktemp -d)
-  if [[ ${1:-} == cluster ]]; then
+  if [[ $1 == cluster ]]; then
     export CLUSTERCHAT_STATE=$tmp/state CLUSTER_NODE_TIMEOUT=${CLUSTER_NODE_TIMEOUT:-1000}
     trap 'stop_started; "$lib_scripts/cluster" down --purge >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
   else

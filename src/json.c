@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "numfmt.h"
 #include "validate.h"
 
@@ -217,6 +218,7 @@ int json_messages_append(struct evbuffer *out, const struct message *msgs, size_
     struct evbuffer_iovec v;
     char *p = NULL;  /* where the next message goes, once space is reserved */
     size_t room = 0; /* bytes reserved from p on */
+    int appended = 0;
     for (size_t i = 0; i < n; i++) {
         struct message_size z = message_size(&msgs[i]);
         if (!p || room < z.cap) {
@@ -227,12 +229,24 @@ int json_messages_append(struct evbuffer *out, const struct message *msgs, size_
             room = v.iov_len;
         }
         char *start = p;
-        if (i) *p++ = ',';
+        if (appended) *p++ = ',';
         else if (before_first) *p++ = before_first;
-        if (!(p = put_message(p, &msgs[i], &z))) return -1;
+        if (!(p = put_message(p, &msgs[i], &z))) {
+            log_warn("msg=\"message left out: not valid UTF-8\" id=%s", msgs[i].id);
+            p = start;
+            continue;
+        }
+        appended++;
         room -= (size_t)(p - start);
     }
-    return p ? commit_to(out, &v, p) : 0;
+    if (p && commit_to(out, &v, p) < 0) return -1;
+    return appended;
+}
+
+int json_message_array_append(struct evbuffer *out, const struct message *msgs, size_t n) {
+    int appended = json_messages_append(out, msgs, n, '[');
+    if (appended < 0) return -1;
+    return evbuffer_add(out, appended ? "]" : "[]", appended ? 1 : 2);
 }
 
 static int dump_to_evbuffer(const char *buf, size_t size, void *data) {

@@ -47,10 +47,15 @@ int json_message_append(struct evbuffer *out, const struct message *m);
 
 /* Appends the n messages as json_message_append does, a comma between two,
  * and before_first (unless 0) before the first: a page or a batch of one,
- * in a few large reservations. 0, or -1 when a string is not valid UTF-8
- * (the messages before it may have been appended). */
+ * in a few large reservations. A message that cannot be encoded (a string
+ * that is not valid UTF-8: not written by chatd) is left out, with a
+ * warning. Returns how many were appended, or -1 when out of memory (some
+ * may have been appended). */
 int json_messages_append(struct evbuffer *out, const struct message *msgs, size_t n,
                          char before_first);
+
+/* json_messages_append as a JSON array: "[", the messages, "]". 0 or -1. */
+int json_message_array_append(struct evbuffer *out, const struct message *msgs, size_t n);
 
 /* Appends {"error":{"code":...,"message":...}} to out; 0 or -1. */
 int json_error_append(struct evbuffer *out, chat_error e, const char *message);

@@ -131,7 +131,8 @@ struct history_op {
     const char *room;                     /* the room (points into the request) */
     char after[CHAT_STREAM_ID_MAX + 1];   /* last id sent ("" before the first) */
     long remaining;                       /* messages still wanted, -1: all */
-    size_t sent;                          /* messages sent so far */
+    size_t sent;                          /* messages read so far */
+    size_t written;                       /* messages in the reply so far (see json_messages_append) */
     bool fetching;                        /* a Redis read is pending */
     bool closed;                          /* the client went away meanwhile */
 };
@@ -176,16 +177,18 @@ static void on_batch(enum store_status st, const struct message *msgs, size_t n,
     }
     struct evbuffer *out = evbuffer_new();
     /* "[" before the first message of the reply, "," between two */
-    if (!out || json_messages_append(out, msgs, n, op->sent ? ',' : '[') < 0) {
+    int appended = out ? json_messages_append(out, msgs, n, op->written ? ',' : '[') : -1;
+    if (appended < 0) {
         if (out) evbuffer_free(out);
         history_fail(op, STORE_ERROR);
         return;
     }
     op->sent += n;
+    op->written += (size_t)appended;
     if (op->remaining > 0) op->remaining -= (long)n;
     if (n > 0) snprintf(op->after, sizeof(op->after), "%s", msgs[n - 1].id);
     bool done = n < (size_t)wanted || op->remaining == 0;
-    if (done) evbuffer_add(out, op->sent ? "]" : "[]", op->sent ? 1 : 2);
+    if (done) evbuffer_add(out, op->written ? "]" : "[]", op->written ? 1 : 2);
     if (done && !op->r->streaming) { /* it all fits in one reply */
         if (op->sent) http_add_header(op->r, "X-Next-After", op->after);
         http_reply_buffer(op->r, 200, out);
@@ -232,12 +235,12 @@ static void on_page(enum store_status st, const struct message *msgs, size_t n, 
         free(op);
         return;
     }
-    evbuffer_add(out, "[", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i) evbuffer_add(out, ",", 1);
-        json_message_append(out, &msgs[i]);
+    if (json_message_array_append(out, msgs, n) < 0) {
+        evbuffer_free(out);
+        http_reply_error(op->r, CHAT_E_INTERNAL, NULL);
+        free(op);
+        return;
     }
-    evbuffer_add(out, "]", 1);
     if (n == (size_t)op->limit) http_add_header(op->r, "X-Next-Before", msgs[0].id);
     http_reply_buffer(op->r, 200, out);
     evbuffer_free(out);

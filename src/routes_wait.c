@@ -54,14 +54,9 @@ static void waiter_free(struct waiter *w) {
 
 static void answer(struct waiter *w, const struct message *msgs, size_t n) {
     struct evbuffer *out = evbuffer_new();
-    evbuffer_add(out, "[", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i) evbuffer_add(out, ",", 1);
-        json_message_append(out, &msgs[i]);
-    }
-    evbuffer_add(out, "]", 1);
-    http_reply_buffer(w->r, 200, out);
-    evbuffer_free(out);
+    if (out && json_message_array_append(out, msgs, n) == 0) http_reply_buffer(w->r, 200, out);
+    else http_reply_error(w->r, CHAT_E_INTERNAL, NULL);
+    if (out) evbuffer_free(out);
     waiter_free(w);
 }
 

@@ -10,7 +10,7 @@ build=${1:-build}
 # shellcheck source=scripts/lib.sh
 . "$top/scripts/lib.sh"
 
-use_scratch
+use_scratch standalone
 
 redis_port=$(free_port) || exit 1
 start_redis "$tmp/redis" "$redis_port" || exit 1

@@ -14,7 +14,7 @@ build=${1:-build}
 # shellcheck source=scripts/lib.sh
 . "$top/scripts/lib.sh"
 
-use_scratch
+use_scratch standalone
 
 vlog=$tmp/valgrind.log
 export CHATD_WRAPPER="valgrind --error-exitcode=99 --leak-check=full
