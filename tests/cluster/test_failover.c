@@ -135,19 +135,32 @@ static void check_history(chat_client *c, const char *marker, struct sender *s) 
     chat_message_list_cleanup(&all);
 }
 
-/* The live subscriber got every acknowledged message once, in order. */
+/* The live subscriber got every acknowledged message once, in order. One
+ * exception is allowed and reported, as docs/STORAGE.md describes it: a
+ * write the killed master took and the stream delivered before it was
+ * replicated, lost with the master; chatd's resend stored it again under
+ * the id that was acknowledged, which must follow. check_history has shown
+ * that the lost write is not in the history. */
 static void check_subscriber(struct sse_client *live, struct sender *s) {
-    assert_true(sse_wait_events(live, SENDS, 30000));
     char id[48], data[512], want[64];
-    for (int i = 0; i < SENDS; i++) {
-        assert_true(sse_get(live, (size_t)i, id, data, sizeof(data)));
+    size_t e = 0; /* the next event */
+    int lost = 0;
+    for (int i = 0; i < SENDS; e++) {
+        assert_true(sse_wait_events(live, e + 1, 30000));
+        assert_true(sse_get(live, e, id, data, sizeof(data)));
         snprintf(want, sizeof(want), "\"text\":\"failover %d\"", i);
-        if (!strstr(data, want)) fail_msg("live event %d: want %s, got %.100s", i, want, data);
+        if (!strstr(data, want)) fail_msg("live event %zu: want %s, got %.100s", e, want, data);
+        if (strcmp(id, s->ids[i]) != 0 && lost++ == 0) {
+            printf("# the stream delivered %s, a write of message %d lost with the master; "
+                   "it was acknowledged as %s\n", id, i, s->ids[i]);
+            continue;
+        }
         assert_string_equal(id, s->ids[i]);
+        i++;
     }
-    assert_false(sse_wait_events(live, SENDS + 1, 200)); /* nothing twice */
-    printf("# a live subscriber got all %d messages once, in order, across the failover\n",
-           SENDS);
+    assert_false(sse_wait_events(live, e + 1, 200)); /* nothing twice */
+    printf("# a live subscriber got all %d messages once, in order, across the failover "
+           "(%d lost write before its retry)\n", SENDS, lost);
 }
 
 static void failover_and_restart_lose_nothing_acknowledged(void **state) {

@@ -224,6 +224,7 @@ static void expect_texts(const char *path, const char *want) {
  * long-poll and a stream's replay; each stays valid and has the rest. */
 static void unencodable_stored_messages_are_left_out(void **state) {
     (void)state;
+    if (getenv("CHAT_CLUSTER")) skip(); /* redis-cli writes to the standalone test Redis */
     char room[64], path[256], url[512], data[256], id[48];
     snprintf(room, sizeof(room), "hostile-%d", (int)getpid());
     redis_xadd(room, "first");
