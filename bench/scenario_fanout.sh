@@ -39,7 +39,7 @@ stop_one() {
 # wait_line FILE WORD: until sse_load printed a line starting with WORD; dies
 # if it exited first.
 wait_line() {
-    until grep -q "^$2" "$1"; do
+    until grep -qs "^$2" "$1"; do
         if ! kill -0 "$load_pid" 2>/dev/null; then
             cat "$1.err" >&2
             die "sse_load exited before it said '$2'"

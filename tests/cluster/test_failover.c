@@ -160,7 +160,7 @@ static void check_subscriber(struct sse_client *live, struct sender *s) {
     }
     assert_false(sse_wait_events(live, e + 1, 200)); /* nothing twice */
     printf("# a live subscriber got all %d messages once, in order, across the failover "
-           "(%d lost write before its retry)\n", SENDS, lost);
+           "(and %d write lost with the master)\n", SENDS, lost);
 }
 
 static void failover_and_restart_lose_nothing_acknowledged(void **state) {
