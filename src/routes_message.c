@@ -132,7 +132,7 @@ struct history_op {
     char after[CHAT_STREAM_ID_MAX + 1];   /* last id sent ("" before the first) */
     long remaining;                       /* messages still wanted, -1: all */
     size_t sent;                          /* messages read so far */
-    size_t written;                       /* messages in the reply so far (see json_messages_append) */
+    size_t written;                       /* messages in the reply so far (some may be left out) */
     bool fetching;                        /* a Redis read is pending */
     bool closed;                          /* the client went away meanwhile */
 };

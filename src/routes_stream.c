@@ -88,29 +88,32 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
         return;
     }
     struct evbuffer *buf = evbuffer_new(), *data = evbuffer_new();
-    if (!data && buf) {
-        evbuffer_free(buf);
-        buf = NULL;
+    if (!buf || !data) { /* out of memory: cut, the client resumes from its last id */
+        if (buf) evbuffer_free(buf);
+        if (data) evbuffer_free(data);
+        sse_end(s, true);
+        return;
     }
-    for (size_t i = 0; buf && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (json_message_append(data, &msgs[i]) < 0) { /* as the live events: left out */
-            log_warn("req=%s msg=\"message left out: not valid UTF-8\" id=%s", s->r->id, msgs[i].id);
+            log_warn("req=%s msg=\"message left out: not valid UTF-8\" id=%s", s->r->id,
+                     msgs[i].id);
             continue;
         }
         evbuffer_add_printf(buf, "id: %s\ndata: ", msgs[i].id);
         evbuffer_add_buffer(buf, data);
         evbuffer_add(buf, "\n\n", 2);
     }
-    if (data) evbuffer_free(data);
+    evbuffer_free(data);
     if (n) snprintf(s->cursor, sizeof(s->cursor), "%s", msgs[n - 1].id);
     bool more = n == (size_t)batch || s->missed;
-    if (buf && evbuffer_get_length(buf)) {
+    if (evbuffer_get_length(buf)) {
         fanout_flush(); /* after what was written before */
         s->awaiting_drain = more;
         http_stream_send(s->r, buf, more ? on_replay_drained : NULL, s);
     } else if (more)
         fetch_history(s);
-    if (buf) evbuffer_free(buf);
+    evbuffer_free(buf);
     if (!more) s->live = true;
 }
 

@@ -204,7 +204,8 @@ static void texts_of(const char *body, char *out, size_t size) {
     json_t *m;
     json_array_foreach(a, i, m) {
         size_t len = strlen(out);
-        snprintf(out + len, size - len, "%s%s", i ? "|" : "", json_string_value(json_object_get(m, "text")));
+        const char *text = json_string_value(json_object_get(m, "text"));
+        snprintf(out + len, size - len, "%s%s", i ? "|" : "", text ? text : "(none)");
     }
     json_decref(a);
 }

@@ -1,9 +1,10 @@
 /*
  * test_login_storm: Argon2id runs on the worker pool, so a storm of logins
  * does not stall the event loop. The baseline is one login measured alone in
- * the same run (one hash); during a storm of concurrent logins every
- * GET /health must answer faster than that, which a loop busy hashing could
- * not do.
+ * the same run (one hash); during a storm of concurrent logins the median
+ * GET /health must answer in less than half that, which a loop busy hashing
+ * could not do (every probe would wait for a hash). The median, not the
+ * slowest: one probe may meet a scheduling hiccup on a loaded machine.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,9 +20,16 @@
 #include "testlib.h"
 
 #define STORM 16
+#define MAX_PROBES 100000
 #define PASSWORD "correct horse battery"
 
 static char email[128];
+static double probe_ms[MAX_PROBES];
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
 
 static void *login_once(void *arg) {
     int *result = arg;
@@ -51,7 +59,7 @@ static void login_storm_does_not_stall_health(void **state) {
     double worst = 0;
     int probes = 0;
     double storm_start = test_now_ms();
-    while (test_now_ms() - storm_start < one_login * STORM / 4) {
+    while (test_now_ms() - storm_start < one_login * STORM / 4 && probes < MAX_PROBES) {
         struct http_result r;
         double s = test_now_ms();
         test_http("GET", "/health", NULL, NULL, 0, &r);
@@ -59,16 +67,18 @@ static void login_storm_does_not_stall_health(void **state) {
         assert_int_equal(r.status, 200);
         test_http_result_free(&r);
         if (took > worst) worst = took;
-        probes++;
+        probe_ms[probes++] = took;
     }
     for (int i = 0; i < STORM; i++) {
         pthread_join(t[i], NULL);
         assert_int_equal(results[i], CHAT_OK);
     }
-    printf("# one login %.1f ms; %d /health probes during %d logins, slowest %.1f ms\n", one_login,
-           probes, STORM, worst);
+    qsort(probe_ms, (size_t)probes, sizeof(probe_ms[0]), by_value);
+    double median = probes ? probe_ms[probes / 2] : 0;
+    printf("# one login %.1f ms; %d /health probes during %d logins, median %.2f ms, "
+           "slowest %.1f ms\n", one_login, probes, STORM, median, worst);
     assert_true(probes >= 5);
-    assert_true(worst < one_login);
+    assert_true(median < one_login / 2);
 }
 
 int main(void) {
