@@ -142,12 +142,10 @@ static void on_ready_event(evutil_socket_t fd, short what, void *arg) {
 static void deliver(struct room *rm, const struct message *m) {
     struct evbuffer *buf = evbuffer_new();
     if (!buf) return;
-    evbuffer_add_printf(buf, "id: %s\ndata: ", m->id);
-    if (json_message_append(buf, m) < 0) {
+    if (json_message_event_append(buf, m) < 0) {
         evbuffer_free(buf);
         return;
     }
-    evbuffer_add(buf, "\n\n", 2);
     struct hub_event ev = {m, (const char *)evbuffer_pullup(buf, -1), evbuffer_get_length(buf)};
     for (struct hub_sub *sub = rm->subs; sub; sub = sub->next)
         if (sub->ready_sent && !sub->removed) sub->on_event(&ev, sub->arg);

@@ -213,6 +213,18 @@ static int commit_to(struct evbuffer *out, struct evbuffer_iovec *v, const char 
     return evbuffer_commit_space(out, v, 1);
 }
 
+int json_message_event_append(struct evbuffer *out, const struct message *m) {
+    struct message_size z = message_size(m);
+    struct evbuffer_iovec v;
+    size_t cap = z.cap + z.id + sizeof("id: \ndata: \n\n");
+    if (evbuffer_reserve_space(out, (ev_ssize_t)cap, &v, 1) < 1) return -1;
+    char *p = put_literal(v.iov_base, "id: ");
+    memcpy(p, m->id, z.id);
+    p = put_literal(p + z.id, "\ndata: ");
+    if (!(p = put_message(p, m, &z))) return -1; /* nothing committed: nothing appended */
+    return commit_to(out, &v, put_literal(p, "\n\n"));
+}
+
 int json_messages_append(struct evbuffer *out, const struct message *msgs, size_t n,
                          char before_first) {
     struct evbuffer_iovec v;

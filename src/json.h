@@ -45,6 +45,10 @@ chat_error json_get_string(const json_t *obj, const char *key, bool required, ch
  * is not valid UTF-8. */
 int json_message_append(struct evbuffer *out, const struct message *m);
 
+/* Appends m as one Server-Sent Event, "id: <id>\ndata: <message>\n\n", in one
+ * reservation; 0, or -1 (nothing appended) as json_message_append. */
+int json_message_event_append(struct evbuffer *out, const struct message *m);
+
 /* Appends the n messages as json_message_append does, a comma between two,
  * and before_first (unless 0) before the first: a page or a batch of one,
  * in a few large reservations. A message that cannot be encoded (a string

@@ -87,24 +87,15 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
         sse_end(s, st != STORE_OK);
         return;
     }
-    struct evbuffer *buf = evbuffer_new(), *data = evbuffer_new();
-    if (!buf || !data) { /* out of memory: cut, the client resumes from its last id */
-        if (buf) evbuffer_free(buf);
-        if (data) evbuffer_free(data);
+    struct evbuffer *buf = evbuffer_new();
+    if (!buf) { /* out of memory: cut, the client resumes from its last id */
         sse_end(s, true);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (json_message_append(data, &msgs[i]) < 0) { /* as the live events: left out */
+    for (size_t i = 0; i < n; i++)
+        if (json_message_event_append(buf, &msgs[i]) < 0) /* as the live events: left out */
             log_warn("req=%s msg=\"message left out: not valid UTF-8\" id=%s", s->r->id,
                      msgs[i].id);
-            continue;
-        }
-        evbuffer_add_printf(buf, "id: %s\ndata: ", msgs[i].id);
-        evbuffer_add_buffer(buf, data);
-        evbuffer_add(buf, "\n\n", 2);
-    }
-    evbuffer_free(data);
     if (n) snprintf(s->cursor, sizeof(s->cursor), "%s", msgs[n - 1].id);
     bool more = n == (size_t)batch || s->missed;
     if (evbuffer_get_length(buf)) {

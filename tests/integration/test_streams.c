@@ -16,13 +16,13 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -83,23 +83,8 @@ static int open_stream(const char *request, struct received *b, int rcvbuf) {
     return fd;
 }
 
-/* A gauge or counter of /metrics, or -1. */
-static long metric(const char *name) {
-    struct http_result r;
-    long v = -1;
-    if (test_http("GET", "/metrics", NULL, NULL, 0, &r) == 0 && r.status == 200) {
-        size_t len = strlen(name);
-        for (const char *p = r.body; p; p = strchr(p, '\n')) {
-            if (*p == '\n') p++;
-            if (strncmp(p, name, len) == 0 && p[len] == ' ') {
-                v = atol(p + len + 1);
-                break;
-            }
-        }
-    }
-    test_http_result_free(&r);
-    return v;
-}
+/* A gauge or counter of this chatd's /metrics, or -1. */
+static long metric(const char *name) { return (long)test_metric(test_url(), name); }
 
 /* Polls the metric until it has the value (true) or WAIT_MS pass. */
 static bool metric_becomes(const char *name, long want) {
@@ -133,20 +118,29 @@ static void a_stream_counts_until_its_client_closes(void **state) {
     received_free(&b);
 }
 
-/* A stream asked for on a connection that already carried a reply (as a
- * proxy reuses its connections to chatd) gets its head and its events. */
-static void a_stream_on_a_reused_connection(void **state) {
-    (void)state;
+/* Opens a stream on a connection that carried a GET /health reply first, as
+ * a proxy reuses its connections to chatd; *first is where the stream's
+ * reply starts in b. */
+static int open_stream_after_a_reply(struct received *b, size_t *first) {
     int fd = test_raw_connect(0);
     assert_true(fd >= 0);
     const char *health = "GET /health HTTP/1.1\r\nHost: test\r\n\r\n";
     test_raw_send(fd, health, strlen(health));
-    struct received b = {0};
-    assert_true(read_until(fd, &b, "}", WAIT_MS)); /* the end of its JSON body */
-    assert_non_null(strstr(b.data, "HTTP/1.1 200 "));
-    size_t first = b.len;
+    assert_true(read_until(fd, b, "}", WAIT_MS)); /* the end of its JSON body */
+    assert_non_null(strstr(b->data, "HTTP/1.1 200 "));
+    *first = b->len;
     test_raw_send(fd, stream_request, strlen(stream_request));
-    assert_true(read_until(fd, &b, ": connected\n\n", WAIT_MS));
+    assert_true(read_until(fd, b, ": connected\n\n", WAIT_MS));
+    return fd;
+}
+
+/* A stream asked for on a connection that already carried a reply gets its
+ * head and its events. */
+static void a_stream_on_a_reused_connection(void **state) {
+    (void)state;
+    struct received b = {0};
+    size_t first;
+    int fd = open_stream_after_a_reply(&b, &first);
     const char *second = b.data + first;
     assert_true(strncmp(second, "HTTP/1.1 200 ", 13) == 0);
     assert_non_null(strstr(second, "Content-Type: text/event-stream"));
@@ -341,14 +335,9 @@ static void no_stale_epoll_registration_after_a_detach(void **state) {
     int pid = test_chatd_pid();
     if (pid <= 0) skip();
     struct received fresh = {0}, reused = {0};
+    size_t first;
     int a = open_stream(stream_request, &fresh, 0);
-    int b = test_raw_connect(0);
-    assert_true(b >= 0);
-    const char *health = "GET /health HTTP/1.1\r\nHost: test\r\n\r\n";
-    test_raw_send(b, health, strlen(health));
-    assert_true(read_until(b, &reused, "}", WAIT_MS));
-    test_raw_send(b, stream_request, strlen(stream_request));
-    assert_true(read_until(b, &reused, ": connected\n\n", WAIT_MS));
+    int b = open_stream_after_a_reply(&reused, &first);
     assert_true(metric("chatd_open_streams") >= 2); /* a round trip: both detaches are done */
     assert_int_equal(stale_epoll_registrations(pid), 0);
     close(a);

@@ -333,6 +333,24 @@ static void test_message_invalid_utf8_fails(void **state) {
     evbuffer_free(buf);
 }
 
+/* An event is the SSE framing around the message's encoding; a message that
+ * cannot be encoded appends nothing, not even the id line. */
+static void test_message_event(void **state) {
+    (void)state;
+    struct evbuffer *buf = evbuffer_new();
+    assert_non_null(buf);
+    assert_int_equal(json_message_event_append(buf, &sample), 0);
+    char want[sizeof(sample_json) + 64];
+    int n = snprintf(want, sizeof(want), "id: %s\ndata: %s\n\n", sample.id, sample_json);
+    assert_buffer_is(buf, want, (size_t)n);
+    struct message m = sample;
+    m.text = "bad \xff";
+    m.text_len = 5;
+    assert_int_equal(json_message_event_append(buf, &m), -1);
+    assert_int_equal(evbuffer_get_length(buf), 0);
+    evbuffer_free(buf);
+}
+
 /* A list is its messages as json_message_append writes them, with the
  * separators, also across the encoder's reservations (2,000 messages);
  * a message that cannot be encoded is left out. */
@@ -495,6 +513,7 @@ int main(void) {
         cmocka_unit_test(test_message_object),
         cmocka_unit_test(test_message_text_len_honoured),
         cmocka_unit_test(test_message_invalid_utf8_fails),
+        cmocka_unit_test(test_message_event),
         cmocka_unit_test(test_messages_list),
         cmocka_unit_test(test_error_append_exact_body),
         cmocka_unit_test(test_append_compact),
