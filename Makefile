@@ -129,7 +129,7 @@ lint:
 test:
 	@tests/run-all.sh
 
-unit: all
+unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(BUILD)
 
 # Installs missing Debian packages (apt-get as root, else prints the command).

@@ -64,22 +64,12 @@ check() {
   return 1
 }
 
-unit_suite() {
-  local build=$1 bin rc=0
-  for bin in "$build"/tests/unit/test_*; do
-    [[ -x $bin ]] || continue
-    echo "# $bin"
-    CMOCKA_MESSAGE_OUTPUT=TAP "$bin" || rc=1
-  done
-  return $rc
-}
-
 scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 mkdir -p "$logs"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 if check build-gcc make -j"$jobs" all; then
-  suite unit unit_suite build
+  suite unit tests/run-unit.sh build
   suite integration tests/integration/run.sh build
   suite cluster tests/cluster/run.sh build
   suite stack tests/stack/run.sh build
@@ -92,7 +82,7 @@ check build-clang make -j"$jobs" CC=clang BUILD=build/clang all || true
 check lint make lint || true
 if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  suite unit-asan unit_suite build/asan
+  suite unit-asan tests/run-unit.sh build/asan
   CHAT_SANITIZED=1 suite integration-asan tests/integration/run.sh build/asan
   CHAT_SANITIZED=1 suite cluster-asan tests/cluster/run.sh build/asan
   CHAT_SANITIZED=1 suite stack-asan tests/stack/run.sh build/asan
