@@ -10,6 +10,8 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
+# The compiler writes each output's header dependencies beside it ($@.d).
+DEPFLAGS = -MMD -MP -MF $@.d
 
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -44,8 +46,8 @@ helpers_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(wildcard $(1)test_*.c) $
 .PHONY: fuzz fuzz-build fuzz-harnesses fuzz-replay lint
 all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS) $(BUILD)/sse_load $(BUILD)/floor
 
-$(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
-	$(CC) $(CFLAGS) $(SRV_CFLAGS) -c $< -o $@
+$(BUILD)/src/%.o: src/%.c | $(BUILD)/src
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(SRV_CFLAGS) -c $< -o $@
 
 $(BUILD)/libchatd.a: $(SRV_OBJS)
 	ar rcs $@ $^
@@ -53,30 +55,30 @@ $(BUILD)/libchatd.a: $(SRV_OBJS)
 $(BUILD)/chatd: $(BUILD)/src/main.o $(BUILD)/libchatd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(SRV_LIBS)
 
-$(BUILD)/lib/%.o: lib/%.c include/chatclient.h $(wildcard lib/*.h) | $(BUILD)/lib
-	$(CC) $(CFLAGS) $(CLI_CFLAGS) -c $< -o $@
+$(BUILD)/lib/%.o: lib/%.c | $(BUILD)/lib
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(CLI_CFLAGS) -c $< -o $@
 
 $(BUILD)/libchatclient.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/chat: cli/chat.c $(BUILD)/libchatclient.a | $(BUILD)
-	$(CC) $(CFLAGS) $(CLI_CFLAGS) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(CLI_CFLAGS) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
 
 # The SSE load generator of make bench and the stack tests: libevent only.
 $(BUILD)/sse_load: bench/sse_load.c | $(BUILD)
-	$(CC) $(CFLAGS) $(EV_CFLAGS) $(LDFLAGS) -o $@ $< $(EV_LIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(EV_CFLAGS) $(LDFLAGS) -o $@ $< $(EV_LIBS)
 
 # The fan-out floor of make bench: chatd's encoder and SSE framing, no Redis.
 $(BUILD)/floor: bench/floor.c $(BUILD)/libchatd.a | $(BUILD)
-	$(CC) $(CFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $^ $(SRV_LIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $^ $(SRV_LIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libchatd.a | $(BUILD)/tests/unit
-	$(CC) $(CFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $^ $(SRV_LIBS) $(TEST_LIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $^ $(SRV_LIBS) $(TEST_LIBS)
 
-$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*/*.h)
+$(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/integration -Itests/cluster $(CLI_CFLAGS) $(SRV_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/integration -Itests/cluster $(CLI_CFLAGS) $(SRV_CFLAGS) -c $< -o $@
 
 .SECONDEXPANSION:
 $(E2E_BINS): $(BUILD)/%: $(BUILD)/%.o $$(call helpers_of,$$(dir $$*)) $(TESTLIB) $(BUILD)/libchatclient.a $(BUILD)/libchatd.a
@@ -109,8 +111,8 @@ fuzz-build:
 
 fuzz-harnesses: $(FUZZ_NAMES:%=$(BUILD)/fuzz_%)
 
-$(BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(BUILD)/libchatd.a $(BUILD)/libchatclient.a
-	$(CC) $(CFLAGS) -Ilib $(SRV_CFLAGS) $(CLI_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< \
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c $(BUILD)/libchatd.a $(BUILD)/libchatclient.a
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Ilib $(SRV_CFLAGS) $(CLI_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< \
 		$(BUILD)/libchatd.a $(BUILD)/libchatclient.a $(SRV_LIBS) $(CLI_LIBS)
 
 # Static analysis of src/ lib/ cli/: cppcheck (suppressions in
@@ -158,3 +160,6 @@ format:
 
 clean:
 	rm -rf build
+
+# The header dependencies of everything built so far (see DEPFLAGS).
+-include $(wildcard $(BUILD)/*.d $(BUILD)/src/*.d $(BUILD)/lib/*.d $(BUILD)/tests/*/*.d)
