@@ -32,15 +32,16 @@ LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 # Integration, cluster and stack tests: each test_*.c is one binary, linked
-# with the other .c files of its folder and the shared testlib.
+# with the other .c files of its folder and the shared test library.
 E2E_DIRS  := tests/integration tests/cluster tests/stack tests/topology
 E2E_SRCS  := $(foreach d,$(E2E_DIRS),$(wildcard $(d)/test_*.c))
 E2E_BINS  := $(E2E_SRCS:%.c=$(BUILD)/%)
-# Shared by every such binary: the helpers in tests/integration (testlib, sse_client).
-TESTLIB_SRCS := $(filter-out $(wildcard tests/integration/test_*.c),$(wildcard tests/integration/*.c))
+# Shared by every such binary: the test library in tests/lib (testlib,
+# sse_client, sessionlib).
+TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB   := $(TESTLIB_SRCS:%.c=$(BUILD)/%.o)
 # $(call helpers_of,DIR/): the objects of DIR's own non-test sources.
-helpers_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(wildcard $(1)test_*.c) $(TESTLIB_SRCS),$(wildcard $(1)*.c)))
+helpers_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(wildcard $(1)test_*.c),$(wildcard $(1)*.c)))
 
 .PHONY: all test unit run stop bench clean deps format
 .PHONY: fuzz fuzz-build fuzz-harnesses fuzz-replay lint
@@ -78,7 +79,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libchatd.a | $(BUILD)/tests/unit
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/integration -Itests/cluster $(CLI_CFLAGS) $(SRV_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/lib -Itests/cluster $(CLI_CFLAGS) $(SRV_CFLAGS) -c $< -o $@
 
 .SECONDEXPANSION:
 $(E2E_BINS): $(BUILD)/%: $(BUILD)/%.o $$(call helpers_of,$$(dir $$*)) $(TESTLIB) $(BUILD)/libchatclient.a $(BUILD)/libchatd.a
@@ -156,7 +157,7 @@ bench: all
 	@bench/bench.sh
 
 format:
-	clang-format -i src/*.[ch] lib/*.[ch] cli/*.c include/*.h tests/unit/*.c tests/integration/*.[ch] bench/*.c
+	clang-format -i src/*.[ch] lib/*.[ch] cli/*.c include/*.h tests/unit/*.c tests/integration/*.c tests/lib/*.[ch] bench/*.c
 
 clean:
 	rm -rf build

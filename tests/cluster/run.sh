@@ -7,6 +7,16 @@
 # turned (almost) off, so that it must learn every change from redirects and
 # errors, and the resharding test can count the MOVED it must see. A second
 # chatd (CHAT_URL2) is the other end of test_sessions.
+#
+# The tests find their fixtures in the environment (set below):
+#   CHAT_URL              chatd on the cluster (every test, testlib)
+#   CHATD_PID             its pid
+#   CHAT_URL2             a second chatd on the cluster (test_sessions)
+#   CHAT_CLUSTER          1: test_api and test_hostile run on the cluster
+#   CLUSTER_SCRIPT        scripts/cluster, to kill and restart nodes
+#   CLUSTER_PORT_BASE     the cluster's first port (6 consecutive ports)
+#   CLUSTER_NODE_TIMEOUT  its cluster-node-timeout (use_scratch: 1000 ms)
+#   CHAT_SANITIZED        1 under ASan+UBSan (tests/run-all.sh sets it)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}

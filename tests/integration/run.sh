@@ -4,6 +4,18 @@
 # test binary and the CLI test against them, then stops chatd with SIGTERM
 # and checks it exits cleanly (under ASan that includes "no leaks").
 # Output is TAP.
+#
+# The tests find their fixtures in the environment (set below):
+#   CHAT_URL           the main chatd                     (every test, testlib)
+#   CHAT_REDIS_PORT    the redis-server of every chatd    (testlib)
+#   CHATD_PID          the main chatd's pid               (test_streams)
+#   CHAT_LIMITED_URL   a chatd with low abuse limits      (test_limits)
+#   CHAT_LIMITED2_URL  another one, sharing the counts    (test_limits)
+#   CHAT_URL2          a second chatd with the session cache (test_session_cache)
+#   CHAT_NOCACHE_URL   a chatd without the session cache  (test_session_cache)
+#   CHAT_SANITIZED     1 under ASan+UBSan (tests/run-all.sh sets it)
+#   CHAT_CLUSTER       1 when tests/cluster/run.sh runs test_api and
+#                      test_hostile on the cluster; unset here
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}

@@ -5,6 +5,17 @@
 # Runs tests/stack/test_* against them (build folder $1): test_realtime first
 # (it kills the fourth chatd), then test_stack (it kills the first and drains
 # the second). Output is TAP.
+#
+# The tests find their fixtures in the environment (set below):
+#   CHAT_URL                    HAProxy in front of chatd 1-3 (testlib)
+#   CHATD1_URL .. CHATD3_URL    the three chatd behind it
+#   CHATD1_PID .. CHATD3_PID    their pids (test_stack kills and drains)
+#   CHATD4_URL, CHATD4_PID      a fourth chatd, not behind HAProxy
+#                               (test_realtime's subscribers)
+#   LOSE_STATS_URL              the small second HAProxy's stats CSV
+#   LOSE_REDIS_PORT             the Redis its chatd loses (test_stack)
+#   LOSE_REDIS_START            a command that starts that Redis again
+#   CHAT_SANITIZED              1 under ASan+UBSan (tests/run-all.sh sets it)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}

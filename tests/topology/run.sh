@@ -14,6 +14,12 @@
 # Each time nothing acknowledged may be lost or doubled, and no send may fail.
 # Needs root and network namespaces; otherwise one skipped TAP line. Output
 # is TAP. About 60-90 s.
+#
+# test_flow runs on the client host and finds its fixtures in the
+# environment (set by flow_start below):
+#   CHAT_URL   the virtual IP's URL
+#   FLOW_DIR   a folder for its progress, marks and result files
+#   FLOW_TAIL  1: a second client follows the lobby live (chat_tail)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}

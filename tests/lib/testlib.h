@@ -1,7 +1,8 @@
 /*
- * testlib: helpers shared by the integration tests. They talk to the real
- * chatd and redis-server that tests/integration/run.sh started, found via
- * the environment (CHAT_URL, CHAT_REDIS_PORT, CHATD_PID).
+ * testlib: helpers shared by the integration, cluster, stack and topology
+ * tests. They talk to the real chatd and redis-server that the suite's
+ * runner (tests/<suite>/run.sh) started, found via the environment (CHAT_URL,
+ * CHAT_REDIS_PORT, CHATD_PID; each runner lists what it sets at its top).
  */
 #ifndef CHAT_TESTLIB_H
 #define CHAT_TESTLIB_H
