@@ -1,5 +1,6 @@
 # clusterchat build. `make` builds everything into build/, `make test` runs all
-# suites (a normal and an ASan+UBSan build) and ends with "N passed, N failed".
+# suites (a normal and an ASan+UBSan build) and ends with "N passed, N failed";
+# `make check` is the fast loop (build, unit and integration tests).
 
 CC      ?= cc
 BUILD   ?= build
@@ -43,7 +44,7 @@ TESTLIB   := $(TESTLIB_SRCS:%.c=$(BUILD)/%.o)
 # $(call helpers_of,DIR/): the objects of DIR's own non-test sources.
 helpers_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(wildcard $(1)test_*.c),$(wildcard $(1)*.c)))
 
-.PHONY: all test unit run stop bench clean deps format
+.PHONY: all test check unit run stop bench clean deps format
 .PHONY: fuzz fuzz-build fuzz-harnesses fuzz-replay lint
 all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS) $(BUILD)/sse_load $(BUILD)/floor
 
@@ -131,6 +132,11 @@ lint:
 # Runs every suite; the last line is the summary for all of them.
 test:
 	@tests/run-all.sh
+
+# The fast loop: the gcc build, the unit and the integration tests, ending
+# with the same summary line as make test (which CI runs).
+check:
+	@tests/run-all.sh check
 
 unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(BUILD)

@@ -5,10 +5,19 @@
 # and chatd) and the stack tests (three chatd behind HAProxy on the cluster)
 # for the normal and the sanitizer build. Suites
 # speak TAP; the last line sums them all up as "N passed, N failed".
+#
+# usage: tests/run-all.sh [check]
+#   check: the fast loop (make check): the gcc build, the unit and the
+#   integration tests only, with the same summary line.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 
+mode=${1:-all}
+case $mode in
+all | check) ;;
+*) echo "usage: $0 [check]" >&2; exit 2 ;;
+esac
 logs=build/test-logs
 passed=0
 failed=0
@@ -64,6 +73,18 @@ check() {
   return 1
 }
 
+# Prints the summary line of everything counted and exits: 0 when nothing failed.
+finish() {
+  echo
+  if (( skipped > 0 )); then
+    echo "$passed passed, $failed failed, $skipped skipped"
+  else
+    echo "$passed passed, $failed failed"
+  fi
+  (( failed == 0 ))
+  exit
+}
+
 scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 mkdir -p "$logs"
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -71,6 +92,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 if check build-gcc make -j"$jobs" all; then
   suite unit tests/run-unit.sh build
   suite integration tests/integration/run.sh build
+  [[ $mode == check ]] && finish
   suite cluster tests/cluster/run.sh build
   suite stack tests/stack/run.sh build
   suite topology tests/topology/run.sh build
@@ -78,6 +100,7 @@ if check build-gcc make -j"$jobs" all; then
   suite bench-tools tests/bench/run.sh build
   suite valgrind tests/valgrind/run.sh build
 fi
+[[ $mode == check ]] && finish
 check build-clang make -j"$jobs" CC=clang BUILD=build/clang all || true
 check lint make lint || true
 if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then
@@ -94,11 +117,4 @@ if check build-fuzz make -j"$jobs" fuzz-build; then
   suite fuzz-replay fuzz/run.sh replay build/fuzz
   (( ${FUZZ_SECONDS:-60} > 0 )) && suite fuzz fuzz/run.sh fuzz build/fuzz
 fi
-
-echo
-if (( skipped > 0 )); then
-  echo "$passed passed, $failed failed, $skipped skipped"
-else
-  echo "$passed passed, $failed failed"
-fi
-(( failed == 0 ))
+finish
