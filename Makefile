@@ -162,8 +162,11 @@ stop:
 bench: all
 	@bench/bench.sh
 
+# Every C file of the project, rewritten in the style of .clang-format.
+FORMAT_SRCS := $(wildcard src/*.[ch] lib/*.[ch] cli/*.c include/*.h bench/*.c fuzz/*.[ch] \
+                 $(addsuffix /*.[ch],tests/unit tests/lib $(E2E_DIRS)))
 format:
-	clang-format -i src/*.[ch] lib/*.[ch] cli/*.c include/*.h tests/unit/*.c tests/integration/*.c tests/lib/*.[ch] bench/*.c
+	clang-format -i $(FORMAT_SRCS)
 
 clean:
 	rm -rf build
