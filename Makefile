@@ -157,7 +157,7 @@ stop:
 	@scripts/run.sh stop
 
 # Benchmarks against Redis itself, nginx + nchan and a fan-out floor, as
-# ratios: bench/results/<date>.json and .md, plots in docs/img/ (docs/BENCHMARKS.md).
+# ratios: bench/runs/<date>.json and .md and plots, outside git (docs/BENCHMARKS.md).
 # BENCH_QUICK=1 for a quick run, BENCH_SCENARIOS="send fanout ..." to choose.
 bench: all
 	@bench/bench.sh

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/bench.sh (`make bench`): clusterchat side by side with Redis itself,
 # nginx + nchan and a minimal fan-out floor, in one run on one machine, as
-# ratios; writes bench/results/<date>.json and .md and the plots.
+# ratios; writes bench/runs/<date>.json and .md, the latency distributions
+# and the plots (bench/runs/ is not in git; docs/BENCHMARKS.md says how a run
+# is published).
 #
 # usage: bench/bench.sh [-q] [-s "SCENARIO..."] [-d SECONDS] [-r ROUNDS]
 #                       [-c CONNECTIONS] [-n "N..."] [-W "WORKERS..."] [-o DIR]
@@ -15,9 +17,8 @@
 #   -c  concurrent connections of the load tools  (BENCH_CONNECTIONS, default 64)
 #   -n  SSE subscriber counts of fanout           (BENCH_SUBSCRIBERS, default "1000 10000")
 #   -W  nginx worker counts of the nchan contenders (BENCH_NCHAN_WORKERS, default "1 2")
-#   -o  where the results go                      (BENCH_OUT, default bench/results)
-#   BENCH_PLOTS  where the PNG plots go ("" for none); by default docs/img for
-#                a full run (every scenario, not quick), else beside the results
+#   -o  where the results go                      (BENCH_OUT, default bench/runs)
+#   BENCH_PLOTS  where the PNG plots go ("" for none; default beside the results)
 #   BENCH_MESSAGES, BENCH_GAP_MS  fanout: messages per run (20), ms between them (500)
 #   BENCH_HISTORY  messages in the history scenario (default 200000, quick 20000)
 #   BENCH_LOGIN_CONNECTIONS  login: connections of the login storm (4)
@@ -53,7 +54,7 @@ rounds=${BENCH_ROUNDS:-}
 conns=${BENCH_CONNECTIONS:-64}
 counts=${BENCH_SUBSCRIBERS:-}
 nchan_workers=${BENCH_NCHAN_WORKERS:-1 2}
-out_dir=${BENCH_OUT:-$root/bench/results}
+out_dir=${BENCH_OUT:-$root/bench/runs}
 plot_dir=${BENCH_PLOTS-default}
 messages=${BENCH_MESSAGES:-20}
 gap_ms=${BENCH_GAP_MS:-500}
@@ -72,11 +73,11 @@ while getopts 'qs:d:r:c:n:W:o:h' opt; do
     n) counts=$OPTARG ;;
     W) nchan_workers=$OPTARG ;;
     o) out_dir=$OPTARG ;;
-    *) bench_usage 5,28 ;;
+    *) bench_usage 7,29 ;;
     esac
 done
 shift $((OPTIND - 1))
-(($# == 0)) || bench_usage 5,28
+(($# == 0)) || bench_usage 7,29
 if ((quick)); then
     duration=${duration:-3} rounds=${rounds:-1} counts=${counts:-1000} history=${history:-20000}
 fi
@@ -202,11 +203,7 @@ done
 
 stamp=$(date -u +%Y-%m-%d-%H%M)
 mkdir -p "$out_dir"
-if [[ $plot_dir == default ]]; then
-    # docs/BENCHMARKS.md shows the plots of a full run only.
-    plot_dir=$out_dir/$stamp-plots
-    [[ $quick == 1 || $scenarios != "$all_scenarios" ]] || plot_dir=$root/docs/img
-fi
+[[ $plot_dir != default ]] || plot_dir=$out_dir/$stamp-plots
 export started_at load_at_start duration rounds conns counts nchan_workers messages gap_ms history quick scenarios
 # The login scenario's settings, when it ran (bench/scenario_login.sh).
 export login_redis_group="${login_redis_group:-}" login_chatd_args="${BENCH_LOGIN_CHATD_ARGS:-}"
