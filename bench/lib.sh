@@ -4,12 +4,9 @@
 # session, and what a process costs (memory, CPU). Source it after
 # scripts/lib.sh; do not run it.
 
-die() {
-    echo "bench: error: $*" >&2
-    exit 1
-}
-
-say() { echo "bench: $*" >&2; }
+# say and die (scripts/lib.sh) prefix their messages with "bench:".
+# shellcheck disable=SC2034  # read by say
+script_name=bench
 
 # bench_usage LINES: prints those lines of the running script's header, exits 2.
 bench_usage() {

@@ -1,13 +1,30 @@
 # shellcheck shell=bash
-# Shared shell helpers for the scripts and test runners: free loopback ports,
-# starting a real redis-server and chatd, waiting for readiness by polling,
-# and stopping everything started, by pid. Source it; do not run it.
+# Shared shell helpers for the scripts and test runners: messages and usage,
+# free loopback ports, starting a real redis-server and chatd, waiting for
+# readiness by polling, and stopping everything started, by pid. Source it;
+# do not run it.
 
 # Processes started through these helpers, stopped by stop_started.
 STARTED_PIDS=()
 
 # The folder of these helpers (scripts/), for the scripts beside them.
 lib_scripts=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# Messages go to stderr, prefixed with the script's name ($script_name, by
+# default the file name: "stack: ..."). die says "error: ..." and exits 1.
+say() { echo "${script_name:-${0##*/}}: $*" >&2; }
+
+die() {
+  say "error: $*"
+  exit 1
+}
+
+# Prints the running script's header comment (line 2 up to `set -euo`) to
+# stderr and exits 2.
+usage() {
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
+  exit 2
+}
 
 # use_scratch standalone|cluster: a scratch folder in $tmp, removed on exit
 # after everything started here is stopped. With "cluster", scripts/cluster
