@@ -107,17 +107,6 @@ static int probe_healthy_sessions(struct probe *p, int dead_master) {
     return probed;
 }
 
-static void wait_for_promotion(int dead_master) {
-    double start = test_now_ms();
-    for (;;) {
-        int owner = cl_master_of(LOBBY_KEY);
-        if (owner > 0 && owner != dead_master) return;
-        assert_true(test_now_ms() - start < 60000);
-        struct timespec ts = {0, 20000000}; /* polling the cluster's own view */
-        nanosleep(&ts, NULL);
-    }
-}
-
 static void check_history(chat_client *c, const char *marker, struct sender *s) {
     chat_message_list all;
     assert_int_equal(chat_history(c, marker, 0, &all), CHAT_OK);
@@ -192,7 +181,7 @@ static void failover_and_restart_lose_nothing_acknowledged(void **state) {
     int dead = atoi(out);
     int probed = probe_healthy_sessions(&p, dead);
     double probed_ms = test_now_ms() - kill_ms;
-    wait_for_promotion(dead);
+    assert_true(cl_wait_promotion(LOBBY_KEY, dead) > 0);
     double promoted_ms = test_now_ms() - kill_ms;
     assert_int_equal(cl_cluster(out, sizeof(out), "up"), 0); /* the killed node returns */
     double back_ms = test_now_ms() - kill_ms;
