@@ -816,8 +816,8 @@ void cluster_free(struct cluster *c) {
     free(c);
 }
 
-static int submit(struct cluster *c, enum cmd_kind kind, const char *key, size_t keylen,
-                  int timeout_ms, cluster_reply_fn *cb, void *arg, int argc, const char **argv,
+static int submit(struct cluster *c, enum cmd_kind kind, unsigned slot, int timeout_ms,
+                  cluster_reply_fn *cb, void *arg, int argc, const char **argv,
                   const size_t *argvlen) {
     if (c->closing || argc < 0) return -1;
     size_t len = resp_format_len(argc, argv, argvlen);
@@ -831,7 +831,7 @@ static int submit(struct cluster *c, enum cmd_kind kind, const char *key, size_t
     cmd->cb = cb;
     cmd->arg = arg;
     cmd->kind = kind;
-    cmd->slot = slot_for_key(key, keylen);
+    cmd->slot = slot;
     cmd->ask_node = -1;
     cmd->deadline_ms = conn_now_ms() + timeout_ms;
     c->stats.commands++;
@@ -842,7 +842,23 @@ static int submit(struct cluster *c, enum cmd_kind kind, const char *key, size_t
 int cluster_command_argv(struct cluster *c, const char *key, size_t keylen,
                          cluster_reply_fn *cb, void *arg, int argc, const char **argv,
                          const size_t *argvlen) {
-    return submit(c, CMD_PLAIN, key, keylen, c->opts.timeout_ms, cb, arg, argc, argv, argvlen);
+    return submit(c, CMD_PLAIN, slot_for_key(key, keylen), c->opts.timeout_ms, cb, arg, argc,
+                  argv, argvlen);
+}
+
+/* A slot whose master's connection is up; slot 0 when there is none. */
+static unsigned slot_on_live_master(const struct cluster *c) {
+    for (unsigned s = 0; s < SLOT_COUNT; s++) {
+        int node = cluster_map_master(c->map, s);
+        if (node != CLUSTER_NODE_NONE && c->conns[node] && conn_is_up(c->conns[node])) return s;
+    }
+    return 0;
+}
+
+int cluster_command_any_node(struct cluster *c, cluster_reply_fn *cb, void *arg, int argc,
+                             const char **argv, const size_t *argvlen) {
+    return submit(c, CMD_PLAIN, slot_on_live_master(c), c->opts.timeout_ms, cb, arg, argc, argv,
+                  argvlen);
 }
 
 int cluster_command_durable(struct cluster *c, const char *key, size_t keylen,
@@ -850,22 +866,26 @@ int cluster_command_durable(struct cluster *c, const char *key, size_t keylen,
                             const size_t *argvlen) {
     /* whether WAIT follows is decided when it is sent: before the topology is
      * known, a standalone node (no WAIT) cannot be told from a cluster */
-    return submit(c, CMD_DURABLE, key, keylen, c->opts.timeout_ms, cb, arg, argc, argv, argvlen);
+    return submit(c, CMD_DURABLE, slot_for_key(key, keylen), c->opts.timeout_ms, cb, arg, argc,
+                  argv, argvlen);
 }
 
 int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, int timeout_ms,
                              cluster_reply_fn *cb, void *arg, int argc, const char **argv,
                              const size_t *argvlen) {
-    return submit(c, CMD_BLOCKING, key, keylen, timeout_ms, cb, arg, argc, argv, argvlen);
+    return submit(c, CMD_BLOCKING, slot_for_key(key, keylen), timeout_ms, cb, arg, argc, argv,
+                  argvlen);
 }
 
 bool cluster_is_ready(const struct cluster *c) {
     if (!c->topology_known || cluster_map_slots_served(c->map) != SLOT_COUNT) return false;
-    for (size_t i = 0; i < cluster_map_node_count(c->map); i++)
-        if (cluster_map_node(c->map, (int)i)->role == CLUSTER_ROLE_MASTER &&
-            (!c->conns[i] || !conn_is_up(c->conns[i])))
-            return false;
-    return true;
+    size_t masters = 0, up = 0;
+    for (size_t i = 0; i < cluster_map_node_count(c->map); i++) {
+        if (cluster_map_node(c->map, (int)i)->role != CLUSTER_ROLE_MASTER) continue;
+        masters++;
+        up += c->conns[i] && conn_is_up(c->conns[i]);
+    }
+    return up * 2 > masters;
 }
 
 int cluster_node_address(const struct cluster *c, unsigned n, char *host, size_t size,
