@@ -4,7 +4,7 @@
  * Every acknowledged message must be in the history exactly once and in
  * order, and reach a live subscriber exactly once and in order (its chatd's
  * reader follows the stream onto the promoted replica); sessions on the
- * healthy masters keep working meanwhile; the test
+ * healthy masters keep working meanwhile, and GET /ready stays 200; the test
  * prints how long sends stalled and how far the first acknowledgement after
  * the stall trailed the promotion. Then the whole cluster is stopped and
  * started again, and the history is still complete (append-only files).
@@ -20,6 +20,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,15 @@ static int probe_healthy_sessions(struct probe *p, int dead_master) {
     return probed;
 }
 
+/* The status of GET /ready. */
+static long ready_status(void) {
+    struct http_result r;
+    test_http("GET", "/ready", NULL, NULL, 0, &r);
+    long status = r.status;
+    test_http_result_free(&r);
+    return status;
+}
+
 static void check_history(chat_client *c, const char *marker, struct sender *s) {
     chat_message_list all;
     assert_int_equal(chat_history(c, marker, 0, &all), CHAT_OK);
@@ -182,6 +192,9 @@ static void failover_and_restart_lose_nothing_acknowledged(void **state) {
     int dead = atoi(out);
     int probed = probe_healthy_sessions(&p, dead);
     double probed_ms = test_now_ms() - kill_ms;
+    /* one failed master leaves chatd ready: a load balancer keeps it */
+    bool ready_during_failover = ready_status() == 200;
+    double ready_ms = test_now_ms() - kill_ms;
     assert_true(cl_wait_promotion(LOBBY_KEY, dead) > 0);
     double promoted_ms = test_now_ms() - kill_ms;
     assert_int_equal(cl_cluster(out, sizeof(out), "up"), 0); /* the killed node returns */
@@ -211,6 +224,8 @@ static void failover_and_restart_lose_nothing_acknowledged(void **state) {
     assert_int_equal(ok, SENDS);      /* the library's retries hide the failover */
     assert_true(probed > 0);
     assert_true(probed_ms < promoted_ms); /* served while the failover was under way */
+    assert_true(ready_during_failover);
+    assert_true(ready_ms < promoted_ms);
     assert_true(window < back_ms + 2000);
     check_history(s.client, marker, &s);
     check_subscriber(live, &s);
