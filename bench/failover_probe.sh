@@ -51,6 +51,7 @@ send_loop() {
             -w '%{http_code} %header{retry-after} %header{content-type}' 2>/dev/null) &&
             rc=0 || rc=$?
         read -r code retry ctype <<<"$answer"
+        ctype=${ctype%%;*} # one word: "application/json"
         printf '%s %s %s %s %s %s %s\n' "$url" "$start" "$EPOCHREALTIME" "${code:-000}" \
             "${retry:--}" "${ctype:--}" "$rc" >>"$out"
         sleep "$pace"

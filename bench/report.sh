@@ -206,6 +206,7 @@ ratio "haproxy: 1 chatd behind HAProxy / direct (requests/s)" \
     "$(med haproxy h1 rps)" "$(med haproxy direct rps)" - -
 ratio "haproxy: 2 chatd / 1 behind HAProxy (requests/s)" "$(med haproxy h2 rps)" "$(med haproxy h1 rps)" - -
 ratio "haproxy: 3 chatd / 1 behind HAProxy (requests/s)" "$(med haproxy h3 rps)" "$(med haproxy h1 rps)" - -
+# shellcheck disable=SC2013  # contender names are single words (t1000 ...)
 for c in $(awk -F'\t' '$1 == "failover" {print $2}' "$work/medians.tsv" | sort -u -V); do
     t=${c#t}
     absolute "failover (cluster-node-timeout $t ms): the last URL's first write after the promotion" \
