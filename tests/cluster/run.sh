@@ -3,7 +3,7 @@
 # cluster-node-timeout) on free loopback ports and a real chatd (from the
 # build folder $1) in front of it. Runs the API and hostile-input tests
 # against it, then the cluster's own tests (spread, resharding, failover,
-# whole-cluster restart, crash-stop-start rounds). Output is TAP. chatd's
+# a silent master, whole-cluster restart, crash-stop-start rounds). Output is TAP. chatd's
 # periodic topology refresh is turned (almost) off, so that it must learn
 # every change from redirects and errors, and the resharding test can count
 # the MOVED it must see. A second chatd (CHAT_URL2) is the other end of
