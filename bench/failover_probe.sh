@@ -2,10 +2,13 @@
 # bench/failover_probe.sh: what the clients see while Redis fails over. Paced
 # sends (POST /message/ to the lobby) go to every URL given, each from its
 # own loop (one user per loop, so that no loop meets the per-user message
-# limit: PROBE_TOKENS); after a quiet start the lobby's master is killed (kill -9, with
-# scripts/cluster kill-master), and every surviving node's CLUSTER NODES is
-# polled until one of them shows another master for the lobby's slot. Once
-# every URL has acknowledged a send after that, the loops stop.
+# limit: PROBE_TOKENS); after a quiet start the lobby's master gets
+# PROBE_SIGNAL: KILL (default: a crashed process, its connections reset) or
+# STOP (a hung or cut-off host: connections stay open and silent; it gets
+# CONT at the end and rejoins as a replica), and every surviving node's
+# CLUSTER NODES is polled until one of them shows another master for the
+# lobby's slot. Once every URL has acknowledged a send after that, the loops
+# stop.
 #
 #   PROBE_TOKENS="TOKEN..." bench/failover_probe.sh URL...
 #   (the session tokens are used in turn, one per URL; CLUSTER_PORT_BASE and
@@ -34,6 +37,8 @@ fi
 pace=${PROBE_PACE:-0.15}          # seconds between two sends of one loop
 quiet=${PROBE_QUIET:-1}           # seconds of sends before the kill
 after=${PROBE_AFTER:-1}           # seconds of sends after every URL is back
+signal=${PROBE_SIGNAL:-KILL}
+[[ $signal == KILL || $signal == STOP ]] || { echo "PROBE_SIGNAL is KILL or STOP" >&2; exit 2; }
 key='room:{lobby}:messages'
 base=${CLUSTER_PORT_BASE:-7000}
 work=$(mktemp -d "${TMPDIR:-/tmp}/failover-probe.XXXXXX")
@@ -58,22 +63,28 @@ send_loop() {
     done
 }
 
+# master_in_view PORT SLOT: the port of the live master that node PORT's
+# CLUSTER NODES lists for SLOT; fails when there is none or no answer.
+master_in_view() {
+    timeout 2 redis-cli -p "$1" cluster nodes 2>/dev/null | awk -v slot="$2" '
+        $3 ~ /master/ && $3 !~ /fail/ {
+            split($2, a, "@"); n = split(a[1], b, ":")
+            for (i = 9; i <= NF; i++) {
+                if ($i ~ /^\[/) continue
+                m = split($i, r, "-"); lo = r[1]; hi = (m == 2) ? r[2] : r[1]
+                if (slot + 0 >= lo + 0 && slot + 0 <= hi + 0) { print b[n]; found = 1; exit }
+            }
+        }
+        END { exit !found }'
+}
+
 # promoted SLOT DEAD: true when a surviving node lists a live master other
 # than DEAD for SLOT.
 promoted() {
-    local slot=$1 dead=$2 port
+    local slot=$1 dead=$2 port owner
     for ((port = base; port < base + 6; port++)); do
         ((port != dead)) || continue
-        timeout 2 redis-cli -p "$port" cluster nodes 2>/dev/null | awk -v slot="$slot" -v dead="$dead" '
-            $3 ~ /master/ && $3 !~ /fail/ {
-                split($2, a, "@"); n = split(a[1], b, ":")
-                for (i = 9; i <= NF; i++) {
-                    if ($i ~ /^\[/) continue
-                    m = split($i, r, "-"); lo = r[1]; hi = (m == 2) ? r[2] : r[1]
-                    if (slot + 0 >= lo + 0 && slot + 0 <= hi + 0 && b[n] != dead) found = 1
-                }
-            }
-            END { exit !found }' && return 0
+        owner=$(master_in_view "$port" "$slot") && [[ $owner != "$dead" ]] && return 0
     done
     return 1
 }
@@ -95,8 +106,12 @@ for i in "${!urls[@]}"; do
 done
 sleep "$quiet"
 slot=$(redis-cli -p "$base" cluster keyslot "$key")
+dead=$(master_in_view "$base" "$slot") || dead=$(master_in_view $((base + 1)) "$slot")
+pidfile=${CLUSTERCHAT_STATE:-$root/.state}/cluster/$dead/redis.pid
+dead_pid=$(<"$pidfile")
 kill_t=$EPOCHREALTIME
-dead=$("$root/scripts/cluster" kill-master 2>/dev/null)
+kill "-$signal" "$dead_pid"
+[[ $signal != STOP ]] || trap 'kill -CONT "$dead_pid"; touch "$stop"; for p in "${loops[@]}"; do wait "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 deadline=$((SECONDS + 120))
 until promoted "$slot" "$dead"; do
     ((SECONDS < deadline)) || { echo "failover_probe: no promotion within 120 s" >&2; exit 1; }

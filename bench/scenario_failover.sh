@@ -1,9 +1,12 @@
 # shellcheck shell=bash
-# Scenario "failover" of bench/bench.sh: kill -9 of the lobby's master under
+# Scenario "failover" of bench/bench.sh: the lobby's master fails under
 # paced sends, through HAProxy (deploy/haproxy.cfg, two loops) and to each of
 # three chatd directly (one loop each), measured by bench/failover_probe.sh.
-# Contenders are cluster-node-timeout values (BENCH_FAILOVER_TIMEOUTS,
-# default "1000 2000 5000"; 5000 is what make run and deploy/ ship). Per
+# It fails in two ways: kill -9 (a crashed process: its connections are
+# reset at once) and SIGSTOP (a hung or vanished host: its connections stay
+# open and silent). Contenders are the way and the cluster-node-timeout,
+# e.g. kill1000 (BENCH_FAILOVER_TIMEOUTS, default "1000 2000 5000", 5000 is
+# what make run and deploy/ ship; BENCH_FAILOVER_SIGNALS, "KILL STOP"). Per
 # round and contender: when a surviving node showed the promotion, when the
 # first and the last URL acknowledged a send again, the lag of both behind
 # the promotion, the sends refused (503) and the connections dropped. After
@@ -22,7 +25,7 @@ failover_round() {
     local contender=$1 round=$2 name value
     shift 2
     "$root/bench/failover_probe.sh" "$@" >"$tmp/failover-$contender-$round.txt" ||
-        die "the failover probe failed (node timeout ${contender#t})"
+        die "the failover probe failed ($contender)"
     while read -r name value; do
         [[ " $failover_metrics " != *" $name "* ]] || record failover "$contender" "$round" "$name" "$value"
     done <"$tmp/failover-$contender-$round.txt"
@@ -31,7 +34,7 @@ failover_round() {
 }
 
 scenario_failover() {
-    local timeout i port round lb_port stats tokens
+    local timeout i port round lb_port stats tokens signal
     local -a apps urls
     haproxy_maxconn
     for timeout in ${BENCH_FAILOVER_TIMEOUTS:-1000 2000 5000}; do
@@ -58,7 +61,10 @@ scenario_failover() {
         urls=("http://127.0.0.1:$lb_port" "http://127.0.0.1:$lb_port")
         for i in 0 1 2; do urls+=("http://${apps[i]}"); done
         for ((round = 1; round <= rounds; round++)); do
-            PROBE_TOKENS=$tokens failover_round "t$timeout" "$round" "${urls[@]}"
+            for signal in ${BENCH_FAILOVER_SIGNALS:-KILL STOP}; do
+                PROBE_SIGNAL=$signal PROBE_TOKENS=$tokens \
+                    failover_round "${signal,,}$timeout" "$round" "${urls[@]}"
+            done
         done
         stop_started
         cluster_down
