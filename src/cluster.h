@@ -74,7 +74,7 @@ int cluster_command_durable(struct cluster *c, const char *key, size_t keylen,
                             const size_t *argvlen);
 
 /* The same for a command without a key (CLUSTER INFO): it goes to a master
- * whose connection is up, so that one failed master does not hold it up. */
+ * that answers, so that one failed master does not hold it up. */
 int cluster_command_any_node(struct cluster *c, cluster_reply_fn *cb, void *arg, int argc,
                              const char **argv, const size_t *argvlen);
 
@@ -91,9 +91,9 @@ int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, 
 int cluster_node_address(const struct cluster *c, unsigned n, char *host, size_t size,
                          int *port);
 
-/* True when the topology is known, every slot has a master and the
- * connections to more than half of the masters are up: a quick local answer
- * for readiness checks. One failed master (whose slots fail over) leaves
+/* True when the topology is known, every slot has a master and more than
+ * half of the masters answer (connected, nothing unanswered for 300 ms): a
+ * quick local answer for readiness checks. One failed master (whose slots fail over) leaves
  * every chatd alike, so it does not make this one unready; a chatd cut off
  * from most of the cluster is. */
 bool cluster_is_ready(const struct cluster *c);
