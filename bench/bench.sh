@@ -9,7 +9,7 @@
 #                       [-c CONNECTIONS] [-n "N..."] [-W "WORKERS..."] [-o DIR]
 #
 #   -q  quick run: -d 3 -r 1 -n 1000, a smaller history  (BENCH_QUICK=1)
-#   -s  scenarios, of: send cluster history fanout login haproxy
+#   -s  scenarios, of: send cluster history fanout login haproxy failover
 #                                                 (BENCH_SCENARIOS, default all)
 #   -d  seconds per throughput run                (BENCH_DURATION, default 10)
 #   -r  rounds; contenders alternate their order, medians are reported
@@ -27,6 +27,8 @@
 #   BENCH_LOGIN_CHATD_ARGS  login: more chatd flags ("--worker-priority nice")
 #   BENCH_LOGIN_REDIS_GROUP  login: "shared" (default) runs Redis in the
 #                harness's scheduling group with chatd, "own" daemonized
+#   BENCH_FAILOVER_TIMEOUTS  failover: cluster-node-timeout values in ms
+#                (default "1000 2000 5000"), one cluster each
 #
 # Each scenario (bench/scenario_<name>.sh) starts what it needs on free
 # loopback ports (redis-server, the 3+3 cluster, chatd, HAProxy, nginx with
@@ -46,7 +48,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/nchan.sh disable=SC1091
 . "$root/bench/nchan.sh"
 
-all_scenarios="send cluster history fanout login haproxy"
+all_scenarios="send cluster history fanout login haproxy failover"
 quick=${BENCH_QUICK:-0}
 scenarios=${BENCH_SCENARIOS:-$all_scenarios}
 duration=${BENCH_DURATION:-}

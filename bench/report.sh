@@ -206,6 +206,16 @@ ratio "haproxy: 1 chatd behind HAProxy / direct (requests/s)" \
     "$(med haproxy h1 rps)" "$(med haproxy direct rps)" - -
 ratio "haproxy: 2 chatd / 1 behind HAProxy (requests/s)" "$(med haproxy h2 rps)" "$(med haproxy h1 rps)" - -
 ratio "haproxy: 3 chatd / 1 behind HAProxy (requests/s)" "$(med haproxy h3 rps)" "$(med haproxy h1 rps)" - -
+# shellcheck disable=SC2013  # contender names are single words (kill1000 ...)
+for c in $(awk -F'\t' '$1 == "failover" {print $2}' "$work/medians.tsv" | sort -u -V); do
+    how="kill -9, cluster-node-timeout ${c##*[a-z]} ms" # kill1000 (t1000 in the first runs)
+    [[ $c != stop* ]] || how="SIGSTOP, cluster-node-timeout ${c#stop} ms"
+    absolute "failover ($how): the last URL's first write after the promotion" \
+        "$(med failover "$c" slowest_lag_ms)" "<=" 500 ms
+    absolute "failover ($how): sends without an HTTP answer" "$(med failover "$c" dropped)" "<=" 0 sends
+    printf '%s\t%s\t-\t-\n' "failover ($how): promotion; first write; last URL's first write; 503s" \
+        "$(med failover "$c" promoted_ms) ms; $(med failover "$c" first_write_ms) ms; $(med failover "$c" slowest_url_ms) ms; $(med failover "$c" refused)" >>"$work/ratios.tsv"
+done
 
 # ---- the machine and the versions ----
 

@@ -23,6 +23,9 @@
 #define RETRY_BASE_MS 10
 #define RETRY_MAX_MS 200
 #define DEGRADED_REFRESH_MS 1000 /* while writes are degraded, look for a returned replica */
+#define SILENT_NODE_MS 300       /* a command unanswered this long: the node may be gone (a
+                                    crashed host resets no connection), so the topology is
+                                    read again, from another node */
 
 enum cmd_kind { CMD_PLAIN, CMD_DURABLE, CMD_BLOCKING };
 
@@ -85,6 +88,7 @@ struct cluster {
     struct cmd *blocking;                  /* blocking commands on their connections */
     bool refreshing, refresh_due;          /* a CLUSTER SLOTS is in flight / wanted */
     long long last_refresh_ms;
+    long long refresh_sent_ms;             /* when the one in flight was sent */
     int refresh_rotor;                     /* spreads refreshes over the nodes */
     struct conn **graveyard;               /* connections to free outside callbacks */
     int ngraves, graves_cap;
@@ -104,6 +108,14 @@ struct cluster {
 
 static void dispatch(struct cmd *cmd);
 static void request_refresh(struct cluster *c);
+
+/* True when conn is up and has answered everything sent more than
+ * SILENT_NODE_MS ago. */
+static bool conn_answers(const struct conn *conn, long long now) {
+    if (!conn || !conn_is_up(conn)) return false;
+    long long oldest = conn_oldest_sent_ms(conn);
+    return oldest < 0 || now - oldest < SILENT_NODE_MS;
+}
 
 /* ---- small helpers ---- */
 
@@ -585,6 +597,20 @@ static void log_topology(struct cluster *c, const int *before) {
              moved, cluster_map_slots_served(c->map));
 }
 
+/* Commands still waiting on a node that no longer serves slots (it failed,
+ * and its replica took over) are resent at once, to the new master, instead
+ * of waiting for their connection's --redis-timeout: the connection is
+ * closed (later, outside any callback), which fails them over to a retry.
+ * Not while a WAIT for it is still to be sent. */
+static void drop_former_master(struct cluster *c, int node) {
+    struct conn *conn = c->conns[node];
+    if (!conn || conn_pending(conn) == 0 || c->open_batch[node]) return;
+    log_info("msg=\"closing the connection to a former master\" node=%s:%d pending=%zu",
+             conn_host(conn), conn_port(conn), conn_pending(conn));
+    c->conns[node] = NULL;
+    bury(c, conn);
+}
+
 static void apply_slots(struct cluster *c, struct conn *conn, const redisReply *reply) {
     static int before[SLOT_COUNT];
     char err[CLUSTER_MAP_ERR_LEN];
@@ -597,9 +623,12 @@ static void apply_slots(struct cluster *c, struct conn *conn, const redisReply *
     }
     if (c->min_acks < 0) c->min_acks = 1;
     log_topology(c, before);
-    for (size_t i = 0; i < cluster_map_node_count(c->map); i++)
+    for (size_t i = 0; i < cluster_map_node_count(c->map); i++) {
         if (cluster_map_node(c->map, (int)i)->role == CLUSTER_ROLE_MASTER)
             conn_for_node(c, (int)i);
+        else
+            drop_former_master(c, (int)i);
+    }
     c->topology_known = true;
 }
 
@@ -627,13 +656,14 @@ static void on_slots(struct conn *conn, redisReply *reply, void *privdata) {
     run_parked(c);
 }
 
-/* Picks a connection to ask for the topology: a known node that is up,
+/* Picks a connection to ask for the topology: a known node that answers,
  * else the next seed. */
 static struct conn *refresh_source(struct cluster *c) {
     size_t n = cluster_map_node_count(c->map);
+    long long now = conn_now_ms();
     for (size_t i = 0; i < n; i++) {
         struct conn *conn = c->conns[(c->refresh_rotor + i) % n];
-        if (conn && conn_is_up(conn)) {
+        if (conn_answers(conn, now)) {
             c->refresh_rotor = (int)((c->refresh_rotor + i + 1) % n);
             return conn;
         }
@@ -657,6 +687,7 @@ static void start_refresh(struct cluster *c) {
         return;
     }
     c->refreshing = true;
+    c->refresh_sent_ms = conn_now_ms();
 }
 
 /* Asks for a refresh; concurrent requests and bursts collapse into one. */
@@ -696,12 +727,26 @@ static void on_kick(evutil_socket_t fd, short what, void *arg) {
     run_parked(c);
 }
 
+/* A silent master (or a silent source of the refresh in flight) asks for
+ * the topology again: once its replica is promoted, the commands go there
+ * without waiting for the silent connection's --redis-timeout. */
+static void watch_silent_nodes(struct cluster *c, long long now) {
+    for (size_t i = 0; i < cluster_map_node_count(c->map); i++)
+        if (c->conns[i] && conn_is_up(c->conns[i]) && !conn_answers(c->conns[i], now))
+            c->refresh_due = true;
+    if (c->refreshing && now - c->refresh_sent_ms >= SILENT_NODE_MS) {
+        c->refreshing = false; /* its answer, if it comes, is applied as well */
+        c->refresh_due = true;
+    }
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     struct cluster *c = arg;
     long long now = conn_now_ms();
     for (size_t i = 0; i < cluster_map_node_count(c->map); i++)
         if (c->conns[i]) conn_check(c->conns[i], now);
+    watch_silent_nodes(c, now);
     for (int i = 0; i < c->nseeds; i++)
         if (c->seeds[i].conn) conn_check(c->seeds[i].conn, now);
     if (!c->refreshing && (c->refresh_due || now - c->last_refresh_ms >= c->opts.refresh_period_ms) &&
@@ -816,8 +861,8 @@ void cluster_free(struct cluster *c) {
     free(c);
 }
 
-static int submit(struct cluster *c, enum cmd_kind kind, const char *key, size_t keylen,
-                  int timeout_ms, cluster_reply_fn *cb, void *arg, int argc, const char **argv,
+static int submit(struct cluster *c, enum cmd_kind kind, unsigned slot, int timeout_ms,
+                  cluster_reply_fn *cb, void *arg, int argc, const char **argv,
                   const size_t *argvlen) {
     if (c->closing || argc < 0) return -1;
     size_t len = resp_format_len(argc, argv, argvlen);
@@ -831,7 +876,7 @@ static int submit(struct cluster *c, enum cmd_kind kind, const char *key, size_t
     cmd->cb = cb;
     cmd->arg = arg;
     cmd->kind = kind;
-    cmd->slot = slot_for_key(key, keylen);
+    cmd->slot = slot;
     cmd->ask_node = -1;
     cmd->deadline_ms = conn_now_ms() + timeout_ms;
     c->stats.commands++;
@@ -842,7 +887,24 @@ static int submit(struct cluster *c, enum cmd_kind kind, const char *key, size_t
 int cluster_command_argv(struct cluster *c, const char *key, size_t keylen,
                          cluster_reply_fn *cb, void *arg, int argc, const char **argv,
                          const size_t *argvlen) {
-    return submit(c, CMD_PLAIN, key, keylen, c->opts.timeout_ms, cb, arg, argc, argv, argvlen);
+    return submit(c, CMD_PLAIN, slot_for_key(key, keylen), c->opts.timeout_ms, cb, arg, argc,
+                  argv, argvlen);
+}
+
+/* A slot whose master answers; slot 0 when there is none. */
+static unsigned slot_on_live_master(const struct cluster *c) {
+    long long now = conn_now_ms();
+    for (unsigned s = 0; s < SLOT_COUNT; s++) {
+        int node = cluster_map_master(c->map, s);
+        if (node != CLUSTER_NODE_NONE && conn_answers(c->conns[node], now)) return s;
+    }
+    return 0;
+}
+
+int cluster_command_any_node(struct cluster *c, cluster_reply_fn *cb, void *arg, int argc,
+                             const char **argv, const size_t *argvlen) {
+    return submit(c, CMD_PLAIN, slot_on_live_master(c), c->opts.timeout_ms, cb, arg, argc, argv,
+                  argvlen);
 }
 
 int cluster_command_durable(struct cluster *c, const char *key, size_t keylen,
@@ -850,22 +912,27 @@ int cluster_command_durable(struct cluster *c, const char *key, size_t keylen,
                             const size_t *argvlen) {
     /* whether WAIT follows is decided when it is sent: before the topology is
      * known, a standalone node (no WAIT) cannot be told from a cluster */
-    return submit(c, CMD_DURABLE, key, keylen, c->opts.timeout_ms, cb, arg, argc, argv, argvlen);
+    return submit(c, CMD_DURABLE, slot_for_key(key, keylen), c->opts.timeout_ms, cb, arg, argc,
+                  argv, argvlen);
 }
 
 int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, int timeout_ms,
                              cluster_reply_fn *cb, void *arg, int argc, const char **argv,
                              const size_t *argvlen) {
-    return submit(c, CMD_BLOCKING, key, keylen, timeout_ms, cb, arg, argc, argv, argvlen);
+    return submit(c, CMD_BLOCKING, slot_for_key(key, keylen), timeout_ms, cb, arg, argc, argv,
+                  argvlen);
 }
 
 bool cluster_is_ready(const struct cluster *c) {
     if (!c->topology_known || cluster_map_slots_served(c->map) != SLOT_COUNT) return false;
-    for (size_t i = 0; i < cluster_map_node_count(c->map); i++)
-        if (cluster_map_node(c->map, (int)i)->role == CLUSTER_ROLE_MASTER &&
-            (!c->conns[i] || !conn_is_up(c->conns[i])))
-            return false;
-    return true;
+    size_t masters = 0, up = 0;
+    long long now = conn_now_ms();
+    for (size_t i = 0; i < cluster_map_node_count(c->map); i++) {
+        if (cluster_map_node(c->map, (int)i)->role != CLUSTER_ROLE_MASTER) continue;
+        masters++;
+        up += conn_answers(c->conns[i], now);
+    }
+    return up * 2 > masters;
 }
 
 int cluster_node_address(const struct cluster *c, unsigned n, char *host, size_t size,

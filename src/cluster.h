@@ -73,6 +73,11 @@ int cluster_command_durable(struct cluster *c, const char *key, size_t keylen,
                             cluster_reply_fn *cb, void *arg, int argc, const char **argv,
                             const size_t *argvlen);
 
+/* The same for a command without a key (CLUSTER INFO): it goes to a master
+ * that answers, so that one failed master does not hold it up. */
+int cluster_command_any_node(struct cluster *c, cluster_reply_fn *cb, void *arg, int argc,
+                             const char **argv, const size_t *argvlen);
+
 /* The same for a blocking command (XREAD BLOCK ...): it runs on a dedicated
  * connection to the key's master, bounded by timeout_ms instead. */
 int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, int timeout_ms,
@@ -86,8 +91,11 @@ int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, 
 int cluster_node_address(const struct cluster *c, unsigned n, char *host, size_t size,
                          int *port);
 
-/* True when the topology is known, every slot has a master and every
- * master's connection is up: a quick local answer for readiness checks. */
+/* True when the topology is known, every slot has a master and more than
+ * half of the masters answer (connected, nothing unanswered for 300 ms): a
+ * quick local answer for readiness checks. One failed master (whose slots fail over) leaves
+ * every chatd alike, so it does not make this one unready; a chatd cut off
+ * from most of the cluster is. */
 bool cluster_is_ready(const struct cluster *c);
 /* True when the seed turned out to be a standalone (non-cluster) Redis. */
 bool cluster_is_standalone(const struct cluster *c);

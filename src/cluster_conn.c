@@ -244,5 +244,6 @@ int conn_subscribe(struct conn *c, const char *cmd, size_t len, conn_reply_fn *f
 bool conn_is_up(const struct conn *c) { return c->up; }
 bool conn_is_usable(const struct conn *c) { return c->ctx != NULL && !c->closing; }
 size_t conn_pending(const struct conn *c) { return c->npending; }
+long long conn_oldest_sent_ms(const struct conn *c) { return c->head ? c->head->sent_ms : -1; }
 const char *conn_host(const struct conn *c) { return c->host; }
 int conn_port(const struct conn *c) { return c->port; }

@@ -52,6 +52,9 @@ bool conn_is_up(const struct conn *conn);
 bool conn_is_usable(const struct conn *conn);
 /* Commands sent and not answered yet. */
 size_t conn_pending(const struct conn *conn);
+/* When the oldest unanswered command was sent (CLOCK_MONOTONIC ms), or -1
+ * when none is waiting. */
+long long conn_oldest_sent_ms(const struct conn *conn);
 const char *conn_host(const struct conn *conn);
 int conn_port(const struct conn *conn);
 

@@ -424,7 +424,11 @@ int store_ready(struct store *s, store_status_fn *cb, void *arg) {
     if (!op) return -1;
     op->cb.status = cb;
     const char *argv[] = {"CLUSTER", "INFO"};
-    return send_op(s, op, on_cluster_info, PLAIN, 2, argv, NULL);
+    if (cluster_command_any_node(s->cluster, on_cluster_info, op, 2, argv, NULL) < 0) {
+        free(op);
+        return -1;
+    }
+    return 0;
 }
 
 static void on_room_added(redisReply *r, void *arg) {

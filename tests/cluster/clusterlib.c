@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "testlib.h"
 
@@ -58,6 +59,17 @@ int cl_master_of(const char *key) {
     snprintf(args, sizeof(args), "master-of '%s'", key);
     if (cl_slot_tool(out, sizeof(out), args) != 0) return -1;
     return atoi(out);
+}
+
+int cl_wait_promotion(const char *key, int dead_master) {
+    double start = test_now_ms();
+    for (;;) {
+        int owner = cl_master_of(key);
+        if (owner > 0 && owner != dead_master) return owner;
+        if (test_now_ms() - start >= 60000) return -1;
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 long long cl_metric(const char *sample) { return test_metric(test_url(), sample); }

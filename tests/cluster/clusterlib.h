@@ -22,6 +22,11 @@ int cl_slot_tool(char *out, size_t size, const char *args);
 /* The port of the master serving key, or -1. */
 int cl_master_of(const char *key);
 
+/* Waits (polling the cluster's own view every 20 ms, at most 60 s) until a
+ * master other than dead_master serves key; returns that master's port, or
+ * -1 when none did in time. */
+int cl_wait_promotion(const char *key, int dead_master);
+
 /* The value of one sample of chatd's /metrics, e.g.
  * "chatd_redis_redirects_total{kind=\"ask\"}", or -1 when absent. */
 long long cl_metric(const char *sample);

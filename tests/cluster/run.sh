@@ -3,10 +3,11 @@
 # cluster-node-timeout) on free loopback ports and a real chatd (from the
 # build folder $1) in front of it. Runs the API and hostile-input tests
 # against it, then the cluster's own tests (spread, resharding, failover,
-# whole-cluster restart). Output is TAP. chatd's periodic topology refresh is
-# turned (almost) off, so that it must learn every change from redirects and
-# errors, and the resharding test can count the MOVED it must see. A second
-# chatd (CHAT_URL2) is the other end of test_sessions.
+# a silent master, whole-cluster restart, crash-stop-start rounds). Output
+# is TAP. chatd's periodic topology refresh is turned (almost) off, so that
+# it must learn every change from redirects and errors, and the resharding
+# test can count the MOVED it must see. A second chatd (CHAT_URL2) is the
+# other end of test_sessions.
 #
 # The tests find their fixtures in the environment (set below):
 #   CHAT_URL              chatd on the cluster (every test, testlib)
@@ -17,6 +18,7 @@
 #   CLUSTER_PORT_BASE     the cluster's first port (6 consecutive ports)
 #   CLUSTER_NODE_TIMEOUT  its cluster-node-timeout (use_scratch: 1000 ms)
 #   CHAT_SANITIZED        1 under ASan+UBSan (tests/run-all.sh sets it)
+#   CLUSTER_RESTART_ROUNDS crash-stop-start rounds of test_restart
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
@@ -63,6 +65,13 @@ CHATD_PID=$main_pid
 
 export CHAT_URL="http://127.0.0.1:$chat_port" CHATD_PID CHAT_CLUSTER=1
 export CHAT_URL2="http://127.0.0.1:$second_port"
+# test_restart's crash-stop-start rounds: ten, or one under the sanitizers
+# (the slow build; the other tests cover the same code there).
+if [[ -n ${CHAT_SANITIZED:-} ]]; then
+  export CLUSTER_RESTART_ROUNDS=${CLUSTER_RESTART_ROUNDS:-1}
+else
+  export CLUSTER_RESTART_ROUNDS=${CLUSTER_RESTART_ROUNDS:-10}
+fi
 rc=0
 for bin in "$top/$build/tests/integration/test_api" "$top/$build/tests/integration/test_hostile" \
            "$top/$build"/tests/cluster/test_*; do
