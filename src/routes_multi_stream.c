@@ -18,7 +18,8 @@
  *
  * The single-room stream encodes an event once for all its streams; here
  * the id differs per stream, so the message part ("data: ...") is encoded
- * once per message and copied behind each stream's own id line.
+ * once per message and copied behind each stream's own id line, which goes
+ * out with one send() (fanout_send_one), outside the single-room batch.
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -268,7 +269,9 @@ static void on_event(const struct hub_event *ev, void *arg) {
     evbuffer_drain(out, evbuffer_get_length(out));
     append_position(out, s);
     evbuffer_add(out, evbuffer_pullup(data, -1), evbuffer_get_length(data));
-    stream_write(s, out);
+    /* straight to the socket: not into the hub's batch of single-room streams */
+    if (fanout_send_one(s->r, (const char *)evbuffer_pullup(out, -1), evbuffer_get_length(out)) < 0)
+        multi_end(s, true); /* out of memory: the client resumes from its position */
 }
 
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
