@@ -4,10 +4,13 @@
 // holds it and passes its events on, web/app.js); when the leader tab
 // closes, another takes over. 8 tabs over plain HTTP; 20 tabs over HTTPS
 // when the suite provides an HTTPS address (E2E_HTTPS_URL), else over HTTP.
-// The diagnostics report how long a message took to reach every tab.
+// The diagnostics report how long a message took to reach every tab. The
+// same stream follows the listed rooms: one with a new message is marked.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { URL, launch, registerApi, sendApi, newPage, registerUi, uniqueEmail } from './lib.mjs';
+import {
+  URL, api, launch, registerApi, sendApi, newPage, registerUi, uniqueEmail, waitForText,
+} from './lib.mjs';
 
 const HTTPS_URL = process.env.E2E_HTTPS_URL || '';
 let browser;
@@ -102,4 +105,31 @@ test('8 tabs over plain HTTP all load and all show a new message live', { timeou
 test('20 tabs all load and all show a new message live (HTTPS when the suite has it)', { timeout: 240000 }, async (t) => {
   if (!HTTPS_URL) t.diagnostic('no E2E_HTTPS_URL: over plain HTTP, where the shared stream makes it pass');
   await manyTabs(t, HTTPS_URL || URL, 20);
+});
+
+test('the same stream marks a listed room with a new message as unread', { timeout: 60000 }, async () => {
+  const room = `unread-${process.pid}`;
+  const { cookie } = await registerApi('unread-sender', 'Una');
+  const created = await api('POST', '/room/', { body: { name: room }, cookie });
+  assert.ok([200, 201].includes(created.status), `room created (${created.status})`);
+  const context = await browser.newContext();
+  const streams = streamCounter(context);
+  const page = await newPage(context);
+  await page.goto(`${URL}/#lobby`);
+  await registerUi(page, uniqueEmail('unread'), 'Reader');
+  const button = page.locator(`#room-list button[data-room="${room}"]`);
+  await button.waitFor();
+  // The lobby is open and its stream live once a message sent there shows;
+  // the stream's other room started with it (both wait for one Redis read).
+  const hello = `hello lobby ${process.pid}`;
+  await sendApi(cookie, 'lobby', hello);
+  await waitForText(page, hello);
+  await sendApi(cookie, room, 'while you were in the lobby');
+  await page.locator(`#room-list button.unread[data-room="${room}"]`).waitFor({ timeout: 20000 });
+  assert.equal(streams(), 1, 'one stream for the lobby and the listed room');
+  await button.click();
+  await waitForText(page, 'while you were in the lobby');
+  assert.equal(await page.locator(`#room-list button.unread[data-room="${room}"]`).count(), 0);
+  assert.deepEqual(page.problems, []);
+  await context.close();
 });
