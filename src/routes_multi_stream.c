@@ -37,51 +37,54 @@
 #include "store.h"
 #include "stream_rooms.h"
 
-#define RETRY_HINT_MS 2000  /* reconnection delay the stream asks for */
-#define DRAIN_HINT_MS 250   /* the same when the server goes away */
+#define RETRY_HINT_MS 2000 /* reconnection delay the stream asks for */
+#define DRAIN_HINT_MS 250  /* the same when the server goes away */
 
 struct multi_stream;
 
 /* One room of a stream. */
 struct stream_room_sub {
     struct multi_stream *stream;
-    struct hub_sub *sub;      /* its live messages */
-    bool ready;               /* the hub told where it starts */
-    bool live;                /* its replay is done, or it needs none */
-    bool to_replay;           /* waits for its turn to replay */
-    bool missed;              /* a live message came during its replay */
+    struct hub_sub *sub; /* its live messages */
+    bool ready;          /* the hub told where it starts */
+    bool live;           /* its replay is done, or it needs none */
+    bool to_replay;      /* waits for its turn to replay */
+    bool missed;         /* a live message came during its replay */
 };
 
 /* One open multi-room stream. */
 struct multi_stream {
-    struct request *r;           /* the streaming request */
-    struct multi_streams *all;   /* the server's list */
+    struct request *r;         /* the streaming request */
+    struct multi_streams *all; /* the server's list */
     int nrooms, nready;
-    int replaying;               /* the room whose history is read, -1 for none */
-    bool fetching;               /* a history read is in flight */
-    bool ending;                 /* end once the history read returns */
-    bool awaiting_drain;         /* a replay chunk is on its way out */
+    int replaying;                /* the room whose history is read, -1 for none */
+    bool fetching;                /* a history read is in flight */
+    bool ending;                  /* end once the history read returns */
+    bool awaiting_drain;          /* a replay chunk is on its way out */
     struct stream_room_sub *subs; /* nrooms of them */
     struct multi_stream *prev, *next;
-    struct stream_room pos[];    /* names and the position, nrooms of them */
+    struct stream_room pos[]; /* names and the position, nrooms of them */
 };
 
 /* The server's multi-room streams (struct server owns it). */
 struct multi_streams {
     struct multi_stream *list;
     int count;
-    struct event *heartbeat;        /* one timer pings every stream */
-    struct evbuffer *out;           /* an event on its way to one stream */
-    struct evbuffer *scratch;       /* a message being encoded */
-    struct evbuffer *data;          /* the last live message as "data: ...\n\n" */
-    char data_room[CHAT_ROOM_MAX + 1];   /* its room */
+    struct event *heartbeat;              /* one timer pings every stream */
+    struct evbuffer *out;                 /* an event on its way to one stream */
+    struct evbuffer *scratch;             /* a message being encoded */
+    struct evbuffer *data;                /* the last live message as "data: ...\n\n" */
+    char data_room[CHAT_ROOM_MAX + 1];    /* its room */
     char data_id[CHAT_STREAM_ID_MAX + 1]; /* and id; "" when data holds none */
 };
 
 static void multi_free(struct multi_stream *s) {
-    for (int i = 0; i < s->nrooms; i++) hub_unsubscribe(s->subs[i].sub);
-    if (s->prev) s->prev->next = s->next;
-    else s->all->list = s->next;
+    for (int i = 0; i < s->nrooms; i++)
+        hub_unsubscribe(s->subs[i].sub);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        s->all->list = s->next;
     if (s->next) s->next->prev = s->prev;
     s->all->count--;
     free(s->subs);
@@ -93,8 +96,10 @@ static void multi_free(struct multi_stream *s) {
 static void multi_end(struct multi_stream *s, bool cut) {
     struct request *r = s->r;
     multi_free(s);
-    if (cut) http_stream_abort(r);
-    else http_stream_end(r);
+    if (cut)
+        http_stream_abort(r);
+    else
+        http_stream_end(r);
 }
 
 /* Appends m of room as "data: {"room":…,"id":…}\n\n"; -1 (nothing
@@ -287,8 +292,10 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
 
 static void on_client_gone(struct request *r) {
     struct multi_stream *s = r->stream_arg;
-    if (s->fetching) s->ending = true; /* on_history ends it */
-    else multi_end(s, false);
+    if (s->fetching)
+        s->ending = true; /* on_history ends it */
+    else
+        multi_end(s, false);
 }
 
 static struct multi_streams *streams_new(struct server *srv) {
@@ -325,7 +332,8 @@ static struct multi_stream *multi_new(struct multi_streams *all, struct request 
     }
     *s = (struct multi_stream){.r = r, .all = all, .nrooms = n, .replaying = -1, .subs = subs};
     memcpy(s->pos, rooms, (size_t)n * sizeof(rooms[0]));
-    for (int i = 0; i < n; i++) subs[i].stream = s;
+    for (int i = 0; i < n; i++)
+        subs[i].stream = s;
     s->next = all->list;
     if (all->list) all->list->prev = s;
     all->list = s;
@@ -369,8 +377,8 @@ void route_multi_stream(struct request *r) {
     int n = read_rooms(r, rooms);
     if (n < 0) return;
     struct multi_streams *all = streams_of(r->srv);
-    if (all && (routes_stream_count() + all->count >= r->srv->cfg.max_streams ||
-                r->srv->draining)) {
+    if (all &&
+        (routes_stream_count() + all->count >= r->srv->cfg.max_streams || r->srv->draining)) {
         http_add_header(r, "Retry-After", "1");
         http_reply_error(r, CHAT_E_TOO_MANY_STREAMS, NULL);
         return;
@@ -407,8 +415,10 @@ void routes_multi_stream_close_all(struct server *srv) {
     for (; s; s = next) {
         next = s->next;
         fanout_write(s->r, hint, (size_t)n);
-        if (s->fetching) s->ending = true;
-        else multi_end(s, false);
+        if (s->fetching)
+            s->ending = true;
+        else
+            multi_end(s, false);
     }
     if (all->heartbeat) event_del(all->heartbeat); /* no new stream starts now */
 }
