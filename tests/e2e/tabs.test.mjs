@@ -115,12 +115,17 @@ test('the same stream marks a listed room with a new message as unread', { timeo
   const context = await browser.newContext();
   const streams = streamCounter(context);
   const page = await newPage(context);
+  // The stream opens once the lobby's first page and the room list came.
+  const streamOpen = context.waitForEvent('response',
+    (res) => res.url().includes('/stream?') && decodeURIComponent(res.url()).includes(room));
   await page.goto(`${URL}/#lobby`);
   await registerUi(page, uniqueEmail('unread'), 'Reader');
   const button = page.locator(`#room-list button[data-room="${room}"]`);
   await button.waitFor();
-  // The lobby is open and its stream live once a message sent there shows;
-  // the stream's other room started with it (both wait for one Redis read).
+  await streamOpen;
+  // A message sent to the lobby now can only come by the stream: once it
+  // shows, the stream is live, and so is its other room, which started with
+  // it (each waits for one Redis read; the send takes several).
   const hello = `hello lobby ${process.pid}`;
   await sendApi(cookie, 'lobby', hello);
   await waitForText(page, hello);
