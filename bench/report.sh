@@ -165,6 +165,10 @@ for n in ${counts:-}; do
             "$(med "$s" chatd p99_ms)" "$(med "$s" "nchan-mem-w$w" p99_ms)" - -
     done
     ratio "fanout $n: chatd p99 / floor p99" "$(med "$s" chatd p99_ms)" "$(med "$s" floor p99_ms)" "<=" 1.2
+    ratio "fanout $n: chatd two-room stream p99 / one-room stream p99" \
+        "$(med "$s" chatd-rooms p99_ms)" "$(med "$s" chatd p99_ms)" - -
+    ratio "fanout $n: chatd two-room stream CPU per delivery / one-room stream's" \
+        "$(med "$s" chatd-rooms cpu_us_per_delivery)" "$(med "$s" chatd cpu_us_per_delivery)" - -
     ratio "fanout $n: chatd CPU per delivery / floor's" \
         "$(med "$s" chatd cpu_us_per_delivery)" "$(med "$s" floor cpu_us_per_delivery)" - -
     for w in ${nchan_workers:-1}; do
@@ -177,6 +181,8 @@ for n in ${counts:-}; do
             "$(med "$s" "nchan-redis-w$w" kb_per_idle_sub)" - - KB
     done
     absolute "fanout $n: floor memory per idle subscriber" "$(med "$s" floor kb_per_idle_sub)" - - KB
+    absolute "fanout $n: chatd two-room stream memory per idle subscriber" \
+        "$(med "$s" chatd-rooms kb_per_idle_sub)" - - KB
 done
 ratio "history: chatd page of 100 / redis-benchmark XRANGE COUNT 100 (requests/s)" \
     "$(med history chatd-page rps)" "$(med history redis-xrange rps)" ">=" 0.5

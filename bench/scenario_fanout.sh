@@ -2,6 +2,8 @@
 # Scenario "fanout" of bench/bench.sh: one server pushing each message to N
 # Server-Sent Events subscribers, for each N of $counts. Contenders:
 #   chatd          GET /message/stream on one chatd (standalone Redis)
+#   chatd-rooms    GET /stream?rooms=lobby,bench-other on the same: the
+#                  multi-room stream, whose event ids differ per stream
 #   nchan-redis-wW nchan's EventSource subscribers, messages through the same
 #                  redis-server (nginx with W workers)
 #   nchan-mem-wW   the same with the messages in nginx's shared memory
@@ -60,12 +62,13 @@ fanout_server() {
     port=$(free_port)
     header=''
     case $name in
-    chatd)
+    chatd | chatd-rooms)
         start_chatd "$chatd" "$tmp/fanout-chatd.log" "$port" "$redis_port" --log-level warn \
             --max-streams $((n + 100)) || die "chatd did not start"
         server_pid=$CHATD_PID
         pids=$server_pid
         sub_url=http://127.0.0.1:$port/message/stream
+        [[ $name == chatd ]] || sub_url="http://127.0.0.1:$port/stream?rooms=lobby,bench-other"
         pub_url=http://127.0.0.1:$port/message/
         [[ -n $fanout_token ]] || fanout_token=$(register_user "http://127.0.0.1:$port")
         header="Cookie: authKey=$fanout_token"
@@ -138,7 +141,7 @@ fanout_run() {
 
 scenario_fanout() {
     local n round c w
-    local contenders=(chatd floor)
+    local contenders=(chatd chatd-rooms floor)
     for w in $nchan_workers; do contenders+=("nchan-redis-w$w" "nchan-mem-w$w"); done
     fanout_token=''
     start_redis_here fanout-redis

@@ -2,7 +2,9 @@
  * fuzz_query: any bytes as the request target or query string of the
  * message routes: libevent's URI and query parsers (as evhttp runs them),
  * then src/request_query.c for ?after, ?before, ?limit, ?wait and the
- * stream's Last-Event-ID. What is accepted must keep the documented ranges.
+ * stream's Last-Event-ID, and src/stream_rooms.c for GET /stream's ?rooms
+ * and position. What is accepted must keep the documented ranges, and a
+ * position written back must read as the same.
  */
 #include <event2/http.h>
 #include <sys/queue.h>
@@ -10,6 +12,30 @@
 
 #include "fuzz.h"
 #include "request_query.h"
+#include "stream_rooms.h"
+
+/* ?rooms= and a position (the Last-Event-ID or ?after=) of GET /stream. */
+static void check_rooms(const char *list, const char *position) {
+    struct stream_room rooms[STREAM_ROOMS_MAX], again[STREAM_ROOMS_MAX];
+    int n = stream_rooms_parse(list, rooms, STREAM_ROOMS_MAX);
+    FUZZ_ASSERT(n == STREAM_ROOMS_BAD_NAME || n == STREAM_ROOMS_BAD_LIST ||
+                (n >= 1 && n <= STREAM_ROOMS_MAX));
+    if (n < 1) return;
+    for (int i = 0; i < n; i++) {
+        FUZZ_ASSERT(validate_room_name(rooms[i].name));
+        for (int j = 0; j < i; j++) FUZZ_ASSERT(strcmp(rooms[i].name, rooms[j].name) != 0);
+    }
+    if (stream_rooms_set_position(position, rooms, n) < 0) return;
+    char text[STREAM_POSITION_MAX + 1];
+    stream_rooms_position(rooms, n, text, sizeof(text));
+    memcpy(again, rooms, sizeof(rooms[0]) * (size_t)n);
+    for (int i = 0; i < n; i++) again[i].id[0] = '\0';
+    FUZZ_ASSERT(!text[0] || stream_rooms_set_position(text, again, n) == 0);
+    for (int i = 0; i < n; i++) {
+        FUZZ_ASSERT(!rooms[i].id[0] || validate_stream_id(rooms[i].id));
+        FUZZ_ASSERT(strcmp(rooms[i].id, again[i].id) == 0);
+    }
+}
 
 static void check_history(const char *query) {
     struct evkeyvalq q;
@@ -28,6 +54,7 @@ static void check_history(const char *query) {
     char cursor[CHAT_STREAM_ID_MAX + 1];
     if (request_query_cursor(NULL, evhttp_find_header(&q, "after"), cursor) == 0)
         FUZZ_ASSERT(!cursor[0] || validate_stream_id(cursor));
+    check_rooms(evhttp_find_header(&q, "rooms"), evhttp_find_header(&q, "after"));
     evhttp_clear_headers(&q);
 }
 

@@ -267,6 +267,8 @@ struct hub_sub *hub_subscribe(struct hub *h, const char *room, hub_event_fn *on_
     return sub;
 }
 
+const char *hub_ready_id(const struct hub_sub *sub) { return sub->room->last_id; }
+
 void hub_unsubscribe(struct hub_sub *sub) {
     if (!sub || sub->removed) return;
     struct room *rm = sub->room;

@@ -47,6 +47,11 @@ struct hub_sub *hub_subscribe(struct hub *h, const char *room, hub_event_fn *on_
 /* Sets the function run after each message reached every subscriber. */
 void hub_set_delivered(struct hub *h, hub_delivered_fn *fn);
 
+/* In on_ready: the room's id after which on_event begins (its newest id
+ * then, "0-0" for an empty room): where a subscriber without a cursor
+ * stands. */
+const char *hub_ready_id(const struct hub_sub *sub);
+
 /* Ends a subscription; safe inside its own callbacks. NULL is fine. */
 void hub_unsubscribe(struct hub_sub *sub);
 

@@ -62,6 +62,7 @@ static void on_drain_delay(evutil_socket_t fd, short what, void *arg) {
     struct server *srv = arg;
     http_stop_accepting(srv);
     routes_stream_close_all(); /* clients reconnect, through the balancer, elsewhere */
+    routes_multi_stream_close_all(srv);
     routes_wait_close_all();
     log_info("msg=\"stopped accepting\" in_flight=%zu", http_inflight());
     on_stop_poll(-1, 0, srv);
@@ -192,8 +193,10 @@ static void server_stop(struct server *srv) {
     store_run_queued(srv->store);
     cluster_free(srv->cluster);
     routes_stream_close_all();
+    routes_multi_stream_close_all(srv);
     routes_wait_close_all();
     if (srv->base) http_stop(srv);
+    routes_multi_stream_free(srv);
     hub_free(srv->hub);
     fanout_stop();
     store_free(srv->store);

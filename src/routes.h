@@ -26,6 +26,15 @@ void route_message_wait(struct request *r, const char *room, const char *after, 
                         int wait_s);
 /* Ends every event stream with a short reconnection hint (drain, shutdown). */
 void routes_stream_close_all(void);
+/* Single-room event streams open now. */
+int routes_stream_count(void);
+void route_multi_stream(struct request *r); /* GET /stream?rooms=a,b */
+/* Multi-room event streams open now. */
+int routes_multi_stream_count(const struct server *srv);
+/* The same as routes_stream_close_all, for the multi-room streams. */
+void routes_multi_stream_close_all(struct server *srv);
+/* Frees what the multi-room streams share; call after the HTTP server is gone. */
+void routes_multi_stream_free(struct server *srv);
 /* Answers every long-poll now (with what is there, usually []). */
 void routes_wait_close_all(void);
 void route_health(struct request *r);        /* GET /health */

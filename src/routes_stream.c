@@ -181,7 +181,8 @@ void route_message_stream(struct request *r) {
         http_reply_error(r, CHAT_E_INVALID_QUERY, "Last-Event-ID (or after) must be a message id.");
         return;
     }
-    if (nstreams >= r->srv->cfg.max_streams || r->srv->draining) {
+    if (nstreams + routes_multi_stream_count(r->srv) >= r->srv->cfg.max_streams ||
+        r->srv->draining) {
         http_add_header(r, "Retry-After", "1");
         http_reply_error(r, CHAT_E_TOO_MANY_STREAMS, NULL);
         return;
@@ -214,6 +215,8 @@ void route_message_stream(struct request *r) {
     int n = snprintf(hello, sizeof(hello), "retry: %d\n: connected\n\n", RETRY_HINT_MS);
     fanout_write(r, hello, (size_t)n);
 }
+
+int routes_stream_count(void) { return nstreams; }
 
 void routes_stream_close_all(void) {
     char hint[64];

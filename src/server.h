@@ -18,6 +18,7 @@ struct hub;
 struct webroot;
 struct session_cache;
 struct session_events;
+struct multi_streams;
 
 struct server {
     struct config cfg;                     /* settings, read-only after start */
@@ -29,6 +30,7 @@ struct server {
     struct session_events *session_events; /* keeps the cache honest; NULL when off */
     struct workers *workers;               /* Argon2id hashing threads */
     struct hub *hub;                       /* room readers and live subscribers */
+    struct multi_streams *multi_streams;   /* open multi-room event streams; NULL before the first */
     struct webroot *web;                   /* the browser client's files */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
     unsigned long long requests;           /* requests seen, for request ids */

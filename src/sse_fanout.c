@@ -243,6 +243,28 @@ void fanout_write(struct request *r, const char *data, size_t len) {
     fanout_flush();
 }
 
+int fanout_send_one(struct request *r, const char *data, size_t len) {
+    if (len == 0 || !r->streaming || r->bodyless) return 0;
+    struct bufferevent *bev = attached_bev(r);
+    int fd = r->sock ? stream_sock_fd(r->sock) : -1;
+    if (!bev && fd < 0) return 0; /* the client is gone: the stream hears of it */
+    struct frame *f = frame_new(data, len);
+    if (!f) return -1;
+    const char *bytes = r->chunked ? f->bytes : f->bytes + f->head_len;
+    size_t n = r->chunked ? f->head_len + f->data_len + 2 : f->data_len;
+    ssize_t sent = 0;
+    if (bev)
+        queue_on_bev(bev, f, bytes, n);
+    else if (stream_sock_backlog(r->sock) == 0)
+        sent = send(fd, bytes, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (!bev && sent < (ssize_t)n) { /* the rest, or an error the socket's write meets */
+        size_t done = sent > 0 ? (size_t)sent : 0;
+        queue_on_sock(r->sock, f, bytes + done, n - done);
+    }
+    frame_unref(f);
+    return 0;
+}
+
 void fanout_keep_alive(struct request *r) {
     struct bufferevent *bev = attached_bev(r);
     /* enabling what is enabled re-adds the read event, with a fresh timeout */

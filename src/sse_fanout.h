@@ -37,6 +37,12 @@ void fanout_flush(void);
 /* Writes data to one stream at once (after flushing the batch). */
 void fanout_write(struct request *r, const char *data, size_t len);
 
+/* Writes data, bytes of this stream alone, to r without touching the
+ * pending batch (which may be a hub delivery's, half-built): one send()
+ * when nothing is queued, else queued behind what is. r must have nothing
+ * in the batch. 0, or -1 when out of memory (nothing was written). */
+int fanout_send_one(struct request *r, const char *data, size_t len);
+
 /* For a stream evhttp still serves: restarts the connection's read
  * timeout, as evhttp does on each of its own writes (writes made here bypass
  * it); call it for every stream at least once per timeout period, with the

@@ -1,14 +1,18 @@
 /*
  * clusterchat's browser client. It talks to chatd's REST API (docs/API.md)
- * with fetch and follows the open room through an EventSource on
- * /room/<name>/message/stream. The session is chatd's HttpOnly cookie, so a
- * reload (or another tab) finds it with GET /user/.
+ * with fetch and follows its rooms live through one EventSource per browser
+ * on /stream?rooms=a,b (the rooms the tabs show or list): one tab holds it
+ * (the leader, chosen with a Web Lock) and hands its events to the other
+ * tabs over a BroadcastChannel, so that any number of tabs uses one
+ * connection. The session is chatd's HttpOnly cookie, so a reload (or
+ * another tab) finds it with GET /user/.
  *
  * Messages are kept in id order and rendered once per id, whichever way they
  * arrive (the first page, scroll-back, the stream, the answer to our own
- * send). The stream resumes from the last id it delivered: the browser
- * resends it as Last-Event-ID when it reconnects by itself, and when it
- * gives up we open a new stream with ?after=<that id>.
+ * send). The stream resumes every room from its position (one id per room):
+ * the browser resends it as Last-Event-ID when it reconnects by itself, and
+ * when it gives up, when the rooms change or when another tab takes over,
+ * a new stream starts with ?after=<that position>.
  *
  * Text from the server is only ever set with textContent, never as HTML.
  */
@@ -55,6 +59,7 @@
     me: null,            // {id, email, name} of the session, null when logged out
     registering: false,  // the auth form registers instead of logging in
     rooms: [],           // names shown in the room list
+    unread: new Set(),   // rooms with new messages since they were last open
   };
 
   // The open room: replaced as a whole when the room changes, so that late
@@ -155,6 +160,7 @@
 
   function showAuth(message) {
     closeRoom();
+    live.follow(null, null); // a logged-out tab follows no room
     state.me = null;
     el.chatView.hidden = true;
     el.whoami.hidden = true;
@@ -263,6 +269,7 @@
       if (!state.rooms.length) state.rooms = ['lobby'];
     }
     renderRooms();
+    if (current && current.cursor !== null) live.follow(current.room, current.cursor);
   }
 
   function renderRooms() {
@@ -275,6 +282,7 @@
       button.textContent = '# ' + name;
       button.dataset.room = name;
       if (current && current.room === name) button.setAttribute('aria-current', 'true');
+      if (state.unread.has(name)) button.classList.add('unread');
       button.addEventListener('click', () => { location.hash = name; });
       li.append(button);
       return li;
@@ -306,8 +314,6 @@
   function closeRoom() {
     if (!current) return;
     current.closed = true;
-    if (current.source) current.source.close();
-    clearTimeout(current.reopenTimer);
     current = null;
   }
 
@@ -321,12 +327,10 @@
       oldest: null,        // the first id rendered, for scroll-back
       more: true,          // older messages may exist
       loadingOlder: false,
-      source: null,        // the EventSource
-      failures: 0,         // streams that failed in a row, for the back-off
-      reopenTimer: 0,
       closed: false,
     };
     current = view;
+    state.unread.delete(room);
     el.roomTitle.textContent = '# ' + room;
     document.title = '#' + room + ' — clusterchat';
     el.messages.replaceChildren();
@@ -354,7 +358,7 @@
         view.cursor = data.length ? data[data.length - 1].id : '0';
         showHistoryControls(view);
         scrollToBottom();
-        openStream(view);
+        live.follow(view.room, view.cursor);
         fillScreen(view);
         return;
       } catch (e) {
@@ -454,37 +458,173 @@
     if (empty && view.ids.size && !view.more && view.cursor !== null) showHistoryControls(view); // no longer "No messages"
   }
 
-  function openStream(view) {
-    if (view.closed) return;
-    const source = new EventSource(roomPath(view.room) + 'stream?after=' + encodeURIComponent(view.cursor));
-    view.source = source;
-    if (view.failures === 0) setStatus('');
-    source.onopen = () => {
-      if (view.source !== source) return;
-      view.failures = 0;
-      setStatus('');
-    };
-    source.onmessage = (event) => {
-      if (view.source !== source) return;
-      let m;
-      try { m = JSON.parse(event.data); } catch (e) { return; }
-      const stick = nearBottom();
-      if (event.lastEventId && compareIds(event.lastEventId, view.cursor) > 0) view.cursor = event.lastEventId;
-      insertMessages(view, [m]);
-      if (stick) scrollToBottom();
-    };
-    source.onerror = () => {
-      if (view.source !== source) return;
-      setStatus(navigator.onLine === false ? 'Offline — reconnecting…' : 'Reconnecting…');
-      if (source.readyState !== EventSource.CLOSED) return; // the browser retries by itself
-      // The browser gave up (an error status such as 503, or a network
-      // error it does not retry): open a new stream from our last id.
-      source.close();
-      view.failures++;
-      const delay = Math.min(500 * 2 ** view.failures, 10000);
-      view.reopenTimer = setTimeout(() => openStream(view), delay);
-    };
+  // ---- live messages: one stream per browser, shared by its tabs ----
+
+  const STREAM_ROOMS_MAX = 32; // chatd's limit of rooms per stream
+
+  // Parses a stream position "a:<id>,b:<id>" into a Map room → id.
+  function parsePosition(text) {
+    const map = new Map();
+    for (const pair of (text || '').split(',')) {
+      const at = pair.indexOf(':');
+      if (at > 0) map.set(pair.slice(0, at), pair.slice(at + 1));
+    }
+    return map;
   }
+
+  // One tab (the leader, which holds a Web Lock while it lives) opens the
+  // stream for the rooms of every tab and posts each event to the others on
+  // a BroadcastChannel. When the leader closes, the lock passes to another
+  // tab, which opens the stream from the last position every tab has seen.
+  // Without BroadcastChannel or Web Locks (plain HTTP on a host other than
+  // localhost is no secure context) every tab holds its own stream.
+  const live = (() => {
+    const tab = newKey();
+    const channel = 'BroadcastChannel' in window ? new BroadcastChannel('clusterchat-live') : null;
+    const sharing = Boolean(channel && navigator.locks);
+    const wants = new Map();     // leader: tab → what it shows ({room, cursor, rooms})
+    const positions = new Map(); // room → last id a stream delivered (every tab keeps it)
+    let me = { room: null, cursor: null, rooms: [] }; // what this tab shows
+    let leader = !sharing;       // this tab holds the stream
+    let source = null;           // the EventSource (leader)
+    let streamRooms = '';        // its rooms, sorted, comma-separated
+    let failures = 0;            // streams that failed in a row, for the back-off
+    let reopenTimer = 0, changeTimer = 0;
+
+    const post = (message) => { if (channel) channel.postMessage(message); };
+
+    // In every tab: a message of a room arrived, from our stream or the leader's.
+    function deliver(room, m, position) {
+      for (const [r, id] of parsePosition(position)) positions.set(r, id);
+      if (current && room === current.room) {
+        const stick = nearBottom();
+        if (current.cursor === null || compareIds(m.id, current.cursor) > 0) current.cursor = m.id;
+        insertMessages(current, [m]);
+        if (stick) scrollToBottom();
+      } else if (!state.unread.has(room)) {
+        state.unread.add(room);
+        renderRooms();
+      }
+    }
+
+    function showState(what) {
+      setStatus(what === 'open' ? '' : what === 'offline' ? 'Offline — reconnecting…' : 'Reconnecting…');
+      if (leader) post({ type: 'state', what });
+    }
+
+    // Leader: every tab's open room first, then the rooms they list; sorted,
+    // so that the same rooms make the same stream.
+    function wantedRooms() {
+      const all = [me, ...wants.values()];
+      const names = [];
+      const add = (r) => { if (r && !names.includes(r) && names.length < STREAM_ROOMS_MAX) names.push(r); };
+      all.forEach((w) => add(w.room));
+      all.forEach((w) => w.rooms.forEach(add));
+      return names.sort();
+    }
+
+    // Where each room starts: the lower of the position seen and the open
+    // room's cursor of a tab (rendering drops what a tab has already).
+    function startPosition(names) {
+      const start = new Map(positions);
+      for (const w of [me, ...wants.values()]) {
+        if (!w.room || w.cursor === null) continue;
+        const known = start.get(w.room);
+        if (known === undefined || compareIds(w.cursor, known) < 0) start.set(w.room, w.cursor);
+      }
+      return names.filter((r) => start.has(r)).map((r) => r + ':' + start.get(r)).join(',');
+    }
+
+    function openStream() {
+      clearTimeout(reopenTimer);
+      if (source) source.close();
+      source = null;
+      const names = wantedRooms();
+      streamRooms = names.join(',');
+      if (!names.length) return;
+      const after = startPosition(names);
+      const es = new EventSource('/stream?rooms=' + encodeURIComponent(streamRooms) +
+        (after ? '&after=' + encodeURIComponent(after) : ''));
+      source = es;
+      es.onopen = () => {
+        if (source !== es) return;
+        failures = 0;
+        showState('open');
+      };
+      es.onmessage = (event) => {
+        if (source !== es) return;
+        let m;
+        try { m = JSON.parse(event.data); } catch (e) { return; }
+        if (!m || typeof m.room !== 'string') return;
+        post({ type: 'message', room: m.room, message: m, position: event.lastEventId });
+        deliver(m.room, m, event.lastEventId);
+      };
+      es.onerror = () => {
+        if (source !== es) return;
+        showState(navigator.onLine === false ? 'offline' : 'reconnecting');
+        if (es.readyState !== EventSource.CLOSED) return; // the browser retries by itself
+        // The browser gave up (an error status such as 503, or a network
+        // error it does not retry): a new stream from the last position.
+        es.close();
+        source = null;
+        failures++;
+        reopenTimer = setTimeout(openStream, Math.min(500 * 2 ** failures, 10000));
+      };
+    }
+
+    // Leader: a new stream when the rooms changed (a short wait gathers the
+    // changes of several tabs into one).
+    function roomsChanged() {
+      clearTimeout(changeTimer);
+      changeTimer = setTimeout(() => {
+        if (leader && wantedRooms().join(',') !== streamRooms) openStream();
+      }, 50);
+    }
+
+    function announce() {
+      if (leader) roomsChanged();
+      else post({ type: 'want', tab, want: me });
+    }
+
+    if (channel) {
+      channel.onmessage = (event) => {
+        const msg = event.data || {};
+        if (msg.type === 'message') deliver(msg.room, msg.message, msg.position);
+        else if (msg.type === 'state' && !leader) showState(msg.what);
+        else if (msg.type === 'want' && leader) { wants.set(msg.tab, msg.want); roomsChanged(); }
+        else if (msg.type === 'leave' && leader) { wants.delete(msg.tab); roomsChanged(); }
+        else if (msg.type === 'leader' && !leader) announce();
+      };
+    }
+    if (sharing) {
+      navigator.locks.request('clusterchat-live', () => {
+        leader = true;
+        post({ type: 'leader' }); // the others say what they show
+        roomsChanged();
+        return new Promise(() => {}); // held while this tab lives
+      });
+    }
+
+    return {
+      // This tab shows room (null: none) and has its messages up to cursor.
+      follow(room, cursor) {
+        me = { room, cursor, rooms: room ? state.rooms.slice(0, STREAM_ROOMS_MAX) : [] };
+        announce();
+      },
+      // The network is back: a stream the browser gave up on starts again.
+      online() {
+        if (!leader) return;
+        if (source && source.readyState === EventSource.OPEN) showState('open');
+        else if (!source || source.readyState === EventSource.CLOSED) openStream();
+        else showState('reconnecting');
+      },
+      // The tab goes away (its lock, if it leads, passes on by itself).
+      leave() {
+        if (!leader) post({ type: 'leave', tab });
+        else if (source) source.close();
+      },
+    };
+  })();
 
   // ---- sending ----
 
@@ -545,18 +685,8 @@
   });
   window.addEventListener('hashchange', () => { if (state.me) openRoom(roomFromHash()); });
   window.addEventListener('offline', () => { if (state.me) setStatus('Offline — reconnecting…'); });
-  window.addEventListener('online', () => {
-    const source = current && current.source;
-    if (!source) return;
-    if (source.readyState === EventSource.OPEN) {
-      setStatus(''); // the stream outlived the outage
-    } else if (source.readyState === EventSource.CLOSED) {
-      clearTimeout(current.reopenTimer); // the browser gave up on it: reopen at once
-      openStream(current);
-    } else {
-      setStatus('Reconnecting…');
-    }
-  });
+  window.addEventListener('online', () => live.online());
+  window.addEventListener('pagehide', () => live.leave());
 
   setAuthMode(false);
   checkSession();

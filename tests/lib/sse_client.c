@@ -10,7 +10,7 @@
 
 struct sse_client {
     char *url;
-    char last_id[64];
+    char last_id[SSE_ID_MAX];   /* sent as Last-Event-ID */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t changed;
@@ -20,7 +20,8 @@ struct sse_client {
     volatile bool stop;         /* asked to stop */
     char line[16384];           /* the line being read */
     size_t line_len;
-    char cur_id[48];            /* the event being read */
+    char cur_id[SSE_ID_MAX];    /* the event being read */
+    char seen_id[SSE_ID_MAX];   /* the last id of a complete block */
     char *cur_data;
 };
 
@@ -31,7 +32,7 @@ static void add_event(struct sse_client *c) {
         c->events = realloc(c->events, c->cap * sizeof(*c->events));
     }
     struct sse_event *e = &c->events[c->n++];
-    memcpy(e->id, c->cur_id, sizeof(e->id));
+    e->id = strdup(c->cur_id);
     e->data = c->cur_data;
     c->cur_data = NULL;
     pthread_cond_broadcast(&c->changed);
@@ -41,6 +42,12 @@ static void add_event(struct sse_client *c) {
 /* One complete line: "id: x", "data: y", "" ends an event, ":" is a comment. */
 static void on_line(struct sse_client *c, const char *line) {
     if (line[0] == '\0') {
+        if (c->cur_id[0]) {
+            pthread_mutex_lock(&c->lock);
+            memcpy(c->seen_id, c->cur_id, sizeof(c->seen_id));
+            pthread_cond_broadcast(&c->changed);
+            pthread_mutex_unlock(&c->lock);
+        }
         if (c->cur_data) add_event(c);
         c->cur_id[0] = '\0';
     } else if (strncmp(line, "id: ", 4) == 0) {
@@ -75,7 +82,7 @@ static void *run(void *arg) {
     struct sse_client *c = arg;
     CURL *curl = curl_easy_init();
     struct curl_slist *h = NULL;
-    char header[128];
+    char header[SSE_ID_MAX + 32];
     if (c->last_id[0]) {
         snprintf(header, sizeof(header), "Last-Event-ID: %s", c->last_id);
         h = curl_slist_append(h, header);
@@ -108,7 +115,16 @@ struct sse_client *sse_open(const char *url, const char *last_id) {
     return c;
 }
 
-static bool wait_until(struct sse_client *c, size_t n, bool for_end, int timeout_ms) {
+/* What a waiter waits for: n events, an id, or the end. */
+enum wait_for { WAIT_EVENTS, WAIT_ID, WAIT_END };
+
+static bool reached(const struct sse_client *c, enum wait_for what, size_t n) {
+    if (what == WAIT_EVENTS) return c->n >= n;
+    if (what == WAIT_ID) return c->seen_id[0] != '\0';
+    return c->ended;
+}
+
+static bool wait_until(struct sse_client *c, size_t n, enum wait_for what, int timeout_ms) {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += timeout_ms / 1000;
@@ -116,18 +132,22 @@ static bool wait_until(struct sse_client *c, size_t n, bool for_end, int timeout
     if (deadline.tv_nsec >= 1000000000) deadline.tv_sec++, deadline.tv_nsec -= 1000000000;
     pthread_mutex_lock(&c->lock);
     int rc = 0;
-    while (rc == 0 && !c->ended && (for_end || c->n < n))
+    while (rc == 0 && !c->ended && !reached(c, what, n))
         rc = pthread_cond_timedwait(&c->changed, &c->lock, &deadline);
-    bool ok = for_end ? c->ended : c->n >= n;
+    bool ok = reached(c, what, n);
     pthread_mutex_unlock(&c->lock);
     return ok;
 }
 
 bool sse_wait_events(struct sse_client *c, size_t n, int timeout_ms) {
-    return wait_until(c, n, false, timeout_ms);
+    return wait_until(c, n, WAIT_EVENTS, timeout_ms);
 }
 
-bool sse_wait_end(struct sse_client *c, int timeout_ms) { return wait_until(c, 0, true, timeout_ms); }
+bool sse_wait_id(struct sse_client *c, int timeout_ms) { return wait_until(c, 0, WAIT_ID, timeout_ms); }
+
+bool sse_wait_end(struct sse_client *c, int timeout_ms) {
+    return wait_until(c, 0, WAIT_END, timeout_ms);
+}
 
 size_t sse_count(struct sse_client *c) {
     pthread_mutex_lock(&c->lock);
@@ -140,18 +160,32 @@ bool sse_get(struct sse_client *c, size_t i, char id[48], char *data, size_t siz
     pthread_mutex_lock(&c->lock);
     bool ok = i < c->n;
     if (ok) {
-        memcpy(id, c->events[i].id, 48);
+        snprintf(id, 48, "%s", c->events[i].id);
         snprintf(data, size, "%s", c->events[i].data ? c->events[i].data : "");
     }
     pthread_mutex_unlock(&c->lock);
     return ok;
 }
 
+bool sse_get_id(struct sse_client *c, size_t i, char *id, size_t size) {
+    pthread_mutex_lock(&c->lock);
+    bool ok = i < c->n;
+    if (ok) snprintf(id, size, "%s", c->events[i].id);
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
+void sse_last_id(struct sse_client *c, char *id, size_t size) {
+    pthread_mutex_lock(&c->lock);
+    snprintf(id, size, "%s", c->seen_id);
+    pthread_mutex_unlock(&c->lock);
+}
+
 void sse_close(struct sse_client *c) {
     if (!c) return;
     c->stop = true;
     pthread_join(c->thread, NULL);
-    for (size_t i = 0; i < c->n; i++) free(c->events[i].data);
+    for (size_t i = 0; i < c->n; i++) free(c->events[i].id), free(c->events[i].data);
     free(c->events);
     free(c->cur_data);
     free(c->url);

@@ -9,8 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define SSE_ID_MAX 4096 /* the longest id kept (a multi-room stream's position) */
+
 struct sse_event {
-    char id[48];
+    char *id;   /* the event's id, "" for none */
     char *data; /* the event's data line(s) */
 };
 
@@ -28,6 +30,14 @@ bool sse_wait_end(struct sse_client *c, int timeout_ms);
 size_t sse_count(struct sse_client *c);
 /* Copies event i's id (48 bytes) and data (size bytes, cut); false if none. */
 bool sse_get(struct sse_client *c, size_t i, char id[48], char *data, size_t size);
+/* Copies event i's id into id[size]; false if there is no event i. */
+bool sse_get_id(struct sse_client *c, size_t i, char *id, size_t size);
+/* The last id the stream set, also by a block with an id and no data, as an
+ * EventSource keeps it for Last-Event-ID; "" before the first. */
+void sse_last_id(struct sse_client *c, char *id, size_t size);
+/* Waits until the stream set an id (true) or timeout_ms passed or the
+ * stream ended (false). */
+bool sse_wait_id(struct sse_client *c, int timeout_ms);
 /* Stops the stream (if still open), joins the thread and frees everything. */
 void sse_close(struct sse_client *c);
 

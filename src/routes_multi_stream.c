@@ -1,0 +1,435 @@
+/*
+ * routes_multi_stream: GET /stream?rooms=a,b, several rooms as one stream
+ * of Server-Sent Events, so that a browser tab (or all tabs of a browser)
+ * follows every room it shows over one connection. Each event's data is the
+ * message with its "room"; each event's id is the stream's position, the
+ * last id sent of every room ("a:<id>,b:<id>", stream_rooms.h), which the
+ * client sends back as Last-Event-ID to resume every room at once, on any
+ * chatd.
+ *
+ * Each room is a hub subscription with the guarantees of the single-room
+ * stream (routes_stream.c): a room with an id in the position replays what
+ * came after it from the history, then goes live, with no gap and no
+ * duplicate; a room without one starts where the hub's reader stands, and
+ * once every room knows its start the stream sends its position (an `id:`
+ * without data). Replays run one room at a time; rooms that are live
+ * meanwhile keep receiving. Heartbeats, the slow-client rule and
+ * --max-streams are those of the single-room stream.
+ *
+ * The single-room stream encodes an event once for all its streams; here
+ * the id differs per stream, so the message part ("data: ...") is encoded
+ * once per message and copied behind each stream's own id line, which goes
+ * out with one send() (fanout_send_one), outside the single-room batch.
+ */
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "hub.h"
+#include "json.h"
+#include "log.h"
+#include "routes.h"
+#include "server.h"
+#include "sse_fanout.h"
+#include "store.h"
+#include "stream_rooms.h"
+
+#define RETRY_HINT_MS 2000 /* reconnection delay the stream asks for */
+#define DRAIN_HINT_MS 250  /* the same when the server goes away */
+
+struct multi_stream;
+
+/* One room of a stream. */
+struct stream_room_sub {
+    struct multi_stream *stream;
+    struct hub_sub *sub; /* its live messages */
+    bool ready;          /* the hub told where it starts */
+    bool live;           /* its replay is done, or it needs none */
+    bool to_replay;      /* waits for its turn to replay */
+    bool missed;         /* a live message came during its replay */
+};
+
+/* One open multi-room stream. */
+struct multi_stream {
+    struct request *r;         /* the streaming request */
+    struct multi_streams *all; /* the server's list */
+    int nrooms, nready;
+    int replaying;                /* the room whose history is read, -1 for none */
+    bool fetching;                /* a history read is in flight */
+    bool ending;                  /* end once the history read returns */
+    bool awaiting_drain;          /* a replay chunk is on its way out */
+    struct stream_room_sub *subs; /* nrooms of them */
+    struct multi_stream *prev, *next;
+    struct stream_room pos[]; /* names and the position, nrooms of them */
+};
+
+/* The server's multi-room streams (struct server owns it). */
+struct multi_streams {
+    struct multi_stream *list;
+    int count;
+    struct event *heartbeat;              /* one timer pings every stream */
+    struct evbuffer *out;                 /* an event on its way to one stream */
+    struct evbuffer *scratch;             /* a message being encoded */
+    struct evbuffer *data;                /* the last live message as "data: ...\n\n" */
+    char data_room[CHAT_ROOM_MAX + 1];    /* its room */
+    char data_id[CHAT_STREAM_ID_MAX + 1]; /* and id; "" when data holds none */
+};
+
+static void multi_free(struct multi_stream *s) {
+    for (int i = 0; i < s->nrooms; i++)
+        hub_unsubscribe(s->subs[i].sub);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        s->all->list = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->all->count--;
+    free(s->subs);
+    free(s);
+}
+
+/* Ends the stream: a clean end, or cut when the client is too slow or the
+ * history could not be read (it reconnects with its position either way). */
+static void multi_end(struct multi_stream *s, bool cut) {
+    struct request *r = s->r;
+    multi_free(s);
+    if (cut)
+        http_stream_abort(r);
+    else
+        http_stream_end(r);
+}
+
+/* Appends m of room as "data: {"room":…,"id":…}\n\n"; -1 (nothing
+ * appended) when it cannot be encoded. */
+static int append_data(struct multi_streams *all, struct evbuffer *out, const char *room,
+                       const struct message *m) {
+    struct evbuffer *json = all->scratch;
+    evbuffer_drain(json, evbuffer_get_length(json));
+    if (json_message_append(json, m) < 0) return -1;
+    evbuffer_drain(json, 1); /* its "{": the room goes first */
+    evbuffer_add_printf(out, "data: {\"room\":\"%s\",", room);
+    evbuffer_add_buffer(out, json);
+    return evbuffer_add(out, "\n\n", 2);
+}
+
+/* Appends "id: <position>\n". */
+static void append_position(struct evbuffer *out, const struct multi_stream *s) {
+    char position[STREAM_POSITION_MAX + 1];
+    size_t len = stream_rooms_position(s->pos, s->nrooms, position, sizeof(position));
+    evbuffer_add(out, "id: ", 4);
+    evbuffer_add(out, position, len);
+    evbuffer_add(out, "\n", 1);
+}
+
+static void set_room_id(struct multi_stream *s, int i, const char *id) {
+    snprintf(s->pos[i].id, sizeof(s->pos[i].id), "%s", id);
+}
+
+static void fetch_history(struct multi_stream *s);
+
+/* evhttp and stream_sock keep one drained callback, and every write names
+ * it again: only the first run after a replay chunk counts. */
+static void on_replay_drained(struct evhttp_connection *evcon, void *arg) {
+    (void)evcon;
+    struct multi_stream *s = arg;
+    if (!s->awaiting_drain) return;
+    s->awaiting_drain = false;
+    fetch_history(s);
+}
+
+/* Queues out's bytes on the stream, keeping a pending replay's callback. */
+static void stream_write(struct multi_stream *s, struct evbuffer *out) {
+    http_stream_send(s->r, out, s->awaiting_drain ? on_replay_drained : NULL, s);
+}
+
+/* Starts the replay of the next room waiting for one, if any. */
+static void replay_next(struct multi_stream *s) {
+    for (int i = 0; i < s->nrooms; i++) {
+        if (!s->subs[i].to_replay) continue;
+        s->subs[i].to_replay = false;
+        s->replaying = i;
+        fetch_history(s);
+        return;
+    }
+}
+
+/* Appends one replayed batch of room i as events; the room's id follows. */
+static void append_replayed(struct multi_stream *s, int i, struct evbuffer *buf,
+                            const struct message *msgs, size_t n) {
+    struct evbuffer *data = s->all->out;
+    for (size_t k = 0; k < n; k++) {
+        set_room_id(s, i, msgs[k].id);
+        evbuffer_drain(data, evbuffer_get_length(data));
+        if (append_data(s->all, data, s->pos[i].name, &msgs[k]) < 0) {
+            log_warn("req=%s msg=\"message left out: not valid UTF-8\" id=%s", s->r->id,
+                     msgs[k].id);
+            continue;
+        }
+        append_position(buf, s);
+        evbuffer_add_buffer(buf, data);
+    }
+}
+
+static void on_history(enum store_status st, const struct message *msgs, size_t n, void *arg) {
+    struct multi_stream *s = arg;
+    int i = s->replaying;
+    s->fetching = false;
+    if (s->ending || st != STORE_OK) {
+        if (st != STORE_OK) log_warn("req=%s msg=\"stream replay failed\"", s->r->id);
+        multi_end(s, st != STORE_OK);
+        return;
+    }
+    struct evbuffer *buf = evbuffer_new();
+    if (!buf) { /* out of memory: cut, the client resumes from its position */
+        multi_end(s, true);
+        return;
+    }
+    append_replayed(s, i, buf, msgs, n);
+    bool more = n == (size_t)s->r->srv->cfg.history_batch || s->subs[i].missed;
+    bool sent = evbuffer_get_length(buf) > 0;
+    if (sent) {
+        s->awaiting_drain = more;
+        stream_write(s, buf);
+    }
+    evbuffer_free(buf);
+    if (more) {
+        if (!sent) fetch_history(s);
+        return;
+    }
+    s->subs[i].live = true;
+    s->replaying = -1;
+    replay_next(s);
+}
+
+static void fetch_history(struct multi_stream *s) {
+    int i = s->replaying;
+    s->subs[i].missed = false;
+    s->fetching = true;
+    if (store_history_range(s->r->srv->store, s->pos[i].name, s->pos[i].id,
+                            s->r->srv->cfg.history_batch, on_history, s) < 0) {
+        s->fetching = false;
+        multi_end(s, true);
+    }
+}
+
+/* An `id:` without data: the client's Last-Event-ID now covers every room. */
+static void write_position(struct multi_stream *s) {
+    struct evbuffer *out = s->all->out;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    append_position(out, s);
+    evbuffer_add(out, "\n", 1);
+    stream_write(s, out);
+}
+
+static void on_ready(void *arg) {
+    struct stream_room_sub *sub = arg;
+    struct multi_stream *s = sub->stream;
+    int i = (int)(sub - s->subs);
+    sub->ready = true;
+    if (!s->pos[i].id[0]) {
+        set_room_id(s, i, hub_ready_id(sub->sub)); /* it starts with what comes next */
+        sub->live = true;
+    } else {
+        sub->to_replay = true;
+    }
+    if (++s->nready == s->nrooms) write_position(s);
+    if (sub->to_replay && s->replaying < 0) replay_next(s); /* last: it may end s */
+}
+
+/* The live message m of room as "data: ...", encoded once for every stream
+ * it goes to; NULL when it cannot be encoded (the single-room streams skip
+ * it too). */
+static struct evbuffer *live_data(struct multi_streams *all, const char *room,
+                                  const struct message *m) {
+    if (strcmp(all->data_id, m->id) == 0 && strcmp(all->data_room, room) == 0) return all->data;
+    evbuffer_drain(all->data, evbuffer_get_length(all->data));
+    all->data_id[0] = '\0';
+    if (append_data(all, all->data, room, m) < 0) return NULL;
+    snprintf(all->data_room, sizeof(all->data_room), "%s", room);
+    snprintf(all->data_id, sizeof(all->data_id), "%s", m->id);
+    return all->data;
+}
+
+static void on_event(const struct hub_event *ev, void *arg) {
+    struct stream_room_sub *sub = arg;
+    struct multi_stream *s = sub->stream;
+    int i = (int)(sub - s->subs);
+    if (!sub->live) {
+        sub->missed = true; /* its replay (now or to come) reads the history again */
+        return;
+    }
+    if (hub_id_compare(ev->msg->id, s->pos[i].id) <= 0) return;
+    if (http_stream_backlog(s->r) > (size_t)s->r->srv->cfg.stream_buffer) {
+        log_info("req=%s msg=\"slow stream disconnected\" room=%s", s->r->id, s->pos[i].name);
+        multi_end(s, true);
+        return;
+    }
+    struct evbuffer *data = live_data(s->all, s->pos[i].name, ev->msg);
+    if (!data) return;
+    set_room_id(s, i, ev->msg->id);
+    struct evbuffer *out = s->all->out;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    append_position(out, s);
+    evbuffer_add(out, evbuffer_pullup(data, -1), evbuffer_get_length(data));
+    /* straight to the socket: not into the hub's batch of single-room streams */
+    if (fanout_send_one(s->r, (const char *)evbuffer_pullup(out, -1), evbuffer_get_length(out)) < 0)
+        multi_end(s, true); /* out of memory: the client resumes from its position */
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    static const char ping[] = ": ping\n\n";
+    struct multi_streams *all = arg;
+    for (struct multi_stream *s = all->list; s; s = s->next) {
+        fanout_add(s->r, ping, sizeof(ping) - 1);
+        fanout_keep_alive(s->r);
+    }
+    fanout_flush();
+}
+
+static void on_client_gone(struct request *r) {
+    struct multi_stream *s = r->stream_arg;
+    if (s->fetching)
+        s->ending = true; /* on_history ends it */
+    else
+        multi_end(s, false);
+}
+
+static struct multi_streams *streams_new(struct server *srv) {
+    struct multi_streams *all = calloc(1, sizeof(*all));
+    if (!all) return NULL;
+    int ms = srv->cfg.stream_heartbeat_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    all->heartbeat = event_new(srv->base, -1, EV_PERSIST, on_heartbeat, all);
+    all->out = evbuffer_new();
+    all->scratch = evbuffer_new();
+    all->data = evbuffer_new();
+    if (all->heartbeat && all->out && all->scratch && all->data &&
+        event_add(all->heartbeat, &tv) == 0)
+        return all;
+    srv->multi_streams = all;
+    routes_multi_stream_free(srv);
+    return NULL;
+}
+
+/* The server's multi-room streams, made with the first one. */
+static struct multi_streams *streams_of(struct server *srv) {
+    if (!srv->multi_streams) srv->multi_streams = streams_new(srv);
+    return srv->multi_streams;
+}
+
+static struct multi_stream *multi_new(struct multi_streams *all, struct request *r,
+                                      const struct stream_room *rooms, int n) {
+    struct multi_stream *s = calloc(1, sizeof(*s) + (size_t)n * sizeof(rooms[0]));
+    struct stream_room_sub *subs = calloc((size_t)n, sizeof(*subs));
+    if (!s || !subs) {
+        free(s);
+        free(subs);
+        return NULL;
+    }
+    *s = (struct multi_stream){.r = r, .all = all, .nrooms = n, .replaying = -1, .subs = subs};
+    memcpy(s->pos, rooms, (size_t)n * sizeof(rooms[0]));
+    for (int i = 0; i < n; i++)
+        subs[i].stream = s;
+    s->next = all->list;
+    if (all->list) all->list->prev = s;
+    all->list = s;
+    all->count++;
+    return s;
+}
+
+/* Subscribes every room; false when one cannot be. */
+static bool subscribe_rooms(struct multi_stream *s, struct hub *hub) {
+    for (int i = 0; i < s->nrooms; i++) {
+        s->subs[i].sub = hub_subscribe(hub, s->pos[i].name, on_event, on_ready, &s->subs[i]);
+        if (!s->subs[i].sub) return false;
+    }
+    return true;
+}
+
+/* Reads ?rooms= and the position into rooms; answers 400 and returns -1
+ * when either is invalid, else the number of rooms. */
+static int read_rooms(struct request *r, struct stream_room rooms[STREAM_ROOMS_MAX]) {
+    int n = stream_rooms_parse(http_query(r, "rooms"), rooms, STREAM_ROOMS_MAX);
+    if (n == STREAM_ROOMS_BAD_NAME) {
+        http_reply_error(r, CHAT_E_INVALID_ROOM, NULL);
+        return -1;
+    }
+    if (n < 0) {
+        http_reply_error(r, CHAT_E_INVALID_QUERY, "rooms must name 1 to 32 different rooms.");
+        return -1;
+    }
+    const char *position = http_header(r, "Last-Event-ID");
+    if (!position || !*position) position = http_query(r, "after");
+    if (position && *position && stream_rooms_set_position(position, rooms, n) < 0) {
+        http_reply_error(r, CHAT_E_INVALID_QUERY,
+                         "Last-Event-ID (or after) must be room:id pairs separated by commas.");
+        return -1;
+    }
+    return n;
+}
+
+void route_multi_stream(struct request *r) {
+    struct stream_room rooms[STREAM_ROOMS_MAX];
+    int n = read_rooms(r, rooms);
+    if (n < 0) return;
+    struct multi_streams *all = streams_of(r->srv);
+    if (all &&
+        (routes_stream_count() + all->count >= r->srv->cfg.max_streams || r->srv->draining)) {
+        http_add_header(r, "Retry-After", "1");
+        http_reply_error(r, CHAT_E_TOO_MANY_STREAMS, NULL);
+        return;
+    }
+    struct multi_stream *s = all ? multi_new(all, r, rooms, n) : NULL;
+    if (!s) {
+        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        return;
+    }
+    http_add_header(r, "X-Accel-Buffering", "no");
+    http_stream_start(r, 200, "text/event-stream; charset=utf-8");
+    r->stream_arg = s;
+    r->on_close = on_client_gone;
+    if (http_stream_detach(r) < 0) log_debug("req=%s msg=\"stream stays with evhttp\"", r->id);
+    if (!subscribe_rooms(s, r->srv->hub)) {
+        multi_end(s, true);
+        return;
+    }
+    char hello[64];
+    int len = snprintf(hello, sizeof(hello), "retry: %d\n: connected\n\n", RETRY_HINT_MS);
+    fanout_write(r, hello, (size_t)len);
+}
+
+int routes_multi_stream_count(const struct server *srv) {
+    return srv->multi_streams ? srv->multi_streams->count : 0;
+}
+
+void routes_multi_stream_close_all(struct server *srv) {
+    struct multi_streams *all = srv->multi_streams;
+    if (!all) return;
+    char hint[64];
+    int n = snprintf(hint, sizeof(hint), "retry: %d\n: server going away\n\n", DRAIN_HINT_MS);
+    struct multi_stream *s = all->list, *next;
+    for (; s; s = next) {
+        next = s->next;
+        fanout_write(s->r, hint, (size_t)n);
+        if (s->fetching)
+            s->ending = true;
+        else
+            multi_end(s, false);
+    }
+    if (all->heartbeat) event_del(all->heartbeat); /* no new stream starts now */
+}
+
+void routes_multi_stream_free(struct server *srv) {
+    struct multi_streams *all = srv->multi_streams;
+    if (!all) return;
+    if (all->heartbeat) event_free(all->heartbeat);
+    if (all->out) evbuffer_free(all->out);
+    if (all->scratch) evbuffer_free(all->scratch);
+    if (all->data) evbuffer_free(all->data);
+    free(all);
+    srv->multi_streams = NULL;
+}
