@@ -698,3 +698,22 @@ void http_stop(struct server *srv) {
     if (accept_pause) event_free(accept_pause);
     accept_pause = NULL;
 }
+
+/* The value of the last X-Forwarded-For header (the one our proxy added). */
+static const char *last_forwarded_for(const struct request *r) {
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(r->ev);
+    const char *last = NULL;
+    const struct evkeyval *kv;
+    TAILQ_FOREACH(kv, h, next)
+        if (strcasecmp(kv->key, "X-Forwarded-For") == 0) last = kv->value;
+    return last;
+}
+
+void http_client_address(const struct request *r, char out[CLIENT_ADDR_MAX]) {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    if (evcon) evhttp_connection_get_peer(evcon, &peer, &port);
+    client_addr_pick(peer ? peer : "unknown", last_forwarded_for(r),
+                     r->srv->cfg.trusted_proxies, out, CLIENT_ADDR_MAX);
+}

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "client_addr.h"
 #include "errors.h"
 #include "token.h"
 
@@ -98,6 +99,10 @@ chat_error http_body_json(struct request *r, json_t **out);
 /* The same checks of content type and size, and the body's bytes (len of
  * them, not NUL-terminated), which live as long as r. */
 chat_error http_body_raw(struct request *r, const char **data, size_t *len);
+
+/* The address the request comes from (see client_addr.h), with the
+ * configured trusted proxies. */
+void http_client_address(const struct request *r, char out[CLIENT_ADDR_MAX]);
 
 /* Finds the session token in the Authorization header or the authKey cookie. */
 bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]);

@@ -2,6 +2,7 @@
 #include "routes.h"
 
 #include <sodium.h>
+#include <stdio.h>
 
 #include "http.h"
 #include "store.h"
@@ -50,4 +51,15 @@ bool route_session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]) {
     token_hash(token, hash);
     sodium_memzero(token, sizeof(token));
     return true;
+}
+
+void routes_reply_rate_refused(struct request *r, enum rate_verdict verdict, int retry_after_s) {
+    if (verdict != RATE_LIMITED) {
+        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+        return;
+    }
+    char seconds[16];
+    snprintf(seconds, sizeof(seconds), "%d", retry_after_s);
+    http_add_header(r, "Retry-After", seconds);
+    http_reply_error(r, CHAT_E_RATE_LIMITED, NULL);
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "http.h"
+#include "ratelimit.h"
 #include "token.h"
 
 void route_user_register(struct request *r); /* POST /user/ */
@@ -46,6 +47,10 @@ const char *route_room(struct request *r);
  * Redis keeps the session; when there is none it answers 401 and returns
  * false: the handler must then return at once. */
 bool route_session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]);
+
+/* Answers a request that ratelimit_check refused: 429 rate_limited with
+ * Retry-After for RATE_LIMITED, 503 for RATE_UNCHECKED. Frees r. */
+void routes_reply_rate_refused(struct request *r, enum rate_verdict verdict, int retry_after_s);
 
 /* The routing table and its length. */
 extern const struct route routes_table[];

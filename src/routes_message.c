@@ -57,7 +57,7 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
     send_op_done(op, CHAT_E_OK);
 }
 
-static void on_send_allowed(chat_error verdict, int retry_after_s, void *arg);
+static void on_send_allowed(enum rate_verdict verdict, int retry_after_s, void *arg);
 
 static void on_session(enum store_status st, const struct session_user *u, void *arg) {
     struct send_op *op = arg;
@@ -71,18 +71,19 @@ static void on_session(enum store_status st, const struct session_user *u, void 
     }
     op->user = *u;
     if (!ratelimit_enabled(RATE_MESSAGES_USER)) { /* nothing to count: go on (in a callback) */
-        on_send_allowed(CHAT_E_OK, 0, op);
+        on_send_allowed(RATE_ALLOWED, 0, op);
         return;
     }
     struct rate_check check = {RATE_MESSAGES_USER, op->user.id};
-    if (ratelimit_check(op->r->srv, &check, 1, on_send_allowed, op) < 0)
+    if (ratelimit_check(op->r->srv->store, op->r->srv->base, &check, 1, on_send_allowed,
+                        op) < 0)
         send_op_done(op, CHAT_E_INTERNAL);
 }
 
-static void on_send_allowed(chat_error verdict, int retry_after_s, void *arg) {
+static void on_send_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
     struct send_op *op = arg;
-    if (verdict != CHAT_E_OK) {
-        ratelimit_reply(op->r, verdict, retry_after_s);
+    if (verdict != RATE_ALLOWED) {
+        routes_reply_rate_refused(op->r, verdict, retry_after_s);
         send_op_done(op, CHAT_E_OK);
         return;
     }

@@ -103,10 +103,10 @@ static void on_user(enum store_status st, const struct store_user *u, void *arg)
         fail(op, CHAT_E_INTERNAL);
 }
 
-static void on_allowed(chat_error verdict, int retry_after_s, void *arg) {
+static void on_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
     struct password_op *op = arg;
-    if (verdict != CHAT_E_OK) {
-        ratelimit_reply(op->r, verdict, retry_after_s);
+    if (verdict != RATE_ALLOWED) {
+        routes_reply_rate_refused(op->r, verdict, retry_after_s);
         password_op_free(op);
     } else if (store_user_get(op->r->srv->store, op->who.email, on_user, op) < 0) {
         fail(op, CHAT_E_UNAVAILABLE);
@@ -122,9 +122,10 @@ static void on_session(enum store_status st, const struct session_user *u, void 
     }
     op->who = *u;
     char address[CLIENT_ADDR_MAX];
-    ratelimit_client_address(op->r, address);
+    http_client_address(op->r, address);
     struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, address}, {RATE_LOGIN_EMAIL, op->who.email}};
-    if (ratelimit_check(op->r->srv, checks, 2, on_allowed, op) < 0) fail(op, CHAT_E_INTERNAL);
+    if (ratelimit_check(op->r->srv->store, op->r->srv->base, checks, 2, on_allowed, op) < 0)
+        fail(op, CHAT_E_INTERNAL);
 }
 
 static char *copy(const char *s, size_t len) {

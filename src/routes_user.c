@@ -134,10 +134,10 @@ static void on_password_hashed(void *arg, bool cancelled) {
         reply_error(op, CHAT_E_UNAVAILABLE);
 }
 
-static void on_register_allowed(chat_error verdict, int retry_after_s, void *arg) {
+static void on_register_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
     struct user_op *op = arg;
-    if (verdict != CHAT_E_OK) {
-        ratelimit_reply(op->r, verdict, retry_after_s);
+    if (verdict != RATE_ALLOWED) {
+        routes_reply_rate_refused(op->r, verdict, retry_after_s);
         user_op_free(op);
     } else if (workers_submit(op->r->srv->workers, hash_password, on_password_hashed, op) < 0) {
         reply_error(op, CHAT_E_INTERNAL);
@@ -163,9 +163,9 @@ void route_user_register(struct request *r) {
     memcpy(op->user.email, rb.email, sizeof(op->user.email));
     memcpy(op->user.name, rb.name, sizeof(op->user.name));
     char address[CLIENT_ADDR_MAX];
-    ratelimit_client_address(r, address);
+    http_client_address(r, address);
     struct rate_check check = {RATE_REGISTER_ADDRESS, address};
-    if (ratelimit_check(r->srv, &check, 1, on_register_allowed, op) < 0)
+    if (ratelimit_check(r->srv->store, r->srv->base, &check, 1, on_register_allowed, op) < 0)
         reply_error(op, CHAT_E_INTERNAL);
 }
 
@@ -203,10 +203,10 @@ static void on_user_found(enum store_status st, const struct store_user *u, void
     verify_in_worker(op); /* also for unknown users: same time, same answer */
 }
 
-static void on_login_allowed(chat_error verdict, int retry_after_s, void *arg) {
+static void on_login_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
     struct user_op *op = arg;
-    if (verdict != CHAT_E_OK) {
-        ratelimit_reply(op->r, verdict, retry_after_s);
+    if (verdict != RATE_ALLOWED) {
+        routes_reply_rate_refused(op->r, verdict, retry_after_s);
         user_op_free(op);
     } else if (!op->plausible) { /* cannot be registered: answer as for an unknown user */
         verify_in_worker(op);
@@ -239,10 +239,11 @@ void route_user_login(struct request *r) {
     op->plausible = plausible;
     if (plausible) memcpy(op->user.email, lb.email, sizeof(op->user.email));
     char address[CLIENT_ADDR_MAX];
-    ratelimit_client_address(r, address);
+    http_client_address(r, address);
     struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, address},
                                   {RATE_LOGIN_EMAIL, op->user.email}};
-    if (ratelimit_check(r->srv, checks, plausible ? 2 : 1, on_login_allowed, op) < 0)
+    if (ratelimit_check(r->srv->store, r->srv->base, checks, plausible ? 2 : 1, on_login_allowed,
+                        op) < 0)
         reply_error(op, CHAT_E_INTERNAL);
 }
 
