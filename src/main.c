@@ -155,18 +155,19 @@ static int server_start(struct server *srv) {
         log_error("msg=\"bad --redis\" err=\"%s\"", err);
         return -1;
     }
-    if (srv->cfg.session_cache_ms > 0) {
+    if (srv->cfg.session_cache_ms > 0)
         srv->session_cache = session_cache_new((size_t)srv->cfg.session_cache_size,
                                                srv->cfg.session_cache_ms);
-        if (srv->session_cache)
-            srv->session_events = session_events_new(srv->base, srv->cluster, srv->session_cache,
+    srv->store = store_new(srv->base, srv->cluster, srv->session_cache);
+    if (srv->cfg.session_cache_ms > 0) {
+        if (srv->session_cache && srv->store)
+            srv->session_events = session_events_new(srv->base, srv->store, srv->session_cache,
                                                      srv->cfg.redis_timeout_ms);
         if (!srv->session_events) {
             log_error("msg=\"cannot start the session cache\"");
             return -1;
         }
     }
-    srv->store = store_new(srv->base, srv->cluster, srv->session_cache);
     srv->hub = hub_new(srv->base, srv->store, srv->cfg.redis_timeout_ms);
     enum workers_priority priority = WORKERS_PRIORITY_IDLE;
     (void)workers_priority_parse(srv->cfg.worker_priority, &priority); /* checked in main() */

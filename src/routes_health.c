@@ -6,7 +6,6 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
-#include "cluster.h"
 #include "http.h"
 #include "metrics.h"
 #include "routes.h"
@@ -34,7 +33,7 @@ static void on_ready(enum store_status st, void *arg) {
 
 void route_ready(struct request *r) {
     if (r->srv->draining) http_reply_error(r, CHAT_E_DRAINING, NULL);
-    else if (!cluster_is_ready(r->srv->cluster)) /* known at once: no need to wait */
+    else if (!store_is_ready_now(r->srv->store)) /* known at once: no need to wait */
         http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
     else if (store_ready(r->srv->store, on_ready, r) < 0)
         http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);

@@ -413,6 +413,8 @@ static void on_cluster_info(redisReply *r, void *arg) {
     free(op);
 }
 
+bool store_is_ready_now(const struct store *s) { return cluster_is_ready(s->cluster); }
+
 int store_ready(struct store *s, store_status_fn *cb, void *arg) {
     struct store_op *op = op_new(arg);
     if (!op) return -1;

@@ -139,6 +139,31 @@ int store_room_add(struct store *s, const char *room, store_status_fn *cb, void 
 typedef void store_names_fn(enum store_status st, const char *const *names, size_t n, void *arg);
 int store_room_list(struct store *s, store_names_fn *cb, void *arg);
 
+/* ---- the announcements of ended sessions: a subscription, not a command ---- */
+
+struct store_subscription;
+/* What a subscription reports: STORE_OK without a payload once it is
+ * confirmed, STORE_OK with each announcement's payload (len bytes, valid
+ * during the call), and last STORE_UNAVAILABLE once when it ended (lost,
+ * refused, or freed). Free an ended subscription after the callback
+ * returned, never inside it. */
+typedef void store_announce_fn(struct store_subscription *sub, enum store_status st,
+                               const char *payload, size_t len, void *arg);
+/* Subscribes to the announcements of ended sessions (every chatd's, see
+ * store_session_delete) on a connection of its own to the node-th node,
+ * counting round, of those the cluster layer knows (any node: Redis
+ * Cluster carries a PUBLISH to the subscribers of every node). NULL when it
+ * cannot start (cb never runs). */
+struct store_subscription *store_sessions_ended_subscribe(struct store *s, unsigned node,
+                                                          store_announce_fn *cb, void *arg);
+/* Closes the subscription (reporting its end first if it had not ended). NULL is fine. */
+void store_subscription_free(struct store_subscription *sub);
+/* The node it is on ("host:port"), for logs. */
+const char *store_subscription_node(const struct store_subscription *sub);
+
+/* Whether every slot has a master and every master's connection is up: a
+ * local answer at once (no command, no callback). */
+bool store_is_ready_now(const struct store *s);
 /* CLUSTER INFO through the layer: STORE_OK when the cluster's state is ok
  * (or Redis is standalone and answers), else STORE_UNAVAILABLE. */
 int store_ready(struct store *s, store_status_fn *cb, void *arg);
