@@ -53,6 +53,10 @@ bool route_session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]) {
     return true;
 }
 
+chat_error routes_store_error(enum store_status st) {
+    return st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL;
+}
+
 void routes_reply_rate_refused(struct request *r, enum rate_verdict verdict, int retry_after_s) {
     if (verdict != RATE_LIMITED) {
         http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);

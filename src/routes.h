@@ -12,6 +12,7 @@
 
 #include "http.h"
 #include "ratelimit.h"
+#include "store.h"
 #include "token.h"
 
 void route_user_register(struct request *r); /* POST /user/ */
@@ -47,6 +48,12 @@ const char *route_room(struct request *r);
  * Redis keeps the session; when there is none it answers 401 and returns
  * false: the handler must then return at once. */
 bool route_session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]);
+
+/* The API error for a store call that failed (st != STORE_OK): 503
+ * unavailable when Redis did not answer in time, else 500 internal. A
+ * route that gives STORE_NOT_FOUND or STORE_EXISTS a meaning checks those
+ * first. */
+chat_error routes_store_error(enum store_status st);
 
 /* Answers a request that ratelimit_check refused: 429 rate_limited with
  * Retry-After for RATE_LIMITED, 503 for RATE_UNCHECKED. Frees r. */

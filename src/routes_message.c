@@ -44,7 +44,7 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
                         void *arg) {
     struct send_op *op = arg;
     if (st != STORE_OK) {
-        send_op_done(op, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL);
+        send_op_done(op, routes_store_error(st));
         return;
     }
     if (json_message_append(http_reply_body(op->r), m) < 0) { /* appends nothing then */
@@ -142,8 +142,7 @@ static void fetch_batch(struct history_op *op);
 
 static void history_fail(struct history_op *op, enum store_status st) {
     if (op->r->streaming) http_stream_abort(op->r);
-    else http_reply_error(op->r, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL,
-                          NULL);
+    else http_reply_error(op->r, routes_store_error(st), NULL);
     free(op);
 }
 
@@ -231,8 +230,7 @@ static void on_page(enum store_status st, const struct message *msgs, size_t n, 
     struct page_op *op = arg;
     struct evbuffer *out = st == STORE_OK ? evbuffer_new() : NULL;
     if (!out) {
-        http_reply_error(op->r, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL,
-                         NULL);
+        http_reply_error(op->r, routes_store_error(st), NULL);
         free(op);
         return;
     }

@@ -44,10 +44,9 @@ static void fail(struct password_op *op, chat_error e) {
     password_op_free(op);
 }
 
+/* No such session or user: the session ended meanwhile. */
 static chat_error status_error(enum store_status st) {
-    return st == STORE_NOT_FOUND ? CHAT_E_UNAUTHORIZED
-           : st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE
-                                     : CHAT_E_INTERNAL;
+    return st == STORE_NOT_FOUND ? CHAT_E_UNAUTHORIZED : routes_store_error(st);
 }
 
 static void on_others_ended(enum store_status st, void *arg) {
@@ -64,7 +63,7 @@ static void on_others_ended(enum store_status st, void *arg) {
 
 static void on_password_stored(enum store_status st, void *arg) {
     struct password_op *op = arg;
-    if (st != STORE_OK) fail(op, status_error(st == STORE_NOT_FOUND ? STORE_ERROR : st));
+    if (st != STORE_OK) fail(op, routes_store_error(st));
     else if (store_sessions_end_others(op->r->srv->store, op->who.id, op->session,
                                        on_others_ended, op) < 0)
         fail(op, CHAT_E_UNAVAILABLE);

@@ -66,8 +66,7 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
     struct waiter *w = arg;
     w->reading = false;
     if (st != STORE_OK) {
-        http_reply_error(w->r, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL,
-                         NULL);
+        http_reply_error(w->r, routes_store_error(st), NULL);
         waiter_free(w);
     } else if (n > 0 || w->closing || w->expired) {
         answer(w, msgs, n);
