@@ -35,14 +35,14 @@ const struct route routes_table[] = {
 
 const size_t routes_count = sizeof(routes_table) / sizeof(routes_table[0]);
 
-const char *route_room(struct request *r) {
+const char *routes_room_or_400(struct request *r) {
     if (!r->param[0]) return STORE_ROOM_LOBBY; /* the seed's /message/ paths */
     if (validate_room_name(r->param)) return r->param;
     http_reply_error(r, CHAT_E_INVALID_ROOM, NULL);
     return NULL;
 }
 
-bool route_session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]) {
+bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]) {
     char token[TOKEN_LEN + 1];
     if (!http_session_token(r, token)) {
         http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);

@@ -1,7 +1,9 @@
 /*
- * routes: the handlers of the REST API, one file per resource
- * (routes_user.c, routes_message.c, routes_health.c), and the table that
- * maps paths and methods to them (routes.c).
+ * routes: the handlers of the REST API, one file per resource, every one
+ * declared here by its file; the table that maps paths and methods to them
+ * and the helpers they share (routes.c). Handlers are named route_*;
+ * helpers are named routes_*, and a helper that answers the request itself
+ * when it fails says so in its name (routes_room_or_400).
  */
 #ifndef CHAT_ROUTES_H
 #define CHAT_ROUTES_H
@@ -15,39 +17,54 @@
 #include "store.h"
 #include "token.h"
 
+/* routes_user.c: accounts and sessions. */
 void route_user_register(struct request *r); /* POST /user/ */
 void route_user_login(struct request *r);    /* PUT /user/ */
 void route_user_logout(struct request *r);   /* DELETE /user/session */
-void route_user_password(struct request *r); /* PUT /user/password */
 void route_user_me(struct request *r);       /* GET /user/ */
-void route_message_send(struct request *r);  /* POST /message/ */
-void route_message_list(struct request *r);  /* GET /message/ */
-void route_message_stream(struct request *r); /* GET /message/stream */
-/* Long-poll: GET /message/?after=ID&wait=SECONDS (route_message_list hands over). */
+
+/* routes_password.c */
+void route_user_password(struct request *r); /* PUT /user/password */
+
+/* routes_message.c: sending and reading the history. */
+void route_message_send(struct request *r);  /* POST /message/, /room/<name>/message/ */
+void route_message_list(struct request *r);  /* GET /message/, /room/<name>/message/ */
+
+/* routes_wait.c: the long-poll, GET /message/?after=ID&wait=SECONDS
+ * (route_message_list hands over). */
 void route_message_wait(struct request *r, const char *room, const char *after, int limit,
                         int wait_s);
-/* Ends every event stream with a short reconnection hint (drain, shutdown). */
-void routes_stream_close_all(void);
 /* Answers every long-poll now (with what is there, usually []). */
 void routes_wait_close_all(void);
+
+/* routes_stream.c: GET /message/stream, the room as Server-Sent Events. */
+void route_message_stream(struct request *r);
+/* Ends every event stream with a short reconnection hint (drain, shutdown). */
+void routes_stream_close_all(void);
+
+/* routes_room.c */
+void route_room_list(struct request *r);     /* GET /room/ */
+void route_room_create(struct request *r);   /* POST /room/ */
+
+/* routes_health.c */
 void route_health(struct request *r);        /* GET /health */
 void route_metrics(struct request *r);       /* GET /metrics */
 void route_ready(struct request *r);         /* GET /ready */
 
-void route_room_list(struct request *r);     /* GET /room/ */
-void route_room_create(struct request *r);   /* POST /room/ */
-/* GET /, /app.js, …: the browser client's files (routes_static.c). */
+/* routes_static.c: GET /, /app.js, …: the browser client's files. */
 void route_static(struct request *r);
+
+/* ---- routes.c: the helpers the handlers share ---- */
 
 /* The room a request is about: its /room/<name>/ segment, or "lobby" for
  * the /message/ paths. When the name is invalid it answers 400 and returns
  * NULL: the handler must then return at once. */
-const char *route_room(struct request *r);
+const char *routes_room_or_400(struct request *r);
 
 /* The hash of the request's session token (cookie or Bearer), under which
  * Redis keeps the session; when there is none it answers 401 and returns
  * false: the handler must then return at once. */
-bool route_session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]);
+bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]);
 
 /* The API error for a store call that failed (st != STORE_OK): 503
  * unavailable when Redis did not answer in time, else 500 internal. A

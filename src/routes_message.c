@@ -96,8 +96,8 @@ static void on_send_allowed(enum rate_verdict verdict, int retry_after_s, void *
 
 void route_message_send(struct request *r) {
     char hash[TOKEN_HASH_LEN + 1];
-    const char *room = route_room(r);
-    if (!room || !route_session_hash(r, hash)) return;
+    const char *room = routes_room_or_400(r);
+    if (!room || !routes_session_hash_or_401(r, hash)) return;
     struct send_op *op = calloc(1, sizeof(*op));
     if (!op) {
         http_reply_error(r, CHAT_E_INTERNAL, NULL);
@@ -261,7 +261,7 @@ static void list_before(struct request *r, const char *room, const char *before,
 }
 
 void route_message_list(struct request *r) {
-    const char *room = route_room(r);
+    const char *room = routes_room_or_400(r);
     if (!room) return;
     struct history_op *op = calloc(1, sizeof(*op));
     if (!op) {

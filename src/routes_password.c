@@ -161,7 +161,7 @@ void route_user_password(struct request *r) {
         return;
     }
     op->r = r;
-    if (!route_session_hash(r, op->session)) {
+    if (!routes_session_hash_or_401(r, op->session)) {
         password_op_free(op);
         return;
     }

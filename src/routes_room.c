@@ -77,7 +77,7 @@ static void on_session(enum store_status st, const struct session_user *u, void 
 
 void route_room_create(struct request *r) {
     char hash[TOKEN_HASH_LEN + 1];
-    if (!route_session_hash(r, hash)) return;
+    if (!routes_session_hash_or_401(r, hash)) return;
     json_t *body = NULL; /* set only when the body parses */
     char name[CHAT_ROOM_MAX + 1];
     chat_error e = http_body_json(r, &body);

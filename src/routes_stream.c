@@ -174,7 +174,7 @@ static void on_client_gone(struct request *r) {
 
 void route_message_stream(struct request *r) {
     char cursor[CHAT_STREAM_ID_MAX + 1];
-    const char *room = route_room(r);
+    const char *room = routes_room_or_400(r);
     if (!room) return;
     if (request_query_cursor(http_header(r, "Last-Event-ID"), http_query(r, "after"),
                              cursor) < 0) {

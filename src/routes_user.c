@@ -264,7 +264,7 @@ static void on_session_deleted(enum store_status st, void *arg) {
 
 void route_user_logout(struct request *r) {
     char hash[TOKEN_HASH_LEN + 1];
-    if (!route_session_hash(r, hash)) return;
+    if (!routes_session_hash_or_401(r, hash)) return;
     if (store_session_delete(r->srv->store, hash, on_session_deleted, r) < 0)
         http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
 }
@@ -285,7 +285,7 @@ static void on_me(enum store_status st, const struct session_user *u, void *arg)
 
 void route_user_me(struct request *r) {
     char hash[TOKEN_HASH_LEN + 1];
-    if (!route_session_hash(r, hash)) return;
+    if (!routes_session_hash_or_401(r, hash)) return;
     if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_me, r) < 0)
         http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
 }
