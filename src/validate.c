@@ -151,21 +151,9 @@ chat_error validate_text(const char *text, size_t len) {
     return CHAT_E_OK;
 }
 
-/* Number of leading decimal digits of s when they fit in 64 bits, else 0. */
-static size_t digits(const char *s) {
-    size_t n = 0;
-    while (s[n] >= '0' && s[n] <= '9') n++;
-    if (n > 20 || (n == 20 && strncmp(s, "18446744073709551615", 20) > 0)) return 0;
-    return n;
-}
-
 bool validate_stream_id(const char *id) {
-    size_t ms = digits(id);
-    if (ms == 0) return false;
-    if (id[ms] == '\0') return true;
-    if (id[ms] != '-') return false;
-    size_t seq = digits(id + ms + 1);
-    return seq > 0 && id[ms + 1 + seq] == '\0';
+    unsigned long long part[2];
+    return chat_wire_stream_id_parse(id, part) == 0;
 }
 
 void validate_default_name(const char *email, char *out) {
@@ -176,23 +164,7 @@ void validate_default_name(const char *email, char *out) {
 }
 
 bool validate_client_msg_id(const char *id, size_t len) {
-    if (len == 0 || len > CHAT_CLIENT_MSG_ID_MAX) return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)id[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == ':' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
+    return chat_wire_client_msg_id_valid(id, len);
 }
 
-bool validate_room_name(const char *name) {
-    size_t len = strlen(name);
-    if (len == 0 || len > CHAT_ROOM_MAX) return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
+bool validate_room_name(const char *name) { return chat_wire_room_valid(name); }
