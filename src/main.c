@@ -25,6 +25,7 @@
 #include "session_cache.h"
 #include "session_events.h"
 #include "sse_fanout.h"
+#include "sse_frame.h"
 #include "store.h"
 #include "webroot.h"
 #include "workers.h"
@@ -169,10 +170,11 @@ static int server_start(struct server *srv) {
         }
     }
     srv->hub = hub_new(srv->base, srv->store, srv->cfg.redis_timeout_ms);
+    srv->sse_frame = sse_frame_new();
     enum workers_priority priority = WORKERS_PRIORITY_IDLE;
     (void)workers_priority_parse(srv->cfg.worker_priority, &priority); /* checked in main() */
     srv->workers = workers_new(srv->base, srv->cfg.workers, priority);
-    if (!srv->store || !srv->hub || !srv->workers || make_dummy_hash(srv) != 0) {
+    if (!srv->store || !srv->hub || !srv->sse_frame || !srv->workers || make_dummy_hash(srv) != 0) {
         log_error("msg=\"cannot start workers\"");
         return -1;
     }
@@ -196,6 +198,7 @@ static void server_stop(struct server *srv) {
     routes_wait_close_all();
     if (srv->base) http_stop(srv);
     hub_free(srv->hub);
+    sse_frame_free(srv->sse_frame);
     fanout_stop();
     store_free(srv->store);
     session_cache_free(srv->session_cache);

@@ -24,6 +24,7 @@
 #include "routes.h"
 #include "server.h"
 #include "sse_fanout.h"
+#include "sse_frame.h"
 #include "store.h"
 #include "validate.h"
 
@@ -126,6 +127,9 @@ static void on_ready(void *arg) {
 
 static void on_event(const struct hub_event *ev, void *arg) {
     struct sse *s = arg;
+    size_t len;
+    const char *frame = sse_frame_of(s->r->srv->sse_frame, ev->msg, &len);
+    if (!frame) return; /* cannot be encoded: left out, as in the replay */
     if (!s->live) {
         s->missed = true; /* the replay reads the history once more */
         return;
@@ -136,15 +140,17 @@ static void on_event(const struct hub_event *ev, void *arg) {
         sse_end(s, true);
         return;
     }
-    fanout_add(s->r, ev->frame, ev->frame_len); /* sent once the hub's batch ends */
+    fanout_add(s->r, frame, len); /* sent once the hub's batch ends */
     size_t id_len = strnlen(ev->msg->id, sizeof(s->cursor) - 1);
     memcpy(s->cursor, ev->msg->id, id_len);
     s->cursor[id_len] = '\0';
 }
 
-static void on_delivered(const struct hub_event *ev) {
+/* The message reached every stream: its frame goes out and is forgotten. */
+static void on_delivered(const struct hub_event *ev, void *arg) {
     (void)ev;
     fanout_flush();
+    sse_frame_clear(arg);
 }
 
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
@@ -204,7 +210,7 @@ void route_message_stream(struct request *r) {
     r->on_close = on_client_gone;
     /* before the stream joins the hub: no fan-out batch has its socket yet */
     if (http_stream_detach(r) < 0) log_debug("req=%s msg=\"stream stays with evhttp\"", r->id);
-    hub_set_delivered(r->srv->hub, on_delivered);
+    hub_set_delivered(r->srv->hub, on_delivered, r->srv->sse_frame);
     s->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, s);
     if (start_heartbeat(r->srv->base, r->srv->cfg.stream_heartbeat_ms) < 0 || !s->sub) {
         sse_end(s, true);

@@ -15,6 +15,7 @@ struct store;
 struct workers;
 struct cluster;
 struct hub;
+struct sse_frame;
 struct webroot;
 struct session_cache;
 struct session_events;
@@ -29,6 +30,7 @@ struct server {
     struct session_events *session_events; /* keeps the cache honest; NULL when off */
     struct workers *workers;               /* Argon2id hashing threads */
     struct hub *hub;                       /* room readers and live subscribers */
+    struct sse_frame *sse_frame;           /* live messages framed once for every SSE stream */
     struct webroot *web;                   /* the browser client's files */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
     unsigned long long requests;           /* requests seen, for request ids */
