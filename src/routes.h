@@ -70,7 +70,7 @@ bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]
  * unavailable when Redis did not answer in time, else 500 internal. A
  * route that gives STORE_NOT_FOUND or STORE_EXISTS a meaning checks those
  * first. */
-chat_error routes_store_error(enum store_status st);
+api_error routes_store_error(enum store_status st);
 
 /* Answers a request that ratelimit_check refused: 429 rate_limited with
  * Retry-After for RATE_LIMITED, 503 for RATE_UNCHECKED. Frees r. */

@@ -184,17 +184,17 @@ void route_message_stream(struct request *r) {
     if (!room) return;
     if (request_query_cursor(http_header(r, "Last-Event-ID"), http_query(r, "after"),
                              cursor) < 0) {
-        http_reply_error(r, CHAT_E_INVALID_QUERY, "Last-Event-ID (or after) must be a message id.");
+        http_reply_error(r, API_E_INVALID_QUERY, "Last-Event-ID (or after) must be a message id.");
         return;
     }
     if (nstreams >= r->srv->cfg.max_streams || r->srv->draining) {
         http_add_header(r, "Retry-After", "1");
-        http_reply_error(r, CHAT_E_TOO_MANY_STREAMS, NULL);
+        http_reply_error(r, API_E_TOO_MANY_STREAMS, NULL);
         return;
     }
     struct sse *s = calloc(1, sizeof(*s));
     if (!s) {
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     s->r = r;

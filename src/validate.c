@@ -94,31 +94,31 @@ static bool valid_domain(const char *s, size_t len) {
     return labels >= 2;
 }
 
-chat_error validate_email(const char *in, size_t len, char *out) {
+api_error validate_email(const char *in, size_t len, char *out) {
     while (len && is_space((unsigned char)in[0])) in++, len--;
     while (len && is_space((unsigned char)in[len - 1])) len--;
-    if (len == 0 || len > CHAT_EMAIL_MAX) return CHAT_E_INVALID_EMAIL;
+    if (len == 0 || len > CHAT_EMAIL_MAX) return API_E_INVALID_EMAIL;
     const char *at = NULL;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)in[i];
         out[i] = (char)((c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c);
         if (c == '@') {
-            if (at) return CHAT_E_INVALID_EMAIL;
+            if (at) return API_E_INVALID_EMAIL;
             at = out + i;
         }
     }
     out[len] = '\0';
-    if (!at) return CHAT_E_INVALID_EMAIL;
+    if (!at) return API_E_INVALID_EMAIL;
     size_t local_len = (size_t)(at - out);
     if (!valid_local(out, local_len) || !valid_domain(at + 1, len - local_len - 1))
-        return CHAT_E_INVALID_EMAIL;
-    return CHAT_E_OK;
+        return API_E_INVALID_EMAIL;
+    return API_E_OK;
 }
 
-chat_error validate_password(const char *pw, size_t len) {
-    if (len < CHAT_PASSWORD_MIN || len > CHAT_PASSWORD_MAX) return CHAT_E_INVALID_PASSWORD;
-    if (memchr(pw, '\0', len)) return CHAT_E_INVALID_PASSWORD;
-    return CHAT_E_OK;
+api_error validate_password(const char *pw, size_t len) {
+    if (len < CHAT_PASSWORD_MIN || len > CHAT_PASSWORD_MAX) return API_E_INVALID_PASSWORD;
+    if (memchr(pw, '\0', len)) return API_E_INVALID_PASSWORD;
+    return API_E_OK;
 }
 
 /* True when the UTF-8 text has a C0 control, DEL or a C1 control; tab, line
@@ -136,19 +136,19 @@ static bool has_controls(const char *s, size_t len, bool allow_newlines) {
     return false;
 }
 
-chat_error validate_name(const char *name, size_t len) {
+api_error validate_name(const char *name, size_t len) {
     size_t chars;
     if (len == 0 || len > CHAT_NAME_MAX_BYTES || !utf8_valid(name, len, &chars) ||
         chars > CHAT_NAME_MAX_CHARS || has_controls(name, len, false) || only_space(name, len))
-        return CHAT_E_INVALID_NAME;
-    return CHAT_E_OK;
+        return API_E_INVALID_NAME;
+    return API_E_OK;
 }
 
-chat_error validate_text(const char *text, size_t len) {
+api_error validate_text(const char *text, size_t len) {
     if (len == 0 || len > CHAT_TEXT_MAX || !utf8_valid(text, len, NULL) ||
         has_controls(text, len, true) || only_space(text, len))
-        return CHAT_E_INVALID_TEXT;
-    return CHAT_E_OK;
+        return API_E_INVALID_TEXT;
+    return API_E_OK;
 }
 
 bool validate_stream_id(const char *id) {

@@ -1,5 +1,5 @@
 /*
- * validate: pure checks of user input (no I/O). Each returns CHAT_E_OK or the
+ * validate: pure checks of user input (no I/O). Each returns API_E_OK or the
  * error-table row that describes what is wrong (or a bool). The rules the
  * client library applies too are in chat_wire.h; these apply them.
  */
@@ -21,18 +21,18 @@ bool utf8_valid(const char *s, size_t len, size_t *chars);
 /* Trims white space, lower-cases and checks the syntax of an e-mail address
  * (local@domain.tld, at most 254 bytes). The result goes to out, which must
  * hold CHAT_EMAIL_MAX + 1 bytes. */
-chat_error validate_email(const char *in, size_t len, char *out);
+api_error validate_email(const char *in, size_t len, char *out);
 
 /* A password is 8 to 1024 bytes without NUL bytes. */
-chat_error validate_password(const char *pw, size_t len);
+api_error validate_password(const char *pw, size_t len);
 
 /* A name is 1 to 64 characters of UTF-8 without control characters and not
  * only white space. */
-chat_error validate_name(const char *name, size_t len);
+api_error validate_name(const char *name, size_t len);
 
 /* A message text is 1 to 4096 bytes of UTF-8, not only white space, and has
  * no control characters other than tab, line feed and carriage return. */
-chat_error validate_text(const char *text, size_t len);
+api_error validate_text(const char *text, size_t len);
 
 /* A stream id is "<ms>" or "<ms>-<seq>", each 1 to 20 decimal digits
  * (chat_wire_stream_id_parse). */
