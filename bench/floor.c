@@ -210,8 +210,8 @@ static void on_post(struct client *c, const char *body, size_t len) {
     json_t *obj = NULL;
     const char *text = NULL;
     size_t text_len = 0;
-    if (json_parse_object(body, len, &obj) != CHAT_E_OK ||
-        json_get_string(obj, "text", true, CHAT_E_BAD_JSON, &text, &text_len) != CHAT_E_OK) {
+    if (json_parse_object(body, len, &obj) != API_E_OK ||
+        json_get_string(obj, "text", true, API_E_BAD_JSON, &text, &text_len) != API_E_OK) {
         static const char bad[] = "{\"error\":{\"code\":\"bad_json\",\"message\":\"need {text}\"}}";
         reply(c, 400, "Bad Request", bad, sizeof(bad) - 1);
     } else {

@@ -17,30 +17,30 @@
 static void check_registration(const json_t *body) {
     struct registration_body rb;
     char again[CHAT_EMAIL_MAX + 1];
-    if (request_body_registration(body, &rb) != CHAT_E_OK) return;
-    FUZZ_ASSERT(validate_email(rb.email, strlen(rb.email), again) == CHAT_E_OK);
+    if (request_body_registration(body, &rb) != API_E_OK) return;
+    FUZZ_ASSERT(validate_email(rb.email, strlen(rb.email), again) == API_E_OK);
     FUZZ_ASSERT(strcmp(again, rb.email) == 0); /* normalising is idempotent */
-    FUZZ_ASSERT(validate_password(rb.password, rb.password_len) == CHAT_E_OK);
-    FUZZ_ASSERT(validate_name(rb.name, strlen(rb.name)) == CHAT_E_OK); /* also the default */
+    FUZZ_ASSERT(validate_password(rb.password, rb.password_len) == API_E_OK);
+    FUZZ_ASSERT(validate_name(rb.name, strlen(rb.name)) == API_E_OK); /* also the default */
 }
 
 static void check_login(const json_t *body) {
     struct login_body lb;
     char again[CHAT_EMAIL_MAX + 1];
-    if (request_body_login(body, &lb) != CHAT_E_OK) return;
+    if (request_body_login(body, &lb) != API_E_OK) return;
     if (!lb.plausible) {
         FUZZ_ASSERT(lb.email[0] == '\0');
         return;
     }
-    FUZZ_ASSERT(validate_email(lb.email, strlen(lb.email), again) == CHAT_E_OK);
-    FUZZ_ASSERT(validate_password(lb.password, lb.password_len) == CHAT_E_OK);
+    FUZZ_ASSERT(validate_email(lb.email, strlen(lb.email), again) == API_E_OK);
+    FUZZ_ASSERT(validate_password(lb.password, lb.password_len) == API_E_OK);
 }
 
 static void check_password_change(const json_t *body) {
     struct password_change_body pb;
-    if (request_body_password_change(body, &pb) != CHAT_E_OK) return;
+    if (request_body_password_change(body, &pb) != API_E_OK) return;
     FUZZ_ASSERT(pb.current != NULL);
-    FUZZ_ASSERT(validate_password(pb.new_password, pb.new_len) == CHAT_E_OK);
+    FUZZ_ASSERT(validate_password(pb.new_password, pb.new_len) == API_E_OK);
 }
 
 /* The accepted text goes out as chatd encodes messages; it must come back. */
@@ -52,7 +52,7 @@ static void check_encoding(const struct message_body *mb) {
     size_t len = evbuffer_get_length(out);
     json_t *back = NULL;
     FUZZ_ASSERT(json_parse_object((const char *)evbuffer_pullup(out, -1), len, &back) ==
-                CHAT_E_OK);
+                API_E_OK);
     const json_t *text = json_object_get(back, "text");
     FUZZ_ASSERT(json_string_length(text) == mb->text_len);
     FUZZ_ASSERT(memcmp(json_string_value(text), mb->text, mb->text_len) == 0);
@@ -62,7 +62,7 @@ static void check_encoding(const struct message_body *mb) {
 
 static void check_message(const json_t *body, const char *header) {
     struct message_body mb;
-    if (request_body_message(body, header, &mb) != CHAT_E_OK) return;
+    if (request_body_message(body, header, &mb) != API_E_OK) return;
     FUZZ_ASSERT(mb.text_len >= 1 && mb.text_len <= CHAT_TEXT_MAX);
     FUZZ_ASSERT(utf8_valid(mb.text, mb.text_len, NULL));
     FUZZ_ASSERT(!mb.client_msg_id ||
@@ -72,7 +72,7 @@ static void check_message(const json_t *body, const char *header) {
 
 static void check_room(const json_t *body) {
     char name[CHAT_ROOM_MAX + 1];
-    if (request_body_room(body, name) != CHAT_E_OK) return;
+    if (request_body_room(body, name) != API_E_OK) return;
     FUZZ_ASSERT(validate_room_name(name));
 }
 
@@ -82,7 +82,7 @@ static void check_scan(const char *data, size_t size) {
     int n = json_scan_plain_object(data, size, m, 4);
     if (n < 0) return;
     json_t *v = NULL;
-    FUZZ_ASSERT(json_parse_object(data, size, &v) == CHAT_E_OK);
+    FUZZ_ASSERT(json_parse_object(data, size, &v) == API_E_OK);
     FUZZ_ASSERT(json_object_size(v) == (size_t)n);
     for (int i = 0; i < n; i++) {
         json_t *got = json_object_getn(v, m[i].key, m[i].key_len);
@@ -97,10 +97,10 @@ static void check_message_raw(const char *data, size_t size, const char *header)
     struct message_body want, got;
     char copy[CHAT_CLIENT_MSG_ID_MAX + 1];
     json_t *v = NULL, *parsed = NULL;
-    chat_error e = json_parse_object(data, size, &v);
-    if (e == CHAT_E_OK) e = request_body_message(v, header, &want);
+    api_error e = json_parse_object(data, size, &v);
+    if (e == API_E_OK) e = request_body_message(v, header, &want);
     FUZZ_ASSERT(request_body_message_raw(data, size, header, &got, copy, &parsed) == e);
-    if (e == CHAT_E_OK) {
+    if (e == API_E_OK) {
         FUZZ_ASSERT(got.text_len == want.text_len && memcmp(got.text, want.text, want.text_len) == 0);
         FUZZ_ASSERT(!got.client_msg_id == !want.client_msg_id);
         FUZZ_ASSERT(!want.client_msg_id || strcmp(got.client_msg_id, want.client_msg_id) == 0);
@@ -114,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_scan((const char *)data, size);
     check_message_raw((const char *)data, size, NULL);
     check_message_raw((const char *)data, size, "key-1");
-    if (json_parse_object((const char *)data, size, &body) != CHAT_E_OK) return 0;
+    if (json_parse_object((const char *)data, size, &body) != API_E_OK) return 0;
     check_registration(body);
     check_login(body);
     check_password_change(body);

@@ -35,12 +35,12 @@ static void check_room(const char *s) {
 
 static void check_email(const char *data, size_t size) {
     char out[CHAT_EMAIL_MAX + 1], again[CHAT_EMAIL_MAX + 1], name[CHAT_NAME_MAX_BYTES + 1];
-    if (validate_email(data, size, out) != CHAT_E_OK) return;
+    if (validate_email(data, size, out) != API_E_OK) return;
     size_t len = strlen(out);
     FUZZ_ASSERT(len >= 3 && len <= CHAT_EMAIL_MAX && strchr(out, '@'));
-    FUZZ_ASSERT(validate_email(out, len, again) == CHAT_E_OK && strcmp(out, again) == 0);
+    FUZZ_ASSERT(validate_email(out, len, again) == API_E_OK && strcmp(out, again) == 0);
     validate_default_name(out, name);
-    FUZZ_ASSERT(validate_name(name, strlen(name)) == CHAT_E_OK);
+    FUZZ_ASSERT(validate_name(name, strlen(name)) == API_E_OK);
 }
 
 static void check_text_and_name(const char *data, size_t size) {
@@ -48,9 +48,9 @@ static void check_text_and_name(const char *data, size_t size) {
     json_t *s = json_stringn(data, size); /* jansson refuses invalid UTF-8 */
     FUZZ_ASSERT(utf8 == (s != NULL));
     json_decref(s);
-    if (validate_text(data, size) == CHAT_E_OK)
+    if (validate_text(data, size) == API_E_OK)
         FUZZ_ASSERT(utf8 && size >= 1 && size <= CHAT_TEXT_MAX);
-    if (validate_name(data, size) == CHAT_E_OK)
+    if (validate_name(data, size) == API_E_OK)
         FUZZ_ASSERT(utf8 && size >= 1 && size <= CHAT_NAME_MAX_BYTES && !memchr(data, 0, size));
 }
 

@@ -85,21 +85,6 @@ static char *cookie_value(const char *p, size_t len, const char *name, int *nome
     return value;
 }
 
-/* Whether id is a clientMsgId the server accepts: 1 to 64 of [A-Za-z0-9._:-]. */
-static int msg_id_is_valid(const char *id) {
-    size_t len = strlen(id);
-    if (len == 0 || len > CHAT_MSG_ID_MAX) return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)id[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == ':' || ch == '-'))
-            return 0;
-    }
-    return 1;
-}
-
-/* Whether a header line (name, colon, value, CRLF) is name: value, ignoring
- * case and the blanks around the value. */
 static int header_is(const char *line, size_t len, const char *name, const char *value) {
     size_t name_len = strlen(name), value_len = strlen(value);
     if (len <= name_len || strncasecmp(line, name, name_len) != 0 || line[name_len] != ':')
@@ -376,7 +361,7 @@ static struct curl_slist *headers_new(const char *idempotency_key) {
         list = next;
     }
     if (idempotency_key) {
-        char line[sizeof "Idempotency-Key: " + CHAT_MSG_ID_MAX];
+        char line[sizeof "Idempotency-Key: " + CHAT_CLIENT_MSG_ID_MAX];
         snprintf(line, sizeof line, "Idempotency-Key: %s", idempotency_key);
         struct curl_slist *next = curl_slist_append(list, line);
         if (!next) curl_slist_free_all(list);
@@ -754,7 +739,7 @@ int chat_send_with_id(chat_client *c, const char *text, const char *client_msg_i
     if (chat__client_begin(c) != CHAT_OK) return CHAT_ERR_USAGE;
     if (!text) return chat__client_fail(c, CHAT_ERR_USAGE, "no text to send");
     if (!c->token) return chat__client_fail(c, CHAT_ERR_USAGE, "not logged in");
-    if (client_msg_id && !msg_id_is_valid(client_msg_id))
+    if (client_msg_id && !chat_wire_client_msg_id_valid(client_msg_id, strlen(client_msg_id)))
         return chat__client_fail(c, CHAT_ERR_USAGE,
                                  "the client message id must be 1 to 64 of A-Z a-z 0-9 . _ : -");
     char generated[CHAT_MSG_ID_GEN_LEN + 1];

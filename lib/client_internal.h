@@ -6,6 +6,7 @@
 #ifndef CHAT_CLIENT_INTERNAL_H
 #define CHAT_CLIENT_INTERNAL_H
 
+#include "chat_wire.h" /* room names, message ids and limits, as the server has them */
 #include "chatclient.h"
 #include "sse.h"
 
@@ -20,11 +21,8 @@
 #define CHAT_RETRY_FIRST_MS 50L                      /* the first backoff delay */
 #define CHAT_RETRY_MAX_MS 1000L                      /* the backoff delay doubles up to this */
 #define CHAT_RETRY_AFTER_MAX_S 3600L                 /* a longer Retry-After counts as this */
-#define CHAT_MSG_ID_MAX 64                           /* the longest clientMsgId the server takes */
 #define CHAT_MSG_ID_RANDOM 16                        /* random bytes in a generated clientMsgId */
 #define CHAT_MSG_ID_GEN_LEN (2 * CHAT_MSG_ID_RANDOM) /* hex digits in one */
-#define CHAT_EVENT_ID_MAX 41      /* a message id: "<ms>-<seq>", 20 digits each */
-#define CHAT_ROOM_MAX 64          /* the longest room name */
 #define CHAT_TAIL_FIRST_MS 1000L  /* reconnection delay when the server names none */
 #define CHAT_TAIL_MIN_MS 50L      /* never reconnect faster than this */
 #define CHAT_TAIL_MAX_MS 10000L   /* failures double the delay up to this */
@@ -53,7 +51,7 @@ struct chat_client {
     char *cookie_token;               /* authKey from the last response's Set-Cookie */
     char error[CHAT_ERROR_MAX];       /* words for the last failure, "" after success */
     char curl_error[CURL_ERROR_SIZE]; /* libcurl's detail for the last transfer */
-    char last_event_id[CHAT_EVENT_ID_MAX + 1]; /* last message chat_tail() delivered (or its
+    char last_event_id[CHAT_STREAM_ID_MAX + 1]; /* last message chat_tail() delivered (or its
                                                   after), "" for none */
 };
 

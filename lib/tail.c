@@ -6,45 +6,11 @@
  */
 #include "client_internal.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-/* ---- message ids and room names (no I/O) ---- */
-
-/* Splits a message id "<ms>" or "<ms>-<seq>" (decimal digits) into
- * part[0] = ms and part[1] = seq (0 when absent); -1 when it is not one. */
-static int event_id_parse(const char *id, unsigned long long part[2]) {
-    part[0] = part[1] = 0;
-    if (strlen(id) > CHAT_EVENT_ID_MAX) return -1;
-    for (int k = 0; k < 2; k++) {
-        if (*id < '0' || *id > '9') return -1;
-        for (; *id >= '0' && *id <= '9'; id++) {
-            unsigned digit = (unsigned)(*id - '0');
-            if (part[k] > (ULLONG_MAX - digit) / 10) return -1;
-            part[k] = part[k] * 10 + digit;
-        }
-        if (*id == '\0') return 0;
-        if (*id++ != '-') return -1;
-    }
-    return -1;
-}
-
-/* Compares two parsed ids like strcmp(). */
-static int event_id_compare(const unsigned long long a[2], const unsigned long long b[2]) {
-    if (a[0] != b[0]) return a[0] < b[0] ? -1 : 1;
-    return a[1] < b[1] ? -1 : a[1] > b[1];
-}
-
-/* Whether room is 1 to 64 characters of a-z 0-9 _ -. */
-static int room_is_valid(const char *room) {
-    size_t len = strlen(room);
-    return len > 0 && len <= CHAT_ROOM_MAX &&
-           strspn(room, "abcdefghijklmnopqrstuvwxyz0123456789_-") == len;
-}
 
 /* ---- chat_tail: following a room ---- */
 
@@ -55,7 +21,7 @@ typedef struct tail_state {
     void *arg;                          /* and its argument */
     char *path;                         /* the stream's path */
     sse_parser parser;                  /* the current stream's parser */
-    char cursor[CHAT_EVENT_ID_MAX + 1]; /* resume point from the first Date while nothing
+    char cursor[CHAT_STREAM_ID_MAX + 1]; /* resume point from the first Date while nothing
                                            was delivered ("" for none) */
     long long last_byte_ms;             /* when bytes last arrived (or the attempt began) */
     long long date;                     /* the answer's Date header (s since the epoch), 0 none */
@@ -100,14 +66,14 @@ static int tail_on_event(const char *data, size_t len, void *arg) {
     json_t *root = json_loadb(data, len, 0, NULL);
     int rc = root ? chat__message_from_json(root, &m) : CHAT_ERR_PROTOCOL;
     json_decref(root);
-    if (rc == CHAT_OK && event_id_parse(m.id, id) != 0) rc = CHAT_ERR_PROTOCOL;
+    if (rc == CHAT_OK && chat_wire_stream_id_parse(m.id, id) != 0) rc = CHAT_ERR_PROTOCOL;
     if (rc != CHAT_OK) {
         chat_message_cleanup(&m);
         return chat__client_fail_parse(c, rc, "message event");
     }
     int stop = 0;
-    if (!c->last_event_id[0] || event_id_parse(c->last_event_id, last) != 0 ||
-        event_id_compare(id, last) > 0) {
+    if (!c->last_event_id[0] || chat_wire_stream_id_parse(c->last_event_id, last) != 0 ||
+        chat_wire_stream_id_compare(id, last) > 0) {
         snprintf(c->last_event_id, sizeof c->last_event_id, "%s", m.id);
         stop = t->on_message(&m, t->arg) != 0;
     }
@@ -174,7 +140,7 @@ static int tail_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow
  * resume point. */
 static struct curl_slist *tail_headers(const tail_state *t) {
     const char *id = t->c->last_event_id[0] ? t->c->last_event_id : t->cursor;
-    char line[sizeof "Last-Event-ID: " + CHAT_EVENT_ID_MAX];
+    char line[sizeof "Last-Event-ID: " + CHAT_STREAM_ID_MAX];
     const char *lines[] = {"Accept: text/event-stream", "Cache-Control: no-cache", line};
     size_t count = id[0] ? 3 : 2;
     struct curl_slist *list = NULL;
@@ -318,9 +284,9 @@ int chat_tail(chat_client *c, const char *room, const char *after, chat_tail_fn 
     if (chat__client_begin(c) != CHAT_OK) return CHAT_ERR_USAGE;
     unsigned long long parts[2];
     if (!on_message) return chat__client_fail(c, CHAT_ERR_USAGE, "no callback for the messages");
-    if (room && !room_is_valid(room))
+    if (room && !chat_wire_room_valid(room))
         return chat__client_fail(c, CHAT_ERR_USAGE, "a room name is 1 to 64 of a-z 0-9 _ -");
-    if (after && event_id_parse(after, parts) != 0)
+    if (after && chat_wire_stream_id_parse(after, parts) != 0)
         return chat__client_fail(c, CHAT_ERR_USAGE, "after must be a message id (<ms>-<seq>)");
     tail_state t = {.c = c, .on_message = on_message, .arg = arg};
     t.parser.retry_ms = -1;

@@ -2,67 +2,69 @@
  * errors: the one table of API errors. Each row gives the HTTP status, the
  * machine-readable code that goes into the JSON error body and the default
  * words for people. Routes name a row; they never invent statuses or codes.
+ * These are the server's errors (api_error, API_E_*); the client library's
+ * public ones (chat_err, CHAT_ERR_* in chatclient.h) are another set.
  */
 #ifndef CHAT_ERRORS_H
 #define CHAT_ERRORS_H
 
 /* X(enum name, HTTP status, JSON code, default message) */
-#define CHAT_ERROR_TABLE(X)                                                         \
-    X(CHAT_E_OK, 200, "ok", "OK")                                                   \
-    X(CHAT_E_BAD_JSON, 400, "bad_json", "The body is not a valid JSON object.")     \
-    X(CHAT_E_BAD_REQUEST, 400, "bad_request", "The request is malformed.")          \
-    X(CHAT_E_INVALID_EMAIL, 400, "invalid_email", "The e-mail address is invalid.") \
-    X(CHAT_E_INVALID_PASSWORD, 400, "invalid_password",                             \
+#define API_ERROR_TABLE(X)                                                          \
+    X(API_E_OK, 200, "ok", "OK")                                                    \
+    X(API_E_BAD_JSON, 400, "bad_json", "The body is not a valid JSON object.")      \
+    X(API_E_BAD_REQUEST, 400, "bad_request", "The request is malformed.")           \
+    X(API_E_INVALID_EMAIL, 400, "invalid_email", "The e-mail address is invalid.")  \
+    X(API_E_INVALID_PASSWORD, 400, "invalid_password",                              \
       "The password must be 8 to 1024 bytes long.")                                 \
-    X(CHAT_E_INVALID_NAME, 400, "invalid_name",                                     \
+    X(API_E_INVALID_NAME, 400, "invalid_name",                                      \
       "The name must be 1 to 64 characters without control characters.")          \
-    X(CHAT_E_INVALID_TEXT, 400, "invalid_text",                                     \
+    X(API_E_INVALID_TEXT, 400, "invalid_text",                                      \
       "The text must be 1 to 4096 bytes of UTF-8, not blank, without control "     \
       "characters other than tab and newline.")                           \
-    X(CHAT_E_INVALID_CLIENT_MSG_ID, 400, "invalid_client_msg_id",                   \
+    X(API_E_INVALID_CLIENT_MSG_ID, 400, "invalid_client_msg_id",                    \
       "clientMsgId (or Idempotency-Key) must be 1 to 64 characters of "             \
       "A-Z a-z 0-9 . _ : -.")                                                       \
-    X(CHAT_E_INVALID_ROOM, 400, "invalid_room",                                     \
+    X(API_E_INVALID_ROOM, 400, "invalid_room",                                      \
       "A room name is 1 to 64 characters of a-z 0-9 _ -.")                          \
-    X(CHAT_E_INVALID_QUERY, 400, "invalid_query", "A query parameter is invalid.")  \
-    X(CHAT_E_UNAUTHORIZED, 401, "unauthorized", "A valid session is required.")     \
-    X(CHAT_E_BAD_CREDENTIALS, 401, "invalid_credentials",                           \
+    X(API_E_INVALID_QUERY, 400, "invalid_query", "A query parameter is invalid.")   \
+    X(API_E_UNAUTHORIZED, 401, "unauthorized", "A valid session is required.")      \
+    X(API_E_BAD_CREDENTIALS, 401, "invalid_credentials",                            \
       "The e-mail address or the password is wrong.")                               \
-    X(CHAT_E_NOT_FOUND, 404, "not_found", "No such resource.")                      \
-    X(CHAT_E_METHOD_NOT_ALLOWED, 405, "method_not_allowed",                         \
+    X(API_E_NOT_FOUND, 404, "not_found", "No such resource.")                       \
+    X(API_E_METHOD_NOT_ALLOWED, 405, "method_not_allowed",                          \
       "The method is not allowed on this resource.")                                \
-    X(CHAT_E_EMAIL_TAKEN, 409, "email_taken",                                       \
+    X(API_E_EMAIL_TAKEN, 409, "email_taken",                                        \
       "A user with this e-mail address exists.")                                    \
-    X(CHAT_E_BODY_TOO_LARGE, 413, "body_too_large", "The body is too large.")       \
-    X(CHAT_E_HEADERS_TOO_LARGE, 431, "headers_too_large",                           \
+    X(API_E_BODY_TOO_LARGE, 413, "body_too_large", "The body is too large.")        \
+    X(API_E_HEADERS_TOO_LARGE, 431, "headers_too_large",                            \
       "The request line and headers are too large.")                                \
-    X(CHAT_E_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type",                 \
+    X(API_E_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type",                  \
       "The body must be JSON (Content-Type: application/json).")                    \
-    X(CHAT_E_INTERNAL, 500, "internal", "An internal error occurred.")              \
-    X(CHAT_E_UNAVAILABLE, 503, "unavailable",                                       \
+    X(API_E_INTERNAL, 500, "internal", "An internal error occurred.")               \
+    X(API_E_UNAVAILABLE, 503, "unavailable",                                        \
       "The database is unavailable; try again.")                                    \
-    X(CHAT_E_DRAINING, 503, "draining", "This server is shutting down; try another.")   \
-    X(CHAT_E_TOO_MANY_STREAMS, 503, "too_many_streams",                              \
+    X(API_E_DRAINING, 503, "draining", "This server is shutting down; try another.")    \
+    X(API_E_TOO_MANY_STREAMS, 503, "too_many_streams",                               \
       "This server has as many open streams as it takes; try again.")                \
-    X(CHAT_E_CROSS_ORIGIN, 403, "cross_origin",                                      \
+    X(API_E_CROSS_ORIGIN, 403, "cross_origin",                                       \
       "Requests from another site's pages may not change anything here.")            \
-    X(CHAT_E_RATE_LIMITED, 429, "rate_limited",                                      \
+    X(API_E_RATE_LIMITED, 429, "rate_limited",                                       \
       "Too many requests; try again after Retry-After seconds.")                     \
-    X(CHAT_E_WRONG_PASSWORD, 403, "wrong_password", "The old password is wrong.")    \
-    X(CHAT_E_TOO_MANY_CONNECTIONS, 503, "too_many_connections",                      \
+    X(API_E_WRONG_PASSWORD, 403, "wrong_password", "The old password is wrong.")     \
+    X(API_E_TOO_MANY_CONNECTIONS, 503, "too_many_connections",                       \
       "This server has as many connections as it takes; try again.")
 
-typedef enum chat_error {
-#define CHAT_ERROR_ENUM(name, status, code, message) name,
-    CHAT_ERROR_TABLE(CHAT_ERROR_ENUM)
-#undef CHAT_ERROR_ENUM
-} chat_error;
+typedef enum api_error {
+#define API_ERROR_ENUM(name, status, code, message) name,
+    API_ERROR_TABLE(API_ERROR_ENUM)
+#undef API_ERROR_ENUM
+} api_error;
 
 /* The HTTP status of an error. */
-int chat_error_status(chat_error e);
+int api_error_status(api_error e);
 /* The JSON "code" string of an error ("invalid_email"). */
-const char *chat_error_code(chat_error e);
+const char *api_error_code(api_error e);
 /* The default message of an error, for people. */
-const char *chat_error_message(chat_error e);
+const char *api_error_message(api_error e);
 
 #endif

@@ -230,21 +230,21 @@ static bool is_json_type(const char *ct) {
     return next == '\0' || next == ';' || next == ' ';
 }
 
-chat_error http_body_raw(struct request *r, const char **data, size_t *len) {
+api_error http_body_raw(struct request *r, const char **data, size_t *len) {
     const char *ct = http_known_header(r, HTTP_H_CONTENT_TYPE);
-    if (!is_json_type(ct)) return CHAT_E_UNSUPPORTED_MEDIA_TYPE;
+    if (!is_json_type(ct)) return API_E_UNSUPPORTED_MEDIA_TYPE;
     struct evbuffer *body = evhttp_request_get_input_buffer(r->ev);
     *len = evbuffer_get_length(body);
-    if (*len > (size_t)r->srv->cfg.max_body) return CHAT_E_BODY_TOO_LARGE;
+    if (*len > (size_t)r->srv->cfg.max_body) return API_E_BODY_TOO_LARGE;
     *data = *len ? (const char *)evbuffer_pullup(body, -1) : "";
-    return *data ? CHAT_E_OK : CHAT_E_INTERNAL;
+    return *data ? API_E_OK : API_E_INTERNAL;
 }
 
-chat_error http_body_json(struct request *r, json_t **out) {
+api_error http_body_json(struct request *r, json_t **out) {
     const char *data;
     size_t len;
-    chat_error e = http_body_raw(r, &data, &len);
-    return e == CHAT_E_OK ? json_parse_object(data, len, out) : e;
+    api_error e = http_body_raw(r, &data, &len);
+    return e == API_E_OK ? json_parse_object(data, len, out) : e;
 }
 
 bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]) {
@@ -315,7 +315,7 @@ void http_reply_json(struct request *r, int status, json_t *body) {
     if (!buf || json_append(buf, body) < 0) {
         json_decref(body);
         if (buf) evbuffer_free(buf);
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     json_decref(body);
@@ -323,12 +323,12 @@ void http_reply_json(struct request *r, int status, json_t *body) {
     evbuffer_free(buf);
 }
 
-void http_reply_error(struct request *r, chat_error e, const char *message) {
-    int status = chat_error_status(e);
+void http_reply_error(struct request *r, api_error e, const char *message) {
+    int status = api_error_status(e);
     struct evbuffer *buf = evbuffer_new();
     if (buf) json_error_append(buf, e, message);
     if (status == 401) http_add_header(r, "WWW-Authenticate", "Bearer");
-    if (e == CHAT_E_UNAVAILABLE || e == CHAT_E_TOO_MANY_CONNECTIONS)
+    if (e == API_E_UNAVAILABLE || e == API_E_TOO_MANY_CONNECTIONS)
         http_add_header(r, "Retry-After", "1");
     http_reply_buffer(r, status, buf);
     if (buf) evbuffer_free(buf);
@@ -562,12 +562,12 @@ static void on_request(struct evhttp_request *ev, void *arg) {
     copy_printable(r->path, sizeof(r->path), path);
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
     if (query && evhttp_parse_query_str(query, &r->query) < 0) {
-        http_reply_error(r, CHAT_E_INVALID_QUERY, "The query string is malformed.");
+        http_reply_error(r, API_E_INVALID_QUERY, "The query string is malformed.");
         return;
     }
     if (header_bytes > HTTP_MAX_HEADERS) {
         http_add_header(r, "Connection", "close");
-        http_reply_error(r, CHAT_E_HEADERS_TOO_LARGE, NULL);
+        http_reply_error(r, API_E_HEADERS_TOO_LARGE, NULL);
         return;
     }
     bool path_known;
@@ -576,18 +576,18 @@ static void on_request(struct evhttp_request *ev, void *arg) {
     if (rt && !within_limit && !is_health_check(rt)) {
         /* over --max-connections: only the balancer's checks are served */
         http_add_header(r, "Connection", "close");
-        http_reply_error(r, CHAT_E_TOO_MANY_CONNECTIONS, NULL);
+        http_reply_error(r, API_E_TOO_MANY_CONNECTIONS, NULL);
     } else if (rt) {
         r->route = rt->path;
         if (origin_allowed(r, evhttp_request_get_command(ev))) rt->handler(r);
-        else http_reply_error(r, CHAT_E_CROSS_ORIGIN, NULL);
+        else http_reply_error(r, API_E_CROSS_ORIGIN, NULL);
     } else if (path_known) {
         char allow[128];
         allowed_methods(path, allow, sizeof(allow));
         http_add_header(r, "Allow", allow);
-        http_reply_error(r, CHAT_E_METHOD_NOT_ALLOWED, NULL);
+        http_reply_error(r, API_E_METHOD_NOT_ALLOWED, NULL);
     } else {
-        http_reply_error(r, CHAT_E_NOT_FOUND, NULL);
+        http_reply_error(r, API_E_NOT_FOUND, NULL);
     }
 }
 
@@ -697,4 +697,23 @@ void http_stop(struct server *srv) {
     http_conns_free();
     if (accept_pause) event_free(accept_pause);
     accept_pause = NULL;
+}
+
+/* The value of the last X-Forwarded-For header (the one our proxy added). */
+static const char *last_forwarded_for(const struct request *r) {
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(r->ev);
+    const char *last = NULL;
+    const struct evkeyval *kv;
+    TAILQ_FOREACH(kv, h, next)
+        if (strcasecmp(kv->key, "X-Forwarded-For") == 0) last = kv->value;
+    return last;
+}
+
+void http_client_address(const struct request *r, char out[CLIENT_ADDR_MAX]) {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    if (evcon) evhttp_connection_get_peer(evcon, &peer, &port);
+    client_addr_pick(peer ? peer : "unknown", last_forwarded_for(r),
+                     r->srv->cfg.trusted_proxies, out, CLIENT_ADDR_MAX);
 }

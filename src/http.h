@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "client_addr.h"
 #include "errors.h"
 #include "token.h"
 
@@ -93,11 +94,15 @@ const char *http_known_header(const struct request *r, enum http_known h);
 const char *http_query(const struct request *r, const char *name);
 
 /* Reads the body as a JSON object: checks the content type (415), the size
- * (413) and the syntax (400). On CHAT_E_OK *out must be decref'd. */
-chat_error http_body_json(struct request *r, json_t **out);
+ * (413) and the syntax (400). On API_E_OK *out must be decref'd. */
+api_error http_body_json(struct request *r, json_t **out);
 /* The same checks of content type and size, and the body's bytes (len of
  * them, not NUL-terminated), which live as long as r. */
-chat_error http_body_raw(struct request *r, const char **data, size_t *len);
+api_error http_body_raw(struct request *r, const char **data, size_t *len);
+
+/* The address the request comes from (see client_addr.h), with the
+ * configured trusted proxies. */
+void http_client_address(const struct request *r, char out[CLIENT_ADDR_MAX]);
 
 /* Finds the session token in the Authorization header or the authKey cookie. */
 bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]);
@@ -107,7 +112,7 @@ void http_add_header(struct request *r, const char *name, const char *value);
 
 /* Final replies; each frees r. json_reply steals body. */
 void http_reply_json(struct request *r, int status, json_t *body);
-void http_reply_error(struct request *r, chat_error e, const char *message);
+void http_reply_error(struct request *r, api_error e, const char *message);
 void http_reply_empty(struct request *r, int status);
 /* Sends body (JSON text, may be NULL) as it is; frees r, not body. */
 void http_reply_buffer(struct request *r, int status, struct evbuffer *body);

@@ -1,7 +1,6 @@
 /* hub: one stream reader per room and its local subscribers, see hub.h. */
 #include "hub.h"
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -9,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
 #include "log.h"
 #include "store.h"
 
@@ -50,6 +48,7 @@ struct hub {
     int redis_timeout_ms;
     struct room *rooms;
     hub_delivered_fn *on_delivered; /* after every subscriber had a message, or NULL */
+    void *delivered_arg;
 };
 
 static void read_next(struct room *rm);
@@ -138,19 +137,12 @@ static void on_ready_event(evutil_socket_t fd, short what, void *arg) {
     if (--rm->delivering == 0) sweep(rm);
 }
 
-/* Encodes one message once and hands it to every subscriber that is ready. */
+/* Hands one message to every subscriber that is ready. */
 static void deliver(struct room *rm, const struct message *m) {
-    struct evbuffer *buf = evbuffer_new();
-    if (!buf) return;
-    if (json_message_event_append(buf, m) < 0) {
-        evbuffer_free(buf);
-        return;
-    }
-    struct hub_event ev = {m, (const char *)evbuffer_pullup(buf, -1), evbuffer_get_length(buf)};
+    struct hub_event ev = {m};
     for (struct hub_sub *sub = rm->subs; sub; sub = sub->next)
         if (sub->ready_sent && !sub->removed) sub->on_event(&ev, sub->arg);
-    if (rm->hub && rm->hub->on_delivered) rm->hub->on_delivered(&ev);
-    evbuffer_free(buf);
+    if (rm->hub && rm->hub->on_delivered) rm->hub->on_delivered(&ev, rm->hub->delivered_arg);
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg) {
@@ -280,11 +272,14 @@ void hub_unsubscribe(struct hub_sub *sub) {
 
 struct hub *hub_new(struct event_base *base, struct store *store, int redis_timeout_ms) {
     struct hub *h = calloc(1, sizeof(*h));
-    if (h) *h = (struct hub){base, store, redis_timeout_ms, NULL, NULL};
+    if (h) *h = (struct hub){.base = base, .store = store, .redis_timeout_ms = redis_timeout_ms};
     return h;
 }
 
-void hub_set_delivered(struct hub *h, hub_delivered_fn *fn) { h->on_delivered = fn; }
+void hub_set_delivered(struct hub *h, hub_delivered_fn *fn, void *arg) {
+    h->on_delivered = fn;
+    h->delivered_arg = arg;
+}
 
 void hub_free(struct hub *h) {
     if (!h) return;

@@ -2,9 +2,11 @@
  * hub: server-side fan-out. For each room with local subscribers, one reader
  * follows the room's stream with XREAD BLOCK on a dedicated Redis connection,
  * always from the last id it saw (its start is the room's newest id, read
- * before any subscriber is told it may begin). Each new message is encoded
- * once, as JSON and as a Server-Sent Events frame, and handed to every
- * subscriber of this chatd: a thousand local clients cost one Redis read.
+ * before any subscriber is told it may begin). Each new message is handed
+ * to every subscriber of this chatd: a thousand local clients cost one
+ * Redis read. The hub hands out messages, never wire frames: each
+ * transport frames a message itself, once for all its subscribers (the
+ * delivered callback tells when a message's delivery is over).
  *
  * Contract: on_ready runs once, soon after hub_subscribe() (never inside
  * it), when the reader knows its starting point: everything stored after
@@ -24,17 +26,16 @@ struct store;
 struct hub;
 struct hub_sub;
 
-/* One message as delivered to subscribers; valid during the callback. */
+/* One message as delivered to subscribers; valid during the callback (the
+ * same msg pointer for every subscriber of one delivery). */
 struct hub_event {
     const struct message *msg; /* the message (msg->id is its id) */
-    const char *frame;         /* "id: <id>\ndata: <json>\n\n", encoded once */
-    size_t frame_len;
 };
 
 typedef void hub_event_fn(const struct hub_event *ev, void *arg);
 typedef void hub_ready_fn(void *arg);
 /* Runs once per message after every subscriber's on_event (a batch ends). */
-typedef void hub_delivered_fn(const struct hub_event *ev);
+typedef void hub_delivered_fn(const struct hub_event *ev, void *arg);
 
 struct hub *hub_new(struct event_base *base, struct store *store, int redis_timeout_ms);
 /* Frees the hub; subscribers must be gone. Readers still blocked in Redis
@@ -45,7 +46,7 @@ void hub_free(struct hub *h);
 struct hub_sub *hub_subscribe(struct hub *h, const char *room, hub_event_fn *on_event,
                               hub_ready_fn *on_ready, void *arg);
 /* Sets the function run after each message reached every subscriber. */
-void hub_set_delivered(struct hub *h, hub_delivered_fn *fn);
+void hub_set_delivered(struct hub *h, hub_delivered_fn *fn, void *arg);
 
 /* In on_ready: the room's id after which on_event begins (its newest id
  * then, "0-0" for an empty room): where a subscriber without a cursor

@@ -11,27 +11,27 @@
 #include "numfmt.h"
 #include "validate.h"
 
-chat_error json_parse_object(const char *body, size_t len, json_t **out) {
+api_error json_parse_object(const char *body, size_t len, json_t **out) {
     json_error_t error;
     json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &error);
     if (!v || !json_is_object(v)) {
         json_decref(v);
-        return CHAT_E_BAD_JSON;
+        return API_E_BAD_JSON;
     }
     *out = v;
-    return CHAT_E_OK;
+    return API_E_OK;
 }
 
-chat_error json_get_string(const json_t *obj, const char *key, bool required, chat_error bad,
+api_error json_get_string(const json_t *obj, const char *key, bool required, api_error bad,
                            const char **s, size_t *len) {
     const json_t *v = json_object_get(obj, key);
     *s = NULL;
     *len = 0;
-    if (!v || (!required && json_is_null(v))) return required ? bad : CHAT_E_OK;
+    if (!v || (!required && json_is_null(v))) return required ? bad : API_E_OK;
     if (!json_is_string(v)) return bad;
     *s = json_string_value(v);
     *len = json_string_length(v);
-    return CHAT_E_OK;
+    return API_E_OK;
 }
 
 /* Worst case of one escaped byte: "\u001F". */
@@ -269,9 +269,9 @@ int json_append(struct evbuffer *out, const json_t *value) {
     return json_dump_callback(value, dump_to_evbuffer, out, JSON_COMPACT);
 }
 
-int json_error_append(struct evbuffer *out, chat_error e, const char *message) {
-    json_t *v = json_pack("{s:{s:s, s:s}}", "error", "code", chat_error_code(e), "message",
-                          message ? message : chat_error_message(e));
+int json_error_append(struct evbuffer *out, api_error e, const char *message) {
+    json_t *v = json_pack("{s:{s:s, s:s}}", "error", "code", api_error_code(e), "message",
+                          message ? message : api_error_message(e));
     if (!v) return -1;
     int rc = json_append(out, v);
     json_decref(v);

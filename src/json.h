@@ -15,7 +15,7 @@
 struct evbuffer;
 
 /* Parses body[0..len) as one JSON object into *out (caller decrefs). */
-chat_error json_parse_object(const char *body, size_t len, json_t **out);
+api_error json_parse_object(const char *body, size_t len, json_t **out);
 
 /* One member of an object read by json_scan_plain_object; value and key
  * point into the body. */
@@ -36,8 +36,8 @@ struct json_plain_member {
 int json_scan_plain_object(const char *body, size_t len, struct json_plain_member *out, int max);
 
 /* Takes the string member key of obj. Absent (or null when !required) gives
- * *s = NULL and CHAT_E_OK, or `bad` when required; any other type gives `bad`. */
-chat_error json_get_string(const json_t *obj, const char *key, bool required, chat_error bad,
+ * *s = NULL and API_E_OK, or `bad` when required; any other type gives `bad`. */
+api_error json_get_string(const json_t *obj, const char *key, bool required, api_error bad,
                            const char **s, size_t *len);
 
 /* Appends the message as the API shows it, {"id","userId","name","text",
@@ -62,7 +62,7 @@ int json_messages_append(struct evbuffer *out, const struct message *msgs, size_
 int json_message_array_append(struct evbuffer *out, const struct message *msgs, size_t n);
 
 /* Appends {"error":{"code":...,"message":...}} to out; 0 or -1. */
-int json_error_append(struct evbuffer *out, chat_error e, const char *message);
+int json_error_append(struct evbuffer *out, api_error e, const char *message);
 
 /* Appends the compact encoding of value to out; 0 or -1. */
 int json_append(struct evbuffer *out, const json_t *value);

@@ -25,6 +25,7 @@
 #include "session_cache.h"
 #include "session_events.h"
 #include "sse_fanout.h"
+#include "sse_frame.h"
 #include "store.h"
 #include "webroot.h"
 #include "workers.h"
@@ -156,23 +157,25 @@ static int server_start(struct server *srv) {
         log_error("msg=\"bad --redis\" err=\"%s\"", err);
         return -1;
     }
-    if (srv->cfg.session_cache_ms > 0) {
+    if (srv->cfg.session_cache_ms > 0)
         srv->session_cache = session_cache_new((size_t)srv->cfg.session_cache_size,
                                                srv->cfg.session_cache_ms);
-        if (srv->session_cache)
-            srv->session_events = session_events_new(srv->base, srv->cluster, srv->session_cache,
+    srv->store = store_new(srv->base, srv->cluster, srv->session_cache);
+    if (srv->cfg.session_cache_ms > 0) {
+        if (srv->session_cache && srv->store)
+            srv->session_events = session_events_new(srv->base, srv->store, srv->session_cache,
                                                      srv->cfg.redis_timeout_ms);
         if (!srv->session_events) {
             log_error("msg=\"cannot start the session cache\"");
             return -1;
         }
     }
-    srv->store = store_new(srv->base, srv->cluster, srv->session_cache);
     srv->hub = hub_new(srv->base, srv->store, srv->cfg.redis_timeout_ms);
+    srv->sse_frame = sse_frame_new();
     enum workers_priority priority = WORKERS_PRIORITY_IDLE;
     (void)workers_priority_parse(srv->cfg.worker_priority, &priority); /* checked in main() */
     srv->workers = workers_new(srv->base, srv->cfg.workers, priority);
-    if (!srv->store || !srv->hub || !srv->workers || make_dummy_hash(srv) != 0) {
+    if (!srv->store || !srv->hub || !srv->sse_frame || !srv->workers || make_dummy_hash(srv) != 0) {
         log_error("msg=\"cannot start workers\"");
         return -1;
     }
@@ -198,6 +201,7 @@ static void server_stop(struct server *srv) {
     if (srv->base) http_stop(srv);
     routes_multi_stream_free(srv);
     hub_free(srv->hub);
+    sse_frame_free(srv->sse_frame);
     fanout_stop();
     store_free(srv->store);
     session_cache_free(srv->session_cache);

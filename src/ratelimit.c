@@ -3,20 +3,12 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <sys/queue.h>
-#include <event2/keyvalq_struct.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
 #include "config.h"
-#include "http.h"
-#include "log.h"
 #include "metrics.h"
-#include "server.h"
 #include "store.h"
 
 #define RATE_WINDOW_MAX_S 86400
@@ -77,7 +69,7 @@ struct check_op {
     ratelimit_fn *done;
     void *arg;
     size_t pending;      /* hits not answered yet */
-    chat_error verdict;  /* the worst so far */
+    enum rate_verdict verdict; /* the worst so far */
     long long retry_ms;  /* the longest wait among the limits hit */
     struct check_hit {
         struct check_op *op;
@@ -87,8 +79,9 @@ struct check_op {
 
 static void finish(struct check_op *op) {
     int retry_s = (int)((op->retry_ms + 999) / 1000);
-    op->done(op->verdict, op->verdict == CHAT_E_RATE_LIMITED && retry_s < 1 ? 1 : retry_s,
-             op->arg);
+    if (op->verdict != RATE_LIMITED) retry_s = 0;
+    else if (retry_s < 1) retry_s = 1;
+    op->done(op->verdict, retry_s, op->arg);
     free(op);
 }
 
@@ -97,12 +90,12 @@ static void account(struct check_op *op, enum rate_limit limit, enum store_statu
                     long long retry_ms) {
     if (st != STORE_OK) {
         metrics_rate_unchecked(limits[limit].name);
-        if (limits[limit].fail_closed && op->verdict == CHAT_E_OK) op->verdict = CHAT_E_UNAVAILABLE;
+        if (limits[limit].fail_closed && op->verdict == RATE_ALLOWED) op->verdict = RATE_UNCHECKED;
         return;
     }
     if (retry_ms <= 0) return;
     metrics_rate_limited(limits[limit].name);
-    op->verdict = CHAT_E_RATE_LIMITED;
+    op->verdict = RATE_LIMITED;
     if (retry_ms > op->retry_ms) op->retry_ms = retry_ms;
 }
 
@@ -118,19 +111,19 @@ static void on_nothing_to_count(evutil_socket_t fd, short what, void *arg) {
     finish(arg);
 }
 
-int ratelimit_check(struct server *srv, const struct rate_check *checks, size_t n,
-                    ratelimit_fn *done, void *arg) {
+int ratelimit_check(struct store *store, struct event_base *base, const struct rate_check *checks,
+                    size_t n, ratelimit_fn *done, void *arg) {
     if (n > RATE_LIMIT_COUNT) return -1;
     struct check_op *op = calloc(1, sizeof(*op));
     if (!op) return -1;
-    *op = (struct check_op){.done = done, .arg = arg, .verdict = CHAT_E_OK};
+    *op = (struct check_op){.done = done, .arg = arg, .verdict = RATE_ALLOWED};
     op->pending = 1; /* held while the hits are sent */
     for (size_t i = 0; i < n; i++) {
         const struct rate_rule *rule = &rules[checks[i].limit];
         if (rule->count == 0) continue;
         op->hits[i] = (struct check_hit){op, checks[i].limit};
         op->pending++;
-        if (store_rate_hit(srv->store, limits[checks[i].limit].name, checks[i].subject,
+        if (store_rate_hit(store, limits[checks[i].limit].name, checks[i].subject,
                            rule->count, (long long)rule->window_s * 1000, on_hit,
                            &op->hits[i]) < 0) {
             op->pending--;
@@ -140,37 +133,9 @@ int ratelimit_check(struct server *srv, const struct rate_check *checks, size_t 
     if (--op->pending > 0) return 0;
     /* nothing was sent: answer on the next loop turn, never from inside this call */
     struct timeval now = {0, 0};
-    if (event_base_once(srv->base, -1, EV_TIMEOUT, on_nothing_to_count, op, &now) < 0) {
+    if (event_base_once(base, -1, EV_TIMEOUT, on_nothing_to_count, op, &now) < 0) {
         free(op);
         return -1;
     }
     return 0;
-}
-
-void ratelimit_reply(struct request *r, chat_error verdict, int retry_after_s) {
-    if (verdict == CHAT_E_RATE_LIMITED) {
-        char seconds[16];
-        snprintf(seconds, sizeof(seconds), "%d", retry_after_s);
-        http_add_header(r, "Retry-After", seconds);
-    }
-    http_reply_error(r, verdict, NULL);
-}
-
-/* The value of the last X-Forwarded-For header (the one our proxy added). */
-static const char *last_forwarded_for(const struct request *r) {
-    const struct evkeyvalq *h = evhttp_request_get_input_headers(r->ev);
-    const char *last = NULL;
-    const struct evkeyval *kv;
-    TAILQ_FOREACH(kv, h, next)
-        if (strcasecmp(kv->key, "X-Forwarded-For") == 0) last = kv->value;
-    return last;
-}
-
-void ratelimit_client_address(const struct request *r, char out[CLIENT_ADDR_MAX]) {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    char *peer = NULL;
-    ev_uint16_t port = 0;
-    if (evcon) evhttp_connection_get_peer(evcon, &peer, &port);
-    client_addr_pick(peer ? peer : "unknown", last_forwarded_for(r),
-                     r->srv->cfg.trusted_proxies, out, CLIENT_ADDR_MAX);
 }

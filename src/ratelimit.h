@@ -10,6 +10,9 @@
  * partial outage must not open the door to password guessing) and the
  * others fail open (registration and chat keep working).
  *
+ * It only decides: the verdict goes to the caller, which answers the
+ * request (routes.h: routes_reply_rate_refused).
+ *
  * Contract (as for the store): ratelimit_check returns -1 and never calls
  * back, or returns 0 and calls back exactly once, later, on the loop thread.
  */
@@ -19,12 +22,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "client_addr.h"
-#include "errors.h"
-
 struct config;
-struct request;
-struct server;
+struct event_base;
+struct store;
 
 enum rate_limit {
     RATE_LOGIN_EMAIL,      /* login attempts (and password changes) per e-mail */
@@ -54,24 +54,23 @@ struct rate_check {
     const char *subject; /* e-mail, client address or user id */
 };
 
-/* verdict is CHAT_E_OK, CHAT_E_RATE_LIMITED (then retry_after_s >= 1) or
- * CHAT_E_UNAVAILABLE (a fail-closed limit could not be counted). */
-typedef void ratelimit_fn(chat_error verdict, int retry_after_s, void *arg);
+/* What ratelimit_check decided about the hits it counted. */
+enum rate_verdict {
+    RATE_ALLOWED,   /* within every limit (or a fail-open limit could not be counted) */
+    RATE_LIMITED,   /* over a limit: retry after retry_after_s (>= 1) seconds */
+    RATE_UNCHECKED, /* a fail-closed limit could not be counted: refuse for now */
+};
+
+/* retry_after_s is >= 1 for RATE_LIMITED, else 0. */
+typedef void ratelimit_fn(enum rate_verdict verdict, int retry_after_s, void *arg);
 
 /* Whether the limit is set (not "0"): a caller that is already in a
  * callback may skip ratelimit_check for a limit that is off. */
 bool ratelimit_enabled(enum rate_limit limit);
 
-/* Counts one hit on each of the n checks at once; the verdict is the worst. */
-int ratelimit_check(struct server *srv, const struct rate_check *checks, size_t n,
-                    ratelimit_fn *done, void *arg);
-
-/* Answers a request that did not pass: 429 rate_limited with Retry-After,
- * or the verdict's error. Frees r. */
-void ratelimit_reply(struct request *r, chat_error verdict, int retry_after_s);
-
-/* The address the request comes from (see client_addr.h), with the
- * configured trusted proxies. */
-void ratelimit_client_address(const struct request *r, char out[CLIENT_ADDR_MAX]);
+/* Counts one hit on each of the n checks at once, in store; the verdict is
+ * the worst. base runs the answer when nothing needed counting. */
+int ratelimit_check(struct store *store, struct event_base *base, const struct rate_check *checks,
+                    size_t n, ratelimit_fn *done, void *arg);
 
 #endif

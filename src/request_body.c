@@ -5,95 +5,95 @@
 
 #include "json.h"
 
-chat_error request_body_registration(const json_t *body, struct registration_body *out) {
+api_error request_body_registration(const json_t *body, struct registration_body *out) {
     const char *email, *name;
     size_t email_len, name_len;
-    chat_error e = json_get_string(body, "email", true, CHAT_E_INVALID_EMAIL, &email, &email_len);
-    if (e == CHAT_E_OK) e = validate_email(email, email_len, out->email);
-    if (e == CHAT_E_OK)
-        e = json_get_string(body, "password", true, CHAT_E_INVALID_PASSWORD, &out->password,
+    api_error e = json_get_string(body, "email", true, API_E_INVALID_EMAIL, &email, &email_len);
+    if (e == API_E_OK) e = validate_email(email, email_len, out->email);
+    if (e == API_E_OK)
+        e = json_get_string(body, "password", true, API_E_INVALID_PASSWORD, &out->password,
                             &out->password_len);
-    if (e == CHAT_E_OK) e = validate_password(out->password, out->password_len);
-    if (e == CHAT_E_OK)
-        e = json_get_string(body, "name", false, CHAT_E_INVALID_NAME, &name, &name_len);
-    if (e == CHAT_E_OK && name) e = validate_name(name, name_len);
-    if (e != CHAT_E_OK) return e;
+    if (e == API_E_OK) e = validate_password(out->password, out->password_len);
+    if (e == API_E_OK)
+        e = json_get_string(body, "name", false, API_E_INVALID_NAME, &name, &name_len);
+    if (e == API_E_OK && name) e = validate_name(name, name_len);
+    if (e != API_E_OK) return e;
     if (name)
         memcpy(out->name, name, name_len + 1); /* validate_name refuses NUL bytes */
     else
         validate_default_name(out->email, out->name);
-    return CHAT_E_OK;
+    return API_E_OK;
 }
 
-chat_error request_body_login(const json_t *body, struct login_body *out) {
+api_error request_body_login(const json_t *body, struct login_body *out) {
     const char *email;
     size_t email_len;
-    chat_error e = json_get_string(body, "email", true, CHAT_E_INVALID_EMAIL, &email, &email_len);
-    if (e == CHAT_E_OK)
-        e = json_get_string(body, "password", true, CHAT_E_INVALID_PASSWORD, &out->password,
+    api_error e = json_get_string(body, "email", true, API_E_INVALID_EMAIL, &email, &email_len);
+    if (e == API_E_OK)
+        e = json_get_string(body, "password", true, API_E_INVALID_PASSWORD, &out->password,
                             &out->password_len);
-    if (e != CHAT_E_OK) return e;
-    out->plausible = validate_email(email, email_len, out->email) == CHAT_E_OK &&
-                     validate_password(out->password, out->password_len) == CHAT_E_OK;
+    if (e != API_E_OK) return e;
+    out->plausible = validate_email(email, email_len, out->email) == API_E_OK &&
+                     validate_password(out->password, out->password_len) == API_E_OK;
     if (!out->plausible) out->email[0] = '\0';
-    return CHAT_E_OK;
+    return API_E_OK;
 }
 
-chat_error request_body_password_change(const json_t *body, struct password_change_body *out) {
-    chat_error e = json_get_string(body, "oldPassword", true, CHAT_E_INVALID_PASSWORD,
+api_error request_body_password_change(const json_t *body, struct password_change_body *out) {
+    api_error e = json_get_string(body, "oldPassword", true, API_E_INVALID_PASSWORD,
                                    &out->current, &out->current_len);
-    if (e == CHAT_E_OK)
-        e = json_get_string(body, "newPassword", true, CHAT_E_INVALID_PASSWORD, &out->new_password,
+    if (e == API_E_OK)
+        e = json_get_string(body, "newPassword", true, API_E_INVALID_PASSWORD, &out->new_password,
                             &out->new_len);
-    if (e == CHAT_E_OK) e = validate_password(out->new_password, out->new_len);
+    if (e == API_E_OK) e = validate_password(out->new_password, out->new_len);
     return e;
 }
 
 /* The checks of a message body on its members: text (NULL when missing or
  * not a string), the client id (NULL when missing or null) and whether a
  * client id was given but is not a string. */
-static chat_error message_checks(const char *text, size_t text_len, const char *id,
+static api_error message_checks(const char *text, size_t text_len, const char *id,
                                  size_t id_len, bool id_not_string,
                                  const char *idempotency_header, struct message_body *out) {
-    if (!text) return CHAT_E_INVALID_TEXT;
-    chat_error e = validate_text(text, text_len);
-    if (e != CHAT_E_OK) return e;
-    if (id_not_string) return CHAT_E_INVALID_CLIENT_MSG_ID;
+    if (!text) return API_E_INVALID_TEXT;
+    api_error e = validate_text(text, text_len);
+    if (e != API_E_OK) return e;
+    if (id_not_string) return API_E_INVALID_CLIENT_MSG_ID;
     if (!id && idempotency_header) {
         id = idempotency_header;
         id_len = strlen(id);
     }
     /* validate_client_msg_id refuses NUL bytes: a valid id is a C string */
-    if (id && !validate_client_msg_id(id, id_len)) return CHAT_E_INVALID_CLIENT_MSG_ID;
+    if (id && !validate_client_msg_id(id, id_len)) return API_E_INVALID_CLIENT_MSG_ID;
     out->text = text;
     out->text_len = text_len;
     out->client_msg_id = id;
-    return CHAT_E_OK;
+    return API_E_OK;
 }
 
-chat_error request_body_message(const json_t *body, const char *idempotency_header,
+api_error request_body_message(const json_t *body, const char *idempotency_header,
                                 struct message_body *out) {
     const char *text, *id;
     size_t text_len, id_len;
-    chat_error te = json_get_string(body, "text", true, CHAT_E_INVALID_TEXT, &text, &text_len);
-    chat_error ie = json_get_string(body, "clientMsgId", false, CHAT_E_INVALID_CLIENT_MSG_ID,
+    api_error te = json_get_string(body, "text", true, API_E_INVALID_TEXT, &text, &text_len);
+    api_error ie = json_get_string(body, "clientMsgId", false, API_E_INVALID_CLIENT_MSG_ID,
                                     &id, &id_len);
-    return message_checks(te == CHAT_E_OK ? text : NULL, text_len, id, id_len,
-                          ie != CHAT_E_OK, idempotency_header, out);
+    return message_checks(te == API_E_OK ? text : NULL, text_len, id, id_len,
+                          ie != API_E_OK, idempotency_header, out);
 }
 
 /* Members a plain message body may have before it goes to jansson anyway. */
 #define MESSAGE_MEMBERS_MAX 4
 
-chat_error request_body_message_raw(const char *body, size_t len, const char *idempotency_header,
+api_error request_body_message_raw(const char *body, size_t len, const char *idempotency_header,
                                     struct message_body *out,
                                     char id_copy[CHAT_CLIENT_MSG_ID_MAX + 1], json_t **parsed) {
     struct json_plain_member m[MESSAGE_MEMBERS_MAX];
     int n = json_scan_plain_object(body, len, m, MESSAGE_MEMBERS_MAX);
     *parsed = NULL;
     if (n < 0) {
-        chat_error e = json_parse_object(body, len, parsed);
-        return e == CHAT_E_OK ? request_body_message(*parsed, idempotency_header, out) : e;
+        api_error e = json_parse_object(body, len, parsed);
+        return e == API_E_OK ? request_body_message(*parsed, idempotency_header, out) : e;
     }
     const char *text = NULL, *id = NULL;
     size_t text_len = 0, id_len = 0;
@@ -106,8 +106,8 @@ chat_error request_body_message_raw(const char *body, size_t len, const char *id
             id_len = m[i].value_len;
         }
     }
-    chat_error e = message_checks(text, text_len, id, id_len, false, idempotency_header, out);
-    if (e == CHAT_E_OK && out->client_msg_id == id && id) { /* not NUL-terminated in body */
+    api_error e = message_checks(text, text_len, id, id_len, false, idempotency_header, out);
+    if (e == API_E_OK && out->client_msg_id == id && id) { /* not NUL-terminated in body */
         memcpy(id_copy, id, id_len); /* valid: at most CHAT_CLIENT_MSG_ID_MAX bytes */
         id_copy[id_len] = '\0';
         out->client_msg_id = id_copy;
@@ -115,12 +115,12 @@ chat_error request_body_message_raw(const char *body, size_t len, const char *id
     return e;
 }
 
-chat_error request_body_room(const json_t *body, char name[CHAT_ROOM_MAX + 1]) {
+api_error request_body_room(const json_t *body, char name[CHAT_ROOM_MAX + 1]) {
     const char *given;
     size_t len;
-    chat_error e = json_get_string(body, "name", true, CHAT_E_INVALID_ROOM, &given, &len);
-    if (e != CHAT_E_OK) return e;
-    if (len != strlen(given) || !validate_room_name(given)) return CHAT_E_INVALID_ROOM;
+    api_error e = json_get_string(body, "name", true, API_E_INVALID_ROOM, &given, &len);
+    if (e != API_E_OK) return e;
+    if (len != strlen(given) || !validate_room_name(given)) return API_E_INVALID_ROOM;
     memcpy(name, given, len + 1);
-    return CHAT_E_OK;
+    return API_E_OK;
 }

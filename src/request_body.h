@@ -2,7 +2,7 @@
  * request_body: the JSON bodies of the API's routes, validated into typed
  * structs. Pure (no I/O): the handlers call these after http_body_json(),
  * and fuzz/fuzz_request_body.c feeds them arbitrary bytes. Each returns
- * CHAT_E_OK or the error-table row of the first problem, in the order
+ * API_E_OK or the error-table row of the first problem, in the order
  * docs/API.md gives. Pointers in the results point into the JSON object and
  * live as long as it does.
  */
@@ -24,7 +24,7 @@ struct registration_body {
     size_t password_len;                /* its length in bytes */
 };
 
-chat_error request_body_registration(const json_t *body, struct registration_body *out);
+api_error request_body_registration(const json_t *body, struct registration_body *out);
 
 /* PUT /user/ {"email","password"}. Only a member that is missing or not a
  * string is an error: an address or a password that could never have been
@@ -36,7 +36,7 @@ struct login_body {
     bool plausible;                 /* e-mail and password pass the registration checks */
 };
 
-chat_error request_body_login(const json_t *body, struct login_body *out);
+api_error request_body_login(const json_t *body, struct login_body *out);
 
 /* PUT /user/password {"oldPassword","newPassword"}: the current password
  * is only required to be a string (a wrong one is a credentials error); the
@@ -48,7 +48,7 @@ struct password_change_body {
     size_t new_len;           /* its length in bytes */
 };
 
-chat_error request_body_password_change(const json_t *body, struct password_change_body *out);
+api_error request_body_password_change(const json_t *body, struct password_change_body *out);
 
 /* POST /message/ {"text","clientMsgId"?}; the idempotency key falls back to
  * the Idempotency-Key header (idempotency_header, may be NULL). */
@@ -58,18 +58,18 @@ struct message_body {
     const char *client_msg_id; /* NUL-terminated and valid, or NULL when none */
 };
 
-chat_error request_body_message(const json_t *body, const char *idempotency_header,
+api_error request_body_message(const json_t *body, const char *idempotency_header,
                                 struct message_body *out);
 /* The same from the raw body: a body of plain strings (json_scan_plain_object)
- * is read without jansson, any other is parsed (CHAT_E_BAD_JSON when it is
+ * is read without jansson, any other is parsed (API_E_BAD_JSON when it is
  * not an object) and then read by request_body_message. *parsed gets the
  * object parsed, or NULL; the caller decrefs it once done with out. The text
  * may point into body, the client id into id_copy. */
-chat_error request_body_message_raw(const char *body, size_t len, const char *idempotency_header,
+api_error request_body_message_raw(const char *body, size_t len, const char *idempotency_header,
                                     struct message_body *out,
                                     char id_copy[CHAT_CLIENT_MSG_ID_MAX + 1], json_t **parsed);
 
 /* POST /room/ {"name"}: a valid room name, copied to name. */
-chat_error request_body_room(const json_t *body, char name[CHAT_ROOM_MAX + 1]);
+api_error request_body_room(const json_t *body, char name[CHAT_ROOM_MAX + 1]);
 
 #endif

@@ -2,6 +2,7 @@
 #include "routes.h"
 
 #include <sodium.h>
+#include <stdio.h>
 
 #include "http.h"
 #include "store.h"
@@ -35,20 +36,35 @@ const struct route routes_table[] = {
 
 const size_t routes_count = sizeof(routes_table) / sizeof(routes_table[0]);
 
-const char *route_room(struct request *r) {
+const char *routes_room_or_400(struct request *r) {
     if (!r->param[0]) return STORE_ROOM_LOBBY; /* the seed's /message/ paths */
     if (validate_room_name(r->param)) return r->param;
-    http_reply_error(r, CHAT_E_INVALID_ROOM, NULL);
+    http_reply_error(r, API_E_INVALID_ROOM, NULL);
     return NULL;
 }
 
-bool route_session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]) {
+bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]) {
     char token[TOKEN_LEN + 1];
     if (!http_session_token(r, token)) {
-        http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);
+        http_reply_error(r, API_E_UNAUTHORIZED, NULL);
         return false;
     }
     token_hash(token, hash);
     sodium_memzero(token, sizeof(token));
     return true;
+}
+
+api_error routes_store_error(enum store_status st) {
+    return st == STORE_UNAVAILABLE ? API_E_UNAVAILABLE : API_E_INTERNAL;
+}
+
+void routes_reply_rate_refused(struct request *r, enum rate_verdict verdict, int retry_after_s) {
+    if (verdict != RATE_LIMITED) {
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
+        return;
+    }
+    char seconds[16];
+    snprintf(seconds, sizeof(seconds), "%d", retry_after_s);
+    http_add_header(r, "Retry-After", seconds);
+    http_reply_error(r, API_E_RATE_LIMITED, NULL);
 }

@@ -1,7 +1,9 @@
 /*
- * routes: the handlers of the REST API, one file per resource
- * (routes_user.c, routes_message.c, routes_health.c), and the table that
- * maps paths and methods to them (routes.c).
+ * routes: the handlers of the REST API, one file per resource, every one
+ * declared here by its file; the table that maps paths and methods to them
+ * and the helpers they share (routes.c). Handlers are named route_*;
+ * helpers are named routes_*, and a helper that answers the request itself
+ * when it fails says so in its name (routes_room_or_400).
  */
 #ifndef CHAT_ROUTES_H
 #define CHAT_ROUTES_H
@@ -11,50 +13,79 @@
 #include <stdbool.h>
 
 #include "http.h"
+#include "ratelimit.h"
+#include "store.h"
 #include "token.h"
 
+/* routes_user.c: accounts and sessions. */
 void route_user_register(struct request *r); /* POST /user/ */
 void route_user_login(struct request *r);    /* PUT /user/ */
 void route_user_logout(struct request *r);   /* DELETE /user/session */
-void route_user_password(struct request *r); /* PUT /user/password */
 void route_user_me(struct request *r);       /* GET /user/ */
-void route_message_send(struct request *r);  /* POST /message/ */
-void route_message_list(struct request *r);  /* GET /message/ */
-void route_message_stream(struct request *r); /* GET /message/stream */
-/* Long-poll: GET /message/?after=ID&wait=SECONDS (route_message_list hands over). */
+
+/* routes_password.c */
+void route_user_password(struct request *r); /* PUT /user/password */
+
+/* routes_message.c: sending and reading the history. */
+void route_message_send(struct request *r);  /* POST /message/, /room/<name>/message/ */
+void route_message_list(struct request *r);  /* GET /message/, /room/<name>/message/ */
+
+/* routes_wait.c: the long-poll, GET /message/?after=ID&wait=SECONDS
+ * (route_message_list hands over). */
 void route_message_wait(struct request *r, const char *room, const char *after, int limit,
                         int wait_s);
+/* Answers every long-poll now (with what is there, usually []). */
+void routes_wait_close_all(void);
+
+/* routes_stream.c: GET /message/stream, the room as Server-Sent Events. */
+void route_message_stream(struct request *r);
 /* Ends every event stream with a short reconnection hint (drain, shutdown). */
 void routes_stream_close_all(void);
 /* Single-room event streams open now. */
 int routes_stream_count(void);
-void route_multi_stream(struct request *r); /* GET /stream?rooms=a,b */
+
+/* routes_multi_stream.c: GET /stream?rooms=a,b, several rooms in one stream. */
+void route_multi_stream(struct request *r);
 /* Multi-room event streams open now. */
 int routes_multi_stream_count(const struct server *srv);
 /* The same as routes_stream_close_all, for the multi-room streams. */
 void routes_multi_stream_close_all(struct server *srv);
 /* Frees what the multi-room streams share; call after the HTTP server is gone. */
 void routes_multi_stream_free(struct server *srv);
-/* Answers every long-poll now (with what is there, usually []). */
-void routes_wait_close_all(void);
+
+/* routes_room.c */
+void route_room_list(struct request *r);     /* GET /room/ */
+void route_room_create(struct request *r);   /* POST /room/ */
+
+/* routes_health.c */
 void route_health(struct request *r);        /* GET /health */
 void route_metrics(struct request *r);       /* GET /metrics */
 void route_ready(struct request *r);         /* GET /ready */
 
-void route_room_list(struct request *r);     /* GET /room/ */
-void route_room_create(struct request *r);   /* POST /room/ */
-/* GET /, /app.js, …: the browser client's files (routes_static.c). */
+/* routes_static.c: GET /, /app.js, …: the browser client's files. */
 void route_static(struct request *r);
+
+/* ---- routes.c: the helpers the handlers share ---- */
 
 /* The room a request is about: its /room/<name>/ segment, or "lobby" for
  * the /message/ paths. When the name is invalid it answers 400 and returns
  * NULL: the handler must then return at once. */
-const char *route_room(struct request *r);
+const char *routes_room_or_400(struct request *r);
 
 /* The hash of the request's session token (cookie or Bearer), under which
  * Redis keeps the session; when there is none it answers 401 and returns
  * false: the handler must then return at once. */
-bool route_session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]);
+bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]);
+
+/* The API error for a store call that failed (st != STORE_OK): 503
+ * unavailable when Redis did not answer in time, else 500 internal. A
+ * route that gives STORE_NOT_FOUND or STORE_EXISTS a meaning checks those
+ * first. */
+api_error routes_store_error(enum store_status st);
+
+/* Answers a request that ratelimit_check refused: 429 rate_limited with
+ * Retry-After for RATE_LIMITED, 503 for RATE_UNCHECKED. Frees r. */
+void routes_reply_rate_refused(struct request *r, enum rate_verdict verdict, int retry_after_s);
 
 /* The routing table and its length. */
 extern const struct route routes_table[];

@@ -6,7 +6,6 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
-#include "cluster.h"
 #include "http.h"
 #include "metrics.h"
 #include "routes.h"
@@ -16,28 +15,28 @@
 static void on_pong(enum store_status st, void *arg) {
     struct request *r = arg;
     if (st == STORE_OK) http_reply_json(r, 200, json_pack("{s:s, s:s}", "status", "ok", "redis", "ok"));
-    else http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+    else http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }
 
 void route_health(struct request *r) {
-    if (store_ping(r->srv->store, on_pong, r) < 0) http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+    if (store_ping(r->srv->store, on_pong, r) < 0) http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }
 
 /* GET /ready: 200 when this chatd should get traffic: not draining, and
  * the Redis cluster reachable with cluster_state:ok. */
 static void on_ready(enum store_status st, void *arg) {
     struct request *r = arg;
-    if (r->srv->draining) http_reply_error(r, CHAT_E_DRAINING, NULL);
+    if (r->srv->draining) http_reply_error(r, API_E_DRAINING, NULL);
     else if (st == STORE_OK) http_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
-    else http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+    else http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }
 
 void route_ready(struct request *r) {
-    if (r->srv->draining) http_reply_error(r, CHAT_E_DRAINING, NULL);
-    else if (!cluster_is_ready(r->srv->cluster)) /* known at once: no need to wait */
-        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+    if (r->srv->draining) http_reply_error(r, API_E_DRAINING, NULL);
+    else if (!store_is_ready_now(r->srv->store)) /* known at once: no need to wait */
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
     else if (store_ready(r->srv->store, on_ready, r) < 0)
-        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }
 
 /* GET /metrics: the Prometheus text format. */
@@ -45,7 +44,7 @@ void route_metrics(struct request *r) {
     struct evbuffer *out = evbuffer_new();
     if (!out || metrics_render(out, r->srv) < 0) {
         if (out) evbuffer_free(out);
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     http_reply_typed(r, 200, "text/plain; version=0.0.4; charset=utf-8", out);

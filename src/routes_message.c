@@ -34,8 +34,8 @@ struct send_op {
     struct session_user user;  /* the author, from the session */
 };
 
-static void send_op_done(struct send_op *op, chat_error e) {
-    if (e != CHAT_E_OK) http_reply_error(op->r, e, NULL);
+static void send_op_done(struct send_op *op, api_error e) {
+    if (e != API_E_OK) http_reply_error(op->r, e, NULL);
     json_decref(op->body);
     free(op);
 }
@@ -44,62 +44,63 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
                         void *arg) {
     struct send_op *op = arg;
     if (st != STORE_OK) {
-        send_op_done(op, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL);
+        send_op_done(op, routes_store_error(st));
         return;
     }
     if (json_message_append(http_reply_body(op->r), m) < 0) { /* appends nothing then */
-        send_op_done(op, CHAT_E_INTERNAL);
+        send_op_done(op, API_E_INTERNAL);
         return;
     }
     if (replayed) http_add_header(op->r, "Idempotent-Replayed", "true");
     else metrics_message_sent();
     http_reply_buffer(op->r, 201, NULL);
-    send_op_done(op, CHAT_E_OK);
+    send_op_done(op, API_E_OK);
 }
 
-static void on_send_allowed(chat_error verdict, int retry_after_s, void *arg);
+static void on_send_allowed(enum rate_verdict verdict, int retry_after_s, void *arg);
 
 static void on_session(enum store_status st, const struct session_user *u, void *arg) {
     struct send_op *op = arg;
     if (st == STORE_NOT_FOUND) {
-        send_op_done(op, CHAT_E_UNAUTHORIZED);
+        send_op_done(op, API_E_UNAUTHORIZED);
         return;
     }
     if (st != STORE_OK) {
-        send_op_done(op, CHAT_E_UNAVAILABLE);
+        send_op_done(op, API_E_UNAVAILABLE);
         return;
     }
     op->user = *u;
     if (!ratelimit_enabled(RATE_MESSAGES_USER)) { /* nothing to count: go on (in a callback) */
-        on_send_allowed(CHAT_E_OK, 0, op);
+        on_send_allowed(RATE_ALLOWED, 0, op);
         return;
     }
     struct rate_check check = {RATE_MESSAGES_USER, op->user.id};
-    if (ratelimit_check(op->r->srv, &check, 1, on_send_allowed, op) < 0)
-        send_op_done(op, CHAT_E_INTERNAL);
+    if (ratelimit_check(op->r->srv->store, op->r->srv->base, &check, 1, on_send_allowed,
+                        op) < 0)
+        send_op_done(op, API_E_INTERNAL);
 }
 
-static void on_send_allowed(chat_error verdict, int retry_after_s, void *arg) {
+static void on_send_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
     struct send_op *op = arg;
-    if (verdict != CHAT_E_OK) {
-        ratelimit_reply(op->r, verdict, retry_after_s);
-        send_op_done(op, CHAT_E_OK);
+    if (verdict != RATE_ALLOWED) {
+        routes_reply_rate_refused(op->r, verdict, retry_after_s);
+        send_op_done(op, API_E_OK);
         return;
     }
     struct message m = {.user_id = op->user.id, .name = op->user.name, .text = op->text,
                         .text_len = op->text_len, .timestamp = http_received_ms(op->r)};
     if (store_message_append(op->r->srv->store, op->room, &m, op->client_msg_id,
                              on_appended, op) < 0)
-        send_op_done(op, CHAT_E_UNAVAILABLE);
+        send_op_done(op, API_E_UNAVAILABLE);
 }
 
 void route_message_send(struct request *r) {
     char hash[TOKEN_HASH_LEN + 1];
-    const char *room = route_room(r);
-    if (!room || !route_session_hash(r, hash)) return;
+    const char *room = routes_room_or_400(r);
+    if (!room || !routes_session_hash_or_401(r, hash)) return;
     struct send_op *op = calloc(1, sizeof(*op));
     if (!op) {
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     op->r = r;
@@ -107,21 +108,21 @@ void route_message_send(struct request *r) {
     struct message_body mb;
     const char *body;
     size_t len;
-    chat_error e = http_body_raw(r, &body, &len);
-    if (e == CHAT_E_OK)
+    api_error e = http_body_raw(r, &body, &len);
+    if (e == API_E_OK)
         e = request_body_message_raw(body, len, http_known_header(r, HTTP_H_IDEMPOTENCY_KEY), &mb,
                                      op->client_msg_id_copy, &op->body);
-    if (e == CHAT_E_OK) {
+    if (e == API_E_OK) {
         op->text = mb.text;
         op->text_len = mb.text_len;
         op->client_msg_id = mb.client_msg_id;
     }
-    if (e != CHAT_E_OK) {
+    if (e != API_E_OK) {
         send_op_done(op, e);
         return;
     }
     if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_session, op) < 0)
-        send_op_done(op, CHAT_E_UNAVAILABLE);
+        send_op_done(op, API_E_UNAVAILABLE);
 }
 
 /* ---- GET /message/ ---- */
@@ -141,8 +142,7 @@ static void fetch_batch(struct history_op *op);
 
 static void history_fail(struct history_op *op, enum store_status st) {
     if (op->r->streaming) http_stream_abort(op->r);
-    else http_reply_error(op->r, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL,
-                          NULL);
+    else http_reply_error(op->r, routes_store_error(st), NULL);
     free(op);
 }
 
@@ -230,14 +230,13 @@ static void on_page(enum store_status st, const struct message *msgs, size_t n, 
     struct page_op *op = arg;
     struct evbuffer *out = st == STORE_OK ? evbuffer_new() : NULL;
     if (!out) {
-        http_reply_error(op->r, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL,
-                         NULL);
+        http_reply_error(op->r, routes_store_error(st), NULL);
         free(op);
         return;
     }
     if (json_message_array_append(out, msgs, n) < 0) {
         evbuffer_free(out);
-        http_reply_error(op->r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(op->r, API_E_INTERNAL, NULL);
         free(op);
         return;
     }
@@ -250,23 +249,23 @@ static void on_page(enum store_status st, const struct message *msgs, size_t n, 
 static void list_before(struct request *r, const char *room, const char *before, long limit) {
     struct page_op *op = calloc(1, sizeof(*op));
     if (!op) {
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     op->r = r;
     op->limit = limit > 0 ? (int)limit : BEFORE_LIMIT_DEFAULT;
     if (store_history_before(r->srv->store, room, before, op->limit, on_page, op) < 0) {
-        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
         free(op);
     }
 }
 
 void route_message_list(struct request *r) {
-    const char *room = route_room(r);
+    const char *room = routes_room_or_400(r);
     if (!room) return;
     struct history_op *op = calloc(1, sizeof(*op));
     if (!op) {
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     op->r = r;
@@ -275,7 +274,7 @@ void route_message_list(struct request *r) {
     const char *invalid = request_query_history(&r->query, &q);
     if (invalid) {
         free(op);
-        http_reply_error(r, CHAT_E_INVALID_QUERY, invalid);
+        http_reply_error(r, API_E_INVALID_QUERY, invalid);
         return;
     }
     memcpy(op->after, q.after, sizeof(op->after));

@@ -355,17 +355,17 @@ static bool subscribe_rooms(struct multi_stream *s, struct hub *hub) {
 static int read_rooms(struct request *r, struct stream_room rooms[STREAM_ROOMS_MAX]) {
     int n = stream_rooms_parse(http_query(r, "rooms"), rooms, STREAM_ROOMS_MAX);
     if (n == STREAM_ROOMS_BAD_NAME) {
-        http_reply_error(r, CHAT_E_INVALID_ROOM, NULL);
+        http_reply_error(r, API_E_INVALID_ROOM, NULL);
         return -1;
     }
     if (n < 0) {
-        http_reply_error(r, CHAT_E_INVALID_QUERY, "rooms must name 1 to 32 different rooms.");
+        http_reply_error(r, API_E_INVALID_QUERY, "rooms must name 1 to 32 different rooms.");
         return -1;
     }
     const char *position = http_header(r, "Last-Event-ID");
     if (!position || !*position) position = http_query(r, "after");
     if (position && *position && stream_rooms_set_position(position, rooms, n) < 0) {
-        http_reply_error(r, CHAT_E_INVALID_QUERY,
+        http_reply_error(r, API_E_INVALID_QUERY,
                          "Last-Event-ID (or after) must be room:id pairs separated by commas.");
         return -1;
     }
@@ -380,12 +380,12 @@ void route_multi_stream(struct request *r) {
     if (all &&
         (routes_stream_count() + all->count >= r->srv->cfg.max_streams || r->srv->draining)) {
         http_add_header(r, "Retry-After", "1");
-        http_reply_error(r, CHAT_E_TOO_MANY_STREAMS, NULL);
+        http_reply_error(r, API_E_TOO_MANY_STREAMS, NULL);
         return;
     }
     struct multi_stream *s = all ? multi_new(all, r, rooms, n) : NULL;
     if (!s) {
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     http_add_header(r, "X-Accel-Buffering", "no");

@@ -39,15 +39,14 @@ static void password_op_free(struct password_op *op) {
     free(op);
 }
 
-static void fail(struct password_op *op, chat_error e) {
+static void fail(struct password_op *op, api_error e) {
     http_reply_error(op->r, e, NULL);
     password_op_free(op);
 }
 
-static chat_error status_error(enum store_status st) {
-    return st == STORE_NOT_FOUND ? CHAT_E_UNAUTHORIZED
-           : st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE
-                                     : CHAT_E_INTERNAL;
+/* No such session or user: the session ended meanwhile. */
+static api_error status_error(enum store_status st) {
+    return st == STORE_NOT_FOUND ? API_E_UNAUTHORIZED : routes_store_error(st);
 }
 
 static void on_others_ended(enum store_status st, void *arg) {
@@ -55,7 +54,7 @@ static void on_others_ended(enum store_status st, void *arg) {
     if (st != STORE_OK) {
         /* the new password is in place; a retry ends the sessions left */
         log_warn("req=%s msg=\"other sessions not all ended\"", op->r->id);
-        fail(op, CHAT_E_UNAVAILABLE);
+        fail(op, API_E_UNAVAILABLE);
         return;
     }
     http_reply_empty(op->r, 204);
@@ -64,10 +63,10 @@ static void on_others_ended(enum store_status st, void *arg) {
 
 static void on_password_stored(enum store_status st, void *arg) {
     struct password_op *op = arg;
-    if (st != STORE_OK) fail(op, status_error(st == STORE_NOT_FOUND ? STORE_ERROR : st));
+    if (st != STORE_OK) fail(op, routes_store_error(st));
     else if (store_sessions_end_others(op->r->srv->store, op->who.id, op->session,
                                        on_others_ended, op) < 0)
-        fail(op, CHAT_E_UNAVAILABLE);
+        fail(op, API_E_UNAVAILABLE);
 }
 
 /* On a worker: checks the old password, then hashes the new one. */
@@ -84,11 +83,11 @@ static void check_and_hash(void *arg) {
 
 static void on_checked(void *arg, bool cancelled) {
     struct password_op *op = arg;
-    if (cancelled || op->hash_failed) fail(op, CHAT_E_UNAVAILABLE);
-    else if (!op->old_ok) fail(op, CHAT_E_WRONG_PASSWORD);
+    if (cancelled || op->hash_failed) fail(op, API_E_UNAVAILABLE);
+    else if (!op->old_ok) fail(op, API_E_WRONG_PASSWORD);
     else if (store_user_set_password(op->r->srv->store, op->user.email, op->user.pwhash,
                                      on_password_stored, op) < 0)
-        fail(op, CHAT_E_UNAVAILABLE);
+        fail(op, API_E_UNAVAILABLE);
 }
 
 static void on_user(enum store_status st, const struct store_user *u, void *arg) {
@@ -98,18 +97,18 @@ static void on_user(enum store_status st, const struct store_user *u, void *arg)
         return;
     }
     op->user = *u;
-    if (strcmp(op->user.id, op->who.id) != 0) fail(op, CHAT_E_UNAUTHORIZED);
+    if (strcmp(op->user.id, op->who.id) != 0) fail(op, API_E_UNAUTHORIZED);
     else if (workers_submit(op->r->srv->workers, check_and_hash, on_checked, op) < 0)
-        fail(op, CHAT_E_INTERNAL);
+        fail(op, API_E_INTERNAL);
 }
 
-static void on_allowed(chat_error verdict, int retry_after_s, void *arg) {
+static void on_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
     struct password_op *op = arg;
-    if (verdict != CHAT_E_OK) {
-        ratelimit_reply(op->r, verdict, retry_after_s);
+    if (verdict != RATE_ALLOWED) {
+        routes_reply_rate_refused(op->r, verdict, retry_after_s);
         password_op_free(op);
     } else if (store_user_get(op->r->srv->store, op->who.email, on_user, op) < 0) {
-        fail(op, CHAT_E_UNAVAILABLE);
+        fail(op, API_E_UNAVAILABLE);
     }
 }
 
@@ -122,9 +121,10 @@ static void on_session(enum store_status st, const struct session_user *u, void 
     }
     op->who = *u;
     char address[CLIENT_ADDR_MAX];
-    ratelimit_client_address(op->r, address);
+    http_client_address(op->r, address);
     struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, address}, {RATE_LOGIN_EMAIL, op->who.email}};
-    if (ratelimit_check(op->r->srv, checks, 2, on_allowed, op) < 0) fail(op, CHAT_E_INTERNAL);
+    if (ratelimit_check(op->r->srv->store, op->r->srv->base, checks, 2, on_allowed, op) < 0)
+        fail(op, API_E_INTERNAL);
 }
 
 static char *copy(const char *s, size_t len) {
@@ -136,19 +136,19 @@ static char *copy(const char *s, size_t len) {
     return c;
 }
 
-/* Reads {"oldPassword","newPassword"} (request_body.c) into op; CHAT_E_OK or the error. */
-static chat_error read_body(struct request *r, struct password_op *op) {
+/* Reads {"oldPassword","newPassword"} (request_body.c) into op; API_E_OK or the error. */
+static api_error read_body(struct request *r, struct password_op *op) {
     json_t *body;
-    chat_error e = http_body_json(r, &body);
-    if (e != CHAT_E_OK) return e;
+    api_error e = http_body_json(r, &body);
+    if (e != API_E_OK) return e;
     struct password_change_body pb;
     e = request_body_password_change(body, &pb);
-    if (e == CHAT_E_OK) {
+    if (e == API_E_OK) {
         op->old_len = pb.current_len;
         op->new_len = pb.new_len;
         op->old_pw = copy(pb.current, pb.current_len);
         op->new_pw = copy(pb.new_password, pb.new_len);
-        if (!op->old_pw || !op->new_pw) e = CHAT_E_INTERNAL;
+        if (!op->old_pw || !op->new_pw) e = API_E_INTERNAL;
     }
     json_decref(body);
     return e;
@@ -157,17 +157,17 @@ static chat_error read_body(struct request *r, struct password_op *op) {
 void route_user_password(struct request *r) {
     struct password_op *op = calloc(1, sizeof(*op));
     if (!op) {
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     op->r = r;
-    if (!route_session_hash(r, op->session)) {
+    if (!routes_session_hash_or_401(r, op->session)) {
         password_op_free(op);
         return;
     }
-    chat_error e = read_body(r, op);
-    if (e != CHAT_E_OK) fail(op, e);
+    api_error e = read_body(r, op);
+    if (e != API_E_OK) fail(op, e);
     else if (store_session_get(r->srv->store, op->session, r->srv->cfg.session_ttl, on_session,
                                op) < 0)
-        fail(op, CHAT_E_UNAVAILABLE);
+        fail(op, API_E_UNAVAILABLE);
 }

@@ -24,12 +24,12 @@ static int by_name(const void *a, const void *b) {
 static void on_list(enum store_status st, const char *const *names, size_t n, void *arg) {
     struct request *r = arg;
     if (st != STORE_OK) {
-        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
         return;
     }
     const char **sorted = n ? malloc(n * sizeof(*sorted)) : NULL;
     if (n && !sorted) {
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     if (n) { /* qsort and memcpy want a pointer even for nothing */
@@ -47,7 +47,7 @@ static void on_list(enum store_status st, const char *const *names, size_t n, vo
 
 void route_room_list(struct request *r) {
     if (store_room_list(r->srv->store, on_list, r) < 0)
-        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }
 
 /* POST /room/: first the session, then the name goes into the list. */
@@ -61,7 +61,7 @@ static void on_added(enum store_status st, void *arg) {
     if (st == STORE_OK || st == STORE_EXISTS)
         http_reply_json(op->r, st == STORE_OK ? 201 : 200, json_pack("{s:s}", "name", op->name));
     else
-        http_reply_error(op->r, CHAT_E_UNAVAILABLE, NULL);
+        http_reply_error(op->r, API_E_UNAVAILABLE, NULL);
     free(op);
 }
 
@@ -69,7 +69,7 @@ static void on_session(enum store_status st, const struct session_user *u, void 
     (void)u;
     struct create_op *op = arg;
     if (st != STORE_OK || store_room_add(op->r->srv->store, op->name, on_added, op) < 0) {
-        http_reply_error(op->r, st == STORE_NOT_FOUND ? CHAT_E_UNAUTHORIZED : CHAT_E_UNAVAILABLE,
+        http_reply_error(op->r, st == STORE_NOT_FOUND ? API_E_UNAUTHORIZED : API_E_UNAVAILABLE,
                          NULL);
         free(op);
     }
@@ -77,21 +77,21 @@ static void on_session(enum store_status st, const struct session_user *u, void 
 
 void route_room_create(struct request *r) {
     char hash[TOKEN_HASH_LEN + 1];
-    if (!route_session_hash(r, hash)) return;
+    if (!routes_session_hash_or_401(r, hash)) return;
     json_t *body = NULL; /* set only when the body parses */
     char name[CHAT_ROOM_MAX + 1];
-    chat_error e = http_body_json(r, &body);
-    if (e == CHAT_E_OK) e = request_body_room(body, name);
-    struct create_op *op = e == CHAT_E_OK ? calloc(1, sizeof(*op)) : NULL;
+    api_error e = http_body_json(r, &body);
+    if (e == API_E_OK) e = request_body_room(body, name);
+    struct create_op *op = e == API_E_OK ? calloc(1, sizeof(*op)) : NULL;
     if (op) memcpy(op->name, name, sizeof(name));
     json_decref(body);
     if (!op) {
-        http_reply_error(r, e != CHAT_E_OK ? e : CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, e != API_E_OK ? e : API_E_INTERNAL, NULL);
         return;
     }
     op->r = r;
     if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_session, op) < 0) {
-        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
         free(op);
     }
 }

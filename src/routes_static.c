@@ -23,7 +23,7 @@
 void route_static(struct request *r) {
     const struct web_file *f = webroot_find(r->srv->web, r->route);
     if (!f) {
-        http_reply_error(r, CHAT_E_NOT_FOUND, NULL);
+        http_reply_error(r, API_E_NOT_FOUND, NULL);
         return;
     }
     http_add_header(r, "ETag", f->etag);
@@ -46,7 +46,7 @@ void route_static(struct request *r) {
     struct evbuffer *body = evbuffer_new();
     if (!body || evbuffer_add(body, f->data, f->len) < 0) {
         if (body) evbuffer_free(body);
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     http_reply_typed(r, 200, f->content_type, body);

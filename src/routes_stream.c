@@ -24,6 +24,7 @@
 #include "routes.h"
 #include "server.h"
 #include "sse_fanout.h"
+#include "sse_frame.h"
 #include "store.h"
 #include "validate.h"
 
@@ -126,6 +127,9 @@ static void on_ready(void *arg) {
 
 static void on_event(const struct hub_event *ev, void *arg) {
     struct sse *s = arg;
+    size_t len;
+    const char *frame = sse_frame_of(s->r->srv->sse_frame, ev->msg, &len);
+    if (!frame) return; /* cannot be encoded: left out, as in the replay */
     if (!s->live) {
         s->missed = true; /* the replay reads the history once more */
         return;
@@ -136,15 +140,17 @@ static void on_event(const struct hub_event *ev, void *arg) {
         sse_end(s, true);
         return;
     }
-    fanout_add(s->r, ev->frame, ev->frame_len); /* sent once the hub's batch ends */
+    fanout_add(s->r, frame, len); /* sent once the hub's batch ends */
     size_t id_len = strnlen(ev->msg->id, sizeof(s->cursor) - 1);
     memcpy(s->cursor, ev->msg->id, id_len);
     s->cursor[id_len] = '\0';
 }
 
-static void on_delivered(const struct hub_event *ev) {
+/* The message reached every stream: its frame goes out and is forgotten. */
+static void on_delivered(const struct hub_event *ev, void *arg) {
     (void)ev;
     fanout_flush();
+    sse_frame_clear(arg);
 }
 
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
@@ -174,22 +180,22 @@ static void on_client_gone(struct request *r) {
 
 void route_message_stream(struct request *r) {
     char cursor[CHAT_STREAM_ID_MAX + 1];
-    const char *room = route_room(r);
+    const char *room = routes_room_or_400(r);
     if (!room) return;
     if (request_query_cursor(http_header(r, "Last-Event-ID"), http_query(r, "after"),
                              cursor) < 0) {
-        http_reply_error(r, CHAT_E_INVALID_QUERY, "Last-Event-ID (or after) must be a message id.");
+        http_reply_error(r, API_E_INVALID_QUERY, "Last-Event-ID (or after) must be a message id.");
         return;
     }
     if (nstreams + routes_multi_stream_count(r->srv) >= r->srv->cfg.max_streams ||
         r->srv->draining) {
         http_add_header(r, "Retry-After", "1");
-        http_reply_error(r, CHAT_E_TOO_MANY_STREAMS, NULL);
+        http_reply_error(r, API_E_TOO_MANY_STREAMS, NULL);
         return;
     }
     struct sse *s = calloc(1, sizeof(*s));
     if (!s) {
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     s->r = r;
@@ -205,7 +211,7 @@ void route_message_stream(struct request *r) {
     r->on_close = on_client_gone;
     /* before the stream joins the hub: no fan-out batch has its socket yet */
     if (http_stream_detach(r) < 0) log_debug("req=%s msg=\"stream stays with evhttp\"", r->id);
-    hub_set_delivered(r->srv->hub, on_delivered);
+    hub_set_delivered(r->srv->hub, on_delivered, r->srv->sse_frame);
     s->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, s);
     if (start_heartbeat(r->srv->base, r->srv->cfg.stream_heartbeat_ms) < 0 || !s->sub) {
         sse_end(s, true);

@@ -62,7 +62,7 @@ static struct user_op *user_op_new(struct request *r, const char *pw, size_t len
     return op;
 }
 
-static void reply_error(struct user_op *op, chat_error e) {
+static void reply_error(struct user_op *op, api_error e) {
     http_reply_error(op->r, e, NULL);
     user_op_free(op);
 }
@@ -72,7 +72,7 @@ static void reply_error(struct user_op *op, chat_error e) {
 static void on_session_created(enum store_status st, void *arg) {
     struct user_op *op = arg;
     if (st != STORE_OK) {
-        reply_error(op, CHAT_E_UNAVAILABLE);
+        reply_error(op, API_E_UNAVAILABLE);
         return;
     }
     char cookie[160];
@@ -83,7 +83,7 @@ static void on_session_created(enum store_status st, void *arg) {
                              "name", op->user.name);
     if (body && op->registering) json_object_set_new(body, "authKey", json_string(op->token));
     if (!body) {
-        reply_error(op, CHAT_E_INTERNAL);
+        reply_error(op, API_E_INTERNAL);
         return;
     }
     http_reply_json(op->r, op->registering ? 201 : 200, body);
@@ -101,7 +101,7 @@ static void start_session(struct user_op *op) {
     struct server *srv = op->r->srv;
     if (store_session_create(srv->store, hash, &su, srv->cfg.session_ttl, on_session_created,
                              op) < 0)
-        reply_error(op, CHAT_E_UNAVAILABLE);
+        reply_error(op, API_E_UNAVAILABLE);
 }
 
 /* ---- POST /user/ ---- */
@@ -115,8 +115,8 @@ static void hash_password(void *arg) {
 
 static void on_user_created(enum store_status st, void *arg) {
     struct user_op *op = arg;
-    if (st == STORE_EXISTS) reply_error(op, CHAT_E_EMAIL_TAKEN);
-    else if (st != STORE_OK) reply_error(op, CHAT_E_UNAVAILABLE);
+    if (st == STORE_EXISTS) reply_error(op, API_E_EMAIL_TAKEN);
+    else if (st != STORE_OK) reply_error(op, API_E_UNAVAILABLE);
     else start_session(op);
 }
 
@@ -124,49 +124,49 @@ static void on_password_hashed(void *arg, bool cancelled) {
     struct user_op *op = arg;
     if (cancelled || op->hash_failed) {
         if (op->hash_failed) log_error("req=%s msg=\"password hashing failed\"", op->r->id);
-        reply_error(op, CHAT_E_UNAVAILABLE);
+        reply_error(op, API_E_UNAVAILABLE);
         return;
     }
     unsigned char raw[CHAT_USER_ID_LEN / 2];
     randombytes_buf(raw, sizeof(raw));
     sodium_bin2hex(op->user.id, sizeof(op->user.id), raw, sizeof(raw));
     if (store_user_create(op->r->srv->store, &op->user, on_user_created, op) < 0)
-        reply_error(op, CHAT_E_UNAVAILABLE);
+        reply_error(op, API_E_UNAVAILABLE);
 }
 
-static void on_register_allowed(chat_error verdict, int retry_after_s, void *arg) {
+static void on_register_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
     struct user_op *op = arg;
-    if (verdict != CHAT_E_OK) {
-        ratelimit_reply(op->r, verdict, retry_after_s);
+    if (verdict != RATE_ALLOWED) {
+        routes_reply_rate_refused(op->r, verdict, retry_after_s);
         user_op_free(op);
     } else if (workers_submit(op->r->srv->workers, hash_password, on_password_hashed, op) < 0) {
-        reply_error(op, CHAT_E_INTERNAL);
+        reply_error(op, API_E_INTERNAL);
     }
 }
 
 void route_user_register(struct request *r) {
     json_t *body;
-    chat_error e = http_body_json(r, &body);
-    if (e != CHAT_E_OK) {
+    api_error e = http_body_json(r, &body);
+    if (e != API_E_OK) {
         http_reply_error(r, e, NULL);
         return;
     }
     struct registration_body rb;
     e = request_body_registration(body, &rb);
-    struct user_op *op = e == CHAT_E_OK ? user_op_new(r, rb.password, rb.password_len) : NULL;
+    struct user_op *op = e == API_E_OK ? user_op_new(r, rb.password, rb.password_len) : NULL;
     json_decref(body);
-    if (e != CHAT_E_OK || !op) {
-        http_reply_error(r, e != CHAT_E_OK ? e : CHAT_E_INTERNAL, NULL);
+    if (e != API_E_OK || !op) {
+        http_reply_error(r, e != API_E_OK ? e : API_E_INTERNAL, NULL);
         return;
     }
     op->registering = true;
     memcpy(op->user.email, rb.email, sizeof(op->user.email));
     memcpy(op->user.name, rb.name, sizeof(op->user.name));
     char address[CLIENT_ADDR_MAX];
-    ratelimit_client_address(r, address);
+    http_client_address(r, address);
     struct rate_check check = {RATE_REGISTER_ADDRESS, address};
-    if (ratelimit_check(r->srv, &check, 1, on_register_allowed, op) < 0)
-        reply_error(op, CHAT_E_INTERNAL);
+    if (ratelimit_check(r->srv->store, r->srv->base, &check, 1, on_register_allowed, op) < 0)
+        reply_error(op, API_E_INTERNAL);
 }
 
 /* ---- PUT /user/ ---- */
@@ -181,14 +181,14 @@ static void verify_password(void *arg) {
 
 static void on_password_verified(void *arg, bool cancelled) {
     struct user_op *op = arg;
-    if (cancelled) reply_error(op, CHAT_E_UNAVAILABLE);
-    else if (!op->password_ok) reply_error(op, CHAT_E_BAD_CREDENTIALS);
+    if (cancelled) reply_error(op, API_E_UNAVAILABLE);
+    else if (!op->password_ok) reply_error(op, API_E_BAD_CREDENTIALS);
     else start_session(op);
 }
 
 static void verify_in_worker(struct user_op *op) {
     if (workers_submit(op->r->srv->workers, verify_password, on_password_verified, op) < 0)
-        reply_error(op, CHAT_E_INTERNAL);
+        reply_error(op, API_E_INTERNAL);
 }
 
 static void on_user_found(enum store_status st, const struct store_user *u, void *arg) {
@@ -197,34 +197,34 @@ static void on_user_found(enum store_status st, const struct store_user *u, void
         op->user = *u;
         op->user_found = true;
     } else if (st != STORE_NOT_FOUND) {
-        reply_error(op, CHAT_E_UNAVAILABLE);
+        reply_error(op, API_E_UNAVAILABLE);
         return;
     }
     verify_in_worker(op); /* also for unknown users: same time, same answer */
 }
 
-static void on_login_allowed(chat_error verdict, int retry_after_s, void *arg) {
+static void on_login_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
     struct user_op *op = arg;
-    if (verdict != CHAT_E_OK) {
-        ratelimit_reply(op->r, verdict, retry_after_s);
+    if (verdict != RATE_ALLOWED) {
+        routes_reply_rate_refused(op->r, verdict, retry_after_s);
         user_op_free(op);
     } else if (!op->plausible) { /* cannot be registered: answer as for an unknown user */
         verify_in_worker(op);
     } else if (store_user_get(op->r->srv->store, op->user.email, on_user_found, op) < 0) {
-        reply_error(op, CHAT_E_UNAVAILABLE);
+        reply_error(op, API_E_UNAVAILABLE);
     }
 }
 
 void route_user_login(struct request *r) {
     json_t *body;
-    chat_error e = http_body_json(r, &body);
-    if (e != CHAT_E_OK) {
+    api_error e = http_body_json(r, &body);
+    if (e != API_E_OK) {
         http_reply_error(r, e, NULL);
         return;
     }
     struct login_body lb;
     e = request_body_login(body, &lb);
-    if (e != CHAT_E_OK) {
+    if (e != API_E_OK) {
         json_decref(body);
         http_reply_error(r, e, NULL);
         return;
@@ -233,17 +233,18 @@ void route_user_login(struct request *r) {
     struct user_op *op = user_op_new(r, lb.password, plausible ? lb.password_len : 0);
     json_decref(body);
     if (!op) {
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     op->plausible = plausible;
     if (plausible) memcpy(op->user.email, lb.email, sizeof(op->user.email));
     char address[CLIENT_ADDR_MAX];
-    ratelimit_client_address(r, address);
+    http_client_address(r, address);
     struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, address},
                                   {RATE_LOGIN_EMAIL, op->user.email}};
-    if (ratelimit_check(r->srv, checks, plausible ? 2 : 1, on_login_allowed, op) < 0)
-        reply_error(op, CHAT_E_INTERNAL);
+    if (ratelimit_check(r->srv->store, r->srv->base, checks, plausible ? 2 : 1, on_login_allowed,
+                        op) < 0)
+        reply_error(op, API_E_INTERNAL);
 }
 
 /* ---- DELETE /user/session ---- */
@@ -251,9 +252,9 @@ void route_user_login(struct request *r) {
 static void on_session_deleted(enum store_status st, void *arg) {
     struct request *r = arg;
     if (st == STORE_NOT_FOUND) {
-        http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);
+        http_reply_error(r, API_E_UNAUTHORIZED, NULL);
     } else if (st != STORE_OK) {
-        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
     } else {
         http_add_header(r, "Set-Cookie",
                         TOKEN_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
@@ -263,9 +264,9 @@ static void on_session_deleted(enum store_status st, void *arg) {
 
 void route_user_logout(struct request *r) {
     char hash[TOKEN_HASH_LEN + 1];
-    if (!route_session_hash(r, hash)) return;
+    if (!routes_session_hash_or_401(r, hash)) return;
     if (store_session_delete(r->srv->store, hash, on_session_deleted, r) < 0)
-        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }
 
 /* ---- GET /user/ ---- */
@@ -273,9 +274,9 @@ void route_user_logout(struct request *r) {
 static void on_me(enum store_status st, const struct session_user *u, void *arg) {
     struct request *r = arg;
     if (st == STORE_NOT_FOUND) {
-        http_reply_error(r, CHAT_E_UNAUTHORIZED, NULL);
+        http_reply_error(r, API_E_UNAUTHORIZED, NULL);
     } else if (st != STORE_OK) {
-        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
     } else {
         http_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "id", u->id, "email", u->email,
                                           "name", u->name));
@@ -284,7 +285,7 @@ static void on_me(enum store_status st, const struct session_user *u, void *arg)
 
 void route_user_me(struct request *r) {
     char hash[TOKEN_HASH_LEN + 1];
-    if (!route_session_hash(r, hash)) return;
+    if (!routes_session_hash_or_401(r, hash)) return;
     if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_me, r) < 0)
-        http_reply_error(r, CHAT_E_UNAVAILABLE, NULL);
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }

@@ -55,7 +55,7 @@ static void waiter_free(struct waiter *w) {
 static void answer(struct waiter *w, const struct message *msgs, size_t n) {
     struct evbuffer *out = evbuffer_new();
     if (out && json_message_array_append(out, msgs, n) == 0) http_reply_buffer(w->r, 200, out);
-    else http_reply_error(w->r, CHAT_E_INTERNAL, NULL);
+    else http_reply_error(w->r, API_E_INTERNAL, NULL);
     if (out) evbuffer_free(out);
     waiter_free(w);
 }
@@ -66,8 +66,7 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
     struct waiter *w = arg;
     w->reading = false;
     if (st != STORE_OK) {
-        http_reply_error(w->r, st == STORE_UNAVAILABLE ? CHAT_E_UNAVAILABLE : CHAT_E_INTERNAL,
-                         NULL);
+        http_reply_error(w->r, routes_store_error(st), NULL);
         waiter_free(w);
     } else if (n > 0 || w->closing || w->expired) {
         answer(w, msgs, n);
@@ -84,7 +83,7 @@ static void read_history(struct waiter *w) {
     if (store_history_range(w->r->srv->store, w->room, w->after, w->limit, on_history,
                             w) < 0) {
         w->reading = false;
-        http_reply_error(w->r, CHAT_E_UNAVAILABLE, NULL);
+        http_reply_error(w->r, API_E_UNAVAILABLE, NULL);
         waiter_free(w);
     }
 }
@@ -109,7 +108,7 @@ void route_message_wait(struct request *r, const char *room, const char *after, 
                         int wait_s) {
     struct waiter *w = calloc(1, sizeof(*w));
     if (!w) {
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     w->r = r;
@@ -122,7 +121,7 @@ void route_message_wait(struct request *r, const char *room, const char *after, 
     w->timeout = evtimer_new(r->srv->base, on_timeout, w);
     w->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, w);
     if (!w->timeout || !w->sub) {
-        http_reply_error(r, CHAT_E_INTERNAL, NULL);
+        http_reply_error(r, API_E_INTERNAL, NULL);
         waiter_free(w);
         return;
     }

@@ -15,6 +15,7 @@ struct store;
 struct workers;
 struct cluster;
 struct hub;
+struct sse_frame;
 struct webroot;
 struct session_cache;
 struct session_events;
@@ -31,6 +32,7 @@ struct server {
     struct workers *workers;               /* Argon2id hashing threads */
     struct hub *hub;                       /* room readers and live subscribers */
     struct multi_streams *multi_streams;   /* open multi-room event streams; NULL before the first */
+    struct sse_frame *sse_frame;           /* live messages framed once for every SSE stream */
     struct webroot *web;                   /* the browser client's files */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
     unsigned long long requests;           /* requests seen, for request ids */

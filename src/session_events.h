@@ -1,9 +1,8 @@
 /*
  * session_events: the subscriber that keeps the session cache honest. It
- * holds one connection of its own to one Redis node (any node: in a Redis
- * Cluster a PUBLISH reaches the subscribers of every node over the cluster
- * bus) subscribed to STORE_CHANNEL_SESSIONS_ENDED, where every chatd
- * announces the sessions it ended. Each message forgets those sessions in
+ * holds the store's subscription to the announcements of ended sessions
+ * (store_sessions_ended_subscribe: one connection of its own to one Redis
+ * node), where every chatd announces the sessions it ended. Each message forgets those sessions in
  * the cache. The cache is live only while the subscription is confirmed:
  * when the connection is lost (or refused, or killed), the cache is
  * flushed and unused until the subscription is confirmed again, on the
@@ -15,14 +14,14 @@
 #include <stdbool.h>
 
 struct event_base;
-struct cluster;
 struct session_cache;
+struct store;
 struct session_events;
 
-/* Starts subscribing, through a node the cluster layer knows (AUTH as for
- * every connection); connecting may take at most timeout_ms per attempt.
- * NULL when out of memory. */
-struct session_events *session_events_new(struct event_base *base, const struct cluster *cluster,
+/* Starts subscribing through the store (on each node in turn until one
+ * confirms); an attempt may take at most timeout_ms. NULL when out of
+ * memory. */
+struct session_events *session_events_new(struct event_base *base, struct store *store,
                                           struct session_cache *cache, int timeout_ms);
 
 /* Closes the subscription (the cache stops being live). NULL is fine. */

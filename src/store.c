@@ -59,30 +59,23 @@ static struct store_op *op_new(void *arg) {
     return op;
 }
 
-/* How a command must be acknowledged. */
-enum durability { PLAIN, DURABLE };
+int store_command(struct store *s, enum store_ack ack, const char *key, cluster_reply_fn *done,
+                  void *arg, int argc, const char **argv, const size_t *lens) {
+    return ack == STORE_ACK_DURABLE
+               ? cluster_command_durable(s->cluster, key, strlen(key), done, arg, argc, argv, lens)
+               : cluster_command_argv(s->cluster, key, strlen(key), done, arg, argc, argv, lens);
+}
 
-/* Sends argv (with NUL-terminated strings unless lens is given); a DURABLE
- * write is acknowledged only after enough replicas have it. */
+/* Sends a command for op (freed when it cannot be sent). */
 static int send_op(struct store *s, struct store_op *op, cluster_reply_fn *done,
-                   enum durability d, int argc, const char **argv, const size_t *lens) {
-    size_t own_lens[16];
-    if (!lens) {
-        for (int i = 0; i < argc; i++) own_lens[i] = strlen(argv[i]);
-        lens = own_lens;
-    }
-    /* argv[1] is the key of every command we send, except EVAL (argv[3]). */
-    int key = strcmp(argv[0], "EVAL") == 0 ? 3 : 1;
-    int rc = d == DURABLE
-                 ? cluster_command_durable(s->cluster, argv[key], lens[key], done, op, argc, argv, lens)
-                 : cluster_command_argv(s->cluster, argv[key], lens[key], done, op, argc, argv, lens);
-    if (rc < 0) {
+                   enum store_ack ack, const char *key, int argc, const char **argv,
+                   const size_t *lens) {
+    if (store_command(s, ack, key, done, op, argc, argv, lens) < 0) {
         free(op);
         return -1;
     }
     return 0;
 }
-
 
 /* ---- users ---- */
 
@@ -107,7 +100,7 @@ int store_user_create(struct store *s, const struct store_user *u, store_status_
     op->cb.status = cb;
     const char *argv[] = {"EVAL", user_create_script, "1", key, u->id, u->email,
                           u->name, u->pwhash, created};
-    return send_op(s, op, on_user_created, DURABLE, 9, argv, NULL);
+    return send_op(s, op, on_user_created, STORE_ACK_DURABLE, key, 9, argv, NULL);
 }
 
 static int copy_field(char *out, size_t size, const redisReply *r) {
@@ -141,7 +134,7 @@ int store_user_get(struct store *s, const char *email, store_user_fn *cb, void *
     if (!op) return -1;
     op->cb.user = cb;
     const char *argv[] = {"HMGET", key, "id", "email", "name", "pw"};
-    return send_op(s, op, on_user_got, PLAIN, 6, argv, NULL);
+    return send_op(s, op, on_user_got, STORE_ACK_PLAIN, key, 6, argv, NULL);
 }
 
 static void on_status_reply(redisReply *r, void *arg) {
@@ -158,7 +151,7 @@ int store_user_set_password(struct store *s, const char *email, const char *pwha
     if (!op) return -1;
     op->cb.status = cb;
     const char *argv[] = {"HSET", key, "pw", pwhash};
-    return send_op(s, op, on_status_reply, DURABLE, 4, argv, NULL);
+    return send_op(s, op, on_status_reply, STORE_ACK_DURABLE, key, 4, argv, NULL);
 }
 
 /* ---- rate limits ---- */
@@ -193,7 +186,7 @@ int store_rate_hit(struct store *s, const char *limit, const char *subject, int 
     if (!op) return -1;
     op->cb.rate = cb;
     const char *argv[] = {"EVAL", rate_hit_script, "1", key, count_text, window_text};
-    return send_op(s, op, on_rate_hit, PLAIN, 6, argv, NULL);
+    return send_op(s, op, on_rate_hit, STORE_ACK_PLAIN, key, 6, argv, NULL);
 }
 
 /* ---- messages ---- */
@@ -254,13 +247,13 @@ int store_message_append(struct store *s, const char *room, const struct message
                               "text", m->text, "timestamp", ts};
         size_t lens[11];
         for (int i = 0; i < 11; i++) lens[i] = i == 8 ? m->text_len : strlen(argv[i]);
-        return send_op(s, op, on_appended, DURABLE, 11, argv, lens);
+        return send_op(s, op, on_appended, STORE_ACK_DURABLE, key, 11, argv, lens);
     }
     const char *argv[] = {"EVAL", append_once_script, "2", key, dedup, m->user_id,
                           m->name, m->text, ts, ttl};
     size_t lens[10];
     for (int i = 0; i < 10; i++) lens[i] = i == 7 ? m->text_len : strlen(argv[i]);
-    return send_op(s, op, on_appended, DURABLE, 10, argv, lens);
+    return send_op(s, op, on_appended, STORE_ACK_DURABLE, key, 10, argv, lens);
 }
 
 /* Whether field k is name (as strcmp sees it: up to its first NUL). */
@@ -340,7 +333,7 @@ int store_history_before(struct store *s, const char *room, const char *before, 
     if (!op) return -1;
     op->cb.range = cb;
     const char *argv[] = {"XREVRANGE", key, end, "-", "COUNT", count_text};
-    return send_op(s, op, on_reverse_range, PLAIN, 6, argv, NULL);
+    return send_op(s, op, on_reverse_range, STORE_ACK_PLAIN, key, 6, argv, NULL);
 }
 
 /* XREAD answers nil when the block time passed, else [[key, [entries]]]. */
@@ -380,7 +373,7 @@ int store_room_latest(struct store *s, const char *room, store_range_fn *cb, voi
     if (!op) return -1;
     op->cb.range = cb;
     const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
-    return send_op(s, op, on_range, PLAIN, 6, argv, NULL);
+    return send_op(s, op, on_range, STORE_ACK_PLAIN, key, 6, argv, NULL);
 }
 
 int store_history_range(struct store *s, const char *room, const char *after, int count,
@@ -394,7 +387,7 @@ int store_history_range(struct store *s, const char *room, const char *after, in
     if (!op) return -1;
     op->cb.range = cb;
     const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count_text};
-    return send_op(s, op, on_range, PLAIN, 6, argv, NULL);
+    return send_op(s, op, on_range, STORE_ACK_PLAIN, key, 6, argv, NULL);
 }
 
 static void on_pong(redisReply *r, void *arg) { on_status_reply(r, arg); }
@@ -404,7 +397,8 @@ int store_ping(struct store *s, store_status_fn *cb, void *arg) {
     if (!op) return -1;
     op->cb.status = cb;
     const char *argv[] = {"PING", "health"};
-    return send_op(s, op, on_pong, PLAIN, 2, argv, NULL);
+    /* to any master: the one of the slot of "health" */
+    return send_op(s, op, on_pong, STORE_ACK_PLAIN, argv[1], 2, argv, NULL);
 }
 
 static void on_cluster_info(redisReply *r, void *arg) {
@@ -418,6 +412,8 @@ static void on_cluster_info(redisReply *r, void *arg) {
     op->cb.status(st, op->arg);
     free(op);
 }
+
+bool store_is_ready_now(const struct store *s) { return cluster_is_ready(s->cluster); }
 
 int store_ready(struct store *s, store_status_fn *cb, void *arg) {
     struct store_op *op = op_new(arg);
@@ -444,7 +440,7 @@ int store_room_add(struct store *s, const char *room, store_status_fn *cb, void 
     if (!op) return -1;
     op->cb.status = cb;
     const char *argv[] = {"SADD", STORE_KEY_ROOMS, room};
-    return send_op(s, op, on_room_added, DURABLE, 3, argv, NULL);
+    return send_op(s, op, on_room_added, STORE_ACK_DURABLE, STORE_KEY_ROOMS, 3, argv, NULL);
 }
 
 static void on_room_list(redisReply *r, void *arg) {
@@ -467,5 +463,5 @@ int store_room_list(struct store *s, store_names_fn *cb, void *arg) {
     if (!op) return -1;
     op->cb.names = cb;
     const char *argv[] = {"SMEMBERS", STORE_KEY_ROOMS};
-    return send_op(s, op, on_room_list, PLAIN, 2, argv, NULL);
+    return send_op(s, op, on_room_list, STORE_ACK_PLAIN, STORE_KEY_ROOMS, 2, argv, NULL);
 }

@@ -1,7 +1,9 @@
 /*
  * store: the only module that knows the Redis key schema (docs/STORAGE.md).
  * Each function is one Redis command on one hash slot, sent through the
- * cluster layer.
+ * cluster layer, except the ones marked "Workflow:": those run several
+ * commands in turn, on several slots, and are not atomic (each says what a
+ * failure part-way leaves behind).
  *
  * Contract (as for cluster): a function that returns -1 never calls its
  * callback; one that returns 0 calls it exactly once, on the loop thread,
@@ -68,10 +70,12 @@ int store_user_create(struct store *s, const struct store_user *u, store_status_
 /* Looks a user up by normalised e-mail (STORE_NOT_FOUND when unknown). */
 int store_user_get(struct store *s, const char *email, store_user_fn *cb, void *arg);
 
-/* Stores a session under the hash of its token, expiring after ttl seconds,
- * and adds it to its user's session index (first: a session is never stored
- * unindexed). A user's sessions beyond the newest STORE_SESSIONS_MAX end
- * (deleted and announced) before the callback runs. */
+/* Workflow: stores a session under the hash of its token, expiring after
+ * ttl seconds, and adds it to its user's session index (first: a session is
+ * never stored unindexed; a failure after it leaves an index entry without
+ * a session, removed as the entry of an expired one). A user's sessions beyond the
+ * newest STORE_SESSIONS_MAX end (deleted and announced) before the callback
+ * runs. */
 int store_session_create(struct store *s, const char *token_hash, const struct session_user *u,
                          int ttl, store_status_fn *cb, void *arg);
 /* Reads a session and pushes its expiry ttl seconds ahead (sliding). With
@@ -79,15 +83,18 @@ int store_session_create(struct store *s, const char *token_hash, const struct s
  * command, no sliding); a read from Redis fills the cache. */
 int store_session_get(struct store *s, const char *token_hash, int ttl, store_session_fn *cb,
                       void *arg);
-/* Deletes one session, announces its end and removes its index entry
- * (STORE_NOT_FOUND when it did not exist; STORE_UNAVAILABLE when it was
- * deleted but the end could not be announced). */
+/* Workflow: deletes one session, announces its end and removes its index
+ * entry (STORE_NOT_FOUND when it did not exist; STORE_UNAVAILABLE when it
+ * was deleted but the end could not be announced). */
 int store_session_delete(struct store *s, const char *token_hash, store_status_fn *cb,
                          void *arg);
-/* Ends every session of a user except keep_hash's: reads the user's index,
- * deletes each other session, announces its end, then removes its index
- * entry (entries of sessions that expired are removed the same way).
- * STORE_OK when all are gone and announced. */
+/* Workflow: ends every session of a user except keep_hash's: reads the
+ * user's index (one command), then for each other session, concurrently,
+ * deletes it, announces its end and removes its index entry (three
+ * commands; entries of sessions that expired are removed the same way).
+ * STORE_OK when all are gone and announced; else, once every session's
+ * steps have finished, the status of a failed step, and the sessions it did
+ * not end stay (the caller may run it again). */
 int store_sessions_end_others(struct store *s, const char *user_id, const char *keep_hash,
                               store_status_fn *cb, void *arg);
 /* Replaces a user's password hash (durable). */
@@ -132,6 +139,31 @@ int store_room_add(struct store *s, const char *room, store_status_fn *cb, void 
 typedef void store_names_fn(enum store_status st, const char *const *names, size_t n, void *arg);
 int store_room_list(struct store *s, store_names_fn *cb, void *arg);
 
+/* ---- the announcements of ended sessions: a subscription, not a command ---- */
+
+struct store_subscription;
+/* What a subscription reports: STORE_OK without a payload once it is
+ * confirmed, STORE_OK with each announcement's payload (len bytes, valid
+ * during the call), and last STORE_UNAVAILABLE once when it ended (lost,
+ * refused, or freed). Free an ended subscription after the callback
+ * returned, never inside it. */
+typedef void store_announce_fn(struct store_subscription *sub, enum store_status st,
+                               const char *payload, size_t len, void *arg);
+/* Subscribes to the announcements of ended sessions (every chatd's, see
+ * store_session_delete) on a connection of its own to the node-th node,
+ * counting round, of those the cluster layer knows (any node: Redis
+ * Cluster carries a PUBLISH to the subscribers of every node). NULL when it
+ * cannot start (cb never runs). */
+struct store_subscription *store_sessions_ended_subscribe(struct store *s, unsigned node,
+                                                          store_announce_fn *cb, void *arg);
+/* Closes the subscription (reporting its end first if it had not ended). NULL is fine. */
+void store_subscription_free(struct store_subscription *sub);
+/* The node it is on ("host:port"), for logs. */
+const char *store_subscription_node(const struct store_subscription *sub);
+
+/* Whether every slot has a master and every master's connection is up: a
+ * local answer at once (no command, no callback). */
+bool store_is_ready_now(const struct store *s);
 /* CLUSTER INFO through the layer: STORE_OK when the cluster's state is ok
  * (or Redis is standalone and answers), else STORE_UNAVAILABLE. */
 int store_ready(struct store *s, store_status_fn *cb, void *arg);

@@ -52,7 +52,7 @@ static int session_unindex(struct store *s, const char *user_id, const char *has
     if (store_key_user_sessions(index, sizeof(index), user_id) < 0) return -1;
     const char *argv[] = {"ZREM", index, hash};
     size_t lens[] = {4, strlen(index), strlen(hash)};
-    return cluster_command_durable(s->cluster, index, lens[1], done, arg, 3, argv, lens);
+    return store_command(s, STORE_ACK_DURABLE, index, done, arg, 3, argv, lens);
 }
 
 /* ---- ending a session: delete, announce, unindex, report ---- */
@@ -97,8 +97,7 @@ static void end_announce(struct session_end *e) {
     session_cache_forget(e->s->sessions, e->hash);
     const char *argv[] = {"PUBLISH", STORE_CHANNEL_SESSIONS_ENDED, e->hash};
     size_t lens[] = {7, sizeof(STORE_CHANNEL_SESSIONS_ENDED) - 1, strlen(e->hash)};
-    if (cluster_command_argv(e->s->cluster, argv[1], lens[1], on_end_announced, e, 3, argv, lens) <
-        0)
+    if (store_command(e->s, STORE_ACK_PLAIN, argv[1], on_end_announced, e, 3, argv, lens) < 0)
         on_end_announced(NULL, e);
 }
 
@@ -132,7 +131,7 @@ static int session_end_start(struct store *s, const char *hash, const char *user
     if (user_id) snprintf(e->user_id, sizeof(e->user_id), "%s", user_id);
     const char *argv[] = {kind == END_GETDEL ? "GETDEL" : "DEL", key};
     size_t lens[] = {strlen(argv[0]), strlen(key)};
-    if (cluster_command_durable(s->cluster, key, lens[1], on_end_deleted, e, 2, argv, lens) < 0) {
+    if (store_command(s, STORE_ACK_DURABLE, key, on_end_deleted, e, 2, argv, lens) < 0) {
         free(e);
         return -1;
     }
@@ -206,7 +205,7 @@ int store_sessions_end_others(struct store *s, const char *user_id, const char *
     snprintf(ir->keep, sizeof(ir->keep), "%s", keep_hash);
     const char *argv[] = {"ZRANGE", index, "0", "-1"};
     size_t lens[] = {6, strlen(index), 1, 2};
-    if (cluster_command_argv(s->cluster, index, lens[1], on_index_read, ir, 4, argv, lens) < 0) {
+    if (store_command(s, STORE_ACK_PLAIN, index, on_index_read, ir, 4, argv, lens) < 0) {
         free(op);
         free(ir);
         return -1;
@@ -275,8 +274,9 @@ static void on_session_indexed(redisReply *r, void *arg) {
             op->pending++;
     const char *argv[] = {"SET", op->key, op->value, "EX", op->ttl};
     size_t lens[] = {3, strlen(op->key), strlen(op->value), 2, strlen(op->ttl)};
-    if (cluster_command_durable(op->s->cluster, op->key, lens[1], on_session_stored, op, 5, argv,
-                                lens) == 0)
+    int sent = store_command(op->s, STORE_ACK_DURABLE, op->key, on_session_stored, op, 5, argv,
+                             lens);
+    if (sent == 0)
         op->pending++;
     else
         op->status = STORE_UNAVAILABLE;
@@ -303,8 +303,7 @@ int store_session_create(struct store *s, const char *token_hash, const struct s
     snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
     snprintf(max, sizeof(max), "%d", STORE_SESSIONS_MAX);
     const char *argv[] = {"EVAL", session_index_script, "1", index, now, token_hash, max};
-    if (cluster_command_durable(s->cluster, index, strlen(index), on_session_indexed, op, 7, argv,
-                                NULL) < 0) {
+    if (store_command(s, STORE_ACK_DURABLE, index, on_session_indexed, op, 7, argv, NULL) < 0) {
         free(op);
         return -1;
     }
@@ -389,7 +388,7 @@ int store_session_get(struct store *s, const char *token_hash, int ttl, store_se
     snprintf(ttl_text, sizeof(ttl_text), "%d", ttl);
     const char *argv[] = {"GETEX", key, "EX", ttl_text};
     size_t lens[] = {5, strlen(key), 2, strlen(ttl_text)};
-    if (cluster_command_argv(s->cluster, key, lens[1], on_session_got, op, 4, argv, lens) < 0) {
+    if (store_command(s, STORE_ACK_PLAIN, key, on_session_got, op, 4, argv, lens) < 0) {
         free(op);
         return -1;
     }

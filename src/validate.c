@@ -94,31 +94,31 @@ static bool valid_domain(const char *s, size_t len) {
     return labels >= 2;
 }
 
-chat_error validate_email(const char *in, size_t len, char *out) {
+api_error validate_email(const char *in, size_t len, char *out) {
     while (len && is_space((unsigned char)in[0])) in++, len--;
     while (len && is_space((unsigned char)in[len - 1])) len--;
-    if (len == 0 || len > CHAT_EMAIL_MAX) return CHAT_E_INVALID_EMAIL;
+    if (len == 0 || len > CHAT_EMAIL_MAX) return API_E_INVALID_EMAIL;
     const char *at = NULL;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)in[i];
         out[i] = (char)((c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c);
         if (c == '@') {
-            if (at) return CHAT_E_INVALID_EMAIL;
+            if (at) return API_E_INVALID_EMAIL;
             at = out + i;
         }
     }
     out[len] = '\0';
-    if (!at) return CHAT_E_INVALID_EMAIL;
+    if (!at) return API_E_INVALID_EMAIL;
     size_t local_len = (size_t)(at - out);
     if (!valid_local(out, local_len) || !valid_domain(at + 1, len - local_len - 1))
-        return CHAT_E_INVALID_EMAIL;
-    return CHAT_E_OK;
+        return API_E_INVALID_EMAIL;
+    return API_E_OK;
 }
 
-chat_error validate_password(const char *pw, size_t len) {
-    if (len < CHAT_PASSWORD_MIN || len > CHAT_PASSWORD_MAX) return CHAT_E_INVALID_PASSWORD;
-    if (memchr(pw, '\0', len)) return CHAT_E_INVALID_PASSWORD;
-    return CHAT_E_OK;
+api_error validate_password(const char *pw, size_t len) {
+    if (len < CHAT_PASSWORD_MIN || len > CHAT_PASSWORD_MAX) return API_E_INVALID_PASSWORD;
+    if (memchr(pw, '\0', len)) return API_E_INVALID_PASSWORD;
+    return API_E_OK;
 }
 
 /* True when the UTF-8 text has a C0 control, DEL or a C1 control; tab, line
@@ -136,36 +136,24 @@ static bool has_controls(const char *s, size_t len, bool allow_newlines) {
     return false;
 }
 
-chat_error validate_name(const char *name, size_t len) {
+api_error validate_name(const char *name, size_t len) {
     size_t chars;
     if (len == 0 || len > CHAT_NAME_MAX_BYTES || !utf8_valid(name, len, &chars) ||
         chars > CHAT_NAME_MAX_CHARS || has_controls(name, len, false) || only_space(name, len))
-        return CHAT_E_INVALID_NAME;
-    return CHAT_E_OK;
+        return API_E_INVALID_NAME;
+    return API_E_OK;
 }
 
-chat_error validate_text(const char *text, size_t len) {
+api_error validate_text(const char *text, size_t len) {
     if (len == 0 || len > CHAT_TEXT_MAX || !utf8_valid(text, len, NULL) ||
         has_controls(text, len, true) || only_space(text, len))
-        return CHAT_E_INVALID_TEXT;
-    return CHAT_E_OK;
-}
-
-/* Number of leading decimal digits of s when they fit in 64 bits, else 0. */
-static size_t digits(const char *s) {
-    size_t n = 0;
-    while (s[n] >= '0' && s[n] <= '9') n++;
-    if (n > 20 || (n == 20 && strncmp(s, "18446744073709551615", 20) > 0)) return 0;
-    return n;
+        return API_E_INVALID_TEXT;
+    return API_E_OK;
 }
 
 bool validate_stream_id(const char *id) {
-    size_t ms = digits(id);
-    if (ms == 0) return false;
-    if (id[ms] == '\0') return true;
-    if (id[ms] != '-') return false;
-    size_t seq = digits(id + ms + 1);
-    return seq > 0 && id[ms + 1 + seq] == '\0';
+    unsigned long long part[2];
+    return chat_wire_stream_id_parse(id, part) == 0;
 }
 
 void validate_default_name(const char *email, char *out) {
@@ -176,23 +164,7 @@ void validate_default_name(const char *email, char *out) {
 }
 
 bool validate_client_msg_id(const char *id, size_t len) {
-    if (len == 0 || len > CHAT_CLIENT_MSG_ID_MAX) return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)id[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == ':' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
+    return chat_wire_client_msg_id_valid(id, len);
 }
 
-bool validate_room_name(const char *name) {
-    size_t len = strlen(name);
-    if (len == 0 || len > CHAT_ROOM_MAX) return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
+bool validate_room_name(const char *name) { return chat_wire_room_valid(name); }

@@ -19,7 +19,7 @@
 /* ---- errors ---- */
 
 struct row {
-    chat_error e;
+    api_error e;
     const char *name;
     int status;
     const char *code;
@@ -27,7 +27,7 @@ struct row {
 
 static const struct row rows[] = {
 #define ROW(name, status, code, message) {name, #name, status, code},
-    CHAT_ERROR_TABLE(ROW)
+    API_ERROR_TABLE(ROW)
 #undef ROW
 };
 #define ROW_COUNT (sizeof(rows) / sizeof(rows[0]))
@@ -35,9 +35,9 @@ static const struct row rows[] = {
 static void test_error_statuses(void **state) {
     (void)state;
     for (size_t i = 0; i < ROW_COUNT; i++) {
-        int status = chat_error_status(rows[i].e);
+        int status = api_error_status(rows[i].e);
         assert_int_equal(status, rows[i].status);
-        if (rows[i].e == CHAT_E_OK)
+        if (rows[i].e == API_E_OK)
             assert_int_equal(status, 200);
         else
             assert_in_range(status, 400, 599);
@@ -47,38 +47,38 @@ static void test_error_statuses(void **state) {
 static void test_error_codes_unique(void **state) {
     (void)state;
     for (size_t i = 0; i < ROW_COUNT; i++) {
-        const char *code = chat_error_code(rows[i].e);
+        const char *code = api_error_code(rows[i].e);
         assert_non_null(code);
         assert_string_equal(code, rows[i].code);
         assert_true(strlen(code) > 0);
         for (size_t j = 0; j < i; j++)
-            assert_string_not_equal(code, chat_error_code(rows[j].e));
+            assert_string_not_equal(code, api_error_code(rows[j].e));
     }
 }
 
 static void test_error_messages(void **state) {
     (void)state;
     for (size_t i = 0; i < ROW_COUNT; i++) {
-        const char *m = chat_error_message(rows[i].e);
+        const char *m = api_error_message(rows[i].e);
         assert_non_null(m);
         assert_true(strlen(m) > 0);
     }
-    assert_string_equal(chat_error_message(CHAT_E_INVALID_EMAIL), "The e-mail address is invalid.");
+    assert_string_equal(api_error_message(API_E_INVALID_EMAIL), "The e-mail address is invalid.");
 }
 
 static void test_error_enum_is_row_index(void **state) {
     (void)state;
     for (size_t i = 0; i < ROW_COUNT; i++)
         assert_int_equal(rows[i].e, i);
-    assert_int_equal(chat_error_status(CHAT_E_EMAIL_TAKEN), 409);
-    assert_string_equal(chat_error_code(CHAT_E_BAD_CREDENTIALS), "invalid_credentials");
+    assert_int_equal(api_error_status(API_E_EMAIL_TAKEN), 409);
+    assert_string_equal(api_error_code(API_E_BAD_CREDENTIALS), "invalid_credentials");
 }
 
 static void test_error_out_of_range_is_internal(void **state) {
     (void)state;
-    chat_error bogus = (chat_error)(ROW_COUNT + 7);
-    assert_int_equal(chat_error_status(bogus), 500);
-    assert_string_equal(chat_error_code(bogus), "internal");
+    api_error bogus = (api_error)(ROW_COUNT + 7);
+    assert_int_equal(api_error_status(bogus), 500);
+    assert_string_equal(api_error_code(bogus), "internal");
 }
 
 /* ---- config ---- */

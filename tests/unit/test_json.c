@@ -21,10 +21,10 @@
 #define S(lit) (lit), (sizeof(lit) - 1)
 
 /* Parses and, on success, frees the object; returns the error. */
-static chat_error parse(const char *body, size_t len) {
+static api_error parse(const char *body, size_t len) {
     json_t *v = NULL;
-    chat_error e = json_parse_object(body, len, &v);
-    if (e == CHAT_E_OK) {
+    api_error e = json_parse_object(body, len, &v);
+    if (e == API_E_OK) {
         assert_non_null(v);
         assert_true(json_is_object(v));
         json_decref(v);
@@ -50,83 +50,83 @@ static void test_parse_object_ok(void **state) {
     (void)state;
     json_t *v = NULL;
     assert_int_equal(json_parse_object(S(" {\"email\": \"a@b.c\", \"n\": [1, {}]}\n"), &v),
-                     CHAT_E_OK);
+                     API_E_OK);
     assert_non_null(v);
     assert_string_equal(json_string_value(json_object_get(v, "email")), "a@b.c");
     json_decref(v);
-    assert_int_equal(parse(S("{}")), CHAT_E_OK);
-    assert_int_equal(parse(S("{\"t\":\"caf\xc3\xa9 \\u00e9 \\ud83d\\ude00\"}")), CHAT_E_OK);
+    assert_int_equal(parse(S("{}")), API_E_OK);
+    assert_int_equal(parse(S("{\"t\":\"caf\xc3\xa9 \\u00e9 \\ud83d\\ude00\"}")), API_E_OK);
 }
 
 static void test_parse_non_objects(void **state) {
     (void)state;
-    assert_int_equal(parse(S("[]")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("[{\"a\":1}]")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("42")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("-1.5e3")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("\"string\"")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("true")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("null")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("[]")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("[{\"a\":1}]")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("42")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("-1.5e3")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("\"string\"")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("true")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("null")), API_E_BAD_JSON);
 }
 
 static void test_parse_trailing_garbage(void **state) {
     (void)state;
-    assert_int_equal(parse(S("{\"a\":1} x")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{\"a\":1}{}")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{\"a\":1},")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":1} x")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":1}{}")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":1},")), API_E_BAD_JSON);
     /* len is honoured: the garbage past it is not looked at. */
-    assert_int_equal(parse("{\"a\":1}garbage", 7), CHAT_E_OK);
+    assert_int_equal(parse("{\"a\":1}garbage", 7), API_E_OK);
 }
 
 static void test_parse_malformed(void **state) {
     (void)state;
-    assert_int_equal(parse(S("{")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{\"a\":}")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{\"a\":1,}")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{'a':1}")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{a:1}")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{\"a\":\"unterminated}")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{\"a\":\"raw\nnewline\"}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":}")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":1,}")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{'a':1}")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{a:1}")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":\"unterminated}")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":\"raw\nnewline\"}")), API_E_BAD_JSON);
     /* The body was cut short by len. */
-    assert_int_equal(parse("{\"a\":1}", 6), CHAT_E_BAD_JSON);
+    assert_int_equal(parse("{\"a\":1}", 6), API_E_BAD_JSON);
 }
 
 static void test_parse_duplicate_keys(void **state) {
     (void)state;
-    assert_int_equal(parse(S("{\"a\":1,\"a\":2}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":1,\"a\":2}")), API_E_BAD_JSON);
     assert_int_equal(parse(S("{\"email\":\"x@y.z\",\"password\":\"p\",\"email\":\"z@y.x\"}")),
-                     CHAT_E_BAD_JSON);
+                     API_E_BAD_JSON);
     /* The same key in nested objects is fine. */
-    assert_int_equal(parse(S("{\"a\":{\"a\":1},\"b\":{\"a\":2}}")), CHAT_E_OK);
+    assert_int_equal(parse(S("{\"a\":{\"a\":1},\"b\":{\"a\":2}}")), API_E_OK);
 }
 
 static void test_parse_invalid_utf8(void **state) {
     (void)state;
-    assert_int_equal(parse(S("{\"a\":\"\xff\"}")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{\"a\":\"\xc0\x80\"}")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{\"a\":\"\xed\xa0\x80\"}")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{\"\xc3\":1}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":\"\xff\"}")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":\"\xc0\x80\"}")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":\"\xed\xa0\x80\"}")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"\xc3\":1}")), API_E_BAD_JSON);
     /* A lone surrogate escape is not a character either. */
-    assert_int_equal(parse(S("{\"a\":\"\\ud800\"}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":\"\\ud800\"}")), API_E_BAD_JSON);
 }
 
 static void test_parse_raw_nul_byte(void **state) {
     (void)state;
-    assert_int_equal(parse(S("{\"a\":\"b\0c\"}")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{\"a\":1}\0")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("\0{\"a\":1}")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{\"a\"\0:1}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":\"b\0c\"}")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":1}\0")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("\0{\"a\":1}")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\"\0:1}")), API_E_BAD_JSON);
 }
 
 static void test_parse_escaped_nul(void **state) {
     (void)state;
-    assert_int_equal(parse(S("{\"a\":\"b\\u0000c\"}")), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S("{\"a\\u0000\":1}")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\":\"b\\u0000c\"}")), API_E_BAD_JSON);
+    assert_int_equal(parse(S("{\"a\\u0000\":1}")), API_E_BAD_JSON);
 }
 
 /* body = prefix followed by depth copies of open, then the same number of
  * close and suffix; parsed under the sanitizers it must fail cleanly. */
-static chat_error parse_nested(const char *prefix, char open, char close, size_t depth,
+static api_error parse_nested(const char *prefix, char open, char close, size_t depth,
                                const char *suffix) {
     size_t pre = strlen(prefix), suf = strlen(suffix);
     char *body = malloc(pre + 2 * depth + suf);
@@ -135,7 +135,7 @@ static chat_error parse_nested(const char *prefix, char open, char close, size_t
     memset(body + pre, open, depth);
     memset(body + pre + depth, close, depth);
     memcpy(body + pre + 2 * depth, suffix, suf);
-    chat_error e = parse(body, pre + 2 * depth + suf);
+    api_error e = parse(body, pre + 2 * depth + suf);
     free(body);
     return e;
 }
@@ -145,21 +145,21 @@ static void test_parse_deep_nesting(void **state) {
     char *opens = malloc(10000);
     assert_non_null(opens);
     memset(opens, '[', 10000);
-    assert_int_equal(parse(opens, 10000), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(opens, 10000), API_E_BAD_JSON);
     memset(opens, '{', 10000);
-    assert_int_equal(parse(opens, 10000), CHAT_E_BAD_JSON);
+    assert_int_equal(parse(opens, 10000), API_E_BAD_JSON);
     free(opens);
     /* Balanced, and inside an object: still refused rather than a crash. */
-    assert_int_equal(parse_nested("{\"a\":", '[', ']', 10000, "}"), CHAT_E_BAD_JSON);
-    assert_int_equal(parse_nested("{\"a\":", '[', ']', 100000, "}"), CHAT_E_BAD_JSON);
+    assert_int_equal(parse_nested("{\"a\":", '[', ']', 10000, "}"), API_E_BAD_JSON);
+    assert_int_equal(parse_nested("{\"a\":", '[', ']', 100000, "}"), API_E_BAD_JSON);
     /* Modest nesting is fine. */
-    assert_int_equal(parse_nested("{\"a\":", '[', ']', 16, "}"), CHAT_E_OK);
+    assert_int_equal(parse_nested("{\"a\":", '[', ']', 16, "}"), API_E_OK);
 }
 
 static void test_parse_empty_body(void **state) {
     (void)state;
-    assert_int_equal(parse("", 0), CHAT_E_BAD_JSON);
-    assert_int_equal(parse(S(" \r\n\t")), CHAT_E_BAD_JSON);
+    assert_int_equal(parse("", 0), API_E_BAD_JSON);
+    assert_int_equal(parse(S(" \r\n\t")), API_E_BAD_JSON);
 }
 
 /* ---- json_get_string ---- */
@@ -189,15 +189,15 @@ static void test_get_string_present(void **state) {
     struct fields *f = *state;
     const char *s = NULL;
     size_t len = 99;
-    assert_int_equal(json_get_string(f->obj, "email", true, CHAT_E_INVALID_EMAIL, &s, &len),
-                     CHAT_E_OK);
+    assert_int_equal(json_get_string(f->obj, "email", true, API_E_INVALID_EMAIL, &s, &len),
+                     API_E_OK);
     assert_string_equal(s, "a@b.c");
     assert_int_equal(len, 5);
-    assert_int_equal(json_get_string(f->obj, "u", false, CHAT_E_INVALID_NAME, &s, &len), CHAT_E_OK);
+    assert_int_equal(json_get_string(f->obj, "u", false, API_E_INVALID_NAME, &s, &len), API_E_OK);
     assert_string_equal(s, "caf\xc3\xa9");
     assert_int_equal(len, 5); /* bytes, not characters */
-    assert_int_equal(json_get_string(f->obj, "empty", true, CHAT_E_INVALID_NAME, &s, &len),
-                     CHAT_E_OK);
+    assert_int_equal(json_get_string(f->obj, "empty", true, API_E_INVALID_NAME, &s, &len),
+                     API_E_OK);
     assert_string_equal(s, "");
     assert_int_equal(len, 0);
 }
@@ -206,8 +206,8 @@ static void test_get_string_absent_required(void **state) {
     struct fields *f = *state;
     const char *s = "sentinel";
     size_t len = 99;
-    assert_int_equal(json_get_string(f->obj, "password", true, CHAT_E_INVALID_PASSWORD, &s, &len),
-                     CHAT_E_INVALID_PASSWORD);
+    assert_int_equal(json_get_string(f->obj, "password", true, API_E_INVALID_PASSWORD, &s, &len),
+                     API_E_INVALID_PASSWORD);
     assert_null(s);
     assert_int_equal(len, 0);
 }
@@ -216,8 +216,8 @@ static void test_get_string_absent_optional(void **state) {
     struct fields *f = *state;
     const char *s = "sentinel";
     size_t len = 99;
-    assert_int_equal(json_get_string(f->obj, "name", false, CHAT_E_INVALID_NAME, &s, &len),
-                     CHAT_E_OK);
+    assert_int_equal(json_get_string(f->obj, "name", false, API_E_INVALID_NAME, &s, &len),
+                     API_E_OK);
     assert_null(s);
     assert_int_equal(len, 0);
 }
@@ -227,14 +227,14 @@ static void test_get_string_null(void **state) {
     const char *s = "sentinel";
     size_t len = 99;
     /* null is "absent" for an optional member ... */
-    assert_int_equal(json_get_string(f->obj, "nul", false, CHAT_E_INVALID_NAME, &s, &len),
-                     CHAT_E_OK);
+    assert_int_equal(json_get_string(f->obj, "nul", false, API_E_INVALID_NAME, &s, &len),
+                     API_E_OK);
     assert_null(s);
     assert_int_equal(len, 0);
     /* ... and the wrong type for a required one. */
     s = "sentinel";
-    assert_int_equal(json_get_string(f->obj, "nul", true, CHAT_E_INVALID_NAME, &s, &len),
-                     CHAT_E_INVALID_NAME);
+    assert_int_equal(json_get_string(f->obj, "nul", true, API_E_INVALID_NAME, &s, &len),
+                     API_E_INVALID_NAME);
     assert_null(s);
 }
 
@@ -246,8 +246,8 @@ static void test_get_string_wrong_type(void **state) {
             const char *s = "sentinel";
             size_t len = 99;
             assert_int_equal(
-                json_get_string(f->obj, keys[i], required, CHAT_E_INVALID_TEXT, &s, &len),
-                CHAT_E_INVALID_TEXT);
+                json_get_string(f->obj, keys[i], required, API_E_INVALID_TEXT, &s, &len),
+                API_E_INVALID_TEXT);
             assert_null(s);
             assert_int_equal(len, 0);
         }
@@ -400,13 +400,13 @@ static void test_error_append_exact_body(void **state) {
     (void)state;
     struct evbuffer *buf = evbuffer_new();
     assert_non_null(buf);
-    assert_int_equal(json_error_append(buf, CHAT_E_INVALID_EMAIL, NULL), 0);
+    assert_int_equal(json_error_append(buf, API_E_INVALID_EMAIL, NULL), 0);
     assert_buffer_is(buf, S("{\"error\":{\"code\":\"invalid_email\","
                             "\"message\":\"The e-mail address is invalid.\"}}"));
-    assert_int_equal(json_error_append(buf, CHAT_E_UNAVAILABLE, NULL), 0);
+    assert_int_equal(json_error_append(buf, API_E_UNAVAILABLE, NULL), 0);
     assert_buffer_is(buf, S("{\"error\":{\"code\":\"unavailable\","
                             "\"message\":\"The database is unavailable; try again.\"}}"));
-    assert_int_equal(json_error_append(buf, CHAT_E_NOT_FOUND, "No room \"x\" here"), 0);
+    assert_int_equal(json_error_append(buf, API_E_NOT_FOUND, "No room \"x\" here"), 0);
     assert_buffer_is(buf, S("{\"error\":{\"code\":\"not_found\","
                             "\"message\":\"No room \\\"x\\\" here\"}}"));
     evbuffer_free(buf);
@@ -431,7 +431,7 @@ static int scan_agrees(const char *body, size_t len) {
     int n = json_scan_plain_object(body, len, m, 4);
     if (n < 0) return n;
     json_t *v = NULL;
-    assert_int_equal(json_parse_object(body, len, &v), CHAT_E_OK);
+    assert_int_equal(json_parse_object(body, len, &v), API_E_OK);
     assert_int_equal(json_object_size(v), (size_t)n);
     for (int i = 0; i < n; i++) {
         char key[64];

@@ -21,7 +21,7 @@
 
 static json_t *parse(const char *text) {
     json_t *v = NULL;
-    assert_int_equal(json_parse_object(text, strlen(text), &v), CHAT_E_OK);
+    assert_int_equal(json_parse_object(text, strlen(text), &v), API_E_OK);
     return v;
 }
 
@@ -29,48 +29,48 @@ static void test_registration(void **state) {
     (void)state;
     struct registration_body rb;
     json_t *b = parse("{\"email\":\" Alice@Example.COM \",\"password\":\"correct horse\"}");
-    assert_int_equal(request_body_registration(b, &rb), CHAT_E_OK);
+    assert_int_equal(request_body_registration(b, &rb), API_E_OK);
     assert_string_equal(rb.email, "alice@example.com");
     assert_string_equal(rb.name, "alice"); /* the default name */
     assert_int_equal(rb.password_len, 13);
     json_decref(b);
     b = parse("{\"email\":\"a@b.co\",\"password\":\"long enough\",\"name\":\"Zo\\u00eb\"}");
-    assert_int_equal(request_body_registration(b, &rb), CHAT_E_OK);
+    assert_int_equal(request_body_registration(b, &rb), API_E_OK);
     assert_string_equal(rb.name, "Zo\xc3\xab");
     json_decref(b);
     /* checked in the documented order: e-mail, password, name */
     b = parse("{\"email\":\"nope\",\"password\":\"short\",\"name\":\" \"}");
-    assert_int_equal(request_body_registration(b, &rb), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(request_body_registration(b, &rb), API_E_INVALID_EMAIL);
     json_decref(b);
     b = parse("{\"email\":\"a@b.co\",\"password\":\"short\",\"name\":\" \"}");
-    assert_int_equal(request_body_registration(b, &rb), CHAT_E_INVALID_PASSWORD);
+    assert_int_equal(request_body_registration(b, &rb), API_E_INVALID_PASSWORD);
     json_decref(b);
     b = parse("{\"email\":\"a@b.co\",\"password\":\"long enough\",\"name\":\" \"}");
-    assert_int_equal(request_body_registration(b, &rb), CHAT_E_INVALID_NAME);
+    assert_int_equal(request_body_registration(b, &rb), API_E_INVALID_NAME);
     json_decref(b);
     /* a NUL byte never gets this far: jansson refuses \u0000 */
     assert_int_equal(json_parse_object(S("{\"password\":\"long\\u0000enough\"}"), &b),
-                     CHAT_E_BAD_JSON);
+                     API_E_BAD_JSON);
 }
 
 static void test_login(void **state) {
     (void)state;
     struct login_body lb;
     json_t *b = parse("{\"email\":\"Bob@Example.org\",\"password\":\"hunter2hunter2\"}");
-    assert_int_equal(request_body_login(b, &lb), CHAT_E_OK);
+    assert_int_equal(request_body_login(b, &lb), API_E_OK);
     assert_true(lb.plausible);
     assert_string_equal(lb.email, "bob@example.org");
     json_decref(b);
     b = parse("{\"email\":\"bob@example.org\",\"password\":\"short\"}");
-    assert_int_equal(request_body_login(b, &lb), CHAT_E_OK);
+    assert_int_equal(request_body_login(b, &lb), API_E_OK);
     assert_false(lb.plausible); /* answered like a wrong password */
     assert_string_equal(lb.email, "");
     json_decref(b);
     b = parse("{\"email\":\"bob@example.org\",\"password\":12345678}");
-    assert_int_equal(request_body_login(b, &lb), CHAT_E_INVALID_PASSWORD);
+    assert_int_equal(request_body_login(b, &lb), API_E_INVALID_PASSWORD);
     json_decref(b);
     b = parse("{\"password\":\"hunter2hunter2\"}");
-    assert_int_equal(request_body_login(b, &lb), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(request_body_login(b, &lb), API_E_INVALID_EMAIL);
     json_decref(b);
 }
 
@@ -78,15 +78,15 @@ static void test_password_change(void **state) {
     (void)state;
     struct password_change_body pb;
     json_t *b = parse("{\"oldPassword\":\"x\",\"newPassword\":\"battery staple\"}");
-    assert_int_equal(request_body_password_change(b, &pb), CHAT_E_OK);
+    assert_int_equal(request_body_password_change(b, &pb), API_E_OK);
     assert_int_equal(pb.current_len, 1);
     assert_int_equal(pb.new_len, 14);
     json_decref(b);
     b = parse("{\"oldPassword\":\"x\",\"newPassword\":\"short\"}");
-    assert_int_equal(request_body_password_change(b, &pb), CHAT_E_INVALID_PASSWORD);
+    assert_int_equal(request_body_password_change(b, &pb), API_E_INVALID_PASSWORD);
     json_decref(b);
     b = parse("{\"newPassword\":\"battery staple\"}");
-    assert_int_equal(request_body_password_change(b, &pb), CHAT_E_INVALID_PASSWORD);
+    assert_int_equal(request_body_password_change(b, &pb), API_E_INVALID_PASSWORD);
     json_decref(b);
 }
 
@@ -94,22 +94,22 @@ static void test_message(void **state) {
     (void)state;
     struct message_body mb;
     json_t *b = parse("{\"text\":\"hi\\n\",\"clientMsgId\":\"c-1\"}");
-    assert_int_equal(request_body_message(b, "header-key", &mb), CHAT_E_OK);
+    assert_int_equal(request_body_message(b, "header-key", &mb), API_E_OK);
     assert_int_equal(mb.text_len, 3);
     assert_string_equal(mb.client_msg_id, "c-1"); /* the body wins over the header */
     json_decref(b);
     b = parse("{\"text\":\"hi\",\"clientMsgId\":null}");
-    assert_int_equal(request_body_message(b, "header-key", &mb), CHAT_E_OK);
+    assert_int_equal(request_body_message(b, "header-key", &mb), API_E_OK);
     assert_string_equal(mb.client_msg_id, "header-key");
-    assert_int_equal(request_body_message(b, NULL, &mb), CHAT_E_OK);
+    assert_int_equal(request_body_message(b, NULL, &mb), API_E_OK);
     assert_null(mb.client_msg_id);
-    assert_int_equal(request_body_message(b, "bad key", &mb), CHAT_E_INVALID_CLIENT_MSG_ID);
+    assert_int_equal(request_body_message(b, "bad key", &mb), API_E_INVALID_CLIENT_MSG_ID);
     json_decref(b);
     b = parse("{\"text\":\"bell \\u0007\"}");
-    assert_int_equal(request_body_message(b, NULL, &mb), CHAT_E_INVALID_TEXT);
+    assert_int_equal(request_body_message(b, NULL, &mb), API_E_INVALID_TEXT);
     json_decref(b);
     b = parse("{\"text\":\"ok\",\"clientMsgId\":\"a b\"}");
-    assert_int_equal(request_body_message(b, NULL, &mb), CHAT_E_INVALID_CLIENT_MSG_ID);
+    assert_int_equal(request_body_message(b, NULL, &mb), API_E_INVALID_CLIENT_MSG_ID);
     json_decref(b);
 }
 
@@ -119,10 +119,10 @@ static void raw_agrees(const char *body, const char *header) {
     struct message_body want, got;
     char copy[CHAT_CLIENT_MSG_ID_MAX + 1];
     json_t *v = NULL, *parsed = NULL;
-    chat_error e = json_parse_object(body, strlen(body), &v);
-    if (e == CHAT_E_OK) e = request_body_message(v, header, &want);
+    api_error e = json_parse_object(body, strlen(body), &v);
+    if (e == API_E_OK) e = request_body_message(v, header, &want);
     assert_int_equal(request_body_message_raw(body, strlen(body), header, &got, copy, &parsed), e);
-    if (e == CHAT_E_OK) {
+    if (e == API_E_OK) {
         assert_int_equal(got.text_len, want.text_len);
         assert_memory_equal(got.text, want.text, want.text_len);
         if (want.client_msg_id) assert_string_equal(got.client_msg_id, want.client_msg_id);
@@ -162,14 +162,14 @@ static void test_room(void **state) {
     (void)state;
     char name[CHAT_ROOM_MAX + 1];
     json_t *b = parse("{\"name\":\"general-2_x\"}");
-    assert_int_equal(request_body_room(b, name), CHAT_E_OK);
+    assert_int_equal(request_body_room(b, name), API_E_OK);
     assert_string_equal(name, "general-2_x");
     json_decref(b);
     b = parse("{\"name\":\"a/b\"}");
-    assert_int_equal(request_body_room(b, name), CHAT_E_INVALID_ROOM);
+    assert_int_equal(request_body_room(b, name), API_E_INVALID_ROOM);
     json_decref(b);
     b = parse("{\"name\":\"General\"}");
-    assert_int_equal(request_body_room(b, name), CHAT_E_INVALID_ROOM);
+    assert_int_equal(request_body_room(b, name), API_E_INVALID_ROOM);
     json_decref(b);
 }
 

@@ -132,60 +132,60 @@ static void test_utf8_stray_continuation(void **state) {
 static void test_email_trim_and_lower_case(void **state) {
     (void)state;
     char out[CHAT_EMAIL_MAX + 1];
-    assert_int_equal(validate_email(S("  Alice@Example.COM \r\n\t"), out), CHAT_E_OK);
+    assert_int_equal(validate_email(S("  Alice@Example.COM \r\n\t"), out), API_E_OK);
     assert_string_equal(out, "alice@example.com");
-    assert_int_equal(validate_email(S("bob@example.org"), out), CHAT_E_OK);
+    assert_int_equal(validate_email(S("bob@example.org"), out), API_E_OK);
     assert_string_equal(out, "bob@example.org");
 }
 
 static void test_email_plus_tag(void **state) {
     (void)state;
     char out[CHAT_EMAIL_MAX + 1];
-    assert_int_equal(validate_email(S("Alice+Chat@example.com"), out), CHAT_E_OK);
+    assert_int_equal(validate_email(S("Alice+Chat@example.com"), out), API_E_OK);
     assert_string_equal(out, "alice+chat@example.com");
 }
 
 static void test_email_dots(void **state) {
     (void)state;
     char out[CHAT_EMAIL_MAX + 1];
-    assert_int_equal(validate_email(S("first.last@mail.example.co.uk"), out), CHAT_E_OK);
+    assert_int_equal(validate_email(S("first.last@mail.example.co.uk"), out), API_E_OK);
     assert_string_equal(out, "first.last@mail.example.co.uk");
-    assert_int_equal(validate_email(S(".alice@example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice.@example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("al..ice@example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice@.example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice@example..com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice@example.com."), out), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S(".alice@example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice.@example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("al..ice@example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@.example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@example..com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@example.com."), out), API_E_INVALID_EMAIL);
 }
 
 static void test_email_missing_at(void **state) {
     (void)state;
     char out[CHAT_EMAIL_MAX + 1];
-    assert_int_equal(validate_email(S("alice.example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("@example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice@"), out), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice.example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("@example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@"), out), API_E_INVALID_EMAIL);
 }
 
 static void test_email_two_at(void **state) {
     (void)state;
     char out[CHAT_EMAIL_MAX + 1];
-    assert_int_equal(validate_email(S("a@b@example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice@@example.com"), out), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("a@b@example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@@example.com"), out), API_E_INVALID_EMAIL);
 }
 
 static void test_email_no_tld_dot(void **state) {
     (void)state;
     char out[CHAT_EMAIL_MAX + 1];
-    assert_int_equal(validate_email(S("alice@localhost"), out), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@localhost"), out), API_E_INVALID_EMAIL);
 }
 
 static void test_email_label_hyphens(void **state) {
     (void)state;
     char out[CHAT_EMAIL_MAX + 1];
-    assert_int_equal(validate_email(S("alice@my-host.example.com"), out), CHAT_E_OK);
-    assert_int_equal(validate_email(S("alice@-example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice@example-.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice@example.-com"), out), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@my-host.example.com"), out), API_E_OK);
+    assert_int_equal(validate_email(S("alice@-example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@example-.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@example.-com"), out), API_E_INVALID_EMAIL);
 }
 
 static void test_email_part_lengths(void **state) {
@@ -194,18 +194,18 @@ static void test_email_part_lengths(void **state) {
     /* Local part: 64 bytes is fine, 65 is not. */
     size_t n = repeat(in, "a", 1, 64);
     memcpy(in + n, "@example.com", sizeof("@example.com"));
-    assert_int_equal(validate_email(in, strlen(in), out), CHAT_E_OK);
+    assert_int_equal(validate_email(in, strlen(in), out), API_E_OK);
     n = repeat(in, "a", 1, 65);
     memcpy(in + n, "@example.com", sizeof("@example.com"));
-    assert_int_equal(validate_email(in, strlen(in), out), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(in, strlen(in), out), API_E_INVALID_EMAIL);
     /* Domain label: 63 bytes is fine, 64 is not. */
     memcpy(in, "a@", 2);
     n = 2 + repeat(in + 2, "b", 1, 63);
     memcpy(in + n, ".com", sizeof(".com"));
-    assert_int_equal(validate_email(in, strlen(in), out), CHAT_E_OK);
+    assert_int_equal(validate_email(in, strlen(in), out), API_E_OK);
     n = 2 + repeat(in + 2, "b", 1, 64);
     memcpy(in + n, ".com", sizeof(".com"));
-    assert_int_equal(validate_email(in, strlen(in), out), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(in, strlen(in), out), API_E_INVALID_EMAIL);
 }
 
 /* Writes "<local 64>@<63>.<63>.<last>" into in: 64 + 1 + 63 + 1 + 63 + 1 +
@@ -226,14 +226,14 @@ static void test_email_254_bytes_ok(void **state) {
     char in[300], out[CHAT_EMAIL_MAX + 1];
     size_t n = long_email(in, 61);
     assert_int_equal(n, 254);
-    assert_int_equal(validate_email(in, n, out), CHAT_E_OK);
+    assert_int_equal(validate_email(in, n, out), API_E_OK);
     assert_int_equal(strlen(out), 254);
     assert_memory_equal(out, in, 254);
     /* White space around it does not count. */
     char padded[300] = "  ";
     memcpy(padded + 2, in, n);
     memcpy(padded + 2 + n, " \n", 2);
-    assert_int_equal(validate_email(padded, n + 4, out), CHAT_E_OK);
+    assert_int_equal(validate_email(padded, n + 4, out), API_E_OK);
     assert_int_equal(strlen(out), 254);
 }
 
@@ -242,45 +242,45 @@ static void test_email_255_bytes_rejected(void **state) {
     char in[300], out[CHAT_EMAIL_MAX + 1];
     size_t n = long_email(in, 62);
     assert_int_equal(n, 255);
-    assert_int_equal(validate_email(in, n, out), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(in, n, out), API_E_INVALID_EMAIL);
 }
 
 static void test_email_inner_cr_lf_space(void **state) {
     (void)state;
     char out[CHAT_EMAIL_MAX + 1];
-    assert_int_equal(validate_email(S("ali\rce@example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice@exa\nmple.com"), out), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("ali\rce@example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@exa\nmple.com"), out), API_E_INVALID_EMAIL);
     assert_int_equal(validate_email(S("alice@example.com\r\nBcc: x@y.z"), out),
-                     CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("al ice@example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice @example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice@ example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice\t@example.com"), out), CHAT_E_INVALID_EMAIL);
+                     API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("al ice@example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice @example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@ example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice\t@example.com"), out), API_E_INVALID_EMAIL);
 }
 
 static void test_email_nul(void **state) {
     (void)state;
     char out[CHAT_EMAIL_MAX + 1];
-    assert_int_equal(validate_email(S("alice\0@example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice@exam\0ple.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice@example.com\0"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("\0alice@example.com"), out), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice\0@example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@exam\0ple.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@example.com\0"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("\0alice@example.com"), out), API_E_INVALID_EMAIL);
 }
 
 static void test_email_empty_and_blank(void **state) {
     (void)state;
     char out[CHAT_EMAIL_MAX + 1];
-    assert_int_equal(validate_email("", 0, out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("   \t\r\n"), out), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(validate_email("", 0, out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("   \t\r\n"), out), API_E_INVALID_EMAIL);
 }
 
 static void test_email_non_ascii_rejected(void **state) {
     (void)state;
     char out[CHAT_EMAIL_MAX + 1];
-    assert_int_equal(validate_email(S("j\xc3\xb6rg@example.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice@m\xc3\xbcnchen.de"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("alice@exa_mple.com"), out), CHAT_E_INVALID_EMAIL);
-    assert_int_equal(validate_email(S("\"alice\"@example.com"), out), CHAT_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("j\xc3\xb6rg@example.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@m\xc3\xbcnchen.de"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("alice@exa_mple.com"), out), API_E_INVALID_EMAIL);
+    assert_int_equal(validate_email(S("\"alice\"@example.com"), out), API_E_INVALID_EMAIL);
 }
 
 /* ---- validate_password ---- */
@@ -289,19 +289,19 @@ static void test_password_lengths(void **state) {
     (void)state;
     char pw[CHAT_PASSWORD_MAX + 2];
     memset(pw, 'p', sizeof(pw));
-    assert_int_equal(validate_password(pw, 0), CHAT_E_INVALID_PASSWORD);
-    assert_int_equal(validate_password(pw, 7), CHAT_E_INVALID_PASSWORD);
-    assert_int_equal(validate_password(pw, 8), CHAT_E_OK);
-    assert_int_equal(validate_password(pw, 1024), CHAT_E_OK);
-    assert_int_equal(validate_password(pw, 1025), CHAT_E_INVALID_PASSWORD);
+    assert_int_equal(validate_password(pw, 0), API_E_INVALID_PASSWORD);
+    assert_int_equal(validate_password(pw, 7), API_E_INVALID_PASSWORD);
+    assert_int_equal(validate_password(pw, 8), API_E_OK);
+    assert_int_equal(validate_password(pw, 1024), API_E_OK);
+    assert_int_equal(validate_password(pw, 1025), API_E_INVALID_PASSWORD);
 }
 
 static void test_password_embedded_nul(void **state) {
     (void)state;
-    assert_int_equal(validate_password(S("pass\0word")), CHAT_E_INVALID_PASSWORD);
-    assert_int_equal(validate_password(S("password\0")), CHAT_E_INVALID_PASSWORD);
+    assert_int_equal(validate_password(S("pass\0word")), API_E_INVALID_PASSWORD);
+    assert_int_equal(validate_password(S("password\0")), API_E_INVALID_PASSWORD);
     /* Any other byte is fine, also spaces and non-UTF-8. */
-    assert_int_equal(validate_password(S(" pass word \xff")), CHAT_E_OK);
+    assert_int_equal(validate_password(S(" pass word \xff")), API_E_OK);
 }
 
 /* ---- validate_name ---- */
@@ -309,52 +309,52 @@ static void test_password_embedded_nul(void **state) {
 static void test_name_lengths_ascii(void **state) {
     (void)state;
     char name[128];
-    assert_int_equal(validate_name(S("A")), CHAT_E_OK);
-    assert_int_equal(validate_name(name, repeat(name, "n", 1, 64)), CHAT_E_OK);
-    assert_int_equal(validate_name(name, repeat(name, "n", 1, 65)), CHAT_E_INVALID_NAME);
-    assert_int_equal(validate_name("", 0), CHAT_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("A")), API_E_OK);
+    assert_int_equal(validate_name(name, repeat(name, "n", 1, 64)), API_E_OK);
+    assert_int_equal(validate_name(name, repeat(name, "n", 1, 65)), API_E_INVALID_NAME);
+    assert_int_equal(validate_name("", 0), API_E_INVALID_NAME);
 }
 
 static void test_name_lengths_multibyte(void **state) {
     (void)state;
     char name[CHAT_NAME_MAX_BYTES + 8];
     /* Characters count, not bytes: 64 x "é" (128 bytes), 64 x "😀" (256 bytes). */
-    assert_int_equal(validate_name(S("\xc3\xa9")), CHAT_E_OK);
-    assert_int_equal(validate_name(name, repeat(name, "\xc3\xa9", 2, 64)), CHAT_E_OK);
-    assert_int_equal(validate_name(name, repeat(name, "\xf0\x9f\x98\x80", 4, 64)), CHAT_E_OK);
-    assert_int_equal(validate_name(name, repeat(name, "\xc3\xa9", 2, 65)), CHAT_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("\xc3\xa9")), API_E_OK);
+    assert_int_equal(validate_name(name, repeat(name, "\xc3\xa9", 2, 64)), API_E_OK);
+    assert_int_equal(validate_name(name, repeat(name, "\xf0\x9f\x98\x80", 4, 64)), API_E_OK);
+    assert_int_equal(validate_name(name, repeat(name, "\xc3\xa9", 2, 65)), API_E_INVALID_NAME);
     assert_int_equal(validate_name(name, repeat(name, "\xf0\x9f\x98\x80", 4, 65)),
-                     CHAT_E_INVALID_NAME);
+                     API_E_INVALID_NAME);
 }
 
 static void test_name_control_chars(void **state) {
     (void)state;
-    assert_int_equal(validate_name(S("Alice Smith")), CHAT_E_OK);
-    assert_int_equal(validate_name(S("a\tb")), CHAT_E_INVALID_NAME);
-    assert_int_equal(validate_name(S("a\nb")), CHAT_E_INVALID_NAME);
-    assert_int_equal(validate_name(S("a\rb")), CHAT_E_INVALID_NAME);
-    assert_int_equal(validate_name(S("a\x01")), CHAT_E_INVALID_NAME);
-    assert_int_equal(validate_name(S("a\x1b[31m")), CHAT_E_INVALID_NAME);
-    assert_int_equal(validate_name(S("a\0b")), CHAT_E_INVALID_NAME);
-    assert_int_equal(validate_name(S("a\x7f")), CHAT_E_INVALID_NAME);
-    assert_int_equal(validate_name(S("a\xc2\x85")), CHAT_E_INVALID_NAME); /* U+0085 (C1) */
-    assert_int_equal(validate_name(S("a\xc2\x9f")), CHAT_E_INVALID_NAME); /* U+009F (C1) */
-    assert_int_equal(validate_name(S("a\xc2\xa0z")), CHAT_E_OK);          /* U+00A0 */
+    assert_int_equal(validate_name(S("Alice Smith")), API_E_OK);
+    assert_int_equal(validate_name(S("a\tb")), API_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("a\nb")), API_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("a\rb")), API_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("a\x01")), API_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("a\x1b[31m")), API_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("a\0b")), API_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("a\x7f")), API_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("a\xc2\x85")), API_E_INVALID_NAME); /* U+0085 (C1) */
+    assert_int_equal(validate_name(S("a\xc2\x9f")), API_E_INVALID_NAME); /* U+009F (C1) */
+    assert_int_equal(validate_name(S("a\xc2\xa0z")), API_E_OK);          /* U+00A0 */
 }
 
 static void test_name_only_spaces(void **state) {
     (void)state;
-    assert_int_equal(validate_name(S(" ")), CHAT_E_INVALID_NAME);
-    assert_int_equal(validate_name(S("     ")), CHAT_E_INVALID_NAME);
-    assert_int_equal(validate_name(S(" x ")), CHAT_E_OK);
+    assert_int_equal(validate_name(S(" ")), API_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("     ")), API_E_INVALID_NAME);
+    assert_int_equal(validate_name(S(" x ")), API_E_OK);
 }
 
 static void test_name_invalid_utf8(void **state) {
     (void)state;
-    assert_int_equal(validate_name(S("\xff")), CHAT_E_INVALID_NAME);
-    assert_int_equal(validate_name(S("ab\xc3")), CHAT_E_INVALID_NAME);
-    assert_int_equal(validate_name(S("\xc0\x80")), CHAT_E_INVALID_NAME);
-    assert_int_equal(validate_name(S("\xed\xa0\x80")), CHAT_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("\xff")), API_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("ab\xc3")), API_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("\xc0\x80")), API_E_INVALID_NAME);
+    assert_int_equal(validate_name(S("\xed\xa0\x80")), API_E_INVALID_NAME);
 }
 
 /* ---- validate_text ---- */
@@ -362,50 +362,50 @@ static void test_name_invalid_utf8(void **state) {
 static void test_text_lengths(void **state) {
     (void)state;
     char text[CHAT_TEXT_MAX + 2];
-    assert_int_equal(validate_text(S("x")), CHAT_E_OK);
-    assert_int_equal(validate_text(text, repeat(text, "t", 1, 4096)), CHAT_E_OK);
-    assert_int_equal(validate_text(text, repeat(text, "t", 1, 4097)), CHAT_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S("x")), API_E_OK);
+    assert_int_equal(validate_text(text, repeat(text, "t", 1, 4096)), API_E_OK);
+    assert_int_equal(validate_text(text, repeat(text, "t", 1, 4097)), API_E_INVALID_TEXT);
     /* The limit is in bytes: 1024 four-byte characters fit, one more byte not. */
     size_t n = repeat(text, "\xf0\x9f\x98\x80", 4, 1024);
-    assert_int_equal(validate_text(text, n), CHAT_E_OK);
+    assert_int_equal(validate_text(text, n), API_E_OK);
     text[n] = 'x';
-    assert_int_equal(validate_text(text, n + 1), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text("", 0), CHAT_E_INVALID_TEXT);
+    assert_int_equal(validate_text(text, n + 1), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text("", 0), API_E_INVALID_TEXT);
 }
 
 static void test_text_newline_tab_ok(void **state) {
     (void)state;
-    assert_int_equal(validate_text(S("line one\nline two")), CHAT_E_OK);
-    assert_int_equal(validate_text(S("a\tb")), CHAT_E_OK);
-    assert_int_equal(validate_text(S("windows\r\nline")), CHAT_E_OK);
+    assert_int_equal(validate_text(S("line one\nline two")), API_E_OK);
+    assert_int_equal(validate_text(S("a\tb")), API_E_OK);
+    assert_int_equal(validate_text(S("windows\r\nline")), API_E_OK);
 }
 
 static void test_text_other_controls_rejected(void **state) {
     (void)state;
-    assert_int_equal(validate_text(S("a\0b")), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text(S("a\x01")), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text(S("bell\x07")), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text(S("\x1b[2J")), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text(S("a\x0b")), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text(S("a\x0c")), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text(S("a\x7f")), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text(S("a\xc2\x80")), CHAT_E_INVALID_TEXT); /* U+0080 (C1) */
+    assert_int_equal(validate_text(S("a\0b")), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S("a\x01")), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S("bell\x07")), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S("\x1b[2J")), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S("a\x0b")), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S("a\x0c")), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S("a\x7f")), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S("a\xc2\x80")), API_E_INVALID_TEXT); /* U+0080 (C1) */
 }
 
 static void test_text_whitespace_only(void **state) {
     (void)state;
-    assert_int_equal(validate_text(S(" ")), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text(S(" \n\t\r\n ")), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text(S("\n.\n")), CHAT_E_OK);
+    assert_int_equal(validate_text(S(" ")), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S(" \n\t\r\n ")), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S("\n.\n")), API_E_OK);
 }
 
 static void test_text_invalid_utf8(void **state) {
     (void)state;
-    assert_int_equal(validate_text(S("hello \xff")), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text(S("\xe2\x82")), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text(S("\xed\xa0\x80")), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text(S("\xf4\x90\x80\x80")), CHAT_E_INVALID_TEXT);
-    assert_int_equal(validate_text(S("caf\xc3\xa9 \xe2\x98\x95")), CHAT_E_OK);
+    assert_int_equal(validate_text(S("hello \xff")), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S("\xe2\x82")), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S("\xed\xa0\x80")), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S("\xf4\x90\x80\x80")), API_E_INVALID_TEXT);
+    assert_int_equal(validate_text(S("caf\xc3\xa9 \xe2\x98\x95")), API_E_OK);
 }
 
 /* ---- validate_stream_id ---- */
@@ -468,7 +468,7 @@ static void test_default_name_cut_to_64(void **state) {
     assert_int_equal(strlen(out), 64);
     assert_memory_equal(out, email, 64);
     /* What it writes is always a valid name. */
-    assert_int_equal(validate_name(out, strlen(out)), CHAT_E_OK);
+    assert_int_equal(validate_name(out, strlen(out)), API_E_OK);
 }
 
 int main(void) {
