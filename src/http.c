@@ -168,7 +168,7 @@ static void request_free(struct request *r, int status) {
     log_at(check ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
            "req=%s method=%s path=\"%s\" status=%d dur_ms=%.2f", r->id, r->method, r->path,
            status, dur_ms);
-    metrics_observe_request(r->route, r->method, status, dur_ms);
+    metrics_observe_request(r->srv->metrics, r->route, r->method, status, dur_ms);
     evhttp_clear_headers(&r->query);
     free(r);
 }
@@ -365,7 +365,7 @@ void http_stream_start(struct request *r, int status, const char *content_type) 
     stream_trim_headers(r);
     r->streaming = true;
     stream_link(r);
-    metrics_stream_opened();
+    metrics_stream_opened(r->srv->metrics);
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     if (evcon) http_conns_on_close(evcon, on_connection_close, r);
 }
@@ -388,7 +388,7 @@ static void detach_close_callback(struct request *r) {
 
 void http_stream_end(struct request *r) {
     stream_unlink(r);
-    metrics_stream_closed();
+    metrics_stream_closed(r->srv->metrics);
     if (r->sock) {
         detached_end(r);
     } else {
@@ -409,7 +409,7 @@ size_t http_stream_backlog(struct request *r) {
 void http_stream_abort(struct request *r) {
     if (r->streaming) {
         stream_unlink(r);
-        metrics_stream_closed();
+        metrics_stream_closed(r->srv->metrics);
     }
     struct evhttp_connection *evcon = r->ev ? evhttp_request_get_connection(r->ev) : NULL;
     if (r->sock) {
@@ -608,7 +608,7 @@ static int start_conns(struct server *srv) {
         log_warn("msg=\"--max-connections lowered to fit the open-file limit\" "
                  "max_connections=%d nofile=%ld", limits.max_connections, (long)nofile.rlim_cur);
     }
-    return http_conns_init(srv->base, srv->http, (size_t)nofile.rlim_cur, &limits);
+    return http_conns_init(srv->base, srv->http, (size_t)nofile.rlim_cur, &limits, srv->metrics);
 }
 
 int http_start(struct server *srv, const struct route *routes, size_t nroutes) {

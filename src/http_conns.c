@@ -32,6 +32,7 @@ struct conn_slot {
 
 static struct {
     struct event_base *base;
+    struct metrics *metrics; /* where the open and refused counts go */
     struct conn_slot *slots; /* indexed by fd */
     size_t nslots;
     struct http_conns_limits limits;
@@ -56,7 +57,7 @@ static struct conn_slot *slot_of(struct evhttp_connection *evcon) {
     return &t.slots[fd];
 }
 
-static void publish(void) { metrics_connections((long)t.open, t.refused); }
+static void publish(void) { metrics_connections(t.metrics, (long)t.open, t.refused); }
 
 static void slot_release(struct conn_slot *s) {
     if (s->deadline) event_free(s->deadline);
@@ -188,12 +189,13 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg) {
 }
 
 int http_conns_init(struct event_base *base, struct evhttp *http, size_t max_fds,
-                    const struct http_conns_limits *limits) {
+                    const struct http_conns_limits *limits, struct metrics *metrics) {
     t.slots = calloc(max_fds, sizeof(*t.slots));
     if (!t.slots) return -1;
     t.nslots = max_fds;
     t.base = base;
     t.limits = *limits;
+    t.metrics = metrics;
     evhttp_set_bevcb(http, make_bev, NULL);
     return 0;
 }

@@ -24,6 +24,7 @@
 struct event_base;
 struct evhttp;
 struct evhttp_connection;
+struct metrics;
 
 /* Limits of the connection table. */
 struct http_conns_limits {
@@ -33,10 +34,10 @@ struct http_conns_limits {
     int first_timeout_ms;   /* from accept to the first byte */
 };
 
-/* Takes over evhttp's connection set-up; fds up to max_fds are tracked.
- * 0 or -1. */
+/* Takes over evhttp's connection set-up; fds up to max_fds are tracked,
+ * and the open and refused counts go to metrics. 0 or -1. */
 int http_conns_init(struct event_base *base, struct evhttp *http, size_t max_fds,
-                    const struct http_conns_limits *limits);
+                    const struct http_conns_limits *limits, struct metrics *metrics);
 /* Frees the table (after evhttp_free, which closes every connection). */
 void http_conns_free(void);
 

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "hub.h"
 #include "log.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "routes.h"
 #include "server.h"
@@ -176,6 +177,7 @@ static int server_start(struct server *srv) {
         return -1;
     }
     srv->request_id_base = randombytes_random();
+    if (!(srv->metrics = metrics_new())) return -1;
     if (load_web_root(srv) < 0) return -1;
     if (fanout_start(srv->cfg.fanout_threads) < 0) return -1;
     return http_start(srv, routes_table, routes_count);
@@ -199,6 +201,7 @@ static void server_stop(struct server *srv) {
     store_free(srv->store);
     session_cache_free(srv->session_cache);
     webroot_free(srv->web);
+    metrics_free(srv->metrics);
     if (srv->base) event_base_free(srv->base);
 }
 

@@ -74,6 +74,7 @@ bool ratelimit_enabled(enum rate_limit limit) { return rules[limit].count != 0; 
 
 /* The checks of one ratelimit_check call, answered together. */
 struct check_op {
+    struct metrics *metrics; /* where refused and uncounted hits are counted */
     ratelimit_fn *done;
     void *arg;
     size_t pending;      /* hits not answered yet */
@@ -96,12 +97,12 @@ static void finish(struct check_op *op) {
 static void account(struct check_op *op, enum rate_limit limit, enum store_status st,
                     long long retry_ms) {
     if (st != STORE_OK) {
-        metrics_rate_unchecked(limits[limit].name);
+        metrics_rate_unchecked(op->metrics, limits[limit].name);
         if (limits[limit].fail_closed && op->verdict == CHAT_E_OK) op->verdict = CHAT_E_UNAVAILABLE;
         return;
     }
     if (retry_ms <= 0) return;
-    metrics_rate_limited(limits[limit].name);
+    metrics_rate_limited(op->metrics, limits[limit].name);
     op->verdict = CHAT_E_RATE_LIMITED;
     if (retry_ms > op->retry_ms) op->retry_ms = retry_ms;
 }
@@ -123,7 +124,8 @@ int ratelimit_check(struct server *srv, const struct rate_check *checks, size_t 
     if (n > RATE_LIMIT_COUNT) return -1;
     struct check_op *op = calloc(1, sizeof(*op));
     if (!op) return -1;
-    *op = (struct check_op){.done = done, .arg = arg, .verdict = CHAT_E_OK};
+    *op = (struct check_op){.metrics = srv->metrics, .done = done, .arg = arg,
+                            .verdict = CHAT_E_OK};
     op->pending = 1; /* held while the hits are sent */
     for (size_t i = 0; i < n; i++) {
         const struct rate_rule *rule = &rules[checks[i].limit];

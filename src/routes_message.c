@@ -52,7 +52,7 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
         return;
     }
     if (replayed) http_add_header(op->r, "Idempotent-Replayed", "true");
-    else metrics_message_sent();
+    else metrics_message_sent(op->r->srv->metrics);
     http_reply_buffer(op->r, 201, NULL);
     send_op_done(op, CHAT_E_OK);
 }

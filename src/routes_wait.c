@@ -21,6 +21,7 @@
 #include "validate.h"
 
 struct waiter {
+    struct server *srv;       /* outlives the request, answered before the waiter is freed */
     struct request *r;
     struct hub_sub *sub;
     const char *room;         /* points into the request */
@@ -38,7 +39,7 @@ struct waiter {
 static struct waiter *waiters;
 
 static void set_parked(struct waiter *w, bool parked) {
-    if (w->parked != parked) metrics_long_poll_parked(parked ? 1 : -1);
+    if (w->parked != parked) metrics_long_poll_parked(w->srv->metrics, parked ? 1 : -1);
     w->parked = parked;
 }
 
@@ -112,6 +113,7 @@ void route_message_wait(struct request *r, const char *room, const char *after, 
         http_reply_error(r, CHAT_E_INTERNAL, NULL);
         return;
     }
+    w->srv = r->srv;
     w->r = r;
     w->room = room;
     w->limit = limit;

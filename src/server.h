@@ -18,6 +18,7 @@ struct hub;
 struct webroot;
 struct session_cache;
 struct session_events;
+struct metrics;
 
 struct server {
     struct config cfg;                     /* settings, read-only after start */
@@ -30,6 +31,7 @@ struct server {
     struct workers *workers;               /* Argon2id hashing threads */
     struct hub *hub;                       /* room readers and live subscribers */
     struct webroot *web;                   /* the browser client's files */
+    struct metrics *metrics;               /* counters for GET /metrics */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
     unsigned long long requests;           /* requests seen, for request ids */
     unsigned request_id_base;              /* random per process */
