@@ -50,11 +50,12 @@ static void on_stop_poll(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     static int lingered_ms;
     struct server *srv = arg;
-    if (http_inflight() == 0 && (http_unflushed() == 0 || lingered_ms >= FLUSH_LINGER_MS)) {
+    size_t inflight = http_inflight(srv);
+    if (inflight == 0 && (http_unflushed(srv) == 0 || lingered_ms >= FLUSH_LINGER_MS)) {
         event_base_loopexit(srv->base, NULL);
         return;
     }
-    if (http_inflight() == 0) lingered_ms += 20;
+    if (inflight == 0) lingered_ms += 20;
     add_timer(stopping.poll, 20);
 }
 
@@ -64,14 +65,14 @@ static void on_drain_delay(evutil_socket_t fd, short what, void *arg) {
     http_stop_accepting(srv);
     routes_stream_close_all(); /* clients reconnect, through the balancer, elsewhere */
     routes_wait_close_all();
-    log_info("msg=\"stopped accepting\" in_flight=%zu", http_inflight());
+    log_info("msg=\"stopped accepting\" in_flight=%zu", http_inflight(srv));
     on_stop_poll(-1, 0, srv);
 }
 
 static void on_grace_over(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     struct server *srv = arg;
-    log_warn("msg=\"grace period over, exiting\" in_flight=%zu", http_inflight());
+    log_warn("msg=\"grace period over, exiting\" in_flight=%zu", http_inflight(srv));
     event_base_loopexit(srv->base, NULL);
 }
 

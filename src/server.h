@@ -19,11 +19,13 @@ struct webroot;
 struct session_cache;
 struct session_events;
 struct metrics;
+struct http_state;
 
 struct server {
     struct config cfg;                     /* settings, read-only after start */
     struct event_base *base;               /* the one event loop */
     struct evhttp *http;                   /* the HTTP server */
+    struct http_state *http_state;         /* what http.c keeps between requests */
     struct cluster *cluster;               /* Redis connections */
     struct store *store;                   /* key schema on top of cluster */
     struct session_cache *session_cache;   /* sessions read lately; NULL when off */
