@@ -52,6 +52,7 @@ struct http_state {
     size_t inflight;                      /* requests not yet answered */
     size_t unflushed;                     /* answered, not yet written out */
     struct request *open_streams;         /* head of the list of streaming requests */
+    struct http_conns *conns;             /* the client connections (http_conns.h) */
     time_t date_made;                     /* the second date_text was made for */
     char date_text[40];                   /* the Date header's value */
 };
@@ -66,8 +67,11 @@ static int listen_on(struct http_state *st);
 static void on_reply_sent(struct evhttp_request *ev, void *arg) {
     struct http_state *st = arg;
     st->unflushed--;
-    http_conns_reply_done(evhttp_request_get_connection(ev));
+    http_conns_reply_done(st->conns, evhttp_request_get_connection(ev));
 }
+
+/* The connection table of the server r arrived at. */
+static struct http_conns *conns_of(const struct request *r) { return r->srv->http_state->conns; }
 
 /* Counts a reply until evhttp has written it out (a reply to a client that
  * is already gone is not counted: nothing will be written). */
@@ -375,7 +379,7 @@ void http_stream_start(struct request *r, int status, const char *content_type) 
     stream_link(r);
     metrics_stream_opened(r->srv->metrics);
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    if (evcon) http_conns_on_close(evcon, on_connection_close, r);
+    if (evcon) http_conns_on_close(conns_of(r), evcon, on_connection_close, r);
 }
 
 static void detached_send(struct request *r, struct evbuffer *chunk,
@@ -391,7 +395,7 @@ void http_stream_send(struct request *r, struct evbuffer *chunk,
 
 static void detach_close_callback(struct request *r) {
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    if (evcon) http_conns_on_close(evcon, NULL, NULL);
+    if (evcon) http_conns_on_close(conns_of(r), evcon, NULL, NULL);
 }
 
 void http_stream_end(struct request *r) {
@@ -423,7 +427,7 @@ void http_stream_abort(struct request *r) {
     if (r->sock) {
         detached_abort(r);
     } else if (evcon) {
-        http_conns_on_close(evcon, NULL, NULL);
+        http_conns_on_close(conns_of(r), evcon, NULL, NULL);
         evhttp_connection_free(evcon); /* frees r->ev with it */
     } else {
         evhttp_send_reply_end(r->ev); /* the client is gone: this frees it */
@@ -436,15 +440,16 @@ void http_stream_abort(struct request *r) {
 
 int http_stream_detach(struct request *r) {
     struct evhttp_connection *evcon = r->ev ? evhttp_request_get_connection(r->ev) : NULL;
+    struct http_conns *conns = conns_of(r);
     /* only a counted connection: it stays counted while the stream lasts */
-    if (!r->streaming || !evcon || !http_conns_on_close(evcon, NULL, NULL)) return -1;
-    http_conns_drop_read_hold(evcon); /* else epoll keeps the socket after evhttp lets go */
+    if (!r->streaming || !evcon || !http_conns_on_close(conns, evcon, NULL, NULL)) return -1;
+    http_conns_drop_read_hold(conns, evcon); /* else epoll keeps the socket after evhttp lets go */
     struct stream_sock *sock = stream_sock_detach(evcon, HTTP_IO_TIMEOUT_S, on_connection_close, r);
     if (!sock) {
-        http_conns_on_close(evcon, on_connection_close, r);
+        http_conns_on_close(conns, evcon, on_connection_close, r);
         return -1;
     }
-    http_conns_detached_opened(); /* freeing evcon released its slot */
+    http_conns_detached_opened(conns); /* freeing evcon released its slot */
     r->ev = NULL;                 /* freed with its connection */
     r->sock = sock;
     evhttp_clear_headers(&r->query);
@@ -468,7 +473,7 @@ static void detached_send(struct request *r, struct evbuffer *chunk,
 static void on_detached_closed(void *arg) {
     struct http_state *st = arg;
     st->unflushed--;
-    http_conns_detached_closed();
+    http_conns_detached_closed(st->conns);
 }
 
 /* The last chunk (chunked), then the connection closes once written. */
@@ -483,7 +488,7 @@ static void detached_end(struct request *r) {
 static void detached_abort(struct request *r) {
     stream_sock_free(r->sock);
     r->sock = NULL;
-    http_conns_detached_closed();
+    http_conns_detached_closed(conns_of(r));
 }
 
 /* Whether path[0..len) matches pattern, where a "*" segment matches one
@@ -551,7 +556,7 @@ static bool is_health_check(const struct route *rt) {
 static void on_request(struct evhttp_request *ev, void *arg) {
     struct http_state *st = arg;
     /* the request is in: its connection's deadline is off */
-    bool within_limit = http_conns_request_read(evhttp_request_get_connection(ev));
+    bool within_limit = http_conns_request_read(st->conns, evhttp_request_get_connection(ev));
     struct request *r = calloc(1, sizeof(*r));
     if (!r) {
         evhttp_send_reply(ev, 503, "Service Unavailable", NULL);
@@ -618,7 +623,9 @@ static int start_conns(struct server *srv) {
         log_warn("msg=\"--max-connections lowered to fit the open-file limit\" "
                  "max_connections=%d nofile=%ld", limits.max_connections, (long)nofile.rlim_cur);
     }
-    return http_conns_init(srv->base, srv->http, (size_t)nofile.rlim_cur, &limits, srv->metrics);
+    srv->http_state->conns = http_conns_new(srv->base, srv->http, (size_t)nofile.rlim_cur, &limits,
+                                            srv->metrics);
+    return srv->http_state->conns ? 0 : -1;
 }
 
 int http_start(struct server *srv, const struct route *routes, size_t nroutes) {
@@ -717,8 +724,8 @@ void http_stop(struct server *srv) {
     stream_sock_shutdown(); /* ended streams still writing */
     if (srv->http) evhttp_free(srv->http);
     srv->http = NULL;
-    http_conns_free();
     if (!st) return;
+    http_conns_free(st->conns);
     if (st->accept_pause) event_free(st->accept_pause);
     if (accept_error_owner == st) accept_error_owner = NULL;
     free(st);
