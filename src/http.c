@@ -53,6 +53,7 @@ struct http_state {
     size_t unflushed;                     /* answered, not yet written out */
     struct request *open_streams;         /* head of the list of streaming requests */
     struct http_conns *conns;             /* the client connections (http_conns.h) */
+    struct stream_socks *socks;           /* streams served without evhttp (stream_sock.h) */
     time_t date_made;                     /* the second date_text was made for */
     char date_text[40];                   /* the Date header's value */
 };
@@ -444,7 +445,8 @@ int http_stream_detach(struct request *r) {
     /* only a counted connection: it stays counted while the stream lasts */
     if (!r->streaming || !evcon || !http_conns_on_close(conns, evcon, NULL, NULL)) return -1;
     http_conns_drop_read_hold(conns, evcon); /* else epoll keeps the socket after evhttp lets go */
-    struct stream_sock *sock = stream_sock_detach(evcon, HTTP_IO_TIMEOUT_S, on_connection_close, r);
+    struct stream_sock *sock = stream_sock_detach(r->srv->http_state->socks, evcon,
+                                                  HTTP_IO_TIMEOUT_S, on_connection_close, r);
     if (!sock) {
         http_conns_on_close(conns, evcon, on_connection_close, r);
         return -1;
@@ -633,8 +635,9 @@ int http_start(struct server *srv, const struct route *routes, size_t nroutes) {
     if (!st) return -1;
     *st = (struct http_state){.srv = srv, .routes = routes, .nroutes = nroutes, .date_made = -1};
     srv->http_state = st;
+    st->socks = stream_socks_new();
     srv->http = evhttp_new(srv->base);
-    if (!srv->http) return -1;
+    if (!st->socks || !srv->http) return -1;
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                               EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                               EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
@@ -720,11 +723,11 @@ size_t http_unflushed(const struct server *srv) {
 
 void http_stop(struct server *srv) {
     struct http_state *st = srv->http_state;
-    while (st && st->open_streams) http_stream_abort(st->open_streams);
-    stream_sock_shutdown(); /* ended streams still writing */
+    if (!st) return;
+    while (st->open_streams) http_stream_abort(st->open_streams);
+    stream_socks_free(st->socks); /* ended streams still writing */
     if (srv->http) evhttp_free(srv->http);
     srv->http = NULL;
-    if (!st) return;
     http_conns_free(st->conns);
     if (st->accept_pause) event_free(st->accept_pause);
     if (accept_error_owner == st) accept_error_owner = NULL;
