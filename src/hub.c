@@ -50,6 +50,7 @@ struct hub {
     int redis_timeout_ms;
     struct room *rooms;
     hub_delivered_fn *on_delivered; /* after every subscriber had a message, or NULL */
+    void *delivered_arg;            /* its argument */
 };
 
 static void read_next(struct room *rm);
@@ -149,7 +150,7 @@ static void deliver(struct room *rm, const struct message *m) {
     struct hub_event ev = {m, (const char *)evbuffer_pullup(buf, -1), evbuffer_get_length(buf)};
     for (struct hub_sub *sub = rm->subs; sub; sub = sub->next)
         if (sub->ready_sent && !sub->removed) sub->on_event(&ev, sub->arg);
-    if (rm->hub && rm->hub->on_delivered) rm->hub->on_delivered(&ev);
+    if (rm->hub && rm->hub->on_delivered) rm->hub->on_delivered(&ev, rm->hub->delivered_arg);
     evbuffer_free(buf);
 }
 
@@ -278,11 +279,14 @@ void hub_unsubscribe(struct hub_sub *sub) {
 
 struct hub *hub_new(struct event_base *base, struct store *store, int redis_timeout_ms) {
     struct hub *h = calloc(1, sizeof(*h));
-    if (h) *h = (struct hub){base, store, redis_timeout_ms, NULL, NULL};
+    if (h) *h = (struct hub){base, store, redis_timeout_ms, NULL, NULL, NULL};
     return h;
 }
 
-void hub_set_delivered(struct hub *h, hub_delivered_fn *fn) { h->on_delivered = fn; }
+void hub_set_delivered(struct hub *h, hub_delivered_fn *fn, void *arg) {
+    h->on_delivered = fn;
+    h->delivered_arg = arg;
+}
 
 void hub_free(struct hub *h) {
     if (!h) return;

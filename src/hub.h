@@ -34,7 +34,7 @@ struct hub_event {
 typedef void hub_event_fn(const struct hub_event *ev, void *arg);
 typedef void hub_ready_fn(void *arg);
 /* Runs once per message after every subscriber's on_event (a batch ends). */
-typedef void hub_delivered_fn(const struct hub_event *ev);
+typedef void hub_delivered_fn(const struct hub_event *ev, void *arg);
 
 struct hub *hub_new(struct event_base *base, struct store *store, int redis_timeout_ms);
 /* Frees the hub; subscribers must be gone. Readers still blocked in Redis
@@ -44,8 +44,9 @@ void hub_free(struct hub *h);
 /* Subscribes to room; NULL when out of memory. */
 struct hub_sub *hub_subscribe(struct hub *h, const char *room, hub_event_fn *on_event,
                               hub_ready_fn *on_ready, void *arg);
-/* Sets the function run after each message reached every subscriber. */
-void hub_set_delivered(struct hub *h, hub_delivered_fn *fn);
+/* Sets the function run (with arg) after each message reached every
+ * subscriber. */
+void hub_set_delivered(struct hub *h, hub_delivered_fn *fn, void *arg);
 
 /* Ends a subscription; safe inside its own callbacks. NULL is fine. */
 void hub_unsubscribe(struct hub_sub *sub);

@@ -63,7 +63,7 @@ static void on_drain_delay(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     struct server *srv = arg;
     http_stop_accepting(srv);
-    routes_stream_close_all(); /* clients reconnect, through the balancer, elsewhere */
+    routes_stream_close_all(srv->streams); /* clients reconnect, through the balancer, elsewhere */
     routes_wait_close_all();
     log_info("msg=\"stopped accepting\" in_flight=%zu", http_inflight(srv));
     on_stop_poll(-1, 0, srv);
@@ -180,7 +180,8 @@ static int server_start(struct server *srv) {
     srv->request_id_base = randombytes_random();
     if (!(srv->metrics = metrics_new())) return -1;
     if (load_web_root(srv) < 0) return -1;
-    if (fanout_start(srv->cfg.fanout_threads) < 0) return -1;
+    if (!(srv->fanout = fanout_new(srv->cfg.fanout_threads))) return -1;
+    if (!(srv->streams = routes_stream_new(srv))) return -1;
     return http_start(srv, routes_table, routes_count);
 }
 
@@ -194,11 +195,12 @@ static void server_stop(struct server *srv) {
     workers_free(srv->workers);
     store_run_queued(srv->store);
     cluster_free(srv->cluster);
-    routes_stream_close_all();
+    routes_stream_close_all(srv->streams);
     routes_wait_close_all();
     if (srv->base) http_stop(srv);
+    routes_stream_free(srv->streams);
     hub_free(srv->hub);
-    fanout_stop();
+    fanout_free(srv->fanout);
     store_free(srv->store);
     session_cache_free(srv->session_cache);
     webroot_free(srv->web);

@@ -24,8 +24,14 @@ void route_message_stream(struct request *r); /* GET /message/stream */
 /* Long-poll: GET /message/?after=ID&wait=SECONDS (route_message_list hands over). */
 void route_message_wait(struct request *r, const char *room, const char *after, int limit,
                         int wait_s);
-/* Ends every event stream with a short reconnection hint (drain, shutdown). */
-void routes_stream_close_all(void);
+/* The open event streams of one server (routes_stream.c); made once the hub
+ * and the fan-out exist, which it wires together. NULL when out of memory. */
+struct routes_stream *routes_stream_new(struct server *srv);
+/* Ends every event stream with a short reconnection hint (drain, shutdown).
+ * NULL is fine. */
+void routes_stream_close_all(struct routes_stream *rs);
+/* Frees rs, whose streams are closed. NULL is fine. */
+void routes_stream_free(struct routes_stream *rs);
 /* Answers every long-poll now (with what is there, usually []). */
 void routes_wait_close_all(void);
 void route_health(struct request *r);        /* GET /health */

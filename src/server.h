@@ -20,6 +20,8 @@ struct session_cache;
 struct session_events;
 struct metrics;
 struct http_state;
+struct fanout;
+struct routes_stream;
 
 struct server {
     struct config cfg;                     /* settings, read-only after start */
@@ -32,6 +34,8 @@ struct server {
     struct session_events *session_events; /* keeps the cache honest; NULL when off */
     struct workers *workers;               /* Argon2id hashing threads */
     struct hub *hub;                       /* room readers and live subscribers */
+    struct fanout *fanout;                 /* writes one event to many streams */
+    struct routes_stream *streams;         /* the open event streams */
     struct webroot *web;                   /* the browser client's files */
     struct metrics *metrics;               /* counters for GET /metrics */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
