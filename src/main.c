@@ -64,7 +64,7 @@ static void on_drain_delay(evutil_socket_t fd, short what, void *arg) {
     struct server *srv = arg;
     http_stop_accepting(srv);
     routes_stream_close_all(srv->streams); /* clients reconnect, through the balancer, elsewhere */
-    routes_wait_close_all();
+    routes_wait_close_all(srv->long_polls);
     log_info("msg=\"stopped accepting\" in_flight=%zu", http_inflight(srv));
     on_stop_poll(-1, 0, srv);
 }
@@ -182,6 +182,7 @@ static int server_start(struct server *srv) {
     if (load_web_root(srv) < 0) return -1;
     if (!(srv->fanout = fanout_new(srv->cfg.fanout_threads))) return -1;
     if (!(srv->streams = routes_stream_new(srv))) return -1;
+    if (!(srv->long_polls = routes_wait_new())) return -1;
     return http_start(srv, routes_table, routes_count);
 }
 
@@ -196,9 +197,10 @@ static void server_stop(struct server *srv) {
     store_run_queued(srv->store);
     cluster_free(srv->cluster);
     routes_stream_close_all(srv->streams);
-    routes_wait_close_all();
+    routes_wait_close_all(srv->long_polls);
     if (srv->base) http_stop(srv);
     routes_stream_free(srv->streams);
+    routes_wait_free(srv->long_polls);
     hub_free(srv->hub);
     fanout_free(srv->fanout);
     store_free(srv->store);

@@ -32,8 +32,14 @@ struct routes_stream *routes_stream_new(struct server *srv);
 void routes_stream_close_all(struct routes_stream *rs);
 /* Frees rs, whose streams are closed. NULL is fine. */
 void routes_stream_free(struct routes_stream *rs);
-/* Answers every long-poll now (with what is there, usually []). */
-void routes_wait_close_all(void);
+/* The parked long-polls of one server (routes_wait.c); NULL when out of
+ * memory. */
+struct routes_wait *routes_wait_new(void);
+/* Answers every long-poll now (with what is there, usually []). NULL is
+ * fine. */
+void routes_wait_close_all(struct routes_wait *rw);
+/* Frees rw, whose long-polls are answered. NULL is fine. */
+void routes_wait_free(struct routes_wait *rw);
 void route_health(struct request *r);        /* GET /health */
 void route_metrics(struct request *r);       /* GET /metrics */
 void route_ready(struct request *r);         /* GET /ready */

@@ -22,6 +22,7 @@ struct metrics;
 struct http_state;
 struct fanout;
 struct routes_stream;
+struct routes_wait;
 
 struct server {
     struct config cfg;                     /* settings, read-only after start */
@@ -36,6 +37,7 @@ struct server {
     struct hub *hub;                       /* room readers and live subscribers */
     struct fanout *fanout;                 /* writes one event to many streams */
     struct routes_stream *streams;         /* the open event streams */
+    struct routes_wait *long_polls;        /* the parked long-polls */
     struct webroot *web;                   /* the browser client's files */
     struct metrics *metrics;               /* counters for GET /metrics */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
