@@ -232,7 +232,7 @@ int main(int argc, char **argv) {
                 srv.cfg.worker_priority);
         return 2;
     }
-    if (ratelimit_init(&srv.cfg, err) < 0) {
+    if (ratelimit_init(&srv.limits, &srv.cfg, err) < 0) {
         fprintf(stderr, "chatd: %s\n", err);
         return 2;
     }

@@ -32,8 +32,6 @@ static const struct {
     [RATE_MESSAGES_USER] = {"messages-user", false},
 };
 
-static struct rate_rule rules[RATE_LIMIT_COUNT]; /* from the configuration */
-
 int rate_rule_parse(const char *text, struct rate_rule *out) {
     char *end;
     errno = 0;
@@ -51,7 +49,7 @@ int rate_rule_parse(const char *text, struct rate_rule *out) {
     return 0;
 }
 
-int ratelimit_init(const struct config *cfg, char err[256]) {
+int ratelimit_init(struct ratelimit *rl, const struct config *cfg, char err[256]) {
     const struct {
         const char *flag, *value;
     } given[RATE_LIMIT_COUNT] = {
@@ -61,7 +59,7 @@ int ratelimit_init(const struct config *cfg, char err[256]) {
         [RATE_MESSAGES_USER] = {"--limit-messages-user", cfg->limit_messages_user},
     };
     for (int i = 0; i < RATE_LIMIT_COUNT; i++) {
-        if (rate_rule_parse(given[i].value, &rules[i]) < 0) {
+        if (rate_rule_parse(given[i].value, &rl->rules[i]) < 0) {
             snprintf(err, 256, "%s: expected N/seconds (seconds 1 to %d) or 0, got '%s'",
                      given[i].flag, RATE_WINDOW_MAX_S, given[i].value);
             return -1;
@@ -70,7 +68,9 @@ int ratelimit_init(const struct config *cfg, char err[256]) {
     return 0;
 }
 
-bool ratelimit_enabled(enum rate_limit limit) { return rules[limit].count != 0; }
+bool ratelimit_enabled(const struct ratelimit *rl, enum rate_limit limit) {
+    return rl->rules[limit].count != 0;
+}
 
 /* The checks of one ratelimit_check call, answered together. */
 struct check_op {
@@ -128,7 +128,7 @@ int ratelimit_check(struct server *srv, const struct rate_check *checks, size_t 
                             .verdict = CHAT_E_OK};
     op->pending = 1; /* held while the hits are sent */
     for (size_t i = 0; i < n; i++) {
-        const struct rate_rule *rule = &rules[checks[i].limit];
+        const struct rate_rule *rule = &srv->limits.rules[checks[i].limit];
         if (rule->count == 0) continue;
         op->hits[i] = (struct check_hit){op, checks[i].limit};
         op->pending++;

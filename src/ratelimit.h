@@ -40,13 +40,18 @@ struct rate_rule {
     int window_s; /* the window in seconds */
 };
 
+/* The limits as configured: one set per server (srv->limits). */
+struct ratelimit {
+    struct rate_rule rules[RATE_LIMIT_COUNT]; /* by enum rate_limit */
+};
+
 /* Parses "N/S" (N hits per S seconds, 1 <= S <= 86400) or "0" (no limit);
  * 0 or -1. Pure. */
 int rate_rule_parse(const char *text, struct rate_rule *out);
 
-/* Reads the four limits from the configuration; -1 with err filled when
- * one is malformed. */
-int ratelimit_init(const struct config *cfg, char err[256]);
+/* Reads the four limits from the configuration into rl; -1 with err filled
+ * when one is malformed. */
+int ratelimit_init(struct ratelimit *rl, const struct config *cfg, char err[256]);
 
 /* One hit to count: a limit and whom it is about. */
 struct rate_check {
@@ -60,9 +65,10 @@ typedef void ratelimit_fn(chat_error verdict, int retry_after_s, void *arg);
 
 /* Whether the limit is set (not "0"): a caller that is already in a
  * callback may skip ratelimit_check for a limit that is off. */
-bool ratelimit_enabled(enum rate_limit limit);
+bool ratelimit_enabled(const struct ratelimit *rl, enum rate_limit limit);
 
-/* Counts one hit on each of the n checks at once; the verdict is the worst. */
+/* Counts one hit on each of the n checks at once (srv->limits); the verdict
+ * is the worst. */
 int ratelimit_check(struct server *srv, const struct rate_check *checks, size_t n,
                     ratelimit_fn *done, void *arg);
 

@@ -70,7 +70,8 @@ static void on_session(enum store_status st, const struct session_user *u, void 
         return;
     }
     op->user = *u;
-    if (!ratelimit_enabled(RATE_MESSAGES_USER)) { /* nothing to count: go on (in a callback) */
+    /* nothing to count: go on (in a callback) */
+    if (!ratelimit_enabled(&op->r->srv->limits, RATE_MESSAGES_USER)) {
         on_send_allowed(CHAT_E_OK, 0, op);
         return;
     }

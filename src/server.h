@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "ratelimit.h"
 
 struct event_base;
 struct evhttp;
@@ -26,6 +27,7 @@ struct routes_wait;
 
 struct server {
     struct config cfg;                     /* settings, read-only after start */
+    struct ratelimit limits;               /* the abuse limits, parsed from cfg */
     struct event_base *base;               /* the one event loop */
     struct evhttp *http;                   /* the HTTP server */
     struct http_state *http_state;         /* what http.c keeps between requests */
