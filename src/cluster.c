@@ -97,6 +97,7 @@ struct cluster {
     char *wait_fmt, *asking_fmt, *slots_fmt;
     size_t wait_len, asking_len, slots_len;
     struct cluster_stats stats;
+    int slots_before[SLOT_COUNT];          /* apply_slots: each slot's master before */
     long long degraded_log_ms;             /* when the last degraded write was logged */
     unsigned long long degraded_unlogged;  /* degraded writes since that log line */
     bool closing;
@@ -586,7 +587,7 @@ static void log_topology(struct cluster *c, const int *before) {
 }
 
 static void apply_slots(struct cluster *c, struct conn *conn, const redisReply *reply) {
-    static int before[SLOT_COUNT];
+    int *before = c->slots_before;
     char err[CLUSTER_MAP_ERR_LEN];
     for (unsigned s = 0; s < SLOT_COUNT; s++) before[s] = cluster_map_master(c->map, s);
     if (cluster_map_update(c->map, reply, conn_host(conn), err) < 0) {
