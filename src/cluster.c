@@ -472,7 +472,8 @@ static void on_conn_state(struct conn *conn, bool up, void *owner) {
 static struct conn *conn_for_node(struct cluster *c, int node) {
     if (!c->conns[node]) {
         const struct cluster_node *n = cluster_map_node(c->map, node);
-        c->conns[node] = conn_new(c->base, n->host, n->port, c->opts.timeout_ms, on_conn_state, c);
+        c->conns[node] = conn_new(c->base, n->host, n->port, &c->opts.auth, c->opts.timeout_ms,
+                                  on_conn_state, c);
     }
     return c->conns[node];
 }
@@ -483,7 +484,7 @@ static struct conn *dedicated_for_node(struct cluster *c, int node) {
     if (conn && conn_is_up(conn)) return conn;
     if (conn) bury(c, conn);
     const struct cluster_node *n = cluster_map_node(c->map, node);
-    return conn_new(c->base, n->host, n->port, 0, NULL, NULL);
+    return conn_new(c->base, n->host, n->port, &c->opts.auth, 0, NULL, NULL);
 }
 
 /* Sends cmd on node's conn (with ASKING before it; a durable write joins the
@@ -641,7 +642,9 @@ static struct conn *refresh_source(struct cluster *c) {
     }
     for (int i = 0; i < c->nseeds; i++) {
         struct seed *s = &c->seeds[(c->refresh_rotor + i) % c->nseeds];
-        if (!s->conn) s->conn = conn_new(c->base, s->host, s->port, c->opts.timeout_ms, NULL, NULL);
+        if (!s->conn)
+            s->conn = conn_new(c->base, s->host, s->port, &c->opts.auth, c->opts.timeout_ms, NULL,
+                               NULL);
         if (s->conn && conn_is_usable(s->conn)) {
             c->refresh_rotor++;
             return s->conn;
@@ -859,6 +862,8 @@ int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, 
                              const size_t *argvlen) {
     return submit(c, CMD_BLOCKING, key, keylen, timeout_ms, cb, arg, argc, argv, argvlen);
 }
+
+const struct conn_auth *cluster_auth(const struct cluster *c) { return &c->opts.auth; }
 
 bool cluster_is_ready(const struct cluster *c) {
     if (!c->topology_known || cluster_map_slots_served(c->map) != SLOT_COUNT) return false;

@@ -150,8 +150,8 @@ static int server_start(struct server *srv) {
                                    .timeout_ms = srv->cfg.redis_timeout_ms,
                                    .min_replica_acks = srv->cfg.min_replica_acks,
                                    .wait_timeout_ms = srv->cfg.wait_timeout_ms,
-                                   .refresh_period_ms = srv->cfg.topology_refresh_ms};
-    conn_set_auth(srv->cfg.redis_user, srv->cfg.redis_password);
+                                   .refresh_period_ms = srv->cfg.topology_refresh_ms,
+                                   .auth = {srv->cfg.redis_user, srv->cfg.redis_password}};
     srv->cluster = cluster_new(srv->base, &opts, err);
     if (!srv->cluster) {
         log_error("msg=\"bad --redis\" err=\"%s\"", err);

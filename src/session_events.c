@@ -86,7 +86,7 @@ static void attempt(struct session_events *ev, long long now) {
     int port;
     ev->attempt_ms = now;
     if (cluster_node_address(ev->cluster, ev->rotor++, host, sizeof(host), &port) == 0)
-        ev->conn = conn_new(ev->base, host, port, 0, NULL, NULL);
+        ev->conn = conn_new(ev->base, host, port, cluster_auth(ev->cluster), 0, NULL, NULL);
     if (ev->conn && conn_subscribe(ev->conn, ev->subscribe_fmt, ev->subscribe_len,
                                    on_subscription, ev) == 0) {
         log_debug("msg=\"session events subscribing\" node=%s:%d", host, port);
