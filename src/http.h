@@ -78,8 +78,11 @@ size_t http_inflight(const struct server *srv);
  * vanishes meanwhile may leave one counted). */
 size_t http_unflushed(const struct server *srv);
 
-/* Aborts every open stream and frees the HTTP server. Call after the store
- * and the workers are gone, so that no stream has a callback pending. */
+/* Aborts every open stream and frees the HTTP server and srv->http_state;
+ * nothing without it is fine. Call after the workers and the Redis layer
+ * are gone (their callbacks have run), so that no request has a callback
+ * pending; the store and the hub are freed after it (server_stop in
+ * main.c). */
 void http_stop(struct server *srv);
 
 /* Receive time in milliseconds since the epoch. */

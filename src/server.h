@@ -25,6 +25,16 @@ struct fanout;
 struct routes_stream;
 struct routes_wait;
 
+/* A graceful stop (main.c): the signals that start it and its timers,
+ * each NULL until made. */
+struct server_stopping {
+    struct event *sigint, *sigterm; /* start the stop */
+    struct event *delay;            /* drain delay over: stop accepting */
+    struct event *poll;             /* waits for the last request to finish */
+    struct event *grace;            /* grace period over: exit anyway */
+    int lingered_ms;                /* waited so far for the last replies' bytes */
+};
+
 struct server {
     struct config cfg;                     /* settings, read-only after start */
     struct ratelimit limits;               /* the abuse limits, parsed from cfg */
@@ -46,6 +56,7 @@ struct server {
     unsigned long long requests;           /* requests seen, for request ids */
     unsigned request_id_base;              /* random per process */
     int draining;                          /* SIGTERM seen: /ready says 503 */
+    struct server_stopping stopping;       /* its signals and timers */
 };
 
 #endif
