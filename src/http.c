@@ -724,7 +724,11 @@ size_t http_unflushed(const struct server *srv) {
 void http_stop(struct server *srv) {
     struct http_state *st = srv->http_state;
     if (!st) return;
-    while (st->open_streams) http_stream_abort(st->open_streams);
+    struct request *r = st->open_streams, *next;
+    for (; r; r = next) { /* each abort unlinks its own request only */
+        next = r->stream_next;
+        http_stream_abort(r);
+    }
     stream_socks_free(st->socks); /* ended streams still writing */
     if (srv->http) evhttp_free(srv->http);
     srv->http = NULL;
