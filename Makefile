@@ -65,7 +65,7 @@ $(BUILD)/libchatclient.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/chat: cli/chat.c $(BUILD)/libchatclient.a | $(BUILD)
-	$(CC) $(CFLAGS) $(DEPFLAGS) $(CLI_CFLAGS) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(CLI_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CLI_LIBS)
 
 # The SSE load generator of make bench and the stack tests: libevent only.
 $(BUILD)/sse_load: bench/sse_load.c | $(BUILD)
@@ -73,10 +73,10 @@ $(BUILD)/sse_load: bench/sse_load.c | $(BUILD)
 
 # The fan-out floor of make bench: chatd's encoder and SSE framing, no Redis.
 $(BUILD)/floor: bench/floor.c $(BUILD)/libchatd.a | $(BUILD)
-	$(CC) $(CFLAGS) $(DEPFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $^ $(SRV_LIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(SRV_LIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libchatd.a | $(BUILD)/tests/unit
-	$(CC) $(CFLAGS) $(DEPFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $^ $(SRV_LIBS) $(TEST_LIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(SRV_LIBS) $(TEST_LIBS)
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)

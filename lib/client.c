@@ -11,8 +11,12 @@
  * their request again on a network error or a 503, with exponential backoff,
  * until the client's retry budget is spent.
  *
- * libcurl's global state is initialised by the first chat_client_new(); that
- * first call should happen before the program starts other threads.
+ * Each client holds a reference on libcurl's global state: chat_client_new()
+ * calls curl_global_init(), which counts its callers, and chat_client_free()
+ * gives it back with curl_global_cleanup(), so the library keeps no state of
+ * its own. With a libcurl built thread-safe (Debian's is) clients may be
+ * made on any thread; otherwise the first should be made before the
+ * program starts other threads.
  */
 #include "client_internal.h"
 
@@ -26,9 +30,6 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Set once curl_global_init() succeeded; see the note at the top. */
-static int global_ready;
 
 /* ---- small helpers (no I/O) ---- */
 
@@ -171,7 +172,7 @@ static int random_fill(unsigned char *buf, size_t n) {
  * which are still unique within this machine. */
 static void msg_id_generate(char id[CHAT_MSG_ID_GEN_LEN + 1]) {
     static const char hex[] = "0123456789abcdef";
-    static _Atomic unsigned counter;
+    static _Atomic unsigned counter; /* process-wide: the ids must differ across clients */
     unsigned char bytes[CHAT_MSG_ID_RANDOM];
     if (random_fill(bytes, sizeof bytes) == 0) {
         for (size_t i = 0; i < sizeof bytes; i++) {
@@ -555,16 +556,15 @@ int chat__client_fail_parse(chat_client *c, int rc, const char *what) {
 
 /* ---- client lifecycle and accessors ---- */
 
-/* Initialises libcurl once; not thread-safe (call before starting threads). */
-static int client_global_init(void) {
-    if (!global_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) global_ready = 1;
-    return global_ready ? 0 : -1;
-}
-
 chat_client *chat_client_new(const char *base_url) {
-    if (!base_url || client_global_init() != 0) return NULL;
+    if (!base_url) return NULL;
     chat_client *c = calloc(1, sizeof *c);
     if (!c) return NULL;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        free(c);
+        return NULL;
+    }
+    c->curl_global = 1;
     c->timeout_ms = CHAT_DEFAULT_TIMEOUT_MS;
     c->retry_budget_ms = CHAT_DEFAULT_RETRY_BUDGET_MS;
     c->base_url = str_dup(base_url);
@@ -582,6 +582,7 @@ chat_client *chat_client_new(const char *base_url) {
 void chat_client_free(chat_client *c) {
     if (!c) return;
     if (c->curl) curl_easy_cleanup(c->curl);
+    if (c->curl_global) curl_global_cleanup(); /* after the handle */
     free(c->base_url);
     chat__secret_free(c->token);
     chat__secret_free(c->cookie_token);

@@ -37,6 +37,7 @@
 
 struct chat_client {
     CURL *curl;                       /* one easy handle, reused (keep-alive) */
+    int curl_global;                  /* holds a curl_global_init() reference */
     char *base_url;                   /* e.g. "http://host:8182", no trailing '/' */
     char *token;                      /* session token, NULL when logged out */
     long timeout_ms;                  /* total timeout per request */

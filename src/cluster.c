@@ -101,6 +101,7 @@ struct cluster {
     char *wait_fmt, *asking_fmt, *slots_fmt;
     size_t wait_len, asking_len, slots_len;
     struct cluster_stats stats;
+    int slots_before[SLOT_COUNT];          /* apply_slots: each slot's master before */
     long long degraded_log_ms;             /* when the last degraded write was logged */
     unsigned long long degraded_unlogged;  /* degraded writes since that log line */
     bool closing;
@@ -483,7 +484,8 @@ static void on_conn_state(struct conn *conn, bool up, void *owner) {
 static struct conn *conn_for_node(struct cluster *c, int node) {
     if (!c->conns[node]) {
         const struct cluster_node *n = cluster_map_node(c->map, node);
-        c->conns[node] = conn_new(c->base, n->host, n->port, c->opts.timeout_ms, on_conn_state, c);
+        c->conns[node] = conn_new(c->base, n->host, n->port, &c->opts.auth, c->opts.timeout_ms,
+                                  on_conn_state, c);
     }
     return c->conns[node];
 }
@@ -494,7 +496,7 @@ static struct conn *dedicated_for_node(struct cluster *c, int node) {
     if (conn && conn_is_up(conn)) return conn;
     if (conn) bury(c, conn);
     const struct cluster_node *n = cluster_map_node(c->map, node);
-    return conn_new(c->base, n->host, n->port, 0, NULL, NULL);
+    return conn_new(c->base, n->host, n->port, &c->opts.auth, 0, NULL, NULL);
 }
 
 /* Sends cmd on node's conn (with ASKING before it; a durable write joins the
@@ -612,7 +614,7 @@ static void drop_former_master(struct cluster *c, int node) {
 }
 
 static void apply_slots(struct cluster *c, struct conn *conn, const redisReply *reply) {
-    static int before[SLOT_COUNT];
+    int *before = c->slots_before;
     char err[CLUSTER_MAP_ERR_LEN];
     for (unsigned s = 0; s < SLOT_COUNT; s++) before[s] = cluster_map_master(c->map, s);
     if (cluster_map_update(c->map, reply, conn_host(conn), err) < 0) {
@@ -670,7 +672,9 @@ static struct conn *refresh_source(struct cluster *c) {
     }
     for (int i = 0; i < c->nseeds; i++) {
         struct seed *s = &c->seeds[(c->refresh_rotor + i) % c->nseeds];
-        if (!s->conn) s->conn = conn_new(c->base, s->host, s->port, c->opts.timeout_ms, NULL, NULL);
+        if (!s->conn)
+            s->conn = conn_new(c->base, s->host, s->port, &c->opts.auth, c->opts.timeout_ms, NULL,
+                               NULL);
         if (s->conn && conn_is_usable(s->conn)) {
             c->refresh_rotor++;
             return s->conn;
@@ -922,6 +926,8 @@ int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, 
     return submit(c, CMD_BLOCKING, slot_for_key(key, keylen), timeout_ms, cb, arg, argc, argv,
                   argvlen);
 }
+
+const struct conn_auth *cluster_auth(const struct cluster *c) { return &c->opts.auth; }
 
 bool cluster_is_ready(const struct cluster *c) {
     if (!c->topology_known || cluster_map_slots_served(c->map) != SLOT_COUNT) return false;

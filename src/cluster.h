@@ -24,6 +24,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cluster_conn.h"
+
 struct event_base;
 struct redisReply;
 struct cluster;
@@ -38,6 +40,7 @@ struct cluster_options {
                              cluster, 0 on a standalone node */
     int wait_timeout_ms;  /* the WAIT command's own timeout */
     int refresh_period_ms; /* topology refresh when nothing else asked for one */
+    struct conn_auth auth; /* sent on every connection; its strings must outlive the cluster */
 };
 
 /* Counters for metrics and tests. */
@@ -90,6 +93,8 @@ int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, 
  * not known. host gets at most size bytes. 0, or -1 when there is none. */
 int cluster_node_address(const struct cluster *c, unsigned n, char *host, size_t size,
                          int *port);
+/* The credentials for such a connection; they live as long as c. */
+const struct conn_auth *cluster_auth(const struct cluster *c);
 
 /* True when the topology is known, every slot has a master and more than
  * half of the masters answer (connected, nothing unanswered for 300 ms): a

@@ -27,6 +27,7 @@ struct pending {
 
 struct conn {
     struct event_base *base;     /* the loop */
+    const struct conn_auth *auth; /* AUTH on every connection, or NULL */
     char host[256];              /* the node's address */
     int port;
     int stall_timeout_ms;        /* 0: never drop for slowness */
@@ -43,17 +44,6 @@ struct conn {
     conn_reply_fn *sub_fn;       /* the subscription's fn, until it got NULL */
     void *sub_privdata;
 };
-
-/* AUTH for every new connection; empty password: none. */
-static struct {
-    char user[128];
-    char password[256];
-} auth;
-
-void conn_set_auth(const char *user, const char *password) {
-    snprintf(auth.user, sizeof(auth.user), "%s", user ? user : "");
-    snprintf(auth.password, sizeof(auth.password), "%s", password ? password : "");
-}
 
 /* The answer to AUTH; NULL when the connection went first. The commands
  * behind a refused AUTH fail with NOAUTH, which the callers see as errors. */
@@ -109,6 +99,16 @@ static void on_disconnect(const redisAsyncContext *ctx, int status) {
     went_down(c);
 }
 
+/* Queues AUTH when a password is set. */
+static void send_auth(redisAsyncContext *ctx, const struct conn_auth *auth) {
+    const char *user = auth && auth->user ? auth->user : "";
+    const char *password = auth && auth->password ? auth->password : "";
+    if (password[0] && user[0])
+        redisAsyncCommand(ctx, on_auth, NULL, "AUTH %s %s", user, password);
+    else if (password[0])
+        redisAsyncCommand(ctx, on_auth, NULL, "AUTH %s", password);
+}
+
 static void connect_now(struct conn *c) {
     redisAsyncContext *ctx = redisAsyncConnect(c->host, c->port);
     if (!ctx || ctx->err) {
@@ -127,11 +127,7 @@ static void connect_now(struct conn *c) {
     redisAsyncSetConnectCallback(ctx, on_connect);
     redisAsyncSetDisconnectCallback(ctx, on_disconnect);
     c->ctx = ctx;
-    /* queued first, so it goes out before any command */
-    if (auth.password[0] && auth.user[0])
-        redisAsyncCommand(ctx, on_auth, NULL, "AUTH %s %s", auth.user, auth.password);
-    else if (auth.password[0])
-        redisAsyncCommand(ctx, on_auth, NULL, "AUTH %s", auth.password);
+    send_auth(ctx, c->auth); /* queued first, so it goes out before any command */
 }
 
 static void on_reconnect_timer(evutil_socket_t fd, short what, void *arg) {
@@ -139,8 +135,9 @@ static void on_reconnect_timer(evutil_socket_t fd, short what, void *arg) {
     connect_now(arg);
 }
 
-struct conn *conn_new(struct event_base *base, const char *host, int port, int stall_timeout_ms,
-                      conn_state_fn *on_state, void *owner) {
+struct conn *conn_new(struct event_base *base, const char *host, int port,
+                      const struct conn_auth *auth, int stall_timeout_ms, conn_state_fn *on_state,
+                      void *owner) {
     struct conn *c = calloc(1, sizeof(*c));
     if (!c || strlen(host) >= sizeof(c->host)) {
         free(c);
@@ -148,6 +145,7 @@ struct conn *conn_new(struct event_base *base, const char *host, int port, int s
     }
     memcpy(c->host, host, strlen(host) + 1);
     c->base = base;
+    c->auth = auth;
     c->port = port;
     c->stall_timeout_ms = stall_timeout_ms;
     c->on_state = on_state;

@@ -23,10 +23,19 @@ typedef void conn_reply_fn(struct conn *conn, struct redisReply *reply, void *pr
 /* Called when the connection comes up (up = true) or goes down. */
 typedef void conn_state_fn(struct conn *conn, bool up, void *owner);
 
-/* Creates a connection to host:port and starts connecting. When
- * stall_timeout_ms > 0, a command older than that drops the connection. */
-struct conn *conn_new(struct event_base *base, const char *host, int port, int stall_timeout_ms,
-                      conn_state_fn *on_state, void *owner);
+/* Credentials sent with AUTH first on every connection (user NULL or
+ * empty: the default user; password NULL or empty: no AUTH). */
+struct conn_auth {
+    const char *user;
+    const char *password;
+};
+
+/* Creates a connection to host:port and starts connecting; auth (NULL: no
+ * AUTH) must outlive it. When stall_timeout_ms > 0, a command older than
+ * that drops the connection. */
+struct conn *conn_new(struct event_base *base, const char *host, int port,
+                      const struct conn_auth *auth, int stall_timeout_ms, conn_state_fn *on_state,
+                      void *owner);
 
 /* Closes the connection; pending fns run with NULL first. NULL is fine. */
 void conn_free(struct conn *conn);
@@ -57,10 +66,6 @@ size_t conn_pending(const struct conn *conn);
 long long conn_oldest_sent_ms(const struct conn *conn);
 const char *conn_host(const struct conn *conn);
 int conn_port(const struct conn *conn);
-
-/* Credentials sent with AUTH first on every connection made from now on
- * (user may be empty: the default user; password empty: no AUTH). */
-void conn_set_auth(const char *user, const char *password);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 long long conn_now_ms(void);

@@ -42,6 +42,11 @@ struct free_block {
     struct free_block *next;
 };
 
+/* Process-wide on purpose: libevent's allocator hooks
+ * (event_set_mem_functions) are process-wide, take no context and are
+ * installed before any event base exists, so the blocks they cache cannot
+ * belong to a server. Touched by the owner (loop) thread only; other
+ * threads pass through to malloc. */
 static struct {
     struct free_block *head[CLASSES];
     unsigned count[CLASSES]; /* blocks in head[c] */

@@ -41,43 +41,58 @@
 #define HTTP_FD_RESERVE 128     /* descriptors kept for Redis, logs and the listener */
 #define HTTP_ACCEPT_PAUSE_MS 100 /* out of descriptors: stop accepting this long */
 
-struct router {
-    struct server *srv;
-    const struct route *routes;
+/* What the HTTP layer keeps between requests: one per server
+ * (srv->http_state), from http_start to http_stop. */
+struct http_state {
+    struct server *srv;                   /* handed to every request */
+    const struct route *routes;           /* the routing table */
     size_t nroutes;
+    struct evhttp_bound_socket *listener; /* NULL once accepting stopped */
+    struct event *accept_pause;           /* re-enables accepting after running out of fds */
+    size_t inflight;                      /* requests not yet answered */
+    size_t unflushed;                     /* answered, not yet written out */
+    struct request *open_streams;         /* head of the list of streaming requests */
+    struct http_conns *conns;             /* the client connections (http_conns.h) */
+    struct stream_socks *socks;           /* streams served without evhttp (stream_sock.h) */
+    time_t date_made;                     /* the second date_text was made for */
+    char date_text[40];                   /* the Date header's value */
 };
 
-static int listen_on(struct server *srv);
+/* The state whose pause timer the listener's error callback starts: libevent
+ * 2.1 calls that callback with evhttp's argument (evhttp_bind_listener takes
+ * the listener's), so it cannot be handed the state. Set while listening. */
+static struct http_state *accept_error_owner;
 
-static struct router router;
-static struct evhttp_bound_socket *listener; /* NULL once accepting stopped */
-static size_t inflight;                      /* requests not yet answered */
-static size_t unflushed;                     /* answered, not yet written out */
+static int listen_on(struct http_state *st);
 
 static void on_reply_sent(struct evhttp_request *ev, void *arg) {
-    (void)arg;
-    unflushed--;
-    http_conns_reply_done(evhttp_request_get_connection(ev));
+    struct http_state *st = arg;
+    st->unflushed--;
+    http_conns_reply_done(st->conns, evhttp_request_get_connection(ev));
 }
+
+/* The connection table of the server r arrived at. */
+static struct http_conns *conns_of(const struct request *r) { return r->srv->http_state->conns; }
 
 /* Counts a reply until evhttp has written it out (a reply to a client that
  * is already gone is not counted: nothing will be written). */
 static void track_flush(struct request *r) {
     if (!evhttp_request_get_connection(r->ev)) return;
-    evhttp_request_set_on_complete_cb(r->ev, on_reply_sent, NULL);
-    unflushed++;
+    evhttp_request_set_on_complete_cb(r->ev, on_reply_sent, r->srv->http_state);
+    r->srv->http_state->unflushed++;
 }
-static struct request *open_streams; /* head of the list of streaming requests */
 
 static void stream_link(struct request *r) {
-    r->stream_next = open_streams;
-    if (open_streams) open_streams->stream_prev = r;
-    open_streams = r;
+    struct http_state *st = r->srv->http_state;
+    r->stream_next = st->open_streams;
+    if (st->open_streams) st->open_streams->stream_prev = r;
+    st->open_streams = r;
 }
 
 static void stream_unlink(struct request *r) {
+    struct http_state *st = r->srv->http_state;
     if (r->stream_prev) r->stream_prev->stream_next = r->stream_next;
-    else if (open_streams == r) open_streams = r->stream_next;
+    else if (st->open_streams == r) st->open_streams = r->stream_next;
     if (r->stream_next) r->stream_next->stream_prev = r->stream_prev;
 }
 
@@ -161,14 +176,14 @@ static void assign_request_id(struct request *r, const char *given) {
 }
 
 static void request_free(struct request *r, int status) {
-    inflight--;
+    r->srv->http_state->inflight--;
     double dur_ms = (double)(now_us() - r->start_us) / 1000.0;
     /* a load balancer checks every second: successful checks only at debug */
     bool check = status == 200 && (strcmp(r->route, "/ready") == 0 || strcmp(r->route, "/health") == 0);
     log_at(check ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
            "req=%s method=%s path=\"%s\" status=%d dur_ms=%.2f", r->id, r->method, r->path,
            status, dur_ms);
-    metrics_observe_request(r->route, r->method, status, dur_ms);
+    metrics_observe_request(r->srv->metrics, r->route, r->method, status, dur_ms);
     evhttp_clear_headers(&r->query);
     free(r);
 }
@@ -253,21 +268,19 @@ bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]) {
 }
 
 /* The Date header's value, as evhttp writes it, made at most once a second. */
-static const char *date_now(void) {
+static const char *date_now(struct http_state *st) {
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    static time_t made = -1;
-    static char text[40];
     time_t now = time(NULL);
     struct tm tm;
-    if (now != made && gmtime_r(&now, &tm)) {
-        snprintf(text, sizeof(text), "%s, %02d %s %4d %02d:%02d:%02d GMT", days[tm.tm_wday],
-                 tm.tm_mday, months[tm.tm_mon], 1900 + tm.tm_year, tm.tm_hour, tm.tm_min,
-                 tm.tm_sec);
-        made = now;
+    if (now != st->date_made && gmtime_r(&now, &tm)) {
+        snprintf(st->date_text, sizeof(st->date_text), "%s, %02d %s %4d %02d:%02d:%02d GMT",
+                 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], 1900 + tm.tm_year,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+        st->date_made = now;
     }
-    return text;
+    return st->date_text;
 }
 
 /* Adds the Date and Content-Length headers that evhttp would add to an
@@ -276,7 +289,7 @@ static const char *date_now(void) {
  * HTTP/1.0 are left to evhttp's own rules. */
 static void add_framing_headers(struct request *r, struct evkeyvalq *h, int status, size_t len) {
     if (r->ev->major != 1 || r->ev->minor < 1) return;
-    evhttp_add_header(h, "Date", date_now());
+    evhttp_add_header(h, "Date", date_now(r->srv->http_state));
     /* evhttp_response_needs_body() */
     if (status != 204 && status != 304 && (status < 100 || status >= 200) &&
         evhttp_request_get_command(r->ev) != EVHTTP_REQ_HEAD) {
@@ -365,9 +378,9 @@ void http_stream_start(struct request *r, int status, const char *content_type) 
     stream_trim_headers(r);
     r->streaming = true;
     stream_link(r);
-    metrics_stream_opened();
+    metrics_stream_opened(r->srv->metrics);
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    if (evcon) http_conns_on_close(evcon, on_connection_close, r);
+    if (evcon) http_conns_on_close(conns_of(r), evcon, on_connection_close, r);
 }
 
 static void detached_send(struct request *r, struct evbuffer *chunk,
@@ -383,12 +396,12 @@ void http_stream_send(struct request *r, struct evbuffer *chunk,
 
 static void detach_close_callback(struct request *r) {
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    if (evcon) http_conns_on_close(evcon, NULL, NULL);
+    if (evcon) http_conns_on_close(conns_of(r), evcon, NULL, NULL);
 }
 
 void http_stream_end(struct request *r) {
     stream_unlink(r);
-    metrics_stream_closed();
+    metrics_stream_closed(r->srv->metrics);
     if (r->sock) {
         detached_end(r);
     } else {
@@ -409,13 +422,13 @@ size_t http_stream_backlog(struct request *r) {
 void http_stream_abort(struct request *r) {
     if (r->streaming) {
         stream_unlink(r);
-        metrics_stream_closed();
+        metrics_stream_closed(r->srv->metrics);
     }
     struct evhttp_connection *evcon = r->ev ? evhttp_request_get_connection(r->ev) : NULL;
     if (r->sock) {
         detached_abort(r);
     } else if (evcon) {
-        http_conns_on_close(evcon, NULL, NULL);
+        http_conns_on_close(conns_of(r), evcon, NULL, NULL);
         evhttp_connection_free(evcon); /* frees r->ev with it */
     } else {
         evhttp_send_reply_end(r->ev); /* the client is gone: this frees it */
@@ -428,15 +441,17 @@ void http_stream_abort(struct request *r) {
 
 int http_stream_detach(struct request *r) {
     struct evhttp_connection *evcon = r->ev ? evhttp_request_get_connection(r->ev) : NULL;
+    struct http_conns *conns = conns_of(r);
     /* only a counted connection: it stays counted while the stream lasts */
-    if (!r->streaming || !evcon || !http_conns_on_close(evcon, NULL, NULL)) return -1;
-    http_conns_drop_read_hold(evcon); /* else epoll keeps the socket after evhttp lets go */
-    struct stream_sock *sock = stream_sock_detach(evcon, HTTP_IO_TIMEOUT_S, on_connection_close, r);
+    if (!r->streaming || !evcon || !http_conns_on_close(conns, evcon, NULL, NULL)) return -1;
+    http_conns_drop_read_hold(conns, evcon); /* else epoll keeps the socket after evhttp lets go */
+    struct stream_sock *sock = stream_sock_detach(r->srv->http_state->socks, evcon,
+                                                  HTTP_IO_TIMEOUT_S, on_connection_close, r);
     if (!sock) {
-        http_conns_on_close(evcon, on_connection_close, r);
+        http_conns_on_close(conns, evcon, on_connection_close, r);
         return -1;
     }
-    http_conns_detached_opened(); /* freeing evcon released its slot */
+    http_conns_detached_opened(conns); /* freeing evcon released its slot */
     r->ev = NULL;                 /* freed with its connection */
     r->sock = sock;
     evhttp_clear_headers(&r->query);
@@ -458,24 +473,24 @@ static void detached_send(struct request *r, struct evbuffer *chunk,
 }
 
 static void on_detached_closed(void *arg) {
-    (void)arg;
-    unflushed--;
-    http_conns_detached_closed();
+    struct http_state *st = arg;
+    st->unflushed--;
+    http_conns_detached_closed(st->conns);
 }
 
 /* The last chunk (chunked), then the connection closes once written. */
 static void detached_end(struct request *r) {
     static const char last_chunk[] = "0\r\n\r\n";
-    unflushed++;
+    r->srv->http_state->unflushed++;
     stream_sock_end(r->sock, last_chunk, r->chunked ? sizeof(last_chunk) - 1 : 0,
-                    on_detached_closed, NULL);
+                    on_detached_closed, r->srv->http_state);
     r->sock = NULL;
 }
 
 static void detached_abort(struct request *r) {
     stream_sock_free(r->sock);
     r->sock = NULL;
-    http_conns_detached_closed();
+    http_conns_detached_closed(conns_of(r));
 }
 
 /* Whether path[0..len) matches pattern, where a "*" segment matches one
@@ -495,13 +510,14 @@ static bool path_matches(const char *pattern, const char *path, size_t len, char
     return true;
 }
 
-static const struct route *find_route(const char *path, enum evhttp_cmd_type method,
-                                      bool *path_known, char *param, size_t size) {
+static const struct route *find_route(const struct http_state *st, const char *path,
+                                      enum evhttp_cmd_type method, bool *path_known, char *param,
+                                      size_t size) {
     size_t len = strlen(path);
     if (len > 1 && path[len - 1] == '/') len--;
     *path_known = false;
-    for (size_t i = 0; i < router.nroutes; i++) {
-        const struct route *rt = &router.routes[i];
+    for (size_t i = 0; i < st->nroutes; i++) {
+        const struct route *rt = &st->routes[i];
         if (!path_matches(rt->path, path, len, param, size)) continue;
         *path_known = true;
         if (rt->method == method || (method == EVHTTP_REQ_HEAD && rt->method == EVHTTP_REQ_GET))
@@ -511,13 +527,14 @@ static const struct route *find_route(const char *path, enum evhttp_cmd_type met
 }
 
 /* Lists the methods a path accepts, for the Allow header of a 405. */
-static void allowed_methods(const char *path, char *out, size_t size) {
+static void allowed_methods(const struct http_state *st, const char *path, char *out,
+                            size_t size) {
     out[0] = '\0';
     char param[72];
     size_t len = strlen(path);
     if (len > 1 && path[len - 1] == '/') len--;
-    for (size_t i = 0; i < router.nroutes; i++) {
-        const struct route *rt = &router.routes[i];
+    for (size_t i = 0; i < st->nroutes; i++) {
+        const struct route *rt = &st->routes[i];
         if (!path_matches(rt->path, path, len, param, sizeof(param))) continue;
         size_t used = strlen(out);
         snprintf(out + used, size - used, "%s%s", used ? ", " : "", method_name(rt->method));
@@ -539,17 +556,17 @@ static bool is_health_check(const struct route *rt) {
 }
 
 static void on_request(struct evhttp_request *ev, void *arg) {
-    (void)arg;
+    struct http_state *st = arg;
     /* the request is in: its connection's deadline is off */
-    bool within_limit = http_conns_request_read(evhttp_request_get_connection(ev));
+    bool within_limit = http_conns_request_read(st->conns, evhttp_request_get_connection(ev));
     struct request *r = calloc(1, sizeof(*r));
     if (!r) {
         evhttp_send_reply(ev, 503, "Service Unavailable", NULL);
         return;
     }
-    inflight++;
+    st->inflight++;
     r->ev = ev;
-    r->srv = router.srv;
+    r->srv = st->srv;
     r->start_us = now_us();
     r->method = method_name(evhttp_request_get_command(ev));
     r->route = "unmatched";
@@ -571,7 +588,7 @@ static void on_request(struct evhttp_request *ev, void *arg) {
         return;
     }
     bool path_known;
-    const struct route *rt = find_route(path, evhttp_request_get_command(ev), &path_known,
+    const struct route *rt = find_route(st, path, evhttp_request_get_command(ev), &path_known,
                                         r->param, sizeof(r->param));
     if (rt && !within_limit && !is_health_check(rt)) {
         /* over --max-connections: only the balancer's checks are served */
@@ -583,7 +600,7 @@ static void on_request(struct evhttp_request *ev, void *arg) {
         else http_reply_error(r, API_E_CROSS_ORIGIN, NULL);
     } else if (path_known) {
         char allow[128];
-        allowed_methods(path, allow, sizeof(allow));
+        allowed_methods(st, path, allow, sizeof(allow));
         http_add_header(r, "Allow", allow);
         http_reply_error(r, API_E_METHOD_NOT_ALLOWED, NULL);
     } else {
@@ -608,13 +625,19 @@ static int start_conns(struct server *srv) {
         log_warn("msg=\"--max-connections lowered to fit the open-file limit\" "
                  "max_connections=%d nofile=%ld", limits.max_connections, (long)nofile.rlim_cur);
     }
-    return http_conns_init(srv->base, srv->http, (size_t)nofile.rlim_cur, &limits);
+    srv->http_state->conns = http_conns_new(srv->base, srv->http, (size_t)nofile.rlim_cur, &limits,
+                                            srv->metrics);
+    return srv->http_state->conns ? 0 : -1;
 }
 
 int http_start(struct server *srv, const struct route *routes, size_t nroutes) {
-    router = (struct router){srv, routes, nroutes};
+    struct http_state *st = calloc(1, sizeof(*st));
+    if (!st) return -1;
+    *st = (struct http_state){.srv = srv, .routes = routes, .nroutes = nroutes, .date_made = -1};
+    srv->http_state = st;
+    st->socks = stream_socks_new();
     srv->http = evhttp_new(srv->base);
-    if (!srv->http) return -1;
+    if (!st->socks || !srv->http) return -1;
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                               EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                               EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
@@ -624,16 +647,15 @@ int http_start(struct server *srv, const struct route *routes, size_t nroutes) {
     evhttp_set_timeout(srv->http, HTTP_IO_TIMEOUT_S);
     evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_default_content_type(srv->http, "application/json; charset=utf-8");
-    evhttp_set_gencb(srv->http, on_request, NULL);
+    evhttp_set_gencb(srv->http, on_request, st);
     if (start_conns(srv) < 0) return -1;
-    return listen_on(srv);
+    return listen_on(st);
 }
 
-static struct event *accept_pause; /* re-enables accepting after running out of fds */
-
 static void on_accept_resume(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what, (void)arg;
-    if (listener) evconnlistener_enable(evhttp_bound_socket_get_listener(listener));
+    (void)fd, (void)what;
+    struct http_state *st = arg;
+    if (st->listener) evconnlistener_enable(evhttp_bound_socket_get_listener(st->listener));
 }
 
 /* accept() failed: out of descriptors, most likely. Retrying at once would
@@ -644,13 +666,15 @@ static void on_accept_error(struct evconnlistener *l, void *arg) {
     log_warn("msg=\"accept failed, pausing\" err=\"%s\" pause_ms=%d",
              evutil_socket_error_to_string(err), HTTP_ACCEPT_PAUSE_MS);
     struct timeval tv = {0, HTTP_ACCEPT_PAUSE_MS * 1000};
-    if (!accept_pause) return;
+    struct http_state *st = accept_error_owner;
+    if (!st || !st->accept_pause) return;
     evconnlistener_disable(l);
-    evtimer_add(accept_pause, &tv);
+    evtimer_add(st->accept_pause, &tv);
 }
 
 /* Binds the listener; with --reuseport other processes may bind it too. */
-static int listen_on(struct server *srv) {
+static int listen_on(struct http_state *st) {
+    struct server *srv = st->srv;
     struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                                     .ai_flags = EVUTIL_AI_PASSIVE}, *ai = NULL;
     char port[8];
@@ -669,34 +693,50 @@ static int listen_on(struct server *srv) {
      * Accepted sockets inherit TCP_NODELAY from the listener on Linux. */
     int one = 1;
     if (l) setsockopt(evconnlistener_get_fd(l), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (!l || !(listener = evhttp_bind_listener(srv->http, l))) {
+    if (!l || !(st->listener = evhttp_bind_listener(srv->http, l))) {
         if (l) evconnlistener_free(l);
         log_error("msg=\"cannot listen\" bind=%s port=%d", srv->cfg.bind, srv->cfg.port);
         return -1;
     }
-    accept_pause = evtimer_new(srv->base, on_accept_resume, NULL);
+    st->accept_pause = evtimer_new(srv->base, on_accept_resume, st);
+    accept_error_owner = st;
     evconnlistener_set_error_cb(l, on_accept_error);
     return 0;
 }
 
 void http_stop_accepting(struct server *srv) {
-    if (accept_pause) event_del(accept_pause);
-    if (!listener) return;
-    evhttp_del_accept_socket(srv->http, listener);
-    listener = NULL;
+    struct http_state *st = srv->http_state;
+    if (!st) return;
+    if (st->accept_pause) event_del(st->accept_pause);
+    if (!st->listener) return;
+    evhttp_del_accept_socket(srv->http, st->listener);
+    st->listener = NULL;
 }
 
-size_t http_inflight(void) { return inflight; }
-size_t http_unflushed(void) { return unflushed; }
+size_t http_inflight(const struct server *srv) {
+    return srv->http_state ? srv->http_state->inflight : 0;
+}
+
+size_t http_unflushed(const struct server *srv) {
+    return srv->http_state ? srv->http_state->unflushed : 0;
+}
 
 void http_stop(struct server *srv) {
-    while (open_streams) http_stream_abort(open_streams);
-    stream_sock_shutdown(); /* ended streams still writing */
+    struct http_state *st = srv->http_state;
+    if (!st) return;
+    struct request *r = st->open_streams, *next;
+    for (; r; r = next) { /* each abort unlinks its own request only */
+        next = r->stream_next;
+        http_stream_abort(r);
+    }
+    stream_socks_free(st->socks); /* ended streams still writing */
     if (srv->http) evhttp_free(srv->http);
     srv->http = NULL;
-    http_conns_free();
-    if (accept_pause) event_free(accept_pause);
-    accept_pause = NULL;
+    http_conns_free(st->conns);
+    if (st->accept_pause) event_free(st->accept_pause);
+    if (accept_error_owner == st) accept_error_owner = NULL;
+    free(st);
+    srv->http_state = NULL;
 }
 
 /* The value of the last X-Forwarded-For header (the one our proxy added). */

@@ -66,20 +66,24 @@ struct request {
     const char *known[HTTP_H_COUNT]; /* those headers' values (the first of each), or NULL */
 };
 
-/* Binds and starts serving routes on srv->base. 0 or -1 (logged). */
+/* Binds and starts serving routes on srv->base; the HTTP layer's state is
+ * srv->http_state until http_stop. 0 or -1 (logged). */
 int http_start(struct server *srv, const struct route *routes, size_t nroutes);
 
 /* Closes the listener: no new connections (open ones go on). */
 void http_stop_accepting(struct server *srv);
 
 /* Requests received and not yet answered. */
-size_t http_inflight(void);
+size_t http_inflight(const struct server *srv);
 /* Replies given whose bytes evhttp has not finished writing (a client that
  * vanishes meanwhile may leave one counted). */
-size_t http_unflushed(void);
+size_t http_unflushed(const struct server *srv);
 
-/* Aborts every open stream and frees the HTTP server. Call after the store
- * and the workers are gone, so that no stream has a callback pending. */
+/* Aborts every open stream and frees the HTTP server and srv->http_state;
+ * nothing without it is fine. Call after the workers and the Redis layer
+ * are gone (their callbacks have run), so that no request has a callback
+ * pending; the store and the hub are freed after it (server_stop in
+ * main.c). */
 void http_stop(struct server *srv);
 
 /* Receive time in milliseconds since the epoch. */

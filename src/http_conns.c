@@ -18,6 +18,7 @@
 
 /* One open connection, found by its socket. */
 struct conn_slot {
+    struct http_conns *t;            /* the table it is in */
     struct evhttp_connection *evcon; /* NULL: the slot is free */
     struct event *deadline;          /* when the awaited request is overdue */
     long long waiting_since_ms;      /* accepted, or last reply written */
@@ -30,14 +31,22 @@ struct conn_slot {
     struct event *read_hold;         /* keeps the socket's read interest, see hold_read */
 };
 
-static struct {
+/* The connection table of one HTTP server. */
+struct http_conns {
     struct event_base *base;
+    struct metrics *metrics; /* where the open and refused counts go */
     struct conn_slot *slots; /* indexed by fd */
     size_t nslots;
     struct http_conns_limits limits;
     size_t open;             /* slots in use */
     unsigned long long refused; /* accepted over the limit */
-} t;
+};
+
+/* A new connection's bufferevent, until adopt() has looked at it. */
+struct adoption {
+    struct http_conns *t;
+    struct bufferevent *bev;
+};
 
 static long long now_ms(void) {
     struct timespec ts;
@@ -50,25 +59,29 @@ static int fd_of(struct evhttp_connection *evcon) {
     return bev ? (int)bufferevent_getfd(bev) : -1;
 }
 
-static struct conn_slot *slot_of(struct evhttp_connection *evcon) {
+static struct conn_slot *slot_of(struct http_conns *t, struct evhttp_connection *evcon) {
     int fd = evcon ? fd_of(evcon) : -1;
-    if (fd < 0 || (size_t)fd >= t.nslots || t.slots[fd].evcon != evcon) return NULL;
-    return &t.slots[fd];
+    if (fd < 0 || (size_t)fd >= t->nslots || t->slots[fd].evcon != evcon) return NULL;
+    return &t->slots[fd];
 }
 
-static void publish(void) { metrics_connections((long)t.open, t.refused); }
+static void publish(struct http_conns *t) {
+    metrics_connections(t->metrics, (long)t->open, t->refused);
+}
 
 static void slot_release(struct conn_slot *s) {
+    struct http_conns *t = s->t;
     if (s->deadline) event_free(s->deadline);
     if (s->read_hold) event_free(s->read_hold);
     memset(s, 0, sizeof(*s));
-    t.open--;
-    publish();
+    s->t = t;
+    t->open--;
+    publish(t);
 }
 
 /* Cuts a connection: evhttp then reads the end of input and frees it. */
 static void cut(const struct conn_slot *s, const char *why) {
-    int fd = (int)(s - t.slots);
+    int fd = (int)(s - s->t->slots);
     log_debug("msg=\"connection cut\" fd=%d why=%s", fd, why);
     shutdown(fd, SHUT_RDWR);
 }
@@ -84,9 +97,10 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
     struct conn_slot *s = arg;
     if (!s->reading) return;
     long long now = now_ms(), since = s->first_byte_ms ? s->first_byte_ms : s->waiting_since_ms;
-    long long limit = s->first_byte_ms ? t.limits.request_timeout_ms
-                      : s->served      ? t.limits.idle_timeout_ms
-                                       : t.limits.first_timeout_ms;
+    const struct http_conns_limits *limits = &s->t->limits;
+    long long limit = s->first_byte_ms ? limits->request_timeout_ms
+                      : s->served      ? limits->idle_timeout_ms
+                                       : limits->first_timeout_ms;
     if (now - since >= limit)
         cut(s, s->first_byte_ms ? "request-timeout" : "idle-timeout");
     else
@@ -122,12 +136,11 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
     hold_read(s); /* evhttp reads the socket now: adding the hold costs nothing */
     if (!s->reading || s->first_byte_ms) return;
     s->first_byte_ms = now_ms();
-    arm(s, t.limits.request_timeout_ms);
+    arm(s, s->t->limits.request_timeout_ms);
 }
 
 static void on_closed(struct evhttp_connection *evcon, void *arg) {
-    (void)arg;
-    struct conn_slot *s = slot_of(evcon);
+    struct conn_slot *s = slot_of(arg, evcon);
     if (!s) return;
     void (*fn)(void *) = s->on_close;
     void *fn_arg = s->close_arg;
@@ -138,14 +151,17 @@ static void on_closed(struct evhttp_connection *evcon, void *arg) {
 /* Runs right after evhttp has set a new connection up around bev. */
 static void adopt(evutil_socket_t unused, short what, void *arg) {
     (void)unused, (void)what;
-    struct bufferevent *bev = arg;
+    struct adoption *a = arg;
+    struct http_conns *t = a->t;
+    struct bufferevent *bev = a->bev;
+    free(a);
     bufferevent_event_cb errorcb = NULL;
     void *cbarg = NULL;
     bufferevent_getcb(bev, NULL, NULL, &errorcb, &cbarg);
     int fd = (int)bufferevent_getfd(bev);
     struct evhttp_connection *evcon = cbarg;
-    if (errorcb && evcon && fd >= 0 && (size_t)fd < t.nslots) { /* else gone already, or untracked */
-        struct conn_slot *s = &t.slots[fd];
+    if (errorcb && evcon && fd >= 0 && (size_t)fd < t->nslots) { /* else gone, or untracked */
+        struct conn_slot *s = &t->slots[fd];
         if (s->evcon) { /* its close went unnoticed; the fd is reused */
             bool held = s->read_hold && event_pending(s->read_hold, EV_READ, NULL);
             slot_release(s);
@@ -155,23 +171,24 @@ static void adopt(evutil_socket_t unused, short what, void *arg) {
                 bufferevent_enable(bev, EV_READ);
             }
         }
-        s->deadline = evtimer_new(t.base, on_deadline, s);
+        s->deadline = evtimer_new(t->base, on_deadline, s);
         if (s->deadline) {
             /* NULL when out of memory: the connection works without */
-            s->read_hold = event_new(t.base, fd, EV_READ | EV_PERSIST, on_read_hold, s);
+            s->read_hold = event_new(t->base, fd, EV_READ | EV_PERSIST, on_read_hold, s);
             s->evcon = evcon;
             s->reading = true;
             s->waiting_since_ms = now_ms();
-            t.open++;
-            evhttp_connection_set_closecb(evcon, on_closed, NULL);
+            t->open++;
+            evhttp_connection_set_closecb(evcon, on_closed, t);
             evbuffer_add_cb(bufferevent_get_input(bev), on_input, s);
-            arm(s, t.limits.first_timeout_ms);
-            if (t.open > (size_t)t.limits.max_connections) {
+            arm(s, t->limits.first_timeout_ms);
+            if (t->open > (size_t)t->limits.max_connections) {
                 s->over = true;
-                t.refused++;
-                if (t.open > (size_t)t.limits.max_connections + CONNS_RESERVE) cut(s, "over-limit");
+                t->refused++;
+                if (t->open > (size_t)t->limits.max_connections + CONNS_RESERVE)
+                    cut(s, "over-limit");
             }
-            publish();
+            publish(t);
         }
     }
     bufferevent_decref(bev);
@@ -179,36 +196,48 @@ static void adopt(evutil_socket_t unused, short what, void *arg) {
 
 /* evhttp asks for a new connection's bufferevent (socket set later). */
 static struct bufferevent *make_bev(struct event_base *base, void *arg) {
-    (void)arg;
     struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
     if (!bev) return NULL;
+    struct adoption *a = malloc(sizeof(*a));
+    if (!a) return bev; /* the connection works, untracked */
+    *a = (struct adoption){arg, bev};
     bufferevent_incref(bev); /* kept alive until adopt() has looked at it */
-    if (event_base_once(base, -1, EV_TIMEOUT, adopt, bev, NULL) < 0) bufferevent_decref(bev);
+    if (event_base_once(base, -1, EV_TIMEOUT, adopt, a, NULL) < 0) {
+        bufferevent_decref(bev);
+        free(a);
+    }
     return bev;
 }
 
-int http_conns_init(struct event_base *base, struct evhttp *http, size_t max_fds,
-                    const struct http_conns_limits *limits) {
-    t.slots = calloc(max_fds, sizeof(*t.slots));
-    if (!t.slots) return -1;
-    t.nslots = max_fds;
-    t.base = base;
-    t.limits = *limits;
-    evhttp_set_bevcb(http, make_bev, NULL);
-    return 0;
-}
-
-void http_conns_free(void) {
-    for (size_t i = 0; i < t.nslots; i++) {
-        if (t.slots[i].deadline) event_free(t.slots[i].deadline);
-        if (t.slots[i].read_hold) event_free(t.slots[i].read_hold);
+struct http_conns *http_conns_new(struct event_base *base, struct evhttp *http, size_t max_fds,
+                                  const struct http_conns_limits *limits,
+                                  struct metrics *metrics) {
+    struct http_conns *t = calloc(1, sizeof(*t));
+    if (!t || !(t->slots = calloc(max_fds, sizeof(*t->slots)))) {
+        free(t);
+        return NULL;
     }
-    free(t.slots);
-    memset(&t, 0, sizeof(t));
+    for (size_t i = 0; i < max_fds; i++) t->slots[i].t = t;
+    t->nslots = max_fds;
+    t->base = base;
+    t->limits = *limits;
+    t->metrics = metrics;
+    evhttp_set_bevcb(http, make_bev, t);
+    return t;
 }
 
-bool http_conns_request_read(struct evhttp_connection *evcon) {
-    struct conn_slot *s = slot_of(evcon);
+void http_conns_free(struct http_conns *t) {
+    if (!t) return;
+    for (size_t i = 0; i < t->nslots; i++) {
+        if (t->slots[i].deadline) event_free(t->slots[i].deadline);
+        if (t->slots[i].read_hold) event_free(t->slots[i].read_hold);
+    }
+    free(t->slots);
+    free(t);
+}
+
+bool http_conns_request_read(struct http_conns *t, struct evhttp_connection *evcon) {
+    struct conn_slot *s = slot_of(t, evcon);
     if (!s) return true;
     s->reading = false;
     s->first_byte_ms = 0;
@@ -216,8 +245,8 @@ bool http_conns_request_read(struct evhttp_connection *evcon) {
     return !s->over;
 }
 
-void http_conns_reply_done(struct evhttp_connection *evcon) {
-    struct conn_slot *s = slot_of(evcon);
+void http_conns_reply_done(struct http_conns *t, struct evhttp_connection *evcon) {
+    struct conn_slot *s = slot_of(t, evcon);
     if (!s) return;
     struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
     if (s->read_hold) event_del(s->read_hold); /* evhttp reads again: no system call */
@@ -226,30 +255,31 @@ void http_conns_reply_done(struct evhttp_connection *evcon) {
     s->waiting_since_ms = now_ms();
     /* a pipelined next request may be there already */
     s->first_byte_ms = evbuffer_get_length(bufferevent_get_input(bev)) ? s->waiting_since_ms : 0;
-    arm(s, s->first_byte_ms ? t.limits.request_timeout_ms : t.limits.idle_timeout_ms);
+    arm(s, s->first_byte_ms ? t->limits.request_timeout_ms : t->limits.idle_timeout_ms);
 }
 
-bool http_conns_on_close(struct evhttp_connection *evcon, void (*fn)(void *arg), void *arg) {
-    struct conn_slot *s = slot_of(evcon);
+bool http_conns_on_close(struct http_conns *t, struct evhttp_connection *evcon,
+                         void (*fn)(void *arg), void *arg) {
+    struct conn_slot *s = slot_of(t, evcon);
     if (!s) return false;
     s->on_close = fn;
     s->close_arg = arg;
     return true;
 }
 
-void http_conns_drop_read_hold(struct evhttp_connection *evcon) {
-    struct conn_slot *s = slot_of(evcon);
+void http_conns_drop_read_hold(struct http_conns *t, struct evhttp_connection *evcon) {
+    struct conn_slot *s = slot_of(t, evcon);
     if (s && s->read_hold) event_del(s->read_hold);
 }
 
-void http_conns_detached_opened(void) {
-    t.open++;
-    publish();
+void http_conns_detached_opened(struct http_conns *t) {
+    t->open++;
+    publish(t);
 }
 
-void http_conns_detached_closed(void) {
-    t.open--;
-    publish();
+void http_conns_detached_closed(struct http_conns *t) {
+    t->open--;
+    publish(t);
 }
 
-size_t http_conns_open(void) { return t.open; }
+size_t http_conns_open(const struct http_conns *t) { return t->open; }

@@ -13,7 +13,7 @@
  * cut by shutting its socket down, after which evhttp sees the end of the
  * input and frees the connection itself.
  *
- * One instance per process (chatd has one HTTP server); loop thread only.
+ * One table per HTTP server (owned by its http_state); loop thread only.
  */
 #ifndef CHAT_HTTP_CONNS_H
 #define CHAT_HTTP_CONNS_H
@@ -24,6 +24,8 @@
 struct event_base;
 struct evhttp;
 struct evhttp_connection;
+struct metrics;
+struct http_conns;
 
 /* Limits of the connection table. */
 struct http_conns_limits {
@@ -33,33 +35,37 @@ struct http_conns_limits {
     int first_timeout_ms;   /* from accept to the first byte */
 };
 
-/* Takes over evhttp's connection set-up; fds up to max_fds are tracked.
- * 0 or -1. */
-int http_conns_init(struct event_base *base, struct evhttp *http, size_t max_fds,
-                    const struct http_conns_limits *limits);
-/* Frees the table (after evhttp_free, which closes every connection). */
-void http_conns_free(void);
+/* A table that takes over evhttp's connection set-up; fds up to max_fds
+ * are tracked, and the open and refused counts go to metrics. NULL when out
+ * of memory. */
+struct http_conns *http_conns_new(struct event_base *base, struct evhttp *http, size_t max_fds,
+                                  const struct http_conns_limits *limits,
+                                  struct metrics *metrics);
+/* Frees the table (after evhttp_free, which closes every connection). NULL
+ * is fine. */
+void http_conns_free(struct http_conns *t);
 
 /* A request arrived completely on evcon: its deadline is off. Returns
  * false when the connection was accepted over --max-connections (the
  * caller answers 503 unless it is a health check). */
-bool http_conns_request_read(struct evhttp_connection *evcon);
+bool http_conns_request_read(struct http_conns *t, struct evhttp_connection *evcon);
 /* A reply was written out: the connection waits for the next request. */
-void http_conns_reply_done(struct evhttp_connection *evcon);
+void http_conns_reply_done(struct http_conns *t, struct evhttp_connection *evcon);
 /* Sets (or with NULL clears) what runs when evcon's client goes away.
  * False when evcon is not tracked (nothing is set). */
-bool http_conns_on_close(struct evhttp_connection *evcon, void (*fn)(void *arg), void *arg);
+bool http_conns_on_close(struct http_conns *t, struct evhttp_connection *evcon,
+                         void (*fn)(void *arg), void *arg);
 /* Lets go of the extra read interest held on evcon's socket while a request
  * is served. Before the socket leaves evhttp: libevent would otherwise keep
  * the descriptor registered with epoll after evhttp has let go of it. */
-void http_conns_drop_read_hold(struct evhttp_connection *evcon);
+void http_conns_drop_read_hold(struct http_conns *t, struct evhttp_connection *evcon);
 /* A tracked connection's socket went on without evhttp (an event stream,
  * http_stream_detach): freeing evcon released its slot, and this counts it
  * again as open until http_conns_detached_closed(). */
-void http_conns_detached_opened(void);
-void http_conns_detached_closed(void);
+void http_conns_detached_opened(struct http_conns *t);
+void http_conns_detached_closed(struct http_conns *t);
 
 /* Connections open now. */
-size_t http_conns_open(void);
+size_t http_conns_open(const struct http_conns *t);
 
 #endif

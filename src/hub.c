@@ -48,7 +48,7 @@ struct hub {
     int redis_timeout_ms;
     struct room *rooms;
     hub_delivered_fn *on_delivered; /* after every subscriber had a message, or NULL */
-    void *delivered_arg;
+    void *delivered_arg;            /* its argument */
 };
 
 static void read_next(struct room *rm);

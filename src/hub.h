@@ -45,7 +45,8 @@ void hub_free(struct hub *h);
 /* Subscribes to room; NULL when out of memory. */
 struct hub_sub *hub_subscribe(struct hub *h, const char *room, hub_event_fn *on_event,
                               hub_ready_fn *on_ready, void *arg);
-/* Sets the function run after each message reached every subscriber. */
+/* Sets the function run (with arg) after each message reached every
+ * subscriber. */
 void hub_set_delivered(struct hub *h, hub_delivered_fn *fn, void *arg);
 
 /* In on_ready: the room's id after which on_event begins (its newest id

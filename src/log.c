@@ -7,6 +7,10 @@
 #include <sys/time.h>
 #include <time.h>
 
+/* Process-wide on purpose: the level is set from the command line before
+ * any server exists, and every module logs through the macros of log.h,
+ * from the loop and from worker threads, with no context at hand (one
+ * process, one log stream). Written once at start-up, read-only after. */
 enum log_level log_threshold = LOG_LEVEL_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};

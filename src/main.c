@@ -19,6 +19,7 @@
 #include "http.h"
 #include "hub.h"
 #include "log.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "routes.h"
 #include "server.h"
@@ -29,13 +30,6 @@
 #include "store.h"
 #include "webroot.h"
 #include "workers.h"
-
-/* The timers of a graceful stop. */
-static struct {
-    struct event *delay;  /* drain delay over: stop accepting */
-    struct event *poll;   /* waits for the last request to finish */
-    struct event *grace;  /* grace period over: exit anyway */
-} stopping;
 
 static void add_timer(struct event *ev, int ms) {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -48,31 +42,32 @@ static void add_timer(struct event *ev, int ms) {
  * the writing, after FLUSH_LINGER_MS: a vanished client leaves it counted). */
 static void on_stop_poll(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
-    static int lingered_ms;
     struct server *srv = arg;
-    if (http_inflight() == 0 && (http_unflushed() == 0 || lingered_ms >= FLUSH_LINGER_MS)) {
+    struct server_stopping *stop = &srv->stopping;
+    size_t inflight = http_inflight(srv);
+    if (inflight == 0 && (http_unflushed(srv) == 0 || stop->lingered_ms >= FLUSH_LINGER_MS)) {
         event_base_loopexit(srv->base, NULL);
         return;
     }
-    if (http_inflight() == 0) lingered_ms += 20;
-    add_timer(stopping.poll, 20);
+    if (inflight == 0) stop->lingered_ms += 20;
+    add_timer(stop->poll, 20);
 }
 
 static void on_drain_delay(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     struct server *srv = arg;
     http_stop_accepting(srv);
-    routes_stream_close_all(); /* clients reconnect, through the balancer, elsewhere */
+    routes_stream_close_all(srv->streams); /* clients reconnect, through the balancer, elsewhere */
     routes_multi_stream_close_all(srv);
-    routes_wait_close_all();
-    log_info("msg=\"stopped accepting\" in_flight=%zu", http_inflight());
+    routes_wait_close_all(srv->long_polls);
+    log_info("msg=\"stopped accepting\" in_flight=%zu", http_inflight(srv));
     on_stop_poll(-1, 0, srv);
 }
 
 static void on_grace_over(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     struct server *srv = arg;
-    log_warn("msg=\"grace period over, exiting\" in_flight=%zu", http_inflight());
+    log_warn("msg=\"grace period over, exiting\" in_flight=%zu", http_inflight(srv));
     event_base_loopexit(srv->base, NULL);
 }
 
@@ -90,17 +85,35 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     srv->draining = 1;
     log_info("msg=\"draining\" signal=%d drain_delay_ms=%d grace_ms=%d", (int)sig,
              srv->cfg.drain_delay_ms, srv->cfg.grace_ms);
-    stopping.delay = evtimer_new(srv->base, on_drain_delay, srv);
-    stopping.poll = evtimer_new(srv->base, on_stop_poll, srv);
-    stopping.grace = evtimer_new(srv->base, on_grace_over, srv);
-    add_timer(stopping.grace, srv->cfg.grace_ms);
-    add_timer(stopping.delay, srv->cfg.drain_delay_ms);
+    struct server_stopping *stop = &srv->stopping;
+    stop->delay = evtimer_new(srv->base, on_drain_delay, srv);
+    stop->poll = evtimer_new(srv->base, on_stop_poll, srv);
+    stop->grace = evtimer_new(srv->base, on_grace_over, srv);
+    add_timer(stop->grace, srv->cfg.grace_ms);
+    add_timer(stop->delay, srv->cfg.drain_delay_ms);
 }
 
-static void free_stop_timers(void) {
-    if (stopping.delay) event_free(stopping.delay);
-    if (stopping.poll) event_free(stopping.poll);
-    if (stopping.grace) event_free(stopping.grace);
+/* SIGINT and SIGTERM start a graceful stop. 0 or -1. */
+static int catch_signals(struct server *srv) {
+    struct server_stopping *stop = &srv->stopping;
+    stop->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
+    stop->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+    if (!stop->sigint || !stop->sigterm) return -1;
+    event_add(stop->sigint, NULL);
+    event_add(stop->sigterm, NULL);
+    return 0;
+}
+
+static void free_event(struct event *ev) {
+    if (ev) event_free(ev);
+}
+
+static void free_stopping(struct server_stopping *stop) {
+    free_event(stop->sigint);
+    free_event(stop->sigterm);
+    free_event(stop->delay);
+    free_event(stop->poll);
+    free_event(stop->grace);
 }
 
 /* The hash verified for unknown e-mail addresses, so that they take as long
@@ -150,8 +163,8 @@ static int server_start(struct server *srv) {
                                    .timeout_ms = srv->cfg.redis_timeout_ms,
                                    .min_replica_acks = srv->cfg.min_replica_acks,
                                    .wait_timeout_ms = srv->cfg.wait_timeout_ms,
-                                   .refresh_period_ms = srv->cfg.topology_refresh_ms};
-    conn_set_auth(srv->cfg.redis_user, srv->cfg.redis_password);
+                                   .refresh_period_ms = srv->cfg.topology_refresh_ms,
+                                   .auth = {srv->cfg.redis_user, srv->cfg.redis_password}};
     srv->cluster = cluster_new(srv->base, &opts, err);
     if (!srv->cluster) {
         log_error("msg=\"bad --redis\" err=\"%s\"", err);
@@ -180,37 +193,55 @@ static int server_start(struct server *srv) {
         return -1;
     }
     srv->request_id_base = randombytes_random();
+    if (!(srv->metrics = metrics_new())) return -1;
+    ratelimit_attach(&srv->limits, srv->store, srv->base, srv->metrics);
     if (load_web_root(srv) < 0) return -1;
-    if (fanout_start(srv->cfg.fanout_threads) < 0) return -1;
+    if (!(srv->fanout = fanout_new(srv->cfg.fanout_threads))) return -1;
+    if (!(srv->streams = routes_stream_new(srv))) return -1;
+    if (!(srv->long_polls = routes_wait_new())) return -1;
     return http_start(srv, routes_table, routes_count);
 }
 
-/* The session cache stops answering first; then the workers (their
- * callbacks may still use the store), the session reads already answered
- * from the cache, Redis (its callbacks answer with 503), streams and
- * long-polls, HTTP (aborts what is left), and the hub, which has no
- * subscriber left. */
+/* Stops and frees all that server_start made (after it failed half-way
+ * too), in the order that lets every pending callback answer its request:
+ * 1. The sources of callbacks stop: the session cache stops answering,
+ *    the workers stop (their callbacks may still use the store), the
+ *    session reads already answered from the cache run, and Redis goes
+ *    (every pending callback runs, answering with 503).
+ * 2. The requests end: streams and long-polls are answered, then the HTTP
+ *    layer aborts what is left and frees itself. No request is left.
+ * 3. What only requests used is freed: the lists of streams and
+ *    long-polls, the hub (no subscriber is left), the framer, the fan-out, the store,
+ *    the session cache, the web root, the metrics, the stop's events and
+ *    last the loop. */
 static void server_stop(struct server *srv) {
     session_events_free(srv->session_events);
     workers_free(srv->workers);
     store_run_queued(srv->store);
     cluster_free(srv->cluster);
-    routes_stream_close_all();
+
+    routes_stream_close_all(srv->streams);
     routes_multi_stream_close_all(srv);
-    routes_wait_close_all();
-    if (srv->base) http_stop(srv);
+    routes_wait_close_all(srv->long_polls);
+    http_stop(srv);
+
+    routes_stream_free(srv->streams);
     routes_multi_stream_free(srv);
+    routes_wait_free(srv->long_polls);
     hub_free(srv->hub);
     sse_frame_free(srv->sse_frame);
-    fanout_stop();
+    fanout_free(srv->fanout);
     store_free(srv->store);
     session_cache_free(srv->session_cache);
     webroot_free(srv->web);
+    metrics_free(srv->metrics);
+    free_stopping(&srv->stopping);
     if (srv->base) event_base_free(srv->base);
 }
 
 int main(int argc, char **argv) {
-    static struct server srv;
+    struct server srv;
+    memset(&srv, 0, sizeof(srv));
     char err[256];
     int rc = config_load(&srv.cfg, argc, argv, err);
     if (rc != 0) {
@@ -231,7 +262,7 @@ int main(int argc, char **argv) {
                 srv.cfg.worker_priority);
         return 2;
     }
-    if (ratelimit_init(&srv.cfg, err) < 0) {
+    if (ratelimit_init(&srv.limits, &srv.cfg, err) < 0) {
         fprintf(stderr, "chatd: %s\n", err);
         return 2;
     }
@@ -242,23 +273,16 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     raise_open_files();
     ev_cache_install(); /* before any other libevent call */
-    if (server_start(&srv) < 0) {
+    if (server_start(&srv) < 0 || catch_signals(&srv) < 0) {
         server_stop(&srv);
         ev_cache_release();
         return 1;
     }
-    struct event *sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
-    struct event *sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
     log_info("msg=\"chatd started\" bind=%s port=%d redis=%s workers=%d worker_priority=%s"
              " reuseport=%d session_cache_ms=%d",
              srv.cfg.bind, srv.cfg.port, srv.cfg.redis, srv.cfg.workers, srv.cfg.worker_priority,
              srv.cfg.reuseport, srv.cfg.session_cache_ms);
     event_base_dispatch(srv.base);
-    event_free(sigint);
-    event_free(sigterm);
-    free_stop_timers();
     server_stop(&srv);
     ev_cache_release();
     log_info("msg=\"chatd stopped\"");

@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include <event2/buffer.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cluster.h"
@@ -23,7 +24,8 @@ struct request_series {
 static const double bucket_ms[] = {1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
 #define NBUCKETS (sizeof(bucket_ms) / sizeof(bucket_ms[0]))
 
-static struct {
+/* The counters; one per server (struct server's metrics). */
+struct metrics {
     struct request_series series[MAX_SERIES];
     int nseries;
     unsigned long long overflow;           /* requests whose series did not fit */
@@ -41,85 +43,90 @@ static struct {
     int nlimits;
     long connections;                   /* open client connections */
     unsigned long long connections_refused; /* connections refused over the limit */
-} m;
+};
 
-void metrics_observe_request(const char *route, const char *method, int status, double dur_ms) {
+struct metrics *metrics_new(void) { return calloc(1, sizeof(struct metrics)); }
+
+void metrics_free(struct metrics *m) { free(m); }
+
+void metrics_observe_request(struct metrics *m, const char *route, const char *method, int status,
+                             double dur_ms) {
     int i = 0;
-    for (; i < m.nseries; i++)
-        if (m.series[i].status == status && strcmp(m.series[i].route, route) == 0 &&
-            strcmp(m.series[i].method, method) == 0)
+    for (; i < m->nseries; i++)
+        if (m->series[i].status == status && strcmp(m->series[i].route, route) == 0 &&
+            strcmp(m->series[i].method, method) == 0)
             break;
-    if (i == m.nseries && m.nseries < MAX_SERIES)
-        m.series[m.nseries++] = (struct request_series){route, method, status, 0};
-    if (i < m.nseries) m.series[i].count++;
-    else m.overflow++;
+    if (i == m->nseries && m->nseries < MAX_SERIES)
+        m->series[m->nseries++] = (struct request_series){route, method, status, 0};
+    if (i < m->nseries) m->series[i].count++;
+    else m->overflow++;
     for (size_t b = 0; b < NBUCKETS; b++)
-        if (dur_ms <= bucket_ms[b]) m.buckets[b]++;
-    m.requests++;
-    m.duration_sum_s += dur_ms / 1000.0;
+        if (dur_ms <= bucket_ms[b]) m->buckets[b]++;
+    m->requests++;
+    m->duration_sum_s += dur_ms / 1000.0;
 }
 
-void metrics_message_sent(void) { m.messages++; }
-void metrics_long_poll_parked(int delta) { m.long_polls += delta; }
-void metrics_stream_opened(void) { m.streams++; }
-void metrics_stream_closed(void) { m.streams--; }
+void metrics_message_sent(struct metrics *m) { m->messages++; }
+void metrics_long_poll_parked(struct metrics *m, int delta) { m->long_polls += delta; }
+void metrics_stream_opened(struct metrics *m) { m->streams++; }
+void metrics_stream_closed(struct metrics *m) { m->streams--; }
 
-static struct limit_series *limit_series(const char *limit) {
-    for (int i = 0; i < m.nlimits; i++)
-        if (strcmp(m.limits[i].limit, limit) == 0) return &m.limits[i];
-    if (m.nlimits == (int)(sizeof(m.limits) / sizeof(m.limits[0]))) return NULL;
-    m.limits[m.nlimits] = (struct limit_series){limit, 0, 0};
-    return &m.limits[m.nlimits++];
+static struct limit_series *limit_series(struct metrics *m, const char *limit) {
+    for (int i = 0; i < m->nlimits; i++)
+        if (strcmp(m->limits[i].limit, limit) == 0) return &m->limits[i];
+    if (m->nlimits == (int)(sizeof(m->limits) / sizeof(m->limits[0]))) return NULL;
+    m->limits[m->nlimits] = (struct limit_series){limit, 0, 0};
+    return &m->limits[m->nlimits++];
 }
 
-void metrics_rate_limited(const char *limit) {
-    struct limit_series *s = limit_series(limit);
+void metrics_rate_limited(struct metrics *m, const char *limit) {
+    struct limit_series *s = limit_series(m, limit);
     if (s) s->limited++;
 }
 
-void metrics_rate_unchecked(const char *limit) {
-    struct limit_series *s = limit_series(limit);
+void metrics_rate_unchecked(struct metrics *m, const char *limit) {
+    struct limit_series *s = limit_series(m, limit);
     if (s) s->unchecked++;
 }
 
-void metrics_connections(long open, unsigned long long refused) {
-    m.connections = open;
-    m.connections_refused = refused;
+void metrics_connections(struct metrics *m, long open, unsigned long long refused) {
+    m->connections = open;
+    m->connections_refused = refused;
 }
 
-static void render_limits(struct evbuffer *out) {
+static void render_limits(struct evbuffer *out, const struct metrics *m) {
     evbuffer_add_printf(out, "# HELP chatd_rate_limited_total Requests refused with 429 by "
                              "limit.\n# TYPE chatd_rate_limited_total counter\n");
-    for (int i = 0; i < m.nlimits; i++)
+    for (int i = 0; i < m->nlimits; i++)
         evbuffer_add_printf(out, "chatd_rate_limited_total{limit=\"%s\"} %llu\n",
-                            m.limits[i].limit, m.limits[i].limited);
+                            m->limits[i].limit, m->limits[i].limited);
     evbuffer_add_printf(out, "# HELP chatd_rate_unchecked_total Rate-limit hits Redis could not "
                              "count (fail-open limits let them pass).\n"
                              "# TYPE chatd_rate_unchecked_total counter\n");
-    for (int i = 0; i < m.nlimits; i++)
+    for (int i = 0; i < m->nlimits; i++)
         evbuffer_add_printf(out, "chatd_rate_unchecked_total{limit=\"%s\"} %llu\n",
-                            m.limits[i].limit, m.limits[i].unchecked);
+                            m->limits[i].limit, m->limits[i].unchecked);
 }
 
-static void render_requests(struct evbuffer *out) {
+static void render_requests(struct evbuffer *out, const struct metrics *m) {
     evbuffer_add_printf(out, "# HELP chatd_http_requests_total HTTP requests by route, method "
                              "and status.\n# TYPE chatd_http_requests_total counter\n");
-    for (int i = 0; i < m.nseries; i++)
+    for (int i = 0; i < m->nseries; i++)
         evbuffer_add_printf(out,
                             "chatd_http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} "
                             "%llu\n",
-                            m.series[i].route, m.series[i].method, m.series[i].status,
-                            m.series[i].count);
+                            m->series[i].route, m->series[i].method, m->series[i].status,
+                            m->series[i].count);
     evbuffer_add_printf(out, "# HELP chatd_http_request_duration_seconds Time from request to "
                              "reply.\n# TYPE chatd_http_request_duration_seconds histogram\n");
     for (size_t b = 0; b < NBUCKETS; b++)
         evbuffer_add_printf(out, "chatd_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                            bucket_ms[b] / 1000.0, m.buckets[b]);
+                            bucket_ms[b] / 1000.0, m->buckets[b]);
     evbuffer_add_printf(out,
                         "chatd_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
                         "chatd_http_request_duration_seconds_sum %.6f\n"
                         "chatd_http_request_duration_seconds_count %llu\n",
-                        m.requests, m.duration_sum_s, m.requests);
+                        m->requests, m->duration_sum_s, m->requests);
 }
 
 static void render_counter(struct evbuffer *out, const char *name, const char *help,
@@ -143,7 +150,7 @@ static void render_redis(struct evbuffer *out, const struct cluster_stats *s) {
     render_counter(out, "chatd_redis_errors_total",
                    "Commands that failed for want of an answer in time.", "counter", s->failures);
     render_counter(out, "chatd_redis_not_durable_total",
-                   "Writes refused because too few replicas acknowledged them.", "counter",
+                   "Writes refused because too few replicas acknowledged them->", "counter",
                    s->not_durable);
     render_counter(out, "chatd_durable_degraded_total",
                    "Writes acknowledged by fewer replicas than --min-replica-acks, because the"
@@ -172,19 +179,20 @@ static void render_session_cache(struct evbuffer *out, const struct server *srv)
 }
 
 int metrics_render(struct evbuffer *out, struct server *srv) {
-    render_requests(out);
+    const struct metrics *m = srv->metrics;
+    render_requests(out, m);
     render_counter(out, "chatd_messages_sent_total", "Messages stored by POST /message/.",
-                   "counter", m.messages);
+                   "counter", m->messages);
     render_counter(out, "chatd_open_streams", "Streaming responses in progress.", "gauge",
-                   (unsigned long long)(m.streams > 0 ? m.streams : 0));
+                   (unsigned long long)(m->streams > 0 ? m->streams : 0));
     render_counter(out, "chatd_long_polls_waiting", "Long-polls parked until a message comes.",
-                   "gauge", (unsigned long long)(m.long_polls > 0 ? m.long_polls : 0));
-    render_limits(out);
+                   "gauge", (unsigned long long)(m->long_polls > 0 ? m->long_polls : 0));
+    render_limits(out, m);
     render_counter(out, "chatd_connections", "Open client connections.", "gauge",
-                   (unsigned long long)(m.connections > 0 ? m.connections : 0));
+                   (unsigned long long)(m->connections > 0 ? m->connections : 0));
     render_counter(out, "chatd_connections_refused_total",
                    "Connections refused over --max-connections.", "counter",
-                   m.connections_refused);
+                   m->connections_refused);
     render_redis(out, cluster_get_stats(srv->cluster));
     render_session_cache(out, srv);
     render_counter(out, "chatd_worker_queue_depth",

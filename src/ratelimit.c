@@ -24,8 +24,6 @@ static const struct {
     [RATE_MESSAGES_USER] = {"messages-user", false},
 };
 
-static struct rate_rule rules[RATE_LIMIT_COUNT]; /* from the configuration */
-
 int rate_rule_parse(const char *text, struct rate_rule *out) {
     char *end;
     errno = 0;
@@ -43,7 +41,7 @@ int rate_rule_parse(const char *text, struct rate_rule *out) {
     return 0;
 }
 
-int ratelimit_init(const struct config *cfg, char err[256]) {
+int ratelimit_init(struct ratelimit *rl, const struct config *cfg, char err[256]) {
     const struct {
         const char *flag, *value;
     } given[RATE_LIMIT_COUNT] = {
@@ -53,7 +51,7 @@ int ratelimit_init(const struct config *cfg, char err[256]) {
         [RATE_MESSAGES_USER] = {"--limit-messages-user", cfg->limit_messages_user},
     };
     for (int i = 0; i < RATE_LIMIT_COUNT; i++) {
-        if (rate_rule_parse(given[i].value, &rules[i]) < 0) {
+        if (rate_rule_parse(given[i].value, &rl->rules[i]) < 0) {
             snprintf(err, 256, "%s: expected N/seconds (seconds 1 to %d) or 0, got '%s'",
                      given[i].flag, RATE_WINDOW_MAX_S, given[i].value);
             return -1;
@@ -62,10 +60,20 @@ int ratelimit_init(const struct config *cfg, char err[256]) {
     return 0;
 }
 
-bool ratelimit_enabled(enum rate_limit limit) { return rules[limit].count != 0; }
+void ratelimit_attach(struct ratelimit *rl, struct store *store, struct event_base *base,
+                      struct metrics *metrics) {
+    rl->store = store;
+    rl->base = base;
+    rl->metrics = metrics;
+}
+
+bool ratelimit_enabled(const struct ratelimit *rl, enum rate_limit limit) {
+    return rl->rules[limit].count != 0;
+}
 
 /* The checks of one ratelimit_check call, answered together. */
 struct check_op {
+    struct metrics *metrics; /* where refused and uncounted hits are counted */
     ratelimit_fn *done;
     void *arg;
     size_t pending;      /* hits not answered yet */
@@ -89,12 +97,12 @@ static void finish(struct check_op *op) {
 static void account(struct check_op *op, enum rate_limit limit, enum store_status st,
                     long long retry_ms) {
     if (st != STORE_OK) {
-        metrics_rate_unchecked(limits[limit].name);
+        metrics_rate_unchecked(op->metrics, limits[limit].name);
         if (limits[limit].fail_closed && op->verdict == RATE_ALLOWED) op->verdict = RATE_UNCHECKED;
         return;
     }
     if (retry_ms <= 0) return;
-    metrics_rate_limited(limits[limit].name);
+    metrics_rate_limited(op->metrics, limits[limit].name);
     op->verdict = RATE_LIMITED;
     if (retry_ms > op->retry_ms) op->retry_ms = retry_ms;
 }
@@ -111,19 +119,19 @@ static void on_nothing_to_count(evutil_socket_t fd, short what, void *arg) {
     finish(arg);
 }
 
-int ratelimit_check(struct store *store, struct event_base *base, const struct rate_check *checks,
-                    size_t n, ratelimit_fn *done, void *arg) {
+int ratelimit_check(const struct ratelimit *rl, const struct rate_check *checks, size_t n,
+                    ratelimit_fn *done, void *arg) {
     if (n > RATE_LIMIT_COUNT) return -1;
     struct check_op *op = calloc(1, sizeof(*op));
     if (!op) return -1;
-    *op = (struct check_op){.done = done, .arg = arg, .verdict = RATE_ALLOWED};
+    *op = (struct check_op){.metrics = rl->metrics, .done = done, .arg = arg, .verdict = RATE_ALLOWED};
     op->pending = 1; /* held while the hits are sent */
     for (size_t i = 0; i < n; i++) {
-        const struct rate_rule *rule = &rules[checks[i].limit];
+        const struct rate_rule *rule = &rl->rules[checks[i].limit];
         if (rule->count == 0) continue;
         op->hits[i] = (struct check_hit){op, checks[i].limit};
         op->pending++;
-        if (store_rate_hit(store, limits[checks[i].limit].name, checks[i].subject,
+        if (store_rate_hit(rl->store, limits[checks[i].limit].name, checks[i].subject,
                            rule->count, (long long)rule->window_s * 1000, on_hit,
                            &op->hits[i]) < 0) {
             op->pending--;
@@ -133,7 +141,7 @@ int ratelimit_check(struct store *store, struct event_base *base, const struct r
     if (--op->pending > 0) return 0;
     /* nothing was sent: answer on the next loop turn, never from inside this call */
     struct timeval now = {0, 0};
-    if (event_base_once(base, -1, EV_TIMEOUT, on_nothing_to_count, op, &now) < 0) {
+    if (event_base_once(rl->base, -1, EV_TIMEOUT, on_nothing_to_count, op, &now) < 0) {
         free(op);
         return -1;
     }

@@ -24,6 +24,7 @@
 
 struct config;
 struct event_base;
+struct metrics;
 struct store;
 
 enum rate_limit {
@@ -44,9 +45,22 @@ struct rate_rule {
  * 0 or -1. Pure. */
 int rate_rule_parse(const char *text, struct rate_rule *out);
 
-/* Reads the four limits from the configuration; -1 with err filled when
- * one is malformed. */
-int ratelimit_init(const struct config *cfg, char err[256]);
+/* The limits as configured, and what counting them needs: one per server
+ * (srv->limits). */
+struct ratelimit {
+    struct rate_rule rules[RATE_LIMIT_COUNT]; /* by enum rate_limit */
+    struct store *store;                      /* counts the hits */
+    struct event_base *base;                  /* answers when nothing needed counting */
+    struct metrics *metrics;                  /* counts refused and uncounted hits */
+};
+
+/* Reads the four limits from the configuration into rl; -1 with err filled
+ * when one is malformed. */
+int ratelimit_init(struct ratelimit *rl, const struct config *cfg, char err[256]);
+
+/* Gives rl what ratelimit_check needs, once the server has built it. */
+void ratelimit_attach(struct ratelimit *rl, struct store *store, struct event_base *base,
+                      struct metrics *metrics);
 
 /* One hit to count: a limit and whom it is about. */
 struct rate_check {
@@ -66,11 +80,11 @@ typedef void ratelimit_fn(enum rate_verdict verdict, int retry_after_s, void *ar
 
 /* Whether the limit is set (not "0"): a caller that is already in a
  * callback may skip ratelimit_check for a limit that is off. */
-bool ratelimit_enabled(enum rate_limit limit);
+bool ratelimit_enabled(const struct ratelimit *rl, enum rate_limit limit);
 
-/* Counts one hit on each of the n checks at once, in store; the verdict is
- * the worst. base runs the answer when nothing needed counting. */
-int ratelimit_check(struct store *store, struct event_base *base, const struct rate_check *checks,
-                    size_t n, ratelimit_fn *done, void *arg);
+/* Counts one hit on each of the n checks at once; the verdict is the
+ * worst. */
+int ratelimit_check(const struct ratelimit *rl, const struct rate_check *checks, size_t n,
+                    ratelimit_fn *done, void *arg);
 
 #endif

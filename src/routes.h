@@ -34,15 +34,26 @@ void route_message_list(struct request *r);  /* GET /message/, /room/<name>/mess
  * (route_message_list hands over). */
 void route_message_wait(struct request *r, const char *room, const char *after, int limit,
                         int wait_s);
-/* Answers every long-poll now (with what is there, usually []). */
-void routes_wait_close_all(void);
+/* The parked long-polls of one server; NULL when out of memory. */
+struct routes_wait *routes_wait_new(void);
+/* Answers every long-poll now (with what is there, usually []). NULL is
+ * fine. */
+void routes_wait_close_all(struct routes_wait *rw);
+/* Frees rw, whose long-polls are answered. NULL is fine. */
+void routes_wait_free(struct routes_wait *rw);
 
 /* routes_stream.c: GET /message/stream, the room as Server-Sent Events. */
 void route_message_stream(struct request *r);
-/* Ends every event stream with a short reconnection hint (drain, shutdown). */
-void routes_stream_close_all(void);
+/* The open event streams of one server; made once the hub and the fan-out
+ * exist, which it wires together. NULL when out of memory. */
+struct routes_stream *routes_stream_new(struct server *srv);
+/* Ends every event stream with a short reconnection hint (drain, shutdown).
+ * NULL is fine. */
+void routes_stream_close_all(struct routes_stream *rs);
+/* Frees rs, whose streams are closed. NULL is fine. */
+void routes_stream_free(struct routes_stream *rs);
 /* Single-room event streams open now. */
-int routes_stream_count(void);
+int routes_stream_count(const struct routes_stream *rs);
 
 /* routes_multi_stream.c: GET /stream?rooms=a,b, several rooms in one stream. */
 void route_multi_stream(struct request *r);

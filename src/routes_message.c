@@ -52,7 +52,7 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
         return;
     }
     if (replayed) http_add_header(op->r, "Idempotent-Replayed", "true");
-    else metrics_message_sent();
+    else metrics_message_sent(op->r->srv->metrics);
     http_reply_buffer(op->r, 201, NULL);
     send_op_done(op, API_E_OK);
 }
@@ -70,12 +70,13 @@ static void on_session(enum store_status st, const struct session_user *u, void 
         return;
     }
     op->user = *u;
-    if (!ratelimit_enabled(RATE_MESSAGES_USER)) { /* nothing to count: go on (in a callback) */
+    /* nothing to count: go on (in a callback) */
+    if (!ratelimit_enabled(&op->r->srv->limits, RATE_MESSAGES_USER)) {
         on_send_allowed(RATE_ALLOWED, 0, op);
         return;
     }
     struct rate_check check = {RATE_MESSAGES_USER, op->user.id};
-    if (ratelimit_check(op->r->srv->store, op->r->srv->base, &check, 1, on_send_allowed,
+    if (ratelimit_check(&op->r->srv->limits, &check, 1, on_send_allowed,
                         op) < 0)
         send_op_done(op, API_E_INTERNAL);
 }

@@ -68,6 +68,7 @@ struct multi_stream {
 
 /* The server's multi-room streams (struct server owns it). */
 struct multi_streams {
+    struct fanout *fanout;                /* the server's, which writes to the streams */
     struct multi_stream *list;
     int count;
     struct event *heartbeat;              /* one timer pings every stream */
@@ -284,10 +285,10 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
     static const char ping[] = ": ping\n\n";
     struct multi_streams *all = arg;
     for (struct multi_stream *s = all->list; s; s = s->next) {
-        fanout_add(s->r, ping, sizeof(ping) - 1);
+        fanout_add(all->fanout, s->r, ping, sizeof(ping) - 1);
         fanout_keep_alive(s->r);
     }
-    fanout_flush();
+    fanout_flush(all->fanout);
 }
 
 static void on_client_gone(struct request *r) {
@@ -301,6 +302,7 @@ static void on_client_gone(struct request *r) {
 static struct multi_streams *streams_new(struct server *srv) {
     struct multi_streams *all = calloc(1, sizeof(*all));
     if (!all) return NULL;
+    all->fanout = srv->fanout;
     int ms = srv->cfg.stream_heartbeat_ms;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     all->heartbeat = event_new(srv->base, -1, EV_PERSIST, on_heartbeat, all);
@@ -378,7 +380,7 @@ void route_multi_stream(struct request *r) {
     if (n < 0) return;
     struct multi_streams *all = streams_of(r->srv);
     if (all &&
-        (routes_stream_count() + all->count >= r->srv->cfg.max_streams || r->srv->draining)) {
+        (routes_stream_count(r->srv->streams) + all->count >= r->srv->cfg.max_streams || r->srv->draining)) {
         http_add_header(r, "Retry-After", "1");
         http_reply_error(r, API_E_TOO_MANY_STREAMS, NULL);
         return;
@@ -399,7 +401,7 @@ void route_multi_stream(struct request *r) {
     }
     char hello[64];
     int len = snprintf(hello, sizeof(hello), "retry: %d\n: connected\n\n", RETRY_HINT_MS);
-    fanout_write(r, hello, (size_t)len);
+    fanout_write(r->srv->fanout, r, hello, (size_t)len);
 }
 
 int routes_multi_stream_count(const struct server *srv) {
@@ -414,7 +416,7 @@ void routes_multi_stream_close_all(struct server *srv) {
     struct multi_stream *s = all->list, *next;
     for (; s; s = next) {
         next = s->next;
-        fanout_write(s->r, hint, (size_t)n);
+        fanout_write(s->r->srv->fanout, s->r, hint, (size_t)n);
         if (s->fetching)
             s->ending = true;
         else

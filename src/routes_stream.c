@@ -41,19 +41,25 @@ struct sse {
     bool missed;              /* a live message came during the replay */
     bool ending;              /* end once the history read returns */
     bool awaiting_drain;      /* a replay chunk is on its way out */
+    struct routes_stream *owner; /* the server's open streams */
     struct sse *prev, *next;  /* every open stream of this chatd */
 };
 
-static struct sse *streams;
-static int nstreams;
-static struct event *heartbeat; /* one timer pings every stream */
+/* The open streams of one server (srv->streams). */
+struct routes_stream {
+    struct server *srv;
+    struct sse *streams;      /* every open stream */
+    int nstreams;
+    struct event *heartbeat;  /* one timer pings every stream */
+};
 
 static void sse_free(struct sse *s) {
+    struct routes_stream *rs = s->owner;
     hub_unsubscribe(s->sub);
     if (s->prev) s->prev->next = s->next;
-    else streams = s->next;
+    else rs->streams = s->next;
     if (s->next) s->next->prev = s->prev;
-    nstreams--;
+    rs->nstreams--;
     free(s);
 }
 
@@ -61,7 +67,7 @@ static void sse_free(struct sse *s) {
  * history could not be read (it reconnects with its last id either way). */
 static void sse_end(struct sse *s, bool cut) {
     struct request *r = s->r;
-    fanout_flush(); /* nothing of this stream stays in a pending batch */
+    fanout_flush(r->srv->fanout); /* nothing of this stream stays in a pending batch */
     sse_free(s);
     if (cut) http_stream_abort(r);
     else http_stream_end(r);
@@ -100,7 +106,7 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
     if (n) snprintf(s->cursor, sizeof(s->cursor), "%s", msgs[n - 1].id);
     bool more = n == (size_t)batch || s->missed;
     if (evbuffer_get_length(buf)) {
-        fanout_flush(); /* after what was written before */
+        fanout_flush(s->r->srv->fanout); /* after what was written before */
         s->awaiting_drain = more;
         http_stream_send(s->r, buf, more ? on_replay_drained : NULL, s);
     } else if (more)
@@ -140,7 +146,7 @@ static void on_event(const struct hub_event *ev, void *arg) {
         sse_end(s, true);
         return;
     }
-    fanout_add(s->r, frame, len); /* sent once the hub's batch ends */
+    fanout_add(s->r->srv->fanout, s->r, frame, len); /* sent once the hub's batch ends */
     size_t id_len = strnlen(ev->msg->id, sizeof(s->cursor) - 1);
     memcpy(s->cursor, ev->msg->id, id_len);
     s->cursor[id_len] = '\0';
@@ -148,28 +154,31 @@ static void on_event(const struct hub_event *ev, void *arg) {
 
 /* The message reached every stream: its frame goes out and is forgotten. */
 static void on_delivered(const struct hub_event *ev, void *arg) {
+    struct routes_stream *rs = arg;
     (void)ev;
-    fanout_flush();
-    sse_frame_clear(arg);
+    fanout_flush(rs->srv->fanout);
+    sse_frame_clear(rs->srv->sse_frame);
 }
 
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what, (void)arg;
+    (void)fd, (void)what;
     static const char ping[] = ": ping\n\n";
-    for (struct sse *s = streams; s; s = s->next) {
-        fanout_add(s->r, ping, sizeof(ping) - 1);
+    struct routes_stream *rs = arg;
+    for (struct sse *s = rs->streams; s; s = s->next) {
+        fanout_add(rs->srv->fanout, s->r, ping, sizeof(ping) - 1);
         fanout_keep_alive(s->r);
     }
-    fanout_flush();
+    fanout_flush(rs->srv->fanout);
 }
 
 /* The shared heartbeat timer runs while the server serves streams. */
-static int start_heartbeat(struct event_base *base, int period_ms) {
-    if (heartbeat) return 0;
-    heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);
-    if (!heartbeat) return -1;
+static int start_heartbeat(struct routes_stream *rs) {
+    if (rs->heartbeat) return 0;
+    rs->heartbeat = event_new(rs->srv->base, -1, EV_PERSIST, on_heartbeat, rs);
+    if (!rs->heartbeat) return -1;
+    int period_ms = rs->srv->cfg.stream_heartbeat_ms;
     struct timeval tv = {period_ms / 1000, (period_ms % 1000) * 1000};
-    return event_add(heartbeat, &tv);
+    return event_add(rs->heartbeat, &tv);
 }
 
 static void on_client_gone(struct request *r) {
@@ -179,6 +188,7 @@ static void on_client_gone(struct request *r) {
 }
 
 void route_message_stream(struct request *r) {
+    struct routes_stream *rs = r->srv->streams;
     char cursor[CHAT_STREAM_ID_MAX + 1];
     const char *room = routes_room_or_400(r);
     if (!room) return;
@@ -187,7 +197,7 @@ void route_message_stream(struct request *r) {
         http_reply_error(r, API_E_INVALID_QUERY, "Last-Event-ID (or after) must be a message id.");
         return;
     }
-    if (nstreams + routes_multi_stream_count(r->srv) >= r->srv->cfg.max_streams ||
+    if (rs->nstreams + routes_multi_stream_count(r->srv) >= r->srv->cfg.max_streams ||
         r->srv->draining) {
         http_add_header(r, "Retry-After", "1");
         http_reply_error(r, API_E_TOO_MANY_STREAMS, NULL);
@@ -201,39 +211,54 @@ void route_message_stream(struct request *r) {
     s->r = r;
     s->room = room;
     memcpy(s->cursor, cursor, sizeof(cursor));
-    s->next = streams;
-    if (streams) streams->prev = s;
-    streams = s;
-    nstreams++;
+    s->owner = rs;
+    s->next = rs->streams;
+    if (rs->streams) rs->streams->prev = s;
+    rs->streams = s;
+    rs->nstreams++;
     http_add_header(r, "X-Accel-Buffering", "no");
     http_stream_start(r, 200, "text/event-stream; charset=utf-8");
     r->stream_arg = s;
     r->on_close = on_client_gone;
     /* before the stream joins the hub: no fan-out batch has its socket yet */
     if (http_stream_detach(r) < 0) log_debug("req=%s msg=\"stream stays with evhttp\"", r->id);
-    hub_set_delivered(r->srv->hub, on_delivered, r->srv->sse_frame);
     s->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, s);
-    if (start_heartbeat(r->srv->base, r->srv->cfg.stream_heartbeat_ms) < 0 || !s->sub) {
+    if (start_heartbeat(rs) < 0 || !s->sub) {
         sse_end(s, true);
         return;
     }
     char hello[64];
     int n = snprintf(hello, sizeof(hello), "retry: %d\n: connected\n\n", RETRY_HINT_MS);
-    fanout_write(r, hello, (size_t)n);
+    fanout_write(r->srv->fanout, r, hello, (size_t)n);
 }
 
-int routes_stream_count(void) { return nstreams; }
+int routes_stream_count(const struct routes_stream *rs) { return rs ? rs->nstreams : 0; }
 
-void routes_stream_close_all(void) {
+struct routes_stream *routes_stream_new(struct server *srv) {
+    struct routes_stream *rs = calloc(1, sizeof(*rs));
+    if (!rs) return NULL;
+    rs->srv = srv;
+    hub_set_delivered(srv->hub, on_delivered, rs);
+    return rs;
+}
+
+void routes_stream_close_all(struct routes_stream *rs) {
+    if (!rs) return;
     char hint[64];
     int n = snprintf(hint, sizeof(hint), "retry: %d\n: server going away\n\n", DRAIN_HINT_MS);
-    struct sse *s = streams, *next;
+    struct sse *s = rs->streams, *next;
     for (; s; s = next) {
         next = s->next;
-        fanout_write(s->r, hint, (size_t)n);
+        fanout_write(rs->srv->fanout, s->r, hint, (size_t)n);
         if (s->fetching) s->ending = true;
         else sse_end(s, false);
     }
-    if (heartbeat) event_free(heartbeat); /* no new stream starts now */
-    heartbeat = NULL;
+    if (rs->heartbeat) event_free(rs->heartbeat); /* no new stream starts now */
+    rs->heartbeat = NULL;
+}
+
+void routes_stream_free(struct routes_stream *rs) {
+    if (!rs) return;
+    if (rs->heartbeat) event_free(rs->heartbeat);
+    free(rs);
 }

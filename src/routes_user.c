@@ -165,7 +165,7 @@ void route_user_register(struct request *r) {
     char address[CLIENT_ADDR_MAX];
     http_client_address(r, address);
     struct rate_check check = {RATE_REGISTER_ADDRESS, address};
-    if (ratelimit_check(r->srv->store, r->srv->base, &check, 1, on_register_allowed, op) < 0)
+    if (ratelimit_check(&r->srv->limits, &check, 1, on_register_allowed, op) < 0)
         reply_error(op, API_E_INTERNAL);
 }
 
@@ -242,7 +242,7 @@ void route_user_login(struct request *r) {
     http_client_address(r, address);
     struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, address},
                                   {RATE_LOGIN_EMAIL, op->user.email}};
-    if (ratelimit_check(r->srv->store, r->srv->base, checks, plausible ? 2 : 1, on_login_allowed,
+    if (ratelimit_check(&r->srv->limits, checks, plausible ? 2 : 1, on_login_allowed,
                         op) < 0)
         reply_error(op, API_E_INTERNAL);
 }

@@ -21,6 +21,7 @@
 #include "validate.h"
 
 struct waiter {
+    struct server *srv;       /* outlives the request, answered before the waiter is freed */
     struct request *r;
     struct hub_sub *sub;
     const char *room;         /* points into the request */
@@ -35,10 +36,13 @@ struct waiter {
     struct waiter *prev, *next;
 };
 
-static struct waiter *waiters;
+/* The parked long-polls of one server (srv->long_polls). */
+struct routes_wait {
+    struct waiter *waiters;
+};
 
 static void set_parked(struct waiter *w, bool parked) {
-    if (w->parked != parked) metrics_long_poll_parked(parked ? 1 : -1);
+    if (w->parked != parked) metrics_long_poll_parked(w->srv->metrics, parked ? 1 : -1);
     w->parked = parked;
 }
 
@@ -47,7 +51,7 @@ static void waiter_free(struct waiter *w) {
     hub_unsubscribe(w->sub);
     if (w->timeout) event_free(w->timeout);
     if (w->prev) w->prev->next = w->next;
-    else waiters = w->next;
+    else w->srv->long_polls->waiters = w->next;
     if (w->next) w->next->prev = w->prev;
     free(w);
 }
@@ -111,13 +115,15 @@ void route_message_wait(struct request *r, const char *room, const char *after, 
         http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
+    w->srv = r->srv;
     w->r = r;
     w->room = room;
     w->limit = limit;
     snprintf(w->after, sizeof(w->after), "%s", after);
-    w->next = waiters;
-    if (waiters) waiters->prev = w;
-    waiters = w;
+    struct routes_wait *rw = r->srv->long_polls;
+    w->next = rw->waiters;
+    if (rw->waiters) rw->waiters->prev = w;
+    rw->waiters = w;
     w->timeout = evtimer_new(r->srv->base, on_timeout, w);
     w->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, w);
     if (!w->timeout || !w->sub) {
@@ -129,8 +135,13 @@ void route_message_wait(struct request *r, const char *room, const char *after, 
     evtimer_add(w->timeout, &tv);
 }
 
-void routes_wait_close_all(void) {
-    struct waiter *w = waiters, *next;
+struct routes_wait *routes_wait_new(void) { return calloc(1, sizeof(struct routes_wait)); }
+
+void routes_wait_free(struct routes_wait *rw) { free(rw); }
+
+void routes_wait_close_all(struct routes_wait *rw) {
+    if (!rw) return;
+    struct waiter *w = rw->waiters, *next;
     for (; w; w = next) {
         next = w->next;
         if (w->reading) w->closing = true; /* on_history answers */

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "ratelimit.h"
 
 struct event_base;
 struct evhttp;
@@ -20,11 +21,28 @@ struct webroot;
 struct session_cache;
 struct session_events;
 struct multi_streams;
+struct metrics;
+struct http_state;
+struct fanout;
+struct routes_stream;
+struct routes_wait;
+
+/* A graceful stop (main.c): the signals that start it and its timers,
+ * each NULL until made. */
+struct server_stopping {
+    struct event *sigint, *sigterm; /* start the stop */
+    struct event *delay;            /* drain delay over: stop accepting */
+    struct event *poll;             /* waits for the last request to finish */
+    struct event *grace;            /* grace period over: exit anyway */
+    int lingered_ms;                /* waited so far for the last replies' bytes */
+};
 
 struct server {
     struct config cfg;                     /* settings, read-only after start */
+    struct ratelimit limits;               /* the abuse limits, parsed from cfg */
     struct event_base *base;               /* the one event loop */
     struct evhttp *http;                   /* the HTTP server */
+    struct http_state *http_state;         /* what http.c keeps between requests */
     struct cluster *cluster;               /* Redis connections */
     struct store *store;                   /* key schema on top of cluster */
     struct session_cache *session_cache;   /* sessions read lately; NULL when off */
@@ -33,11 +51,16 @@ struct server {
     struct hub *hub;                       /* room readers and live subscribers */
     struct multi_streams *multi_streams;   /* open multi-room event streams; NULL before the first */
     struct sse_frame *sse_frame;           /* live messages framed once for every SSE stream */
+    struct fanout *fanout;                 /* writes one event to many streams */
+    struct routes_stream *streams;         /* the open event streams */
+    struct routes_wait *long_polls;        /* the parked long-polls */
     struct webroot *web;                   /* the browser client's files */
+    struct metrics *metrics;               /* counters for GET /metrics */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
     unsigned long long requests;           /* requests seen, for request ids */
     unsigned request_id_base;              /* random per process */
     int draining;                          /* SIGTERM seen: /ready says 503 */
+    struct server_stopping stopping;       /* its signals and timers */
 };
 
 #endif

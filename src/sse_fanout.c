@@ -40,17 +40,26 @@ struct target {
 };
 
 /* The pending batch: one frame and the streams to send it straight to. */
-static struct {
+struct batch {
     const char *data;       /* the caller's bytes (the key of the batch) */
     size_t len;
     struct frame *frame;    /* NULL when no batch is pending */
     struct target *targets; /* streams whose output buffer was empty */
     size_t count, cap;
-} batch;
+};
+
+struct fanout;
+
+/* One helper thread: its fan-out and its slice of every batch. */
+struct helper {
+    struct fanout *f;
+    int part;               /* 1..n; the loop thread is part 0 */
+};
 
 /* The helper threads and the batch they work on. */
-static struct {
+struct pool {
     pthread_t tid[FANOUT_THREADS_MAX]; /* helpers */
+    struct helper helpers[FANOUT_THREADS_MAX];
     int n;                  /* helpers running */
     pthread_mutex_t mu;     /* guards the fields below */
     pthread_cond_t go;      /* a new round (or stop) */
@@ -58,8 +67,13 @@ static struct {
     unsigned long round;    /* incremented for every batch handed out */
     int busy;               /* helpers still sending this round */
     bool stop;              /* helpers exit */
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
-          .done = PTHREAD_COND_INITIALIZER};
+};
+
+/* One server's fan-out: the batch and the helpers that send it. */
+struct fanout {
+    struct batch batch;
+    struct pool pool;
+};
 
 static struct frame *frame_new(const char *data, size_t len) {
     char head[24];
@@ -123,124 +137,143 @@ static void slice_bounds(int part, int parts, size_t n, size_t *from, size_t *to
 }
 
 static void *helper_main(void *arg) {
-    int part = (int)(size_t)arg; /* 1..n; the loop thread is part 0 */
+    const struct helper *h = arg;
+    struct pool *pool = &h->f->pool;
+    const struct batch *batch = &h->f->batch;
     unsigned long seen = 0;
-    pthread_mutex_lock(&pool.mu);
+    pthread_mutex_lock(&pool->mu);
     for (;;) {
-        while (!pool.stop && pool.round == seen) pthread_cond_wait(&pool.go, &pool.mu);
-        if (pool.stop) break;
-        seen = pool.round;
+        while (!pool->stop && pool->round == seen) pthread_cond_wait(&pool->go, &pool->mu);
+        if (pool->stop) break;
+        seen = pool->round;
         size_t from, to;
-        slice_bounds(part, pool.n + 1, batch.count, &from, &to);
-        pthread_mutex_unlock(&pool.mu);
-        send_slice(batch.targets, from, to);
-        pthread_mutex_lock(&pool.mu);
-        if (--pool.busy == 0) pthread_cond_signal(&pool.done);
+        slice_bounds(h->part, pool->n + 1, batch->count, &from, &to);
+        pthread_mutex_unlock(&pool->mu);
+        send_slice(batch->targets, from, to);
+        pthread_mutex_lock(&pool->mu);
+        if (--pool->busy == 0) pthread_cond_signal(&pool->done);
     }
-    pthread_mutex_unlock(&pool.mu);
+    pthread_mutex_unlock(&pool->mu);
     return NULL;
 }
 
-int fanout_start(int n) {
+struct fanout *fanout_new(int n) {
+    struct fanout *f = calloc(1, sizeof(*f));
+    if (!f) return NULL;
+    struct pool *pool = &f->pool;
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_cond_init(&pool->go, NULL);
+    pthread_cond_init(&pool->done, NULL);
     if (n > FANOUT_THREADS_MAX) n = FANOUT_THREADS_MAX;
-    pool.stop = false;
     for (int i = 1; i < n; i++) {
-        if (pthread_create(&pool.tid[pool.n], NULL, helper_main, (void *)(size_t)i) != 0) {
+        pool->helpers[pool->n] = (struct helper){f, i};
+        if (pthread_create(&pool->tid[pool->n], NULL, helper_main, &pool->helpers[pool->n]) != 0) {
             log_error("msg=\"cannot start a fan-out thread\"");
-            fanout_stop();
-            return -1;
+            fanout_free(f);
+            return NULL;
         }
-        pool.n++;
+        pool->n++;
     }
-    return 0;
+    return f;
 }
 
-void fanout_stop(void) {
-    pthread_mutex_lock(&pool.mu);
-    pool.stop = true;
-    pthread_cond_broadcast(&pool.go);
-    pthread_mutex_unlock(&pool.mu);
-    for (int i = 0; i < pool.n; i++) pthread_join(pool.tid[i], NULL);
-    pool.n = 0;
+void fanout_free(struct fanout *f) {
+    if (!f) return;
+    struct pool *pool = &f->pool;
+    pthread_mutex_lock(&pool->mu);
+    pool->stop = true;
+    pthread_cond_broadcast(&pool->go);
+    pthread_mutex_unlock(&pool->mu);
+    for (int i = 0; i < pool->n; i++) pthread_join(pool->tid[i], NULL);
+    pthread_cond_destroy(&pool->done);
+    pthread_cond_destroy(&pool->go);
+    pthread_mutex_destroy(&pool->mu);
+    free(f->batch.targets);
+    free(f);
 }
 
 /* Sends to every target: the loop thread alone, or with the helpers, each
  * taking one slice; returns when all are done. */
-static void send_all(void) {
-    if (pool.n == 0 || batch.count < PARALLEL_MIN) {
-        send_slice(batch.targets, 0, batch.count);
+static void send_all(struct fanout *f) {
+    struct pool *pool = &f->pool;
+    struct batch *batch = &f->batch;
+    if (pool->n == 0 || batch->count < PARALLEL_MIN) {
+        send_slice(batch->targets, 0, batch->count);
         return;
     }
-    pthread_mutex_lock(&pool.mu);
-    pool.round++;
-    pool.busy = pool.n;
-    pthread_cond_broadcast(&pool.go);
-    pthread_mutex_unlock(&pool.mu);
+    pthread_mutex_lock(&pool->mu);
+    pool->round++;
+    pool->busy = pool->n;
+    pthread_cond_broadcast(&pool->go);
+    pthread_mutex_unlock(&pool->mu);
     size_t from, to;
-    slice_bounds(0, pool.n + 1, batch.count, &from, &to);
-    send_slice(batch.targets, from, to);
-    pthread_mutex_lock(&pool.mu);
-    while (pool.busy > 0) pthread_cond_wait(&pool.done, &pool.mu);
-    pthread_mutex_unlock(&pool.mu);
+    slice_bounds(0, pool->n + 1, batch->count, &from, &to);
+    send_slice(batch->targets, from, to);
+    pthread_mutex_lock(&pool->mu);
+    while (pool->busy > 0) pthread_cond_wait(&pool->done, &pool->mu);
+    pthread_mutex_unlock(&pool->mu);
 }
 
-void fanout_flush(void) {
-    if (!batch.frame) return;
-    send_all();
-    for (size_t i = 0; i < batch.count; i++) {
-        struct target *t = &batch.targets[i];
+void fanout_flush(struct fanout *f) {
+    struct batch *batch = &f->batch;
+    if (!batch->frame) return;
+    send_all(f);
+    for (size_t i = 0; i < batch->count; i++) {
+        struct target *t = &batch->targets[i];
         if (t->sent == (ssize_t)t->len) continue;
         size_t done = t->sent > 0 ? (size_t)t->sent : 0;
         /* Not taken (full socket) or failed: queued, so that the socket's
          * write event sends the rest later or meets the error and ends the
          * stream. */
-        queue_on_sock(t->sock, batch.frame, t->bytes + done, t->len - done);
+        queue_on_sock(t->sock, batch->frame, t->bytes + done, t->len - done);
     }
-    frame_unref(batch.frame);
-    batch.frame = NULL;
-    batch.data = NULL;
-    batch.count = 0;
+    frame_unref(batch->frame);
+    batch->frame = NULL;
+    batch->data = NULL;
+    batch->count = 0;
 }
 
-static int grow_targets(void) {
-    size_t cap = batch.cap ? batch.cap * 2 : 1024;
-    struct target *t = realloc(batch.targets, cap * sizeof(*t));
+static int grow_targets(struct batch *batch) {
+    size_t cap = batch->cap ? batch->cap * 2 : 1024;
+    struct target *t = realloc(batch->targets, cap * sizeof(*t));
     if (!t) return -1;
-    batch.targets = t;
-    batch.cap = cap;
+    batch->targets = t;
+    batch->cap = cap;
     return 0;
 }
 
-void fanout_add(struct request *r, const char *data, size_t len) {
+void fanout_add(struct fanout *f, struct request *r, const char *data, size_t len) {
+    struct batch *batch = &f->batch;
     if (len == 0 || !r->streaming || r->bodyless) return;
     struct bufferevent *bev = attached_bev(r);
     int fd = r->sock ? stream_sock_fd(r->sock) : -1;
     if (!bev && fd < 0) return; /* the client is gone: the stream hears of it */
-    if (batch.frame && (batch.data != data || batch.len != len)) fanout_flush();
-    if (!batch.frame) {
-        if (!(batch.frame = frame_new(data, len))) return;
-        batch.data = data;
-        batch.len = len;
+    if (batch->frame && (batch->data != data || batch->len != len)) fanout_flush(f);
+    if (!batch->frame) {
+        if (!(batch->frame = frame_new(data, len))) return;
+        batch->data = data;
+        batch->len = len;
     }
-    struct frame *f = batch.frame;
-    const char *bytes = r->chunked ? f->bytes : f->bytes + f->head_len;
-    size_t n = r->chunked ? f->head_len + f->data_len + 2 : f->data_len;
+    struct frame *fr = batch->frame;
+    const char *bytes = r->chunked ? fr->bytes : fr->bytes + fr->head_len;
+    size_t n = r->chunked ? fr->head_len + fr->data_len + 2 : fr->data_len;
     if (bev) {
-        queue_on_bev(bev, f, bytes, n);
+        queue_on_bev(bev, fr, bytes, n);
         return;
     }
-    if (stream_sock_backlog(r->sock) > 0 || (batch.count == batch.cap && grow_targets() < 0)) {
-        queue_on_sock(r->sock, f, bytes, n); /* behind what is queued already */
+    if (stream_sock_backlog(r->sock) > 0 ||
+        (batch->count == batch->cap && grow_targets(batch) < 0)) {
+        queue_on_sock(r->sock, fr, bytes, n); /* behind what is queued already */
         return;
     }
-    batch.targets[batch.count++] = (struct target){.sock = r->sock, .fd = fd, .bytes = bytes,
-                                                   .len = n};
+    batch->targets[batch->count++] = (struct target){.sock = r->sock, .fd = fd, .bytes = bytes,
+                                                     .len = n};
 }
 
-void fanout_write(struct request *r, const char *data, size_t len) {
-    fanout_flush();
-    fanout_add(r, data, len);
-    fanout_flush();
+void fanout_write(struct fanout *f, struct request *r, const char *data, size_t len) {
+    fanout_flush(f);
+    fanout_add(f, r, data, len);
+    fanout_flush(f);
 }
 
 int fanout_send_one(struct request *r, const char *data, size_t len) {

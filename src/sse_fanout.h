@@ -22,20 +22,23 @@
 #include <stddef.h>
 
 struct request;
+/* One server's fan-out: its pending batch and its helper threads. */
+struct fanout;
 
-/* Starts n - 1 helper threads (n <= 1: the loop sends alone). 0 or -1. */
-int fanout_start(int n);
-/* Stops the helpers. Safe when never started. */
-void fanout_stop(void);
+/* A fan-out with n - 1 helper threads (n <= 1: the loop sends alone); NULL
+ * when they cannot start. */
+struct fanout *fanout_new(int n);
+/* Stops the helpers and frees f. NULL is fine. */
+void fanout_free(struct fanout *f);
 
 /* Adds r (a started stream) to the batch writing data; a batch for other
  * bytes is flushed first. data must stay valid until fanout_flush(). */
-void fanout_add(struct request *r, const char *data, size_t len);
+void fanout_add(struct fanout *f, struct request *r, const char *data, size_t len);
 /* Writes the pending batch out; nothing pending is fine. */
-void fanout_flush(void);
+void fanout_flush(struct fanout *f);
 
 /* Writes data to one stream at once (after flushing the batch). */
-void fanout_write(struct request *r, const char *data, size_t len);
+void fanout_write(struct fanout *f, struct request *r, const char *data, size_t len);
 
 /* Writes data, bytes of this stream alone, to r without touching the
  * pending batch (which may be a hub delivery's, half-built): one send()

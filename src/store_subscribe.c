@@ -50,7 +50,7 @@ struct store_subscription *store_sessions_ended_subscribe(struct store *s, unsig
     const char *argv[] = {"SUBSCRIBE", STORE_CHANNEL_SESSIONS_ENDED};
     size_t len;
     char *cmd = resp_format_argv(&len, 2, argv, NULL);
-    sub->conn = cmd ? conn_new(s->base, host, port, 0, NULL, NULL) : NULL;
+    sub->conn = cmd ? conn_new(s->base, host, port, cluster_auth(s->cluster), 0, NULL, NULL) : NULL;
     if (!sub->conn || conn_subscribe(sub->conn, cmd, len, on_reply, sub) < 0) {
         free(cmd);
         conn_free(sub->conn);

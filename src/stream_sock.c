@@ -21,7 +21,14 @@ struct stream_out {
     void *drained_arg;
 };
 
+/* The detached sockets of one HTTP server. */
+struct stream_socks {
+    struct stream_sock *ending; /* ended sockets still writing */
+    int dummy_fd;               /* evhttp's copy of a detached descriptor points here */
+};
+
 struct stream_sock {
+    struct stream_socks *set;     /* the set it belongs to */
     int fd;                       /* the socket; -1 once the client is gone */
     int write_timeout_s;          /* a queue that makes no progress this long: gone */
     bool failed;                  /* out of memory: reported as gone from the read event */
@@ -35,8 +42,11 @@ struct stream_sock {
     struct stream_sock *prev, *next; /* ended sockets still writing */
 };
 
-static struct stream_sock *ending;   /* ended sockets still writing */
-static int dummy_fd = -1;            /* evhttp's copy of a detached descriptor points here */
+struct stream_socks *stream_socks_new(void) {
+    struct stream_socks *set = calloc(1, sizeof(*set));
+    if (set) set->dummy_fd = -1;
+    return set;
+}
 
 /* Backends that apply an event_del() at once: the epoll registration is
  * gone before the descriptor is pointed elsewhere. */
@@ -45,10 +55,10 @@ static bool changes_apply_at_once(struct event_base *base) {
     return strcmp(m, "epoll") == 0 || strcmp(m, "poll") == 0 || strcmp(m, "select") == 0;
 }
 
-static int open_dummy(void) {
-    if (dummy_fd < 0) dummy_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (dummy_fd < 0) dummy_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    return dummy_fd;
+static int open_dummy(struct stream_socks *set) {
+    if (set->dummy_fd < 0) set->dummy_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (set->dummy_fd < 0) set->dummy_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    return set->dummy_fd;
 }
 
 static void on_writable(evutil_socket_t fd, short what, void *arg);
@@ -102,7 +112,7 @@ static void close_socket(struct stream_sock *s, bool clean) {
 static void unlink_ending(struct stream_sock *s) {
     if (!s->ending) return;
     if (s->prev) s->prev->next = s->next;
-    else ending = s->next;
+    else s->set->ending = s->next;
     if (s->next) s->next->prev = s->prev;
     s->ending = false;
 }
@@ -175,7 +185,7 @@ static int release_evcon(struct evhttp_connection *evcon, struct bufferevent *be
     short enabled = bufferevent_get_enabled(bev);
     /* epoll forgets the socket now, while fd still names it */
     bufferevent_disable(bev, EV_READ | EV_WRITE);
-    if (dup3(dummy_fd, fd, O_CLOEXEC) < 0) {
+    if (dup3(s->set->dummy_fd, fd, O_CLOEXEC) < 0) {
         bufferevent_enable(bev, enabled);
         return -1;
     }
@@ -185,15 +195,16 @@ static int release_evcon(struct evhttp_connection *evcon, struct bufferevent *be
     return 0;
 }
 
-struct stream_sock *stream_sock_detach(struct evhttp_connection *evcon, int write_timeout_s,
-                                       stream_sock_gone_fn *on_gone, void *arg) {
+struct stream_sock *stream_sock_detach(struct stream_socks *set, struct evhttp_connection *evcon,
+                                       int write_timeout_s, stream_sock_gone_fn *on_gone,
+                                       void *arg) {
     struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
     int fd = bev ? (int)bufferevent_getfd(bev) : -1;
-    if (fd < 0 || !changes_apply_at_once(bufferevent_get_base(bev)) || open_dummy() < 0)
+    if (fd < 0 || !changes_apply_at_once(bufferevent_get_base(bev)) || open_dummy(set) < 0)
         return NULL;
     struct stream_sock *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
-    *s = (struct stream_sock){.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0),
+    *s = (struct stream_sock){.set = set, .fd = fcntl(fd, F_DUPFD_CLOEXEC, 0),
                               .write_timeout_s = write_timeout_s, .on_gone = on_gone, .arg = arg};
     struct event_base *base = bufferevent_get_base(bev);
     if (s->fd >= 0) s->read_ev = event_new(base, s->fd, EV_READ | EV_PERSIST, on_readable, s);
@@ -279,9 +290,9 @@ void stream_sock_end(struct stream_sock *s, const char *tail, size_t len,
     s->out->drained = NULL;
     s->ending = true;
     s->prev = NULL;
-    s->next = ending;
-    if (ending) ending->prev = s;
-    ending = s;
+    s->next = s->set->ending;
+    if (s->next) s->next->prev = s;
+    s->set->ending = s;
 }
 
 void stream_sock_free(struct stream_sock *s) {
@@ -290,14 +301,15 @@ void stream_sock_free(struct stream_sock *s) {
     finish(s, false);
 }
 
-void stream_sock_shutdown(void) {
-    while (ending) {
-        struct stream_sock *s = ending;
-        ending = s->next;
-        if (ending) ending->prev = NULL;
+void stream_socks_free(struct stream_socks *set) {
+    if (!set) return;
+    while (set->ending) {
+        struct stream_sock *s = set->ending;
+        set->ending = s->next;
+        if (set->ending) set->ending->prev = NULL;
         s->ending = false; /* unlinked */
         finish(s, false);
     }
-    if (dummy_fd >= 0) close(dummy_fd);
-    dummy_fd = -1;
+    if (set->dummy_fd >= 0) close(set->dummy_fd);
+    free(set);
 }

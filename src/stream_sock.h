@@ -30,6 +30,9 @@
 
 struct evhttp_connection;
 struct stream_sock;
+/* The detached sockets of one HTTP server: the ended ones still writing,
+ * and the dummy descriptor. */
+struct stream_socks;
 
 /* The client went away (end of input, a failed write, or write_timeout_s
  * without progress), while the socket was still in use. */
@@ -45,8 +48,9 @@ typedef void stream_sock_closed_fn(void *arg);
  * evcon runs its close callback, which must not take it for the stream's
  * end. NULL when it cannot (out of descriptors or memory, or a deferring
  * backend): evcon is then untouched. */
-struct stream_sock *stream_sock_detach(struct evhttp_connection *evcon, int write_timeout_s,
-                                       stream_sock_gone_fn *on_gone, void *arg);
+struct stream_sock *stream_sock_detach(struct stream_socks *set, struct evhttp_connection *evcon,
+                                       int write_timeout_s, stream_sock_gone_fn *on_gone,
+                                       void *arg);
 
 /* The socket, or -1 once the client is gone. */
 int stream_sock_fd(const struct stream_sock *s);
@@ -71,8 +75,11 @@ void stream_sock_end(struct stream_sock *s, const char *tail, size_t len,
                      stream_sock_closed_fn *closed, void *arg);
 /* Closes at once, dropping what is queued. NULL is fine. */
 void stream_sock_free(struct stream_sock *s);
+/* An empty set; NULL when out of memory. */
+struct stream_socks *stream_socks_new(void);
 /* At shutdown: closes every ended socket still writing (each closed
- * callback runs) and the dummy descriptor. */
-void stream_sock_shutdown(void);
+ * callback runs) and the dummy descriptor, and frees the set. NULL is
+ * fine. */
+void stream_socks_free(struct stream_socks *set);
 
 #endif

@@ -46,6 +46,7 @@ struct workers {
     pthread_t *threads;      /* nthreads handles */
     int nthreads;            /* threads started */
     enum workers_priority priority; /* how the threads yield to the loop */
+    atomic_flag priority_warned;    /* SCHED_IDLE was refused and that was logged */
 };
 
 static void queue_push(struct job_queue *q, struct job *j) {
@@ -67,26 +68,25 @@ static struct job *queue_pop(struct job_queue *q) {
 /* Lowers the calling worker thread's priority as asked. Neither change is
  * fatal when refused: SCHED_IDLE falls back to the nice value (warned once),
  * a refused nice value leaves the thread at the loop's priority. */
-static void lower_priority(enum workers_priority priority) {
+static void lower_priority(struct workers *w) {
 #ifdef SCHED_IDLE
-    if (priority == WORKERS_PRIORITY_IDLE) {
+    if (w->priority == WORKERS_PRIORITY_IDLE) {
         struct sched_param param = {.sched_priority = 0};
         int rc = pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
         if (rc == 0) return;
-        static atomic_flag warned = ATOMIC_FLAG_INIT;
-        if (!atomic_flag_test_and_set(&warned))
+        if (!atomic_flag_test_and_set(&w->priority_warned))
             log_warn("msg=\"SCHED_IDLE refused, workers run at nice %d\" err=\"%s\"", WORKER_NICE,
                      strerror(rc));
     }
 #else
-    (void)priority;
+    (void)w;
 #endif
     (void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
 }
 
 static void *worker_main(void *arg) {
     struct workers *w = arg;
-    lower_priority(w->priority);
+    lower_priority(w);
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (!w->stopping && !w->todo.head) pthread_cond_wait(&w->wake, &w->lock);
@@ -147,6 +147,7 @@ struct workers *workers_new(struct event_base *base, int nthreads,
     struct workers *w = calloc(1, sizeof(*w));
     if (!w) return NULL;
     w->priority = priority;
+    atomic_flag_clear(&w->priority_warned);
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
     w->pipe_fds[0] = w->pipe_fds[1] = -1;

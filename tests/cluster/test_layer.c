@@ -51,7 +51,7 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg) {
 static struct cluster *layer(struct event_base *base) {
     char seeds[64], err[256] = "";
     snprintf(seeds, sizeof(seeds), "127.0.0.1:%s", getenv("CLUSTER_PORT_BASE"));
-    struct cluster_options opts = {seeds, 5000, -1, 1000, 5000};
+    struct cluster_options opts = {seeds, 5000, -1, 1000, 5000, {NULL, NULL}};
     struct cluster *c = cluster_new(base, &opts, err);
     if (!c) fail_msg("cluster_new: %s", err);
     return c;
