@@ -49,6 +49,7 @@ typedef struct session {
 typedef struct cli {
     const char *server_opt;  /* --server, else $CHAT_SERVER, else NULL */
     const char *session_opt; /* --session, else NULL */
+    const char *cacert_opt;  /* --cacert, else $CHAT_CACERT, else NULL */
     int no_retry;            /* --no-retry: one attempt per request */
     char *server;            /* normalised URL of the server in use */
     char *session_path;      /* the session file */
@@ -84,7 +85,8 @@ static int fail(int code, const char *fmt, ...) {
 }
 
 static void usage(FILE *f) {
-    fputs("usage: chat [--server URL] [--session FILE] [--no-retry] <command> [args]\n"
+    fputs("usage: chat [--server URL] [--session FILE] [--cacert FILE] [--no-retry]\n"
+          "            <command> [args]\n"
           "\n"
           "commands:\n"
           "  register EMAIL [--name NAME]   create an account and log in\n"
@@ -103,6 +105,9 @@ static void usage(FILE *f) {
           "terminal without echo, else read as one line from standard input.\n"
           "Server: --server, else $CHAT_SERVER, else the saved session's, else\n"
           "  " CHAT_DEFAULT_SERVER ".\n"
+          "An https:// server's certificate is checked against the system's CAs,\n"
+          "  or those in the PEM file --cacert, else $CHAT_CACERT, names (make run's\n"
+          "  self-signed one: .state/tls/localhost.crt).\n"
           "Session file: --session, else $CHAT_SESSION_FILE, else\n"
           "  $XDG_CONFIG_HOME/clusterchat/session (~/.config/clusterchat/session).\n"
           "While the server is unreachable or answers 503, send, login and history\n"
@@ -131,6 +136,8 @@ static int report(const cli *c, int err, const char *action) {
         fail(0, "cannot reach %s: %s", c->server, why);
     else
         fail(0, "%s failed: %s", action, why);
+    if (err == CHAT_ERR_NETWORK && strstr(why, "certificate is not trusted"))
+        fail(0, "hint: give the CA that signed it with --cacert FILE or CHAT_CACERT");
     if (err == CHAT_ERR_AUTH && c->saved.token)
         fail(0, "hint: the session may have ended; log in again with 'chat login EMAIL'");
     return exit_code(c->client, err);
@@ -242,6 +249,7 @@ static int option_take(const cli_opt *const tables[], int argc, char **argv, int
 static int globals_parse(cli *c, int argc, char **argv, int *i) {
     const cli_opt globals[] = {{"--server", &c->server_opt, NULL},
                                {"--session", &c->session_opt, NULL},
+                               {"--cacert", &c->cacert_opt, NULL},
                                {"--no-retry", NULL, &c->no_retry},
                                {NULL, NULL, NULL}};
     const cli_opt *const tables[] = {globals, NULL};
@@ -261,6 +269,7 @@ static int globals_parse(cli *c, int argc, char **argv, int *i) {
 static int args_parse(cli *c, const cli_opt *opts) {
     const cli_opt globals[] = {{"--server", &c->server_opt, NULL},
                                {"--session", &c->session_opt, NULL},
+                               {"--cacert", &c->cacert_opt, NULL},
                                {"--no-retry", NULL, &c->no_retry},
                                {NULL, NULL, NULL}};
     const cli_opt *const tables[] = {globals, opts, NULL};
@@ -432,10 +441,21 @@ static int session_fits(const cli *c) {
     return c->saved.token && c->saved.server && strcmp(c->saved.server, c->server) == 0;
 }
 
+/* A client for the server in use, with the CA file if one is given; NULL on OOM. */
+static chat_client *client_new(const cli *c) {
+    chat_client *client = chat_client_new(c->server);
+    if (client && c->cacert_opt && chat_client_set_cacert(client, c->cacert_opt) != CHAT_OK) {
+        chat_client_free(client);
+        return NULL;
+    }
+    return client;
+}
+
 /* Loads the session, picks the server and creates the client; with
  * need_session, fails unless there is a session for that server. */
 static int cli_open(cli *c, int need_session) {
     if (!c->server_opt) c->server_opt = env_get("CHAT_SERVER");
+    if (!c->cacert_opt) c->cacert_opt = env_get("CHAT_CACERT");
     int rc = session_path_resolve(c);
     if (rc == 0) session_load(c->session_path, &c->saved);
     const char *url = c->server_opt ? c->server_opt : c->saved.server;
@@ -446,7 +466,7 @@ static int cli_open(cli *c, int need_session) {
     else if (rc == 0 && need_session && !session_fits(c))
         rc = fail(EXIT_USAGE, "the saved session is for %s, not %s; log in there first",
                   c->saved.server, c->server);
-    if (rc == 0 && !(c->client = chat_client_new(c->server)))
+    if (rc == 0 && !(c->client = client_new(c)))
         rc = fail(EXIT_REFUSED, "cannot create the HTTP client");
     if (rc == 0 && c->no_retry) chat_client_set_retry(c->client, 0);
     if (rc == 0 && session_fits(c) && chat_client_set_token(c->client, c->saved.token) != CHAT_OK)
@@ -588,7 +608,7 @@ static int output_finish(int rc) {
 /* Best effort: ends the session the file held before it is replaced. */
 static void old_session_end(const cli *c, const char *new_token) {
     if (!session_fits(c) || strcmp(c->saved.token, new_token) == 0) return;
-    chat_client *old = chat_client_new(c->server);
+    chat_client *old = client_new(c);
     if (old && chat_client_set_token(old, c->saved.token) == CHAT_OK) {
         chat_client_set_timeout(old, CHAT_OLD_SESSION_TIMEOUT_MS);
         chat_logout(old);

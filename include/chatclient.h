@@ -98,6 +98,13 @@ const char *chat_client_token(const chat_client *c);
 const char *chat_client_error(const chat_client *c);
 /* The HTTP status of the last response, 0 if none arrived. */
 int chat_client_status(const chat_client *c);
+/* For https:// servers: verify the server's certificate against the CA
+ * certificates in the PEM file path (e.g. a self-signed server certificate
+ * itself) instead of the system's; NULL goes back to the system's. The file
+ * is read at each connection. CHAT_OK, or CHAT_ERR_NOMEM. A certificate that
+ * fails verification ends a call with CHAT_ERR_NETWORK at once (no retry),
+ * chat_client_error() saying that it is not trusted. */
+int chat_client_set_cacert(chat_client *c, const char *path);
 /* Total timeout per HTTP request in milliseconds (default 10000). */
 void chat_client_set_timeout(chat_client *c, long timeout_ms);
 /* Wall time in milliseconds, from the start of a call, within which send,

@@ -225,6 +225,19 @@ int chat__client_fail(chat_client *c, int err, const char *fmt, ...) {
     return err;
 }
 
+int chat__client_fail_transfer(chat_client *c, CURLcode cc) {
+    const char *detail = c->curl_error[0] ? c->curl_error : curl_easy_strerror(cc);
+    c->hopeless = chat__curl_code_is_hopeless(cc);
+    if (cc == CURLE_PEER_FAILED_VERIFICATION)
+        return chat__client_fail(c, CHAT_ERR_NETWORK,
+                                 "the server's TLS certificate is not trusted%s (%s)",
+                                 c->cacert ? " by the given CA file" : "", detail);
+    if (cc == CURLE_SSL_CACERT_BADFILE)
+        return chat__client_fail(c, CHAT_ERR_NETWORK, "cannot use the CA file %s (%s)",
+                                 c->cacert ? c->cacert : "of the system", detail);
+    return chat__client_fail(c, CHAT_ERR_NETWORK, "%s", detail);
+}
+
 /* Records the server's error message for a non-2xx response; returns err. */
 int chat__client_fail_status(chat_client *c, int err) {
     json_t *root = NULL;
@@ -326,6 +339,7 @@ void chat__client_setup_common(chat_client *c) {
     curl_easy_setopt(h, CURLOPT_USERAGENT, "libchatclient/1.0");
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(h, CURLOPT_DEFAULT_PROTOCOL, "http");
+    if (c->cacert) curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
@@ -390,10 +404,8 @@ int chat__client_strings(chat_client *c, const chat_request *req, char **url, ch
 static int client_transfer(chat_client *c) {
     CURLcode cc = curl_easy_perform(c->curl);
     if (c->nomem) return chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
-    c->hopeless = chat__curl_code_is_hopeless(cc);
-    if (cc != CURLE_OK)
-        return chat__client_fail(c, CHAT_ERR_NETWORK, "%s",
-                                 c->curl_error[0] ? c->curl_error : curl_easy_strerror(cc));
+    if (cc != CURLE_OK) return chat__client_fail_transfer(c, cc);
+    c->hopeless = 0;
     long status = 0;
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
     c->status = (int)status;
@@ -584,6 +596,7 @@ void chat_client_free(chat_client *c) {
     if (c->curl) curl_easy_cleanup(c->curl);
     if (c->curl_global) curl_global_cleanup(); /* after the handle */
     free(c->base_url);
+    free(c->cacert);
     chat__secret_free(c->token);
     chat__secret_free(c->cookie_token);
     free(c->body.data);
@@ -614,6 +627,18 @@ int chat_client_status(const chat_client *c) { return c ? c->status : 0; }
 /* A negative timeout restores the default; 0 means no timeout at all. */
 void chat_client_set_timeout(chat_client *c, long timeout_ms) {
     if (c) c->timeout_ms = timeout_ms < 0 ? CHAT_DEFAULT_TIMEOUT_MS : timeout_ms;
+}
+
+int chat_client_set_cacert(chat_client *c, const char *path) {
+    if (!c) return CHAT_ERR_USAGE;
+    char *copy = NULL;
+    if (path && !(copy = str_dup(path))) return chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    /* back to libcurl's default CA file: every other option is set again
+     * for each request, and the connections stay */
+    if (!copy && c->cacert) curl_easy_reset(c->curl);
+    free(c->cacert);
+    c->cacert = copy;
+    return CHAT_OK;
 }
 
 /* A negative budget restores the default; 0 turns retries off. */

@@ -39,6 +39,7 @@ struct chat_client {
     CURL *curl;                       /* one easy handle, reused (keep-alive) */
     int curl_global;                  /* holds a curl_global_init() reference */
     char *base_url;                   /* e.g. "http://host:8182", no trailing '/' */
+    char *cacert;                     /* CA file for https:// servers, NULL: the system's */
     char *token;                      /* session token, NULL when logged out */
     long timeout_ms;                  /* total timeout per request */
     long retry_budget_ms;             /* wall time in which retries may start, 0: none */
@@ -93,6 +94,10 @@ long chat__backoff_jitter(long delay);
 /* Records the words for a failure (control characters masked); returns err. */
 CHAT_PRINTF(3, 4)
 int chat__client_fail(chat_client *c, int err, const char *fmt, ...);
+/* Records the words for a failed transfer (libcurl's, made plainer for an
+ * untrusted certificate) and whether a retry could help; returns
+ * CHAT_ERR_NETWORK. */
+int chat__client_fail_transfer(chat_client *c, CURLcode cc);
 
 /* Records the server's error message for a non-2xx response; returns err. */
 int chat__client_fail_status(chat_client *c, int err);

@@ -195,13 +195,13 @@ static int tail_transfer(tail_state *t) {
     if (t->stop) return CHAT_OK;
     if (t->err) return t->err;
     if (cc != CURLE_OK) {
-        c->hopeless = chat__curl_code_is_hopeless(cc);
-        if (t->idle)
+        if (t->idle) {
+            c->hopeless = 0;
             return chat__client_fail(c, CHAT_ERR_NETWORK, "the server sent nothing for %ld ms",
                                      t->got_bytes || c->timeout_ms <= 0 ? CHAT_TAIL_IDLE_MS
                                                                         : c->timeout_ms);
-        return chat__client_fail(c, CHAT_ERR_NETWORK, "%s",
-                                 c->curl_error[0] ? c->curl_error : curl_easy_strerror(cc));
+        }
+        return chat__client_fail_transfer(c, cc);
     }
     if (!t->streaming) return chat__client_fail_status(c, chat__status_to_err(c->status));
     return chat__client_fail(c, CHAT_ERR_NETWORK, "the server ended the stream");

@@ -4,13 +4,15 @@
 # terminal (scripts/run.sh stop). The data is kept under .state/.
 #   default          the whole system, with scripts/stack: a 6-node Redis
 #                    Cluster (ports 7000-7005), three chatd (8183-8185) and
-#                    HAProxy on http://localhost:8182/ (stats on 127.0.0.1:8404)
+#                    HAProxy on http://localhost:8182/ and, with HTTP/2,
+#                    https://localhost:8443/ (stats on 127.0.0.1:8404)
 #   CHAT_SMALL=1     the small mode: one redis-server (append-only file on) and
 #                    one chatd on 8182, no HAProxy
 #   CHAT_SMALL=1 CHAT_CLUSTER=1
 #                    one chatd on 8182 that uses the 6-node Redis Cluster
 # CHAT_CLUSTER=1 alone changes nothing: the whole system runs on the cluster.
-# Variables: CHAT_PORT (8182), CHAT_REDIS_PORT (6399, small mode),
+# Variables: CHAT_PORT (8182), CHAT_TLS_PORT (8443), CHAT_TLS_CERT,
+# CHAT_REDIS_PORT (6399, small mode),
 # CLUSTERCHAT_STATE (.state), and those of scripts/stack and scripts/cluster.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

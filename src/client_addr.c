@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static bool is_space(char c) { return c == ' ' || c == '\t'; }
 
@@ -50,4 +51,14 @@ void client_addr_pick(const char *peer, const char *forwarded_for, const char *t
         }
     }
     snprintf(out, size, "%s", peer);
+}
+
+bool client_addr_forwarded_https(const char *peer, const char *forwarded_proto,
+                                 const char *trusted) {
+    if (!forwarded_proto || !client_addr_listed(peer, trusted)) return false;
+    const char *comma = strrchr(forwarded_proto, ',');
+    const char *last = comma ? comma + 1 : forwarded_proto;
+    size_t len = strlen(last);
+    trim(&last, &len);
+    return len == 5 && strncasecmp(last, "https", 5) == 0;
 }

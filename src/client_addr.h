@@ -3,7 +3,8 @@
  * peer's address, unless the peer is a trusted proxy (HAProxy with
  * "option forwardfor"): then it is the last address in the last
  * X-Forwarded-For header, the one that proxy appended. Addresses a client
- * put in front of it are never believed.
+ * put in front of it are never believed. The same trust decides whether
+ * X-Forwarded-Proto says the client came over TLS.
  */
 #ifndef CHAT_CLIENT_ADDR_H
 #define CHAT_CLIENT_ADDR_H
@@ -21,5 +22,11 @@ bool client_addr_listed(const char *addr, const char *list);
  * IPv6 address, else the peer. forwarded_for may be NULL. */
 void client_addr_pick(const char *peer, const char *forwarded_for, const char *trusted,
                       char *out, size_t size);
+
+/* True when the peer is in trusted and the last entry of forwarded_proto
+ * (an X-Forwarded-Proto value, may be NULL) is "https": the client reached
+ * that proxy over TLS. An untrusted peer's header is never believed. */
+bool client_addr_forwarded_https(const char *peer, const char *forwarded_proto,
+                                 const char *trusted);
 
 #endif

@@ -20,6 +20,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "client_addr.h"
 #include "http_conns.h"
 #include "json.h"
 #include "log.h"
@@ -265,6 +266,15 @@ api_error http_body_json(struct request *r, json_t **out) {
 bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]) {
     return token_from_headers(http_known_header(r, HTTP_H_COOKIE),
                               http_known_header(r, HTTP_H_AUTHORIZATION), out);
+}
+
+bool http_forwarded_https(const struct request *r) {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    if (evcon) evhttp_connection_get_peer(evcon, &peer, &port);
+    return peer && client_addr_forwarded_https(peer, http_header(r, "X-Forwarded-Proto"),
+                                               r->srv->cfg.trusted_proxies);
 }
 
 /* The Date header's value, as evhttp writes it, made at most once a second. */

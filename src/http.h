@@ -111,6 +111,10 @@ void http_client_address(const struct request *r, char out[CLIENT_ADDR_MAX]);
 /* Finds the session token in the Authorization header or the authKey cookie. */
 bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]);
 
+/* True when the client reached us over TLS: a trusted proxy (see
+ * --trusted-proxies) said so with X-Forwarded-Proto: https. */
+bool http_forwarded_https(const struct request *r);
+
 /* Adds a response header. */
 void http_add_header(struct request *r, const char *name, const char *value);
 

@@ -69,16 +69,23 @@ static void reply_error(struct user_op *op, api_error e) {
 
 /* ---- the session that ends both registration and login ---- */
 
+/* Sets the session cookie to token for max_age seconds ("" and 0 end it).
+ * It is Secure when the client came over TLS, so that the browser never
+ * sends it over plain HTTP; over plain HTTP it cannot be. */
+static void add_session_cookie(struct request *r, const char *token, int max_age) {
+    char cookie[160];
+    snprintf(cookie, sizeof(cookie), TOKEN_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=%d",
+             token, http_forwarded_https(r) ? "; Secure" : "", max_age);
+    http_add_header(r, "Set-Cookie", cookie);
+}
+
 static void on_session_created(enum store_status st, void *arg) {
     struct user_op *op = arg;
     if (st != STORE_OK) {
         reply_error(op, API_E_UNAVAILABLE);
         return;
     }
-    char cookie[160];
-    snprintf(cookie, sizeof(cookie), TOKEN_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d",
-             op->token, op->r->srv->cfg.session_ttl);
-    http_add_header(op->r, "Set-Cookie", cookie);
+    add_session_cookie(op->r, op->token, op->r->srv->cfg.session_ttl);
     json_t *body = json_pack("{s:s, s:s, s:s}", "id", op->user.id, "email", op->user.email,
                              "name", op->user.name);
     if (body && op->registering) json_object_set_new(body, "authKey", json_string(op->token));
@@ -256,8 +263,7 @@ static void on_session_deleted(enum store_status st, void *arg) {
     } else if (st != STORE_OK) {
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
     } else {
-        http_add_header(r, "Set-Cookie",
-                        TOKEN_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+        add_session_cookie(r, "", 0);
         http_reply_empty(r, 204);
     }
 }

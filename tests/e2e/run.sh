@@ -2,7 +2,10 @@
 # Browser tests: the web client end to end in headless Chromium (Debian's
 # chromium, driven by playwright-core from npm), against the whole system
 # on free loopback ports: a 6-node Redis Cluster, three chatd serving the
-# page (--web-root web) and HAProxy with deploy/haproxy.cfg in front of them.
+# page (--web-root web) and HAProxy with deploy/haproxy.cfg in front of them,
+# serving HTTPS with HTTP/2 (a self-signed certificate from scripts/tls-cert,
+# which Chromium is told to accept and Node to trust) and plain HTTP. The
+# tests use the HTTPS address (E2E_URL); E2E_HTTP_URL is the plain one.
 # Installs playwright-core with `npm ci` when tests/e2e/node_modules lacks it
 # or is older than package-lock.json. Screenshots go to build/e2e-artifacts/
 # (E2E_ARTIFACTS). Runs tests/e2e/*.test.mjs with Node's test runner; output
@@ -42,8 +45,10 @@ for i in 1 2 3; do
     --web-root "$top/web" --redis-timeout 5000 || exit 1
   urls+=("http://127.0.0.1:$port") pids+=("$CHATD_PID")
 done
-lb=$(free_port) stats=$(free_port)
-CHAT_LB_BIND=127.0.0.1:$lb CHAT_LB_STATS=127.0.0.1:$stats CHATD1=${urls[0]#http://} \
+lb=$(free_port) stats=$(free_port) tls_port=$(free_port)
+pem=$("$top/scripts/tls-cert" "$tmp/tls" 2>/dev/null) || { echo "not ok - a certificate for HTTPS"; exit 1; }
+CHAT_LB_TLS_BIND=127.0.0.1:$tls_port CHAT_LB_TLS_CERT=$pem \
+  CHAT_LB_BIND=127.0.0.1:$lb CHAT_LB_STATS=127.0.0.1:$stats CHATD1=${urls[0]#http://} \
   CHATD2=${urls[1]#http://} CHATD3=${urls[2]#http://} \
   haproxy -db -f "$top/deploy/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
 STARTED_PIDS+=("$!")
@@ -55,7 +60,10 @@ if ! wait_until 30 servers_up; then
 fi
 
 echo "# the cluster, three chatd and HAProxy came up in $((SECONDS - started)) s"
-export E2E_URL="http://127.0.0.1:$lb" E2E_CHATD_URLS="${urls[*]}" E2E_CHATD_PIDS="${pids[*]}"
+# The certificate names 127.0.0.1 as well as localhost.
+export E2E_URL="https://127.0.0.1:$tls_port" E2E_HTTP_URL="http://127.0.0.1:$lb"
+export NODE_EXTRA_CA_CERTS=$tmp/tls/localhost.crt
+export E2E_CHATD_URLS="${urls[*]}" E2E_CHATD_PIDS="${pids[*]}"
 export E2E_ARTIFACTS=${E2E_ARTIFACTS:-$top/build/e2e-artifacts} CHROMIUM=$chromium
 mkdir -p "$E2E_ARTIFACTS"
 rc=0

@@ -57,6 +57,13 @@ start_chatd "$top/$build/chatd" "$tmp/nocache.log" "$nocache_port" "$redis_port"
   --session-cache-ms 0 || exit 1
 nocache_pid=$CHATD_PID
 export CHAT_URL2="http://127.0.0.1:$second_port" CHAT_NOCACHE_URL="http://127.0.0.1:$nocache_port"
+# For test_secure_cookie: a chatd that trusts no proxy on this machine, so
+# that the X-Forwarded-Proto the tests send it must be ignored.
+untrusted_port=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/untrusted.log" "$untrusted_port" "$redis_port" --workers 1 \
+  --trusted-proxies 192.0.2.1 || exit 1
+untrusted_pid=$CHATD_PID
+export CHAT_UNTRUSTED_URL="http://127.0.0.1:$untrusted_port"
 
 export CHAT_URL="http://127.0.0.1:$chat_port"
 export CHAT_REDIS_PORT=$redis_port
@@ -240,4 +247,5 @@ tap_clean_exit "$limited_pid" "$tmp/limited.log" "chatd with low limits" || rc=1
 tap_clean_exit "$limited2_pid" "$tmp/limited2.log" "the second chatd with low limits" || rc=1
 tap_clean_exit "$second_pid" "$tmp/second.log" "the second chatd with the session cache" || rc=1
 tap_clean_exit "$nocache_pid" "$tmp/nocache.log" "chatd without the session cache" || rc=1
+tap_clean_exit "$untrusted_pid" "$tmp/untrusted.log" "chatd that trusts no local proxy" || rc=1
 exit $rc

@@ -2,12 +2,17 @@
 # Stack tests: the whole system on free loopback ports — a 6-node Redis
 # Cluster, three chatd and HAProxy with deploy/haproxy.cfg — plus a second,
 # small HAProxy + chatd + standalone Redis whose Redis the test takes away.
-# Runs tests/stack/test_* against them (build folder $1): test_realtime first
-# (it kills the fourth chatd), then test_stack (it kills the first and drains
-# the second). Output is TAP.
+# The first HAProxy serves HTTPS with HTTP/2 as well, with a self-signed
+# certificate made by scripts/tls-cert. Runs tests/stack/test_* against them
+# (build folder $1): test_https and test_realtime first (the latter kills the
+# fourth chatd), then test_stack (it kills the first and drains the second).
+# Output is TAP.
 #
 # The tests find their fixtures in the environment (set below):
 #   CHAT_URL                    HAProxy in front of chatd 1-3 (testlib)
+#   CHAT_TLS_URL                its HTTPS port (test_https)
+#   CHAT_CACERT                 the certificate that port presents
+#   CHAT_WRONG_CACERT           another self-signed certificate (must fail)
 #   CHATD1_URL .. CHATD3_URL    the three chatd behind it
 #   CHATD1_PID .. CHATD3_PID    their pids (test_stack kills and drains)
 #   CHATD4_URL, CHATD4_PID      a fourth chatd, not behind HAProxy
@@ -24,11 +29,13 @@ build=${1:-build}
 
 use_scratch cluster
 
-# start_haproxy NAME BIND STATS APP1 APP2 APP3: HAProxy in the foreground
-# (-db) in the background, with the shipped config.
+# start_haproxy NAME BIND STATS APP1 APP2 APP3 [TLS_BIND PEM]: HAProxy in the
+# foreground (-db) in the background, with the shipped config; with TLS_BIND,
+# HTTPS there too.
 start_haproxy() {
-  local name=$1
-  CHAT_LB_BIND=$2 CHAT_LB_STATS=$3 CHATD1=$4 CHATD2=$5 CHATD3=$6 \
+  local name=$1 tls_env=()
+  [[ -n ${7:-} ]] && tls_env=(CHAT_LB_TLS_BIND="$7" CHAT_LB_TLS_CERT="$8")
+  env "${tls_env[@]}" CHAT_LB_BIND="$2" CHAT_LB_STATS="$3" CHATD1="$4" CHATD2="$5" CHATD3="$6" \
     haproxy -db -f "$top/deploy/haproxy.cfg" >"$tmp/$name.log" 2>&1 &
   STARTED_PIDS+=("$!")
 }
@@ -57,8 +64,9 @@ port=$(free_port) || exit 1
 start_chatd "$top/$build/chatd" "$tmp/chatd4.log" "$port" "$CLUSTER_PORT_BASE" \
   --stream-buffer 65536 --redis-timeout 5000 || exit 1
 export CHATD4_URL="http://127.0.0.1:$port" CHATD4_PID=$CHATD_PID
-lb=$(free_port) stats=$(free_port)
-start_haproxy haproxy "127.0.0.1:$lb" "127.0.0.1:$stats" "${apps[@]}"
+lb=$(free_port) stats=$(free_port) tls_port=$(free_port)
+pem=$("$top/scripts/tls-cert" "$tmp/tls" 2>/dev/null) || { echo "not ok - a certificate for HTTPS"; exit 1; }
+start_haproxy haproxy "127.0.0.1:$lb" "127.0.0.1:$stats" "${apps[@]}" "127.0.0.1:$tls_port" "$pem"
 if ! wait_until 30 servers_up "$stats" 3; then
   echo "not ok - HAProxy sees 3 chatd"
   curl -s "http://127.0.0.1:$stats/stats;csv" | cut -d, -f1,2,18,37 | sed 's/^/# /'
@@ -78,6 +86,11 @@ start_haproxy haproxy-lose "127.0.0.1:$lose_lb" "127.0.0.1:$lose_stats" \
   "127.0.0.1:$lose_app" "127.0.0.1:$lose_app" "127.0.0.1:$lose_app"
 
 export CHAT_URL="http://127.0.0.1:$lb"
+# The certificate names localhost (and 127.0.0.1).
+export CHAT_TLS_URL="https://localhost:$tls_port" CHAT_CACERT=$tmp/tls/localhost.crt
+# A certificate that did not sign the server's, for the wrong-CA cases.
+"$top/scripts/tls-cert" "$tmp/other-ca" >/dev/null 2>&1
+export CHAT_WRONG_CACERT=$tmp/other-ca/localhost.crt
 export CHATD1_URL="http://${apps[0]}" CHATD2_URL="http://${apps[1]}" CHATD3_URL="http://${apps[2]}"
 export CHATD1_PID=${pids[0]} CHATD2_PID=${pids[1]} CHATD3_PID=${pids[2]}
 export LOSE_STATS_URL="http://127.0.0.1:$lose_stats/stats;csv" LOSE_REDIS_PORT=$lose_redis
@@ -110,6 +123,69 @@ else
   tail -5 "$tmp"/fanout*.out; rc=1
 fi
 grep -h '^latency_ms' "$tmp"/fanout*.out | sed 's/^/# fan-out /'
+
+# HTTPS on HAProxy's TLS port: HTTP/2 by ALPN, HSTS there and not on plain
+# HTTP, an event stream over HTTP/2, and chatd's Secure cookie only over TLS.
+tls_checks() {
+  local h2 http1 hsts plain_hsts body
+  h2=$(curl --http2 -s --cacert "$CHAT_CACERT" -o /dev/null -w '%{http_version}' "$CHAT_TLS_URL/health")
+  http1=$(curl --http1.1 -s --cacert "$CHAT_CACERT" -o /dev/null -w '%{http_version}' "$CHAT_TLS_URL/health")
+  if [[ $h2 == 2 && $http1 == 1.1 ]]; then
+    echo "ok - HTTPS negotiates HTTP/2 (and HTTP/1.1 for clients without h2)"
+  else
+    echo "not ok - HTTPS negotiates HTTP/2 (got '$h2') and HTTP/1.1 (got '$http1')"; rc=1
+  fi
+  hsts=$(curl -s --cacert "$CHAT_CACERT" -o /dev/null -D - "$CHAT_TLS_URL/" | tr -d '\r' |
+    grep -i '^strict-transport-security:')
+  plain_hsts=$(curl -s -o /dev/null -D - "$CHAT_URL/" | tr -d '\r' | grep -ci '^strict-transport-security:')
+  if [[ $hsts == *max-age=* && $plain_hsts == 0 ]]; then
+    echo "ok - HSTS on HTTPS ($hsts), none on plain HTTP"
+  else
+    echo "not ok - HSTS on HTTPS ('$hsts'), none on plain HTTP ($plain_hsts)"; rc=1
+  fi
+  # A stream over HTTP/2: the event sent meanwhile arrives on it.
+  curl -sN --http2 --cacert "$CHAT_CACERT" -m 20 -D "$tmp/h2-stream.headers" \
+    "$CHAT_TLS_URL/message/stream" >"$tmp/h2-stream" 2>&1 & local s=$!
+  wait_until 10 grep -q ': connected' "$tmp/h2-stream"
+  body=$(curl -s --cacert "$CHAT_CACERT" -c "$tmp/tls.cookie" -D "$tmp/tls-register.headers" \
+    -H 'Content-Type: application/json' -H 'X-Forwarded-Proto: http' \
+    -d "{\"email\":\"tls-$$@example.com\",\"password\":\"tls password\"}" "$CHAT_TLS_URL/user/")
+  curl -s --cacert "$CHAT_CACERT" -b "$tmp/tls.cookie" -H 'Content-Type: application/json' \
+    -d "{\"text\":\"over h2 $$\"}" "$CHAT_TLS_URL/message/" >/dev/null
+  wait_until 10 grep -q "over h2 $$" "$tmp/h2-stream"
+  kill -INT "$s" 2>/dev/null; wait "$s" 2>/dev/null
+  if grep -q "over h2 $$" "$tmp/h2-stream" && grep -q '^HTTP/2 200' "$tmp/h2-stream.headers"; then
+    echo "ok - an event stream over HTTP/2 delivers a message sent meanwhile"
+  else
+    echo "not ok - an event stream over HTTP/2 delivers a message sent meanwhile"
+    tail -5 "$tmp/h2-stream" | sed 's/^/# /'; rc=1
+  fi
+  # Over HTTPS the cookie is Secure, even when the client claims plain HTTP;
+  # over plain HTTP it is not, even when the client claims HTTPS.
+  local plain
+  plain=$(curl -s -o /dev/null -D - -H 'Content-Type: application/json' -H 'X-Forwarded-Proto: https' \
+    -d "{\"email\":\"tls-$$@example.com\",\"password\":\"tls password\"}" -X PUT "$CHAT_URL/user/" |
+    tr -d '\r' | grep -i '^set-cookie:')
+  if grep -qi '^set-cookie: authKey=.*; Secure' "$tmp/tls-register.headers" &&
+     [[ -n $plain && $plain != *Secure* ]]; then
+    echo "ok - the session cookie is Secure over HTTPS only (HAProxy sets X-Forwarded-Proto)"
+  else
+    echo "not ok - the session cookie is Secure over HTTPS only ($body / $plain)"; rc=1
+  fi
+  # The command-line client with the certificate, and without it.
+  if CHAT_CACERT=$CHAT_CACERT CHAT_PASSWORD="tls password" CHAT_SESSION_FILE=$tmp/tls.session \
+       "$top/$build/chat" --server "$CHAT_TLS_URL" login "tls-$$@example.com" >/dev/null &&
+     CHAT_SESSION_FILE=$tmp/tls.session "$top/$build/chat" --cacert "$CHAT_CACERT" send "cli over https" >/dev/null &&
+     ! CHAT_SESSION_FILE=$tmp/tls.session "$top/$build/chat" --cacert "$CHAT_WRONG_CACERT" history \
+       >/dev/null 2>"$tmp/tls-wrong.err" && grep -q 'certificate is not trusted' "$tmp/tls-wrong.err"; then
+    echo "ok - chat works over HTTPS with --cacert/CHAT_CACERT and refuses another CA clearly"
+    sed 's/^/# /' "$tmp/tls-wrong.err"
+  else
+    echo "not ok - chat works over HTTPS with --cacert/CHAT_CACERT and refuses another CA clearly"
+    sed 's/^/# /' "$tmp/tls-wrong.err"; rc=1
+  fi
+}
+tls_checks
 
 for bin in "$top/$build"/tests/stack/test_*; do
   [[ -x $bin ]] || continue

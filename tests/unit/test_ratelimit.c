@@ -1,7 +1,8 @@
 /*
  * Unit tests for the pure parts of the abuse limits: rate_rule_parse (the
  * "N/seconds" settings) and client_addr (whose address a request is counted
- * against, behind trusted proxies only).
+ * against, behind trusted proxies only, and whether such a proxy says the
+ * client came over TLS).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,6 +63,23 @@ static void trusted_list_matches_whole_entries(void **state) {
     assert_false(client_addr_listed("", "10.0.0.1,,"));
 }
 
+static void forwarded_https_only_from_a_trusted_proxy(void **state) {
+    (void)state;
+    const char *trusted = "127.0.0.1, ::1";
+    assert_true(client_addr_forwarded_https("127.0.0.1", "https", trusted));
+    assert_true(client_addr_forwarded_https("::1", " HTTPS ", trusted));
+    /* an untrusted peer is not believed, whatever it says */
+    assert_false(client_addr_forwarded_https("192.0.2.1", "https", trusted));
+    assert_false(client_addr_forwarded_https("192.0.2.1", "https", ""));
+    /* only the last entry is the proxy's own */
+    assert_true(client_addr_forwarded_https("127.0.0.1", "http, https", trusted));
+    assert_false(client_addr_forwarded_https("127.0.0.1", "https, http", trusted));
+    const char *not_tls[] = {"http", "", "httpss", "https2", "ws", NULL};
+    for (int i = 0; not_tls[i]; i++)
+        assert_false(client_addr_forwarded_https("127.0.0.1", not_tls[i], trusted));
+    assert_false(client_addr_forwarded_https("127.0.0.1", NULL, trusted));
+}
+
 static void rate_and_session_index_keys(void **state) {
     (void)state;
     char out[STORE_KEY_MAX];
@@ -77,6 +95,7 @@ int main(void) {
         cmocka_unit_test(rules_parse),
         cmocka_unit_test(the_peer_counts_unless_it_is_a_trusted_proxy),
         cmocka_unit_test(trusted_list_matches_whole_entries),
+        cmocka_unit_test(forwarded_https_only_from_a_trusted_proxy),
         cmocka_unit_test(rate_and_session_index_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
