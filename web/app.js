@@ -476,8 +476,8 @@
   // stream for the rooms of every tab and posts each event to the others on
   // a BroadcastChannel. When the leader closes, the lock passes to another
   // tab, which opens the stream from the last position every tab has seen.
-  // Without BroadcastChannel or Web Locks (plain HTTP on a host other than
-  // localhost is no secure context) every tab holds its own stream.
+  // Without BroadcastChannel or Web Locks (plain HTTP to any host but this
+  // machine is no secure context) every tab holds its own stream.
   const live = (() => {
     const tab = newKey();
     const channel = 'BroadcastChannel' in window ? new BroadcastChannel('clusterchat-live') : null;
