@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "http_refusal.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -182,6 +183,7 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg) {
     (void)arg;
     struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
     if (!bev) return NULL;
+    http_refusal_watch(bev); /* without it, evhttp's own 413 page goes out */
     bufferevent_incref(bev); /* kept alive until adopt() has looked at it */
     if (event_base_once(base, -1, EV_TIMEOUT, adopt, bev, NULL) < 0) bufferevent_decref(bev);
     return bev;
