@@ -19,6 +19,8 @@
 #   BENCH_PLOTS  where the PNG plots go ("" for none); by default docs/img for
 #                a full run (every scenario, not quick), else beside the results
 #   BENCH_MESSAGES, BENCH_GAP_MS  fanout: messages per run (20), ms between them (500)
+#   BENCH_FANOUT_CONTENDERS  fanout: the contenders (default all), e.g.
+#                "chatd chatd-lb3": one chatd direct and three behind HAProxy
 #   BENCH_HISTORY  messages in the history scenario (default 200000, quick 20000)
 #   BENCH_LOGIN_CONNECTIONS  login: connections of the login storm (4)
 #   BENCH_LOGIN_RATE  login: the paced sends' rate per second (default: half
@@ -72,11 +74,11 @@ while getopts 'qs:d:r:c:n:W:o:h' opt; do
     n) counts=$OPTARG ;;
     W) nchan_workers=$OPTARG ;;
     o) out_dir=$OPTARG ;;
-    *) bench_usage 5,28 ;;
+    *) bench_usage 5,30 ;;
     esac
 done
 shift $((OPTIND - 1))
-(($# == 0)) || bench_usage 5,28
+(($# == 0)) || bench_usage 5,30
 if ((quick)); then
     duration=${duration:-3} rounds=${rounds:-1} counts=${counts:-1000} history=${history:-20000}
 fi
