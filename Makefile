@@ -18,6 +18,17 @@ ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
+# The libraries' flags come from pkg-config, asked only when this make
+# builds something: `make run` installs missing packages first (deps) and
+# builds in a second make, so a fresh machine sees no pkg-config errors.
+# A build without the packages stops with one line that names them.
+NO_BUILD_GOALS := deps run stop clean format
+ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
+PKG_MISSING := $(shell for p in $(sort $(PKGS) $(CLIPKGS) cmocka); do \
+                 pkg-config --exists $$p 2>/dev/null || echo $$p; done)
+ifneq ($(PKG_MISSING),)
+$(error pkg-config finds no $(PKG_MISSING); `make deps` installs the packages)
+endif
 SRV_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 SRV_LIBS   := $(shell pkg-config --libs $(PKGS)) -lpthread
 CLI_CFLAGS := $(shell pkg-config --cflags $(CLIPKGS))
@@ -25,6 +36,7 @@ CLI_LIBS   := $(shell pkg-config --libs $(CLIPKGS))
 TEST_LIBS  := $(shell pkg-config --libs cmocka)
 EV_CFLAGS  := $(shell pkg-config --cflags libevent)
 EV_LIBS    := $(shell pkg-config --libs libevent)
+endif
 
 SRV_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c))
 SRV_OBJS  := $(SRV_SRCS:%.c=$(BUILD)/%.o)

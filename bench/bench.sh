@@ -20,6 +20,8 @@
 #   -o  where the results go                      (BENCH_OUT, default bench/runs)
 #   BENCH_PLOTS  where the PNG plots go ("" for none; default beside the results)
 #   BENCH_MESSAGES, BENCH_GAP_MS  fanout: messages per run (20), ms between them (500)
+#   BENCH_FANOUT_CONTENDERS  fanout: the contenders (default all), e.g.
+#                "chatd chatd-lb3": one chatd direct and three behind HAProxy
 #   BENCH_HISTORY  messages in the history scenario (default 200000, quick 20000)
 #   BENCH_LOGIN_CONNECTIONS  login: connections of the login storm (4)
 #   BENCH_LOGIN_RATE  login: the paced sends' rate per second (default: half
@@ -75,11 +77,11 @@ while getopts 'qs:d:r:c:n:W:o:h' opt; do
     n) counts=$OPTARG ;;
     W) nchan_workers=$OPTARG ;;
     o) out_dir=$OPTARG ;;
-    *) bench_usage 7,29 ;;
+    *) bench_usage 7,33 ;;
     esac
 done
 shift $((OPTIND - 1))
-(($# == 0)) || bench_usage 7,29
+(($# == 0)) || bench_usage 7,33
 if ((quick)); then
     duration=${duration:-3} rounds=${rounds:-1} counts=${counts:-1000} history=${history:-20000}
 fi

@@ -188,6 +188,17 @@ post_ok() {
     [[ $status == 201 ]] || die "POST $1 answered $status, not 201"
 }
 
+# ---- HAProxy (deploy/haproxy.cfg, three server lines) ----
+
+# lb_servers STATS: "UP DOWN" counts of the chatd servers in HAProxy's stats.
+lb_servers() {
+    curl -sf "http://$1/stats;csv" |
+        awk -F, '$1 == "chatd" && $2 != "BACKEND" {n[$18]++} END {print n["UP"] + 0, n["DOWN"] + 0}'
+}
+
+# lb_ready STATS UP: exactly UP servers up, the others down.
+lb_ready() { [[ $(lb_servers "$1") == "$2 $((3 - $2))" ]]; }
+
 # ---- what a process costs ----
 
 # pss_kb PID...: the proportional set size of the processes together, KB (a

@@ -169,6 +169,10 @@ for n in ${counts:-}; do
         "$(med "$s" chatd-rooms p99_ms)" "$(med "$s" chatd p99_ms)" - -
     ratio "fanout $n: chatd two-room stream CPU per delivery / one-room stream's" \
         "$(med "$s" chatd-rooms cpu_us_per_delivery)" "$(med "$s" chatd cpu_us_per_delivery)" - -
+    ratio "fanout $n: through HAProxy, 3 chatd p99 / one chatd direct p99" \
+        "$(med "$s" chatd-lb3 p99_ms)" "$(med "$s" chatd p99_ms)" "<=" 1.2
+    ratio "fanout $n: through HAProxy, 3 chatd p50 / one chatd direct p50" \
+        "$(med "$s" chatd-lb3 p50_ms)" "$(med "$s" chatd p50_ms)" - -
     ratio "fanout $n: chatd CPU per delivery / floor's" \
         "$(med "$s" chatd cpu_us_per_delivery)" "$(med "$s" floor cpu_us_per_delivery)" - -
     for w in ${nchan_workers:-1}; do

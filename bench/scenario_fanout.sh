@@ -4,6 +4,11 @@
 #   chatd          GET /message/stream on one chatd (standalone Redis)
 #   chatd-rooms    GET /stream?rooms=lobby,bench-other on the same: the
 #                  multi-room stream, whose event ids differ per stream
+#   chatd-lb3      the same through HAProxy (deploy/haproxy.cfg) in front of
+#                  three chatd on that Redis: the load balancer spreads the
+#                  subscribers, and the messages are sent through it too, as
+#                  a browser does (compare its p99 with chatd's: the cost of
+#                  the path users take)
 #   nchan-redis-wW nchan's EventSource subscribers, messages through the same
 #                  redis-server (nginx with W workers)
 #   nchan-mem-wW   the same with the messages in nginx's shared memory
@@ -18,6 +23,9 @@
 # delivery latency over all deliveries (p50, p99, p99.9, max), the server's
 # KB per subscriber, idle and after the messages, and the server's CPU time
 # per delivery (us). The latency distributions go to $tmp/cdf for the plot.
+# BENCH_FANOUT_CONTENDERS chooses the contenders (default: all; nchan's are
+# those of $nchan_workers), e.g. "chatd chatd-lb3" for the load balancer's
+# cost alone.
 # Sourced by bench/bench.sh.
 # shellcheck disable=SC2154  # tmp, chatd, floor, sse_load, ... are bench.sh's
 
@@ -55,13 +63,70 @@ sse_field() {
     awk -v line="$2" -v key="$3" '$1 == line {for (i = 2; i < NF; i++) if ($i == key) print $(i + 1)}' "$1"
 }
 
+# lb_subscribers N: sets subs to how many of N subscribers HAProxy can
+# carry, and lb_maxconn to its maxconn for them. HAProxy needs 2 descriptors
+# per connection (client and chatd) and a few more, and refuses to start
+# when maxconn needs more than the hard open-file limit. The limit is raised
+# when that is allowed (root with CAP_SYS_RESOURCE); else the count is cut
+# to what fits, and said.
+lb_subscribers() {
+    local n=$1 hard reserve=100
+    local need=$((2 * (n + reserve) + 200))
+    hard=$(ulimit -Hn)
+    if [[ $hard != unlimited ]] && ((hard < need)) && ! ulimit -Hn "$need" 2>/dev/null; then
+        n=$(((hard - 200) / 2 - reserve))
+        say "HAProxy needs $need open files for $1 streams, the hard limit is $hard and cannot" \
+            "be raised here: chatd-lb3 runs with $n subscribers"
+    fi
+    ulimit -Sn "$(ulimit -Hn)"
+    subs=$n
+    lb_maxconn=$((n + reserve))
+}
+
+# fanout_lb N: three chatd on the fan-out's Redis behind HAProxy with the
+# shipped config, for N subscribers; sets sub_url, pub_url, server_pid (HAProxy)
+# and pids. It waits until HAProxy sees the three chatd UP.
+fanout_lb() {
+    local n=$1 i port lb_port stats
+    local -a apps
+    pids=''
+    for i in 1 2 3; do
+        port=$(free_port)
+        start_chatd "$chatd" "$tmp/fanout-lb-chatd$i.log" "$port" "$redis_port" --log-level warn \
+            --max-streams $((n + 100)) || die "chatd $i behind HAProxy did not start"
+        apps+=("127.0.0.1:$port")
+        pids+="$CHATD_PID "
+    done
+    lb_port=$(free_port)
+    stats=$(free_port)
+    [[ $stats != "$lb_port" ]] || stats=$(free_port)
+    CHAT_LB_BIND=127.0.0.1:$lb_port CHAT_LB_STATS=127.0.0.1:$stats CHAT_LB_MAXCONN=$lb_maxconn \
+        CHATD1=${apps[0]} CHATD2=${apps[1]} CHATD3=${apps[2]} \
+        haproxy -db -f "$root/deploy/haproxy.cfg" >/dev/null 2>"$tmp/fanout-lb-haproxy.log" &
+    server_pid=$!
+    STARTED_PIDS+=("$server_pid")
+    pids+=$server_pid
+    wait_until 30 lb_ready "127.0.0.1:$stats" 3 || {
+        tail -n 20 "$tmp/fanout-lb-haproxy.log" >&2
+        die "HAProxy does not show 3 chatd UP"
+    }
+    sub_url=http://127.0.0.1:$lb_port/message/stream
+    pub_url=http://127.0.0.1:$lb_port/message/
+}
+
 # fanout_server NAME N: starts contender NAME for N subscribers; sets sub_url,
-# pub_url, header, server_pid and pids (all its processes).
+# pub_url, header, server_pid and pids (all its processes; those that
+# fanout_run stops are server_pid and, for chatd-lb3, the chatd too).
 fanout_server() {
     local name=$1 n=$2 port w
     port=$(free_port)
     header=''
     case $name in
+    chatd-lb3)
+        fanout_lb "$n"
+        [[ -n $fanout_token ]] || fanout_token=$(register_user "${pub_url%/message/}")
+        header="Cookie: authKey=$fanout_token"
+        ;;
     chatd | chatd-rooms)
         start_chatd "$chatd" "$tmp/fanout-chatd.log" "$port" "$redis_port" --log-level warn \
             --max-streams $((n + 100)) || die "chatd did not start"
@@ -99,12 +164,14 @@ fanout_server() {
 
 # fanout_run NAME N ROUND: one run, its figures recorded.
 fanout_run() {
-    local name=$1 n=$2 round=$3 out=$tmp/fanout-$1-$2-$3.out before idle after cpu0 cpu1 rc=0
+    local name=$1 n=$2 round=$3 out=$tmp/fanout-$1-$2-$3.out before idle after cpu0 cpu1 rc=0 p
     local -a args
-    fanout_server "$name" "$n"
+    local subs=$n lb_maxconn
+    [[ $name != chatd-lb3 ]] || lb_subscribers "$n"
+    fanout_server "$name" "$subs"
     # shellcheck disable=SC2086  # pids is a list
     before=$(pss_kb $pids)
-    args=(--url "$sub_url" --subscribers "$n" --messages "$messages" --connect-rate "$connect_rate"
+    args=(--url "$sub_url" --subscribers "$subs" --messages "$messages" --connect-rate "$connect_rate"
         --timeout 120 --publish "$pub_url" --gap-ms "$gap_ms" --wait-signal
         --cdf "$tmp/cdf/fanout-$n-$name-$round.txt")
     [[ -z $header ]] || args+=(--header "$header")
@@ -122,27 +189,34 @@ fanout_run() {
     wait "$load_pid" || rc=$?
     load_pid=''
     stop_one "$server_pid"
+    if [[ $name == chatd-lb3 ]]; then
+        # shellcheck disable=SC2086  # pids is a list
+        for p in $pids; do stop_one "$p"; done
+    fi
     ((rc == 0)) || {
         cat "$out" "$out.err" >&2
-        die "sse_load failed for $name with $n subscribers (lost, duplicated or reordered messages)"
+        die "sse_load failed for $name with $subs subscribers (lost, duplicated or reordered messages)"
     }
     local s="fanout-$n"
+    record "$s" "$name" "$round" subscribers "$subs"
     record "$s" "$name" "$round" p50_ms "$(sse_field "$out" latency_ms p50)"
     record "$s" "$name" "$round" p99_ms "$(sse_field "$out" latency_ms p99)"
     record "$s" "$name" "$round" p999_ms "$(sse_field "$out" latency_ms p99.9)"
     record "$s" "$name" "$round" max_ms "$(sse_field "$out" latency_ms max)"
-    record "$s" "$name" "$round" kb_per_idle_sub "$(awk -v a="$before" -v b="$idle" -v n="$n" 'BEGIN {printf "%.2f", (b - a) / n}')"
-    record "$s" "$name" "$round" kb_per_sub_after "$(awk -v a="$before" -v b="$after" -v n="$n" 'BEGIN {printf "%.2f", (b - a) / n}')"
-    record "$s" "$name" "$round" cpu_us_per_delivery "$(awk -v c=$((cpu1 - cpu0)) -v n="$n" -v m="$messages" 'BEGIN {printf "%.2f", c * 1000 / (n * m)}')"
+    record "$s" "$name" "$round" kb_per_idle_sub "$(awk -v a="$before" -v b="$idle" -v n="$subs" 'BEGIN {printf "%.2f", (b - a) / n}')"
+    record "$s" "$name" "$round" kb_per_sub_after "$(awk -v a="$before" -v b="$after" -v n="$subs" 'BEGIN {printf "%.2f", (b - a) / n}')"
+    record "$s" "$name" "$round" cpu_us_per_delivery "$(awk -v c=$((cpu1 - cpu0)) -v n="$subs" -v m="$messages" 'BEGIN {printf "%.2f", c * 1000 / (n * m)}')"
     say "fanout $n $name round $round: p50 $(sse_field "$out" latency_ms p50) ms," \
         "p99 $(sse_field "$out" latency_ms p99) ms; PSS $before -> $idle -> $after KB;" \
-        "CPU $((cpu1 - cpu0)) ms for $((n * messages)) deliveries"
+        "CPU $((cpu1 - cpu0)) ms for $((subs * messages)) deliveries"
 }
 
 scenario_fanout() {
     local n round c w
-    local contenders=(chatd chatd-rooms floor)
+    local contenders=(chatd chatd-rooms chatd-lb3 floor)
     for w in $nchan_workers; do contenders+=("nchan-redis-w$w" "nchan-mem-w$w"); done
+    # shellcheck disable=SC2206  # a list of names
+    [[ -z ${BENCH_FANOUT_CONTENDERS:-} ]] || contenders=($BENCH_FANOUT_CONTENDERS)
     fanout_token=''
     start_redis_here fanout-redis
     for ((round = 1; round <= rounds; round++)); do

@@ -25,15 +25,6 @@ haproxy_maxconn() {
     fi
 }
 
-# lb_servers STATS: "UP DOWN" counts of the chatd servers in HAProxy's stats.
-lb_servers() {
-    curl -sf "http://$1/stats;csv" |
-        awk -F, '$1 == "chatd" && $2 != "BACKEND" {n[$18]++} END {print n["UP"] + 0, n["DOWN"] + 0}'
-}
-
-# lb_ready STATS UP: exactly UP servers up, the others down.
-lb_ready() { [[ $(lb_servers "$1") == "$2 $((3 - $2))" ]]; }
-
 scenario_haproxy() {
     local i port dead token round c k lb_port
     local -a apps servers

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "http_refusal.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -148,6 +149,14 @@ static void on_closed(struct evhttp_connection *evcon, void *arg) {
     if (fn) fn(fn_arg);
 }
 
+/* Watches what evhttp writes to a connection for its own 413 page. */
+static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg) {
+    struct conn_slot *s = arg;
+    struct bufferevent *bev = s->evcon ? evhttp_connection_get_bufferevent(s->evcon) : NULL;
+    if (!bev || bufferevent_get_output(bev) != buf) return; /* the slot went to another */
+    if (http_refusal_replace(buf, info, bev, s->t)) evbuffer_remove_cb(buf, on_output, arg);
+}
+
 /* Runs right after evhttp has set a new connection up around bev. */
 static void adopt(evutil_socket_t unused, short what, void *arg) {
     (void)unused, (void)what;
@@ -181,6 +190,8 @@ static void adopt(evutil_socket_t unused, short what, void *arg) {
             t->open++;
             evhttp_connection_set_closecb(evcon, on_closed, t);
             evbuffer_add_cb(bufferevent_get_input(bev), on_input, s);
+            /* without it, evhttp's own 413 page goes out */
+            evbuffer_add_cb(bufferevent_get_output(bev), on_output, s);
             arm(s, t->limits.first_timeout_ms);
             if (t->open > (size_t)t->limits.max_connections) {
                 s->over = true;

@@ -117,6 +117,37 @@ test('two users register in two browsers and exchange messages live', { timeout:
   assert.deepEqual(await shownTexts(alice.page), await shownTexts(bob.page));
 });
 
+// HAProxy, unless told otherwise (option http-no-delay in deploy/haproxy.cfg),
+// lets the kernel hold back each event of a stream for 200 ms, waiting for
+// more data to fill the segment. An event crosses it in about a millisecond
+// otherwise: the median of a few sends against half of 200 ms tells the two
+// apart with a wide margin either way.
+test('a live message through HAProxy is not held back', { timeout: 60000 }, async () => {
+  const { cookie } = await registerApi('nodelay', 'Carol');
+  const took = [];
+  for (let i = 0; i < 5; i++) {
+    const text = `not held ${process.pid} ${i}`;
+    await alice.page.evaluate((t) => { // notes when the text is shown
+      const list = document.getElementById('messages');
+      const shown = () => [...list.querySelectorAll('.text')].some((n) => n.textContent === t);
+      const observer = new MutationObserver(() => {
+        if (!shown()) return;
+        observer.disconnect();
+        window.shownAt = Date.now();
+      });
+      window.shownAt = 0;
+      observer.observe(list, { childList: true, subtree: true });
+    }, text);
+    const sent = Date.now();
+    await sendApi(cookie, 'lobby', text);
+    const shownAt = await waitUntil(`"${text}" on the page`, () => alice.page.evaluate(() => window.shownAt));
+    took.push(shownAt - sent);
+  }
+  took.sort((a, b) => a - b);
+  console.log(`# send -> shown through HAProxy: median ${took[2]} ms, slowest ${took[4]} ms`);
+  assert.ok(took[2] < 100, `the median ${took[2]} ms is near the kernel's 200 ms hold`);
+});
+
 test('errors are shown in words', { timeout: 60000 }, async () => {
   const context = await browser.newContext();
   const page = await open(context);

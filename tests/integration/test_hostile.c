@@ -125,8 +125,29 @@ static void oversized_bodies_are_413(void **state) {
     len = 8 * 1024 * 1024; /* far over: refused before it is read */
     body = malloc(len);
     memset(body, 'x', len);
-    expect("POST", "/user/", false, JSON, body, len, 413, NULL);
+    expect("POST", "/user/", false, JSON, body, len, 413, "body_too_large");
     free(body);
+}
+
+/* Chunked bodies (no Content-Length), just over the limit and far over it
+ * (evhttp refuses those while reading): the same JSON 413, and the reply
+ * arrives although the client was still sending when chatd answered. */
+static void oversized_chunked_bodies_are_413(void **state) {
+    (void)state;
+    const size_t sizes[] = {64 * 1024 + 1, 300 * 1024, 10 * 1024 * 1024};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char *body = malloc(sizes[i]);
+        memset(body, 'x', sizes[i]);
+        const char *h[] = {"Content-Type: application/json", "Transfer-Encoding: chunked", NULL};
+        struct http_result r;
+        assert_int_equal(test_http("POST", "/user/", h, body, sizes[i], &r), 0);
+        if (r.status != 413 || !test_is_error(r.body, "body_too_large"))
+            fail_msg("%zu bytes chunked: want a JSON 413, got %ld %.120s", sizes[i], r.status,
+                     r.body);
+        assert_non_null(strstr(r.headers, "application/json"));
+        test_http_result_free(&r);
+        free(body);
+    }
 }
 
 static void wrong_content_type_is_415(void **state) {
@@ -259,6 +280,7 @@ int main(void) {
         cmocka_unit_test(invalid_fields_are_400),
         cmocka_unit_test(nul_bytes_and_invalid_utf8_are_400),
         cmocka_unit_test(oversized_bodies_are_413),
+        cmocka_unit_test(oversized_chunked_bodies_are_413),
         cmocka_unit_test(wrong_content_type_is_415),
         cmocka_unit_test(garbage_cookies_are_401),
         cmocka_unit_test(unknown_routes_and_methods),

@@ -3,10 +3,12 @@
  * sent through another; a subscriber that stops reading is cut off while
  * others go on; long-poll wakes within 100 ms of a send and times out with
  * []; and a subscriber whose chatd is killed resumes on another chatd with
- * Last-Event-ID and gets exactly what it missed, nothing twice.
+ * Last-Event-ID and gets exactly what it missed, nothing twice. An event
+ * reaches a subscriber behind HAProxy without the kernel holding it back.
  *
  * It uses CHATD3_URL (sender) and CHATD4_URL/CHATD4_PID (the subscribers'
- * chatd, started with a small --stream-buffer), set by tests/stack/run.sh.
+ * chatd, started with a small --stream-buffer) and CHAT_URL (HAProxy), set
+ * by tests/stack/run.sh.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -197,6 +199,50 @@ static bool closed_by_server(int fd, int timeout_ms) {
     return false;
 }
 
+/* Waits until an event whose data contains text arrives on s; its time. */
+static double arrival_of(struct sse_client *s, const char *text) {
+    char id[48], data[512];
+    for (size_t i = 0;; i++) {
+        assert_true(sse_wait_events(s, i + 1, 5000));
+        assert_true(sse_get(s, i, id, data, sizeof(data)));
+        if (strstr(data, text)) return test_now_ms();
+    }
+}
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+#define HELD_PROBES 7
+/* A segment the kernel holds back (MSG_MORE, as HAProxy sets it on a
+ * response it expects more of, unless "option http-no-delay") is sent after
+ * 200 ms, the kernel's delayed-send timer. An event crosses HAProxy in
+ * about a millisecond otherwise, so the median of a few sends against half
+ * that timer tells the two apart with a wide margin either way. */
+#define HELD_MS 200
+
+static void event_through_haproxy_is_not_held_back(void **state) {
+    (void)state;
+    struct sse_client *s = sse_open(stream_url(env("CHAT_URL")), NULL);
+    chat_client *c = sender_on(env("CHATD3_URL"));
+    wait_live(s, c);
+    double took[HELD_PROBES];
+    for (int i = 0; i < HELD_PROBES; i++) {
+        char text[32];
+        snprintf(text, sizeof(text), "not held %d", i);
+        double t0 = test_now_ms();
+        assert_int_equal(chat_send(c, text, NULL), CHAT_OK);
+        took[i] = arrival_of(s, text) - t0;
+    }
+    qsort(took, HELD_PROBES, sizeof(took[0]), by_value);
+    printf("# send -> event through HAProxy: median %.1f ms, slowest %.1f ms (a held segment: "
+           ">= %d ms)\n", took[HELD_PROBES / 2], took[HELD_PROBES - 1], HELD_MS);
+    assert_true(took[HELD_PROBES / 2] < HELD_MS / 2);
+    sse_close(s);
+    chat_client_free(c);
+}
+
 #define BIG 2500 /* messages of ~4 KB: more than the kernel buffers between them */
 
 static void slow_subscriber_is_cut_others_are_not(void **state) {
@@ -280,6 +326,7 @@ static void killed_server_stream_resumes_exactly(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(live_messages_cross_servers),
+        cmocka_unit_test(event_through_haproxy_is_not_held_back),
         cmocka_unit_test(long_poll_wakes_and_times_out),
         cmocka_unit_test(long_poll_wakes_within_100_ms),
         cmocka_unit_test(slow_subscriber_is_cut_others_are_not),

@@ -3,7 +3,8 @@
  * Cluster. Any chatd authenticates any session; kill -9 of a chatd while the
  * client library sends through HAProxy goes unnoticed; a chatd drained with
  * SIGTERM under load fails no request; and HAProxy takes a chatd that lost
- * Redis out of rotation within its check interval, and back in after.
+ * Redis out of rotation within its check interval, and back in after. A
+ * body over the limit gets chatd's JSON 413 whatever its size.
  *
  * The environment names the pieces (tests/stack/run.sh sets it): CHAT_URL
  * (HAProxy), CHATD1_URL..CHATD3_URL and CHATD1_PID..CHATD3_PID, and for the
@@ -18,6 +19,7 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +189,36 @@ static bool process_gone(pid_t pid) {
     return scanned == 1 && state == 'Z'; /* exited, not yet reaped */
 }
 
+/* POSTs size bytes to /user/ through HAProxy (chunked or with a
+ * Content-Length) and checks the answer is chatd's JSON 413. */
+static void expect_json_413(size_t size, bool chunked) {
+    char *body = malloc(size);
+    assert_non_null(body);
+    memset(body, 'x', size);
+    const char *h[] = {"Content-Type: application/json",
+                       chunked ? "Transfer-Encoding: chunked" : "X-Length: known", NULL};
+    struct http_result r;
+    assert_int_equal(test_http("POST", "/user/", h, body, size, &r), 0);
+    if (r.status != 413 || !test_is_error(r.body, "body_too_large") ||
+        !strstr(r.headers, "application/json"))
+        fail_msg("%zu bytes%s: want a JSON 413, got %ld %.120s", size, chunked ? " chunked" : "",
+                 r.status, r.body);
+    test_http_result_free(&r);
+    free(body);
+}
+
+/* Just over --max-body (64 KiB), over what chatd reads (4 x) and far
+ * over, with and without Content-Length: while HAProxy is still sending,
+ * chatd answers and reads the rest, so the reply is not lost. */
+static void bodies_over_the_limit_get_json_413(void **state) {
+    (void)state;
+    const size_t sizes[] = {64 * 1024 + 1, 300 * 1024, 10 * 1024 * 1024};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        expect_json_413(sizes[i], false);
+        expect_json_413(sizes[i], true);
+    }
+}
+
 static void killing_a_server_goes_unnoticed(void **state) {
     (void)state;
     struct fleet f;
@@ -258,6 +290,7 @@ int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_session_is_valid_on_every_server),
+        cmocka_unit_test(bodies_over_the_limit_get_json_413),
         cmocka_unit_test(killing_a_server_goes_unnoticed),
         cmocka_unit_test(draining_a_server_under_load_fails_nothing),
         cmocka_unit_test(haproxy_follows_a_chatd_that_loses_redis),
