@@ -74,11 +74,11 @@ static void linger_wait(struct lingering *l) {
 
 /* Discards what the client sends until its end, an error or silence. */
 static void linger_read(evutil_socket_t fd, short what, void *arg) {
-    char scratch[LINGER_READ];
-    ssize_t n = 0;
     if (what & EV_READ) {
-        while ((n = read(fd, scratch, sizeof(scratch))) > 0)
-            continue;
+        char scratch[LINGER_READ];
+        ssize_t n;
+        do n = read(fd, scratch, sizeof(scratch));
+        while (n > 0);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             linger_wait(arg);
             return;
