@@ -115,6 +115,28 @@ int store_rate_hit(struct store *s, const char *limit, const char *subject, int 
  * instead of adding another. Durable: acknowledged after replicas have it. */
 int store_message_append(struct store *s, const char *room, const struct message *m,
                          const char *client_msg_id, store_message_fn *cb, void *arg);
+/* The retention of every room (store_retention.c): an append trims the
+ * room's stream to about max_messages entries (0: no limit) and drops
+ * entries older than max_age_s seconds (0: no limit). Both trims are
+ * approximate (~): Redis removes whole nodes of the stream only, so a room
+ * keeps at least that much, and a little more at times. */
+void store_set_retention(struct store *s, int max_messages, int max_age_s);
+
+/* What a room's stream still holds, for the gap signal: trimmed tells
+ * whether entries were ever removed from it; first is the oldest id kept
+ * ("" for an empty stream), deleted the newest id ever removed by XDEL
+ * ("0-0": none). */
+struct store_retained {
+    bool trimmed;
+    char first[CHAT_STREAM_ID_MAX + 1];
+    char deleted[CHAT_STREAM_ID_MAX + 1];
+};
+typedef void store_retained_fn(enum store_status st, const struct store_retained *kept,
+                               void *arg);
+/* Reads what the room's stream still holds (XINFO STREAM: O(1)); a room
+ * without messages holds everything (not trimmed). */
+int store_room_retained(struct store *s, const char *room, store_retained_fn *cb, void *arg);
+
 /* Reads up to count messages of a room with ids greater than after (NULL:
  * from the start). */
 int store_history_range(struct store *s, const char *room, const char *after, int count,

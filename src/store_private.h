@@ -22,6 +22,8 @@ struct store {
     struct event *answer_ev;          /* runs the queued cached answers */
     struct session_read *answers;     /* session reads answered from the cache, in order */
     struct session_read *answers_tail;
+    int keep_messages;                /* retention: about this many per room, 0: all */
+    int keep_age_s;                   /* retention: seconds a message is kept, 0: forever */
 };
 
 /* How a command must be acknowledged. */
@@ -44,6 +46,14 @@ static inline enum store_status status_of(const redisReply *r) {
     if (!r) return STORE_UNAVAILABLE;
     return r->type == REDIS_REPLY_ERROR ? STORE_ERROR : STORE_OK;
 }
+
+/* The trim an append asks for, as arguments of XADD / the append script. */
+struct store_trim {
+    char max_messages[16]; /* "0": no count limit */
+    char min_id[24];       /* "0": no age limit, else the oldest ms to keep */
+};
+/* Fills t for a message stored at now_ms (store_retention.c). */
+void store_trim_of(const struct store *s, long long now_ms, struct store_trim *t);
 
 /* Sets up and tears down the session half (store_session.c); -1 when out of memory. */
 int store_sessions_init(struct store *s);
