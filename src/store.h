@@ -8,7 +8,8 @@
  * Contract (as for cluster): a function that returns -1 never calls its
  * callback; one that returns 0 calls it exactly once, on the loop thread,
  * with a store_status. STORE_UNAVAILABLE means Redis did not answer in time;
- * STORE_ERROR that Redis refused the command.
+ * STORE_ERROR that Redis refused the command; STORE_FULL that it refused a
+ * write because its memory is full (nothing of that write was stored).
  *
  * Session reads may be answered from a session cache (session_cache.h)
  * instead of Redis; such answers, too, come later from the loop, never
@@ -28,7 +29,14 @@ struct event_base;
 struct session_cache;
 struct store;
 
-enum store_status { STORE_OK, STORE_NOT_FOUND, STORE_EXISTS, STORE_UNAVAILABLE, STORE_ERROR };
+enum store_status {
+    STORE_OK,
+    STORE_NOT_FOUND,
+    STORE_EXISTS,
+    STORE_UNAVAILABLE,
+    STORE_ERROR,
+    STORE_FULL, /* Redis refused a write: its maxmemory is reached (-OOM) */
+};
 
 #define STORE_PWHASH_MAX 128 /* crypto_pwhash_STRBYTES */
 #define STORE_ROOM_LOBBY "lobby"
@@ -186,6 +194,9 @@ const char *store_subscription_node(const struct store_subscription *sub);
 /* Whether every slot has a master and every master's connection is up: a
  * local answer at once (no command, no callback). */
 bool store_is_ready_now(const struct store *s);
+/* Whether Redis refuses writes for memory now (the last durable write was
+ * refused with -OOM): a local answer at once. */
+bool store_is_full_now(const struct store *s);
 /* CLUSTER INFO through the layer: STORE_OK when the cluster's state is ok
  * (or Redis is standalone and answers), else STORE_UNAVAILABLE. */
 int store_ready(struct store *s, store_status_fn *cb, void *arg);

@@ -8,6 +8,7 @@
 #define CHAT_STORE_PRIVATE_H
 
 #include <hiredis/hiredis.h>
+#include <string.h>
 
 #include "cluster.h"
 #include "store.h"
@@ -41,10 +42,13 @@ enum store_ack {
 int store_command(struct store *s, enum store_ack ack, const char *key, cluster_reply_fn *done,
                   void *arg, int argc, const char **argv, const size_t *lens);
 
-/* STORE_UNAVAILABLE without a reply, STORE_ERROR for an error reply, else STORE_OK. */
+/* STORE_UNAVAILABLE without a reply, STORE_FULL for Redis's "-OOM" (its
+ * maxmemory is reached; a script's write refused for it reads the same),
+ * STORE_ERROR for another error reply, else STORE_OK. */
 static inline enum store_status status_of(const redisReply *r) {
     if (!r) return STORE_UNAVAILABLE;
-    return r->type == REDIS_REPLY_ERROR ? STORE_ERROR : STORE_OK;
+    if (r->type != REDIS_REPLY_ERROR) return STORE_OK;
+    return strncmp(r->str, "OOM ", 4) == 0 ? STORE_FULL : STORE_ERROR;
 }
 
 /* The trim an append asks for, as arguments of XADD / the append script. */

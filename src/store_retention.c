@@ -1,5 +1,6 @@
 /* store_retention: how much history a room keeps (the trim that appends
- * ask for) and what a room's stream still holds (for the gap signal). */
+ * ask for), what a room's stream still holds (for the gap signal) and
+ * whether Redis's memory is full. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,10 @@ void store_trim_of(const struct store *s, long long now_ms, struct store_trim *t
     snprintf(t->max_messages, sizeof(t->max_messages), "%d", s->keep_messages);
     if (s->keep_age_s > 0 && min_ms > 0) snprintf(t->min_id, sizeof(t->min_id), "%lld", min_ms);
     else snprintf(t->min_id, sizeof(t->min_id), "0");
+}
+
+bool store_is_full_now(const struct store *s) {
+    return cluster_get_stats(s->cluster)->storage_full;
 }
 
 /* One XINFO STREAM in flight. */
