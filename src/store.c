@@ -217,10 +217,10 @@ static void on_appended(redisReply *r, void *arg) {
 
 /* Appends unless this user's client message id was seen in the last
  * STORE_DEDUP_TTL seconds; then returns the first message. One slot: the
- * stream and the dedup key share the room's hash tag. An append trims the
- * stream (ARGV[6]: to about that many entries, ARGV[7]: below that id;
- * "0": not). */
-static const char append_once_script[] =
+ * stream, the dedup key and the room's retention (KEYS[3]) share the
+ * room's hash tag. An append trims the stream by the room's retention, or
+ * the server's (ARGV[6], ARGV[7]). */
+static const char append_once_script[] = STORE_TRIM_LUA
     "local prev = redis.call('GET', KEYS[2])\n"
     "if prev then\n"
     "  local e = redis.call('XRANGE', KEYS[1], prev, prev)\n"
@@ -229,46 +229,16 @@ static const char append_once_script[] =
     "local id = redis.call('XADD', KEYS[1], '*', 'userId', ARGV[1], 'name', ARGV[2],"
     " 'text', ARGV[3], 'timestamp', ARGV[4])\n"
     "redis.call('SET', KEYS[2], id, 'EX', ARGV[5])\n"
-    "if ARGV[6] ~= '0' then redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[6]) end\n"
-    "if ARGV[7] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[7]) end\n"
+    "trim(KEYS[1], KEYS[3], ARGV[4], ARGV[6], ARGV[7])\n"
     "return {1, id}\n";
-
-static void on_trimmed(redisReply *r, void *arg) { (void)r, (void)arg; }
-
-/* XADD of op->msg with the trim of the retention: one limit rides on the
- * XADD (MAXLEN ~ or MINID ~); with both, the age's XTRIM follows it on the
- * same slot, unacknowledged (a lost one leaves a few old messages until
- * the next append trims them). */
-static int append_plain(struct store *s, struct store_op *op, const char *key,
-                        const struct store_trim *trim, const char *ts) {
-    const struct message *m = &op->msg;
-    bool by_count = strcmp(trim->max_messages, "0") != 0, by_age = strcmp(trim->min_id, "0") != 0;
-    const char *argv[14] = {"XADD", key};
-    int argc = 2, text_at;
-    if (by_count || by_age) {
-        argv[argc++] = by_count ? "MAXLEN" : "MINID";
-        argv[argc++] = "~";
-        argv[argc++] = by_count ? trim->max_messages : trim->min_id;
-    }
-    argv[argc++] = "*";
-    const char *fields[] = {"userId", m->user_id, "name", m->name, "text", m->text,
-                            "timestamp", ts};
-    text_at = argc + 5;
-    for (int i = 0; i < 8; i++) argv[argc++] = fields[i];
-    size_t lens[14];
-    for (int i = 0; i < argc; i++) lens[i] = i == text_at ? m->text_len : strlen(argv[i]);
-    if (send_op(s, op, on_appended, STORE_ACK_DURABLE, key, argc, argv, lens) < 0) return -1;
-    if (by_count && by_age) {
-        const char *xtrim[] = {"XTRIM", key, "MINID", "~", trim->min_id};
-        store_command(s, STORE_ACK_PLAIN, key, on_trimmed, NULL, 5, xtrim, NULL);
-    }
-    return 0;
-}
 
 int store_message_append(struct store *s, const char *room, const struct message *m,
                          const char *client_msg_id, store_message_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], dedup[STORE_KEY_MAX], ts[NUMFMT_MAX + 1], ttl[NUMFMT_MAX + 1];
-    if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
+    char key[STORE_KEY_MAX], dedup[STORE_KEY_MAX], policy[STORE_KEY_MAX], ts[NUMFMT_MAX + 1],
+        ttl[NUMFMT_MAX + 1];
+    if (store_key_room_messages(key, sizeof(key), room) < 0 ||
+        store_key_room_retention(policy, sizeof(policy), room) < 0)
+        return -1;
     if (client_msg_id &&
         store_key_room_dedup(dedup, sizeof(dedup), room, m->user_id, client_msg_id) < 0)
         return -1;
@@ -278,14 +248,22 @@ int store_message_append(struct store *s, const char *room, const struct message
     if (!op) return -1;
     op->cb.message = cb;
     op->msg = *m;
+    if (!client_msg_id) {
+        const char *argv[] = {"XADD", key, "*", "userId", m->user_id, "name", m->name,
+                              "text", m->text, "timestamp", ts};
+        size_t lens[11];
+        for (int i = 0; i < 11; i++) lens[i] = i == 8 ? m->text_len : strlen(argv[i]);
+        if (send_op(s, op, on_appended, STORE_ACK_DURABLE, key, 11, argv, lens) < 0) return -1;
+        store_trim_sometimes(s, room, ts);
+        return 0;
+    }
     struct store_trim trim;
-    store_trim_of(s, m->timestamp, &trim);
-    if (!client_msg_id) return append_plain(s, op, key, &trim, ts);
-    const char *argv[] = {"EVAL", append_once_script, "2", key, dedup, m->user_id, m->name,
-                          m->text, ts, ttl, trim.max_messages, trim.min_id};
-    size_t lens[12];
-    for (int i = 0; i < 12; i++) lens[i] = i == 7 ? m->text_len : strlen(argv[i]);
-    return send_op(s, op, on_appended, STORE_ACK_DURABLE, key, 12, argv, lens);
+    store_trim_of(s, &trim);
+    const char *argv[] = {"EVAL", append_once_script, "3", key, dedup, policy, m->user_id,
+                          m->name, m->text, ts, ttl, trim.max_messages, trim.max_age};
+    size_t lens[13];
+    for (int i = 0; i < 13; i++) lens[i] = i == 8 ? m->text_len : strlen(argv[i]);
+    return send_op(s, op, on_appended, STORE_ACK_DURABLE, key, 13, argv, lens);
 }
 
 /* Whether field k is name (as strcmp sees it: up to its first NUL). */

@@ -123,7 +123,8 @@ int store_rate_hit(struct store *s, const char *limit, const char *subject, int 
  * instead of adding another. Durable: acknowledged after replicas have it. */
 int store_message_append(struct store *s, const char *room, const struct message *m,
                          const char *client_msg_id, store_message_fn *cb, void *arg);
-/* The retention of every room (store_retention.c): an append trims the
+/* The server's retention (store_retention.c), for every room without its
+ * own (room:{<room>}:retention, docs/STORAGE.md): an append trims the
  * room's stream to about max_messages entries (0: no limit) and drops
  * entries older than max_age_s seconds (0: no limit). Both trims are
  * approximate (~): Redis removes whole nodes of the stream only, so a room

@@ -51,13 +51,35 @@ static inline enum store_status status_of(const redisReply *r) {
     return strncmp(r->str, "OOM ", 4) == 0 ? STORE_FULL : STORE_ERROR;
 }
 
-/* The trim an append asks for, as arguments of XADD / the append script. */
+/* Lua: trim(stream, policy, now, def_len, def_age) trims a room's stream
+ * by the room's own retention (the hash policy: maxMessages, maxAge in
+ * seconds), or for what it does not set by the server's defaults (0: no
+ * limit), approximately (~); now is the new message's ms. */
+#define STORE_TRIM_LUA                                                                  \
+    "local function trim(stream, policy, now, def_len, def_age)\n"                       \
+    "  local p = redis.call('HMGET', policy, 'maxMessages', 'maxAge')\n"                  \
+    "  local len = tonumber(p[1] or def_len) or 0\n"                                     \
+    "  local age = tonumber(p[2] or def_age) or 0\n"                                     \
+    "  if len >= 1 then\n"                                                               \
+    "    redis.call('XTRIM', stream, 'MAXLEN', '~', string.format('%.0f', len))\n"        \
+    "  end\n"                                                                            \
+    "  if age >= 1 and tonumber(now) > age * 1000 then\n"                                \
+    "    redis.call('XTRIM', stream, 'MINID', '~', string.format('%.0f', now - age * 1000))\n" \
+    "  end\n"                                                                            \
+    "end\n"
+
+/* The server's retention defaults, as arguments of the scripts. */
 struct store_trim {
     char max_messages[16]; /* "0": no count limit */
-    char min_id[24];       /* "0": no age limit, else the oldest ms to keep */
+    char max_age[16];      /* seconds, "0": no age limit */
 };
-/* Fills t for a message stored at now_ms (store_retention.c). */
-void store_trim_of(const struct store *s, long long now_ms, struct store_trim *t);
+/* Fills t (store_retention.c). */
+void store_trim_of(const struct store *s, struct store_trim *t);
+/* After a plain append (an XADD, which cannot read the room's policy):
+ * one in STORE_TRIM_EVERY, at random, is followed on the same slot by the
+ * trim script, unacknowledged. ts is the message's ms. */
+#define STORE_TRIM_EVERY 16
+void store_trim_sometimes(struct store *s, const char *room, const char *ts);
 
 /* Sets up and tears down the session half (store_session.c); -1 when out of memory. */
 int store_sessions_init(struct store *s);

@@ -1,6 +1,7 @@
 /* store_retention: how much history a room keeps (the trim that appends
  * ask for), what a room's stream still holds (for the gap signal) and
  * whether Redis's memory is full. */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,26 @@ void store_set_retention(struct store *s, int max_messages, int max_age_s) {
     s->keep_age_s = max_age_s;
 }
 
-void store_trim_of(const struct store *s, long long now_ms, struct store_trim *t) {
-    long long min_ms = now_ms - (long long)s->keep_age_s * 1000;
+void store_trim_of(const struct store *s, struct store_trim *t) {
     snprintf(t->max_messages, sizeof(t->max_messages), "%d", s->keep_messages);
-    if (s->keep_age_s > 0 && min_ms > 0) snprintf(t->min_id, sizeof(t->min_id), "%lld", min_ms);
-    else snprintf(t->min_id, sizeof(t->min_id), "0");
+    snprintf(t->max_age, sizeof(t->max_age), "%d", s->keep_age_s);
+}
+
+static const char trim_script[] = STORE_TRIM_LUA "trim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])\n";
+
+static void on_trimmed(redisReply *r, void *arg) { (void)r, (void)arg; }
+
+void store_trim_sometimes(struct store *s, const char *room, const char *ts) {
+    char key[STORE_KEY_MAX], policy[STORE_KEY_MAX];
+    if (randombytes_uniform(STORE_TRIM_EVERY) != 0 ||
+        store_key_room_messages(key, sizeof(key), room) < 0 ||
+        store_key_room_retention(policy, sizeof(policy), room) < 0)
+        return;
+    struct store_trim trim;
+    store_trim_of(s, &trim);
+    const char *argv[] = {"EVAL", trim_script, "2", key, policy, ts, trim.max_messages,
+                          trim.max_age};
+    store_command(s, STORE_ACK_PLAIN, key, on_trimmed, NULL, 8, argv, NULL);
 }
 
 bool store_is_full_now(const struct store *s) {

@@ -2,7 +2,9 @@
  * test_retention: a chatd that keeps about 10 messages per room
  * (CHAT_RETENTION_URL, --history-max-messages 10, on a Redis of its own
  * whose stream nodes hold 4 entries) trims a room's history on append, by
- * both append paths (plain and with a client message id); a client that
+ * both append paths (plain and with a client message id); a room's own
+ * retention in Redis (room:{<room>}:retention) keeps more, everything, or
+ * only messages younger than a second, instead; a client that
  * resumes from a trimmed position gets the gap signal on every read path:
  * the X-History-Gap header of a history page and of a long-poll, the
  * `event: gap` of the room's stream and of the multi-room stream, each
@@ -133,6 +135,71 @@ static void appends_trim_the_room_to_about_its_limit(void **state) {
         fail_msg("the room kept %d of %d messages, not about %d", f->kept, SENT, KEEP);
     /* what is kept is the newest: it ends with the last message sent */
     assert_string_equal(f->first, f->ids[SENT - f->kept]);
+}
+
+/* ---- a room's own retention ---- */
+
+/* Sets the room's own retention (room:{<room>}:retention: field value). */
+static void set_room_retention(const char *room, const char *field, const char *value) {
+    const char *port = getenv("CHAT_RETENTION_REDIS_PORT");
+    redisContext *rc = redisConnect("127.0.0.1", port ? atoi(port) : 6379);
+    assert_true(rc && !rc->err);
+    redisReply *r = redisCommand(rc, "HSET room:{%s}:retention %s %s", room, field, value);
+    assert_true(r && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    redisFree(rc);
+}
+
+/* Sends n messages "<tag> <k>" into room (every other one with a client
+ * message id: both append paths); copies the first id into first. */
+static void send_many(struct fixture *f, const char *room, const char *tag, int n,
+                      char first[48]) {
+    for (int k = 0; k < n; k++) {
+        char text[64], key[64], id[48];
+        snprintf(text, sizeof(text), "%s %d", tag, k);
+        snprintf(key, sizeof(key), "%s-%d", tag, k);
+        send_text(f, room, text, k % 2 ? key : NULL, id);
+        if (k == 0 && first) snprintf(first, 48, "%s", id);
+    }
+}
+
+/* The number of messages room keeps and the oldest one's id. */
+static int kept_in(const char *room, char first[48]) {
+    char path[128];
+    struct http_result res;
+    snprintf(path, sizeof(path), "/room/%s/message/", room);
+    get_ok(path, &res);
+    int n = count_ids(res.body);
+    test_json_member(res.body, "id", first, 48);
+    test_http_result_free(&res);
+    return n;
+}
+
+static void a_room_of_its_own_keeps_more_or_everything(void **state) {
+    struct fixture *f = *state;
+    char more[64], all[64], first[48];
+    snprintf(more, sizeof(more), "ret-more-%d", (int)getpid());
+    snprintf(all, sizeof(all), "ret-all-%d", (int)getpid());
+    set_room_retention(more, "maxMessages", "20"); /* above the server's 10 */
+    set_room_retention(all, "maxMessages", "0");   /* 0: everything */
+    send_many(f, more, "more", SENT, NULL);
+    send_many(f, all, "all", SENT, NULL);
+    int n = kept_in(more, first);
+    if (n < 20 || n > 20 + 8) fail_msg("the room kept %d of %d messages, not about 20", n, SENT);
+    assert_int_equal(kept_in(all, first), SENT);
+}
+
+static void a_room_with_a_max_age_drops_older_messages(void **state) {
+    struct fixture *f = *state;
+    char room[64], first[48], young[48];
+    snprintf(room, sizeof(room), "ret-age-%d", (int)getpid());
+    set_room_retention(room, "maxMessages", "0");
+    set_room_retention(room, "maxAge", "1"); /* seconds */
+    send_many(f, room, "old", 8, NULL);      /* two whole stream nodes of 4 */
+    usleep(1200 * 1000);                     /* they become older than 1 s: the condition tested */
+    send_many(f, room, "young", 8, young);
+    assert_int_equal(kept_in(room, first), 8);
+    assert_string_equal(first, young);
 }
 
 /* GETs /room/<room>/message/?after=<after><extra> and checks the reply:
@@ -320,6 +387,8 @@ static void a_full_redis_refuses_sends_keeps_reads_and_says_so(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(appends_trim_the_room_to_about_its_limit),
+        cmocka_unit_test(a_room_of_its_own_keeps_more_or_everything),
+        cmocka_unit_test(a_room_with_a_max_age_drops_older_messages),
         cmocka_unit_test(a_history_page_after_a_trimmed_id_says_where_history_starts),
         cmocka_unit_test(a_long_poll_after_a_trimmed_id_says_where_history_starts),
         cmocka_unit_test(the_room_stream_sends_a_gap_event_before_the_replay),
