@@ -23,8 +23,8 @@ struct gap_op {
 
 static void on_retained(enum store_status st, const struct store_retained *kept, void *arg) {
     struct gap_op *op = arg;
-    const char *first = st == STORE_OK && history_gap_is_after(kept, op->cursor) ? kept->first
-                                                                                  : NULL;
+    const char *first =
+        st == STORE_OK && history_gap_is_after(kept, op->cursor) ? kept->first : NULL;
     op->cb(st, first, op->arg);
     free(op);
 }

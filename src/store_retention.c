@@ -20,7 +20,8 @@ void store_trim_of(const struct store *s, struct store_trim *t) {
     snprintf(t->max_age, sizeof(t->max_age), "%d", s->keep_age_s);
 }
 
-static const char trim_script[] = STORE_TRIM_LUA "trim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])\n";
+static const char trim_script[] =
+    STORE_TRIM_LUA "trim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])\n";
 
 static void on_trimmed(redisReply *r, void *arg) { (void)r, (void)arg; }
 
@@ -32,8 +33,8 @@ void store_trim_sometimes(struct store *s, const char *room, const char *ts) {
         return;
     struct store_trim trim;
     store_trim_of(s, &trim);
-    const char *argv[] = {"EVAL", trim_script, "2", key, policy, ts, trim.max_messages,
-                          trim.max_age};
+    const char *argv[] = {"EVAL", trim_script,       "2",         key, policy,
+                          ts,     trim.max_messages, trim.max_age};
     store_command(s, STORE_ACK_PLAIN, key, on_trimmed, NULL, 8, argv, NULL);
 }
 
@@ -61,7 +62,8 @@ static void retained_parse(const redisReply *r, struct store_retained *kept) {
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
         const redisReply *k = r->element[i], *v = r->element[i + 1];
         if (k->type != REDIS_REPLY_STRING) continue;
-        if (strcmp(k->str, "length") == 0 && v->type == REDIS_REPLY_INTEGER) length = v->integer;
+        if (strcmp(k->str, "length") == 0 && v->type == REDIS_REPLY_INTEGER)
+            length = v->integer;
         else if (strcmp(k->str, "entries-added") == 0 && v->type == REDIS_REPLY_INTEGER)
             added = v->integer;
         else if (strcmp(k->str, "max-deleted-entry-id") == 0)
@@ -77,9 +79,12 @@ static void on_stream_info(redisReply *r, void *arg) {
     struct retained_op *op = arg;
     struct store_retained kept = {.trimmed = false, .first = "", .deleted = "0-0"};
     enum store_status st = status_of(r);
-    if (st == STORE_ERROR && strstr(r->str, "no such key")) st = STORE_OK; /* no messages */
-    else if (st == STORE_OK && r->type == REDIS_REPLY_ARRAY) retained_parse(r, &kept);
-    else if (st == STORE_OK) st = STORE_ERROR;
+    if (st == STORE_ERROR && strstr(r->str, "no such key"))
+        st = STORE_OK; /* no messages */
+    else if (st == STORE_OK && r->type == REDIS_REPLY_ARRAY)
+        retained_parse(r, &kept);
+    else if (st == STORE_OK)
+        st = STORE_ERROR;
     op->cb(st, st == STORE_OK ? &kept : NULL, op->arg);
     free(op);
 }

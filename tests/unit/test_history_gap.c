@@ -60,8 +60,9 @@ static void test_event_bytes(void **state) {
     assert_int_equal(history_gap_event_append(out, "r", ""), 0);
     size_t len = evbuffer_get_length(out);
     const char *text = (const char *)evbuffer_pullup(out, -1);
-    const char want[] = "event: gap\ndata: {\"room\":\"lobby\",\"first\":\"100-3\",\"trimmed\":true}\n\n"
-                        "event: gap\ndata: {\"room\":\"r\",\"first\":null,\"trimmed\":true}\n\n";
+    const char want[] =
+        "event: gap\ndata: {\"room\":\"lobby\",\"first\":\"100-3\",\"trimmed\":true}\n\n"
+        "event: gap\ndata: {\"room\":\"r\",\"first\":null,\"trimmed\":true}\n\n";
     assert_int_equal(len, sizeof(want) - 1);
     assert_memory_equal(text, want, len);
     evbuffer_free(out);
