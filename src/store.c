@@ -257,8 +257,7 @@ int store_message_append(struct store *s, const char *room, const struct message
         store_trim_sometimes(s, room, ts);
         return 0;
     }
-    struct store_trim trim;
-    store_trim_of(s, &trim);
+    struct store_trim trim = store_trim_of(s);
     const char *argv[] = {"EVAL", append_once_script, "3", key, dedup, policy, m->user_id,
                           m->name, m->text, ts, ttl, trim.max_messages, trim.max_age};
     size_t lens[13];

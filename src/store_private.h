@@ -73,8 +73,8 @@ struct store_trim {
     char max_messages[16]; /* "0": no count limit */
     char max_age[16];      /* seconds, "0": no age limit */
 };
-/* Fills t (store_retention.c). */
-void store_trim_of(const struct store *s, struct store_trim *t);
+/* The server's defaults of s as script arguments (store_retention.c). */
+struct store_trim store_trim_of(const struct store *s);
 /* After a plain append (an XADD, which cannot read the room's policy):
  * one in STORE_TRIM_EVERY, at random, is followed on the same slot by the
  * trim script, unacknowledged. ts is the message's ms. */

@@ -15,9 +15,11 @@ void store_set_retention(struct store *s, int max_messages, int max_age_s) {
     s->keep_age_s = max_age_s;
 }
 
-void store_trim_of(const struct store *s, struct store_trim *t) {
-    snprintf(t->max_messages, sizeof(t->max_messages), "%d", s->keep_messages);
-    snprintf(t->max_age, sizeof(t->max_age), "%d", s->keep_age_s);
+struct store_trim store_trim_of(const struct store *s) {
+    struct store_trim t;
+    snprintf(t.max_messages, sizeof(t.max_messages), "%d", s->keep_messages);
+    snprintf(t.max_age, sizeof(t.max_age), "%d", s->keep_age_s);
+    return t;
 }
 
 static const char trim_script[] =
@@ -31,8 +33,7 @@ void store_trim_sometimes(struct store *s, const char *room, const char *ts) {
         store_key_room_messages(key, sizeof(key), room) < 0 ||
         store_key_room_retention(policy, sizeof(policy), room) < 0)
         return;
-    struct store_trim trim;
-    store_trim_of(s, &trim);
+    struct store_trim trim = store_trim_of(s);
     const char *argv[] = {"EVAL", trim_script,       "2",         key, policy,
                           ts,     trim.max_messages, trim.max_age};
     store_command(s, STORE_ACK_PLAIN, key, on_trimmed, NULL, 8, argv, NULL);
