@@ -338,6 +338,14 @@ static bool handle_cluster_error(struct cmd *cmd, struct conn *conn, redisReply 
     return false;
 }
 
+/* A durable write's answer tells whether Redis takes writes: -OOM when
+ * its maxmemory is reached (noeviction). */
+static void note_storage(struct cluster *c, const redisReply *reply) {
+    bool full = reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "OOM ", 4) == 0;
+    if (full) c->stats.refused_full++;
+    c->stats.storage_full = full;
+}
+
 /* A durable write acknowledged by want (< min_acks) replicas because the
  * topology lists no more healthy ones: counted, and logged at most once a
  * second with the number of such writes since the last line. The topology
@@ -374,6 +382,7 @@ static void on_cmd_reply(struct conn *conn, redisReply *reply, void *privdata) {
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR && handle_cluster_error(cmd, conn, reply)) return;
+    if (cmd->kind == CMD_DURABLE) note_storage(cmd->c, reply);
     if (cmd->waits && reply->type != REDIS_REPLY_ERROR) {
         cmd->held = reply_copy(reply); /* delivered when WAIT answers */
         if (!cmd->held) finish(cmd, NULL);

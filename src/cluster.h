@@ -54,6 +54,8 @@ struct cluster_stats {
     unsigned long long durable_degraded; /* durable writes acknowledged by fewer replicas than
                                         min_replica_acks: the master had no more healthy ones */
     unsigned long long refreshes;    /* topology refreshes completed */
+    unsigned long long refused_full; /* durable writes Redis refused with -OOM (maxmemory) */
+    bool storage_full;               /* the last durable write answered was refused so */
 };
 
 /* Creates the layer and starts connecting. Returns NULL and fills err when

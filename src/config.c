@@ -56,6 +56,12 @@ static const struct option_row options[] = {
             1000000, "sessions held in memory at most (the oldest go first)"),
     INT_OPT("--history-batch", "CHATD_HISTORY_BATCH", history_batch, "500", 1, 10000,
             "messages per Redis read when streaming history"),
+    INT_OPT("--history-max-messages", "CHATD_HISTORY_MAX_MESSAGES", history_max_messages, "0",
+            0, 1000000000, "a room keeps at least this many of its newest messages, a few"
+            " more at times (XTRIM MAXLEN ~), unless it has its own; 0: no limit"),
+    INT_OPT("--history-max-age", "CHATD_HISTORY_MAX_AGE", history_max_age, "0", 0, 1000000000,
+            "a room keeps messages younger than this many seconds, older ones at times"
+            " (XTRIM MINID ~), unless it has its own; 0: no limit"),
     INT_OPT("--reuseport", "CHATD_REUSEPORT", reuseport, "0", 0, 1,
             "1: listen with SO_REUSEPORT so several chatd share the port"),
     INT_OPT("--max-streams", "CHATD_MAX_STREAMS", max_streams, "10000", 1, 1000000,

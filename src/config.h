@@ -21,6 +21,8 @@ struct config {
     int session_cache_ms;   /* a cached session answers this long after its read; 0: no cache */
     int session_cache_size; /* sessions cached at most */
     int history_batch;      /* messages fetched per XRANGE when streaming */
+    int history_max_messages; /* a room keeps about this many messages; 0: no limit */
+    int history_max_age;    /* a room keeps messages younger than this (s); 0: no limit */
     char log_level[16];     /* debug, info, warn or error */
     int reuseport;          /* 1: SO_REUSEPORT, several chatd on one port */
     int max_streams;        /* open event streams at most (503 above) */

@@ -174,6 +174,8 @@ static int server_start(struct server *srv) {
         srv->session_cache = session_cache_new((size_t)srv->cfg.session_cache_size,
                                                srv->cfg.session_cache_ms);
     srv->store = store_new(srv->base, srv->cluster, srv->session_cache);
+    if (srv->store)
+        store_set_retention(srv->store, srv->cfg.history_max_messages, srv->cfg.history_max_age);
     if (srv->cfg.session_cache_ms > 0) {
         if (srv->session_cache && srv->store)
             srv->session_events = session_events_new(srv->base, srv->store, srv->session_cache,

@@ -157,6 +157,12 @@ static void render_redis(struct evbuffer *out, const struct cluster_stats *s) {
                    " master had no more healthy replicas.", "counter", s->durable_degraded);
     render_counter(out, "chatd_redis_topology_refreshes_total", "CLUSTER SLOTS refreshes.",
                    "counter", s->refreshes);
+    render_counter(out, "chatd_storage_full_total",
+                   "Writes Redis refused because its memory is full (507 storage_full).",
+                   "counter", s->refused_full);
+    render_counter(out, "chatd_storage_full",
+                   "1 while Redis refuses writes for memory (the last durable write was"
+                   " refused so), else 0.", "gauge", s->storage_full ? 1ULL : 0ULL);
 }
 
 static void render_session_cache(struct evbuffer *out, const struct server *srv) {

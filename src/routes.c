@@ -55,6 +55,7 @@ bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]
 }
 
 api_error routes_store_error(enum store_status st) {
+    if (st == STORE_FULL) return API_E_STORAGE_FULL;
     return st == STORE_UNAVAILABLE ? API_E_UNAVAILABLE : API_E_INTERNAL;
 }
 

@@ -23,11 +23,15 @@ void route_health(struct request *r) {
 }
 
 /* GET /ready: 200 when this chatd should get traffic: not draining, and
- * the Redis cluster reachable with cluster_state:ok. */
+ * the Redis cluster reachable with cluster_state:ok. A Redis whose memory
+ * is full keeps it ready ("storage":"full"): reads are still served, and
+ * every chatd shares that Redis, so taking this one out would help none. */
 static void on_ready(enum store_status st, void *arg) {
     struct request *r = arg;
+    const char *storage = store_is_full_now(r->srv->store) ? "full" : "ok";
     if (r->srv->draining) http_reply_error(r, API_E_DRAINING, NULL);
-    else if (st == STORE_OK) http_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
+    else if (st == STORE_OK)
+        http_reply_json(r, 200, json_pack("{s:s, s:s}", "status", "ready", "storage", storage));
     else http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "history_gap.h"
 #include "http.h"
 #include "json.h"
 #include "metrics.h"
@@ -216,6 +217,35 @@ static void fetch_batch(struct history_op *op) {
     }
 }
 
+/* The gap check of a resuming read answered: the header when messages
+ * after the cursor were trimmed, then the first batch. */
+static void on_gap_checked(enum store_status st, const char *first, void *arg) {
+    struct history_op *op = arg;
+    op->fetching = false;
+    if (op->closed) {
+        http_stream_end(op->r);
+        free(op);
+    } else if (st != STORE_OK) {
+        history_fail(op, st);
+    } else {
+        if (first) http_add_header(op->r, HISTORY_GAP_HEADER, history_gap_header_value(first));
+        fetch_batch(op);
+    }
+}
+
+/* A read from a cursor first asks whether messages after it are gone. */
+static void start_history(struct history_op *op) {
+    if (!op->after[0]) {
+        fetch_batch(op);
+        return;
+    }
+    op->fetching = true;
+    if (history_gap_check(op->r->srv->store, op->room, op->after, on_gap_checked, op) < 0) {
+        op->fetching = false;
+        history_fail(op, STORE_UNAVAILABLE);
+    }
+}
+
 #define WAIT_LIMIT_DEFAULT 100
 
 #define BEFORE_LIMIT_DEFAULT 50
@@ -296,5 +326,5 @@ void route_message_list(struct request *r) {
     }
     r->stream_arg = op;
     r->on_close = on_client_gone;
-    fetch_batch(op);
+    start_history(op);
 }

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "history_gap.h"
 #include "http.h"
 #include "hub.h"
 #include "json.h"
@@ -146,13 +147,36 @@ static void stream_write(struct multi_stream *s, struct evbuffer *out) {
     http_stream_send(s->r, out, s->awaiting_drain ? on_replay_drained : NULL, s);
 }
 
-/* Starts the replay of the next room waiting for one, if any. */
+/* The gap check of the room about to replay answered: the gap event when
+ * messages after its id were trimmed, then its replay. */
+static void on_gap_checked(enum store_status st, const char *first, void *arg) {
+    struct multi_stream *s = arg;
+    int i = s->replaying;
+    s->fetching = false;
+    if (s->ending || st != STORE_OK) {
+        if (st != STORE_OK) log_warn("req=%s msg=\"stream gap check failed\"", s->r->id);
+        multi_end(s, st != STORE_OK);
+        return;
+    }
+    struct evbuffer *out = s->all->out;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    if (first && history_gap_event_append(out, s->pos[i].name, first) == 0) stream_write(s, out);
+    fetch_history(s);
+}
+
+/* Starts the replay of the next room waiting for one, if any: first asks
+ * whether messages after its id are gone. */
 static void replay_next(struct multi_stream *s) {
     for (int i = 0; i < s->nrooms; i++) {
         if (!s->subs[i].to_replay) continue;
         s->subs[i].to_replay = false;
         s->replaying = i;
-        fetch_history(s);
+        s->fetching = true;
+        if (history_gap_check(s->r->srv->store, s->pos[i].name, s->pos[i].id, on_gap_checked,
+                              s) < 0) {
+            s->fetching = false;
+            multi_end(s, true);
+        }
         return;
     }
 }

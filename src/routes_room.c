@@ -61,7 +61,7 @@ static void on_added(enum store_status st, void *arg) {
     if (st == STORE_OK || st == STORE_EXISTS)
         http_reply_json(op->r, st == STORE_OK ? 201 : 200, json_pack("{s:s}", "name", op->name));
     else
-        http_reply_error(op->r, API_E_UNAVAILABLE, NULL);
+        http_reply_error(op->r, st == STORE_FULL ? API_E_STORAGE_FULL : API_E_UNAVAILABLE, NULL);
     free(op);
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "history_gap.h"
 #include "http.h"
 #include "hub.h"
 #include "json.h"
@@ -125,10 +126,36 @@ static void fetch_history(struct sse *s) {
     }
 }
 
+/* The gap check answered: the gap event when messages after the cursor
+ * were trimmed, then the replay. */
+static void on_gap_checked(enum store_status st, const char *first, void *arg) {
+    struct sse *s = arg;
+    s->fetching = false;
+    if (s->ending || st != STORE_OK) {
+        if (st != STORE_OK) log_warn("req=%s msg=\"stream gap check failed\"", s->r->id);
+        sse_end(s, st != STORE_OK);
+        return;
+    }
+    struct evbuffer *buf = first ? evbuffer_new() : NULL;
+    if (buf && history_gap_event_append(buf, s->room, first) == 0) {
+        fanout_flush(s->r->srv->fanout); /* after what was written before */
+        http_stream_send(s->r, buf, NULL, NULL);
+    }
+    if (buf) evbuffer_free(buf);
+    fetch_history(s);
+}
+
 static void on_ready(void *arg) {
     struct sse *s = arg;
-    if (s->cursor[0]) fetch_history(s);
-    else s->live = true; /* a new client starts with what comes next */
+    if (!s->cursor[0]) {
+        s->live = true; /* a new client starts with what comes next */
+        return;
+    }
+    s->fetching = true; /* a resuming client first learns whether it misses messages */
+    if (history_gap_check(s->r->srv->store, s->room, s->cursor, on_gap_checked, s) < 0) {
+        s->fetching = false;
+        sse_end(s, true);
+    }
 }
 
 static void on_event(const struct hub_event *ev, void *arg) {

@@ -82,7 +82,7 @@ static void add_session_cookie(struct request *r, const char *token, int max_age
 static void on_session_created(enum store_status st, void *arg) {
     struct user_op *op = arg;
     if (st != STORE_OK) {
-        reply_error(op, API_E_UNAVAILABLE);
+        reply_error(op, st == STORE_FULL ? API_E_STORAGE_FULL : API_E_UNAVAILABLE);
         return;
     }
     add_session_cookie(op->r, op->token, op->r->srv->cfg.session_ttl);
@@ -123,7 +123,7 @@ static void hash_password(void *arg) {
 static void on_user_created(enum store_status st, void *arg) {
     struct user_op *op = arg;
     if (st == STORE_EXISTS) reply_error(op, API_E_EMAIL_TAKEN);
-    else if (st != STORE_OK) reply_error(op, API_E_UNAVAILABLE);
+    else if (st != STORE_OK) reply_error(op, st == STORE_FULL ? API_E_STORAGE_FULL : API_E_UNAVAILABLE);
     else start_session(op);
 }
 

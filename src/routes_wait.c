@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "history_gap.h"
 #include "http.h"
 #include "hub.h"
 #include "json.h"
@@ -92,7 +93,37 @@ static void read_history(struct waiter *w) {
     }
 }
 
-static void on_ready(void *arg) { read_history(arg); }
+/* The gap check answered: the header when messages after the cursor were
+ * trimmed, then the first read (or the answer, when the wait ended). */
+static void on_gap_checked(enum store_status st, const char *first, void *arg) {
+    struct waiter *w = arg;
+    w->reading = false;
+    if (st != STORE_OK) {
+        http_reply_error(w->r, routes_store_error(st), NULL);
+        waiter_free(w);
+        return;
+    }
+    if (first) http_add_header(w->r, HISTORY_GAP_HEADER, history_gap_header_value(first));
+    if (w->closing || w->expired) answer(w, NULL, 0);
+    else read_history(w);
+}
+
+/* The hub's reader stands: a wait from a cursor first asks whether
+ * messages after it are gone (counted as a read: the timeout and the
+ * shutdown wait for it). */
+static void on_ready(void *arg) {
+    struct waiter *w = arg;
+    if (!w->after[0]) {
+        read_history(w);
+        return;
+    }
+    w->reading = true;
+    if (history_gap_check(w->srv->store, w->room, w->after, on_gap_checked, w) < 0) {
+        w->reading = false;
+        http_reply_error(w->r, API_E_UNAVAILABLE, NULL);
+        waiter_free(w);
+    }
+}
 
 static void on_event(const struct hub_event *ev, void *arg) {
     struct waiter *w = arg;

@@ -217,8 +217,10 @@ static void on_appended(redisReply *r, void *arg) {
 
 /* Appends unless this user's client message id was seen in the last
  * STORE_DEDUP_TTL seconds; then returns the first message. One slot: the
- * stream and the dedup key share the room's hash tag. */
-static const char append_once_script[] =
+ * stream, the dedup key and the room's retention (KEYS[3]) share the
+ * room's hash tag. An append trims the stream by the room's retention, or
+ * the server's (ARGV[6], ARGV[7]). */
+static const char append_once_script[] = STORE_TRIM_LUA
     "local prev = redis.call('GET', KEYS[2])\n"
     "if prev then\n"
     "  local e = redis.call('XRANGE', KEYS[1], prev, prev)\n"
@@ -227,12 +229,16 @@ static const char append_once_script[] =
     "local id = redis.call('XADD', KEYS[1], '*', 'userId', ARGV[1], 'name', ARGV[2],"
     " 'text', ARGV[3], 'timestamp', ARGV[4])\n"
     "redis.call('SET', KEYS[2], id, 'EX', ARGV[5])\n"
+    "trim(KEYS[1], KEYS[3], ARGV[4], ARGV[6], ARGV[7])\n"
     "return {1, id}\n";
 
 int store_message_append(struct store *s, const char *room, const struct message *m,
                          const char *client_msg_id, store_message_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], dedup[STORE_KEY_MAX], ts[NUMFMT_MAX + 1], ttl[NUMFMT_MAX + 1];
-    if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
+    char key[STORE_KEY_MAX], dedup[STORE_KEY_MAX], policy[STORE_KEY_MAX], ts[NUMFMT_MAX + 1],
+        ttl[NUMFMT_MAX + 1];
+    if (store_key_room_messages(key, sizeof(key), room) < 0 ||
+        store_key_room_retention(policy, sizeof(policy), room) < 0)
+        return -1;
     if (client_msg_id &&
         store_key_room_dedup(dedup, sizeof(dedup), room, m->user_id, client_msg_id) < 0)
         return -1;
@@ -247,13 +253,16 @@ int store_message_append(struct store *s, const char *room, const struct message
                               "text", m->text, "timestamp", ts};
         size_t lens[11];
         for (int i = 0; i < 11; i++) lens[i] = i == 8 ? m->text_len : strlen(argv[i]);
-        return send_op(s, op, on_appended, STORE_ACK_DURABLE, key, 11, argv, lens);
+        if (send_op(s, op, on_appended, STORE_ACK_DURABLE, key, 11, argv, lens) < 0) return -1;
+        store_trim_sometimes(s, room, ts);
+        return 0;
     }
-    const char *argv[] = {"EVAL", append_once_script, "2", key, dedup, m->user_id,
-                          m->name, m->text, ts, ttl};
-    size_t lens[10];
-    for (int i = 0; i < 10; i++) lens[i] = i == 7 ? m->text_len : strlen(argv[i]);
-    return send_op(s, op, on_appended, STORE_ACK_DURABLE, key, 10, argv, lens);
+    struct store_trim trim = store_trim_of(s);
+    const char *argv[] = {"EVAL", append_once_script, "3", key, dedup, policy, m->user_id,
+                          m->name, m->text, ts, ttl, trim.max_messages, trim.max_age};
+    size_t lens[13];
+    for (int i = 0; i < 13; i++) lens[i] = i == 8 ? m->text_len : strlen(argv[i]);
+    return send_op(s, op, on_appended, STORE_ACK_DURABLE, key, 13, argv, lens);
 }
 
 /* Whether field k is name (as strcmp sees it: up to its first NUL). */

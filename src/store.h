@@ -8,7 +8,8 @@
  * Contract (as for cluster): a function that returns -1 never calls its
  * callback; one that returns 0 calls it exactly once, on the loop thread,
  * with a store_status. STORE_UNAVAILABLE means Redis did not answer in time;
- * STORE_ERROR that Redis refused the command.
+ * STORE_ERROR that Redis refused the command; STORE_FULL that it refused a
+ * write because its memory is full (nothing of that write was stored).
  *
  * Session reads may be answered from a session cache (session_cache.h)
  * instead of Redis; such answers, too, come later from the loop, never
@@ -28,7 +29,14 @@ struct event_base;
 struct session_cache;
 struct store;
 
-enum store_status { STORE_OK, STORE_NOT_FOUND, STORE_EXISTS, STORE_UNAVAILABLE, STORE_ERROR };
+enum store_status {
+    STORE_OK,
+    STORE_NOT_FOUND,
+    STORE_EXISTS,
+    STORE_UNAVAILABLE,
+    STORE_ERROR,
+    STORE_FULL, /* Redis refused a write: its maxmemory is reached (-OOM) */
+};
 
 #define STORE_PWHASH_MAX 128 /* crypto_pwhash_STRBYTES */
 #define STORE_ROOM_LOBBY "lobby"
@@ -115,6 +123,29 @@ int store_rate_hit(struct store *s, const char *limit, const char *subject, int 
  * instead of adding another. Durable: acknowledged after replicas have it. */
 int store_message_append(struct store *s, const char *room, const struct message *m,
                          const char *client_msg_id, store_message_fn *cb, void *arg);
+/* The server's retention (store_retention.c), for every room without its
+ * own (room:{<room>}:retention, docs/STORAGE.md): an append trims the
+ * room's stream to about max_messages entries (0: no limit) and drops
+ * entries older than max_age_s seconds (0: no limit). Both trims are
+ * approximate (~): Redis removes whole nodes of the stream only, so a room
+ * keeps at least that much, and a little more at times. */
+void store_set_retention(struct store *s, int max_messages, int max_age_s);
+
+/* What a room's stream still holds, for the gap signal: trimmed tells
+ * whether entries were ever removed from it; first is the oldest id kept
+ * ("" for an empty stream), deleted the newest id ever removed by XDEL
+ * ("0-0": none). */
+struct store_retained {
+    bool trimmed;
+    char first[CHAT_STREAM_ID_MAX + 1];
+    char deleted[CHAT_STREAM_ID_MAX + 1];
+};
+typedef void store_retained_fn(enum store_status st, const struct store_retained *kept,
+                               void *arg);
+/* Reads what the room's stream still holds (XINFO STREAM: O(1)); a room
+ * without messages holds everything (not trimmed). */
+int store_room_retained(struct store *s, const char *room, store_retained_fn *cb, void *arg);
+
 /* Reads up to count messages of a room with ids greater than after (NULL:
  * from the start). */
 int store_history_range(struct store *s, const char *room, const char *after, int count,
@@ -164,6 +195,9 @@ const char *store_subscription_node(const struct store_subscription *sub);
 /* Whether every slot has a master and every master's connection is up: a
  * local answer at once (no command, no callback). */
 bool store_is_ready_now(const struct store *s);
+/* Whether Redis refuses writes for memory now (the last durable write was
+ * refused with -OOM): a local answer at once. */
+bool store_is_full_now(const struct store *s);
 /* CLUSTER INFO through the layer: STORE_OK when the cluster's state is ok
  * (or Redis is standalone and answers), else STORE_UNAVAILABLE. */
 int store_ready(struct store *s, store_status_fn *cb, void *arg);

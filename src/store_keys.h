@@ -5,6 +5,7 @@
  *   session:<sha256(token)>      string "v1\n<id>\n<email>\n<name>", EX ttl
  *   room:{<room>}:messages       stream: userId, name, text, timestamp
  *   room:{<room>}:dedup:<userId>:<clientMsgId>   string: message id, EX 24 h
+ *   room:{<room>}:retention      hash: maxMessages, maxAge (the room's own retention)
  *   rooms                        set: the names of the rooms created
  *   user-sessions:<userId>       sorted set: session hashes, scored by login time (ms)
  *   rate:<limit>:<subject>       string: hits in the current window, PX window
@@ -27,6 +28,7 @@ int store_key_session(char *out, size_t size, const char *token_hash);
 int store_key_room_messages(char *out, size_t size, const char *room);
 int store_key_user_sessions(char *out, size_t size, const char *user_id);
 int store_key_rate(char *out, size_t size, const char *limit, const char *subject);
+int store_key_room_retention(char *out, size_t size, const char *room);
 int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,
                          const char *client_msg_id);
 

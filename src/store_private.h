@@ -8,6 +8,7 @@
 #define CHAT_STORE_PRIVATE_H
 
 #include <hiredis/hiredis.h>
+#include <string.h>
 
 #include "cluster.h"
 #include "store.h"
@@ -22,6 +23,8 @@ struct store {
     struct event *answer_ev;          /* runs the queued cached answers */
     struct session_read *answers;     /* session reads answered from the cache, in order */
     struct session_read *answers_tail;
+    int keep_messages;                /* retention: about this many per room, 0: all */
+    int keep_age_s;                   /* retention: seconds a message is kept, 0: forever */
 };
 
 /* How a command must be acknowledged. */
@@ -39,11 +42,44 @@ enum store_ack {
 int store_command(struct store *s, enum store_ack ack, const char *key, cluster_reply_fn *done,
                   void *arg, int argc, const char **argv, const size_t *lens);
 
-/* STORE_UNAVAILABLE without a reply, STORE_ERROR for an error reply, else STORE_OK. */
+/* STORE_UNAVAILABLE without a reply, STORE_FULL for Redis's "-OOM" (its
+ * maxmemory is reached; a script's write refused for it reads the same),
+ * STORE_ERROR for another error reply, else STORE_OK. */
 static inline enum store_status status_of(const redisReply *r) {
     if (!r) return STORE_UNAVAILABLE;
-    return r->type == REDIS_REPLY_ERROR ? STORE_ERROR : STORE_OK;
+    if (r->type != REDIS_REPLY_ERROR) return STORE_OK;
+    return strncmp(r->str, "OOM ", 4) == 0 ? STORE_FULL : STORE_ERROR;
 }
+
+/* Lua: trim(stream, policy, now, def_len, def_age) trims a room's stream
+ * by the room's own retention (the hash policy: maxMessages, maxAge in
+ * seconds), or for what it does not set by the server's defaults (0: no
+ * limit), approximately (~); now is the new message's ms. */
+#define STORE_TRIM_LUA                                                                  \
+    "local function trim(stream, policy, now, def_len, def_age)\n"                       \
+    "  local p = redis.call('HMGET', policy, 'maxMessages', 'maxAge')\n"                  \
+    "  local len = tonumber(p[1] or def_len) or 0\n"                                     \
+    "  local age = tonumber(p[2] or def_age) or 0\n"                                     \
+    "  if len >= 1 then\n"                                                               \
+    "    redis.call('XTRIM', stream, 'MAXLEN', '~', string.format('%.0f', len))\n"        \
+    "  end\n"                                                                            \
+    "  if age >= 1 and tonumber(now) > age * 1000 then\n"                                \
+    "    redis.call('XTRIM', stream, 'MINID', '~', string.format('%.0f', now - age * 1000))\n" \
+    "  end\n"                                                                            \
+    "end\n"
+
+/* The server's retention defaults, as arguments of the scripts. */
+struct store_trim {
+    char max_messages[16]; /* "0": no count limit */
+    char max_age[16];      /* seconds, "0": no age limit */
+};
+/* The server's defaults of s as script arguments (store_retention.c). */
+struct store_trim store_trim_of(const struct store *s);
+/* After a plain append (an XADD, which cannot read the room's policy):
+ * one in STORE_TRIM_EVERY, at random, is followed on the same slot by the
+ * trim script, unacknowledged. ts is the message's ms. */
+#define STORE_TRIM_EVERY 16
+void store_trim_sometimes(struct store *s, const char *room, const char *ts);
 
 /* Sets up and tears down the session half (store_session.c); -1 when out of memory. */
 int store_sessions_init(struct store *s);

@@ -458,6 +458,19 @@
     if (empty && view.ids.size && !view.more && view.cursor !== null) showHistoryControls(view); // no longer "No messages"
   }
 
+  // The server no longer keeps the messages of the open room just before
+  // first (they were trimmed while this tab was away): says so there, once.
+  function showGap(view, first) {
+    if (view !== current || typeof first !== 'string' || el.messages.querySelector('.gap')) return;
+    const li = document.createElement('li');
+    li.className = 'gap';
+    li.dataset.id = first; // messages from first on go after it, older ones before
+    li.textContent = 'Older messages are no longer available.';
+    let before = el.messages.lastElementChild;
+    while (before && compareIds(before.dataset.id, first) >= 0) before = before.previousElementSibling;
+    el.messages.insertBefore(li, before ? before.nextElementSibling : el.messages.firstElementChild);
+  }
+
   // ---- live messages: one stream per browser, shared by its tabs ----
 
   const STREAM_ROOMS_MAX = 32; // chatd's limit of rooms per stream
@@ -559,6 +572,15 @@
         post({ type: 'message', room: m.room, message: m, position: event.lastEventId });
         deliver(m.room, m, event.lastEventId);
       };
+      // A room resumed from a position older than what it keeps.
+      es.addEventListener('gap', (event) => {
+        if (source !== es) return;
+        let g;
+        try { g = JSON.parse(event.data); } catch (e) { return; }
+        if (!g || typeof g.room !== 'string') return;
+        post({ type: 'gap', room: g.room, first: g.first });
+        if (current && g.room === current.room) showGap(current, g.first);
+      });
       es.onerror = () => {
         if (source !== es) return;
         showState(navigator.onLine === false ? 'offline' : 'reconnecting');
@@ -590,6 +612,7 @@
       channel.onmessage = (event) => {
         const msg = event.data || {};
         if (msg.type === 'message') deliver(msg.room, msg.message, msg.position);
+        else if (msg.type === 'gap' && current && msg.room === current.room) showGap(current, msg.first);
         else if (msg.type === 'state' && !leader) showState(msg.what);
         else if (msg.type === 'want' && leader) { wants.set(msg.tab, msg.want); roomsChanged(); }
         else if (msg.type === 'leave' && leader) { wants.delete(msg.tab); roomsChanged(); }

@@ -14,6 +14,8 @@
 #   CHAT_URL2          a second chatd with the session cache (test_session_cache)
 #   CHAT_NOCACHE_URL   a chatd without the session cache  (test_session_cache)
 #   CHAT_SANITIZED     1 under ASan+UBSan (tests/run-all.sh sets it)
+#   CHAT_RETENTION_URL a chatd keeping 10 messages per room (test_retention)
+#   CHAT_RETENTION_REDIS_PORT  its own redis-server     (test_retention)
 #   CHAT_CLUSTER       1 when tests/cluster/run.sh runs test_api and
 #                      test_hostile on the cluster; unset here
 set -uo pipefail
@@ -64,6 +66,18 @@ start_chatd "$top/$build/chatd" "$tmp/untrusted.log" "$untrusted_port" "$redis_p
   --trusted-proxies 192.0.2.1 || exit 1
 untrusted_pid=$CHATD_PID
 export CHAT_UNTRUSTED_URL="http://127.0.0.1:$untrusted_port"
+
+# For test_retention: a Redis of its own (its memory is filled) whose
+# streams have small nodes (4 entries), so that the approximate trim of a
+# chatd keeping 10 messages per room removes some after a few dozen.
+retention_redis=$(free_port) || exit 1
+start_redis "$tmp/retention-redis" "$retention_redis" || exit 1
+redis-cli -p "$retention_redis" config set stream-node-max-entries 4 >/dev/null
+retention_port=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/retention.log" "$retention_port" "$retention_redis" \
+  --workers 1 --history-max-messages 10 --history-batch 7 || exit 1
+retention_pid=$CHATD_PID
+export CHAT_RETENTION_URL="http://127.0.0.1:$retention_port" CHAT_RETENTION_REDIS_PORT=$retention_redis
 
 export CHAT_URL="http://127.0.0.1:$chat_port"
 export CHAT_REDIS_PORT=$redis_port
@@ -141,7 +155,7 @@ else
 fi
 for fd in "${idle_fds[@]}"; do exec {fd}>&-; done
 if wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$capped_conns/message/" &&
-   curl -s "http://127.0.0.1:$capped_conns/metrics" | grep -qE '^chatd_connections_refused_total [1-9]'; then
+   curl -s "http://127.0.0.1:$capped_conns/metrics" | grep -E '^chatd_connections_refused_total [1-9]' >/dev/null; then
   echo "ok - below --max-connections again: served, and the refusals are counted"
 else
   echo "not ok - below --max-connections again: served, and the refusals are counted"; rc=1
@@ -248,4 +262,5 @@ tap_clean_exit "$limited2_pid" "$tmp/limited2.log" "the second chatd with low li
 tap_clean_exit "$second_pid" "$tmp/second.log" "the second chatd with the session cache" || rc=1
 tap_clean_exit "$nocache_pid" "$tmp/nocache.log" "chatd without the session cache" || rc=1
 tap_clean_exit "$untrusted_pid" "$tmp/untrusted.log" "chatd that trusts no local proxy" || rc=1
+tap_clean_exit "$retention_pid" "$tmp/retention.log" "chatd with a retention and a full Redis" || rc=1
 exit $rc

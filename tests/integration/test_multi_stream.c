@@ -76,18 +76,6 @@ static void wait_position(struct sse_client *c, char *position, size_t size) {
     sse_last_id(c, position, size);
 }
 
-/* Copies the JSON string member key of data into out ("" when absent). */
-static void member(const char *data, const char *key, char *out, size_t size) {
-    char needle[32];
-    snprintf(needle, sizeof(needle), "\"%s\":\"", key);
-    const char *p = strstr(data, needle);
-    out[0] = '\0';
-    if (!p) return;
-    p += strlen(needle);
-    size_t len = strcspn(p, "\"");
-    snprintf(out, size, "%.*s", (int)(len < size ? len : size - 1), p);
-}
-
 /* Checks that events [from, to) of c are, room by room, "<tag> <k>" for k
  * = first..last of that room, in order: no gap, no duplicate. */
 static void assert_sequence(struct sse_client *c, size_t from, size_t to, const char *room,
@@ -96,9 +84,9 @@ static void assert_sequence(struct sse_client *c, size_t from, size_t to, const 
     for (size_t i = from; i < to; i++) {
         char id[48], data[1024], in[80], text[80], want[80];
         assert_true(sse_get(c, i, id, data, sizeof(data)));
-        member(data, "room", in, sizeof(in));
+        test_json_member(data, "room", in, sizeof(in));
         if (strcmp(in, room) != 0) continue;
-        member(data, "text", text, sizeof(text));
+        test_json_member(data, "text", text, sizeof(text));
         snprintf(want, sizeof(want), "%s %d", tag, next);
         if (strcmp(text, want) != 0) fail_msg("room %s: event %zu is '%s', not '%s'", room, i, text, want);
         next++;

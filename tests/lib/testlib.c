@@ -41,6 +41,17 @@ void test_email(char *out, size_t size, const char *tag) {
              (long)getpid(), (long)(ts.tv_nsec % 1000000));
 }
 
+void test_json_member(const char *text, const char *key, char *out, size_t size) {
+    char needle[64];
+    snprintf(needle, sizeof(needle), "\"%s\":\"", key);
+    const char *p = strstr(text, needle);
+    out[0] = '\0';
+    if (!p) return;
+    p += strlen(needle);
+    size_t len = strcspn(p, "\"");
+    snprintf(out, size, "%.*s", (int)(len < size ? len : size - 1), p);
+}
+
 chat_client *test_new_user(const char *tag, chat_user *user_out) {
     char email[128];
     test_email(email, sizeof(email), tag);

@@ -49,6 +49,10 @@ void test_http_result_free(struct http_result *r);
  * "chatd_redis_redirects_total{kind=\"ask\"}", or -1 when absent. */
 long long test_metric(const char *base, const char *sample);
 
+/* Copies the first JSON string member key of text (a plain search for
+ * "key":"...", no escapes) into out; "" when there is none. */
+void test_json_member(const char *text, const char *key, char *out, size_t size);
+
 /* True when body is {"error":{"code":code,"message":<string>}}. */
 bool test_is_error(const char *body, const char *code);
 

@@ -74,6 +74,12 @@ static void test_error_enum_is_row_index(void **state) {
     assert_string_equal(api_error_code(API_E_BAD_CREDENTIALS), "invalid_credentials");
 }
 
+static void test_storage_full_is_507(void **state) {
+    (void)state;
+    assert_int_equal(api_error_status(API_E_STORAGE_FULL), 507);
+    assert_string_equal(api_error_code(API_E_STORAGE_FULL), "storage_full");
+}
+
 static void test_error_out_of_range_is_internal(void **state) {
     (void)state;
     api_error bogus = (api_error)(ROW_COUNT + 7);
@@ -123,6 +129,8 @@ static void test_config_defaults(void **state) {
     assert_int_equal(cfg.max_body, 65536);
     assert_int_equal(cfg.session_ttl, 2592000);
     assert_int_equal(cfg.history_batch, 500);
+    assert_int_equal(cfg.history_max_messages, 0); /* keep everything, as before */
+    assert_int_equal(cfg.history_max_age, 0);
     assert_string_equal(cfg.log_level, "info");
 }
 
@@ -281,6 +289,7 @@ int main(void) {
         cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_error_enum_is_row_index),
         cmocka_unit_test(test_error_out_of_range_is_internal),
+        cmocka_unit_test(test_storage_full_is_507),
     };
     const struct CMUnitTest config_tests[] = {
         cmocka_unit_test_setup_teardown(test_config_defaults, clear_env, clear_env),

@@ -45,6 +45,8 @@ static void test_session_key(void **state) {
 static void test_room_messages_key(void **state) {
     (void)state;
     check_key(store_key_room_messages, "lobby", "room:{lobby}:messages");
+    /* the room's retention shares the stream's slot: one script reads both */
+    check_key(store_key_room_retention, "lobby", "room:{lobby}:retention");
 }
 
 static void test_too_small_buffer(void **state) {
