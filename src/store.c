@@ -28,7 +28,6 @@ struct store_op {
         store_user_fn *user;
         store_message_fn *message;
         store_range_fn *range;
-        store_names_fn *names;
         store_rate_fn *rate;
     } cb;
     void *arg;
@@ -425,43 +424,4 @@ int store_ready(struct store *s, store_status_fn *cb, void *arg) {
         return -1;
     }
     return 0;
-}
-
-static void on_room_added(redisReply *r, void *arg) {
-    struct store_op *op = arg;
-    enum store_status st = status_of(r);
-    if (st == STORE_OK && r->type == REDIS_REPLY_INTEGER && r->integer == 0) st = STORE_EXISTS;
-    op->cb.status(st, op->arg);
-    free(op);
-}
-
-int store_room_add(struct store *s, const char *room, store_status_fn *cb, void *arg) {
-    struct store_op *op = op_new(arg);
-    if (!op) return -1;
-    op->cb.status = cb;
-    const char *argv[] = {"SADD", STORE_KEY_ROOMS, room};
-    return send_op(s, op, on_room_added, STORE_ACK_DURABLE, STORE_KEY_ROOMS, 3, argv, NULL);
-}
-
-static void on_room_list(redisReply *r, void *arg) {
-    struct store_op *op = arg;
-    enum store_status st = status_of(r);
-    const char **names = NULL;
-    size_t n = 0;
-    if (st == STORE_OK && r->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
-    if (st == STORE_OK && r->elements && !(names = calloc(r->elements, sizeof(*names))))
-        st = STORE_ERROR;
-    for (size_t i = 0; st == STORE_OK && i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_STRING) names[n++] = r->element[i]->str;
-    op->cb.names(st, names, n, op->arg);
-    free(names);
-    free(op);
-}
-
-int store_room_list(struct store *s, store_names_fn *cb, void *arg) {
-    struct store_op *op = op_new(arg);
-    if (!op) return -1;
-    op->cb.names = cb;
-    const char *argv[] = {"SMEMBERS", STORE_KEY_ROOMS};
-    return send_op(s, op, on_room_list, STORE_ACK_PLAIN, STORE_KEY_ROOMS, 2, argv, NULL);
 }

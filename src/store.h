@@ -133,11 +133,27 @@ int store_room_read(struct store *s, const char *room, const char *after, int co
 /* The room's newest message (none for an empty room). */
 int store_room_latest(struct store *s, const char *room, store_range_fn *cb, void *arg);
 
+/* ---- rooms (store_rooms.c) ---- */
+
+#define STORE_ROOMS_CHECK_MAX 32 /* rooms store_rooms_exist checks at once */
+
 /* Registers a room name in the room list (STORE_EXISTS when it was there). */
 int store_room_add(struct store *s, const char *room, store_status_fn *cb, void *arg);
-/* Receives the registered room names (any order). */
+/* Receives the registered room names. */
 typedef void store_names_fn(enum store_status st, const char *const *names, size_t n, void *arg);
-int store_room_list(struct store *s, store_names_fn *cb, void *arg);
+/* Reads up to count registered room names greater than after (NULL: from
+ * the first), in byte order (strcmp). */
+int store_room_list(struct store *s, const char *after, int count, store_names_fn *cb,
+                    void *arg);
+/* STORE_OK when every one of the n (1 to STORE_ROOMS_CHECK_MAX) rooms is in
+ * the room list, STORE_NOT_FOUND when one is not (one command). */
+int store_rooms_exist(struct store *s, const char *const *rooms, size_t n, store_status_fn *cb,
+                      void *arg);
+/* Receives a counter's new value. */
+typedef void store_count_fn(enum store_status st, long long count, void *arg);
+/* Adds delta to the count of rooms the user created and hands back the sum. */
+int store_user_rooms_add(struct store *s, const char *user_id, int delta, store_count_fn *cb,
+                         void *arg);
 
 /* ---- the announcements of ended sessions: a subscription, not a command ---- */
 
