@@ -373,6 +373,26 @@ static void header_value(const char *headers, const char *name, char *out, size_
     snprintf(out, size, "%.*s", (int)(len < size ? len : size - 1), h);
 }
 
+/* A send does not create a room: only POST /room/ does. */
+static void sending_to_a_room_never_created_is_404(void **state) {
+    (void)state;
+    chat_client *c = test_new_user("norooms", NULL);
+    char room[48], path[96];
+    snprintf(room, sizeof(room), "never-%u", (unsigned)(test_now_ms() * 1000) % 1000000u);
+    snprintf(path, sizeof(path), "/room/%s/message/", room);
+    struct http_result r;
+    char cookie[128];
+    snprintf(cookie, sizeof(cookie), "Cookie: authKey=%s", chat_client_token(c));
+    const char *h[] = {"Content-Type: application/json", cookie, NULL};
+    test_http("POST", path, h, "{\"text\":\"x\"}", 12, &r);
+    assert_int_equal(r.status, 404);
+    assert_true(test_is_error(r.body, "not_found"));
+    test_http_result_free(&r);
+    assert_int_equal(test_create_room(c, room), 201);
+    assert_int_equal(post_text(c, path, "now it exists"), 201);
+    chat_client_free(c);
+}
+
 /* GET /room/ in pages: the lobby first on the first page, then names in
  * order; X-Next-After names the last of a full page; the default page is
  * bounded; a bad after or limit is 400 invalid_query. */
@@ -502,6 +522,7 @@ int main(void) {
         cmocka_unit_test(history_is_complete_and_ordered),
         cmocka_unit_test(metrics_cover_requests_redis_and_workers),
         cmocka_unit_test(rooms_are_isolated_and_listed),
+        cmocka_unit_test(sending_to_a_room_never_created_is_404),
         cmocka_unit_test(the_room_list_pages),
         cmocka_unit_test(scroll_back_pages_with_before),
     };
