@@ -114,6 +114,7 @@ static void start_session(struct user_op *op) {
     memcpy(su.id, op->user.id, sizeof(su.id));
     memcpy(su.email, op->user.email, sizeof(su.email));
     memcpy(su.name, op->user.name, sizeof(su.name));
+    su.password_version = op->user.password_version; /* of the password just verified */
     token_generate(op->token);
     token_hash(op->token, hash);
     struct server *srv = op->r->srv;

@@ -41,6 +41,7 @@ struct store_user {
     char email[CHAT_EMAIL_MAX + 1];
     char name[CHAT_NAME_MAX_BYTES + 1];
     char pwhash[STORE_PWHASH_MAX];
+    long long password_version; /* counts password changes; a session of another is refused */
 };
 
 typedef void store_status_fn(enum store_status st, void *arg);
@@ -78,9 +79,11 @@ int store_user_get(struct store *s, const char *email, store_user_fn *cb, void *
  * runs. */
 int store_session_create(struct store *s, const char *token_hash, const struct session_user *u,
                          int ttl, store_status_fn *cb, void *arg);
-/* Reads a session and pushes its expiry ttl seconds ahead (sliding). With
- * a session cache, a live entry young enough answers instead (no Redis
- * command, no sliding); a read from Redis fills the cache. */
+/* Reads a session and pushes its expiry ttl seconds ahead (sliding), then
+ * its user's password version: a session made under an older one (a login
+ * that raced a password change) is STORE_NOT_FOUND. With a session cache,
+ * a live entry young enough answers instead (no Redis command, no
+ * sliding); a read from Redis that passed fills the cache. */
 int store_session_get(struct store *s, const char *token_hash, int ttl, store_session_fn *cb,
                       void *arg);
 /* Workflow: deletes one session, announces its end and removes its index
@@ -97,7 +100,9 @@ int store_session_delete(struct store *s, const char *token_hash, store_status_f
  * not end stay (the caller may run it again). */
 int store_sessions_end_others(struct store *s, const char *user_id, const char *keep_hash,
                               store_status_fn *cb, void *arg);
-/* Replaces a user's password hash (durable). */
+/* Replaces a user's password hash and advances its password version, in
+ * one step (durable): sessions made with an older version are refused from
+ * then on (store_session_get). */
 int store_user_set_password(struct store *s, const char *email, const char *pwhash,
                             store_status_fn *cb, void *arg);
 

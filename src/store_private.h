@@ -45,6 +45,9 @@ static inline enum store_status status_of(const redisReply *r) {
     return r->type == REDIS_REPLY_ERROR ? STORE_ERROR : STORE_OK;
 }
 
+/* The pv field of a user record as replied (nil, before any change: 0). */
+long long store_password_version_of(const redisReply *r);
+
 /* Sets up and tears down the session half (store_session.c); -1 when out of memory. */
 int store_sessions_init(struct store *s);
 void store_sessions_cleanup(struct store *s);
