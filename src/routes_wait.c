@@ -130,8 +130,8 @@ static void wait_start(struct waiter *w) {
 
 static void on_room_checked(enum store_status st, void *arg) {
     struct waiter *w = arg; /* not parked yet: nothing else knows it */
-    if (st != STORE_OK) {
-        http_reply_error(w->r, routes_room_error(st), NULL);
+    if (st != STORE_OK || w->srv->draining) { /* draining: the long-polls were answered */
+        http_reply_error(w->r, st != STORE_OK ? routes_room_error(st) : API_E_DRAINING, NULL);
         free(w);
         return;
     }
