@@ -325,6 +325,7 @@ static struct multi_streams *streams_of(struct server *srv) {
 
 static struct multi_stream *multi_new(struct multi_streams *all, struct request *r,
                                       const struct stream_room *rooms, int n) {
+    if (n < 1) return NULL; /* read_rooms gives 1 to STREAM_ROOMS_MAX */
     struct multi_stream *s = calloc(1, sizeof(*s) + (size_t)n * sizeof(rooms[0]));
     struct stream_room_sub *subs = calloc((size_t)n, sizeof(*subs));
     if (!s || !subs) {

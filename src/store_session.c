@@ -25,8 +25,8 @@
 /* Splits "v2\n<id>\n<email>\n<name>\n<password version>" (or "v1\n<id>\n
  * <email>\n<name>", version 0) into u; -1 when it is neither. */
 static int session_parse(const char *v, size_t len, struct session_user *u) {
-    const char *end = v + len, *field[5];
-    size_t flen[5];
+    const char *end = v + len, *field[5] = {0};
+    size_t flen[5] = {0};
     int nfields = len >= 2 && memcmp(v, "v1", 2) == 0 ? 4 : 5;
     for (int i = 0; i < nfields; i++) {
         const char *nl = i < nfields - 1 ? memchr(v, '\n', (size_t)(end - v)) : end;
