@@ -136,6 +136,8 @@ fanout_server() {
         [[ $name == chatd ]] || sub_url="http://127.0.0.1:$port/stream?rooms=lobby,bench-other"
         pub_url=http://127.0.0.1:$port/message/
         [[ -n $fanout_token ]] || fanout_token=$(register_user "http://127.0.0.1:$port")
+        [[ $name == chatd ]] || create_room "http://127.0.0.1:$port" bench-other ||
+            die "room bench-other could not be created"
         header="Cookie: authKey=$fanout_token"
         ;;
     nchan-*)

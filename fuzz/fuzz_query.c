@@ -55,6 +55,10 @@ static void check_history(const char *query) {
     if (request_query_cursor(NULL, evhttp_find_header(&q, "after"), cursor) == 0)
         FUZZ_ASSERT(!cursor[0] || validate_stream_id(cursor));
     check_rooms(evhttp_find_header(&q, "rooms"), evhttp_find_header(&q, "after"));
+    struct rooms_query rq;
+    if (!request_query_rooms(&q, &rq))
+        FUZZ_ASSERT((!rq.after[0] || validate_room_name(rq.after)) && rq.limit >= 1 &&
+                    rq.limit <= QUERY_ROOMS_LIMIT_MAX);
     evhttp_clear_headers(&q);
 }
 

@@ -299,8 +299,10 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userdata) 
                                            len - (sizeof retry_after - 1));
     } else if (len > sizeof set_cookie - 1 &&
                strncasecmp(data, set_cookie, sizeof set_cookie - 1) == 0) {
-        char *value = cookie_value(data + sizeof set_cookie - 1, len - (sizeof set_cookie - 1),
-                                   CHAT_COOKIE_NAME, &c->nomem);
+        const char *v = data + sizeof set_cookie - 1;
+        size_t vlen = len - (sizeof set_cookie - 1);
+        char *value = cookie_value(v, vlen, CHAT_COOKIE_NAME_TLS, &c->nomem);
+        if (!value) value = cookie_value(v, vlen, CHAT_COOKIE_NAME, &c->nomem);
         if (value) {
             chat__secret_free(c->cookie_token);
             c->cookie_token = value;

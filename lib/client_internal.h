@@ -17,6 +17,7 @@
 #define CHAT_TOKEN_MAX 4096
 #define CHAT_ERROR_MAX 512
 #define CHAT_COOKIE_NAME "authKey"
+#define CHAT_COOKIE_NAME_TLS "__Host-authKey" /* what chatd sets over HTTPS */
 #define CHAT_DEFAULT_RETRY_BUDGET_MS 30000L
 #define CHAT_RETRY_FIRST_MS 50L                      /* the first backoff delay */
 #define CHAT_RETRY_MAX_MS 1000L                      /* the backoff delay doubles up to this */

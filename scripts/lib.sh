@@ -98,6 +98,19 @@ start_redis() {
   STARTED_PIDS+=("$(cat "$dir/redis.pid")")
 }
 
+# create_room BASE_URL ROOM: creates ROOM with POST /room/ as a new user
+# (only created rooms take messages, streams and long-polls; docs/API.md).
+# 0 when the room exists afterwards (201 or 200).
+create_room() {
+  local email token status
+  email="room-creator-$$-$RANDOM$RANDOM@example.com"
+  token=$(curl -sS -X POST "$1/user/" -H 'Content-Type: application/json'     -d "{\"email\":\"$email\",\"password\":\"room-creator-password\"}" |
+    sed -n 's/.*"authKey":"\([A-Za-z0-9_-]*\)".*/\1/p')
+  status=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$1/room/" -b "authKey=$token" \
+    -H 'Content-Type: application/json' -d "{\"name\":\"$2\"}")
+  [[ $status == 201 || $status == 200 ]]
+}
+
 # Tests and benchmarks register, log in and send far faster than people do:
 # `env $(unlimited_env) chatd ...` runs chatd with its abuse limits (the
 # --limit-* options) off, unless the caller's environment sets them; a flag
@@ -106,7 +119,10 @@ unlimited_env() {
   echo "CHATD_LIMIT_LOGIN_EMAIL=${CHATD_LIMIT_LOGIN_EMAIL:-0}" \
     "CHATD_LIMIT_LOGIN_ADDRESS=${CHATD_LIMIT_LOGIN_ADDRESS:-0}" \
     "CHATD_LIMIT_REGISTER_ADDRESS=${CHATD_LIMIT_REGISTER_ADDRESS:-0}" \
-    "CHATD_LIMIT_MESSAGES_USER=${CHATD_LIMIT_MESSAGES_USER:-0}"
+    "CHATD_LIMIT_MESSAGES_USER=${CHATD_LIMIT_MESSAGES_USER:-0}" \
+    "CHATD_LIMIT_ROOMS_USER=${CHATD_LIMIT_ROOMS_USER:-0}" \
+    "CHATD_LIMIT_ROOMS_ADDRESS=${CHATD_LIMIT_ROOMS_ADDRESS:-0}" \
+    "CHATD_MAX_ROOMS_PER_USER=${CHATD_MAX_ROOMS_PER_USER:-0}"
 }
 
 # start_chatd BINARY LOG PORT REDIS_PORT [more chatd flags]: starts chatd in

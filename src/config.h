@@ -36,6 +36,9 @@ struct config {
     char limit_login_address[32];    /* "N/seconds": login attempts per client address */
     char limit_register_address[32]; /* "N/seconds": registrations per client address */
     char limit_messages_user[32];    /* "N/seconds": messages per user */
+    char limit_rooms_user[32];       /* "N/seconds": rooms created per user */
+    char limit_rooms_address[32];    /* "N/seconds": rooms created per client address */
+    int max_rooms_per_user;          /* rooms one user may create in all; 0: no cap */
     char trusted_proxies[256];       /* peers whose X-Forwarded-For is believed */
     int max_connections;             /* open client connections at most */
     int request_timeout_ms;          /* a request must arrive completely within this */

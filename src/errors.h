@@ -52,9 +52,11 @@
       "Too many requests; try again after Retry-After seconds.")                     \
     X(API_E_WRONG_PASSWORD, 403, "wrong_password", "The old password is wrong.")     \
     X(API_E_TOO_MANY_CONNECTIONS, 503, "too_many_connections",                       \
-      "This server has as many connections as it takes; try again.")                \
+      "This server has as many connections as it takes; try again.")                 \
     X(API_E_STORAGE_FULL, 507, "storage_full",                                       \
-      "The database is full and takes no new data now; reading still works.")
+      "The database is full and takes no new data now; reading still works.")        \
+    X(API_E_TOO_MANY_ROOMS, 403, "too_many_rooms",                                   \
+      "This account has created as many rooms as it may.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,

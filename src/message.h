@@ -27,6 +27,7 @@ struct session_user {
     char id[CHAT_USER_ID_LEN + 1];
     char email[CHAT_EMAIL_MAX + 1];
     char name[CHAT_NAME_MAX_BYTES + 1];
+    long long password_version; /* the user's password version at login (stored sessions) */
 };
 
 #endif

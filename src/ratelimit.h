@@ -32,6 +32,8 @@ enum rate_limit {
     RATE_LOGIN_ADDRESS,    /* login attempts (and password changes) per client address */
     RATE_REGISTER_ADDRESS, /* registrations per client address */
     RATE_MESSAGES_USER,    /* messages per user */
+    RATE_ROOMS_USER,       /* rooms created per user */
+    RATE_ROOMS_ADDRESS,    /* rooms created per client address */
     RATE_LIMIT_COUNT
 };
 
@@ -54,7 +56,7 @@ struct ratelimit {
     struct metrics *metrics;                  /* counts refused and uncounted hits */
 };
 
-/* Reads the four limits from the configuration into rl; -1 with err filled
+/* Reads the limits from the configuration into rl; -1 with err filled
  * when one is malformed. */
 int ratelimit_init(struct ratelimit *rl, const struct config *cfg, char err[256]);
 

@@ -42,3 +42,14 @@ int request_query_cursor(const char *last_event_id, const char *after,
     if (!id || !*id) return 0;
     return copy_id(id, out) ? 0 : -1;
 }
+
+const char *request_query_rooms(const struct evkeyvalq *q, struct rooms_query *out) {
+    const char *after = evhttp_find_header(q, "after"), *limit = evhttp_find_header(q, "limit");
+    out->after[0] = '\0';
+    out->limit = QUERY_ROOMS_LIMIT_DEFAULT;
+    if (limit) out->limit = (int)number_in(limit, 1, QUERY_ROOMS_LIMIT_MAX);
+    if ((after && !validate_room_name(after)) || out->limit < 0)
+        return "after must be a room name and limit a number from 1 to 1000.";
+    if (after) snprintf(out->after, sizeof(out->after), "%s", after);
+    return NULL;
+}

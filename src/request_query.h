@@ -14,6 +14,8 @@
 #define QUERY_LIMIT_MAX 1000000     /* ?limit= of a history read */
 #define QUERY_BEFORE_LIMIT_MAX 1000 /* ?limit= of a scroll-back page */
 #define QUERY_WAIT_MAX_S 60         /* ?wait= of a long-poll */
+#define QUERY_ROOMS_LIMIT_DEFAULT 100 /* rooms in a page of GET /room/ */
+#define QUERY_ROOMS_LIMIT_MAX 1000    /* ?limit= of GET /room/ */
 
 /* GET /message/: ?after=, ?before=, ?limit=, ?wait=. */
 struct history_query {
@@ -34,5 +36,16 @@ const char *request_query_history(const struct evkeyvalq *q, struct history_quer
  * valid stream id. */
 int request_query_cursor(const char *last_event_id, const char *after,
                          char out[CHAT_STREAM_ID_MAX + 1]);
+
+/* GET /room/: ?after= (the last room name of the previous page) and
+ * ?limit=. */
+struct rooms_query {
+    char after[CHAT_ROOM_MAX + 1]; /* a valid room name, "" when absent */
+    int limit;                     /* 1 .. QUERY_ROOMS_LIMIT_MAX, the default when absent */
+};
+
+/* Fills out from the decoded query q. NULL when valid, else the message of
+ * the 400 invalid_query reply. */
+const char *request_query_rooms(const struct evkeyvalq *q, struct rooms_query *out);
 
 #endif

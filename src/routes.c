@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "http.h"
 #include "store.h"
@@ -41,6 +42,12 @@ const char *routes_room_or_400(struct request *r) {
     if (validate_room_name(r->param)) return r->param;
     http_reply_error(r, API_E_INVALID_ROOM, NULL);
     return NULL;
+}
+
+bool routes_room_is_lobby(const char *room) { return strcmp(room, STORE_ROOM_LOBBY) == 0; }
+
+api_error routes_room_error(enum store_status st) {
+    return st == STORE_NOT_FOUND ? API_E_NOT_FOUND : routes_store_error(st);
 }
 
 bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]) {

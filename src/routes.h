@@ -83,6 +83,13 @@ void route_static(struct request *r);
  * NULL: the handler must then return at once. */
 const char *routes_room_or_400(struct request *r);
 
+/* Whether room is the lobby, which exists without POST /room/. */
+bool routes_room_is_lobby(const char *room);
+
+/* The answer to a request about a room when store_rooms_exist reported
+ * st != STORE_OK: 404 not_found for a room never created, else 503 or 500. */
+api_error routes_room_error(enum store_status st);
+
 /* The hash of the request's session token (cookie or Bearer), under which
  * Redis keeps the session; when there is none it answers 401 and returns
  * false: the handler must then return at once. */

@@ -82,6 +82,21 @@ static void on_session(enum store_status st, const struct session_user *u, void 
         send_op_done(op, API_E_INTERNAL);
 }
 
+static void append(struct send_op *op) {
+    struct message m = {.user_id = op->user.id, .name = op->user.name, .text = op->text,
+                        .text_len = op->text_len, .timestamp = http_received_ms(op->r)};
+    if (store_message_append(op->r->srv->store, op->room, &m, op->client_msg_id,
+                             on_appended, op) < 0)
+        send_op_done(op, API_E_UNAVAILABLE);
+}
+
+static void on_room_checked(enum store_status st, void *arg) {
+    struct send_op *op = arg;
+    if (st == STORE_OK) append(op);
+    else send_op_done(op, routes_room_error(st));
+}
+
+/* A message goes only to a room created with POST /room/ (or the lobby). */
 static void on_send_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
     struct send_op *op = arg;
     if (verdict != RATE_ALLOWED) {
@@ -89,10 +104,8 @@ static void on_send_allowed(enum rate_verdict verdict, int retry_after_s, void *
         send_op_done(op, API_E_OK);
         return;
     }
-    struct message m = {.user_id = op->user.id, .name = op->user.name, .text = op->text,
-                        .text_len = op->text_len, .timestamp = http_received_ms(op->r)};
-    if (store_message_append(op->r->srv->store, op->room, &m, op->client_msg_id,
-                             on_appended, op) < 0)
+    if (routes_room_is_lobby(op->room)) append(op);
+    else if (store_rooms_exist(op->r->srv->store, &op->room, 1, on_room_checked, op) < 0)
         send_op_done(op, API_E_UNAVAILABLE);
 }
 

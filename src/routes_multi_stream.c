@@ -349,6 +349,7 @@ static struct multi_streams *streams_of(struct server *srv) {
 
 static struct multi_stream *multi_new(struct multi_streams *all, struct request *r,
                                       const struct stream_room *rooms, int n) {
+    if (n < 1) return NULL; /* read_rooms gives 1 to STREAM_ROOMS_MAX */
     struct multi_stream *s = calloc(1, sizeof(*s) + (size_t)n * sizeof(rooms[0]));
     struct stream_room_sub *subs = calloc((size_t)n, sizeof(*subs));
     if (!s || !subs) {
@@ -398,17 +399,20 @@ static int read_rooms(struct request *r, struct stream_room rooms[STREAM_ROOMS_M
     return n;
 }
 
-void route_multi_stream(struct request *r) {
-    struct stream_room rooms[STREAM_ROOMS_MAX];
-    int n = read_rooms(r, rooms);
-    if (n < 0) return;
+/* 503 with Retry-After when the server takes no more streams. */
+static bool slot_or_503(struct request *r, const struct multi_streams *all) {
+    if (!all || (routes_stream_count(r->srv->streams) + all->count < r->srv->cfg.max_streams &&
+                 !r->srv->draining))
+        return true;
+    http_add_header(r, "Retry-After", "1");
+    http_reply_error(r, API_E_TOO_MANY_STREAMS, NULL);
+    return false;
+}
+
+/* Starts the stream of n rooms that exist. */
+static void multi_start(struct request *r, const struct stream_room *rooms, int n) {
     struct multi_streams *all = streams_of(r->srv);
-    if (all &&
-        (routes_stream_count(r->srv->streams) + all->count >= r->srv->cfg.max_streams || r->srv->draining)) {
-        http_add_header(r, "Retry-After", "1");
-        http_reply_error(r, API_E_TOO_MANY_STREAMS, NULL);
-        return;
-    }
+    if (!slot_or_503(r, all)) return;
     struct multi_stream *s = all ? multi_new(all, r, rooms, n) : NULL;
     if (!s) {
         http_reply_error(r, API_E_INTERNAL, NULL);
@@ -426,6 +430,46 @@ void route_multi_stream(struct request *r) {
     char hello[64];
     int len = snprintf(hello, sizeof(hello), "retry: %d\n: connected\n\n", RETRY_HINT_MS);
     fanout_write(r->srv->fanout, r, hello, (size_t)len);
+}
+
+/* The rooms of a stream while the store checks that they exist. */
+struct rooms_check {
+    struct request *r;
+    int n;
+    struct stream_room rooms[STREAM_ROOMS_MAX];
+};
+
+static void on_rooms_checked(enum store_status st, void *arg) {
+    struct rooms_check *c = arg;
+    if (st == STORE_OK) multi_start(c->r, c->rooms, c->n);
+    else http_reply_error(c->r, routes_room_error(st), NULL);
+    free(c);
+}
+
+/* Only rooms that exist get a stream and hub entries: names a client makes
+ * up cost one Redis read (for all of them) and no state. */
+void route_multi_stream(struct request *r) {
+    struct rooms_check *c = calloc(1, sizeof(*c));
+    if (!c) {
+        http_reply_error(r, API_E_INTERNAL, NULL);
+        return;
+    }
+    c->r = r;
+    c->n = read_rooms(r, c->rooms);
+    if (c->n < 0 || !slot_or_503(r, streams_of(r->srv))) {
+        free(c);
+        return;
+    }
+    const char *names[STREAM_ROOMS_MAX];
+    size_t unknown = 0;
+    for (int i = 0; i < c->n; i++)
+        if (!routes_room_is_lobby(c->rooms[i].name)) names[unknown++] = c->rooms[i].name;
+    if (!unknown) {
+        on_rooms_checked(STORE_OK, c);
+    } else if (store_rooms_exist(r->srv->store, names, unknown, on_rooms_checked, c) < 0) {
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
+        free(c);
+    }
 }
 
 int routes_multi_stream_count(const struct server *srv) {

@@ -214,31 +214,22 @@ static void on_client_gone(struct request *r) {
     else sse_end(s, false);
 }
 
-void route_message_stream(struct request *r) {
-    struct routes_stream *rs = r->srv->streams;
-    char cursor[CHAT_STREAM_ID_MAX + 1];
-    const char *room = routes_room_or_400(r);
-    if (!room) return;
-    if (request_query_cursor(http_header(r, "Last-Event-ID"), http_query(r, "after"),
-                             cursor) < 0) {
-        http_reply_error(r, API_E_INVALID_QUERY, "Last-Event-ID (or after) must be a message id.");
-        return;
-    }
-    if (rs->nstreams + routes_multi_stream_count(r->srv) >= r->srv->cfg.max_streams ||
-        r->srv->draining) {
-        http_add_header(r, "Retry-After", "1");
-        http_reply_error(r, API_E_TOO_MANY_STREAMS, NULL);
-        return;
-    }
-    struct sse *s = calloc(1, sizeof(*s));
-    if (!s) {
-        http_reply_error(r, API_E_INTERNAL, NULL);
-        return;
-    }
-    s->r = r;
-    s->room = room;
-    memcpy(s->cursor, cursor, sizeof(cursor));
-    s->owner = rs;
+/* 503 with Retry-After when the server takes no more streams. */
+static bool stream_slot_or_503(struct request *r) {
+    if (routes_stream_count(r->srv->streams) + routes_multi_stream_count(r->srv) <
+            r->srv->cfg.max_streams &&
+        !r->srv->draining)
+        return true;
+    http_add_header(r, "Retry-After", "1");
+    http_reply_error(r, API_E_TOO_MANY_STREAMS, NULL);
+    return false;
+}
+
+/* Starts s, whose room exists: it joins the open streams and the hub. */
+static void stream_start(struct sse *s) {
+    struct request *r = s->r;
+    struct routes_stream *rs = s->owner;
+    const char *room = s->room;
     s->next = rs->streams;
     if (rs->streams) rs->streams->prev = s;
     rs->streams = s;
@@ -257,6 +248,45 @@ void route_message_stream(struct request *r) {
     char hello[64];
     int n = snprintf(hello, sizeof(hello), "retry: %d\n: connected\n\n", RETRY_HINT_MS);
     fanout_write(r->srv->fanout, r, hello, (size_t)n);
+}
+
+static void on_room_checked(enum store_status st, void *arg) {
+    struct sse *s = arg; /* not started yet: nothing else knows it */
+    if (st != STORE_OK) http_reply_error(s->r, routes_room_error(st), NULL);
+    else if (stream_slot_or_503(s->r)) {
+        stream_start(s);
+        return;
+    }
+    free(s);
+}
+
+/* Only a room that exists gets a stream and a hub entry: a name a client
+ * makes up costs one Redis read and no state. */
+void route_message_stream(struct request *r) {
+    char cursor[CHAT_STREAM_ID_MAX + 1];
+    const char *room = routes_room_or_400(r);
+    if (!room) return;
+    if (request_query_cursor(http_header(r, "Last-Event-ID"), http_query(r, "after"),
+                             cursor) < 0) {
+        http_reply_error(r, API_E_INVALID_QUERY, "Last-Event-ID (or after) must be a message id.");
+        return;
+    }
+    if (!stream_slot_or_503(r)) return;
+    struct sse *s = calloc(1, sizeof(*s));
+    if (!s) {
+        http_reply_error(r, API_E_INTERNAL, NULL);
+        return;
+    }
+    s->r = r;
+    s->room = room;
+    memcpy(s->cursor, cursor, sizeof(cursor));
+    s->owner = r->srv->streams;
+    if (routes_room_is_lobby(room)) {
+        stream_start(s);
+    } else if (store_rooms_exist(r->srv->store, &s->room, 1, on_room_checked, s) < 0) {
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
+        free(s);
+    }
 }
 
 int routes_stream_count(const struct routes_stream *rs) { return rs ? rs->nstreams : 0; }

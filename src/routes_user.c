@@ -70,13 +70,24 @@ static void reply_error(struct user_op *op, api_error e) {
 /* ---- the session that ends both registration and login ---- */
 
 /* Sets the session cookie to token for max_age seconds ("" and 0 end it).
- * It is Secure when the client came over TLS, so that the browser never
- * sends it over plain HTTP; over plain HTTP it cannot be. */
+ * Over TLS it is __Host-authKey, Secure, so that the browser never sends it
+ * over plain HTTP and no sibling subdomain can plant one of that name; over
+ * plain HTTP it is authKey and cannot be Secure. */
 static void add_session_cookie(struct request *r, const char *token, int max_age) {
     char cookie[160];
-    snprintf(cookie, sizeof(cookie), TOKEN_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=%d",
-             token, http_forwarded_https(r) ? "; Secure" : "", max_age);
+    bool tls = http_forwarded_https(r);
+    snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=%d",
+             tls ? TOKEN_COOKIE_HOST : TOKEN_COOKIE, token, tls ? "; Secure" : "", max_age);
     http_add_header(r, "Set-Cookie", cookie);
+}
+
+/* Ends the session cookie of the request's transport; over TLS also a
+ * plain authKey one that an earlier version of chatd set. */
+static void clear_session_cookies(struct request *r) {
+    add_session_cookie(r, "", 0);
+    if (http_forwarded_https(r))
+        http_add_header(r, "Set-Cookie",
+                        TOKEN_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0");
 }
 
 static void on_session_created(enum store_status st, void *arg) {
@@ -103,6 +114,7 @@ static void start_session(struct user_op *op) {
     memcpy(su.id, op->user.id, sizeof(su.id));
     memcpy(su.email, op->user.email, sizeof(su.email));
     memcpy(su.name, op->user.name, sizeof(su.name));
+    su.password_version = op->user.password_version; /* of the password just verified */
     token_generate(op->token);
     token_hash(op->token, hash);
     struct server *srv = op->r->srv;
@@ -263,7 +275,7 @@ static void on_session_deleted(enum store_status st, void *arg) {
     } else if (st != STORE_OK) {
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
     } else {
-        add_session_cookie(r, "", 0);
+        clear_session_cookies(r);
         http_reply_empty(r, 204);
     }
 }

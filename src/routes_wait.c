@@ -28,6 +28,7 @@ struct waiter {
     const char *room;         /* points into the request */
     char after[CHAT_STREAM_ID_MAX + 1];
     int limit;
+    int wait_s;               /* how long the long-poll may be held */
     bool reading;             /* a history read is in flight */
     bool again;               /* a message came during that read: read once more */
     bool closing;             /* the server stops: answer when that read returns */
@@ -139,6 +140,37 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
     else answer(w, NULL, 0);
 }
 
+/* Parks w (a room that exists): it joins the server's long-polls and the
+ * hub's room. */
+static void wait_start(struct waiter *w) {
+    struct request *r = w->r;
+    struct routes_wait *rw = r->srv->long_polls;
+    w->next = rw->waiters;
+    if (rw->waiters) rw->waiters->prev = w;
+    rw->waiters = w;
+    w->timeout = evtimer_new(r->srv->base, on_timeout, w);
+    w->sub = hub_subscribe(r->srv->hub, w->room, on_event, on_ready, w);
+    if (!w->timeout || !w->sub) {
+        http_reply_error(r, API_E_INTERNAL, NULL);
+        waiter_free(w);
+        return;
+    }
+    struct timeval tv = {w->wait_s, 0};
+    evtimer_add(w->timeout, &tv);
+}
+
+static void on_room_checked(enum store_status st, void *arg) {
+    struct waiter *w = arg; /* not parked yet: nothing else knows it */
+    if (st != STORE_OK || w->srv->draining) { /* draining: the long-polls were answered */
+        http_reply_error(w->r, st != STORE_OK ? routes_room_error(st) : API_E_DRAINING, NULL);
+        free(w);
+        return;
+    }
+    wait_start(w);
+}
+
+/* Only a room that exists gets a waiter in the hub: a name a client makes
+ * up costs one Redis read and no state. */
 void route_message_wait(struct request *r, const char *room, const char *after, int limit,
                         int wait_s) {
     struct waiter *w = calloc(1, sizeof(*w));
@@ -150,20 +182,14 @@ void route_message_wait(struct request *r, const char *room, const char *after, 
     w->r = r;
     w->room = room;
     w->limit = limit;
+    w->wait_s = wait_s;
     snprintf(w->after, sizeof(w->after), "%s", after);
-    struct routes_wait *rw = r->srv->long_polls;
-    w->next = rw->waiters;
-    if (rw->waiters) rw->waiters->prev = w;
-    rw->waiters = w;
-    w->timeout = evtimer_new(r->srv->base, on_timeout, w);
-    w->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, w);
-    if (!w->timeout || !w->sub) {
-        http_reply_error(r, API_E_INTERNAL, NULL);
-        waiter_free(w);
-        return;
+    if (routes_room_is_lobby(room)) {
+        wait_start(w);
+    } else if (store_rooms_exist(r->srv->store, &w->room, 1, on_room_checked, w) < 0) {
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
+        free(w);
     }
-    struct timeval tv = {wait_s, 0};
-    evtimer_add(w->timeout, &tv);
 }
 
 struct routes_wait *routes_wait_new(void) { return calloc(1, sizeof(struct routes_wait)); }

@@ -14,6 +14,11 @@
 #include "store_keys.h"
 #include "store_private.h"
 
+/* A new password and the next password version, together. */
+static const char set_password_script[] =
+    "redis.call('HSET', KEYS[1], 'pw', ARGV[1])\n"
+    "return redis.call('HINCRBY', KEYS[1], 'pv', 1)\n";
+
 /* Creates the user hash only when the key does not exist yet: one slot, atomic. */
 static const char user_create_script[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
@@ -28,7 +33,6 @@ struct store_op {
         store_user_fn *user;
         store_message_fn *message;
         store_range_fn *range;
-        store_names_fn *names;
         store_rate_fn *rate;
     } cb;
     void *arg;
@@ -103,6 +107,11 @@ int store_user_create(struct store *s, const struct store_user *u, store_status_
     return send_op(s, op, on_user_created, STORE_ACK_DURABLE, key, 9, argv, NULL);
 }
 
+long long store_password_version_of(const redisReply *r) {
+    if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+    return r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+}
+
 static int copy_field(char *out, size_t size, const redisReply *r) {
     if (r->type != REDIS_REPLY_STRING || r->len >= size) return -1;
     memcpy(out, r->str, r->len);
@@ -115,13 +124,15 @@ static void on_user_got(redisReply *r, void *arg) {
     struct store_user u;
     enum store_status st = status_of(r);
     if (st == STORE_OK) {
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) st = STORE_ERROR;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 5) st = STORE_ERROR;
         else if (r->element[0]->type == REDIS_REPLY_NIL) st = STORE_NOT_FOUND;
         else if (copy_field(u.id, sizeof(u.id), r->element[0]) < 0 ||
                  copy_field(u.email, sizeof(u.email), r->element[1]) < 0 ||
                  copy_field(u.name, sizeof(u.name), r->element[2]) < 0 ||
                  copy_field(u.pwhash, sizeof(u.pwhash), r->element[3]) < 0)
             st = STORE_ERROR;
+        else /* none before the first change */
+            u.password_version = store_password_version_of(r->element[4]);
     }
     op->cb.user(st, st == STORE_OK ? &u : NULL, op->arg);
     free(op);
@@ -133,8 +144,8 @@ int store_user_get(struct store *s, const char *email, store_user_fn *cb, void *
     struct store_op *op = op_new(arg);
     if (!op) return -1;
     op->cb.user = cb;
-    const char *argv[] = {"HMGET", key, "id", "email", "name", "pw"};
-    return send_op(s, op, on_user_got, STORE_ACK_PLAIN, key, 6, argv, NULL);
+    const char *argv[] = {"HMGET", key, "id", "email", "name", "pw", "pv"};
+    return send_op(s, op, on_user_got, STORE_ACK_PLAIN, key, 7, argv, NULL);
 }
 
 static void on_status_reply(redisReply *r, void *arg) {
@@ -150,8 +161,8 @@ int store_user_set_password(struct store *s, const char *email, const char *pwha
     struct store_op *op = op_new(arg);
     if (!op) return -1;
     op->cb.status = cb;
-    const char *argv[] = {"HSET", key, "pw", pwhash};
-    return send_op(s, op, on_status_reply, STORE_ACK_DURABLE, key, 4, argv, NULL);
+    const char *argv[] = {"EVAL", set_password_script, "1", key, pwhash};
+    return send_op(s, op, on_status_reply, STORE_ACK_DURABLE, key, 5, argv, NULL);
 }
 
 /* ---- rate limits ---- */
@@ -434,43 +445,4 @@ int store_ready(struct store *s, store_status_fn *cb, void *arg) {
         return -1;
     }
     return 0;
-}
-
-static void on_room_added(redisReply *r, void *arg) {
-    struct store_op *op = arg;
-    enum store_status st = status_of(r);
-    if (st == STORE_OK && r->type == REDIS_REPLY_INTEGER && r->integer == 0) st = STORE_EXISTS;
-    op->cb.status(st, op->arg);
-    free(op);
-}
-
-int store_room_add(struct store *s, const char *room, store_status_fn *cb, void *arg) {
-    struct store_op *op = op_new(arg);
-    if (!op) return -1;
-    op->cb.status = cb;
-    const char *argv[] = {"SADD", STORE_KEY_ROOMS, room};
-    return send_op(s, op, on_room_added, STORE_ACK_DURABLE, STORE_KEY_ROOMS, 3, argv, NULL);
-}
-
-static void on_room_list(redisReply *r, void *arg) {
-    struct store_op *op = arg;
-    enum store_status st = status_of(r);
-    const char **names = NULL;
-    size_t n = 0;
-    if (st == STORE_OK && r->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
-    if (st == STORE_OK && r->elements && !(names = calloc(r->elements, sizeof(*names))))
-        st = STORE_ERROR;
-    for (size_t i = 0; st == STORE_OK && i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_STRING) names[n++] = r->element[i]->str;
-    op->cb.names(st, names, n, op->arg);
-    free(names);
-    free(op);
-}
-
-int store_room_list(struct store *s, store_names_fn *cb, void *arg) {
-    struct store_op *op = op_new(arg);
-    if (!op) return -1;
-    op->cb.names = cb;
-    const char *argv[] = {"SMEMBERS", STORE_KEY_ROOMS};
-    return send_op(s, op, on_room_list, STORE_ACK_PLAIN, STORE_KEY_ROOMS, 2, argv, NULL);
 }

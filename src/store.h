@@ -49,6 +49,7 @@ struct store_user {
     char email[CHAT_EMAIL_MAX + 1];
     char name[CHAT_NAME_MAX_BYTES + 1];
     char pwhash[STORE_PWHASH_MAX];
+    long long password_version; /* counts password changes; a session of another is refused */
 };
 
 typedef void store_status_fn(enum store_status st, void *arg);
@@ -86,9 +87,11 @@ int store_user_get(struct store *s, const char *email, store_user_fn *cb, void *
  * runs. */
 int store_session_create(struct store *s, const char *token_hash, const struct session_user *u,
                          int ttl, store_status_fn *cb, void *arg);
-/* Reads a session and pushes its expiry ttl seconds ahead (sliding). With
- * a session cache, a live entry young enough answers instead (no Redis
- * command, no sliding); a read from Redis fills the cache. */
+/* Reads a session and pushes its expiry ttl seconds ahead (sliding), then
+ * its user's password version: a session made under an older one (a login
+ * that raced a password change) is STORE_NOT_FOUND. With a session cache,
+ * a live entry young enough answers instead (no Redis command, no
+ * sliding); a read from Redis that passed fills the cache. */
 int store_session_get(struct store *s, const char *token_hash, int ttl, store_session_fn *cb,
                       void *arg);
 /* Workflow: deletes one session, announces its end and removes its index
@@ -105,7 +108,9 @@ int store_session_delete(struct store *s, const char *token_hash, store_status_f
  * not end stay (the caller may run it again). */
 int store_sessions_end_others(struct store *s, const char *user_id, const char *keep_hash,
                               store_status_fn *cb, void *arg);
-/* Replaces a user's password hash (durable). */
+/* Replaces a user's password hash and advances its password version, in
+ * one step (durable): sessions made with an older version are refused from
+ * then on (store_session_get). */
 int store_user_set_password(struct store *s, const char *email, const char *pwhash,
                             store_status_fn *cb, void *arg);
 
@@ -164,11 +169,27 @@ int store_room_read(struct store *s, const char *room, const char *after, int co
 /* The room's newest message (none for an empty room). */
 int store_room_latest(struct store *s, const char *room, store_range_fn *cb, void *arg);
 
+/* ---- rooms (store_rooms.c) ---- */
+
+#define STORE_ROOMS_CHECK_MAX 32 /* rooms store_rooms_exist checks at once */
+
 /* Registers a room name in the room list (STORE_EXISTS when it was there). */
 int store_room_add(struct store *s, const char *room, store_status_fn *cb, void *arg);
-/* Receives the registered room names (any order). */
+/* Receives the registered room names. */
 typedef void store_names_fn(enum store_status st, const char *const *names, size_t n, void *arg);
-int store_room_list(struct store *s, store_names_fn *cb, void *arg);
+/* Reads up to count registered room names greater than after (NULL: from
+ * the first), in byte order (strcmp). */
+int store_room_list(struct store *s, const char *after, int count, store_names_fn *cb,
+                    void *arg);
+/* STORE_OK when every one of the n (1 to STORE_ROOMS_CHECK_MAX) rooms is in
+ * the room list, STORE_NOT_FOUND when one is not (one command). */
+int store_rooms_exist(struct store *s, const char *const *rooms, size_t n, store_status_fn *cb,
+                      void *arg);
+/* Receives a counter's new value. */
+typedef void store_count_fn(enum store_status st, long long count, void *arg);
+/* Adds delta to the count of rooms the user created and hands back the sum. */
+int store_user_rooms_add(struct store *s, const char *user_id, int delta, store_count_fn *cb,
+                         void *arg);
 
 /* ---- the announcements of ended sessions: a subscription, not a command ---- */
 

@@ -30,6 +30,10 @@ int store_key_user_sessions(char *out, size_t size, const char *user_id) {
     return fit(snprintf(out, size, "user-sessions:%s", user_id), size);
 }
 
+int store_key_user_rooms(char *out, size_t size, const char *user_id) {
+    return fit(snprintf(out, size, "user-rooms:%s", user_id), size);
+}
+
 int store_key_rate(char *out, size_t size, const char *limit, const char *subject) {
     return fit(snprintf(out, size, "rate:%s:%s", limit, subject), size);
 }

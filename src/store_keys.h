@@ -6,7 +6,8 @@
  *   room:{<room>}:messages       stream: userId, name, text, timestamp
  *   room:{<room>}:dedup:<userId>:<clientMsgId>   string: message id, EX 24 h
  *   room:{<room>}:retention      hash: maxMessages, maxAge (the room's own retention)
- *   rooms                        set: the names of the rooms created
+ *   room-names                   sorted set (all scores 0): the names of the rooms created
+ *   user-rooms:<userId>          string: how many rooms the user created
  *   user-sessions:<userId>       sorted set: session hashes, scored by login time (ms)
  *   rate:<limit>:<subject>       string: hits in the current window, PX window
  * and one pub/sub channel:
@@ -20,13 +21,14 @@
 #include <stddef.h>
 
 #define STORE_KEY_MAX 512
-#define STORE_KEY_ROOMS "rooms"
+#define STORE_KEY_ROOMS "room-names"
 #define STORE_CHANNEL_SESSIONS_ENDED "chatd:sessions-ended"
 
 int store_key_user(char *out, size_t size, const char *email);
 int store_key_session(char *out, size_t size, const char *token_hash);
 int store_key_room_messages(char *out, size_t size, const char *room);
 int store_key_user_sessions(char *out, size_t size, const char *user_id);
+int store_key_user_rooms(char *out, size_t size, const char *user_id);
 int store_key_rate(char *out, size_t size, const char *limit, const char *subject);
 int store_key_room_retention(char *out, size_t size, const char *room);
 int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,

@@ -81,6 +81,9 @@ struct store_trim store_trim_of(const struct store *s);
 #define STORE_TRIM_EVERY 16
 void store_trim_sometimes(struct store *s, const char *room, const char *ts);
 
+/* The pv field of a user record as replied (nil, before any change: 0). */
+long long store_password_version_of(const redisReply *r);
+
 /* Sets up and tears down the session half (store_session.c); -1 when out of memory. */
 int store_sessions_init(struct store *s);
 void store_sessions_cleanup(struct store *s);

@@ -20,22 +20,34 @@
 #include "store_keys.h"
 #include "store_private.h"
 
-#define SESSION_FORMAT_TAG "v1"
+#define SESSION_FORMAT_TAG "v2" /* "v1" sessions, without the version, are version 0 */
 
-/* Splits "v1\n<id>\n<email>\n<name>" into u; -1 when it is not that. */
+/* Splits "v2\n<id>\n<email>\n<name>\n<password version>" (or "v1\n<id>\n
+ * <email>\n<name>", version 0) into u; -1 when it is neither. */
 static int session_parse(const char *v, size_t len, struct session_user *u) {
-    const char *end = v + len, *field[4];
-    size_t flen[4];
-    for (int i = 0; i < 4; i++) {
-        const char *nl = i < 3 ? memchr(v, '\n', (size_t)(end - v)) : end;
+    const char *end = v + len, *field[5] = {0};
+    size_t flen[5] = {0};
+    int nfields = len >= 2 && memcmp(v, "v1", 2) == 0 ? 4 : 5;
+    for (int i = 0; i < nfields; i++) {
+        const char *nl = i < nfields - 1 ? memchr(v, '\n', (size_t)(end - v)) : end;
         if (!nl) return -1;
         field[i] = v;
         flen[i] = (size_t)(nl - v);
         v = nl + 1;
     }
-    if (flen[0] != 2 || memcmp(field[0], SESSION_FORMAT_TAG, 2) != 0) return -1;
+    if (flen[0] != 2 || (nfields == 5 && memcmp(field[0], SESSION_FORMAT_TAG, 2) != 0)) return -1;
     if (flen[1] >= sizeof(u->id) || flen[2] >= sizeof(u->email) || flen[3] >= sizeof(u->name))
         return -1;
+    u->password_version = 0;
+    if (nfields == 5) {
+        char digits[24];
+        char *digits_end;
+        if (flen[4] == 0 || flen[4] >= sizeof(digits)) return -1;
+        memcpy(digits, field[4], flen[4]);
+        digits[flen[4]] = '\0';
+        u->password_version = strtoll(digits, &digits_end, 10);
+        if (*digits_end || u->password_version < 0) return -1;
+    }
     memcpy(u->id, field[1], flen[1]);
     u->id[flen[1]] = '\0';
     memcpy(u->email, field[2], flen[2]);
@@ -289,8 +301,8 @@ int store_session_create(struct store *s, const char *token_hash, const struct s
     struct session_create_op *op = calloc(1, sizeof(*op));
     if (!op) return -1;
     *op = (struct session_create_op){.s = s, .cb = cb, .arg = arg, .status = STORE_OK};
-    int n = snprintf(op->value, sizeof(op->value), SESSION_FORMAT_TAG "\n%s\n%s\n%s", u->id,
-                     u->email, u->name);
+    int n = snprintf(op->value, sizeof(op->value), SESSION_FORMAT_TAG "\n%s\n%s\n%s\n%lld", u->id,
+                     u->email, u->name, u->password_version);
     if (n < 0 || (size_t)n >= sizeof(op->value) ||
         store_key_session(op->key, sizeof(op->key), token_hash) < 0 ||
         store_key_user_sessions(index, sizeof(index), u->id) < 0) {
@@ -325,20 +337,43 @@ struct session_read {
     struct session_user user;              /* the answer */
 };
 
-static void on_session_got(redisReply *r, void *arg) {
-    struct session_read *op = arg;
-    enum store_status st = status_of(r);
-    if (st == STORE_OK) {
-        if (r->type == REDIS_REPLY_NIL) st = STORE_NOT_FOUND;
-        else if (r->type != REDIS_REPLY_STRING || session_parse(r->str, r->len, &op->user) < 0)
-            st = STORE_ERROR;
-    }
+static void session_read_done(struct session_read *op, enum store_status st) {
     if (st == STORE_OK)
         session_cache_fill(op->s->sessions, op->hash, &op->user, op->sent_ms, op->epoch);
     else if (st == STORE_NOT_FOUND)
         session_cache_remove(op->s->sessions, op->hash);
     op->cb(st, st == STORE_OK ? &op->user : NULL, op->arg);
     free(op);
+}
+
+/* A session of an older password version than its user's is over: a login
+ * that verified the old password added it after the change had ended the
+ * user's other sessions. */
+static void on_version_got(redisReply *r, void *arg) {
+    struct session_read *op = arg;
+    enum store_status st = status_of(r);
+    if (st == STORE_OK && store_password_version_of(r) != op->user.password_version)
+        st = STORE_NOT_FOUND;
+    session_read_done(op, st);
+}
+
+static void on_session_got(redisReply *r, void *arg) {
+    struct session_read *op = arg;
+    enum store_status st = status_of(r);
+    char user[STORE_KEY_MAX];
+    if (st == STORE_OK) {
+        if (r->type == REDIS_REPLY_NIL) st = STORE_NOT_FOUND;
+        else if (r->type != REDIS_REPLY_STRING || session_parse(r->str, r->len, &op->user) < 0 ||
+                 store_key_user(user, sizeof(user), op->user.email) < 0)
+            st = STORE_ERROR;
+    }
+    if (st != STORE_OK) {
+        session_read_done(op, st);
+        return;
+    }
+    const char *argv[] = {"HGET", user, "pv"};
+    if (store_command(op->s, STORE_ACK_PLAIN, user, on_version_got, op, 3, argv, NULL) < 0)
+        session_read_done(op, STORE_UNAVAILABLE);
 }
 
 /* Runs the queued cached answers, including those queued meanwhile. */
@@ -367,6 +402,7 @@ int store_session_get(struct store *s, const char *token_hash, int ttl, store_se
     op->cb = cb;
     op->arg = arg;
     op->next = NULL;
+    op->user = (struct session_user){.password_version = 0};
     op->hash[0] = '\0';
     op->epoch = 0;
     op->sent_ms = 0;

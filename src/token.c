@@ -47,13 +47,14 @@ static bool from_authorization(const char *h, char out[TOKEN_LEN + 1]) {
     return copy_token(h, len, out);
 }
 
-/* Walks "name=value; name2=value2" pairs and takes the authKey one. */
-static bool from_cookie(const char *h, char out[TOKEN_LEN + 1]) {
-    const size_t name_len = sizeof(TOKEN_COOKIE) - 1;
+/* Walks "name=value; name2=value2" pairs and takes the first well-formed
+ * one called name. */
+static bool from_cookie(const char *h, const char *name, char out[TOKEN_LEN + 1]) {
+    const size_t name_len = strlen(name);
     while (*h) {
         while (*h == ' ' || *h == ';') h++;
         size_t pair = strcspn(h, ";");
-        if (pair > name_len && strncmp(h, TOKEN_COOKIE, name_len) == 0 && h[name_len] == '=') {
+        if (pair > name_len && strncmp(h, name, name_len) == 0 && h[name_len] == '=') {
             const char *v = h + name_len + 1;
             size_t len = pair - name_len - 1;
             while (len && v[len - 1] == ' ') len--;
@@ -68,5 +69,6 @@ static bool from_cookie(const char *h, char out[TOKEN_LEN + 1]) {
 bool token_from_headers(const char *cookie, const char *authorization,
                         char out[TOKEN_LEN + 1]) {
     if (authorization && from_authorization(authorization, out)) return true;
-    return cookie && from_cookie(cookie, out);
+    return cookie && (from_cookie(cookie, TOKEN_COOKIE_HOST, out) ||
+                      from_cookie(cookie, TOKEN_COOKIE, out));
 }

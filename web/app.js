@@ -59,6 +59,7 @@
     me: null,            // {id, email, name} of the session, null when logged out
     registering: false,  // the auth form registers instead of logging in
     rooms: [],           // names shown in the room list
+    roomsNext: null,     // the last name of the list's last full page: more may follow
     unread: new Set(),   // rooms with new messages since they were last open
   };
 
@@ -261,12 +262,37 @@
     return ROOM_NAME.test(name) ? name : 'lobby';
   }
 
+  // The room list comes in pages (lobby first, then by name); the server
+  // names the last room of a full page in X-Next-After.
+  async function loadRoomPage(after) {
+    const { data, res } = await api('GET', '/room/' + (after ? '?after=' + encodeURIComponent(after) : ''));
+    const names = data.map((r) => r.name);
+    if (!after) state.rooms = names;
+    else names.forEach((n) => { if (!state.rooms.includes(n)) state.rooms.push(n); });
+    state.roomsNext = res.headers.get('X-Next-After');
+  }
+
+  // The first page, then further pages while the open room (a link may name
+  // one) would come later in name order.
   async function loadRooms() {
     try {
-      const { data } = await api('GET', '/room/');
-      state.rooms = data.map((r) => r.name);
+      await loadRoomPage(null);
+      const wanted = current && current.room;
+      while (wanted && !state.rooms.includes(wanted) && state.roomsNext && state.roomsNext < wanted) {
+        await loadRoomPage(state.roomsNext);
+      }
     } catch (e) {
       if (!state.rooms.length) state.rooms = ['lobby'];
+    }
+    renderRooms();
+    if (current && current.cursor !== null) live.follow(current.room, current.cursor);
+  }
+
+  async function loadMoreRooms() {
+    try {
+      await loadRoomPage(state.roomsNext);
+    } catch (e) {
+      showError(el.roomError, e.message);
     }
     renderRooms();
     if (current && current.cursor !== null) live.follow(current.room, current.cursor);
@@ -287,6 +313,16 @@
       li.append(button);
       return li;
     }));
+    if (state.roomsNext) {
+      const li = document.createElement('li');
+      const more = document.createElement('button');
+      more.type = 'button';
+      more.className = 'room-more';
+      more.textContent = 'more rooms…';
+      more.addEventListener('click', loadMoreRooms);
+      li.append(more);
+      el.roomList.append(li);
+    }
   }
 
   async function createRoom(event) {
@@ -531,7 +567,7 @@
       const all = [me, ...wants.values()];
       const names = [];
       const add = (r) => { if (r && !names.includes(r) && names.length < STREAM_ROOMS_MAX) names.push(r); };
-      all.forEach((w) => add(w.room));
+      all.forEach((w) => { if (w.roomExists) add(w.room); });
       all.forEach((w) => w.rooms.forEach(add));
       return names.sort();
     }
@@ -631,7 +667,9 @@
     return {
       // This tab shows room (null: none) and has its messages up to cursor.
       follow(room, cursor) {
-        me = { room, cursor, rooms: room ? state.rooms.slice(0, STREAM_ROOMS_MAX) : [] };
+        // only rooms that exist: the server refuses a stream with any other
+        const roomExists = room === 'lobby' || state.rooms.includes(room);
+        me = { room, cursor, roomExists, rooms: room ? state.rooms.slice(0, STREAM_ROOMS_MAX) : [] };
         announce();
       },
       // The network is back: a stream the browser gave up on starts again.
@@ -706,7 +744,14 @@
   el.scroller.addEventListener('scroll', () => {
     if (current && el.scroller.scrollTop < 120) loadOlder(current);
   });
-  window.addEventListener('hashchange', () => { if (state.me) openRoom(roomFromHash()); });
+  // A room a link names may be missing from the pages listed so far (or be
+  // newer than the list): page on until it is there, so that it is followed.
+  window.addEventListener('hashchange', () => {
+    if (!state.me) return;
+    const room = roomFromHash();
+    openRoom(room);
+    if (!state.rooms.includes(room)) loadRooms();
+  });
   window.addEventListener('offline', () => { if (state.me) setStatus('Offline — reconnecting…'); });
   window.addEventListener('online', () => live.online());
   window.addEventListener('pagehide', () => live.leave());

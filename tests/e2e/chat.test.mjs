@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  URL, CHATD_URLS, CHATD_PIDS, PASSWORD, launch, uniqueEmail, api, registerApi, sendApi,
+  URL, CHATD_URLS, CHATD_PIDS, PASSWORD, launch, uniqueEmail, api, registerApi, sendApi, createRoomApi,
   waitUntil, openStreams, screenshot, newPage, shownTexts, waitForText, registerUi, loginUi, sendUi,
 } from './lib.mjs';
 
@@ -34,6 +34,7 @@ test('kill -9 of the chatd holding the stream: the page reconnects and shows eve
   // a browser left stays counted until chatd's next heartbeat finds it gone
   // (HAProxy passes a client's close on only when it writes to it).
   const room = `kill-${process.pid}`;
+  await createRoomApi(room);
   const context = await browser.newContext();
   const page = await open(context);
   await page.goto(`${URL}/#${room}`); // the room opens right after the registration
@@ -220,6 +221,7 @@ test('message text is shown as text and runs nothing', { timeout: 60000 }, async
 
 test('scroll-back loads older messages in order', { timeout: 60000 }, async () => {
   const room = `scroll-${process.pid}`;
+  await createRoomApi(room);
   const { cookie } = await registerApi('seeder', 'Seeder');
   const want = [];
   for (let i = 1; i <= 130; i++) want.push(`old message ${String(i).padStart(3, '0')}`);

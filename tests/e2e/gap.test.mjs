@@ -1,5 +1,6 @@
 // The web client where a room's history was trimmed while the page was
-// away: the page follows a room, leaves it (its stream drops the room but
+// away: the page follows a room, leaves it (its stream drops the room, which
+// sorts after the first 32 listed, the most one stream carries, but
 // the page keeps the room's position), messages come and the room's stream
 // is trimmed to its 2 newest (XTRIM on the cluster, as chatd's retention
 // would); back in the room, the stream resumes from the old position, gets
@@ -8,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { URL, launch, uniqueEmail, registerApi, sendApi, newPage, waitForText, registerUi, screenshot } from './lib.mjs';
+import { URL, api, launch, uniqueEmail, registerApi, sendApi, newPage, waitForText, registerUi, screenshot } from './lib.mjs';
 
 let browser;
 
@@ -29,8 +30,13 @@ function streamOpened(context, room, including) {
 }
 
 test('back in a room trimmed meanwhile, the page says older messages are gone', { timeout: 60000 }, async () => {
-  const room = `gap-${process.pid}`; // not created: not listed, so only followed while open
+  const room = `zzz-gap-${process.pid}`; // listed after 40 others: followed only while open
   const { cookie } = await registerApi('gap-sender', 'Gia');
+  for (let i = 0; i < 40; i++) {
+    const made = await api('POST', '/room/', { body: { name: `zz-fill-${process.pid}-${i}` }, cookie });
+    assert.equal(made.status, 201, `filler room ${i} created`);
+  }
+  assert.equal((await api('POST', '/room/', { body: { name: room }, cookie })).status, 201);
   await sendApi(cookie, room, 'before 1');
   const context = await browser.newContext();
   const page = await newPage(context);

@@ -36,7 +36,7 @@ async function chatOn(base, protocol, secure) {
   assert.equal(await pageProtocol(page), protocol);
   await registerUi(page, uniqueEmail('proto'), 'Proto');
   const cookies = await context.cookies(base);
-  const session = cookies.find((c) => c.name === 'authKey');
+  const session = cookies.find((c) => c.name === (secure ? '__Host-authKey' : 'authKey'));
   assert.ok(session, 'the session cookie is set');
   assert.equal(session.secure, secure, `the cookie is ${secure ? '' : 'not '}Secure`);
 

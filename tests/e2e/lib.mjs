@@ -56,6 +56,14 @@ export async function registerApi(tag, name) {
   return { user: r.data, cookie: r.cookie };
 }
 
+// Creates room (POST /room/) as a new user: only created rooms take messages
+// and streams.
+export async function createRoomApi(room) {
+  const { cookie } = await registerApi('room-creator', 'Creator');
+  const r = await api('POST', '/room/', { body: { name: room }, cookie });
+  if (r.status !== 201 && r.status !== 200) throw new Error(`create room: ${r.status} ${JSON.stringify(r.data)}`);
+}
+
 // Sends text to room as the user behind cookie; returns the stored message.
 export async function sendApi(cookie, room, text) {
   const key = `e2e-${process.pid}-${++counter}`;

@@ -8,8 +8,9 @@
 # tests use the HTTPS address (E2E_URL); E2E_HTTP_URL is the plain one.
 # Installs playwright-core with `npm ci` when tests/e2e/node_modules lacks it
 # or is older than package-lock.json. Screenshots go to build/e2e-artifacts/
-# (E2E_ARTIFACTS). Runs tests/e2e/*.test.mjs with Node's test runner; output
-# is TAP. Build folder: $1 (default build).
+# (E2E_ARTIFACTS). Runs tests/e2e/*.test.mjs with Node's test runner (only
+# tests/e2e/NAME.test.mjs with E2E_FILES=NAME); output is TAP. Build folder:
+# $1 (default build).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
@@ -67,7 +68,7 @@ export E2E_CHATD_URLS="${urls[*]}" E2E_CHATD_PIDS="${pids[*]}"
 export E2E_ARTIFACTS=${E2E_ARTIFACTS:-$top/build/e2e-artifacts} CHROMIUM=$chromium
 mkdir -p "$E2E_ARTIFACTS"
 rc=0
-for file in "$e2e"/*.test.mjs; do
+for file in "$e2e"/${E2E_FILES:-*}.test.mjs; do
   echo "# $(basename "$file")"
   node --test-reporter=tap "$file" || rc=1
 done

@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  URL, HTTP_URL, api, launch, registerApi, sendApi, newPage, registerUi, uniqueEmail, waitForText,
+  URL, HTTP_URL, api, launch, registerApi, sendApi, createRoomApi, newPage, registerUi, uniqueEmail, waitForText,
 } from './lib.mjs';
 
 let browser;
@@ -76,6 +76,7 @@ async function sendAndSeeEverywhere(cookie, room, tabs, text) {
 
 async function manyTabs(t, base, n) {
   const room = `tabs-${n}-${process.pid}`;
+  await createRoomApi(room);
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const streams = streamCounter(context);
   const tabs = await openTabs(context, base, room, n);

@@ -39,7 +39,8 @@ main_pid=$CHATD_PID
 # A second chatd on the same Redis with low abuse limits, for test_limits.
 limited_port=$(free_port) || exit 1
 CHATD_LIMIT_LOGIN_EMAIL=3/60 CHATD_LIMIT_LOGIN_ADDRESS=6/60 CHATD_LIMIT_REGISTER_ADDRESS=2/60 \
-  CHATD_LIMIT_MESSAGES_USER=3/2 start_chatd "$top/$build/chatd" "$tmp/limited.log" "$limited_port" \
+  CHATD_LIMIT_MESSAGES_USER=3/2 CHATD_LIMIT_ROOMS_USER=3/60 CHATD_LIMIT_ROOMS_ADDRESS=5/60 \
+  CHATD_MAX_ROOMS_PER_USER=2 start_chatd "$top/$build/chatd" "$tmp/limited.log" "$limited_port" \
   "$redis_port" --workers 2 || exit 1
 limited_pid=$CHATD_PID
 # and a second one like it: the limits are counted in Redis, shared by both.
@@ -196,6 +197,7 @@ kill -TERM "${capped_streams_pid:-0}" 2>/dev/null; wait "${capped_streams_pid:-0
 # last chunk: curl sees complete replies (exit status 0).
 draining=$(free_port) || exit 1
 start_chatd "$top/$build/chatd" "$tmp/draining.log" "$draining" "$redis_port" && draining_pid=$CHATD_PID
+create_room "http://127.0.0.1:$draining" other
 curl -sN "http://127.0.0.1:$draining/message/stream" >"$tmp/drain1" 2>&1 & d1=$!
 curl -sN "http://127.0.0.1:$draining/room/other/message/stream" >"$tmp/drain2" 2>&1 & d2=$!
 curl -sN --http1.0 "http://127.0.0.1:$draining/message/stream" >"$tmp/drain3" 2>&1 & d3=$!

@@ -162,6 +162,10 @@ static void slow_requests_are_cut(void **state) {
  * stream and a long-poll (3 s) outlive --request-timeout (2 s). */
 static void streams_and_long_polls_outlive_the_request_timeout(void **state) {
     (void)state;
+    chat_client *creator = test_new_user("quiet", NULL);
+    assert_non_null(creator);
+    assert_int_equal(test_create_room(creator, "abuse-quiet"), 201);
+    chat_client_free(creator);
     int fd = test_raw_connect(0);
     assert_true(fd >= 0);
     const char *req = "GET /room/abuse-quiet/message/stream HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -182,6 +186,54 @@ static void streams_and_long_polls_outlive_the_request_timeout(void **state) {
     assert_non_null(strstr(got, ": connected"));
     free(got);
     close(fd);
+}
+
+/* The first reply to a raw GET of path, read for up to 2 s (heap). */
+static char *raw_get(const char *path) {
+    int fd = test_raw_connect(0);
+    assert_true(fd >= 0);
+    char req[256];
+    int len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    test_raw_send(fd, req, (size_t)len);
+    bool closed;
+    char *got = raw_read(fd, 2000, &closed);
+    close(fd);
+    return got;
+}
+
+/* A stream, a multi-room stream or a long-poll on a room nobody created is
+ * 404 not_found at once: no stream, no waiter, no hub entry (and no Redis
+ * connection for a room reader). Once the room is created, the same
+ * requests are served. */
+static void invented_rooms_cost_no_state(void **state) {
+    (void)state;
+    long long streams = test_metric(test_url(), "chatd_open_streams");
+    char room[64], path[160];
+    snprintf(room, sizeof(room), "invented-%d", (int)getpid());
+    const char *forms[] = {"/room/%s/message/stream", "/stream?rooms=lobby,%s",
+                           "/room/%s/message/?after=0-1&wait=5"};
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        snprintf(path, sizeof(path), forms[i], room);
+        double t0 = test_now_ms();
+        char *got = raw_get(path);
+        if (status_of(got) != 404 || !strstr(got, "\"not_found\""))
+            fail_msg("GET %s: %.200s", path, got);
+        assert_true(test_now_ms() - t0 < 1500); /* answered, not parked */
+        free(got);
+    }
+    assert_int_equal(test_metric(test_url(), "chatd_open_streams"), streams);
+    assert_int_equal(test_metric(test_url(), "chatd_long_polls_waiting"), 0);
+    chat_client *creator = test_new_user("inventor", NULL);
+    assert_non_null(creator);
+    assert_int_equal(test_create_room(creator, room), 201);
+    chat_client_free(creator);
+    for (size_t i = 0; i < 2; i++) { /* the two streams */
+        snprintf(path, sizeof(path), forms[i], room);
+        char *got = raw_get(path);
+        assert_int_equal(status_of(got), 200);
+        free(got);
+    }
+    assert_still_serving();
 }
 
 #define IDLE 5000
@@ -399,6 +451,7 @@ int main(void) {
         cmocka_unit_test(oversized_request_line_and_headers),
         cmocka_unit_test(slow_requests_are_cut),
         cmocka_unit_test(streams_and_long_polls_outlive_the_request_timeout),
+        cmocka_unit_test(invented_rooms_cost_no_state),
         cmocka_unit_test(idle_connections_do_not_starve_clients),
         cmocka_unit_test(malformed_chunked_bodies_and_garbage),
         cmocka_unit_test(control_characters_in_the_request_line_and_headers),

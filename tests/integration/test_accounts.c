@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chatclient.h"
 #include "testlib.h"
@@ -103,6 +104,55 @@ static void password_change_needs_the_old_password_and_a_session(void **state) {
     chat_user_cleanup(&u);
 }
 
+/* Stores a session for token in the test Redis as a login would: value is
+ * its text with \n escapes (printf's). */
+static void plant_session(const char *token, const char *value) {
+    char hash[TOKEN_HASH_LEN + 1], cmd[768];
+    token_hash(token, hash);
+    snprintf(cmd, sizeof(cmd), "printf '%s' | redis-cli -p %d -x SETEX session:%s 600 >/dev/null",
+             value, test_redis_port(), hash);
+    assert_int_equal(system(cmd), 0);
+}
+
+static long whoami(const char *token) {
+    char auth[96];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    const char *h[] = {auth, NULL};
+    struct http_result r;
+    assert_int_equal(test_http("GET", "/user/", h, NULL, 0, &r), 0);
+    long status = r.status;
+    test_http_result_free(&r);
+    return status;
+}
+
+/* A login that verified the old password just before a change and adds its
+ * session just after the change read the session index: the change cannot
+ * end it, so the session carries the password version it was made under,
+ * and a session of an older version than the user's is refused. The test
+ * stores such sessions directly, as that login would have. */
+static void a_login_that_raced_a_password_change_is_refused(void **state) {
+    (void)state;
+    chat_user u;
+    chat_client *a = test_new_user("race", &u);
+    assert_non_null(a);
+    struct http_result r;
+    assert_int_equal(change_password(chat_client_token(a), PASSWORD, NEW_PASSWORD, &r), 204);
+    test_http_result_free(&r);
+    char stale[TOKEN_LEN + 1], fresh[TOKEN_LEN + 1], value[512];
+    snprintf(stale, sizeof(stale), "race%039d", (int)getpid());
+    snprintf(fresh, sizeof(fresh), "nice%039d", (int)getpid());
+    /* as sessions were written before password versions: version 0 */
+    snprintf(value, sizeof(value), "v1\\n%s\\n%s\\n%s", u.id, u.email, u.name);
+    plant_session(stale, value);
+    assert_int_equal(whoami(stale), 401);
+    snprintf(value, sizeof(value), "v2\\n%s\\n%s\\n%s\\n1", u.id, u.email, u.name);
+    plant_session(fresh, value); /* made after the change: version 1 */
+    assert_int_equal(whoami(fresh), 200);
+    assert_int_equal(chat_send(a, "the session that changed it", NULL), CHAT_OK);
+    chat_client_free(a);
+    chat_user_cleanup(&u);
+}
+
 static void logout_and_expiry_leave_the_index(void **state) {
     (void)state;
     chat_user u;
@@ -185,6 +235,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(password_change_ends_every_other_session),
         cmocka_unit_test(password_change_needs_the_old_password_and_a_session),
+        cmocka_unit_test(a_login_that_raced_a_password_change_is_refused),
         cmocka_unit_test(logout_and_expiry_leave_the_index),
         cmocka_unit_test(sessions_slide),
         cmocka_unit_test(unknown_email_and_wrong_password_look_alike),

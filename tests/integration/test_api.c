@@ -373,11 +373,84 @@ static void header_value(const char *headers, const char *name, char *out, size_
     snprintf(out, size, "%.*s", (int)(len < size ? len : size - 1), h);
 }
 
+/* A send does not create a room: only POST /room/ does. */
+static void sending_to_a_room_never_created_is_404(void **state) {
+    (void)state;
+    chat_client *c = test_new_user("norooms", NULL);
+    char room[48], path[96];
+    snprintf(room, sizeof(room), "never-%u", (unsigned)(test_now_ms() * 1000) % 1000000u);
+    snprintf(path, sizeof(path), "/room/%s/message/", room);
+    struct http_result r;
+    char cookie[128];
+    snprintf(cookie, sizeof(cookie), "Cookie: authKey=%s", chat_client_token(c));
+    const char *h[] = {"Content-Type: application/json", cookie, NULL};
+    test_http("POST", path, h, "{\"text\":\"x\"}", 12, &r);
+    assert_int_equal(r.status, 404);
+    assert_true(test_is_error(r.body, "not_found"));
+    test_http_result_free(&r);
+    assert_int_equal(test_create_room(c, room), 201);
+    assert_int_equal(post_text(c, path, "now it exists"), 201);
+    chat_client_free(c);
+}
+
+/* GET /room/ in pages: the lobby first on the first page, then names in
+ * order; X-Next-After names the last of a full page; the default page is
+ * bounded; a bad after or limit is 400 invalid_query. */
+static void the_room_list_pages(void **state) {
+    (void)state;
+    chat_client *c = test_new_user("pages", NULL);
+    enum { ROOMS = 105 };
+    char prefix[32], name[64], path[128], after[64] = "";
+    snprintf(prefix, sizeof(prefix), "p%u", (unsigned)(test_now_ms() * 1000) % 1000000u);
+    for (int i = 0; i < ROOMS; i++) {
+        snprintf(name, sizeof(name), "%s-%03d", prefix, i);
+        assert_int_equal(test_create_room(c, name), 201);
+    }
+    struct http_result r;
+    test_http("GET", "/room/", NULL, NULL, 0, &r);
+    json_t *page = json_loads(r.body, 0, NULL);
+    assert_true(json_array_size(page) <= 101); /* 100 by default, and the lobby */
+    header_value(r.headers, "X-Next-After", after, sizeof(after));
+    assert_true(after[0] != '\0');
+    json_decref(page);
+    test_http_result_free(&r);
+    int seen = 0; /* follow pages of 7 from just before the prefix */
+    snprintf(after, sizeof(after), "%s", prefix);
+    for (int pages = 0; after[0] && pages < 100; pages++) {
+        snprintf(path, sizeof(path), "/room/?limit=7&after=%s", after);
+        test_http("GET", path, NULL, NULL, 0, &r);
+        assert_int_equal(r.status, 200);
+        page = json_loads(r.body, 0, NULL);
+        size_t i;
+        json_t *room;
+        json_array_foreach(page, i, room) {
+            const char *got = json_string_value(json_object_get(room, "name"));
+            if (strncmp(got, prefix, strlen(prefix)) != 0) continue; /* rooms of other tests */
+            snprintf(name, sizeof(name), "%s-%03d", prefix, seen++);
+            assert_string_equal(got, name);
+        }
+        header_value(r.headers, "X-Next-After", after, sizeof(after));
+        json_decref(page);
+        test_http_result_free(&r);
+    }
+    assert_int_equal(seen, ROOMS);
+    const char *bad[] = {"/room/?limit=0", "/room/?limit=1001", "/room/?after=UPPER",
+                         "/room/?limit=x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        test_http("GET", bad[i], NULL, NULL, 0, &r);
+        assert_int_equal(r.status, 400);
+        assert_true(test_is_error(r.body, "invalid_query"));
+        test_http_result_free(&r);
+    }
+    chat_client_free(c);
+}
+
 static void scroll_back_pages_with_before(void **state) {
     (void)state;
     chat_client *c = test_new_user("scroll", NULL);
     char room[32], path[160], ids[7][48];
     snprintf(room, sizeof(room), "scroll-%u", (unsigned)(test_now_ms() * 1000) % 1000000u);
+    assert_int_equal(test_create_room(c, room), 201);
     for (int i = 0; i < 7; i++) {
         char text[16];
         snprintf(text, sizeof(text), "old %d", i);
@@ -449,6 +522,8 @@ int main(void) {
         cmocka_unit_test(history_is_complete_and_ordered),
         cmocka_unit_test(metrics_cover_requests_redis_and_workers),
         cmocka_unit_test(rooms_are_isolated_and_listed),
+        cmocka_unit_test(sending_to_a_room_never_created_is_404),
+        cmocka_unit_test(the_room_list_pages),
         cmocka_unit_test(scroll_back_pages_with_before),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

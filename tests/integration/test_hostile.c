@@ -249,6 +249,10 @@ static void unencodable_stored_messages_are_left_out(void **state) {
     if (getenv("CHAT_CLUSTER")) skip(); /* redis-cli writes to the standalone test Redis */
     char room[64], path[256], url[512], data[256], id[48];
     snprintf(room, sizeof(room), "hostile-%d", (int)getpid());
+    chat_client *creator = test_new_user("hostile", NULL);
+    assert_non_null(creator);
+    assert_int_equal(test_create_room(creator, room), 201);
+    chat_client_free(creator);
     redis_xadd(room, "first");
     redis_xadd(room, "bad \\377 byte");
     redis_xadd(room, "last");

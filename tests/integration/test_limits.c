@@ -1,7 +1,8 @@
 /*
  * test_limits: the abuse limits, against a chatd started with low limits
  * (CHAT_LIMITED_URL, see run.sh: 3 logins per e-mail and 6 per address a
- * minute, 2 registrations per address a minute, 3 messages per user in 2 s).
+ * minute, 2 registrations per address a minute, 3 messages per user in 2 s,
+ * 3 room creations per user and 5 per address a minute, 2 rooms per user).
  * Over a limit the answer is 429 rate_limited with Retry-After in whole
  * seconds and the usual error body; other e-mails, addresses and users are
  * not affected; /metrics counts the refusals. Different client addresses
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chatclient.h"
 #include "testlib.h"
@@ -162,6 +164,39 @@ static void messages_per_user_are_limited(void **state) {
     test_http_result_free(&r);
 }
 
+/* POST /room/ {"name"} from xff with auth; the status (r is freed). */
+static long create_room(const char *xff, const char *auth, const char **code) {
+    static int n;
+    char body[96];
+    struct http_result r;
+    snprintf(body, sizeof(body), "{\"name\":\"limited-%d-%d\"}", (int)getpid(), ++n);
+    long status = call("POST", "/room/", xff, auth, body, &r);
+    *code = status == 429 ? "rate_limited" : status == 403 ? "too_many_rooms" : "";
+    if (**code) assert_true(test_is_error(r.body, *code));
+    if (status == 429) assert_limited(&r, 60);
+    test_http_result_free(&r);
+    return status;
+}
+
+static void room_creation_is_limited_and_capped(void **state) {
+    (void)state;
+    char xff[96], other_xff[96], email[128], auth_a[96], auth_b[96];
+    const char *code;
+    fresh_address(xff, sizeof(xff));
+    register_user(xff, email, sizeof(email), auth_a, sizeof(auth_a));
+    fresh_address(xff, sizeof(xff));
+    register_user(xff, email, sizeof(email), auth_b, sizeof(auth_b));
+    fresh_address(xff, sizeof(xff));
+    fresh_address(other_xff, sizeof(other_xff));
+    assert_int_equal(create_room(xff, auth_a, &code), 201);
+    assert_int_equal(create_room(xff, auth_a, &code), 201);
+    assert_int_equal(create_room(xff, auth_a, &code), 403); /* the cap: 2 rooms per user */
+    assert_int_equal(create_room(xff, auth_a, &code), 429); /* 3 creations per user */
+    assert_int_equal(create_room(xff, auth_b, &code), 201); /* the fifth from this address */
+    assert_int_equal(create_room(xff, auth_b, &code), 429); /* 5 per address */
+    assert_int_equal(create_room(other_xff, auth_b, &code), 201);
+}
+
 /* libchatclient meets the message limit: a send over it waits for the
  * Retry-After and is repeated; without a retry budget the 429 is the
  * caller's, as CHAT_ERR_RATE_LIMITED. */
@@ -252,6 +287,7 @@ int main(void) {
         cmocka_unit_test(logins_per_address_are_limited),
         cmocka_unit_test(registrations_per_address_are_limited),
         cmocka_unit_test(messages_per_user_are_limited),
+        cmocka_unit_test(room_creation_is_limited_and_capped),
         cmocka_unit_test(client_waits_out_the_message_limit),
         cmocka_unit_test(limits_are_shared_by_every_chatd),
         cmocka_unit_test(refusals_are_counted_in_metrics),

@@ -40,7 +40,11 @@ static int setup(void **state) {
     snprintf(f->room_a, sizeof(f->room_a), "multi-a-%d-%d", (int)getpid(), ++n);
     snprintf(f->room_b, sizeof(f->room_b), "multi-b-%d-%d", (int)getpid(), n);
     *state = f;
-    return f->client ? 0 : -1;
+    if (!f->client) return -1;
+    return test_create_room(f->client, f->room_a) == 201 &&
+                   test_create_room(f->client, f->room_b) == 201
+               ? 0
+               : -1;
 }
 
 static int teardown(void **state) {
@@ -190,6 +194,14 @@ static void bad_lists_and_positions_get_a_json_400(void **state) {
 
     /* 32 rooms, and a position naming a room the stream does not have */
     many[strrchr(many, ',') - many] = '\0';
+    chat_client *creator = test_new_user("many", NULL);
+    assert_non_null(creator);
+    for (int i = 0; i < 32; i++) {
+        char room[8];
+        snprintf(room, sizeof(room), "r%d", i);
+        assert_int_equal(test_create_room(creator, room), 201);
+    }
+    chat_client_free(creator);
     char url[600], position[SSE_ID_MAX];
     snprintf(url, sizeof(url), "%s%s", test_url(), many);
     struct sse_client *c = sse_open(url, "zz:1-0,r0:0");

@@ -4,7 +4,9 @@
  * trusted proxy (--trusted-proxies; the peer 127.0.0.1 is one by default).
  * The same header from a peer that is not trusted (CHAT_UNTRUSTED_URL, a
  * chatd that trusts only 192.0.2.1, see run.sh) changes nothing, and
- * without the header, or with "http", the cookie is not Secure.
+ * without the header, or with "http", the cookie is not Secure. Over TLS
+ * the cookie is named __Host-authKey (Path=/, no Domain), and the server
+ * prefers it to an authKey cookie that a sibling subdomain may plant.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,14 +66,47 @@ static void logout_with_proto(const char *base, const char *proto, const char *a
 
 static bool is_secure(const char *cookie) { return strstr(cookie, "; Secure") != NULL; }
 
+/* The cookie line sets the __Host- name, with Path=/ and no Domain. */
+static bool is_host_cookie(const char *cookie) {
+    return strncmp(cookie, "Set-Cookie: __Host-authKey=", 27) == 0 &&
+           strstr(cookie, "; Path=/;") && !strstr(cookie, "Domain");
+}
+
 static void https_from_a_trusted_proxy_makes_the_cookie_secure(void **state) {
     (void)state;
     char cookie[256], auth[96];
     register_with_proto(test_url(), "https", cookie, auth);
     assert_true(is_secure(cookie));
+    assert_true(is_host_cookie(cookie));
     assert_non_null(strstr(cookie, "HttpOnly"));
     logout_with_proto(test_url(), "https", auth, cookie);
     assert_true(is_secure(cookie));
+    assert_true(is_host_cookie(cookie));
+}
+
+/* The e-mail GET /user/ answers for the given Cookie header. */
+static void me_with_cookie(const char *cookie_header, char *email, size_t size) {
+    struct http_result r;
+    const char *h[] = {cookie_header, NULL};
+    assert_int_equal(test_http_at(test_url(), "GET", "/user/", h, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    const char *e = strstr(r.body, "\"email\":\"");
+    assert_non_null(e);
+    snprintf(email, size, "%.*s", (int)strcspn(e + 9, "\""), e + 9);
+    test_http_result_free(&r);
+}
+
+static void a_planted_plain_cookie_does_not_beat_the_host_cookie(void **state) {
+    (void)state;
+    char cookie[256], auth_victim[96], auth_planted[96], header[256], first[128], second[128];
+    register_with_proto(test_url(), "https", cookie, auth_victim);
+    register_with_proto(test_url(), "https", cookie, auth_planted);
+    const char *victim = auth_victim + 22, *planted = auth_planted + 22; /* after "...Bearer " */
+    snprintf(header, sizeof(header), "Cookie: __Host-authKey=%s", victim);
+    me_with_cookie(header, first, sizeof(first));
+    snprintf(header, sizeof(header), "Cookie: authKey=%s; __Host-authKey=%s", planted, victim);
+    me_with_cookie(header, second, sizeof(second));
+    assert_string_equal(first, second);
 }
 
 static void plain_http_gets_no_secure_cookie(void **state) {
@@ -79,10 +114,12 @@ static void plain_http_gets_no_secure_cookie(void **state) {
     char cookie[256], auth[96];
     register_with_proto(test_url(), NULL, cookie, auth);
     assert_false(is_secure(cookie));
+    assert_int_equal(strncmp(cookie, "Set-Cookie: authKey=", 20), 0);
     register_with_proto(test_url(), "http", cookie, auth);
     assert_false(is_secure(cookie));
     logout_with_proto(test_url(), "http", auth, cookie);
     assert_false(is_secure(cookie));
+    assert_int_equal(strncmp(cookie, "Set-Cookie: authKey=", 20), 0);
 }
 
 static void an_untrusted_peer_is_not_believed(void **state) {
@@ -100,6 +137,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(https_from_a_trusted_proxy_makes_the_cookie_secure),
         cmocka_unit_test(plain_http_gets_no_secure_cookie),
+        cmocka_unit_test(a_planted_plain_cookie_does_not_beat_the_host_cookie),
         cmocka_unit_test(an_untrusted_peer_is_not_believed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

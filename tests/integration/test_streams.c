@@ -282,6 +282,10 @@ static void a_long_replay_arrives_whole(void **state) {
 static void heartbeats_reach_an_idle_stream(void **state) {
     (void)state;
     struct received b = {0};
+    chat_client *creator = test_new_user("quiet", NULL);
+    assert_non_null(creator);
+    assert_int_equal(test_create_room(creator, "streams-quiet"), 201);
+    chat_client_free(creator);
     const char *quiet = "GET /room/streams-quiet/message/stream HTTP/1.1\r\nHost: t\r\n\r\n";
     int fd = open_stream(quiet, &b, 0);
     assert_true(read_until(fd, &b, ": ping\n\n", WAIT_MS));

@@ -231,6 +231,7 @@ static void a_room_has_its_own_stream(void **state) {
     snprintf(room, sizeof(room), "tail-%d", (int)getpid());
     chat_client *sender = test_new_user("tailroom", NULL);
     assert_non_null(sender);
+    assert_int_equal(test_create_room(sender, room), 201);
     char *first = room_send(sender, room, "room one");
     assert_int_equal(chat_send(sender, "lobby, not the room", NULL), CHAT_OK);
     char *second = room_send(sender, room, "room two");

@@ -64,6 +64,21 @@ chat_client *test_new_user(const char *tag, chat_user *user_out) {
     return c;
 }
 
+long test_create_room_at(const char *base, chat_client *c, const char *room) {
+    char cookie[128], body[128];
+    snprintf(cookie, sizeof(cookie), "Cookie: authKey=%s", chat_client_token(c));
+    snprintf(body, sizeof(body), "{\"name\":\"%s\"}", room);
+    const char *h[] = {"Content-Type: application/json", cookie, NULL};
+    struct http_result r;
+    if (test_http_at(base ? base : test_url(), "POST", "/room/", h, body, strlen(body), &r) < 0)
+        return -1;
+    long status = r.status;
+    test_http_result_free(&r);
+    return status;
+}
+
+long test_create_room(chat_client *c, const char *room) { return test_create_room_at(NULL, c, room); }
+
 struct growbuf {
     char *data;
     size_t len, cap;

@@ -27,6 +27,11 @@ void test_email(char *out, size_t size, const char *tag);
 /* Registers a new user on a new client and returns the client (logged in). */
 chat_client *test_new_user(const char *tag, chat_user *user_out);
 
+/* Creates room (POST /room/) at base (NULL: test_url()) with c's session;
+ * the HTTP status (201 new, 200 there already), or -1 when nothing came. */
+long test_create_room_at(const char *base, chat_client *c, const char *room);
+long test_create_room(chat_client *c, const char *room);
+
 /* One raw HTTP exchange, for what the client library would never send. */
 struct http_result {
     long status;        /* HTTP status, 0 when no response */

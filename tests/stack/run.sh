@@ -160,14 +160,15 @@ tls_checks() {
     echo "not ok - an event stream over HTTP/2 delivers a message sent meanwhile"
     tail -5 "$tmp/h2-stream" | sed 's/^/# /'; rc=1
   fi
-  # Over HTTPS the cookie is Secure, even when the client claims plain HTTP;
-  # over plain HTTP it is not, even when the client claims HTTPS.
+  # Over HTTPS the cookie is Secure (and named __Host-authKey), even when the
+  # client claims plain HTTP; over plain HTTP it is not, even when the client
+  # claims HTTPS.
   local plain
   plain=$(curl -s -o /dev/null -D - -H 'Content-Type: application/json' -H 'X-Forwarded-Proto: https' \
     -d "{\"email\":\"tls-$$@example.com\",\"password\":\"tls password\"}" -X PUT "$CHAT_URL/user/" |
     tr -d '\r' | grep -i '^set-cookie:')
-  if grep -qi '^set-cookie: authKey=.*; Secure' "$tmp/tls-register.headers" &&
-     [[ -n $plain && $plain != *Secure* ]]; then
+  if grep -qi '^set-cookie: __Host-authKey=.*; Secure' "$tmp/tls-register.headers" &&
+     [[ -n $plain && $plain != *Secure* && $plain == [Ss]et-[Cc]ookie:\ authKey=* ]]; then
     echo "ok - the session cookie is Secure over HTTPS only (HAProxy sets X-Forwarded-Proto)"
   else
     echo "not ok - the session cookie is Secure over HTTPS only ($body / $plain)"; rc=1

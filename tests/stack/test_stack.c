@@ -4,7 +4,8 @@
  * client library sends through HAProxy goes unnoticed; a chatd drained with
  * SIGTERM under load fails no request; and HAProxy takes a chatd that lost
  * Redis out of rotation within its check interval, and back in after. A
- * body over the limit gets chatd's JSON 413 whatever its size.
+ * body over the limit gets chatd's JSON 413 whatever its size. /metrics is
+ * served by each chatd but not through HAProxy.
  *
  * The environment names the pieces (tests/stack/run.sh sets it): CHAT_URL
  * (HAProxy), CHATD1_URL..CHATD3_URL and CHATD1_PID..CHATD3_PID, and for the
@@ -54,6 +55,27 @@ static long whoami(const char *base, const char *token) {
     curl_easy_cleanup(curl);
     fclose(devnull);
     return status;
+}
+
+/* The status of GET base+path, and whether the body is chatd's not_found. */
+static long get_status(const char *base, const char *path, bool *not_found) {
+    struct http_result r;
+    assert_int_equal(test_http_at(base, "GET", path, NULL, NULL, 0, &r), 0);
+    long status = r.status;
+    *not_found = r.body && strstr(r.body, "\"code\":\"not_found\"") != NULL;
+    test_http_result_free(&r);
+    return status;
+}
+
+static void metrics_is_not_served_through_haproxy(void **state) {
+    (void)state;
+    static const char *const paths[] = {"/metrics", "/metrics?x=1", "/METRICS", "/metrics/"};
+    bool not_found;
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        assert_int_equal(get_status(env("CHAT_URL"), paths[i], &not_found), 404);
+        assert_true(not_found);
+    }
+    assert_int_equal(get_status(env("CHATD1_URL"), "/metrics", &not_found), 200);
 }
 
 static void a_session_is_valid_on_every_server(void **state) {
@@ -289,6 +311,7 @@ static void haproxy_follows_a_chatd_that_loses_redis(void **state) {
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(metrics_is_not_served_through_haproxy),
         cmocka_unit_test(a_session_is_valid_on_every_server),
         cmocka_unit_test(bodies_over_the_limit_get_json_413),
         cmocka_unit_test(killing_a_server_goes_unnoticed),

@@ -207,6 +207,31 @@ static void test_query(void **state) {
     assert_non_null(history("after=18446744073709551616", &hq));
 }
 
+static const char *rooms(const char *query, struct rooms_query *rq) {
+    struct evkeyvalq q;
+    TAILQ_INIT(&q);
+    assert_int_equal(evhttp_parse_query_str(query, &q), 0);
+    const char *msg = request_query_rooms(&q, rq);
+    evhttp_clear_headers(&q);
+    return msg;
+}
+
+static void test_rooms_query(void **state) {
+    (void)state;
+    struct rooms_query rq;
+    assert_null(rooms("", &rq));
+    assert_string_equal(rq.after, "");
+    assert_int_equal(rq.limit, QUERY_ROOMS_LIMIT_DEFAULT);
+    assert_null(rooms("after=team-a&limit=1000", &rq));
+    assert_string_equal(rq.after, "team-a");
+    assert_int_equal(rq.limit, 1000);
+    assert_non_null(rooms("limit=0", &rq));
+    assert_non_null(rooms("limit=1001", &rq));
+    assert_non_null(rooms("limit=2x", &rq));
+    assert_non_null(rooms("after=Team", &rq));
+    assert_non_null(rooms("after=", &rq));
+}
+
 static void test_cursor(void **state) {
     (void)state;
     char c[CHAT_STREAM_ID_MAX + 1];
@@ -225,7 +250,7 @@ int main(void) {
         cmocka_unit_test(test_password_change), cmocka_unit_test(test_message),
         cmocka_unit_test(test_message_raw),
         cmocka_unit_test(test_room), cmocka_unit_test(test_query),
-        cmocka_unit_test(test_cursor),
+        cmocka_unit_test(test_cursor), cmocka_unit_test(test_rooms_query),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

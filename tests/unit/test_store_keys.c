@@ -49,6 +49,12 @@ static void test_room_messages_key(void **state) {
     check_key(store_key_room_retention, "lobby", "room:{lobby}:retention");
 }
 
+static void test_user_rooms_key(void **state) {
+    (void)state;
+    check_key(store_key_user_rooms, "f3228ac18d2ca2a797040a7d0498e7f9",
+              "user-rooms:f3228ac18d2ca2a797040a7d0498e7f9");
+}
+
 static void test_too_small_buffer(void **state) {
     (void)state;
     char out[8];
@@ -91,6 +97,7 @@ int main(void) {
         cmocka_unit_test(test_user_key),           cmocka_unit_test(test_session_key),
         cmocka_unit_test(test_room_messages_key),  cmocka_unit_test(test_too_small_buffer),
         cmocka_unit_test(test_longest_email_fits), cmocka_unit_test(test_room_hash_tag),
+        cmocka_unit_test(test_user_rooms_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,6 +181,20 @@ static void test_cookie_wrong_name(void **state) {
     assert_string_equal(got, TOK1);
 }
 
+/* A plain authKey planted before the __Host- one (a sibling subdomain can
+ * set the former, never the latter) does not win. */
+static void test_cookie_host_prefix_first(void **state) {
+    (void)state;
+    char got[TOKEN_LEN + 1];
+    assert_true(from_headers("authKey=" TOK2 "; __Host-authKey=" TOK1, NULL, got));
+    assert_string_equal(got, TOK1);
+    assert_true(from_headers("__Host-authKey=" TOK1, NULL, got));
+    assert_string_equal(got, TOK1);
+    assert_true(from_headers("__Host-authKey=bad; authKey=" TOK2, NULL, got));
+    assert_string_equal(got, TOK2);
+    assert_false(from_headers("__host-authKey=" TOK1, NULL, got));
+}
+
 static void test_cookie_malformed_token(void **state) {
     (void)state;
     char got[TOKEN_LEN + 1];
@@ -312,6 +326,7 @@ int main(void) {
         cmocka_unit_test(test_cookie_quoted),
         cmocka_unit_test(test_cookie_with_spaces),
         cmocka_unit_test(test_cookie_wrong_name),
+        cmocka_unit_test(test_cookie_host_prefix_first),
         cmocka_unit_test(test_cookie_malformed_token),
         cmocka_unit_test(test_bearer),
         cmocka_unit_test(test_bearer_scheme_case_insensitive),
