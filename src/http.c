@@ -764,6 +764,8 @@ void http_client_address(const struct request *r, char out[CLIENT_ADDR_MAX]) {
     char *peer = NULL;
     ev_uint16_t port = 0;
     if (evcon) evhttp_connection_get_peer(evcon, &peer, &port);
+    char picked[CLIENT_ADDR_MAX];
     client_addr_pick(peer ? peer : "unknown", last_forwarded_for(r),
-                     r->srv->cfg.trusted_proxies, out, CLIENT_ADDR_MAX);
+                     r->srv->cfg.trusted_proxies, picked, sizeof(picked));
+    client_addr_limit_key(picked, out, CLIENT_ADDR_MAX);
 }

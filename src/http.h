@@ -105,7 +105,8 @@ api_error http_body_json(struct request *r, json_t **out);
 api_error http_body_raw(struct request *r, const char **data, size_t *len);
 
 /* The address the request comes from (see client_addr.h), with the
- * configured trusted proxies. */
+ * configured trusted proxies, as the per-address limits count it: an IPv6
+ * client by its /64 (client_addr_limit_key). */
 void http_client_address(const struct request *r, char out[CLIENT_ADDR_MAX]);
 
 /* Finds the session token in the Authorization header or the authKey cookie. */
