@@ -34,6 +34,8 @@ struct config {
     char limit_login_address[32];    /* "N/seconds": login attempts per client address */
     char limit_register_address[32]; /* "N/seconds": registrations per client address */
     char limit_messages_user[32];    /* "N/seconds": messages per user */
+    char limit_login_global[32];     /* "N/seconds": logins that need a hash, every chatd together */
+    int max_hash_queue;              /* password checks waiting for a worker at most (503 above) */
     char trusted_proxies[256];       /* peers whose X-Forwarded-For is believed */
     int max_connections;             /* open client connections at most */
     int request_timeout_ms;          /* a request must arrive completely within this */

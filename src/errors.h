@@ -52,7 +52,9 @@
       "Too many requests; try again after Retry-After seconds.")                     \
     X(API_E_WRONG_PASSWORD, 403, "wrong_password", "The old password is wrong.")     \
     X(API_E_TOO_MANY_CONNECTIONS, 503, "too_many_connections",                       \
-      "This server has as many connections as it takes; try again.")
+      "This server has as many connections as it takes; try again.")                 \
+    X(API_E_BUSY, 503, "busy",                                                       \
+      "This server has as many password checks waiting as it takes; try again.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,

@@ -309,8 +309,22 @@ static void add_framing_headers(struct request *r, struct evkeyvalq *h, int stat
     }
 }
 
+static void on_connection_close(void *arg);
+
+void http_on_client_gone(struct request *r, void (*fn)(struct request *r)) {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    if (!evcon || r->streaming) return;
+    r->on_close = fn;
+    http_conns_on_close(conns_of(r), evcon, on_connection_close, r);
+}
+
 void http_reply_typed(struct request *r, int status, const char *content_type,
                       struct evbuffer *body) {
+    if (r->on_close) { /* set by http_on_client_gone: the reply ends it */
+        struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+        if (evcon) http_conns_on_close(conns_of(r), evcon, NULL, NULL);
+        r->on_close = NULL;
+    }
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
     struct evbuffer *out = evhttp_request_get_output_buffer(r->ev);
     if (body) evbuffer_add_buffer(out, body); /* what evhttp_send_reply would do */
@@ -351,7 +365,7 @@ void http_reply_error(struct request *r, api_error e, const char *message) {
     struct evbuffer *buf = evbuffer_new();
     if (buf) json_error_append(buf, e, message);
     if (status == 401) http_add_header(r, "WWW-Authenticate", "Bearer");
-    if (e == API_E_UNAVAILABLE || e == API_E_TOO_MANY_CONNECTIONS)
+    if (e == API_E_UNAVAILABLE || e == API_E_TOO_MANY_CONNECTIONS || e == API_E_BUSY)
         http_add_header(r, "Retry-After", "1");
     http_reply_buffer(r, status, buf);
     if (buf) evbuffer_free(buf);

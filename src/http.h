@@ -60,7 +60,7 @@ struct request {
     bool chunked;               /* stream: its body is sent in chunks (HTTP/1.1) */
     bool bodyless;              /* stream: no body is sent (HEAD) */
     void (*on_close)(struct request *r); /* stream: the client went away */
-    void *stream_arg;           /* the streaming handler's state */
+    void *stream_arg;           /* the streaming (or waiting, see http_on_client_gone) handler's state */
     struct stream_sock *sock;   /* stream: its socket once detached from evhttp, else NULL */
     struct request *stream_prev, *stream_next; /* open streams, for shutdown */
     const char *known[HTTP_H_COUNT]; /* those headers' values (the first of each), or NULL */
@@ -115,6 +115,12 @@ bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]);
 /* True when the client reached us over TLS: a trusted proxy (see
  * --trusted-proxies) said so with X-Forwarded-Proto: https. */
 bool http_forwarded_https(const struct request *r);
+
+/* Calls fn(r) when the client goes away before r is answered, so that
+ * queued work for it can be dropped; r stays valid and must still be
+ * answered once (the reply goes nowhere). The final reply clears it. Not
+ * for streams, whose on_close is set by their handler. */
+void http_on_client_gone(struct request *r, void (*fn)(struct request *r));
 
 /* Adds a response header. */
 void http_add_header(struct request *r, const char *name, const char *value);

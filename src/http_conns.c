@@ -119,9 +119,17 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
  * read (a pipelined request or the client's close: the case without hold).
  */
 static void on_read_hold(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
+    (void)what;
     struct conn_slot *s = arg;
     event_del(s->read_hold);
+    /* The end of input while a request is served and someone waits for the
+     * client's close: evhttp would notice only when it writes the reply. */
+    char byte;
+    if (s->on_close && !s->reading && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+        void (*fn)(void *) = s->on_close;
+        s->on_close = NULL;
+        fn(s->close_arg);
+    }
 }
 
 static void hold_read(struct conn_slot *s) {

@@ -51,8 +51,10 @@ void http_conns_free(struct http_conns *t);
 bool http_conns_request_read(struct http_conns *t, struct evhttp_connection *evcon);
 /* A reply was written out: the connection waits for the next request. */
 void http_conns_reply_done(struct http_conns *t, struct evhttp_connection *evcon);
-/* Sets (or with NULL clears) what runs when evcon's client goes away.
- * False when evcon is not tracked (nothing is set). */
+/* Sets (or with NULL clears) what runs when evcon's client goes away: when
+ * the connection closes, or when its end of input arrives while a request is
+ * being served (then fn runs once and the connection stays until the reply
+ * is written). False when evcon is not tracked (nothing is set). */
 bool http_conns_on_close(struct http_conns *t, struct evhttp_connection *evcon,
                          void (*fn)(void *arg), void *arg);
 /* Lets go of the extra read interest held on evcon's socket while a request

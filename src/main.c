@@ -188,6 +188,7 @@ static int server_start(struct server *srv) {
     enum workers_priority priority = WORKERS_PRIORITY_IDLE;
     (void)workers_priority_parse(srv->cfg.worker_priority, &priority); /* checked in main() */
     srv->workers = workers_new(srv->base, srv->cfg.workers, priority);
+    if (srv->workers) workers_set_max_queued(srv->workers, (size_t)srv->cfg.max_hash_queue);
     if (!srv->store || !srv->hub || !srv->sse_frame || !srv->workers || make_dummy_hash(srv) != 0) {
         log_error("msg=\"cannot start workers\"");
         return -1;

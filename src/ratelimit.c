@@ -22,6 +22,7 @@ static const struct {
     [RATE_LOGIN_ADDRESS] = {"login-address", true},
     [RATE_REGISTER_ADDRESS] = {"register-address", false},
     [RATE_MESSAGES_USER] = {"messages-user", false},
+    [RATE_LOGIN_GLOBAL] = {"login-global", true},
 };
 
 int rate_rule_parse(const char *text, struct rate_rule *out) {
@@ -49,6 +50,7 @@ int ratelimit_init(struct ratelimit *rl, const struct config *cfg, char err[256]
         [RATE_LOGIN_ADDRESS] = {"--limit-login-address", cfg->limit_login_address},
         [RATE_REGISTER_ADDRESS] = {"--limit-register-address", cfg->limit_register_address},
         [RATE_MESSAGES_USER] = {"--limit-messages-user", cfg->limit_messages_user},
+        [RATE_LOGIN_GLOBAL] = {"--limit-login-global", cfg->limit_login_global},
     };
     for (int i = 0; i < RATE_LIMIT_COUNT; i++) {
         if (rate_rule_parse(given[i].value, &rl->rules[i]) < 0) {

@@ -160,13 +160,29 @@ static void on_password_hashed(void *arg, bool cancelled) {
         reply_error(op, API_E_UNAVAILABLE);
 }
 
+/* A client that went away while its password waited for a worker: its
+ * hash is skipped (the callback still runs, cancelled). */
+static void on_client_gone(struct request *r) {
+    if (workers_cancel(r->srv->workers, r->stream_arg))
+        log_info("req=%s msg=\"password check dropped: the client is gone\"", r->id);
+}
+
+/* Queues op's password work, withdrawn if the client goes first; a full
+ * queue answers 503 busy at once rather than after minutes of hashing. */
+static void submit_hashing(struct user_op *op, workers_work_fn *work, workers_done_fn *done) {
+    op->r->stream_arg = op;
+    http_on_client_gone(op->r, on_client_gone);
+    int rc = workers_submit(op->r->srv->workers, work, done, op);
+    if (rc < 0) reply_error(op, rc == WORKERS_FULL ? API_E_BUSY : API_E_INTERNAL);
+}
+
 static void on_register_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
     struct user_op *op = arg;
     if (verdict != RATE_ALLOWED) {
         routes_reply_rate_refused(op->r, verdict, retry_after_s);
         user_op_free(op);
-    } else if (workers_submit(op->r->srv->workers, hash_password, on_password_hashed, op) < 0) {
-        reply_error(op, API_E_INTERNAL);
+    } else {
+        submit_hashing(op, hash_password, on_password_hashed);
     }
 }
 
@@ -212,8 +228,7 @@ static void on_password_verified(void *arg, bool cancelled) {
 }
 
 static void verify_in_worker(struct user_op *op) {
-    if (workers_submit(op->r->srv->workers, verify_password, on_password_verified, op) < 0)
-        reply_error(op, API_E_INTERNAL);
+    submit_hashing(op, verify_password, on_password_verified);
 }
 
 static void on_user_found(enum store_status st, const struct store_user *u, void *arg) {
@@ -233,8 +248,10 @@ static void on_login_allowed(enum rate_verdict verdict, int retry_after_s, void 
     if (verdict != RATE_ALLOWED) {
         routes_reply_rate_refused(op->r, verdict, retry_after_s);
         user_op_free(op);
-    } else if (!op->plausible) { /* cannot be registered: answer as for an unknown user */
-        verify_in_worker(op);
+    } else if (!op->plausible) {
+        /* cannot be registered, as anyone can tell from the rules: no hash
+         * to hide behind, and none to spend */
+        reply_error(op, API_E_BAD_CREDENTIALS);
     } else if (store_user_get(op->r->srv->store, op->user.email, on_user_found, op) < 0) {
         reply_error(op, API_E_UNAVAILABLE);
     }
@@ -252,8 +269,10 @@ static void known_address_checked(enum store_status st, bool known, void *arg) {
                  op->address);
         subject = op->known_subject;
     }
-    struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, op->address}, {RATE_LOGIN_EMAIL, subject}};
-    if (ratelimit_check(&op->r->srv->limits, checks, 2, on_login_allowed, op) < 0)
+    struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, op->address},
+                                  {RATE_LOGIN_EMAIL, subject},
+                                  {RATE_LOGIN_GLOBAL, "all"}};
+    if (ratelimit_check(&op->r->srv->limits, checks, 3, on_login_allowed, op) < 0)
         reply_error(op, API_E_INTERNAL);
 }
 
@@ -281,15 +300,16 @@ void route_user_login(struct request *r) {
     op->plausible = plausible;
     if (plausible) memcpy(op->user.email, lb.email, sizeof(op->user.email));
     http_client_address(r, op->address);
-    if (plausible && ratelimit_enabled(&r->srv->limits, RATE_LOGIN_EMAIL)) {
-        if (store_login_known(r->srv->store, op->user.email, op->address, known_address_checked,
-                              op) < 0)
-            known_address_checked(STORE_UNAVAILABLE, false, op);
-        return;
+    if (!plausible) {
+        struct rate_check check = {RATE_LOGIN_ADDRESS, op->address};
+        if (ratelimit_check(&r->srv->limits, &check, 1, on_login_allowed, op) < 0)
+            reply_error(op, API_E_INTERNAL);
+    } else if (!ratelimit_enabled(&r->srv->limits, RATE_LOGIN_EMAIL)) {
+        known_address_checked(STORE_OK, false, op);
+    } else if (store_login_known(r->srv->store, op->user.email, op->address,
+                                 known_address_checked, op) < 0) {
+        known_address_checked(STORE_UNAVAILABLE, false, op);
     }
-    struct rate_check check = {RATE_LOGIN_ADDRESS, op->address};
-    if (ratelimit_check(&r->srv->limits, &check, 1, on_login_allowed, op) < 0)
-        reply_error(op, API_E_INTERNAL);
 }
 
 /* ---- DELETE /user/session ---- */

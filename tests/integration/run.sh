@@ -119,6 +119,61 @@ fi
 kill "$s1" "$s2" 2>/dev/null; wait "$s1" "$s2" 2>/dev/null
 kill -TERM "${capped_pid:-0}" 2>/dev/null; wait "${capped_pid:-0}" 2>/dev/null
 
+# Password hashing is bounded: one worker, --max-hash-queue 8. A burst of 16
+# logins: what does not fit gets 503 busy with Retry-After at once, the rest
+# 401; logins whose client gives up while they wait are dropped unhashed.
+hashq=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/hashq.log" "$hashq" "$redis_port" --workers 1 \
+  --max-hash-queue 8 && hashq_pid=$CHATD_PID
+login_on() { # PORT N [curl options]: a login for an unknown but plausible e-mail
+  local port=$1 n=$2
+  shift 2
+  curl -s -D - -X PUT -H 'Content-Type: application/json' -H "X-Forwarded-For: 203.0.113.$n" "$@" \
+    -d "{\"email\":\"nobody-$n@example.com\",\"password\":\"long enough\"}" \
+    "http://127.0.0.1:$port/user/" | tr -d '\r'
+}
+login_pids=()
+for i in $(seq 1 16); do login_on "$hashq" "$i" >"$tmp/hashq.$i" & login_pids+=("$!"); done
+wait "${login_pids[@]}"
+busy=0 denied=0
+for i in $(seq 1 16); do
+  if grep -q '^HTTP/1.1 503' "$tmp/hashq.$i" && grep -q '^Retry-After: 1' "$tmp/hashq.$i" &&
+     grep -q '"busy"' "$tmp/hashq.$i"; then busy=$(( busy + 1 ))
+  elif grep -q '"invalid_credentials"' "$tmp/hashq.$i"; then denied=$(( denied + 1 )); fi
+done
+if (( busy >= 1 && busy + denied == 16 )); then
+  echo "ok - a full hashing queue: 503 busy with Retry-After ($busy), the others 401 ($denied)"
+else
+  echo "not ok - a full hashing queue: 503 busy with Retry-After ($busy), the others 401 ($denied)"; rc=1
+fi
+login_pids=()
+for i in $(seq 1 8); do login_on "$hashq" "$i" --max-time 0.2 >/dev/null & login_pids+=("$!"); done
+wait "${login_pids[@]}"
+if wait_until 10 grep -q 'password check dropped: the client is gone' "$tmp/hashq.log" &&
+   login_on "$hashq" 99 | grep -q '"invalid_credentials"'; then
+  echo "ok - logins whose client is gone are dropped before hashing; the next is served"
+else
+  echo "not ok - logins whose client is gone are dropped before hashing; the next is served"; rc=1
+fi
+kill -TERM "${hashq_pid:-0}" 2>/dev/null; wait "${hashq_pid:-0}" 2>/dev/null
+
+# --limit-login-global: logins that need a hash, counted for every chatd
+# together; a login that could never be an account needs none.
+loginq=$(free_port) || exit 1
+CHATD_LIMIT_LOGIN_GLOBAL=2/60 start_chatd "$top/$build/chatd" "$tmp/loginq.log" "$loginq" \
+  "$redis_port" && loginq_pid=$CHATD_PID
+l1=$(login_on "$loginq" 31) l2=$(login_on "$loginq" 32)
+junk=$(curl -s -X PUT -H 'Content-Type: application/json' -H 'X-Forwarded-For: 203.0.113.33' \
+  -d '{"email":"x","password":"y"}' "http://127.0.0.1:$loginq/user/")
+l3=$(login_on "$loginq" 34)
+if grep -q '"invalid_credentials"' <<<"$l1$l2$junk" && grep -q '"invalid_credentials"' <<<"$junk" &&
+   grep -q '^HTTP/1.1 429' <<<"$l3" && grep -q '"rate_limited"' <<<"$l3"; then
+  echo "ok - over --limit-login-global: 429 rate_limited; a login that needs no hash is not counted"
+else
+  echo "not ok - over --limit-login-global: 429 rate_limited; a login that needs no hash is not counted"; rc=1
+fi
+kill -TERM "${loginq_pid:-0}" 2>/dev/null; wait "${loginq_pid:-0}" 2>/dev/null
+
 # --max-connections: beyond it, requests get 503 too_many_connections with
 # Retry-After, while /health still answers (the balancer keeps seeing the
 # server); once connections close, requests are served again.
