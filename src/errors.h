@@ -53,6 +53,8 @@
     X(API_E_WRONG_PASSWORD, 403, "wrong_password", "The old password is wrong.")     \
     X(API_E_TOO_MANY_CONNECTIONS, 503, "too_many_connections",                       \
       "This server has as many connections as it takes; try again.")                 \
+    X(API_E_TOO_MANY_FROM_ADDRESS, 429, "too_many_from_address",                     \
+      "This address holds as many open streams or waiting requests as it may; close one.") \
     X(API_E_BUSY, 503, "busy",                                                       \
       "This server has as many password checks waiting as it takes; try again.")
 

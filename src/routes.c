@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <stdio.h>
 
+#include "addr_slots.h"
 #include "http.h"
 #include "store.h"
 #include "token.h"
@@ -56,6 +57,19 @@ bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]
 
 api_error routes_store_error(enum store_status st) {
     return st == STORE_UNAVAILABLE ? API_E_UNAVAILABLE : API_E_INTERNAL;
+}
+
+/* Seconds a client over its per-address cap is asked to wait: long enough
+ * not to spin, short against a stream's life. */
+#define ADDRESS_RETRY_AFTER_S "5"
+
+bool routes_take_address_slot(struct request *r, struct addr_slots *t,
+                              char address[CLIENT_ADDR_MAX]) {
+    http_client_address(r, address);
+    if (addr_slots_take(t, address)) return true;
+    http_add_header(r, "Retry-After", ADDRESS_RETRY_AFTER_S);
+    http_reply_error(r, API_E_TOO_MANY_FROM_ADDRESS, NULL);
+    return false;
 }
 
 void routes_reply_rate_refused(struct request *r, enum rate_verdict verdict, int retry_after_s) {

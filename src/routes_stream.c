@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr_slots.h"
 #include "http.h"
 #include "hub.h"
 #include "json.h"
@@ -42,6 +43,7 @@ struct sse {
     bool ending;              /* end once the history read returns */
     bool awaiting_drain;      /* a replay chunk is on its way out */
     struct routes_stream *owner; /* the server's open streams */
+    char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->stream_slots */
     struct sse *prev, *next;  /* every open stream of this chatd */
 };
 
@@ -60,6 +62,7 @@ static void sse_free(struct sse *s) {
     else rs->streams = s->next;
     if (s->next) s->next->prev = s->prev;
     rs->nstreams--;
+    addr_slots_release(rs->srv->stream_slots, s->address);
     free(s);
 }
 
@@ -203,11 +206,15 @@ void route_message_stream(struct request *r) {
         http_reply_error(r, API_E_TOO_MANY_STREAMS, NULL);
         return;
     }
+    char address[CLIENT_ADDR_MAX];
+    if (!routes_take_address_slot(r, r->srv->stream_slots, address)) return;
     struct sse *s = calloc(1, sizeof(*s));
     if (!s) {
+        addr_slots_release(r->srv->stream_slots, address);
         http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
+    memcpy(s->address, address, sizeof(address));
     s->r = r;
     s->room = room;
     memcpy(s->cursor, cursor, sizeof(cursor));

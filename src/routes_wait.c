@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr_slots.h"
 #include "http.h"
 #include "hub.h"
 #include "json.h"
@@ -34,6 +35,7 @@ struct waiter {
     bool expired;             /* the wait ended during a read: answer when it returns */
     struct event *timeout;
     struct waiter *prev, *next;
+    char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->long_poll_slots */
 };
 
 /* The parked long-polls of one server (srv->long_polls). */
@@ -53,6 +55,7 @@ static void waiter_free(struct waiter *w) {
     if (w->prev) w->prev->next = w->next;
     else w->srv->long_polls->waiters = w->next;
     if (w->next) w->next->prev = w->prev;
+    addr_slots_release(w->srv->long_poll_slots, w->address);
     free(w);
 }
 
@@ -110,11 +113,15 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
 
 void route_message_wait(struct request *r, const char *room, const char *after, int limit,
                         int wait_s) {
+    char address[CLIENT_ADDR_MAX];
+    if (!routes_take_address_slot(r, r->srv->long_poll_slots, address)) return;
     struct waiter *w = calloc(1, sizeof(*w));
     if (!w) {
+        addr_slots_release(r->srv->long_poll_slots, address);
         http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
+    memcpy(w->address, address, sizeof(address));
     w->srv = r->srv;
     w->r = r;
     w->room = room;

@@ -119,6 +119,47 @@ fi
 kill "$s1" "$s2" 2>/dev/null; wait "$s1" "$s2" 2>/dev/null
 kill -TERM "${capped_pid:-0}" 2>/dev/null; wait "${capped_pid:-0}" 2>/dev/null
 
+# Per-address caps: with --max-streams-per-address 2, one address (from
+# X-Forwarded-For, as behind HAProxy) opens two streams of either kind, the
+# third gets 429 too_many_from_address with Retry-After while another address
+# is served; --max-long-polls-per-address 1 does the same for long-polls.
+# A closed stream gives its slot back.
+percap=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/percap.log" "$percap" "$redis_port" \
+  --max-streams-per-address 2 --max-long-polls-per-address 1 && percap_pid=$CHATD_PID
+from_a=(-H 'X-Forwarded-For: 198.51.100.20') from_b=(-H 'X-Forwarded-For: 198.51.100.21')
+curl -sN "${from_a[@]}" "http://127.0.0.1:$percap/message/stream" >"$tmp/cap1" 2>&1 & cap1=$!
+curl -sN "${from_a[@]}" "http://127.0.0.1:$percap/stream?rooms=lobby,other" >"$tmp/cap2" 2>&1 & cap2=$!
+wait_until 10 bash -c "grep -q ': connected' '$tmp/cap1' && grep -q ': connected' '$tmp/cap2'"
+third=$(curl -s -D - "${from_a[@]}" "http://127.0.0.1:$percap/room/third/message/stream" | tr -d '\r')
+curl -sN "${from_b[@]}" "http://127.0.0.1:$percap/message/stream" >"$tmp/cap3" 2>&1 & cap3=$!
+if grep -q '^HTTP/1.1 429' <<<"$third" && grep -q '^Retry-After: 5' <<<"$third" &&
+   grep -q '"too_many_from_address"' <<<"$third" && wait_until 10 grep -q ': connected' "$tmp/cap3"; then
+  echo "ok - a third stream from one address: 429 too_many_from_address with Retry-After; another address is served"
+else
+  echo "not ok - a third stream from one address: 429 too_many_from_address with Retry-After; another address is served"; rc=1
+fi
+kill "$cap1" 2>/dev/null; wait "$cap1" 2>/dev/null
+curl -sN "${from_a[@]}" "http://127.0.0.1:$percap/message/stream" >"$tmp/cap4" 2>&1 & cap4=$!
+if wait_until 10 grep -q ': connected' "$tmp/cap4"; then
+  echo "ok - a closed stream gives its address its slot back"
+else
+  echo "not ok - a closed stream gives its address its slot back"; rc=1
+fi
+kill "$cap2" "$cap3" "$cap4" 2>/dev/null; wait "$cap2" "$cap3" "$cap4" 2>/dev/null
+curl -s "${from_a[@]}" "http://127.0.0.1:$percap/message/?after=9999999999999-0&wait=10" >/dev/null & poll1=$!
+wait_until 10 bash -c "curl -s http://127.0.0.1:$percap/metrics | grep -q '^chatd_long_polls_waiting 1'"
+second_poll=$(curl -s -D - "${from_a[@]}" "http://127.0.0.1:$percap/message/?after=9999999999999-0&wait=1" | tr -d '\r')
+other_poll=$(curl -s -o /dev/null -w '%{http_code}' "${from_b[@]}" "http://127.0.0.1:$percap/message/?after=9999999999999-0&wait=1")
+if grep -q '^HTTP/1.1 429' <<<"$second_poll" && grep -q '"too_many_from_address"' <<<"$second_poll" &&
+   [[ $other_poll == 200 ]]; then
+  echo "ok - a second long-poll from one address: 429 too_many_from_address; another address is served"
+else
+  echo "not ok - a second long-poll from one address: 429 too_many_from_address; another address is served ($other_poll)"; rc=1
+fi
+kill "$poll1" 2>/dev/null; wait "$poll1" 2>/dev/null
+kill -TERM "${percap_pid:-0}" 2>/dev/null; wait "${percap_pid:-0}" 2>/dev/null
+
 # Password hashing is bounded: one worker, --max-hash-queue 8. A burst of 16
 # logins: what does not fit gets 503 busy with Retry-After at once, the rest
 # 401; logins whose client gives up while they wait are dropped unhashed.

@@ -26,6 +26,9 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
 # shellcheck source=scripts/lib.sh
 . "$top/scripts/lib.sh"
+# All clients come from one address: HAProxy's per-client limits off.
+# shellcheck disable=SC2046  # one word per assignment
+export $(unlimited_lb_env)
 
 use_scratch cluster
 
