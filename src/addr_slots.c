@@ -59,11 +59,12 @@ bool addr_slots_take(struct addr_slots *t, const char *address) {
         (*link)->held++;
         return true;
     }
-    if (strlen(address) >= CLIENT_ADDR_MAX) return false;
+    size_t len = strlen(address);
+    if (len >= CLIENT_ADDR_MAX) return false;
     struct holder *h = calloc(1, sizeof(*h));
     if (!h) return false;
     h->held = 1;
-    strcpy(h->address, address);
+    memcpy(h->address, address, len + 1);
     *link = h;
     return true;
 }

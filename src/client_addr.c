@@ -27,8 +27,8 @@ void client_addr_normalise(const char *addr, char *out, size_t size) {
 
 void client_addr_limit_key(const char *addr, char *out, size_t size) {
     struct in6_addr bin;
-    char text[INET6_ADDRSTRLEN];
     if (inet_pton(AF_INET6, addr, &bin) == 1 && !IN6_IS_ADDR_V4MAPPED(&bin)) {
+        char text[INET6_ADDRSTRLEN];
         memset(&bin.s6_addr[8], 0, 8);
         if (inet_ntop(AF_INET6, &bin, text, sizeof(text))) {
             snprintf(out, size, "%s/64", text);

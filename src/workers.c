@@ -216,7 +216,7 @@ int workers_submit(struct workers *w, workers_work_fn *work, workers_done_fn *do
     return 0;
 }
 
-bool workers_cancel(struct workers *w, void *arg) {
+bool workers_cancel(struct workers *w, const void *arg) {
     pthread_mutex_lock(&w->lock);
     struct job *prev = NULL, *j = w->todo.head;
     while (j && j->arg != arg) prev = j, j = j->next;

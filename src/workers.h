@@ -56,7 +56,7 @@ int workers_submit(struct workers *w, workers_work_fn *work, workers_done_fn *do
  * its work() is skipped and its done() runs later on the loop with
  * cancelled = true. True when withdrawn; false when it started, finished or
  * is unknown (done() then runs as usual). Loop thread only. */
-bool workers_cancel(struct workers *w, void *arg);
+bool workers_cancel(struct workers *w, const void *arg);
 
 /* Jobs submitted whose done() has not run yet, for metrics and tests. */
 size_t workers_pending(struct workers *w);
