@@ -35,6 +35,7 @@ struct config {
     char limit_register_address[32]; /* "N/seconds": registrations per client address */
     char limit_messages_user[32];    /* "N/seconds": messages per user */
     char limit_login_global[32];     /* "N/seconds": logins that need a hash, every chatd together */
+    int max_connections_per_address; /* open connections per peer address, not for trusted proxies */
     int max_streams_per_address;     /* open event streams per client address (429 above) */
     int max_long_polls_per_address;  /* parked long-polls per client address (429 above) */
     int max_hash_queue;              /* password checks waiting for a worker at most (503 above) */

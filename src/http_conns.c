@@ -7,9 +7,13 @@
 #include <event2/http.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 
+#include "addr_slots.h"
+#include "client_addr.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -26,6 +30,8 @@ struct conn_slot {
     bool reading;                    /* a request is awaited */
     bool served;                     /* at least one reply was written */
     bool over;                       /* accepted over max_connections */
+    bool over_address;               /* accepted over max_per_address */
+    char *address;                   /* the peer's key in per_address; NULL: not counted */
     void (*on_close)(void *arg);     /* the stream's close notification */
     void *close_arg;
     struct event *read_hold;         /* keeps the socket's read interest, see hold_read */
@@ -39,6 +45,7 @@ struct http_conns {
     size_t nslots;
     struct http_conns_limits limits;
     size_t open;             /* slots in use */
+    struct addr_slots *per_address; /* connections per peer address */
     unsigned long long refused; /* accepted over the limit */
 };
 
@@ -71,6 +78,8 @@ static void publish(struct http_conns *t) {
 
 static void slot_release(struct conn_slot *s) {
     struct http_conns *t = s->t;
+    if (s->address) addr_slots_release(t->per_address, s->address);
+    free(s->address);
     if (s->deadline) event_free(s->deadline);
     if (s->read_hold) event_free(s->read_hold);
     memset(s, 0, sizeof(*s));
@@ -156,6 +165,25 @@ static void on_closed(struct evhttp_connection *evcon, void *arg) {
     if (fn) fn(fn_arg);
 }
 
+/* Counts the connection against its peer's address, unless the peer is a
+ * trusted proxy or there is no cap; marks it when the address is full. */
+static void count_peer(struct conn_slot *s, int fd) {
+    struct http_conns *t = s->t;
+    struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
+    socklen_t len = sizeof(ss);
+    char peer[CLIENT_ADDR_MAX], text[CLIENT_ADDR_MAX], key[CLIENT_ADDR_MAX];
+    const void *bin = &((struct sockaddr_in *)&ss)->sin_addr;
+    if (!t->limits.max_per_address || getpeername(fd, (struct sockaddr *)&ss, &len) < 0) return;
+    if (ss.ss_family == AF_INET6) bin = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    else if (ss.ss_family != AF_INET) return;
+    if (!inet_ntop(ss.ss_family, bin, text, sizeof(text))) return;
+    client_addr_normalise(text, peer, sizeof(peer));
+    if (client_addr_listed(peer, t->limits.trusted)) return;
+    client_addr_limit_key(peer, key, sizeof(key));
+    if (!addr_slots_take(t->per_address, key)) s->over_address = true;
+    else if (!(s->address = strdup(key))) addr_slots_release(t->per_address, key);
+}
+
 /* Runs right after evhttp has set a new connection up around bev. */
 static void adopt(evutil_socket_t unused, short what, void *arg) {
     (void)unused, (void)what;
@@ -190,6 +218,7 @@ static void adopt(evutil_socket_t unused, short what, void *arg) {
             evhttp_connection_set_closecb(evcon, on_closed, t);
             evbuffer_add_cb(bufferevent_get_input(bev), on_input, s);
             arm(s, t->limits.first_timeout_ms);
+            count_peer(s, fd);
             if (t->open > (size_t)t->limits.max_connections) {
                 s->over = true;
                 t->refused++;
@@ -221,7 +250,9 @@ struct http_conns *http_conns_new(struct event_base *base, struct evhttp *http, 
                                   const struct http_conns_limits *limits,
                                   struct metrics *metrics) {
     struct http_conns *t = calloc(1, sizeof(*t));
-    if (!t || !(t->slots = calloc(max_fds, sizeof(*t->slots)))) {
+    if (!t || !(t->slots = calloc(max_fds, sizeof(*t->slots))) ||
+        !(t->per_address = addr_slots_new(limits->max_per_address))) {
+        if (t) free(t->slots);
         free(t);
         return NULL;
     }
@@ -239,18 +270,21 @@ void http_conns_free(struct http_conns *t) {
     for (size_t i = 0; i < t->nslots; i++) {
         if (t->slots[i].deadline) event_free(t->slots[i].deadline);
         if (t->slots[i].read_hold) event_free(t->slots[i].read_hold);
+        free(t->slots[i].address);
     }
     free(t->slots);
+    addr_slots_free(t->per_address);
     free(t);
 }
 
-bool http_conns_request_read(struct http_conns *t, struct evhttp_connection *evcon) {
+enum http_conns_verdict http_conns_request_read(struct http_conns *t,
+                                                struct evhttp_connection *evcon) {
     struct conn_slot *s = slot_of(t, evcon);
-    if (!s) return true;
+    if (!s) return HTTP_CONNS_OK;
     s->reading = false;
     s->first_byte_ms = 0;
     event_del(s->deadline);
-    return !s->over;
+    return s->over ? HTTP_CONNS_OVER_TOTAL : s->over_address ? HTTP_CONNS_OVER_ADDRESS : HTTP_CONNS_OK;
 }
 
 void http_conns_reply_done(struct http_conns *t, struct evhttp_connection *evcon) {

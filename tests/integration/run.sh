@@ -160,6 +160,31 @@ fi
 kill "$poll1" 2>/dev/null; wait "$poll1" 2>/dev/null
 kill -TERM "${percap_pid:-0}" 2>/dev/null; wait "${percap_pid:-0}" 2>/dev/null
 
+# --max-connections-per-address counts a peer's connections when it is not a
+# trusted proxy (here 127.0.0.1 is not): its fourth connection's request gets
+# 429 too_many_from_address, /health is still answered, and once the idle
+# connections close the address is served again.
+peercap=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/peercap.log" "$peercap" "$redis_port" \
+  --max-connections-per-address 3 --trusted-proxies 192.0.2.1 && peercap_pid=$CHATD_PID
+peer_fds=()
+for _ in 1 2 3; do exec {fd}<>"/dev/tcp/127.0.0.1/$peercap" && peer_fds+=("$fd"); done
+peer_full() { curl -s "http://127.0.0.1:$peercap/message/" | grep -q '"too_many_from_address"'; }
+if wait_until 10 peer_full &&
+   grep -q '^Retry-After: 5' <<<"$(curl -s -D - -o /dev/null "http://127.0.0.1:$peercap/message/")" &&
+   [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$peercap/health") == 200 ]]; then
+  echo "ok - over --max-connections-per-address: 429 too_many_from_address, /health still 200"
+else
+  echo "not ok - over --max-connections-per-address: 429 too_many_from_address, /health still 200"; rc=1
+fi
+for fd in "${peer_fds[@]}"; do exec {fd}>&-; done
+if wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$peercap/message/"; then
+  echo "ok - closed connections give the address its connections back"
+else
+  echo "not ok - closed connections give the address its connections back"; rc=1
+fi
+kill -TERM "${peercap_pid:-0}" 2>/dev/null; wait "${peercap_pid:-0}" 2>/dev/null
+
 # Password hashing is bounded: one worker, --max-hash-queue 8. A burst of 16
 # logins: what does not fit gets 503 busy with Retry-After at once, the rest
 # 401; logins whose client gives up while they wait are dropped unhashed.
