@@ -6,9 +6,12 @@
 
 #include "addr_slots.h"
 #include "http.h"
+#include "log.h"
+#include "server.h"
 #include "store.h"
 #include "token.h"
 #include "validate.h"
+#include "workers.h"
 
 const struct route routes_table[] = {
     {"/user", EVHTTP_REQ_POST, route_user_register},
@@ -62,6 +65,20 @@ api_error routes_store_error(enum store_status st) {
 /* Seconds a client over its per-address cap is asked to wait: long enough
  * not to spin, short against a stream's life. */
 #define ADDRESS_RETRY_AFTER_S "5"
+
+static void on_hashing_client_gone(struct request *r) {
+    if (workers_cancel(r->srv->workers, r->stream_arg))
+        log_info("req=%s msg=\"password check dropped: the client is gone\"", r->id);
+}
+
+api_error routes_submit_hashing(struct request *r, workers_work_fn *work, workers_done_fn *done,
+                                void *arg) {
+    r->stream_arg = arg;
+    http_on_client_gone(r, on_hashing_client_gone);
+    int rc = workers_submit(r->srv->workers, work, done, arg);
+    if (rc == 0) return API_E_OK;
+    return rc == WORKERS_FULL ? API_E_BUSY : API_E_INTERNAL;
+}
 
 bool routes_take_address_slot(struct request *r, struct addr_slots *t,
                               char address[CLIENT_ADDR_MAX]) {

@@ -160,20 +160,10 @@ static void on_password_hashed(void *arg, bool cancelled) {
         reply_error(op, API_E_UNAVAILABLE);
 }
 
-/* A client that went away while its password waited for a worker: its
- * hash is skipped (the callback still runs, cancelled). */
-static void on_client_gone(struct request *r) {
-    if (workers_cancel(r->srv->workers, r->stream_arg))
-        log_info("req=%s msg=\"password check dropped: the client is gone\"", r->id);
-}
-
-/* Queues op's password work, withdrawn if the client goes first; a full
- * queue answers 503 busy at once rather than after minutes of hashing. */
+/* Queues op's password work (routes_submit_hashing). */
 static void submit_hashing(struct user_op *op, workers_work_fn *work, workers_done_fn *done) {
-    op->r->stream_arg = op;
-    http_on_client_gone(op->r, on_client_gone);
-    int rc = workers_submit(op->r->srv->workers, work, done, op);
-    if (rc < 0) reply_error(op, rc == WORKERS_FULL ? API_E_BUSY : API_E_INTERNAL);
+    api_error e = routes_submit_hashing(op->r, work, done, op);
+    if (e != API_E_OK) reply_error(op, e);
 }
 
 static void on_register_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
