@@ -113,7 +113,7 @@ create_room() {
 
 # Tests and benchmarks register, log in and send far faster than people do:
 # `env $(unlimited_env) chatd ...` runs chatd with its abuse limits (the
-# --limit-* options) off, unless the caller's environment sets them; a flag
+# --limit-* and --max-*-per-address options) off, unless the caller's environment sets them; a flag
 # on the command line wins as always. The limits have tests of their own.
 unlimited_env() {
   echo "CHATD_LIMIT_LOGIN_EMAIL=${CHATD_LIMIT_LOGIN_EMAIL:-0}" \
@@ -122,7 +122,19 @@ unlimited_env() {
     "CHATD_LIMIT_MESSAGES_USER=${CHATD_LIMIT_MESSAGES_USER:-0}" \
     "CHATD_LIMIT_ROOMS_USER=${CHATD_LIMIT_ROOMS_USER:-0}" \
     "CHATD_LIMIT_ROOMS_ADDRESS=${CHATD_LIMIT_ROOMS_ADDRESS:-0}" \
-    "CHATD_MAX_ROOMS_PER_USER=${CHATD_MAX_ROOMS_PER_USER:-0}"
+    "CHATD_MAX_ROOMS_PER_USER=${CHATD_MAX_ROOMS_PER_USER:-0}" \
+    "CHATD_LIMIT_LOGIN_GLOBAL=${CHATD_LIMIT_LOGIN_GLOBAL:-0}" \
+    "CHATD_MAX_CONNECTIONS_PER_ADDRESS=${CHATD_MAX_CONNECTIONS_PER_ADDRESS:-0}" \
+    "CHATD_MAX_STREAMS_PER_ADDRESS=${CHATD_MAX_STREAMS_PER_ADDRESS:-0}" \
+    "CHATD_MAX_LONG_POLLS_PER_ADDRESS=${CHATD_MAX_LONG_POLLS_PER_ADDRESS:-0}"
+}
+
+# `export $(unlimited_lb_env)` lifts HAProxy's per-client connection limits
+# (deploy/haproxy.cfg) for tests and benchmarks, whose clients all come from
+# 127.0.0.1, unless the caller's environment sets them.
+unlimited_lb_env() {
+  echo "CHAT_LB_CLIENT_CONNS=${CHAT_LB_CLIENT_CONNS:-1000000}" \
+    "CHAT_LB_CLIENT_CONN_RATE=${CHAT_LB_CLIENT_CONN_RATE:-100000000}"
 }
 
 # start_chatd BINARY LOG PORT REDIS_PORT [more chatd flags]: starts chatd in

@@ -14,14 +14,44 @@ static void trim(const char **s, size_t *len) {
     while (*len && is_space((*s)[*len - 1])) (*len)--;
 }
 
+void client_addr_normalise(const char *addr, char *out, size_t size) {
+    struct in6_addr bin;
+    char v4[INET_ADDRSTRLEN];
+    if (inet_pton(AF_INET6, addr, &bin) == 1 && IN6_IS_ADDR_V4MAPPED(&bin) &&
+        inet_ntop(AF_INET, &bin.s6_addr[12], v4, sizeof(v4))) {
+        snprintf(out, size, "%s", v4);
+        return;
+    }
+    snprintf(out, size, "%s", addr);
+}
+
+void client_addr_limit_key(const char *addr, char *out, size_t size) {
+    struct in6_addr bin;
+    if (inet_pton(AF_INET6, addr, &bin) == 1 && !IN6_IS_ADDR_V4MAPPED(&bin)) {
+        char text[INET6_ADDRSTRLEN];
+        memset(&bin.s6_addr[8], 0, 8);
+        if (inet_ntop(AF_INET6, &bin, text, sizeof(text))) {
+            snprintf(out, size, "%s/64", text);
+            return;
+        }
+    }
+    client_addr_normalise(addr, out, size);
+}
+
 bool client_addr_listed(const char *addr, const char *list) {
-    size_t want = strlen(addr);
+    char want[CLIENT_ADDR_MAX], item[CLIENT_ADDR_MAX], seen[CLIENT_ADDR_MAX];
+    client_addr_normalise(addr, want, sizeof(want));
     while (list && *list) {
         const char *comma = strchr(list, ',');
         size_t len = comma ? (size_t)(comma - list) : strlen(list);
-        const char *item = list;
-        trim(&item, &len);
-        if (len == want && len > 0 && memcmp(item, addr, len) == 0) return true;
+        const char *start = list;
+        trim(&start, &len);
+        if (len > 0 && len < sizeof(item)) {
+            memcpy(item, start, len);
+            item[len] = '\0';
+            client_addr_normalise(item, seen, sizeof(seen));
+            if (*want && strcmp(seen, want) == 0) return true;
+        }
         list = comma ? comma + 1 : NULL;
     }
     return false;
@@ -44,13 +74,15 @@ void client_addr_pick(const char *peer, const char *forwarded_for, const char *t
         const char *last = comma ? comma + 1 : forwarded_for;
         size_t len = strlen(last);
         trim(&last, &len);
-        if (is_address(last, len) && len < size) {
-            memcpy(out, last, len);
-            out[len] = '\0';
+        if (is_address(last, len)) {
+            char text[CLIENT_ADDR_MAX];
+            memcpy(text, last, len);
+            text[len] = '\0';
+            client_addr_normalise(text, out, size);
             return;
         }
     }
-    snprintf(out, size, "%s", peer);
+    client_addr_normalise(peer, out, size);
 }
 
 bool client_addr_forwarded_https(const char *peer, const char *forwarded_proto,

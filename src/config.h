@@ -39,6 +39,11 @@ struct config {
     char limit_rooms_user[32];       /* "N/seconds": rooms created per user */
     char limit_rooms_address[32];    /* "N/seconds": rooms created per client address */
     int max_rooms_per_user;          /* rooms one user may create in all; 0: no cap */
+    char limit_login_global[32];     /* "N/seconds": logins that need a hash, every chatd together */
+    int max_connections_per_address; /* open connections per peer address, not for trusted proxies */
+    int max_streams_per_address;     /* open event streams per client address (429 above) */
+    int max_long_polls_per_address;  /* parked long-polls per client address (429 above) */
+    int max_hash_queue;              /* password checks waiting for a worker at most (503 above) */
     char trusted_proxies[256];       /* peers whose X-Forwarded-For is believed */
     int max_connections;             /* open client connections at most */
     int request_timeout_ms;          /* a request must arrive completely within this */

@@ -56,7 +56,11 @@
     X(API_E_STORAGE_FULL, 507, "storage_full",                                       \
       "The database is full and takes no new data now; reading still works.")        \
     X(API_E_TOO_MANY_ROOMS, 403, "too_many_rooms",                                   \
-      "This account has created as many rooms as it may.")
+      "This account has created as many rooms as it may.")                         \
+    X(API_E_TOO_MANY_FROM_ADDRESS, 429, "too_many_from_address",                     \
+      "This address holds as many open streams or waiting requests as it may; close one.") \
+    X(API_E_BUSY, 503, "busy",                                                       \
+      "This server has as many password checks waiting as it takes; try again.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,

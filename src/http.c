@@ -309,8 +309,22 @@ static void add_framing_headers(struct request *r, struct evkeyvalq *h, int stat
     }
 }
 
+static void on_connection_close(void *arg);
+
+void http_on_client_gone(struct request *r, void (*fn)(struct request *r)) {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    if (!evcon || r->streaming) return;
+    r->on_close = fn;
+    http_conns_on_close(conns_of(r), evcon, on_connection_close, r);
+}
+
 void http_reply_typed(struct request *r, int status, const char *content_type,
                       struct evbuffer *body) {
+    if (r->on_close) { /* set by http_on_client_gone: the reply ends it */
+        struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+        if (evcon) http_conns_on_close(conns_of(r), evcon, NULL, NULL);
+        r->on_close = NULL;
+    }
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
     struct evbuffer *out = evhttp_request_get_output_buffer(r->ev);
     if (body) evbuffer_add_buffer(out, body); /* what evhttp_send_reply would do */
@@ -351,7 +365,7 @@ void http_reply_error(struct request *r, api_error e, const char *message) {
     struct evbuffer *buf = evbuffer_new();
     if (buf) json_error_append(buf, e, message);
     if (status == 401) http_add_header(r, "WWW-Authenticate", "Bearer");
-    if (e == API_E_UNAVAILABLE || e == API_E_TOO_MANY_CONNECTIONS)
+    if (e == API_E_UNAVAILABLE || e == API_E_TOO_MANY_CONNECTIONS || e == API_E_BUSY)
         http_add_header(r, "Retry-After", "1");
     http_reply_buffer(r, status, buf);
     if (buf) evbuffer_free(buf);
@@ -565,10 +579,22 @@ static bool is_health_check(const struct route *rt) {
     return strcmp(rt->path, "/health") == 0 || strcmp(rt->path, "/ready") == 0;
 }
 
+/* Answers a request on a connection accepted over a limit, and closes it. */
+static void refuse_over_limit(struct request *r, enum http_conns_verdict limit) {
+    http_add_header(r, "Connection", "close");
+    if (limit == HTTP_CONNS_OVER_ADDRESS) {
+        http_add_header(r, "Retry-After", "5");
+        http_reply_error(r, API_E_TOO_MANY_FROM_ADDRESS, NULL);
+    } else {
+        http_reply_error(r, API_E_TOO_MANY_CONNECTIONS, NULL);
+    }
+}
+
 static void on_request(struct evhttp_request *ev, void *arg) {
     struct http_state *st = arg;
     /* the request is in: its connection's deadline is off */
-    bool within_limit = http_conns_request_read(st->conns, evhttp_request_get_connection(ev));
+    enum http_conns_verdict limit = http_conns_request_read(st->conns,
+                                                            evhttp_request_get_connection(ev));
     struct request *r = calloc(1, sizeof(*r));
     if (!r) {
         evhttp_send_reply(ev, 503, "Service Unavailable", NULL);
@@ -600,10 +626,9 @@ static void on_request(struct evhttp_request *ev, void *arg) {
     bool path_known;
     const struct route *rt = find_route(st, path, evhttp_request_get_command(ev), &path_known,
                                         r->param, sizeof(r->param));
-    if (rt && !within_limit && !is_health_check(rt)) {
-        /* over --max-connections: only the balancer's checks are served */
-        http_add_header(r, "Connection", "close");
-        http_reply_error(r, API_E_TOO_MANY_CONNECTIONS, NULL);
+    if (rt && limit != HTTP_CONNS_OK && !is_health_check(rt)) {
+        /* over --max-connections or the per-address cap: only the balancer's checks are served */
+        refuse_over_limit(r, limit);
     } else if (rt) {
         r->route = rt->path;
         if (origin_allowed(r, evhttp_request_get_command(ev))) rt->handler(r);
@@ -629,7 +654,9 @@ static int start_conns(struct server *srv) {
     struct http_conns_limits limits = {.max_connections = srv->cfg.max_connections,
                                        .request_timeout_ms = srv->cfg.request_timeout_ms,
                                        .idle_timeout_ms = HTTP_IO_TIMEOUT_S * 1000,
-                                       .first_timeout_ms = srv->cfg.request_timeout_ms};
+                                       .first_timeout_ms = srv->cfg.request_timeout_ms,
+                                       .max_per_address = srv->cfg.max_connections_per_address,
+                                       .trusted = srv->cfg.trusted_proxies};
     if (usable < limits.max_connections) {
         limits.max_connections = usable > 16 ? (int)usable : 16;
         log_warn("msg=\"--max-connections lowered to fit the open-file limit\" "
@@ -764,6 +791,8 @@ void http_client_address(const struct request *r, char out[CLIENT_ADDR_MAX]) {
     char *peer = NULL;
     ev_uint16_t port = 0;
     if (evcon) evhttp_connection_get_peer(evcon, &peer, &port);
+    char picked[CLIENT_ADDR_MAX];
     client_addr_pick(peer ? peer : "unknown", last_forwarded_for(r),
-                     r->srv->cfg.trusted_proxies, out, CLIENT_ADDR_MAX);
+                     r->srv->cfg.trusted_proxies, picked, sizeof(picked));
+    client_addr_limit_key(picked, out, CLIENT_ADDR_MAX);
 }

@@ -60,7 +60,7 @@ struct request {
     bool chunked;               /* stream: its body is sent in chunks (HTTP/1.1) */
     bool bodyless;              /* stream: no body is sent (HEAD) */
     void (*on_close)(struct request *r); /* stream: the client went away */
-    void *stream_arg;           /* the streaming handler's state */
+    void *stream_arg;           /* the streaming (or waiting, see http_on_client_gone) handler's state */
     struct stream_sock *sock;   /* stream: its socket once detached from evhttp, else NULL */
     struct request *stream_prev, *stream_next; /* open streams, for shutdown */
     const char *known[HTTP_H_COUNT]; /* those headers' values (the first of each), or NULL */
@@ -105,7 +105,8 @@ api_error http_body_json(struct request *r, json_t **out);
 api_error http_body_raw(struct request *r, const char **data, size_t *len);
 
 /* The address the request comes from (see client_addr.h), with the
- * configured trusted proxies. */
+ * configured trusted proxies, as the per-address limits count it: an IPv6
+ * client by its /64 (client_addr_limit_key). */
 void http_client_address(const struct request *r, char out[CLIENT_ADDR_MAX]);
 
 /* Finds the session token in the Authorization header or the authKey cookie. */
@@ -114,6 +115,12 @@ bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]);
 /* True when the client reached us over TLS: a trusted proxy (see
  * --trusted-proxies) said so with X-Forwarded-Proto: https. */
 bool http_forwarded_https(const struct request *r);
+
+/* Calls fn(r) when the client goes away before r is answered, so that
+ * queued work for it can be dropped; r stays valid and must still be
+ * answered once (the reply goes nowhere). The final reply clears it. Not
+ * for streams, whose on_close is set by their handler. */
+void http_on_client_gone(struct request *r, void (*fn)(struct request *r));
 
 /* Adds a response header. */
 void http_add_header(struct request *r, const char *name, const char *value);

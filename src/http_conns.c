@@ -7,10 +7,14 @@
 #include <event2/http.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "http_refusal.h"
+#include "addr_slots.h"
+#include "client_addr.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -27,6 +31,8 @@ struct conn_slot {
     bool reading;                    /* a request is awaited */
     bool served;                     /* at least one reply was written */
     bool over;                       /* accepted over max_connections */
+    bool over_address;               /* accepted over max_per_address */
+    char *address;                   /* the peer's key in per_address; NULL: not counted */
     void (*on_close)(void *arg);     /* the stream's close notification */
     void *close_arg;
     struct event *read_hold;         /* keeps the socket's read interest, see hold_read */
@@ -40,6 +46,7 @@ struct http_conns {
     size_t nslots;
     struct http_conns_limits limits;
     size_t open;             /* slots in use */
+    struct addr_slots *per_address; /* connections per peer address */
     unsigned long long refused; /* accepted over the limit */
 };
 
@@ -72,6 +79,8 @@ static void publish(struct http_conns *t) {
 
 static void slot_release(struct conn_slot *s) {
     struct http_conns *t = s->t;
+    if (s->address) addr_slots_release(t->per_address, s->address);
+    free(s->address);
     if (s->deadline) event_free(s->deadline);
     if (s->read_hold) event_free(s->read_hold);
     memset(s, 0, sizeof(*s));
@@ -120,9 +129,17 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
  * read (a pipelined request or the client's close: the case without hold).
  */
 static void on_read_hold(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
+    (void)what;
     struct conn_slot *s = arg;
     event_del(s->read_hold);
+    /* The end of input while a request is served and someone waits for the
+     * client's close: evhttp would notice only when it writes the reply. */
+    char byte;
+    if (s->on_close && !s->reading && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+        void (*fn)(void *) = s->on_close;
+        s->on_close = NULL;
+        fn(s->close_arg);
+    }
 }
 
 static void hold_read(struct conn_slot *s) {
@@ -155,6 +172,25 @@ static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     struct bufferevent *bev = s->evcon ? evhttp_connection_get_bufferevent(s->evcon) : NULL;
     if (!bev || bufferevent_get_output(bev) != buf) return; /* the slot went to another */
     if (http_refusal_replace(buf, info, bev, s->t)) evbuffer_remove_cb(buf, on_output, arg);
+}
+
+/* Counts the connection against its peer's address, unless the peer is a
+ * trusted proxy or there is no cap; marks it when the address is full. */
+static void count_peer(struct conn_slot *s, int fd) {
+    struct http_conns *t = s->t;
+    struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
+    socklen_t len = sizeof(ss);
+    char peer[CLIENT_ADDR_MAX], text[CLIENT_ADDR_MAX], key[CLIENT_ADDR_MAX];
+    const void *bin = &((struct sockaddr_in *)&ss)->sin_addr;
+    if (!t->limits.max_per_address || getpeername(fd, (struct sockaddr *)&ss, &len) < 0) return;
+    if (ss.ss_family == AF_INET6) bin = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    else if (ss.ss_family != AF_INET) return;
+    if (!inet_ntop(ss.ss_family, bin, text, sizeof(text))) return;
+    client_addr_normalise(text, peer, sizeof(peer));
+    if (client_addr_listed(peer, t->limits.trusted)) return;
+    client_addr_limit_key(peer, key, sizeof(key));
+    if (!addr_slots_take(t->per_address, key)) s->over_address = true;
+    else if (!(s->address = strdup(key))) addr_slots_release(t->per_address, key);
 }
 
 /* Runs right after evhttp has set a new connection up around bev. */
@@ -193,6 +229,7 @@ static void adopt(evutil_socket_t unused, short what, void *arg) {
             /* without it, evhttp's own 413 page goes out */
             evbuffer_add_cb(bufferevent_get_output(bev), on_output, s);
             arm(s, t->limits.first_timeout_ms);
+            count_peer(s, fd);
             if (t->open > (size_t)t->limits.max_connections) {
                 s->over = true;
                 t->refused++;
@@ -224,7 +261,9 @@ struct http_conns *http_conns_new(struct event_base *base, struct evhttp *http, 
                                   const struct http_conns_limits *limits,
                                   struct metrics *metrics) {
     struct http_conns *t = calloc(1, sizeof(*t));
-    if (!t || !(t->slots = calloc(max_fds, sizeof(*t->slots)))) {
+    if (!t || !(t->slots = calloc(max_fds, sizeof(*t->slots))) ||
+        !(t->per_address = addr_slots_new(limits->max_per_address))) {
+        if (t) free(t->slots);
         free(t);
         return NULL;
     }
@@ -242,18 +281,21 @@ void http_conns_free(struct http_conns *t) {
     for (size_t i = 0; i < t->nslots; i++) {
         if (t->slots[i].deadline) event_free(t->slots[i].deadline);
         if (t->slots[i].read_hold) event_free(t->slots[i].read_hold);
+        free(t->slots[i].address);
     }
     free(t->slots);
+    addr_slots_free(t->per_address);
     free(t);
 }
 
-bool http_conns_request_read(struct http_conns *t, struct evhttp_connection *evcon) {
+enum http_conns_verdict http_conns_request_read(struct http_conns *t,
+                                                struct evhttp_connection *evcon) {
     struct conn_slot *s = slot_of(t, evcon);
-    if (!s) return true;
+    if (!s) return HTTP_CONNS_OK;
     s->reading = false;
     s->first_byte_ms = 0;
     event_del(s->deadline);
-    return !s->over;
+    return s->over ? HTTP_CONNS_OVER_TOTAL : s->over_address ? HTTP_CONNS_OVER_ADDRESS : HTTP_CONNS_OK;
 }
 
 void http_conns_reply_done(struct http_conns *t, struct evhttp_connection *evcon) {

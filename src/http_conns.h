@@ -5,7 +5,9 @@
  * a byte a second, "slowloris", is cut off), an idle limit between
  * requests, and which stream a connection carries (told when the client
  * goes away). A stream's connection that left evhttp (http_stream_detach)
- * is no longer tracked, only counted until it closes.
+ * is no longer tracked, only counted until it closes. Connections are also
+ * counted per peer address (not for trusted proxies, behind which many
+ * clients share one address: HAProxy caps those itself) while tracked.
  *
  * Connections are tracked from the moment evhttp accepts them: evhttp asks
  * us for each connection's bufferevent (evhttp_set_bevcb), and right after
@@ -33,6 +35,15 @@ struct http_conns_limits {
     int request_timeout_ms; /* from a request's first byte to its last */
     int idle_timeout_ms;    /* between two requests on one connection */
     int first_timeout_ms;   /* from accept to the first byte */
+    int max_per_address;    /* open connections per peer address (IPv6 by /64); 0: no cap */
+    const char *trusted;    /* peers not counted per address (proxies carry many clients) */
+};
+
+/* Whether a connection's requests may be served (http_conns_request_read). */
+enum http_conns_verdict {
+    HTTP_CONNS_OK,           /* within every limit */
+    HTTP_CONNS_OVER_TOTAL,   /* accepted over max_connections */
+    HTTP_CONNS_OVER_ADDRESS, /* its peer held max_per_address connections already */
 };
 
 /* A table that takes over evhttp's connection set-up; fds up to max_fds
@@ -45,14 +56,17 @@ struct http_conns *http_conns_new(struct event_base *base, struct evhttp *http, 
  * is fine. */
 void http_conns_free(struct http_conns *t);
 
-/* A request arrived completely on evcon: its deadline is off. Returns
- * false when the connection was accepted over --max-connections (the
- * caller answers 503 unless it is a health check). */
-bool http_conns_request_read(struct http_conns *t, struct evhttp_connection *evcon);
+/* A request arrived completely on evcon: its deadline is off. Says whether
+ * the connection was accepted over a limit (the caller refuses the request
+ * unless it is a health check). */
+enum http_conns_verdict http_conns_request_read(struct http_conns *t,
+                                                struct evhttp_connection *evcon);
 /* A reply was written out: the connection waits for the next request. */
 void http_conns_reply_done(struct http_conns *t, struct evhttp_connection *evcon);
-/* Sets (or with NULL clears) what runs when evcon's client goes away.
- * False when evcon is not tracked (nothing is set). */
+/* Sets (or with NULL clears) what runs when evcon's client goes away: when
+ * the connection closes, or when its end of input arrives while a request is
+ * being served (then fn runs once and the connection stays until the reply
+ * is written). False when evcon is not tracked (nothing is set). */
 bool http_conns_on_close(struct http_conns *t, struct evhttp_connection *evcon,
                          void (*fn)(void *arg), void *arg);
 /* Lets go of the extra read interest held on evcon's socket while a request

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "addr_slots.h"
 #include "cluster.h"
 #include "cluster_conn.h"
 #include "config.h"
@@ -190,6 +191,7 @@ static int server_start(struct server *srv) {
     enum workers_priority priority = WORKERS_PRIORITY_IDLE;
     (void)workers_priority_parse(srv->cfg.worker_priority, &priority); /* checked in main() */
     srv->workers = workers_new(srv->base, srv->cfg.workers, priority);
+    if (srv->workers) workers_set_max_queued(srv->workers, (size_t)srv->cfg.max_hash_queue);
     if (!srv->store || !srv->hub || !srv->sse_frame || !srv->workers || make_dummy_hash(srv) != 0) {
         log_error("msg=\"cannot start workers\"");
         return -1;
@@ -201,6 +203,8 @@ static int server_start(struct server *srv) {
     if (!(srv->fanout = fanout_new(srv->cfg.fanout_threads))) return -1;
     if (!(srv->streams = routes_stream_new(srv))) return -1;
     if (!(srv->long_polls = routes_wait_new())) return -1;
+    if (!(srv->stream_slots = addr_slots_new(srv->cfg.max_streams_per_address))) return -1;
+    if (!(srv->long_poll_slots = addr_slots_new(srv->cfg.max_long_polls_per_address))) return -1;
     return http_start(srv, routes_table, routes_count);
 }
 
@@ -230,6 +234,8 @@ static void server_stop(struct server *srv) {
     routes_stream_free(srv->streams);
     routes_multi_stream_free(srv);
     routes_wait_free(srv->long_polls);
+    addr_slots_free(srv->stream_slots);
+    addr_slots_free(srv->long_poll_slots);
     hub_free(srv->hub);
     sse_frame_free(srv->sse_frame);
     fanout_free(srv->fanout);

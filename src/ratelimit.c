@@ -24,6 +24,7 @@ static const struct {
     [RATE_MESSAGES_USER] = {"messages-user", false},
     [RATE_ROOMS_USER] = {"rooms-user", false},
     [RATE_ROOMS_ADDRESS] = {"rooms-address", false},
+    [RATE_LOGIN_GLOBAL] = {"login-global", true},
 };
 
 int rate_rule_parse(const char *text, struct rate_rule *out) {
@@ -53,6 +54,7 @@ int ratelimit_init(struct ratelimit *rl, const struct config *cfg, char err[256]
         [RATE_MESSAGES_USER] = {"--limit-messages-user", cfg->limit_messages_user},
         [RATE_ROOMS_USER] = {"--limit-rooms-user", cfg->limit_rooms_user},
         [RATE_ROOMS_ADDRESS] = {"--limit-rooms-address", cfg->limit_rooms_address},
+        [RATE_LOGIN_GLOBAL] = {"--limit-login-global", cfg->limit_login_global},
     };
     for (int i = 0; i < RATE_LIMIT_COUNT; i++) {
         if (rate_rule_parse(given[i].value, &rl->rules[i]) < 0) {

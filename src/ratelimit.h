@@ -3,7 +3,8 @@
  * (docs/SECURITY.md). Each limit allows N hits per window of S seconds
  * ("N/S" in the configuration, "0" for no limit) per subject: login attempts
  * per e-mail address and per client address, registrations per client
- * address, messages per user. A hit is one single-key script on
+ * address, messages per user, and logins that need a hash all together
+ * (one key for every chatd: the hashing load of the whole service). A hit is one single-key script on
  * rate:<limit>:<subject> (store_rate_hit), so it works on any cluster slot.
  *
  * When Redis cannot count a hit, the login limits fail closed (503: a
@@ -34,6 +35,7 @@ enum rate_limit {
     RATE_MESSAGES_USER,    /* messages per user */
     RATE_ROOMS_USER,       /* rooms created per user */
     RATE_ROOMS_ADDRESS,    /* rooms created per client address */
+    RATE_LOGIN_GLOBAL,     /* logins that need a password hash, one subject for all */
     RATE_LIMIT_COUNT
 };
 

@@ -5,10 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "addr_slots.h"
 #include "http.h"
+#include "log.h"
+#include "server.h"
 #include "store.h"
 #include "token.h"
 #include "validate.h"
+#include "workers.h"
 
 const struct route routes_table[] = {
     {"/user", EVHTTP_REQ_POST, route_user_register},
@@ -64,6 +68,33 @@ bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]
 api_error routes_store_error(enum store_status st) {
     if (st == STORE_FULL) return API_E_STORAGE_FULL;
     return st == STORE_UNAVAILABLE ? API_E_UNAVAILABLE : API_E_INTERNAL;
+}
+
+/* Seconds a client over its per-address cap is asked to wait: long enough
+ * not to spin, short against a stream's life. */
+#define ADDRESS_RETRY_AFTER_S "5"
+
+static void on_hashing_client_gone(struct request *r) {
+    if (workers_cancel(r->srv->workers, r->stream_arg))
+        log_info("req=%s msg=\"password check dropped: the client is gone\"", r->id);
+}
+
+api_error routes_submit_hashing(struct request *r, workers_work_fn *work, workers_done_fn *done,
+                                void *arg) {
+    r->stream_arg = arg;
+    http_on_client_gone(r, on_hashing_client_gone);
+    int rc = workers_submit(r->srv->workers, work, done, arg);
+    if (rc == 0) return API_E_OK;
+    return rc == WORKERS_FULL ? API_E_BUSY : API_E_INTERNAL;
+}
+
+bool routes_take_address_slot(struct request *r, struct addr_slots *t,
+                              char address[CLIENT_ADDR_MAX]) {
+    http_client_address(r, address);
+    if (addr_slots_take(t, address)) return true;
+    http_add_header(r, "Retry-After", ADDRESS_RETRY_AFTER_S);
+    http_reply_error(r, API_E_TOO_MANY_FROM_ADDRESS, NULL);
+    return false;
 }
 
 void routes_reply_rate_refused(struct request *r, enum rate_verdict verdict, int retry_after_s) {

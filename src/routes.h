@@ -13,9 +13,12 @@
 #include <stdbool.h>
 
 #include "http.h"
+
+struct addr_slots;
 #include "ratelimit.h"
 #include "store.h"
 #include "token.h"
+#include "workers.h"
 
 /* routes_user.c: accounts and sessions. */
 void route_user_register(struct request *r); /* POST /user/ */
@@ -100,6 +103,21 @@ bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]
  * route that gives STORE_NOT_FOUND or STORE_EXISTS a meaning checks those
  * first. */
 api_error routes_store_error(enum store_status st);
+
+/* Takes one of the slots of t (srv->stream_slots, srv->long_poll_slots)
+ * for r's client address, written to address for the release
+ * (addr_slots_release). False when that address holds its cap already:
+ * r is answered 429 too_many_from_address with Retry-After and freed. */
+bool routes_take_address_slot(struct request *r, struct addr_slots *t,
+                              char address[CLIENT_ADDR_MAX]);
+
+/* Queues password work for r on the workers (work and done as for
+ * workers_submit, with arg); the job is withdrawn unhashed, and done runs
+ * cancelled, if r's client goes away while it waits. API_E_OK, else the
+ * error to answer (done never runs): API_E_BUSY when --max-hash-queue jobs
+ * wait already. */
+api_error routes_submit_hashing(struct request *r, workers_work_fn *work, workers_done_fn *done,
+                                void *arg);
 
 /* Answers a request that ratelimit_check refused: 429 rate_limited with
  * Retry-After for RATE_LIMITED, 503 for RATE_UNCHECKED. Frees r. */

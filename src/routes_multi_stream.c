@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "history_gap.h"
+#include "addr_slots.h"
 #include "http.h"
 #include "hub.h"
 #include "json.h"
@@ -64,6 +65,7 @@ struct multi_stream {
     bool awaiting_drain;          /* a replay chunk is on its way out */
     struct stream_room_sub *subs; /* nrooms of them */
     struct multi_stream *prev, *next;
+    char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->stream_slots */
     struct stream_room pos[]; /* names and the position, nrooms of them */
 };
 
@@ -89,6 +91,7 @@ static void multi_free(struct multi_stream *s) {
         s->all->list = s->next;
     if (s->next) s->next->prev = s->prev;
     s->all->count--;
+    addr_slots_release(s->r->srv->stream_slots, s->address);
     free(s->subs);
     free(s);
 }
@@ -413,11 +416,15 @@ static bool slot_or_503(struct request *r, const struct multi_streams *all) {
 static void multi_start(struct request *r, const struct stream_room *rooms, int n) {
     struct multi_streams *all = streams_of(r->srv);
     if (!slot_or_503(r, all)) return;
+    char address[CLIENT_ADDR_MAX];
+    if (!routes_take_address_slot(r, r->srv->stream_slots, address)) return;
     struct multi_stream *s = all ? multi_new(all, r, rooms, n) : NULL;
     if (!s) {
+        addr_slots_release(r->srv->stream_slots, address);
         http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
+    memcpy(s->address, address, sizeof(address));
     http_add_header(r, "X-Accel-Buffering", "no");
     http_stream_start(r, 200, "text/event-stream; charset=utf-8");
     r->stream_arg = s;

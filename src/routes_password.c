@@ -97,9 +97,10 @@ static void on_user(enum store_status st, const struct store_user *u, void *arg)
         return;
     }
     op->user = *u;
+    api_error e;
     if (strcmp(op->user.id, op->who.id) != 0) fail(op, API_E_UNAUTHORIZED);
-    else if (workers_submit(op->r->srv->workers, check_and_hash, on_checked, op) < 0)
-        fail(op, API_E_INTERNAL);
+    else if ((e = routes_submit_hashing(op->r, check_and_hash, on_checked, op)) != API_E_OK)
+        fail(op, e);
 }
 
 static void on_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "history_gap.h"
+#include "addr_slots.h"
 #include "http.h"
 #include "hub.h"
 #include "json.h"
@@ -43,6 +44,7 @@ struct sse {
     bool ending;              /* end once the history read returns */
     bool awaiting_drain;      /* a replay chunk is on its way out */
     struct routes_stream *owner; /* the server's open streams */
+    char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->stream_slots */
     struct sse *prev, *next;  /* every open stream of this chatd */
 };
 
@@ -61,6 +63,7 @@ static void sse_free(struct sse *s) {
     else rs->streams = s->next;
     if (s->next) s->next->prev = s->prev;
     rs->nstreams--;
+    addr_slots_release(rs->srv->stream_slots, s->address);
     free(s);
 }
 
@@ -252,11 +255,13 @@ static void stream_start(struct sse *s) {
 
 static void on_room_checked(enum store_status st, void *arg) {
     struct sse *s = arg; /* not started yet: nothing else knows it */
+    struct addr_slots *slots = s->r->srv->stream_slots; /* a reply frees the request */
     if (st != STORE_OK) http_reply_error(s->r, routes_room_error(st), NULL);
     else if (stream_slot_or_503(s->r)) {
         stream_start(s);
         return;
     }
+    addr_slots_release(slots, s->address);
     free(s);
 }
 
@@ -272,11 +277,15 @@ void route_message_stream(struct request *r) {
         return;
     }
     if (!stream_slot_or_503(r)) return;
+    char address[CLIENT_ADDR_MAX];
+    if (!routes_take_address_slot(r, r->srv->stream_slots, address)) return;
     struct sse *s = calloc(1, sizeof(*s));
     if (!s) {
+        addr_slots_release(r->srv->stream_slots, address);
         http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
+    memcpy(s->address, address, sizeof(address));
     s->r = r;
     s->room = room;
     memcpy(s->cursor, cursor, sizeof(cursor));
@@ -284,6 +293,7 @@ void route_message_stream(struct request *r) {
     if (routes_room_is_lobby(room)) {
         stream_start(s);
     } else if (store_rooms_exist(r->srv->store, &s->room, 1, on_room_checked, s) < 0) {
+        addr_slots_release(r->srv->stream_slots, s->address);
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
         free(s);
     }

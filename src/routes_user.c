@@ -36,6 +36,8 @@ struct user_op {
     bool password_ok;         /* login: the password matched */
     char token[TOKEN_LEN + 1]; /* the new session's token */
     bool plausible;           /* login: e-mail and password could be registered */
+    char address[CLIENT_ADDR_MAX]; /* the client, as the limits count it */
+    char known_subject[CHAT_EMAIL_MAX + CLIENT_ADDR_MAX + 2]; /* "<email>:<address>" */
 };
 
 static void user_op_free(struct user_op *op) {
@@ -108,7 +110,7 @@ static void on_session_created(enum store_status st, void *arg) {
     user_op_free(op);
 }
 
-static void start_session(struct user_op *op) {
+static void create_session(struct user_op *op) {
     struct session_user su;
     char hash[TOKEN_HASH_LEN + 1];
     memcpy(su.id, op->user.id, sizeof(su.id));
@@ -121,6 +123,23 @@ static void start_session(struct user_op *op) {
     if (store_session_create(srv->store, hash, &su, srv->cfg.session_ttl, on_session_created,
                              op) < 0)
         reply_error(op, API_E_UNAVAILABLE);
+}
+
+/* The address is remembered whatever Redis says: at worst its owner is
+ * counted with strangers by the per-e-mail limit next time. */
+static void on_address_remembered(enum store_status st, void *arg) {
+    (void)st;
+    create_session(arg);
+}
+
+/* Remembers that this address logged in to the account (see
+ * known_address_checked), then creates the session. */
+static void start_session(struct user_op *op) {
+    struct server *srv = op->r->srv;
+    if (!ratelimit_enabled(&srv->limits, RATE_LOGIN_EMAIL) ||
+        store_login_remember(srv->store, op->user.email, op->address, srv->cfg.session_ttl,
+                             on_address_remembered, op) < 0)
+        create_session(op);
 }
 
 /* ---- POST /user/ ---- */
@@ -153,13 +172,19 @@ static void on_password_hashed(void *arg, bool cancelled) {
         reply_error(op, API_E_UNAVAILABLE);
 }
 
+/* Queues op's password work (routes_submit_hashing). */
+static void submit_hashing(struct user_op *op, workers_work_fn *work, workers_done_fn *done) {
+    api_error e = routes_submit_hashing(op->r, work, done, op);
+    if (e != API_E_OK) reply_error(op, e);
+}
+
 static void on_register_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
     struct user_op *op = arg;
     if (verdict != RATE_ALLOWED) {
         routes_reply_rate_refused(op->r, verdict, retry_after_s);
         user_op_free(op);
-    } else if (workers_submit(op->r->srv->workers, hash_password, on_password_hashed, op) < 0) {
-        reply_error(op, API_E_INTERNAL);
+    } else {
+        submit_hashing(op, hash_password, on_password_hashed);
     }
 }
 
@@ -181,9 +206,8 @@ void route_user_register(struct request *r) {
     op->registering = true;
     memcpy(op->user.email, rb.email, sizeof(op->user.email));
     memcpy(op->user.name, rb.name, sizeof(op->user.name));
-    char address[CLIENT_ADDR_MAX];
-    http_client_address(r, address);
-    struct rate_check check = {RATE_REGISTER_ADDRESS, address};
+    http_client_address(r, op->address);
+    struct rate_check check = {RATE_REGISTER_ADDRESS, op->address};
     if (ratelimit_check(&r->srv->limits, &check, 1, on_register_allowed, op) < 0)
         reply_error(op, API_E_INTERNAL);
 }
@@ -206,8 +230,7 @@ static void on_password_verified(void *arg, bool cancelled) {
 }
 
 static void verify_in_worker(struct user_op *op) {
-    if (workers_submit(op->r->srv->workers, verify_password, on_password_verified, op) < 0)
-        reply_error(op, API_E_INTERNAL);
+    submit_hashing(op, verify_password, on_password_verified);
 }
 
 static void on_user_found(enum store_status st, const struct store_user *u, void *arg) {
@@ -227,11 +250,32 @@ static void on_login_allowed(enum rate_verdict verdict, int retry_after_s, void 
     if (verdict != RATE_ALLOWED) {
         routes_reply_rate_refused(op->r, verdict, retry_after_s);
         user_op_free(op);
-    } else if (!op->plausible) { /* cannot be registered: answer as for an unknown user */
-        verify_in_worker(op);
+    } else if (!op->plausible) {
+        /* cannot be registered, as anyone can tell from the rules: no hash
+         * to hide behind, and none to spend */
+        reply_error(op, API_E_BAD_CREDENTIALS);
     } else if (store_user_get(op->r->srv->store, op->user.email, on_user_found, op) < 0) {
         reply_error(op, API_E_UNAVAILABLE);
     }
+}
+
+/* An address that logged in to the account before has an allowance of its
+ * own under the per-e-mail limit, so that wrong passwords sent from
+ * elsewhere cannot lock the owner out; others share the e-mail's. A failed
+ * lookup counts the address with the others. */
+static void known_address_checked(enum store_status st, bool known, void *arg) {
+    struct user_op *op = arg;
+    const char *subject = op->user.email;
+    if (st == STORE_OK && known) {
+        snprintf(op->known_subject, sizeof(op->known_subject), "%s:%s", op->user.email,
+                 op->address);
+        subject = op->known_subject;
+    }
+    struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, op->address},
+                                  {RATE_LOGIN_EMAIL, subject},
+                                  {RATE_LOGIN_GLOBAL, "all"}};
+    if (ratelimit_check(&op->r->srv->limits, checks, 3, on_login_allowed, op) < 0)
+        reply_error(op, API_E_INTERNAL);
 }
 
 void route_user_login(struct request *r) {
@@ -257,13 +301,17 @@ void route_user_login(struct request *r) {
     }
     op->plausible = plausible;
     if (plausible) memcpy(op->user.email, lb.email, sizeof(op->user.email));
-    char address[CLIENT_ADDR_MAX];
-    http_client_address(r, address);
-    struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, address},
-                                  {RATE_LOGIN_EMAIL, op->user.email}};
-    if (ratelimit_check(&r->srv->limits, checks, plausible ? 2 : 1, on_login_allowed,
-                        op) < 0)
-        reply_error(op, API_E_INTERNAL);
+    http_client_address(r, op->address);
+    if (!plausible) {
+        struct rate_check check = {RATE_LOGIN_ADDRESS, op->address};
+        if (ratelimit_check(&r->srv->limits, &check, 1, on_login_allowed, op) < 0)
+            reply_error(op, API_E_INTERNAL);
+    } else if (!ratelimit_enabled(&r->srv->limits, RATE_LOGIN_EMAIL)) {
+        known_address_checked(STORE_OK, false, op);
+    } else if (store_login_known(r->srv->store, op->user.email, op->address,
+                                 known_address_checked, op) < 0) {
+        known_address_checked(STORE_UNAVAILABLE, false, op);
+    }
 }
 
 /* ---- DELETE /user/session ---- */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "history_gap.h"
+#include "addr_slots.h"
 #include "http.h"
 #include "hub.h"
 #include "json.h"
@@ -36,6 +37,7 @@ struct waiter {
     bool expired;             /* the wait ended during a read: answer when it returns */
     struct event *timeout;
     struct waiter *prev, *next;
+    char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->long_poll_slots */
 };
 
 /* The parked long-polls of one server (srv->long_polls). */
@@ -55,6 +57,7 @@ static void waiter_free(struct waiter *w) {
     if (w->prev) w->prev->next = w->next;
     else w->srv->long_polls->waiters = w->next;
     if (w->next) w->next->prev = w->prev;
+    addr_slots_release(w->srv->long_poll_slots, w->address);
     free(w);
 }
 
@@ -163,6 +166,7 @@ static void on_room_checked(enum store_status st, void *arg) {
     struct waiter *w = arg; /* not parked yet: nothing else knows it */
     if (st != STORE_OK || w->srv->draining) { /* draining: the long-polls were answered */
         http_reply_error(w->r, st != STORE_OK ? routes_room_error(st) : API_E_DRAINING, NULL);
+        addr_slots_release(w->srv->long_poll_slots, w->address);
         free(w);
         return;
     }
@@ -173,11 +177,15 @@ static void on_room_checked(enum store_status st, void *arg) {
  * up costs one Redis read and no state. */
 void route_message_wait(struct request *r, const char *room, const char *after, int limit,
                         int wait_s) {
+    char address[CLIENT_ADDR_MAX];
+    if (!routes_take_address_slot(r, r->srv->long_poll_slots, address)) return;
     struct waiter *w = calloc(1, sizeof(*w));
     if (!w) {
+        addr_slots_release(r->srv->long_poll_slots, address);
         http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
+    memcpy(w->address, address, sizeof(address));
     w->srv = r->srv;
     w->r = r;
     w->room = room;
@@ -187,6 +195,7 @@ void route_message_wait(struct request *r, const char *room, const char *after, 
     if (routes_room_is_lobby(room)) {
         wait_start(w);
     } else if (store_rooms_exist(r->srv->store, &w->room, 1, on_room_checked, w) < 0) {
+        addr_slots_release(r->srv->long_poll_slots, w->address);
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
         free(w);
     }

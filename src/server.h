@@ -26,6 +26,7 @@ struct http_state;
 struct fanout;
 struct routes_stream;
 struct routes_wait;
+struct addr_slots;
 
 /* A graceful stop (main.c): the signals that start it and its timers,
  * each NULL until made. */
@@ -54,6 +55,8 @@ struct server {
     struct fanout *fanout;                 /* writes one event to many streams */
     struct routes_stream *streams;         /* the open event streams */
     struct routes_wait *long_polls;        /* the parked long-polls */
+    struct addr_slots *stream_slots;       /* open event streams (both kinds) per address */
+    struct addr_slots *long_poll_slots;    /* waiting long-polls per address */
     struct webroot *web;                   /* the browser client's files */
     struct metrics *metrics;               /* counters for GET /metrics */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */

@@ -122,6 +122,16 @@ typedef void store_rate_fn(enum store_status st, long long retry_ms, void *arg);
 int store_rate_hit(struct store *s, const char *limit, const char *subject, int count,
                    long long window_ms, store_rate_fn *cb, void *arg);
 
+/* Receives whether the address logged in to the account before. */
+typedef void store_known_fn(enum store_status st, bool known, void *arg);
+/* Whether address (a client address as the limits count it) logged in to
+ * the account of email within the ttl given when it was remembered. */
+int store_login_known(struct store *s, const char *email, const char *address,
+                      store_known_fn *cb, void *arg);
+/* Remembers for ttl_s seconds that address logged in to email's account. */
+int store_login_remember(struct store *s, const char *email, const char *address, int ttl_s,
+                         store_status_fn *cb, void *arg);
+
 /* Appends m (its id is ignored) to the room's stream; the callback gets the
  * message with the id Redis gave it. With a client_msg_id (may be NULL), a
  * repeat by the same user within STORE_DEDUP_TTL returns the first message

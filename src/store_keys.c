@@ -37,3 +37,7 @@ int store_key_user_rooms(char *out, size_t size, const char *user_id) {
 int store_key_rate(char *out, size_t size, const char *limit, const char *subject) {
     return fit(snprintf(out, size, "rate:%s:%s", limit, subject), size);
 }
+
+int store_key_login_known(char *out, size_t size, const char *email, const char *address) {
+    return fit(snprintf(out, size, "login-known:%s:%s", email, address), size);
+}

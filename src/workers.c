@@ -39,6 +39,8 @@ struct workers {
     pthread_cond_t wake;     /* signalled when todo gains a job or on stop */
     struct job_queue todo;   /* submitted, not started */
     struct job_queue done;   /* finished, done() not yet run */
+    size_t queued;           /* jobs in todo */
+    size_t max_queued;       /* bound on queued; 0: none */
     atomic_size_t pending;   /* jobs submitted whose done() has not run */
     bool stopping;           /* threads must exit */
     int pipe_fds[2];         /* workers write a byte here to wake the loop */
@@ -84,6 +86,12 @@ static void lower_priority(struct workers *w) {
     (void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
 }
 
+static void wake_loop(struct workers *w) {
+    char byte = 1;
+    ssize_t n = write(w->pipe_fds[1], &byte, 1);
+    (void)n; /* a full pipe already wakes the loop */
+}
+
 static void *worker_main(void *arg) {
     struct workers *w = arg;
     lower_priority(w);
@@ -92,6 +100,7 @@ static void *worker_main(void *arg) {
         while (!w->stopping && !w->todo.head) pthread_cond_wait(&w->wake, &w->lock);
         if (w->stopping) break;
         struct job *j = queue_pop(&w->todo);
+        w->queued--;
         pthread_mutex_unlock(&w->lock);
         j->work(j->arg);
         pthread_mutex_lock(&w->lock);
@@ -102,11 +111,7 @@ static void *worker_main(void *arg) {
          * low-priority thread at once and must not then wait for its lock.
          * A job pushed behind others is taken with them: their pusher's
          * byte is still to come, or the loop has not swapped the list yet. */
-        if (was_empty) {
-            char byte = 1;
-            ssize_t n = write(w->pipe_fds[1], &byte, 1);
-            (void)n; /* a full pipe already wakes the loop */
-        }
+        if (was_empty) wake_loop(w);
         pthread_mutex_lock(&w->lock);
     }
     pthread_mutex_unlock(&w->lock);
@@ -185,6 +190,12 @@ void workers_free(struct workers *w) {
     free(w);
 }
 
+void workers_set_max_queued(struct workers *w, size_t max) {
+    pthread_mutex_lock(&w->lock);
+    w->max_queued = max;
+    pthread_mutex_unlock(&w->lock);
+}
+
 int workers_submit(struct workers *w, workers_work_fn *work, workers_done_fn *done, void *arg) {
     struct job *j = calloc(1, sizeof(*j));
     if (!j) return -1;
@@ -192,11 +203,35 @@ int workers_submit(struct workers *w, workers_work_fn *work, workers_done_fn *do
     j->done = done;
     j->arg = arg;
     pthread_mutex_lock(&w->lock);
+    if (w->max_queued && w->queued >= w->max_queued) {
+        pthread_mutex_unlock(&w->lock);
+        free(j);
+        return WORKERS_FULL;
+    }
+    w->queued++;
     queue_push(&w->todo, j);
     atomic_fetch_add(&w->pending, 1);
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     return 0;
+}
+
+bool workers_cancel(struct workers *w, const void *arg) {
+    pthread_mutex_lock(&w->lock);
+    struct job *prev = NULL, *j = w->todo.head;
+    while (j && j->arg != arg) prev = j, j = j->next;
+    bool was_empty = w->done.head == NULL;
+    if (j) {
+        if (prev) prev->next = j->next;
+        else w->todo.head = j->next;
+        if (w->todo.tail == j) w->todo.tail = prev;
+        w->queued--;
+        j->cancelled = true;
+        queue_push(&w->done, j);
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (j && was_empty) wake_loop(w);
+    return j != NULL;
 }
 
 size_t workers_pending(struct workers *w) { return atomic_load(&w->pending); }

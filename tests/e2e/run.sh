@@ -17,6 +17,9 @@ build=${1:-build}
 e2e=$top/tests/e2e
 # shellcheck source=scripts/lib.sh
 . "$top/scripts/lib.sh"
+# All clients come from one address: HAProxy's per-client limits off.
+# shellcheck disable=SC2046  # one word per assignment
+export $(unlimited_lb_env)
 
 use_scratch cluster
 

@@ -134,6 +134,128 @@ fi
 kill "$s1" "$s2" 2>/dev/null; wait "$s1" "$s2" 2>/dev/null
 kill -TERM "${capped_pid:-0}" 2>/dev/null; wait "${capped_pid:-0}" 2>/dev/null
 
+# Per-address caps: with --max-streams-per-address 2, one address (from
+# X-Forwarded-For, as behind HAProxy) opens two streams of either kind, the
+# third gets 429 too_many_from_address with Retry-After while another address
+# is served; --max-long-polls-per-address 1 does the same for long-polls.
+# A closed stream gives its slot back.
+percap=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/percap.log" "$percap" "$redis_port" \
+  --max-streams-per-address 2 --max-long-polls-per-address 1 && percap_pid=$CHATD_PID
+create_room "http://127.0.0.1:$percap" other || echo "# the room 'other' was not created"
+from_a=(-H 'X-Forwarded-For: 198.51.100.20') from_b=(-H 'X-Forwarded-For: 198.51.100.21')
+curl -sN "${from_a[@]}" "http://127.0.0.1:$percap/message/stream" >"$tmp/cap1" 2>&1 & cap1=$!
+curl -sN "${from_a[@]}" "http://127.0.0.1:$percap/stream?rooms=lobby,other" >"$tmp/cap2" 2>&1 & cap2=$!
+wait_until 10 bash -c "grep -q ': connected' '$tmp/cap1' && grep -q ': connected' '$tmp/cap2'"
+third=$(curl -s -D - "${from_a[@]}" "http://127.0.0.1:$percap/room/other/message/stream" | tr -d '\r')
+curl -sN "${from_b[@]}" "http://127.0.0.1:$percap/message/stream" >"$tmp/cap3" 2>&1 & cap3=$!
+if grep -q '^HTTP/1.1 429' <<<"$third" && grep -q '^Retry-After: 5' <<<"$third" &&
+   grep -q '"too_many_from_address"' <<<"$third" && wait_until 10 grep -q ': connected' "$tmp/cap3"; then
+  echo "ok - a third stream from one address: 429 too_many_from_address with Retry-After; another address is served"
+else
+  echo "not ok - a third stream from one address: 429 too_many_from_address with Retry-After; another address is served"; rc=1
+fi
+kill "$cap1" 2>/dev/null; wait "$cap1" 2>/dev/null
+curl -sN "${from_a[@]}" "http://127.0.0.1:$percap/message/stream" >"$tmp/cap4" 2>&1 & cap4=$!
+if wait_until 10 grep -q ': connected' "$tmp/cap4"; then
+  echo "ok - a closed stream gives its address its slot back"
+else
+  echo "not ok - a closed stream gives its address its slot back"; rc=1
+fi
+kill "$cap2" "$cap3" "$cap4" 2>/dev/null; wait "$cap2" "$cap3" "$cap4" 2>/dev/null
+curl -s "${from_a[@]}" "http://127.0.0.1:$percap/message/?after=9999999999999-0&wait=10" >/dev/null & poll1=$!
+wait_until 10 bash -c "curl -s http://127.0.0.1:$percap/metrics | grep -q '^chatd_long_polls_waiting 1'"
+second_poll=$(curl -s -D - "${from_a[@]}" "http://127.0.0.1:$percap/message/?after=9999999999999-0&wait=1" | tr -d '\r')
+other_poll=$(curl -s -o /dev/null -w '%{http_code}' "${from_b[@]}" "http://127.0.0.1:$percap/message/?after=9999999999999-0&wait=1")
+if grep -q '^HTTP/1.1 429' <<<"$second_poll" && grep -q '"too_many_from_address"' <<<"$second_poll" &&
+   [[ $other_poll == 200 ]]; then
+  echo "ok - a second long-poll from one address: 429 too_many_from_address; another address is served"
+else
+  echo "not ok - a second long-poll from one address: 429 too_many_from_address; another address is served ($other_poll)"; rc=1
+fi
+kill "$poll1" 2>/dev/null; wait "$poll1" 2>/dev/null
+kill -TERM "${percap_pid:-0}" 2>/dev/null; wait "${percap_pid:-0}" 2>/dev/null
+
+# --max-connections-per-address counts a peer's connections when it is not a
+# trusted proxy (here 127.0.0.1 is not): its fourth connection's request gets
+# 429 too_many_from_address, /health is still answered, and once the idle
+# connections close the address is served again.
+peercap=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/peercap.log" "$peercap" "$redis_port" \
+  --max-connections-per-address 3 --trusted-proxies 192.0.2.1 && peercap_pid=$CHATD_PID
+peer_fds=()
+for _ in 1 2 3; do exec {fd}<>"/dev/tcp/127.0.0.1/$peercap" && peer_fds+=("$fd"); done
+peer_full() { curl -s "http://127.0.0.1:$peercap/message/" | grep -q '"too_many_from_address"'; }
+if wait_until 10 peer_full &&
+   grep -q '^Retry-After: 5' <<<"$(curl -s -D - -o /dev/null "http://127.0.0.1:$peercap/message/")" &&
+   [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$peercap/health") == 200 ]]; then
+  echo "ok - over --max-connections-per-address: 429 too_many_from_address, /health still 200"
+else
+  echo "not ok - over --max-connections-per-address: 429 too_many_from_address, /health still 200"; rc=1
+fi
+for fd in "${peer_fds[@]}"; do exec {fd}>&-; done
+if wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$peercap/message/"; then
+  echo "ok - closed connections give the address its connections back"
+else
+  echo "not ok - closed connections give the address its connections back"; rc=1
+fi
+kill -TERM "${peercap_pid:-0}" 2>/dev/null; wait "${peercap_pid:-0}" 2>/dev/null
+
+# Password hashing is bounded: one worker, --max-hash-queue 8. A burst of 16
+# logins: what does not fit gets 503 busy with Retry-After at once, the rest
+# 401; logins whose client gives up while they wait are dropped unhashed.
+hashq=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/hashq.log" "$hashq" "$redis_port" --workers 1 \
+  --max-hash-queue 8 && hashq_pid=$CHATD_PID
+login_on() { # PORT N [curl options]: a login for an unknown but plausible e-mail
+  local port=$1 n=$2
+  shift 2
+  curl -s -D - -X PUT -H 'Content-Type: application/json' -H "X-Forwarded-For: 203.0.113.$n" "$@" \
+    -d "{\"email\":\"nobody-$n@example.com\",\"password\":\"long enough\"}" \
+    "http://127.0.0.1:$port/user/" | tr -d '\r'
+}
+login_pids=()
+for i in $(seq 1 16); do login_on "$hashq" "$i" >"$tmp/hashq.$i" & login_pids+=("$!"); done
+wait "${login_pids[@]}"
+busy=0 denied=0
+for i in $(seq 1 16); do
+  if grep -q '^HTTP/1.1 503' "$tmp/hashq.$i" && grep -q '^Retry-After: 1' "$tmp/hashq.$i" &&
+     grep -q '"busy"' "$tmp/hashq.$i"; then busy=$(( busy + 1 ))
+  elif grep -q '"invalid_credentials"' "$tmp/hashq.$i"; then denied=$(( denied + 1 )); fi
+done
+if (( busy >= 1 && busy + denied == 16 )); then
+  echo "ok - a full hashing queue: 503 busy with Retry-After ($busy), the others 401 ($denied)"
+else
+  echo "not ok - a full hashing queue: 503 busy with Retry-After ($busy), the others 401 ($denied)"; rc=1
+fi
+login_pids=()
+for i in $(seq 1 8); do login_on "$hashq" "$i" --max-time 0.2 >/dev/null & login_pids+=("$!"); done
+wait "${login_pids[@]}"
+if wait_until 10 grep -q 'password check dropped: the client is gone' "$tmp/hashq.log" &&
+   grep -q '"invalid_credentials"' <<<"$(login_on "$hashq" 99)"; then
+  echo "ok - logins whose client is gone are dropped before hashing; the next is served"
+else
+  echo "not ok - logins whose client is gone are dropped before hashing; the next is served"; rc=1
+fi
+kill -TERM "${hashq_pid:-0}" 2>/dev/null; wait "${hashq_pid:-0}" 2>/dev/null
+
+# --limit-login-global: logins that need a hash, counted for every chatd
+# together; a login that could never be an account needs none.
+loginq=$(free_port) || exit 1
+CHATD_LIMIT_LOGIN_GLOBAL=2/60 start_chatd "$top/$build/chatd" "$tmp/loginq.log" "$loginq" \
+  "$redis_port" && loginq_pid=$CHATD_PID
+l1=$(login_on "$loginq" 31) l2=$(login_on "$loginq" 32)
+junk=$(curl -s -X PUT -H 'Content-Type: application/json' -H 'X-Forwarded-For: 203.0.113.33' \
+  -d '{"email":"x","password":"y"}' "http://127.0.0.1:$loginq/user/")
+l3=$(login_on "$loginq" 34)
+if grep -q '"invalid_credentials"' <<<"$l1$l2$junk" && grep -q '"invalid_credentials"' <<<"$junk" &&
+   grep -q '^HTTP/1.1 429' <<<"$l3" && grep -q '"rate_limited"' <<<"$l3"; then
+  echo "ok - over --limit-login-global: 429 rate_limited; a login that needs no hash is not counted"
+else
+  echo "not ok - over --limit-login-global: 429 rate_limited; a login that needs no hash is not counted"; rc=1
+fi
+kill -TERM "${loginq_pid:-0}" 2>/dev/null; wait "${loginq_pid:-0}" 2>/dev/null
+
 # --max-connections: beyond it, requests get 503 too_many_connections with
 # Retry-After, while /health still answers (the balancer keeps seeing the
 # server); once connections close, requests are served again.

@@ -81,7 +81,7 @@ static void logins_per_email_are_limited(void **state) {
     call("PUT", "/user/", xff, NULL, body, &r);
     assert_limited(&r, 60);
     test_http_result_free(&r);
-    /* the right password too: the limit is on attempts */
+    /* the right password too, from an address that never logged in to it */
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"" PASSWORD "\"}", email);
     call("PUT", "/user/", xff, NULL, body, &r);
     assert_limited(&r, 60);
@@ -91,6 +91,36 @@ static void logins_per_email_are_limited(void **state) {
     register_user(xff, other, sizeof(other), NULL, 0);
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"" PASSWORD "\"}", other);
     assert_int_equal(call("PUT", "/user/", xff, NULL, body, &r), 200);
+    test_http_result_free(&r);
+}
+
+/* Wrong passwords from strangers fill the e-mail's allowance, but an
+ * address that logged in to the account before keeps an allowance of its
+ * own: the owner is not locked out, and is still limited when guessing. */
+static void a_known_address_is_not_locked_out(void **state) {
+    (void)state;
+    char home[96], xff[96], email[128], wrong[256], right[256];
+    struct http_result r;
+    fresh_address(home, sizeof(home));
+    register_user(home, email, sizeof(email), NULL, 0); /* the owner's address is known */
+    snprintf(wrong, sizeof(wrong), "{\"email\":\"%s\",\"password\":\"wrong password\"}", email);
+    snprintf(right, sizeof(right), "{\"email\":\"%s\",\"password\":\"" PASSWORD "\"}", email);
+    for (int i = 0; i < 4; i++) {
+        fresh_address(xff, sizeof(xff));
+        call("PUT", "/user/", xff, NULL, wrong, &r);
+        if (i < 3) assert_int_equal(r.status, 401);
+        else assert_limited(&r, 60);
+        test_http_result_free(&r);
+    }
+    assert_int_equal(call("PUT", "/user/", home, NULL, right, &r), 200);
+    test_http_result_free(&r);
+    /* the owner's address is limited too, on its own count */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(call("PUT", "/user/", home, NULL, wrong, &r), 401);
+        test_http_result_free(&r);
+    }
+    call("PUT", "/user/", home, NULL, wrong, &r);
+    assert_limited(&r, 60);
     test_http_result_free(&r);
 }
 
@@ -284,6 +314,7 @@ int main(void) {
     setenv("CHAT_URL", limited, 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(logins_per_email_are_limited),
+        cmocka_unit_test(a_known_address_is_not_locked_out),
         cmocka_unit_test(logins_per_address_are_limited),
         cmocka_unit_test(registrations_per_address_are_limited),
         cmocka_unit_test(messages_per_user_are_limited),

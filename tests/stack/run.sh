@@ -26,6 +26,9 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
 # shellcheck source=scripts/lib.sh
 . "$top/scripts/lib.sh"
+# All clients come from one address: HAProxy's per-client limits off.
+# shellcheck disable=SC2046  # one word per assignment
+export $(unlimited_lb_env)
 
 use_scratch cluster
 
@@ -123,6 +126,41 @@ else
   tail -5 "$tmp"/fanout*.out; rc=1
 fi
 grep -h '^latency_ms' "$tmp"/fanout*.out | sed 's/^/# fan-out /'
+
+# HAProxy's per-client limits (deploy/haproxy.cfg) as shipped but for the
+# numbers: with CHAT_LB_CLIENT_CONNS=2, a client address holding two open
+# streams gets 429 too_many_from_address in JSON on a third connection, and
+# is served again once they close. (HAProxy notices a vanished client of a
+# stream only when writing to it fails, after a message or two to the room
+# or chatd's heartbeats: the check sends messages while it waits.)
+per_client() {
+  local plb pstats s1 s2 third cookie=$tmp/per-client.cookie
+  plb=$(free_port) pstats=$(free_port)
+  CHAT_LB_CLIENT_CONNS=2 CHAT_LB_CLIENT_CONN_RATE=1000 start_haproxy haproxy-per-client \
+    "127.0.0.1:$plb" "127.0.0.1:$pstats" "${apps[@]}"
+  wait_until 30 servers_up "$pstats" 1 || return 1
+  curl -sN "http://127.0.0.1:$plb/message/stream" >"$tmp/pc1" 2>&1 & s1=$!
+  curl -sN "http://127.0.0.1:$plb/message/stream" >"$tmp/pc2" 2>&1 & s2=$!
+  wait_until 10 bash -c "grep -q ': connected' '$tmp/pc1' && grep -q ': connected' '$tmp/pc2'" || return 1
+  third=$(curl -s -D - "http://127.0.0.1:$plb/health" | tr -d '\r')
+  kill "$s1" "$s2" 2>/dev/null; wait "$s1" "$s2" 2>/dev/null
+  curl -s -c "$cookie" -H 'Content-Type: application/json' -X POST \
+    -d "{\"email\":\"per-client-$$@example.com\",\"password\":\"per client password\"}" \
+    "http://${apps[0]}/user/" >/dev/null || return 1
+  # each try sends a message, whose write to the vanished clients fails sooner or later
+  served_again() {
+    curl -s -b "$cookie" -H 'Content-Type: application/json' -X POST -d '{"text":"wake"}' \
+      "http://${apps[0]}/message/" >/dev/null
+    curl -sf -o /dev/null "http://127.0.0.1:$plb/health"
+  }
+  grep -q '^HTTP/1.1 429' <<<"$third" && grep -qi '^retry-after: 10' <<<"$third" &&
+    grep -q '"too_many_from_address"' <<<"$third" && wait_until 10 served_again
+}
+if per_client; then
+  echo "ok - HAProxy per client: a third connection beside two streams gets 429 too_many_from_address (JSON)"
+else
+  echo "not ok - HAProxy per client: a third connection beside two streams gets 429 too_many_from_address (JSON)"; rc=1
+fi
 
 # HTTPS on HAProxy's TLS port: HTTP/2 by ALPN, HSTS there and not on plain
 # HTTP, an event stream over HTTP/2, and chatd's Secure cookie only over TLS.

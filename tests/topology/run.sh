@@ -38,6 +38,9 @@ export CHATD_TOPOLOGY_REFRESH=1000 CHATD_DRAIN_DELAY=0 CHATD_GRACE=3000
 # tests of their own).
 # shellcheck disable=SC2046  # one word per assignment
 export $(unlimited_env)
+# All clients come from one address: HAProxy's per-client limits off.
+# shellcheck disable=SC2046  # one word per assignment
+export $(unlimited_lb_env)
 export CHATD="$top/$build/chatd"
 
 skip() {

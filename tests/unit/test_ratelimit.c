@@ -80,6 +80,44 @@ static void forwarded_https_only_from_a_trusted_proxy(void **state) {
     assert_false(client_addr_forwarded_https("127.0.0.1", NULL, trusted));
 }
 
+static void mapped_ipv4_peers_are_their_ipv4_address(void **state) {
+    (void)state;
+    char out[CLIENT_ADDR_MAX];
+    const char *trusted = "127.0.0.1, ::1";
+    /* chatd on "::": HAProxy on 127.0.0.1 arrives as ::ffff:127.0.0.1 */
+    assert_true(client_addr_listed("::ffff:127.0.0.1", trusted));
+    assert_true(client_addr_listed("127.0.0.1", "::ffff:127.0.0.1"));
+    assert_false(client_addr_listed("::ffff:127.0.0.2", trusted));
+    client_addr_pick("::ffff:127.0.0.1", "203.0.113.9", trusted, out, sizeof(out));
+    assert_string_equal(out, "203.0.113.9");
+    client_addr_pick("::ffff:192.0.2.1", "203.0.113.9", trusted, out, sizeof(out));
+    assert_string_equal(out, "192.0.2.1"); /* untrusted, and counted as IPv4 */
+    client_addr_pick("::ffff:127.0.0.1", "::ffff:203.0.113.9", trusted, out, sizeof(out));
+    assert_string_equal(out, "203.0.113.9");
+    assert_true(client_addr_forwarded_https("::ffff:127.0.0.1", "https", trusted));
+    client_addr_normalise("2001:db8::ffff:1.2.3.4", out, sizeof(out));
+    assert_string_equal(out, "2001:db8::ffff:1.2.3.4"); /* not mapped */
+}
+
+static void ipv6_clients_are_limited_by_their_64(void **state) {
+    (void)state;
+    char a[CLIENT_ADDR_MAX], b[CLIENT_ADDR_MAX];
+    client_addr_limit_key("2001:db8:1:2:aaaa::1", a, sizeof(a));
+    client_addr_limit_key("2001:db8:1:2:bbbb:cccc:dddd:eeee", b, sizeof(b));
+    assert_string_equal(a, "2001:db8:1:2::/64");
+    assert_string_equal(a, b);
+    client_addr_limit_key("2001:db8:1:3::1", b, sizeof(b));
+    assert_string_equal(b, "2001:db8:1:3::/64");
+    client_addr_limit_key("::1", a, sizeof(a));
+    assert_string_equal(a, "::/64");
+    client_addr_limit_key("203.0.113.9", a, sizeof(a));
+    assert_string_equal(a, "203.0.113.9");
+    client_addr_limit_key("::ffff:203.0.113.9", a, sizeof(a));
+    assert_string_equal(a, "203.0.113.9");
+    client_addr_limit_key("unknown", a, sizeof(a));
+    assert_string_equal(a, "unknown");
+}
+
 static void rate_and_session_index_keys(void **state) {
     (void)state;
     char out[STORE_KEY_MAX];
@@ -96,6 +134,8 @@ int main(void) {
         cmocka_unit_test(the_peer_counts_unless_it_is_a_trusted_proxy),
         cmocka_unit_test(trusted_list_matches_whole_entries),
         cmocka_unit_test(forwarded_https_only_from_a_trusted_proxy),
+        cmocka_unit_test(mapped_ipv4_peers_are_their_ipv4_address),
+        cmocka_unit_test(ipv6_clients_are_limited_by_their_64),
         cmocka_unit_test(rate_and_session_index_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

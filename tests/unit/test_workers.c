@@ -1,7 +1,8 @@
 /*
  * Unit tests for workers.c on a real libevent loop: work() runs off the loop
  * thread, done() runs on it exactly once per job, workers_free() cancels the
- * jobs not started, workers_pending() counts, and the threads run at the
+ * jobs not started, workers_pending() counts, a bounded queue refuses and
+ * workers_cancel() withdraws a queued job, and the threads run at the
  * priority asked for (SCHED_IDLE, or nice 10). Every wait for a result has
  * a 10 s watchdog instead of a sleep; the one pause (200 ms in
  * open_gate_later) only gives workers_free() time to reach its join.
@@ -257,6 +258,43 @@ static void test_free_delivers_finished_jobs(void **state) {
     }
 }
 
+static void test_full_queue_refuses_and_cancel_withdraws(void **state) {
+    struct ctx *c = *state;
+    c->w = workers_new(c->base, 1, WORKERS_PRIORITY_IDLE);
+    assert_non_null(c->w);
+    workers_set_max_queued(c->w, 3);
+    /* Job 0 occupies the only thread; three queue, the next is refused. */
+    atomic_store(&c->jobs[0].block, true);
+    assert_int_equal(submit(c, 0), 0);
+    wait_until(c, first_started);
+    for (int i = 1; i <= 3; i++)
+        assert_int_equal(submit(c, i), 0);
+    assert_int_equal(submit(c, 4), WORKERS_FULL);
+    assert_int_equal(workers_pending(c->w), 4);
+    /* A started job cannot be withdrawn; a queued one can, once. */
+    assert_false(workers_cancel(c->w, &c->jobs[0]));
+    assert_true(workers_cancel(c->w, &c->jobs[2]));
+    assert_false(workers_cancel(c->w, &c->jobs[2]));
+    assert_false(workers_cancel(c->w, &c->jobs[4])); /* never queued */
+    assert_int_equal(submit(c, 4), 0);               /* its place is free again */
+    pthread_mutex_lock(&c->lock);
+    c->gate_open = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    c->expect_done = 5;
+    run_loop(c);
+    for (int i = 0; i <= 4; i++) {
+        struct job_rec *j = &c->jobs[i];
+        assert_int_equal(j->done_calls, 1);
+        assert_true(j->done_on_loop);
+        assert_int_equal(j->cancelled, i == 2);
+        assert_int_equal(atomic_load(&j->work_calls), i == 2 ? 0 : 1);
+    }
+    workers_free(c->w);
+    c->w = NULL;
+    assert_int_equal(c->done_total, 5);
+}
+
 static void test_free_null(void **state) {
     (void)state;
     workers_free(NULL);
@@ -338,6 +376,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_many_jobs, ctx_setup, ctx_teardown),
         cmocka_unit_test_setup_teardown(test_free_cancels_queued_jobs, ctx_setup, ctx_teardown),
         cmocka_unit_test_setup_teardown(test_free_delivers_finished_jobs, ctx_setup, ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_full_queue_refuses_and_cancel_withdraws, ctx_setup,
+                                        ctx_teardown),
         cmocka_unit_test(test_free_null),
         cmocka_unit_test_setup_teardown(test_free_idle_pool, ctx_setup, ctx_teardown),
         cmocka_unit_test_setup_teardown(test_priority_idle, ctx_setup, ctx_teardown),
