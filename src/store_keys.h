@@ -8,8 +8,10 @@
  *   rooms                        set: the names of the rooms created
  *   user-sessions:<userId>       sorted set: session hashes, scored by login time (ms)
  *   rate:<limit>:<subject>       string: hits in the current window, PX window
- * and one pub/sub channel:
+ * one pub/sub channel:
  *   chatd:sessions-ended         the token hashes of sessions just ended
+ * and one sharded pub/sub channel per room, in the slot of its stream:
+ *   room:{<room>}:doorbell       rung (SPUBLISH) after each append
  * Each function writes a NUL-terminated key into out and returns its length,
  * or -1 when it does not fit in size bytes.
  */
@@ -27,6 +29,7 @@ int store_key_session(char *out, size_t size, const char *token_hash);
 int store_key_room_messages(char *out, size_t size, const char *room);
 int store_key_user_sessions(char *out, size_t size, const char *user_id);
 int store_key_rate(char *out, size_t size, const char *limit, const char *subject);
+int store_key_room_doorbell(char *out, size_t size, const char *room);
 int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,
                          const char *client_msg_id);
 
