@@ -222,7 +222,7 @@ void store_doorbell_unwatch(struct store_doorbell *w) {
     struct bell_node *n = w->node >= 0 ? d->nodes[w->node] : NULL;
     if (n) {
         if (w->state != BELL_UNSUBSCRIBED) send_to(n, "SUNSUBSCRIBE", w->channel);
-        n->watching--;
+        if (--n->watching == 0) check_soon(d); /* closes the idle connection */
     }
     tdelete(w->channel, &d->by_channel, channel_compare);
     if (w->prev) w->prev->next = w->next;
