@@ -9,7 +9,7 @@
 #                       [-c CONNECTIONS] [-n "N..."] [-W "WORKERS..."] [-o DIR]
 #
 #   -q  quick run: -d 3 -r 1 -n 1000, a smaller history  (BENCH_QUICK=1)
-#   -s  scenarios, of: send cluster history fanout login haproxy failover
+#   -s  scenarios, of: send cluster history fanout login haproxy failover rooms
 #                                                 (BENCH_SCENARIOS, default all)
 #   -d  seconds per throughput run                (BENCH_DURATION, default 10)
 #   -r  rounds; contenders alternate their order, medians are reported
@@ -20,6 +20,7 @@
 #   -o  where the results go                      (BENCH_OUT, default bench/runs)
 #   BENCH_PLOTS  where the PNG plots go ("" for none; default beside the results)
 #   BENCH_MESSAGES, BENCH_GAP_MS  fanout: messages per run (20), ms between them (500)
+#   BENCH_ROOMS, BENCH_ROOMS_MESSAGES  rooms: rooms with a stream (10000), messages (200)
 #   BENCH_HISTORY  messages in the history scenario (default 200000, quick 20000)
 #   BENCH_LOGIN_CONNECTIONS  login: connections of the login storm (4)
 #   BENCH_LOGIN_RATE  login: the paced sends' rate per second (default: half
@@ -48,7 +49,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/nchan.sh disable=SC1091
 . "$root/bench/nchan.sh"
 
-all_scenarios="send cluster history fanout login haproxy failover"
+all_scenarios="send cluster history fanout login haproxy failover rooms"
 quick=${BENCH_QUICK:-0}
 scenarios=${BENCH_SCENARIOS:-$all_scenarios}
 duration=${BENCH_DURATION:-}
