@@ -63,12 +63,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
 
 static void send_auth(struct shard_conn *sc, const struct conn_auth *auth) {
     if (!auth || !auth->password || !auth->password[0]) return;
-    const char *argv[] = {"AUTH", auth->user, auth->password};
     bool with_user = auth->user && auth->user[0];
+    const char *argv[] = {"AUTH", with_user ? auth->user : auth->password, auth->password};
     size_t len;
-    char *cmd = with_user ? resp_format_argv(&len, 3, argv, NULL)
-                          : resp_format_argv(&len, 2, (const char *[]){"AUTH", auth->password},
-                                             NULL);
+    char *cmd = resp_format_argv(&len, with_user ? 3 : 2, argv, NULL);
     if (cmd) shard_conn_send(sc, cmd, len);
     free(cmd);
 }
