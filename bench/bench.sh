@@ -21,6 +21,7 @@
 #   BENCH_PLOTS  where the PNG plots go ("" for none; default beside the results)
 #   BENCH_MESSAGES, BENCH_GAP_MS  fanout: messages per run (20), ms between them (500)
 #   BENCH_ROOMS, BENCH_ROOMS_MESSAGES  rooms: rooms with a stream (10000), messages (200)
+#   BENCH_ROOMS_CLUSTER  rooms: rooms over three chatd on the cluster (100000)
 #   BENCH_HISTORY  messages in the history scenario (default 200000, quick 20000)
 #   BENCH_LOGIN_CONNECTIONS  login: connections of the login storm (4)
 #   BENCH_LOGIN_RATE  login: the paced sends' rate per second (default: half
