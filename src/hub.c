@@ -16,6 +16,7 @@
 
 #define READ_COUNT 1000     /* messages per read at most */
 #define RETRY_MS 200        /* after a failed read */
+#define RECHECK_MS 1000     /* a room rung in the last period is read once more */
 
 struct room;
 
@@ -37,6 +38,7 @@ struct room {
     bool started;             /* last_id is known */
     bool busy;                /* a Redis call is in flight */
     bool rang;                /* the doorbell rang during that call: read again after it */
+    bool rung_lately;         /* rang since the last recheck */
     int delivering;           /* nested deliveries in progress */
     size_t nremoved;          /* subscribers marked removed, not yet unlinked */
     struct hub_sub *subs;
@@ -52,6 +54,7 @@ struct hub {
     struct store_doorbells *bells;  /* one subscriber connection per master */
     struct room *rooms;
     void *by_name;                  /* tsearch tree of the rooms' names */
+    struct event *recheck_ev;       /* reads the rooms rung lately once more */
     hub_delivered_fn *on_delivered; /* after every subscriber had a message, or NULL */
     void *delivered_arg;            /* its argument */
 };
@@ -211,7 +214,25 @@ static void catch_up(struct room *rm) {
     rm->busy = true;
 }
 
-static void on_doorbell(void *owner) { catch_up(owner); }
+static void on_doorbell(void *owner) {
+    struct room *rm = owner;
+    rm->rung_lately = true;
+    catch_up(rm);
+}
+
+/* A ring can reach a reader before its message can be read (an append
+ * resent after a redirect behind its ring): each room rung in the last
+ * period is read once more, so such a message waits at most two periods.
+ * Idle rooms cost nothing here. */
+static void on_recheck(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct hub *h = arg;
+    for (struct room *rm = h->rooms; rm; rm = rm->next) {
+        if (!rm->rung_lately) continue;
+        rm->rung_lately = false;
+        catch_up(rm);
+    }
+}
 
 static void on_latest(enum store_status st, const struct message *msgs, size_t n, void *arg) {
     struct room *rm = arg;
@@ -317,7 +338,11 @@ struct hub *hub_new(struct event_base *base, struct store *store, int redis_time
     if (!h) return NULL;
     *h = (struct hub){.base = base, .store = store};
     h->bells = store_doorbells_new(store, on_doorbell);
-    if (!h->bells) {
+    h->recheck_ev = event_new(base, -1, EV_PERSIST, on_recheck, h);
+    struct timeval tv = {RECHECK_MS / 1000, (RECHECK_MS % 1000) * 1000};
+    if (!h->bells || !h->recheck_ev || event_add(h->recheck_ev, &tv) < 0) {
+        if (h->recheck_ev) event_free(h->recheck_ev);
+        store_doorbells_free(h->bells);
         free(h);
         return NULL;
     }
@@ -341,5 +366,6 @@ void hub_free(struct hub *h) {
         if (!rm->busy) room_free(rm); /* else its pending read frees it */
     }
     store_doorbells_free(h->bells);
+    event_free(h->recheck_ev);
     free(h);
 }
