@@ -9,7 +9,7 @@
 #                       [-c CONNECTIONS] [-n "N..."] [-W "WORKERS..."] [-o DIR]
 #
 #   -q  quick run: -d 3 -r 1 -n 1000, a smaller history  (BENCH_QUICK=1)
-#   -s  scenarios, of: send cluster history fanout login haproxy failover
+#   -s  scenarios, of: send cluster history fanout login haproxy failover rooms
 #                                                 (BENCH_SCENARIOS, default all)
 #   -d  seconds per throughput run                (BENCH_DURATION, default 10)
 #   -r  rounds; contenders alternate their order, medians are reported
@@ -22,6 +22,8 @@
 #   BENCH_MESSAGES, BENCH_GAP_MS  fanout: messages per run (20), ms between them (500)
 #   BENCH_FANOUT_CONTENDERS  fanout: the contenders (default all), e.g.
 #                "chatd chatd-lb3": one chatd direct and three behind HAProxy
+#   BENCH_ROOMS, BENCH_ROOMS_MESSAGES  rooms: rooms with a stream (10000), messages (200)
+#   BENCH_ROOMS_CLUSTER  rooms: rooms over three chatd on the cluster (100000)
 #   BENCH_HISTORY  messages in the history scenario (default 200000, quick 20000)
 #   BENCH_LOGIN_CONNECTIONS  login: connections of the login storm (4)
 #   BENCH_LOGIN_RATE  login: the paced sends' rate per second (default: half
@@ -53,7 +55,7 @@ export $(unlimited_lb_env)
 # shellcheck source=bench/nchan.sh disable=SC1091
 . "$root/bench/nchan.sh"
 
-all_scenarios="send cluster history fanout login haproxy failover"
+all_scenarios="send cluster history fanout login haproxy failover rooms"
 quick=${BENCH_QUICK:-0}
 scenarios=${BENCH_SCENARIOS:-$all_scenarios}
 duration=${BENCH_DURATION:-}
@@ -80,11 +82,11 @@ while getopts 'qs:d:r:c:n:W:o:h' opt; do
     n) counts=$OPTARG ;;
     W) nchan_workers=$OPTARG ;;
     o) out_dir=$OPTARG ;;
-    *) bench_usage 7,33 ;;
+    *) bench_usage 7,35 ;;
     esac
 done
 shift $((OPTIND - 1))
-(($# == 0)) || bench_usage 7,33
+(($# == 0)) || bench_usage 7,35
 if ((quick)); then
     duration=${duration:-3} rounds=${rounds:-1} counts=${counts:-1000} history=${history:-20000}
 fi

@@ -195,6 +195,19 @@ if [[ -n $(med history chatd-full rss_growth_kb) ]]; then
         "$(awk -v a="$(med history chatd-full rss_growth_kb)" -v b="$(med history chatd-tenth rss_growth_kb)" \
             'BEGIN {print (a - b) / 1024}')" "<=" 1 MB
 fi
+absolute "rooms: Redis clients with one stream on each of ${BENCH_ROOMS:-10000} rooms (2 x 1 master + the seed's and the sessions' connections)" \
+    "$(med rooms Nrooms redis_clients)" "<=" 4 clients
+ratio "rooms: delivery p99 into a random room of ${BENCH_ROOMS:-10000} / of 1 room" \
+    "$(med rooms Nrooms p99_ms)" "$(med rooms 1room p99_ms)" "<=" 1.5
+if [[ -n $(med rooms Nrooms rss_growth_kb) ]]; then
+    absolute "rooms: chatd memory per idle room reader" \
+        "$(awk -v a="$(med rooms Nrooms rss_growth_kb)" -v b="$(med rooms Nstreams rss_growth_kb)" \
+            -v n="${BENCH_ROOMS:-10000}" 'BEGIN {print (a - b) / n}')" "<=" 1 KB
+fi
+absolute "rooms: clients added on the 3+3 cluster by ${BENCH_ROOMS_CLUSTER:-100000} rooms over 3 chatd (<= 3 chatd x 3 masters)" \
+    "$(med rooms cluster-3x redis_clients_added)" "<=" 9 clients
+absolute "rooms: delivery p99 into a random room of ${BENCH_ROOMS_CLUSTER:-100000} over 3 chatd on the cluster" \
+    "$(med rooms cluster-3x p99_ms)" - - ms
 paced=$(med login send-paced offered_rps)
 saturated=$(div_of "$(med login send+logins p99_ms)" "$(med login send p99_ms)" ms)
 [[ -z $saturated ]] || saturated="$saturated, requests/s $(div "$(med login send+logins rps)" "$(med login send rps)")"

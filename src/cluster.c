@@ -967,6 +967,21 @@ int cluster_node_address(const struct cluster *c, unsigned n, char *host, size_t
     return snprintf(host, size, "%s", h) < (int)size ? 0 : -1;
 }
 
+int cluster_slot_master(const struct cluster *c, unsigned slot) {
+    if (!c->topology_known && !c->standalone) return -1;
+    int node = cluster_map_master(c->map, slot);
+    return node == CLUSTER_NODE_NONE ? -1 : node;
+}
+
+int cluster_node_at(const struct cluster *c, int index, char *host, size_t size, int *port) {
+    const struct cluster_node *node = cluster_map_node(c->map, index);
+    if (!node) return -1;
+    *port = node->port;
+    return snprintf(host, size, "%s", node->host) < (int)size ? 0 : -1;
+}
+
+void cluster_refresh_soon(struct cluster *c) { request_refresh(c); }
+
 bool cluster_is_standalone(const struct cluster *c) { return c->standalone; }
 int cluster_min_replica_acks(const struct cluster *c) { return c->min_acks < 0 ? 1 : c->min_acks; }
 const struct cluster_stats *cluster_get_stats(const struct cluster *c) { return &c->stats; }

@@ -95,6 +95,16 @@ int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, 
  * not known. host gets at most size bytes. 0, or -1 when there is none. */
 int cluster_node_address(const struct cluster *c, unsigned n, char *host, size_t size,
                          int *port);
+/* The index of the master serving slot in the latest topology (a
+ * standalone node serves every slot), or -1 while it is not known. Indices
+ * stay the same node's for the cluster's life. */
+int cluster_slot_master(const struct cluster *c, unsigned slot);
+/* The address of the node at index (as cluster_slot_master gives it); 0,
+ * or -1 when there is none. host gets at most size bytes. */
+int cluster_node_at(const struct cluster *c, int index, char *host, size_t size, int *port);
+/* Asks for a topology refresh soon (bursts collapse into one), e.g. after a
+ * subscriber connection learned that a slot moved. */
+void cluster_refresh_soon(struct cluster *c);
 /* The credentials for such a connection; they live as long as c. */
 const struct conn_auth *cluster_auth(const struct cluster *c);
 

@@ -3,6 +3,8 @@
 
 #include <event2/event.h>
 #include <inttypes.h>
+#include <search.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +12,11 @@
 
 #include "log.h"
 #include "store.h"
+#include "store_doorbell.h"
 
-#define READ_BLOCK_MS 5000  /* XREAD BLOCK time; the read is re-armed after it */
 #define READ_COUNT 1000     /* messages per read at most */
 #define RETRY_MS 200        /* after a failed read */
+#define RECHECK_MS 1000     /* a room rung in the last period is read once more */
 
 struct room;
 
@@ -29,15 +32,18 @@ struct hub_sub {
 };
 
 struct room {
+    char name[128];           /* first: the rooms tree's key, found again with offsetof */
     struct hub *hub;          /* NULL once the hub is gone */
-    char name[128];
     char last_id[64];         /* the reader continues after this id */
     bool started;             /* last_id is known */
     bool busy;                /* a Redis call is in flight */
+    bool rang;                /* the doorbell rang during that call: read again after it */
+    bool rung_lately;         /* rang since the last recheck */
     int delivering;           /* nested deliveries in progress */
     size_t nremoved;          /* subscribers marked removed, not yet unlinked */
     struct hub_sub *subs;
     size_t nsubs;
+    struct store_doorbell *bell; /* the room's doorbell, watched while it has subscribers */
     struct event *retry_ev;
     struct room *prev, *next;
 };
@@ -45,13 +51,16 @@ struct room {
 struct hub {
     struct event_base *base;
     struct store *store;
-    int redis_timeout_ms;
+    struct store_doorbells *bells;  /* one subscriber connection per master */
     struct room *rooms;
+    void *by_name;                  /* tsearch tree of the rooms' names */
+    struct event *recheck_ev;       /* reads the rooms rung lately once more */
     hub_delivered_fn *on_delivered; /* after every subscriber had a message, or NULL */
     void *delivered_arg;            /* its argument */
 };
 
-static void read_next(struct room *rm);
+static void catch_up(struct room *rm);
+static void release_if_unused(struct room *rm);
 static void start_reader(struct room *rm);
 
 /* Reads the decimal number at *s (0 when there is none) and moves past it
@@ -73,9 +82,12 @@ int hub_id_compare(const char *a, const char *b) {
     return aseq < bseq ? -1 : aseq > bseq;
 }
 
+static int name_compare(const void *a, const void *b) { return strcmp(a, b); }
+
 static void room_unlink(struct room *rm) {
     struct hub *h = rm->hub;
     if (!h) return;
+    tdelete(rm->name, &h->by_name, name_compare);
     if (rm->prev) rm->prev->next = rm->next;
     else h->rooms = rm->next;
     if (rm->next) rm->next->prev = rm->prev;
@@ -83,6 +95,7 @@ static void room_unlink(struct room *rm) {
 
 static void room_free(struct room *rm) {
     room_unlink(rm);
+    store_doorbell_unwatch(rm->bell);
     if (rm->retry_ev) event_free(rm->retry_ev);
     free(rm);
 }
@@ -135,6 +148,7 @@ static void on_ready_event(evutil_socket_t fd, short what, void *arg) {
     rm->delivering++;
     tell_ready(sub);
     if (--rm->delivering == 0) sweep(rm);
+    release_if_unused(rm);
 }
 
 /* Hands one message to every subscriber that is ready. */
@@ -148,7 +162,7 @@ static void deliver(struct room *rm, const struct message *m) {
 static void on_retry(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     struct room *rm = arg;
-    if (rm->started) read_next(rm);
+    if (rm->started) catch_up(rm);
     else start_reader(rm);
 }
 
@@ -157,12 +171,12 @@ static void retry_later(struct room *rm) {
     evtimer_add(rm->retry_ev, &tv);
 }
 
-/* The reader stops when its room has no subscriber; a later subscriber
- * starts it afresh from the room's newest id. */
+/* A room without subscribers is freed (its doorbell unwatched); a later
+ * subscriber starts it afresh from the room's newest id. Called only where
+ * no Redis call and no delivery of the room is running. */
 static bool keep_reading(struct room *rm) {
     if (rm->hub && rm->nsubs > 0) return true;
-    rm->started = false;
-    if (!rm->hub) room_free(rm); /* the hub is gone: free after the last read */
+    room_free(rm);
     return false;
 }
 
@@ -181,17 +195,43 @@ static void on_read(enum store_status st, const struct message *msgs, size_t n, 
         snprintf(rm->last_id, sizeof(rm->last_id), "%s", msgs[i].id);
     }
     if (--rm->delivering == 0) sweep(rm);
-    if (keep_reading(rm)) read_next(rm);
+    if (!keep_reading(rm)) return;
+    if (n == READ_COUNT || rm->rang) catch_up(rm); /* more, or rung meanwhile */
 }
 
-static void read_next(struct room *rm) {
-    struct hub *h = rm->hub;
-    if (store_room_read(h->store, rm->name, rm->last_id, READ_COUNT, READ_BLOCK_MS,
-                        READ_BLOCK_MS + h->redis_timeout_ms, on_read, rm) < 0) {
+/* Reads what the room got after last_id (a non-blocking read on the pooled
+ * connections); a ring while a read runs makes another read after it. */
+static void catch_up(struct room *rm) {
+    if (rm->busy || !rm->started) {
+        rm->rang = true;
+        return;
+    }
+    rm->rang = false;
+    if (store_history_range(rm->hub->store, rm->name, rm->last_id, READ_COUNT, on_read, rm) < 0) {
         retry_later(rm);
         return;
     }
     rm->busy = true;
+}
+
+static void on_doorbell(void *owner) {
+    struct room *rm = owner;
+    rm->rung_lately = true;
+    catch_up(rm);
+}
+
+/* A ring can reach a reader before its message can be read (an append
+ * resent after a redirect behind its ring): each room rung in the last
+ * period is read once more, so such a message waits at most two periods.
+ * Idle rooms cost nothing here. */
+static void on_recheck(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct hub *h = arg;
+    for (struct room *rm = h->rooms; rm; rm = rm->next) {
+        if (!rm->rung_lately) continue;
+        rm->rung_lately = false;
+        catch_up(rm);
+    }
 }
 
 static void on_latest(enum store_status st, const struct message *msgs, size_t n, void *arg) {
@@ -207,20 +247,22 @@ static void on_latest(enum store_status st, const struct message *msgs, size_t n
     rm->delivering++;
     for (struct hub_sub *sub = rm->subs; sub; sub = sub->next) tell_ready(sub);
     if (--rm->delivering == 0) sweep(rm);
-    if (keep_reading(rm)) read_next(rm);
+    if (keep_reading(rm)) catch_up(rm); /* whatever came while the doorbell was not yet heard */
 }
 
+/* Watches the doorbell first, then reads the newest id: a message after
+ * that id rings a bell already watched, or comes with the catch-up that
+ * follows the subscription's confirmation. */
 static void start_reader(struct room *rm) {
-    if (store_room_latest(rm->hub->store, rm->name, on_latest, rm) < 0) {
+    if (!rm->bell) rm->bell = store_doorbell_watch(rm->hub->bells, rm->name, rm);
+    if (!rm->bell || store_room_latest(rm->hub->store, rm->name, on_latest, rm) < 0) {
         retry_later(rm);
         return;
     }
     rm->busy = true;
 }
 
-static struct room *room_get(struct hub *h, const char *name) {
-    for (struct room *rm = h->rooms; rm; rm = rm->next)
-        if (strcmp(rm->name, name) == 0) return rm;
+static struct room *room_new(struct hub *h, const char *name) {
     struct room *rm = calloc(1, sizeof(*rm));
     if (!rm || strlen(name) >= sizeof(rm->name)) {
         free(rm);
@@ -229,7 +271,8 @@ static struct room *room_get(struct hub *h, const char *name) {
     rm->hub = h;
     memcpy(rm->name, name, strlen(name) + 1);
     rm->retry_ev = evtimer_new(h->base, on_retry, rm);
-    if (!rm->retry_ev) {
+    if (!rm->retry_ev || !tsearch(rm->name, &h->by_name, name_compare)) {
+        if (rm->retry_ev) event_free(rm->retry_ev);
         free(rm);
         return NULL;
     }
@@ -239,15 +282,30 @@ static struct room *room_get(struct hub *h, const char *name) {
     return rm;
 }
 
+static struct room *room_get(struct hub *h, const char *name) {
+    char *const *found = tfind(name, &h->by_name, name_compare);
+    if (found) return (struct room *)(void *)(*found - offsetof(struct room, name));
+    return room_new(h, name);
+}
+
+/* Frees the room when its last subscriber left and nothing of it runs. */
+static void release_if_unused(struct room *rm) {
+    if (rm->nsubs == 0 && !rm->busy && rm->delivering == 0) keep_reading(rm);
+}
+
 struct hub_sub *hub_subscribe(struct hub *h, const char *room, hub_event_fn *on_event,
                               hub_ready_fn *on_ready, void *arg) {
     struct room *rm = room_get(h, room);
     struct hub_sub *sub = rm ? calloc(1, sizeof(*sub)) : NULL;
-    if (!sub) return NULL;
+    if (!sub) {
+        if (rm) release_if_unused(rm);
+        return NULL;
+    }
     *sub = (struct hub_sub){.room = rm, .on_event = on_event, .on_ready = on_ready, .arg = arg};
     sub->ready_ev = evtimer_new(h->base, on_ready_event, sub);
     if (!sub->ready_ev) {
         free(sub);
+        release_if_unused(rm);
         return NULL;
     }
     sub->next = rm->subs;
@@ -266,13 +324,28 @@ void hub_unsubscribe(struct hub_sub *sub) {
     struct room *rm = sub->room;
     sub->removed = true;
     if (sub->ready_ev) event_del(sub->ready_ev);
-    if (rm->delivering == 0) sub_unlink(sub); /* else the delivery's sweep does it */
-    else rm->nremoved++;
+    if (rm->delivering > 0) { /* the delivery's sweep unlinks it */
+        rm->nremoved++;
+        return;
+    }
+    sub_unlink(sub);
+    release_if_unused(rm);
 }
 
 struct hub *hub_new(struct event_base *base, struct store *store, int redis_timeout_ms) {
+    (void)redis_timeout_ms; /* reads no longer block: the store's own bound applies */
     struct hub *h = calloc(1, sizeof(*h));
-    if (h) *h = (struct hub){.base = base, .store = store, .redis_timeout_ms = redis_timeout_ms};
+    if (!h) return NULL;
+    *h = (struct hub){.base = base, .store = store};
+    h->bells = store_doorbells_new(store, on_doorbell);
+    h->recheck_ev = event_new(base, -1, EV_PERSIST, on_recheck, h);
+    struct timeval tv = {RECHECK_MS / 1000, (RECHECK_MS % 1000) * 1000};
+    if (!h->bells || !h->recheck_ev || event_add(h->recheck_ev, &tv) < 0) {
+        if (h->recheck_ev) event_free(h->recheck_ev);
+        store_doorbells_free(h->bells);
+        free(h);
+        return NULL;
+    }
     return h;
 }
 
@@ -285,10 +358,14 @@ void hub_free(struct hub *h) {
     if (!h) return;
     while (h->rooms) {
         struct room *rm = h->rooms;
-        h->rooms = rm->next;
+        room_unlink(rm);
         rm->prev = rm->next = NULL;
         rm->hub = NULL;
+        store_doorbell_unwatch(rm->bell);
+        rm->bell = NULL;
         if (!rm->busy) room_free(rm); /* else its pending read frees it */
     }
+    store_doorbells_free(h->bells);
+    event_free(h->recheck_ev);
     free(h);
 }

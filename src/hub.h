@@ -1,10 +1,13 @@
 /*
  * hub: server-side fan-out. For each room with local subscribers, one reader
- * follows the room's stream with XREAD BLOCK on a dedicated Redis connection,
- * always from the last id it saw (its start is the room's newest id, read
- * before any subscriber is told it may begin). Each new message is handed
- * to every subscriber of this chatd: a thousand local clients cost one
- * Redis read. The hub hands out messages, never wire frames: each
+ * follows the room's stream, always from the last id it saw (its start is
+ * the room's newest id, read before any subscriber is told it may begin).
+ * It reads (non-blocking, on the pooled connections) when the room's
+ * doorbell rings and whenever the doorbell's subscription is confirmed
+ * (store_doorbell.h): Redis connections grow with the masters, not with
+ * the rooms. Each new message is handed to every subscriber of this
+ * chatd: a thousand local clients cost one Redis read. The hub hands out
+ * messages, never wire frames: each
  * transport frames a message itself, once for all its subscribers (the
  * delivered callback tells when a message's delivery is over).
  *

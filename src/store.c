@@ -243,6 +243,28 @@ static const char append_once_script[] = STORE_TRIM_LUA
     "trim(KEYS[1], KEYS[3], ARGV[4], ARGV[6], ARGV[7])\n"
     "return {1, id}\n";
 
+static void on_rung(redisReply *r, void *arg) { (void)r, (void)arg; }
+
+/* Rings the room's doorbell (store_doorbell.h) after the append that the
+ * caller has just queued: the same slot, so the same master connection
+ * carries it behind the append (and its WAIT), and the send's
+ * acknowledgement waits for no extra round trip. A lost ring costs the
+ * readers latency only, never a message. */
+static void ring_doorbell(struct store *s, const char *room) {
+    char channel[STORE_KEY_MAX];
+    if (store_key_room_doorbell(channel, sizeof(channel), room) < 0) return;
+    const char *argv[] = {"SPUBLISH", channel, ""};
+    store_command(s, STORE_ACK_PLAIN, channel, on_rung, NULL, 3, argv, NULL);
+}
+
+/* Sends the append (freeing op when it cannot), then rings the doorbell. */
+static int send_append(struct store *s, struct store_op *op, const char *room, const char *key,
+                       int argc, const char **argv, const size_t *lens) {
+    if (send_op(s, op, on_appended, STORE_ACK_DURABLE, key, argc, argv, lens) < 0) return -1;
+    ring_doorbell(s, room);
+    return 0;
+}
+
 int store_message_append(struct store *s, const char *room, const struct message *m,
                          const char *client_msg_id, store_message_fn *cb, void *arg) {
     char key[STORE_KEY_MAX], dedup[STORE_KEY_MAX], policy[STORE_KEY_MAX], ts[NUMFMT_MAX + 1],
@@ -264,7 +286,7 @@ int store_message_append(struct store *s, const char *room, const struct message
                               "text", m->text, "timestamp", ts};
         size_t lens[11];
         for (int i = 0; i < 11; i++) lens[i] = i == 8 ? m->text_len : strlen(argv[i]);
-        if (send_op(s, op, on_appended, STORE_ACK_DURABLE, key, 11, argv, lens) < 0) return -1;
+        if (send_append(s, op, room, key, 11, argv, lens) < 0) return -1;
         store_trim_sometimes(s, room, ts);
         return 0;
     }
@@ -273,7 +295,7 @@ int store_message_append(struct store *s, const char *room, const struct message
                           m->name, m->text, ts, ttl, trim.max_messages, trim.max_age};
     size_t lens[13];
     for (int i = 0; i < 13; i++) lens[i] = i == 8 ? m->text_len : strlen(argv[i]);
-    return send_op(s, op, on_appended, STORE_ACK_DURABLE, key, 13, argv, lens);
+    return send_append(s, op, room, key, 13, argv, lens);
 }
 
 /* Whether field k is name (as strcmp sees it: up to its first NUL). */

@@ -11,8 +11,10 @@
  *   user-sessions:<userId>       sorted set: session hashes, scored by login time (ms)
  *   rate:<limit>:<subject>       string: hits in the current window, PX window
  *   login-known:<email>:<address> string "1": that address logged in, EX session ttl
- * and one pub/sub channel:
+ * one pub/sub channel:
  *   chatd:sessions-ended         the token hashes of sessions just ended
+ * and one sharded pub/sub channel per room, in the slot of its stream:
+ *   room:{<room>}:doorbell       rung (SPUBLISH) after each append
  * Each function writes a NUL-terminated key into out and returns its length,
  * or -1 when it does not fit in size bytes.
  */
@@ -33,6 +35,7 @@ int store_key_user_rooms(char *out, size_t size, const char *user_id);
 int store_key_rate(char *out, size_t size, const char *limit, const char *subject);
 int store_key_room_retention(char *out, size_t size, const char *room);
 int store_key_login_known(char *out, size_t size, const char *email, const char *address);
+int store_key_room_doorbell(char *out, size_t size, const char *room);
 int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,
                          const char *client_msg_id);
 

@@ -3,7 +3,8 @@
 # cluster-node-timeout) on free loopback ports and a real chatd (from the
 # build folder $1) in front of it. Runs the API and hostile-input tests
 # against it, then the cluster's own tests (spread, resharding, failover,
-# a silent master, whole-cluster restart, crash-stop-start rounds). Output
+# a silent master, whole-cluster restart, crash-stop-start rounds, many
+# rooms across a failover and a migration). Output
 # is TAP. chatd's periodic topology refresh is turned (almost) off, so that
 # it must learn every change from redirects and errors, and the resharding
 # test can count the MOVED it must see. A second chatd (CHAT_URL2) is the

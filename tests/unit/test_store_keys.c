@@ -92,12 +92,25 @@ static void test_room_hash_tag(void **state) {
     assert_int_equal(slot_for_key(out, (size_t)n), slot_for_key("{lobby}:other", 13));
 }
 
+/* A room's doorbell is a shard channel in the slot of its stream: the
+ * master that appends rings it, and a subscriber of that master hears it. */
+static void test_room_doorbell_shares_the_stream_slot(void **state) {
+    (void)state;
+    char bell[STORE_KEY_MAX], stream[STORE_KEY_MAX];
+    int n = store_key_room_doorbell(bell, sizeof(bell), "team-a");
+    int m = store_key_room_messages(stream, sizeof(stream), "team-a");
+    assert_string_equal(bell, "room:{team-a}:doorbell");
+    assert_int_equal(slot_for_key(bell, (size_t)n), slot_for_key(stream, (size_t)m));
+    assert_int_equal(store_key_room_doorbell(bell, 10, "team-a"), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_user_key),           cmocka_unit_test(test_session_key),
         cmocka_unit_test(test_room_messages_key),  cmocka_unit_test(test_too_small_buffer),
         cmocka_unit_test(test_longest_email_fits), cmocka_unit_test(test_room_hash_tag),
         cmocka_unit_test(test_user_rooms_key),
+        cmocka_unit_test(test_room_doorbell_shares_the_stream_slot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
