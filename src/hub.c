@@ -356,8 +356,9 @@ void hub_set_delivered(struct hub *h, hub_delivered_fn *fn, void *arg) {
 
 void hub_free(struct hub *h) {
     if (!h) return;
-    while (h->rooms) {
-        struct room *rm = h->rooms;
+    struct room *next;
+    for (struct room *rm = h->rooms; rm; rm = next) {
+        next = rm->next;
         room_unlink(rm);
         rm->prev = rm->next = NULL;
         rm->hub = NULL;
