@@ -8,7 +8,7 @@ packages=(
   gcc clang make pkg-config curl
   libevent-dev libhiredis-dev libsodium-dev libjansson-dev libcurl4-openssl-dev
   libcmocka-dev redis-server redis-tools wrk haproxy
-  keepalived iproute2
+  keepalived iproute2 openssl
   chromium
   libclang-rt-14-dev clang-tidy cppcheck valgrind
   nginx libnginx-mod-nchan gnuplot-nox jq
