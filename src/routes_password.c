@@ -61,11 +61,21 @@ static void on_others_ended(enum store_status st, void *arg) {
     password_op_free(op);
 }
 
+static void on_session_kept(enum store_status st, void *arg) {
+    struct password_op *op = arg;
+    if (st != STORE_OK) fail(op, status_error(st));
+    else if (store_sessions_end_others(op->r->srv->store, op->who.id, op->session,
+                                       on_others_ended, op) < 0)
+        fail(op, API_E_UNAVAILABLE);
+}
+
+/* The new password raised the user's version by one: the asking session
+ * takes it, so that it stays valid while every other one is refused. */
 static void on_password_stored(enum store_status st, void *arg) {
     struct password_op *op = arg;
     if (st != STORE_OK) fail(op, routes_store_error(st));
-    else if (store_sessions_end_others(op->r->srv->store, op->who.id, op->session,
-                                       on_others_ended, op) < 0)
+    else if (store_session_set_version(op->r->srv->store, op->session, &op->who,
+                                       op->user.password_version + 1, on_session_kept, op) < 0)
         fail(op, API_E_UNAVAILABLE);
 }
 

@@ -99,6 +99,12 @@ int store_session_get(struct store *s, const char *token_hash, int ttl, store_se
  * was deleted but the end could not be announced). */
 int store_session_delete(struct store *s, const char *token_hash, store_status_fn *cb,
                          void *arg);
+/* Rewrites the session of token_hash for u with the password version
+ * version, keeping its lifetime (SET ... KEEPTTL XX): the session that
+ * changed the password stays valid. STORE_NOT_FOUND when it ended. */
+int store_session_set_version(struct store *s, const char *token_hash,
+                              const struct session_user *u, long long version,
+                              store_status_fn *cb, void *arg);
 /* Workflow: ends every session of a user except keep_hash's: reads the
  * user's index (one command), then for each other session, concurrently,
  * deletes it, announces its end and removes its index entry (three

@@ -322,6 +322,39 @@ int store_session_create(struct store *s, const char *token_hash, const struct s
     return 0;
 }
 
+/* Rewriting a session with a new password version (its lifetime kept). */
+struct session_version_op {
+    store_status_fn *cb;
+    void *arg;
+};
+
+static void on_session_versioned(redisReply *r, void *arg) {
+    struct session_version_op *op = arg;
+    enum store_status st = status_of(r);
+    if (st == STORE_OK && r->type == REDIS_REPLY_NIL) st = STORE_NOT_FOUND;
+    op->cb(st, op->arg);
+    free(op);
+}
+
+int store_session_set_version(struct store *s, const char *token_hash,
+                              const struct session_user *u, long long version,
+                              store_status_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX], value[512];
+    int n = snprintf(value, sizeof(value), SESSION_FORMAT_TAG "\n%s\n%s\n%s\n%lld", u->id,
+                     u->email, u->name, version);
+    if (n < 0 || (size_t)n >= sizeof(value) || store_key_session(key, sizeof(key), token_hash) < 0)
+        return -1;
+    struct session_version_op *op = calloc(1, sizeof(*op));
+    if (!op) return -1;
+    *op = (struct session_version_op){cb, arg};
+    const char *argv[] = {"SET", key, value, "KEEPTTL", "XX"};
+    if (store_command(s, STORE_ACK_DURABLE, key, on_session_versioned, op, 5, argv, NULL) < 0) {
+        free(op);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- reading a session ---- */
 
 /* One session read: a GETEX in flight, or an answer from the cache waiting

@@ -79,6 +79,27 @@ static void password_change_ends_every_other_session(void **state) {
     chat_user_cleanup(&u);
 }
 
+/* The session that changed the password takes the new password version:
+ * a chatd without the session cache (CHAT_NOCACHE_URL), which reads every
+ * session from Redis, still takes it. */
+static void the_changing_session_outlives_its_password_change(void **state) {
+    (void)state;
+    const char *nocache = getenv("CHAT_NOCACHE_URL");
+    assert_non_null(nocache);
+    chat_user u;
+    chat_client *a = test_new_user("pw-keep", &u);
+    assert_non_null(a);
+    struct http_result r;
+    assert_int_equal(change_password(chat_client_token(a), PASSWORD, NEW_PASSWORD, &r), 204);
+    test_http_result_free(&r);
+    chat_client *same = chat_client_new(nocache);
+    assert_int_equal(chat_client_set_token(same, chat_client_token(a)), CHAT_OK);
+    assert_int_equal(chat_send(same, "still logged in", NULL), CHAT_OK);
+    chat_client_free(same);
+    chat_client_free(a);
+    chat_user_cleanup(&u);
+}
+
 static void password_change_needs_the_old_password_and_a_session(void **state) {
     (void)state;
     chat_user u;
@@ -234,6 +255,7 @@ static void unknown_email_and_wrong_password_look_alike(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(password_change_ends_every_other_session),
+        cmocka_unit_test(the_changing_session_outlives_its_password_change),
         cmocka_unit_test(password_change_needs_the_old_password_and_a_session),
         cmocka_unit_test(a_login_that_raced_a_password_change_is_refused),
         cmocka_unit_test(logout_and_expiry_leave_the_index),
