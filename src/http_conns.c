@@ -166,9 +166,11 @@ static void on_closed(struct evhttp_connection *evcon, void *arg) {
     if (fn) fn(fn_arg);
 }
 
-/* Watches what evhttp writes to a connection for its own 413 page. */
+/* Watches what evhttp writes to a connection for its own 413 page, which
+ * it writes while a request is still being read (before chatd's handler). */
 static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg) {
     struct conn_slot *s = arg;
+    if (!s->reading) return; /* chatd's own replies */
     struct bufferevent *bev = s->evcon ? evhttp_connection_get_bufferevent(s->evcon) : NULL;
     if (!bev || bufferevent_get_output(bev) != buf) return; /* the slot went to another */
     if (http_refusal_replace(buf, info, bev, s->t)) evbuffer_remove_cb(buf, on_output, arg);
