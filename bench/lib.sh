@@ -152,6 +152,22 @@ start_chatds() {
     done
 }
 
+# start_app_chatds BINARY LOG_PREFIX REDIS_PORT [more chatd flags]: three
+# chatd on ports of their own, as the app hosts behind HAProxy
+# (deploy/haproxy.cfg's CHATD1..CHATD3); logs in LOG_PREFIX<i>.log. Sets
+# APP_ADDRS (host:port each) and APP_PIDS.
+start_app_chatds() {
+    local bin=$1 prefix=$2 redis=$3 i port
+    shift 3
+    APP_ADDRS=() APP_PIDS=()
+    for i in 1 2 3; do
+        port=$(free_port)
+        start_chatd "$bin" "$prefix$i.log" "$port" "$redis" "$@" || return 1
+        APP_ADDRS+=("127.0.0.1:$port")
+        APP_PIDS+=("$CHATD_PID")
+    done
+}
+
 # listening_at_least PORT N: N or more sockets listen on PORT.
 listening_at_least() { (($(listeners "$1") >= $2)); }
 

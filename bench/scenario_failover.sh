@@ -34,19 +34,15 @@ failover_round() {
 }
 
 scenario_failover() {
-    local timeout i port round lb_port stats tokens signal
+    local timeout i round lb_port stats tokens signal
     local -a apps urls
     haproxy_maxconn
     for timeout in ${BENCH_FAILOVER_TIMEOUTS:-1000 2000 5000}; do
         export CLUSTER_NODE_TIMEOUT=$timeout # also for the "up" after each round
         cluster_up
-        apps=()
-        for i in 1 2 3; do
-            port=$(free_port)
-            start_chatd "$chatd" "$tmp/failover-chatd$i.log" "$port" "$CLUSTER_PORT_BASE" \
-                --log-level warn || die "chatd $i did not start"
-            apps+=("127.0.0.1:$port")
-        done
+        start_app_chatds "$chatd" "$tmp/failover-chatd" "$CLUSTER_PORT_BASE" --log-level warn ||
+            die "the three chatd did not start"
+        apps=("${APP_ADDRS[@]}")
         lb_port=$(free_port)
         stats=127.0.0.1:$(free_port)
         CHAT_LB_BIND=127.0.0.1:$lb_port CHAT_LB_STATS=$stats \

@@ -87,16 +87,12 @@ lb_subscribers() {
 # shipped config, for N subscribers; sets sub_url, pub_url, server_pid (HAProxy)
 # and pids. It waits until HAProxy sees the three chatd UP.
 fanout_lb() {
-    local n=$1 i port lb_port stats
+    local n=$1 lb_port stats
     local -a apps
-    pids=''
-    for i in 1 2 3; do
-        port=$(free_port)
-        start_chatd "$chatd" "$tmp/fanout-lb-chatd$i.log" "$port" "$redis_port" --log-level warn \
-            --max-streams $((n + 100)) || die "chatd $i behind HAProxy did not start"
-        apps+=("127.0.0.1:$port")
-        pids+="$CHATD_PID "
-    done
+    start_app_chatds "$chatd" "$tmp/fanout-lb-chatd" "$redis_port" --log-level warn \
+        --max-streams $((n + 100)) || die "the three chatd behind HAProxy did not start"
+    apps=("${APP_ADDRS[@]}")
+    pids="${APP_PIDS[*]} "
     lb_port=$(free_port)
     stats=$(free_port)
     [[ $stats != "$lb_port" ]] || stats=$(free_port)

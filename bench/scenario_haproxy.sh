@@ -31,12 +31,9 @@ scenario_haproxy() {
     local -A url stats
     haproxy_maxconn
     cluster_up
-    for i in 1 2 3; do
-        port=$(free_port)
-        start_chatd "$chatd" "$tmp/haproxy-chatd$i.log" "$port" "$CLUSTER_PORT_BASE" \
-            --log-level warn || die "chatd $i did not start"
-        apps+=("127.0.0.1:$port")
-    done
+    start_app_chatds "$chatd" "$tmp/haproxy-chatd" "$CLUSTER_PORT_BASE" --log-level warn ||
+        die "the three chatd did not start"
+    apps=("${APP_ADDRS[@]}")
     dead=127.0.0.1:$(free_port)
     url[direct]=http://${apps[0]}/message/
     for k in 1 2 3; do
