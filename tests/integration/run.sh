@@ -294,13 +294,20 @@ capped_streams=$(free_port) || exit 1
 start_chatd "$top/$build/chatd" "$tmp/capped-streams.log" "$capped_streams" "$redis_port" \
   --max-connections 16 --log-level debug && capped_streams_pid=$CHATD_PID
 stream_pids=()
-for _ in $(seq 1 16); do
-  curl -sN "http://127.0.0.1:$capped_streams/message/stream" >/dev/null 2>&1 & stream_pids+=("$!")
+for i in $(seq 1 16); do
+  curl -sN "http://127.0.0.1:$capped_streams/message/stream" >"$tmp/capped-stream.$i" 2>&1 &
+  stream_pids+=("$!")
 done
+# every stream has started before anything else connects: a request made
+# while they connect could take the sixteenth place and push a stream out
+all_streams_connected() {
+  local i
+  for i in $(seq 1 16); do grep -q ': connected' "$tmp/capped-stream.$i" || return 1; done
+}
 over_limit_streams() {
   curl -s "http://127.0.0.1:$capped_streams/message/" | grep -q '"too_many_connections"'
 }
-if wait_until 10 over_limit_streams &&
+if wait_until 10 all_streams_connected && wait_until 10 over_limit_streams &&
    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$capped_streams/health") == 200 ]]; then
   echo "ok - 16 event streams fill --max-connections 16: 503 too_many_connections, /health still 200"
 else
