@@ -125,7 +125,7 @@ if wait_until 60 grep -q '^ready' "$tmp/idle"; then
     idle=$(pss_kb "$CHATD_PID")
     kb=$(awk -v b="$before" -v i="$idle" 'BEGIN {printf "%.2f", (i - b) / 1000}')
     echo "# chatd PSS $before -> $idle KB with 1,000 idle streams: $kb KB each"
-    if ldd "$build/chatd" | grep -q libasan; then
+    if grep -q libasan <<<"$(ldd "$build/chatd")"; then
         rc=0 what="$what # SKIP the memory figure under ASan"
     else
         awk -v kb="$kb" 'BEGIN {exit !(kb > 0 && kb < 2)}'

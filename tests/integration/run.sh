@@ -185,7 +185,7 @@ start_chatd "$top/$build/chatd" "$tmp/peercap.log" "$peercap" "$redis_port" \
   --max-connections-per-address 3 --trusted-proxies 192.0.2.1 && peercap_pid=$CHATD_PID
 peer_fds=()
 for _ in 1 2 3; do exec {fd}<>"/dev/tcp/127.0.0.1/$peercap" && peer_fds+=("$fd"); done
-peer_full() { curl -s "http://127.0.0.1:$peercap/message/" | grep -q '"too_many_from_address"'; }
+peer_full() { grep -q '"too_many_from_address"' <<<"$(curl -s "http://127.0.0.1:$peercap/message/")"; }
 if wait_until 10 peer_full &&
    grep -q '^Retry-After: 5' <<<"$(curl -s -D - -o /dev/null "http://127.0.0.1:$peercap/message/")" &&
    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$peercap/health") == 200 ]]; then
@@ -268,10 +268,10 @@ for _ in $(seq 1 20); do
   exec {fd}<>"/dev/tcp/127.0.0.1/$capped_conns" && idle_fds+=("$fd")
 done
 over_limit() {
-  curl -s "http://127.0.0.1:$capped_conns/message/" | grep -q '"too_many_connections"'
+  grep -q '"too_many_connections"' <<<"$(curl -s "http://127.0.0.1:$capped_conns/message/")"
 }
 if wait_until 10 over_limit &&
-   curl -s -D - -o /dev/null "http://127.0.0.1:$capped_conns/message/" | grep -q '^Retry-After: 1' &&
+   grep -q '^Retry-After: 1' <<<"$(curl -s -D - -o /dev/null "http://127.0.0.1:$capped_conns/message/")" &&
    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$capped_conns/health") == 200 ]]; then
   echo "ok - over --max-connections: 503 too_many_connections with Retry-After, /health still 200"
 else
@@ -305,7 +305,7 @@ all_streams_connected() {
   for i in $(seq 1 16); do grep -q ': connected' "$tmp/capped-stream.$i" || return 1; done
 }
 over_limit_streams() {
-  curl -s "http://127.0.0.1:$capped_streams/message/" | grep -q '"too_many_connections"'
+  grep -q '"too_many_connections"' <<<"$(curl -s "http://127.0.0.1:$capped_streams/message/")"
 }
 if wait_until 10 all_streams_connected && wait_until 10 over_limit_streams &&
    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$capped_streams/health") == 200 ]]; then
