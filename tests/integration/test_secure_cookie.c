@@ -107,6 +107,10 @@ static void a_planted_plain_cookie_does_not_beat_the_host_cookie(void **state) {
     snprintf(header, sizeof(header), "Cookie: authKey=%s; __Host-authKey=%s", planted, victim);
     me_with_cookie(header, second, sizeof(second));
     assert_string_equal(first, second);
+    /* and when it comes first: neither the first nor the last cookie wins */
+    snprintf(header, sizeof(header), "Cookie: __Host-authKey=%s; authKey=%s", victim, planted);
+    me_with_cookie(header, second, sizeof(second));
+    assert_string_equal(first, second);
 }
 
 static void plain_http_gets_no_secure_cookie(void **state) {
