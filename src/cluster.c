@@ -27,7 +27,7 @@
                                     crashed host resets no connection), so the topology is
                                     read again, from another node */
 
-enum cmd_kind { CMD_PLAIN, CMD_DURABLE, CMD_BLOCKING };
+enum cmd_kind { CMD_PLAIN, CMD_DURABLE };
 
 /* One command from submission until its callback has run and no hiredis
  * callback refers to it any more. */
@@ -50,11 +50,7 @@ struct cmd {
                                     the topology lists fewer healthy replicas */
     bool done;                   /* the caller's callback has run */
     bool parked;                 /* in the parked list */
-    struct conn *dedicated;      /* blocking: its own connection */
-    int dedicated_node;          /* the node it belongs to */
     struct cmd *prev, *next;     /* parked list links */
-    struct cmd *bprev, *bnext;   /* blocking commands in flight */
-    bool in_blocking_list;
 };
 
 /* Durable writes sent on one node's connection since its last WAIT: a single
@@ -81,11 +77,9 @@ struct cluster {
     int nseeds;
     struct cluster_map *map;               /* slots to masters */
     struct conn *conns[CLUSTER_MAP_MAX_NODES];  /* pipelined, by node index */
-    struct conn *idle_blocking[CLUSTER_MAP_MAX_NODES]; /* one spare per node */
     bool topology_known;
     bool standalone;
     struct cmd *parked_head, *parked_tail; /* commands waiting to be (re)sent */
-    struct cmd *blocking;                  /* blocking commands on their connections */
     bool refreshing, refresh_due;          /* a CLUSTER SLOTS is in flight / wanted */
     long long last_refresh_ms;
     long long refresh_sent_ms;             /* when the one in flight was sent */
@@ -180,26 +174,6 @@ static void unpark(struct cmd *cmd) {
     cmd->parked = false;
 }
 
-static void blocking_unlink(struct cmd *cmd) {
-    struct cluster *c = cmd->c;
-    if (!cmd->in_blocking_list) return;
-    if (cmd->bprev) cmd->bprev->bnext = cmd->bnext;
-    else c->blocking = cmd->bnext;
-    if (cmd->bnext) cmd->bnext->bprev = cmd->bprev;
-    cmd->bprev = cmd->bnext = NULL;
-    cmd->in_blocking_list = false;
-}
-
-static void blocking_link(struct cmd *cmd) {
-    struct cluster *c = cmd->c;
-    if (cmd->in_blocking_list) return;
-    cmd->bnext = c->blocking;
-    cmd->bprev = NULL;
-    if (c->blocking) c->blocking->bprev = cmd;
-    c->blocking = cmd;
-    cmd->in_blocking_list = true;
-}
-
 static void park(struct cmd *cmd, long long not_before_ms) {
     struct cluster *c = cmd->c;
     cmd->not_before_ms = not_before_ms;
@@ -219,25 +193,10 @@ static void release(struct cmd *cmd) {
     free(cmd); /* and its fmt */
 }
 
-/* A blocking command's connection goes back to its node's spare slot. */
-static void return_dedicated(struct cmd *cmd) {
-    struct cluster *c = cmd->c;
-    struct conn *conn = cmd->dedicated;
-    cmd->dedicated = NULL;
-    if (!conn) return;
-    int node = cmd->dedicated_node;
-    if (!c->closing && conn_is_up(conn) && conn_pending(conn) == 0 && !c->idle_blocking[node])
-        c->idle_blocking[node] = conn;
-    else
-        bury(c, conn);
-}
-
 static void finish(struct cmd *cmd, redisReply *reply) {
     if (cmd->done) return;
     cmd->done = true;
     unpark(cmd);
-    blocking_unlink(cmd);
-    if (cmd->kind == CMD_BLOCKING) return_dedicated(cmd);
     if (!reply) cmd->c->stats.failures++;
     cmd->cb(reply, cmd->arg);
     release(cmd);
@@ -371,12 +330,7 @@ static void on_cmd_reply(struct conn *conn, redisReply *reply, void *privdata) {
         release(cmd);
         return;
     }
-    blocking_unlink(cmd);
     if (!reply) { /* lost with its connection: find out where to go, then resend */
-        if (cmd->kind == CMD_BLOCKING && cmd->dedicated) { /* that connection is gone */
-            bury(cmd->c, cmd->dedicated); /* freed outside its own callback */
-            cmd->dedicated = NULL;
-        }
         request_refresh(cmd->c);
         retry_later(cmd, backoff_ms(cmd->retries++));
         return;
@@ -499,15 +453,6 @@ static struct conn *conn_for_node(struct cluster *c, int node) {
     return c->conns[node];
 }
 
-static struct conn *dedicated_for_node(struct cluster *c, int node) {
-    struct conn *conn = c->idle_blocking[node];
-    c->idle_blocking[node] = NULL;
-    if (conn && conn_is_up(conn)) return conn;
-    if (conn) bury(c, conn);
-    const struct cluster_node *n = cluster_map_node(c->map, node);
-    return conn_new(c->base, n->host, n->port, &c->opts.auth, 0, NULL, NULL);
-}
-
 /* Sends cmd on node's conn (with ASKING before it; a durable write joins the
  * batch of the next WAIT); -1 if refused. */
 static int send_on(struct cmd *cmd, int node, struct conn *conn) {
@@ -546,22 +491,13 @@ static void dispatch(struct cmd *cmd) {
         park(cmd, 0);
         return;
     }
-    struct conn *conn;
-    if (cmd->kind == CMD_BLOCKING) {
-        if (cmd->dedicated && cmd->dedicated_node != node) return_dedicated(cmd);
-        if (!cmd->dedicated) cmd->dedicated = dedicated_for_node(c, node);
-        cmd->dedicated_node = node;
-        conn = cmd->dedicated;
-    } else {
-        conn = conn_for_node(c, node);
-    }
+    struct conn *conn = conn_for_node(c, node);
     if (!conn || !conn_is_usable(conn) || send_on(cmd, node, conn) < 0) {
         request_refresh(c);
         park(cmd, conn_now_ms() + RETRY_BASE_MS);
         return;
     }
     unpark(cmd);
-    if (cmd->kind == CMD_BLOCKING) blocking_link(cmd);
 }
 
 /* Sends every parked command that may go now; fails those out of time. */
@@ -715,20 +651,6 @@ static void request_refresh(struct cluster *c) {
 
 /* ---- timers ---- */
 
-/* A blocking command past its bound loses its connection, which fails it:
- * a blocked connection cannot be told to stop waiting. */
-static void expire_blocking(struct cluster *c, long long now) {
-    struct cmd *cmd = c->blocking, *next;
-    for (; cmd; cmd = next) {
-        next = cmd->bnext;
-        if (now < cmd->deadline_ms || !cmd->dedicated) continue;
-        struct conn *conn = cmd->dedicated;
-        blocking_unlink(cmd);
-        cmd->dedicated = NULL;
-        conn_free(conn); /* its callback runs now with NULL: the deadline has passed */
-    }
-}
-
 static void free_graves(struct cluster *c) {
     while (c->ngraves > 0) conn_free(c->graveyard[--c->ngraves]);
 }
@@ -765,7 +687,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     if (!c->refreshing && (c->refresh_due || now - c->last_refresh_ms >= c->opts.refresh_period_ms) &&
         now - c->last_refresh_ms >= REFRESH_MIN_GAP_MS)
         start_refresh(c);
-    expire_blocking(c, now);
     free_graves(c);
     run_parked(c);
 }
@@ -840,28 +761,10 @@ void cluster_free(struct cluster *c) {
     if (!c) return;
     flush_batches(c); /* their WAITs fail below with the connections */
     c->closing = true;
-    for (size_t i = 0; i < CLUSTER_MAP_MAX_NODES; i++) {
+    for (size_t i = 0; i < CLUSTER_MAP_MAX_NODES; i++)
         conn_free(c->conns[i]); /* pending callbacks run with NULL and finish */
-        conn_free(c->idle_blocking[i]);
-    }
     for (int i = 0; i < c->nseeds; i++) conn_free(c->seeds[i].conn);
-    while (c->blocking) {
-        struct cmd *cmd = c->blocking;
-        struct conn *conn = cmd->dedicated;
-        blocking_unlink(cmd);
-        cmd->dedicated = NULL;
-        conn_free(conn); /* its callback finishes it */
-    }
-    while (c->parked_head) {
-        struct cmd *cmd = c->parked_head;
-        if (cmd->dedicated) { /* its callback finishes it */
-            struct conn *conn = cmd->dedicated;
-            unpark(cmd);
-            cmd->dedicated = NULL;
-            conn_free(conn);
-        }
-        finish(cmd, NULL);
-    }
+    while (c->parked_head) finish(c->parked_head, NULL);
     free_graves(c);
     free(c->graveyard);
     if (c->tick_ev) event_free(c->tick_ev);
@@ -929,13 +832,6 @@ int cluster_command_durable(struct cluster *c, const char *key, size_t keylen,
                   argv, argvlen);
 }
 
-int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, int timeout_ms,
-                             cluster_reply_fn *cb, void *arg, int argc, const char **argv,
-                             const size_t *argvlen) {
-    return submit(c, CMD_BLOCKING, slot_for_key(key, keylen), timeout_ms, cb, arg, argc, argv,
-                  argvlen);
-}
-
 const struct conn_auth *cluster_auth(const struct cluster *c) { return &c->opts.auth; }
 
 bool cluster_is_ready(const struct cluster *c) {
@@ -982,6 +878,4 @@ int cluster_node_at(const struct cluster *c, int index, char *host, size_t size,
 
 void cluster_refresh_soon(struct cluster *c) { request_refresh(c); }
 
-bool cluster_is_standalone(const struct cluster *c) { return c->standalone; }
-int cluster_min_replica_acks(const struct cluster *c) { return c->min_acks < 0 ? 1 : c->min_acks; }
 const struct cluster_stats *cluster_get_stats(const struct cluster *c) { return &c->stats; }

@@ -83,12 +83,6 @@ int cluster_command_durable(struct cluster *c, const char *key, size_t keylen,
 int cluster_command_any_node(struct cluster *c, cluster_reply_fn *cb, void *arg, int argc,
                              const char **argv, const size_t *argvlen);
 
-/* The same for a blocking command (XREAD BLOCK ...): it runs on a dedicated
- * connection to the key's master, bounded by timeout_ms instead. */
-int cluster_command_blocking(struct cluster *c, const char *key, size_t keylen, int timeout_ms,
-                             cluster_reply_fn *cb, void *arg, int argc, const char **argv,
-                             const size_t *argvlen);
-
 /* The address of a node for a connection of the caller's own (such as a
  * subscriber's): the n-th, counting round, of the nodes the latest topology
  * lists (masters and replicas), or of the seed nodes while the topology is
@@ -114,10 +108,6 @@ const struct conn_auth *cluster_auth(const struct cluster *c);
  * every chatd alike, so it does not make this one unready; a chatd cut off
  * from most of the cluster is. */
 bool cluster_is_ready(const struct cluster *c);
-/* True when the seed turned out to be a standalone (non-cluster) Redis. */
-bool cluster_is_standalone(const struct cluster *c);
-/* The replica acknowledgements durable writes need. */
-int cluster_min_replica_acks(const struct cluster *c);
 const struct cluster_stats *cluster_get_stats(const struct cluster *c);
 
 #endif

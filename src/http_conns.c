@@ -337,4 +337,3 @@ void http_conns_detached_closed(struct http_conns *t) {
     publish(t);
 }
 
-size_t http_conns_open(const struct http_conns *t) { return t->open; }

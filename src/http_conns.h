@@ -79,7 +79,4 @@ void http_conns_drop_read_hold(struct http_conns *t, struct evhttp_connection *e
 void http_conns_detached_opened(struct http_conns *t);
 void http_conns_detached_closed(struct http_conns *t);
 
-/* Connections open now. */
-size_t http_conns_open(const struct http_conns *t);
-
 #endif

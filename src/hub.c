@@ -332,8 +332,7 @@ void hub_unsubscribe(struct hub_sub *sub) {
     release_if_unused(rm);
 }
 
-struct hub *hub_new(struct event_base *base, struct store *store, int redis_timeout_ms) {
-    (void)redis_timeout_ms; /* reads no longer block: the store's own bound applies */
+struct hub *hub_new(struct event_base *base, struct store *store) {
     struct hub *h = calloc(1, sizeof(*h));
     if (!h) return NULL;
     *h = (struct hub){.base = base, .store = store};

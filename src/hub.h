@@ -40,9 +40,9 @@ typedef void hub_ready_fn(void *arg);
 /* Runs once per message after every subscriber's on_event (a batch ends). */
 typedef void hub_delivered_fn(const struct hub_event *ev, void *arg);
 
-struct hub *hub_new(struct event_base *base, struct store *store, int redis_timeout_ms);
-/* Frees the hub; subscribers must be gone. Readers still blocked in Redis
- * free themselves when their read returns. NULL is fine. */
+struct hub *hub_new(struct event_base *base, struct store *store);
+/* Frees the hub; subscribers must be gone. A room whose catch-up read is
+ * still in Redis frees itself when the read returns. NULL is fine. */
 void hub_free(struct hub *h);
 
 /* Subscribes to room; NULL when out of memory. */

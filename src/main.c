@@ -186,7 +186,7 @@ static int server_start(struct server *srv) {
             return -1;
         }
     }
-    srv->hub = hub_new(srv->base, srv->store, srv->cfg.redis_timeout_ms);
+    srv->hub = hub_new(srv->base, srv->store);
     srv->sse_frame = sse_frame_new();
     enum workers_priority priority = WORKERS_PRIORITY_IDLE;
     (void)workers_priority_parse(srv->cfg.worker_priority, &priority); /* checked in main() */

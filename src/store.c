@@ -378,36 +378,6 @@ int store_history_before(struct store *s, const char *room, const char *before, 
     return send_op(s, op, on_reverse_range, STORE_ACK_PLAIN, key, 6, argv, NULL);
 }
 
-/* XREAD answers nil when the block time passed, else [[key, [entries]]]. */
-static void on_read(redisReply *r, void *arg) {
-    enum store_status st = status_of(r);
-    const redisReply *entries = NULL;
-    if (st == STORE_OK && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
-        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2)
-        entries = r->element[0]->element[1];
-    else if (st == STORE_OK && r->type != REDIS_REPLY_NIL)
-        st = STORE_ERROR;
-    deliver_entries(arg, st, entries);
-}
-
-int store_room_read(struct store *s, const char *room, const char *after, int count,
-                    int block_ms, int timeout_ms, store_range_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], count_text[16], block_text[16];
-    if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
-    snprintf(count_text, sizeof(count_text), "%d", count);
-    snprintf(block_text, sizeof(block_text), "%d", block_ms);
-    struct store_op *op = op_new(arg);
-    if (!op) return -1;
-    op->cb.range = cb;
-    const char *argv[] = {"XREAD", "COUNT", count_text, "BLOCK", block_text, "STREAMS", key, after};
-    if (cluster_command_blocking(s->cluster, key, strlen(key), timeout_ms, on_read, op, 8, argv,
-                                 NULL) < 0) {
-        free(op);
-        return -1;
-    }
-    return 0;
-}
-
 int store_room_latest(struct store *s, const char *room, store_range_fn *cb, void *arg) {
     char key[STORE_KEY_MAX];
     if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;

@@ -176,12 +176,6 @@ int store_history_range(struct store *s, const char *room, const char *after, in
 int store_history_before(struct store *s, const char *room, const char *before, int count,
                          store_range_fn *cb, void *arg);
 
-/* Waits up to block_ms for messages of a room with ids greater than after
- * (an explicit id, never "$") on a dedicated connection; the callback gets
- * up to count of them, or none when the block time passed. timeout_ms
- * bounds the whole call (it must exceed block_ms). */
-int store_room_read(struct store *s, const char *room, const char *after, int count,
-                    int block_ms, int timeout_ms, store_range_fn *cb, void *arg);
 /* The room's newest message (none for an empty room). */
 int store_room_latest(struct store *s, const char *room, store_range_fn *cb, void *arg);
 

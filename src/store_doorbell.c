@@ -230,10 +230,3 @@ void store_doorbell_unwatch(struct store_doorbell *w) {
     if (w->next) w->next->prev = w->prev;
     free(w);
 }
-
-size_t store_doorbells_connections(const struct store_doorbells *d) {
-    size_t count = 0;
-    for (int i = 0; i < CLUSTER_MAP_MAX_NODES; i++)
-        count += d->nodes[i] && d->nodes[i]->sc && shard_conn_is_alive(d->nodes[i]->sc);
-    return count;
-}

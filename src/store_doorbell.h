@@ -38,7 +38,4 @@ struct store_doorbell *store_doorbell_watch(struct store_doorbells *d, const cha
 /* Stops watching; the callback does not run for it again. NULL is fine. */
 void store_doorbell_unwatch(struct store_doorbell *w);
 
-/* Subscriber connections open now (for tests and metrics). */
-size_t store_doorbells_connections(const struct store_doorbells *d);
-
 #endif

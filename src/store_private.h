@@ -37,8 +37,7 @@ enum store_ack {
  * or NUL-terminated ones when lens is NULL) to the hash slot of key, which
  * the caller names (the command's key, or one of its keys that share a
  * slot). As cluster.h: -1 and done never runs, or 0 and done runs exactly
- * once, later. (A blocking read, store_room_read, has a connection of its
- * own and goes through cluster_command_blocking.) */
+ * once, later. */
 int store_command(struct store *s, enum store_ack ack, const char *key, cluster_reply_fn *done,
                   void *arg, int argc, const char **argv, const size_t *lens);
 
