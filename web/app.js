@@ -86,11 +86,18 @@
   // ---- the API ----
 
   class ApiError extends Error {
-    constructor(status, code, message) {
+    constructor(status, code, message, retryAfter = 0) {
       super(message);
-      this.status = status; // HTTP status, 0 when the server could not be reached
-      this.code = code;     // chatd's error code, or "offline"
+      this.status = status;         // HTTP status, 0 when the server could not be reached
+      this.code = code;             // chatd's error code, or "offline"
+      this.retryAfter = retryAfter; // seconds the server asked us to wait (Retry-After), or 0
     }
+  }
+
+  // Retry-After in seconds (chatd sends whole seconds), 0 when absent.
+  function retryAfterOf(res) {
+    const seconds = parseInt(res.headers.get('Retry-After') || '', 10);
+    return Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
   }
 
   function words(code, fallback) {
@@ -118,7 +125,7 @@
       const error = data && data.error ? data.error : {};
       const code = error.code || (res.status >= 500 ? 'unavailable' : 'http_' + res.status);
       if (res.status === 401 && code === 'unauthorized') sessionLost();
-      throw new ApiError(res.status, code, words(code, error.message));
+      throw new ApiError(res.status, code, words(code, error.message), retryAfterOf(res));
     }
     return { data, res };
   }
@@ -689,6 +696,12 @@
 
   // ---- sending ----
 
+  // Messages leave one at a time, in the order they were written: a message
+  // that must wait (the server asked us to slow down, or could not be
+  // reached) holds back the ones after it rather than letting them overtake.
+  const outbox = [];
+  let draining = false;
+
   async function submitMessage(event) {
     event.preventDefault();
     const view = current;
@@ -702,7 +715,27 @@
     el.text.value = '';
     // One key for every attempt: chatd stores the message once, however often
     // it arrives (and HAProxy may resend a request that carries it).
-    const key = newKey();
+    outbox.push({ view, text, key: newKey() });
+    if (draining) return;
+    draining = true;
+    try {
+      while (outbox.length) await deliver(outbox.shift());
+    } finally {
+      draining = false;
+    }
+  }
+
+  // How long to wait before sending again after e, or -1 to give up. A 429
+  // (or a 503 with Retry-After) is waited out as the server asks; an
+  // unreachable or failing server is tried a few times with backoff.
+  function resendDelayMs(e, attempt) {
+    if (e.status === 429 || (e.status === 503 && e.retryAfter > 0))
+      return attempt < 10 ? Math.min(Math.max(e.retryAfter, 1), 60) * 1000 : -1;
+    if (e.status === 0 || e.status >= 502) return attempt < 4 ? 500 * 2 ** attempt : -1;
+    return -1;
+  }
+
+  async function deliver({ view, text, key }) {
     for (let attempt = 0; ; attempt++) {
       try {
         const { data } = await api('POST', roomPath(view.room), { text }, { 'Idempotency-Key': key });
@@ -711,14 +744,21 @@
         if (view === current) scrollToBottom();
         return;
       } catch (e) {
-        const retry = (e.status === 0 || e.status >= 502) && attempt < 4;
-        if (retry) {
-          showError(el.sendError, e.message + ' Sending again…');
-          await sleep(500 * 2 ** attempt);
+        const delay = resendDelayMs(e, attempt);
+        if (delay >= 0) {
+          const note = e.status === 429
+            ? 'Sending too fast: sending again in ' + Math.round(delay / 1000) + ' s…'
+            : e.message + ' Sending again…';
+          showError(el.sendError, note);
+          await sleep(delay);
           continue;
         }
+        if (e.status === 401) {
+          outbox.length = 0; // the session is gone: nothing more can be sent
+          return;
+        }
         if (view === current && !el.text.value) el.text.value = text; // give the text back
-        if (e.status !== 401) showError(el.sendError, e.message);
+        showError(el.sendError, e.message);
         return;
       }
     }

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   URL, CHATD_URLS, CHATD_PIDS, PASSWORD, launch, uniqueEmail, api, registerApi, sendApi, createRoomApi,
-  waitUntil, openStreams, screenshot, newPage, shownTexts, waitForText, registerUi, loginUi, sendUi,
+  waitUntil, openStreams, metricOfEach, screenshot, newPage, shownTexts, waitForText, registerUi, loginUi, sendUi,
 } from './lib.mjs';
 
 let browser, alice, bob; // alice and bob: {context, page, email}
@@ -181,6 +181,29 @@ test('errors are shown in words', { timeout: 60000 }, async () => {
   await alice.page.locator('#status').waitFor({ state: 'hidden', timeout: 30000 });
   for (const page of [alice.page, bob.page])
     assert.equal((await shownTexts(page)).filter((t) => t === 'sent while offline').length, 1);
+});
+
+test('a burst beyond the message limit: the page waits as told and sends each once, in order', { timeout: 90000 }, async () => {
+  const refused = async () => (await metricOfEach('chatd_rate_limited_total{limit="messages-user"}'))
+    .reduce((sum, n) => sum + (n || 0), 0);
+  const before = await refused();
+  const texts = [];
+  for (let i = 1; i <= 25; i++) texts.push(`burst ${String(i).padStart(2, '0')}`);
+  await alice.page.evaluate(() => { // typing clears the note: remember it was shown
+    const note = document.getElementById('send-error');
+    new MutationObserver(() => {
+      if (note.textContent.startsWith('Sending too fast')) window.sawTooFast = true;
+    }).observe(note, { childList: true, characterData: true, subtree: true });
+  });
+  for (const text of texts) await sendUi(alice.page, text); // faster than 10 per second
+  for (const page of [alice.page, bob.page]) {
+    await waitForText(page, texts[texts.length - 1], 60000);
+    const shown = (await shownTexts(page)).filter((t) => t.startsWith('burst '));
+    assert.deepEqual(shown, texts);
+  }
+  await alice.page.locator('#send-error').waitFor({ state: 'hidden' });
+  assert.ok(await refused() > before, 'chatd refused some of the burst with 429');
+  assert.ok(await alice.page.evaluate(() => window.sawTooFast), 'the page said it was waiting');
 });
 
 test('the session survives a reload and other tabs; logging out ends it', { timeout: 60000 }, async () => {

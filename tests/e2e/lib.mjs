@@ -32,6 +32,8 @@ export function uniqueEmail(tag) {
 
 // One API call with fetch (no Origin header, like any program); returns
 // {status, data, cookie}. cookie is "authKey=…" from Set-Cookie, if any.
+// Like a well-behaved client, it waits out a 429 for as long as Retry-After
+// says and asks again (the suite's chatd keep the default message limit).
 export async function api(method, path, { body, cookie, headers } = {}) {
   const init = { method, headers: { ...headers } };
   if (cookie) init.headers.Cookie = cookie;
@@ -39,7 +41,13 @@ export async function api(method, path, { body, cookie, headers } = {}) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  const res = await fetch(URL + path, init);
+  let res = await fetch(URL + path, init);
+  for (let waits = 0; res.status === 429 && waits < 30; waits++) {
+    await res.arrayBuffer();
+    const seconds = Math.max(parseInt(res.headers.get('retry-after') || '1', 10) || 1, 1);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    res = await fetch(URL + path, init);
+  }
   const text = await res.text();
   const set = res.headers.get('set-cookie');
   return {
@@ -84,17 +92,23 @@ export async function waitUntil(what, fn, ms = 20000) {
   }
 }
 
-// The chatd_open_streams gauge of each chatd (null for one that does not answer).
-export async function openStreams() {
+// One sample of each chatd's /metrics, e.g. 'chatd_open_streams' (null for
+// a chatd that does not answer or lacks it).
+export async function metricOfEach(sample) {
   return Promise.all(CHATD_URLS.map(async (u) => {
     try {
       const text = await (await fetch(u + '/metrics')).text();
-      const m = text.match(/^chatd_open_streams (\d+)$/m);
-      return m ? Number(m[1]) : null;
+      const line = text.split('\n').find((l) => l.startsWith(sample + ' '));
+      return line ? Number(line.slice(sample.length + 1)) : null;
     } catch {
       return null;
     }
   }));
+}
+
+// The chatd_open_streams gauge of each chatd (null for one that does not answer).
+export function openStreams() {
+  return metricOfEach('chatd_open_streams');
 }
 
 export function screenshot(page, name) {
