@@ -112,9 +112,14 @@ if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then
   suite bench-tools-asan tests/bench/run.sh build/asan
 fi
 # libFuzzer harnesses (clang, ASan+UBSan): every committed input once, then
-# each harness fuzzes for FUZZ_SECONDS (60; 0 skips it), two at a time.
+# each harness fuzzes, two at a time, for FUZZ_SECONDS if set (0 skips it),
+# else for its share of FUZZ_BUDGET seconds of wall time (240; at least 20
+# each), so that a new harness does not lengthen the whole run.
+harnesses=$(find fuzz -maxdepth 1 -name 'fuzz_*.c' | wc -l)
+fuzz_seconds=${FUZZ_SECONDS:-$(( ${FUZZ_BUDGET:-240} * 2 / (harnesses > 0 ? harnesses : 1) ))}
+(( fuzz_seconds > 0 && fuzz_seconds < 20 )) && fuzz_seconds=20
 if check build-fuzz make -j"$jobs" fuzz-build; then
   suite fuzz-replay fuzz/run.sh replay build/fuzz
-  (( ${FUZZ_SECONDS:-60} > 0 )) && suite fuzz fuzz/run.sh fuzz build/fuzz
+  (( fuzz_seconds > 0 )) && FUZZ_SECONDS=$fuzz_seconds suite fuzz fuzz/run.sh fuzz build/fuzz
 fi
 finish
