@@ -111,7 +111,7 @@ static void on_session_created(enum store_status st, void *arg) {
 }
 
 static void create_session(struct user_op *op) {
-    struct session_user su;
+    struct session_user su = {.password_version = 0}; /* no end, no room list */
     char hash[TOKEN_HASH_LEN + 1];
     memcpy(su.id, op->user.id, sizeof(su.id));
     memcpy(su.email, op->user.email, sizeof(su.email));
