@@ -4,7 +4,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := libevent hiredis libsodium jansson
+PKGS    := libevent hiredis libsodium jansson cjose libcrypto
 CLIPKGS := libcurl jansson
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla

@@ -91,6 +91,8 @@ static void usage(FILE *f) {
           "commands:\n"
           "  register EMAIL [--name NAME]   create an account and log in\n"
           "  login EMAIL                    log in (a new session)\n"
+          "  login --token                  log in with a token from your application\n"
+          "                                 ($CHAT_TOKEN, else one line of standard input)\n"
           "  send TEXT...                   send a message (words are joined by spaces)\n"
           "  history [--after ID] [--limit N] [--json]\n"
           "                                 show messages, oldest first\n"
@@ -138,7 +140,7 @@ static int report(const cli *c, int err, const char *action) {
         fail(0, "%s failed: %s", action, why);
     if (err == CHAT_ERR_NETWORK && strstr(why, "certificate is not trusted"))
         fail(0, "hint: give the CA that signed it with --cacert FILE or CHAT_CACERT");
-    if (err == CHAT_ERR_AUTH && c->saved.token)
+    if (err == CHAT_ERR_AUTH && c->saved.token && strcmp(action, "token login") != 0)
         fail(0, "hint: the session may have ended; log in again with 'chat login EMAIL'");
     return exit_code(c->client, err);
 }
@@ -625,7 +627,8 @@ static int auth_finish(cli *c, int err, const chat_user *user, const char *actio
     if (rc != 0) return rc;
     fputs("logged in as ", stdout);
     text_print(stdout, user->name);
-    printf(" <%s> (id %s)\n", user->email, user->id);
+    if (user->email && user->email[0]) printf(" <%s>", user->email);
+    printf(" (id %s)\n", user->id);
     return 0;
 }
 
@@ -647,9 +650,31 @@ static int cmd_register(cli *c) {
     return rc;
 }
 
+/* chat login --token: the token from $CHAT_TOKEN or standard input, never
+ * from the command line, where other users of the machine can see it. */
+static int login_token(cli *c) {
+    const char *env = getenv("CHAT_TOKEN");
+    int rc = c->argc != 0 ? fail(EXIT_USAGE, "usage: chat login --token (the token in "
+                                             "$CHAT_TOKEN or on standard input)")
+                          : cli_open(c, 0);
+    char *jwt = NULL;
+    if (rc == 0 && !(jwt = env ? str_dup(env) : line_read(stdin)))
+        rc = fail(EXIT_USAGE, "no token given (set CHAT_TOKEN or pipe it to standard input)");
+    if (rc == 0) {
+        chat_user user;
+        int err = chat_login_token(c->client, jwt, &user);
+        rc = auth_finish(c, err, &user, "token login");
+        chat_user_cleanup(&user);
+    }
+    secret_free(jwt);
+    return rc;
+}
+
 static int cmd_login(cli *c) {
-    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    int with_token = 0;
+    const cli_opt opts[] = {{"--token", NULL, &with_token}, {NULL, NULL, NULL}};
     int rc = args_parse(c, opts);
+    if (rc == 0 && with_token) return login_token(c);
     if (rc == 0 && c->argc != 1) rc = fail(EXIT_USAGE, "usage: chat login EMAIL");
     if (rc == 0) rc = cli_open(c, 0);
     char *password = NULL;

@@ -127,6 +127,12 @@ int chat_register(chat_client *c, const char *email, const char *password,
  * Retried on CHAT_ERR_NETWORK and 503 (a repeat only opens another session). */
 int chat_login(chat_client *c, const char *email, const char *password,
                chat_user *out);
+/* POST /user/token: exchanges an application's signed token (a JWT the
+ * application's backend issued; see docs/API.md) for a session and keeps
+ * its token, like chat_login. out may be NULL; a token user's email is "".
+ * Never retried (a token with a jti is taken once). CHAT_ERR_AUTH when the
+ * server refuses the token (chat_client_error() says why). */
+int chat_login_token(chat_client *c, const char *jwt, chat_user *out);
 /* DELETE /user/session: ends this client's session and forgets the token.
  * Not retried. */
 int chat_logout(chat_client *c);

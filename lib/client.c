@@ -733,6 +733,21 @@ int chat_login(chat_client *c, const char *email, const char *password, chat_use
     return client_credentials_call(c, "PUT", email, password, NULL, out);
 }
 
+int chat_login_token(chat_client *c, const char *jwt, chat_user *out) {
+    if (out) memset(out, 0, sizeof *out);
+    if (chat__client_begin(c) != CHAT_OK) return CHAT_ERR_USAGE;
+    if (!jwt || !*jwt) return chat__client_fail(c, CHAT_ERR_USAGE, "a token is needed");
+    json_t *body = json_object();
+    int rc = body ? body_add(c, body, "token", jwt)
+                  : chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    if (rc == CHAT_OK) {
+        chat_request req = {"POST", "/user/token", body, 0, 0, NULL};
+        rc = client_authenticate(c, &req, 1, out);
+    }
+    json_decref(body);
+    return rc;
+}
+
 /* Forgets the token after a 204 and also after a 401 (the session is gone
  * either way); keeps it after a network or server failure so one can retry. */
 int chat_logout(chat_client *c) {

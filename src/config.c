@@ -117,6 +117,20 @@ static const struct option_row options[] = {
             "Redis ACL user for AUTH (empty: the default user)"),
     STR_OPT("--redis-password", "CHATD_REDIS_PASSWORD", redis_password, "",
             "Redis password, sent with AUTH on every connection (empty: none)"),
+    STR_OPT("--jwt-key", "CHATD_JWT_KEY", jwt_key, "",
+            "file with an HS256 secret (32 bytes or more) or a PEM public key (RSA: RS256,"
+            " EC P-256: ES256) for POST /user/token (empty: none)"),
+    STR_OPT("--jwt-jwks", "CHATD_JWT_JWKS", jwt_jwks, "",
+            "file with a JWKS (RFC 7517) of token verification keys, chosen by kid (empty: none)"),
+    STR_OPT("--jwt-issuer", "CHATD_JWT_ISSUER", jwt_issuer, "",
+            "a token's iss claim must be this (empty: any)"),
+    STR_OPT("--jwt-audience", "CHATD_JWT_AUDIENCE", jwt_audience, "",
+            "a token's aud claim must be or contain this (empty: tokens with aud are refused)"),
+    INT_OPT("--jwt-leeway", "CHATD_JWT_LEEWAY", jwt_leeway, "30", 0, 600,
+            "seconds of clock skew allowed on a token's exp, nbf and iat"),
+    INT_OPT("--jwt-session-max", "CHATD_JWT_SESSION_MAX", jwt_session_max, "0", 0, 315360000,
+            "seconds a session from a token lasts at most (0: until the token's exp;"
+            " never beyond --session-ttl)"),
 };
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
 

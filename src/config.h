@@ -49,6 +49,12 @@ struct config {
     int request_timeout_ms;          /* a request must arrive completely within this */
     char redis_user[128];            /* ACL user for AUTH, "" for the default user */
     char redis_password[256];        /* AUTH password, "" for none */
+    char jwt_key[512];               /* file: an HS256 secret or a PEM public key, "" for none */
+    char jwt_jwks[512];              /* file: a JWKS of verification keys, "" for none */
+    char jwt_issuer[256];            /* a token's iss must be this, "" for any */
+    char jwt_audience[256];          /* a token's aud must hold this, "" for none */
+    int jwt_leeway;                  /* seconds of clock skew allowed on exp, nbf, iat */
+    int jwt_session_max;             /* a token's session lasts at most this (s); 0: until exp */
 };
 
 /* Fills cfg from defaults, the environment and argv. Returns 0, 1 when

@@ -60,7 +60,14 @@
     X(API_E_TOO_MANY_FROM_ADDRESS, 429, "too_many_from_address",                     \
       "This address holds as many open streams or waiting requests as it may; close one.") \
     X(API_E_BUSY, 503, "busy",                                                       \
-      "This server has as many password checks waiting as it takes; try again.")
+      "This server has as many password checks waiting as it takes; try again.")     \
+    X(API_E_INVALID_TOKEN, 401, "invalid_token", "The application's token was refused.") \
+    X(API_E_TOKEN_LOGIN_OFF, 404, "token_login_off",                                 \
+      "This server takes no application tokens (no --jwt-key or --jwt-jwks).")      \
+    X(API_E_ROOM_NOT_ALLOWED, 403, "room_not_allowed",                               \
+      "This session's token does not allow this room.")                              \
+    X(API_E_NO_PASSWORD, 403, "no_password",                                         \
+      "This account logs in with the application's token and has no password.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,

@@ -19,6 +19,7 @@
 #include "ev_cache.h"
 #include "http.h"
 #include "hub.h"
+#include "jwt_keys.h"
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -156,6 +157,27 @@ static void raise_open_files(void) {
     log_info("msg=\"open files limit\" nofile=%llu", (unsigned long long)rl.rlim_cur);
 }
 
+/* Reads the token verification keys of --jwt-key and --jwt-jwks (none:
+ * POST /user/token answers 404). -1 when a file is unusable. */
+static int load_jwt_keys(struct server *srv) {
+    char err[256];
+    const char *key = srv->cfg.jwt_key, *jwks = srv->cfg.jwt_jwks;
+    if (!key[0] && !jwks[0]) return 0;
+    if (!(srv->jwt_keys = jwt_keys_new())) return -1;
+    if ((key[0] && jwt_keys_load_key_file(srv->jwt_keys, key, err) < 0) ||
+        (jwks[0] && jwt_keys_load_jwks_file(srv->jwt_keys, jwks, err) < 0)) {
+        log_error("msg=\"unusable token key\" err=\"%s\"", err);
+        return -1;
+    }
+    if (jwt_keys_count(srv->jwt_keys) == 0) {
+        log_error("msg=\"no token key\" err=\"--jwt-jwks holds no signing key\"");
+        return -1;
+    }
+    log_info("msg=\"token login on\" keys=%zu issuer=\"%s\" audience=\"%s\"",
+             jwt_keys_count(srv->jwt_keys), srv->cfg.jwt_issuer, srv->cfg.jwt_audience);
+    return 0;
+}
+
 static int server_start(struct server *srv) {
     char err[256];
     srv->base = event_base_new();
@@ -199,7 +221,7 @@ static int server_start(struct server *srv) {
     srv->request_id_base = randombytes_random();
     if (!(srv->metrics = metrics_new())) return -1;
     ratelimit_attach(&srv->limits, srv->store, srv->base, srv->metrics);
-    if (load_web_root(srv) < 0) return -1;
+    if (load_web_root(srv) < 0 || load_jwt_keys(srv) < 0) return -1;
     if (!(srv->fanout = fanout_new(srv->cfg.fanout_threads))) return -1;
     if (!(srv->streams = routes_stream_new(srv))) return -1;
     if (!(srv->long_polls = routes_wait_new())) return -1;
@@ -242,6 +264,7 @@ static void server_stop(struct server *srv) {
     store_free(srv->store);
     session_cache_free(srv->session_cache);
     webroot_free(srv->web);
+    jwt_keys_free(srv->jwt_keys);
     metrics_free(srv->metrics);
     free_stopping(&srv->stopping);
     if (srv->base) event_base_free(srv->base);

@@ -6,11 +6,15 @@
 #ifndef CHAT_MESSAGE_H
 #define CHAT_MESSAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "validate.h"
 
 #define CHAT_USER_ID_LEN 32 /* 16 random bytes in hex */
+/* Bytes of a session's room list, "<room>,<room>..." and its NUL: what a
+ * token's "rooms" claim may name (jwt_verify.h). */
+#define CHAT_SESSION_ROOMS_MAX 256
 
 /* One message as stored in a room's stream. */
 struct message {
@@ -28,6 +32,9 @@ struct session_user {
     char email[CHAT_EMAIL_MAX + 1];
     char name[CHAT_NAME_MAX_BYTES + 1];
     long long password_version; /* the user's password version at login (stored sessions) */
+    long long expires_ms;       /* the session ends then whatever its TTL (0: only the TTL) */
+    bool rooms_limited;         /* only the rooms in rooms may be written to */
+    char rooms[CHAT_SESSION_ROOMS_MAX]; /* "<room>,<room>...", "" for none, when limited */
 };
 
 #endif

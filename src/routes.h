@@ -26,6 +26,16 @@ void route_user_login(struct request *r);    /* PUT /user/ */
 void route_user_logout(struct request *r);   /* DELETE /user/session */
 void route_user_me(struct request *r);       /* GET /user/ */
 
+/* Sets the session cookie to token for max_age seconds ("" and 0 end it):
+ * __Host-authKey over TLS, authKey over plain HTTP (routes_user.c). */
+void routes_add_session_cookie(struct request *r, const char *token, int max_age);
+/* The "email" a reply shows for a session's or record's email: "" for a
+ * token user's account handle, which is no address (routes_user.c). */
+const char *routes_public_email(const char *email);
+
+/* routes_token.c: POST /user/token, a session for an application's token. */
+void route_user_token(struct request *r);
+
 /* routes_password.c */
 void route_user_password(struct request *r); /* PUT /user/password */
 

@@ -12,6 +12,7 @@
 #include "history_gap.h"
 #include "http.h"
 #include "json.h"
+#include "jwt_verify.h"
 #include "metrics.h"
 #include "request_body.h"
 #include "request_query.h"
@@ -68,6 +69,10 @@ static void on_session(enum store_status st, const struct session_user *u, void 
     }
     if (st != STORE_OK) {
         send_op_done(op, API_E_UNAVAILABLE);
+        return;
+    }
+    if (!jwt_rooms_allow(u, op->room)) { /* a token's rooms claim names the rooms it may use */
+        send_op_done(op, API_E_ROOM_NOT_ALLOWED);
         return;
     }
     op->user = *u;

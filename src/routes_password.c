@@ -10,6 +10,7 @@
 
 #include "http.h"
 #include "json.h"
+#include "jwt_verify.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "request_body.h"
@@ -128,6 +129,10 @@ static void on_session(enum store_status st, const struct session_user *u, void 
     struct password_op *op = arg;
     if (st != STORE_OK) {
         fail(op, status_error(st));
+        return;
+    }
+    if (jwt_is_account_handle(u->email)) { /* the application vouches for it: no password */
+        fail(op, API_E_NO_PASSWORD);
         return;
     }
     op->who = *u;

@@ -15,6 +15,7 @@
 #include "client_addr.h"
 #include "http.h"
 #include "json.h"
+#include "jwt_verify.h"
 #include "ratelimit.h"
 #include "request_body.h"
 #include "request_query.h"
@@ -144,6 +145,10 @@ static void on_session(enum store_status st, const struct session_user *u, void 
     struct create_op *op = arg;
     if (st != STORE_OK) {
         create_done(op, st == STORE_NOT_FOUND ? API_E_UNAUTHORIZED : API_E_UNAVAILABLE);
+        return;
+    }
+    if (!jwt_rooms_allow(u, op->name)) { /* a token's rooms claim names the rooms it may use */
+        create_done(op, API_E_ROOM_NOT_ALLOWED);
         return;
     }
     op->user = *u;

@@ -12,6 +12,7 @@
 
 #include "http.h"
 #include "json.h"
+#include "jwt_verify.h"
 #include "log.h"
 #include "request_body.h"
 #include "ratelimit.h"
@@ -75,7 +76,7 @@ static void reply_error(struct user_op *op, api_error e) {
  * Over TLS it is __Host-authKey, Secure, so that the browser never sends it
  * over plain HTTP and no sibling subdomain can plant one of that name; over
  * plain HTTP it is authKey and cannot be Secure. */
-static void add_session_cookie(struct request *r, const char *token, int max_age) {
+void routes_add_session_cookie(struct request *r, const char *token, int max_age) {
     char cookie[160];
     bool tls = http_forwarded_https(r);
     snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=%d",
@@ -83,10 +84,14 @@ static void add_session_cookie(struct request *r, const char *token, int max_age
     http_add_header(r, "Set-Cookie", cookie);
 }
 
+const char *routes_public_email(const char *email) {
+    return jwt_is_account_handle(email) ? "" : email;
+}
+
 /* Ends the session cookie of the request's transport; over TLS also a
  * plain authKey one that an earlier version of chatd set. */
 static void clear_session_cookies(struct request *r) {
-    add_session_cookie(r, "", 0);
+    routes_add_session_cookie(r, "", 0);
     if (http_forwarded_https(r))
         http_add_header(r, "Set-Cookie",
                         TOKEN_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0");
@@ -98,7 +103,7 @@ static void on_session_created(enum store_status st, void *arg) {
         reply_error(op, st == STORE_FULL ? API_E_STORAGE_FULL : API_E_UNAVAILABLE);
         return;
     }
-    add_session_cookie(op->r, op->token, op->r->srv->cfg.session_ttl);
+    routes_add_session_cookie(op->r, op->token, op->r->srv->cfg.session_ttl);
     json_t *body = json_pack("{s:s, s:s, s:s}", "id", op->user.id, "email", op->user.email,
                              "name", op->user.name);
     if (body && op->registering) json_object_set_new(body, "authKey", json_string(op->token));
@@ -111,7 +116,7 @@ static void on_session_created(enum store_status st, void *arg) {
 }
 
 static void create_session(struct user_op *op) {
-    struct session_user su;
+    struct session_user su = {.password_version = 0}; /* no end, no room list */
     char hash[TOKEN_HASH_LEN + 1];
     memcpy(su.id, op->user.id, sizeof(su.id));
     memcpy(su.email, op->user.email, sizeof(su.email));
@@ -344,8 +349,8 @@ static void on_me(enum store_status st, const struct session_user *u, void *arg)
     } else if (st != STORE_OK) {
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
     } else {
-        http_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "id", u->id, "email", u->email,
-                                          "name", u->name));
+        http_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "id", u->id, "email",
+                                          routes_public_email(u->email), "name", u->name));
     }
 }
 

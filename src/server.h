@@ -27,6 +27,7 @@ struct fanout;
 struct routes_stream;
 struct routes_wait;
 struct addr_slots;
+struct jwt_keys;
 
 /* A graceful stop (main.c): the signals that start it and its timers,
  * each NULL until made. */
@@ -59,6 +60,7 @@ struct server {
     struct addr_slots *long_poll_slots;    /* waiting long-polls per address */
     struct webroot *web;                   /* the browser client's files */
     struct metrics *metrics;               /* counters for GET /metrics */
+    struct jwt_keys *jwt_keys;             /* verify application tokens; NULL: none configured */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
     unsigned long long requests;           /* requests seen, for request ids */
     unsigned request_id_base;              /* random per process */

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One cached session. The e-mail and the name follow the struct, each
- * NUL-terminated, so that an entry takes what its strings need. */
+/* One cached session. The e-mail, the name and the rooms follow the
+ * struct, each NUL-terminated, so that an entry takes what its strings
+ * need. */
 struct entry {
     struct entry *chain;          /* next entry of the same bucket */
     struct entry *older, *newer;  /* neighbours in the age list */
@@ -18,8 +19,11 @@ struct entry {
     uint64_t key;                 /* the first 16 hex digits of hash, as a number */
     char hash[SESSION_CACHE_HASH_LEN + 1];
     char id[CHAT_USER_ID_LEN + 1];
+    long long expires_ms;         /* the session's end (0: only its TTL) */
+    bool rooms_limited;           /* the rooms in text are all it may write to */
     size_t email_len;             /* bytes of the e-mail in text */
-    char text[];                  /* "<email>\0<name>\0" */
+    size_t name_len;              /* bytes of the name in text */
+    char text[];                  /* "<email>\0<name>\0<rooms>\0" */
 };
 
 struct session_cache {
@@ -160,9 +164,12 @@ bool session_cache_lookup(struct session_cache *c, const char *hash, long long n
         return false;
     }
     memcpy(out->id, e->id, sizeof(out->id));
-    const char *name = e->text + e->email_len + 1;
+    const char *name = e->text + e->email_len + 1, *rooms = name + e->name_len + 1;
     memcpy(out->email, e->text, e->email_len + 1);
-    memcpy(out->name, name, strlen(name) + 1);
+    memcpy(out->name, name, e->name_len + 1);
+    memcpy(out->rooms, rooms, strlen(rooms) + 1);
+    out->expires_ms = e->expires_ms;
+    out->rooms_limited = e->rooms_limited;
     c->stats.hits++;
     return true;
 }
@@ -183,7 +190,8 @@ void session_cache_fill(struct session_cache *c, const char *hash, const struct 
         return;
     size_t email_len = strnlen(u->email, sizeof(u->email) - 1);
     size_t name_len = strnlen(u->name, sizeof(u->name) - 1);
-    struct entry *e = malloc(sizeof(*e) + email_len + 1 + name_len + 1);
+    size_t rooms_len = u->rooms_limited ? strnlen(u->rooms, sizeof(u->rooms) - 1) : 0;
+    struct entry *e = malloc(sizeof(*e) + email_len + 1 + name_len + 1 + rooms_len + 1);
     if (!e) return;
     drop_by_hash(c, hash, key);
     sweep(c, fetched_ms);
@@ -198,6 +206,11 @@ void session_cache_fill(struct session_cache *c, const char *hash, const struct 
     e->text[email_len] = '\0';
     memcpy(e->text + email_len + 1, u->name, name_len);
     e->text[email_len + 1 + name_len] = '\0';
+    e->name_len = name_len;
+    memcpy(e->text + email_len + 1 + name_len + 1, u->rooms, rooms_len);
+    e->text[email_len + 1 + name_len + 1 + rooms_len] = '\0';
+    e->expires_ms = u->expires_ms;
+    e->rooms_limited = u->rooms_limited;
     struct entry **bucket = &c->buckets[key & (c->nbuckets - 1)];
     e->chain = *bucket;
     *bucket = e;

@@ -120,6 +120,20 @@ int store_sessions_end_others(struct store *s, const char *user_id, const char *
 int store_user_set_password(struct store *s, const char *email, const char *pwhash,
                             store_status_fn *cb, void *arg);
 
+/* ---- users from an application's token (store_token.c) ---- */
+
+/* Creates the user of u->email (a token user's account handle, see
+ * jwt_verify.h) with u->id, u->name and the token's issuer and subject,
+ * or, when it exists, sets its name to u->name (one script, durable). The
+ * callback gets u with the stored id and password version. */
+int store_token_user_upsert(struct store *s, const struct store_user *u, const char *issuer,
+                            const char *subject, store_user_fn *cb, void *arg);
+/* Records that the token id of token_id_hash (hex) was exchanged, until
+ * until_s (seconds since the epoch): STORE_EXISTS when it was already
+ * (SET NX EXAT, durable). */
+int store_token_use_once(struct store *s, const char *token_id_hash, long long until_s,
+                         store_status_fn *cb, void *arg);
+
 /* Receives 0 when a rate-limit hit was within the limit, else the ms until
  * the window ends. */
 typedef void store_rate_fn(enum store_status st, long long retry_ms, void *arg);

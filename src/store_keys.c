@@ -45,3 +45,7 @@ int store_key_rate(char *out, size_t size, const char *limit, const char *subjec
 int store_key_login_known(char *out, size_t size, const char *email, const char *address) {
     return fit(snprintf(out, size, "login-known:%s:%s", email, address), size);
 }
+
+int store_key_token_used(char *out, size_t size, const char *token_id_hash) {
+    return fit(snprintf(out, size, "jwt-used:%s", token_id_hash), size);
+}

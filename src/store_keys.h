@@ -35,6 +35,8 @@ int store_key_user_rooms(char *out, size_t size, const char *user_id);
 int store_key_rate(char *out, size_t size, const char *limit, const char *subject);
 int store_key_room_retention(char *out, size_t size, const char *room);
 int store_key_login_known(char *out, size_t size, const char *email, const char *address);
+/* jwt-used:<hex>: a token id (its hash) already exchanged. */
+int store_key_token_used(char *out, size_t size, const char *token_id_hash);
 int store_key_room_doorbell(char *out, size_t size, const char *room);
 int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,
                          const char *client_msg_id);

@@ -21,13 +21,45 @@
 #include "store_private.h"
 
 #define SESSION_FORMAT_TAG "v2" /* "v1" sessions, without the version, are version 0 */
+/* Sessions from an application's token add their end and their rooms. */
+#define SESSION_FORMAT_TAG_TOKEN "v3"
+#define SESSION_ROOMS_ANY "*" /* v3: the session may write to every room */
+#define SESSION_FIELDS_MAX 7
 
-/* Splits "v2\n<id>\n<email>\n<name>\n<password version>" (or "v1\n<id>\n
- * <email>\n<name>", version 0) into u; -1 when it is neither. */
+/* A non-negative decimal field into *out; -1 when it is not one. */
+static int parse_count(const char *s, size_t len, long long *out) {
+    char digits[24];
+    char *digits_end;
+    if (len == 0 || len >= sizeof(digits)) return -1;
+    memcpy(digits, s, len);
+    digits[len] = '\0';
+    *out = strtoll(digits, &digits_end, 10);
+    return *digits_end || *out < 0 ? -1 : 0;
+}
+
+static int copy_text(char *out, size_t size, const char *s, size_t len) {
+    if (len >= size) return -1;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    return 0;
+}
+
+/* How many newline-separated fields a value of this tag has, 0 for none. */
+static int fields_of_tag(const char *v, size_t len) {
+    if (len < 2) return 0;
+    if (memcmp(v, "v1", 2) == 0) return 4;
+    if (memcmp(v, SESSION_FORMAT_TAG, 2) == 0) return 5;
+    if (memcmp(v, SESSION_FORMAT_TAG_TOKEN, 2) == 0) return 7;
+    return 0;
+}
+
+/* Splits "v2\n<id>\n<email>\n<name>\n<password version>", "v3\n...\n<pv>\n
+ * <expires ms>\n<rooms>" or "v1\n<id>\n<email>\n<name>" (version 0) into u;
+ * -1 when it is none of them. */
 static int session_parse(const char *v, size_t len, struct session_user *u) {
-    const char *end = v + len, *field[5] = {0};
-    size_t flen[5] = {0};
-    int nfields = len >= 2 && memcmp(v, "v1", 2) == 0 ? 4 : 5;
+    const char *end = v + len, *field[SESSION_FIELDS_MAX] = {0};
+    size_t flen[SESSION_FIELDS_MAX] = {0};
+    int nfields = fields_of_tag(v, len);
     for (int i = 0; i < nfields; i++) {
         const char *nl = i < nfields - 1 ? memchr(v, '\n', (size_t)(end - v)) : end;
         if (!nl) return -1;
@@ -35,26 +67,34 @@ static int session_parse(const char *v, size_t len, struct session_user *u) {
         flen[i] = (size_t)(nl - v);
         v = nl + 1;
     }
-    if (flen[0] != 2 || (nfields == 5 && memcmp(field[0], SESSION_FORMAT_TAG, 2) != 0)) return -1;
-    if (flen[1] >= sizeof(u->id) || flen[2] >= sizeof(u->email) || flen[3] >= sizeof(u->name))
+    if (nfields == 0 || flen[0] != 2) return -1;
+    *u = (struct session_user){.password_version = 0};
+    if (copy_text(u->id, sizeof(u->id), field[1], flen[1]) < 0 ||
+        copy_text(u->email, sizeof(u->email), field[2], flen[2]) < 0 ||
+        copy_text(u->name, sizeof(u->name), field[3], flen[3]) < 0)
         return -1;
-    u->password_version = 0;
-    if (nfields == 5) {
-        char digits[24];
-        char *digits_end;
-        if (flen[4] == 0 || flen[4] >= sizeof(digits)) return -1;
-        memcpy(digits, field[4], flen[4]);
-        digits[flen[4]] = '\0';
-        u->password_version = strtoll(digits, &digits_end, 10);
-        if (*digits_end || u->password_version < 0) return -1;
-    }
-    memcpy(u->id, field[1], flen[1]);
-    u->id[flen[1]] = '\0';
-    memcpy(u->email, field[2], flen[2]);
-    u->email[flen[2]] = '\0';
-    memcpy(u->name, field[3], flen[3]);
-    u->name[flen[3]] = '\0';
+    if (nfields >= 5 && parse_count(field[4], flen[4], &u->password_version) < 0) return -1;
+    if (nfields < 7) return 0;
+    u->rooms_limited = !(flen[6] == 1 && field[6][0] == SESSION_ROOMS_ANY[0]);
+    if (parse_count(field[5], flen[5], &u->expires_ms) < 0 ||
+        (u->rooms_limited && copy_text(u->rooms, sizeof(u->rooms), field[6], flen[6]) < 0))
+        return -1;
     return 0;
+}
+
+/* Writes u's session value into out[size]: v3 when it has an end or rooms,
+ * else v2 (which every chatd reads). -1 when it does not fit. */
+static int session_format(char *out, size_t size, const struct session_user *u,
+                          long long version) {
+    int n;
+    if (u->expires_ms > 0 || u->rooms_limited)
+        n = snprintf(out, size, SESSION_FORMAT_TAG_TOKEN "\n%s\n%s\n%s\n%lld\n%lld\n%s", u->id,
+                     u->email, u->name, version, u->expires_ms,
+                     u->rooms_limited ? u->rooms : SESSION_ROOMS_ANY);
+    else
+        n = snprintf(out, size, SESSION_FORMAT_TAG "\n%s\n%s\n%s\n%lld", u->id, u->email,
+                     u->name, version);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
 /* Removes hash from user_id's session index (durably); -1 when it cannot be sent. */
@@ -245,7 +285,7 @@ struct session_create_op {
     store_status_fn *cb;
     void *arg;
     char key[STORE_KEY_MAX];  /* session:<hash> */
-    char value[512];          /* the session's value */
+    char value[1024];         /* the session's value */
     char ttl[16];             /* its lifetime in seconds */
     size_t pending;           /* the SET and the ends not answered yet */
     enum store_status status; /* the SET's */
@@ -301,9 +341,7 @@ int store_session_create(struct store *s, const char *token_hash, const struct s
     struct session_create_op *op = calloc(1, sizeof(*op));
     if (!op) return -1;
     *op = (struct session_create_op){.s = s, .cb = cb, .arg = arg, .status = STORE_OK};
-    int n = snprintf(op->value, sizeof(op->value), SESSION_FORMAT_TAG "\n%s\n%s\n%s\n%lld", u->id,
-                     u->email, u->name, u->password_version);
-    if (n < 0 || (size_t)n >= sizeof(op->value) ||
+    if (session_format(op->value, sizeof(op->value), u, u->password_version) < 0 ||
         store_key_session(op->key, sizeof(op->key), token_hash) < 0 ||
         store_key_user_sessions(index, sizeof(index), u->id) < 0) {
         free(op);
@@ -339,10 +377,9 @@ static void on_session_versioned(redisReply *r, void *arg) {
 int store_session_set_version(struct store *s, const char *token_hash,
                               const struct session_user *u, long long version,
                               store_status_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], value[512];
-    int n = snprintf(value, sizeof(value), SESSION_FORMAT_TAG "\n%s\n%s\n%s\n%lld", u->id,
-                     u->email, u->name, version);
-    if (n < 0 || (size_t)n >= sizeof(value) || store_key_session(key, sizeof(key), token_hash) < 0)
+    char key[STORE_KEY_MAX], value[1024];
+    if (session_format(value, sizeof(value), u, version) < 0 ||
+        store_key_session(key, sizeof(key), token_hash) < 0)
         return -1;
     struct session_version_op *op = calloc(1, sizeof(*op));
     if (!op) return -1;
@@ -379,13 +416,22 @@ static void session_read_done(struct session_read *op, enum store_status st) {
     free(op);
 }
 
+/* Whether a session with an end of its own (from a token) is past it. */
+static bool session_ended(const struct session_user *u) {
+    struct timeval tv;
+    if (u->expires_ms <= 0) return false;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000 >= u->expires_ms;
+}
+
 /* A session of an older password version than its user's is over: a login
  * that verified the old password added it after the change had ended the
  * user's other sessions. */
 static void on_version_got(redisReply *r, void *arg) {
     struct session_read *op = arg;
     enum store_status st = status_of(r);
-    if (st == STORE_OK && store_password_version_of(r) != op->user.password_version)
+    if (st == STORE_OK && (store_password_version_of(r) != op->user.password_version ||
+                           session_ended(&op->user)))
         st = STORE_NOT_FOUND;
     session_read_done(op, st);
 }
@@ -442,7 +488,9 @@ int store_session_get(struct store *s, const char *token_hash, int ttl, store_se
     if (s->sessions && strlen(token_hash) == SESSION_CACHE_HASH_LEN) {
         memcpy(op->hash, token_hash, sizeof(op->hash));
         op->sent_ms = conn_now_ms();
-        if (session_cache_lookup(s->sessions, op->hash, op->sent_ms, &op->user)) {
+        /* a cached session past its own end goes to Redis, which refuses it */
+        if (session_cache_lookup(s->sessions, op->hash, op->sent_ms, &op->user) &&
+            !session_ended(&op->user)) {
             if (s->answers_tail) {
                 s->answers_tail->next = op;
             } else {

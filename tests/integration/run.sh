@@ -16,6 +16,8 @@
 #   CHAT_SANITIZED     1 under ASan+UBSan (tests/run-all.sh sets it)
 #   CHAT_RETENTION_URL a chatd keeping 10 messages per room (test_retention)
 #   CHAT_RETENTION_REDIS_PORT  its own redis-server     (test_retention)
+#   TOKEN_URL, TOKEN_PEM_URL, TOKEN_LIMITED_URL, TOKEN_KEYS  chatd that take
+#                      application tokens, and their keys (test_token.sh)
 #   CHAT_CLUSTER       1 when tests/cluster/run.sh runs test_api and
 #                      test_hostile on the cluster; unset here
 set -uo pipefail
@@ -80,6 +82,26 @@ start_chatd "$top/$build/chatd" "$tmp/retention.log" "$retention_port" "$retenti
 retention_pid=$CHATD_PID
 export CHAT_RETENTION_URL="http://127.0.0.1:$retention_port" CHAT_RETENTION_REDIS_PORT=$retention_redis
 
+# For test_token.sh: keys made by Node's crypto; a chatd taking tokens signed
+# with the secret or the JWKS keys for one issuer and audience, one with an
+# RSA public key alone, and one like the first with 3 logins a minute per
+# address.
+token_keys=$tmp/token-keys
+node "$top/tests/integration/jwt_mint.mjs" keys "$token_keys" || exit 1
+token_opts=(--jwt-key "$token_keys/secret" --jwt-jwks "$token_keys/jwks.json"
+  --jwt-issuer https://app.example --jwt-audience chat)
+token_port=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/token.log" "$token_port" "$redis_port" --workers 1 \
+  "${token_opts[@]}" || exit 1
+token_pem_port=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/token-pem.log" "$token_pem_port" "$redis_port" --workers 1 \
+  --jwt-key "$token_keys/rsa.pub.pem" || exit 1
+token_limited_port=$(free_port) || exit 1
+CHATD_LIMIT_LOGIN_ADDRESS=3/60 start_chatd "$top/$build/chatd" "$tmp/token-limited.log" \
+  "$token_limited_port" "$redis_port" --workers 1 "${token_opts[@]}" || exit 1
+export TOKEN_URL="http://127.0.0.1:$token_port" TOKEN_PEM_URL="http://127.0.0.1:$token_pem_port"
+export TOKEN_LIMITED_URL="http://127.0.0.1:$token_limited_port" TOKEN_KEYS=$token_keys
+
 export CHAT_URL="http://127.0.0.1:$chat_port"
 export CHAT_REDIS_PORT=$redis_port
 export CHATD_PID=$main_pid
@@ -90,6 +112,10 @@ for bin in "$top/$build"/tests/integration/test_*; do
   redis-cli -p "$redis_port" flushall >/dev/null
   CMOCKA_MESSAGE_OUTPUT=TAP "$bin" || rc=1
 done
+
+echo "# test_token.sh"
+redis-cli -p "$redis_port" flushall >/dev/null
+CHATD_BIN="$top/$build/chatd" CHAT_BIN="$top/$build/chat" "$top/tests/integration/test_token.sh" || rc=1
 
 if [[ -x $top/tests/cli/test_cli.sh && -x $top/$build/chat ]]; then
   echo "# test_cli.sh"

@@ -96,6 +96,32 @@ static void test_fill_replaces_the_same_session(void **state) {
     session_cache_free(c);
 }
 
+/* A session from a token keeps its end and its room list in the cache;
+ * one without them comes back without them. */
+static void test_token_session_keeps_end_and_rooms(void **state) {
+    (void)state;
+    struct session_cache *c = live_cache(8);
+    char h[SESSION_CACHE_HASH_LEN + 1];
+    struct session_user token = user_n(1), got;
+    token.expires_ms = 1800000600000LL;
+    token.rooms_limited = true;
+    snprintf(token.rooms, sizeof(token.rooms), "lobby,team-a");
+    session_cache_fill(c, hash_n(1, h), &token, 0, session_cache_epoch(c));
+    memset(&got, 0x5a, sizeof(got));
+    assert_true(session_cache_lookup(c, h, 10, &got));
+    assert_int_equal(got.expires_ms, 1800000600000LL);
+    assert_true(got.rooms_limited);
+    assert_string_equal(got.rooms, "lobby,team-a");
+    assert_string_equal(got.name, token.name);
+    fill(c, 2, 0);
+    memset(&got, 0x5a, sizeof(got));
+    assert_true(session_cache_lookup(c, hash_n(2, h), 10, &got));
+    assert_int_equal(got.expires_ms, 0);
+    assert_false(got.rooms_limited);
+    assert_string_equal(got.rooms, "");
+    session_cache_free(c);
+}
+
 static void test_full_cache_drops_the_oldest(void **state) {
     (void)state;
     struct session_cache *c = live_cache(3);
@@ -305,6 +331,7 @@ int main(void) {
         cmocka_unit_test(test_unreadable_message_flushes),
         cmocka_unit_test(test_bad_hashes_are_never_stored),
         cmocka_unit_test(test_null_cache_is_off),
+        cmocka_unit_test(test_token_session_keeps_end_and_rooms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
