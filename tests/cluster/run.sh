@@ -3,17 +3,19 @@
 # cluster-node-timeout) on free loopback ports and a real chatd (from the
 # build folder $1) in front of it. Runs the API and hostile-input tests
 # against it, then the cluster's own tests (spread, resharding, failover,
-# a silent master, whole-cluster restart, crash-stop-start rounds, many
-# rooms across a failover and a migration). Output
+# a silent master, whole-cluster restart, crash-stop-start rounds, 100,000
+# rooms over three chatd across a reshard and a failover). Output
 # is TAP. chatd's periodic topology refresh is turned (almost) off, so that
 # it must learn every change from redirects and errors, and the resharding
 # test can count the MOVED it must see. A second chatd (CHAT_URL2) is the
-# other end of test_sessions.
+# other end of test_sessions; test_rooms spreads its streams over all three
+# (CHAT_URL3).
 #
 # The tests find their fixtures in the environment (set below):
 #   CHAT_URL              chatd on the cluster (every test, testlib)
 #   CHATD_PID             its pid
-#   CHAT_URL2             a second chatd on the cluster (test_sessions)
+#   CHAT_URL2             a second chatd on the cluster (test_sessions, test_rooms)
+#   CHAT_URL3             a third chatd on the cluster (test_rooms)
 #   CHAT_CLUSTER          1: test_api and test_hostile run on the cluster
 #   CLUSTER_SCRIPT        scripts/cluster, to kill and restart nodes
 #   CLUSTER_PORT_BASE     the cluster's first port (6 consecutive ports)
@@ -62,10 +64,13 @@ main_pid=$CHATD_PID
 second_port=$(free_port) || exit 1
 start_on_cluster "$tmp/second.log" "$second_port" --workers 1
 second_pid=$CHATD_PID
+third_port=$(free_port) || exit 1
+start_on_cluster "$tmp/third.log" "$third_port" --workers 1
+third_pid=$CHATD_PID
 CHATD_PID=$main_pid
 
 export CHAT_URL="http://127.0.0.1:$chat_port" CHATD_PID CHAT_CLUSTER=1
-export CHAT_URL2="http://127.0.0.1:$second_port"
+export CHAT_URL2="http://127.0.0.1:$second_port" CHAT_URL3="http://127.0.0.1:$third_port"
 # test_restart's crash-stop-start rounds: ten, or one under the sanitizers
 # (the slow build; the other tests cover the same code there).
 if [[ -n ${CHAT_SANITIZED:-} ]]; then
@@ -83,5 +88,6 @@ done
 
 tap_clean_exit "$CHATD_PID" "$tmp/chatd.log" "chatd on the cluster" || rc=1
 tap_clean_exit "$second_pid" "$tmp/second.log" "the second chatd on the cluster" || rc=1
+tap_clean_exit "$third_pid" "$tmp/third.log" "the third chatd on the cluster" || rc=1
 grep -E 'topology|MOVED|lost|timed out|not acknowledged' "$tmp/chatd.log" | sed 's/^/# chatd: /' | tail -40
 exit $rc

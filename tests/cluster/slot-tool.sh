@@ -6,6 +6,9 @@
 #   slot-tool.sh migrate-begin SLOT SRC DST   mark the slot migrating/importing
 #                                         and move all its keys from SRC to DST
 #   slot-tool.sh migrate-finish SLOT DST  give the slot to DST on every master
+#   slot-tool.sh reshard SRC DST COUNT    move COUNT slots from SRC to DST with
+#                                         redis-cli --cluster reshard, once
+#                                         every node agrees on the slots (30 s)
 set -euo pipefail
 base=${CLUSTER_PORT_BASE:?}
 cli() { redis-cli -h 127.0.0.1 -p "$@"; }
@@ -69,7 +72,21 @@ case ${1:-} in
       port=${line%% *}
       [[ $port == "$dst" ]] || cli "$port" cluster setslot "$slot" node "$id" >/dev/null
     done < <(masters) ;;
+  reshard)
+    src=$2 dst=$3 count=$4
+    # --cluster reshard refuses to start while the nodes disagree (a node
+    # that came back is still being told the news): wait for the check
+    for _ in $(seq 1 300); do
+      redis-cli --cluster check "127.0.0.1:$src" >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    # its plan and progress (a line per slot) only when it fails
+    log=$(mktemp)
+    trap 'rm -f "$log"' EXIT
+    redis-cli --cluster reshard "127.0.0.1:$src" --cluster-from "$(node_id "$src")" \
+      --cluster-to "$(node_id "$dst")" --cluster-slots "$count" --cluster-yes >"$log" 2>&1 ||
+      { tail -n 20 "$log" >&2; exit 1; } ;;
   *)
-    echo "usage: $0 master-of KEY | other-master PORT | migrate-begin SLOT SRC DST | migrate-finish SLOT DST" >&2
+    echo "usage: $0 master-of KEY | other-master PORT | migrate-begin SLOT SRC DST | migrate-finish SLOT DST | reshard SRC DST COUNT" >&2
     exit 2 ;;
 esac
