@@ -60,7 +60,13 @@
     X(API_E_TOO_MANY_FROM_ADDRESS, 429, "too_many_from_address",                     \
       "This address holds as many open streams or waiting requests as it may; close one.") \
     X(API_E_BUSY, 503, "busy",                                                       \
-      "This server has as many password checks waiting as it takes; try again.")
+      "This server has as many password checks waiting as it takes; try again.")    \
+    X(API_E_UPGRADE_REQUIRED, 426, "upgrade_required",                               \
+      "This path speaks WebSocket: send an Upgrade: websocket request.")             \
+    X(API_E_WS_VERSION, 426, "unsupported_websocket_version",                        \
+      "Only WebSocket version 13 is spoken (Sec-WebSocket-Version: 13).")            \
+    X(API_E_WS_KEY, 400, "invalid_websocket_key",                                    \
+      "Sec-WebSocket-Key must be the base64 of 16 bytes.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,

@@ -37,6 +37,8 @@ struct stream_sock {
     struct stream_out *out;       /* NULL while nothing is queued */
     stream_sock_gone_fn *on_gone; /* until the stream ends */
     void *arg;
+    stream_sock_read_fn *reader;   /* takes the client's bytes, or NULL: dropped */
+    void *reader_arg;
     stream_sock_closed_fn *closed; /* once it ended */
     void *closed_arg;
     struct stream_sock *prev, *next; /* ended sockets still writing */
@@ -147,7 +149,10 @@ static bool would_block(void) { return errno == EAGAIN || errno == EWOULDBLOCK |
 static void on_readable(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     struct stream_sock *s = arg;
-    if (!s->failed) {
+    if (!s->failed && s->reader) {
+        int verdict = s->reader(s->reader_arg);
+        if (verdict >= 0) return; /* 1: s may be gone */
+    } else if (!s->failed) {
         char drop[DISCARD_BYTES];
         ssize_t n = recv(fd, drop, sizeof(drop), 0);
         if (n > 0 || (n < 0 && would_block())) return;
@@ -228,6 +233,19 @@ struct stream_sock *stream_sock_detach(struct stream_socks *set, struct evhttp_c
     return s;
 }
 
+void stream_sock_set_reader(struct stream_sock *s, stream_sock_read_fn *fn, void *arg) {
+    s->reader = fn;
+    s->reader_arg = arg;
+}
+
+ssize_t stream_sock_recv(struct stream_sock *s, void *buf, size_t len) {
+    if (s->fd < 0) {
+        errno = ECONNRESET;
+        return -1;
+    }
+    return recv(s->fd, buf, len, MSG_DONTWAIT);
+}
+
 int stream_sock_fd(const struct stream_sock *s) { return s->fd; }
 
 size_t stream_sock_backlog(const struct stream_sock *s) {
@@ -280,6 +298,7 @@ static bool write_tail(struct stream_sock *s, const char *data, size_t len) {
 void stream_sock_end(struct stream_sock *s, const char *tail, size_t len,
                      stream_sock_closed_fn *closed, void *arg) {
     s->on_gone = NULL;
+    s->reader = NULL; /* what the client still sends is dropped */
     s->closed = closed;
     s->closed_arg = arg;
     bool ok = s->fd >= 0 && !s->failed && (len == 0 || write_tail(s, tail, len));

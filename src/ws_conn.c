@@ -1,0 +1,258 @@
+/* ws_conn: WebSocket framing on an upgraded stream (wslay), see ws_conn.h. */
+#include "ws_conn.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wslay/wslay.h>
+
+#include "http.h"
+#include "log.h"
+#include "sse_fanout.h"
+#include "validate.h"
+
+#define READ_BUDGET 65536 /* bytes read per readable event; the loop serves others between */
+#define CLOSE_VANISHED 1006 /* no close frame: the client went away */
+
+struct ws_conn {
+    struct request *r;             /* the upgraded stream */
+    struct fanout *fanout;         /* the server's: its batch goes out before our bytes */
+    wslay_event_context_ptr ctx;   /* wslay's state: frames in, frames out */
+    struct ws_conn_handlers h;
+    void *arg;
+    struct evbuffer *out;          /* framed bytes on their way to the socket queue */
+    void (*drained)(void *arg);    /* the owner's drained callback, or NULL */
+    void *drained_arg;
+    size_t read_budget;            /* bytes left to read in this readable event */
+    int pings;                     /* pings received in this ping period */
+    int close_code;                /* sent or received */
+    bool in_recv;                  /* inside wslay_event_recv: ending waits */
+    bool over;                     /* the close frame is out: end after the callback */
+};
+
+static void finish(struct ws_conn *c) {
+    struct request *r = c->r;
+    int code = c->close_code ? c->close_code : CLOSE_VANISHED;
+    http_stream_set_reader(r, NULL, NULL);
+    r->on_close = NULL;
+    wslay_event_context_free(c->ctx);
+    evbuffer_free(c->out);
+    void (*on_end)(void *, int) = c->h.on_end;
+    void *arg = c->arg;
+    free(c);
+    http_stream_end(r); /* what is queued goes out, then the socket closes */
+    on_end(arg, code);
+}
+
+/* After sending: a connection whose close frame is out is over. True when
+ * it ended (c is gone). */
+static bool end_if_over(struct ws_conn *c) {
+    if (!c->over && !wslay_event_get_close_sent(c->ctx)) return false;
+    c->over = true;
+    if (c->in_recv) return false;
+    finish(c);
+    return true;
+}
+
+static bool flush(struct ws_conn *c) {
+    if (wslay_event_send(c->ctx) < 0) c->over = true;
+    return end_if_over(c);
+}
+
+static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                       void *arg) {
+    (void)flags;
+    struct ws_conn *c = arg;
+    if (c->read_budget == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (len > c->read_budget) len = c->read_budget;
+    ssize_t n = http_stream_recv(c->r, buf, len);
+    if (n > 0) {
+        c->read_budget -= (size_t)n;
+        return n;
+    }
+    bool later = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+    wslay_event_set_error(ctx, later ? WSLAY_ERR_WOULDBLOCK : WSLAY_ERR_CALLBACK_FAILURE);
+    return -1;
+}
+
+static void on_stream_drained(struct evhttp_connection *evcon, void *arg) {
+    (void)evcon;
+    struct ws_conn *c = arg;
+    if (c->drained) c->drained(c->drained_arg);
+}
+
+/* Everything wslay frames goes to the socket's queue at once, behind the
+ * fan-out batch's bytes: wslay never holds half a frame. */
+static ssize_t on_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                       void *arg) {
+    (void)flags;
+    struct ws_conn *c = arg;
+    fanout_flush(c->fanout);
+    if (evbuffer_add(c->out, data, len) < 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    http_stream_send(c->r, c->out, c->drained ? on_stream_drained : NULL, c);
+    return (ssize_t)len;
+}
+
+static void close_with(struct ws_conn *c, int code, const char *reason) {
+    if (!c->close_code) c->close_code = code;
+    wslay_event_queue_close(c->ctx, (uint16_t)code, (const uint8_t *)reason,
+                            reason ? strlen(reason) : 0);
+}
+
+static void on_text(struct ws_conn *c, const struct wslay_event_on_msg_recv_arg *m) {
+    size_t chars;
+    if (!utf8_valid((const char *)m->msg, m->msg_length, &chars)) {
+        close_with(c, WS_CLOSE_BAD_DATA, "text is not UTF-8");
+        return;
+    }
+    c->h.on_text(c->arg, (const char *)m->msg, m->msg_length);
+}
+
+static void on_message(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *m,
+                       void *arg) {
+    (void)ctx;
+    struct ws_conn *c = arg;
+    if (c->over || wslay_event_get_close_sent(c->ctx)) return;
+    switch (m->opcode) {
+    case WSLAY_TEXT_FRAME: on_text(c, m); break;
+    case WSLAY_BINARY_FRAME: close_with(c, WS_CLOSE_UNSUPPORTED, "binary messages"); break;
+    case WSLAY_PING:
+        if (++c->pings > WS_CONN_PINGS_MAX) close_with(c, WS_CLOSE_POLICY, "ping flood");
+        break;
+    case WSLAY_CONNECTION_CLOSE: /* wslay answers it */
+        if (!c->close_code) c->close_code = m->status_code ? m->status_code : 1005;
+        break;
+    default: break; /* pong */
+    }
+}
+
+/* The socket has bytes: frames in, whatever they caused out. */
+static int on_readable(void *arg) {
+    struct ws_conn *c = arg;
+    c->read_budget = READ_BUDGET;
+    c->in_recv = true;
+    int rc = wslay_event_recv(c->ctx);
+    c->in_recv = false;
+    if (rc < 0 && !c->over && !wslay_event_get_close_sent(c->ctx)) {
+        if (rc == WSLAY_ERR_NOMEM) close_with(c, WS_CLOSE_INTERNAL, NULL);
+        else return -1; /* the client is gone (its end of input) */
+    }
+    if (rc < 0) c->over = true;
+    return flush(c) ? 1 : 0;
+}
+
+static void on_client_gone(struct request *r) {
+    struct ws_conn *c = r->stream_arg;
+    finish(c);
+}
+
+static wslay_event_context_ptr new_context(struct ws_conn *c) {
+    static const struct wslay_event_callbacks callbacks = {
+        .recv_callback = on_recv, .send_callback = on_send, .on_msg_recv_callback = on_message};
+    wslay_event_context_ptr ctx;
+    if (wslay_event_context_server_init(&ctx, &callbacks, c) != 0) return NULL;
+    wslay_event_config_set_max_recv_msg_length(ctx, WS_CONN_MESSAGE_MAX);
+    return ctx;
+}
+
+struct ws_conn *ws_conn_new(struct request *r, struct fanout *fanout,
+                            const struct ws_conn_handlers *h, void *arg) {
+    struct ws_conn *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    *c = (struct ws_conn){.r = r, .fanout = fanout, .h = *h, .arg = arg};
+    c->out = evbuffer_new();
+    if (c->out) c->ctx = new_context(c);
+    if (!c->ctx) {
+        if (c->out) evbuffer_free(c->out);
+        free(c);
+        return NULL;
+    }
+    r->stream_arg = c;
+    r->on_close = on_client_gone;
+    http_stream_set_reader(r, on_readable, c);
+    return c;
+}
+
+void ws_conn_send_text(struct ws_conn *c, const char *data, size_t len) {
+    struct wslay_event_msg msg = {WSLAY_TEXT_FRAME, (const uint8_t *)data, len};
+    if (wslay_event_queue_msg(c->ctx, &msg) == WSLAY_ERR_NOMEM)
+        close_with(c, WS_CLOSE_INTERNAL, NULL);
+    if (!c->in_recv) flush(c); /* else once wslay_event_recv returns */
+}
+
+void ws_conn_send_buffer(struct ws_conn *c, struct evbuffer *buf) {
+    size_t len = evbuffer_get_length(buf);
+    const char *data = (const char *)evbuffer_pullup(buf, -1);
+    if (data || len == 0) ws_conn_send_text(c, data ? data : "", len);
+    evbuffer_drain(buf, len);
+}
+
+void ws_conn_add_frame(struct ws_conn *c, const char *data, size_t len) {
+    fanout_add(c->fanout, c->r, data, len);
+}
+
+void ws_conn_close(struct ws_conn *c, int code, const char *reason) {
+    close_with(c, code, reason);
+    if (!c->in_recv) flush(c);
+}
+
+void ws_conn_ping(struct ws_conn *c) {
+    struct wslay_event_msg msg = {WSLAY_PING, NULL, 0};
+    c->pings = 0;
+    wslay_event_queue_msg(c->ctx, &msg);
+    flush(c);
+}
+
+size_t ws_conn_backlog(const struct ws_conn *c) { return http_stream_backlog(c->r); }
+
+void ws_conn_on_drained(struct ws_conn *c, void (*drained)(void *arg), void *arg) {
+    c->drained = drained;
+    c->drained_arg = arg;
+}
+
+/* ---- frames made once for many connections ---- */
+
+struct ws_framer {
+    wslay_frame_context_ptr ctx;
+    struct evbuffer *out; /* where the frame being made goes */
+};
+
+static ssize_t on_frame_bytes(const uint8_t *data, size_t len, int flags, void *arg) {
+    (void)flags;
+    struct ws_framer *f = arg;
+    return evbuffer_add(f->out, data, len) == 0 ? (ssize_t)len : WSLAY_ERR_NOMEM;
+}
+
+struct ws_framer *ws_framer_new(void) {
+    static const struct wslay_frame_callbacks callbacks = {.send_callback = on_frame_bytes};
+    struct ws_framer *f = calloc(1, sizeof(*f));
+    if (f && wslay_frame_context_init(&f->ctx, &callbacks, f) != 0) {
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void ws_framer_free(struct ws_framer *f) {
+    if (!f) return;
+    wslay_frame_context_free(f->ctx);
+    free(f);
+}
+
+int ws_framer_text(struct ws_framer *f, struct evbuffer *out, const char *data, size_t len) {
+    struct wslay_frame_iocb iocb = {.fin = 1, .opcode = WSLAY_TEXT_FRAME,
+                                    .payload_length = len, .data = (const uint8_t *)data,
+                                    .data_length = len};
+    f->out = out;
+    ssize_t n = wslay_frame_send(f->ctx, &iocb);
+    f->out = NULL;
+    return n == (ssize_t)len ? 0 : -1;
+}
