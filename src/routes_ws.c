@@ -279,8 +279,8 @@ static void handle(struct ws_client *c, const char *data, size_t len) {
         if (e == API_E_OK) ws_msg_cleanup(&m);
         return;
     }
-    if (e != API_E_OK) {
-        ws_client_error(c, e, what, NULL, NULL, 0);
+    if (e != API_E_OK) { /* m keeps the members read before the bad one */
+        ws_client_error(c, e, what, m.client_msg_id, m.room, 0);
         return;
     }
     dispatch(c, &m);

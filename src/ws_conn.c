@@ -27,8 +27,11 @@ struct ws_conn {
     void *drained_arg;
     size_t read_budget;            /* bytes left to read in this readable event */
     int pings;                     /* pings received in this ping period */
+    int unanswered;                /* pings in a row after which nothing came in */
+    bool heard;                    /* a frame came in since the last ping */
     int close_code;                /* sent or received */
     bool in_recv;                  /* inside wslay_event_recv: ending waits */
+    bool peer_gone;                /* recv() met the end of input or an error */
     bool over;                     /* the close frame is out: end after the callback */
 };
 
@@ -76,6 +79,7 @@ static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
         return n;
     }
     bool later = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+    c->peer_gone = !later;
     wslay_event_set_error(ctx, later ? WSLAY_ERR_WOULDBLOCK : WSLAY_ERR_CALLBACK_FAILURE);
     return -1;
 }
@@ -120,6 +124,7 @@ static void on_message(wslay_event_context_ptr ctx, const struct wslay_event_on_
                        void *arg) {
     (void)ctx;
     struct ws_conn *c = arg;
+    c->heard = true;
     if (c->over || wslay_event_get_close_sent(c->ctx)) return;
     switch (m->opcode) {
     case WSLAY_TEXT_FRAME: on_text(c, m); break;
@@ -141,11 +146,10 @@ static int on_readable(void *arg) {
     c->in_recv = true;
     int rc = wslay_event_recv(c->ctx);
     c->in_recv = false;
-    if (rc < 0 && !c->over && !wslay_event_get_close_sent(c->ctx)) {
-        if (rc == WSLAY_ERR_NOMEM) close_with(c, WS_CLOSE_INTERNAL, NULL);
-        else return -1; /* the client is gone (its end of input) */
-    }
-    if (rc < 0) c->over = true;
+    if (rc < 0 && c->peer_gone) return -1; /* its end of input, or a reset */
+    /* wslay gave up on a frame without queuing a close (a fragmented
+     * control frame): a protocol error all the same */
+    if (rc < 0) close_with(c, rc == WSLAY_ERR_NOMEM ? WS_CLOSE_INTERNAL : WS_CLOSE_PROTOCOL, NULL);
     return flush(c) ? 1 : 0;
 }
 
@@ -206,6 +210,12 @@ void ws_conn_close(struct ws_conn *c, int code, const char *reason) {
 
 void ws_conn_ping(struct ws_conn *c) {
     struct wslay_event_msg msg = {WSLAY_PING, NULL, 0};
+    c->unanswered = c->heard ? 0 : c->unanswered + 1;
+    if (c->unanswered > WS_CONN_UNANSWERED_MAX) { /* gone, or too stuck to be served */
+        ws_conn_close(c, WS_CLOSE_GOING_AWAY, "no pong");
+        return;
+    }
+    c->heard = false;
     c->pings = 0;
     wslay_event_queue_msg(c->ctx, &msg);
     flush(c);

@@ -32,6 +32,7 @@ struct ws_conn;
 
 #define WS_CONN_MESSAGE_MAX 32768 /* bytes of one message from a client */
 #define WS_CONN_PINGS_MAX 32      /* pings a client may send per ping period */
+#define WS_CONN_UNANSWERED_MAX 1  /* ping periods a client may stay silent */
 
 /* RFC 6455 close codes chatd sends, and its own (4000-4999). */
 enum ws_close_code {
@@ -75,7 +76,10 @@ void ws_conn_add_frame(struct ws_conn *c, const char *data, size_t len);
  * connection ends once it is out (on_end runs then, or after on_text
  * returns when called inside it). */
 void ws_conn_close(struct ws_conn *c, int code, const char *reason);
-/* Pings the client and starts a new ping-counting period. */
+/* Pings the client and starts a new ping-counting period; a client that
+ * sent nothing (not even a pong) for more than WS_CONN_UNANSWERED_MAX
+ * whole periods is closed with 1001 instead: it is gone, or too stuck to
+ * be served. */
 void ws_conn_ping(struct ws_conn *c);
 /* Bytes queued for the client, not yet taken by its socket. */
 size_t ws_conn_backlog(const struct ws_conn *c);
