@@ -8,6 +8,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import http2 from 'node:http2';
 import {
   CHATD_URLS, CHATD_PIDS, LB_STATS, LB_URL, TLS_URL, Client, RawClient, api, closeAll, connect, createRoom, frame,
   register, until, WAIT_MS,
@@ -112,6 +113,30 @@ async function sendAndAck(base, opts = {}) {
 test('subscribe, send with acks and an idempotent resend, on a chatd', () => sendAndAck(direct));
 test('the same through HAProxy over HTTP', () => sendAndAck(LB_URL));
 test('the same through HAProxy over HTTPS', () => sendAndAck(TLS_URL, { ca }));
+
+// RFC 8441: a WebSocket over HTTP/2 (the extended CONNECT), which HAProxy
+// turns into an HTTP/1.1 upgrade towards chatd.
+test('the same over HTTP/2 through HAProxy (RFC 8441)', async () => {
+  const key = await register(TLS_URL);
+  const session = http2.connect(TLS_URL, { ca });
+  try {
+    const settings = await new Promise((resolve) => session.once('remoteSettings', resolve));
+    assert.equal(settings.enableConnectProtocol, true, 'HAProxy announces the extended CONNECT');
+    const stream = session.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':path': '/ws',
+      ':scheme': 'https', ':authority': new URL(TLS_URL).host, 'sec-websocket-version': '13',
+      cookie: `authKey=${key}` });
+    const headers = await new Promise((resolve, reject) => { stream.once('response', resolve); stream.once('error', reject); });
+    assert.equal(headers[':status'], 200);
+    let buf = Buffer.alloc(0);
+    stream.on('data', (d) => { buf = Buffer.concat([buf, d]); });
+    // the first frame is ready: a small unmasked text frame
+    await until(() => buf.length >= 2 && buf.length >= 2 + (buf[1] & 0x7f), 'the ready frame');
+    assert.equal(JSON.parse(buf.subarray(2, 2 + (buf[1] & 0x7f)).toString()).type, 'ready');
+    stream.close();
+  } finally {
+    session.close();
+  }
+});
 
 test('a resumed subscription replays what came after its id', async () => {
   const key = await register(direct);
