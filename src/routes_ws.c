@@ -398,7 +398,7 @@ static void new_client(struct ws_server *ws, struct request *r, struct ws_client
     c->owner = ws;
     c->srv = ws->srv;
     snprintf(c->id, sizeof(c->id), "%s", r->id);
-    c->conn = ws_conn_new(r, ws->srv->fanout, &handlers, c);
+    c->conn = ws_conn_new(r, ws->srv->fanout, ws->framer, &handlers, c);
     c->next = ws->clients;
     if (ws->clients) ws->clients->prev = c;
     ws->clients = c;

@@ -9,17 +9,27 @@
 #include <wslay/wslay.h>
 
 #include "http.h"
-#include "log.h"
 #include "sse_fanout.h"
 #include "validate.h"
 
 #define READ_BUDGET 65536 /* bytes read per readable event; the loop serves others between */
 #define CLOSE_VANISHED 1006 /* no close frame: the client went away */
+#define CLOSE_REASON_MAX 123 /* bytes of a close frame's reason (RFC 6455 5.5) */
+
+/* Where the client's input stands, to know when wslay holds none of it. */
+struct ws_input {
+    unsigned long long given;    /* bytes handed to wslay */
+    unsigned long long consumed; /* bytes of the frames wslay started */
+    bool in_frame;               /* a frame started and has not ended */
+    bool in_message;             /* a fragmented message waits for its last frame */
+};
 
 struct ws_conn {
     struct request *r;             /* the upgraded stream */
     struct fanout *fanout;         /* the server's: its batch goes out before our bytes */
-    wslay_event_context_ptr ctx;   /* wslay's state: frames in, frames out */
+    struct ws_framer *framer;      /* the server's: frames what chatd sends */
+    wslay_event_context_ptr ctx;   /* wslay's reader, only while a frame is in reach */
+    struct ws_input in;
     struct ws_conn_handlers h;
     void *arg;
     struct evbuffer *out;          /* framed bytes on their way to the socket queue */
@@ -28,8 +38,8 @@ struct ws_conn {
     size_t read_budget;            /* bytes left to read in this readable event */
     int pings;                     /* pings received in this ping period */
     int unanswered;                /* pings in a row after which nothing came in */
-    bool heard;                    /* a frame came in since the last ping */
     int close_code;                /* sent or received */
+    bool heard;                    /* a frame came in since the last ping */
     bool in_recv;                  /* inside wslay_event_recv: ending waits */
     bool peer_gone;                /* recv() met the end of input or an error */
     bool over;                     /* the close frame is out: end after the callback */
@@ -49,20 +59,37 @@ static void finish(struct ws_conn *c) {
     on_end(arg, code);
 }
 
-/* After sending: a connection whose close frame is out is over. True when
- * it ended (c is gone). */
+/* A connection whose close frame is out is over. True when it ended (c is
+ * gone). */
 static bool end_if_over(struct ws_conn *c) {
-    if (!c->over && !wslay_event_get_close_sent(c->ctx)) return false;
+    if (!c->over && !(c->ctx && wslay_event_get_close_sent(c->ctx))) return false;
     c->over = true;
     if (c->in_recv) return false;
     finish(c);
     return true;
 }
 
+/* What wslay queued (pongs, its close frames) goes out. */
 static bool flush(struct ws_conn *c) {
-    if (wslay_event_send(c->ctx) < 0) c->over = true;
+    if (c->ctx && wslay_event_send(c->ctx) < 0) c->over = true;
     return end_if_over(c);
 }
+
+/* Queues what c->out holds on the stream, behind the fan-out batch. */
+static void write_out(struct ws_conn *c);
+
+static void on_stream_drained(struct evhttp_connection *evcon, void *arg) {
+    (void)evcon;
+    struct ws_conn *c = arg;
+    if (c->drained) c->drained(c->drained_arg);
+}
+
+static void write_out(struct ws_conn *c) {
+    fanout_flush(c->fanout);
+    http_stream_send(c->r, c->out, c->drained ? on_stream_drained : NULL, c);
+}
+
+/* ---- wslay's callbacks ---- */
 
 static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
                        void *arg) {
@@ -76,6 +103,7 @@ static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     ssize_t n = http_stream_recv(c->r, buf, len);
     if (n > 0) {
         c->read_budget -= (size_t)n;
+        c->in.given += (size_t)n;
         return n;
     }
     bool later = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
@@ -84,32 +112,43 @@ static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     return -1;
 }
 
-static void on_stream_drained(struct evhttp_connection *evcon, void *arg) {
-    (void)evcon;
-    struct ws_conn *c = arg;
-    if (c->drained) c->drained(c->drained_arg);
-}
-
-/* Everything wslay frames goes to the socket's queue at once, behind the
- * fan-out batch's bytes: wslay never holds half a frame. */
+/* Every byte wslay frames goes to the socket's queue at once: wslay never
+ * holds half a frame. */
 static ssize_t on_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
                        void *arg) {
     (void)flags;
     struct ws_conn *c = arg;
-    fanout_flush(c->fanout);
     if (evbuffer_add(c->out, data, len) < 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
         return -1;
     }
-    http_stream_send(c->r, c->out, c->drained ? on_stream_drained : NULL, c);
+    write_out(c);
     return (ssize_t)len;
 }
 
-static void close_with(struct ws_conn *c, int code, const char *reason) {
-    if (!c->close_code) c->close_code = code;
-    wslay_event_queue_close(c->ctx, (uint16_t)code, (const uint8_t *)reason,
-                            reason ? strlen(reason) : 0);
+/* A frame's bytes on the wire: the head (2 bytes, the extended length, the
+ * mask) and the payload. A head longer than this (a length not in its
+ * shortest form) only makes the connection look busy: wslay is kept. */
+static void on_frame_start(wslay_event_context_ptr ctx,
+                           const struct wslay_event_on_frame_recv_start_arg *f, void *arg) {
+    (void)ctx;
+    struct ws_conn *c = arg;
+    unsigned long long head = 2 + 4;
+    if (f->payload_length >= 65536) head += 8;
+    else if (f->payload_length >= 126) head += 2;
+    c->in.consumed += head + f->payload_length;
+    c->in.in_frame = true;
+    if (f->opcode == WSLAY_TEXT_FRAME || f->opcode == WSLAY_BINARY_FRAME) c->in.in_message = !f->fin;
+    else if (f->opcode == WSLAY_CONTINUATION_FRAME && f->fin) c->in.in_message = false;
 }
+
+static void on_frame_end(wslay_event_context_ptr ctx, void *arg) {
+    (void)ctx;
+    struct ws_conn *c = arg;
+    c->in.in_frame = false;
+}
+
+static void close_with(struct ws_conn *c, int code, const char *reason);
 
 static void on_text(struct ws_conn *c, const struct wslay_event_on_msg_recv_arg *m) {
     size_t chars;
@@ -139,43 +178,58 @@ static void on_message(wslay_event_context_ptr ctx, const struct wslay_event_on_
     }
 }
 
+/* ---- the reader, there only while a frame is in reach ---- */
+
+static int open_reader(struct ws_conn *c) {
+    static const struct wslay_event_callbacks callbacks = {
+        .recv_callback = on_recv, .send_callback = on_send,
+        .on_frame_recv_start_callback = on_frame_start,
+        .on_frame_recv_end_callback = on_frame_end, .on_msg_recv_callback = on_message};
+    if (c->ctx) return 0;
+    if (wslay_event_context_server_init(&c->ctx, &callbacks, c) != 0) return -1;
+    wslay_event_config_set_max_recv_msg_length(c->ctx, WS_CONN_MESSAGE_MAX);
+    c->in = (struct ws_input){0};
+    return 0;
+}
+
+/* Between two frames, with every byte read taken and nothing queued,
+ * wslay holds nothing worth its 8.8 KB: an idle connection lets go of it. */
+static void close_reader_if_idle(struct ws_conn *c) {
+    if (!c->ctx || c->in.in_frame || c->in.in_message || c->in.consumed != c->in.given ||
+        wslay_event_want_write(c->ctx))
+        return;
+    wslay_event_context_free(c->ctx);
+    c->ctx = NULL;
+}
+
 /* The socket has bytes: frames in, whatever they caused out. */
 static int on_readable(void *arg) {
     struct ws_conn *c = arg;
+    if (open_reader(c) < 0) {
+        close_with(c, WS_CLOSE_INTERNAL, NULL);
+        return flush(c) ? 1 : 0;
+    }
     c->read_budget = READ_BUDGET;
     c->in_recv = true;
     int rc = wslay_event_recv(c->ctx);
     c->in_recv = false;
     if (rc < 0 && c->peer_gone) return -1; /* its end of input, or a reset */
-    /* wslay gave up on a frame without queuing a close (a fragmented
-     * control frame): a protocol error all the same */
+    /* wslay gave up on a frame without a close of its own making (a
+     * fragmented control frame: it queued one without a code) */
     if (rc < 0) close_with(c, rc == WSLAY_ERR_NOMEM ? WS_CLOSE_INTERNAL : WS_CLOSE_PROTOCOL, NULL);
-    return flush(c) ? 1 : 0;
+    if (flush(c)) return 1;
+    close_reader_if_idle(c);
+    return 0;
 }
 
-static void on_client_gone(struct request *r) {
-    struct ws_conn *c = r->stream_arg;
-    finish(c);
-}
+static void on_client_gone(struct request *r) { finish(r->stream_arg); }
 
-static wslay_event_context_ptr new_context(struct ws_conn *c) {
-    static const struct wslay_event_callbacks callbacks = {
-        .recv_callback = on_recv, .send_callback = on_send, .on_msg_recv_callback = on_message};
-    wslay_event_context_ptr ctx;
-    if (wslay_event_context_server_init(&ctx, &callbacks, c) != 0) return NULL;
-    wslay_event_config_set_max_recv_msg_length(ctx, WS_CONN_MESSAGE_MAX);
-    return ctx;
-}
-
-struct ws_conn *ws_conn_new(struct request *r, struct fanout *fanout,
+struct ws_conn *ws_conn_new(struct request *r, struct fanout *fanout, struct ws_framer *framer,
                             const struct ws_conn_handlers *h, void *arg) {
     struct ws_conn *c = calloc(1, sizeof(*c));
     if (!c) return NULL;
-    *c = (struct ws_conn){.r = r, .fanout = fanout, .h = *h, .arg = arg};
-    c->out = evbuffer_new();
-    if (c->out) c->ctx = new_context(c);
-    if (!c->ctx) {
-        if (c->out) evbuffer_free(c->out);
+    *c = (struct ws_conn){.r = r, .fanout = fanout, .framer = framer, .h = *h, .arg = arg};
+    if (!(c->out = evbuffer_new())) {
         free(c);
         return NULL;
     }
@@ -185,11 +239,36 @@ struct ws_conn *ws_conn_new(struct request *r, struct fanout *fanout,
     return c;
 }
 
+/* ---- what chatd sends ---- */
+
+/* Frames data with opcode and queues it; false when out of memory. */
+static bool send_frame(struct ws_conn *c, int opcode, const char *data, size_t len) {
+    if (ws_framer_frame(c->framer, c->out, opcode, data, len) < 0) return false;
+    write_out(c);
+    return true;
+}
+
+/* Sends the close frame and ends: through wslay while it reads (it must
+ * know, and the end waits for the reading to return), else at once. */
+static void close_with(struct ws_conn *c, int code, const char *reason) {
+    if (!c->close_code) c->close_code = code;
+    size_t len = reason ? strnlen(reason, CLOSE_REASON_MAX) : 0;
+    if (c->ctx) {
+        wslay_event_queue_close(c->ctx, (uint16_t)code, (const uint8_t *)reason, len);
+        return;
+    }
+    char payload[2 + CLOSE_REASON_MAX];
+    payload[0] = (char)(code >> 8);
+    payload[1] = (char)(code & 0xff);
+    if (len) memcpy(payload + 2, reason, len);
+    send_frame(c, WSLAY_CONNECTION_CLOSE, payload, 2 + len);
+    c->over = true;
+}
+
 void ws_conn_send_text(struct ws_conn *c, const char *data, size_t len) {
-    struct wslay_event_msg msg = {WSLAY_TEXT_FRAME, (const uint8_t *)data, len};
-    if (wslay_event_queue_msg(c->ctx, &msg) == WSLAY_ERR_NOMEM)
-        close_with(c, WS_CLOSE_INTERNAL, NULL);
-    if (!c->in_recv) flush(c); /* else once wslay_event_recv returns */
+    if (c->over || (c->ctx && wslay_event_get_close_sent(c->ctx))) return;
+    if (!send_frame(c, WSLAY_TEXT_FRAME, data, len)) close_with(c, WS_CLOSE_INTERNAL, NULL);
+    if (!c->in_recv) flush(c);
 }
 
 void ws_conn_send_buffer(struct ws_conn *c, struct evbuffer *buf) {
@@ -209,7 +288,6 @@ void ws_conn_close(struct ws_conn *c, int code, const char *reason) {
 }
 
 void ws_conn_ping(struct ws_conn *c) {
-    struct wslay_event_msg msg = {WSLAY_PING, NULL, 0};
     c->unanswered = c->heard ? 0 : c->unanswered + 1;
     if (c->unanswered > WS_CONN_UNANSWERED_MAX) { /* gone, or too stuck to be served */
         ws_conn_close(c, WS_CLOSE_GOING_AWAY, "no pong");
@@ -217,8 +295,7 @@ void ws_conn_ping(struct ws_conn *c) {
     }
     c->heard = false;
     c->pings = 0;
-    wslay_event_queue_msg(c->ctx, &msg);
-    flush(c);
+    if (!send_frame(c, WSLAY_PING, "", 0)) ws_conn_close(c, WS_CLOSE_INTERNAL, NULL);
 }
 
 size_t ws_conn_backlog(const struct ws_conn *c) { return http_stream_backlog(c->r); }
@@ -228,7 +305,7 @@ void ws_conn_on_drained(struct ws_conn *c, void (*drained)(void *arg), void *arg
     c->drained_arg = arg;
 }
 
-/* ---- frames made once for many connections ---- */
+/* ---- frames made by the server ---- */
 
 struct ws_framer {
     wslay_frame_context_ptr ctx;
@@ -257,10 +334,10 @@ void ws_framer_free(struct ws_framer *f) {
     free(f);
 }
 
-int ws_framer_text(struct ws_framer *f, struct evbuffer *out, const char *data, size_t len) {
-    struct wslay_frame_iocb iocb = {.fin = 1, .opcode = WSLAY_TEXT_FRAME,
-                                    .payload_length = len, .data = (const uint8_t *)data,
-                                    .data_length = len};
+int ws_framer_frame(struct ws_framer *f, struct evbuffer *out, int opcode, const char *data,
+                    size_t len) {
+    struct wslay_frame_iocb iocb = {.fin = 1, .opcode = (uint8_t)opcode, .payload_length = len,
+                                    .data = (const uint8_t *)data, .data_length = len};
     f->out = out;
     ssize_t n = wslay_frame_send(f->ctx, &iocb);
     f->out = NULL;

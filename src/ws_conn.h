@@ -12,9 +12,11 @@
  * chooses the others (ws_conn_close).
  *
  * Bytes leave in the order they were written, whether framed here or
- * framed once for many connections (ws_conn_add_frame): wslay keeps
- * nothing queued between two calls, since every byte it frames is handed
- * to the stream's socket queue at once.
+ * framed once for many connections (ws_conn_add_frame): what chatd sends
+ * is framed by the server's ws_framer straight into the stream's queue,
+ * and what wslay frames itself (pongs, its close frames) is handed over at
+ * once. wslay's reader (8.8 KB) exists only while a frame is in reach: an
+ * idle connection between two frames has none.
  *
  * Loop thread only. on_end runs once, when the connection is over (the
  * close frame is out, or the client went away): c is gone after it.
@@ -29,6 +31,7 @@ struct request;
 struct fanout;
 struct evbuffer;
 struct ws_conn;
+struct ws_framer;
 
 #define WS_CONN_MESSAGE_MAX 32768 /* bytes of one message from a client */
 #define WS_CONN_PINGS_MAX 32      /* pings a client may send per ping period */
@@ -60,16 +63,17 @@ struct ws_conn_handlers {
 };
 
 /* Speaks WebSocket on r, an upgraded stream; r belongs to c from now on
- * and is ended with it. NULL when out of memory (r is then left as it
+ * and is ended with it. fanout and framer are the server's (shared by
+ * every connection). NULL when out of memory (r is then left as it
  * was). */
-struct ws_conn *ws_conn_new(struct request *r, struct fanout *fanout,
+struct ws_conn *ws_conn_new(struct request *r, struct fanout *fanout, struct ws_framer *framer,
                             const struct ws_conn_handlers *h, void *arg);
 
 /* Sends one text message (a copy of data is queued). */
 void ws_conn_send_text(struct ws_conn *c, const char *data, size_t len);
 /* The same for the bytes of buf, which is emptied. */
 void ws_conn_send_buffer(struct ws_conn *c, struct evbuffer *buf);
-/* Queues data, a whole frame made by ws_framer_text, in fanout's batch
+/* Queues data, a whole frame made by ws_framer_frame, in fanout's batch
  * (sse_fanout.h): sent with everyone's at the next fanout_flush. */
 void ws_conn_add_frame(struct ws_conn *c, const char *data, size_t len);
 /* Sends the close frame with code and reason (may be NULL); the
@@ -87,12 +91,14 @@ size_t ws_conn_backlog(const struct ws_conn *c);
  * queued (NULL: nothing runs); see stream_sock_send. */
 void ws_conn_on_drained(struct ws_conn *c, void (*drained)(void *arg), void *arg);
 
-/* A text frame encoder for bytes many connections get (server frames are
- * not masked, so one frame serves all). */
+/* The server's frame encoder: server frames are not masked, so one frame
+ * of a live message serves every connection. Loop thread only. */
 struct ws_framer;
 struct ws_framer *ws_framer_new(void);
 void ws_framer_free(struct ws_framer *f);
-/* Appends data[0..len) as one text frame to out; 0 or -1. */
-int ws_framer_text(struct ws_framer *f, struct evbuffer *out, const char *data, size_t len);
+/* Appends data[0..len) as one unfragmented frame with opcode (1 text, 8
+ * close, 9 ping) to out; 0 or -1. */
+int ws_framer_frame(struct ws_framer *f, struct evbuffer *out, int opcode, const char *data,
+                    size_t len);
 
 #endif

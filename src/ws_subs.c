@@ -202,8 +202,8 @@ static const char *live_frame(struct ws_server *ws, const char *room, const stru
         ws->frame_id[0] = '\0';
         if (ws_protocol_message_append(ws->scratch, room, m) < 0) return NULL;
         size_t n = evbuffer_get_length(ws->scratch);
-        if (ws_framer_text(ws->framer, ws->frame, (const char *)evbuffer_pullup(ws->scratch, -1),
-                           n) < 0)
+        if (ws_framer_frame(ws->framer, ws->frame, 1, (const char *)evbuffer_pullup(ws->scratch, -1),
+                            n) < 0)
             return NULL;
         snprintf(ws->frame_id, sizeof(ws->frame_id), "%s", m->id);
         snprintf(ws->frame_room, sizeof(ws->frame_room), "%s", room);
