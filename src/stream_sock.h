@@ -82,7 +82,10 @@ void stream_sock_queue_ref(struct stream_sock *s, const char *data, size_t len,
                            evbuffer_ref_cleanup_cb cleanup, void *arg);
 
 /* Ends the stream: what is queued and then tail (len bytes; may be 0) are
- * written, the socket is shut down and closed, and closed(arg) runs once;
+ * written, the socket is shut down, and closed(arg) runs once; the socket
+ * itself stays open a little longer (at most 2 s, until the client's FIN),
+ * dropping its input, so that closing with unread input does not reset
+ * the connection before the client read the last bytes;
  * s is gone for the caller at once. closed runs inside this call when
  * nothing is left to write (or the client is gone already). */
 void stream_sock_end(struct stream_sock *s, const char *tail, size_t len,
