@@ -155,6 +155,12 @@ test('a resumed subscription replays what came after its id', async () => {
   c.close();
 });
 
+// Stream ids ("ms-seq") in numeric order.
+function compareIds(a, b) {
+  const [am, as] = a.split('-').map(BigInt), [bm, bs] = b.split('-').map(BigInt);
+  return am === bm ? (as < bs ? -1 : as > bs ? 1 : 0) : (am < bm ? -1 : 1);
+}
+
 // A raw client on a chatd writes bytes and reads the close code.
 async function rawCloseCode(bytes) {
   const key = await register(direct);
@@ -212,6 +218,34 @@ async function outOfRotation(i) {
     return row && row.split(',')[17] !== 'UP';
   }, `HAProxy to take chatd ${i + 1} out`);
 }
+
+test('a reader too slow for --stream-buffer is closed with 1013 and resumes', async () => {
+  const key = await register(direct);
+  const room = await createRoom(direct, key, 'slow');
+  const slow = await connect(direct, key);
+  slow.send({ type: 'subscribe', room });
+  await slow.next((m) => m.type === 'subscribed', 'subscribed');
+  slow.ws._socket.pause(); // reads nothing: the kernel's buffers fill, then chatd's queue
+  const sender = await connect(direct, key);
+  const text = 'x'.repeat(4000);
+  const total = 3000; // 12 MB: more than the socket buffers and --stream-buffer (256 KB) hold
+  for (let i = 0; i < total; i++) sender.send({ type: 'send', room, text, clientMsgId: `s-${i}` });
+  await until(() => sender.messages.filter((m) => m.type === 'ack').length === total, 'every ack', WAIT_MS * 3);
+  const sent = sender.messages.filter((m) => m.type === 'ack').map((m) => m.message.id);
+  slow.ws._socket.resume();
+  assert.equal(await slow.closeCode(), 1013);
+  const got = slow.messages.filter((m) => m.type === 'message').map((m) => m.id);
+  assert.ok(got.length < total, 'it was cut before the end');
+  const again = await connect(direct, key);
+  again.send({ type: 'subscribe', room, after: got[got.length - 1] });
+  await until(() => got.length + again.messages.filter((m) => m.type === 'message').length >= total,
+    'the rest after the resume', WAIT_MS * 3);
+  const rest = again.messages.filter((m) => m.type === 'message').map((m) => m.id);
+  const all = [...got, ...rest];
+  assert.deepEqual(all, [...sent].sort(compareIds), 'every message once, in id order');
+  sender.close();
+  again.close();
+});
 
 test('a client that answers no ping is closed with 1001', async () => {
   const raw = new RawClient(direct);
