@@ -168,6 +168,30 @@ static void on_send_allowed(enum rate_verdict verdict, int retry_after_s, void *
         send_done(op, API_E_UNAVAILABLE, 0);
 }
 
+/* The session, read again as for every POST: a session ended since the
+ * upgrade (a logout, a password change) sends no more. */
+static void on_send_session(enum store_status st, const struct session_user *u, void *arg) {
+    struct send_op *op = arg;
+    struct ws_client *c = op->c;
+    if (!c->conn || st != STORE_OK) {
+        if (c->conn && st == STORE_NOT_FOUND) {
+            ws_client_error(c, API_E_UNAUTHORIZED, NULL, op->m.client_msg_id, op->m.room, 0);
+            ws_conn_close(c->conn, WS_CLOSE_UNAUTHORIZED, "session ended");
+        }
+        send_done(op, st == STORE_OK || st == STORE_NOT_FOUND ? API_E_OK : routes_store_error(st),
+                  0);
+        return;
+    }
+    c->user = *u;
+    if (!ratelimit_enabled(&c->srv->limits, RATE_MESSAGES_USER)) {
+        on_send_allowed(RATE_ALLOWED, 0, op);
+        return;
+    }
+    struct rate_check check = {RATE_MESSAGES_USER, c->user.id};
+    if (ratelimit_check(&c->srv->limits, &check, 1, on_send_allowed, op) < 0)
+        send_done(op, API_E_INTERNAL, 0);
+}
+
 /* Takes m over (its text). */
 static void start_send(struct ws_client *c, struct ws_msg *m) {
     struct send_op *op = calloc(1, sizeof(*op));
@@ -180,13 +204,9 @@ static void start_send(struct ws_client *c, struct ws_msg *m) {
     op->m = *m;
     op->room_ptr = op->m.room;
     c->pending++;
-    if (!ratelimit_enabled(&c->srv->limits, RATE_MESSAGES_USER)) {
-        on_send_allowed(RATE_ALLOWED, 0, op);
-        return;
-    }
-    struct rate_check check = {RATE_MESSAGES_USER, c->user.id};
-    if (ratelimit_check(&c->srv->limits, &check, 1, on_send_allowed, op) < 0)
-        send_done(op, API_E_INTERNAL, 0);
+    if (store_session_get(c->srv->store, c->session_hash, c->srv->cfg.session_ttl,
+                          on_send_session, op) < 0)
+        send_done(op, API_E_UNAVAILABLE, 0);
 }
 
 /* ---- messages in ---- */
@@ -225,12 +245,11 @@ static void on_auth_session(enum store_status st, const struct session_user *u, 
 }
 
 static void start_auth(struct ws_client *c, const struct ws_msg *m) {
-    char hash[TOKEN_HASH_LEN + 1];
-    token_hash(m->token, hash);
+    token_hash(m->token, c->session_hash);
     c->auth_pending = true;
     c->pending++;
-    if (store_session_get(c->srv->store, hash, c->srv->cfg.session_ttl, on_auth_session, c) <
-        0) {
+    if (store_session_get(c->srv->store, c->session_hash, c->srv->cfg.session_ttl,
+                          on_auth_session, c) < 0) {
         c->auth_pending = false;
         c->pending--;
         ws_client_error(c, API_E_UNAVAILABLE, NULL, NULL, NULL, 0);
@@ -373,6 +392,7 @@ struct upgrade_op {
     struct request *r;
     char accept[WS_ACCEPT_LEN + 1];
     char address[CLIENT_ADDR_MAX];
+    char hash[TOKEN_HASH_LEN + 1]; /* the session's, "" when none came */
     bool gone; /* the client went away meanwhile */
 };
 
@@ -421,6 +441,7 @@ static void upgrade(struct upgrade_op *op, const struct session_user *user) {
     }
     evbuffer_free(head);
     memcpy(c->address, op->address, sizeof(c->address));
+    memcpy(c->session_hash, op->hash, sizeof(c->session_hash));
     if (user) c->user = *user;
     c->authenticated = user != NULL;
     struct request *r = op->r;
@@ -457,16 +478,16 @@ void route_ws(struct request *r) {
         free(op);
         return;
     }
-    char token[TOKEN_LEN + 1], hash[TOKEN_HASH_LEN + 1];
+    char token[TOKEN_LEN + 1];
     if (!http_session_token(r, token)) {
         upgrade(op, NULL);
         return;
     }
-    token_hash(token, hash);
+    token_hash(token, op->hash);
     sodium_memzero(token, sizeof(token));
     r->stream_arg = op;
     http_on_client_gone(r, on_upgrade_gone);
-    if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_upgrade_session, op) <
-        0)
+    if (store_session_get(r->srv->store, op->hash, r->srv->cfg.session_ttl, on_upgrade_session,
+                          op) < 0)
         upgrade_refused(op, API_E_UNAVAILABLE);
 }

@@ -11,6 +11,7 @@
 
 #include "client_addr.h"
 #include "message.h"
+#include "token.h"
 
 struct server;
 struct ws_conn;
@@ -28,6 +29,7 @@ struct ws_client {
     struct ws_conn *conn;          /* NULL once the connection is over */
     char id[24];                   /* the upgrade's request id, for logs */
     struct session_user user;      /* who it is, once authenticated */
+    char session_hash[TOKEN_HASH_LEN + 1]; /* its session, read again for every send */
     bool authenticated;
     bool auth_pending;             /* an auth message's session read is in flight */
     struct ws_held *held;          /* messages that came while auth_pending */

@@ -110,6 +110,18 @@ async function sendAndAck(base, opts = {}) {
   c.close();
 }
 
+test('a session ended since the upgrade sends no more: unauthorized, then 4001', async () => {
+  const key = await register(direct);
+  const c = await connect(direct, key);
+  c.send({ type: 'send', room: 'lobby', text: 'while logged in', clientMsgId: 'in' });
+  await c.next((m) => m.type === 'ack', 'the ack');
+  assert.equal((await api(direct, 'DELETE', '/user/session', { key })).status, 204);
+  c.send({ type: 'send', room: 'lobby', text: 'after the logout', clientMsgId: 'out' });
+  const err = await c.next((m) => m.type === 'error', 'the error');
+  assert.deepEqual([err.code, err.clientMsgId], ['unauthorized', 'out']);
+  assert.equal(await c.closeCode(), 4001);
+});
+
 test('subscribe, send with acks and an idempotent resend, on a chatd', () => sendAndAck(direct));
 test('the same through HAProxy over HTTP', () => sendAndAck(LB_URL));
 test('the same through HAProxy over HTTPS', () => sendAndAck(TLS_URL, { ca }));
