@@ -37,7 +37,7 @@ endif
 SRV_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 SRV_LIBS   := $(shell pkg-config --libs $(PKGS)) $(WSLAY_LIBS) -lpthread
 CLI_CFLAGS := $(shell pkg-config --cflags $(CLIPKGS))
-CLI_LIBS   := $(shell pkg-config --libs $(CLIPKGS))
+CLI_LIBS   := $(shell pkg-config --libs $(CLIPKGS)) $(WSLAY_LIBS)
 TEST_LIBS  := $(shell pkg-config --libs cmocka)
 EV_CFLAGS  := $(shell pkg-config --cflags libevent)
 EV_LIBS    := $(shell pkg-config --libs libevent)

@@ -52,7 +52,7 @@ urls=() pids=()
 for i in 1 2 3; do
   urls+=("http://127.0.0.1:${app_ports[$((i - 1))]}") pids+=("$(cat "$state/chatd$i.pid")")
 done
-export WS_CHATD_URLS="${urls[*]}" WS_CHATD_PIDS="${pids[*]}"
+export WS_CHATD_URLS="${urls[*]}" WS_CHATD_PIDS="${pids[*]}" WS_CHAT_CLI=$top/$build/chat
 export WS_LB_URL="http://127.0.0.1:$CHAT_PORT" WS_TLS_URL="https://127.0.0.1:$CHAT_TLS_PORT"
 export WS_STATE=$state WS_LB_STATS="http://$CHAT_LB_STATS" NODE_EXTRA_CA_CERTS=$CLUSTERCHAT_STATE/tls/localhost.crt
 rc=0

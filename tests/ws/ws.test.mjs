@@ -9,6 +9,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import http2 from 'node:http2';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CHATD_URLS, CHATD_PIDS, LB_STATS, LB_URL, TLS_URL, Client, RawClient, api, closeAll, connect, createRoom, frame,
   register, until, WAIT_MS,
@@ -125,6 +129,26 @@ test('a session ended since the upgrade sends no more: unauthorized, then 4001',
 test('subscribe, send with acks and an idempotent resend, on a chatd', () => sendAndAck(direct));
 test('the same through HAProxy over HTTP', () => sendAndAck(LB_URL));
 test('the same through HAProxy over HTTPS', () => sendAndAck(TLS_URL, { ca }));
+
+// The command-line client's "chat tail --ws" (chat_tail_ws in lib/): its
+// own upgrade over libcurl's TLS connection, through HAProxy's HTTPS port.
+test('chat tail --ws over HTTPS prints the messages after an id', () => {
+  const home = mkdtempSync(join(tmpdir(), 'ws-cli-'));
+  const env = { ...process.env, CHAT_SERVER: TLS_URL, CHAT_CACERT: process.env.NODE_EXTRA_CA_CERTS,
+    CHAT_SESSION_FILE: join(home, 'session'), CHAT_PASSWORD: 'correct horse battery' };
+  const chat = (...args) => execFileSync(process.env.WS_CHAT_CLI, args, { env, timeout: WAIT_MS }).toString();
+  try {
+    chat('register', `cli-${process.pid}-${Date.now()}@example.com`, '--name', 'Cli');
+    const tag = `${process.pid}-${Date.now()}`;
+    for (const text of ['one', 'two', 'three']) chat('send', `${text} ${tag}`);
+    const mine = JSON.parse(chat('history', '--json')).filter((m) => m.text.endsWith(tag));
+    assert.equal(mine.length, 3);
+    const out = chat('tail', '--ws', '--after', mine[0].id, '--count', '2');
+    assert.deepEqual(out.trim().split('\n').map((l) => l.replace(/^.*: /, '')), [`two ${tag}`, `three ${tag}`]);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
 
 // RFC 8441: a WebSocket over HTTP/2 (the extended CONNECT), which HAProxy
 // turns into an HTTP/1.1 upgrade towards chatd.
