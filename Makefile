@@ -4,7 +4,9 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := libevent hiredis libsodium jansson cjose libcrypto
+PKGS    := libevent hiredis libsodium jansson cjose libcrypto nettle
+# WebSocket framing: Debian's libwslay-dev ships no pkg-config file.
+WSLAY_LIBS := -lwslay
 CLIPKGS := libcurl jansson
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
@@ -29,10 +31,13 @@ PKG_MISSING := $(shell for p in $(sort $(PKGS) $(CLIPKGS) cmocka); do \
 ifneq ($(PKG_MISSING),)
 $(error pkg-config finds no $(PKG_MISSING); `make deps` installs the packages)
 endif
+ifeq ($(wildcard /usr/include/wslay/wslay.h),)
+$(error wslay/wslay.h is missing; `make deps` installs libwslay-dev)
+endif
 SRV_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-SRV_LIBS   := $(shell pkg-config --libs $(PKGS)) -lpthread
+SRV_LIBS   := $(shell pkg-config --libs $(PKGS)) $(WSLAY_LIBS) -lpthread
 CLI_CFLAGS := $(shell pkg-config --cflags $(CLIPKGS))
-CLI_LIBS   := $(shell pkg-config --libs $(CLIPKGS))
+CLI_LIBS   := $(shell pkg-config --libs $(CLIPKGS)) $(WSLAY_LIBS)
 TEST_LIBS  := $(shell pkg-config --libs cmocka)
 EV_CFLAGS  := $(shell pkg-config --cflags libevent)
 EV_LIBS    := $(shell pkg-config --libs libevent)

@@ -96,10 +96,11 @@ static void usage(FILE *f) {
           "  send TEXT...                   send a message (words are joined by spaces)\n"
           "  history [--after ID] [--limit N] [--json]\n"
           "                                 show messages, oldest first\n"
-          "  tail [--room R] [--after ID] [--count N]\n"
+          "  tail [--room R] [--after ID] [--count N] [--ws]\n"
           "                                 follow the room live: print each new message\n"
           "                                 (first those after ID), stop after N of them\n"
-          "                                 or run until killed\n"
+          "                                 or run until killed; --ws: over a WebSocket\n"
+          "                                 (needs a session) instead of an event stream\n"
           "  logout                         end the session\n"
           "  help                           show this help\n"
           "\n"
@@ -781,18 +782,21 @@ static int on_tail_message(const chat_message *m, void *arg) {
 
 static int cmd_tail(cli *c) {
     const char *room = NULL, *after = NULL, *count_text = NULL;
+    int ws = 0;
     const cli_opt opts[] = {{"--room", &room, NULL},
                             {"--after", &after, NULL},
                             {"--count", &count_text, NULL},
+                            {"--ws", NULL, &ws},
                             {NULL, NULL, NULL}};
     tail_out out = {0, 0};
     int rc = args_parse(c, opts);
     if (rc == 0 && c->argc != 0)
-        rc = fail(EXIT_USAGE, "usage: chat tail [--room R] [--after ID] [--count N]");
+        rc = fail(EXIT_USAGE, "usage: chat tail [--room R] [--after ID] [--count N] [--ws]");
     if (rc == 0) rc = number_parse(count_text, "--count", 1, &out.left);
-    if (rc == 0) rc = cli_open(c, 0);
+    if (rc == 0) rc = cli_open(c, ws);
     if (rc != 0) return rc;
-    int err = chat_tail(c->client, room, after, on_tail_message, &out);
+    int err = ws ? chat_tail_ws(c->client, room, after, on_tail_message, &out)
+                 : chat_tail(c->client, room, after, on_tail_message, &out);
     if (out.write_err)
         return fail(EXIT_REFUSED, "cannot write the output: %s", strerror(out.write_err));
     if (err == CHAT_OK) return 0;

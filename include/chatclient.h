@@ -211,6 +211,14 @@ typedef int chat_tail_fn(const chat_message *m, void *arg);
  * messages); see "Following a room live" above. */
 int chat_tail(chat_client *c, const char *room, const char *after, chat_tail_fn *on_message,
               void *arg);
+/* The same over GET /ws, chatd's WebSocket (it needs a session: the
+ * token is sent as a Bearer header): a subscribe from after, then the
+ * messages, each once and in id order; a lost connection (also a server
+ * closing with 1001 as it drains, or 1013) is opened again, subscribing
+ * from the last id delivered, with chat_tail()'s delays and budget. An
+ * ended session (close code 4001) gives CHAT_ERR_AUTH. */
+int chat_tail_ws(chat_client *c, const char *room, const char *after, chat_tail_fn *on_message,
+                 void *arg);
 /* The id of the last message chat_tail() delivered on this client (during
  * on_message: of that message), else its after argument; NULL when there is
  * none. Pass it as after to resume where a tail ended (also straight to

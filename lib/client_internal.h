@@ -87,6 +87,10 @@ long long chat__now_ms(void);
 /* Sleeps for ms milliseconds, also when signals interrupt the sleep. */
 void chat__sleep_ms(long ms);
 
+/* A tail's wait before its next connection (tail.c): retry_ms (the
+ * server's "retry:", -1 for none) doubled for each failure in a row. */
+long chat__tail_delay(long retry_ms, unsigned failures);
+
 /* The delay before the next retry: delay plus a random 0 to 25 % of it. */
 long chat__backoff_jitter(long delay);
 

@@ -235,7 +235,7 @@ static int tail_attempt(tail_state *t) {
 /* The wait before the next connection: the server's "retry:" (else 1 s, at
  * least 50 ms), doubled for each failure after the first in a row, up to
  * 10 s or the server's value if that is longer. */
-static long tail_delay(long retry_ms, unsigned failures) {
+long chat__tail_delay(long retry_ms, unsigned failures) {
     long base = retry_ms >= 0 ? retry_ms : CHAT_TAIL_FIRST_MS;
     if (base < CHAT_TAIL_MIN_MS) base = CHAT_TAIL_MIN_MS;
     long cap = base > CHAT_TAIL_MAX_MS ? base : CHAT_TAIL_MAX_MS, delay = base;
@@ -266,7 +266,7 @@ static int tail_run(tail_state *t) {
         if (!tail_is_transient(t, rc)) return rc;
         failures = t->streaming ? 0 : failures + 1;
         if (t->streaming) healthy = chat__now_ms();
-        long wait = chat__backoff_jitter(tail_delay(t->parser.retry_ms, failures));
+        long wait = chat__backoff_jitter(chat__tail_delay(t->parser.retry_ms, failures));
         long long elapsed = chat__now_ms() - healthy;
         if (elapsed + wait > c->retry_budget_ms) {
             size_t len = strlen(c->error);

@@ -67,7 +67,13 @@
     X(API_E_ROOM_NOT_ALLOWED, 403, "room_not_allowed",                               \
       "This session's token does not allow this room.")                              \
     X(API_E_NO_PASSWORD, 403, "no_password",                                         \
-      "This account logs in with the application's token and has no password.")
+      "This account logs in with the application's token and has no password.")     \
+    X(API_E_UPGRADE_REQUIRED, 426, "upgrade_required",                               \
+      "This path speaks WebSocket: send an Upgrade: websocket request.")             \
+    X(API_E_WS_VERSION, 426, "unsupported_websocket_version",                        \
+      "Only WebSocket version 13 is spoken (Sec-WebSocket-Version: 13).")            \
+    X(API_E_WS_KEY, 400, "invalid_websocket_key",                                    \
+      "Sec-WebSocket-Key must be the base64 of 16 bytes.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,

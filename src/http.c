@@ -1,6 +1,7 @@
 /* http: evhttp glue, routing and reply helpers, see http.h. */
 #include "http.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -120,6 +121,7 @@ static const char *reason_of(int status) {
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 429: return "Too Many Requests";
+    case 426: return "Upgrade Required";
     case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
     default: return "Internal Server Error";
@@ -480,6 +482,33 @@ int http_stream_detach(struct request *r) {
     r->sock = sock;
     evhttp_clear_headers(&r->query);
     return 0;
+}
+
+int http_stream_upgrade(struct request *r, struct evbuffer *head) {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    if (!evcon) return -1;
+    r->streaming = true; /* neither chunked nor bodyless: bytes go out as they are */
+    if (http_stream_detach(r) < 0) {
+        http_conns_on_close(conns_of(r), evcon, NULL, NULL); /* detach set it */
+        r->streaming = false;
+        return -1;
+    }
+    stream_link(r);
+    metrics_stream_opened(r->srv->metrics);
+    stream_sock_send(r->sock, head, NULL, NULL);
+    return 0;
+}
+
+void http_stream_set_reader(struct request *r, int (*fn)(void *arg), void *arg) {
+    if (r->sock) stream_sock_set_reader(r->sock, fn, arg);
+}
+
+ssize_t http_stream_recv(struct request *r, void *buf, size_t len) {
+    if (!r->sock) {
+        errno = ECONNRESET;
+        return -1;
+    }
+    return stream_sock_recv(r->sock, buf, len);
 }
 
 /* Frames the chunk as evhttp would (evhttp sends no body for HEAD). */

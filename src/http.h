@@ -13,6 +13,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "client_addr.h"
 #include "errors.h"
@@ -159,5 +160,18 @@ void http_stream_abort(struct request *r);
  * closes when the stream ends. -1 when it cannot: the stream goes on with
  * evhttp. */
 int http_stream_detach(struct request *r);
+
+/* Takes r's connection over for another protocol (a WebSocket): the
+ * socket leaves evhttp as a detached stream does, without an HTTP reply;
+ * head (the 101 response, emptied) is its first bytes, and every later
+ * http_stream_send goes out as it is. The stream functions above then
+ * work as for a detached stream. Read r's headers before: they are gone
+ * after. -1 when it cannot (r is still unanswered, as it was). */
+int http_stream_upgrade(struct request *r, struct evbuffer *head);
+/* An upgraded stream: hands the client's bytes to fn (see
+ * stream_sock_set_reader), or with NULL drops them. */
+void http_stream_set_reader(struct request *r, int (*fn)(void *arg), void *arg);
+/* An upgraded stream: reads what the client sent, as stream_sock_recv. */
+ssize_t http_stream_recv(struct request *r, void *buf, size_t len);
 
 #endif

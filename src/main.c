@@ -61,6 +61,7 @@ static void on_drain_delay(evutil_socket_t fd, short what, void *arg) {
     http_stop_accepting(srv);
     routes_stream_close_all(srv->streams); /* clients reconnect, through the balancer, elsewhere */
     routes_multi_stream_close_all(srv);
+    routes_ws_close_all(srv->ws);
     routes_wait_close_all(srv->long_polls);
     log_info("msg=\"stopped accepting\" in_flight=%zu", http_inflight(srv));
     on_stop_poll(-1, 0, srv);
@@ -225,6 +226,7 @@ static int server_start(struct server *srv) {
     if (!(srv->fanout = fanout_new(srv->cfg.fanout_threads))) return -1;
     if (!(srv->streams = routes_stream_new(srv))) return -1;
     if (!(srv->long_polls = routes_wait_new())) return -1;
+    if (!(srv->ws = routes_ws_new(srv))) return -1;
     if (!(srv->stream_slots = addr_slots_new(srv->cfg.max_streams_per_address))) return -1;
     if (!(srv->long_poll_slots = addr_slots_new(srv->cfg.max_long_polls_per_address))) return -1;
     return http_start(srv, routes_table, routes_count);
@@ -250,12 +252,14 @@ static void server_stop(struct server *srv) {
 
     routes_stream_close_all(srv->streams);
     routes_multi_stream_close_all(srv);
+    routes_ws_close_all(srv->ws);
     routes_wait_close_all(srv->long_polls);
     http_stop(srv);
 
     routes_stream_free(srv->streams);
     routes_multi_stream_free(srv);
     routes_wait_free(srv->long_polls);
+    routes_ws_free(srv->ws);
     addr_slots_free(srv->stream_slots);
     addr_slots_free(srv->long_poll_slots);
     hub_free(srv->hub);

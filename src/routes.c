@@ -25,6 +25,7 @@ const struct route routes_table[] = {
     {"/message", EVHTTP_REQ_GET, route_message_list},
     {"/message/stream", EVHTTP_REQ_GET, route_message_stream},
     {"/stream", EVHTTP_REQ_GET, route_multi_stream},
+    {"/ws", EVHTTP_REQ_GET, route_ws},
     {"/room", EVHTTP_REQ_GET, route_room_list},
     {"/room", EVHTTP_REQ_POST, route_room_create},
     {"/room/*/message", EVHTTP_REQ_POST, route_message_send},

@@ -68,6 +68,22 @@ void routes_stream_free(struct routes_stream *rs);
 /* Single-room event streams open now. */
 int routes_stream_count(const struct routes_stream *rs);
 
+/* 503 too_many_streams with Retry-After when the server takes no more
+ * event streams (single-room, multi-room and WebSocket together, against
+ * --max-streams) or drains; r is answered then and the handler returns. */
+bool routes_stream_slot_or_503(struct request *r);
+
+/* routes_ws.c: GET /ws, the WebSocket endpoint (ws_subs.c its rooms). */
+void route_ws(struct request *r);
+/* The WebSocket clients of one server; NULL when out of memory. */
+struct ws_server *routes_ws_new(struct server *srv);
+/* Closes every WebSocket with 1001 (drain, shutdown). NULL is fine. */
+void routes_ws_close_all(struct ws_server *ws);
+/* Frees ws, whose clients are closed. NULL is fine. */
+void routes_ws_free(struct ws_server *ws);
+/* WebSocket clients open now. */
+int routes_ws_count(const struct server *srv);
+
 /* routes_multi_stream.c: GET /stream?rooms=a,b, several rooms in one stream. */
 void route_multi_stream(struct request *r);
 /* Multi-room event streams open now. */

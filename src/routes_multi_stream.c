@@ -404,7 +404,8 @@ static int read_rooms(struct request *r, struct stream_room rooms[STREAM_ROOMS_M
 
 /* 503 with Retry-After when the server takes no more streams. */
 static bool slot_or_503(struct request *r, const struct multi_streams *all) {
-    if (!all || (routes_stream_count(r->srv->streams) + all->count < r->srv->cfg.max_streams &&
+    if (!all || (routes_stream_count(r->srv->streams) + all->count + routes_ws_count(r->srv) <
+                     r->srv->cfg.max_streams &&
                  !r->srv->draining))
         return true;
     http_add_header(r, "Retry-After", "1");

@@ -217,9 +217,9 @@ static void on_client_gone(struct request *r) {
     else sse_end(s, false);
 }
 
-/* 503 with Retry-After when the server takes no more streams. */
-static bool stream_slot_or_503(struct request *r) {
-    if (routes_stream_count(r->srv->streams) + routes_multi_stream_count(r->srv) <
+bool routes_stream_slot_or_503(struct request *r) {
+    if (routes_stream_count(r->srv->streams) + routes_multi_stream_count(r->srv) +
+                routes_ws_count(r->srv) <
             r->srv->cfg.max_streams &&
         !r->srv->draining)
         return true;
@@ -257,7 +257,7 @@ static void on_room_checked(enum store_status st, void *arg) {
     struct sse *s = arg; /* not started yet: nothing else knows it */
     struct addr_slots *slots = s->r->srv->stream_slots; /* a reply frees the request */
     if (st != STORE_OK) http_reply_error(s->r, routes_room_error(st), NULL);
-    else if (stream_slot_or_503(s->r)) {
+    else if (routes_stream_slot_or_503(s->r)) {
         stream_start(s);
         return;
     }
@@ -276,7 +276,7 @@ void route_message_stream(struct request *r) {
         http_reply_error(r, API_E_INVALID_QUERY, "Last-Event-ID (or after) must be a message id.");
         return;
     }
-    if (!stream_slot_or_503(r)) return;
+    if (!routes_stream_slot_or_503(r)) return;
     char address[CLIENT_ADDR_MAX];
     if (!routes_take_address_slot(r, r->srv->stream_slots, address)) return;
     struct sse *s = calloc(1, sizeof(*s));

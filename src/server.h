@@ -26,6 +26,7 @@ struct http_state;
 struct fanout;
 struct routes_stream;
 struct routes_wait;
+struct ws_server;
 struct addr_slots;
 struct jwt_keys;
 
@@ -56,6 +57,7 @@ struct server {
     struct fanout *fanout;                 /* writes one event to many streams */
     struct routes_stream *streams;         /* the open event streams */
     struct routes_wait *long_polls;        /* the parked long-polls */
+    struct ws_server *ws;                  /* the open WebSockets */
     struct addr_slots *stream_slots;       /* open event streams (both kinds) per address */
     struct addr_slots *long_poll_slots;    /* waiting long-polls per address */
     struct webroot *web;                   /* the browser client's files */

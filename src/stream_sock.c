@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #define DISCARD_BYTES 512 /* read (and dropped) per read event */
+#define LINGER_S 2         /* an ended socket waits this long for the client's FIN */
+#define LINGER_BYTES 65536 /* and drops at most this much of its input meanwhile */
 
 /* What waits for the socket; allocated only while something does. */
 struct stream_out {
@@ -33,10 +35,14 @@ struct stream_sock {
     int write_timeout_s;          /* a queue that makes no progress this long: gone */
     bool failed;                  /* out of memory: reported as gone from the read event */
     bool ending;                  /* stream_sock_end() ran: written out, then closed */
+    bool lingering;               /* written out and shut down: waits for the client's FIN */
+    size_t lingered;              /* bytes of input dropped while lingering */
     struct event *read_ev;        /* the client's bytes (dropped) and its going away */
     struct stream_out *out;       /* NULL while nothing is queued */
     stream_sock_gone_fn *on_gone; /* until the stream ends */
     void *arg;
+    stream_sock_read_fn *reader;   /* takes the client's bytes, or NULL: dropped */
+    void *reader_arg;
     stream_sock_closed_fn *closed; /* once it ended */
     void *closed_arg;
     struct stream_sock *prev, *next; /* ended sockets still writing */
@@ -102,9 +108,8 @@ static void fail_soon(struct stream_sock *s) {
     event_active(s->read_ev, EV_READ, 1);
 }
 
-static void close_socket(struct stream_sock *s, bool clean) {
+static void close_socket(struct stream_sock *s) {
     if (s->fd < 0) return;
-    if (clean) shutdown(s->fd, SHUT_WR);
     close(s->fd);
     s->fd = -1;
 }
@@ -117,15 +122,42 @@ static void unlink_ending(struct stream_sock *s) {
     s->ending = false;
 }
 
-/* An ended socket is done: closed, unlinked, its closed callback run. */
+static void link_ending(struct stream_sock *s) {
+    if (s->ending) return;
+    s->ending = true;
+    s->prev = NULL;
+    s->next = s->set->ending;
+    if (s->next) s->next->prev = s;
+    s->set->ending = s;
+}
+
+/* Everything is written: the FIN goes out, and the socket stays open,
+ * dropping what the client still sends, until the client's own FIN (or
+ * LINGER_S, or LINGER_BYTES). A close() with unread input would send a
+ * reset, which can destroy the last bytes written before the client read
+ * them (a WebSocket's close frame). False when it cannot linger. */
+static bool start_linger(struct stream_sock *s) {
+    struct timeval tv = {LINGER_S, 0};
+    if (s->fd < 0 || s->failed || shutdown(s->fd, SHUT_WR) < 0) return false;
+    if (event_add(s->read_ev, &tv) < 0) return false;
+    s->lingering = true;
+    link_ending(s); /* stream_socks_free closes it at shutdown */
+    return true;
+}
+
+/* An ended socket is done: written out (it then lingers, see start_linger)
+ * or given up (closed, unlinked); its closed callback runs either way. */
 static void finish(struct stream_sock *s, bool clean) {
     drop_out(s);
-    event_free(s->read_ev);
-    close_socket(s, clean);
-    unlink_ending(s);
     stream_sock_closed_fn *closed = s->closed;
     void *arg = s->closed_arg;
-    free(s);
+    s->closed = NULL;
+    if (!(clean && !s->lingering && start_linger(s))) {
+        event_free(s->read_ev);
+        close_socket(s);
+        unlink_ending(s);
+        free(s);
+    }
     if (closed) closed(arg);
 }
 
@@ -138,16 +170,32 @@ static void lost(struct stream_sock *s) {
     }
     drop_out(s);
     event_del(s->read_ev);
-    close_socket(s, false);
+    close_socket(s);
     if (s->on_gone) s->on_gone(s->arg);
 }
 
 static bool would_block(void) { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR; }
 
+/* A lingering socket's input: dropped until its end, the timeout or the
+ * limit, then the socket is closed. */
+static void on_lingering(struct stream_sock *s, int fd, short what) {
+    char drop[DISCARD_BYTES];
+    ssize_t n = (what & EV_TIMEOUT) ? 0 : recv(fd, drop, sizeof(drop), 0);
+    if (n > 0) s->lingered += (size_t)n;
+    if ((n > 0 && s->lingered <= LINGER_BYTES) || (n < 0 && would_block())) return;
+    finish(s, false);
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *arg) {
-    (void)what;
     struct stream_sock *s = arg;
-    if (!s->failed) {
+    if (s->lingering) {
+        on_lingering(s, fd, what);
+        return;
+    }
+    if (!s->failed && s->reader) {
+        int verdict = s->reader(s->reader_arg);
+        if (verdict >= 0) return; /* 1: s may be gone */
+    } else if (!s->failed) {
         char drop[DISCARD_BYTES];
         ssize_t n = recv(fd, drop, sizeof(drop), 0);
         if (n > 0 || (n < 0 && would_block())) return;
@@ -228,6 +276,19 @@ struct stream_sock *stream_sock_detach(struct stream_socks *set, struct evhttp_c
     return s;
 }
 
+void stream_sock_set_reader(struct stream_sock *s, stream_sock_read_fn *fn, void *arg) {
+    s->reader = fn;
+    s->reader_arg = arg;
+}
+
+ssize_t stream_sock_recv(struct stream_sock *s, void *buf, size_t len) {
+    if (s->fd < 0) {
+        errno = ECONNRESET;
+        return -1;
+    }
+    return recv(s->fd, buf, len, MSG_DONTWAIT);
+}
+
 int stream_sock_fd(const struct stream_sock *s) { return s->fd; }
 
 size_t stream_sock_backlog(const struct stream_sock *s) {
@@ -280,6 +341,7 @@ static bool write_tail(struct stream_sock *s, const char *data, size_t len) {
 void stream_sock_end(struct stream_sock *s, const char *tail, size_t len,
                      stream_sock_closed_fn *closed, void *arg) {
     s->on_gone = NULL;
+    s->reader = NULL; /* what the client still sends is dropped */
     s->closed = closed;
     s->closed_arg = arg;
     bool ok = s->fd >= 0 && !s->failed && (len == 0 || write_tail(s, tail, len));
@@ -288,11 +350,7 @@ void stream_sock_end(struct stream_sock *s, const char *tail, size_t len,
         return;
     }
     s->out->drained = NULL;
-    s->ending = true;
-    s->prev = NULL;
-    s->next = s->set->ending;
-    if (s->next) s->next->prev = s;
-    s->set->ending = s;
+    link_ending(s);
 }
 
 void stream_sock_free(struct stream_sock *s) {

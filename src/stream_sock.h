@@ -27,6 +27,7 @@
 #include <event2/buffer.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct evhttp_connection;
 struct stream_sock;
@@ -42,6 +43,11 @@ typedef void stream_sock_gone_fn(void *arg);
 typedef void stream_sock_drained_fn(struct evhttp_connection *evcon, void *arg);
 /* An ended socket is closed: written out, or given up. */
 typedef void stream_sock_closed_fn(void *arg);
+/* The socket has bytes to read (or its end): the reader reads them itself
+ * (stream_sock_recv). Returns 0 to go on, 1 when it ended the stream
+ * meanwhile (s must not be touched again), -1 when the client is gone (s
+ * reports it as for a failed write). */
+typedef int stream_sock_read_fn(void *arg);
 
 /* Takes evcon's socket and frees evcon with its request and buffers. Bytes
  * evcon had not written yet (the response head) are sent first. Freeing
@@ -51,6 +57,14 @@ typedef void stream_sock_closed_fn(void *arg);
 struct stream_sock *stream_sock_detach(struct stream_socks *set, struct evhttp_connection *evcon,
                                        int write_timeout_s, stream_sock_gone_fn *on_gone,
                                        void *arg);
+
+/* Hands the client's bytes to fn instead of dropping them (a protocol
+ * that listens, such as WebSocket); NULL drops them again. Ending the
+ * stream drops them too. */
+void stream_sock_set_reader(struct stream_sock *s, stream_sock_read_fn *fn, void *arg);
+/* recv() on the socket, without blocking: bytes read, 0 at the end of
+ * input, -1 with errno (EAGAIN when nothing is there). */
+ssize_t stream_sock_recv(struct stream_sock *s, void *buf, size_t len);
 
 /* The socket, or -1 once the client is gone. */
 int stream_sock_fd(const struct stream_sock *s);
@@ -68,7 +82,10 @@ void stream_sock_queue_ref(struct stream_sock *s, const char *data, size_t len,
                            evbuffer_ref_cleanup_cb cleanup, void *arg);
 
 /* Ends the stream: what is queued and then tail (len bytes; may be 0) are
- * written, the socket is shut down and closed, and closed(arg) runs once;
+ * written, the socket is shut down, and closed(arg) runs once; the socket
+ * itself stays open a little longer (at most 2 s, until the client's FIN),
+ * dropping its input, so that closing with unread input does not reset
+ * the connection before the client read the last bytes;
  * s is gone for the caller at once. closed runs inside this call when
  * nothing is left to write (or the client is gone already). */
 void stream_sock_end(struct stream_sock *s, const char *tail, size_t len,

@@ -1,18 +1,23 @@
 /*
  * clusterchat's browser client. It talks to chatd's REST API (docs/API.md)
- * with fetch and follows its rooms live through one EventSource per browser
- * on /stream?rooms=a,b (the rooms the tabs show or list): one tab holds it
- * (the leader, chosen with a Web Lock) and hands its events to the other
- * tabs over a BroadcastChannel, so that any number of tabs uses one
- * connection. The session is chatd's HttpOnly cookie, so a reload (or
+ * with fetch and follows its rooms live through one connection per browser:
+ * a WebSocket on /ws (subscribe to each room, from its last id), or, where
+ * that cannot be opened, an EventSource on /stream?rooms=a,b (the rooms the
+ * tabs show or list). One tab holds it (the leader, chosen with a Web Lock)
+ * and hands its events to the other tabs over a BroadcastChannel, so that
+ * any number of tabs uses one connection. Messages are sent with POST
+ * either way. The session is chatd's HttpOnly cookie, so a reload (or
  * another tab) finds it with GET /user/.
  *
  * Messages are kept in id order and rendered once per id, whichever way they
  * arrive (the first page, scroll-back, the stream, the answer to our own
  * send). The stream resumes every room from its position (one id per room):
- * the browser resends it as Last-Event-ID when it reconnects by itself, and
- * when it gives up, when the rooms change or when another tab takes over,
- * a new stream starts with ?after=<that position>.
+ * a WebSocket subscribes to each room with its id after every reconnect;
+ * an EventSource's browser resends it as Last-Event-ID when it reconnects
+ * by itself, and when it gives up, when the rooms change or when another
+ * tab takes over, a new stream starts with ?after=<that position>. A page
+ * whose first WebSocket closes before it is ready (no WebSocket through
+ * some proxy, no session) uses the EventSource from then on.
  *
  * Text from the server is only ever set with textContent, never as HTML.
  */
@@ -542,7 +547,9 @@
     const positions = new Map(); // room → last id a stream delivered (every tab keeps it)
     let me = { room: null, cursor: null, rooms: [] }; // what this tab shows
     let leader = !sharing;       // this tab holds the stream
-    let source = null;           // the EventSource (leader)
+    let source = null;           // the WebSocket or EventSource (leader)
+    let useSocket = 'WebSocket' in window; // until a first WebSocket fails
+    let socketWorked = false;    // a WebSocket of this page got ready once
     let streamRooms = '';        // its rooms, sorted, comma-separated
     let failures = 0;            // streams that failed in a row, for the back-off
     let reopenTimer = 0, changeTimer = 0;
@@ -591,6 +598,23 @@
       return names.filter((r) => start.has(r)).map((r) => r + ':' + start.get(r)).join(',');
     }
 
+    // Whether the stream is open, and whether it ended (either kind).
+    const isOpen = (s) => s.readyState === 1; // EventSource.OPEN, WebSocket.OPEN
+    const isClosed = (s) => (s instanceof EventSource ? s.readyState === EventSource.CLOSED
+      : s.readyState >= WebSocket.CLOSING);
+
+    // In the leader: an event of the stream, for this tab and the others.
+    function received(room, m, position) {
+      post({ type: 'message', room, message: m, position });
+      deliver(room, m, position);
+    }
+
+    function receivedGap(g) {
+      if (!g || typeof g.room !== 'string') return;
+      post({ type: 'gap', room: g.room, first: g.first });
+      if (current && g.room === current.room) showGap(current, g.first);
+    }
+
     function openStream() {
       clearTimeout(reopenTimer);
       if (source) source.close();
@@ -599,6 +623,56 @@
       streamRooms = names.join(',');
       if (!names.length) return;
       const after = startPosition(names);
+      if (useSocket) openSocket(names, parsePosition(after));
+      else openEventSource(after);
+    }
+
+    // The WebSocket: once ready (the session cookie went with the upgrade),
+    // a subscription per room, from its position when it has one.
+    function openSocket(names, start) {
+      const url = new URL('/ws', location.href); // this page's own address, as ws: or wss:
+      url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+      const ws = new WebSocket(url);
+      let ready = false;
+      source = ws;
+      ws.onmessage = (event) => {
+        if (source !== ws) return;
+        let m;
+        try { m = JSON.parse(event.data); } catch (e) { return; }
+        if (!m) return;
+        if (m.type === 'ready') {
+          ready = socketWorked = true;
+          failures = 0;
+          showState('open');
+          for (const room of names) {
+            ws.send(JSON.stringify(start.has(room) ? { type: 'subscribe', room, after: start.get(room) }
+              : { type: 'subscribe', room }));
+          }
+        } else if (m.type === 'subscribed' && typeof m.room === 'string' && m.id && !positions.has(m.room)) {
+          positions.set(m.room, m.id); // where an empty room resumes
+        } else if (m.type === 'message' && typeof m.room === 'string') {
+          const { type, ...message } = m;
+          received(m.room, message, m.room + ':' + m.id);
+        } else if (m.type === 'gap') {
+          receivedGap(m);
+        }
+      };
+      ws.onclose = (event) => {
+        if (source !== ws) return;
+        source = null;
+        if (!ready && !socketWorked) { // no WebSocket here: the event stream instead
+          useSocket = false;
+          openStream();
+          return;
+        }
+        showState(navigator.onLine === false ? 'offline' : 'reconnecting');
+        failures++;
+        // 1001: the server drains, another one takes us at once
+        reopenTimer = setTimeout(openStream, event.code === 1001 ? 0 : Math.min(500 * 2 ** failures, 10000));
+      };
+    }
+
+    function openEventSource(after) {
       const es = new EventSource('/stream?rooms=' + encodeURIComponent(streamRooms) +
         (after ? '&after=' + encodeURIComponent(after) : ''));
       source = es;
@@ -612,17 +686,14 @@
         let m;
         try { m = JSON.parse(event.data); } catch (e) { return; }
         if (!m || typeof m.room !== 'string') return;
-        post({ type: 'message', room: m.room, message: m, position: event.lastEventId });
-        deliver(m.room, m, event.lastEventId);
+        received(m.room, m, event.lastEventId);
       };
       // A room resumed from a position older than what it keeps.
       es.addEventListener('gap', (event) => {
         if (source !== es) return;
         let g;
         try { g = JSON.parse(event.data); } catch (e) { return; }
-        if (!g || typeof g.room !== 'string') return;
-        post({ type: 'gap', room: g.room, first: g.first });
-        if (current && g.room === current.room) showGap(current, g.first);
+        receivedGap(g);
       });
       es.onerror = () => {
         if (source !== es) return;
@@ -682,8 +753,8 @@
       // The network is back: a stream the browser gave up on starts again.
       online() {
         if (!leader) return;
-        if (source && source.readyState === EventSource.OPEN) showState('open');
-        else if (!source || source.readyState === EventSource.CLOSED) openStream();
+        if (source && isOpen(source)) showState('open');
+        else if (!source || isClosed(source)) openStream();
         else showState('reconnecting');
       },
       // The tab goes away (its lock, if it leads, passes on by itself).

@@ -9,7 +9,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { URL, api, launch, uniqueEmail, registerApi, sendApi, newPage, waitForText, registerUi, screenshot } from './lib.mjs';
+import {
+  URL, api, launch, uniqueEmail, registerApi, sendApi, newPage, waitForText, registerUi, screenshot, streamOpened,
+} from './lib.mjs';
 
 let browser;
 
@@ -22,12 +24,6 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
 });
-
-// Resolves when the page opens a stream whose rooms do (or do not) include room.
-function streamOpened(context, room, including) {
-  return context.waitForEvent('response', (res) => res.url().includes('/stream?') &&
-    decodeURIComponent(res.url()).includes(room) === including);
-}
 
 test('back in a room trimmed meanwhile, the page says older messages are gone', { timeout: 60000 }, async () => {
   const room = `zzz-gap-${process.pid}`; // listed after 40 others: followed only while open

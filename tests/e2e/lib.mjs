@@ -111,6 +111,35 @@ export function openStreams() {
   return metricOfEach('chatd_open_streams');
 }
 
+// Resolves when a page of the context opens a live connection whose rooms
+// include room (including = true: once that room is followed) or do not
+// (false): an EventSource on /stream?rooms=… that answered, or a WebSocket
+// on /ws that got "subscribed" for room (true) or for its first room while
+// it sent no subscribe for room (false). The web client subscribes to all
+// its rooms at once, when the socket is ready.
+export function streamOpened(context, room, including = true) {
+  return new Promise((resolve) => {
+    context.on('response', (res) => {
+      if (res.url().includes('/stream?') && decodeURIComponent(res.url()).includes(room) === including) resolve();
+    });
+    const watch = (page) => page.on('websocket', (ws) => {
+      const asked = new Set();
+      const parse = (frame) => { try { return JSON.parse(String(frame.payload)); } catch { return {}; } };
+      ws.on('framesent', (frame) => {
+        const m = parse(frame);
+        if (m.type === 'subscribe') asked.add(m.room);
+      });
+      ws.on('framereceived', (frame) => {
+        const m = parse(frame);
+        if (m.type !== 'subscribed') return;
+        if (including ? m.room === room : !asked.has(room)) resolve();
+      });
+    });
+    context.pages().forEach(watch);
+    context.on('page', watch);
+  });
+}
+
 export function screenshot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
   return page.screenshot({ path: join(ARTIFACTS, name) });

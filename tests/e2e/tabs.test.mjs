@@ -11,6 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   URL, HTTP_URL, api, launch, registerApi, sendApi, createRoomApi, newPage, registerUi, uniqueEmail, waitForText,
+  streamOpened,
 } from './lib.mjs';
 
 let browser;
@@ -24,17 +25,23 @@ after(async () => {
   if (browser) await browser.close();
 });
 
-// Counts the event streams the context's open pages hold: an EventSource's
-// request never finishes while its stream is open (a closed page's requests
-// report nothing more, so they are left out by their page).
+// Counts the live connections the context's open pages hold: an
+// EventSource's request never finishes while its stream is open, and a
+// WebSocket on /ws is open until its close event (a closed page's requests
+// and sockets report nothing more, so they are left out by their page).
 function streamCounter(context) {
-  const open = new Map(); // request → its page
+  const open = new Map(); // request or WebSocket → its page
   const gone = (request) => open.delete(request);
   context.on('request', (request) => {
     if (request.url().includes('/stream?')) open.set(request, request.frame().page());
   });
   context.on('requestfinished', gone);
   context.on('requestfailed', gone);
+  context.on('page', (page) => page.on('websocket', (ws) => {
+    if (!ws.url().endsWith('/ws')) return;
+    open.set(ws, page);
+    ws.on('close', () => open.delete(ws));
+  }));
   return () => [...open.values()].filter((page) => !page.isClosed()).length;
 }
 
@@ -117,8 +124,7 @@ test('the same stream marks a listed room with a new message as unread', { timeo
   const streams = streamCounter(context);
   const page = await newPage(context);
   // The stream opens once the lobby's first page and the room list came.
-  const streamOpen = context.waitForEvent('response',
-    (res) => res.url().includes('/stream?') && decodeURIComponent(res.url()).includes(room));
+  const streamOpen = streamOpened(context, room);
   await page.goto(`${URL}/#lobby`);
   await registerUi(page, uniqueEmail('unread'), 'Reader');
   const button = page.locator(`#room-list button[data-room="${room}"]`);

@@ -225,6 +225,40 @@ static char *room_send(chat_client *sender, const char *room, const char *text) 
     return id;
 }
 
+/* chat_tail_ws(): the same replay over GET /ws, a session required, and an
+ * unknown room refused as the REST API refuses it. */
+static void tail_over_a_websocket(void **state) {
+    (void)state;
+    chat_client *t = test_new_user("tailws", NULL);
+    assert_non_null(t);
+    char *ids[4], text[64];
+    for (int k = 0; k < 4; k++) {
+        chat_message m;
+        snprintf(text, sizeof(text), "over ws %d %d", (int)getpid(), k);
+        assert_int_equal(chat_send(t, text, &m), CHAT_OK);
+        ids[k] = strdup(m.id);
+        chat_message_cleanup(&m);
+    }
+    struct collector col;
+    collector_init(&col);
+    col.stop_after = 2;
+    assert_int_equal(chat_tail_ws(t, NULL, ids[1], collect, &col), CHAT_OK);
+    assert_int_equal(col.n, 2);
+    for (int k = 0; k < 2; k++) assert_string_equal(col.ids[k], ids[k + 2]);
+    assert_string_equal(chat_client_last_event_id(t), ids[3]);
+    collector_cleanup(&col);
+
+    collector_init(&col);
+    assert_int_equal(chat_tail_ws(t, "no-such-room-here", NULL, collect, &col), CHAT_ERR_NOT_FOUND);
+    chat_client *anonymous = chat_client_new(test_url());
+    assert_int_equal(chat_tail_ws(anonymous, NULL, NULL, collect, &col), CHAT_ERR_USAGE);
+    assert_int_equal(col.n, 0);
+    collector_cleanup(&col);
+    chat_client_free(anonymous);
+    for (int k = 0; k < 4; k++) free(ids[k]);
+    chat_client_free(t);
+}
+
 static void a_room_has_its_own_stream(void **state) {
     (void)state;
     char room[64];
@@ -508,6 +542,7 @@ int main(void) {
         cmocka_unit_test(tail_from_an_id_returns_exactly_the_following),
         cmocka_unit_test(live_messages_arrive_in_order),
         cmocka_unit_test(a_room_has_its_own_stream),
+        cmocka_unit_test(tail_over_a_websocket),
         cmocka_unit_test(fake_stream_parses_resumes_and_skips_repeats),
         cmocka_unit_test(fake_stream_without_id_resumes_from_the_date),
         cmocka_unit_test(fake_stream_failures_end_the_tail),

@@ -1,0 +1,77 @@
+/*
+ * routes_ws: what GET /ws's two files share (routes_ws.c: the upgrade, the
+ * connections, authentication and sends; ws_subs.c: the rooms a connection
+ * follows). Not for other files: routes.h declares the route and the
+ * functions main.c calls.
+ */
+#ifndef CHAT_ROUTES_WS_H
+#define CHAT_ROUTES_WS_H
+
+#include <stdbool.h>
+
+#include "client_addr.h"
+#include "message.h"
+#include "token.h"
+
+struct server;
+struct ws_conn;
+struct ws_sub;
+struct ws_held;
+struct ws_msg;
+struct evbuffer;
+struct ws_framer;
+
+/* One WebSocket client. Freed when its connection is over and no store
+ * callback of its own is pending (ws_client_release). */
+struct ws_client {
+    struct ws_server *owner;
+    struct server *srv;
+    struct ws_conn *conn;          /* NULL once the connection is over */
+    char id[24];                   /* the upgrade's request id, for logs */
+    struct session_user user;      /* who it is, once authenticated */
+    char session_hash[TOKEN_HASH_LEN + 1]; /* its session, read again for every send */
+    bool authenticated;
+    bool auth_pending;             /* an auth message's session read is in flight */
+    struct ws_held *held;          /* messages that came while auth_pending */
+    int nheld;
+    int unauth_periods;            /* ping periods passed without authentication */
+    int pending;                   /* store callbacks in flight that hold it */
+    struct ws_sub *subs;           /* the rooms it follows */
+    int nsubs;
+    struct ws_sub *replaying;      /* the subscription reading its history, or NULL */
+    bool awaiting_drain;           /* a replay batch is on its way out */
+    char address[CLIENT_ADDR_MAX]; /* holds one of srv->stream_slots */
+    struct ws_client *prev, *next; /* the server's clients */
+};
+
+/* The WebSocket clients of one server (srv->ws). */
+struct ws_server {
+    struct server *srv;
+    struct ws_client *clients;
+    int count;
+    struct event *heartbeat;      /* pings every client */
+    struct ws_framer *framer;     /* live messages framed once for every client */
+    struct evbuffer *frame;       /* the last live message, framed */
+    char frame_room[CHAT_ROOM_MAX + 1];
+    char frame_id[CHAT_STREAM_ID_MAX + 1]; /* "" when frame holds none */
+    struct evbuffer *scratch;     /* a message being encoded */
+};
+
+/* Drops c's hold taken for a store call; frees c when its connection is
+ * over and nothing holds it. True when c is gone. */
+bool ws_client_release(struct ws_client *c);
+/* Sends an error answer (see ws_protocol_error_append). */
+void ws_client_error(struct ws_client *c, int api_err, const char *message,
+                     const char *client_msg_id, const char *room, int retry_after_s);
+/* Sends what out holds (emptied) as one message. */
+void ws_client_send(struct ws_client *c, struct evbuffer *out);
+
+/* ws_subs.c: subscribe and unsubscribe (m checked by ws_protocol_parse). */
+void ws_subs_subscribe(struct ws_client *c, const struct ws_msg *m);
+void ws_subs_unsubscribe(struct ws_client *c, const char *room);
+/* Whether c follows room (it exists then). */
+bool ws_subs_follows(const struct ws_client *c, const char *room);
+/* Ends every subscription of c (its connection is over). */
+void ws_subs_drop_all(struct ws_client *c);
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * ws_subs: the rooms a WebSocket client follows, each with the guarantees
+ * of the SSE streams (routes_stream.c): a subscription that names the last
+ * id its client has ("after") first gets the gap signal when messages
+ * after it were trimmed, then what it missed from the history, then the
+ * live messages from the hub, with no gap and no duplicate between the two
+ * (the replay starts once the hub's reader knows its start, and repeats
+ * until a history read completes with no live message having come
+ * meanwhile). One subscription replays at a time, paced by the socket
+ * (the next batch is read once the last one is out); the others go on
+ * live meanwhile. A live message is framed once for every client
+ * (ws_framer) and goes out with the hub's fan-out batch; a client whose
+ * queue holds more than --stream-buffer bytes is closed with 1013 and
+ * resumes from its last ids.
+ */
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "history_gap.h"
+#include "hub.h"
+#include "log.h"
+#include "routes.h"
+#include "routes_ws.h"
+#include "server.h"
+#include "sse_fanout.h"
+#include "store.h"
+#include "stream_rooms.h"
+#include "ws_conn.h"
+#include "ws_protocol.h"
+
+/* One room a client follows. */
+struct ws_sub {
+    struct ws_client *c;
+    struct hub_sub *sub;                 /* its live messages */
+    char room[CHAT_ROOM_MAX + 1];
+    char cursor[CHAT_STREAM_ID_MAX + 1]; /* the last id the client has, "" before the first */
+    bool live;                           /* its replay is done, or it needs none */
+    bool to_replay;                      /* waits for its turn to replay */
+    bool missed;                         /* a live message came during its replay */
+    bool fetching;                       /* a store read of its own is in flight */
+    bool dropped;                        /* unsubscribed while fetching: freed on return */
+    struct ws_sub *next;
+};
+
+/* A subscribe waiting for its room's existence check. */
+struct subscribe_op {
+    struct ws_client *c;
+    const char *room_ptr; /* room, for store_rooms_exist */
+    char room[CHAT_ROOM_MAX + 1];
+    char after[CHAT_STREAM_ID_MAX + 1];
+};
+
+static void set_cursor(struct ws_sub *s, const char *id) {
+    snprintf(s->cursor, sizeof(s->cursor), "%s", id);
+}
+
+static void replay_next(struct ws_client *c);
+static void drop(struct ws_client *c, struct ws_sub *s);
+
+/* A store read of s returned: false when the callback goes on; true when s
+ * was dropped meanwhile (it is freed here, and the client's hold too). */
+static bool sub_returned(struct ws_sub *s) {
+    struct ws_client *c = s->c;
+    s->fetching = false;
+    if (!s->dropped) {
+        c->pending--;
+        return false;
+    }
+    if (c->replaying == s) c->replaying = NULL;
+    free(s);
+    if (!ws_client_release(c)) replay_next(c);
+    return true;
+}
+
+/* The history cannot be read: the client resumes later from its ids. */
+static void cut(struct ws_client *c, const char *why) {
+    log_warn("req=%s msg=\"websocket replay failed\" why=\"%s\"", c->id, why);
+    ws_conn_close(c->conn, WS_CLOSE_TRY_AGAIN, why);
+}
+
+static void fetch_history(struct ws_sub *s);
+
+static void on_replay_drained(void *arg) {
+    struct ws_client *c = arg;
+    if (!c->awaiting_drain) return;
+    c->awaiting_drain = false;
+    ws_conn_on_drained(c->conn, NULL, NULL);
+    if (c->replaying) fetch_history(c->replaying);
+}
+
+static void send_replayed(struct ws_sub *s, const struct message *msgs, size_t n) {
+    struct ws_client *c = s->c;
+    struct evbuffer *out = c->owner->scratch;
+    for (size_t i = 0; i < n; i++) {
+        evbuffer_drain(out, evbuffer_get_length(out));
+        set_cursor(s, msgs[i].id);
+        if (ws_protocol_message_append(out, s->room, &msgs[i]) < 0) {
+            log_warn("req=%s msg=\"message left out: not valid UTF-8\" id=%s", c->id, msgs[i].id);
+            continue;
+        }
+        ws_client_send(c, out);
+        if (!c->conn) return;
+    }
+}
+
+/* A history read of s returned with st: its client when the callback goes
+ * on, NULL when s was dropped or the read failed (the client is cut). */
+static struct ws_client *read_returned(struct ws_sub *s, enum store_status st) {
+    if (sub_returned(s)) return NULL;
+    if (st == STORE_OK) return s->c;
+    cut(s->c, "history unreadable");
+    return NULL;
+}
+
+static void on_history(enum store_status st, const struct message *msgs, size_t n, void *arg) {
+    struct ws_sub *s = arg;
+    struct ws_client *c = read_returned(s, st);
+    if (!c) return;
+    bool more = n == (size_t)c->srv->cfg.history_batch || s->missed;
+    if (more && n > 0) { /* the next batch once this one is out */
+        c->awaiting_drain = true;
+        ws_conn_on_drained(c->conn, on_replay_drained, c);
+    }
+    send_replayed(s, msgs, n);
+    if (!c->conn || (more && n > 0)) return;
+    if (more) {
+        fetch_history(s);
+        return;
+    }
+    s->live = true;
+    c->replaying = NULL;
+    replay_next(c);
+}
+
+static void fetch_history(struct ws_sub *s) {
+    struct ws_client *c = s->c;
+    s->missed = false;
+    s->fetching = true;
+    c->pending++;
+    if (store_history_range(c->srv->store, s->room, s->cursor[0] ? s->cursor : NULL,
+                            c->srv->cfg.history_batch, on_history, s) < 0) {
+        s->fetching = false;
+        c->pending--;
+        cut(c, "history unreadable");
+    }
+}
+
+static void on_gap_checked(enum store_status st, const char *first, void *arg) {
+    struct ws_sub *s = arg;
+    struct ws_client *c = read_returned(s, st);
+    if (!c) return;
+    struct evbuffer *out = c->owner->scratch;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    if (first && ws_protocol_gap_append(out, s->room, first) == 0) ws_client_send(c, out);
+    if (c->conn) fetch_history(s);
+}
+
+/* Starts the replay of the next subscription waiting for one, if none
+ * replays: first asks whether messages after its cursor are gone. */
+static void replay_next(struct ws_client *c) {
+    if (c->replaying || !c->conn) return;
+    struct ws_sub *s = c->subs;
+    while (s && !s->to_replay) s = s->next;
+    if (!s) return;
+    s->to_replay = false;
+    c->replaying = s;
+    s->fetching = true;
+    c->pending++;
+    if (history_gap_check(c->srv->store, s->room, s->cursor, on_gap_checked, s) < 0) {
+        s->fetching = false;
+        c->pending--;
+        cut(c, "history unreadable");
+    }
+}
+
+static void on_ready(void *arg) {
+    struct ws_sub *s = arg;
+    struct ws_client *c = s->c;
+    bool resumes = s->cursor[0] != '\0';
+    if (!resumes) set_cursor(s, hub_ready_id(s->sub));
+    struct evbuffer *out = c->owner->scratch;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    if (ws_protocol_subscribed_append(out, s->room, s->cursor) == 0) ws_client_send(c, out);
+    if (!c->conn) return;
+    if (!resumes) {
+        s->live = true; /* a new subscription starts with what comes next */
+        return;
+    }
+    s->to_replay = true;
+    replay_next(c);
+}
+
+/* The live message m of room as one frame, made once for every client. */
+static const char *live_frame(struct ws_server *ws, const char *room, const struct message *m,
+                              size_t *len) {
+    if (strcmp(ws->frame_id, m->id) != 0 || strcmp(ws->frame_room, room) != 0) {
+        fanout_flush(ws->srv->fanout); /* the batch may hold the old frame's bytes */
+        evbuffer_drain(ws->frame, evbuffer_get_length(ws->frame));
+        evbuffer_drain(ws->scratch, evbuffer_get_length(ws->scratch));
+        ws->frame_id[0] = '\0';
+        if (ws_protocol_message_append(ws->scratch, room, m) < 0) return NULL;
+        size_t n = evbuffer_get_length(ws->scratch);
+        if (ws_framer_frame(ws->framer, ws->frame, 1, (const char *)evbuffer_pullup(ws->scratch, -1),
+                            n) < 0)
+            return NULL;
+        snprintf(ws->frame_id, sizeof(ws->frame_id), "%s", m->id);
+        snprintf(ws->frame_room, sizeof(ws->frame_room), "%s", room);
+    }
+    *len = evbuffer_get_length(ws->frame);
+    return (const char *)evbuffer_pullup(ws->frame, -1);
+}
+
+static void on_event(const struct hub_event *ev, void *arg) {
+    struct ws_sub *s = arg;
+    struct ws_client *c = s->c;
+    if (!s->live) {
+        s->missed = true; /* the replay reads the history once more */
+        return;
+    }
+    if (s->cursor[0] && hub_id_compare(ev->msg->id, s->cursor) <= 0) return;
+    if (ws_conn_backlog(c->conn) > (size_t)c->srv->cfg.stream_buffer) {
+        log_info("req=%s msg=\"slow websocket closed\" room=%s cursor=%s", c->id, s->room,
+                 s->cursor);
+        ws_conn_close(c->conn, WS_CLOSE_TRY_AGAIN, "too slow a reader");
+        return;
+    }
+    size_t len;
+    const char *frame = live_frame(c->owner, s->room, ev->msg, &len);
+    if (!frame) return; /* cannot be encoded: left out, as in the replay */
+    ws_conn_add_frame(c->conn, frame, len);
+    set_cursor(s, ev->msg->id);
+}
+
+static void start_sub(struct ws_client *c, const char *room, const char *after) {
+    struct ws_sub *s = calloc(1, sizeof(*s));
+    if (!s) {
+        ws_client_error(c, API_E_INTERNAL, NULL, NULL, room, 0);
+        return;
+    }
+    s->c = c;
+    snprintf(s->room, sizeof(s->room), "%s", room);
+    set_cursor(s, after);
+    s->next = c->subs;
+    c->subs = s;
+    c->nsubs++;
+    s->sub = hub_subscribe(c->srv->hub, room, on_event, on_ready, s);
+    if (!s->sub) {
+        drop(c, s);
+        ws_client_error(c, API_E_INTERNAL, NULL, NULL, room, 0);
+    }
+}
+
+static void on_room_checked(enum store_status st, void *arg) {
+    struct subscribe_op *op = arg;
+    struct ws_client *c = op->c;
+    if (!ws_client_release(c) && c->conn) {
+        if (st != STORE_OK) ws_client_error(c, routes_room_error(st), NULL, NULL, op->room, 0);
+        else if (ws_subs_follows(c, op->room))
+            ws_client_error(c, API_E_BAD_REQUEST, "This room is subscribed already.", NULL,
+                            op->room, 0);
+        else start_sub(c, op->room, op->after);
+    }
+    free(op);
+}
+
+void ws_subs_subscribe(struct ws_client *c, const struct ws_msg *m) {
+    if (ws_subs_follows(c, m->room)) {
+        ws_client_error(c, API_E_BAD_REQUEST, "This room is subscribed already.", NULL, m->room,
+                        0);
+        return;
+    }
+    if (c->nsubs >= STREAM_ROOMS_MAX) {
+        ws_client_error(c, API_E_BAD_REQUEST, "A connection follows at most 32 rooms.", NULL,
+                        m->room, 0);
+        return;
+    }
+    if (routes_room_is_lobby(m->room)) {
+        start_sub(c, m->room, m->after);
+        return;
+    }
+    struct subscribe_op *op = calloc(1, sizeof(*op));
+    if (!op) {
+        ws_client_error(c, API_E_INTERNAL, NULL, NULL, m->room, 0);
+        return;
+    }
+    op->c = c;
+    memcpy(op->room, m->room, sizeof(op->room));
+    memcpy(op->after, m->after, sizeof(op->after));
+    op->room_ptr = op->room;
+    c->pending++;
+    if (store_rooms_exist(c->srv->store, &op->room_ptr, 1, on_room_checked, op) < 0) {
+        c->pending--;
+        free(op);
+        ws_client_error(c, API_E_UNAVAILABLE, NULL, NULL, m->room, 0);
+    }
+}
+
+/* Unlinks s from its client and ends its hub subscription; frees it unless
+ * a store read of its own is in flight (then that read's return does). */
+static void drop(struct ws_client *c, struct ws_sub *s) {
+    struct ws_sub **p = &c->subs;
+    while (*p != s) p = &(*p)->next;
+    *p = s->next;
+    c->nsubs--;
+    hub_unsubscribe(s->sub);
+    s->sub = NULL;
+    if (s->fetching) {
+        s->dropped = true;
+        return;
+    }
+    if (c->replaying == s) { /* waiting for its batch to go out */
+        c->replaying = NULL;
+        c->awaiting_drain = false;
+        if (c->conn) ws_conn_on_drained(c->conn, NULL, NULL);
+    }
+    free(s);
+}
+
+void ws_subs_unsubscribe(struct ws_client *c, const char *room) {
+    struct ws_sub *s = c->subs;
+    while (s && strcmp(s->room, room) != 0) s = s->next;
+    if (!s) {
+        ws_client_error(c, API_E_NOT_FOUND, "This room is not subscribed.", NULL, room, 0);
+        return;
+    }
+    bool was_replaying = c->replaying == s;
+    drop(c, s);
+    struct evbuffer *out = c->owner->scratch;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    if (ws_protocol_unsubscribed_append(out, room) == 0) ws_client_send(c, out);
+    if (was_replaying && !c->replaying) replay_next(c);
+}
+
+bool ws_subs_follows(const struct ws_client *c, const char *room) {
+    for (const struct ws_sub *s = c->subs; s; s = s->next)
+        if (strcmp(s->room, room) == 0) return true;
+    return false;
+}
+
+void ws_subs_drop_all(struct ws_client *c) {
+    while (c->subs) drop(c, c->subs);
+    c->replaying = NULL;
+    c->awaiting_drain = false;
+}
