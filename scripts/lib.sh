@@ -41,13 +41,17 @@ use_scratch() {
 }
 
 # Ports are picked below 32768, where Linux's ephemeral ports (for outgoing
-# connections, which would make a later bind fail) begin.
+# connections, which would make a later bind fail) begin, from two ranges
+# that never meet: single ports from 10000-19999, local clusters from
+# 20000-21995 with their bus ports 30000-31995. A port is only known free
+# when it is picked, and a suite often picks its chatd ports before its
+# cluster starts: from one range they could land on that cluster's ports.
 
 # Prints a TCP port on 127.0.0.1 that nothing listens on (from a random start).
 free_port() {
   local port
   for _ in $(seq 1 200); do
-    port=$(( 10000 + RANDOM % 22000 ))
+    port=$(( 10000 + RANDOM % 10000 ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0
@@ -65,7 +69,7 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_cluster_port_base() {
   local base p ok
   for _ in $(seq 1 50); do
-    base=$(( 10000 + (RANDOM % 1200) * 10 ))
+    base=$(( 20000 + (RANDOM % 200) * 10 ))
     ok=1
     for p in $(seq "$base" $(( base + 5 ))); do
       if port_in_use "$p" || port_in_use $(( p + 10000 )); then ok=0; fi
