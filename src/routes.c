@@ -29,6 +29,10 @@ const struct route routes_table[] = {
     {"/room/*/message", EVHTTP_REQ_POST, route_message_send},
     {"/room/*/message", EVHTTP_REQ_GET, route_message_list},
     {"/room/*/message/stream", EVHTTP_REQ_GET, route_message_stream},
+    {"/room/*/member", EVHTTP_REQ_GET, route_member_list},
+    {"/room/*/member", EVHTTP_REQ_POST, route_member_add},
+    {"/room/*/member", EVHTTP_REQ_PUT, route_member_set},
+    {"/room/*/member", EVHTTP_REQ_DELETE, route_member_remove},
     {"/health", EVHTTP_REQ_GET, route_health},
     {"/metrics", EVHTTP_REQ_GET, route_metrics},
     {"/ready", EVHTTP_REQ_GET, route_ready},
@@ -52,6 +56,10 @@ bool routes_room_is_lobby(const char *room) { return strcmp(room, STORE_ROOM_LOB
 
 api_error routes_room_error(enum store_status st) {
     return st == STORE_NOT_FOUND ? API_E_NOT_FOUND : routes_store_error(st);
+}
+
+int routes_compare_names(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]) {

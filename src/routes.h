@@ -34,7 +34,7 @@ void route_message_send(struct request *r);  /* POST /message/, /room/<name>/mes
 void route_message_list(struct request *r);  /* GET /message/, /room/<name>/message/ */
 
 /* routes_wait.c: the long-poll, GET /message/?after=ID&wait=SECONDS
- * (route_message_list hands over). */
+ * (route_message_list hands over, once the client may read the room). */
 void route_message_wait(struct request *r, const char *room, const char *after, int limit,
                         int wait_s);
 /* The parked long-polls of one server; NULL when out of memory. */
@@ -71,6 +71,12 @@ void routes_multi_stream_free(struct server *srv);
 void route_room_list(struct request *r);     /* GET /room/ */
 void route_room_create(struct request *r);   /* POST /room/ */
 
+/* routes_member.c: a room's members, /room/<name>/member. */
+void route_member_list(struct request *r);   /* GET */
+void route_member_add(struct request *r);    /* POST: join, or add (invite) a user */
+void route_member_set(struct request *r);    /* PUT: a role, or a ban */
+void route_member_remove(struct request *r); /* DELETE: leave, or ?userId= remove */
+
 /* routes_health.c */
 void route_health(struct request *r);        /* GET /health */
 void route_metrics(struct request *r);       /* GET /metrics */
@@ -92,6 +98,9 @@ bool routes_room_is_lobby(const char *room);
 /* The answer to a request about a room when store_rooms_exist reported
  * st != STORE_OK: 404 not_found for a room never created, else 503 or 500. */
 api_error routes_room_error(enum store_status st);
+
+/* strcmp of two room names behind pointers, for qsort. */
+int routes_compare_names(const void *a, const void *b);
 
 /* The hash of the request's session token (cookie or Bearer), under which
  * Redis keeps the session; when there is none it answers 401 and returns

@@ -245,12 +245,11 @@ static const char append_once_script[] = STORE_TRIM_LUA
 
 static void on_rung(redisReply *r, void *arg) { (void)r, (void)arg; }
 
-/* Rings the room's doorbell (store_doorbell.h) after the append that the
- * caller has just queued: the same slot, so the same master connection
- * carries it behind the append (and its WAIT), and the send's
- * acknowledgement waits for no extra round trip. A lost ring costs the
- * readers latency only, never a message. */
-static void ring_doorbell(struct store *s, const char *room) {
+/* The same slot, so the same master connection carries the ring behind
+ * the append (and its WAIT), and the send's acknowledgement waits for no
+ * extra round trip. A lost ring costs the readers latency only, never a
+ * message. */
+void store_ring_doorbell(struct store *s, const char *room) {
     char channel[STORE_KEY_MAX];
     if (store_key_room_doorbell(channel, sizeof(channel), room) < 0) return;
     const char *argv[] = {"SPUBLISH", channel, ""};
@@ -261,7 +260,7 @@ static void ring_doorbell(struct store *s, const char *room) {
 static int send_append(struct store *s, struct store_op *op, const char *room, const char *key,
                        int argc, const char **argv, const size_t *lens) {
     if (send_op(s, op, on_appended, STORE_ACK_DURABLE, key, argc, argv, lens) < 0) return -1;
-    ring_doorbell(s, room);
+    store_ring_doorbell(s, room);
     return 0;
 }
 
@@ -328,6 +327,9 @@ static int entry_parse(const redisReply *e, struct message *m) {
         else if (field_is(k, "name", 4)) m->name = v->str;
         else if (field_is(k, "text", 4)) m->text = v->str, m->text_len = v->len;
         else if (field_is(k, "timestamp", 9)) m->timestamp = timestamp_of(v);
+        else if (field_is(k, "event", 5)) m->event = v->str;
+        else if (field_is(k, "target", 6)) m->target = v->str;
+        else if (field_is(k, "role", 4)) m->role = v->str;
     }
     return m->user_id && m->name && m->text ? 0 : -1;
 }

@@ -45,3 +45,15 @@ int store_key_rate(char *out, size_t size, const char *limit, const char *subjec
 int store_key_login_known(char *out, size_t size, const char *email, const char *address) {
     return fit(snprintf(out, size, "login-known:%s:%s", email, address), size);
 }
+
+int store_key_room_members(char *out, size_t size, const char *room) {
+    return fit(snprintf(out, size, "room:{%s}:members", room), size);
+}
+
+int store_key_user_memberships(char *out, size_t size, const char *user_id) {
+    return fit(snprintf(out, size, "user-memberships:%s", user_id), size);
+}
+
+int store_key_user_id(char *out, size_t size, const char *user_id) {
+    return fit(snprintf(out, size, "user-id:%s", user_id), size);
+}
