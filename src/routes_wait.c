@@ -162,19 +162,9 @@ static void wait_start(struct waiter *w) {
     evtimer_add(w->timeout, &tv);
 }
 
-static void on_room_checked(enum store_status st, void *arg) {
-    struct waiter *w = arg; /* not parked yet: nothing else knows it */
-    if (st != STORE_OK || w->srv->draining) { /* draining: the long-polls were answered */
-        http_reply_error(w->r, st != STORE_OK ? routes_room_error(st) : API_E_DRAINING, NULL);
-        addr_slots_release(w->srv->long_poll_slots, w->address);
-        free(w);
-        return;
-    }
-    wait_start(w);
-}
-
-/* Only a room that exists gets a waiter in the hub: a name a client makes
- * up costs one Redis read and no state. */
+/* The caller checked the room (it exists, and the client may read it:
+ * room_access.h), which costs one Redis read and no state for a name a
+ * client makes up; only then does a waiter join the hub. */
 void route_message_wait(struct request *r, const char *room, const char *after, int limit,
                         int wait_s) {
     char address[CLIENT_ADDR_MAX];
@@ -192,13 +182,13 @@ void route_message_wait(struct request *r, const char *room, const char *after, 
     w->limit = limit;
     w->wait_s = wait_s;
     snprintf(w->after, sizeof(w->after), "%s", after);
-    if (routes_room_is_lobby(room)) {
-        wait_start(w);
-    } else if (store_rooms_exist(r->srv->store, &w->room, 1, on_room_checked, w) < 0) {
+    if (!routes_room_is_lobby(room) && r->srv->draining) { /* came after a Redis read */
         addr_slots_release(r->srv->long_poll_slots, w->address);
-        http_reply_error(r, API_E_UNAVAILABLE, NULL);
+        http_reply_error(r, API_E_DRAINING, NULL);
         free(w);
+        return;
     }
+    wait_start(w);
 }
 
 struct routes_wait *routes_wait_new(void) { return calloc(1, sizeof(struct routes_wait)); }
