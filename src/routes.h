@@ -34,9 +34,11 @@ void route_message_send(struct request *r);  /* POST /message/, /room/<name>/mes
 void route_message_list(struct request *r);  /* GET /message/, /room/<name>/message/ */
 
 /* routes_wait.c: the long-poll, GET /message/?after=ID&wait=SECONDS
- * (route_message_list hands over, once the client may read the room). */
+ * (route_message_list hands over, once the client may read the room; for
+ * a private room revoke_user is the reader, whose answer ends at the room
+ * event that takes it out; else NULL). */
 void route_message_wait(struct request *r, const char *room, const char *after, int limit,
-                        int wait_s);
+                        int wait_s, const char *revoke_user);
 /* The parked long-polls of one server; NULL when out of memory. */
 struct routes_wait *routes_wait_new(void);
 /* Answers every long-poll now (with what is there, usually []). NULL is

@@ -309,8 +309,9 @@ static void list_before(struct request *r, const char *room, const char *before,
     }
 }
 
-/* Serves a history read (page, scroll-back or long-poll) that may go on. */
-static void list_room(struct request *r, const char *room) {
+/* Serves a history read (page, scroll-back or long-poll) that may go on;
+ * revoke_user as for route_message_wait. */
+static void list_room(struct request *r, const char *room, const char *revoke_user) {
     struct history_op *op = calloc(1, sizeof(*op));
     if (!op) {
         http_reply_error(r, API_E_INTERNAL, NULL);
@@ -337,7 +338,7 @@ static void list_room(struct request *r, const char *room) {
         int limit = op->remaining > 0 && op->remaining < WAIT_LIMIT_DEFAULT * 10
                         ? (int)op->remaining
                         : WAIT_LIMIT_DEFAULT;
-        route_message_wait(r, room, op->after, limit, wait_s);
+        route_message_wait(r, room, op->after, limit, wait_s, revoke_user);
         free(op);
         return;
     }
@@ -349,7 +350,7 @@ static void list_room(struct request *r, const char *room) {
 static void on_read_access(const struct room_access *a, void *arg) {
     struct request *r = arg;
     if (a->error != API_E_OK) http_reply_error(r, a->error, NULL);
-    else list_room(r, r->param);
+    else list_room(r, r->param, a->kind == ROOM_PRIVATE ? a->user.id : NULL);
 }
 
 /* The lobby is read by anyone at once; another room after the access
@@ -358,7 +359,7 @@ void route_message_list(struct request *r) {
     const char *room = routes_room_or_400(r);
     if (!room) return;
     if (routes_room_is_lobby(room)) {
-        list_room(r, room);
+        list_room(r, room, NULL);
         return;
     }
     char hash[TOKEN_HASH_LEN + 1];
