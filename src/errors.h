@@ -80,7 +80,9 @@
     X(API_E_LAST_OWNER, 409, "last_owner",                                           \
       "The room's last owner cannot leave or step down; make another owner first.") \
     X(API_E_MEMBERSHIP_CHANGED, 409, "membership_changed",                           \
-      "The room's members changed meanwhile; try again.")
+      "The room's members changed meanwhile; try again.")                            \
+    X(API_E_NOT_A_MESSAGE, 400, "not_a_message",                                     \
+      "That id is a room event, not a message; events cannot be removed.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,

@@ -1,7 +1,9 @@
 /* member_rules: who may do what in a room (see member_rules.h). */
 #include "member_rules.h"
 
+#include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const role_names[] = {"", "banned", "member", "moderator", "owner"};
 
@@ -26,6 +28,19 @@ int room_kind_parse(const char *name, enum room_kind *kind) {
     return 0;
 }
 
+bool member_rules_is_admin(const char *admins, const char *email) {
+    size_t len = strlen(email);
+    for (const char *p = admins; len && *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        size_t n = strcspn(p, ",");
+        size_t end = n;
+        while (end && p[end - 1] == ' ') end--;
+        if (end == len && strncasecmp(p, email, len) == 0) return true;
+        p += n;
+    }
+    return false;
+}
+
 static bool is_member(enum member_role role) { return role >= ROLE_MEMBER; }
 
 bool member_rules_can_read(enum room_kind kind, enum member_role role) {
@@ -35,6 +50,11 @@ bool member_rules_can_read(enum room_kind kind, enum member_role role) {
 api_error member_rules_send_error(enum room_kind kind, enum member_role role) {
     if (kind == ROOM_PRIVATE && !is_member(role)) return API_E_NOT_FOUND;
     return role == ROLE_BANNED ? API_E_BANNED : API_E_OK;
+}
+
+api_error member_rules_remove_message_error(enum room_kind kind, enum member_role role) {
+    if (kind == ROOM_PRIVATE && !is_member(role)) return API_E_NOT_FOUND;
+    return role >= ROLE_MODERATOR ? API_E_OK : API_E_FORBIDDEN;
 }
 
 static struct member_verdict refuse(api_error e) {

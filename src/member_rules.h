@@ -58,10 +58,20 @@ bool member_rules_can_read(enum room_kind kind, enum member_role role);
  * API_E_NOT_FOUND (not a member of a private room), or API_E_BANNED. */
 api_error member_rules_send_error(enum room_kind kind, enum member_role role);
 
+/* The answer to a moderator's removal of a message by a user of that
+ * standing: API_E_OK for moderators and owners, API_E_NOT_FOUND for a
+ * non-member of a private room, else API_E_FORBIDDEN. */
+api_error member_rules_remove_message_error(enum room_kind kind, enum member_role role);
+
 /* Whether m is the room event that ends user_id's membership (left,
  * removed, banned): every open stream of that user in a private room ends
  * at it. */
 bool member_rules_revokes(const struct message *m, const char *user_id);
+
+/* Whether email (normalised) is one of admins, a comma-separated list of
+ * addresses (compared without case; spaces around them are ignored). A
+ * site administrator acts in every room as its owner would. */
+bool member_rules_is_admin(const char *admins, const char *email);
 
 /* Names as stored and shown: "owner", "moderator", "member", "banned"
  * ("" for none); "public", "private". */

@@ -27,12 +27,17 @@ static void finish(struct access_op *op) {
     free(op);
 }
 
+enum member_role room_access_effective(const struct room_access *a) {
+    return a->admin ? ROLE_OWNER : a->role;
+}
+
 static api_error verdict(const struct access_op *op) {
     const struct room_access *a = &op->a;
+    enum member_role role = room_access_effective(a);
     switch (op->need) {
     case ROOM_ACCESS_READ:
-        return member_rules_can_read(a->kind, a->role) ? API_E_OK : API_E_NOT_FOUND;
-    case ROOM_ACCESS_SEND: return member_rules_send_error(a->kind, a->role);
+        return member_rules_can_read(a->kind, role) ? API_E_OK : API_E_NOT_FOUND;
+    case ROOM_ACCESS_SEND: return member_rules_send_error(a->kind, role);
     default: return API_E_OK;
     }
 }
@@ -63,6 +68,7 @@ static void on_session(enum store_status st, const struct session_user *u, void 
     if (st == STORE_OK) {
         op->a.has_user = true;
         op->a.user = *u;
+        op->a.admin = member_rules_is_admin(op->r->srv->cfg.admins, u->email);
     } else if (st != STORE_NOT_FOUND || op->need != ROOM_ACCESS_READ) {
         /* a reader with a stale session reads as anyone does */
         op->a.error = st == STORE_NOT_FOUND ? API_E_UNAUTHORIZED : API_E_UNAVAILABLE;
@@ -124,8 +130,9 @@ static void on_one(enum store_status st, const struct store_access *sa, void *ar
     struct room_access_many *res = &op->result;
     api_error e = st == STORE_NOT_FOUND ? API_E_NOT_FOUND
                   : st != STORE_OK      ? routes_store_error(st)
-                  : member_rules_can_read(sa->kind, sa->actor) ? API_E_OK
-                                                               : API_E_NOT_FOUND;
+                  : member_rules_can_read(sa->kind, res->admin ? ROLE_OWNER : sa->actor)
+                      ? API_E_OK
+                      : API_E_NOT_FOUND;
     if (st == STORE_OK) res->kinds[one->i] = sa->kind;
     if (res->error == API_E_OK) res->error = e;
     free(one);
@@ -153,6 +160,7 @@ static void on_many_session(enum store_status st, const struct session_user *u, 
     if (st == STORE_OK) {
         op->result.has_user = true;
         op->result.user = *u;
+        op->result.admin = member_rules_is_admin(op->r->srv->cfg.admins, u->email);
     } else if (st != STORE_NOT_FOUND) {
         op->result.error = API_E_UNAVAILABLE;
         many_finish(op);

@@ -35,7 +35,12 @@ struct room_access {
     enum member_role target;  /* the standing of target_id (ROLE_NONE without one) */
     bool has_user;            /* a valid session came with the request */
     struct session_user user; /* its user, when has_user */
+    bool admin;               /* that user is a site administrator (--admins) */
 };
+
+/* The standing a decision uses: an owner's for a site administrator, else
+ * the caller's own (as stored). */
+enum member_role room_access_effective(const struct room_access *a);
 /* Runs once, later, on the loop; a is valid during the call. */
 typedef void room_access_fn(const struct room_access *a, void *arg);
 
@@ -56,6 +61,7 @@ struct room_access_many {
     enum room_kind kinds[STREAM_ROOMS_MAX]; /* each room's, in the order asked */
     bool has_user;
     struct session_user user;
+    bool admin;                             /* a site administrator: reads every room */
 };
 typedef void room_access_many_fn(const struct room_access_many *a, void *arg);
 /* Checks that r may read each of rooms[0..n) (1 to STREAM_ROOMS_MAX, none

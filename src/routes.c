@@ -28,6 +28,7 @@ const struct route routes_table[] = {
     {"/room", EVHTTP_REQ_POST, route_room_create},
     {"/room/*/message", EVHTTP_REQ_POST, route_message_send},
     {"/room/*/message", EVHTTP_REQ_GET, route_message_list},
+    {"/room/*/message", EVHTTP_REQ_DELETE, route_message_remove},
     {"/room/*/message/stream", EVHTTP_REQ_GET, route_message_stream},
     {"/room/*/member", EVHTTP_REQ_GET, route_member_list},
     {"/room/*/member", EVHTTP_REQ_POST, route_member_add},

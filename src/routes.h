@@ -79,6 +79,9 @@ void route_member_add(struct request *r);    /* POST: join, or add (invite) a us
 void route_member_set(struct request *r);    /* PUT: a role, or a ban */
 void route_member_remove(struct request *r); /* DELETE: leave, or ?userId= remove */
 
+/* routes_moderation.c */
+void route_message_remove(struct request *r); /* DELETE /room/<name>/message/?id= */
+
 /* routes_health.c */
 void route_health(struct request *r);        /* GET /health */
 void route_metrics(struct request *r);       /* GET /metrics */

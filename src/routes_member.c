@@ -48,7 +48,7 @@ static void on_members(enum store_status st, const char *const *fields, size_t n
 
 static void on_list_access(const struct room_access *a, void *arg) {
     struct list_op *op = arg;
-    op->sees_bans = a->role >= ROLE_MODERATOR;
+    op->sees_bans = room_access_effective(a) >= ROLE_MODERATOR;
     if (a->error != API_E_OK) {
         http_reply_error(op->r, a->error, NULL);
         free(op);
@@ -176,7 +176,12 @@ static void on_access(enum store_status st, const struct store_access *a, void *
         return;
     }
     op->access = *a;
-    op->verdict = member_rules_decide(a->kind, op->action, a->actor, a->target, op->wanted);
+    /* a site administrator acts on others as an owner; its own membership is its own */
+    bool self = op->action == MEMBER_JOIN || op->action == MEMBER_LEAVE;
+    enum member_role actor =
+        !self && member_rules_is_admin(op->r->srv->cfg.admins, op->actor.email) ? ROLE_OWNER
+                                                                                : a->actor;
+    op->verdict = member_rules_decide(a->kind, op->action, actor, a->target, op->wanted);
     if (op->verdict.error != API_E_OK) change_done(op, op->verdict.error);
     else if (op->verdict.noop && a->target >= ROLE_MEMBER)
         index_target(op, a->target, on_target_indexed); /* repairs a step left undone */

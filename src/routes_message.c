@@ -93,7 +93,8 @@ static void append(struct send_op *op) {
 
 static void on_access(enum store_status st, const struct store_access *a, void *arg) {
     struct send_op *op = arg;
-    api_error e = st == STORE_OK ? member_rules_send_error(a->kind, a->actor)
+    bool admin = member_rules_is_admin(op->r->srv->cfg.admins, op->user.email);
+    api_error e = st == STORE_OK ? member_rules_send_error(a->kind, admin ? ROLE_OWNER : a->actor)
                                  : routes_room_error(st);
     if (e == API_E_OK) append(op);
     else send_op_done(op, e);

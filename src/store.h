@@ -253,6 +253,7 @@ enum store_change {
     STORE_CHANGE_ALREADY,    /* the target stood so already: nothing done */
     STORE_CHANGE_CONFLICT,   /* a standing changed since it was read: nothing done */
     STORE_CHANGE_LAST_OWNER, /* it would leave no owner: nothing done */
+    STORE_CHANGE_NOT_A_MESSAGE, /* store_message_remove: the id is a room event */
 };
 typedef void store_change_fn(enum store_status st, enum store_change outcome,
                              const char *event_id, void *arg);
@@ -261,6 +262,26 @@ typedef void store_change_fn(enum store_status st, enum store_change outcome,
  * rings the room's doorbell). */
 int store_member_change(struct store *s, const struct store_member_change *c,
                         store_change_fn *cb, void *arg);
+
+/* The text of the tombstone that takes a removed message's place. */
+#define STORE_TOMBSTONE_TEXT "removed by a moderator"
+
+/* A moderator's removal of one message, decided on the actor's standing
+ * that store_room_access read. */
+struct store_message_removal {
+    const char *room;
+    const char *message_id;
+    const char *actor_id, *actor_name;
+    enum member_role actor;
+    long long timestamp; /* ms since the epoch */
+};
+/* Deletes the message from the room's stream (XDEL: its text is gone from
+ * Redis) and appends a tombstone event ("message_removed", target: the
+ * message's id) in one script on the room's slot, if the actor's role is
+ * still the one read (durable; then rings the doorbell). STORE_NOT_FOUND
+ * when the stream holds no such entry (also when removed already). */
+int store_message_remove(struct store *s, const struct store_message_removal *m,
+                         store_change_fn *cb, void *arg);
 
 /* Receives n field/value pairs: fields[2i] and fields[2i + 1]. */
 typedef void store_pairs_fn(enum store_status st, const char *const *fields, size_t n,

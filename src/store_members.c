@@ -210,6 +210,62 @@ int store_member_change(struct store *s, const struct store_member_change *c,
     return 0;
 }
 
+/* ---- removing a message ---- */
+
+/* Removes one message (never a room event) if the actor's role is still
+ * the one read, and records the removal as a tombstone event in its place
+ * in the order: {1, event id}; {0} when the role changed; {-2} when there
+ * is no such message (or it was removed already); {-3} for a room event. */
+static const char remove_script[] =
+    "if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2] then return {0} end\n"
+    "local e = redis.call('XRANGE', KEYS[2], ARGV[3], ARGV[3])\n"
+    "if #e == 0 then return {-2} end\n"
+    "local f = e[1][2]\n"
+    "for i = 1, #f, 2 do if f[i] == 'event' then return {-3} end end\n"
+    "redis.call('XDEL', KEYS[2], ARGV[3])\n"
+    "local id = redis.call('XADD', KEYS[2], '*', 'userId', ARGV[1], 'name', ARGV[4],"
+    " 'text', ARGV[6], 'timestamp', ARGV[5], 'event', 'message_removed', 'target', ARGV[3],"
+    " 'role', '')\n"
+    "return {1, id}\n";
+
+static void on_removed(redisReply *r, void *arg) {
+    struct members_op *op = arg;
+    enum store_status st = status_of(r);
+    enum store_change outcome = STORE_CHANGE_CONFLICT;
+    const char *id = NULL;
+    if (st == STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+                           r->element[0]->type != REDIS_REPLY_INTEGER))
+        st = STORE_ERROR;
+    if (st == STORE_OK) {
+        long long code = r->element[0]->integer;
+        if (code == 1 && r->elements == 2 && (id = string_of(r->element[1])))
+            outcome = STORE_CHANGE_DONE;
+        else if (code == -2) st = STORE_NOT_FOUND;
+        else if (code == -3) outcome = STORE_CHANGE_NOT_A_MESSAGE;
+        else if (code != 0) st = STORE_ERROR;
+    }
+    op->cb.change(st, outcome, id, op->arg);
+    free(op);
+}
+
+int store_message_remove(struct store *s, const struct store_message_removal *m,
+                         store_change_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX], stream[STORE_KEY_MAX], ts[24];
+    if (store_key_room_members(key, sizeof(key), m->room) < 0 ||
+        store_key_room_messages(stream, sizeof(stream), m->room) < 0)
+        return -1;
+    snprintf(ts, sizeof(ts), "%lld", m->timestamp);
+    struct members_op *op = op_new(s, arg);
+    if (!op) return -1;
+    op->cb.change = cb;
+    const char *argv[] = {"EVAL", remove_script, "2", key, stream, m->actor_id,
+                          member_role_name(m->actor), m->message_id, m->actor_name, ts,
+                          STORE_TOMBSTONE_TEXT};
+    if (send_op(op, on_removed, STORE_ACK_DURABLE, key, 11, argv) < 0) return -1;
+    store_ring_doorbell(s, m->room);
+    return 0;
+}
+
 /* ---- lists of pairs: a room's members, a user's rooms ---- */
 
 static void on_pairs(redisReply *r, void *arg) {

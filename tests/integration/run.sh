@@ -11,7 +11,9 @@
 #   CHATD_PID          the main chatd's pid               (test_streams)
 #   CHAT_LIMITED_URL   a chatd with low abuse limits      (test_limits)
 #   CHAT_LIMITED2_URL  another one, sharing the counts    (test_limits)
-#   CHAT_URL2          a second chatd with the session cache (test_session_cache)
+#   CHAT_URL2          a second chatd with the session cache (test_session_cache,
+#                      test_members)
+#   CHAT_ADMIN_EMAIL   the main chatd's site administrator (--admins; test_members)
 #   CHAT_NOCACHE_URL   a chatd without the session cache  (test_session_cache)
 #   CHAT_SANITIZED     1 under ASan+UBSan (tests/run-all.sh sets it)
 #   CHAT_RETENTION_URL a chatd keeping 10 messages per room (test_retention)
@@ -32,8 +34,9 @@ chat_port=$(free_port) || exit 1
 # --request-timeout 2000: test_abuse waits that long for slow clients to be cut;
 # --stream-heartbeat 500: test_streams waits for a heartbeat; --stream-buffer 32 MB:
 # and lets a stalled reader fall 6 MB behind.
+admin_email=site-admin@members.example.com
 start_chatd "$top/$build/chatd" "$tmp/chatd.log" "$chat_port" "$redis_port" --workers 2 \
-  --request-timeout 2000 --stream-heartbeat 500 --stream-buffer 33554432 --web-root "$top/web" || exit 1
+  --admins "$admin_email" --request-timeout 2000 --stream-heartbeat 500 --stream-buffer 33554432 --web-root "$top/web" || exit 1
 main_pid=$CHATD_PID
 
 # A second chatd on the same Redis with low abuse limits, for test_limits.
@@ -80,7 +83,7 @@ start_chatd "$top/$build/chatd" "$tmp/retention.log" "$retention_port" "$retenti
 retention_pid=$CHATD_PID
 export CHAT_RETENTION_URL="http://127.0.0.1:$retention_port" CHAT_RETENTION_REDIS_PORT=$retention_redis
 
-export CHAT_URL="http://127.0.0.1:$chat_port"
+export CHAT_URL="http://127.0.0.1:$chat_port" CHAT_ADMIN_EMAIL=$admin_email
 export CHAT_REDIS_PORT=$redis_port
 export CHATD_PID=$main_pid
 rc=0

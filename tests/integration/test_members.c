@@ -4,7 +4,8 @@
  * rule on every read and write path (a private room is 404 to everyone but
  * its members), the room events in the stream, and revocation: a member
  * removed on one chatd stops receiving on its streams on another
- * (CHAT_URL2, the same Redis).
+ * (CHAT_URL2, the same Redis); and a moderator's removal of a message,
+ * which leaves a tombstone in its place.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -354,6 +355,90 @@ static void fresh_multi_stream_follows_then_ends_at_removal(void **state) {
     person_free(&member);
 }
 
+static void moderators_remove_messages_leaving_a_tombstone(void **state) {
+    (void)state;
+    struct person owner, member, outsider;
+    person_new(&owner, "owner");
+    person_new(&member, "member");
+    person_new(&outsider, "outsider");
+    char room[64], msgs[128], path[200], id[48], event_id[48];
+    unique_room(room, sizeof(room), "moderated");
+    assert_int_equal(create(&owner, room, "private"), 201);
+    assert_int_equal(invite(&owner, room, &member), 200);
+    snprintf(msgs, sizeof(msgs), "/room/%s/message/", room);
+    struct http_result r;
+    assert_int_equal(call(&member, "POST", msgs, "{\"text\":\"something rude\"}", &r), 201);
+    test_json_member(r.body, "id", id, sizeof(id));
+    test_http_result_free(&r);
+    char url[256];
+    snprintf(url, sizeof(url), "%s/room/%s/message/stream", test_url(), room);
+    struct sse_client *sse = sse_open_as(url, id, chat_client_token(member.c));
+    snprintf(path, sizeof(path), "%s?id=%s", msgs, id);
+    assert_int_equal(call_code(NULL, "DELETE", path, NULL, "unauthorized"), 401);
+    assert_int_equal(call_code(&outsider, "DELETE", path, NULL, "not_found"), 404);
+    assert_int_equal(call_code(&member, "DELETE", path, NULL, "forbidden"), 403);
+    assert_int_equal(call(&owner, "DELETE", path, NULL, &r), 200);
+    test_json_member(r.body, "eventId", event_id, sizeof(event_id));
+    test_http_result_free(&r);
+    assert_int_equal(call_code(&owner, "DELETE", path, NULL, "not_found"), 404); /* gone */
+    snprintf(path, sizeof(path), "%s?id=%s", msgs, event_id);
+    assert_int_equal(call_code(&owner, "DELETE", path, NULL, "not_a_message"), 400);
+    snprintf(path, sizeof(path), "%s?id=nope", msgs);
+    assert_int_equal(call_code(&owner, "DELETE", path, NULL, "invalid_query"), 400);
+    /* the history has the tombstone, not the text */
+    assert_int_equal(call(&member, "GET", msgs, NULL, &r), 200);
+    assert_null(strstr(r.body, "something rude"));
+    assert_non_null(strstr(r.body, "\"event\":\"message_removed\""));
+    char target[80];
+    snprintf(target, sizeof(target), "\"target\":\"%s\"", id);
+    assert_non_null(strstr(r.body, target));
+    assert_non_null(strstr(r.body, "removed by a moderator"));
+    test_http_result_free(&r);
+    /* and so does a live stream */
+    assert_true(sse_wait_events(sse, 1, 10000));
+    char got_id[48], data[1024];
+    assert_true(sse_get(sse, 0, got_id, data, sizeof(data)));
+    assert_string_equal(got_id, event_id);
+    assert_non_null(strstr(data, "\"event\":\"message_removed\""));
+    sse_close(sse);
+    person_free(&owner);
+    person_free(&member);
+    person_free(&outsider);
+}
+
+/* A site administrator (--admins) reads every room and moderates it as an
+ * owner would, the lobby included; nobody else moderates the lobby. */
+static void site_administrators_act_in_every_room(void **state) {
+    (void)state;
+    const char *email = getenv("CHAT_ADMIN_EMAIL");
+    if (!email) skip();
+    struct person admin = {chat_client_new(test_url()), {0}};
+    assert_non_null(admin.c);
+    if (chat_register(admin.c, email, "correct horse battery", "admin", &admin.u) != CHAT_OK)
+        assert_int_equal(chat_login(admin.c, email, "correct horse battery", &admin.u), CHAT_OK);
+    struct person owner, member;
+    person_new(&owner, "owner");
+    person_new(&member, "member");
+    char room[64], path[200], id[48];
+    unique_room(room, sizeof(room), "watched");
+    assert_int_equal(create(&owner, room, "private"), 201);
+    assert_int_equal(invite(&owner, room, &member), 200);
+    expect_every_path(&admin, room, 200);
+    snprintf(path, sizeof(path), "/room/%s/member?userId=%s", room, member.u.id);
+    assert_int_equal(call(&admin, "DELETE", path, NULL, NULL), 200);
+    expect_every_path(&member, room, 404);
+    struct http_result r;
+    assert_int_equal(call(&member, "POST", "/message/", "{\"text\":\"spam\"}", &r), 201);
+    test_json_member(r.body, "id", id, sizeof(id));
+    test_http_result_free(&r);
+    snprintf(path, sizeof(path), "/room/lobby/message/?id=%s", id);
+    assert_int_equal(call_code(&owner, "DELETE", path, NULL, "forbidden"), 403);
+    assert_int_equal(call(&admin, "DELETE", path, NULL, NULL), 200);
+    person_free(&admin);
+    person_free(&owner);
+    person_free(&member);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(private_room_is_hidden_from_non_members),
@@ -361,6 +446,8 @@ int main(void) {
         cmocka_unit_test(public_rooms_join_ban_and_record_events),
         cmocka_unit_test(removed_member_stops_receiving_on_another_chatd),
         cmocka_unit_test(fresh_multi_stream_follows_then_ends_at_removal),
+        cmocka_unit_test(moderators_remove_messages_leaving_a_tombstone),
+        cmocka_unit_test(site_administrators_act_in_every_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

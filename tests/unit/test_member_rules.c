@@ -117,6 +117,18 @@ static void test_set_role(void **state) {
                                     ROLE_MEMBER).noop);
 }
 
+static void test_remove_message(void **state) {
+    (void)state;
+    assert_int_equal(member_rules_remove_message_error(ROOM_PUBLIC, ROLE_MODERATOR), API_E_OK);
+    assert_int_equal(member_rules_remove_message_error(ROOM_PRIVATE, ROLE_OWNER), API_E_OK);
+    assert_int_equal(member_rules_remove_message_error(ROOM_PUBLIC, ROLE_MEMBER),
+                     API_E_FORBIDDEN);
+    assert_int_equal(member_rules_remove_message_error(ROOM_PUBLIC, ROLE_NONE), API_E_FORBIDDEN);
+    assert_int_equal(member_rules_remove_message_error(ROOM_PRIVATE, ROLE_NONE), API_E_NOT_FOUND);
+    assert_int_equal(member_rules_remove_message_error(ROOM_PRIVATE, ROLE_BANNED),
+                     API_E_NOT_FOUND);
+}
+
 static void test_revocation(void **state) {
     (void)state;
     const char *bob = "0123456789abcdef0123456789abcdef";
@@ -132,6 +144,18 @@ static void test_revocation(void **state) {
     assert_false(member_rules_revokes(&m, bob));
     m.event = NULL; /* a message */
     assert_false(member_rules_revokes(&m, bob));
+}
+
+static void test_admins(void **state) {
+    (void)state;
+    const char *admins = " Root@Example.com , ops@example.com,";
+    assert_true(member_rules_is_admin(admins, "root@example.com"));
+    assert_true(member_rules_is_admin(admins, "ops@example.com"));
+    assert_false(member_rules_is_admin(admins, "oot@example.com"));
+    assert_false(member_rules_is_admin(admins, "ops@example.co"));
+    assert_false(member_rules_is_admin(admins, "ops@example.com.evil"));
+    assert_false(member_rules_is_admin(admins, ""));
+    assert_false(member_rules_is_admin("", "root@example.com"));
 }
 
 static void test_names(void **state) {
@@ -154,6 +178,7 @@ int main(void) {
         cmocka_unit_test(test_reading_and_sending), cmocka_unit_test(test_join_and_leave),
         cmocka_unit_test(test_invite),              cmocka_unit_test(test_remove_and_ban),
         cmocka_unit_test(test_set_role),            cmocka_unit_test(test_revocation),
+        cmocka_unit_test(test_remove_message),      cmocka_unit_test(test_admins),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
