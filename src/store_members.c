@@ -170,22 +170,31 @@ static const char change_script[] =
     " 'role', ARGV[5])\n"
     "return {1, id}\n";
 
+/* Reads a change script's answer, {code} or {1, event id}: the status,
+ * the code and the id (NULL unless code 1). */
+static enum store_status script_answer(const redisReply *r, long long *code, const char **id) {
+    enum store_status st = status_of(r);
+    *id = NULL;
+    if (st != STORE_OK) return st;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER)
+        return STORE_ERROR;
+    *code = r->element[0]->integer;
+    if (*code != 1) return STORE_OK;
+    *id = r->elements == 2 ? string_of(r->element[1]) : NULL;
+    return *id ? STORE_OK : STORE_ERROR;
+}
+
 static void on_changed(redisReply *r, void *arg) {
     struct members_op *op = arg;
-    enum store_status st = status_of(r);
-    enum store_change outcome = STORE_CHANGE_CONFLICT;
-    const char *id = NULL;
-    if (st == STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-                           r->element[0]->type != REDIS_REPLY_INTEGER))
-        st = STORE_ERROR;
-    if (st == STORE_OK) {
-        long long code = r->element[0]->integer;
-        if (code == 1 && r->elements == 2 && (id = string_of(r->element[1])))
-            outcome = STORE_CHANGE_DONE;
-        else if (code == 2) outcome = STORE_CHANGE_ALREADY;
-        else if (code == -1) outcome = STORE_CHANGE_LAST_OWNER;
-        else if (code != 0) st = STORE_ERROR;
-    }
+    long long code = 0;
+    const char *id;
+    enum store_status st = script_answer(r, &code, &id);
+    enum store_change outcome = code == 1    ? STORE_CHANGE_DONE
+                                : code == 2  ? STORE_CHANGE_ALREADY
+                                : code == -1 ? STORE_CHANGE_LAST_OWNER
+                                             : STORE_CHANGE_CONFLICT;
+    if (st == STORE_OK && code != 1 && code != 2 && code != -1 && code != 0) st = STORE_ERROR;
     op->cb.change(st, outcome, id, op->arg);
     free(op);
 }
@@ -230,20 +239,14 @@ static const char remove_script[] =
 
 static void on_removed(redisReply *r, void *arg) {
     struct members_op *op = arg;
-    enum store_status st = status_of(r);
-    enum store_change outcome = STORE_CHANGE_CONFLICT;
-    const char *id = NULL;
-    if (st == STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-                           r->element[0]->type != REDIS_REPLY_INTEGER))
-        st = STORE_ERROR;
-    if (st == STORE_OK) {
-        long long code = r->element[0]->integer;
-        if (code == 1 && r->elements == 2 && (id = string_of(r->element[1])))
-            outcome = STORE_CHANGE_DONE;
-        else if (code == -2) st = STORE_NOT_FOUND;
-        else if (code == -3) outcome = STORE_CHANGE_NOT_A_MESSAGE;
-        else if (code != 0) st = STORE_ERROR;
-    }
+    long long code = 0;
+    const char *id;
+    enum store_status st = script_answer(r, &code, &id);
+    enum store_change outcome = code == 1    ? STORE_CHANGE_DONE
+                                : code == -3 ? STORE_CHANGE_NOT_A_MESSAGE
+                                             : STORE_CHANGE_CONFLICT;
+    if (st == STORE_OK && code == -2) st = STORE_NOT_FOUND;
+    else if (st == STORE_OK && code != 1 && code != -3 && code != 0) st = STORE_ERROR;
     op->cb.change(st, outcome, id, op->arg);
     free(op);
 }
