@@ -1,7 +1,9 @@
 /* member_rules: who may do what in a room (see member_rules.h). */
 #include "member_rules.h"
 
+#include <sodium.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,16 +18,18 @@ enum member_role member_role_parse(const char *name) {
     return ROLE_NONE;
 }
 
-const char *room_kind_name(enum room_kind kind) {
-    return kind == ROOM_PRIVATE ? "private" : "public";
-}
+static const char *const kind_names[] = {"public", "private", "direct"};
+
+const char *room_kind_name(enum room_kind kind) { return kind_names[kind]; }
 
 int room_kind_parse(const char *name, enum room_kind *kind) {
     if (!name) return -1;
-    if (strcmp(name, "public") == 0) *kind = ROOM_PUBLIC;
-    else if (strcmp(name, "private") == 0) *kind = ROOM_PRIVATE;
-    else return -1;
-    return 0;
+    for (int i = ROOM_PUBLIC; i <= ROOM_DIRECT; i++)
+        if (strcmp(name, kind_names[i]) == 0) {
+            *kind = (enum room_kind)i;
+            return 0;
+        }
+    return -1;
 }
 
 bool member_rules_is_admin(const char *admins, const char *email) {
@@ -41,19 +45,38 @@ bool member_rules_is_admin(const char *admins, const char *email) {
     return false;
 }
 
+void member_rules_direct_name(const char *a, const char *b, char out[MEMBER_DIRECT_NAME_LEN + 1]) {
+    if (strcmp(a, b) > 0) {
+        const char *t = a;
+        a = b, b = t;
+    }
+    char pair[2 * CHAT_USER_ID_LEN + 2];
+    int n = snprintf(pair, sizeof(pair), "%s:%s", a, b);
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)pair, n > 0 ? (size_t)n : 0);
+    char hex[2 * crypto_hash_sha256_BYTES + 1];
+    sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+    snprintf(out, MEMBER_DIRECT_NAME_LEN + 1, "dm-%.40s", hex);
+}
+
 static bool is_member(enum member_role role) { return role >= ROLE_MEMBER; }
 
 bool member_rules_can_read(enum room_kind kind, enum member_role role) {
     return kind == ROOM_PUBLIC || is_member(role);
 }
 
+/* A non-member of a private or direct room learns nothing of it. */
+static bool hidden(enum room_kind kind, enum member_role role) {
+    return kind != ROOM_PUBLIC && !is_member(role);
+}
+
 api_error member_rules_send_error(enum room_kind kind, enum member_role role) {
-    if (kind == ROOM_PRIVATE && !is_member(role)) return API_E_NOT_FOUND;
+    if (hidden(kind, role)) return API_E_NOT_FOUND;
     return role == ROLE_BANNED ? API_E_BANNED : API_E_OK;
 }
 
 api_error member_rules_remove_message_error(enum room_kind kind, enum member_role role) {
-    if (kind == ROOM_PRIVATE && !is_member(role)) return API_E_NOT_FOUND;
+    if (hidden(kind, role)) return API_E_NOT_FOUND;
     return role >= ROLE_MODERATOR ? API_E_OK : API_E_FORBIDDEN;
 }
 
@@ -68,13 +91,13 @@ static struct member_verdict change(enum member_role role, const char *event) {
 }
 
 static struct member_verdict join(enum room_kind kind, enum member_role self) {
-    if (kind == ROOM_PRIVATE && !is_member(self)) return refuse(API_E_NOT_FOUND);
+    if (hidden(kind, self)) return refuse(API_E_NOT_FOUND);
     if (self == ROLE_BANNED) return refuse(API_E_BANNED);
     return is_member(self) ? noop() : change(ROLE_MEMBER, "joined");
 }
 
 static struct member_verdict leave(enum room_kind kind, enum member_role self) {
-    if (kind == ROOM_PRIVATE && !is_member(self)) return refuse(API_E_NOT_FOUND);
+    if (hidden(kind, self)) return refuse(API_E_NOT_FOUND);
     if (!is_member(self)) return noop(); /* a ban stays: leaving does not lift it */
     struct member_verdict v = change(ROLE_NONE, "left");
     v.needs_other_owner = self == ROLE_OWNER;
@@ -117,7 +140,8 @@ struct member_verdict member_rules_decide(enum room_kind kind, enum member_actio
     case MEMBER_LEAVE: return leave(kind, actor);
     default: break;
     }
-    if (kind == ROOM_PRIVATE && !is_member(actor)) return refuse(API_E_NOT_FOUND);
+    if (hidden(kind, actor)) return refuse(API_E_NOT_FOUND);
+    if (kind == ROOM_DIRECT) return refuse(API_E_FORBIDDEN); /* two members, no more */
     if (action == MEMBER_SET_ROLE) return set_role(actor, target, role);
     return moderate(action, actor, target);
 }

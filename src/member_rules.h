@@ -15,7 +15,10 @@
 #include "errors.h"
 #include "message.h"
 
-enum room_kind { ROOM_PUBLIC, ROOM_PRIVATE };
+/* Public rooms are read by anyone; private and direct ones by their
+ * members only. A direct room (a conversation of two, POST /dm/) has no
+ * owner: its two members cannot invite, remove, ban or give roles. */
+enum room_kind { ROOM_PUBLIC, ROOM_PRIVATE, ROOM_DIRECT };
 
 /* A user's standing in a room, weakest first (the order is the rank). */
 enum member_role {
@@ -73,8 +76,14 @@ bool member_rules_revokes(const struct message *m, const char *user_id);
  * site administrator acts in every room as its owner would. */
 bool member_rules_is_admin(const char *admins, const char *email);
 
+/* The room of the direct conversation of users a and b (32 hex digits
+ * each), the same whichever is a: "dm-" and 40 hex digits of the SHA-256
+ * of the two ids in order, a valid room name. */
+#define MEMBER_DIRECT_NAME_LEN 43
+void member_rules_direct_name(const char *a, const char *b, char out[MEMBER_DIRECT_NAME_LEN + 1]);
+
 /* Names as stored and shown: "owner", "moderator", "member", "banned"
- * ("" for none); "public", "private". */
+ * ("" for none); "public", "private", "direct". */
 const char *member_role_name(enum member_role role);
 const char *room_kind_name(enum room_kind kind);
 /* Parses a stored or requested name (NULL or unknown: ROLE_NONE, -1 for kinds). */

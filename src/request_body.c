@@ -125,7 +125,8 @@ api_error request_body_room(const json_t *body, char name[CHAT_ROOM_MAX + 1],
     e = json_get_string(body, "kind", false, API_E_INVALID_KIND, &kind_name, &kind_len);
     if (e != API_E_OK) return e;
     *kind = ROOM_PUBLIC;
-    if (kind_name && (kind_len != strlen(kind_name) || room_kind_parse(kind_name, kind) < 0))
+    if (kind_name && (kind_len != strlen(kind_name) || room_kind_parse(kind_name, kind) < 0 ||
+                      *kind == ROOM_DIRECT)) /* those come from POST /dm/ */
         return API_E_INVALID_KIND;
     memcpy(name, given, len + 1);
     return API_E_OK;

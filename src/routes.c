@@ -26,6 +26,7 @@ const struct route routes_table[] = {
     {"/stream", EVHTTP_REQ_GET, route_multi_stream},
     {"/room", EVHTTP_REQ_GET, route_room_list},
     {"/room", EVHTTP_REQ_POST, route_room_create},
+    {"/dm", EVHTTP_REQ_POST, route_direct_open},
     {"/room/*/message", EVHTTP_REQ_POST, route_message_send},
     {"/room/*/message", EVHTTP_REQ_GET, route_message_list},
     {"/room/*/message", EVHTTP_REQ_DELETE, route_message_remove},

@@ -79,6 +79,9 @@ void route_member_add(struct request *r);    /* POST: join, or add (invite) a us
 void route_member_set(struct request *r);    /* PUT: a role, or a ban */
 void route_member_remove(struct request *r); /* DELETE: leave, or ?userId= remove */
 
+/* routes_direct.c */
+void route_direct_open(struct request *r); /* POST /dm/: the conversation with a user */
+
 /* routes_moderation.c */
 void route_message_remove(struct request *r); /* DELETE /room/<name>/message/?id= */
 

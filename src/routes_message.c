@@ -351,7 +351,7 @@ static void list_room(struct request *r, const char *room, const char *revoke_us
 static void on_read_access(const struct room_access *a, void *arg) {
     struct request *r = arg;
     if (a->error != API_E_OK) http_reply_error(r, a->error, NULL);
-    else list_room(r, r->param, a->kind == ROOM_PRIVATE ? a->user.id : NULL);
+    else list_room(r, r->param, a->kind != ROOM_PUBLIC ? a->user.id : NULL);
 }
 
 /* The lobby is read by anyone at once; another room after the access

@@ -451,7 +451,7 @@ static void set_revocation(struct multi_stream *s, const struct room_access_many
     if (access->has_user) memcpy(s->user_id, access->user.id, sizeof(s->user_id));
     for (int i = 0, k = 0; i < s->nrooms; i++)
         if (!routes_room_is_lobby(s->pos[i].name))
-            s->subs[i].revocable = access->kinds[k++] == ROOM_PRIVATE && !access->admin;
+            s->subs[i].revocable = access->kinds[k++] != ROOM_PUBLIC && !access->admin;
 }
 
 /* 503 with Retry-After when the server takes no more streams. */

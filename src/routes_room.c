@@ -40,14 +40,17 @@ static void list_done(struct list_op *op) {
     free(op);
 }
 
-/* An entry of the list: {"name"}, with "kind" for a private room and
- * "role" when the caller has one. */
+/* Whether a standing ("<kind>:<role>") is in a public room. */
+static bool is_public(const char *standing) { return strncmp(standing, "public:", 7) == 0; }
+
+/* An entry of the list: {"name"}, with "kind" for a private or direct
+ * room and "role" when the caller has one. */
 static json_t *entry_of(const char *name, const char *standing) {
     json_t *e = json_pack("{s:s}", "name", name);
     const char *colon = standing ? strchr(standing, ':') : NULL;
     if (!e || !colon) return e;
-    if (strncmp(standing, "private:", 8) == 0)
-        json_object_set_new(e, "kind", json_string("private"));
+    if (!is_public(standing))
+        json_object_set_new(e, "kind", json_stringn(standing, (size_t)(colon - standing)));
     json_object_set_new(e, "role", json_string(colon + 1));
     return e;
 }
@@ -56,7 +59,7 @@ static const char *standing_of(const struct list_op *op, const char *room) {
     return op->mine ? json_string_value(json_object_get(op->mine, room)) : NULL;
 }
 
-/* The caller's private rooms, by name, after the public ones. */
+/* The caller's private and direct rooms, by name, after the public ones. */
 static void append_private(json_t *list, const struct list_op *op) {
     const char *names[256];
     size_t n = 0;
@@ -64,7 +67,7 @@ static void append_private(json_t *list, const struct list_op *op) {
     json_t *standing;
     json_object_foreach(op->mine, room, standing) {
         const char *v = json_string_value(standing);
-        if (n < 256 && v && strncmp(v, "private:", 8) == 0) names[n++] = room;
+        if (n < 256 && v && !is_public(v)) names[n++] = room;
     }
     qsort(names, n, sizeof(names[0]), routes_compare_names);
     for (size_t i = 0; i < n; i++)
@@ -224,11 +227,11 @@ static void on_created(enum store_status st, enum room_kind kind, enum member_ro
     op->status = st == STORE_OK ? 201 : 200;
     op->kind = kind;
     op->role = role;
-    if (kind == ROOM_PRIVATE && role < ROLE_MEMBER) {
+    if (kind != ROOM_PUBLIC && role < ROLE_MEMBER) {
         create_done(op, API_E_ROOM_TAKEN); /* says nothing of the room */
         return;
     }
-    if (kind == ROOM_PRIVATE) index_room(op);
+    if (kind != ROOM_PUBLIC) index_room(op);
     /* a public room is listed (again: a step a failure may have left undone) */
     else if (store_room_add(op->r->srv->store, op->name, on_listed, op) < 0)
         create_done(op, API_E_UNAVAILABLE);

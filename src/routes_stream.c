@@ -314,7 +314,7 @@ static void on_access(const struct room_access *a, void *arg) {
     struct addr_slots *slots = s->r->srv->stream_slots; /* a reply frees the request */
     if (a->error != API_E_OK) http_reply_error(s->r, a->error, NULL);
     else if (stream_slot_or_503(s->r)) {
-        s->revocable = a->kind == ROOM_PRIVATE && !a->admin; /* an admin reads every room */
+        s->revocable = a->kind != ROOM_PUBLIC && !a->admin; /* an admin reads every room */
         if (a->has_user) memcpy(s->user_id, a->user.id, sizeof(s->user_id));
         stream_start(s);
         return;

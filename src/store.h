@@ -234,6 +234,12 @@ typedef void store_created_fn(enum store_status st, enum room_kind kind, enum me
 int store_room_create(struct store *s, const char *room, enum room_kind kind,
                       const char *owner_id, store_created_fn *cb, void *arg);
 
+/* Makes the direct room of users a and b, or finds it, and makes both its
+ * members again (one script on the room's slot, durable): STORE_OK when
+ * it was created, STORE_EXISTS when it was there. */
+int store_direct_create(struct store *s, const char *room, const char *a, const char *b,
+                        store_status_fn *cb, void *arg);
+
 /* One membership change, decided by member_rules_decide on the standings
  * actor and target that store_room_access read. */
 struct store_member_change {

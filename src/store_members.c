@@ -143,6 +143,43 @@ int store_room_create(struct store *s, const char *room, enum room_kind kind,
     return send_op(op, on_created, STORE_ACK_DURABLE, key, 6, argv);
 }
 
+/* Makes the direct room of two users, or finds it, and (again) makes both
+ * its members; {1} created, {0} there already, {-1} the name is another
+ * kind of room's. */
+static const char direct_script[] =
+    "local kind = redis.call('HGET', KEYS[1], 'kind')\n"
+    "if kind and kind ~= 'direct' then return {-1} end\n"
+    "redis.call('HSET', KEYS[1], 'kind', 'direct')\n"
+    "for i = 1, 2 do\n"
+    "  if not redis.call('HGET', KEYS[1], ARGV[i]) then\n"
+    "    redis.call('HSET', KEYS[1], ARGV[i], 'member')\n"
+    "  end\n"
+    "end\n"
+    "return {kind and 0 or 1}\n";
+
+static void on_direct(redisReply *r, void *arg) {
+    struct members_op *op = arg;
+    enum store_status st = status_of(r);
+    if (st == STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
+                           r->element[0]->type != REDIS_REPLY_INTEGER))
+        st = STORE_ERROR;
+    if (st == STORE_OK && r->element[0]->integer == 0) st = STORE_EXISTS;
+    if (st == STORE_OK && r->element[0]->integer == -1) st = STORE_ERROR;
+    op->cb.status(st, op->arg);
+    free(op);
+}
+
+int store_direct_create(struct store *s, const char *room, const char *a, const char *b,
+                        store_status_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX];
+    if (store_key_room_members(key, sizeof(key), room) < 0) return -1;
+    struct members_op *op = op_new(s, arg);
+    if (!op) return -1;
+    op->cb.status = cb;
+    const char *argv[] = {"EVAL", direct_script, "1", key, a, b};
+    return send_op(op, on_direct, STORE_ACK_DURABLE, key, 6, argv);
+}
+
 /* ---- changes ---- */
 
 /* Applies one membership change if the actor's and the target's standings

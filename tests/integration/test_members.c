@@ -439,6 +439,63 @@ static void site_administrators_act_in_every_room(void **state) {
     person_free(&member);
 }
 
+/* POST /dm/: the same pair gets the same room, whoever starts it; listed
+ * for both, hidden from everyone else, and closed to invitations. */
+static void direct_conversations_are_one_room_per_pair(void **state) {
+    (void)state;
+    struct person alice, bob, carol;
+    person_new(&alice, "alice");
+    person_new(&bob, "bob");
+    person_new(&carol, "carol");
+    char body[256], room[64], again[64];
+    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", bob.u.email);
+    struct http_result r;
+    assert_int_equal(call(&alice, "POST", "/dm/", body, &r), 201);
+    test_json_member(r.body, "name", room, sizeof(room));
+    assert_non_null(strstr(r.body, "\"kind\":\"direct\""));
+    test_http_result_free(&r);
+    snprintf(body, sizeof(body), "{\"userId\":\"%s\"}", alice.u.id);
+    assert_int_equal(call(&bob, "POST", "/dm/", body, &r), 200);
+    test_json_member(r.body, "name", again, sizeof(again));
+    test_http_result_free(&r);
+    assert_string_equal(room, again);
+    char entry[160];
+    snprintf(entry, sizeof(entry), "{\"name\":\"%s\",\"kind\":\"direct\",\"role\":\"member\"}",
+             room);
+    const struct person *both[] = {&alice, &bob};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(call(both[i], "GET", "/room/", NULL, &r), 200);
+        assert_non_null(strstr(r.body, entry));
+        test_http_result_free(&r);
+        expect_every_path(both[i], room, 200);
+    }
+    expect_every_path(&carol, room, 404);
+    expect_every_path(NULL, room, 404);
+    assert_int_equal(call(&carol, "GET", "/room/", NULL, &r), 200);
+    assert_null(strstr(r.body, room));
+    test_http_result_free(&r);
+    char path[128];
+    snprintf(path, sizeof(path), "/room/%s/member", room);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", carol.u.email);
+    assert_int_equal(call_code(&alice, "POST", path, body, "forbidden"), 403);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", alice.u.email);
+    assert_int_equal(call_code(&alice, "POST", "/dm/", body, "self_action"), 400);
+    assert_int_equal(call_code(&alice, "POST", "/dm/", "{\"email\":\"nobody-here@example.com\"}",
+                               "unknown_user"),
+                     404);
+    assert_int_equal(call_code(&alice, "POST", "/dm/", "{}", "invalid_user_id"), 400);
+    assert_int_equal(call_code(NULL, "POST", "/dm/", body, "unauthorized"), 401);
+    /* leaving closes it for the leaver; starting it again opens it for both */
+    assert_int_equal(call(&bob, "DELETE", path, NULL, NULL), 200);
+    expect_every_path(&bob, room, 404);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", bob.u.email);
+    assert_int_equal(call(&alice, "POST", "/dm/", body, NULL), 200);
+    expect_every_path(&bob, room, 200);
+    person_free(&alice);
+    person_free(&bob);
+    person_free(&carol);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(private_room_is_hidden_from_non_members),
@@ -448,6 +505,7 @@ int main(void) {
         cmocka_unit_test(fresh_multi_stream_follows_then_ends_at_removal),
         cmocka_unit_test(moderators_remove_messages_leaving_a_tombstone),
         cmocka_unit_test(site_administrators_act_in_every_room),
+        cmocka_unit_test(direct_conversations_are_one_room_per_pair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

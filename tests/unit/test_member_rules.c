@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "member_rules.h"
+#include "validate.h"
 
 static struct member_verdict decide(enum room_kind k, enum member_action a, enum member_role actor,
                                     enum member_role target) {
@@ -158,6 +159,35 @@ static void test_admins(void **state) {
     assert_false(member_rules_is_admin("", "root@example.com"));
 }
 
+static void test_direct_rooms(void **state) {
+    (void)state;
+    const char *a = "0123456789abcdef0123456789abcdef", *b = "fedcba9876543210fedcba9876543210";
+    char ab[MEMBER_DIRECT_NAME_LEN + 1], ba[MEMBER_DIRECT_NAME_LEN + 1];
+    member_rules_direct_name(a, b, ab);
+    member_rules_direct_name(b, a, ba);
+    assert_string_equal(ab, ba); /* the same pair, the same room */
+    assert_int_equal(strlen(ab), MEMBER_DIRECT_NAME_LEN);
+    assert_true(validate_room_name(ab));
+    member_rules_direct_name(a, a, ba);
+    assert_string_not_equal(ab, ba);
+    assert_false(member_rules_can_read(ROOM_DIRECT, ROLE_NONE));
+    assert_true(member_rules_can_read(ROOM_DIRECT, ROLE_MEMBER));
+    assert_int_equal(member_rules_send_error(ROOM_DIRECT, ROLE_NONE), API_E_NOT_FOUND);
+    assert_int_equal(decide(ROOM_DIRECT, MEMBER_INVITE, ROLE_MEMBER, ROLE_NONE).error,
+                     API_E_FORBIDDEN);
+    assert_int_equal(decide(ROOM_DIRECT, MEMBER_BAN, ROLE_OWNER, ROLE_MEMBER).error,
+                     API_E_FORBIDDEN);
+    assert_int_equal(decide(ROOM_DIRECT, MEMBER_INVITE, ROLE_NONE, ROLE_NONE).error,
+                     API_E_NOT_FOUND);
+    assert_int_equal(decide(ROOM_DIRECT, MEMBER_JOIN, ROLE_NONE, ROLE_NONE).error,
+                     API_E_NOT_FOUND);
+    assert_string_equal(decide(ROOM_DIRECT, MEMBER_LEAVE, ROLE_MEMBER, ROLE_MEMBER).event, "left");
+    enum room_kind k;
+    assert_int_equal(room_kind_parse("direct", &k), 0);
+    assert_int_equal(k, ROOM_DIRECT);
+    assert_string_equal(room_kind_name(ROOM_DIRECT), "direct");
+}
+
 static void test_names(void **state) {
     (void)state;
     for (int r = ROLE_BANNED; r <= ROLE_OWNER; r++)
@@ -179,6 +209,7 @@ int main(void) {
         cmocka_unit_test(test_invite),              cmocka_unit_test(test_remove_and_ban),
         cmocka_unit_test(test_set_role),            cmocka_unit_test(test_revocation),
         cmocka_unit_test(test_remove_message),      cmocka_unit_test(test_admins),
+        cmocka_unit_test(test_direct_rooms),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

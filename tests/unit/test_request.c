@@ -179,8 +179,9 @@ static void test_room(void **state) {
     json_decref(b);
     const char *bad_kinds[] = {"{\"name\":\"t\",\"kind\":\"secret\"}",
                                "{\"name\":\"t\",\"kind\":1}",
-                               "{\"name\":\"t\",\"kind\":\"Private\"}"};
-    for (size_t i = 0; i < 3; i++) {
+                               "{\"name\":\"t\",\"kind\":\"Private\"}",
+                               "{\"name\":\"t\",\"kind\":\"direct\"}"};
+    for (size_t i = 0; i < 4; i++) {
         b = parse(bad_kinds[i]);
         assert_int_equal(request_body_room(b, name, &kind), API_E_INVALID_KIND);
         json_decref(b);
