@@ -13,7 +13,9 @@
 #   CHAT_LIMITED2_URL  another one, sharing the counts    (test_limits)
 #   CHAT_URL2          a second chatd with the session cache (test_session_cache,
 #                      test_members)
-#   CHAT_ADMIN_EMAIL   the main chatd's site administrator (--admins; test_members)
+#   CHAT_ADMIN_EMAIL   the main chatd's site administrator (--admins; test_members,
+#                      test_matrix)
+#   CHAT_API_DOC       docs/API.md, whose authorization matrix test_matrix checks
 #   CHAT_NOCACHE_URL   a chatd without the session cache  (test_session_cache)
 #   CHAT_SANITIZED     1 under ASan+UBSan (tests/run-all.sh sets it)
 #   CHAT_RETENTION_URL a chatd keeping 10 messages per room (test_retention)
@@ -84,6 +86,7 @@ retention_pid=$CHATD_PID
 export CHAT_RETENTION_URL="http://127.0.0.1:$retention_port" CHAT_RETENTION_REDIS_PORT=$retention_redis
 
 export CHAT_URL="http://127.0.0.1:$chat_port" CHAT_ADMIN_EMAIL=$admin_email
+export CHAT_API_DOC="$top/docs/API.md"
 export CHAT_REDIS_PORT=$redis_port
 export CHATD_PID=$main_pid
 rc=0
