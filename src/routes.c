@@ -18,6 +18,7 @@ const struct route routes_table[] = {
     {"/user", EVHTTP_REQ_POST, route_user_register},
     {"/user", EVHTTP_REQ_PUT, route_user_login},
     {"/user", EVHTTP_REQ_GET, route_user_me},
+    {"/user", EVHTTP_REQ_DELETE, route_user_delete},
     {"/user/session", EVHTTP_REQ_DELETE, route_user_logout},
     {"/user/password", EVHTTP_REQ_PUT, route_user_password},
     {"/message", EVHTTP_REQ_POST, route_message_send},
@@ -105,6 +106,14 @@ bool routes_take_address_slot(struct request *r, struct addr_slots *t,
     http_add_header(r, "Retry-After", ADDRESS_RETRY_AFTER_S);
     http_reply_error(r, API_E_TOO_MANY_FROM_ADDRESS, NULL);
     return false;
+}
+
+int routes_count_password_attempt(struct request *r, const char *email, ratelimit_fn *done,
+                                  void *arg) {
+    char address[CLIENT_ADDR_MAX];
+    http_client_address(r, address);
+    struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, address}, {RATE_LOGIN_EMAIL, email}};
+    return ratelimit_check(&r->srv->limits, checks, 2, done, arg);
 }
 
 void routes_reply_rate_refused(struct request *r, enum rate_verdict verdict, int retry_after_s) {

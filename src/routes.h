@@ -26,6 +26,12 @@ void route_user_login(struct request *r);    /* PUT /user/ */
 void route_user_logout(struct request *r);   /* DELETE /user/session */
 void route_user_me(struct request *r);       /* GET /user/ */
 
+/* Ends the session cookies of r's reply (logout, account deletion). */
+void routes_user_clear_cookies(struct request *r);
+
+/* routes_account.c */
+void route_user_delete(struct request *r);   /* DELETE /user/: delete one's own account */
+
 /* routes_password.c */
 void route_user_password(struct request *r); /* PUT /user/password */
 
@@ -135,6 +141,12 @@ bool routes_take_address_slot(struct request *r, struct addr_slots *t,
  * wait already. */
 api_error routes_submit_hashing(struct request *r, workers_work_fn *work, workers_done_fn *done,
                                 void *arg);
+
+/* Counts a password proof by r for the account of email (PUT
+ * /user/password, DELETE /user/) as a login attempt, for the e-mail and the
+ * client address; as ratelimit_check. */
+int routes_count_password_attempt(struct request *r, const char *email, ratelimit_fn *done,
+                                  void *arg);
 
 /* Answers a request that ratelimit_check refused: 429 rate_limited with
  * Retry-After for RATE_LIMITED, 503 for RATE_UNCHECKED. Frees r. */

@@ -87,6 +87,10 @@ static void on_other(enum store_status st, const struct store_user *u, void *arg
         direct_done(op, st == STORE_NOT_FOUND ? API_E_UNKNOWN_USER : routes_store_error(st));
         return;
     }
+    if (op->other_given.user_id[0] && strcmp(u->id, op->other_given.user_id) != 0) {
+        direct_done(op, API_E_UNKNOWN_USER); /* deleted; its address is another user's now */
+        return;
+    }
     memcpy(op->other_id, u->id, sizeof(op->other_id));
     create(op);
 }

@@ -209,6 +209,10 @@ static void on_target(enum store_status st, const struct store_user *u, void *ar
         change_done(op, st == STORE_NOT_FOUND ? API_E_UNKNOWN_USER : routes_store_error(st));
         return;
     }
+    if (op->target_given.user_id[0] && strcmp(u->id, op->target_given.user_id) != 0) {
+        change_done(op, API_E_UNKNOWN_USER); /* deleted; its address is another user's now */
+        return;
+    }
     memcpy(op->target_id, u->id, sizeof(op->target_id));
     memcpy(op->target_name, u->name, sizeof(op->target_name));
     check_access(op);

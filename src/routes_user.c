@@ -370,3 +370,5 @@ void route_user_me(struct request *r) {
     if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_me, r) < 0)
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }
+
+void routes_user_clear_cookies(struct request *r) { clear_session_cookies(r); }

@@ -165,6 +165,53 @@ int store_user_set_password(struct store *s, const char *email, const char *pwha
     return send_op(s, op, on_status_reply, STORE_ACK_DURABLE, key, 5, argv, NULL);
 }
 
+/* Deletes the record when it is still the user's with that id (a later
+ * registration of the address is another user). */
+static const char user_delete_script[] =
+    "if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
+    "return 1\n";
+
+/* The second step of store_user_delete: the user-id index, in its own slot. */
+struct user_delete_op {
+    struct store *s;
+    char id_key[STORE_KEY_MAX];
+    store_status_fn *cb;
+    void *arg;
+};
+
+static void on_user_id_deleted(redisReply *r, void *arg) {
+    struct user_delete_op *op = arg;
+    op->cb(status_of(r), op->arg);
+    free(op);
+}
+
+static void on_user_deleted(redisReply *r, void *arg) {
+    struct user_delete_op *op = arg;
+    enum store_status st = status_of(r);
+    const char *argv[] = {"DEL", op->id_key};
+    if (st == STORE_OK && store_command(op->s, STORE_ACK_DURABLE, op->id_key, on_user_id_deleted,
+                                        op, 2, argv, NULL) == 0)
+        return;
+    op->cb(st == STORE_OK ? STORE_UNAVAILABLE : st, op->arg);
+    free(op);
+}
+
+int store_user_delete(struct store *s, const char *email, const char *user_id,
+                      store_status_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX];
+    struct user_delete_op *op = calloc(1, sizeof(*op));
+    if (!op) return -1;
+    *op = (struct user_delete_op){.s = s, .cb = cb, .arg = arg};
+    const char *argv[] = {"EVAL", user_delete_script, "1", key, user_id};
+    if (store_key_user(key, sizeof(key), email) < 0 ||
+        store_key_user_id(op->id_key, sizeof(op->id_key), user_id) < 0 ||
+        store_command(s, STORE_ACK_DURABLE, key, on_user_deleted, op, 5, argv, NULL) < 0) {
+        free(op);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- rate limits ---- */
 
 /* A fixed window: the first hit starts the window (PX), each hit counts;

@@ -121,6 +121,13 @@ int store_sessions_end_others(struct store *s, const char *user_id, const char *
 int store_user_set_password(struct store *s, const char *email, const char *pwhash,
                             store_status_fn *cb, void *arg);
 
+/* Workflow: deletes the user record of email if it still belongs to
+ * user_id (one script), then the user-id index (another slot); a failure
+ * between leaves an index entry naming a free address, which finds no
+ * user. Sessions are the caller's to end. */
+int store_user_delete(struct store *s, const char *email, const char *user_id,
+                      store_status_fn *cb, void *arg);
+
 /* Receives 0 when a rate-limit hit was within the limit, else the ms until
  * the window ends. */
 typedef void store_rate_fn(enum store_status st, long long retry_ms, void *arg);

@@ -25,16 +25,58 @@
 struct person {
     chat_client *c;
     chat_user u;
+    bool pooled; /* one of the pool's: freed at the end */
 };
 
-static void person_new(struct person *p, const char *tag) {
+/* Three users shared by the tests (each test works in rooms of its own),
+ * so that the suite stays under the registration limit per address. */
+static struct person pool[3];
+
+static void register_person(struct person *p, const char *tag) {
     p->c = test_new_user(tag, &p->u);
     assert_non_null(p->c);
 }
 
+/* A user for the role tag names: a pooled one for the common roles
+ * ("owner", "member", the third party), a new one for any other tag. */
+static void person_new(struct person *p, const char *tag) {
+    static const char *const roles[][3] = {{"owner", "alice", NULL},
+                                           {"member", "bob", NULL},
+                                           {"outsider", "other", "guest"}};
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 3 && roles[i][k]; k++)
+            if (strcmp(tag, roles[i][k]) == 0 || (i == 2 && strcmp(tag, "carol") == 0)) {
+                *p = pool[i];
+                p->pooled = true;
+                return;
+            }
+    register_person(p, tag);
+    p->pooled = false;
+}
+
 static void person_free(struct person *p) {
+    if (p->pooled) return;
     chat_user_cleanup(&p->u);
     chat_client_free(p->c);
+}
+
+static int setup(void **state) {
+    (void)state;
+    const char *tags[] = {"owner", "member", "third"};
+    for (int i = 0; i < 3; i++) {
+        pool[i].c = test_new_user(tags[i], &pool[i].u);
+        if (!pool[i].c) return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        chat_user_cleanup(&pool[i].u);
+        chat_client_free(pool[i].c);
+    }
+    return 0;
 }
 
 /* method path as p (NULL: anonymous) at base (NULL: CHAT_URL) with body
@@ -412,7 +454,7 @@ static void site_administrators_act_in_every_room(void **state) {
     (void)state;
     const char *email = getenv("CHAT_ADMIN_EMAIL");
     if (!email) skip();
-    struct person admin = {chat_client_new(test_url()), {0}};
+    struct person admin = {chat_client_new(test_url()), {0}, false};
     assert_non_null(admin.c);
     if (chat_register(admin.c, email, "correct horse battery", "admin", &admin.u) != CHAT_OK)
         assert_int_equal(chat_login(admin.c, email, "correct horse battery", &admin.u), CHAT_OK);
@@ -496,6 +538,63 @@ static void direct_conversations_are_one_room_per_pair(void **state) {
     person_free(&carol);
 }
 
+/* DELETE /user/: the password proves it; every session ends on every
+ * chatd, the address is free again, and the messages stay as sent. */
+static void deleting_an_account_ends_it_everywhere(void **state) {
+    (void)state;
+    struct person gone, owner;
+    person_new(&gone, "gone");
+    person_new(&owner, "owner");
+    char room[64], msgs[128], path[200], email[128], old_id[40];
+    snprintf(email, sizeof(email), "%s", gone.u.email);
+    snprintf(old_id, sizeof(old_id), "%s", gone.u.id);
+    unique_room(room, sizeof(room), "farewell");
+    assert_int_equal(create(&owner, room, "private"), 201);
+    assert_int_equal(invite(&owner, room, &gone), 200);
+    snprintf(msgs, sizeof(msgs), "/room/%s/message/", room);
+    assert_int_equal(call(&gone, "POST", msgs, "{\"text\":\"last words\"}", NULL), 201);
+    struct person second = {chat_client_new(test_url()), {0}, false}; /* a second session */
+    assert_int_equal(chat_login(second.c, email, "correct horse battery", NULL), CHAT_OK);
+    const char *url2 = getenv("CHAT_URL2");
+    if (url2) assert_int_equal(call_at(url2, &second, "GET", "/user/", NULL, NULL), 200);
+    assert_int_equal(call_code(&gone, "DELETE", "/user/", "{\"password\":\"wrong one!\"}",
+                               "wrong_password"),
+                     403);
+    assert_int_equal(call_code(&gone, "DELETE", "/user/", "{}", "invalid_password"), 400);
+    assert_int_equal(call_code(NULL, "DELETE", "/user/", "{\"password\":\"x\"}", "unauthorized"),
+                     401);
+    assert_int_equal(call(&gone, "DELETE", "/user/", "{\"password\":\"correct horse battery\"}",
+                          NULL),
+                     204);
+    /* every session is over, here and on the other chatd */
+    assert_int_equal(call(&gone, "GET", "/user/", NULL, NULL), 401);
+    assert_int_equal(call(&second, "GET", "/user/", NULL, NULL), 401);
+    if (url2) assert_int_equal(call_at(url2, &second, "GET", "/user/", NULL, NULL), 401);
+    chat_client *again = chat_client_new(test_url());
+    assert_int_equal(chat_login(again, email, "correct horse battery", NULL), CHAT_ERR_AUTH);
+    /* the address is free: a new user, with a new id and none of the old rooms */
+    chat_user fresh;
+    assert_int_equal(chat_register(again, email, "correct horse battery", "new", &fresh),
+                     CHAT_OK);
+    assert_string_not_equal(fresh.id, old_id);
+    struct person reborn = {again, fresh, false};
+    expect_every_path(&reborn, room, 404);
+    char body[128];
+    snprintf(body, sizeof(body), "{\"userId\":\"%s\"}", old_id);
+    snprintf(path, sizeof(path), "/room/%s/member", room);
+    assert_int_equal(call_code(&owner, "POST", path, body, "unknown_user"), 404);
+    /* the old messages stay as they were sent */
+    struct http_result r;
+    assert_int_equal(call(&owner, "GET", msgs, NULL, &r), 200);
+    assert_non_null(strstr(r.body, "last words"));
+    assert_non_null(strstr(r.body, old_id));
+    test_http_result_free(&r);
+    chat_client_free(second.c);
+    person_free(&reborn);
+    person_free(&gone);
+    person_free(&owner);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(private_room_is_hidden_from_non_members),
@@ -506,6 +605,7 @@ int main(void) {
         cmocka_unit_test(moderators_remove_messages_leaving_a_tombstone),
         cmocka_unit_test(site_administrators_act_in_every_room),
         cmocka_unit_test(direct_conversations_are_one_room_per_pair),
+        cmocka_unit_test(deleting_an_account_ends_it_everywhere),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }
