@@ -13,7 +13,7 @@
 #include "token.h"
 
 struct access_op {
-    struct request *r;
+    struct server *srv;
     enum room_access_need need;
     char room[CHAT_ROOM_MAX + 1];
     char target_id[CHAT_USER_ID_LEN + 1];
@@ -56,7 +56,7 @@ static void on_access(enum store_status st, const struct store_access *sa, void 
 }
 
 static void read_access(struct access_op *op) {
-    if (store_room_access(op->r->srv->store, op->room, op->a.has_user ? op->a.user.id : NULL,
+    if (store_room_access(op->srv->store, op->room, op->a.has_user ? op->a.user.id : NULL,
                           op->target_id[0] ? op->target_id : NULL, on_access, op) < 0) {
         op->a.error = API_E_UNAVAILABLE;
         finish(op);
@@ -68,7 +68,7 @@ static void on_session(enum store_status st, const struct session_user *u, void 
     if (st == STORE_OK) {
         op->a.has_user = true;
         op->a.user = *u;
-        op->a.admin = member_rules_is_admin(op->r->srv->cfg.admins, u->email);
+        op->a.admin = member_rules_is_admin(op->srv->cfg.admins, u->email);
     } else if (st != STORE_NOT_FOUND || op->need != ROOM_ACCESS_READ) {
         /* a reader with a stale session reads as anyone does */
         op->a.error = st == STORE_NOT_FOUND ? API_E_UNAUTHORIZED : API_E_UNAVAILABLE;
@@ -76,6 +76,13 @@ static void on_session(enum store_status st, const struct session_user *u, void 
         return;
     }
     read_access(op);
+}
+
+api_error room_access_send_error(const struct server *srv, enum store_status st,
+                                 const struct store_access *a, const struct session_user *u) {
+    if (st != STORE_OK) return routes_room_error(st);
+    bool admin = member_rules_is_admin(srv->cfg.admins, u->email);
+    return member_rules_send_error(a->kind, admin ? ROLE_OWNER : a->actor);
 }
 
 bool room_access_session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]) {
@@ -86,18 +93,18 @@ bool room_access_session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]) 
     return true;
 }
 
-int room_access_check(struct request *r, const char *room, enum room_access_need need,
+int room_access_check(struct server *srv, const char *room, enum room_access_need need,
                       const char *session_hash, const char *target_id, room_access_fn *cb,
                       void *arg) {
     if (!session_hash && need != ROOM_ACCESS_READ) return -1;
     struct access_op *op = calloc(1, sizeof(*op));
     if (!op) return -1;
-    *op = (struct access_op){.r = r, .need = need, .cb = cb, .arg = arg};
+    *op = (struct access_op){.srv = srv, .need = need, .cb = cb, .arg = arg};
     snprintf(op->room, sizeof(op->room), "%s", room);
     if (target_id) snprintf(op->target_id, sizeof(op->target_id), "%s", target_id);
-    int rc = session_hash ? store_session_get(r->srv->store, session_hash,
-                                              r->srv->cfg.session_ttl, on_session, op)
-                          : store_room_access(r->srv->store, op->room, NULL, NULL, on_access, op);
+    int rc = session_hash ? store_session_get(srv->store, session_hash, srv->cfg.session_ttl,
+                                              on_session, op)
+                          : store_room_access(srv->store, op->room, NULL, NULL, on_access, op);
     if (rc < 0) free(op);
     return rc;
 }

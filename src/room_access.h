@@ -16,10 +16,12 @@
 #include "errors.h"
 #include "member_rules.h"
 #include "message.h"
+#include "store.h"
 #include "stream_rooms.h"
 #include "token.h"
 
 struct request;
+struct server;
 
 enum room_access_need {
     ROOM_ACCESS_READ,   /* anyone for a public room, members for a private one */
@@ -44,14 +46,21 @@ enum member_role room_access_effective(const struct room_access *a);
 /* Runs once, later, on the loop; a is valid during the call. */
 typedef void room_access_fn(const struct room_access *a, void *arg);
 
+/* The answer to a send into room by user u (read from its session), from
+ * store_room_access's st and a: the POST path's and the WebSocket's rule
+ * (member_rules_send_error, a site administrator as an owner). */
+api_error room_access_send_error(const struct server *srv, enum store_status st,
+                                 const struct store_access *a, const struct session_user *u);
+
 /* The hash of r's session token, when it has one (a reader may have none). */
 bool room_access_session_hash(struct request *r, char hash[TOKEN_HASH_LEN + 1]);
 
-/* Checks r's access to room (never the lobby) for need, as the user of
- * session_hash (NULL: anonymous, only for ROOM_ACCESS_READ); target_id (may
- * be NULL) is a user whose standing is read in the same command. 0, or -1
- * when nothing could be sent (cb never runs; answer 503). */
-int room_access_check(struct request *r, const char *room, enum room_access_need need,
+/* Checks the access to room (never the lobby) of the user of session_hash
+ * for need (NULL: anonymous, only for ROOM_ACCESS_READ), on srv (a request's
+ * or a WebSocket's); target_id (may be NULL) is a user whose standing is
+ * read in the same command. 0, or -1 when nothing could be sent (cb never
+ * runs; answer 503). */
+int room_access_check(struct server *srv, const char *room, enum room_access_need need,
                       const char *session_hash, const char *target_id, room_access_fn *cb,
                       void *arg);
 

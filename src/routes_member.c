@@ -64,8 +64,8 @@ void route_member_list(struct request *r) {
     char hash[TOKEN_HASH_LEN + 1];
     bool has_session = room_access_session_hash(r, hash);
     if (op) op->r = r;
-    if (!op || room_access_check(r, r->param, ROOM_ACCESS_READ, has_session ? hash : NULL, NULL,
-                                 on_list_access, op) < 0) {
+    if (!op || room_access_check(r->srv, r->param, ROOM_ACCESS_READ, has_session ? hash : NULL,
+                                 NULL, on_list_access, op) < 0) {
         free(op);
         http_reply_error(r, op ? API_E_UNAVAILABLE : API_E_INTERNAL, NULL);
     }

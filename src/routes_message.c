@@ -98,9 +98,7 @@ static void append(struct send_op *op) {
 
 static void on_access(enum store_status st, const struct store_access *a, void *arg) {
     struct send_op *op = arg;
-    bool admin = member_rules_is_admin(op->r->srv->cfg.admins, op->user.email);
-    api_error e = st == STORE_OK ? member_rules_send_error(a->kind, admin ? ROLE_OWNER : a->actor)
-                                 : routes_room_error(st);
+    api_error e = room_access_send_error(op->r->srv, st, a, &op->user);
     if (e == API_E_OK) append(op);
     else send_op_done(op, e);
 }
@@ -370,7 +368,7 @@ void route_message_list(struct request *r) {
     }
     char hash[TOKEN_HASH_LEN + 1];
     bool has_session = room_access_session_hash(r, hash);
-    if (room_access_check(r, room, ROOM_ACCESS_READ, has_session ? hash : NULL, NULL,
+    if (room_access_check(r->srv, room, ROOM_ACCESS_READ, has_session ? hash : NULL, NULL,
                           on_read_access, r) < 0)
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }

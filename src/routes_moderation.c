@@ -75,6 +75,6 @@ void route_message_remove(struct request *r) {
     op->r = r;
     op->room = room;
     memcpy(op->id, id, strlen(id) + 1); /* validate_stream_id bounds its length */
-    if (room_access_check(r, room, ROOM_ACCESS_MEMBER, hash, NULL, on_access, op) < 0)
+    if (room_access_check(r->srv, room, ROOM_ACCESS_MEMBER, hash, NULL, on_access, op) < 0)
         removal_done(op, API_E_UNAVAILABLE);
 }

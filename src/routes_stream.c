@@ -353,7 +353,7 @@ void route_message_stream(struct request *r) {
     bool has_session = !routes_room_is_lobby(room) && room_access_session_hash(r, hash);
     if (routes_room_is_lobby(room)) {
         stream_start(s);
-    } else if (room_access_check(r, room, ROOM_ACCESS_READ, has_session ? hash : NULL, NULL,
+    } else if (room_access_check(r->srv, room, ROOM_ACCESS_READ, has_session ? hash : NULL, NULL,
                                  on_access, s) < 0) {
         addr_slots_release(r->srv->stream_slots, s->address);
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
