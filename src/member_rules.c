@@ -151,3 +151,9 @@ bool member_rules_revokes(const struct message *m, const char *user_id) {
     return strcmp(m->event, "left") == 0 || strcmp(m->event, "removed") == 0 ||
            strcmp(m->event, "banned") == 0;
 }
+
+size_t member_rules_kept(const struct message *msgs, size_t n, const char *user_id) {
+    for (size_t i = 0; i < n; i++)
+        if (member_rules_revokes(&msgs[i], user_id)) return i + 1;
+    return n;
+}

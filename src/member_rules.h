@@ -11,6 +11,7 @@
 #define CHAT_MEMBER_RULES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "errors.h"
 #include "message.h"
@@ -70,6 +71,9 @@ api_error member_rules_remove_message_error(enum room_kind kind, enum member_rol
  * removed, banned): every open stream of that user in a private room ends
  * at it. */
 bool member_rules_revokes(const struct message *m, const char *user_id);
+/* How many of msgs[0..n) a stream of user_id in a private room sends: all,
+ * or up to and including the first event that revokes its membership. */
+size_t member_rules_kept(const struct message *msgs, size_t n, const char *user_id);
 
 /* Whether email (normalised) is one of admins, a comma-separated list of
  * addresses (compared without case; spaces around them are ignored). A

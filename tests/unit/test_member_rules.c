@@ -147,6 +147,21 @@ static void test_revocation(void **state) {
     assert_false(member_rules_revokes(&m, bob));
 }
 
+static void test_kept(void **state) {
+    (void)state;
+    const char *bob = "0123456789abcdef0123456789abcdef";
+    struct message msgs[3] = {
+        {.id = "1-0", .user_id = bob, .name = "b", .text = "hi"},
+        {.id = "2-0", .user_id = "x", .name = "x", .text = "b", .event = "removed", .target = bob,
+         .role = ""},
+        {.id = "3-0", .user_id = "x", .name = "x", .text = "after"},
+    };
+    assert_int_equal(member_rules_kept(msgs, 3, bob), 2);   /* up to the removal, included */
+    assert_int_equal(member_rules_kept(msgs, 1, bob), 1);   /* none in the batch: all */
+    assert_int_equal(member_rules_kept(msgs, 3, "someone-else"), 3);
+    assert_int_equal(member_rules_kept(msgs, 0, bob), 0);
+}
+
 static void test_admins(void **state) {
     (void)state;
     const char *admins = " Root@Example.com , ops@example.com,";
@@ -210,6 +225,7 @@ int main(void) {
         cmocka_unit_test(test_set_role),            cmocka_unit_test(test_revocation),
         cmocka_unit_test(test_remove_message),      cmocka_unit_test(test_admins),
         cmocka_unit_test(test_direct_rooms),
+        cmocka_unit_test(test_kept),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
