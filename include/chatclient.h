@@ -240,7 +240,9 @@ int chat_tail(chat_client *c, const char *room, const char *after, chat_tail_fn 
  * messages, each once and in id order; a lost connection (also a server
  * closing with 1001 as it drains, or 1013) is opened again, subscribing
  * from the last id delivered, with chat_tail()'s delays and budget. An
- * ended session (close code 4001) gives CHAT_ERR_AUTH. */
+ * ended session (close code 4001) gives CHAT_ERR_AUTH; a subscription the
+ * server ended (the user left a private room, or was removed or banned)
+ * gives CHAT_ERR_NOT_FOUND, as chat_tail()'s next stream would. */
 int chat_tail_ws(chat_client *c, const char *room, const char *after, chat_tail_fn *on_message,
                  void *arg);
 /* The id of the last message chat_tail() delivered on this client (during

@@ -7,7 +7,11 @@
 // it, live or replayed, while the connection and its other rooms go on.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CHATD_URLS, PASSWORD, api, closeAll, connect, unique } from './lib.mjs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CHATD_URLS, PASSWORD, WAIT_MS, api, closeAll, connect, unique, until } from './lib.mjs';
 
 const [first, second] = CHATD_URLS;
 const ADMIN_EMAIL = process.env.WS_ADMIN_EMAIL;
@@ -156,3 +160,37 @@ test('a banned user sends nothing over the WebSocket, as over POST', async () =>
   c.close();
 });
 
+// chat tail --ws (lib/tail_ws.c) ends with "not found" when the server
+// ends its subscription, as chat tail does when its next stream is refused.
+test('chat tail --ws stops when its user is removed from the private room', async () => {
+  const owner = await user(first);
+  const secret = await room(first, owner, 'private');
+  const home = mkdtempSync(join(tmpdir(), 'ws-access-'));
+  const email = `${unique('tail')}@example.com`;
+  const env = { ...process.env, CHAT_SERVER: second, CHAT_SESSION_FILE: join(home, 'session'), CHAT_PASSWORD: PASSWORD };
+  let tail;
+  try {
+    execFileSync(process.env.WS_CHAT_CLI, ['register', email, '--name', 'Tail'], { env, timeout: WAIT_MS });
+    const { userId } = await member(first, owner, secret, { email });
+    const sent = [];
+    for (const text of ['one', 'two']) {
+      const r = await api(first, 'POST', `/room/${secret}/message/`, { body: { text }, key: owner.key });
+      assert.equal(r.status, 201);
+      sent.push(r.data.id);
+    }
+    tail = spawn(process.env.WS_CHAT_CLI, ['tail', '--ws', '--room', secret, '--after', sent[0]], { env });
+    let out = '', err = '', code = null;
+    tail.stdout.on('data', (d) => { out += d; });
+    tail.stderr.on('data', (d) => { err += d; });
+    tail.on('exit', (c) => { code = c; });
+    await until(() => out.includes('two') || code !== null, 'the tail to print the second message');
+    assert.equal(code, null, `the tail runs (${err})`);
+    await member(first, owner, secret, { id: userId }, 'DELETE');
+    await until(() => code !== null, 'the tail to end');
+    assert.notEqual(code, 0);
+    assert.match(err, /access to the room ended/);
+  } finally {
+    if (tail && tail.exitCode === null) tail.kill();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
