@@ -458,7 +458,33 @@
     el.scroller.scrollTop = el.scroller.scrollHeight;
   }
 
+  // A room event (docs/API.md, "Room events") in words: name is who acted,
+  // text the display name of the user it is about.
+  function eventWords(m) {
+    const actor = String(m.name), target = String(m.text);
+    switch (m.event) {
+      case 'joined': return actor + ' joined the room.';
+      case 'left': return actor + ' left the room.';
+      case 'invited': return actor + ' added ' + target + ' to the room.';
+      case 'removed': return actor + ' removed ' + target + ' from the room.';
+      case 'banned': return actor + ' banned ' + target + ' from the room.';
+      case 'unbanned': return actor + ' lifted the ban on ' + target + '.';
+      case 'role': return actor + ' made ' + target + ' ' + (m.role ? 'a ' + m.role : 'no member') + '.';
+      case 'message_removed': return 'A message was removed by a moderator.';
+      default: return actor + ': ' + target;
+    }
+  }
+
+  function renderEvent(m) {
+    const li = document.createElement('li');
+    li.className = 'event';
+    li.dataset.id = m.id;
+    li.textContent = eventWords(m);
+    return li;
+  }
+
   function renderMessage(m) {
+    if (typeof m.event === 'string') return renderEvent(m);
     const li = document.createElement('li');
     li.className = 'message';
     li.dataset.id = m.id;
@@ -502,8 +528,19 @@
       let before = el.messages.lastElementChild;
       while (before && compareIds(before.dataset.id, m.id) > 0) before = before.previousElementSibling;
       el.messages.insertBefore(renderMessage(m), before ? before.nextElementSibling : el.messages.firstElementChild);
+      if (m.event === 'message_removed') forgetMessage(view, m.target);
     }
     if (empty && view.ids.size && !view.more && view.cursor !== null) showHistoryControls(view); // no longer "No messages"
+  }
+
+  // A moderator removed message id: its text goes from the page too (the
+  // event in its place says so); a later page or replay no longer has it.
+  function forgetMessage(view, id) {
+    if (typeof id !== 'string') return;
+    for (const li of el.messages.querySelectorAll('li.message')) {
+      if (li.dataset.id === id) li.remove();
+    }
+    view.ids.add(id);
   }
 
   // The server no longer keeps the messages of the open room just before
