@@ -21,7 +21,8 @@
  *
  * Rooms are public, private (marked with a lock) or direct (a conversation
  * of two, "@ name"), with the caller's role in each (GET /room/). The room's
- * header invites (owners and moderators) and leaves. The page shows the
+ * header invites (owners and moderators) and leaves; a message's menu starts
+ * the direct conversation with its author. The page shows the
  * outcome from the room events; one about this user refreshes the list, and
  * so does the window getting the focus back (an invitation names the user
  * in a room whose stream they do not follow yet).
@@ -460,9 +461,10 @@
     el.roomNote.hidden = !text;
   }
 
-  // Runs one action of the open room's header: its
+  // Runs one action of the open room's header or of a message's menu: its
   // note when it worked, the server's error in words when not.
   async function roomAction(action) {
+    closeMenus();
     showNote('');
     showError(el.roomActionError, '');
     try {
@@ -519,6 +521,69 @@
     if (m.target === state.me.id || ((m.event === 'joined' || m.event === 'left') && m.userId === state.me.id)) {
       refreshRoomsSoon();
     }
+  }
+
+  // ---- a message's menu ----
+
+  function addMenuButton(li, m, view) {
+    if (typeof m.userId !== 'string' || !m.userId) return;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'menu-button';
+    button.textContent = '⋯';
+    button.setAttribute('aria-label', 'Actions for the message of ' + String(m.name));
+    button.setAttribute('aria-expanded', 'false');
+    button.addEventListener('click', () => toggleMenu(li, m, view, button));
+    (li.querySelector('.meta') || li).append(button);
+  }
+
+  function closeMenus() {
+    el.messages.querySelectorAll('.message-menu').forEach((menu) => menu.remove());
+    el.messages.querySelectorAll('.menu-button[aria-expanded="true"]')
+      .forEach((button) => button.setAttribute('aria-expanded', 'false'));
+  }
+
+  // Items: write to the author.
+  function menuItems(m, view) {
+    const name = String(m.name);
+    const own = state.me && m.userId === state.me.id;
+    const items = [];
+    if (!own) items.push(['Message ' + name, 'dm', () => startDm(m)]);
+    return items;
+  }
+
+  function toggleMenu(li, m, view, button) {
+    const open = li.querySelector('.message-menu');
+    closeMenus();
+    if (open || view !== current) return;
+    const items = menuItems(m, view);
+    if (!items.length) return;
+    const menu = document.createElement('div');
+    menu.className = 'message-menu';
+    menu.setAttribute('role', 'group');
+    menu.setAttribute('aria-label', 'Actions for the message of ' + String(m.name));
+    for (const [label, action, run] of items) {
+      const item = document.createElement('button');
+      item.type = 'button';
+      item.dataset.action = action;
+      item.textContent = label;
+      item.addEventListener('click', () => roomAction(run));
+      menu.append(item);
+    }
+    li.append(menu);
+    button.setAttribute('aria-expanded', 'true');
+    menu.firstElementChild.focus();
+  }
+
+  // The direct conversation with the message's author (found or created).
+  async function startDm(m) {
+    const { data } = await api('POST', '/dm/', { userId: m.userId });
+    rememberDmName(data.name, String(m.name));
+    state.roomInfo.set(data.name, { kind: 'direct', role: 'member' });
+    if (!state.rooms.includes(data.name)) state.rooms.push(data.name);
+    location.hash = data.name;
+    loadRooms();
+    return '';
   }
 
   // ---- the open room: history, stream, rendering ----
@@ -693,6 +758,7 @@
       let before = el.messages.lastElementChild;
       while (before && compareIds(before.dataset.id, m.id) > 0) before = before.previousElementSibling;
       const node = renderMessage(m);
+      if (node.classList.contains('message')) addMenuButton(node, m, view);
       el.messages.insertBefore(node, before ? before.nextElementSibling : el.messages.firstElementChild);
       learnDmName(view.room, m);
       if (m.event === 'message_removed') forgetMessage(view, m.target);
@@ -1055,6 +1121,7 @@
   el.roomForm.addEventListener('submit', createRoom);
   el.inviteForm.addEventListener('submit', invite);
   el.leaveRoom.addEventListener('click', leaveRoom);
+  el.messages.addEventListener('keydown', (event) => { if (event.key === 'Escape') closeMenus(); });
   window.addEventListener('focus', refreshRoomsSoon);
   document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshRoomsSoon(); });
   el.sendForm.addEventListener('submit', submitMessage);

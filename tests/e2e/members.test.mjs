@@ -1,12 +1,15 @@
-// Private rooms and members in the web client (issue 19): a room created
-// private is marked in the list; its owner invites a user by e-mail from
-// the room's header and that user finds it in their list when their page is
-// focused again, reads and writes it; leaving it takes it off the list, and
-// the last owner is told why they cannot leave.
+// Private rooms, members and direct conversations in the web client
+// (issue 19): a room created private is marked in the list; its
+// owner invites a user by e-mail from the room's header and that user finds
+// it in their list when their page is focused again, reads and writes it;
+// leaving it takes it off the list, and the last owner is told why they
+// cannot leave; a message's menu starts a direct conversation with its
+// author. The other users act through the API where the page is not what
+// is being tested.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  URL, api, launch, uniqueEmail, newPage, waitForText, registerUi, sendUi,
+  URL, api, launch, uniqueEmail, registerApi, sendApi, newPage, waitForText, registerUi, sendUi,
 } from './lib.mjs';
 
 let browser;
@@ -38,6 +41,22 @@ async function createRoomUi(page, room, kind) {
   await page.locator('#room-title', { hasText: room }).waitFor();
 }
 
+// Opens the menu of the message with this text and clicks the item action.
+async function messageAction(page, text, action) {
+  const message = page.locator('#messages li.message', { hasText: text });
+  await message.locator('.menu-button').click();
+  await message.locator(`.message-menu button[data-action="${action}"]`).click();
+}
+
+// The actions a message's menu offers on the page (and closes it again).
+async function menuActions(page, text) {
+  const message = page.locator('#messages li.message', { hasText: text });
+  await message.locator('.menu-button').click();
+  const actions = await message.locator('.message-menu button').evaluateAll((b) => b.map((x) => x.dataset.action));
+  await message.locator('.menu-button').click();
+  return actions;
+}
+
 test('a private room: created marked, an invited user reads and writes it, leaving it', { timeout: 90000 }, async () => {
   const room = `secret-${process.pid}`;
   const olga = await userPage('members-owner', 'Olga');
@@ -64,6 +83,7 @@ test('a private room: created marked, an invited user reads and writes it, leavi
   await invited.click();
   await waitForText(carol.page, 'only for members');
   assert.ok(await carol.page.locator('#invite-form').isHidden(), 'a member does not invite');
+  assert.deepEqual(await menuActions(carol.page, 'only for members'), ['dm'], 'a member does not moderate');
   await sendUi(carol.page, 'thanks for the invitation');
   await waitForText(olga.page, 'thanks for the invitation');
 
@@ -91,3 +111,29 @@ async function cookieOf(context) {
   assert.ok(cookie, 'the page has a session cookie');
   return `${cookie.name}=${cookie.value}`;
 }
+
+test('"Message <name>" on a message opens the direct conversation with its author', { timeout: 60000 }, async () => {
+  const room = `dm-start-${process.pid}`;
+  const bob = await registerApi('members-dm-bob', 'Bob');
+  assert.equal((await api('POST', '/room/', { body: { name: room }, cookie: bob.cookie })).status, 201);
+  await sendApi(bob.cookie, room, 'write to me');
+  const alice = await userPage('members-dm-alice', 'Alice', room);
+  await waitForText(alice.page, 'write to me');
+
+  await messageAction(alice.page, 'write to me', 'dm');
+  await alice.page.locator('#room-title[data-kind="direct"]', { hasText: '@ Bob' }).waitFor();
+  const dm = decodeURIComponent(new globalThis.URL(alice.page.url()).hash.slice(1));
+  assert.match(dm, /^dm-[0-9a-f]{40}$/);
+  await alice.page.locator(`#room-list button[data-room="${dm}"][data-kind="direct"]`, { hasText: '@ Bob' }).waitFor();
+  await sendUi(alice.page, 'hello Bob, directly');
+  await waitForText(alice.page, 'hello Bob, directly');
+
+  // the same room for Bob, listed as direct, with the message
+  const rooms = await api('GET', '/room/', { cookie: bob.cookie });
+  assert.ok(rooms.data.some((r) => r.name === dm && r.kind === 'direct'), JSON.stringify(rooms.data));
+  const history = await api('GET', `/room/${dm}/message/`, { cookie: bob.cookie });
+  assert.deepEqual(history.data.map((m) => m.text), ['hello Bob, directly']);
+  assert.equal((await api('GET', `/room/${dm}/message/`)).status, 404, 'nobody else reads it');
+  assert.deepEqual(alice.page.problems, []);
+  await alice.context.close();
+});
