@@ -19,7 +19,7 @@
  * whose first WebSocket closes before it is ready (no WebSocket through
  * some proxy, no session) uses the EventSource from then on.
  *
- * Rooms are public, private (marked with a lock) or direct (a conversation
+ * Rooms are public, private (marked with a badge) or direct (a conversation
  * of two, "@ name"), with the caller's role in each (GET /room/). The room's
  * header invites (owners and moderators) and leaves; a message's menu starts
  * the direct conversation with its author. The page shows the
@@ -426,7 +426,8 @@
     return roomKindOf(room) !== 'direct' && (role === 'owner' || role === 'moderator');
   }
 
-  // "# name", "# name 🔒" for a private room, "@ other user" for a direct one.
+  // "# name", "# name private" (a badge) for a private room, "@ other user"
+  // for a direct one.
   function roomLabel(node, room) {
     const kind = roomKindOf(room);
     node.dataset.kind = kind;
@@ -438,12 +439,8 @@
     if (kind === 'private') {
       const mark = document.createElement('span');
       mark.className = 'mark';
-      mark.setAttribute('aria-hidden', 'true');
-      mark.textContent = '🔒';
-      const words = document.createElement('span');
-      words.className = 'visually-hidden';
-      words.textContent = ' (private)';
-      node.append(mark, words);
+      mark.textContent = 'private';
+      node.append(' ', mark);
     }
   }
 

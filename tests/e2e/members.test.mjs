@@ -65,7 +65,7 @@ test('a private room: created marked, an invited user reads and writes it, leavi
   await createRoomUi(olga.page, room, 'private');
   const listed = olga.page.locator(`#room-list button[data-room="${room}"]`);
   assert.equal(await listed.getAttribute('data-kind'), 'private');
-  assert.ok((await listed.textContent()).includes('🔒'), 'the list marks the private room');
+  assert.equal(await listed.locator('.mark').textContent(), 'private', 'the list marks the private room');
   assert.equal(await olga.page.locator('#room-title').getAttribute('data-kind'), 'private');
   assert.equal((await api('GET', `/room/${room}/message/`)).status, 404, 'the server keeps it from others');
   await sendUi(olga.page, 'only for members');
