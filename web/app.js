@@ -22,7 +22,8 @@
  * Rooms are public, private (marked with a badge) or direct (a conversation
  * of two, "@ name"), with the caller's role in each (GET /room/). The room's
  * header invites (owners and moderators) and leaves; a message's menu starts
- * the direct conversation with its author. The page shows the
+ * the direct conversation with its author and, for owners and moderators,
+ * removes the message or removes or bans its author. The page shows the
  * outcome from the room events; one about this user refreshes the list, and
  * so does the window getting the focus back (an invitation names the user
  * in a room whose stream they do not follow yet).
@@ -451,6 +452,7 @@
     roomLabel(el.roomTitle, room);
     el.inviteForm.hidden = !canModerate(room);
     el.leaveRoom.hidden = !roomRoleOf(room);
+    el.messages.classList.toggle('moderating', canModerate(room));
   }
 
   function showNote(text) {
@@ -540,12 +542,20 @@
       .forEach((button) => button.setAttribute('aria-expanded', 'false'));
   }
 
-  // Items: write to the author.
+  // Items: write to the author; for moderators, remove the message, and
+  // remove or ban its author.
   function menuItems(m, view) {
     const name = String(m.name);
     const own = state.me && m.userId === state.me.id;
     const items = [];
     if (!own) items.push(['Message ' + name, 'dm', () => startDm(m)]);
+    if (canModerate(view.room)) {
+      items.push(['Remove message', 'remove-message', () => removeMessage(view.room, m)]);
+      if (!own) {
+        items.push(['Remove ' + name + ' from the room', 'remove-member', () => removeMember(view.room, m)]);
+        items.push(['Ban ' + name, 'ban', () => banMember(view.room, m)]);
+      }
+    }
     return items;
   }
 
@@ -581,6 +591,22 @@
     location.hash = data.name;
     loadRooms();
     return '';
+  }
+
+  // The page updates from the room event each of these records.
+  async function removeMessage(room, m) {
+    await api('DELETE', roomPath(room) + '?id=' + encodeURIComponent(m.id));
+    return 'The message was removed.';
+  }
+
+  async function removeMember(room, m) {
+    await api('DELETE', memberPath(room) + '?userId=' + encodeURIComponent(m.userId));
+    return String(m.name) + ' was removed from the room.';
+  }
+
+  async function banMember(room, m) {
+    await api('PUT', memberPath(room), { userId: m.userId, role: 'banned' });
+    return String(m.name) + ' is banned from the room.';
   }
 
   // ---- the open room: history, stream, rendering ----

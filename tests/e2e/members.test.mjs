@@ -1,15 +1,18 @@
-// Private rooms, members and direct conversations in the web client
-// (issue 19): a room created private is marked in the list; its
+// Private rooms, members, direct conversations and moderation in the web
+// client (issue 19): a room created private is marked in the list; its
 // owner invites a user by e-mail from the room's header and that user finds
 // it in their list when their page is focused again, reads and writes it;
 // leaving it takes it off the list, and the last owner is told why they
 // cannot leave; a message's menu starts a direct conversation with its
-// author. The other users act through the API where the page is not what
+// author, and gives owners and moderators the removal of the message, and
+// the removal or ban of its author, which the page shows from the room
+// events. The other users act through the API where the page is not what
 // is being tested.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   URL, api, launch, uniqueEmail, registerApi, sendApi, newPage, waitForText, registerUi, sendUi,
+  screenshot,
 } from './lib.mjs';
 
 let browser;
@@ -136,4 +139,47 @@ test('"Message <name>" on a message opens the direct conversation with its autho
   assert.equal((await api('GET', `/room/${dm}/message/`)).status, 404, 'nobody else reads it');
   assert.deepEqual(alice.page.problems, []);
   await alice.context.close();
+});
+
+test('the message menu lets an owner remove a message, remove and ban its author', { timeout: 90000 }, async () => {
+  const room = `moderated-${process.pid}`;
+  const olga = await userPage('members-mod-owner', 'Olga');
+  await createRoomUi(olga.page, room, 'private');
+  const rita = await registerApi('members-mod-rita', 'Rita');
+  const mallory = await registerApi('members-mod-mallory', 'Mallory');
+  for (const user of [rita, mallory]) {
+    const added = await api('POST', `/room/${room}/member`, { body: { userId: user.user.id }, cookie: (await cookieOf(olga.context)) });
+    assert.equal(added.status, 200, JSON.stringify(added.data));
+  }
+  await sendApi(rita.cookie, room, 'rita was here');
+  await sendApi(mallory.cookie, room, 'spam one');
+  await sendApi(mallory.cookie, room, 'spam two');
+  await waitForText(olga.page, 'spam two');
+  assert.deepEqual(await menuActions(olga.page, 'spam one'), ['dm', 'remove-message', 'remove-member', 'ban']);
+
+  const spam = olga.page.locator('#messages li.message', { hasText: 'spam one' });
+  await spam.locator('.menu-button').click();
+  await screenshot(olga.page, 'members-menu.png');
+  await spam.locator('.message-menu button[data-action="remove-message"]').click();
+  await olga.page.locator('#messages li.event', { hasText: 'A message was removed by a moderator.' }).waitFor();
+  await olga.page.locator('#messages li.message', { hasText: 'spam one' }).waitFor({ state: 'detached' });
+
+  await messageAction(olga.page, 'spam two', 'ban');
+  await olga.page.locator('#messages li.event', { hasText: 'Olga banned Mallory from the room.' }).waitFor();
+  const refused = await api('POST', `/room/${room}/message/`, { body: { text: 'again' }, cookie: mallory.cookie });
+  assert.equal(refused.status, 404, 'a banned user no longer writes the private room');
+
+  await messageAction(olga.page, 'rita was here', 'remove-member');
+  await olga.page.locator('#messages li.event', { hasText: 'Olga removed Rita from the room.' }).waitFor();
+  assert.equal((await api('GET', `/room/${room}/message/`, { cookie: rita.cookie })).status, 404);
+
+  // errors in words: inviting somebody who is not registered, or a banned user
+  await olga.page.fill('#invite-email', uniqueEmail('nobody'));
+  await olga.page.click('#invite');
+  await olga.page.locator('#room-action-error', { hasText: 'Nobody is registered with that e-mail address.' }).waitFor();
+  await olga.page.fill('#invite-email', mallory.user.email);
+  await olga.page.click('#invite');
+  await olga.page.locator('#room-action-error', { hasText: 'That user is banned from this room' }).waitFor();
+  assert.deepEqual(olga.page.problems, []);
+  await olga.context.close();
 });
