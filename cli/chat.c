@@ -101,6 +101,12 @@ static void usage(FILE *f) {
           "                                 (first those after ID), stop after N of them\n"
           "                                 or run until killed; --ws: over a WebSocket\n"
           "                                 (needs a session) instead of an event stream\n"
+          "  room create NAME [--private]   create a room (public unless --private)\n"
+          "  room leave NAME                leave a room\n"
+          "  invite ROOM EMAIL              add a user to a room (moderators, owners)\n"
+          "  dm EMAIL                       open the direct conversation with a user\n"
+          "                                 and print its room name\n"
+          "  remove-message ROOM ID         remove a message (moderators, owners)\n"
           "  logout                         end the session\n"
           "  help                           show this help\n"
           "\n"
@@ -827,6 +833,63 @@ static int cmd_logout(cli *c) {
     return rc;
 }
 
+/* Runs a room call that prints done on success. */
+static int room_call_finish(cli *c, int err, const char *action, const char *done) {
+    if (err != CHAT_OK) return report(c, err, action);
+    puts(done);
+    return 0;
+}
+
+/* chat room create NAME [--private] | chat room leave NAME */
+static int cmd_room(cli *c) {
+    int private_room = 0;
+    const cli_opt opts[] = {{"--private", NULL, &private_room}, {NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    int create = rc == 0 && c->argc == 2 && strcmp(c->argv[0], "create") == 0;
+    int leave = rc == 0 && c->argc == 2 && strcmp(c->argv[0], "leave") == 0 && !private_room;
+    if (rc == 0 && !create && !leave)
+        rc = fail(EXIT_USAGE, "usage: chat room create NAME [--private] | chat room leave NAME");
+    if (rc == 0) rc = cli_open(c, 1);
+    if (rc != 0) return rc;
+    if (create)
+        return room_call_finish(c, chat_room_create(c->client, c->argv[1], private_room),
+                                "creating the room", private_room ? "private room ready" : "room ready");
+    return room_call_finish(c, chat_room_leave(c->client, c->argv[1]), "leaving the room", "left");
+}
+
+static int cmd_invite(cli *c) {
+    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 2) rc = fail(EXIT_USAGE, "usage: chat invite ROOM EMAIL");
+    if (rc == 0) rc = cli_open(c, 1);
+    if (rc != 0) return rc;
+    return room_call_finish(c, chat_room_add(c->client, c->argv[0], c->argv[1]), "inviting",
+                            "added");
+}
+
+static int cmd_dm(cli *c) {
+    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 1) rc = fail(EXIT_USAGE, "usage: chat dm EMAIL");
+    if (rc == 0) rc = cli_open(c, 1);
+    if (rc != 0) return rc;
+    char *room = NULL;
+    int err = chat_dm(c->client, c->argv[0], &room);
+    rc = room_call_finish(c, err, "opening the conversation", err == CHAT_OK ? room : "");
+    free(room);
+    return rc;
+}
+
+static int cmd_remove_message(cli *c) {
+    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 2) rc = fail(EXIT_USAGE, "usage: chat remove-message ROOM ID");
+    if (rc == 0) rc = cli_open(c, 1);
+    if (rc != 0) return rc;
+    return room_call_finish(c, chat_message_remove(c->client, c->argv[0], c->argv[1]),
+                            "removing the message", "removed");
+}
+
 static int cmd_help(cli *c) {
     (void)c;
     usage(stdout);
@@ -840,7 +903,8 @@ static const struct command {
 } commands[] = {
     {"register", cmd_register}, {"login", cmd_login}, {"send", cmd_send},
     {"history", cmd_history},   {"tail", cmd_tail},   {"logout", cmd_logout},
-    {"help", cmd_help},
+    {"room", cmd_room},         {"invite", cmd_invite}, {"dm", cmd_dm},
+    {"remove-message", cmd_remove_message},           {"help", cmd_help},
 };
 
 int main(int argc, char **argv) {

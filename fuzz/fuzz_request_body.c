@@ -72,8 +72,18 @@ static void check_message(const json_t *body, const char *header) {
 
 static void check_room(const json_t *body) {
     char name[CHAT_ROOM_MAX + 1];
-    if (request_body_room(body, name) != API_E_OK) return;
+    enum room_kind kind;
+    if (request_body_room(body, name, &kind) != API_E_OK) return;
     FUZZ_ASSERT(validate_room_name(name));
+    FUZZ_ASSERT(kind == ROOM_PUBLIC || kind == ROOM_PRIVATE);
+}
+
+static void check_member(const json_t *body, bool with_role) {
+    struct member_body mb;
+    if (request_body_member(body, with_role, &mb) != API_E_OK) return;
+    FUZZ_ASSERT(!(mb.email[0] && mb.user_id[0]));
+    FUZZ_ASSERT(!mb.user_id[0] || validate_user_id(mb.user_id, strlen(mb.user_id)));
+    FUZZ_ASSERT(!with_role || (mb.role != ROLE_NONE && (mb.email[0] || mb.user_id[0])));
 }
 
 /* The scanner reads a body exactly as jansson does, or leaves it to it. */
@@ -121,6 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_message(body, NULL);
     check_message(body, "key-1");
     check_room(body);
+    check_member(body, false);
+    check_member(body, true);
     json_decref(body);
     return 0;
 }

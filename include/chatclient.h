@@ -153,6 +153,30 @@ int chat_history(chat_client *c, const char *after, int limit,
                  chat_message_list *out);
 
 /*
+ * Rooms and members (lib/rooms.c; docs/API.md, "Private rooms and
+ * members"). Each needs a session (else CHAT_ERR_USAGE) and a valid room
+ * name; a room the caller may not see is CHAT_ERR_NOT_FOUND, a role that
+ * does not allow the call CHAT_ERR_SERVER (403), a taken name
+ * CHAT_ERR_CONFLICT. All but chat_message_remove are retried like
+ * chat_send (repeating them changes nothing).
+ */
+/* POST /room/: creates room, public or (private_room nonzero) private,
+ * owned by the caller; CHAT_OK also when the caller's room existed. */
+int chat_room_create(chat_client *c, const char *room, int private_room);
+/* POST /room/<room>/member: adds the user of email (a moderator or owner
+ * invites: a member at once). */
+int chat_room_add(chat_client *c, const char *room, const char *email);
+/* DELETE /room/<room>/member: leaves room (CHAT_ERR_CONFLICT for its last
+ * owner). */
+int chat_room_leave(chat_client *c, const char *room);
+/* POST /dm/: finds or creates the direct conversation with the user of
+ * email; *room_out (when not NULL) gets its room name, to free(). */
+int chat_dm(chat_client *c, const char *email, char **room_out);
+/* DELETE /room/<room>/message/?id=: a moderator removes message id (a
+ * tombstone takes its place). Not retried. */
+int chat_message_remove(chat_client *c, const char *room, const char *id);
+
+/*
  * Following a room live.
  *
  * chat_tail() reads GET /message/stream (the lobby) or
@@ -216,7 +240,9 @@ int chat_tail(chat_client *c, const char *room, const char *after, chat_tail_fn 
  * messages, each once and in id order; a lost connection (also a server
  * closing with 1001 as it drains, or 1013) is opened again, subscribing
  * from the last id delivered, with chat_tail()'s delays and budget. An
- * ended session (close code 4001) gives CHAT_ERR_AUTH. */
+ * ended session (close code 4001) gives CHAT_ERR_AUTH; a subscription the
+ * server ended (the user left a private room, or was removed or banned)
+ * gives CHAT_ERR_NOT_FOUND, as chat_tail()'s next stream would. */
 int chat_tail_ws(chat_client *c, const char *room, const char *after, chat_tail_fn *on_message,
                  void *arg);
 /* The id of the last message chat_tail() delivered on this client (during

@@ -499,6 +499,12 @@ static int client_body_json(chat_client *c, json_t **root) {
     return CHAT_OK;
 }
 
+int chat__client_call(chat_client *c, const chat_request *req, json_t **root) {
+    int rc = client_perform(c, req);
+    if (rc == CHAT_OK && root) rc = client_body_json(c, root);
+    return rc;
+}
+
 /* ---- JSON to structs (no I/O) ---- */
 
 /* Copies obj[key] (a string, or an integer as text) to *out; when it is

@@ -128,4 +128,9 @@ int chat__client_begin(chat_client *c);
  * (m is then cleaned up). */
 int chat__message_from_json(json_t *obj, chat_message *m);
 
+/* Runs req (with its retries) and, when root is not NULL, parses the
+ * answer's JSON into *root (the caller decrefs it). CHAT_OK or the error,
+ * described on c. */
+int chat__client_call(chat_client *c, const chat_request *req, json_t **root);
+
 #endif

@@ -172,6 +172,15 @@ static void refused(ws_tail *t, json_t *root) {
                                words ? words : "the server refused the subscription");
 }
 
+/* The server ended the subscription (its user left the private room, or
+ * was removed or banned): as the event stream's reconnection would be
+ * answered, 404, which is no reason to try again. */
+static void revoked(ws_tail *t) {
+    t->c->status = 404;
+    t->err = chat__client_fail(t->c, chat__status_to_err(404), "%s",
+                               "access to the room ended (left, removed or banned)");
+}
+
 static void on_text(ws_tail *t, const char *data, size_t len) {
     json_t *root = json_loadb(data, len, 0, NULL);
     const char *type = json_string_value(json_object_get(root, "type"));
@@ -179,6 +188,7 @@ static void on_text(ws_tail *t, const char *data, size_t len) {
     else if (strcmp(type, "message") == 0) deliver(t, root);
     else if (strcmp(type, "subscribed") == 0) t->subscribed = 1;
     else if (strcmp(type, "error") == 0) refused(t, root);
+    else if (strcmp(type, "unsubscribed") == 0) revoked(t); /* we never unsubscribe */
     json_decref(root); /* ready, gap and the others need nothing here */
 }
 

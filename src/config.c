@@ -107,6 +107,9 @@ static const struct option_row options[] = {
             "waiting long-polls per client address (429 above; 0: no cap)"),
     INT_OPT("--max-hash-queue", "CHATD_MAX_HASH_QUEUE", max_hash_queue, "64", 1, 1000000,
             "password checks waiting for a --workers thread at most (503 busy above)"),
+    STR_OPT("--admins", "CHATD_ADMINS", admins, "",
+            "e-mail addresses of the site administrators (comma-separated): they read, "
+            "moderate and manage the members of every room"),
     STR_OPT("--trusted-proxies", "CHATD_TRUSTED_PROXIES", trusted_proxies, "127.0.0.1,::1",
             "peers whose X-Forwarded-For names the client (comma-separated addresses)"),
     INT_OPT("--max-connections", "CHATD_MAX_CONNECTIONS", max_connections, "16000", 16,

@@ -45,6 +45,7 @@ struct config {
     int max_long_polls_per_address;  /* parked long-polls per client address (429 above) */
     int max_hash_queue;              /* password checks waiting for a worker at most (503 above) */
     char trusted_proxies[256];       /* peers whose X-Forwarded-For is believed */
+    char admins[1024];               /* site administrators' e-mail addresses, comma-separated */
     int max_connections;             /* open client connections at most */
     int request_timeout_ms;          /* a request must arrive completely within this */
     char redis_user[128];            /* ACL user for AUTH, "" for the default user */

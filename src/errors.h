@@ -73,7 +73,29 @@
     X(API_E_WS_VERSION, 426, "unsupported_websocket_version",                        \
       "Only WebSocket version 13 is spoken (Sec-WebSocket-Version: 13).")            \
     X(API_E_WS_KEY, 400, "invalid_websocket_key",                                    \
-      "Sec-WebSocket-Key must be the base64 of 16 bytes.")
+      "Sec-WebSocket-Key must be the base64 of 16 bytes.")                          \
+    X(API_E_INVALID_KIND, 400, "invalid_kind",                                       \
+      "A room's kind is \"public\" or \"private\".")                                 \
+    X(API_E_INVALID_ROLE, 400, "invalid_role",                                       \
+      "A role is \"owner\", \"moderator\" or \"member\".")                           \
+    X(API_E_INVALID_USER_ID, 400, "invalid_user_id",                                 \
+      "A user id is 32 lower-case hex digits.")                                      \
+    X(API_E_SELF_ACTION, 400, "self_action",                                         \
+      "That cannot be done to oneself (to leave a room, DELETE without userId).")   \
+    X(API_E_FORBIDDEN, 403, "forbidden",                                             \
+      "Your role in this room does not allow that.")                                 \
+    X(API_E_BANNED, 403, "banned", "You are banned from this room.")                \
+    X(API_E_UNKNOWN_USER, 404, "unknown_user", "No user has that e-mail address or id.") \
+    X(API_E_NOT_MEMBER, 404, "not_member", "That user is not a member of this room.") \
+    X(API_E_ROOM_TAKEN, 409, "room_taken", "Another room has this name.")           \
+    X(API_E_USER_BANNED, 409, "user_banned",                                         \
+      "That user is banned from this room; lift the ban first.")                    \
+    X(API_E_LAST_OWNER, 409, "last_owner",                                           \
+      "The room's last owner cannot leave or step down; make another owner first.") \
+    X(API_E_MEMBERSHIP_CHANGED, 409, "membership_changed",                           \
+      "The room's members changed meanwhile; try again.")                            \
+    X(API_E_NOT_A_MESSAGE, 400, "not_a_message",                                     \
+      "That id is a room event, not a message; events cannot be removed.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,

@@ -165,12 +165,31 @@ static char *put_literal(char *p, const char *s) {
  * (every byte escaped), a separator included. */
 struct message_size {
     size_t id, user, name, cap;
+    size_t event, target, role; /* a room event's, else 0 */
 };
 
 static struct message_size message_size(const struct message *m) {
-    struct message_size z = {strlen(m->id), strlen(m->user_id), strlen(m->name), 0};
-    z.cap = (z.id + z.user + z.name + m->text_len) * ESCAPED_MAX + 128;
+    struct message_size z = {strlen(m->id), strlen(m->user_id), strlen(m->name), 0, 0, 0, 0};
+    if (m->event) {
+        z.event = strlen(m->event);
+        z.target = m->target ? strlen(m->target) : 0;
+        z.role = m->role ? strlen(m->role) : 0;
+    }
+    z.cap = (z.id + z.user + z.name + m->text_len + z.event + z.target + z.role) * ESCAPED_MAX +
+            160;
     return z;
+}
+
+/* Writes a room event's own fields at p (docs/API.md, "Room events"). */
+static char *put_event(char *p, const struct message *m, const struct message_size *z) {
+    size_t n;
+    p = put_literal(p, ",\"event\":");
+    if (!(n = escape_into(p, m->event, z->event))) return NULL;
+    p = put_literal(p + n, ",\"target\":");
+    if (!(n = escape_into(p, m->target ? m->target : "", z->target))) return NULL;
+    p = put_literal(p + n, ",\"role\":");
+    if (!(n = escape_into(p, m->role ? m->role : "", z->role))) return NULL;
+    return p + n;
 }
 
 /* Writes m at p; returns the end, or NULL when a string is not valid UTF-8. */
@@ -186,6 +205,7 @@ static char *put_message(char *p, const struct message *m, const struct message_
     if (!(n = escape_into(p, m->text, m->text_len))) return NULL;
     p = put_literal(p + n, ",\"timestamp\":");
     p = numfmt_decimal(p, m->timestamp);
+    if (m->event && !(p = put_event(p, m, z))) return NULL;
     *p++ = '}';
     return p;
 }

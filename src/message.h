@@ -24,6 +24,13 @@ struct message {
     const char *text;    /* UTF-8 text, text_len bytes (not NUL-terminated) */
     size_t text_len;
     long long timestamp; /* server receive time, ms since the epoch */
+    /* A room event (docs/API.md, "Room events") instead of a message: its
+     * kind ("joined", "removed", ...), the user it is about and that
+     * user's role after it ("" for none); NULL for a message. The author
+     * fields are then the actor's, the text the target's name. */
+    const char *event;
+    const char *target;
+    const char *role;
 };
 
 /* The user behind a session, copied out of Redis. */

@@ -115,12 +115,44 @@ api_error request_body_message_raw(const char *body, size_t len, const char *ide
     return e;
 }
 
-api_error request_body_room(const json_t *body, char name[CHAT_ROOM_MAX + 1]) {
-    const char *given;
-    size_t len;
+api_error request_body_room(const json_t *body, char name[CHAT_ROOM_MAX + 1],
+                            enum room_kind *kind) {
+    const char *given, *kind_name;
+    size_t len, kind_len;
     api_error e = json_get_string(body, "name", true, API_E_INVALID_ROOM, &given, &len);
     if (e != API_E_OK) return e;
     if (len != strlen(given) || !validate_room_name(given)) return API_E_INVALID_ROOM;
+    e = json_get_string(body, "kind", false, API_E_INVALID_KIND, &kind_name, &kind_len);
+    if (e != API_E_OK) return e;
+    *kind = ROOM_PUBLIC;
+    if (kind_name && (kind_len != strlen(kind_name) || room_kind_parse(kind_name, kind) < 0 ||
+                      *kind == ROOM_DIRECT)) /* those come from POST /dm/ */
+        return API_E_INVALID_KIND;
     memcpy(name, given, len + 1);
     return API_E_OK;
+}
+
+static api_error member_role_of(const json_t *body, enum member_role *role) {
+    const char *name;
+    size_t len;
+    api_error e = json_get_string(body, "role", true, API_E_INVALID_ROLE, &name, &len);
+    if (e != API_E_OK) return e;
+    *role = len == strlen(name) ? member_role_parse(name) : ROLE_NONE;
+    return *role == ROLE_NONE ? API_E_INVALID_ROLE : API_E_OK;
+}
+
+api_error request_body_member(const json_t *body, bool with_role, struct member_body *out) {
+    const char *email, *id;
+    size_t email_len, id_len;
+    memset(out, 0, sizeof(*out));
+    api_error e = json_get_string(body, "email", false, API_E_INVALID_EMAIL, &email, &email_len);
+    if (e == API_E_OK)
+        e = json_get_string(body, "userId", false, API_E_INVALID_USER_ID, &id, &id_len);
+    if (e != API_E_OK) return e;
+    if (email && id) return API_E_BAD_REQUEST; /* one user at a time */
+    if (email && (e = validate_email(email, email_len, out->email)) != API_E_OK) return e;
+    if (id && !validate_user_id(id, id_len)) return API_E_INVALID_USER_ID;
+    if (id) memcpy(out->user_id, id, id_len + 1);
+    if (with_role && !email && !id) return API_E_INVALID_USER_ID;
+    return with_role ? member_role_of(body, &out->role) : API_E_OK;
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 
 #include "errors.h"
+#include "member_rules.h"
+#include "message.h"
 #include "validate.h"
 
 /* POST /user/ {"email","password","name"?}. */
@@ -69,7 +71,23 @@ api_error request_body_message_raw(const char *body, size_t len, const char *ide
                                     struct message_body *out,
                                     char id_copy[CHAT_CLIENT_MSG_ID_MAX + 1], json_t **parsed);
 
-/* POST /room/ {"name"}: a valid room name, copied to name. */
-api_error request_body_room(const json_t *body, char name[CHAT_ROOM_MAX + 1]);
+/* POST /room/ {"name","kind"?}: a valid room name, copied to name, and
+ * the kind ("public" when absent). */
+api_error request_body_room(const json_t *body, char name[CHAT_ROOM_MAX + 1],
+                            enum room_kind *kind);
+
+/* The user a member route acts on, and the role it asks for:
+ * POST /room/<name>/member {"email"} or {"userId"} (neither: the caller
+ * joins), PUT /room/<name>/member {"userId","role"}. */
+struct member_body {
+    char email[CHAT_EMAIL_MAX + 1];         /* normalised, "" when not given */
+    char user_id[CHAT_USER_ID_LEN + 1];     /* "" when not given */
+    enum member_role role;                  /* ROLE_NONE when not given */
+};
+
+/* Reads the target ({"email"} or {"userId"}, at most one of them) and,
+ * when with_role, the required "role" ("owner", "moderator", "member" or
+ * "banned"). */
+api_error request_body_member(const json_t *body, bool with_role, struct member_body *out);
 
 #endif

@@ -18,6 +18,7 @@ const struct route routes_table[] = {
     {"/user", EVHTTP_REQ_POST, route_user_register},
     {"/user", EVHTTP_REQ_PUT, route_user_login},
     {"/user", EVHTTP_REQ_GET, route_user_me},
+    {"/user", EVHTTP_REQ_DELETE, route_user_delete},
     {"/user/session", EVHTTP_REQ_DELETE, route_user_logout},
     {"/user/password", EVHTTP_REQ_PUT, route_user_password},
     {"/user/token", EVHTTP_REQ_POST, route_user_token},
@@ -28,9 +29,15 @@ const struct route routes_table[] = {
     {"/ws", EVHTTP_REQ_GET, route_ws},
     {"/room", EVHTTP_REQ_GET, route_room_list},
     {"/room", EVHTTP_REQ_POST, route_room_create},
+    {"/dm", EVHTTP_REQ_POST, route_direct_open},
     {"/room/*/message", EVHTTP_REQ_POST, route_message_send},
     {"/room/*/message", EVHTTP_REQ_GET, route_message_list},
+    {"/room/*/message", EVHTTP_REQ_DELETE, route_message_remove},
     {"/room/*/message/stream", EVHTTP_REQ_GET, route_message_stream},
+    {"/room/*/member", EVHTTP_REQ_GET, route_member_list},
+    {"/room/*/member", EVHTTP_REQ_POST, route_member_add},
+    {"/room/*/member", EVHTTP_REQ_PUT, route_member_set},
+    {"/room/*/member", EVHTTP_REQ_DELETE, route_member_remove},
     {"/health", EVHTTP_REQ_GET, route_health},
     {"/metrics", EVHTTP_REQ_GET, route_metrics},
     {"/ready", EVHTTP_REQ_GET, route_ready},
@@ -54,6 +61,10 @@ bool routes_room_is_lobby(const char *room) { return strcmp(room, STORE_ROOM_LOB
 
 api_error routes_room_error(enum store_status st) {
     return st == STORE_NOT_FOUND ? API_E_NOT_FOUND : routes_store_error(st);
+}
+
+int routes_compare_names(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]) {
@@ -97,6 +108,14 @@ bool routes_take_address_slot(struct request *r, struct addr_slots *t,
     http_add_header(r, "Retry-After", ADDRESS_RETRY_AFTER_S);
     http_reply_error(r, API_E_TOO_MANY_FROM_ADDRESS, NULL);
     return false;
+}
+
+int routes_count_password_attempt(struct request *r, const char *email, ratelimit_fn *done,
+                                  void *arg) {
+    char address[CLIENT_ADDR_MAX];
+    http_client_address(r, address);
+    struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, address}, {RATE_LOGIN_EMAIL, email}};
+    return ratelimit_check(&r->srv->limits, checks, 2, done, arg);
 }
 
 void routes_reply_rate_refused(struct request *r, enum rate_verdict verdict, int retry_after_s) {

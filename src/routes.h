@@ -36,6 +36,12 @@ const char *routes_public_email(const char *email);
 /* routes_token.c: POST /user/token, a session for an application's token. */
 void route_user_token(struct request *r);
 
+/* Ends the session cookies of r's reply (logout, account deletion). */
+void routes_user_clear_cookies(struct request *r);
+
+/* routes_account.c */
+void route_user_delete(struct request *r);   /* DELETE /user/: delete one's own account */
+
 /* routes_password.c */
 void route_user_password(struct request *r); /* PUT /user/password */
 
@@ -44,9 +50,11 @@ void route_message_send(struct request *r);  /* POST /message/, /room/<name>/mes
 void route_message_list(struct request *r);  /* GET /message/, /room/<name>/message/ */
 
 /* routes_wait.c: the long-poll, GET /message/?after=ID&wait=SECONDS
- * (route_message_list hands over). */
+ * (route_message_list hands over, once the client may read the room; for
+ * a private room revoke_user is the reader, whose answer ends at the room
+ * event that takes it out; else NULL). */
 void route_message_wait(struct request *r, const char *room, const char *after, int limit,
-                        int wait_s);
+                        int wait_s, const char *revoke_user);
 /* The parked long-polls of one server; NULL when out of memory. */
 struct routes_wait *routes_wait_new(void);
 /* Answers every long-poll now (with what is there, usually []). NULL is
@@ -97,6 +105,18 @@ void routes_multi_stream_free(struct server *srv);
 void route_room_list(struct request *r);     /* GET /room/ */
 void route_room_create(struct request *r);   /* POST /room/ */
 
+/* routes_member.c: a room's members, /room/<name>/member. */
+void route_member_list(struct request *r);   /* GET */
+void route_member_add(struct request *r);    /* POST: join, or add (invite) a user */
+void route_member_set(struct request *r);    /* PUT: a role, or a ban */
+void route_member_remove(struct request *r); /* DELETE: leave, or ?userId= remove */
+
+/* routes_direct.c */
+void route_direct_open(struct request *r); /* POST /dm/: the conversation with a user */
+
+/* routes_moderation.c */
+void route_message_remove(struct request *r); /* DELETE /room/<name>/message/?id= */
+
 /* routes_health.c */
 void route_health(struct request *r);        /* GET /health */
 void route_metrics(struct request *r);       /* GET /metrics */
@@ -118,6 +138,9 @@ bool routes_room_is_lobby(const char *room);
 /* The answer to a request about a room when store_rooms_exist reported
  * st != STORE_OK: 404 not_found for a room never created, else 503 or 500. */
 api_error routes_room_error(enum store_status st);
+
+/* strcmp of two room names behind pointers, for qsort. */
+int routes_compare_names(const void *a, const void *b);
 
 /* The hash of the request's session token (cookie or Bearer), under which
  * Redis keeps the session; when there is none it answers 401 and returns
@@ -144,6 +167,12 @@ bool routes_take_address_slot(struct request *r, struct addr_slots *t,
  * wait already. */
 api_error routes_submit_hashing(struct request *r, workers_work_fn *work, workers_done_fn *done,
                                 void *arg);
+
+/* Counts a password proof by r for the account of email (PUT
+ * /user/password, DELETE /user/) as a login attempt, for the e-mail and the
+ * client address; as ratelimit_check. */
+int routes_count_password_attempt(struct request *r, const char *email, ratelimit_fn *done,
+                                  void *arg);
 
 /* Answers a request that ratelimit_check refused: 429 rate_limited with
  * Retry-After for RATE_LIMITED, 503 for RATE_UNCHECKED. Frees r. */

@@ -15,6 +15,7 @@
 #include "jwt_verify.h"
 #include "metrics.h"
 #include "request_body.h"
+#include "room_access.h"
 #include "request_query.h"
 #include "ratelimit.h"
 #include "routes.h"
@@ -95,13 +96,16 @@ static void append(struct send_op *op) {
         send_op_done(op, API_E_UNAVAILABLE);
 }
 
-static void on_room_checked(enum store_status st, void *arg) {
+static void on_access(enum store_status st, const struct store_access *a, void *arg) {
     struct send_op *op = arg;
-    if (st == STORE_OK) append(op);
-    else send_op_done(op, routes_room_error(st));
+    api_error e = room_access_send_error(op->r->srv, st, a, &op->user);
+    if (e == API_E_OK) append(op);
+    else send_op_done(op, e);
 }
 
-/* A message goes only to a room created with POST /room/ (or the lobby). */
+/* A message goes only to a room created with POST /room/ (or the lobby),
+ * from a member when it is private and from nobody it bans: one command on
+ * the room's slot says both. */
 static void on_send_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
     struct send_op *op = arg;
     if (verdict != RATE_ALLOWED) {
@@ -110,7 +114,7 @@ static void on_send_allowed(enum rate_verdict verdict, int retry_after_s, void *
         return;
     }
     if (routes_room_is_lobby(op->room)) append(op);
-    else if (store_rooms_exist(op->r->srv->store, &op->room, 1, on_room_checked, op) < 0)
+    else if (store_room_access(op->r->srv->store, op->room, op->user.id, NULL, on_access, op) < 0)
         send_op_done(op, API_E_UNAVAILABLE);
 }
 
@@ -309,9 +313,9 @@ static void list_before(struct request *r, const char *room, const char *before,
     }
 }
 
-void route_message_list(struct request *r) {
-    const char *room = routes_room_or_400(r);
-    if (!room) return;
+/* Serves a history read (page, scroll-back or long-poll) that may go on;
+ * revoke_user as for route_message_wait. */
+static void list_room(struct request *r, const char *room, const char *revoke_user) {
     struct history_op *op = calloc(1, sizeof(*op));
     if (!op) {
         http_reply_error(r, API_E_INTERNAL, NULL);
@@ -338,11 +342,33 @@ void route_message_list(struct request *r) {
         int limit = op->remaining > 0 && op->remaining < WAIT_LIMIT_DEFAULT * 10
                         ? (int)op->remaining
                         : WAIT_LIMIT_DEFAULT;
-        route_message_wait(r, room, op->after, limit, wait_s);
+        route_message_wait(r, room, op->after, limit, wait_s, revoke_user);
         free(op);
         return;
     }
     r->stream_arg = op;
     r->on_close = on_client_gone;
     start_history(op);
+}
+
+static void on_read_access(const struct room_access *a, void *arg) {
+    struct request *r = arg;
+    if (a->error != API_E_OK) http_reply_error(r, a->error, NULL);
+    else list_room(r, r->param, a->kind != ROOM_PUBLIC ? a->user.id : NULL);
+}
+
+/* The lobby is read by anyone at once; another room after the access
+ * check (room_access.h): a private one only by its members. */
+void route_message_list(struct request *r) {
+    const char *room = routes_room_or_400(r);
+    if (!room) return;
+    if (routes_room_is_lobby(room)) {
+        list_room(r, room, NULL);
+        return;
+    }
+    char hash[TOKEN_HASH_LEN + 1];
+    bool has_session = room_access_session_hash(r, hash);
+    if (room_access_check(r->srv, room, ROOM_ACCESS_READ, has_session ? hash : NULL, NULL,
+                          on_read_access, r) < 0)
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }

@@ -37,6 +37,7 @@
 #include "server.h"
 #include "sse_fanout.h"
 #include "store.h"
+#include "room_access.h"
 #include "stream_rooms.h"
 
 #define RETRY_HINT_MS 2000 /* reconnection delay the stream asks for */
@@ -52,6 +53,7 @@ struct stream_room_sub {
     bool live;           /* its replay is done, or it needs none */
     bool to_replay;      /* waits for its turn to replay */
     bool missed;         /* a live message came during its replay */
+    bool revocable;      /* a private room: the stream ends when its user leaves it */
 };
 
 /* One open multi-room stream. */
@@ -66,6 +68,7 @@ struct multi_stream {
     struct stream_room_sub *subs; /* nrooms of them */
     struct multi_stream *prev, *next;
     char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->stream_slots */
+    char user_id[CHAT_USER_ID_LEN + 1]; /* the reader's, "" when anonymous */
     struct stream_room pos[]; /* names and the position, nrooms of them */
 };
 
@@ -167,15 +170,45 @@ static void on_gap_checked(enum store_status st, const char *first, void *arg) {
     fetch_history(s);
 }
 
-/* Starts the replay of the next room waiting for one, if any: first asks
- * whether messages after its id are gone. */
+static void check_gap(struct multi_stream *s) {
+    int i = s->replaying;
+    s->fetching = true;
+    if (history_gap_check(s->r->srv->store, s->pos[i].name, s->pos[i].id, on_gap_checked, s) <
+        0) {
+        s->fetching = false;
+        multi_end(s, true);
+    }
+}
+
+/* The reader's membership of the private room about to replay, read again
+ * after the hub's starting point was known: a removal before that point is
+ * not among the live events, so it shows here. */
+static void on_rechecked(enum store_status st, const struct store_access *a, void *arg) {
+    struct multi_stream *s = arg;
+    s->fetching = false;
+    bool member = st == STORE_OK && member_rules_can_read(a->kind, a->actor);
+    if (s->ending || !member) {
+        if (!s->ending) log_info("req=%s msg=\"stream ended: membership revoked\"", s->r->id);
+        multi_end(s, st != STORE_OK && st != STORE_NOT_FOUND);
+        return;
+    }
+    check_gap(s);
+}
+
+/* Starts the replay of the next room waiting for one, if any: first (for
+ * a private room, after its membership) asks whether messages after its id
+ * are gone. */
 static void replay_next(struct multi_stream *s) {
     for (int i = 0; i < s->nrooms; i++) {
         if (!s->subs[i].to_replay) continue;
         s->subs[i].to_replay = false;
         s->replaying = i;
+        if (!s->subs[i].revocable) {
+            check_gap(s);
+            return;
+        }
         s->fetching = true;
-        if (history_gap_check(s->r->srv->store, s->pos[i].name, s->pos[i].id, on_gap_checked,
+        if (store_room_access(s->r->srv->store, s->pos[i].name, s->user_id, NULL, on_rechecked,
                               s) < 0) {
             s->fetching = false;
             multi_end(s, true);
@@ -215,7 +248,16 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
         multi_end(s, true);
         return;
     }
-    append_replayed(s, i, buf, msgs, n);
+    size_t kept = n;
+    for (size_t k = 0; s->subs[i].revocable && kept == n && k < n; k++)
+        if (member_rules_revokes(&msgs[k], s->user_id)) kept = k + 1;
+    append_replayed(s, i, buf, msgs, kept);
+    if (kept < n) { /* the reader left the room there: that event is the last */
+        stream_write(s, buf);
+        evbuffer_free(buf);
+        multi_end(s, false);
+        return;
+    }
     bool more = n == (size_t)s->r->srv->cfg.history_batch || s->subs[i].missed;
     bool sent = evbuffer_get_length(buf) > 0;
     if (sent) {
@@ -257,12 +299,10 @@ static void on_ready(void *arg) {
     struct multi_stream *s = sub->stream;
     int i = (int)(sub - s->subs);
     sub->ready = true;
-    if (!s->pos[i].id[0]) {
-        set_room_id(s, i, hub_ready_id(sub->sub)); /* it starts with what comes next */
-        sub->live = true;
-    } else {
-        sub->to_replay = true;
-    }
+    bool fresh = !s->pos[i].id[0];
+    if (fresh) set_room_id(s, i, hub_ready_id(sub->sub)); /* it starts with what comes next */
+    if (fresh && !sub->revocable) sub->live = true;
+    else sub->to_replay = true; /* a private room replays from there after its recheck */
     if (++s->nready == s->nrooms) write_position(s);
     if (sub->to_replay && s->replaying < 0) replay_next(s); /* last: it may end s */
 }
@@ -305,6 +345,8 @@ static void on_event(const struct hub_event *ev, void *arg) {
     /* straight to the socket: not into the hub's batch of single-room streams */
     if (fanout_send_one(s->r, (const char *)evbuffer_pullup(out, -1), evbuffer_get_length(out)) < 0)
         multi_end(s, true); /* out of memory: the client resumes from its position */
+    else if (sub->revocable && member_rules_revokes(ev->msg, s->user_id))
+        multi_end(s, false); /* it said why; a reconnection with that room is refused */
 }
 
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
@@ -402,6 +444,16 @@ static int read_rooms(struct request *r, struct stream_room rooms[STREAM_ROOMS_M
     return n;
 }
 
+/* Marks the private rooms of s, whose streams end at their reader's
+ * leaving; access names the checked rooms in order, the lobby left out. */
+static void set_revocation(struct multi_stream *s, const struct room_access_many *access) {
+    if (!access) return;
+    if (access->has_user) memcpy(s->user_id, access->user.id, sizeof(s->user_id));
+    for (int i = 0, k = 0; i < s->nrooms; i++)
+        if (!routes_room_is_lobby(s->pos[i].name))
+            s->subs[i].revocable = access->kinds[k++] != ROOM_PUBLIC && !access->admin;
+}
+
 /* 503 with Retry-After when the server takes no more streams. */
 static bool slot_or_503(struct request *r, const struct multi_streams *all) {
     if (!all || (routes_stream_count(r->srv->streams) + all->count + routes_ws_count(r->srv) <
@@ -413,8 +465,10 @@ static bool slot_or_503(struct request *r, const struct multi_streams *all) {
     return false;
 }
 
-/* Starts the stream of n rooms that exist. */
-static void multi_start(struct request *r, const struct stream_room *rooms, int n) {
+/* Starts the stream of n rooms that exist and that access lets the client
+ * read (NULL: the lobby only). */
+static void multi_start(struct request *r, const struct stream_room *rooms, int n,
+                        const struct room_access_many *access) {
     struct multi_streams *all = streams_of(r->srv);
     if (!slot_or_503(r, all)) return;
     char address[CLIENT_ADDR_MAX];
@@ -426,6 +480,7 @@ static void multi_start(struct request *r, const struct stream_room *rooms, int 
         return;
     }
     memcpy(s->address, address, sizeof(address));
+    set_revocation(s, access);
     http_add_header(r, "X-Accel-Buffering", "no");
     http_stream_start(r, 200, "text/event-stream; charset=utf-8");
     r->stream_arg = s;
@@ -445,17 +500,19 @@ struct rooms_check {
     struct request *r;
     int n;
     struct stream_room rooms[STREAM_ROOMS_MAX];
+    const char *checked[STREAM_ROOMS_MAX]; /* the names checked: all but the lobby */
 };
 
-static void on_rooms_checked(enum store_status st, void *arg) {
+static void on_rooms_checked(const struct room_access_many *a, void *arg) {
     struct rooms_check *c = arg;
-    if (st == STORE_OK) multi_start(c->r, c->rooms, c->n);
-    else http_reply_error(c->r, routes_room_error(st), NULL);
+    if (!a || a->error == API_E_OK) multi_start(c->r, c->rooms, c->n, a);
+    else http_reply_error(c->r, a->error, NULL);
     free(c);
 }
 
-/* Only rooms that exist get a stream and hub entries: names a client makes
- * up cost one Redis read (for all of them) and no state. */
+/* Only rooms that exist and that the client may read (room_access.h) get
+ * a stream and hub entries: names a client makes up cost one round trip
+ * (one command per room, sent together) and no state. */
 void route_multi_stream(struct request *r) {
     struct rooms_check *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -468,13 +525,15 @@ void route_multi_stream(struct request *r) {
         free(c);
         return;
     }
-    const char *names[STREAM_ROOMS_MAX];
-    size_t unknown = 0;
+    int unknown = 0;
     for (int i = 0; i < c->n; i++)
-        if (!routes_room_is_lobby(c->rooms[i].name)) names[unknown++] = c->rooms[i].name;
+        if (!routes_room_is_lobby(c->rooms[i].name)) c->checked[unknown++] = c->rooms[i].name;
+    char hash[TOKEN_HASH_LEN + 1];
+    bool has_session = unknown && room_access_session_hash(r, hash);
     if (!unknown) {
-        on_rooms_checked(STORE_OK, c);
-    } else if (store_rooms_exist(r->srv->store, names, unknown, on_rooms_checked, c) < 0) {
+        on_rooms_checked(NULL, c);
+    } else if (room_access_check_many(r, c->checked, unknown, has_session ? hash : NULL,
+                                      on_rooms_checked, c) < 0) {
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
         free(c);
     }

@@ -136,10 +136,7 @@ static void on_session(enum store_status st, const struct session_user *u, void 
         return;
     }
     op->who = *u;
-    char address[CLIENT_ADDR_MAX];
-    http_client_address(op->r, address);
-    struct rate_check checks[] = {{RATE_LOGIN_ADDRESS, address}, {RATE_LOGIN_EMAIL, op->who.email}};
-    if (ratelimit_check(&op->r->srv->limits, checks, 2, on_allowed, op) < 0)
+    if (routes_count_password_attempt(op->r, op->who.email, on_allowed, op) < 0)
         fail(op, API_E_INTERNAL);
 }
 

@@ -23,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "request_query.h"
+#include "room_access.h"
 #include "routes.h"
 #include "server.h"
 #include "sse_fanout.h"
@@ -44,6 +45,8 @@ struct sse {
     bool ending;              /* end once the history read returns */
     bool awaiting_drain;      /* a replay chunk is on its way out */
     struct routes_stream *owner; /* the server's open streams */
+    bool revocable;           /* a private room: it ends when its user leaves */
+    char user_id[CHAT_USER_ID_LEN + 1]; /* the reader's, "" when anonymous */
     char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->stream_slots */
     struct sse *prev, *next;  /* every open stream of this chatd */
 };
@@ -89,6 +92,16 @@ static void on_replay_drained(struct evhttp_connection *evcon, void *arg) {
     fetch_history(s);
 }
 
+/* How many of a replayed batch go out: all, or up to the event that ends
+ * the reader's membership of a private room. (A resumed replay may pass
+ * an old one, from before the reader came back: the stream ends there, and
+ * the client's reconnection from that event goes on.) */
+static size_t replay_kept(const struct sse *s, const struct message *msgs, size_t n) {
+    for (size_t i = 0; s->revocable && i < n; i++)
+        if (member_rules_revokes(&msgs[i], s->user_id)) return i + 1;
+    return n;
+}
+
 static void on_history(enum store_status st, const struct message *msgs, size_t n, void *arg) {
     struct sse *s = arg;
     int batch = s->r->srv->cfg.history_batch;
@@ -103,11 +116,19 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
         sse_end(s, true);
         return;
     }
-    for (size_t i = 0; i < n; i++)
+    size_t kept = replay_kept(s, msgs, n);
+    for (size_t i = 0; i < kept; i++)
         if (json_message_event_append(buf, &msgs[i]) < 0) /* as the live events: left out */
             log_warn("req=%s msg=\"message left out: not valid UTF-8\" id=%s", s->r->id,
                      msgs[i].id);
-    if (n) snprintf(s->cursor, sizeof(s->cursor), "%s", msgs[n - 1].id);
+    if (kept) snprintf(s->cursor, sizeof(s->cursor), "%s", msgs[kept - 1].id);
+    if (kept < n) { /* the reader left the room there: that event is the last */
+        fanout_flush(s->r->srv->fanout);
+        http_stream_send(s->r, buf, NULL, NULL);
+        evbuffer_free(buf);
+        sse_end(s, false);
+        return;
+    }
     bool more = n == (size_t)batch || s->missed;
     if (evbuffer_get_length(buf)) {
         fanout_flush(s->r->srv->fanout); /* after what was written before */
@@ -148,14 +169,45 @@ static void on_gap_checked(enum store_status st, const char *first, void *arg) {
     fetch_history(s);
 }
 
-static void on_ready(void *arg) {
-    struct sse *s = arg;
+static void go_live(struct sse *s) {
     if (!s->cursor[0]) {
         s->live = true; /* a new client starts with what comes next */
         return;
     }
     s->fetching = true; /* a resuming client first learns whether it misses messages */
     if (history_gap_check(s->r->srv->store, s->room, s->cursor, on_gap_checked, s) < 0) {
+        s->fetching = false;
+        sse_end(s, true);
+    }
+}
+
+/* The membership read again once the hub's starting point was known: a
+ * removal before that point is not among the live events, so it shows
+ * here; one after it reaches on_event (or the replay). */
+static void on_rechecked(enum store_status st, const struct store_access *a, void *arg) {
+    struct sse *s = arg;
+    s->fetching = false;
+    bool member = st == STORE_OK && member_rules_can_read(a->kind, a->actor);
+    if (s->ending || !member) {
+        if (!s->ending) log_info("req=%s msg=\"stream ended: membership revoked\"", s->r->id);
+        sse_end(s, st != STORE_OK && st != STORE_NOT_FOUND);
+        return;
+    }
+    go_live(s);
+}
+
+/* A private room's stream checks the membership again from the hub's
+ * starting point (which it takes as its cursor when it has none, so that
+ * what arrives meanwhile is replayed); another goes live at once. */
+static void on_ready(void *arg) {
+    struct sse *s = arg;
+    if (!s->revocable) {
+        go_live(s);
+        return;
+    }
+    if (!s->cursor[0]) snprintf(s->cursor, sizeof(s->cursor), "%s", hub_ready_id(s->sub));
+    s->fetching = true;
+    if (store_room_access(s->r->srv->store, s->room, s->user_id, NULL, on_rechecked, s) < 0) {
         s->fetching = false;
         sse_end(s, true);
     }
@@ -180,6 +232,10 @@ static void on_event(const struct hub_event *ev, void *arg) {
     size_t id_len = strnlen(ev->msg->id, sizeof(s->cursor) - 1);
     memcpy(s->cursor, ev->msg->id, id_len);
     s->cursor[id_len] = '\0';
+    if (s->revocable && member_rules_revokes(ev->msg, s->user_id)) {
+        log_info("req=%s msg=\"stream ended: membership revoked\"", s->r->id);
+        sse_end(s, false); /* the event that says why goes out first */
+    }
 }
 
 /* The message reached every stream: its frame goes out and is forgotten. */
@@ -253,11 +309,13 @@ static void stream_start(struct sse *s) {
     fanout_write(r->srv->fanout, r, hello, (size_t)n);
 }
 
-static void on_room_checked(enum store_status st, void *arg) {
+static void on_access(const struct room_access *a, void *arg) {
     struct sse *s = arg; /* not started yet: nothing else knows it */
     struct addr_slots *slots = s->r->srv->stream_slots; /* a reply frees the request */
-    if (st != STORE_OK) http_reply_error(s->r, routes_room_error(st), NULL);
+    if (a->error != API_E_OK) http_reply_error(s->r, a->error, NULL);
     else if (routes_stream_slot_or_503(s->r)) {
+        s->revocable = a->kind != ROOM_PUBLIC && !a->admin; /* an admin reads every room */
+        if (a->has_user) memcpy(s->user_id, a->user.id, sizeof(s->user_id));
         stream_start(s);
         return;
     }
@@ -265,8 +323,9 @@ static void on_room_checked(enum store_status st, void *arg) {
     free(s);
 }
 
-/* Only a room that exists gets a stream and a hub entry: a name a client
- * makes up costs one Redis read and no state. */
+/* Only a room that exists, and that the client may read (room_access.h),
+ * gets a stream and a hub entry: a name a client makes up costs one Redis
+ * read and no state. */
 void route_message_stream(struct request *r) {
     char cursor[CHAT_STREAM_ID_MAX + 1];
     const char *room = routes_room_or_400(r);
@@ -290,9 +349,12 @@ void route_message_stream(struct request *r) {
     s->room = room;
     memcpy(s->cursor, cursor, sizeof(cursor));
     s->owner = r->srv->streams;
+    char hash[TOKEN_HASH_LEN + 1];
+    bool has_session = !routes_room_is_lobby(room) && room_access_session_hash(r, hash);
     if (routes_room_is_lobby(room)) {
         stream_start(s);
-    } else if (store_rooms_exist(r->srv->store, &s->room, 1, on_room_checked, s) < 0) {
+    } else if (room_access_check(r->srv, room, ROOM_ACCESS_READ, has_session ? hash : NULL, NULL,
+                                 on_access, s) < 0) {
         addr_slots_release(r->srv->stream_slots, s->address);
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
         free(s);

@@ -139,12 +139,27 @@ static void on_address_remembered(enum store_status st, void *arg) {
 
 /* Remembers that this address logged in to the account (see
  * known_address_checked), then creates the session. */
-static void start_session(struct user_op *op) {
+static void remember_address(struct user_op *op) {
     struct server *srv = op->r->srv;
     if (!ratelimit_enabled(&srv->limits, RATE_LOGIN_EMAIL) ||
         store_login_remember(srv->store, op->user.email, op->address, srv->cfg.session_ttl,
                              on_address_remembered, op) < 0)
         create_session(op);
+}
+
+/* Whatever Redis says: a user missing from the index is found by e-mail. */
+static void on_id_indexed(enum store_status st, void *arg) {
+    (void)st;
+    remember_address(arg);
+}
+
+/* Every registration and login (again) records the user's id, by which
+ * the member routes find users (user-id:<id>, docs/STORAGE.md), then goes
+ * on to the session. */
+static void start_session(struct user_op *op) {
+    if (store_user_id_index(op->r->srv->store, op->user.id, op->user.email, on_id_indexed, op) <
+        0)
+        remember_address(op);
 }
 
 /* ---- POST /user/ ---- */
@@ -360,3 +375,5 @@ void route_user_me(struct request *r) {
     if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_me, r) < 0)
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }
+
+void routes_user_clear_cookies(struct request *r) { clear_session_cookies(r); }

@@ -16,6 +16,7 @@
 #include "http.h"
 #include "hub.h"
 #include "json.h"
+#include "member_rules.h"
 #include "metrics.h"
 #include "routes.h"
 #include "server.h"
@@ -38,6 +39,7 @@ struct waiter {
     struct event *timeout;
     struct waiter *prev, *next;
     char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->long_poll_slots */
+    char revoke_user[CHAT_USER_ID_LEN + 1]; /* a private room's reader, else "" */
 };
 
 /* The parked long-polls of one server (srv->long_polls). */
@@ -61,7 +63,11 @@ static void waiter_free(struct waiter *w) {
     free(w);
 }
 
+/* Answers msgs, up to the room event that ends the reader's membership of
+ * a private room if one is among them: nothing after it goes out. */
 static void answer(struct waiter *w, const struct message *msgs, size_t n) {
+    for (size_t i = 0; w->revoke_user[0] && i < n; i++)
+        if (member_rules_revokes(&msgs[i], w->revoke_user)) n = i + 1;
     struct evbuffer *out = evbuffer_new();
     if (out && json_message_array_append(out, msgs, n) == 0) http_reply_buffer(w->r, 200, out);
     else http_reply_error(w->r, API_E_INTERNAL, NULL);
@@ -162,21 +168,11 @@ static void wait_start(struct waiter *w) {
     evtimer_add(w->timeout, &tv);
 }
 
-static void on_room_checked(enum store_status st, void *arg) {
-    struct waiter *w = arg; /* not parked yet: nothing else knows it */
-    if (st != STORE_OK || w->srv->draining) { /* draining: the long-polls were answered */
-        http_reply_error(w->r, st != STORE_OK ? routes_room_error(st) : API_E_DRAINING, NULL);
-        addr_slots_release(w->srv->long_poll_slots, w->address);
-        free(w);
-        return;
-    }
-    wait_start(w);
-}
-
-/* Only a room that exists gets a waiter in the hub: a name a client makes
- * up costs one Redis read and no state. */
+/* The caller checked the room (it exists, and the client may read it:
+ * room_access.h), which costs one Redis read and no state for a name a
+ * client makes up; only then does a waiter join the hub. */
 void route_message_wait(struct request *r, const char *room, const char *after, int limit,
-                        int wait_s) {
+                        int wait_s, const char *revoke_user) {
     char address[CLIENT_ADDR_MAX];
     if (!routes_take_address_slot(r, r->srv->long_poll_slots, address)) return;
     struct waiter *w = calloc(1, sizeof(*w));
@@ -192,13 +188,14 @@ void route_message_wait(struct request *r, const char *room, const char *after, 
     w->limit = limit;
     w->wait_s = wait_s;
     snprintf(w->after, sizeof(w->after), "%s", after);
-    if (routes_room_is_lobby(room)) {
-        wait_start(w);
-    } else if (store_rooms_exist(r->srv->store, &w->room, 1, on_room_checked, w) < 0) {
+    if (revoke_user) snprintf(w->revoke_user, sizeof(w->revoke_user), "%s", revoke_user);
+    if (!routes_room_is_lobby(room) && r->srv->draining) { /* came after a Redis read */
         addr_slots_release(r->srv->long_poll_slots, w->address);
-        http_reply_error(r, API_E_UNAVAILABLE, NULL);
+        http_reply_error(r, API_E_DRAINING, NULL);
         free(w);
+        return;
     }
+    wait_start(w);
 }
 
 struct routes_wait *routes_wait_new(void) { return calloc(1, sizeof(struct routes_wait)); }

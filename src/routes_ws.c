@@ -21,10 +21,12 @@
 
 #include "addr_slots.h"
 #include "http.h"
+#include "jwt_verify.h"
 #include "log.h"
 #include "metrics.h"
 #include "origin.h"
 #include "ratelimit.h"
+#include "room_access.h"
 #include "routes.h"
 #include "routes_ws.h"
 #include "server.h"
@@ -98,11 +100,10 @@ static void on_end(void *arg, int code) {
 
 /* ---- send ---- */
 
-/* A send on its way: rate limit, room check, append. */
+/* A send on its way: session, rate limit, access check, append. */
 struct send_op {
     struct ws_client *c;
     struct ws_msg m; /* owns the text */
-    const char *room_ptr;
 };
 
 static void send_done(struct send_op *op, api_error e, int retry_after_s) {
@@ -148,14 +149,16 @@ static void append(struct send_op *op) {
         send_done(op, API_E_UNAVAILABLE, 0);
 }
 
-static void on_room_checked(enum store_status st, void *arg) {
+static void on_access(enum store_status st, const struct store_access *a, void *arg) {
     struct send_op *op = arg;
-    if (!op->c->conn) send_done(op, API_E_OK, 0);
-    else if (st == STORE_OK) append(op);
-    else send_done(op, routes_room_error(st), 0);
+    api_error e = op->c->conn ? room_access_send_error(op->c->srv, st, a, &op->c->user) : API_E_OK;
+    if (op->c->conn && e == API_E_OK) append(op);
+    else send_done(op, e, 0);
 }
 
-/* A message goes only to a room that exists: one the client follows does. */
+/* A message goes only to a room created with POST /room/ (or the lobby),
+ * from a member when it is private and from nobody it bans: the POST
+ * path's check, whether or not the client follows the room. */
 static void on_send_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
     struct send_op *op = arg;
     struct ws_client *c = op->c;
@@ -163,8 +166,8 @@ static void on_send_allowed(enum rate_verdict verdict, int retry_after_s, void *
     else if (verdict != RATE_ALLOWED)
         send_done(op, verdict == RATE_LIMITED ? API_E_RATE_LIMITED : API_E_UNAVAILABLE,
                   retry_after_s);
-    else if (routes_room_is_lobby(op->m.room) || ws_subs_follows(c, op->m.room)) append(op);
-    else if (store_rooms_exist(c->srv->store, &op->room_ptr, 1, on_room_checked, op) < 0)
+    else if (routes_room_is_lobby(op->m.room)) append(op);
+    else if (store_room_access(c->srv->store, op->m.room, c->user.id, NULL, on_access, op) < 0)
         send_done(op, API_E_UNAVAILABLE, 0);
 }
 
@@ -183,6 +186,10 @@ static void on_send_session(enum store_status st, const struct session_user *u, 
         return;
     }
     c->user = *u;
+    if (!jwt_rooms_allow(u, op->m.room)) { /* a token's rooms claim names the rooms it may use */
+        send_done(op, API_E_ROOM_NOT_ALLOWED, 0);
+        return;
+    }
     if (!ratelimit_enabled(&c->srv->limits, RATE_MESSAGES_USER)) {
         on_send_allowed(RATE_ALLOWED, 0, op);
         return;
@@ -202,7 +209,6 @@ static void start_send(struct ws_client *c, struct ws_msg *m) {
     }
     op->c = c;
     op->m = *m;
-    op->room_ptr = op->m.room;
     c->pending++;
     if (store_session_get(c->srv->store, c->session_hash, c->srv->cfg.session_ttl,
                           on_send_session, op) < 0)

@@ -165,6 +165,53 @@ int store_user_set_password(struct store *s, const char *email, const char *pwha
     return send_op(s, op, on_status_reply, STORE_ACK_DURABLE, key, 5, argv, NULL);
 }
 
+/* Deletes the record when it is still the user's with that id (a later
+ * registration of the address is another user). */
+static const char user_delete_script[] =
+    "if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
+    "return 1\n";
+
+/* The second step of store_user_delete: the user-id index, in its own slot. */
+struct user_delete_op {
+    struct store *s;
+    char id_key[STORE_KEY_MAX];
+    store_status_fn *cb;
+    void *arg;
+};
+
+static void on_user_id_deleted(redisReply *r, void *arg) {
+    struct user_delete_op *op = arg;
+    op->cb(status_of(r), op->arg);
+    free(op);
+}
+
+static void on_user_deleted(redisReply *r, void *arg) {
+    struct user_delete_op *op = arg;
+    enum store_status st = status_of(r);
+    const char *argv[] = {"DEL", op->id_key};
+    if (st == STORE_OK && store_command(op->s, STORE_ACK_DURABLE, op->id_key, on_user_id_deleted,
+                                        op, 2, argv, NULL) == 0)
+        return;
+    op->cb(st == STORE_OK ? STORE_UNAVAILABLE : st, op->arg);
+    free(op);
+}
+
+int store_user_delete(struct store *s, const char *email, const char *user_id,
+                      store_status_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX];
+    struct user_delete_op *op = calloc(1, sizeof(*op));
+    if (!op) return -1;
+    *op = (struct user_delete_op){.s = s, .cb = cb, .arg = arg};
+    const char *argv[] = {"EVAL", user_delete_script, "1", key, user_id};
+    if (store_key_user(key, sizeof(key), email) < 0 ||
+        store_key_user_id(op->id_key, sizeof(op->id_key), user_id) < 0 ||
+        store_command(s, STORE_ACK_DURABLE, key, on_user_deleted, op, 5, argv, NULL) < 0) {
+        free(op);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- rate limits ---- */
 
 /* A fixed window: the first hit starts the window (PX), each hit counts;
@@ -245,12 +292,11 @@ static const char append_once_script[] = STORE_TRIM_LUA
 
 static void on_rung(redisReply *r, void *arg) { (void)r, (void)arg; }
 
-/* Rings the room's doorbell (store_doorbell.h) after the append that the
- * caller has just queued: the same slot, so the same master connection
- * carries it behind the append (and its WAIT), and the send's
- * acknowledgement waits for no extra round trip. A lost ring costs the
- * readers latency only, never a message. */
-static void ring_doorbell(struct store *s, const char *room) {
+/* The same slot, so the same master connection carries the ring behind
+ * the append (and its WAIT), and the send's acknowledgement waits for no
+ * extra round trip. A lost ring costs the readers latency only, never a
+ * message. */
+void store_ring_doorbell(struct store *s, const char *room) {
     char channel[STORE_KEY_MAX];
     if (store_key_room_doorbell(channel, sizeof(channel), room) < 0) return;
     const char *argv[] = {"SPUBLISH", channel, ""};
@@ -261,7 +307,7 @@ static void ring_doorbell(struct store *s, const char *room) {
 static int send_append(struct store *s, struct store_op *op, const char *room, const char *key,
                        int argc, const char **argv, const size_t *lens) {
     if (send_op(s, op, on_appended, STORE_ACK_DURABLE, key, argc, argv, lens) < 0) return -1;
-    ring_doorbell(s, room);
+    store_ring_doorbell(s, room);
     return 0;
 }
 
@@ -328,6 +374,9 @@ static int entry_parse(const redisReply *e, struct message *m) {
         else if (field_is(k, "name", 4)) m->name = v->str;
         else if (field_is(k, "text", 4)) m->text = v->str, m->text_len = v->len;
         else if (field_is(k, "timestamp", 9)) m->timestamp = timestamp_of(v);
+        else if (field_is(k, "event", 5)) m->event = v->str;
+        else if (field_is(k, "target", 6)) m->target = v->str;
+        else if (field_is(k, "role", 4)) m->role = v->str;
     }
     return m->user_id && m->name && m->text ? 0 : -1;
 }

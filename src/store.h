@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "member_rules.h"
 #include "message.h"
 
 struct cluster;
@@ -134,6 +135,13 @@ int store_token_user_upsert(struct store *s, const struct store_user *u, const c
 int store_token_use_once(struct store *s, const char *token_id_hash, long long until_s,
                          store_status_fn *cb, void *arg);
 
+/* Workflow: deletes the user record of email if it still belongs to
+ * user_id (one script), then the user-id index (another slot); a failure
+ * between leaves an index entry naming a free address, which finds no
+ * user. Sessions are the caller's to end. */
+int store_user_delete(struct store *s, const char *email, const char *user_id,
+                      store_status_fn *cb, void *arg);
+
 /* Receives 0 when a rate-limit hit was within the limit, else the ms until
  * the window ends. */
 typedef void store_rate_fn(enum store_status st, long long retry_ms, void *arg);
@@ -214,6 +222,108 @@ typedef void store_count_fn(enum store_status st, long long count, void *arg);
 /* Adds delta to the count of rooms the user created and hands back the sum. */
 int store_user_rooms_add(struct store *s, const char *user_id, int delta, store_count_fn *cb,
                          void *arg);
+
+/* ---- members (store_members.c) ---- */
+
+/* A room's kind and two users' standings in it. */
+struct store_access {
+    enum room_kind kind;
+    enum member_role actor;  /* the asking user's (ROLE_NONE without one) */
+    enum member_role target; /* the user acted on (ROLE_NONE without one) */
+};
+typedef void store_access_fn(enum store_status st, const struct store_access *a, void *arg);
+/* Reads the room's kind and the standings of actor_id and target_id (each
+ * may be NULL) in one command on the room's slot: HMGET of its members.
+ * A room without a kind there is public when it is the lobby or in the
+ * room list (rooms created before members existed: a second command);
+ * else STORE_NOT_FOUND. */
+int store_room_access(struct store *s, const char *room, const char *actor_id,
+                      const char *target_id, store_access_fn *cb, void *arg);
+
+/* Receives the room's kind and the caller's role in it: STORE_OK when the
+ * call created it (the caller owns it), STORE_EXISTS when it existed. */
+typedef void store_created_fn(enum store_status st, enum room_kind kind, enum member_role role,
+                              void *arg);
+/* Gives the room its kind and owner unless it has a kind already (one
+ * script on the room's slot, durable). */
+int store_room_create(struct store *s, const char *room, enum room_kind kind,
+                      const char *owner_id, store_created_fn *cb, void *arg);
+
+/* Makes the direct room of users a and b, or finds it, and makes both its
+ * members again (one script on the room's slot, durable): STORE_OK when
+ * it was created, STORE_EXISTS when it was there. */
+int store_direct_create(struct store *s, const char *room, const char *a, const char *b,
+                        store_status_fn *cb, void *arg);
+
+/* One membership change, decided by member_rules_decide on the standings
+ * actor and target that store_room_access read. */
+struct store_member_change {
+    const char *room;
+    enum room_kind kind;
+    const char *actor_id, *actor_name;
+    enum member_role actor;
+    const char *target_id, *target_name; /* the actor's for a join or a leave */
+    enum member_role target;
+    enum member_role role;  /* the target's standing after it (ROLE_NONE: gone) */
+    const char *event;      /* the room event that records it */
+    bool needs_other_owner; /* refused unless another owner remains */
+    long long timestamp;    /* ms since the epoch */
+};
+enum store_change {
+    STORE_CHANGE_DONE,       /* applied and recorded (event id given) */
+    STORE_CHANGE_ALREADY,    /* the target stood so already: nothing done */
+    STORE_CHANGE_CONFLICT,   /* a standing changed since it was read: nothing done */
+    STORE_CHANGE_LAST_OWNER, /* it would leave no owner: nothing done */
+    STORE_CHANGE_NOT_A_MESSAGE, /* store_message_remove: the id is a room event */
+};
+typedef void store_change_fn(enum store_status st, enum store_change outcome,
+                             const char *event_id, void *arg);
+/* Applies c atomically in the room's slot if both standings are still
+ * those read, and appends its event to the room's stream (durable; then
+ * rings the room's doorbell). */
+int store_member_change(struct store *s, const struct store_member_change *c,
+                        store_change_fn *cb, void *arg);
+
+/* The text of the tombstone that takes a removed message's place. */
+#define STORE_TOMBSTONE_TEXT "removed by a moderator"
+
+/* A moderator's removal of one message, decided on the actor's standing
+ * that store_room_access read. */
+struct store_message_removal {
+    const char *room;
+    const char *message_id;
+    const char *actor_id, *actor_name;
+    enum member_role actor;
+    long long timestamp; /* ms since the epoch */
+};
+/* Deletes the message from the room's stream (XDEL: its text is gone from
+ * Redis) and appends a tombstone event ("message_removed", target: the
+ * message's id) in one script on the room's slot, if the actor's role is
+ * still the one read (durable; then rings the doorbell). STORE_NOT_FOUND
+ * when the stream holds no such entry (also when removed already). */
+int store_message_remove(struct store *s, const struct store_message_removal *m,
+                         store_change_fn *cb, void *arg);
+
+/* Receives n field/value pairs: fields[2i] and fields[2i + 1]. */
+typedef void store_pairs_fn(enum store_status st, const char *const *fields, size_t n,
+                            void *arg);
+/* The room's members hash: "kind" and its kind, then user id and role pairs. */
+int store_room_members(struct store *s, const char *room, store_pairs_fn *cb, void *arg);
+/* The user's rooms: room name and "<kind>:<role>" pairs. */
+int store_user_memberships(struct store *s, const char *user_id, store_pairs_fn *cb,
+                           void *arg);
+/* Records (or, for a role below ROLE_MEMBER, drops) room in the user's
+ * rooms, durable. */
+int store_user_membership_set(struct store *s, const char *user_id, const char *room,
+                              enum room_kind kind, enum member_role role, store_status_fn *cb,
+                              void *arg);
+/* Remembers the e-mail of a user id (user-id:<id>), durable. */
+int store_user_id_index(struct store *s, const char *user_id, const char *email,
+                        store_status_fn *cb, void *arg);
+/* Receives a string (NULL unless STORE_OK). */
+typedef void store_text_fn(enum store_status st, const char *text, void *arg);
+/* The e-mail of a user id (STORE_NOT_FOUND when unknown). */
+int store_user_email_of(struct store *s, const char *user_id, store_text_fn *cb, void *arg);
 
 /* ---- the announcements of ended sessions: a subscription, not a command ---- */
 

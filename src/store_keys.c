@@ -49,3 +49,15 @@ int store_key_login_known(char *out, size_t size, const char *email, const char 
 int store_key_token_used(char *out, size_t size, const char *token_id_hash) {
     return fit(snprintf(out, size, "jwt-used:%s", token_id_hash), size);
 }
+
+int store_key_room_members(char *out, size_t size, const char *room) {
+    return fit(snprintf(out, size, "room:{%s}:members", room), size);
+}
+
+int store_key_user_memberships(char *out, size_t size, const char *user_id) {
+    return fit(snprintf(out, size, "user-memberships:%s", user_id), size);
+}
+
+int store_key_user_id(char *out, size_t size, const char *user_id) {
+    return fit(snprintf(out, size, "user-id:%s", user_id), size);
+}

@@ -6,8 +6,11 @@
  *   room:{<room>}:messages       stream: userId, name, text, timestamp
  *   room:{<room>}:dedup:<userId>:<clientMsgId>   string: message id, EX 24 h
  *   room:{<room>}:retention      hash: maxMessages, maxAge (the room's own retention)
- *   room-names                   sorted set (all scores 0): the names of the rooms created
+ *   room:{<room>}:members        hash: kind ("public"/"private"), <userId> -> role
+ *   room-names                   sorted set (all scores 0): the names of the public rooms
  *   user-rooms:<userId>          string: how many rooms the user created
+ *   user-memberships:<userId>    hash: <room> -> "<kind>:<role>" (the user's rooms)
+ *   user-id:<userId>             string: the user's e-mail (finds a user by id)
  *   user-sessions:<userId>       sorted set: session hashes, scored by login time (ms)
  *   rate:<limit>:<subject>       string: hits in the current window, PX window
  *   login-known:<email>:<address> string "1": that address logged in, EX session ttl
@@ -38,6 +41,9 @@ int store_key_login_known(char *out, size_t size, const char *email, const char 
 /* jwt-used:<hex>: a token id (its hash) already exchanged. */
 int store_key_token_used(char *out, size_t size, const char *token_id_hash);
 int store_key_room_doorbell(char *out, size_t size, const char *room);
+int store_key_room_members(char *out, size_t size, const char *room);
+int store_key_user_memberships(char *out, size_t size, const char *user_id);
+int store_key_user_id(char *out, size_t size, const char *user_id);
 int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,
                          const char *client_msg_id);
 

@@ -80,6 +80,10 @@ struct store_trim store_trim_of(const struct store *s);
 #define STORE_TRIM_EVERY 16
 void store_trim_sometimes(struct store *s, const char *room, const char *ts);
 
+/* Rings the room's doorbell (store_doorbell.h) after an append to its
+ * stream that the caller has just queued. */
+void store_ring_doorbell(struct store *s, const char *room);
+
 /* The pv field of a user record as replied (nil, before any change: 0). */
 long long store_password_version_of(const redisReply *r);
 

@@ -426,12 +426,17 @@ static bool session_ended(const struct session_user *u) {
 
 /* A session of an older password version than its user's is over: a login
  * that verified the old password added it after the change had ended the
- * user's other sessions. */
+ * user's other sessions. So is one whose user is gone (a deleted account)
+ * or is another user now (the address registered again). */
 static void on_version_got(redisReply *r, void *arg) {
     struct session_read *op = arg;
     enum store_status st = status_of(r);
-    if (st == STORE_OK && (store_password_version_of(r) != op->user.password_version ||
-                           session_ended(&op->user)))
+    if (st == STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != 2)) st = STORE_ERROR;
+    if (st == STORE_OK &&
+        (r->element[0]->type != REDIS_REPLY_STRING ||
+         strcmp(r->element[0]->str, op->user.id) != 0 ||
+         store_password_version_of(r->element[1]) != op->user.password_version ||
+         session_ended(&op->user)))
         st = STORE_NOT_FOUND;
     session_read_done(op, st);
 }
@@ -450,8 +455,8 @@ static void on_session_got(redisReply *r, void *arg) {
         session_read_done(op, st);
         return;
     }
-    const char *argv[] = {"HGET", user, "pv"};
-    if (store_command(op->s, STORE_ACK_PLAIN, user, on_version_got, op, 3, argv, NULL) < 0)
+    const char *argv[] = {"HMGET", user, "id", "pv"};
+    if (store_command(op->s, STORE_ACK_PLAIN, user, on_version_got, op, 4, argv, NULL) < 0)
         session_read_done(op, STORE_UNAVAILABLE);
 }
 

@@ -168,3 +168,10 @@ bool validate_client_msg_id(const char *id, size_t len) {
 }
 
 bool validate_room_name(const char *name) { return chat_wire_room_valid(name); }
+
+bool validate_user_id(const char *id, size_t len) {
+    if (len != 32) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'))) return false;
+    return true;
+}

@@ -41,6 +41,10 @@ bool validate_stream_id(const char *id);
 /* A room name is 1 to 64 characters of [a-z0-9_-] (chat_wire_room_valid). */
 bool validate_room_name(const char *name);
 
+/* A user id is 32 lower-case hex digits (16 random bytes, made at
+ * registration). */
+bool validate_user_id(const char *id, size_t len);
+
 /* A client message id is 1 to 64 characters of [A-Za-z0-9._:-]
  * (chat_wire_client_msg_id_valid). */
 bool validate_client_msg_id(const char *id, size_t len);

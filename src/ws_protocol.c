@@ -126,8 +126,9 @@ int ws_protocol_subscribed_append(struct evbuffer *out, const char *room, const 
                                        "id", id[0] ? id : NULL));
 }
 
-int ws_protocol_unsubscribed_append(struct evbuffer *out, const char *room) {
-    return append_value(out, json_pack("{s:s, s:s}", "type", "unsubscribed", "room", room));
+int ws_protocol_unsubscribed_append(struct evbuffer *out, const char *room, const char *reason) {
+    return append_value(out, json_pack("{s:s, s:s, s:s?}", "type", "unsubscribed", "room", room,
+                                       "reason", reason));
 }
 
 /* Appends m's members after a prefix such as {"type":"message","room":"r",. */

@@ -57,7 +57,9 @@ void ws_msg_cleanup(struct ws_msg *m);
 int ws_protocol_ready_append(struct evbuffer *out, const struct session_user *u);
 /* id: where the subscription stands (its resume position), "" for none. */
 int ws_protocol_subscribed_append(struct evbuffer *out, const char *room, const char *id);
-int ws_protocol_unsubscribed_append(struct evbuffer *out, const char *room);
+/* reason: NULL when the client asked, "revoked" when its user was taken
+ * out of the private room (left, removed, banned). */
+int ws_protocol_unsubscribed_append(struct evbuffer *out, const char *room, const char *reason);
 /* A message event: the message's members with "type" and "room" first. */
 int ws_protocol_message_append(struct evbuffer *out, const char *room, const struct message *m);
 /* The gap signal (history_gap.h): first is the oldest id kept, "" for none. */

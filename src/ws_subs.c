@@ -12,6 +12,15 @@
  * (ws_framer) and goes out with the hub's fan-out batch; a client whose
  * queue holds more than --stream-buffer bytes is closed with 1013 and
  * resumes from its last ids.
+ *
+ * A room other than the lobby is followed under the access rule of every
+ * path (room_access.h): a private one by its members only (everyone else
+ * gets not_found, as for a room never created). A member's subscription
+ * to a private room ends at the room event that takes the member out
+ * (left, removed, banned), live or replayed, once that event is sent; the
+ * membership is read again once the hub's starting point is known, so a
+ * removal before it ends the subscription too. The client is told
+ * ("unsubscribed" with the reason "revoked") and keeps its other rooms.
  */
 #include <event2/buffer.h>
 #include <stdio.h>
@@ -21,6 +30,8 @@
 #include "history_gap.h"
 #include "hub.h"
 #include "log.h"
+#include "member_rules.h"
+#include "room_access.h"
 #include "routes.h"
 #include "routes_ws.h"
 #include "server.h"
@@ -41,13 +52,15 @@ struct ws_sub {
     bool missed;                         /* a live message came during its replay */
     bool fetching;                       /* a store read of its own is in flight */
     bool dropped;                        /* unsubscribed while fetching: freed on return */
+    bool resumes;                        /* it came with an "after" */
+    bool revocable;                      /* a private room: it ends when its user leaves */
+    char user_id[CHAT_USER_ID_LEN + 1];  /* that user, when revocable */
     struct ws_sub *next;
 };
 
-/* A subscribe waiting for its room's existence check. */
+/* A subscribe waiting for its room's access check. */
 struct subscribe_op {
     struct ws_client *c;
-    const char *room_ptr; /* room, for store_rooms_exist */
     char room[CHAT_ROOM_MAX + 1];
     char after[CHAT_STREAM_ID_MAX + 1];
 };
@@ -58,6 +71,14 @@ static void set_cursor(struct ws_sub *s, const char *id) {
 
 static void replay_next(struct ws_client *c);
 static void drop(struct ws_client *c, struct ws_sub *s);
+static void end_sub(struct ws_client *c, struct ws_sub *s, const char *reason);
+
+/* s's user was taken out of its private room: the subscription ends
+ * there, the connection and its other rooms go on. */
+static void revoke(struct ws_sub *s) {
+    log_info("req=%s msg=\"websocket subscription revoked\" room=%s", s->c->id, s->room);
+    end_sub(s->c, s, "revoked");
+}
 
 /* A store read of s returned: false when the callback goes on; true when s
  * was dropped meanwhile (it is freed here, and the client's hold too). */
@@ -118,6 +139,12 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
     struct ws_sub *s = arg;
     struct ws_client *c = read_returned(s, st);
     if (!c) return;
+    size_t kept = s->revocable ? member_rules_kept(msgs, n, s->user_id) : n;
+    if (kept < n) { /* the user left the room there: that event is the last */
+        send_replayed(s, msgs, kept);
+        if (c->conn) revoke(s);
+        return;
+    }
     bool more = n == (size_t)c->srv->cfg.history_batch || s->missed;
     if (more && n > 0) { /* the next batch once this one is out */
         c->awaiting_drain = true;
@@ -175,21 +202,50 @@ static void replay_next(struct ws_client *c) {
     }
 }
 
-static void on_ready(void *arg) {
-    struct ws_sub *s = arg;
-    struct ws_client *c = s->c;
-    bool resumes = s->cursor[0] != '\0';
-    if (!resumes) set_cursor(s, hub_ready_id(s->sub));
-    struct evbuffer *out = c->owner->scratch;
-    evbuffer_drain(out, evbuffer_get_length(out));
-    if (ws_protocol_subscribed_append(out, s->room, s->cursor) == 0) ws_client_send(c, out);
-    if (!c->conn) return;
-    if (!resumes) {
+/* The subscription's start is known (and, for a private room, the
+ * membership still holds): a resuming one, or one that missed a live
+ * message meanwhile, replays from its cursor; a new one is live at once. */
+static void go_on(struct ws_sub *s) {
+    if (!s->resumes && !s->missed) {
         s->live = true; /* a new subscription starts with what comes next */
         return;
     }
     s->to_replay = true;
-    replay_next(c);
+    replay_next(s->c);
+}
+
+/* The membership read again once the hub's starting point was known: a
+ * removal before that point is not among the live events, so it shows
+ * here; one after it reaches on_event (or the replay). */
+static void on_rechecked(enum store_status st, const struct store_access *a, void *arg) {
+    struct ws_sub *s = arg;
+    if (sub_returned(s)) return;
+    if (st != STORE_OK && st != STORE_NOT_FOUND) cut(s->c, "membership unreadable");
+    else if (st == STORE_NOT_FOUND || !member_rules_can_read(a->kind, a->actor)) revoke(s);
+    else go_on(s);
+}
+
+static void recheck(struct ws_sub *s) {
+    struct ws_client *c = s->c;
+    s->fetching = true;
+    c->pending++;
+    if (store_room_access(c->srv->store, s->room, s->user_id, NULL, on_rechecked, s) < 0) {
+        s->fetching = false;
+        c->pending--;
+        cut(c, "membership unreadable");
+    }
+}
+
+static void on_ready(void *arg) {
+    struct ws_sub *s = arg;
+    struct ws_client *c = s->c;
+    if (!s->resumes) set_cursor(s, hub_ready_id(s->sub));
+    struct evbuffer *out = c->owner->scratch;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    if (ws_protocol_subscribed_append(out, s->room, s->cursor) == 0) ws_client_send(c, out);
+    if (!c->conn) return;
+    if (s->revocable) recheck(s); /* live messages meanwhile are replayed after it */
+    else go_on(s);
 }
 
 /* The live message m of room as one frame, made once for every client. */
@@ -228,12 +284,18 @@ static void on_event(const struct hub_event *ev, void *arg) {
     }
     size_t len;
     const char *frame = live_frame(c->owner, s->room, ev->msg, &len);
-    if (!frame) return; /* cannot be encoded: left out, as in the replay */
-    ws_conn_add_frame(c->conn, frame, len);
-    set_cursor(s, ev->msg->id);
+    if (frame) { /* else it cannot be encoded: left out, as in the replay */
+        ws_conn_add_frame(c->conn, frame, len);
+        set_cursor(s, ev->msg->id);
+    }
+    if (s->revocable && member_rules_revokes(ev->msg, s->user_id))
+        revoke(s); /* the event that says why goes out first */
 }
 
-static void start_sub(struct ws_client *c, const char *room, const char *after) {
+/* revoker: the user whose removal from the private room ends it, or NULL
+ * (a public room, or a site administrator, who reads every room). */
+static void start_sub(struct ws_client *c, const char *room, const char *after,
+                      const char *revoker) {
     struct ws_sub *s = calloc(1, sizeof(*s));
     if (!s) {
         ws_client_error(c, API_E_INTERNAL, NULL, NULL, room, 0);
@@ -242,6 +304,9 @@ static void start_sub(struct ws_client *c, const char *room, const char *after) 
     s->c = c;
     snprintf(s->room, sizeof(s->room), "%s", room);
     set_cursor(s, after);
+    s->resumes = after[0] != '\0';
+    s->revocable = revoker != NULL;
+    if (revoker) snprintf(s->user_id, sizeof(s->user_id), "%s", revoker);
     s->next = c->subs;
     c->subs = s;
     c->nsubs++;
@@ -252,15 +317,17 @@ static void start_sub(struct ws_client *c, const char *room, const char *after) 
     }
 }
 
-static void on_room_checked(enum store_status st, void *arg) {
+static void on_access(const struct room_access *a, void *arg) {
     struct subscribe_op *op = arg;
     struct ws_client *c = op->c;
     if (!ws_client_release(c) && c->conn) {
-        if (st != STORE_OK) ws_client_error(c, routes_room_error(st), NULL, NULL, op->room, 0);
+        if (a->error != API_E_OK) ws_client_error(c, a->error, NULL, NULL, op->room, 0);
         else if (ws_subs_follows(c, op->room))
             ws_client_error(c, API_E_BAD_REQUEST, "This room is subscribed already.", NULL,
                             op->room, 0);
-        else start_sub(c, op->room, op->after);
+        else
+            start_sub(c, op->room, op->after,
+                      a->kind != ROOM_PUBLIC && !a->admin ? a->user.id : NULL);
     }
     free(op);
 }
@@ -277,7 +344,7 @@ void ws_subs_subscribe(struct ws_client *c, const struct ws_msg *m) {
         return;
     }
     if (routes_room_is_lobby(m->room)) {
-        start_sub(c, m->room, m->after);
+        start_sub(c, m->room, m->after, NULL);
         return;
     }
     struct subscribe_op *op = calloc(1, sizeof(*op));
@@ -288,9 +355,9 @@ void ws_subs_subscribe(struct ws_client *c, const struct ws_msg *m) {
     op->c = c;
     memcpy(op->room, m->room, sizeof(op->room));
     memcpy(op->after, m->after, sizeof(op->after));
-    op->room_ptr = op->room;
     c->pending++;
-    if (store_rooms_exist(c->srv->store, &op->room_ptr, 1, on_room_checked, op) < 0) {
+    if (room_access_check(c->srv, op->room, ROOM_ACCESS_READ, c->session_hash, NULL, on_access,
+                          op) < 0) {
         c->pending--;
         free(op);
         ws_client_error(c, API_E_UNAVAILABLE, NULL, NULL, m->room, 0);
@@ -318,6 +385,18 @@ static void drop(struct ws_client *c, struct ws_sub *s) {
     free(s);
 }
 
+/* Ends s and tells the client (reason: NULL when it asked). */
+static void end_sub(struct ws_client *c, struct ws_sub *s, const char *reason) {
+    char room[CHAT_ROOM_MAX + 1];
+    snprintf(room, sizeof(room), "%s", s->room); /* drop may free s */
+    bool was_replaying = c->replaying == s;
+    drop(c, s);
+    struct evbuffer *out = c->owner->scratch;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    if (ws_protocol_unsubscribed_append(out, room, reason) == 0) ws_client_send(c, out);
+    if (was_replaying && !c->replaying) replay_next(c);
+}
+
 void ws_subs_unsubscribe(struct ws_client *c, const char *room) {
     struct ws_sub *s = c->subs;
     while (s && strcmp(s->room, room) != 0) s = s->next;
@@ -325,12 +404,7 @@ void ws_subs_unsubscribe(struct ws_client *c, const char *room) {
         ws_client_error(c, API_E_NOT_FOUND, "This room is not subscribed.", NULL, room, 0);
         return;
     }
-    bool was_replaying = c->replaying == s;
-    drop(c, s);
-    struct evbuffer *out = c->owner->scratch;
-    evbuffer_drain(out, evbuffer_get_length(out));
-    if (ws_protocol_unsubscribed_append(out, room) == 0) ws_client_send(c, out);
-    if (was_replaying && !c->replaying) replay_next(c);
+    end_sub(c, s, NULL);
 }
 
 bool ws_subs_follows(const struct ws_client *c, const char *room) {

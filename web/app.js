@@ -19,6 +19,15 @@
  * whose first WebSocket closes before it is ready (no WebSocket through
  * some proxy, no session) uses the EventSource from then on.
  *
+ * Rooms are public, private (marked with a badge) or direct (a conversation
+ * of two, "@ name"), with the caller's role in each (GET /room/). The room's
+ * header invites (owners and moderators) and leaves; a message's menu starts
+ * the direct conversation with its author and, for owners and moderators,
+ * removes the message or removes or bans its author. The page shows the
+ * outcome from the room events; one about this user refreshes the list, and
+ * so does the window getting the focus back (an invitation names the user
+ * in a room whose stream they do not follow yet).
+ *
  * Text from the server is only ever set with textContent, never as HTML.
  */
 'use strict';
@@ -44,6 +53,21 @@
     too_many_streams: 'The server is busy. Retrying…',
     cross_origin: 'The server refused a request from another site.',
     offline: 'You are offline: the server cannot be reached.',
+    not_found: 'There is no such room, or you are not one of its members.',
+    forbidden: 'Only the room\u2019s owners and moderators may do that.',
+    banned: 'You are banned from this room.',
+    last_owner: 'You are the last owner of this room: make another member owner before you leave.',
+    user_banned: 'That user is banned from this room: lift the ban first.',
+    unknown_user: 'Nobody is registered with that e-mail address.',
+    self_action: 'You cannot do that to yourself.',
+    membership_changed: 'The room\u2019s members changed just now. Please try again.',
+    not_member: 'That user is not a member of this room.',
+    not_a_message: 'Only messages can be removed.',
+    room_taken: 'That room name is taken. Please choose another.',
+    invalid_kind: 'A room is public or private.',
+    invalid_user_id: 'That user is unknown.',
+    too_many_rooms: 'You have created as many rooms as you may.',
+    rate_limited: 'Too many requests: please wait a moment.',
   };
 
   const $ = (id) => document.getElementById(id);
@@ -57,7 +81,9 @@
     roomName: $('room-name'), roomError: $('room-error'), roomTitle: $('room-title'),
     scroller: $('scroller'), older: $('older'), historyState: $('history-state'),
     messages: $('messages'), sendForm: $('send-form'), text: $('text'), send: $('send'),
-    sendError: $('send-error'),
+    sendError: $('send-error'), roomKind: $('room-kind'), inviteForm: $('invite-form'),
+    inviteEmail: $('invite-email'), leaveRoom: $('leave-room'), roomNote: $('room-note'),
+    roomActionError: $('room-action-error'),
   };
 
   const state = {
@@ -66,6 +92,8 @@
     rooms: [],           // names shown in the room list
     roomsNext: null,     // the last name of the list's last full page: more may follow
     unread: new Set(),   // rooms with new messages since they were last open
+    roomInfo: new Map(), // room → {kind: 'public' | 'private' | 'direct', role: '' or the caller's}
+    dmNames: loadDmNames(), // direct room → the other user's name, as last seen
   };
 
   // The open room: replaced as a whole when the room changes, so that late
@@ -279,6 +307,8 @@
   async function loadRoomPage(after) {
     const { data, res } = await api('GET', '/room/' + (after ? '?after=' + encodeURIComponent(after) : ''));
     const names = data.map((r) => r.name);
+    if (!after) state.roomInfo = new Map();
+    data.forEach((r) => state.roomInfo.set(r.name, { kind: r.kind || 'public', role: r.role || '' }));
     if (!after) state.rooms = names;
     else names.forEach((n) => { if (!state.rooms.includes(n)) state.rooms.push(n); });
     state.roomsNext = res.headers.get('X-Next-After');
@@ -317,7 +347,7 @@
       const li = document.createElement('li');
       const button = document.createElement('button');
       button.type = 'button';
-      button.textContent = '# ' + name;
+      roomLabel(button, name);
       button.dataset.room = name;
       if (current && current.room === name) button.setAttribute('aria-current', 'true');
       if (state.unread.has(name)) button.classList.add('unread');
@@ -325,6 +355,7 @@
       li.append(button);
       return li;
     }));
+    renderRoomHeader();
     if (state.roomsNext) {
       const li = document.createElement('li');
       const more = document.createElement('button');
@@ -346,15 +377,236 @@
       return;
     }
     try {
-      await api('POST', '/room/', { name });
+      const kind = el.roomKind.value === 'private' ? 'private' : 'public';
+      const { data } = await api('POST', '/room/', { name, kind });
+      state.roomInfo.set(name, { kind: data.kind || kind, role: data.role || '' });
       showError(el.roomError, '');
       el.roomName.value = '';
+      el.roomKind.value = 'public';
       if (!state.rooms.includes(name)) state.rooms.push(name);
       location.hash = name;
       loadRooms();
     } catch (e) {
       showError(el.roomError, e.message);
     }
+  }
+
+  // ---- members, direct conversations, moderation ----
+
+  // The other user's name of each direct room, as last seen in it (GET /room/
+  // lists a direct room by its name only), kept in this browser.
+  function loadDmNames() {
+    try {
+      const names = JSON.parse(localStorage.getItem('clusterchat-dm-names') || '{}');
+      return names && typeof names === 'object' ? names : {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function learnDmName(room, m) {
+    const info = state.roomInfo.get(room);
+    if (!info || info.kind !== 'direct' || !state.me || m.event || m.userId === state.me.id) return;
+    if (typeof m.name === 'string' && rememberDmName(room, m.name)) renderRooms();
+  }
+
+  function rememberDmName(room, name) {
+    if (state.dmNames[room] === name) return false;
+    state.dmNames[room] = name;
+    try { localStorage.setItem('clusterchat-dm-names', JSON.stringify(state.dmNames)); } catch (e) { /* full */ }
+    return true;
+  }
+
+  const roomKindOf = (room) => (state.roomInfo.get(room) || { kind: 'public' }).kind;
+  const roomRoleOf = (room) => (state.roomInfo.get(room) || { role: '' }).role;
+  const memberPath = (room) => '/room/' + encodeURIComponent(room) + '/member';
+
+  // Whether the caller may invite, remove messages and remove or ban members.
+  function canModerate(room) {
+    const role = roomRoleOf(room);
+    return roomKindOf(room) !== 'direct' && (role === 'owner' || role === 'moderator');
+  }
+
+  // "# name", "# name private" (a badge) for a private room, "@ other user"
+  // for a direct one.
+  function roomLabel(node, room) {
+    const kind = roomKindOf(room);
+    node.dataset.kind = kind;
+    if (kind === 'direct') {
+      node.textContent = '@ ' + (state.dmNames[room] || 'direct conversation');
+      return;
+    }
+    node.textContent = '# ' + room;
+    if (kind === 'private') {
+      const mark = document.createElement('span');
+      mark.className = 'mark';
+      mark.textContent = 'private';
+      node.append(' ', mark);
+    }
+  }
+
+  // The open room's title and what the caller may do there.
+  function renderRoomHeader() {
+    if (!current) return;
+    const room = current.room;
+    roomLabel(el.roomTitle, room);
+    el.inviteForm.hidden = !canModerate(room);
+    el.leaveRoom.hidden = !roomRoleOf(room);
+    el.messages.classList.toggle('moderating', canModerate(room));
+  }
+
+  function showNote(text) {
+    el.roomNote.textContent = text || '';
+    el.roomNote.hidden = !text;
+  }
+
+  // Runs one action of the open room's header or of a message's menu: its
+  // note when it worked, the server's error in words when not.
+  async function roomAction(action) {
+    closeMenus();
+    showNote('');
+    showError(el.roomActionError, '');
+    try {
+      showNote(await action());
+    } catch (e) {
+      showError(el.roomActionError, e.message);
+    }
+  }
+
+  // An invited user is a member at once: the room is in their list when
+  // their page next asks for it (on focus, or when a room event names them).
+  function invite(event) {
+    event.preventDefault();
+    const room = current && current.room;
+    const email = el.inviteEmail.value.trim();
+    if (!room) return;
+    if (!email) {
+      showError(el.roomActionError, WORDS.invalid_email);
+      el.inviteEmail.focus();
+      return;
+    }
+    roomAction(async () => {
+      await api('POST', memberPath(room), { email });
+      el.inviteEmail.value = '';
+      return email + ' is now a member of this room.';
+    });
+  }
+
+  function leaveRoom() {
+    const room = current && current.room;
+    if (!room) return;
+    roomAction(async () => {
+      await api('DELETE', memberPath(room));
+      state.rooms = state.rooms.filter((name) => name !== room);
+      state.roomInfo.delete(room);
+      location.hash = 'lobby';
+      loadRooms();
+      return 'You left #' + room + '.';
+    });
+  }
+
+  // The room list again, soon (several reasons at once make one request).
+  let refreshTimer = 0;
+  function refreshRoomsSoon() {
+    if (!state.me) return;
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => { if (state.me) loadRooms(); }, 100);
+  }
+
+  // A room event about the caller (a role given or taken, removed, banned):
+  // the list and the caller's roles change with it.
+  function noticeEvent(m) {
+    if (!state.me || !m || typeof m.event !== 'string') return;
+    if (m.target === state.me.id || ((m.event === 'joined' || m.event === 'left') && m.userId === state.me.id)) {
+      refreshRoomsSoon();
+    }
+  }
+
+  // ---- a message's menu ----
+
+  function addMenuButton(li, m, view) {
+    if (typeof m.userId !== 'string' || !m.userId) return;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'menu-button';
+    button.textContent = '⋯';
+    button.setAttribute('aria-label', 'Actions for the message of ' + String(m.name));
+    button.setAttribute('aria-expanded', 'false');
+    button.addEventListener('click', () => toggleMenu(li, m, view, button));
+    (li.querySelector('.meta') || li).append(button);
+  }
+
+  function closeMenus() {
+    el.messages.querySelectorAll('.message-menu').forEach((menu) => menu.remove());
+    el.messages.querySelectorAll('.menu-button[aria-expanded="true"]')
+      .forEach((button) => button.setAttribute('aria-expanded', 'false'));
+  }
+
+  // Items: write to the author; for moderators, remove the message, and
+  // remove or ban its author.
+  function menuItems(m, view) {
+    const name = String(m.name);
+    const own = state.me && m.userId === state.me.id;
+    const items = [];
+    if (!own) items.push(['Message ' + name, 'dm', () => startDm(m)]);
+    if (canModerate(view.room)) {
+      items.push(['Remove message', 'remove-message', () => removeMessage(view.room, m)]);
+      if (!own) {
+        items.push(['Remove ' + name + ' from the room', 'remove-member', () => removeMember(view.room, m)]);
+        items.push(['Ban ' + name, 'ban', () => banMember(view.room, m)]);
+      }
+    }
+    return items;
+  }
+
+  function toggleMenu(li, m, view, button) {
+    const open = li.querySelector('.message-menu');
+    closeMenus();
+    if (open || view !== current) return;
+    const items = menuItems(m, view);
+    if (!items.length) return;
+    const menu = document.createElement('div');
+    menu.className = 'message-menu';
+    menu.setAttribute('role', 'group');
+    menu.setAttribute('aria-label', 'Actions for the message of ' + String(m.name));
+    for (const [label, action, run] of items) {
+      const item = document.createElement('button');
+      item.type = 'button';
+      item.dataset.action = action;
+      item.textContent = label;
+      item.addEventListener('click', () => roomAction(run));
+      menu.append(item);
+    }
+    li.append(menu);
+    button.setAttribute('aria-expanded', 'true');
+    menu.firstElementChild.focus();
+  }
+
+  // The direct conversation with the message's author (found or created).
+  async function startDm(m) {
+    const { data } = await api('POST', '/dm/', { userId: m.userId });
+    rememberDmName(data.name, String(m.name));
+    state.roomInfo.set(data.name, { kind: 'direct', role: 'member' });
+    if (!state.rooms.includes(data.name)) state.rooms.push(data.name);
+    location.hash = data.name;
+    loadRooms();
+    return '';
+  }
+
+  // The page updates from the room event each of these records.
+  async function removeMessage(room, m) {
+    await api('DELETE', roomPath(room) + '?id=' + encodeURIComponent(m.id));
+    return 'The message was removed.';
+  }
+
+  async function removeMember(room, m) {
+    await api('DELETE', memberPath(room) + '?userId=' + encodeURIComponent(m.userId));
+    return String(m.name) + ' was removed from the room.';
+  }
+
+  async function banMember(room, m) {
+    await api('PUT', memberPath(room), { userId: m.userId, role: 'banned' });
+    return String(m.name) + ' is banned from the room.';
   }
 
   // ---- the open room: history, stream, rendering ----
@@ -379,13 +631,14 @@
     };
     current = view;
     state.unread.delete(room);
-    el.roomTitle.textContent = '# ' + room;
     document.title = '#' + room + ' — clusterchat';
+    showNote('');
+    showError(el.roomActionError, '');
     el.messages.replaceChildren();
     el.older.hidden = true;
     showError(el.sendError, '');
     setHistoryState('Loading…');
-    renderRooms();
+    renderRooms(); // and the room's header
     loadNewest(view);
   }
 
@@ -458,7 +711,33 @@
     el.scroller.scrollTop = el.scroller.scrollHeight;
   }
 
+  // A room event (docs/API.md, "Room events") in words: name is who acted,
+  // text the display name of the user it is about.
+  function eventWords(m) {
+    const actor = String(m.name), target = String(m.text);
+    switch (m.event) {
+      case 'joined': return actor + ' joined the room.';
+      case 'left': return actor + ' left the room.';
+      case 'invited': return actor + ' added ' + target + ' to the room.';
+      case 'removed': return actor + ' removed ' + target + ' from the room.';
+      case 'banned': return actor + ' banned ' + target + ' from the room.';
+      case 'unbanned': return actor + ' lifted the ban on ' + target + '.';
+      case 'role': return actor + ' made ' + target + ' ' + (m.role ? 'a ' + m.role : 'no member') + '.';
+      case 'message_removed': return 'A message was removed by a moderator.';
+      default: return actor + ': ' + target;
+    }
+  }
+
+  function renderEvent(m) {
+    const li = document.createElement('li');
+    li.className = 'event';
+    li.dataset.id = m.id;
+    li.textContent = eventWords(m);
+    return li;
+  }
+
   function renderMessage(m) {
+    if (typeof m.event === 'string') return renderEvent(m);
     const li = document.createElement('li');
     li.className = 'message';
     li.dataset.id = m.id;
@@ -501,9 +780,23 @@
       if (!view.oldest || compareIds(m.id, view.oldest) < 0) view.oldest = m.id;
       let before = el.messages.lastElementChild;
       while (before && compareIds(before.dataset.id, m.id) > 0) before = before.previousElementSibling;
-      el.messages.insertBefore(renderMessage(m), before ? before.nextElementSibling : el.messages.firstElementChild);
+      const node = renderMessage(m);
+      if (node.classList.contains('message')) addMenuButton(node, m, view);
+      el.messages.insertBefore(node, before ? before.nextElementSibling : el.messages.firstElementChild);
+      learnDmName(view.room, m);
+      if (m.event === 'message_removed') forgetMessage(view, m.target);
     }
     if (empty && view.ids.size && !view.more && view.cursor !== null) showHistoryControls(view); // no longer "No messages"
+  }
+
+  // A moderator removed message id: its text goes from the page too (the
+  // event in its place says so); a later page or replay no longer has it.
+  function forgetMessage(view, id) {
+    if (typeof id !== 'string') return;
+    for (const li of el.messages.querySelectorAll('li.message')) {
+      if (li.dataset.id === id) li.remove();
+    }
+    view.ids.add(id);
   }
 
   // The server no longer keeps the messages of the open room just before
@@ -559,6 +852,7 @@
     // In every tab: a message of a room arrived, from our stream or the leader's.
     function deliver(room, m, position) {
       for (const [r, id] of parsePosition(position)) positions.set(r, id);
+      noticeEvent(m);
       if (current && room === current.room) {
         const stick = nearBottom();
         if (current.cursor === null || compareIds(m.id, current.cursor) > 0) current.cursor = m.id;
@@ -848,6 +1142,11 @@
   el.authSwitch.addEventListener('click', () => setAuthMode(!state.registering));
   el.logout.addEventListener('click', logout);
   el.roomForm.addEventListener('submit', createRoom);
+  el.inviteForm.addEventListener('submit', invite);
+  el.leaveRoom.addEventListener('click', leaveRoom);
+  el.messages.addEventListener('keydown', (event) => { if (event.key === 'Escape') closeMenus(); });
+  window.addEventListener('focus', refreshRoomsSoon);
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshRoomsSoon(); });
   el.sendForm.addEventListener('submit', submitMessage);
   el.text.addEventListener('keydown', onComposerKey);
   el.text.addEventListener('input', () => showError(el.sendError, ''));

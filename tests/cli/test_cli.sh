@@ -24,7 +24,7 @@ name="Cli Tester $$"
 password="secret-$$-$RANDOM"
 text="hello from the cli test $$ $now, ünïcode"
 
-echo "1..25"
+echo "1..33"
 n=0
 failed=0
 out=''
@@ -134,6 +134,29 @@ check "tail --count 0 exits 2" eval '((status == 2)) && has "$err" "--count"'
 
 CHAT_PASSWORD="wrong-$password" run --server "$server" login "$email"
 check "login with a wrong password exits 1" eval '((status == 1)) && has "$err" "chat: "'
+
+# Rooms and members: a private room, a second user added to it, a direct
+# conversation, and the refusals.
+room="cli-$$-$RANDOM"
+run room create "$room" --private
+check "room create --private exits 0" eval '((status == 0)) && has "$out" "private room ready"'
+other="cli-other-$$-$now-$RANDOM@example.com"
+CHAT_SESSION_FILE="$tmp/other-session" CHAT_PASSWORD="$password" run --server "$server" \
+    register "$other"
+check "a second user registers with a session file of its own" eval '((status == 0))'
+run invite "$room" "$other"
+check "invite exits 0" eval '((status == 0)) && has "$out" "added"'
+run invite "$room" "nobody-$$-$now@example.com"
+check "invite of an unknown user exits 1" eval '((status == 1)) && has "$err" "chat: "'
+run dm "$other"
+check "dm prints the conversation's room" eval '((status == 0)) && has "$out" "dm-"'
+run remove-message "$room" 1-0
+check "remove-message of a message that is not there exits 1" \
+    eval '((status == 1)) && has "$err" "chat: "'
+run remove-message "$room" not-an-id
+check "remove-message with a bad id exits 2" eval '((status == 2))'
+run room leave "$room"
+check "the last owner leaving exits 1" eval '((status == 1)) && has "$err" "owner"'
 
 run logout
 check "logout exits 0 and removes the session file" \

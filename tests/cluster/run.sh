@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cluster tests: a real 6-node Redis Cluster (scripts/cluster, short
 # cluster-node-timeout) on free loopback ports and a real chatd (from the
-# build folder $1) in front of it. Runs the API and hostile-input tests
+# build folder $1) in front of it. Runs the API, hostile-input and membership tests
 # against it, then the cluster's own tests (spread, resharding, failover,
 # a silent master, whole-cluster restart, crash-stop-start rounds, 100,000
 # rooms over three chatd across a reshard and a failover). Output
@@ -14,9 +14,10 @@
 # The tests find their fixtures in the environment (set below):
 #   CHAT_URL              chatd on the cluster (every test, testlib)
 #   CHATD_PID             its pid
-#   CHAT_URL2             a second chatd on the cluster (test_sessions, test_rooms)
+#   CHAT_URL2             a second chatd on the cluster (test_sessions, test_rooms,
+#                         test_members)
 #   CHAT_URL3             a third chatd on the cluster (test_rooms)
-#   CHAT_CLUSTER          1: test_api and test_hostile run on the cluster
+#   CHAT_CLUSTER          1: test_api, test_hostile and test_members run on the cluster
 #   CLUSTER_SCRIPT        scripts/cluster, to kill and restart nodes
 #   CLUSTER_PORT_BASE     the cluster's first port (6 consecutive ports)
 #   CLUSTER_NODE_TIMEOUT  its cluster-node-timeout (use_scratch: 1000 ms)
@@ -80,7 +81,7 @@ else
 fi
 rc=0
 for bin in "$top/$build/tests/integration/test_api" "$top/$build/tests/integration/test_hostile" \
-           "$top/$build"/tests/cluster/test_*; do
+           "$top/$build/tests/integration/test_members" "$top/$build"/tests/cluster/test_*; do
   [[ -x $bin ]] || continue
   echo "# $(basename "$bin") (on the cluster)"
   CMOCKA_MESSAGE_OUTPUT=TAP "$bin" || rc=1

@@ -11,7 +11,11 @@
 #   CHATD_PID          the main chatd's pid               (test_streams)
 #   CHAT_LIMITED_URL   a chatd with low abuse limits      (test_limits)
 #   CHAT_LIMITED2_URL  another one, sharing the counts    (test_limits)
-#   CHAT_URL2          a second chatd with the session cache (test_session_cache)
+#   CHAT_URL2          a second chatd with the session cache (test_session_cache,
+#                      test_members)
+#   CHAT_ADMIN_EMAIL   the main chatd's site administrator (--admins; test_members,
+#                      test_matrix)
+#   CHAT_API_DOC       docs/API.md, whose authorization matrix test_matrix checks
 #   CHAT_NOCACHE_URL   a chatd without the session cache  (test_session_cache)
 #   CHAT_SANITIZED     1 under ASan+UBSan (tests/run-all.sh sets it)
 #   CHAT_RETENTION_URL a chatd keeping 10 messages per room (test_retention)
@@ -34,8 +38,9 @@ chat_port=$(free_port) || exit 1
 # --request-timeout 2000: test_abuse waits that long for slow clients to be cut;
 # --stream-heartbeat 500: test_streams waits for a heartbeat; --stream-buffer 32 MB:
 # and lets a stalled reader fall 6 MB behind.
+admin_email=site-admin@members.example.com
 start_chatd "$top/$build/chatd" "$tmp/chatd.log" "$chat_port" "$redis_port" --workers 2 \
-  --request-timeout 2000 --stream-heartbeat 500 --stream-buffer 33554432 --web-root "$top/web" || exit 1
+  --admins "$admin_email" --request-timeout 2000 --stream-heartbeat 500 --stream-buffer 33554432 --web-root "$top/web" || exit 1
 main_pid=$CHATD_PID
 
 # A second chatd on the same Redis with low abuse limits, for test_limits.
@@ -102,7 +107,8 @@ CHATD_LIMIT_LOGIN_ADDRESS=3/60 start_chatd "$top/$build/chatd" "$tmp/token-limit
 export TOKEN_URL="http://127.0.0.1:$token_port" TOKEN_PEM_URL="http://127.0.0.1:$token_pem_port"
 export TOKEN_LIMITED_URL="http://127.0.0.1:$token_limited_port" TOKEN_KEYS=$token_keys
 
-export CHAT_URL="http://127.0.0.1:$chat_port"
+export CHAT_URL="http://127.0.0.1:$chat_port" CHAT_ADMIN_EMAIL=$admin_email
+export CHAT_API_DOC="$top/docs/API.md"
 export CHAT_REDIS_PORT=$redis_port
 export CHATD_PID=$main_pid
 rc=0

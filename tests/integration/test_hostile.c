@@ -2,7 +2,8 @@
  * test_hostile: bad input gets the right 4xx with the JSON error body, and
  * the server keeps serving: malformed JSON, wrong types, NUL bytes, invalid
  * UTF-8, oversized bodies, wrong content types, garbage cookies, unknown
- * routes and methods, bad query parameters. Stored messages chatd cannot
+ * routes and methods, bad query parameters, the member routes' bodies and
+ * queries. Stored messages chatd cannot
  * encode (put into Redis by something else) are left out of the replies.
  */
 #include <stdarg.h>
@@ -111,6 +112,50 @@ static void nul_bytes_and_invalid_utf8_are_400(void **state) {
     SEND("{\"text\":\"\xc0\xaf\"}", 400, "bad_json");
     SEND("{\"text\":\"\\ud800\"}", 400, "bad_json");
     REG("{\"email\":\"\xe9@example.com\",\"password\":\"password1\"}", 400, "bad_json");
+}
+
+#define MEMBER(method, body, status, code)                                                  \
+    expect(method, "/room/lobby/member", true, JSON, body, sizeof(body) - 1, status, code)
+
+/* The member routes (on the lobby, which is public) and POST /room/'s kind. */
+static void member_bodies_and_queries_are_checked(void **state) {
+    (void)state;
+    MEMBER("POST", "{\"email\":", 400, "bad_json");
+    MEMBER("POST", "[]", 400, "bad_json");
+    MEMBER("POST", "{\"email\":\"a\\u0000b@example.com\"}", 400, "bad_json");
+    MEMBER("POST", "{\"email\":\"\xff@example.com\"}", 400, "bad_json");
+    MEMBER("POST", "{\"email\":42}", 400, "invalid_email");
+    MEMBER("POST", "{\"email\":\"a\\r\\nb@example.com\"}", 400, "invalid_email");
+    MEMBER("POST", "{\"userId\":\"../../etc\"}", 400, "invalid_user_id");
+    MEMBER("POST", "{\"userId\":[\"0123456789abcdef0123456789abcdef\"]}", 400,
+           "invalid_user_id");
+    MEMBER("POST", "{\"email\":\"a@example.com\",\"userId\":\"0123456789abcdef0123456789abcdef\"}",
+           400, "bad_request");
+    MEMBER("PUT", "{\"userId\":\"0123456789abcdef0123456789abcdef\"}", 400, "invalid_role");
+    MEMBER("PUT", "{\"userId\":\"0123456789abcdef0123456789abcdef\",\"role\":\"root\"}", 400,
+           "invalid_role");
+    MEMBER("PUT", "{\"userId\":\"0123456789abcdef0123456789abcdef\",\"role\":null}", 400,
+           "invalid_role");
+    MEMBER("PUT", "{\"role\":\"owner\"}", 400, "invalid_user_id");
+    expect("POST", "/room/lobby/member", true, "text/plain", "{}", 2, 415,
+           "unsupported_media_type");
+    expect("POST", "/room/lobby/member", false, JSON, "{}", 2, 401, "unauthorized");
+    expect("DELETE", "/room/lobby/member?userId=%00", true, NULL, NULL, 0, 400, "invalid_user_id");
+    expect("DELETE", "/room/lobby/member?userId=0123456789ABCDEF0123456789ABCDEF", true, NULL,
+           NULL, 0, 400, "invalid_user_id");
+    expect("GET", "/room/No%20Room/member", false, NULL, NULL, 0, 400, "invalid_room");
+    expect("GET", "/room/never-made-here/member", false, NULL, NULL, 0, 404, "not_found");
+    expect("POST", "/room/", true, JSON, "{\"name\":\"k\",\"kind\":[]}", 22, 400,
+           "invalid_kind");
+    expect("POST", "/room/", true, JSON, "{\"name\":\"k\",\"kind\":\"PRIVATE\"}", 29, 400,
+           "invalid_kind");
+    size_t len = 100 * 1024; /* over the 64 KiB limit */
+    char *body = malloc(len);
+    memset(body, ' ', len);
+    body[0] = '{';
+    body[len - 1] = '}';
+    expect("PUT", "/room/lobby/member", true, JSON, body, len, 413, "body_too_large");
+    free(body);
 }
 
 static void oversized_bodies_are_413(void **state) {
@@ -283,6 +328,7 @@ int main(void) {
         cmocka_unit_test(wrong_types_and_missing_fields_are_400),
         cmocka_unit_test(invalid_fields_are_400),
         cmocka_unit_test(nul_bytes_and_invalid_utf8_are_400),
+        cmocka_unit_test(member_bodies_and_queries_are_checked),
         cmocka_unit_test(oversized_bodies_are_413),
         cmocka_unit_test(oversized_chunked_bodies_are_413),
         cmocka_unit_test(wrong_content_type_is_415),

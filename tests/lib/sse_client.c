@@ -11,6 +11,7 @@
 struct sse_client {
     char *url;
     char last_id[SSE_ID_MAX];   /* sent as Last-Event-ID */
+    char *token;                /* sent as a Bearer session token, or NULL */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t changed;
@@ -87,6 +88,10 @@ static void *run(void *arg) {
         snprintf(header, sizeof(header), "Last-Event-ID: %s", c->last_id);
         h = curl_slist_append(h, header);
     }
+    if (c->token) {
+        snprintf(header, sizeof(header), "Authorization: Bearer %s", c->token);
+        h = curl_slist_append(h, header);
+    }
     curl_easy_setopt(curl, CURLOPT_URL, c->url);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -106,8 +111,13 @@ static void *run(void *arg) {
 }
 
 struct sse_client *sse_open(const char *url, const char *last_id) {
+    return sse_open_as(url, last_id, NULL);
+}
+
+struct sse_client *sse_open_as(const char *url, const char *last_id, const char *token) {
     struct sse_client *c = calloc(1, sizeof(*c));
     c->url = strdup(url);
+    c->token = token ? strdup(token) : NULL;
     if (last_id) strncpy(c->last_id, last_id, sizeof(c->last_id) - 1);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->changed, NULL);
@@ -189,6 +199,7 @@ void sse_close(struct sse_client *c) {
     free(c->events);
     free(c->cur_data);
     free(c->url);
+    free(c->token);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->changed);
     free(c);

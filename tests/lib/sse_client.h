@@ -21,6 +21,8 @@ struct sse_client;
 /* Connects to url (with Last-Event-ID when last_id is not NULL) and starts
  * collecting. NULL on failure. */
 struct sse_client *sse_open(const char *url, const char *last_id);
+/* The same as the user of a session token (NULL: anonymous). */
+struct sse_client *sse_open_as(const char *url, const char *last_id, const char *token);
 /* Waits until at least n events came (true) or timeout_ms passed or the
  * stream ended (false). */
 bool sse_wait_events(struct sse_client *c, size_t n, int timeout_ms);

@@ -161,16 +161,71 @@ static void test_message_raw(void **state) {
 static void test_room(void **state) {
     (void)state;
     char name[CHAT_ROOM_MAX + 1];
+    enum room_kind kind = ROOM_PRIVATE;
     json_t *b = parse("{\"name\":\"general-2_x\"}");
-    assert_int_equal(request_body_room(b, name), API_E_OK);
+    assert_int_equal(request_body_room(b, name, &kind), API_E_OK);
     assert_string_equal(name, "general-2_x");
+    assert_int_equal(kind, ROOM_PUBLIC);
     json_decref(b);
     b = parse("{\"name\":\"a/b\"}");
-    assert_int_equal(request_body_room(b, name), API_E_INVALID_ROOM);
+    assert_int_equal(request_body_room(b, name, &kind), API_E_INVALID_ROOM);
     json_decref(b);
     b = parse("{\"name\":\"General\"}");
-    assert_int_equal(request_body_room(b, name), API_E_INVALID_ROOM);
+    assert_int_equal(request_body_room(b, name, &kind), API_E_INVALID_ROOM);
     json_decref(b);
+    b = parse("{\"name\":\"team\",\"kind\":\"private\"}");
+    assert_int_equal(request_body_room(b, name, &kind), API_E_OK);
+    assert_int_equal(kind, ROOM_PRIVATE);
+    json_decref(b);
+    const char *bad_kinds[] = {"{\"name\":\"t\",\"kind\":\"secret\"}",
+                               "{\"name\":\"t\",\"kind\":1}",
+                               "{\"name\":\"t\",\"kind\":\"Private\"}",
+                               "{\"name\":\"t\",\"kind\":\"direct\"}"};
+    for (size_t i = 0; i < 4; i++) {
+        b = parse(bad_kinds[i]);
+        assert_int_equal(request_body_room(b, name, &kind), API_E_INVALID_KIND);
+        json_decref(b);
+    }
+}
+
+static void test_member_body(void **state) {
+    (void)state;
+    struct member_body mb;
+    json_t *b = parse("{}");
+    assert_int_equal(request_body_member(b, false, &mb), API_E_OK);
+    assert_string_equal(mb.email, "");
+    assert_string_equal(mb.user_id, "");
+    assert_int_equal(request_body_member(b, true, &mb), API_E_INVALID_USER_ID);
+    json_decref(b);
+    b = parse("{\"email\":\" Bob@Example.com \"}");
+    assert_int_equal(request_body_member(b, false, &mb), API_E_OK);
+    assert_string_equal(mb.email, "bob@example.com");
+    json_decref(b);
+    b = parse("{\"userId\":\"0123456789abcdef0123456789abcdef\",\"role\":\"moderator\"}");
+    assert_int_equal(request_body_member(b, true, &mb), API_E_OK);
+    assert_string_equal(mb.user_id, "0123456789abcdef0123456789abcdef");
+    assert_int_equal(mb.role, ROLE_MODERATOR);
+    json_decref(b);
+    const struct {
+        const char *body;
+        bool with_role;
+        api_error e;
+    } bad[] = {
+        {"{\"userId\":\"0123456789ABCDEF0123456789abcdef\"}", false, API_E_INVALID_USER_ID},
+        {"{\"userId\":\"abc\"}", false, API_E_INVALID_USER_ID},
+        {"{\"userId\":7}", false, API_E_INVALID_USER_ID},
+        {"{\"email\":\"nope\"}", false, API_E_INVALID_EMAIL},
+        {"{\"email\":\"a@b.c\",\"userId\":\"0123456789abcdef0123456789abcdef\"}", false,
+         API_E_BAD_REQUEST},
+        {"{\"userId\":\"0123456789abcdef0123456789abcdef\",\"role\":\"king\"}", true,
+         API_E_INVALID_ROLE},
+        {"{\"userId\":\"0123456789abcdef0123456789abcdef\"}", true, API_E_INVALID_ROLE},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        b = parse(bad[i].body);
+        assert_int_equal(request_body_member(b, bad[i].with_role, &mb), bad[i].e);
+        json_decref(b);
+    }
 }
 
 /* request_query_history on a query string; NULL when it is valid. */
@@ -249,7 +304,8 @@ int main(void) {
         cmocka_unit_test(test_registration), cmocka_unit_test(test_login),
         cmocka_unit_test(test_password_change), cmocka_unit_test(test_message),
         cmocka_unit_test(test_message_raw),
-        cmocka_unit_test(test_room), cmocka_unit_test(test_query),
+        cmocka_unit_test(test_room),
+        cmocka_unit_test(test_member_body), cmocka_unit_test(test_query),
         cmocka_unit_test(test_cursor), cmocka_unit_test(test_rooms_query),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

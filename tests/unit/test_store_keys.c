@@ -104,12 +104,27 @@ static void test_room_doorbell_shares_the_stream_slot(void **state) {
     assert_int_equal(store_key_room_doorbell(bell, 10, "team-a"), -1);
 }
 
+/* A room's members live in its slot, beside its stream: the membership
+ * script changes both at once. */
+static void test_member_keys(void **state) {
+    (void)state;
+    check_key(store_key_room_members, "team-a", "room:{team-a}:members");
+    check_key(store_key_user_memberships, "f3228ac18d2ca2a797040a7d0498e7f9",
+              "user-memberships:f3228ac18d2ca2a797040a7d0498e7f9");
+    check_key(store_key_user_id, "f3228ac18d2ca2a797040a7d0498e7f9",
+              "user-id:f3228ac18d2ca2a797040a7d0498e7f9");
+    char members[STORE_KEY_MAX], stream[STORE_KEY_MAX];
+    assert_true(store_key_room_members(members, sizeof(members), "team-a") > 0);
+    assert_true(store_key_room_messages(stream, sizeof(stream), "team-a") > 0);
+    assert_int_equal(slot_for_key(members, strlen(members)), slot_for_key(stream, strlen(stream)));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_user_key),           cmocka_unit_test(test_session_key),
         cmocka_unit_test(test_room_messages_key),  cmocka_unit_test(test_too_small_buffer),
         cmocka_unit_test(test_longest_email_fits), cmocka_unit_test(test_room_hash_tag),
-        cmocka_unit_test(test_user_rooms_key),
+        cmocka_unit_test(test_user_rooms_key),     cmocka_unit_test(test_member_keys),
         cmocka_unit_test(test_room_doorbell_shares_the_stream_slot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

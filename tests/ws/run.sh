@@ -5,8 +5,9 @@
 # (scripts/stack: a 6-node Redis Cluster, three chatd, HAProxy with
 # deploy/haproxy.cfg serving HTTP and HTTPS) on free loopback ports in a
 # scratch state folder. The tests talk to a chatd directly (WS_CHATD_URLS)
-# and through HAProxy (WS_LB_URL, WS_TLS_URL); see ws.test.mjs. Output is
-# TAP. Build folder: $1 (default build).
+# and through HAProxy (WS_LB_URL, WS_TLS_URL); see ws.test.mjs, and
+# access.test.mjs for the rooms' access rule (WS_ADMIN_EMAIL is a site
+# administrator). Output is TAP. Build folder: $1 (default build).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
@@ -42,6 +43,9 @@ CHAT_LB_BIND=127.0.0.1:$CHAT_PORT CHAT_LB_TLS_BIND=127.0.0.1:$CHAT_TLS_PORT
 # A quick ping period (15 s by default), so that the tests of pings take
 # seconds; a client has one to two periods to answer.
 export CHATD_STREAM_HEARTBEAT=${CHATD_STREAM_HEARTBEAT:-1500} CHATD_DRAIN_DELAY=1000
+# The site administrator (--admins) of access.test.mjs, registered by it.
+export WS_ADMIN_EMAIL="ws-admin-$$-$RANDOM@example.com"
+export CHATD_ADMINS=$WS_ADMIN_EMAIL
 if ! "$top/scripts/stack" up >"$tmp/stack-up.log" 2>&1; then
   echo "not ok - the stack came up"; sed 's/^/# /' "$tmp/stack-up.log" | tail -30; exit 1
 fi

@@ -1,0 +1,93 @@
+/* rooms: the client library's calls about rooms and their members:
+ * creating a room (public or private), adding a user, leaving, a direct
+ * conversation, and a moderator's removal of a message (docs/API.md,
+ * "Private rooms and members"). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+/* A path of at most 256 bytes, or a usage error on c. */
+static int room_path(chat_client *c, char out[256], const char *room, const char *tail) {
+    if (!room || !chat_wire_room_valid(room))
+        return chat__client_fail(c, CHAT_ERR_USAGE, "a room name is 1 to 64 of a-z 0-9 _ -");
+    snprintf(out, 256, "/room/%s/%s", room, tail);
+    return CHAT_OK;
+}
+
+/* Starts a call that needs a session. */
+static int begin_logged_in(chat_client *c) {
+    if (chat__client_begin(c) != CHAT_OK) return CHAT_ERR_USAGE;
+    if (!chat_client_token(c)) return chat__client_fail(c, CHAT_ERR_USAGE, "not logged in");
+    return CHAT_OK;
+}
+
+/* Sends method path with a body of two string members (the second may be
+ * absent), as the session's user; the answer in *root when root is set. */
+static int call_with(chat_client *c, const char *method, const char *path, const char *k1,
+                     const char *v1, const char *k2, const char *v2, json_t **root) {
+    json_t *body = json_object();
+    if (!body || json_object_set_new(body, k1, json_string(v1)) < 0 ||
+        (k2 && v2 && json_object_set_new(body, k2, json_string(v2)) < 0)) {
+        json_decref(body);
+        return chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    }
+    chat_request req = {method, path, body, 1, 1, NULL}; /* each of these is safe to repeat */
+    int rc = chat__client_call(c, &req, root);
+    json_decref(body);
+    return rc;
+}
+
+int chat_room_create(chat_client *c, const char *room, int private_room) {
+    int rc = begin_logged_in(c);
+    char ignored[256];
+    if (rc == CHAT_OK) rc = room_path(c, ignored, room, "");
+    if (rc != CHAT_OK) return rc;
+    return call_with(c, "POST", "/room/", "name", room, "kind",
+                     private_room ? "private" : "public", NULL);
+}
+
+int chat_room_add(chat_client *c, const char *room, const char *email) {
+    char path[256];
+    int rc = begin_logged_in(c);
+    if (rc == CHAT_OK) rc = room_path(c, path, room, "member");
+    if (rc == CHAT_OK && !email) rc = chat__client_fail(c, CHAT_ERR_USAGE, "whom to add?");
+    return rc == CHAT_OK ? call_with(c, "POST", path, "email", email, NULL, NULL, NULL) : rc;
+}
+
+int chat_room_leave(chat_client *c, const char *room) {
+    char path[256];
+    int rc = begin_logged_in(c);
+    if (rc == CHAT_OK) rc = room_path(c, path, room, "member");
+    if (rc != CHAT_OK) return rc;
+    chat_request req = {"DELETE", path, NULL, 1, 1, NULL};
+    return chat__client_call(c, &req, NULL);
+}
+
+int chat_message_remove(chat_client *c, const char *room, const char *id) {
+    char path[256], tail[96];
+    int rc = begin_logged_in(c);
+    unsigned long long part[2];
+    if (rc == CHAT_OK && (!id || chat_wire_stream_id_parse(id, part) < 0))
+        rc = chat__client_fail(c, CHAT_ERR_USAGE, "a message id is <ms>-<seq>");
+    if (rc == CHAT_OK) snprintf(tail, sizeof tail, "message/?id=%s", id);
+    if (rc == CHAT_OK) rc = room_path(c, path, room, tail);
+    if (rc != CHAT_OK) return rc;
+    chat_request req = {"DELETE", path, NULL, 1, 0, NULL}; /* a repeat would answer 404 */
+    return chat__client_call(c, &req, NULL);
+}
+
+int chat_dm(chat_client *c, const char *email, char **room_out) {
+    if (room_out) *room_out = NULL;
+    int rc = begin_logged_in(c);
+    if (rc == CHAT_OK && !email) rc = chat__client_fail(c, CHAT_ERR_USAGE, "with whom?");
+    json_t *root = NULL;
+    if (rc == CHAT_OK) rc = call_with(c, "POST", "/dm/", "email", email, NULL, NULL, &root);
+    const char *name = rc == CHAT_OK ? json_string_value(json_object_get(root, "name")) : NULL;
+    if (rc == CHAT_OK && !name) rc = chat__client_fail(c, CHAT_ERR_PROTOCOL, "no room name");
+    if (rc == CHAT_OK && room_out && !(*room_out = strdup(name)))
+        rc = chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    json_decref(root);
+    return rc;
+}

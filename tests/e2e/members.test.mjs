@@ -1,0 +1,185 @@
+// Private rooms, members, direct conversations and moderation in the web
+// client (issue 19): a room created private is marked in the list; its
+// owner invites a user by e-mail from the room's header and that user finds
+// it in their list when their page is focused again, reads and writes it;
+// leaving it takes it off the list, and the last owner is told why they
+// cannot leave; a message's menu starts a direct conversation with its
+// author, and gives owners and moderators the removal of the message, and
+// the removal or ban of its author, which the page shows from the room
+// events. The other users act through the API where the page is not what
+// is being tested.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  URL, api, launch, uniqueEmail, registerApi, sendApi, newPage, waitForText, registerUi, sendUi,
+  screenshot,
+} from './lib.mjs';
+
+let browser;
+
+before(async () => {
+  assert.ok(URL, 'E2E_URL is set (run tests/e2e/run.sh)');
+  browser = await launch();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+});
+
+// A page of a new browser, registered as name; returns {context, page, email}.
+async function userPage(tag, name, room = 'lobby') {
+  const context = await browser.newContext();
+  const page = await newPage(context);
+  const email = uniqueEmail(tag);
+  await page.goto(`${URL}/#${room}`);
+  await registerUi(page, email, name);
+  return { context, page, email };
+}
+
+// Creates a room through the page's form.
+async function createRoomUi(page, room, kind) {
+  await page.fill('#room-name', room);
+  await page.selectOption('#room-kind', kind);
+  await page.click('#room-form button[type="submit"]');
+  await page.locator('#room-title', { hasText: room }).waitFor();
+}
+
+// Opens the menu of the message with this text and clicks the item action.
+async function messageAction(page, text, action) {
+  const message = page.locator('#messages li.message', { hasText: text });
+  await message.locator('.menu-button').click();
+  await message.locator(`.message-menu button[data-action="${action}"]`).click();
+}
+
+// The actions a message's menu offers on the page (and closes it again).
+async function menuActions(page, text) {
+  const message = page.locator('#messages li.message', { hasText: text });
+  await message.locator('.menu-button').click();
+  const actions = await message.locator('.message-menu button').evaluateAll((b) => b.map((x) => x.dataset.action));
+  await message.locator('.menu-button').click();
+  return actions;
+}
+
+test('a private room: created marked, an invited user reads and writes it, leaving it', { timeout: 90000 }, async () => {
+  const room = `secret-${process.pid}`;
+  const olga = await userPage('members-owner', 'Olga');
+  const carol = await userPage('members-invited', 'Carol');
+
+  await createRoomUi(olga.page, room, 'private');
+  const listed = olga.page.locator(`#room-list button[data-room="${room}"]`);
+  assert.equal(await listed.getAttribute('data-kind'), 'private');
+  assert.equal(await listed.locator('.mark').textContent(), 'private', 'the list marks the private room');
+  assert.equal(await olga.page.locator('#room-title').getAttribute('data-kind'), 'private');
+  assert.equal((await api('GET', `/room/${room}/message/`)).status, 404, 'the server keeps it from others');
+  await sendUi(olga.page, 'only for members');
+  await waitForText(olga.page, 'only for members');
+
+  // invite by e-mail from the header; the invited user's list has it once
+  // their page is focused again (a browser fires "focus" on the window)
+  assert.equal(await carol.page.locator(`#room-list button[data-room="${room}"]`).count(), 0);
+  await olga.page.fill('#invite-email', carol.email);
+  await olga.page.click('#invite');
+  await olga.page.locator('#room-note', { hasText: 'is now a member' }).waitFor();
+  await olga.page.locator('#messages li.event', { hasText: 'Olga added Carol to the room.' }).waitFor();
+  await carol.page.evaluate(() => window.dispatchEvent(new Event('focus')));
+  const invited = carol.page.locator(`#room-list button[data-room="${room}"][data-kind="private"]`);
+  await invited.click();
+  await waitForText(carol.page, 'only for members');
+  assert.ok(await carol.page.locator('#invite-form').isHidden(), 'a member does not invite');
+  assert.deepEqual(await menuActions(carol.page, 'only for members'), ['dm'], 'a member does not moderate');
+  await sendUi(carol.page, 'thanks for the invitation');
+  await waitForText(olga.page, 'thanks for the invitation');
+
+  // the invited user leaves: the room goes from their list
+  await carol.page.click('#leave-room');
+  await carol.page.locator('#room-title', { hasText: 'lobby' }).waitFor();
+  await invited.waitFor({ state: 'detached' });
+  await olga.page.locator('#messages li.event', { hasText: 'Carol left the room.' }).waitFor();
+  assert.equal((await api('GET', `/room/${room}/message/`, { cookie: await cookieOf(carol.context) })).status, 404);
+
+  // the last owner may not leave, and is told why
+  await olga.page.click('#leave-room');
+  await olga.page.locator('#room-action-error', { hasText: 'last owner' }).waitFor();
+  assert.ok(await olga.page.locator(`#room-list button[data-room="${room}"]`).isVisible());
+
+  assert.deepEqual(olga.page.problems, []);
+  assert.deepEqual(carol.page.problems, []);
+  await olga.context.close();
+  await carol.context.close();
+});
+
+// The session cookie of a browser context, for the API helper.
+async function cookieOf(context) {
+  const cookie = (await context.cookies()).find((c) => c.name.endsWith('authKey'));
+  assert.ok(cookie, 'the page has a session cookie');
+  return `${cookie.name}=${cookie.value}`;
+}
+
+test('"Message <name>" on a message opens the direct conversation with its author', { timeout: 60000 }, async () => {
+  const room = `dm-start-${process.pid}`;
+  const bob = await registerApi('members-dm-bob', 'Bob');
+  assert.equal((await api('POST', '/room/', { body: { name: room }, cookie: bob.cookie })).status, 201);
+  await sendApi(bob.cookie, room, 'write to me');
+  const alice = await userPage('members-dm-alice', 'Alice', room);
+  await waitForText(alice.page, 'write to me');
+
+  await messageAction(alice.page, 'write to me', 'dm');
+  await alice.page.locator('#room-title[data-kind="direct"]', { hasText: '@ Bob' }).waitFor();
+  const dm = decodeURIComponent(new globalThis.URL(alice.page.url()).hash.slice(1));
+  assert.match(dm, /^dm-[0-9a-f]{40}$/);
+  await alice.page.locator(`#room-list button[data-room="${dm}"][data-kind="direct"]`, { hasText: '@ Bob' }).waitFor();
+  await sendUi(alice.page, 'hello Bob, directly');
+  await waitForText(alice.page, 'hello Bob, directly');
+
+  // the same room for Bob, listed as direct, with the message
+  const rooms = await api('GET', '/room/', { cookie: bob.cookie });
+  assert.ok(rooms.data.some((r) => r.name === dm && r.kind === 'direct'), JSON.stringify(rooms.data));
+  const history = await api('GET', `/room/${dm}/message/`, { cookie: bob.cookie });
+  assert.deepEqual(history.data.map((m) => m.text), ['hello Bob, directly']);
+  assert.equal((await api('GET', `/room/${dm}/message/`)).status, 404, 'nobody else reads it');
+  assert.deepEqual(alice.page.problems, []);
+  await alice.context.close();
+});
+
+test('the message menu lets an owner remove a message, remove and ban its author', { timeout: 90000 }, async () => {
+  const room = `moderated-${process.pid}`;
+  const olga = await userPage('members-mod-owner', 'Olga');
+  await createRoomUi(olga.page, room, 'private');
+  const rita = await registerApi('members-mod-rita', 'Rita');
+  const mallory = await registerApi('members-mod-mallory', 'Mallory');
+  for (const user of [rita, mallory]) {
+    const added = await api('POST', `/room/${room}/member`, { body: { userId: user.user.id }, cookie: (await cookieOf(olga.context)) });
+    assert.equal(added.status, 200, JSON.stringify(added.data));
+  }
+  await sendApi(rita.cookie, room, 'rita was here');
+  await sendApi(mallory.cookie, room, 'spam one');
+  await sendApi(mallory.cookie, room, 'spam two');
+  await waitForText(olga.page, 'spam two');
+  assert.deepEqual(await menuActions(olga.page, 'spam one'), ['dm', 'remove-message', 'remove-member', 'ban']);
+
+  const spam = olga.page.locator('#messages li.message', { hasText: 'spam one' });
+  await spam.locator('.menu-button').click();
+  await screenshot(olga.page, 'members-menu.png');
+  await spam.locator('.message-menu button[data-action="remove-message"]').click();
+  await olga.page.locator('#messages li.event', { hasText: 'A message was removed by a moderator.' }).waitFor();
+  await olga.page.locator('#messages li.message', { hasText: 'spam one' }).waitFor({ state: 'detached' });
+
+  await messageAction(olga.page, 'spam two', 'ban');
+  await olga.page.locator('#messages li.event', { hasText: 'Olga banned Mallory from the room.' }).waitFor();
+  const refused = await api('POST', `/room/${room}/message/`, { body: { text: 'again' }, cookie: mallory.cookie });
+  assert.equal(refused.status, 404, 'a banned user no longer writes the private room');
+
+  await messageAction(olga.page, 'rita was here', 'remove-member');
+  await olga.page.locator('#messages li.event', { hasText: 'Olga removed Rita from the room.' }).waitFor();
+  assert.equal((await api('GET', `/room/${room}/message/`, { cookie: rita.cookie })).status, 404);
+
+  // errors in words: inviting somebody who is not registered, or a banned user
+  await olga.page.fill('#invite-email', uniqueEmail('nobody'));
+  await olga.page.click('#invite');
+  await olga.page.locator('#room-action-error', { hasText: 'Nobody is registered with that e-mail address.' }).waitFor();
+  await olga.page.fill('#invite-email', mallory.user.email);
+  await olga.page.click('#invite');
+  await olga.page.locator('#room-action-error', { hasText: 'That user is banned from this room' }).waitFor();
+  assert.deepEqual(olga.page.problems, []);
+  await olga.context.close();
+});
