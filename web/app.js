@@ -421,10 +421,12 @@
   const roomRoleOf = (room) => (state.roomInfo.get(room) || { role: '' }).role;
   const memberPath = (room) => '/room/' + encodeURIComponent(room) + '/member';
 
-  // Whether the caller may invite, remove messages and remove or ban members.
+  // Whether the caller may invite, remove messages and remove or ban members:
+  // a room's owners and moderators, and site administrators in every room.
   function canModerate(room) {
     const role = roomRoleOf(room);
-    return roomKindOf(room) !== 'direct' && (role === 'owner' || role === 'moderator');
+    const admin = Boolean(state.me && state.me.admin);
+    return roomKindOf(room) !== 'direct' && (admin || role === 'owner' || role === 'moderator');
   }
 
   // "# name", "# name private" (a badge) for a private room, "@ other user"

@@ -449,7 +449,8 @@ static void moderators_remove_messages_leaving_a_tombstone(void **state) {
 }
 
 /* A site administrator (--admins) reads every room and moderates it as an
- * owner would, the lobby included; nobody else moderates the lobby. */
+ * owner would, the lobby included; nobody else moderates the lobby. GET
+ * /user/ says "admin": true to that user only. */
 static void site_administrators_act_in_every_room(void **state) {
     (void)state;
     const char *email = getenv("CHAT_ADMIN_EMAIL");
@@ -466,6 +467,13 @@ static void site_administrators_act_in_every_room(void **state) {
     assert_int_equal(create(&owner, room, "private"), 201);
     assert_int_equal(invite(&owner, room, &member), 200);
     expect_every_path(&admin, room, 200);
+    struct http_result me;
+    assert_int_equal(call(&admin, "GET", "/user/", NULL, &me), 200);
+    assert_non_null(strstr(me.body, "\"admin\":true"));
+    test_http_result_free(&me);
+    assert_int_equal(call(&owner, "GET", "/user/", NULL, &me), 200);
+    assert_null(strstr(me.body, "\"admin\""));
+    test_http_result_free(&me);
     snprintf(path, sizeof(path), "/room/%s/member?userId=%s", room, member.u.id);
     assert_int_equal(call(&admin, "DELETE", path, NULL, NULL), 200);
     expect_every_path(&member, room, 404);
