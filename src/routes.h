@@ -44,6 +44,8 @@ void routes_user_clear_cookies(struct request *r);
 
 /* routes_account.c */
 void route_user_delete(struct request *r);   /* DELETE /user/: delete one's own account */
+void route_user_lock(struct request *r);     /* PUT /user/<id>/lock: a site administrator's */
+void route_user_unlock(struct request *r);   /* DELETE /user/<id>/lock */
 
 /* routes_password.c */
 void route_user_password(struct request *r); /* PUT /user/password */

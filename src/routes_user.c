@@ -253,6 +253,7 @@ static void on_password_verified(void *arg, bool cancelled) {
     struct user_op *op = arg;
     if (cancelled) reply_error(op, API_E_UNAVAILABLE);
     else if (!op->password_ok) reply_error(op, API_E_BAD_CREDENTIALS);
+    else if (op->user.locked) reply_error(op, API_E_ACCOUNT_LOCKED); /* told to its owner only */
     else start_session(op);
 }
 

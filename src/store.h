@@ -51,6 +51,7 @@ struct store_user {
     char name[CHAT_NAME_MAX_BYTES + 1];
     char pwhash[STORE_PWHASH_MAX];
     long long password_version; /* counts password changes; a session of another is refused */
+    bool locked;                /* a site administrator locked the account */
 };
 
 typedef void store_status_fn(enum store_status st, void *arg);
@@ -120,6 +121,13 @@ int store_sessions_end_others(struct store *s, const char *user_id, const char *
  * then on (store_session_get). */
 int store_user_set_password(struct store *s, const char *email, const char *pwhash,
                             store_status_fn *cb, void *arg);
+
+/* Locks (locked) or unlocks the account of email when it is still user_id's
+ * (else STORE_NOT_FOUND), in one step (durable, store_lock.c). Locking also
+ * advances the password version, so that a session made meanwhile is
+ * refused (store_session_get); the sessions are the caller's to end. */
+int store_user_set_locked(struct store *s, const char *email, const char *user_id, bool locked,
+                          store_status_fn *cb, void *arg);
 
 /* ---- users from an application's token (store_token.c) ---- */
 

@@ -63,6 +63,7 @@
     membership_changed: 'The room\u2019s members changed just now. Please try again.',
     not_member: 'That user is not a member of this room.',
     not_a_message: 'Only messages can be removed.',
+    account_locked: 'A site administrator has locked this account.',
     room_taken: 'That room name is taken. Please choose another.',
     invalid_kind: 'A room is public or private.',
     invalid_user_id: 'That user is unknown.',

@@ -448,17 +448,24 @@ static void moderators_remove_messages_leaving_a_tombstone(void **state) {
     person_free(&outsider);
 }
 
+/* The site administrator of CHAT_ADMIN_EMAIL, registered or logged in;
+ * skips the test without one. */
+static void admin_new(struct person *admin) {
+    const char *email = getenv("CHAT_ADMIN_EMAIL");
+    if (!email) skip();
+    *admin = (struct person){chat_client_new(test_url()), {0}, false};
+    assert_non_null(admin->c);
+    if (chat_register(admin->c, email, "correct horse battery", "admin", &admin->u) != CHAT_OK)
+        assert_int_equal(chat_login(admin->c, email, "correct horse battery", &admin->u), CHAT_OK);
+}
+
 /* A site administrator (--admins) reads every room and moderates it as an
  * owner would, the lobby included; nobody else moderates the lobby. GET
  * /user/ says "admin": true to that user only. */
 static void site_administrators_act_in_every_room(void **state) {
     (void)state;
-    const char *email = getenv("CHAT_ADMIN_EMAIL");
-    if (!email) skip();
-    struct person admin = {chat_client_new(test_url()), {0}, false};
-    assert_non_null(admin.c);
-    if (chat_register(admin.c, email, "correct horse battery", "admin", &admin.u) != CHAT_OK)
-        assert_int_equal(chat_login(admin.c, email, "correct horse battery", &admin.u), CHAT_OK);
+    struct person admin;
+    admin_new(&admin);
     struct person owner, member;
     person_new(&owner, "owner");
     person_new(&member, "member");
@@ -603,6 +610,56 @@ static void deleting_an_account_ends_it_everywhere(void **state) {
     person_free(&owner);
 }
 
+/* PUT /user/<id>/lock: only a site administrator locks an account; every
+ * session of the user ends on every chatd, and its logins answer 403
+ * account_locked until DELETE /user/<id>/lock lifts the lock. */
+static void locking_an_account_ends_it_everywhere(void **state) {
+    (void)state;
+    struct person admin, locked, owner;
+    admin_new(&admin);
+    person_new(&locked, "locked");
+    person_new(&owner, "owner");
+    struct person second = {chat_client_new(test_url()), {0}, false}; /* a second session */
+    assert_int_equal(chat_login(second.c, locked.u.email, "correct horse battery", NULL), CHAT_OK);
+    const char *url2 = getenv("CHAT_URL2");
+    if (url2) assert_int_equal(call_at(url2, &second, "GET", "/user/", NULL, NULL), 200);
+    char path[128], login[256];
+    snprintf(path, sizeof(path), "/user/%s/lock", locked.u.id);
+    snprintf(login, sizeof(login), "{\"email\":\"%s\",\"password\":\"correct horse battery\"}",
+             locked.u.email);
+    assert_int_equal(call_code(NULL, "PUT", path, NULL, "unauthorized"), 401);
+    assert_int_equal(call_code(&owner, "PUT", path, NULL, "forbidden"), 403);
+    assert_int_equal(call_code(&admin, "PUT", "/user/nope/lock", NULL, "invalid_user_id"), 400);
+    assert_int_equal(call_code(&admin, "PUT", "/user/0123456789abcdef0123456789abcdef/lock",
+                               NULL, "unknown_user"),
+                     404);
+    char self[128];
+    snprintf(self, sizeof(self), "/user/%s/lock", admin.u.id);
+    assert_int_equal(call_code(&admin, "PUT", self, NULL, "self_action"), 400);
+    assert_int_equal(call(&locked, "GET", "/user/", NULL, NULL), 200);
+    assert_int_equal(call(&admin, "PUT", path, NULL, NULL), 204);
+    assert_int_equal(call(&admin, "PUT", path, NULL, NULL), 204); /* again: the same */
+    /* every session is over, here and on the other chatd */
+    assert_int_equal(call(&locked, "GET", "/user/", NULL, NULL), 401);
+    assert_int_equal(call(&second, "GET", "/user/", NULL, NULL), 401);
+    if (url2) assert_int_equal(call_at(url2, &second, "GET", "/user/", NULL, NULL), 401);
+    assert_int_equal(call_code(NULL, "PUT", "/user/", login, "account_locked"), 403);
+    /* a wrong password learns nothing of the lock */
+    char wrong[256];
+    snprintf(wrong, sizeof(wrong), "{\"email\":\"%s\",\"password\":\"not the password\"}",
+             locked.u.email);
+    assert_int_equal(call_code(NULL, "PUT", "/user/", wrong, "invalid_credentials"), 401);
+    assert_int_equal(call_code(&owner, "DELETE", path, NULL, "forbidden"), 403);
+    assert_int_equal(call(&admin, "DELETE", path, NULL, NULL), 204);
+    assert_int_equal(call(NULL, "PUT", "/user/", login, NULL), 200);
+    assert_int_equal(chat_login(locked.c, locked.u.email, "correct horse battery", NULL), CHAT_OK);
+    assert_int_equal(call(&locked, "GET", "/user/", NULL, NULL), 200);
+    chat_client_free(second.c);
+    person_free(&admin);
+    person_free(&locked);
+    person_free(&owner);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(private_room_is_hidden_from_non_members),
@@ -614,6 +671,7 @@ int main(void) {
         cmocka_unit_test(site_administrators_act_in_every_room),
         cmocka_unit_test(direct_conversations_are_one_room_per_pair),
         cmocka_unit_test(deleting_an_account_ends_it_everywhere),
+        cmocka_unit_test(locking_an_account_ends_it_everywhere),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
