@@ -12,6 +12,7 @@
 
 #include "http.h"
 #include "member_rules.h"
+#include "ratelimit.h"
 #include "request_body.h"
 #include "routes.h"
 #include "server.h"
@@ -103,6 +104,21 @@ static void on_other_email(enum store_status st, const char *email, void *arg) {
         direct_done(op, API_E_UNAVAILABLE);
 }
 
+static void on_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
+    struct direct_op *op = arg;
+    if (verdict != RATE_ALLOWED) {
+        routes_reply_rate_refused(op->r, verdict, retry_after_s);
+        free(op);
+        return;
+    }
+    struct store *s = op->r->srv->store;
+    int rc = op->other_given.email[0]
+                 ? store_user_get(s, op->other_given.email, on_other, op)
+                 : store_user_email_of(s, op->other_given.user_id, on_other_email, op);
+    if (rc < 0) direct_done(op, API_E_UNAVAILABLE);
+}
+
+/* Each conversation opened counts against --limit-dm-user. */
 static void on_session(enum store_status st, const struct session_user *u, void *arg) {
     struct direct_op *op = arg;
     if (st != STORE_OK) {
@@ -110,11 +126,9 @@ static void on_session(enum store_status st, const struct session_user *u, void 
         return;
     }
     op->self = *u;
-    struct store *s = op->r->srv->store;
-    int rc = op->other_given.email[0]
-                 ? store_user_get(s, op->other_given.email, on_other, op)
-                 : store_user_email_of(s, op->other_given.user_id, on_other_email, op);
-    if (rc < 0) direct_done(op, API_E_UNAVAILABLE);
+    struct rate_check check = {RATE_DM_USER, op->self.id};
+    if (ratelimit_check(&op->r->srv->limits, &check, 1, on_allowed, op) < 0)
+        direct_done(op, API_E_INTERNAL);
 }
 
 void route_direct_open(struct request *r) {

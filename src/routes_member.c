@@ -241,6 +241,17 @@ static void find_target(struct change_op *op) {
     if (rc < 0) change_done(op, API_E_UNAVAILABLE);
 }
 
+static void on_invite_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
+    struct change_op *op = arg;
+    if (verdict == RATE_ALLOWED) {
+        find_target(op);
+        return;
+    }
+    routes_reply_rate_refused(op->r, verdict, retry_after_s);
+    free(op);
+}
+
+/* An invitation counts against --limit-invites-user. */
 static void on_session(enum store_status st, const struct session_user *u, void *arg) {
     struct change_op *op = arg;
     if (st != STORE_OK) {
@@ -248,7 +259,10 @@ static void on_session(enum store_status st, const struct session_user *u, void 
         return;
     }
     op->actor = *u;
-    find_target(op);
+    struct rate_check check = {RATE_INVITES_USER, op->actor.id};
+    if (op->action != MEMBER_INVITE) find_target(op);
+    else if (ratelimit_check(&op->r->srv->limits, &check, 1, on_invite_allowed, op) < 0)
+        change_done(op, API_E_INTERNAL);
 }
 
 /* Starts a change for r: a valid room, a session, the body or query read
