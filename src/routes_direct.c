@@ -24,6 +24,7 @@ struct direct_op {
     struct member_body other_given;
     struct session_user self;
     char other_id[CHAT_USER_ID_LEN + 1];
+    char other_name[CHAT_NAME_MAX_BYTES + 1];
     char room[MEMBER_DIRECT_NAME_LEN + 1];
     int status;   /* 201 created, 200 found */
     int indexing; /* list entries still being written */
@@ -77,8 +78,9 @@ static void create(struct direct_op *op) {
         return;
     }
     member_rules_direct_name(op->self.id, op->other_id, op->room);
-    if (store_direct_create(op->r->srv->store, op->room, op->self.id, op->other_id, on_created,
-                            op) < 0)
+    const char *const ids[] = {op->self.id, op->other_id};
+    const char *const names[] = {op->self.name, op->other_name};
+    if (store_direct_create(op->r->srv->store, op->room, ids, names, on_created, op) < 0)
         direct_done(op, API_E_UNAVAILABLE);
 }
 
@@ -93,6 +95,7 @@ static void on_other(enum store_status st, const struct store_user *u, void *arg
         return;
     }
     memcpy(op->other_id, u->id, sizeof(op->other_id));
+    memcpy(op->other_name, u->name, sizeof(op->other_name));
     create(op);
 }
 

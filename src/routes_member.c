@@ -36,10 +36,11 @@ static void on_members(enum store_status st, const char *const *fields, size_t n
     struct list_op *op = arg;
     json_t *list = st == STORE_OK ? json_array() : NULL;
     for (size_t i = 0; list && i < n; i++) {
-        enum member_role role = member_role_parse(fields[2 * i + 1]);
-        if (role == ROLE_NONE || (role == ROLE_BANNED && !op->sees_bans)) continue; /* "kind" */
-        json_array_append_new(list, json_pack("{s:s,s:s}", "userId", fields[2 * i], "role",
-                                              member_role_name(role)));
+        const char *const *member = fields + 3 * i; /* id, role, name */
+        enum member_role role = member_role_parse(member[1]);
+        if (role == ROLE_NONE || (role == ROLE_BANNED && !op->sees_bans)) continue;
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "userId", member[0], "role",
+                                              member_role_name(role), "name", member[2]));
     }
     if (list) http_reply_json(op->r, 200, list);
     else http_reply_error(op->r, st == STORE_OK ? API_E_INTERNAL : routes_store_error(st), NULL);

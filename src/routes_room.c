@@ -253,7 +253,7 @@ static void on_list_checked(enum store_status st, void *arg) {
     } else if (st != STORE_NOT_FOUND) {
         uncount(op);
         create_done(op, routes_store_error(st));
-    } else if (store_room_create(op->r->srv->store, op->name, op->kind, op->user.id, on_created,
+    } else if (store_room_create(op->r->srv->store, op->name, op->kind, op->user.id, op->user.name, on_created,
                                  op) < 0) {
         uncount(op);
         create_done(op, API_E_UNAVAILABLE);

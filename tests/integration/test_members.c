@@ -448,6 +448,50 @@ static void moderators_remove_messages_leaving_a_tombstone(void **state) {
     person_free(&outsider);
 }
 
+/* Whether the member list of room, read as p, holds {"userId","role","name"}
+ * for who with that role and who's display name. */
+static bool lists_member(const struct person *p, const char *room, const struct person *who,
+                         const char *role) {
+    char path[128], entry[256];
+    snprintf(path, sizeof(path), "/room/%s/member", room);
+    snprintf(entry, sizeof(entry), "{\"userId\":\"%s\",\"role\":\"%s\",\"name\":\"%s\"}",
+             who->u.id, role, who->u.name);
+    struct http_result r;
+    assert_int_equal(call(p, "GET", path, NULL, &r), 200);
+    bool found = strstr(r.body, entry) != NULL;
+    test_http_result_free(&r);
+    return found;
+}
+
+/* The member list names each member beside id and role: the owner from
+ * the creation, an invited user from the invitation, both users of a
+ * direct conversation; a member who left is gone from it. */
+static void member_list_gives_display_names(void **state) {
+    (void)state;
+    struct person owner, member;
+    person_new(&owner, "owner");
+    person_new(&member, "member");
+    char room[64], body[160];
+    unique_room(room, sizeof(room), "names");
+    assert_int_equal(create(&owner, room, "private"), 201);
+    assert_int_equal(invite(&owner, room, &member), 200);
+    assert_true(lists_member(&member, room, &owner, "owner"));
+    assert_true(lists_member(&owner, room, &member, "member"));
+    snprintf(body, sizeof(body), "/room/%s/member", room);
+    assert_int_equal(call(&member, "DELETE", body, NULL, NULL), 200);
+    assert_false(lists_member(&owner, room, &member, "member"));
+    snprintf(body, sizeof(body), "{\"userId\":\"%s\"}", member.u.id);
+    struct http_result r;
+    long status = call(&owner, "POST", "/dm/", body, &r);
+    assert_true(status == 200 || status == 201); /* another test may have opened it */
+    test_json_member(r.body, "name", room, sizeof(room));
+    test_http_result_free(&r);
+    assert_true(lists_member(&owner, room, &member, "member"));
+    assert_true(lists_member(&member, room, &owner, "member"));
+    person_free(&owner);
+    person_free(&member);
+}
+
 /* The site administrator of CHAT_ADMIN_EMAIL, registered or logged in;
  * skips the test without one. */
 static void admin_new(struct person *admin) {
@@ -670,6 +714,7 @@ int main(void) {
         cmocka_unit_test(moderators_remove_messages_leaving_a_tombstone),
         cmocka_unit_test(site_administrators_act_in_every_room),
         cmocka_unit_test(direct_conversations_are_one_room_per_pair),
+        cmocka_unit_test(member_list_gives_display_names),
         cmocka_unit_test(deleting_an_account_ends_it_everywhere),
         cmocka_unit_test(locking_an_account_ends_it_everywhere),
     };
