@@ -250,7 +250,7 @@
       const { data } = await api(state.registering ? 'POST' : 'PUT', '/user/', body);
       el.password.value = '';
       tabs.post('login');
-      showChat({ id: data.id, email: data.email, name: data.name });
+      showChat({ id: data.id, email: data.email, name: data.name, admin: Boolean(data.admin) });
     } catch (e) {
       showError(el.authError, e.message);
     } finally {
