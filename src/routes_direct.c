@@ -50,16 +50,19 @@ static void on_indexed(enum store_status st, void *arg) {
     direct_done(op, API_E_OK);
 }
 
-/* The room in both users' lists, concurrently (two slots). */
+/* The room in both users' lists, concurrently (two slots). The callbacks
+ * run later, on the loop: the count of those to wait for is set after
+ * both were sent. */
 static void index_both(struct direct_op *op) {
     const char *users[] = {op->self.id, op->other_id};
-    op->indexing = 2;
+    int sent = 0;
     for (int i = 0; i < 2; i++)
         if (store_user_membership_set(op->r->srv->store, users[i], op->room, ROOM_DIRECT,
-                                      ROLE_MEMBER, on_indexed, op) < 0) {
-            if (op->index_error == API_E_OK) op->index_error = API_E_UNAVAILABLE;
-            if (--op->indexing == 0) direct_done(op, op->index_error);
-        }
+                                      ROLE_MEMBER, on_indexed, op) == 0)
+            sent++;
+    if (sent < 2 && op->index_error == API_E_OK) op->index_error = API_E_UNAVAILABLE;
+    op->indexing = sent;
+    if (sent == 0) direct_done(op, op->index_error);
 }
 
 static void on_created(enum store_status st, void *arg) {
