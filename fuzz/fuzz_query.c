@@ -3,14 +3,18 @@
  * message routes: libevent's URI and query parsers (as evhttp runs them),
  * then src/request_query.c for ?after, ?before, ?limit, ?wait and the
  * stream's Last-Event-ID, and src/stream_rooms.c for GET /stream's ?rooms
- * and position. What is accepted must keep the documented ranges, and a
- * position written back must read as the same.
+ * and position, and the ids of DELETE /room/<name>/message/?id= (message
+ * removal) and DELETE /room/<name>/member?userId= (a member's removal).
+ * What is accepted must keep the documented ranges (the routes copy those
+ * ids into fixed buffers), and a position written back must read as the
+ * same.
  */
 #include <event2/http.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 
 #include "fuzz.h"
+#include "message.h"
 #include "request_query.h"
 #include "stream_rooms.h"
 
@@ -55,6 +59,10 @@ static void check_history(const char *query) {
     if (request_query_cursor(NULL, evhttp_find_header(&q, "after"), cursor) == 0)
         FUZZ_ASSERT(!cursor[0] || validate_stream_id(cursor));
     check_rooms(evhttp_find_header(&q, "rooms"), evhttp_find_header(&q, "after"));
+    const char *id = evhttp_find_header(&q, "id"), *user = evhttp_find_header(&q, "userId");
+    FUZZ_ASSERT(!id || !validate_stream_id(id) || strlen(id) <= CHAT_STREAM_ID_MAX);
+    FUZZ_ASSERT(!user || !validate_user_id(user, strlen(user)) ||
+                strlen(user) == CHAT_USER_ID_LEN);
     struct rooms_query rq;
     if (!request_query_rooms(&q, &rq))
         FUZZ_ASSERT((!rq.after[0] || validate_room_name(rq.after)) && rq.limit >= 1 &&

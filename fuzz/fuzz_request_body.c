@@ -1,6 +1,7 @@
 /*
  * fuzz_request_body: any bytes as the JSON body of every route that takes
- * one (register, login, password change, send, room create), through the
+ * one (register, login, password change, send, room create, membership,
+ * direct conversation, account deletion), through the
  * same parsing and validation the handlers use (json_parse_object, then
  * src/request_body.c). Whatever is accepted must pass the validators again
  * and encode back to JSON that decodes to the same text. The scanner of
@@ -86,6 +87,18 @@ static void check_member(const json_t *body, bool with_role) {
     FUZZ_ASSERT(!with_role || (mb.role != ROLE_NONE && (mb.email[0] || mb.user_id[0])));
 }
 
+/* DELETE /user/ {"password"}: what routes_account reads, a string whose
+ * length is its bytes (a password may hold NUL; the check is Argon2id's). */
+static void check_account_delete(const json_t *body) {
+    const char *pw = NULL;
+    size_t len = 0;
+    if (json_get_string(body, "password", true, API_E_INVALID_PASSWORD, &pw, &len) != API_E_OK)
+        return;
+    const json_t *v = json_object_get(body, "password");
+    FUZZ_ASSERT(pw && json_is_string(v) && json_string_length(v) == len);
+    FUZZ_ASSERT(memcmp(pw, json_string_value(v), len) == 0 && pw[len] == '\0');
+}
+
 /* The scanner reads a body exactly as jansson does, or leaves it to it. */
 static void check_scan(const char *data, size_t size) {
     struct json_plain_member m[4];
@@ -133,6 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_room(body);
     check_member(body, false);
     check_member(body, true);
+    check_account_delete(body);
     json_decref(body);
     return 0;
 }

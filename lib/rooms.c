@@ -41,8 +41,10 @@ static int call_with(chat_client *c, const char *method, const char *path, const
 
 int chat_room_create(chat_client *c, const char *room, int private_room) {
     int rc = begin_logged_in(c);
-    char ignored[256];
-    if (rc == CHAT_OK) rc = room_path(c, ignored, room, "");
+    if (rc == CHAT_OK) {
+        char checked[256]; /* the path is not used: this checks the name */
+        rc = room_path(c, checked, room, "");
+    }
     if (rc != CHAT_OK) return rc;
     return call_with(c, "POST", "/room/", "name", room, "kind",
                      private_room ? "private" : "public", NULL);
@@ -66,13 +68,16 @@ int chat_room_leave(chat_client *c, const char *room) {
 }
 
 int chat_message_remove(chat_client *c, const char *room, const char *id) {
-    char path[256], tail[96];
+    char path[256];
     int rc = begin_logged_in(c);
     unsigned long long part[2];
     if (rc == CHAT_OK && (!id || chat_wire_stream_id_parse(id, part) < 0))
         rc = chat__client_fail(c, CHAT_ERR_USAGE, "a message id is <ms>-<seq>");
-    if (rc == CHAT_OK) snprintf(tail, sizeof tail, "message/?id=%s", id);
-    if (rc == CHAT_OK) rc = room_path(c, path, room, tail);
+    if (rc == CHAT_OK) {
+        char tail[96];
+        snprintf(tail, sizeof tail, "message/?id=%s", id);
+        rc = room_path(c, path, room, tail);
+    }
     if (rc != CHAT_OK) return rc;
     chat_request req = {"DELETE", path, NULL, 1, 0, NULL}; /* a repeat would answer 404 */
     return chat__client_call(c, &req, NULL);

@@ -95,7 +95,9 @@
     X(API_E_MEMBERSHIP_CHANGED, 409, "membership_changed",                           \
       "The room's members changed meanwhile; try again.")                            \
     X(API_E_NOT_A_MESSAGE, 400, "not_a_message",                                     \
-      "That id is a room event, not a message; events cannot be removed.")
+      "That id is a room event, not a message; events cannot be removed.")         \
+    X(API_E_ACCOUNT_LOCKED, 403, "account_locked",                                   \
+      "A site administrator has locked this account.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,

@@ -25,6 +25,8 @@ static const struct {
     [RATE_ROOMS_USER] = {"rooms-user", false},
     [RATE_ROOMS_ADDRESS] = {"rooms-address", false},
     [RATE_LOGIN_GLOBAL] = {"login-global", true},
+    [RATE_DM_USER] = {"dm-user", false},
+    [RATE_INVITES_USER] = {"invites-user", false},
 };
 
 int rate_rule_parse(const char *text, struct rate_rule *out) {
@@ -55,6 +57,8 @@ int ratelimit_init(struct ratelimit *rl, const struct config *cfg, char err[256]
         [RATE_ROOMS_USER] = {"--limit-rooms-user", cfg->limit_rooms_user},
         [RATE_ROOMS_ADDRESS] = {"--limit-rooms-address", cfg->limit_rooms_address},
         [RATE_LOGIN_GLOBAL] = {"--limit-login-global", cfg->limit_login_global},
+        [RATE_DM_USER] = {"--limit-dm-user", cfg->limit_dm_user},
+        [RATE_INVITES_USER] = {"--limit-invites-user", cfg->limit_invites_user},
     };
     for (int i = 0; i < RATE_LIMIT_COUNT; i++) {
         if (rate_rule_parse(given[i].value, &rl->rules[i]) < 0) {

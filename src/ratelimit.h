@@ -36,6 +36,8 @@ enum rate_limit {
     RATE_ROOMS_USER,       /* rooms created per user */
     RATE_ROOMS_ADDRESS,    /* rooms created per client address */
     RATE_LOGIN_GLOBAL,     /* logins that need a password hash, one subject for all */
+    RATE_DM_USER,          /* direct conversations opened (POST /dm/) per user */
+    RATE_INVITES_USER,     /* invitations (POST /room/<name>/member with a user) per user */
     RATE_LIMIT_COUNT
 };
 

@@ -22,6 +22,8 @@ const struct route routes_table[] = {
     {"/user/session", EVHTTP_REQ_DELETE, route_user_logout},
     {"/user/password", EVHTTP_REQ_PUT, route_user_password},
     {"/user/token", EVHTTP_REQ_POST, route_user_token},
+    {"/user/*/lock", EVHTTP_REQ_PUT, route_user_lock},
+    {"/user/*/lock", EVHTTP_REQ_DELETE, route_user_unlock},
     {"/message", EVHTTP_REQ_POST, route_message_send},
     {"/message", EVHTTP_REQ_GET, route_message_list},
     {"/message/stream", EVHTTP_REQ_GET, route_message_stream},

@@ -32,6 +32,9 @@ void routes_add_session_cookie(struct request *r, const char *token, int max_age
 /* The "email" a reply shows for a session's or record's email: "" for a
  * token user's account handle, which is no address (routes_user.c). */
 const char *routes_public_email(const char *email);
+/* Adds "admin": true to a reply about the user of email when that user is
+ * a site administrator (--admins); nothing otherwise (routes_user.c). */
+void routes_user_mark_admin(struct request *r, json_t *body, const char *email);
 
 /* routes_token.c: POST /user/token, a session for an application's token. */
 void route_user_token(struct request *r);
@@ -41,6 +44,8 @@ void routes_user_clear_cookies(struct request *r);
 
 /* routes_account.c */
 void route_user_delete(struct request *r);   /* DELETE /user/: delete one's own account */
+void route_user_lock(struct request *r);     /* PUT /user/<id>/lock: a site administrator's */
+void route_user_unlock(struct request *r);   /* DELETE /user/<id>/lock */
 
 /* routes_password.c */
 void route_user_password(struct request *r); /* PUT /user/password */

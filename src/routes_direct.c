@@ -12,6 +12,7 @@
 
 #include "http.h"
 #include "member_rules.h"
+#include "ratelimit.h"
 #include "request_body.h"
 #include "routes.h"
 #include "server.h"
@@ -23,6 +24,7 @@ struct direct_op {
     struct member_body other_given;
     struct session_user self;
     char other_id[CHAT_USER_ID_LEN + 1];
+    char other_name[CHAT_NAME_MAX_BYTES + 1];
     char room[MEMBER_DIRECT_NAME_LEN + 1];
     int status;   /* 201 created, 200 found */
     int indexing; /* list entries still being written */
@@ -48,16 +50,19 @@ static void on_indexed(enum store_status st, void *arg) {
     direct_done(op, API_E_OK);
 }
 
-/* The room in both users' lists, concurrently (two slots). */
+/* The room in both users' lists, concurrently (two slots). The callbacks
+ * run later, on the loop: the count of those to wait for is set after
+ * both were sent. */
 static void index_both(struct direct_op *op) {
     const char *users[] = {op->self.id, op->other_id};
-    op->indexing = 2;
+    int sent = 0;
     for (int i = 0; i < 2; i++)
         if (store_user_membership_set(op->r->srv->store, users[i], op->room, ROOM_DIRECT,
-                                      ROLE_MEMBER, on_indexed, op) < 0) {
-            if (op->index_error == API_E_OK) op->index_error = API_E_UNAVAILABLE;
-            if (--op->indexing == 0) direct_done(op, op->index_error);
-        }
+                                      ROLE_MEMBER, on_indexed, op) == 0)
+            sent++;
+    if (sent < 2 && op->index_error == API_E_OK) op->index_error = API_E_UNAVAILABLE;
+    op->indexing = sent;
+    if (sent == 0) direct_done(op, op->index_error);
 }
 
 static void on_created(enum store_status st, void *arg) {
@@ -76,8 +81,9 @@ static void create(struct direct_op *op) {
         return;
     }
     member_rules_direct_name(op->self.id, op->other_id, op->room);
-    if (store_direct_create(op->r->srv->store, op->room, op->self.id, op->other_id, on_created,
-                            op) < 0)
+    const char *const ids[] = {op->self.id, op->other_id};
+    const char *const names[] = {op->self.name, op->other_name};
+    if (store_direct_create(op->r->srv->store, op->room, ids, names, on_created, op) < 0)
         direct_done(op, API_E_UNAVAILABLE);
 }
 
@@ -92,6 +98,7 @@ static void on_other(enum store_status st, const struct store_user *u, void *arg
         return;
     }
     memcpy(op->other_id, u->id, sizeof(op->other_id));
+    memcpy(op->other_name, u->name, sizeof(op->other_name));
     create(op);
 }
 
@@ -103,6 +110,21 @@ static void on_other_email(enum store_status st, const char *email, void *arg) {
         direct_done(op, API_E_UNAVAILABLE);
 }
 
+static void on_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
+    struct direct_op *op = arg;
+    if (verdict != RATE_ALLOWED) {
+        routes_reply_rate_refused(op->r, verdict, retry_after_s);
+        free(op);
+        return;
+    }
+    struct store *s = op->r->srv->store;
+    int rc = op->other_given.email[0]
+                 ? store_user_get(s, op->other_given.email, on_other, op)
+                 : store_user_email_of(s, op->other_given.user_id, on_other_email, op);
+    if (rc < 0) direct_done(op, API_E_UNAVAILABLE);
+}
+
+/* Each conversation opened counts against --limit-dm-user. */
 static void on_session(enum store_status st, const struct session_user *u, void *arg) {
     struct direct_op *op = arg;
     if (st != STORE_OK) {
@@ -110,11 +132,9 @@ static void on_session(enum store_status st, const struct session_user *u, void 
         return;
     }
     op->self = *u;
-    struct store *s = op->r->srv->store;
-    int rc = op->other_given.email[0]
-                 ? store_user_get(s, op->other_given.email, on_other, op)
-                 : store_user_email_of(s, op->other_given.user_id, on_other_email, op);
-    if (rc < 0) direct_done(op, API_E_UNAVAILABLE);
+    struct rate_check check = {RATE_DM_USER, op->self.id};
+    if (ratelimit_check(&op->r->srv->limits, &check, 1, on_allowed, op) < 0)
+        direct_done(op, API_E_INTERNAL);
 }
 
 void route_direct_open(struct request *r) {

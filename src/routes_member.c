@@ -36,10 +36,11 @@ static void on_members(enum store_status st, const char *const *fields, size_t n
     struct list_op *op = arg;
     json_t *list = st == STORE_OK ? json_array() : NULL;
     for (size_t i = 0; list && i < n; i++) {
-        enum member_role role = member_role_parse(fields[2 * i + 1]);
-        if (role == ROLE_NONE || (role == ROLE_BANNED && !op->sees_bans)) continue; /* "kind" */
-        json_array_append_new(list, json_pack("{s:s,s:s}", "userId", fields[2 * i], "role",
-                                              member_role_name(role)));
+        const char *const *member = fields + 3 * i; /* id, role, name */
+        enum member_role role = member_role_parse(member[1]);
+        if (role == ROLE_NONE || (role == ROLE_BANNED && !op->sees_bans)) continue;
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "userId", member[0], "role",
+                                              member_role_name(role), "name", member[2]));
     }
     if (list) http_reply_json(op->r, 200, list);
     else http_reply_error(op->r, st == STORE_OK ? API_E_INTERNAL : routes_store_error(st), NULL);
@@ -241,6 +242,17 @@ static void find_target(struct change_op *op) {
     if (rc < 0) change_done(op, API_E_UNAVAILABLE);
 }
 
+static void on_invite_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
+    struct change_op *op = arg;
+    if (verdict == RATE_ALLOWED) {
+        find_target(op);
+        return;
+    }
+    routes_reply_rate_refused(op->r, verdict, retry_after_s);
+    free(op);
+}
+
+/* An invitation counts against --limit-invites-user. */
 static void on_session(enum store_status st, const struct session_user *u, void *arg) {
     struct change_op *op = arg;
     if (st != STORE_OK) {
@@ -248,7 +260,10 @@ static void on_session(enum store_status st, const struct session_user *u, void 
         return;
     }
     op->actor = *u;
-    find_target(op);
+    struct rate_check check = {RATE_INVITES_USER, op->actor.id};
+    if (op->action != MEMBER_INVITE) find_target(op);
+    else if (ratelimit_check(&op->r->srv->limits, &check, 1, on_invite_allowed, op) < 0)
+        change_done(op, API_E_INTERNAL);
 }
 
 /* Starts a change for r: a valid room, a session, the body or query read

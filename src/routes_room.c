@@ -62,13 +62,12 @@ static const char *standing_of(const struct list_op *op, const char *room) {
 
 /* The caller's private and direct rooms, by name, after the public ones. */
 static void append_private(json_t *list, const struct list_op *op) {
-    const char *names[256];
+    const char *names[256] = {NULL};
     size_t n = 0;
-    const char *room;
-    json_t *standing;
-    json_object_foreach(op->mine, room, standing) {
-        const char *v = json_string_value(standing);
-        if (n < 256 && v && !is_public(v)) names[n++] = room;
+    for (void *it = json_object_iter(op->mine); it && n < sizeof(names) / sizeof(names[0]);
+         it = json_object_iter_next(op->mine, it)) {
+        const char *v = json_string_value(json_object_iter_value(it));
+        if (v && !is_public(v)) names[n++] = json_object_iter_key(it);
     }
     qsort(names, n, sizeof(names[0]), routes_compare_names);
     for (size_t i = 0; i < n; i++)
@@ -253,7 +252,7 @@ static void on_list_checked(enum store_status st, void *arg) {
     } else if (st != STORE_NOT_FOUND) {
         uncount(op);
         create_done(op, routes_store_error(st));
-    } else if (store_room_create(op->r->srv->store, op->name, op->kind, op->user.id, on_created,
+    } else if (store_room_create(op->r->srv->store, op->name, op->kind, op->user.id, op->user.name, on_created,
                                  op) < 0) {
         uncount(op);
         create_done(op, API_E_UNAVAILABLE);

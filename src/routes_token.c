@@ -103,6 +103,10 @@ static void on_user_stored(enum store_status st, const struct store_user *u, voi
         reply_error(op, st == STORE_FULL ? API_E_STORAGE_FULL : routes_store_error(st), NULL);
         return;
     }
+    if (u->locked) {
+        reply_error(op, API_E_ACCOUNT_LOCKED, NULL);
+        return;
+    }
     memcpy(op->user.id, u->id, sizeof(op->user.id));
     op->user.password_version = u->password_version;
     create_session(op);

@@ -14,6 +14,7 @@
 #include "json.h"
 #include "jwt_verify.h"
 #include "log.h"
+#include "member_rules.h"
 #include "request_body.h"
 #include "ratelimit.h"
 #include "server.h"
@@ -84,6 +85,11 @@ void routes_add_session_cookie(struct request *r, const char *token, int max_age
     http_add_header(r, "Set-Cookie", cookie);
 }
 
+void routes_user_mark_admin(struct request *r, json_t *body, const char *email) {
+    if (member_rules_is_admin(r->srv->cfg.admins, email))
+        json_object_set_new(body, "admin", json_true());
+}
+
 const char *routes_public_email(const char *email) {
     return jwt_is_account_handle(email) ? "" : email;
 }
@@ -107,6 +113,7 @@ static void on_session_created(enum store_status st, void *arg) {
     json_t *body = json_pack("{s:s, s:s, s:s}", "id", op->user.id, "email", op->user.email,
                              "name", op->user.name);
     if (body && op->registering) json_object_set_new(body, "authKey", json_string(op->token));
+    if (body) routes_user_mark_admin(op->r, body, op->user.email);
     if (!body) {
         reply_error(op, API_E_INTERNAL);
         return;
@@ -246,6 +253,7 @@ static void on_password_verified(void *arg, bool cancelled) {
     struct user_op *op = arg;
     if (cancelled) reply_error(op, API_E_UNAVAILABLE);
     else if (!op->password_ok) reply_error(op, API_E_BAD_CREDENTIALS);
+    else if (op->user.locked) reply_error(op, API_E_ACCOUNT_LOCKED); /* told to its owner only */
     else start_session(op);
 }
 
@@ -364,8 +372,10 @@ static void on_me(enum store_status st, const struct session_user *u, void *arg)
     } else if (st != STORE_OK) {
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
     } else {
-        http_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "id", u->id, "email",
-                                          routes_public_email(u->email), "name", u->name));
+        json_t *body = json_pack("{s:s, s:s, s:s}", "id", u->id, "email",
+                                 routes_public_email(u->email), "name", u->name);
+        if (body) routes_user_mark_admin(r, body, u->email);
+        http_reply_json(r, 200, body);
     }
 }
 

@@ -124,15 +124,17 @@ static void on_user_got(redisReply *r, void *arg) {
     struct store_user u;
     enum store_status st = status_of(r);
     if (st == STORE_OK) {
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 5) st = STORE_ERROR;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 6) st = STORE_ERROR;
         else if (r->element[0]->type == REDIS_REPLY_NIL) st = STORE_NOT_FOUND;
         else if (copy_field(u.id, sizeof(u.id), r->element[0]) < 0 ||
                  copy_field(u.email, sizeof(u.email), r->element[1]) < 0 ||
                  copy_field(u.name, sizeof(u.name), r->element[2]) < 0 ||
                  copy_field(u.pwhash, sizeof(u.pwhash), r->element[3]) < 0)
             st = STORE_ERROR;
-        else /* none before the first change */
+        else { /* none before the first change */
             u.password_version = store_password_version_of(r->element[4]);
+            u.locked = r->element[5]->type == REDIS_REPLY_STRING;
+        }
     }
     op->cb.user(st, st == STORE_OK ? &u : NULL, op->arg);
     free(op);
@@ -144,8 +146,8 @@ int store_user_get(struct store *s, const char *email, store_user_fn *cb, void *
     struct store_op *op = op_new(arg);
     if (!op) return -1;
     op->cb.user = cb;
-    const char *argv[] = {"HMGET", key, "id", "email", "name", "pw", "pv"};
-    return send_op(s, op, on_user_got, STORE_ACK_PLAIN, key, 7, argv, NULL);
+    const char *argv[] = {"HMGET", key, "id", "email", "name", "pw", "pv", "locked"};
+    return send_op(s, op, on_user_got, STORE_ACK_PLAIN, key, 8, argv, NULL);
 }
 
 static void on_status_reply(redisReply *r, void *arg) {

@@ -51,6 +51,7 @@ struct store_user {
     char name[CHAT_NAME_MAX_BYTES + 1];
     char pwhash[STORE_PWHASH_MAX];
     long long password_version; /* counts password changes; a session of another is refused */
+    bool locked;                /* a site administrator locked the account */
 };
 
 typedef void store_status_fn(enum store_status st, void *arg);
@@ -120,6 +121,13 @@ int store_sessions_end_others(struct store *s, const char *user_id, const char *
  * then on (store_session_get). */
 int store_user_set_password(struct store *s, const char *email, const char *pwhash,
                             store_status_fn *cb, void *arg);
+
+/* Locks (locked) or unlocks the account of email when it is still user_id's
+ * (else STORE_NOT_FOUND), in one step (durable, store_lock.c). Locking also
+ * advances the password version, so that a session made meanwhile is
+ * refused (store_session_get); the sessions are the caller's to end. */
+int store_user_set_locked(struct store *s, const char *email, const char *user_id, bool locked,
+                          store_status_fn *cb, void *arg);
 
 /* ---- users from an application's token (store_token.c) ---- */
 
@@ -247,13 +255,15 @@ typedef void store_created_fn(enum store_status st, enum room_kind kind, enum me
 /* Gives the room its kind and owner unless it has a kind already (one
  * script on the room's slot, durable). */
 int store_room_create(struct store *s, const char *room, enum room_kind kind,
-                      const char *owner_id, store_created_fn *cb, void *arg);
+                      const char *owner_id, const char *owner_name, store_created_fn *cb,
+                      void *arg);
 
-/* Makes the direct room of users a and b, or finds it, and makes both its
- * members again (one script on the room's slot, durable): STORE_OK when
- * it was created, STORE_EXISTS when it was there. */
-int store_direct_create(struct store *s, const char *room, const char *a, const char *b,
-                        store_status_fn *cb, void *arg);
+/* Makes the direct room of the users ids[0] and ids[1], or finds it, and
+ * makes both its members again, recording their names (one script on the
+ * room's slot, durable): STORE_OK when it was created, STORE_EXISTS when
+ * it was there. */
+int store_direct_create(struct store *s, const char *room, const char *const ids[2],
+                        const char *const names[2], store_status_fn *cb, void *arg);
 
 /* One membership change, decided by member_rules_decide on the standings
  * actor and target that store_room_access read. */
@@ -307,7 +317,9 @@ int store_message_remove(struct store *s, const struct store_message_removal *m,
 /* Receives n field/value pairs: fields[2i] and fields[2i + 1]. */
 typedef void store_pairs_fn(enum store_status st, const char *const *fields, size_t n,
                             void *arg);
-/* The room's members hash: "kind" and its kind, then user id and role pairs. */
+/* The room's members, in one script on its slot: n triples of user id,
+ * role and display name ("" when none was recorded) in fields[3i],
+ * fields[3i + 1] and fields[3i + 2]. */
 int store_room_members(struct store *s, const char *room, store_pairs_fn *cb, void *arg);
 /* The user's rooms: room name and "<kind>:<role>" pairs. */
 int store_user_memberships(struct store *s, const char *user_id, store_pairs_fn *cb,

@@ -54,6 +54,10 @@ int store_key_room_members(char *out, size_t size, const char *room) {
     return fit(snprintf(out, size, "room:{%s}:members", room), size);
 }
 
+int store_key_room_member_names(char *out, size_t size, const char *room) {
+    return fit(snprintf(out, size, "room:{%s}:names", room), size);
+}
+
 int store_key_user_memberships(char *out, size_t size, const char *user_id) {
     return fit(snprintf(out, size, "user-memberships:%s", user_id), size);
 }

@@ -42,6 +42,8 @@ int store_key_login_known(char *out, size_t size, const char *email, const char 
 int store_key_token_used(char *out, size_t size, const char *token_id_hash);
 int store_key_room_doorbell(char *out, size_t size, const char *room);
 int store_key_room_members(char *out, size_t size, const char *room);
+/* room:{<room>}:names: the display names of the room's members, in its slot. */
+int store_key_room_member_names(char *out, size_t size, const char *room);
 int store_key_user_memberships(char *out, size_t size, const char *user_id);
 int store_key_user_id(char *out, size_t size, const char *user_id);
 int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,

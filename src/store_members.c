@@ -26,6 +26,7 @@ struct members_op {
     struct store *s;
     char room[CHAT_ROOM_MAX + 1];
     struct store_access access;
+    size_t group; /* a list's strings per entry: 2 for pairs, 3 for members */
 };
 
 static struct members_op *op_new(struct store *s, void *arg) {
@@ -105,14 +106,21 @@ int store_room_access(struct store *s, const char *room, const char *actor_id,
     return send_op(op, on_access, STORE_ACK_PLAIN, key, 5, argv);
 }
 
+/* The keys of room's members and of their names (one slot); -1 when too long. */
+static int member_keys(const char *room, char members[STORE_KEY_MAX], char names[STORE_KEY_MAX]) {
+    if (store_key_room_members(members, STORE_KEY_MAX, room) < 0) return -1;
+    return store_key_room_member_names(names, STORE_KEY_MAX, room);
+}
+
 /* ---- creation ---- */
 
-/* Creates the room with its owner unless it has a kind already; answers
- * {created, kind, the caller's role there}. */
+/* Creates the room with its owner (and the owner's name in KEYS[2]) unless
+ * it has a kind already; answers {created, kind, the caller's role there}. */
 static const char create_script[] =
     "local kind = redis.call('HGET', KEYS[1], 'kind')\n"
     "if kind then return {0, kind, redis.call('HGET', KEYS[1], ARGV[2]) or ''} end\n"
     "redis.call('HSET', KEYS[1], 'kind', ARGV[1], ARGV[2], 'owner')\n"
+    "redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])\n"
     "return {1, ARGV[1], 'owner'}\n";
 
 static void on_created(redisReply *r, void *arg) {
@@ -133,18 +141,20 @@ static void on_created(redisReply *r, void *arg) {
 }
 
 int store_room_create(struct store *s, const char *room, enum room_kind kind,
-                      const char *owner_id, store_created_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX];
-    if (store_key_room_members(key, sizeof(key), room) < 0) return -1;
+                      const char *owner_id, const char *owner_name, store_created_fn *cb,
+                      void *arg) {
+    char key[STORE_KEY_MAX], names[STORE_KEY_MAX];
+    if (member_keys(room, key, names) < 0) return -1;
     struct members_op *op = op_new(s, arg);
     if (!op) return -1;
     op->cb.created = cb;
-    const char *argv[] = {"EVAL", create_script, "1", key, room_kind_name(kind), owner_id};
-    return send_op(op, on_created, STORE_ACK_DURABLE, key, 6, argv);
+    const char *argv[] = {"EVAL", create_script, "2", key, names, room_kind_name(kind), owner_id,
+                          owner_name};
+    return send_op(op, on_created, STORE_ACK_DURABLE, key, 8, argv);
 }
 
 /* Makes the direct room of two users, or finds it, and (again) makes both
- * its members; {1} created, {0} there already, {-1} the name is another
+ * its members, with their names (KEYS[2]); {1} created, {0} there already, {-1} the name is another
  * kind of room's. */
 static const char direct_script[] =
     "local kind = redis.call('HGET', KEYS[1], 'kind')\n"
@@ -154,6 +164,7 @@ static const char direct_script[] =
     "  if not redis.call('HGET', KEYS[1], ARGV[i]) then\n"
     "    redis.call('HSET', KEYS[1], ARGV[i], 'member')\n"
     "  end\n"
+    "  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])\n"
     "end\n"
     "return {kind and 0 or 1}\n";
 
@@ -169,21 +180,23 @@ static void on_direct(redisReply *r, void *arg) {
     free(op);
 }
 
-int store_direct_create(struct store *s, const char *room, const char *a, const char *b,
-                        store_status_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX];
-    if (store_key_room_members(key, sizeof(key), room) < 0) return -1;
+int store_direct_create(struct store *s, const char *room, const char *const ids[2],
+                        const char *const names[2], store_status_fn *cb, void *arg) {
+    char key[STORE_KEY_MAX], names_key[STORE_KEY_MAX];
+    if (member_keys(room, key, names_key) < 0) return -1;
     struct members_op *op = op_new(s, arg);
     if (!op) return -1;
     op->cb.status = cb;
-    const char *argv[] = {"EVAL", direct_script, "1", key, a, b};
-    return send_op(op, on_direct, STORE_ACK_DURABLE, key, 6, argv);
+    const char *argv[] = {"EVAL", direct_script, "2", key, names_key, ids[0], ids[1],
+                          names[0], names[1]};
+    return send_op(op, on_direct, STORE_ACK_DURABLE, key, 9, argv);
 }
 
 /* ---- changes ---- */
 
 /* Applies one membership change if the actor's and the target's standings
- * are still those it was decided on, and records it in the room's stream:
+ * are still those it was decided on (keeping the names of the target and
+ * of an acting member in KEYS[3]), and records it in the room's stream:
  * {1, event id}; {2} when the target stands as wanted already (a resent
  * command); {0} when a standing changed meanwhile; {-1} when it would
  * leave the room without an owner. */
@@ -200,8 +213,16 @@ static const char change_script[] =
     "  if owners < 2 then return {-1} end\n"
     "end\n"
     "redis.call('HSETNX', KEYS[1], 'kind', ARGV[11])\n"
-    "if ARGV[5] == '' then redis.call('HDEL', KEYS[1], ARGV[3])\n"
-    "else redis.call('HSET', KEYS[1], ARGV[3], ARGV[5]) end\n"
+    "if ARGV[5] == '' then\n"
+    "  redis.call('HDEL', KEYS[1], ARGV[3])\n"
+    "  redis.call('HDEL', KEYS[3], ARGV[3])\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[1], ARGV[3], ARGV[5])\n"
+    "  redis.call('HSET', KEYS[3], ARGV[3], ARGV[8])\n"
+    "end\n"
+    "if a ~= '' and a ~= 'banned' and ARGV[1] ~= ARGV[3] then\n"
+    "  redis.call('HSET', KEYS[3], ARGV[1], ARGV[7])\n"
+    "end\n"
     "local id = redis.call('XADD', KEYS[2], '*', 'userId', ARGV[1], 'name', ARGV[7],"
     " 'text', ARGV[8], 'timestamp', ARGV[9], 'event', ARGV[6], 'target', ARGV[3],"
     " 'role', ARGV[5])\n"
@@ -238,20 +259,20 @@ static void on_changed(redisReply *r, void *arg) {
 
 int store_member_change(struct store *s, const struct store_member_change *c,
                         store_change_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], stream[STORE_KEY_MAX], ts[24];
-    if (store_key_room_members(key, sizeof(key), c->room) < 0 ||
+    char key[STORE_KEY_MAX], stream[STORE_KEY_MAX], names[STORE_KEY_MAX], ts[24];
+    if (member_keys(c->room, key, names) < 0 ||
         store_key_room_messages(stream, sizeof(stream), c->room) < 0)
         return -1;
     snprintf(ts, sizeof(ts), "%lld", c->timestamp);
     struct members_op *op = op_new(s, arg);
     if (!op) return -1;
     op->cb.change = cb;
-    const char *argv[] = {"EVAL", change_script, "2", key, stream, c->actor_id,
+    const char *argv[] = {"EVAL", change_script, "3", key, stream, names, c->actor_id,
                           member_role_name(c->actor), c->target_id,
                           member_role_name(c->target), member_role_name(c->role), c->event,
                           c->actor_name, c->target_name, ts, c->needs_other_owner ? "1" : "0",
                           room_kind_name(c->kind)};
-    if (send_op(op, on_changed, STORE_ACK_DURABLE, key, 16, argv) < 0) return -1;
+    if (send_op(op, on_changed, STORE_ACK_DURABLE, key, 17, argv) < 0) return -1;
     store_ring_doorbell(s, c->room);
     return 0;
 }
@@ -308,21 +329,29 @@ int store_message_remove(struct store *s, const struct store_message_removal *m,
 
 /* ---- lists of pairs: a room's members, a user's rooms ---- */
 
-static void on_pairs(redisReply *r, void *arg) {
+/* Hands an array reply on as groups of op->group strings (a group with
+ * another type is skipped). */
+static void on_groups(redisReply *r, void *arg) {
     struct members_op *op = arg;
     enum store_status st = status_of(r);
     const char **fields = NULL;
-    size_t n = 0;
+    size_t n = 0, g = op->group;
     if (st == STORE_OK && r->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
     if (st == STORE_OK && r->elements && !(fields = calloc(r->elements, sizeof(*fields))))
         st = STORE_ERROR;
-    for (size_t i = 0; st == STORE_OK && i + 1 < r->elements; i += 2) {
-        const char *k = string_of(r->element[i]), *v = string_of(r->element[i + 1]);
-        if (k && v) fields[n++] = k, fields[n++] = v;
+    for (size_t i = 0; st == STORE_OK && i + g <= r->elements; i += g) {
+        size_t k = 0;
+        while (k < g && string_of(r->element[i + k])) k++;
+        for (size_t j = 0; k == g && j < g; j++) fields[n++] = string_of(r->element[i + j]);
     }
-    op->cb.pairs(st, fields, n / 2, op->arg);
+    op->cb.pairs(st, fields, n / g, op->arg);
     free(fields);
     free(op);
+}
+
+static void on_pairs(redisReply *r, void *arg) {
+    ((struct members_op *)arg)->group = 2;
+    on_groups(r, arg);
 }
 
 static int get_pairs(struct store *s, const char *key, store_pairs_fn *cb, void *arg) {
@@ -333,10 +362,32 @@ static int get_pairs(struct store *s, const char *key, store_pairs_fn *cb, void 
     return send_op(op, on_pairs, STORE_ACK_PLAIN, key, 2, argv);
 }
 
+/* The members hash without "kind", each member as {id, role, name or ""}. */
+static const char member_list_script[] =
+    "local m = redis.call('HGETALL', KEYS[1])\n"
+    "local out = {}\n"
+    "for i = 1, #m, 2 do\n"
+    "  if m[i] ~= 'kind' then\n"
+    "    out[#out + 1] = m[i]\n"
+    "    out[#out + 1] = m[i + 1]\n"
+    "    out[#out + 1] = redis.call('HGET', KEYS[2], m[i]) or ''\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+static void on_member_list(redisReply *r, void *arg) {
+    ((struct members_op *)arg)->group = 3; /* id, role, name */
+    on_groups(r, arg);
+}
+
 int store_room_members(struct store *s, const char *room, store_pairs_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX];
-    if (store_key_room_members(key, sizeof(key), room) < 0) return -1;
-    return get_pairs(s, key, cb, arg);
+    char key[STORE_KEY_MAX], names[STORE_KEY_MAX];
+    if (member_keys(room, key, names) < 0) return -1;
+    struct members_op *op = op_new(s, arg);
+    if (!op) return -1;
+    op->cb.pairs = cb;
+    const char *argv[] = {"EVAL", member_list_script, "2", key, names};
+    return send_op(op, on_member_list, STORE_ACK_PLAIN, key, 5, argv);
 }
 
 int store_user_memberships(struct store *s, const char *user_id, store_pairs_fn *cb,

@@ -10,7 +10,7 @@
 #include "store_keys.h"
 #include "store_private.h"
 
-/* Creates the user unless it exists, else renames it; answers {id, pv}.
+/* Creates the user unless it exists, else renames it; answers {id, pv, locked}.
  * KEYS[1] user:jwt:<hex>; ARGV: id, handle, name, iss, sub, created. */
 static const char token_user_script[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
@@ -19,7 +19,7 @@ static const char token_user_script[] =
     "else\n"
     "  redis.call('HSET', KEYS[1], 'name', ARGV[3])\n"
     "end\n"
-    "return redis.call('HMGET', KEYS[1], 'id', 'pv')\n";
+    "return redis.call('HMGET', KEYS[1], 'id', 'pv', 'locked')\n";
 
 /* One upsert or one use in flight. */
 struct token_op {
@@ -32,7 +32,7 @@ struct token_op {
 static void on_token_user(redisReply *r, void *arg) {
     struct token_op *op = arg;
     enum store_status st = status_of(r);
-    if (st == STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+    if (st == STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
                            r->element[0]->type != REDIS_REPLY_STRING ||
                            r->element[0]->len != CHAT_USER_ID_LEN))
         st = STORE_ERROR;
@@ -40,6 +40,7 @@ static void on_token_user(redisReply *r, void *arg) {
         memcpy(op->user.id, r->element[0]->str, CHAT_USER_ID_LEN);
         op->user.id[CHAT_USER_ID_LEN] = '\0';
         op->user.password_version = store_password_version_of(r->element[1]);
+        op->user.locked = r->element[2]->type == REDIS_REPLY_STRING;
     }
     op->user_cb(st, st == STORE_OK ? &op->user : NULL, op->arg);
     free(op);

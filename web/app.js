@@ -63,6 +63,7 @@
     membership_changed: 'The room\u2019s members changed just now. Please try again.',
     not_member: 'That user is not a member of this room.',
     not_a_message: 'Only messages can be removed.',
+    account_locked: 'A site administrator has locked this account.',
     room_taken: 'That room name is taken. Please choose another.',
     invalid_kind: 'A room is public or private.',
     invalid_user_id: 'That user is unknown.',
@@ -249,7 +250,7 @@
       const { data } = await api(state.registering ? 'POST' : 'PUT', '/user/', body);
       el.password.value = '';
       tabs.post('login');
-      showChat({ id: data.id, email: data.email, name: data.name });
+      showChat({ id: data.id, email: data.email, name: data.name, admin: Boolean(data.admin) });
     } catch (e) {
       showError(el.authError, e.message);
     } finally {
@@ -421,10 +422,12 @@
   const roomRoleOf = (room) => (state.roomInfo.get(room) || { role: '' }).role;
   const memberPath = (room) => '/room/' + encodeURIComponent(room) + '/member';
 
-  // Whether the caller may invite, remove messages and remove or ban members.
+  // Whether the caller may invite, remove messages and remove or ban members:
+  // a room's owners and moderators, and site administrators in every room.
   function canModerate(room) {
     const role = roomRoleOf(room);
-    return roomKindOf(room) !== 'direct' && (role === 'owner' || role === 'moderator');
+    const admin = Boolean(state.me && state.me.admin);
+    return roomKindOf(room) !== 'direct' && (admin || role === 'owner' || role === 'moderator');
   }
 
   // "# name", "# name private" (a badge) for a private room, "@ other user"

@@ -6,8 +6,9 @@
 // cannot leave; a message's menu starts a direct conversation with its
 // author, and gives owners and moderators the removal of the message, and
 // the removal or ban of its author, which the page shows from the room
-// events. The other users act through the API where the page is not what
-// is being tested.
+// events; a site administrator gets the same items in rooms of others. The
+// other users act through the API where the page is not what is being
+// tested.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -182,4 +183,22 @@ test('the message menu lets an owner remove a message, remove and ban its author
   await olga.page.locator('#room-action-error', { hasText: 'That user is banned from this room' }).waitFor();
   assert.deepEqual(olga.page.problems, []);
   await olga.context.close();
+});
+
+test('a site administrator gets the moderation items in a room of others', { timeout: 60000 }, async () => {
+  assert.ok(process.env.E2E_ADMIN_EMAIL, 'E2E_ADMIN_EMAIL is set (run tests/e2e/run.sh)');
+  const room = `admin-moderated-${process.pid}`;
+  const owner = await registerApi('members-admin-owner', 'Oscar');
+  assert.equal((await api('POST', '/room/', { body: { name: room }, cookie: owner.cookie })).status, 201);
+  await sendApi(owner.cookie, room, 'moderate me');
+  const context = await browser.newContext();
+  const page = await newPage(context);
+  await page.goto(`${URL}/#${room}`);
+  await registerUi(page, process.env.E2E_ADMIN_EMAIL, 'Admin');
+  await waitForText(page, 'moderate me');
+  assert.deepEqual(await menuActions(page, 'moderate me'), ['dm', 'remove-message', 'remove-member', 'ban']);
+  await messageAction(page, 'moderate me', 'remove-message');
+  await page.locator('#messages li.event', { hasText: 'A message was removed by a moderator.' }).waitFor();
+  assert.deepEqual(page.problems, []);
+  await context.close();
 });

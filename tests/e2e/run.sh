@@ -43,12 +43,14 @@ if ! "$top/scripts/cluster" up >"$tmp/cluster-up.log" 2>&1; then
 fi
 
 # The per-user message limit stays at its default (10 a second), as users
-# meet it: the page and the tests' API calls wait out a 429 as told.
+# meet it: the page and the tests' API calls wait out a 429 as told. One
+# address is a site administrator's (--admins), for members.test.mjs.
+admin_email=site-admin@e2e.example.com
 urls=() pids=()
 for i in 1 2 3; do
   port=$(free_port) || exit 1
   CHATD_LIMIT_MESSAGES_USER=10/1 start_chatd "$top/$build/chatd" "$tmp/chatd$i.log" "$port" "$CLUSTER_PORT_BASE" \
-    --web-root "$top/web" --redis-timeout 5000 || exit 1
+    --web-root "$top/web" --redis-timeout 5000 --admins "$admin_email" || exit 1
   urls+=("http://127.0.0.1:$port") pids+=("$CHATD_PID")
 done
 lb=$(free_port) stats=$(free_port) tls_port=$(free_port)
@@ -69,7 +71,7 @@ echo "# the cluster, three chatd and HAProxy came up in $((SECONDS - started)) s
 # The certificate names 127.0.0.1 as well as localhost.
 export E2E_URL="https://127.0.0.1:$tls_port" E2E_HTTP_URL="http://127.0.0.1:$lb"
 export NODE_EXTRA_CA_CERTS=$tmp/tls/localhost.crt
-export E2E_CHATD_URLS="${urls[*]}" E2E_CHATD_PIDS="${pids[*]}"
+export E2E_CHATD_URLS="${urls[*]}" E2E_CHATD_PIDS="${pids[*]}" E2E_ADMIN_EMAIL=$admin_email
 export E2E_ARTIFACTS=${E2E_ARTIFACTS:-$top/build/e2e-artifacts} CHROMIUM=$chromium
 mkdir -p "$E2E_ARTIFACTS"
 rc=0

@@ -47,8 +47,9 @@ main_pid=$CHATD_PID
 limited_port=$(free_port) || exit 1
 CHATD_LIMIT_LOGIN_EMAIL=3/60 CHATD_LIMIT_LOGIN_ADDRESS=6/60 CHATD_LIMIT_REGISTER_ADDRESS=2/60 \
   CHATD_LIMIT_MESSAGES_USER=3/2 CHATD_LIMIT_ROOMS_USER=3/60 CHATD_LIMIT_ROOMS_ADDRESS=5/60 \
-  CHATD_MAX_ROOMS_PER_USER=2 start_chatd "$top/$build/chatd" "$tmp/limited.log" "$limited_port" \
-  "$redis_port" --workers 2 || exit 1
+  CHATD_MAX_ROOMS_PER_USER=2 CHATD_LIMIT_DM_USER=2/60 CHATD_LIMIT_INVITES_USER=2/60 \
+  start_chatd "$top/$build/chatd" "$tmp/limited.log" "$limited_port" "$redis_port" --workers 2 ||
+  exit 1
 limited_pid=$CHATD_PID
 # and a second one like it: the limits are counted in Redis, shared by both.
 limited2_port=$(free_port) || exit 1

@@ -143,6 +143,18 @@ static void member_bodies_and_queries_are_checked(void **state) {
     expect("DELETE", "/room/lobby/member?userId=%00", true, NULL, NULL, 0, 400, "invalid_user_id");
     expect("DELETE", "/room/lobby/member?userId=0123456789ABCDEF0123456789ABCDEF", true, NULL,
            NULL, 0, 400, "invalid_user_id");
+    /* a site administrator's lock: ids checked, and only for --admins */
+    expect("PUT", "/user/%00/lock", true, NULL, NULL, 0, 400, "invalid_user_id");
+    expect("PUT", "/user/0123456789ABCDEF0123456789ABCDEF/lock", true, NULL, NULL, 0, 400,
+           "invalid_user_id");
+    expect("DELETE", "/user/0123456789abcdef0123456789abcdef0/lock", true, NULL, NULL, 0, 400,
+           "invalid_user_id");
+    expect("PUT", "/user/0123456789abcdef0123456789abcdef/lock", false, NULL, NULL, 0, 401,
+           "unauthorized");
+    expect("PUT", "/user/0123456789abcdef0123456789abcdef/lock", true, NULL, NULL, 0, 403,
+           "forbidden");
+    expect("GET", "/user/0123456789abcdef0123456789abcdef/lock", true, NULL, NULL, 0, 405,
+           "method_not_allowed");
     expect("GET", "/room/No%20Room/member", false, NULL, NULL, 0, 400, "invalid_room");
     expect("GET", "/room/never-made-here/member", false, NULL, NULL, 0, 404, "not_found");
     expect("POST", "/room/", true, JSON, "{\"name\":\"k\",\"kind\":[]}", 22, 400,

@@ -2,7 +2,8 @@
  * test_limits: the abuse limits, against a chatd started with low limits
  * (CHAT_LIMITED_URL, see run.sh: 3 logins per e-mail and 6 per address a
  * minute, 2 registrations per address a minute, 3 messages per user in 2 s,
- * 3 room creations per user and 5 per address a minute, 2 rooms per user).
+ * 3 room creations per user and 5 per address a minute, 2 rooms per user,
+ * 2 direct conversations and 2 invitations per user a minute).
  * Over a limit the answer is 429 rate_limited with Retry-After in whole
  * seconds and the usual error body; other e-mails, addresses and users are
  * not affected; /metrics counts the refusals. Different client addresses
@@ -227,6 +228,56 @@ static void room_creation_is_limited_and_capped(void **state) {
     assert_int_equal(create_room(other_xff, auth_b, &code), 201);
 }
 
+/* The user id in a reply to POST /user/ (r), into id[33]. */
+static void user_id_of(const struct http_result *r, char id[33]) {
+    const char *k = strstr(r->body, "\"id\":\"");
+    assert_non_null(k);
+    snprintf(id, 33, "%.32s", k + 6);
+}
+
+/* POST /dm/ and invitations count per user: the third within the minute
+ * gets 429 rate_limited, even for the same other user. */
+static void conversations_and_invitations_are_limited(void **state) {
+    (void)state;
+    char xff[96], email[128], auth[96], other_email[128], body[256];
+    struct http_result r;
+    fresh_address(xff, sizeof(xff));
+    register_user(xff, email, sizeof(email), auth, sizeof(auth));
+    fresh_address(xff, sizeof(xff));
+    test_email(other_email, sizeof(other_email), "limit");
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"" PASSWORD "\"}",
+             other_email);
+    assert_int_equal(call("POST", "/user/", xff, NULL, body, &r), 201);
+    char other_id[33];
+    user_id_of(&r, other_id);
+    test_http_result_free(&r);
+    snprintf(body, sizeof(body), "{\"userId\":\"%s\"}", other_id);
+    assert_int_equal(call("POST", "/dm/", NULL, auth, body, &r), 201);
+    test_http_result_free(&r);
+    assert_int_equal(call("POST", "/dm/", NULL, auth, body, &r), 200);
+    test_http_result_free(&r);
+    call("POST", "/dm/", NULL, auth, body, &r);
+    assert_limited(&r, 60);
+    test_http_result_free(&r);
+    char room[64], path[128], create[128];
+    snprintf(room, sizeof(room), "invites-%d", (int)getpid());
+    snprintf(create, sizeof(create), "{\"name\":\"%s\",\"kind\":\"private\"}", room);
+    assert_int_equal(call("POST", "/room/", xff, auth, create, &r), 201);
+    test_http_result_free(&r);
+    snprintf(path, sizeof(path), "/room/%s/member", room);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(call("POST", path, NULL, auth, body, &r), 200);
+        test_http_result_free(&r);
+    }
+    call("POST", path, NULL, auth, body, &r);
+    assert_limited(&r, 60);
+    test_http_result_free(&r);
+    /* other changes of membership are no invitations */
+    snprintf(body, sizeof(body), "{\"userId\":\"%s\",\"role\":\"moderator\"}", other_id);
+    assert_int_equal(call("PUT", path, NULL, auth, body, &r), 200);
+    test_http_result_free(&r);
+}
+
 /* libchatclient meets the message limit: a send over it waits for the
  * Retry-After and is repeated; without a retry budget the 429 is the
  * caller's, as CHAT_ERR_RATE_LIMITED. */
@@ -319,6 +370,7 @@ int main(void) {
         cmocka_unit_test(registrations_per_address_are_limited),
         cmocka_unit_test(messages_per_user_are_limited),
         cmocka_unit_test(room_creation_is_limited_and_capped),
+        cmocka_unit_test(conversations_and_invitations_are_limited),
         cmocka_unit_test(client_waits_out_the_message_limit),
         cmocka_unit_test(limits_are_shared_by_every_chatd),
         cmocka_unit_test(refusals_are_counted_in_metrics),

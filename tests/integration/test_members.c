@@ -448,16 +448,68 @@ static void moderators_remove_messages_leaving_a_tombstone(void **state) {
     person_free(&outsider);
 }
 
-/* A site administrator (--admins) reads every room and moderates it as an
- * owner would, the lobby included; nobody else moderates the lobby. */
-static void site_administrators_act_in_every_room(void **state) {
+/* Whether the member list of room, read as p, holds {"userId","role","name"}
+ * for who with that role and who's display name. */
+static bool lists_member(const struct person *p, const char *room, const struct person *who,
+                         const char *role) {
+    char path[128], entry[256];
+    snprintf(path, sizeof(path), "/room/%s/member", room);
+    snprintf(entry, sizeof(entry), "{\"userId\":\"%s\",\"role\":\"%s\",\"name\":\"%s\"}",
+             who->u.id, role, who->u.name);
+    struct http_result r;
+    assert_int_equal(call(p, "GET", path, NULL, &r), 200);
+    bool found = strstr(r.body, entry) != NULL;
+    test_http_result_free(&r);
+    return found;
+}
+
+/* The member list names each member beside id and role: the owner from
+ * the creation, an invited user from the invitation, both users of a
+ * direct conversation; a member who left is gone from it. */
+static void member_list_gives_display_names(void **state) {
     (void)state;
+    struct person owner, member;
+    person_new(&owner, "owner");
+    person_new(&member, "member");
+    char room[64], body[160];
+    unique_room(room, sizeof(room), "names");
+    assert_int_equal(create(&owner, room, "private"), 201);
+    assert_int_equal(invite(&owner, room, &member), 200);
+    assert_true(lists_member(&member, room, &owner, "owner"));
+    assert_true(lists_member(&owner, room, &member, "member"));
+    snprintf(body, sizeof(body), "/room/%s/member", room);
+    assert_int_equal(call(&member, "DELETE", body, NULL, NULL), 200);
+    assert_false(lists_member(&owner, room, &member, "member"));
+    snprintf(body, sizeof(body), "{\"userId\":\"%s\"}", member.u.id);
+    struct http_result r;
+    long status = call(&owner, "POST", "/dm/", body, &r);
+    assert_true(status == 200 || status == 201); /* another test may have opened it */
+    test_json_member(r.body, "name", room, sizeof(room));
+    test_http_result_free(&r);
+    assert_true(lists_member(&owner, room, &member, "member"));
+    assert_true(lists_member(&member, room, &owner, "member"));
+    person_free(&owner);
+    person_free(&member);
+}
+
+/* The site administrator of CHAT_ADMIN_EMAIL, registered or logged in;
+ * skips the test without one. */
+static void admin_new(struct person *admin) {
     const char *email = getenv("CHAT_ADMIN_EMAIL");
     if (!email) skip();
-    struct person admin = {chat_client_new(test_url()), {0}, false};
-    assert_non_null(admin.c);
-    if (chat_register(admin.c, email, "correct horse battery", "admin", &admin.u) != CHAT_OK)
-        assert_int_equal(chat_login(admin.c, email, "correct horse battery", &admin.u), CHAT_OK);
+    *admin = (struct person){chat_client_new(test_url()), {0}, false};
+    assert_non_null(admin->c);
+    if (chat_register(admin->c, email, "correct horse battery", "admin", &admin->u) != CHAT_OK)
+        assert_int_equal(chat_login(admin->c, email, "correct horse battery", &admin->u), CHAT_OK);
+}
+
+/* A site administrator (--admins) reads every room and moderates it as an
+ * owner would, the lobby included; nobody else moderates the lobby. GET
+ * /user/ says "admin": true to that user only. */
+static void site_administrators_act_in_every_room(void **state) {
+    (void)state;
+    struct person admin;
+    admin_new(&admin);
     struct person owner, member;
     person_new(&owner, "owner");
     person_new(&member, "member");
@@ -466,6 +518,13 @@ static void site_administrators_act_in_every_room(void **state) {
     assert_int_equal(create(&owner, room, "private"), 201);
     assert_int_equal(invite(&owner, room, &member), 200);
     expect_every_path(&admin, room, 200);
+    struct http_result me;
+    assert_int_equal(call(&admin, "GET", "/user/", NULL, &me), 200);
+    assert_non_null(strstr(me.body, "\"admin\":true"));
+    test_http_result_free(&me);
+    assert_int_equal(call(&owner, "GET", "/user/", NULL, &me), 200);
+    assert_null(strstr(me.body, "\"admin\""));
+    test_http_result_free(&me);
     snprintf(path, sizeof(path), "/room/%s/member?userId=%s", room, member.u.id);
     assert_int_equal(call(&admin, "DELETE", path, NULL, NULL), 200);
     expect_every_path(&member, room, 404);
@@ -595,6 +654,56 @@ static void deleting_an_account_ends_it_everywhere(void **state) {
     person_free(&owner);
 }
 
+/* PUT /user/<id>/lock: only a site administrator locks an account; every
+ * session of the user ends on every chatd, and its logins answer 403
+ * account_locked until DELETE /user/<id>/lock lifts the lock. */
+static void locking_an_account_ends_it_everywhere(void **state) {
+    (void)state;
+    struct person admin, locked, owner;
+    admin_new(&admin);
+    person_new(&locked, "locked");
+    person_new(&owner, "owner");
+    struct person second = {chat_client_new(test_url()), {0}, false}; /* a second session */
+    assert_int_equal(chat_login(second.c, locked.u.email, "correct horse battery", NULL), CHAT_OK);
+    const char *url2 = getenv("CHAT_URL2");
+    if (url2) assert_int_equal(call_at(url2, &second, "GET", "/user/", NULL, NULL), 200);
+    char path[128], login[256];
+    snprintf(path, sizeof(path), "/user/%s/lock", locked.u.id);
+    snprintf(login, sizeof(login), "{\"email\":\"%s\",\"password\":\"correct horse battery\"}",
+             locked.u.email);
+    assert_int_equal(call_code(NULL, "PUT", path, NULL, "unauthorized"), 401);
+    assert_int_equal(call_code(&owner, "PUT", path, NULL, "forbidden"), 403);
+    assert_int_equal(call_code(&admin, "PUT", "/user/nope/lock", NULL, "invalid_user_id"), 400);
+    assert_int_equal(call_code(&admin, "PUT", "/user/0123456789abcdef0123456789abcdef/lock",
+                               NULL, "unknown_user"),
+                     404);
+    char self[128];
+    snprintf(self, sizeof(self), "/user/%s/lock", admin.u.id);
+    assert_int_equal(call_code(&admin, "PUT", self, NULL, "self_action"), 400);
+    assert_int_equal(call(&locked, "GET", "/user/", NULL, NULL), 200);
+    assert_int_equal(call(&admin, "PUT", path, NULL, NULL), 204);
+    assert_int_equal(call(&admin, "PUT", path, NULL, NULL), 204); /* again: the same */
+    /* every session is over, here and on the other chatd */
+    assert_int_equal(call(&locked, "GET", "/user/", NULL, NULL), 401);
+    assert_int_equal(call(&second, "GET", "/user/", NULL, NULL), 401);
+    if (url2) assert_int_equal(call_at(url2, &second, "GET", "/user/", NULL, NULL), 401);
+    assert_int_equal(call_code(NULL, "PUT", "/user/", login, "account_locked"), 403);
+    /* a wrong password learns nothing of the lock */
+    char wrong[256];
+    snprintf(wrong, sizeof(wrong), "{\"email\":\"%s\",\"password\":\"not the password\"}",
+             locked.u.email);
+    assert_int_equal(call_code(NULL, "PUT", "/user/", wrong, "invalid_credentials"), 401);
+    assert_int_equal(call_code(&owner, "DELETE", path, NULL, "forbidden"), 403);
+    assert_int_equal(call(&admin, "DELETE", path, NULL, NULL), 204);
+    assert_int_equal(call(NULL, "PUT", "/user/", login, NULL), 200);
+    assert_int_equal(chat_login(locked.c, locked.u.email, "correct horse battery", NULL), CHAT_OK);
+    assert_int_equal(call(&locked, "GET", "/user/", NULL, NULL), 200);
+    chat_client_free(second.c);
+    person_free(&admin);
+    person_free(&locked);
+    person_free(&owner);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(private_room_is_hidden_from_non_members),
@@ -605,7 +714,9 @@ int main(void) {
         cmocka_unit_test(moderators_remove_messages_leaving_a_tombstone),
         cmocka_unit_test(site_administrators_act_in_every_room),
         cmocka_unit_test(direct_conversations_are_one_room_per_pair),
+        cmocka_unit_test(member_list_gives_display_names),
         cmocka_unit_test(deleting_an_account_ends_it_everywhere),
+        cmocka_unit_test(locking_an_account_ends_it_everywhere),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

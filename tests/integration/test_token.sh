@@ -163,6 +163,15 @@ get "$CHAT_NOCACHE_URL" /user/ "$s1"
 check "raising the token user's pv (revocation) ends its sessions" eval \
   '[[ -n $handle && $before == 200 && $status == 401 ]]'
 
+# ---- a locked account (PUT /user/<id>/lock sets the field) exchanges no token ----
+redis-cli -p "$CHAT_REDIS_PORT" hset "$handle" locked 1 >/dev/null
+exchange "$(mint HS256 "$keys/secret" "{\"sub\":\"$sub\",\"exp\":\"+600\",$iss}")"
+check "a locked token user's exchange: 403 account_locked" eval \
+  '[[ $status == 403 ]] && body_has "\"code\":\"account_locked\""'
+redis-cli -p "$CHAT_REDIS_PORT" hdel "$handle" locked >/dev/null
+exchange "$(mint HS256 "$keys/secret" "{\"sub\":\"$sub\",\"exp\":\"+600\",$iss}")"
+check "unlocked again, the exchange gives a session" eval '[[ $status == 200 ]]'
+
 # ---- a token with a jti is exchanged once ----
 tok=$(mint HS256 "$keys/secret" "{\"sub\":\"once-$run_id\",\"jti\":\"jti-$run_id\",\"exp\":\"+600\",$iss}")
 exchange "$tok"
