@@ -15,7 +15,9 @@ import { loadContract, matchPath, answerProblems, sseReader } from './contract.m
 const [reportPath, ...listeners] = process.argv.slice(2);
 const contract = await loadContract(`${top}/docs/openapi.yaml`);
 const report = { answers: 0, problems: [], seen: {} };
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+// One upstream connection per request: a kept-alive one that chatd closes
+// as idle just when a request is sent on it would fail that request.
+const agent = new http.Agent({ keepAlive: false });
 
 function record(req, answer) {
   report.answers++;
@@ -62,7 +64,27 @@ function relay(upstream, req, res) {
   res.on('close', () => { if (!res.writableFinished) out.destroy(); });
 }
 
-// GET /ws: the upgrade goes through as bytes; its 101 or refusal is checked.
+// The head of an HTTP/1.1 answer in bytes, once it is all there and its
+// body (Content-Length) too: {status, headers, body}; else null.
+function parseAnswer(bytes) {
+  const text = bytes.toString('latin1');
+  const end = text.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const [statusLine, ...lines] = text.slice(0, end).split('\r\n');
+  const headers = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const status = Number(statusLine.split(' ')[1]);
+  const length = status === 101 ? 0 : Number(headers['content-length'] ?? 0);
+  const body = bytes.subarray(Buffer.byteLength(text.slice(0, end + 4), 'latin1'));
+  if (body.length < length) return null;
+  return { status, headers, body: body.subarray(0, length).toString('utf8') };
+}
+
+// GET /ws with an Upgrade header: the bytes go through both ways; the first
+// answer (the 101, or a JSON refusal) is checked like any other.
 function tunnel(upstream, req, socket, head) {
   const url = new URL(upstream);
   const out = net.connect(Number(url.port), url.hostname, () => {
@@ -70,10 +92,15 @@ function tunnel(upstream, req, socket, head) {
     for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
     out.write(`${lines.join('\r\n')}\r\n\r\n`);
     out.write(head);
-    out.once('data', (first) => {
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(first.toString('latin1'))?.[1]);
-      if (status === 101) record(req, { status, headers: { 'sec-websocket-accept': 'x' } });
-    });
+    let first = Buffer.alloc(0);
+    const watch = (bytes) => {
+      first = Buffer.concat([first, bytes]);
+      const answer = parseAnswer(first);
+      if (!answer) return;
+      out.off('data', watch);
+      record(req, answer);
+    };
+    out.on('data', watch);
     out.pipe(socket);
     socket.pipe(out);
   });

@@ -8,6 +8,7 @@
 # of each, which checks every answer against the document while the
 # integration tests test_api and test_members drive chatd through it; any
 # undocumented path, method, status, header or body fails the suite.
+# ws.test.mjs adds the GET /ws upgrade and its refusals.
 # Output is TAP. Build folder: $1 (default build).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -57,6 +58,9 @@ for name in ${CONTRACT_TESTS:-test_api test_members test_multi_stream test_web};
   echo "# $name through the checking proxy"
   CMOCKA_MESSAGE_OUTPUT=TAP "$top/$build/tests/integration/$name" || rc=1
 done
+
+echo "# ws.test.mjs through the checking proxy"
+CONTRACT_URL=$CHAT_URL node --test-reporter=tap "$dir/ws.test.mjs" || rc=1
 
 kill -TERM "$proxy_pid"
 wait "$proxy_pid" 2>/dev/null
