@@ -6,7 +6,8 @@
 # code of src/errors.h (document.test.mjs). Then real answers: a redis-server,
 # two chatd (the second for test_members' other chatd) and proxy.mjs in front
 # of each, which checks every answer against the document while the
-# integration tests test_api and test_members drive chatd through it; any
+# integration tests (test_api, test_members, test_matrix, test_multi_stream,
+# test_web; CONTRACT_TESTS names others) drive chatd through it; any
 # undocumented path, method, status, header or body fails the suite.
 # ws.test.mjs adds the GET /ws upgrade and its refusals.
 # Output is TAP. Build folder: $1 (default build).
@@ -53,8 +54,8 @@ if ! wait_until 15 grep -qx ready "$tmp/proxy.log"; then
 fi
 
 export CHAT_URL="http://127.0.0.1:$proxy_port" CHAT_URL2="http://127.0.0.1:$proxy2_port"
-export CHAT_ADMIN_EMAIL=$admin_email CHAT_REDIS_PORT=$redis_port
-for name in ${CONTRACT_TESTS:-test_api test_members test_multi_stream test_web}; do
+export CHAT_ADMIN_EMAIL=$admin_email CHAT_REDIS_PORT=$redis_port CHAT_API_DOC=$top/docs/API.md
+for name in ${CONTRACT_TESTS:-test_api test_members test_matrix test_multi_stream test_web}; do
   echo "# $name through the checking proxy"
   CMOCKA_MESSAGE_OUTPUT=TAP "$top/$build/tests/integration/$name" || rc=1
 done
