@@ -4,12 +4,14 @@
 # installed with `npm ci` when node_modules lacks it or is older than the
 # lockfile) accepts it, it names every route of src/routes.c and every error
 # code of src/errors.h (document.test.mjs). Then real answers: a redis-server,
-# two chatd (the second for test_members' other chatd) and proxy.mjs in front
-# of each, which checks every answer against the document while the
-# integration tests (test_api, test_members, test_matrix, test_multi_stream,
+# three chatd (the second for test_members' other chatd, the third without
+# the session cache for test_accounts) and proxy.mjs in front of each, which
+# checks every answer against the document while integration tests
+# (test_api, test_accounts, test_members, test_matrix, test_multi_stream,
 # test_web; CONTRACT_TESTS names others) drive chatd through it; any
 # undocumented path, method, status, header or body fails the suite.
-# ws.test.mjs adds the GET /ws upgrade and its refusals.
+# ws.test.mjs adds the GET /ws upgrade and its refusals, probes.test.mjs the
+# operations those tests leave out.
 # Output is TAP. Build folder: $1 (default build).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,11 +44,16 @@ start_chatd "$top/$build/chatd" "$tmp/chatd.log" "$chat_port" "$redis_port" --wo
   --admins "$admin_email" --web-root "$top/web" || exit 1
 second_port=$(free_port) || exit 1
 start_chatd "$top/$build/chatd" "$tmp/second.log" "$second_port" "$redis_port" --workers 1 || exit 1
+nocache_port=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/nocache.log" "$nocache_port" "$redis_port" --workers 1 \
+  --session-cache-ms 0 || exit 1
 
 proxy_port=$(free_port) || exit 1
 proxy2_port=$(free_port) || exit 1
+proxy3_port=$(free_port) || exit 1
 node "$dir/proxy.mjs" "$tmp/report.json" "$proxy_port=http://127.0.0.1:$chat_port" \
-  "$proxy2_port=http://127.0.0.1:$second_port" >"$tmp/proxy.log" 2>&1 &
+  "$proxy2_port=http://127.0.0.1:$second_port" "$proxy3_port=http://127.0.0.1:$nocache_port" \
+  >"$tmp/proxy.log" 2>&1 &
 proxy_pid=$!
 STARTED_PIDS+=("$proxy_pid")
 if ! wait_until 15 grep -qx ready "$tmp/proxy.log"; then
@@ -54,14 +61,17 @@ if ! wait_until 15 grep -qx ready "$tmp/proxy.log"; then
 fi
 
 export CHAT_URL="http://127.0.0.1:$proxy_port" CHAT_URL2="http://127.0.0.1:$proxy2_port"
+export CHAT_NOCACHE_URL="http://127.0.0.1:$proxy3_port"
 export CHAT_ADMIN_EMAIL=$admin_email CHAT_REDIS_PORT=$redis_port CHAT_API_DOC=$top/docs/API.md
-for name in ${CONTRACT_TESTS:-test_api test_members test_matrix test_multi_stream test_web}; do
+for name in ${CONTRACT_TESTS:-test_api test_accounts test_members test_matrix test_multi_stream test_web}; do
   echo "# $name through the checking proxy"
   CMOCKA_MESSAGE_OUTPUT=TAP "$top/$build/tests/integration/$name" || rc=1
 done
 
-echo "# ws.test.mjs through the checking proxy"
-CONTRACT_URL=$CHAT_URL node --test-reporter=tap "$dir/ws.test.mjs" || rc=1
+for file in ws probes; do
+  echo "# $file.test.mjs through the checking proxy"
+  CONTRACT_URL=$CHAT_URL node --test-reporter=tap "$dir/$file.test.mjs" || rc=1
+done
 
 kill -TERM "$proxy_pid"
 wait "$proxy_pid" 2>/dev/null
