@@ -59,14 +59,9 @@ static void on_access(const struct room_access *a, void *arg) {
 }
 
 void route_message_remove(struct request *r) {
-    char hash[TOKEN_HASH_LEN + 1];
-    const char *room = routes_room_or_400(r);
-    if (!room || !routes_session_hash_or_401(r, hash)) return;
-    const char *id = http_query(r, "id");
-    if (!id || !validate_stream_id(id)) {
-        http_reply_error(r, API_E_INVALID_QUERY, "id must be a message id.");
-        return;
-    }
+    char hash[TOKEN_HASH_LEN + 1], id[CHAT_STREAM_ID_MAX + 1];
+    const char *room;
+    if (!routes_message_target_or_4xx(r, &room, hash, id)) return;
     struct removal_op *op = calloc(1, sizeof(*op));
     if (!op) {
         http_reply_error(r, API_E_INTERNAL, NULL);
@@ -74,7 +69,7 @@ void route_message_remove(struct request *r) {
     }
     op->r = r;
     op->room = room;
-    memcpy(op->id, id, strlen(id) + 1); /* validate_stream_id bounds its length */
+    memcpy(op->id, id, sizeof(op->id));
     if (room_access_check(r->srv, room, ROOM_ACCESS_MEMBER, hash, NULL, on_access, op) < 0)
         removal_done(op, API_E_UNAVAILABLE);
 }

@@ -381,12 +381,37 @@ static int entry_parse(const redisReply *e, struct message *m) {
     return m->user_id && m->name && m->text ? 0 : -1;
 }
 
+/* A history page: the entries, then (only when the room has edits) the
+ * latest edit "<ms>:<text>" of each entry, or nil, in the same order: one
+ * read on the room's slot whatever the page holds. ARGV[1] is XRANGE or
+ * XREVRANGE, ARGV[2] and ARGV[3] its ends. */
+static const char page_script[] =
+    "local e = redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3], 'COUNT', ARGV[4])\n"
+    "if #e == 0 or redis.call('EXISTS', KEYS[2]) == 0 then return {e} end\n"
+    "local ids = {}\n"
+    "for i = 1, #e do ids[i] = e[i][1] end\n"
+    "return {e, redis.call('HMGET', KEYS[2], unpack(ids))}\n";
+
+/* Puts a latest edit "<ms>:<text>" (a nil or malformed one changes nothing). */
+static void apply_edit(struct message *m, const redisReply *edit) {
+    if (!edit || edit->type != REDIS_REPLY_STRING || m->event) return;
+    const char *colon = memchr(edit->str, ':', edit->len);
+    if (!colon || colon == edit->str) return;
+    m->edited = strtoll(edit->str, NULL, 10);
+    m->text = colon + 1;
+    m->text_len = edit->len - (size_t)(colon + 1 - edit->str);
+}
+
 /* Hands the entries of a stream reply (an array of entries, or NULL for
- * none) to the op's range callback and frees the op. */
-static void deliver_entries(struct store_op *op, enum store_status st, const redisReply *entries) {
+ * none) to the op's range callback and frees the op; edits, when not
+ * NULL, holds each entry's latest edit. */
+static void deliver_edited(struct store_op *op, enum store_status st, const redisReply *entries,
+                           const redisReply *edits) {
     struct message *msgs = NULL;
     size_t n = 0;
     if (st == STORE_OK && entries && entries->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
+    if (edits && (edits->type != REDIS_REPLY_ARRAY || edits->elements != entries->elements))
+        edits = NULL;
     if (st == STORE_OK && entries && entries->elements > 0) {
         /* not zeroed: entry_parse fills each */
         msgs = entries->elements <= SIZE_MAX / sizeof(*msgs)
@@ -394,37 +419,72 @@ static void deliver_entries(struct store_op *op, enum store_status st, const red
                    : NULL;
         if (!msgs) st = STORE_ERROR;
         for (size_t i = 0; msgs && i < entries->elements; i++)
-            if (entry_parse(entries->element[i], &msgs[n]) == 0) n++;
+            if (entry_parse(entries->element[i], &msgs[n]) == 0)
+                apply_edit(&msgs[n++], edits ? edits->element[i] : NULL);
     }
     op->cb.range(st, msgs, n, op->arg);
     free(msgs);
     free(op);
 }
 
+static void deliver_entries(struct store_op *op, enum store_status st, const redisReply *entries) {
+    deliver_edited(op, st, entries, NULL);
+}
+
 static void on_range(redisReply *r, void *arg) { deliver_entries(arg, status_of(r), r); }
 
-/* XREVRANGE answers newest first: turn the entries around in place. */
-static void on_reverse_range(redisReply *r, void *arg) {
+static void reverse(redisReply *r) {
     if (r && r->type == REDIS_REPLY_ARRAY)
         for (size_t i = 0, j = r->elements; i + 1 < j; i++, j--) {
             redisReply *t = r->element[i];
             r->element[i] = r->element[j - 1];
             r->element[j - 1] = t;
         }
-    deliver_entries(arg, status_of(r), r);
+}
+
+/* A page_script answer {entries} or {entries, edits}. */
+static void deliver_page(redisReply *r, void *arg, bool newest_first) {
+    enum store_status st = status_of(r);
+    if (st == STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->elements > 2))
+        st = STORE_ERROR;
+    if (st != STORE_OK) {
+        deliver_entries(arg, st, NULL);
+        return;
+    }
+    redisReply *edits = r->elements == 2 ? r->element[1] : NULL;
+    if (newest_first) reverse(r->element[0]), reverse(edits);
+    deliver_edited(arg, st, r->element[0], edits);
+}
+
+static void on_page(redisReply *r, void *arg) { deliver_page(r, arg, false); }
+
+/* XREVRANGE answers newest first: turn the entries around in place. */
+static void on_reverse_page(redisReply *r, void *arg) { deliver_page(r, arg, true); }
+
+/* Sends page_script for op over the room's stream. */
+static int send_page(struct store *s, struct store_op *op, const char *room, bool newest_first,
+                     const char *start, const char *end, int count) {
+    char key[STORE_KEY_MAX], edits[STORE_KEY_MAX], count_text[16];
+    if (store_key_room_messages(key, sizeof(key), room) < 0 ||
+        store_key_room_edits(edits, sizeof(edits), room) < 0) {
+        free(op);
+        return -1;
+    }
+    snprintf(count_text, sizeof(count_text), "%d", count);
+    const char *argv[] = {"EVAL", page_script, "2", key, edits,
+                          newest_first ? "XREVRANGE" : "XRANGE", start, end, count_text};
+    return send_op(s, op, newest_first ? on_reverse_page : on_page, STORE_ACK_PLAIN, key, 9,
+                   argv, NULL);
 }
 
 int store_history_before(struct store *s, const char *room, const char *before, int count,
                          store_range_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], end[64], count_text[16];
-    if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
+    char end[64];
     snprintf(end, sizeof(end), "(%s", before);
-    snprintf(count_text, sizeof(count_text), "%d", count);
     struct store_op *op = op_new(arg);
     if (!op) return -1;
     op->cb.range = cb;
-    const char *argv[] = {"XREVRANGE", key, end, "-", "COUNT", count_text};
-    return send_op(s, op, on_reverse_range, STORE_ACK_PLAIN, key, 6, argv, NULL);
+    return send_page(s, op, room, true, end, "-", count);
 }
 
 int store_room_latest(struct store *s, const char *room, store_range_fn *cb, void *arg) {
@@ -439,16 +499,13 @@ int store_room_latest(struct store *s, const char *room, store_range_fn *cb, voi
 
 int store_history_range(struct store *s, const char *room, const char *after, int count,
                         store_range_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], start[64], count_text[16];
-    if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
+    char start[64];
     if (after) snprintf(start, sizeof(start), "(%s", after);
     else snprintf(start, sizeof(start), "-");
-    snprintf(count_text, sizeof(count_text), "%d", count);
     struct store_op *op = op_new(arg);
     if (!op) return -1;
     op->cb.range = cb;
-    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count_text};
-    return send_op(s, op, on_range, STORE_ACK_PLAIN, key, 6, argv, NULL);
+    return send_page(s, op, room, false, start, "+", count);
 }
 
 static void on_pong(redisReply *r, void *arg) { on_status_reply(r, arg); }

@@ -304,6 +304,25 @@ struct store_message_removal {
 int store_message_remove(struct store *s, const struct store_message_removal *m,
                          store_change_fn *cb, void *arg);
 
+/* An author's edit of their own message. */
+struct store_message_edit {
+    const char *room;
+    const char *message_id;
+    const char *author_id, *author_name;
+    const char *text; /* text_len bytes, validated */
+    size_t text_len;
+    long long timestamp; /* ms since the epoch */
+};
+/* Keeps the new text as the message's latest (room:{<room>}:edits) and
+ * appends an "edited" event (target: the message's id, text: the new
+ * text) in one script on the room's slot (durable; then rings the
+ * doorbell). The original entry keeps its first text. STORE_NOT_FOUND
+ * when the stream holds no such entry (also once removed);
+ * STORE_CHANGE_NOT_A_MESSAGE for a room event, STORE_CHANGE_CONFLICT
+ * when the message is another user's. */
+int store_message_edit(struct store *s, const struct store_message_edit *m,
+                       store_change_fn *cb, void *arg);
+
 /* Receives n field/value pairs: fields[2i] and fields[2i + 1]. */
 typedef void store_pairs_fn(enum store_status st, const char *const *fields, size_t n,
                             void *arg);
