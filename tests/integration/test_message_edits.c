@@ -1,9 +1,10 @@
 /*
- * Integration tests of edits of one's own message
- * (PATCH /room/<name>/message/?id=): only the author edits, through the
- * room's access rule; history pages answer the latest text with an
- * "edited" time; live streams get an "edited" event; a moderator's
- * removal takes the edits with it.
+ * Integration tests of edits and deletions of one's own message
+ * (PATCH and DELETE /room/<name>/message/?id=): only the author edits,
+ * through the room's access rule; history pages answer the latest text
+ * with an "edited" time; live streams get an "edited" event; a
+ * moderator's removal takes the edits with it; an author deletes their
+ * own message, leaving the same tombstone as a moderator's removal.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -143,11 +144,41 @@ static void a_removal_takes_the_edits_with_it(void **state) {
     test_http_result_free(&r);
 }
 
+static void authors_delete_their_own_messages(void **state) {
+    (void)state;
+    char id[48], alices[48], path[200], event_id[48];
+    send_text(bob, "regrettable", id);
+    send_text(alice, "the owner's", alices);
+    snprintf(path, sizeof(path), "%s?id=%s", msgs, alices);
+    assert_int_equal(call_code(bob, "DELETE", path, NULL, "forbidden"), 403);
+    snprintf(path, sizeof(path), "%s?id=%s", msgs, id);
+    assert_int_equal(call_code(carol, "DELETE", path, NULL, "not_found"), 404);
+    assert_int_equal(test_call_as(bob, "PATCH", path, "{\"text\":\"worse\"}", NULL), 200);
+    struct http_result r;
+    assert_int_equal(test_call_as(bob, "DELETE", path, NULL, &r), 200);
+    test_json_member(r.body, "eventId", event_id, sizeof(event_id));
+    test_http_result_free(&r);
+    assert_int_equal(call_code(bob, "DELETE", path, NULL, "not_found"), 404);
+    /* the tombstone: who deleted it, and that it was its author */
+    assert_int_equal(test_call_as(alice, "GET", msgs, NULL, &r), 200);
+    assert_null(strstr(r.body, "regrettable"));
+    assert_null(strstr(r.body, "worse"));
+    char tombstone[160];
+    snprintf(tombstone, sizeof(tombstone), "{\"id\":\"%s\",\"userId\":\"%s\",", event_id,
+             bob_u.id);
+    const char *t = strstr(r.body, tombstone);
+    assert_non_null(t);
+    assert_non_null(strstr(t, "\"text\":\"deleted by its author\""));
+    assert_non_null(strstr(t, "\"event\":\"message_removed\""));
+    test_http_result_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(only_the_author_edits_and_bad_edits_get_errors),
         cmocka_unit_test(history_answers_the_latest_text_and_streams_get_the_event),
         cmocka_unit_test(a_removal_takes_the_edits_with_it),
+        cmocka_unit_test(authors_delete_their_own_messages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
