@@ -461,20 +461,86 @@ static void on_page(redisReply *r, void *arg) { deliver_page(r, arg, false); }
 /* XREVRANGE answers newest first: turn the entries around in place. */
 static void on_reverse_page(redisReply *r, void *arg) { deliver_page(r, arg, true); }
 
-/* Sends page_script for op over the room's stream. */
+/* A page in flight: an EXISTS of the room's edits hash and the plain
+ * range, pipelined on the room's connection (one round trip, no script);
+ * only when the room has edits is the page read again with page_script,
+ * which answers the entries with their latest edits. */
+struct page_op {
+    struct store *s;
+    struct store_op *op; /* the caller's callback; NULL once handed on */
+    int pending;         /* replies still to come */
+    int has_edits;       /* -1 until EXISTS answered */
+    bool newest_first;
+    char count[16], key[STORE_KEY_MAX], edits[STORE_KEY_MAX], start[64], end[64];
+};
+
+static void page_release(struct page_op *p) {
+    if (--p->pending > 0) return;
+    free(p->op);
+    free(p);
+}
+
+static void on_edits_checked(redisReply *r, void *arg) {
+    struct page_op *p = arg;
+    /* an error: read with the script, which says what went wrong */
+    p->has_edits = status_of(r) == STORE_OK && r->type == REDIS_REPLY_INTEGER ? r->integer != 0 : 1;
+    page_release(p);
+}
+
+/* Reads the page again with page_script (the op is handed on). */
+static void page_with_edits(struct page_op *p) {
+    const char *argv[] = {"EVAL", page_script, "2", p->key, p->edits,
+                          p->newest_first ? "XREVRANGE" : "XRANGE", p->start, p->end, p->count};
+    struct store_op *op = p->op;
+    p->op = NULL;
+    if (store_command(p->s, STORE_ACK_PLAIN, p->key, p->newest_first ? on_reverse_page : on_page,
+                      op, 9, argv, NULL) < 0)
+        deliver_entries(op, STORE_UNAVAILABLE, NULL);
+}
+
+static void on_plain_page(redisReply *r, void *arg) {
+    struct page_op *p = arg;
+    enum store_status st = status_of(r);
+    if (st != STORE_OK || p->has_edits == 0) {
+        if (p->newest_first) reverse(r);
+        deliver_entries(p->op, st, r);
+        p->op = NULL;
+    } else {
+        page_with_edits(p);
+    }
+    page_release(p);
+}
+
+/* Sends the page for op over the room's stream (freeing op when it cannot). */
 static int send_page(struct store *s, struct store_op *op, const char *room, bool newest_first,
                      const char *start, const char *end, int count) {
-    char key[STORE_KEY_MAX], edits[STORE_KEY_MAX], count_text[16];
-    if (store_key_room_messages(key, sizeof(key), room) < 0 ||
-        store_key_room_edits(edits, sizeof(edits), room) < 0) {
+    struct page_op *p = calloc(1, sizeof(*p));
+    if (p) *p = (struct page_op){.s = s, .op = op, .pending = 2, .has_edits = -1,
+                                 .newest_first = newest_first};
+    if (!p || store_key_room_messages(p->key, sizeof(p->key), room) < 0 ||
+        store_key_room_edits(p->edits, sizeof(p->edits), room) < 0) {
+        free(p);
         free(op);
         return -1;
     }
-    snprintf(count_text, sizeof(count_text), "%d", count);
-    const char *argv[] = {"EVAL", page_script, "2", key, edits,
-                          newest_first ? "XREVRANGE" : "XRANGE", start, end, count_text};
-    return send_op(s, op, newest_first ? on_reverse_page : on_page, STORE_ACK_PLAIN, key, 9,
-                   argv, NULL);
+    snprintf(p->count, sizeof(p->count), "%d", count);
+    snprintf(p->start, sizeof(p->start), "%s", start);
+    snprintf(p->end, sizeof(p->end), "%s", end);
+    const char *exists[] = {"EXISTS", p->edits};
+    const char *range[] = {newest_first ? "XREVRANGE" : "XRANGE", p->key, p->start, p->end,
+                           "COUNT", p->count};
+    if (store_command(s, STORE_ACK_PLAIN, p->edits, on_edits_checked, p, 2, exists, NULL) < 0) {
+        free(p);
+        free(op);
+        return -1;
+    }
+    if (store_command(s, STORE_ACK_PLAIN, p->key, on_plain_page, p, 6, range, NULL) < 0) {
+        p->op = NULL; /* the caller hears of it from the -1 */
+        free(op);
+        page_release(p);
+        return -1;
+    }
+    return 0;
 }
 
 int store_history_before(struct store *s, const char *room, const char *before, int count,
