@@ -381,17 +381,6 @@ static int entry_parse(const redisReply *e, struct message *m) {
     return m->user_id && m->name && m->text ? 0 : -1;
 }
 
-/* A history page: the entries, then (only when the room has edits) the
- * latest edit "<ms>:<text>" of each entry, or nil, in the same order: one
- * read on the room's slot whatever the page holds. ARGV[1] is XRANGE or
- * XREVRANGE, ARGV[2] and ARGV[3] its ends. */
-static const char page_script[] =
-    "local e = redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3], 'COUNT', ARGV[4])\n"
-    "if #e == 0 or redis.call('EXISTS', KEYS[2]) == 0 then return {e} end\n"
-    "local ids = {}\n"
-    "for i = 1, #e do ids[i] = e[i][1] end\n"
-    "return {e, redis.call('HMGET', KEYS[2], unpack(ids))}\n";
-
 /* Puts a latest edit "<ms>:<text>" (a nil or malformed one changes nothing). */
 static void apply_edit(struct message *m, const redisReply *edit) {
     if (!edit || edit->type != REDIS_REPLY_STRING || m->event) return;
@@ -442,40 +431,23 @@ static void reverse(redisReply *r) {
         }
 }
 
-/* A page_script answer {entries} or {entries, edits}. */
-static void deliver_page(redisReply *r, void *arg, bool newest_first) {
-    enum store_status st = status_of(r);
-    if (st == STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->elements > 2))
-        st = STORE_ERROR;
-    if (st != STORE_OK) {
-        deliver_entries(arg, st, NULL);
-        return;
-    }
-    redisReply *edits = r->elements == 2 ? r->element[1] : NULL;
-    if (newest_first) reverse(r->element[0]), reverse(edits);
-    deliver_edited(arg, st, r->element[0], edits);
-}
-
-static void on_page(redisReply *r, void *arg) { deliver_page(r, arg, false); }
-
-/* XREVRANGE answers newest first: turn the entries around in place. */
-static void on_reverse_page(redisReply *r, void *arg) { deliver_page(r, arg, true); }
-
 /* A page in flight: an EXISTS of the room's edits hash and the plain
  * range, pipelined on the room's connection (one round trip, no script);
- * only when the room has edits is the page read again with page_script,
- * which answers the entries with their latest edits. */
+ * only when the room has edits (or EXISTS did not answer first) is an
+ * HMGET of the page's ids sent, which answers their latest edits. */
 struct page_op {
     struct store *s;
     struct store_op *op; /* the caller's callback; NULL once handed on */
     int pending;         /* replies still to come */
     int has_edits;       /* -1 until EXISTS answered */
+    redisReply *page;    /* the page kept while its edits are read */
     bool newest_first;
     char count[16], key[STORE_KEY_MAX], edits[STORE_KEY_MAX], start[64], end[64];
 };
 
 static void page_release(struct page_op *p) {
     if (--p->pending > 0) return;
+    if (p->page) freeReplyObject(p->page);
     free(p->op);
     free(p);
 }
@@ -487,26 +459,53 @@ static void on_edits_checked(redisReply *r, void *arg) {
     page_release(p);
 }
 
-/* Reads the page again with page_script (the op is handed on). */
-static void page_with_edits(struct page_op *p) {
-    const char *argv[] = {"EVAL", page_script, "2", p->key, p->edits,
-                          p->newest_first ? "XREVRANGE" : "XRANGE", p->start, p->end, p->count};
-    struct store_op *op = p->op;
+/* The page's latest edits came: each entry of the kept page with its own. */
+static void on_page_edits(redisReply *r, void *arg) {
+    struct page_op *p = arg;
+    enum store_status st = status_of(r);
+    deliver_edited(p->op, st, p->page, st == STORE_OK ? r : NULL);
     p->op = NULL;
-    if (store_command(p->s, STORE_ACK_PLAIN, p->key, p->newest_first ? on_reverse_page : on_page,
-                      op, 9, argv, NULL) < 0)
-        deliver_entries(op, STORE_UNAVAILABLE, NULL);
+    page_release(p);
+}
+
+/* Keeps the page and asks for its entries' latest edits (HMGET of their
+ * ids in the edits hash: one more round trip, no read per message). */
+static void page_with_edits(struct page_op *p, const redisReply *r) {
+    size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+    const char **argv = n ? calloc(n + 2, sizeof(*argv)) : NULL;
+    if (!n || !argv || !(p->page = reply_copy(r))) {
+        free(argv);
+        deliver_entries(p->op, n && !argv ? STORE_ERROR : STORE_OK, n ? NULL : r);
+        p->op = NULL;
+        return;
+    }
+    argv[0] = "HMGET", argv[1] = p->edits;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = p->page->element[i];
+        argv[i + 2] = e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+                              e->element[0]->type == REDIS_REPLY_STRING
+                          ? e->element[0]->str
+                          : "";
+    }
+    p->pending++;
+    if (store_command(p->s, STORE_ACK_PLAIN, p->edits, on_page_edits, p, (int)n + 2, argv,
+                      NULL) < 0) {
+        p->pending--;
+        deliver_entries(p->op, STORE_UNAVAILABLE, NULL);
+        p->op = NULL;
+    }
+    free(argv);
 }
 
 static void on_plain_page(redisReply *r, void *arg) {
     struct page_op *p = arg;
     enum store_status st = status_of(r);
+    if (p->newest_first) reverse(r);
     if (st != STORE_OK || p->has_edits == 0) {
-        if (p->newest_first) reverse(r);
         deliver_entries(p->op, st, r);
         p->op = NULL;
     } else {
-        page_with_edits(p);
+        page_with_edits(p, r);
     }
     page_release(p);
 }
