@@ -106,7 +106,9 @@ static void usage(FILE *f) {
           "  invite ROOM EMAIL              add a user to a room (moderators, owners)\n"
           "  dm EMAIL                       open the direct conversation with a user\n"
           "                                 and print its room name\n"
-          "  remove-message ROOM ID         remove a message (moderators, owners)\n"
+          "  remove-message ROOM ID         remove a message (moderators, owners;\n"
+          "                                 anyone their own)\n"
+          "  edit ROOM ID TEXT...           replace the text of one's own message\n"
           "  logout                         end the session\n"
           "  help                           show this help\n"
           "\n"
@@ -890,6 +892,22 @@ static int cmd_remove_message(cli *c) {
                             "removing the message", "removed");
 }
 
+static int cmd_edit(cli *c) {
+    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    char *text = NULL;
+    if (rc == 0 && c->argc < 3) rc = fail(EXIT_USAGE, "usage: chat edit ROOM ID TEXT...");
+    else if (rc == 0 && !(text = words_join(c->argc - 2, c->argv + 2)))
+        rc = fail(EXIT_REFUSED, "out of memory");
+    else if (rc == 0 && text[0] == '\0') rc = fail(EXIT_USAGE, "the new text is empty");
+    if (rc == 0) rc = cli_open(c, 1);
+    if (rc == 0)
+        rc = room_call_finish(c, chat_message_edit(c->client, c->argv[0], c->argv[1], text),
+                              "editing the message", "edited");
+    free(text);
+    return rc;
+}
+
 static int cmd_help(cli *c) {
     (void)c;
     usage(stdout);
@@ -904,7 +922,8 @@ static const struct command {
     {"register", cmd_register}, {"login", cmd_login}, {"send", cmd_send},
     {"history", cmd_history},   {"tail", cmd_tail},   {"logout", cmd_logout},
     {"room", cmd_room},         {"invite", cmd_invite}, {"dm", cmd_dm},
-    {"remove-message", cmd_remove_message},           {"help", cmd_help},
+    {"remove-message", cmd_remove_message},           {"edit", cmd_edit},
+    {"help", cmd_help},
 };
 
 int main(int argc, char **argv) {

@@ -172,9 +172,14 @@ int chat_room_leave(chat_client *c, const char *room);
 /* POST /dm/: finds or creates the direct conversation with the user of
  * email; *room_out (when not NULL) gets its room name, to free(). */
 int chat_dm(chat_client *c, const char *email, char **room_out);
-/* DELETE /room/<room>/message/?id=: a moderator removes message id (a
- * tombstone takes its place). Not retried. */
+/* DELETE /room/<room>/message/?id=: a moderator removes message id, or
+ * its author deletes it (a tombstone takes its place). Not retried. */
 int chat_message_remove(chat_client *c, const char *room, const char *id);
+/* PATCH /room/<room>/message/?id=: the author replaces the text of their
+ * own message id (another's: CHAT_ERR_SERVER, 403); also for a deletion
+ * of one's own message, chat_message_remove. Retried (the same text
+ * again changes nothing). */
+int chat_message_edit(chat_client *c, const char *room, const char *id, const char *text);
 
 /*
  * Following a room live.

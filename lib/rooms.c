@@ -1,7 +1,7 @@
 /* rooms: the client library's calls about rooms and their members:
  * creating a room (public or private), adding a user, leaving, a direct
- * conversation, and a moderator's removal of a message (docs/API.md,
- * "Private rooms and members"). */
+ * conversation, a moderator's removal of a message and an author's edit
+ * (docs/API.md, "Private rooms and members"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,20 +67,31 @@ int chat_room_leave(chat_client *c, const char *room) {
     return chat__client_call(c, &req, NULL);
 }
 
+/* The path of message id of room, or a usage error on c. */
+static int message_path(chat_client *c, char out[256], const char *room, const char *id) {
+    char tail[96];
+    unsigned long long part[2];
+    if (!id || chat_wire_stream_id_parse(id, part) < 0)
+        return chat__client_fail(c, CHAT_ERR_USAGE, "a message id is <ms>-<seq>");
+    snprintf(tail, sizeof tail, "message/?id=%s", id);
+    return room_path(c, out, room, tail);
+}
+
 int chat_message_remove(chat_client *c, const char *room, const char *id) {
     char path[256];
     int rc = begin_logged_in(c);
-    unsigned long long part[2];
-    if (rc == CHAT_OK && (!id || chat_wire_stream_id_parse(id, part) < 0))
-        rc = chat__client_fail(c, CHAT_ERR_USAGE, "a message id is <ms>-<seq>");
-    if (rc == CHAT_OK) {
-        char tail[96];
-        snprintf(tail, sizeof tail, "message/?id=%s", id);
-        rc = room_path(c, path, room, tail);
-    }
+    if (rc == CHAT_OK) rc = message_path(c, path, room, id);
     if (rc != CHAT_OK) return rc;
     chat_request req = {"DELETE", path, NULL, 1, 0, NULL}; /* a repeat would answer 404 */
     return chat__client_call(c, &req, NULL);
+}
+
+int chat_message_edit(chat_client *c, const char *room, const char *id, const char *text) {
+    char path[256];
+    int rc = begin_logged_in(c);
+    if (rc == CHAT_OK) rc = message_path(c, path, room, id);
+    if (rc == CHAT_OK && (!text || !*text)) rc = chat__client_fail(c, CHAT_ERR_USAGE, "no text");
+    return rc == CHAT_OK ? call_with(c, "PATCH", path, "text", text, NULL, NULL, NULL) : rc;
 }
 
 int chat_dm(chat_client *c, const char *email, char **room_out) {

@@ -118,9 +118,7 @@ static char *format_command(size_t *len, int argc, const char **argv, const size
     return resp_format_argv(len, argc, argv, argvlen); /* freed with redisFreeCommand() */
 }
 
-/* A deep copy of a reply, freed with freeReplyObject(). It recurses as deep
- * as the reply nests, which hiredis' reader limits (7 levels). */
-static redisReply *reply_copy(const redisReply *r) { /* NOLINT(misc-no-recursion) */
+redisReply *reply_copy(const redisReply *r) { /* NOLINT(misc-no-recursion) */
     redisReply *copy = calloc(1, sizeof(*copy));
     if (!copy) return NULL;
     copy->type = r->type;

@@ -32,6 +32,11 @@ struct cluster;
 
 typedef void cluster_reply_fn(struct redisReply *reply, void *arg);
 
+/* A deep copy of a reply, to keep past its callback; freed with
+ * freeReplyObject(). It recurses as deep as the reply nests, which
+ * hiredis' reader limits (7 levels). */
+struct redisReply *reply_copy(const struct redisReply *r);
+
 /* Settings of the layer. */
 struct cluster_options {
     const char *seeds;    /* "host:port[,host:port...]" */

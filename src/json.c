@@ -205,6 +205,7 @@ static char *put_message(char *p, const struct message *m, const struct message_
     if (!(n = escape_into(p, m->text, m->text_len))) return NULL;
     p = put_literal(p + n, ",\"timestamp\":");
     p = numfmt_decimal(p, m->timestamp);
+    if (m->edited > 0) p = numfmt_decimal(put_literal(p, ",\"edited\":"), m->edited);
     if (m->event && !(p = put_event(p, m, z))) return NULL;
     *p++ = '}';
     return p;

@@ -24,6 +24,7 @@ struct message {
     const char *text;    /* UTF-8 text, text_len bytes (not NUL-terminated) */
     size_t text_len;
     long long timestamp; /* server receive time, ms since the epoch */
+    long long edited;    /* history pages: when text became its latest edit (ms), 0 if never */
     /* A room event (docs/API.md, "Room events") instead of a message: its
      * kind ("joined", "removed", ...), the user it is about and that
      * user's role after it ("" for none); NULL for a message. The author

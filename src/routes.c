@@ -35,6 +35,7 @@ const struct route routes_table[] = {
     {"/room/*/message", EVHTTP_REQ_POST, route_message_send},
     {"/room/*/message", EVHTTP_REQ_GET, route_message_list},
     {"/room/*/message", EVHTTP_REQ_DELETE, route_message_remove},
+    {"/room/*/message", EVHTTP_REQ_PATCH, route_message_edit},
     {"/room/*/message/stream", EVHTTP_REQ_GET, route_message_stream},
     {"/room/*/member", EVHTTP_REQ_GET, route_member_list},
     {"/room/*/member", EVHTTP_REQ_POST, route_member_add},
@@ -77,6 +78,18 @@ bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]
     }
     token_hash(token, hash);
     sodium_memzero(token, sizeof(token));
+    return true;
+}
+
+bool routes_message_target_or_4xx(struct request *r, const char **room,
+                                  char hash[TOKEN_HASH_LEN + 1], char id[CHAT_STREAM_ID_MAX + 1]) {
+    if (!(*room = routes_room_or_400(r)) || !routes_session_hash_or_401(r, hash)) return false;
+    const char *query = http_query(r, "id");
+    if (!query || !validate_stream_id(query)) {
+        http_reply_error(r, API_E_INVALID_QUERY, "id must be a message id.");
+        return false;
+    }
+    memcpy(id, query, strlen(query) + 1); /* validate_stream_id bounds its length */
     return true;
 }
 

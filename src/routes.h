@@ -121,6 +121,7 @@ void route_direct_open(struct request *r); /* POST /dm/: the conversation with a
 
 /* routes_moderation.c */
 void route_message_remove(struct request *r); /* DELETE /room/<name>/message/?id= */
+void route_message_edit(struct request *r);   /* PATCH /room/<name>/message/?id= */
 
 /* routes_health.c */
 void route_health(struct request *r);        /* GET /health */
@@ -151,6 +152,13 @@ int routes_compare_names(const void *a, const void *b);
  * Redis keeps the session; when there is none it answers 401 and returns
  * false: the handler must then return at once. */
 bool routes_session_hash_or_401(struct request *r, char hash[TOKEN_HASH_LEN + 1]);
+
+/* What a route on one message (/room/<name>/message/?id=) needs: the room
+ * (pointing into the request), the session's hash and the message's id.
+ * When one is missing or invalid it answers 400 or 401 and returns false:
+ * the handler must then return at once. */
+bool routes_message_target_or_4xx(struct request *r, const char **room,
+                                  char hash[TOKEN_HASH_LEN + 1], char id[CHAT_STREAM_ID_MAX + 1]);
 
 /* The API error for a store call that failed (st != STORE_OK): 503
  * unavailable when Redis did not answer in time, else 500 internal. A

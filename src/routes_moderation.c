@@ -1,10 +1,11 @@
 /*
- * routes_moderation: a moderator removes a message,
- * DELETE /room/<name>/message/?id=<message id> (/room/lobby/message/ for
- * the lobby). The message leaves the room's stream (its text is gone from
- * Redis) and a tombstone event takes its place in the order, so history
- * and live streams show "removed by a moderator" (docs/API.md, "Room
- * events"). Owners and moderators of the room may do it.
+ * routes_moderation: a moderator removes a message, or its author deletes
+ * it, DELETE /room/<name>/message/?id=<message id> (/room/lobby/message/
+ * for the lobby). The message leaves the room's stream (its text is gone
+ * from Redis) and a tombstone event takes its place in the order, so
+ * history and live streams show "removed by a moderator" or "deleted by
+ * its author" (docs/API.md, "Room events"). Owners and moderators of the
+ * room may remove any message; anyone who may send there, their own.
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct removal_op {
     struct request *r;
     const char *room;                      /* points into the request */
     char id[CHAT_STREAM_ID_MAX + 1];       /* the message to remove */
+    bool own;                              /* the caller's own only (not a moderator) */
 };
 
 static void removal_done(struct removal_op *op, api_error e) {
@@ -35,7 +37,8 @@ static void on_removed(enum store_status st, enum store_change outcome, const ch
     if (st == STORE_NOT_FOUND) removal_done(op, API_E_NOT_FOUND);
     else if (st != STORE_OK) removal_done(op, routes_store_error(st));
     else if (outcome == STORE_CHANGE_NOT_A_MESSAGE) removal_done(op, API_E_NOT_A_MESSAGE);
-    else if (outcome != STORE_CHANGE_DONE) removal_done(op, API_E_MEMBERSHIP_CHANGED);
+    else if (outcome != STORE_CHANGE_DONE)
+        removal_done(op, op->own ? API_E_FORBIDDEN : API_E_MEMBERSHIP_CHANGED);
     else {
         http_reply_json(op->r, 200, json_pack("{s:s,s:s,s:s}", "room", op->room, "id", op->id,
                                               "eventId", event_id));
@@ -47,26 +50,26 @@ static void on_access(const struct room_access *a, void *arg) {
     struct removal_op *op = arg;
     api_error e = a->error;
     if (e == API_E_OK) e = member_rules_remove_message_error(a->kind, room_access_effective(a));
+    if (e == API_E_FORBIDDEN) { /* not a moderator: their own message, if they may send */
+        op->own = true;
+        e = member_rules_send_error(a->kind, room_access_effective(a));
+    }
     if (e != API_E_OK) {
         removal_done(op, e);
         return;
     }
     struct store_message_removal m = {.room = op->room, .message_id = op->id,
                                       .actor_id = a->user.id, .actor_name = a->user.name,
-                                      .actor = a->role, .timestamp = http_received_ms(op->r)};
+                                      .actor = a->role, .timestamp = http_received_ms(op->r),
+                                      .own = op->own};
     if (store_message_remove(op->r->srv->store, &m, on_removed, op) < 0)
         removal_done(op, API_E_UNAVAILABLE);
 }
 
 void route_message_remove(struct request *r) {
-    char hash[TOKEN_HASH_LEN + 1];
-    const char *room = routes_room_or_400(r);
-    if (!room || !routes_session_hash_or_401(r, hash)) return;
-    const char *id = http_query(r, "id");
-    if (!id || !validate_stream_id(id)) {
-        http_reply_error(r, API_E_INVALID_QUERY, "id must be a message id.");
-        return;
-    }
+    char hash[TOKEN_HASH_LEN + 1], id[CHAT_STREAM_ID_MAX + 1];
+    const char *room;
+    if (!routes_message_target_or_4xx(r, &room, hash, id)) return;
     struct removal_op *op = calloc(1, sizeof(*op));
     if (!op) {
         http_reply_error(r, API_E_INTERNAL, NULL);
@@ -74,7 +77,7 @@ void route_message_remove(struct request *r) {
     }
     op->r = r;
     op->room = room;
-    memcpy(op->id, id, strlen(id) + 1); /* validate_stream_id bounds its length */
+    memcpy(op->id, id, sizeof(op->id));
     if (room_access_check(r->srv, room, ROOM_ACCESS_MEMBER, hash, NULL, on_access, op) < 0)
         removal_done(op, API_E_UNAVAILABLE);
 }

@@ -383,12 +383,26 @@ static int entry_parse(const redisReply *e, struct message *m) {
     return m->user_id && m->name && m->text ? 0 : -1;
 }
 
+/* Puts a latest edit "<ms>:<text>" (a nil or malformed one changes nothing). */
+static void apply_edit(struct message *m, const redisReply *edit) {
+    if (!edit || edit->type != REDIS_REPLY_STRING || m->event) return;
+    const char *colon = memchr(edit->str, ':', edit->len);
+    if (!colon || colon == edit->str) return;
+    m->edited = strtoll(edit->str, NULL, 10);
+    m->text = colon + 1;
+    m->text_len = edit->len - (size_t)(colon + 1 - edit->str);
+}
+
 /* Hands the entries of a stream reply (an array of entries, or NULL for
- * none) to the op's range callback and frees the op. */
-static void deliver_entries(struct store_op *op, enum store_status st, const redisReply *entries) {
+ * none) to the op's range callback and frees the op; edits, when not
+ * NULL, holds each entry's latest edit. */
+static void deliver_edited(struct store_op *op, enum store_status st, const redisReply *entries,
+                           const redisReply *edits) {
     struct message *msgs = NULL;
     size_t n = 0;
     if (st == STORE_OK && entries && entries->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
+    if (edits && (edits->type != REDIS_REPLY_ARRAY || edits->elements != entries->elements))
+        edits = NULL;
     if (st == STORE_OK && entries && entries->elements > 0) {
         /* not zeroed: entry_parse fills each */
         msgs = entries->elements <= SIZE_MAX / sizeof(*msgs)
@@ -396,37 +410,148 @@ static void deliver_entries(struct store_op *op, enum store_status st, const red
                    : NULL;
         if (!msgs) st = STORE_ERROR;
         for (size_t i = 0; msgs && i < entries->elements; i++)
-            if (entry_parse(entries->element[i], &msgs[n]) == 0) n++;
+            if (entry_parse(entries->element[i], &msgs[n]) == 0)
+                apply_edit(&msgs[n++], edits ? edits->element[i] : NULL);
     }
     op->cb.range(st, msgs, n, op->arg);
     free(msgs);
     free(op);
 }
 
+static void deliver_entries(struct store_op *op, enum store_status st, const redisReply *entries) {
+    deliver_edited(op, st, entries, NULL);
+}
+
 static void on_range(redisReply *r, void *arg) { deliver_entries(arg, status_of(r), r); }
 
-/* XREVRANGE answers newest first: turn the entries around in place. */
-static void on_reverse_range(redisReply *r, void *arg) {
+static void reverse(redisReply *r) {
     if (r && r->type == REDIS_REPLY_ARRAY)
         for (size_t i = 0, j = r->elements; i + 1 < j; i++, j--) {
             redisReply *t = r->element[i];
             r->element[i] = r->element[j - 1];
             r->element[j - 1] = t;
         }
-    deliver_entries(arg, status_of(r), r);
+}
+
+/* A page in flight: an EXISTS of the room's edits hash and the plain
+ * range, pipelined on the room's connection (one round trip, no script);
+ * only when the room has edits (or EXISTS did not answer first) is an
+ * HMGET of the page's ids sent, which answers their latest edits. */
+struct page_op {
+    struct store *s;
+    struct store_op *op; /* the caller's callback; NULL once handed on */
+    int pending;         /* replies still to come */
+    int has_edits;       /* -1 until EXISTS answered */
+    redisReply *page;    /* the page kept while its edits are read */
+    bool newest_first;
+    char count[16], key[STORE_KEY_MAX], edits[STORE_KEY_MAX], start[64], end[64];
+};
+
+static void page_release(struct page_op *p) {
+    if (--p->pending > 0) return;
+    if (p->page) freeReplyObject(p->page);
+    free(p->op);
+    free(p);
+}
+
+static void on_edits_checked(redisReply *r, void *arg) {
+    struct page_op *p = arg;
+    /* an error: read with the script, which says what went wrong */
+    p->has_edits = status_of(r) == STORE_OK && r->type == REDIS_REPLY_INTEGER ? r->integer != 0 : 1;
+    page_release(p);
+}
+
+/* The page's latest edits came: each entry of the kept page with its own. */
+static void on_page_edits(redisReply *r, void *arg) {
+    struct page_op *p = arg;
+    enum store_status st = status_of(r);
+    deliver_edited(p->op, st, p->page, st == STORE_OK ? r : NULL);
+    p->op = NULL;
+    page_release(p);
+}
+
+/* Keeps the page and asks for its entries' latest edits (HMGET of their
+ * ids in the edits hash: one more round trip, no read per message). */
+static void page_with_edits(struct page_op *p, const redisReply *r) {
+    size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+    const char **argv = n ? calloc(n + 2, sizeof(*argv)) : NULL;
+    if (!n || !argv || !(p->page = reply_copy(r))) {
+        free(argv);
+        deliver_entries(p->op, n && !argv ? STORE_ERROR : STORE_OK, n ? NULL : r);
+        p->op = NULL;
+        return;
+    }
+    argv[0] = "HMGET", argv[1] = p->edits;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = p->page->element[i];
+        argv[i + 2] = e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+                              e->element[0]->type == REDIS_REPLY_STRING
+                          ? e->element[0]->str
+                          : "";
+    }
+    p->pending++;
+    if (store_command(p->s, STORE_ACK_PLAIN, p->edits, on_page_edits, p, (int)n + 2, argv,
+                      NULL) < 0) {
+        p->pending--;
+        deliver_entries(p->op, STORE_UNAVAILABLE, NULL);
+        p->op = NULL;
+    }
+    free(argv);
+}
+
+static void on_plain_page(redisReply *r, void *arg) {
+    struct page_op *p = arg;
+    enum store_status st = status_of(r);
+    if (p->newest_first) reverse(r);
+    if (st != STORE_OK || p->has_edits == 0) {
+        deliver_entries(p->op, st, r);
+        p->op = NULL;
+    } else {
+        page_with_edits(p, r);
+    }
+    page_release(p);
+}
+
+/* Sends the page for op over the room's stream (freeing op when it cannot). */
+static int send_page(struct store *s, struct store_op *op, const char *room, bool newest_first,
+                     const char *start, const char *end, int count) {
+    struct page_op *p = calloc(1, sizeof(*p));
+    if (p) *p = (struct page_op){.s = s, .op = op, .pending = 2, .has_edits = -1,
+                                 .newest_first = newest_first};
+    if (!p || store_key_room_messages(p->key, sizeof(p->key), room) < 0 ||
+        store_key_room_edits(p->edits, sizeof(p->edits), room) < 0) {
+        free(p);
+        free(op);
+        return -1;
+    }
+    snprintf(p->count, sizeof(p->count), "%d", count);
+    snprintf(p->start, sizeof(p->start), "%s", start);
+    snprintf(p->end, sizeof(p->end), "%s", end);
+    const char *exists[] = {"EXISTS", p->edits};
+    const char *range[] = {newest_first ? "XREVRANGE" : "XRANGE", p->key, p->start, p->end,
+                           "COUNT", p->count};
+    if (store_command(s, STORE_ACK_PLAIN, p->edits, on_edits_checked, p, 2, exists, NULL) < 0) {
+        free(p);
+        free(op);
+        return -1;
+    }
+    if (store_command(s, STORE_ACK_PLAIN, p->key, on_plain_page, p, 6, range, NULL) < 0) {
+        p->op = NULL; /* the caller hears of it from the -1 */
+        free(op);
+        page_release(p);
+        return -1;
+    }
+    return 0;
 }
 
 int store_history_before(struct store *s, const char *room, const char *before, int count,
                          store_range_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], end[64], count_text[16];
-    if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
+    char end[64];
     snprintf(end, sizeof(end), "(%s", before);
-    snprintf(count_text, sizeof(count_text), "%d", count);
     struct store_op *op = op_new(arg);
     if (!op) return -1;
     op->cb.range = cb;
-    const char *argv[] = {"XREVRANGE", key, end, "-", "COUNT", count_text};
-    return send_op(s, op, on_reverse_range, STORE_ACK_PLAIN, key, 6, argv, NULL);
+    return send_page(s, op, room, true, end, "-", count);
 }
 
 int store_room_latest(struct store *s, const char *room, store_range_fn *cb, void *arg) {
@@ -441,16 +566,13 @@ int store_room_latest(struct store *s, const char *room, store_range_fn *cb, voi
 
 int store_history_range(struct store *s, const char *room, const char *after, int count,
                         store_range_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], start[64], count_text[16];
-    if (store_key_room_messages(key, sizeof(key), room) < 0) return -1;
+    char start[64];
     if (after) snprintf(start, sizeof(start), "(%s", after);
     else snprintf(start, sizeof(start), "-");
-    snprintf(count_text, sizeof(count_text), "%d", count);
     struct store_op *op = op_new(arg);
     if (!op) return -1;
     op->cb.range = cb;
-    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count_text};
-    return send_op(s, op, on_range, STORE_ACK_PLAIN, key, 6, argv, NULL);
+    return send_page(s, op, room, false, start, "+", count);
 }
 
 static void on_pong(redisReply *r, void *arg) { on_status_reply(r, arg); }

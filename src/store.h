@@ -294,25 +294,49 @@ typedef void store_change_fn(enum store_status st, enum store_change outcome,
 int store_member_change(struct store *s, const struct store_member_change *c,
                         store_change_fn *cb, void *arg);
 
-/* The text of the tombstone that takes a removed message's place. */
+/* The text of the tombstone that takes a removed message's place: a
+ * moderator's removal of another's message, any deletion by its author. */
 #define STORE_TOMBSTONE_TEXT "removed by a moderator"
+#define STORE_TOMBSTONE_OWN_TEXT "deleted by its author"
 
 /* A moderator's removal of one message, decided on the actor's standing
- * that store_room_access read. */
+ * that store_room_access read, or (own) an author's deletion of their own. */
 struct store_message_removal {
     const char *room;
     const char *message_id;
     const char *actor_id, *actor_name;
     enum member_role actor;
     long long timestamp; /* ms since the epoch */
+    bool own;            /* only if the actor wrote it, whatever their role */
 };
 /* Deletes the message from the room's stream (XDEL: its text is gone from
- * Redis) and appends a tombstone event ("message_removed", target: the
- * message's id) in one script on the room's slot, if the actor's role is
- * still the one read (durable; then rings the doorbell). STORE_NOT_FOUND
- * when the stream holds no such entry (also when removed already). */
+ * Redis) with its edits, and appends a tombstone event ("message_removed",
+ * target: the message's id) in one script on the room's slot, if the
+ * actor's role is still the one read, or for own, if the actor wrote it
+ * (durable; then rings the doorbell). STORE_NOT_FOUND when the stream
+ * holds no such entry (also when removed already); STORE_CHANGE_CONFLICT
+ * when the role changed, or for own when it is another's. */
 int store_message_remove(struct store *s, const struct store_message_removal *m,
                          store_change_fn *cb, void *arg);
+
+/* An author's edit of their own message. */
+struct store_message_edit {
+    const char *room;
+    const char *message_id;
+    const char *author_id, *author_name;
+    const char *text; /* text_len bytes, validated */
+    size_t text_len;
+    long long timestamp; /* ms since the epoch */
+};
+/* Keeps the new text as the message's latest (room:{<room>}:edits) and
+ * appends an "edited" event (target: the message's id, text: the new
+ * text) in one script on the room's slot (durable; then rings the
+ * doorbell). The original entry keeps its first text. STORE_NOT_FOUND
+ * when the stream holds no such entry (also once removed);
+ * STORE_CHANGE_NOT_A_MESSAGE for a room event, STORE_CHANGE_CONFLICT
+ * when the message is another user's. */
+int store_message_edit(struct store *s, const struct store_message_edit *m,
+                       store_change_fn *cb, void *arg);
 
 /* Receives n field/value pairs: fields[2i] and fields[2i + 1]. */
 typedef void store_pairs_fn(enum store_status st, const char *const *fields, size_t n,

@@ -17,6 +17,10 @@ int store_key_room_messages(char *out, size_t size, const char *room) {
     return fit(snprintf(out, size, "room:{%s}:messages", room), size);
 }
 
+int store_key_room_edits(char *out, size_t size, const char *room) {
+    return fit(snprintf(out, size, "room:{%s}:edits", room), size);
+}
+
 int store_key_room_retention(char *out, size_t size, const char *room) {
     return fit(snprintf(out, size, "room:{%s}:retention", room), size);
 }

@@ -33,6 +33,9 @@
 int store_key_user(char *out, size_t size, const char *email);
 int store_key_session(char *out, size_t size, const char *token_hash);
 int store_key_room_messages(char *out, size_t size, const char *room);
+/* The latest text of each edited message of a room, field: message id,
+ * value "<edit ms>:<text>" (room:{<room>}:edits, in the room's slot). */
+int store_key_room_edits(char *out, size_t size, const char *room);
 int store_key_user_sessions(char *out, size_t size, const char *user_id);
 int store_key_user_rooms(char *out, size_t size, const char *user_id);
 int store_key_rate(char *out, size_t size, const char *limit, const char *subject);

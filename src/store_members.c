@@ -280,22 +280,38 @@ int store_member_change(struct store *s, const struct store_member_change *c,
 /* ---- removing a message ---- */
 
 /* Removes one message (never a room event) if the actor's role is still
- * the one read, and records the removal as a tombstone event in its place
- * in the order: {1, event id}; {0} when the role changed; {-2} when there
- * is no such message (or it was removed already); {-3} for a room event. */
+ * the one read (ARGV[7] "role"), or if the actor wrote it (ARGV[7]
+ * "author"), and records the removal as a tombstone event in its place in
+ * the order (its edits and their "edited" events go too), whose text is
+ * ARGV[8] when the actor wrote it, else ARGV[6]: {1, event id};
+ * {0} when the role changed; {-2} when there is no such message (or it
+ * was removed already); {-3} for a room event; {-4} when it is another's. */
 static const char remove_script[] =
-    "if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2] then return {0} end\n"
+    "if ARGV[7] == 'role' and (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2] then\n"
+    "  return {0}\n"
+    "end\n"
     "local e = redis.call('XRANGE', KEYS[2], ARGV[3], ARGV[3])\n"
     "if #e == 0 then return {-2} end\n"
-    "local f = e[1][2]\n"
-    "for i = 1, #f, 2 do if f[i] == 'event' then return {-3} end end\n"
+    "local f, author = e[1][2], nil\n"
+    "for i = 1, #f, 2 do\n"
+    "  if f[i] == 'event' then return {-3} end\n"
+    "  if f[i] == 'userId' then author = f[i + 1] end\n"
+    "end\n"
+    "if ARGV[7] == 'author' and author ~= ARGV[1] then return {-4} end\n"
     "redis.call('XDEL', KEYS[2], ARGV[3])\n"
+    "local evs = redis.call('HGET', KEYS[3], ARGV[3] .. '/events')\n"
+    "if evs then for ev in string.gmatch(evs, '%S+') do redis.call('XDEL', KEYS[2], ev) end end\n"
+    "redis.call('HDEL', KEYS[3], ARGV[3], ARGV[3] .. '/events')\n"
+    "local text = author == ARGV[1] and ARGV[8] or ARGV[6]\n"
     "local id = redis.call('XADD', KEYS[2], '*', 'userId', ARGV[1], 'name', ARGV[4],"
-    " 'text', ARGV[6], 'timestamp', ARGV[5], 'event', 'message_removed', 'target', ARGV[3],"
+    " 'text', text, 'timestamp', ARGV[5], 'event', 'message_removed', 'target', ARGV[3],"
     " 'role', '')\n"
     "return {1, id}\n";
 
-static void on_removed(redisReply *r, void *arg) {
+/* The answer of a script on one message (removal, edit): {1, event id};
+ * {-2} no such message; {-3} a room event; {0} (the role changed) or {-4}
+ * (another's message): the actor may no longer act. */
+static void on_message_changed(redisReply *r, void *arg) {
     struct members_op *op = arg;
     long long code = 0;
     const char *id;
@@ -304,25 +320,75 @@ static void on_removed(redisReply *r, void *arg) {
                                 : code == -3 ? STORE_CHANGE_NOT_A_MESSAGE
                                              : STORE_CHANGE_CONFLICT;
     if (st == STORE_OK && code == -2) st = STORE_NOT_FOUND;
-    else if (st == STORE_OK && code != 1 && code != -3 && code != 0) st = STORE_ERROR;
+    else if (st == STORE_OK && code != 1 && code != -3 && code != 0 && code != -4)
+        st = STORE_ERROR;
     op->cb.change(st, outcome, id, op->arg);
     free(op);
 }
 
 int store_message_remove(struct store *s, const struct store_message_removal *m,
                          store_change_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], stream[STORE_KEY_MAX], ts[24];
+    char key[STORE_KEY_MAX], stream[STORE_KEY_MAX], edits[STORE_KEY_MAX], ts[24];
     if (store_key_room_members(key, sizeof(key), m->room) < 0 ||
-        store_key_room_messages(stream, sizeof(stream), m->room) < 0)
+        store_key_room_messages(stream, sizeof(stream), m->room) < 0 ||
+        store_key_room_edits(edits, sizeof(edits), m->room) < 0)
         return -1;
     snprintf(ts, sizeof(ts), "%lld", m->timestamp);
     struct members_op *op = op_new(s, arg);
     if (!op) return -1;
     op->cb.change = cb;
-    const char *argv[] = {"EVAL", remove_script, "2", key, stream, m->actor_id,
+    const char *argv[] = {"EVAL", remove_script, "3", key, stream, edits, m->actor_id,
                           member_role_name(m->actor), m->message_id, m->actor_name, ts,
-                          STORE_TOMBSTONE_TEXT};
-    if (send_op(op, on_removed, STORE_ACK_DURABLE, key, 11, argv) < 0) return -1;
+                          STORE_TOMBSTONE_TEXT, m->own ? "author" : "role",
+                          STORE_TOMBSTONE_OWN_TEXT};
+    if (send_op(op, on_message_changed, STORE_ACK_DURABLE, key, 14, argv) < 0) return -1;
+    store_ring_doorbell(s, m->room);
+    return 0;
+}
+
+/* ---- editing one's own message ---- */
+
+/* Replaces the text of the author's own message: the new text goes into
+ * the room's edits hash (the history answers it in place of the old one)
+ * and an "edited" event into the stream, so live streams and resumes see
+ * it in order (the hash's "<id>/events" lists the ids of its "edited"
+ * events, which a removal deletes with it): {1, event id}; {-2} when there is no such message (or it
+ * was removed); {-3} for a room event; {-4} when it is another's. */
+static const char edit_script[] =
+    "local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])\n"
+    "if #e == 0 then return {-2} end\n"
+    "local f, author = e[1][2], nil\n"
+    "for i = 1, #f, 2 do\n"
+    "  if f[i] == 'event' then return {-3} end\n"
+    "  if f[i] == 'userId' then author = f[i + 1] end\n"
+    "end\n"
+    "if author ~= ARGV[2] then return {-4} end\n"
+    "local id = redis.call('XADD', KEYS[1], '*', 'userId', ARGV[2], 'name', ARGV[3],"
+    " 'text', ARGV[4], 'timestamp', ARGV[5], 'event', 'edited', 'target', ARGV[1],"
+    " 'role', '')\n"
+    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[5] .. ':' .. ARGV[4])\n"
+    "local evs = redis.call('HGET', KEYS[2], ARGV[1] .. '/events')\n"
+    "redis.call('HSET', KEYS[2], ARGV[1] .. '/events', (evs and evs .. ' ' or '') .. id)\n"
+    "return {1, id}\n";
+
+int store_message_edit(struct store *s, const struct store_message_edit *m,
+                       store_change_fn *cb, void *arg) {
+    char stream[STORE_KEY_MAX], edits[STORE_KEY_MAX], ts[24];
+    if (store_key_room_messages(stream, sizeof(stream), m->room) < 0 ||
+        store_key_room_edits(edits, sizeof(edits), m->room) < 0)
+        return -1;
+    snprintf(ts, sizeof(ts), "%lld", m->timestamp);
+    struct members_op *op = op_new(s, arg);
+    if (!op) return -1;
+    op->cb.change = cb;
+    const char *argv[] = {"EVAL", edit_script, "2", stream, edits, m->message_id,
+                          m->author_id, m->author_name, m->text, ts};
+    size_t lens[10];
+    for (int i = 0; i < 10; i++) lens[i] = i == 8 ? m->text_len : strlen(argv[i]);
+    if (store_command(s, STORE_ACK_DURABLE, stream, on_message_changed, op, 10, argv, lens) < 0) {
+        free(op);
+        return -1;
+    }
     store_ring_doorbell(s, m->room);
     return 0;
 }

@@ -545,13 +545,17 @@
       .forEach((button) => button.setAttribute('aria-expanded', 'false'));
   }
 
-  // Items: write to the author; for moderators, remove the message, and
-  // remove or ban its author.
+  // Items: write to the author; one's own: edit or delete it; for
+  // moderators, remove the message, and remove or ban its author.
   function menuItems(m, view) {
     const name = String(m.name);
     const own = state.me && m.userId === state.me.id;
     const items = [];
     if (!own) items.push(['Message ' + name, 'dm', () => startDm(m)]);
+    if (own) items.push(['Edit message', 'edit-message', () => editMessage(view.room, m)]);
+    if (own && !canModerate(view.room)) {
+      items.push(['Delete message', 'delete-message', () => removeMessage(view.room, m)]);
+    }
     if (canModerate(view.room)) {
       items.push(['Remove message', 'remove-message', () => removeMessage(view.room, m)]);
       if (!own) {
@@ -600,6 +604,44 @@
   async function removeMessage(room, m) {
     await api('DELETE', roomPath(room) + '?id=' + encodeURIComponent(m.id));
     return 'The message was removed.';
+  }
+
+  // Puts a form with the message's text in place of the text; saving
+  // sends it, and the page updates from the "edited" event.
+  function editMessage(room, m) {
+    const li = el.messages.querySelector('li.message[data-id="' + CSS.escape(m.id) + '"]');
+    const text = li && li.querySelector('.text');
+    if (!text || li.querySelector('.edit-form')) return '';
+    const form = document.createElement('form');
+    form.className = 'edit-form';
+    const input = document.createElement('input');
+    input.className = 'edit-text';
+    input.maxLength = 4096;
+    input.value = text.textContent;
+    input.setAttribute('aria-label', 'The new text of your message');
+    const save = document.createElement('button');
+    save.type = 'submit';
+    save.textContent = 'Save';
+    const cancel = document.createElement('button');
+    cancel.type = 'button';
+    cancel.textContent = 'Cancel';
+    const close = () => { form.remove(); text.hidden = false; };
+    cancel.addEventListener('click', close);
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      if (!input.value.trim()) return;
+      const body = { text: input.value };
+      close();
+      roomAction(async () => {
+        await api('PATCH', roomPath(room) + '?id=' + encodeURIComponent(m.id), body);
+        return 'The message was edited.';
+      });
+    });
+    form.append(input, save, cancel);
+    text.hidden = true;
+    text.after(form);
+    input.focus();
+    return '';
   }
 
   async function removeMember(room, m) {
@@ -726,7 +768,9 @@
       case 'banned': return actor + ' banned ' + target + ' from the room.';
       case 'unbanned': return actor + ' lifted the ban on ' + target + '.';
       case 'role': return actor + ' made ' + target + ' ' + (m.role ? 'a ' + m.role : 'no member') + '.';
-      case 'message_removed': return 'A message was removed by a moderator.';
+      case 'message_removed':
+        return target === 'deleted by its author' ? actor + ' deleted a message.'
+          : 'A message was removed by a moderator.';
       default: return actor + ': ' + target;
     }
   }
@@ -766,11 +810,35 @@
       time.textContent = formatTime(date);
       meta.append(time);
     }
+    if (m.edited) meta.append(editedMark(m.edited));
     const text = document.createElement('p');
     text.className = 'text';
     text.textContent = String(m.text);
     li.append(meta, text);
     return li;
+  }
+
+  // "(edited)", with the edit's time as its title.
+  function editedMark(when) {
+    const mark = document.createElement('span');
+    mark.className = 'edited';
+    mark.textContent = '(edited)';
+    const date = new Date(Number(when));
+    if (!Number.isNaN(date.getTime())) mark.title = dateTime.format(date);
+    return mark;
+  }
+
+  // An "edited" event: the message it names, if on the page, shows the new text.
+  function applyEdit(m) {
+    if (typeof m.target !== 'string') return;
+    const li = el.messages.querySelector('li.message[data-id="' + CSS.escape(m.target) + '"]');
+    if (!li) return;
+    li.querySelector('.text').textContent = String(m.text);
+    const meta = li.querySelector('.meta');
+    const old = meta.querySelector('.edited');
+    const mark = editedMark(m.timestamp);
+    if (old) old.replaceWith(mark);
+    else meta.insertBefore(mark, meta.querySelector('.menu-button'));
   }
 
   // Renders each message not rendered yet at its place in id order.
@@ -781,6 +849,10 @@
       if (!m || typeof m.id !== 'string' || view.ids.has(m.id)) continue;
       view.ids.add(m.id);
       if (!view.oldest || compareIds(m.id, view.oldest) < 0) view.oldest = m.id;
+      if (m.event === 'edited') { // applied to its message, not shown on its own
+        applyEdit(m);
+        continue;
+      }
       let before = el.messages.lastElementChild;
       while (before && compareIds(before.dataset.id, m.id) > 0) before = before.previousElementSibling;
       const node = renderMessage(m);

@@ -155,6 +155,18 @@ check "remove-message of a message that is not there exits 1" \
     eval '((status == 1)) && has "$err" "chat: "'
 run remove-message "$room" not-an-id
 check "remove-message with a bad id exits 2" eval '((status == 2))'
+# edit: one's own message of the lobby, then the refusals.
+run edit lobby "$after" "tail $$ edited"
+check "edit of one's own message exits 0" eval '((status == 0)) && has "$out" "edited"'
+run history --json
+check "history has the edited text in place of the first" \
+    eval '((status == 0)) && has "$out" "\"text\":\"tail $$ edited\"" && ! has "$out" "\"text\":\"tail $$ 1\""'
+run edit lobby 1-0 "again"
+check "edit of a message that is not there exits 1" eval '((status == 1)) && has "$err" "chat: "'
+run edit lobby not-an-id "again"
+check "edit with a bad id exits 2" eval '((status == 2))'
+run edit lobby "$after"
+check "edit without a text exits 2" eval '((status == 2))'
 run room leave "$room"
 check "the last owner leaving exits 1" eval '((status == 1)) && has "$err" "owner"'
 

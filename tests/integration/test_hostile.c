@@ -170,6 +170,44 @@ static void member_bodies_and_queries_are_checked(void **state) {
     free(body);
 }
 
+#define EDIT(path, body, status, code)                                                      \
+    expect("PATCH", path, true, JSON, body, sizeof(body) - 1, status, code)
+
+/* PATCH /room/<name>/message/?id= on a message of this user's in the lobby. */
+static void edit_bodies_and_queries_are_checked(void **state) {
+    (void)state;
+    const char *h[] = {"Content-Type: application/json", cookie_header, NULL};
+    struct http_result r;
+    assert_int_equal(test_http("POST", "/message/", h, "{\"text\":\"mine\"}", 15, &r), 0);
+    assert_int_equal(r.status, 201);
+    char id[48], path[128];
+    test_json_member(r.body, "id", id, sizeof(id));
+    test_http_result_free(&r);
+    snprintf(path, sizeof(path), "/room/lobby/message/?id=%s", id);
+    EDIT(path, "{\"text\":", 400, "bad_json");
+    EDIT(path, "[\"text\"]", 400, "bad_json");
+    EDIT(path, "{\"text\":\"a\\u0000b\"}", 400, "bad_json");
+    EDIT(path, "{\"text\":\"\xff\xfe\"}", 400, "bad_json");
+    EDIT(path, "{\"text\":42}", 400, "invalid_text");
+    EDIT(path, "{}", 400, "invalid_text");
+    EDIT(path, "{\"text\":\"  \"}", 400, "invalid_text");
+    char big[4200];
+    int n = snprintf(big, sizeof(big), "{\"text\":\"");
+    memset(big + n, 'x', 4097);
+    n += 4097;
+    n += snprintf(big + n, sizeof(big) - (size_t)n, "\"}");
+    expect("PATCH", path, true, JSON, big, (size_t)n, 400, "invalid_text");
+    expect("PATCH", path, true, "text/plain", "{\"text\":\"a\"}", 12, 415,
+           "unsupported_media_type");
+    expect("PATCH", path, false, JSON, "{\"text\":\"a\"}", 12, 401, "unauthorized");
+    EDIT("/room/lobby/message/?id=%00", "{\"text\":\"a\"}", 400, "invalid_query");
+    EDIT("/room/lobby/message/?id=1-2-3", "{\"text\":\"a\"}", 400, "invalid_query");
+    EDIT("/room/lobby/message/", "{\"text\":\"a\"}", 400, "invalid_query");
+    EDIT("/room/No%20Room/message/?id=1-0", "{\"text\":\"a\"}", 400, "invalid_room");
+    EDIT("/room/never-made-here/message/?id=1-0", "{\"text\":\"a\"}", 404, "not_found");
+    EDIT(path, "{\"text\":\"still mine\"}", 200, NULL);
+}
+
 static void oversized_bodies_are_413(void **state) {
     (void)state;
     size_t len = 100 * 1024; /* over the 64 KiB limit */
@@ -341,6 +379,7 @@ int main(void) {
         cmocka_unit_test(invalid_fields_are_400),
         cmocka_unit_test(nul_bytes_and_invalid_utf8_are_400),
         cmocka_unit_test(member_bodies_and_queries_are_checked),
+        cmocka_unit_test(edit_bodies_and_queries_are_checked),
         cmocka_unit_test(oversized_bodies_are_413),
         cmocka_unit_test(oversized_chunked_bodies_are_413),
         cmocka_unit_test(wrong_content_type_is_415),

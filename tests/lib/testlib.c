@@ -77,6 +77,22 @@ long test_create_room_at(const char *base, chat_client *c, const char *room) {
     return status;
 }
 
+long test_call_as(chat_client *c, const char *method, const char *path, const char *body,
+                  struct http_result *out) {
+    char auth[160];
+    const char *h[3] = {"Content-Type: application/json", NULL, NULL};
+    if (c) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", chat_client_token(c));
+        h[1] = auth;
+    }
+    struct http_result r;
+    if (test_http(method, path, h, body, body ? strlen(body) : 0, &r) < 0) return -1;
+    long status = r.status;
+    if (out) *out = r;
+    else test_http_result_free(&r);
+    return status;
+}
+
 long test_create_room(chat_client *c, const char *room) { return test_create_room_at(NULL, c, room); }
 
 struct growbuf {

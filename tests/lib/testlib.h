@@ -49,6 +49,11 @@ int test_http_at(const char *base, const char *method, const char *path,
                  const char *const *headers, const char *body, size_t body_len,
                  struct http_result *out);
 void test_http_result_free(struct http_result *r);
+/* method path with a JSON body (may be NULL) as c's session (NULL:
+ * anonymous); the status (-1 when nothing came), the reply in out when
+ * out is not NULL. */
+long test_call_as(chat_client *c, const char *method, const char *path, const char *body,
+                  struct http_result *out);
 
 /* The value of one sample of the /metrics of the chatd at base, e.g.
  * "chatd_redis_redirects_total{kind=\"ask\"}", or -1 when absent. */

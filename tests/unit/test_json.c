@@ -282,6 +282,18 @@ static void test_message_append_exact_bytes(void **state) {
     evbuffer_free(buf);
 }
 
+/* A message with an edit carries its time after the timestamp. */
+static void test_edited_message_has_its_edit_time(void **state) {
+    (void)state;
+    struct message m = {.id = "1-0", .user_id = "u", .name = "n", .text = "new", .text_len = 3,
+                        .timestamp = 5, .edited = 1700000000123LL};
+    struct evbuffer *buf = evbuffer_new();
+    assert_int_equal(json_message_append(buf, &m), 0);
+    assert_buffer_is(buf, S("{\"id\":\"1-0\",\"userId\":\"u\",\"name\":\"n\",\"text\":\"new\","
+                            "\"timestamp\":5,\"edited\":1700000000123}"));
+    evbuffer_free(buf);
+}
+
 /* The hand-made encoding parses back (with jansson) to the same fields. */
 static void test_message_object(void **state) {
     (void)state;
@@ -510,6 +522,7 @@ int main(void) {
     };
     const struct CMUnitTest encode_tests[] = {
         cmocka_unit_test(test_message_append_exact_bytes),
+        cmocka_unit_test(test_edited_message_has_its_edit_time),
         cmocka_unit_test(test_message_object),
         cmocka_unit_test(test_message_text_len_honoured),
         cmocka_unit_test(test_message_invalid_utf8_fails),

@@ -47,6 +47,8 @@ static void test_room_messages_key(void **state) {
     check_key(store_key_room_messages, "lobby", "room:{lobby}:messages");
     /* the room's retention shares the stream's slot: one script reads both */
     check_key(store_key_room_retention, "lobby", "room:{lobby}:retention");
+    /* and so do its edits: a page reads them in the same script */
+    check_key(store_key_room_edits, "lobby", "room:{lobby}:edits");
 }
 
 static void test_user_rooms_key(void **state) {
