@@ -116,10 +116,10 @@ if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then
 fi
 # libFuzzer harnesses (clang, ASan+UBSan): every committed input once, then
 # each harness fuzzes, two at a time, for FUZZ_SECONDS if set (0 skips it),
-# else for its share of FUZZ_BUDGET seconds of wall time (240; at least 20
+# else for its share of FUZZ_BUDGET seconds of wall time (150; at least 20
 # each), so that a new harness does not lengthen the whole run.
 harnesses=$(find fuzz -maxdepth 1 -name 'fuzz_*.c' | wc -l)
-fuzz_seconds=${FUZZ_SECONDS:-$(( ${FUZZ_BUDGET:-240} * 2 / (harnesses > 0 ? harnesses : 1) ))}
+fuzz_seconds=${FUZZ_SECONDS:-$(( ${FUZZ_BUDGET:-150} * 2 / (harnesses > 0 ? harnesses : 1) ))}
 (( fuzz_seconds > 0 && fuzz_seconds < 20 )) && fuzz_seconds=20
 if check build-fuzz make -j"$jobs" fuzz-build; then
   suite fuzz-replay fuzz/run.sh replay build/fuzz
