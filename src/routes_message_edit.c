@@ -75,11 +75,13 @@ void route_message_edit(struct request *r) {
     }
     *op = (struct edit_op){.r = r, .room = room, .timestamp = http_received_ms(r)};
     memcpy(op->id, id, sizeof(op->id));
-    char no_id[CHAT_CLIENT_MSG_ID_MAX + 1];
     const char *body;
     size_t len;
     api_error e = http_body_raw(r, &body, &len);
-    if (e == API_E_OK) e = request_body_message_raw(body, len, NULL, &op->text, no_id, &op->body);
+    if (e == API_E_OK) {
+        char no_id[CHAT_CLIENT_MSG_ID_MAX + 1]; /* an edit takes no client message id */
+        e = request_body_message_raw(body, len, NULL, &op->text, no_id, &op->body);
+    }
     if (e != API_E_OK) edit_done(op, e, NULL);
     else if (room_access_check(r->srv, room, ROOM_ACCESS_MEMBER, hash, NULL, on_access, op) < 0)
         edit_done(op, API_E_UNAVAILABLE, NULL);
