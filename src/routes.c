@@ -49,6 +49,7 @@ const struct route routes_table[] = {
     {"/app.js", EVHTTP_REQ_GET, route_static},
     {"/app.css", EVHTTP_REQ_GET, route_static},
     {"/favicon.svg", EVHTTP_REQ_GET, route_static},
+    {"/clusterchat.js", EVHTTP_REQ_GET, route_static},
 };
 
 const size_t routes_count = sizeof(routes_table) / sizeof(routes_table[0]);

@@ -16,6 +16,7 @@ static const struct {
     {"/app.js", "app.js", "text/javascript; charset=utf-8"},
     {"/app.css", "app.css", "text/css; charset=utf-8"},
     {"/favicon.svg", "favicon.svg", "image/svg+xml"},
+    {"/clusterchat.js", "clusterchat.js", "text/javascript; charset=utf-8"}, /* the JS client */
 };
 #define TABLE_SIZE (sizeof(table) / sizeof(table[0]))
 

@@ -83,6 +83,13 @@ static void page_has_type_policy_and_cache_headers(void **state) {
     assert_int_equal(r.status, 200);
     assert_string_equal(header(r.headers, "Content-Type", v, sizeof(v)), "image/svg+xml");
     test_http_result_free(&r);
+    /* the JavaScript client, for pages that import it as a module */
+    get("GET", "/clusterchat.js", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(header(r.headers, "Content-Type", v, sizeof(v)),
+                        "text/javascript; charset=utf-8");
+    assert_non_null(strstr(r.body, "export class ChatClient"));
+    test_http_result_free(&r);
 
     /* the API's answers are still never cached */
     get("GET", "/room/", NULL, &r);

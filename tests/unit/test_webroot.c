@@ -44,7 +44,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    const char *names[] = {"index.html", "app.js", "app.css", "favicon.svg", "secret.txt"};
+    const char *names[] = {"index.html", "app.js", "app.css", "favicon.svg", "clusterchat.js",
+                           "secret.txt"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) remove_file(names[i]);
     return rmdir(dir);
 }
@@ -55,6 +56,7 @@ static void test_loads_the_table_and_nothing_else(void **state) {
     write_file("app.js", "'use strict';");
     write_file("app.css", "body{}");
     write_file("favicon.svg", "<svg/>");
+    write_file("clusterchat.js", "export {};");
     write_file("secret.txt", "not served");
     char missing[64];
     struct webroot *w = webroot_load(dir, missing, sizeof(missing));
@@ -69,6 +71,8 @@ static void test_loads_the_table_and_nothing_else(void **state) {
     assert_string_equal(webroot_find(w, "/app.js")->content_type, "text/javascript; charset=utf-8");
     assert_string_equal(webroot_find(w, "/app.css")->content_type, "text/css; charset=utf-8");
     assert_string_equal(webroot_find(w, "/favicon.svg")->content_type, "image/svg+xml");
+    assert_string_equal(webroot_find(w, "/clusterchat.js")->content_type,
+                        "text/javascript; charset=utf-8");
     /* only table paths: no file names, no other files, no traversal */
     assert_null(webroot_find(w, "/index.html"));
     assert_null(webroot_find(w, "/secret.txt"));
@@ -99,6 +103,7 @@ static void test_missing_files_are_named(void **state) {
     (void)state;
     write_file("index.html", "x");
     write_file("app.js", "x");
+    write_file("clusterchat.js", "x");
     remove_file("app.css");
     remove_file("favicon.svg");
     char missing[64];
