@@ -98,6 +98,7 @@ if check build-gcc make -j"$jobs" all; then
   suite topology tests/topology/run.sh build
   suite e2e tests/e2e/run.sh build
   suite ws tests/ws/run.sh build
+  suite sdk tests/sdk/run.sh build
   suite contract tests/contract/run.sh build
   suite bench-tools tests/bench/run.sh build
   suite valgrind tests/valgrind/run.sh build
