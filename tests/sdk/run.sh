@@ -6,7 +6,8 @@
 # against a real redis-server and chatd started here on free loopback ports
 # (chatd with an HS256 key for the token exchange); they start more chatd of
 # their own on the same Redis (to kill -9 one and start it again, or with a
-# message limit). npm's ws (the WebSocket of Node) and typescript are pinned
+# message limit). Last, lb.test.mjs through HAProxy (deploy/haproxy.cfg) in
+# front of three chatd, two of which it kills with SIGKILL. npm's ws (the WebSocket of Node) and typescript are pinned
 # in package-lock.json and installed with `npm ci` when node_modules lacks
 # them or is older than the lockfile. SDK_FILES="client" runs only some of
 # the server files. Output is TAP. Build folder: $1 (default build).
@@ -49,10 +50,33 @@ chat_port=$(free_port) || exit 1
 start_chatd "$top/$build/chatd" "$tmp/chatd.log" "$chat_port" "$redis_port" --workers 2 \
   --jwt-key "$tmp/jwt-secret" --web-root "$top/web" || exit 1
 
+# Two more chatd on the same Redis, and HAProxy with deploy/haproxy.cfg (plain
+# HTTP) in front of the three, as make run has it, for lb.test.mjs.
+urls=("http://127.0.0.1:$chat_port") pids=("$CHATD_PID")
+for i in 2 3; do
+  port=$(free_port) || exit 1
+  start_chatd "$top/$build/chatd" "$tmp/chatd$i.log" "$port" "$redis_port" --workers 1 || exit 1
+  urls+=("http://127.0.0.1:$port") pids+=("$CHATD_PID")
+done
+lb_port=$(free_port) stats_port=$(free_port)
+# shellcheck disable=SC2046  # one word per assignment
+env -u CHAT_LB_TLS_CERT $(unlimited_lb_env) CHAT_LB_BIND="127.0.0.1:$lb_port" \
+  CHAT_LB_STATS="127.0.0.1:$stats_port" CHATD1="${urls[0]#http://}" CHATD2="${urls[1]#http://}" \
+  CHATD3="${urls[2]#http://}" haproxy -db -f "$top/deploy/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
+STARTED_PIDS+=("$!")
+# shellcheck disable=SC2317  # called by wait_until
+lb_sees_three() {
+  [[ $(curl -s "http://127.0.0.1:$stats_port/stats;csv" | awk -F, '$1 == "chatd" && $18 == "UP"' | wc -l) -ge 3 ]]
+}
+if ! wait_until 30 lb_sees_three; then
+  echo "not ok - HAProxy sees 3 chatd"; sed 's/^/# /' "$tmp/haproxy.log" | tail -20; exit 1
+fi
+export SDK_LB_URL="http://127.0.0.1:$lb_port" SDK_CHATD_URLS="${urls[*]}" SDK_CHATD_PIDS="${pids[*]}"
+
 export SDK_URL="http://127.0.0.1:$chat_port" SDK_CHATD="$top/$build/chatd" SDK_TMP=$tmp
 export SDK_REDIS_PORT=$redis_port SDK_REDIS_PID SDK_JWT_SECRET_FILE=$tmp/jwt-secret
 SDK_REDIS_PID=$(cat "$tmp/redis/redis.pid")
-for file in ${SDK_FILES:-client resume}; do
+for file in ${SDK_FILES:-client resume lb}; do
   echo "# $file.test.mjs"
   timeout 300 node --test-reporter=tap "$dir/$file.test.mjs" || rc=1
 done
