@@ -526,7 +526,8 @@ export class ChatStream extends Emitter {
   constructor(client, { rooms, positions, transport, idleTimeoutMs = 45000, reconnectMaxMs = 10000 }) {
     super();
     this.#client = client;
-    this.#rooms = [...new Set(rooms)].slice(0, STREAM_ROOMS_MAX);
+    this.#rooms = [...new Set(rooms)];
+    if (this.#rooms.length > STREAM_ROOMS_MAX) throw new RangeError('at most ' + STREAM_ROOMS_MAX + ' rooms per stream');
     this.#positions = new Map(positions instanceof Map ? positions : Object.entries(positions || {}));
     this.idleTimeoutMs = idleTimeoutMs;
     this.reconnectMaxMs = reconnectMaxMs;

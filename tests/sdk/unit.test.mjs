@@ -173,3 +173,12 @@ test('a WebSocket stream: auth, subscriptions from positions, revocation, unknow
   assert.deepEqual(s.positions, { a: '8-0', p: '10-0' });
   s.close();
 });
+
+test('a stream takes at most 32 rooms', () => {
+  const c = new ChatClient({ baseUrl: 'http://x', fetch: fakeFetch([{}]) });
+  const rooms = Array.from({ length: 33 }, (_, i) => `r${i}`);
+  assert.throws(() => c.stream({ rooms }), RangeError);
+  const s = c.stream({ rooms: rooms.slice(0, 32) });
+  assert.throws(() => s.add('r32'), RangeError);
+  s.close();
+});
