@@ -1,7 +1,8 @@
 // The client against a real chatd and Redis (run.sh): accounts and the token
 // exchange, rooms and members, sends with forced retries stored once,
 // history pages, edits and deletions, both transports delivering every kind
-// of event, and errors as ChatError with code, status and Retry-After.
+// of event, the gap signal, and errors as ChatError with code, status and
+// Retry-After.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -293,5 +294,32 @@ test('kinds the client does not know pass through untouched', async () => {
     assert.equal(r.text, '👍');
     assert.equal((await all).room, room);
     s.close();
+  }
+});
+
+test('the gap signal: history and both transports say which messages are gone', async () => {
+  const a = await newUser();
+  const room = unique('gap');
+  await a.createRoom(room);
+  const redis = (...args) => execFileSync('redis-cli', ['-p', process.env.SDK_REDIS_PORT, ...args]);
+  // The room keeps about 4 messages, trimmed by whole nodes of 4 entries.
+  redis('CONFIG', 'SET', 'stream-node-max-entries', '4');
+  redis('HSET', `room:{${room}}:retention`, 'maxMessages', '4', 'maxAge', '0');
+  const first = await a.send(room, 'soon gone');
+  try {
+    for (let i = 0; i < 20; i++) await a.send(room, `m${i}`);
+  } finally {
+    redis('CONFIG', 'SET', 'stream-node-max-entries', '100'); // Redis's default, for the other tests
+  }
+  const page = await a.history(room, { after: first.id });
+  assert.ok(page.gap, 'X-History-Gap');
+  assert.equal(page.messages[0].id, page.gap);
+  for (const transport of ['ws', 'sse']) {
+    const s = keep(a.stream({ rooms: [room], positions: { [room]: first.id }, transport }));
+    const seen = [];
+    s.on('event', (e) => seen.push(e.kind === 'gap' ? `gap ${e.data.first}` : e.data.id));
+    await until(() => seen.length >= 1 + page.messages.length, `the gap and ${page.messages.length} messages`);
+    s.close();
+    assert.deepEqual(seen, [`gap ${page.gap}`, ...page.messages.map((m) => m.id)], transport);
   }
 });
