@@ -641,7 +641,9 @@ export class ChatStream extends Emitter {
 
   // Delivers one stored entry of room once: an id not above the room's
   // position was delivered already (a replay overlapping what came live).
+  // Entries of a room no longer followed (an unsubscribe on its way) are not.
   #deliver(room, data) {
+    if (typeof room === 'string' && !this.#rooms.includes(room)) return; // removed meanwhile
     if (typeof room === 'string' && typeof data.id === 'string') {
       const known = this.#positions.get(room);
       if (known !== undefined && compareIds(data.id, known) <= 0) return;
@@ -669,8 +671,8 @@ export class ChatStream extends Emitter {
   // ---- WebSocket ----
 
   #openSocket(generation) {
-    const base = this.#client.baseUrl || (globalThis.location ? globalThis.location.href : '');
-    const url = new URL('/ws', base);
+    // baseUrl and its path, or (''; a browser) the page's own address
+    const url = new URL(this.#client.url('/ws'), globalThis.location ? globalThis.location.href : undefined);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     let ws;
     try {

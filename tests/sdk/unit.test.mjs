@@ -182,3 +182,22 @@ test('a stream takes at most 32 rooms', () => {
   assert.throws(() => s.add('r32'), RangeError);
   s.close();
 });
+
+test('the WebSocket goes to baseUrl\'s path, and a removed room delivers nothing more', async () => {
+  const c = new ChatClient({ baseUrl: 'http://chat.example/api/', fetch: fakeFetch([{}]), WebSocket: FakeSocket, token: 'K'.repeat(43) });
+  const opened = FakeSocket.opened;
+  const s = c.stream({ rooms: ['a', 'b'] });
+  const got = [];
+  s.on('message', (m) => got.push(`${m.room} ${m.id}`));
+  const ws = await opened;
+  assert.equal(ws.url, 'ws://chat.example/api/ws');
+  ws.serve({ type: 'ready', user: { id: 'me', name: 'Me' } });
+  ws.serve({ type: 'subscribed', room: 'a', id: '1-0' });
+  ws.serve({ type: 'subscribed', room: 'b', id: '1-0' });
+  s.remove('b');
+  assert.deepEqual(ws.sent.at(-1), { type: 'unsubscribe', room: 'b' });
+  ws.serve({ type: 'message', room: 'b', id: '2-0', text: 'late' });
+  ws.serve({ type: 'message', room: 'a', id: '2-0', text: 'kept' });
+  assert.deepEqual(got, ['a 2-0']);
+  s.close();
+});
