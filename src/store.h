@@ -395,4 +395,27 @@ int store_ready(struct store *s, store_status_fn *cb, void *arg);
 /* PING through the layer: STORE_OK when Redis answers. */
 int store_ping(struct store *s, store_status_fn *cb, void *arg);
 
+/* ---- the server API (store_api.c) ---- */
+
+/* The stored hash of the secret of the API key key_id (STORE_NOT_FOUND
+ * when there is no such key, or it was revoked): one HGET, never cached,
+ * so that a revocation holds on every chatd at once. */
+int store_apikey_hash(struct store *s, const char *key_id, store_text_fn *cb, void *arg);
+
+/* A room's counts. */
+struct store_counts {
+    long long entries; /* entries of its stream: messages, room events, tombstones */
+    long long members; /* members of every role */
+    long long banned;  /* banned users */
+};
+typedef void store_counts_fn(enum store_status st, const struct store_counts *c, void *arg);
+/* Reads the room's counts in one script on its slot (XLEN and the members). */
+int store_room_counts(struct store *s, const char *room, store_counts_fn *cb, void *arg);
+
+/* The user's sessions, oldest first: n pairs of a session's hash and its
+ * login time (ms since the epoch) in fields[2i] and fields[2i + 1] (one
+ * ZRANGE of user-sessions:<userId>; entries of expired sessions may
+ * remain until the user's next login or password change). */
+int store_user_sessions(struct store *s, const char *user_id, store_pairs_fn *cb, void *arg);
+
 #endif
