@@ -116,6 +116,12 @@ int store_session_set_version(struct store *s, const char *token_hash,
  * not end stay (the caller may run it again). */
 int store_sessions_end_others(struct store *s, const char *user_id, const char *keep_hash,
                               store_status_fn *cb, void *arg);
+/* Ends every session of user_id, as store_sessions_end_others keeping
+ * none: each is deleted and its end announced to every chatd, which ends
+ * its open streams there (session_streams.h). For a lock, an account's
+ * deletion or a server-side "disconnect this user". */
+int store_user_sessions_end_all(struct store *s, const char *user_id, store_status_fn *cb,
+                                void *arg);
 /* Replaces a user's password hash and advances its password version, in
  * one step (durable): sessions made with an older version are refused from
  * then on (store_session_get). */
