@@ -4,7 +4,8 @@
  *   GET     the user's sessions: a short id (the first 16 hex digits of
  *           the stored hash, never a token) and the login time of each
  *   DELETE  disconnects the user: ends every session on every chatd (the
- *           ends are announced, so session caches drop them at once);
+ *           ends are announced, so session caches drop them and every
+ *           open stream of those sessions ends: session_streams.h);
  *           204, also when there was none, so a retry is safe
  */
 #include <jansson.h>
@@ -60,7 +61,7 @@ static void on_ended(enum store_status st, void *arg) {
 
 static void disconnect(struct request *r, const char *key_id) {
     (void)key_id;
-    if (user_or_400(r) && store_sessions_end_others(r->srv->store, r->param, "", on_ended, r) < 0)
+    if (user_or_400(r) && store_user_sessions_end_all(r->srv->store, r->param, on_ended, r) < 0)
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }
 

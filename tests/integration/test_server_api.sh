@@ -251,8 +251,18 @@ check "GET session lists Bob's two sessions by short id, no token" eval \
   '[[ $status == 200 ]] && (( $(grep -o "\"created\"" "$tmp/b" | wc -l) == 2 )) && ! body_has "$bob_session"'
 b1=$(curl -s -o /dev/null -w '%{http_code}' -b "authKey=$bob_session" "$url/user/")
 b2=$(curl -s -o /dev/null -w '%{http_code}' -b "authKey=$bob_session" "$url2/user/")
+# Bob's event stream on the second chatd, opened with his session: it ends with it
+(
+  curl -sN -b "authKey=$bob_session" "$url2/room/p-$room/message/stream" >"$tmp/stream" 2>&1 &
+  echo $! >"$tmp/stream.pid"
+  wait
+  echo "STREAM ENDED" >>"$tmp/stream"
+) &
+check "Bob's event stream on the second chatd is open" wait_for 10 grep -q ': connected' "$tmp/stream"
 api DELETE "/api/v1/user/$bob/session" ''
 check "DELETE session (disconnect): 204" eval '[[ $b1 == 200 && $b2 == 200 && $status == 204 ]]'
+check "his open event stream on the second chatd ends" wait_for 10 grep -q "STREAM ENDED" "$tmp/stream"
+kill "$(cat "$tmp/stream.pid")" 2>/dev/null
 bob_refused() {
   [[ $(curl -s -o /dev/null -w '%{http_code}' -b "authKey=$bob_session" "$1/user/") == 401 ]]
 }
