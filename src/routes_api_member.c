@@ -152,8 +152,6 @@ static void on_access(enum store_status st, const struct store_access *a, void *
 
 static void on_target(enum store_status st, const struct store_user *u, void *arg) {
     struct change_op *op = arg;
-    if (st == STORE_OK && op->given.user_id[0] && strcmp(u->id, op->given.user_id) != 0)
-        st = STORE_NOT_FOUND; /* deleted; its address is another user's now */
     if (st != STORE_OK) {
         change_done(op, st == STORE_NOT_FOUND ? API_E_UNKNOWN_USER : routes_store_error(st));
         return;
@@ -162,14 +160,6 @@ static void on_target(enum store_status st, const struct store_user *u, void *ar
     memcpy(op->target_name, u->name, sizeof(op->target_name));
     if (store_room_access(op->r->srv->store, op->r->param, API_ACTOR_ID, op->target_id,
                           on_access, op) < 0)
-        change_done(op, API_E_UNAVAILABLE);
-}
-
-static void on_target_email(enum store_status st, const char *email, void *arg) {
-    struct change_op *op = arg;
-    if (st != STORE_OK)
-        change_done(op, st == STORE_NOT_FOUND ? API_E_UNKNOWN_USER : routes_store_error(st));
-    else if (store_user_get(op->r->srv->store, email, on_target, op) < 0)
         change_done(op, API_E_UNAVAILABLE);
 }
 
@@ -182,7 +172,7 @@ static void change_start(struct change_op *op, api_error e) {
     }
     struct store *s = op->r->srv->store;
     int rc = op->given.email[0] ? store_user_get(s, op->given.email, on_target, op)
-                                : store_user_email_of(s, op->given.user_id, on_target_email, op);
+                                : store_user_get_by_id(s, op->given.user_id, on_target, op);
     if (rc < 0) change_done(op, API_E_UNAVAILABLE);
 }
 

@@ -88,21 +88,12 @@ static void check_room(struct publish_op *op) {
 
 static void on_user(enum store_status st, const struct store_user *u, void *arg) {
     struct publish_op *op = arg;
-    if (st == STORE_OK && strcmp(u->id, op->user_id) != 0) st = STORE_NOT_FOUND;
     if (st != STORE_OK) {
         publish_done(op, st == STORE_NOT_FOUND ? API_E_UNKNOWN_USER : routes_store_error(st));
         return;
     }
     if (!op->name[0]) snprintf(op->name, sizeof(op->name), "%s", u->name);
     check_room(op);
-}
-
-static void on_email(enum store_status st, const char *email, void *arg) {
-    struct publish_op *op = arg;
-    if (st != STORE_OK)
-        publish_done(op, st == STORE_NOT_FOUND ? API_E_UNKNOWN_USER : routes_store_error(st));
-    else if (store_user_get(op->r->srv->store, email, on_user, op) < 0)
-        publish_done(op, API_E_UNAVAILABLE);
 }
 
 /* The body's author fields: "userId" (a user's id; absent: the system)
@@ -139,7 +130,7 @@ static void publish(struct request *r, const char *key_id) {
     if (e == API_E_OK) e = read_author(op);
     if (e != API_E_OK) publish_done(op, e);
     else if (!op->as_user) check_room(op);
-    else if (store_user_email_of(r->srv->store, op->user_id, on_email, op) < 0)
+    else if (store_user_get_by_id(r->srv->store, op->user_id, on_user, op) < 0)
         publish_done(op, API_E_UNAVAILABLE);
 }
 

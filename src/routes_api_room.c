@@ -84,19 +84,10 @@ static void on_created(enum store_status st, enum room_kind kind, enum member_ro
 
 static void on_owner(enum store_status st, const struct store_user *u, void *arg) {
     struct room_op *op = arg;
-    if (st == STORE_OK && strcmp(u->id, op->owner_id) != 0) st = STORE_NOT_FOUND;
     if (st != STORE_OK)
         room_done(op, st == STORE_NOT_FOUND ? API_E_UNKNOWN_USER : routes_store_error(st));
     else if (store_room_create(op->r->srv->store, op->name, op->kind, u->id, u->name, on_created,
                                op) < 0)
-        room_done(op, API_E_UNAVAILABLE);
-}
-
-static void on_owner_email(enum store_status st, const char *email, void *arg) {
-    struct room_op *op = arg;
-    if (st != STORE_OK)
-        room_done(op, st == STORE_NOT_FOUND ? API_E_UNKNOWN_USER : routes_store_error(st));
-    else if (store_user_get(op->r->srv->store, email, on_owner, op) < 0)
         room_done(op, API_E_UNAVAILABLE);
 }
 
@@ -125,7 +116,7 @@ static void create(struct request *r, const char *key_id) {
     api_error e = read_room_body(r, op);
     if (e == API_E_OK && routes_room_is_lobby(op->name)) e = API_E_ROOM_TAKEN;
     if (e != API_E_OK) room_done(op, e);
-    else if (store_user_email_of(r->srv->store, op->owner_id, on_owner_email, op) < 0)
+    else if (store_user_get_by_id(r->srv->store, op->owner_id, on_owner, op) < 0)
         room_done(op, API_E_UNAVAILABLE);
 }
 

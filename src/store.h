@@ -424,4 +424,10 @@ int store_room_counts(struct store *s, const char *room, store_counts_fn *cb, vo
  * remain until the user's next login or password change). */
 int store_user_sessions(struct store *s, const char *user_id, store_pairs_fn *cb, void *arg);
 
+/* Workflow: the user of an id: its e-mail from the user-id index (one
+ * command), then its record (another slot), which must still have that
+ * id (else STORE_NOT_FOUND: the account was deleted and its address may
+ * be another's now). */
+int store_user_get_by_id(struct store *s, const char *user_id, store_user_fn *cb, void *arg);
+
 #endif

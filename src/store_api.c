@@ -3,7 +3,9 @@
  * room's slot) and a user's sessions (user-sessions:<userId>); see
  * docs/STORAGE.md, "The server API". */
 #include <hiredis/hiredis.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "store.h"
 #include "store_keys.h"
@@ -113,4 +115,39 @@ int store_user_sessions(struct store *s, const char *user_id, store_pairs_fn *cb
     if (store_key_user_sessions(key, sizeof(key), user_id) < 0) return -1;
     const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
     return send_op(s, NULL, NULL, cb, arg, on_sessions, key, 5, argv);
+}
+
+/* ---- a user by id ---- */
+
+struct by_id_op {
+    struct store *s;
+    store_user_fn *cb;
+    void *arg;
+    char id[CHAT_USER_ID_LEN + 1];
+};
+
+static void on_user_by_id(enum store_status st, const struct store_user *u, void *arg) {
+    struct by_id_op *op = arg;
+    if (st == STORE_OK && strcmp(u->id, op->id) != 0) st = STORE_NOT_FOUND; /* deleted, address reused */
+    op->cb(st, st == STORE_OK ? u : NULL, op->arg);
+    free(op);
+}
+
+static void on_email_of(enum store_status st, const char *email, void *arg) {
+    struct by_id_op *op = arg;
+    if (st == STORE_OK && store_user_get(op->s, email, on_user_by_id, op) == 0) return;
+    op->cb(st == STORE_OK ? STORE_UNAVAILABLE : st, NULL, op->arg);
+    free(op);
+}
+
+int store_user_get_by_id(struct store *s, const char *user_id, store_user_fn *cb, void *arg) {
+    struct by_id_op *op = calloc(1, sizeof(*op));
+    if (!op) return -1;
+    *op = (struct by_id_op){.s = s, .cb = cb, .arg = arg};
+    snprintf(op->id, sizeof(op->id), "%s", user_id);
+    if (store_user_email_of(s, user_id, on_email_of, op) < 0) {
+        free(op);
+        return -1;
+    }
+    return 0;
 }
