@@ -76,7 +76,7 @@ key_id=$(sed -n 's/^id: *//p' "$tmp/key")
 check "chatctl key create prints an id and a key once (ck_<id>_<secret>)" eval \
   '[[ $created == 0 && $key == ck_${key_id}_* && ${#key} == 84 ]] && grep -q "shown this once" "$tmp/key.err"'
 secret=${key##*_}
-stored=$(redis-cli -p "$CHAT_REDIS_PORT" --raw hgetall "apikey:$key_id")
+stored=$(redis-cli -c -p "$CHAT_REDIS_PORT" --raw hgetall "apikey:$key_id")
 check "Redis keeps the key's hash and name, never its secret" eval \
   '[[ $stored == *"backend $run_id"* && $stored != *"$secret"* ]] && (( $(grep -c . <<<"$stored") == 6 ))'
 "$ctl" key list >"$tmp/list"
