@@ -110,6 +110,7 @@ static int report(long status, const char *body, size_t len) {
 static long attempt(struct ctl *c, const char *method, const char *url, const char *json,
                     char **body, size_t *len) {
     FILE *out = open_memstream(body, len);
+    if (!out) return 0;
     struct curl_slist *h = NULL;
     char auth[256];
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->key);
