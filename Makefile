@@ -38,6 +38,7 @@ SRV_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 SRV_LIBS   := $(shell pkg-config --libs $(PKGS)) $(WSLAY_LIBS) -lpthread
 CLI_CFLAGS := $(shell pkg-config --cflags $(CLIPKGS))
 CLI_LIBS   := $(shell pkg-config --libs $(CLIPKGS)) $(WSLAY_LIBS)
+CTL_LIBS   := $(shell pkg-config --libs $(CLIPKGS) hiredis libsodium)
 TEST_LIBS  := $(shell pkg-config --libs cmocka)
 EV_CFLAGS  := $(shell pkg-config --cflags libevent)
 EV_LIBS    := $(shell pkg-config --libs libevent)
@@ -63,7 +64,7 @@ helpers_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(wildcard $(1)test_*.c),$
 
 .PHONY: all test check unit run stop bench clean deps format
 .PHONY: fuzz fuzz-build fuzz-harnesses fuzz-replay lint
-all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS) $(BUILD)/sse_load $(BUILD)/floor
+all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/chatctl $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS) $(BUILD)/sse_load $(BUILD)/floor
 
 $(BUILD)/src/%.o: src/%.c | $(BUILD)/src
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(SRV_CFLAGS) -c $< -o $@
@@ -83,6 +84,13 @@ $(BUILD)/libchatclient.a: $(LIB_OBJS)
 
 $(BUILD)/chat: cli/chat.c $(BUILD)/libchatclient.a | $(BUILD)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(CLI_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CLI_LIBS)
+
+# chatctl: the server API's tool (libcurl), and its key commands on Redis
+# (hiredis), with the server's pure key and key-name code.
+CTL_SRCS := cli/chatctl.c cli/chatctl_keys.c src/apikey.c src/store_keys.c
+$(BUILD)/chatctl: $(CTL_SRCS) | $(BUILD)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Icli $(CLI_CFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) \
+		$(CTL_LIBS)
 
 # The SSE load generator of make bench and the stack tests: libevent only.
 $(BUILD)/sse_load: bench/sse_load.c | $(BUILD)

@@ -95,6 +95,8 @@ static const struct option_row options[] = {
             "direct conversations opened per user, N/seconds (0: no limit)"),
     STR_OPT("--limit-invites-user", "CHATD_LIMIT_INVITES_USER", limit_invites_user, "60/3600",
             "invitations to rooms per user, N/seconds (0: no limit)"),
+    STR_OPT("--limit-api-key", "CHATD_LIMIT_API_KEY", limit_api_key, "1000/1",
+            "server-API calls per API key, N/seconds (0: no limit)"),
     STR_OPT("--limit-rooms-address", "CHATD_LIMIT_ROOMS_ADDRESS", limit_rooms_address,
             "30/3600", "rooms created per client address, N/seconds (0: no limit)"),
     INT_OPT("--max-rooms-per-user", "CHATD_MAX_ROOMS_PER_USER", max_rooms_per_user, "100", 0,

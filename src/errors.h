@@ -97,7 +97,9 @@
     X(API_E_NOT_A_MESSAGE, 400, "not_a_message",                                     \
       "That id is a room event, not a message; events cannot be removed.")         \
     X(API_E_ACCOUNT_LOCKED, 403, "account_locked",                                   \
-      "A site administrator has locked this account.")
+      "A site administrator has locked this account.")                              \
+    X(API_E_INVALID_API_KEY, 401, "invalid_api_key",                                 \
+      "The server API needs a valid key: Authorization: Bearer ck_<id>_<secret>.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,

@@ -27,6 +27,7 @@
 #include "server.h"
 #include "session_cache.h"
 #include "session_events.h"
+#include "session_streams.h"
 #include "sse_fanout.h"
 #include "sse_frame.h"
 #include "store.h"
@@ -200,14 +201,16 @@ static int server_start(struct server *srv) {
     srv->store = store_new(srv->base, srv->cluster, srv->session_cache);
     if (srv->store)
         store_set_retention(srv->store, srv->cfg.history_max_messages, srv->cfg.history_max_age);
-    if (srv->cfg.session_cache_ms > 0) {
-        if (srv->session_cache && srv->store)
-            srv->session_events = session_events_new(srv->base, srv->store, srv->session_cache,
-                                                     srv->cfg.redis_timeout_ms);
-        if (!srv->session_events) {
-            log_error("msg=\"cannot start the session cache\"");
-            return -1;
-        }
+    /* the announcements of ended sessions keep the cache honest (when on)
+     * and end those sessions' open streams (always) */
+    srv->session_streams = session_streams_new((size_t)srv->cfg.max_streams);
+    bool cache_ok = srv->session_cache || srv->cfg.session_cache_ms <= 0;
+    if (srv->store && srv->session_streams && cache_ok)
+        srv->session_events = session_events_new(srv->base, srv->store, srv->session_cache,
+                                                 srv->session_streams, srv->cfg.redis_timeout_ms);
+    if (!srv->session_events) {
+        log_error("msg=\"cannot start the session events\"");
+        return -1;
     }
     srv->hub = hub_new(srv->base, srv->store);
     srv->sse_frame = sse_frame_new();
@@ -267,6 +270,7 @@ static void server_stop(struct server *srv) {
     fanout_free(srv->fanout);
     store_free(srv->store);
     session_cache_free(srv->session_cache);
+    session_streams_free(srv->session_streams);
     webroot_free(srv->web);
     jwt_keys_free(srv->jwt_keys);
     metrics_free(srv->metrics);

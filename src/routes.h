@@ -131,6 +131,33 @@ void route_ready(struct request *r);         /* GET /ready */
 /* routes_static.c: GET /, /app.js, …: the browser client's files. */
 void route_static(struct request *r);
 
+/* The server API (/api/v1/..., docs/API.md "The server API"): every call
+ * names an API key; none takes a session. */
+/* routes_api_room.c */
+void route_api_room_create(struct request *r);     /* POST /api/v1/room/ */
+void route_api_room_list(struct request *r);       /* GET /api/v1/room/ */
+void route_api_room_counts(struct request *r);     /* GET /api/v1/room/<name>/counts */
+/* routes_api_member.c: /api/v1/room/<name>/member */
+void route_api_member_list(struct request *r);     /* GET */
+void route_api_member_add(struct request *r);      /* POST */
+void route_api_member_set(struct request *r);      /* PUT */
+void route_api_member_remove(struct request *r);   /* DELETE */
+/* routes_api_message.c: /api/v1/room/<name>/message */
+void route_api_message_publish(struct request *r); /* POST */
+void route_api_message_history(struct request *r); /* GET */
+void route_api_message_remove(struct request *r);  /* DELETE ?id= */
+/* routes_api_user.c: /api/v1/user/<userId>/session */
+void route_api_user_sessions(struct request *r);   /* GET */
+void route_api_user_disconnect(struct request *r); /* DELETE: ends every session */
+
+/* routes_api.c: a server-API route's body, run once the call's key passed
+ * (key_id is its id); it answers r. */
+typedef void routes_api_fn(struct request *r, const char *key_id);
+/* Checks r's API key (Authorization: Bearer), counts the call against
+ * --limit-api-key and logs it with the key's id, then runs then(r); else
+ * answers r itself: 401 invalid_api_key, 429 or 503. */
+void routes_api_call(struct request *r, routes_api_fn *then);
+
 /* ---- routes.c: the helpers the handlers share ---- */
 
 /* The room a request is about: its /room/<name>/ segment, or "lobby" for

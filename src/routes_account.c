@@ -14,6 +14,7 @@
 
 #include "http.h"
 #include "json.h"
+#include "jwt_verify.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "routes.h"
@@ -93,6 +94,7 @@ static void on_user(enum store_status st, const struct store_user *u, void *arg)
     api_error e;
     if (st != STORE_OK) fail(op, status_error(st));
     else if (strcmp(u->id, op->who.id) != 0) fail(op, API_E_UNAUTHORIZED);
+    else if (jwt_is_account_handle(u->email)) fail(op, API_E_NO_PASSWORD); /* a token user */
     else if (op->user = *u, (e = routes_submit_hashing(op->r, check_password, on_checked, op)) !=
                                 API_E_OK)
         fail(op, e);

@@ -47,8 +47,8 @@ static void on_set(enum store_status st, void *arg) {
     if (st == STORE_NOT_FOUND) fail(op, API_E_UNKNOWN_USER);
     else if (st != STORE_OK) fail(op, routes_store_error(st));
     else if (!op->locking) done(op);
-    else if (store_sessions_end_others(op->r->srv->store, op->target, "", on_sessions_ended,
-                                       op) < 0)
+    else if (store_user_sessions_end_all(op->r->srv->store, op->target, on_sessions_ended,
+                                         op) < 0)
         fail(op, API_E_UNAVAILABLE);
 }
 

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "routes.h"
 #include "server.h"
+#include "session_streams.h"
 #include "sse_fanout.h"
 #include "store.h"
 #include "room_access.h"
@@ -69,6 +70,7 @@ struct multi_stream {
     struct multi_stream *prev, *next;
     char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->stream_slots */
     char user_id[CHAT_USER_ID_LEN + 1]; /* the reader's, "" when anonymous */
+    struct session_stream_link session; /* its session's streams, when it has one */
     struct stream_room pos[]; /* names and the position, nrooms of them */
 };
 
@@ -88,6 +90,7 @@ struct multi_streams {
 static void multi_free(struct multi_stream *s) {
     for (int i = 0; i < s->nrooms; i++)
         hub_unsubscribe(s->subs[i].sub);
+    session_streams_remove(s->r->srv->session_streams, &s->session);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -360,6 +363,17 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
     fanout_flush(all->fanout);
 }
 
+/* Its session ended (a logout, a password change, a locked or deleted
+ * account, on any chatd): the stream ends as a clean end. */
+static void on_session_ended(struct session_stream_link *link) {
+    struct multi_stream *s = link->arg;
+    log_info("req=%s msg=\"stream ended: session ended\"", s->r->id);
+    if (s->fetching)
+        s->ending = true; /* on_history ends it */
+    else
+        multi_end(s, false);
+}
+
 static void on_client_gone(struct request *r) {
     struct multi_stream *s = r->stream_arg;
     if (s->fetching)
@@ -481,6 +495,9 @@ static void multi_start(struct request *r, const struct stream_room *rooms, int 
     }
     memcpy(s->address, address, sizeof(address));
     set_revocation(s, access);
+    char hash[TOKEN_HASH_LEN + 1];
+    if (room_access_session_hash(r, hash))
+        session_streams_add(r->srv->session_streams, &s->session, hash, on_session_ended, s);
     http_add_header(r, "X-Accel-Buffering", "no");
     http_stream_start(r, 200, "text/event-stream; charset=utf-8");
     r->stream_arg = s;

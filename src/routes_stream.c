@@ -26,6 +26,7 @@
 #include "room_access.h"
 #include "routes.h"
 #include "server.h"
+#include "session_streams.h"
 #include "sse_fanout.h"
 #include "sse_frame.h"
 #include "store.h"
@@ -49,6 +50,7 @@ struct sse {
     char user_id[CHAT_USER_ID_LEN + 1]; /* the reader's, "" when anonymous */
     char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->stream_slots */
     struct sse *prev, *next;  /* every open stream of this chatd */
+    struct session_stream_link session; /* its session's streams, when it has one */
 };
 
 /* The open streams of one server (srv->streams). */
@@ -62,6 +64,7 @@ struct routes_stream {
 static void sse_free(struct sse *s) {
     struct routes_stream *rs = s->owner;
     hub_unsubscribe(s->sub);
+    session_streams_remove(rs->srv->session_streams, &s->session);
     if (s->prev) s->prev->next = s->next;
     else rs->streams = s->next;
     if (s->next) s->next->prev = s->prev;
@@ -267,6 +270,15 @@ static int start_heartbeat(struct routes_stream *rs) {
     return event_add(rs->heartbeat, &tv);
 }
 
+/* Its session ended (a logout, a password change, a locked or deleted
+ * account, on any chatd): the stream ends as a clean end. */
+static void on_session_ended(struct session_stream_link *link) {
+    struct sse *s = link->arg;
+    log_info("req=%s msg=\"stream ended: session ended\"", s->r->id);
+    if (s->fetching) s->ending = true; /* on_history ends it */
+    else sse_end(s, false);
+}
+
 static void on_client_gone(struct request *r) {
     struct sse *s = r->stream_arg;
     if (s->fetching) s->ending = true; /* on_history ends it */
@@ -293,6 +305,9 @@ static void stream_start(struct sse *s) {
     if (rs->streams) rs->streams->prev = s;
     rs->streams = s;
     rs->nstreams++;
+    char hash[TOKEN_HASH_LEN + 1];
+    if (room_access_session_hash(r, hash))
+        session_streams_add(r->srv->session_streams, &s->session, hash, on_session_ended, s);
     http_add_header(r, "X-Accel-Buffering", "no");
     http_stream_start(r, 200, "text/event-stream; charset=utf-8");
     r->stream_arg = s;

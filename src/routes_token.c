@@ -97,6 +97,22 @@ static void create_session(struct token_op *op) {
 
 /* ---- the user ---- */
 
+/* Whatever Redis says: the session goes on (a user missing from the
+ * index is only not found by id). */
+static void on_id_indexed(enum store_status st, void *arg) {
+    (void)st;
+    create_session(arg);
+}
+
+/* Every exchange records the user's id, as every login does
+ * (routes_user.c), so that invitations and direct conversations find
+ * token users by id (user-id:<id> names the account's handle). */
+static void index_user_id(struct token_op *op) {
+    if (store_user_id_index(op->r->srv->store, op->user.id, op->user.email, on_id_indexed, op) <
+        0)
+        create_session(op);
+}
+
 static void on_user_stored(enum store_status st, const struct store_user *u, void *arg) {
     struct token_op *op = arg;
     if (st != STORE_OK) {
@@ -109,7 +125,7 @@ static void on_user_stored(enum store_status st, const struct store_user *u, voi
     }
     memcpy(op->user.id, u->id, sizeof(op->user.id));
     op->user.password_version = u->password_version;
-    create_session(op);
+    index_user_id(op);
 }
 
 static void store_user(struct token_op *op) {

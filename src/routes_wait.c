@@ -19,7 +19,9 @@
 #include "member_rules.h"
 #include "metrics.h"
 #include "routes.h"
+#include "room_access.h"
 #include "server.h"
+#include "session_streams.h"
 #include "store.h"
 #include "validate.h"
 
@@ -40,6 +42,7 @@ struct waiter {
     struct waiter *prev, *next;
     char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->long_poll_slots */
     char revoke_user[CHAT_USER_ID_LEN + 1]; /* a private room's reader, else "" */
+    struct session_stream_link session; /* its session's waits, when it has one */
 };
 
 /* The parked long-polls of one server (srv->long_polls). */
@@ -55,6 +58,7 @@ static void set_parked(struct waiter *w, bool parked) {
 static void waiter_free(struct waiter *w) {
     set_parked(w, false);
     hub_unsubscribe(w->sub);
+    session_streams_remove(w->srv->session_streams, &w->session);
     if (w->timeout) event_free(w->timeout);
     if (w->prev) w->prev->next = w->next;
     else w->srv->long_polls->waiters = w->next;
@@ -149,6 +153,15 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
     else answer(w, NULL, 0);
 }
 
+/* Its session ended (a logout, a password change, a locked or deleted
+ * account, on any chatd): the wait ends at once, answered as when it
+ * times out (the next request shows what the session's end changed). */
+static void on_session_ended(struct session_stream_link *link) {
+    struct waiter *w = link->arg;
+    if (w->reading) w->expired = true; /* on_history answers */
+    else answer(w, NULL, 0);
+}
+
 /* Parks w (a room that exists): it joins the server's long-polls and the
  * hub's room. */
 static void wait_start(struct waiter *w) {
@@ -157,6 +170,9 @@ static void wait_start(struct waiter *w) {
     w->next = rw->waiters;
     if (rw->waiters) rw->waiters->prev = w;
     rw->waiters = w;
+    char hash[TOKEN_HASH_LEN + 1];
+    if (room_access_session_hash(r, hash))
+        session_streams_add(r->srv->session_streams, &w->session, hash, on_session_ended, w);
     w->timeout = evtimer_new(r->srv->base, on_timeout, w);
     w->sub = hub_subscribe(r->srv->hub, w->room, on_event, on_ready, w);
     if (!w->timeout || !w->sub) {

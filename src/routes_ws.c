@@ -92,10 +92,24 @@ static void on_end(void *arg, int code) {
     else ws->clients = c->next;
     if (c->next) c->next->prev = c->prev;
     ws->count--;
+    session_streams_remove(ws->srv->session_streams, &c->session);
     addr_slots_release(ws->srv->stream_slots, c->address);
     ws_subs_drop_all(c);
     drop_held(c);
     free_if_idle(c);
+}
+
+/* Its session ended (a logout, a password change, a locked or deleted
+ * account, on any chatd): closed with 4001, as a send would find. */
+static void on_session_ended(struct session_stream_link *link) {
+    struct ws_client *c = link->arg;
+    if (c->conn) ws_conn_close(c->conn, WS_CLOSE_UNAUTHORIZED, "session ended");
+}
+
+/* c is authenticated with c->session_hash: the session's end closes it. */
+static void follow_session(struct ws_client *c) {
+    session_streams_add(c->srv->session_streams, &c->session, c->session_hash, on_session_ended,
+                        c);
 }
 
 /* ---- send ---- */
@@ -240,6 +254,7 @@ static void on_auth_session(enum store_status st, const struct session_user *u, 
     }
     c->user = *u;
     c->authenticated = true;
+    follow_session(c);
     send_ready(c);
     while (c->held && c->conn) { /* in the order they came */
         struct ws_held *h = c->held;
@@ -430,7 +445,10 @@ static void new_client(struct ws_server *ws, struct request *r, struct ws_client
     ws->clients = c;
     ws->count++;
     log_info("req=%s msg=\"websocket open\" authenticated=%d", c->id, (int)c->authenticated);
-    if (c->authenticated) send_ready(c);
+    if (c->authenticated) {
+        follow_session(c);
+        send_ready(c);
+    }
 }
 
 /* Answers 101 and hands the socket to a new client (user NULL: it

@@ -11,6 +11,7 @@
 
 #include "client_addr.h"
 #include "message.h"
+#include "session_streams.h"
 #include "token.h"
 
 struct server;
@@ -42,6 +43,7 @@ struct ws_client {
     bool awaiting_drain;           /* a replay batch is on its way out */
     char address[CLIENT_ADDR_MAX]; /* holds one of srv->stream_slots */
     struct ws_client *prev, *next; /* the server's clients */
+    struct session_stream_link session; /* its session's streams, once authenticated */
 };
 
 /* The WebSocket clients of one server (srv->ws). */

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "session_cache.h"
+#include "session_streams.h"
 #include "store.h"
 
 #define TICK_MS 100         /* how often attempts and their deadlines are looked at */
@@ -16,7 +17,8 @@
 struct session_events {
     struct event_base *base;
     struct store *store;           /* where the subscription comes from */
-    struct session_cache *cache;   /* live while subscribed */
+    struct session_cache *cache;   /* live while subscribed; NULL when off */
+    struct session_streams *streams; /* open streams by session, ended with it */
     int timeout_ms;                /* an attempt must be confirmed within this */
     struct store_subscription *sub;  /* the subscription, NULL between attempts */
     struct store_subscription *lost; /* one that ended, freed by the tick */
@@ -70,8 +72,11 @@ static void on_announcement(struct store_subscription *sub, enum store_status st
         ev->subscribed = true;
         ev->backoff_ms = 0;
         session_cache_set_live(ev->cache, true);
-    } else if (session_cache_apply_message(ev->cache, payload, len) < 0) {
-        log_warn("msg=\"unreadable session event, session cache flushed\"");
+    } else {
+        if (session_cache_apply_message(ev->cache, payload, len) < 0)
+            log_warn("msg=\"unreadable session event, session cache flushed\"");
+        size_t ended = session_streams_end_listed(ev->streams, payload, len);
+        if (ended) log_info("msg=\"streams ended with their session\" streams=%zu", ended);
     }
 }
 
@@ -104,11 +109,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
 }
 
 struct session_events *session_events_new(struct event_base *base, struct store *store,
-                                          struct session_cache *cache, int timeout_ms) {
+                                          struct session_cache *cache,
+                                          struct session_streams *streams, int timeout_ms) {
     struct session_events *ev = calloc(1, sizeof(*ev));
     if (!ev) return NULL;
     *ev = (struct session_events){.base = base, .store = store, .cache = cache,
-                                  .timeout_ms = timeout_ms};
+                                  .streams = streams, .timeout_ms = timeout_ms};
     ev->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, ev);
     struct timeval tick = {0, TICK_MS * 1000};
     if (!ev->tick_ev || event_add(ev->tick_ev, &tick) < 0) {

@@ -129,9 +129,11 @@ static void on_user_got(redisReply *r, void *arg) {
         else if (copy_field(u.id, sizeof(u.id), r->element[0]) < 0 ||
                  copy_field(u.email, sizeof(u.email), r->element[1]) < 0 ||
                  copy_field(u.name, sizeof(u.name), r->element[2]) < 0 ||
-                 copy_field(u.pwhash, sizeof(u.pwhash), r->element[3]) < 0)
+                 (r->element[3]->type != REDIS_REPLY_NIL && /* none: a token user */
+                  copy_field(u.pwhash, sizeof(u.pwhash), r->element[3]) < 0))
             st = STORE_ERROR;
         else { /* none before the first change */
+            if (r->element[3]->type == REDIS_REPLY_NIL) u.pwhash[0] = '\0';
             u.password_version = store_password_version_of(r->element[4]);
             u.locked = r->element[5]->type == REDIS_REPLY_STRING;
         }

@@ -116,6 +116,12 @@ int store_session_set_version(struct store *s, const char *token_hash,
  * not end stay (the caller may run it again). */
 int store_sessions_end_others(struct store *s, const char *user_id, const char *keep_hash,
                               store_status_fn *cb, void *arg);
+/* Ends every session of user_id, as store_sessions_end_others keeping
+ * none: each is deleted and its end announced to every chatd, which ends
+ * its open streams there (session_streams.h). For a lock, an account's
+ * deletion or a server-side "disconnect this user". */
+int store_user_sessions_end_all(struct store *s, const char *user_id, store_status_fn *cb,
+                                void *arg);
 /* Replaces a user's password hash and advances its password version, in
  * one step (durable): sessions made with an older version are refused from
  * then on (store_session_get). */
@@ -394,5 +400,34 @@ bool store_is_full_now(const struct store *s);
 int store_ready(struct store *s, store_status_fn *cb, void *arg);
 /* PING through the layer: STORE_OK when Redis answers. */
 int store_ping(struct store *s, store_status_fn *cb, void *arg);
+
+/* ---- the server API (store_api.c) ---- */
+
+/* The stored hash of the secret of the API key key_id (STORE_NOT_FOUND
+ * when there is no such key, or it was revoked): one HGET, never cached,
+ * so that a revocation holds on every chatd at once. */
+int store_apikey_hash(struct store *s, const char *key_id, store_text_fn *cb, void *arg);
+
+/* A room's counts. */
+struct store_counts {
+    long long entries; /* entries of its stream: messages, room events, tombstones */
+    long long members; /* members of every role */
+    long long banned;  /* banned users */
+};
+typedef void store_counts_fn(enum store_status st, const struct store_counts *c, void *arg);
+/* Reads the room's counts in one script on its slot (XLEN and the members). */
+int store_room_counts(struct store *s, const char *room, store_counts_fn *cb, void *arg);
+
+/* The user's sessions, oldest first: n pairs of a session's hash and its
+ * login time (ms since the epoch) in fields[2i] and fields[2i + 1] (one
+ * ZRANGE of user-sessions:<userId>; entries of expired sessions may
+ * remain until the user's next login or password change). */
+int store_user_sessions(struct store *s, const char *user_id, store_pairs_fn *cb, void *arg);
+
+/* Workflow: the user of an id: its e-mail from the user-id index (one
+ * command), then its record (another slot), which must still have that
+ * id (else STORE_NOT_FOUND: the account was deleted and its address may
+ * be another's now). */
+int store_user_get_by_id(struct store *s, const char *user_id, store_user_fn *cb, void *arg);
 
 #endif

@@ -69,3 +69,7 @@ int store_key_user_memberships(char *out, size_t size, const char *user_id) {
 int store_key_user_id(char *out, size_t size, const char *user_id) {
     return fit(snprintf(out, size, "user-id:%s", user_id), size);
 }
+
+int store_key_apikey(char *out, size_t size, const char *key_id) {
+    return fit(snprintf(out, size, "apikey:%s", key_id), size);
+}

@@ -14,6 +14,8 @@
  *   user-sessions:<userId>       sorted set: session hashes, scored by login time (ms)
  *   rate:<limit>:<subject>       string: hits in the current window, PX window
  *   login-known:<email>:<address> string "1": that address logged in, EX session ttl
+ *   apikey:<id>                  hash: hash, name, created (a server-API key, apikey.h)
+ *   apikeys                      sorted set: the key ids, scored by creation time (ms)
  * one pub/sub channel:
  *   chatd:sessions-ended         the token hashes of sessions just ended
  * and one sharded pub/sub channel per room, in the slot of its stream:
@@ -29,6 +31,7 @@
 #define STORE_KEY_MAX 512
 #define STORE_KEY_ROOMS "room-names"
 #define STORE_CHANNEL_SESSIONS_ENDED "chatd:sessions-ended"
+#define STORE_KEY_APIKEYS "apikeys"
 
 int store_key_user(char *out, size_t size, const char *email);
 int store_key_session(char *out, size_t size, const char *token_hash);
@@ -51,5 +54,8 @@ int store_key_user_memberships(char *out, size_t size, const char *user_id);
 int store_key_user_id(char *out, size_t size, const char *user_id);
 int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,
                          const char *client_msg_id);
+
+/* apikey:<id>: a key of the server API (store_api.c, chatctl). */
+int store_key_apikey(char *out, size_t size, const char *key_id);
 
 #endif

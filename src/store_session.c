@@ -265,6 +265,11 @@ int store_sessions_end_others(struct store *s, const char *user_id, const char *
     return 0;
 }
 
+int store_user_sessions_end_all(struct store *s, const char *user_id, store_status_fn *cb,
+                                void *arg) {
+    return store_sessions_end_others(s, user_id, "", cb, arg);
+}
+
 /* ---- creating a session ---- */
 
 /* Adds a session hash to its user's index and trims the index to the newest

@@ -31,6 +31,13 @@ bool token_well_formed(const char *s, size_t len) {
     return true;
 }
 
+bool token_hash_well_formed(const char *s, size_t len) {
+    if (len != TOKEN_HASH_LEN) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+    return true;
+}
+
 static bool copy_token(const char *s, size_t len, char out[TOKEN_LEN + 1]) {
     if (!token_well_formed(s, len)) return false;
     memcpy(out, s, len);

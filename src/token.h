@@ -29,6 +29,10 @@ void token_hash(const char *token, char out[TOKEN_HASH_LEN + 1]);
 /* True when s is exactly TOKEN_LEN base64url characters. */
 bool token_well_formed(const char *s, size_t len);
 
+/* True when s is exactly TOKEN_HASH_LEN lower-case hex digits, as
+ * token_hash writes them. */
+bool token_hash_well_formed(const char *s, size_t len);
+
 /* Finds the session token in the request headers: the Authorization header
  * ("Bearer <token>") first, then the __Host-authKey cookie, then the
  * authKey cookie. Either header may be

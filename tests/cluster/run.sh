@@ -18,6 +18,8 @@
 #                         test_members)
 #   CHAT_URL3             a third chatd on the cluster (test_rooms)
 #   CHAT_CLUSTER          1: test_api, test_hostile and test_members run on the cluster
+#   CHAT_LIMITED_URL, CHAT_REDIS_PORT, CHATCTL_BIN, CHATD_LOG  test_server_api.sh (a
+#                         fourth chatd with --limit-api-key 3/60; the cluster's first node)
 #   CLUSTER_SCRIPT        scripts/cluster, to kill and restart nodes
 #   CLUSTER_PORT_BASE     the cluster's first port (6 consecutive ports)
 #   CLUSTER_NODE_TIMEOUT  its cluster-node-timeout (use_scratch: 1000 ms)
@@ -68,6 +70,10 @@ second_pid=$CHATD_PID
 third_port=$(free_port) || exit 1
 start_on_cluster "$tmp/third.log" "$third_port" --workers 1
 third_pid=$CHATD_PID
+# A fourth, counting server-API calls per key (test_server_api.sh).
+api_limited_port=$(free_port) || exit 1
+CHATD_LIMIT_API_KEY=3/60 start_on_cluster "$tmp/api-limited.log" "$api_limited_port" --workers 1
+api_limited_pid=$CHATD_PID
 CHATD_PID=$main_pid
 
 export CHAT_URL="http://127.0.0.1:$chat_port" CHATD_PID CHAT_CLUSTER=1
@@ -87,8 +93,16 @@ for bin in "$top/$build/tests/integration/test_api" "$top/$build/tests/integrati
   CMOCKA_MESSAGE_OUTPUT=TAP "$bin" || rc=1
 done
 
+# The server API and chatctl on the cluster: chatctl's key commands follow
+# MOVED from the first node to each key's master.
+echo "# test_server_api.sh (on the cluster)"
+CHAT_LIMITED_URL="http://127.0.0.1:$api_limited_port" CHAT_REDIS_PORT=$CLUSTER_PORT_BASE \
+  CHATCTL_BIN="$top/$build/chatctl" CHATD_LOG="$tmp/chatd.log" \
+  "$top/tests/integration/test_server_api.sh" || rc=1
+
 tap_clean_exit "$CHATD_PID" "$tmp/chatd.log" "chatd on the cluster" || rc=1
 tap_clean_exit "$second_pid" "$tmp/second.log" "the second chatd on the cluster" || rc=1
 tap_clean_exit "$third_pid" "$tmp/third.log" "the third chatd on the cluster" || rc=1
+tap_clean_exit "$api_limited_pid" "$tmp/api-limited.log" "the fourth chatd on the cluster" || rc=1
 grep -E 'topology|MOVED|lost|timed out|not acknowledged' "$tmp/chatd.log" | sed 's/^/# chatd: /' | tail -40
 exit $rc

@@ -8,7 +8,8 @@
 # the session cache for test_accounts) and proxy.mjs in front of each, which
 # checks every answer against the document while integration tests
 # (test_api, test_accounts, test_members, test_matrix, test_multi_stream,
-# test_web, test_message_edits; CONTRACT_TESTS names others) drive chatd through it; any
+# test_web, test_message_edits; CONTRACT_TESTS names others) and the server
+# API's test_server_api.sh (with a fourth chatd for its rate limit) drive chatd through it; any
 # undocumented path, method, status, header or body fails the suite.
 # ws.test.mjs adds the GET /ws upgrade and its refusals, probes.test.mjs the
 # operations those tests leave out.
@@ -47,12 +48,18 @@ start_chatd "$top/$build/chatd" "$tmp/second.log" "$second_port" "$redis_port" -
 nocache_port=$(free_port) || exit 1
 start_chatd "$top/$build/chatd" "$tmp/nocache.log" "$nocache_port" "$redis_port" --workers 1 \
   --session-cache-ms 0 || exit 1
+# the server API's test (test_server_api.sh) counts calls per key on a chatd of its own
+api_limited_port=$(free_port) || exit 1
+CHATD_LIMIT_API_KEY=3/60 start_chatd "$top/$build/chatd" "$tmp/api-limited.log" "$api_limited_port" \
+  "$redis_port" --workers 1 || exit 1
 
 proxy_port=$(free_port) || exit 1
 proxy2_port=$(free_port) || exit 1
 proxy3_port=$(free_port) || exit 1
+proxy4_port=$(free_port) || exit 1
 node "$dir/proxy.mjs" "$tmp/report.json" "$proxy_port=http://127.0.0.1:$chat_port" \
   "$proxy2_port=http://127.0.0.1:$second_port" "$proxy3_port=http://127.0.0.1:$nocache_port" \
+  "$proxy4_port=http://127.0.0.1:$api_limited_port" \
   >"$tmp/proxy.log" 2>&1 &
 proxy_pid=$!
 STARTED_PIDS+=("$proxy_pid")
@@ -67,6 +74,10 @@ for name in ${CONTRACT_TESTS:-test_api test_accounts test_members test_matrix te
   echo "# $name through the checking proxy"
   CMOCKA_MESSAGE_OUTPUT=TAP "$top/$build/tests/integration/$name" || rc=1
 done
+
+echo "# test_server_api.sh through the checking proxy"
+CHAT_LIMITED_URL="http://127.0.0.1:$proxy4_port" CHATCTL_BIN="$top/$build/chatctl" \
+  CHATD_LOG="$tmp/chatd.log" "$top/tests/integration/test_server_api.sh" || rc=1
 
 for file in ws probes; do
   echo "# $file.test.mjs through the checking proxy"

@@ -20,6 +20,8 @@
 #   CHAT_SANITIZED     1 under ASan+UBSan (tests/run-all.sh sets it)
 #   CHAT_RETENTION_URL a chatd keeping 10 messages per room (test_retention)
 #   CHAT_RETENTION_REDIS_PORT  its own redis-server     (test_retention)
+#   CHATCTL_BIN, CHATD_LOG  chatctl and the main chatd's log (test_server_api.sh,
+#                      which uses CHAT_LIMITED_URL's --limit-api-key 3/60 too)
 #   TOKEN_URL, TOKEN_PEM_URL, TOKEN_LIMITED_URL, TOKEN_KEYS  chatd that take
 #                      application tokens, and their keys (test_token.sh)
 #   CHAT_CLUSTER       1 when tests/cluster/run.sh runs test_api and
@@ -48,6 +50,7 @@ limited_port=$(free_port) || exit 1
 CHATD_LIMIT_LOGIN_EMAIL=3/60 CHATD_LIMIT_LOGIN_ADDRESS=6/60 CHATD_LIMIT_REGISTER_ADDRESS=2/60 \
   CHATD_LIMIT_MESSAGES_USER=3/2 CHATD_LIMIT_ROOMS_USER=3/60 CHATD_LIMIT_ROOMS_ADDRESS=5/60 \
   CHATD_MAX_ROOMS_PER_USER=2 CHATD_LIMIT_DM_USER=2/60 CHATD_LIMIT_INVITES_USER=2/60 \
+  CHATD_LIMIT_API_KEY=3/60 \
   start_chatd "$top/$build/chatd" "$tmp/limited.log" "$limited_port" "$redis_port" --workers 2 ||
   exit 1
 limited_pid=$CHATD_PID
@@ -123,6 +126,11 @@ done
 echo "# test_token.sh"
 redis-cli -p "$redis_port" flushall >/dev/null
 CHATD_BIN="$top/$build/chatd" CHAT_BIN="$top/$build/chat" "$top/tests/integration/test_token.sh" || rc=1
+
+echo "# test_server_api.sh"
+redis-cli -p "$redis_port" flushall >/dev/null
+CHATCTL_BIN="$top/$build/chatctl" CHATD_LOG="$tmp/chatd.log" \
+  "$top/tests/integration/test_server_api.sh" || rc=1
 
 if [[ -x $top/tests/cli/test_cli.sh && -x $top/$build/chat ]]; then
   echo "# test_cli.sh"

@@ -5,7 +5,9 @@
  * its members), the room events in the stream, and revocation: a member
  * removed on one chatd stops receiving on its streams on another
  * (CHAT_URL2, the same Redis); and a moderator's removal of a message,
- * which leaves a tombstone in its place.
+ * which leaves a tombstone in its place; and a locked user's open streams
+ * (event streams, multi-room streams, long-polls) on the other chatd end
+ * with their sessions.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
 
 #include "chatclient.h"
+#include "sessionlib.h"
 #include "sse_client.h"
 #include "testlib.h"
 
@@ -709,6 +713,88 @@ static void locking_an_account_ends_it_everywhere(void **state) {
     person_free(&owner);
 }
 
+/* A long-poll on its own thread: its status and when it was answered. */
+struct long_poll {
+    const struct person *p;
+    const char *base, *path;
+    long status;
+    double answered_ms;
+    pthread_t thread;
+};
+
+static void *long_poll_run(void *arg) {
+    struct long_poll *lp = arg;
+    lp->status = call_at(lp->base, lp->p, "GET", lp->path, NULL, NULL);
+    lp->answered_ms = test_now_ms();
+    return NULL;
+}
+
+/* Locking an account on one chatd ends the open streams of its sessions
+ * on the other: the single-room and multi-room event streams end, and a
+ * parked long-poll is answered, within a second (measured, bound
+ * generous); an anonymous stream of the same room goes on. */
+static void locked_users_streams_end_on_another_chatd(void **state) {
+    (void)state;
+    const char *url2 = getenv("CHAT_URL2");
+    if (!url2) skip();
+    struct person admin, user, owner;
+    admin_new(&admin);
+    person_new(&user, "streamer");
+    person_new(&owner, "owner");
+    char room[64], path[160], url[256], body[160], invited[48], position[128];
+    unique_room(room, sizeof(room), "lockout");
+    assert_int_equal(create(&owner, room, "private"), 201);
+    snprintf(path, sizeof(path), "/room/%s/member", room);
+    snprintf(body, sizeof(body), "{\"userId\":\"%s\"}", user.u.id);
+    struct http_result r;
+    assert_int_equal(call(&owner, "POST", path, body, &r), 200);
+    test_json_member(r.body, "eventId", invited, sizeof(invited));
+    test_http_result_free(&r);
+    const char *token = chat_client_token(user.c);
+    snprintf(url, sizeof(url), "%s/room/%s/message/stream", url2, room);
+    struct sse_client *single = sse_open_as(url, invited, token);
+    snprintf(url, sizeof(url), "%s/stream?rooms=lobby,%s", url2, room);
+    snprintf(position, sizeof(position), "%s:%s", room, invited);
+    struct sse_client *multi = sse_open_as(url, position, token);
+    snprintf(url, sizeof(url), "%s/message/stream", url2);
+    struct sse_client *lobby = sse_open_as(url, NULL, token);
+    struct sse_client *anonymous = sse_open_as(url, NULL, NULL);
+    /* every stream carries an event: each has started */
+    char msgs[128];
+    snprintf(msgs, sizeof(msgs), "/room/%s/message/", room);
+    assert_int_equal(call(&owner, "POST", msgs, "{\"text\":\"before\"}", NULL), 201);
+    assert_int_equal(call(&owner, "POST", "/message/", "{\"text\":\"lobby before\"}", NULL), 201);
+    struct sse_client *all[] = {single, multi, lobby, anonymous};
+    for (size_t k = 0; k < 4; k++) assert_true(sse_wait_events(all[k], 1, 10000));
+    char last[48], data[256], wait_path[200];
+    assert_true(sse_get(single, sse_count(single) - 1, last, data, sizeof(data)));
+    snprintf(wait_path, sizeof(wait_path), "/room/%s/message/?after=%s&wait=30", room, last);
+    long long parked = test_metric(url2, "chatd_long_polls_waiting");
+    struct long_poll lp = {&user, url2, wait_path, 0, 0, 0};
+    assert_int_equal(pthread_create(&lp.thread, NULL, long_poll_run, &lp), 0);
+    session_wait_metric_above(url2, "chatd_long_polls_waiting", parked);
+    char lock[128];
+    snprintf(lock, sizeof(lock), "/user/%s/lock", user.u.id);
+    assert_int_equal(call(&admin, "PUT", lock, NULL, NULL), 204); /* on the first chatd */
+    double locked_at = test_now_ms();
+    for (size_t k = 0; k < 3; k++) assert_true(sse_wait_end(all[k], 10000));
+    double ended_ms = test_now_ms() - locked_at;
+    pthread_join(lp.thread, NULL);
+    assert_int_equal(lp.status, 200);
+    printf("# the locked user's streams on the other chatd ended %.1f ms, its long-poll was "
+           "answered %.1f ms after the lock's reply\n",
+           ended_ms, lp.answered_ms - locked_at);
+    assert_true(ended_ms < 10000);
+    /* the anonymous stream goes on */
+    assert_int_equal(call(&owner, "POST", "/message/", "{\"text\":\"lobby after\"}", NULL), 201);
+    assert_true(sse_wait_events(anonymous, 2, 10000));
+    for (size_t k = 0; k < 4; k++) sse_close(all[k]);
+    assert_int_equal(call(&admin, "DELETE", lock, NULL, NULL), 204);
+    person_free(&admin);
+    person_free(&user);
+    person_free(&owner);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(private_room_is_hidden_from_non_members),
@@ -722,6 +808,7 @@ int main(void) {
         cmocka_unit_test(member_list_gives_display_names),
         cmocka_unit_test(deleting_an_account_ends_it_everywhere),
         cmocka_unit_test(locking_an_account_ends_it_everywhere),
+        cmocka_unit_test(locked_users_streams_end_on_another_chatd),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

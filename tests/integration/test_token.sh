@@ -142,6 +142,28 @@ allowed=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/room/" -b "authKe
 check "rooms claim: creating an unlisted room is 403, a listed one 201" eval \
   '[[ $denied == 403 && $allowed == 201 ]]'
 
+# ---- others find a token user by its id: invitations and direct conversations ----
+owner_reg=$(curl -s -X POST "$url/user/" -H 'Content-Type: application/json' \
+  -d "{\"email\":\"inviter-$run_id@example.com\",\"password\":\"inviter-password\"}")
+owner_key=$(sed -n 's/.*"authKey":"\([^"]*\)".*/\1/p' <<<"$owner_reg")
+# as_owner METHOD PATH [BODY]: a request of that e-mail user; status and body as post's.
+as_owner() {
+  status=$(curl -s -o "$tmp/b" -D "$tmp/h" -w '%{http_code}' -X "$1" "$url$2" -b "authKey=$owner_key" \
+    -H 'Content-Type: application/json' ${3:+-d "$3"})
+}
+as_owner POST /room/ "{\"name\":\"byid-$$\",\"kind\":\"private\"}"
+as_owner POST "/room/byid-$$/member" "{\"userId\":\"$first_id\"}"
+check "an invitation by the token user's id: 200, and the user reads the private room" eval \
+  '[[ $status == 200 ]] && get "$url" "/room/byid-$$/message/" "$s1" && [[ $status == 200 ]]'
+as_owner POST /dm/ "{\"userId\":\"$first_id\"}"
+dm=$(field name)
+check "a direct conversation by the token user's id: 201, listed for the token user" eval \
+  '[[ $status == 201 && $dm == dm-* ]] && get "$url" /room/ "$s1" && [[ $status == 200 ]] && body_has "$dm"'
+del=$(curl -s -o "$tmp/b" -w '%{http_code}' -X DELETE "$url/user/" -b "authKey=$s1" \
+  -H 'Content-Type: application/json' -d '{"password":"whatever1"}')
+check "a token user deletes no account with a password: 403 no_password" eval \
+  '[[ $del == 403 ]] && body_has "\"code\":\"no_password\""'
+
 # ---- the session ends with the token, with logout, with a version bump ----
 tok=$(mint HS256 "$keys/secret" "{\"sub\":\"short-$run_id\",\"exp\":\"+2\",$iss}")
 exchange "$tok"

@@ -121,6 +121,12 @@ static void test_member_keys(void **state) {
     assert_int_equal(slot_for_key(members, strlen(members)), slot_for_key(stream, strlen(stream)));
 }
 
+/* A server-API key's record, named by the key's id (apikey.h). */
+static void test_apikey_key(void **state) {
+    (void)state;
+    check_key(store_key_apikey, "0123456789abcdef", "apikey:0123456789abcdef");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_user_key),           cmocka_unit_test(test_session_key),
@@ -128,6 +134,7 @@ int main(void) {
         cmocka_unit_test(test_longest_email_fits), cmocka_unit_test(test_room_hash_tag),
         cmocka_unit_test(test_user_rooms_key),     cmocka_unit_test(test_member_keys),
         cmocka_unit_test(test_room_doorbell_shares_the_stream_slot),
+        cmocka_unit_test(test_apikey_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

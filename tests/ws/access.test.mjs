@@ -11,7 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHATD_URLS, PASSWORD, WAIT_MS, api, closeAll, connect, unique, until } from './lib.mjs';
+import { CHATD_URLS, Client, PASSWORD, WAIT_MS, api, closeAll, connect, unique, until } from './lib.mjs';
 
 const [first, second] = CHATD_URLS;
 const ADMIN_EMAIL = process.env.WS_ADMIN_EMAIL;
@@ -193,4 +193,37 @@ test('chat tail --ws stops when its user is removed from the private room', asyn
     if (tail && tail.exitCode === null) tail.kill();
     rmSync(home, { recursive: true, force: true });
   }
+});
+
+// The site administrator, registered by an earlier test or now.
+async function adminUser() {
+  const login = await api(first, 'PUT', '/user/', { body: { email: ADMIN_EMAIL, password: PASSWORD } });
+  if (login.status !== 200) return user(first, ADMIN_EMAIL);
+  const key = /authKey=([^;]+)/.exec(login.headers.get('set-cookie'))[1]; // a login sets the cookie only
+  return { key, id: login.data.id, email: ADMIN_EMAIL };
+}
+
+// A session's end on one chatd (here a site administrator's lock) closes
+// that session's WebSockets on another with 4001, whether the session came
+// as a cookie or in the auth message; another user's connection goes on.
+test('locking an account on one chatd closes its WebSockets on another with 4001', async (t) => {
+  const admin = await adminUser(), locked = await user(first), bystander = await user(first);
+  const byCookie = await connect(second, locked.key);
+  const byMessage = new Client(second);
+  await byMessage.open();
+  byMessage.send({ type: 'auth', authKey: locked.key });
+  await byMessage.next((m) => m.type === 'ready', 'ready after auth');
+  const other = await connect(second, bystander.key);
+  for (const c of [byCookie, byMessage, other]) assert.equal((await subscribe(c, 'lobby')).type, 'subscribed');
+  const started = performance.now();
+  const r = await api(first, 'PUT', `/user/${locked.id}/lock`, { key: admin.key });
+  assert.equal(r.status, 204, JSON.stringify(r.data));
+  const codes = await Promise.all([byCookie.closeCode(), byMessage.closeCode()]);
+  t.diagnostic(`lock on chatd 1 to close on chatd 2: ${(performance.now() - started).toFixed(1)} ms`);
+  assert.deepEqual(codes, [4001, 4001]);
+  assert.equal(byCookie.closed.reason, 'session ended');
+  assert.equal(other.closed, null, 'another user stays connected');
+  assert.equal((await send(other, 'lobby', 'still here')).type, 'ack');
+  other.close();
+  assert.equal((await api(first, 'DELETE', `/user/${locked.id}/lock`, { key: admin.key })).status, 204);
 });
