@@ -27,6 +27,8 @@ static const struct {
     [RATE_LOGIN_GLOBAL] = {"login-global", true},
     [RATE_DM_USER] = {"dm-user", false},
     [RATE_INVITES_USER] = {"invites-user", false},
+    [RATE_EDITS_USER] = {"edits-user", false},
+    [RATE_REACTIONS_USER] = {"reactions-user", false},
 };
 
 int rate_rule_parse(const char *text, struct rate_rule *out) {
@@ -59,6 +61,8 @@ int ratelimit_init(struct ratelimit *rl, const struct config *cfg, char err[256]
         [RATE_LOGIN_GLOBAL] = {"--limit-login-global", cfg->limit_login_global},
         [RATE_DM_USER] = {"--limit-dm-user", cfg->limit_dm_user},
         [RATE_INVITES_USER] = {"--limit-invites-user", cfg->limit_invites_user},
+        [RATE_EDITS_USER] = {"--limit-edits-user", cfg->limit_edits_user},
+        [RATE_REACTIONS_USER] = {"--limit-reactions-user", cfg->limit_reactions_user},
     };
     for (int i = 0; i < RATE_LIMIT_COUNT; i++) {
         if (rate_rule_parse(given[i].value, &rl->rules[i]) < 0) {
