@@ -97,7 +97,15 @@
     X(API_E_NOT_A_MESSAGE, 400, "not_a_message",                                     \
       "That id is a room event, not a message; events cannot be removed.")         \
     X(API_E_ACCOUNT_LOCKED, 403, "account_locked",                                   \
-      "A site administrator has locked this account.")
+      "A site administrator has locked this account.")                             \
+    X(API_E_INVALID_EMOJI, 400, "invalid_emoji",                                     \
+      "emoji must be one emoji of at most 32 bytes.")                               \
+    X(API_E_TOO_MANY_REACTIONS, 409, "too_many_reactions",                           \
+      "This message carries as many different emoji as it may.")                    \
+    X(API_E_INVALID_REPLY_TO, 400, "invalid_reply_to",                               \
+      "replyTo must be the id of a message of this room.")                          \
+    X(API_E_REPLY_NOT_FOUND, 404, "reply_not_found",                                 \
+      "This room has no message with the id replyTo names.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,
