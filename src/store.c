@@ -475,38 +475,23 @@ static void apply_reactions(struct message *m, const redisReply *counts, const r
 }
 
 /* Hands the entries of a stream reply (an array of entries, or NULL for
- * none) to the op's range callback and frees the op; edits, when not
- * NULL, holds stride fields per entry: its latest edit, then (stride 2
- * and 3) its reactions, then (stride 3) the reader's own. */
-static void deliver_annotated(struct store_op *op, enum store_status st,
-                              const redisReply *entries, const redisReply *edits, size_t stride) {
+ * none) to the op's range callback and frees the op. */
+static void deliver_entries(struct store_op *op, enum store_status st, const redisReply *entries) {
     struct message *msgs = NULL;
     size_t n = 0;
     if (st == STORE_OK && entries && entries->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
-    if (edits && (edits->type != REDIS_REPLY_ARRAY ||
-                  edits->elements != entries->elements * stride))
-        edits = NULL;
     if (st == STORE_OK && entries && entries->elements > 0) {
         /* not zeroed: entry_parse fills each */
         msgs = entries->elements <= SIZE_MAX / sizeof(*msgs)
                    ? malloc(entries->elements * sizeof(*msgs))
                    : NULL;
         if (!msgs) st = STORE_ERROR;
-        for (size_t i = 0; msgs && i < entries->elements; i++) {
-            if (entry_parse(entries->element[i], &msgs[n]) < 0) continue;
-            redisReply *const *f = edits ? edits->element + i * stride : NULL;
-            apply_edit(&msgs[n], f ? f[0] : NULL);
-            if (stride > 1) apply_reactions(&msgs[n], f ? f[1] : NULL, f && stride > 2 ? f[2] : NULL);
-            n++;
-        }
+        for (size_t i = 0; msgs && i < entries->elements; i++)
+            if (entry_parse(entries->element[i], &msgs[n]) == 0) n++;
     }
     op->cb.range(st, msgs, n, op->arg);
     free(msgs);
     free(op);
-}
-
-static void deliver_entries(struct store_op *op, enum store_status st, const redisReply *entries) {
-    deliver_annotated(op, st, entries, NULL, 1);
 }
 
 static void on_range(redisReply *r, void *arg) { deliver_entries(arg, status_of(r), r); }
@@ -530,7 +515,9 @@ struct page_op {
     struct store_op *op; /* the caller's callback; NULL once handed on */
     int pending;         /* replies still to come */
     int has_edits;       /* -1 until EXISTS answered */
-    redisReply *page;    /* the page kept while its edits are read */
+    struct message *msgs; /* the page kept while its edits are read (n of them), */
+    size_t n;
+    char *strings;        /* their strings, copied into one block */
     bool newest_first;
     size_t stride;       /* fields read per entry: 1 edits, 2 + reactions, 3 + the reader's */
     char viewer[CHAT_USER_ID_LEN + 1]; /* the reader ("" anonymous), for stride 3 */
@@ -539,7 +526,8 @@ struct page_op {
 
 static void page_release(struct page_op *p) {
     if (--p->pending > 0) return;
-    if (p->page) freeReplyObject(p->page);
+    free(p->msgs);
+    free(p->strings);
     free(p->op);
     free(p);
 }
@@ -551,13 +539,60 @@ static void on_edits_checked(redisReply *r, void *arg) {
     page_release(p);
 }
 
-/* The page's latest edits came: each entry of the kept page with its own. */
+/* The page's latest edits came: each message of the kept page with its
+ * own edit and, for stride 2 and 3, its reactions and the reader's. */
 static void on_page_edits(redisReply *r, void *arg) {
     struct page_op *p = arg;
     enum store_status st = status_of(r);
-    deliver_annotated(p->op, st, p->page, st == STORE_OK ? r : NULL, p->stride);
-    p->op = NULL;
+    bool fits = st == STORE_OK && r->type == REDIS_REPLY_ARRAY && r->elements == p->n * p->stride;
+    for (size_t i = 0; fits && i < p->n; i++) {
+        redisReply *const *f = r->element + i * p->stride;
+        apply_edit(&p->msgs[i], f[0]);
+        if (p->stride > 1) apply_reactions(&p->msgs[i], f[1], p->stride > 2 ? f[2] : NULL);
+    }
+    p->op->cb.range(st, st == STORE_OK ? p->msgs : NULL, st == STORE_OK ? p->n : 0, p->op->arg);
     page_release(p);
+}
+
+/* The strings of m (pointers to its fields) and their lengths: the
+ * fields a kept page copies. */
+#define MESSAGE_STRINGS 11
+static void message_strings(struct message *m, const char **f[MESSAGE_STRINGS],
+                            size_t len[MESSAGE_STRINGS]) {
+    const char **all[MESSAGE_STRINGS] = {&m->id,     &m->user_id, &m->name,      &m->text,
+                                         &m->event,  &m->target,  &m->role,      &m->action,
+                                         &m->reply_to, &m->quote_name, &m->quote_text};
+    for (size_t i = 0; i < MESSAGE_STRINGS; i++) {
+        f[i] = all[i];
+        len[i] = !*all[i] ? 0 : i == 3 ? m->text_len : i == 10 ? m->quote_len : strlen(*all[i]);
+    }
+}
+
+/* Keeps the messages of page r past its callback: parsed, their strings
+ * copied into one block (a few KB, where a copy of the reply's objects
+ * took thousands of allocations); -1 when out of memory. */
+static int page_keep(struct page_op *p, const redisReply *r) {
+    const char **f[MESSAGE_STRINGS];
+    size_t len[MESSAGE_STRINGS], total = 1;
+    p->msgs = r->elements <= SIZE_MAX / sizeof(*p->msgs) ? malloc(r->elements * sizeof(*p->msgs))
+                                                        : NULL;
+    for (size_t i = 0; p->msgs && i < r->elements; i++) {
+        if (entry_parse(r->element[i], &p->msgs[p->n]) < 0) continue;
+        message_strings(&p->msgs[p->n++], f, len);
+        for (size_t k = 0; k < MESSAGE_STRINGS; k++) total += *f[k] ? len[k] + 1 : 0;
+    }
+    char *at = p->msgs ? (p->strings = malloc(total)) : NULL;
+    for (size_t i = 0; at && i < p->n; i++) {
+        message_strings(&p->msgs[i], f, len);
+        for (size_t k = 0; k < MESSAGE_STRINGS; k++) {
+            if (!*f[k]) continue;
+            memcpy(at, *f[k], len[k]);
+            at[len[k]] = '\0';
+            *f[k] = at;
+            at += len[k] + 1;
+        }
+    }
+    return at ? 0 : -1;
 }
 
 /* Bytes of the reaction fields of one entry: "<id>/r" and
@@ -568,14 +603,8 @@ static void on_page_edits(redisReply *r, void *arg) {
  * latest edit), then for stride 2 and 3 "<id>/r" (its reactions) and for
  * stride 3 "<id>/m/<reader>" (the reader's), written into names. */
 static void page_fields(const struct page_op *p, const char **argv, char *names) {
-    size_t n = p->page->elements;
-    for (size_t i = 0; i < n; i++) {
-        const redisReply *e = p->page->element[i];
-        const char *id = e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
-                                 e->element[0]->type == REDIS_REPLY_STRING &&
-                                 e->element[0]->len <= CHAT_STREAM_ID_MAX
-                             ? e->element[0]->str
-                             : "";
+    for (size_t i = 0; i < p->n; i++) {
+        const char *id = p->msgs[i].id; /* a stream id: at most CHAT_STREAM_ID_MAX */
         const char **f = argv + i * p->stride;
         f[0] = id;
         if (p->stride < 2) continue;
@@ -593,13 +622,21 @@ static void page_fields(const struct page_op *p, const char **argv, char *names)
  * (one HMGET of their fields in the edits hash: one more round trip, no
  * read per message). */
 static void page_with_edits(struct page_op *p, const redisReply *r) {
-    size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
-    const char **argv = n ? calloc(n * p->stride + 2, sizeof(*argv)) : NULL;
-    char *names = n && p->stride > 1 ? malloc(n * REACTION_FIELDS_MAX) : NULL;
-    if (!n || !argv || (p->stride > 1 && !names) || !(p->page = reply_copy(r))) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        deliver_entries(p->op, STORE_OK, r);
+        p->op = NULL;
+        return;
+    }
+    const char **argv = NULL;
+    char *names = NULL;
+    if (page_keep(p, r) == 0 && p->n > 0) {
+        argv = calloc(p->n * p->stride + 2, sizeof(*argv));
+        names = p->stride > 1 ? malloc(p->n * REACTION_FIELDS_MAX) : NULL;
+    }
+    if (!argv || (p->stride > 1 && !names)) {
         free(argv);
         free(names);
-        deliver_entries(p->op, n ? STORE_ERROR : STORE_OK, n ? NULL : r);
+        deliver_entries(p->op, p->msgs && p->n == 0 ? STORE_OK : STORE_ERROR, NULL);
         p->op = NULL;
         return;
     }
@@ -607,7 +644,7 @@ static void page_with_edits(struct page_op *p, const redisReply *r) {
     page_fields(p, argv + 2, names);
     p->pending++;
     if (store_command(p->s, STORE_ACK_PLAIN, p->edits, on_page_edits, p,
-                      (int)(n * p->stride) + 2, argv, NULL) < 0) {
+                      (int)(p->n * p->stride) + 2, argv, NULL) < 0) {
         p->pending--;
         deliver_entries(p->op, STORE_UNAVAILABLE, NULL);
         p->op = NULL;
