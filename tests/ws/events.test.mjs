@@ -54,11 +54,24 @@ test('edits, reactions and replies reach a WebSocket on another chatd live and o
   const order = c.messages.filter((m) => m.type === 'message' && m.room === room).map((m) => m.id);
   assert.deepEqual(order, [id, edit.id, reaction.id, reply.data.id], 'in stream order, once each');
 
+  // a reply sent over the WebSocket itself, one to no message, one with a bad id
+  c.send({ type: 'send', room, text: 'me too', clientMsgId: 'reply-1', replyTo: id });
+  const ack = await c.next((m) => (m.type === 'ack' || m.type === 'error') && m.clientMsgId === 'reply-1', 'the reply\'s ack');
+  assert.equal(ack.type, 'ack', JSON.stringify(ack));
+  assert.deepEqual(ack.message.replyTo, { id, name: 'ws author', text: 'better words' });
+  c.send({ type: 'send', room, text: 'to nothing', clientMsgId: 'reply-2', replyTo: '1-0' });
+  const refused = await c.next((m) => (m.type === 'ack' || m.type === 'error') && m.clientMsgId === 'reply-2', 'the refusal');
+  assert.deepEqual([refused.type, refused.code], ['error', 'reply_not_found']);
+  const from = c.messages.length;
+  c.send({ type: 'send', room, text: 'bad', clientMsgId: 'reply-3', replyTo: 'x' });
+  const bad = await c.next((m) => m.type === 'error', 'the bad id', from);
+  assert.equal(bad.code, 'invalid_reply_to');
+
   const resumed = await connect(second, reader);
   await subscribe(resumed, room, id);
-  await event(resumed, room, { id: reply.data.id }, 'the replayed reply');
+  await event(resumed, room, { id: ack.message.id }, 'the replayed replies');
   const replayed = resumed.messages.filter((m) => m.type === 'message' && m.room === room).map((m) => m.id);
-  assert.deepEqual(replayed, [edit.id, reaction.id, reply.data.id]);
+  assert.deepEqual(replayed, [edit.id, reaction.id, reply.data.id, ack.message.id]);
   c.close();
   resumed.close();
 });
