@@ -95,13 +95,14 @@ int chat_message_edit(chat_client *c, const char *room, const char *id, const ch
 }
 
 int chat_react(chat_client *c, const char *room, const char *id, const char *emoji, int add) {
-    char path[256], tail[96];
+    char path[256];
     unsigned long long part[2];
     int rc = begin_logged_in(c);
     if (rc == CHAT_OK && (!id || chat_wire_stream_id_parse(id, part) < 0))
         rc = chat__client_fail(c, CHAT_ERR_USAGE, "a message id is <ms>-<seq>");
     if (rc == CHAT_OK && (!emoji || !*emoji)) rc = chat__client_fail(c, CHAT_ERR_USAGE, "no emoji");
     if (rc == CHAT_OK) {
+        char tail[96];
         snprintf(tail, sizeof tail, "message/reaction?id=%s", id);
         rc = room_path(c, path, room, tail);
     }

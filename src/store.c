@@ -574,8 +574,7 @@ static void message_strings(struct message *m, const char **f[MESSAGE_STRINGS],
 static int page_keep(struct page_op *p, const redisReply *r) {
     const char **f[MESSAGE_STRINGS];
     size_t len[MESSAGE_STRINGS], total = 1;
-    p->msgs = r->elements <= SIZE_MAX / sizeof(*p->msgs) ? malloc(r->elements * sizeof(*p->msgs))
-                                                        : NULL;
+    p->msgs = calloc(r->elements, sizeof(*p->msgs));
     for (size_t i = 0; p->msgs && i < r->elements; i++) {
         if (entry_parse(r->element[i], &p->msgs[p->n]) < 0) continue;
         message_strings(&p->msgs[p->n++], f, len);
