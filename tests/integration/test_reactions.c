@@ -66,17 +66,6 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* The status of method path as c, asserting the error code. */
-static long call_code(chat_client *c, const char *method, const char *path, const char *body,
-                      const char *code) {
-    struct http_result r;
-    long status = test_call_as(c, method, path, body, &r);
-    if (!test_is_error(r.body, code))
-        fail_msg("%s %s: wanted %s, got %ld %s", method, path, code, status, r.body);
-    test_http_result_free(&r);
-    return status;
-}
-
 /* Sends body as c; the message's id in id. */
 static void send_body(chat_client *c, const char *body, char id[48]) {
     struct http_result r;
@@ -117,24 +106,24 @@ static void who_may_react_and_what_is_refused(void **state) {
     send_text(bob, "react to me", id);
     reaction_path(path, sizeof(path), id);
     const char *body = "{\"emoji\":\"" THUMBS "\"}";
-    assert_int_equal(call_code(NULL, "PUT", path, body, "unauthorized"), 401);
-    assert_int_equal(call_code(carol, "PUT", path, body, "not_found"), 404);
-    assert_int_equal(call_code(dave, "PUT", path, body, "not_found"), 404); /* banned: not a member */
-    assert_int_equal(call_code(bob, "PUT", path, "{\"emoji\":\"ok\"}", "invalid_emoji"), 400);
-    assert_int_equal(call_code(bob, "PUT", path, "{\"emoji\":\"\"}", "invalid_emoji"), 400);
-    assert_int_equal(call_code(bob, "PUT", path, "{\"emoji\":7}", "invalid_emoji"), 400);
-    assert_int_equal(call_code(bob, "PUT", path, "{}", "invalid_emoji"), 400);
+    assert_int_equal(test_call_code(NULL, "PUT", path, body, "unauthorized"), 401);
+    assert_int_equal(test_call_code(carol, "PUT", path, body, "not_found"), 404);
+    assert_int_equal(test_call_code(dave, "PUT", path, body, "not_found"), 404); /* banned: not a member */
+    assert_int_equal(test_call_code(bob, "PUT", path, "{\"emoji\":\"ok\"}", "invalid_emoji"), 400);
+    assert_int_equal(test_call_code(bob, "PUT", path, "{\"emoji\":\"\"}", "invalid_emoji"), 400);
+    assert_int_equal(test_call_code(bob, "PUT", path, "{\"emoji\":7}", "invalid_emoji"), 400);
+    assert_int_equal(test_call_code(bob, "PUT", path, "{}", "invalid_emoji"), 400);
     assert_int_equal(
-        call_code(bob, "PUT", path, "{\"emoji\":\"" THUMBS THUMBS "\"}", "invalid_emoji"), 400);
+        test_call_code(bob, "PUT", path, "{\"emoji\":\"" THUMBS THUMBS "\"}", "invalid_emoji"), 400);
     char huge[9000] = "{\"emoji\":\"";
     for (int i = 0; i < 2000; i++) strcat(huge, THUMBS);
     strcat(huge, "\"}");
-    assert_int_equal(call_code(bob, "PUT", path, huge, "invalid_emoji"), 400);
-    assert_int_equal(call_code(bob, "PUT", path, "[1]", "bad_json"), 400);
+    assert_int_equal(test_call_code(bob, "PUT", path, huge, "invalid_emoji"), 400);
+    assert_int_equal(test_call_code(bob, "PUT", path, "[1]", "bad_json"), 400);
     snprintf(path, sizeof(path), "%s?id=nope", reactions);
-    assert_int_equal(call_code(bob, "PUT", path, body, "invalid_query"), 400);
+    assert_int_equal(test_call_code(bob, "PUT", path, body, "invalid_query"), 400);
     reaction_path(path, sizeof(path), "1-0");
-    assert_int_equal(call_code(bob, "PUT", path, body, "not_found"), 404);
+    assert_int_equal(test_call_code(bob, "PUT", path, body, "not_found"), 404);
     reaction_path(path, sizeof(path), id);
     assert_int_equal(test_call_as(alice, "PUT", path, body, NULL), 200); /* the owner */
 }
@@ -205,7 +194,7 @@ static void streams_get_reaction_events_in_order(void **state) {
     sse_close(sse);
     /* a room event takes no reaction */
     reaction_path(path, sizeof(path), event_id);
-    assert_int_equal(call_code(bob, "PUT", path, "{\"emoji\":\"" HEART "\"}", "not_a_message"),
+    assert_int_equal(test_call_code(bob, "PUT", path, "{\"emoji\":\"" HEART "\"}", "not_a_message"),
                      400);
 }
 
@@ -232,7 +221,7 @@ static void a_removal_takes_the_reactions_with_it(void **state) {
     assert_int_equal(test_call_as(alice, "DELETE", path, NULL, NULL), 200);
     assert_false(redis_has(key));
     assert_int_equal(
-        call_code(bob, "PUT", rpath, "{\"emoji\":\"" THUMBS "\"}", "not_found"), 404);
+        test_call_code(bob, "PUT", rpath, "{\"emoji\":\"" THUMBS "\"}", "not_found"), 404);
 }
 
 static void replies_quote_their_target(void **state) {
@@ -262,12 +251,12 @@ static void replies_quote_their_target(void **state) {
     send_body(bob, body, second);
     assert_true(page_shows(bob, second, "\"text\":\"changed my mind\"}"));
     /* bad targets */
-    assert_int_equal(call_code(bob, "POST", msgs, "{\"text\":\"x\",\"replyTo\":\"nope\"}",
+    assert_int_equal(test_call_code(bob, "POST", msgs, "{\"text\":\"x\",\"replyTo\":\"nope\"}",
                                "invalid_reply_to"),
                      400);
     assert_int_equal(
-        call_code(bob, "POST", msgs, "{\"text\":\"x\",\"replyTo\":5}", "invalid_reply_to"), 400);
-    assert_int_equal(call_code(bob, "POST", msgs, "{\"text\":\"x\",\"replyTo\":\"1-0\"}",
+        test_call_code(bob, "POST", msgs, "{\"text\":\"x\",\"replyTo\":5}", "invalid_reply_to"), 400);
+    assert_int_equal(test_call_code(bob, "POST", msgs, "{\"text\":\"x\",\"replyTo\":\"1-0\"}",
                                "reply_not_found"),
                      404);
     /* a message of another room is foreign here */
@@ -278,7 +267,7 @@ static void replies_quote_their_target(void **state) {
     test_json_member(r.body, "id", lobby_id, sizeof(lobby_id));
     test_http_result_free(&r);
     snprintf(body, sizeof(body), "{\"text\":\"x\",\"replyTo\":\"%s\"}", lobby_id);
-    assert_int_equal(call_code(bob, "POST", msgs, body, "reply_not_found"), 404);
+    assert_int_equal(test_call_code(bob, "POST", msgs, body, "reply_not_found"), 404);
 }
 
 /* method path as c on the limited chatd: its status. */
