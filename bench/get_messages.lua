@@ -11,4 +11,7 @@
 function init(args)
    wrk.method = "GET"
    wrk.headers["Accept"] = "application/json"
+   -- an optional session token: the page is read as that user's (its own
+   -- reactions marked), as the web client reads it
+   if args[1] then wrk.headers["Cookie"] = "authKey=" .. args[1] end
 end

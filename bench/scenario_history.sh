@@ -10,6 +10,12 @@
 #                  (VmHWM, reset through /proc/PID/clear_refs before)
 #   chatd-tenth    the same for the first tenth of the history (limit=):
 #                  streamed at constant RSS means the same growth for both
+#   chatd-annotated, chatd-annotated-reader
+#                  the page again once a tenth of its messages are edited and
+#                  another tenth carry reactions, read anonymously and with a
+#                  session (whose own reactions are read too); for these and
+#                  chatd-page, chatd's and Redis's CPU per page (us), the
+#                  figures to compare on a shared machine
 # Sourced by bench/bench.sh.
 # shellcheck disable=SC2154  # tmp, chatd, conns, rounds, history are bench.sh's
 
@@ -32,6 +38,33 @@ history_read() {
     echo "$got $((hwm - before))"
 }
 
+# history_annotate PORT PAGE_URL: edits every tenth message of the page and
+# gives reactions to every tenth from the fifth, as chatd stores them.
+history_annotate() {
+    local i=0 id
+    for id in $(curl -sS "$2" | grep -o '"id":"[0-9-]*"' | cut -d'"' -f4); do
+        if ((i % 10 == 0)); then
+            redis-cli -p "$1" HSET 'room:{lobby}:edits' "$id" "1795790000001:an edited text" >/dev/null
+        elif ((i % 10 == 5)); then
+            redis-cli -p "$1" HSET 'room:{lobby}:edits' "$id/r" "👍 3 ❤️ 1" >/dev/null
+        fi
+        i=$((i + 1))
+    done
+}
+
+# history_page_run CONTENDER ROUND URL CHATD_PID REDIS_PID [TOKEN]: one wrk
+# run of the page, recorded with chatd's and Redis's CPU per page.
+history_page_run() {
+    local c0 r0 pages
+    c0=$(cpu_ms "$4") r0=$(cpu_ms "$5")
+    wrk_run "$tmp/history-$1-$2" "$conns" "$3" get_messages.lua ${6:+"$6"}
+    wrk_record history "$1" "$2"
+    pages=$(awk -v r="$rps" -v d="$duration" 'BEGIN {printf "%d", r * d}')
+    ((pages > 0)) || return 0
+    record history "$1" "$2" chatd_us_per_page "$(awk -v c="$(($(cpu_ms "$4") - c0))" -v n="$pages" 'BEGIN {printf "%.1f", c * 1000 / n}')"
+    record history "$1" "$2" redis_us_per_page "$(awk -v c="$(($(cpu_ms "$5") - r0))" -v n="$pages" 'BEGIN {printf "%.1f", c * 1000 / n}')"
+}
+
 scenario_history() {
     local key='room:{lobby}:messages' port base pid middle page round c bytes secs kb
     start_redis_here history-redis
@@ -47,12 +80,13 @@ scenario_history() {
     page="$base/message/?after=$middle&limit=100"
     [[ $(curl -sS "$page" | grep -o '"id":' | wc -l) == 100 ]] || die "a page does not hold 100 messages"
     say "history: $history messages; pages of 100 after $middle ($(curl -sS "$page" | wc -c) bytes)"
+    local redis_pid token
+    redis_pid=$(<"$tmp/history-redis/redis.pid")
     for ((round = 1; round <= rounds; round++)); do
         for c in $(round_order "$round" chatd-page redis-xrange chatd-full chatd-tenth); do
             case $c in
             chatd-page)
-                wrk_run "$tmp/history-$c-$round" "$conns" "$page" get_messages.lua
-                wrk_record history "$c" "$round"
+                history_page_run "$c" "$round" "$page" "$pid" "$redis_pid"
                 ;;
             redis-xrange)
                 rb_run "$redis_port" "$conns" XRANGE "$key" "($middle" + COUNT 100
@@ -69,6 +103,14 @@ scenario_history() {
                 say "history $c round $round: $bytes bytes in $secs s, chatd's peak RSS +$kb KB"
                 ;;
             esac
+        done
+    done
+    history_annotate "$redis_port" "$page"
+    token=$(register_user "$base")
+    for ((round = 1; round <= rounds; round++)); do
+        for c in $(round_order "$round" chatd-annotated chatd-annotated-reader); do
+            history_page_run "$c" "$round" "$page" "$pid" "$redis_pid" \
+                "$([[ $c == chatd-annotated-reader ]] && echo "$token")"
         done
     done
 }

@@ -93,11 +93,15 @@ static void usage(FILE *f) {
           "  login EMAIL                    log in (a new session)\n"
           "  login --token                  log in with a token from your application\n"
           "                                 ($CHAT_TOKEN, else one line of standard input)\n"
-          "  send TEXT...                   send a message (words are joined by spaces)\n"
+          "  send [--room R] [--reply-to ID] TEXT...\n"
+          "                                 send a message (words are joined by spaces),\n"
+          "                                 to the lobby or room R, answering message ID\n"
           "  history [--after ID] [--limit N] [--json]\n"
           "                                 show messages, oldest first\n"
           "  tail [--room R] [--after ID] [--count N] [--ws]\n"
           "                                 follow the room live: print each new message\n"
+          "                                 and room event (edits, removals, reactions,\n"
+          "                                 members) in words\n"
           "                                 (first those after ID), stop after N of them\n"
           "                                 or run until killed; --ws: over a WebSocket\n"
           "                                 (needs a session) instead of an event stream\n"
@@ -109,6 +113,8 @@ static void usage(FILE *f) {
           "  remove-message ROOM ID         remove a message (moderators, owners;\n"
           "                                 anyone their own)\n"
           "  edit ROOM ID TEXT...           replace the text of one's own message\n"
+          "  react ROOM ID EMOJI [--remove] react to a message with one emoji (or take\n"
+          "                                 the reaction back)\n"
           "  logout                         end the session\n"
           "  help                           show this help\n"
           "\n"
@@ -577,6 +583,44 @@ static void text_print(FILE *f, const char *s) {
 }
 
 /* Prints "YYYY-MM-DD HH:MM:SS NAME: TEXT" in local time. */
+/* How a room event reads after its actor's name: words before the
+ * event's text (the target's name) and after it; NULL after: the text is
+ * not printed (docs/API.md, "Room events"). */
+static const struct event_words {
+    const char *event, *before, *after;
+} event_words[] = {
+    {"joined", " joined the room", NULL},   {"left", " left the room", NULL},
+    {"invited", " added ", " to the room"}, {"removed", " removed ", " from the room"},
+    {"banned", " banned ", ""},             {"unbanned", " lifted the ban on ", ""},
+    {"role", " changed the role of ", ""},
+};
+
+/* Prints a room event as a line in words, after its time. */
+static void event_print(const chat_message *m) {
+    text_print(stdout, m->name);
+    if (strcmp(m->event, "reaction") == 0) {
+        int removed = m->action && strcmp(m->action, "removed") == 0;
+        fputs(removed ? " took back " : " reacted ", stdout);
+        text_print(stdout, m->text);
+        printf(removed ? " on message %s" : " to message %s", m->target ? m->target : "?");
+    } else if (strcmp(m->event, "edited") == 0) {
+        printf(" edited message %s: ", m->target ? m->target : "?");
+        text_print(stdout, m->text);
+    } else if (strcmp(m->event, "message_removed") == 0) {
+        printf(": message %s ", m->target ? m->target : "?");
+        text_print(stdout, m->text);
+    } else {
+        const struct event_words *w = NULL;
+        for (size_t i = 0; i < sizeof event_words / sizeof *event_words; i++)
+            if (strcmp(m->event, event_words[i].event) == 0) w = &event_words[i];
+        if (!w) printf(" [%s] ", m->event);
+        else fputs(w->before, stdout);
+        if (!w || w->after) text_print(stdout, m->text);
+        if (w && w->after) fputs(w->after, stdout);
+        if (m->role && m->role[0] && strcmp(m->event, "role") == 0) printf(" to %s", m->role);
+    }
+}
+
 static void message_print(const chat_message *m) {
     char when[64] = "(bad time)";
     int64_t ms = m->timestamp;
@@ -584,7 +628,19 @@ static void message_print(const chat_message *m) {
     struct tm tm;
     if (localtime_r(&secs, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
     printf("%s ", when);
+    if (m->event) {
+        event_print(m);
+        putchar('\n');
+        return;
+    }
     text_print(stdout, m->name);
+    if (m->reply_to) {
+        fputs(" (replying to ", stdout);
+        text_print(stdout, m->quote_name ? m->quote_name : "");
+        fputs(": \"", stdout);
+        text_print(stdout, m->quote_text ? m->quote_text : "");
+        fputs("\")", stdout);
+    }
     fputs(": ", stdout);
     text_print(stdout, m->text);
     putchar('\n');
@@ -698,13 +754,21 @@ static int cmd_login(cli *c) {
     return rc;
 }
 
+/* Where a send goes and what it answers (NULL: the lobby, nothing). */
+typedef struct send_target {
+    const char *room;
+    const char *reply_to;
+} send_target;
+
 /* The text to send: the positional words joined, or NULL after an error. */
-static char *send_text(cli *c, int *rc) {
-    const cli_opt opts[] = {{NULL, NULL, NULL}};
+static char *send_text(cli *c, send_target *to, int *rc) {
+    const cli_opt opts[] = {{"--room", &to->room, NULL},
+                            {"--reply-to", &to->reply_to, NULL},
+                            {NULL, NULL, NULL}};
     char *text = NULL;
     *rc = args_parse(c, opts);
     if (*rc == 0 && c->argc < 1)
-        *rc = fail(EXIT_USAGE, "usage: chat send TEXT...");
+        *rc = fail(EXIT_USAGE, "usage: chat send [--room R] [--reply-to ID] TEXT...");
     else if (*rc == 0 && !(text = words_join(c->argc, c->argv)))
         *rc = fail(EXIT_REFUSED, "out of memory");
     else if (*rc == 0 && text[0] == '\0')
@@ -718,11 +782,14 @@ static char *send_text(cli *c, int *rc) {
 
 static int cmd_send(cli *c) {
     int rc;
-    char *text = send_text(c, &rc);
+    send_target to = {NULL, NULL};
+    char *text = send_text(c, &to, &rc);
     if (rc == 0) rc = cli_open(c, 1);
     if (rc == 0) {
         chat_message msg;
-        int err = chat_send(c->client, text, &msg);
+        int err = to.room || to.reply_to
+                      ? chat_send_reply(c->client, to.room, text, to.reply_to, &msg)
+                      : chat_send(c->client, text, &msg);
         if (err == CHAT_OK)
             message_print(&msg);
         else
@@ -908,6 +975,18 @@ static int cmd_edit(cli *c) {
     return rc;
 }
 
+static int cmd_react(cli *c) {
+    int remove = 0;
+    const cli_opt opts[] = {{"--remove", NULL, &remove}, {NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 3) rc = fail(EXIT_USAGE, "usage: chat react ROOM ID EMOJI [--remove]");
+    if (rc == 0) rc = cli_open(c, 1);
+    if (rc != 0) return rc;
+    return room_call_finish(c, chat_react(c->client, c->argv[0], c->argv[1], c->argv[2], !remove),
+                            remove ? "taking the reaction back" : "reacting",
+                            remove ? "reaction taken back" : "reacted");
+}
+
 static int cmd_help(cli *c) {
     (void)c;
     usage(stdout);
@@ -923,6 +1002,7 @@ static const struct command {
     {"history", cmd_history},   {"tail", cmd_tail},   {"logout", cmd_logout},
     {"room", cmd_room},         {"invite", cmd_invite}, {"dm", cmd_dm},
     {"remove-message", cmd_remove_message},           {"edit", cmd_edit},
+    {"react", cmd_react},
     {"help", cmd_help},
 };
 

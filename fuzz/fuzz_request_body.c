@@ -68,7 +68,17 @@ static void check_message(const json_t *body, const char *header) {
     FUZZ_ASSERT(utf8_valid(mb.text, mb.text_len, NULL));
     FUZZ_ASSERT(!mb.client_msg_id ||
                 validate_client_msg_id(mb.client_msg_id, strlen(mb.client_msg_id)));
+    FUZZ_ASSERT(!mb.reply_to[0] || validate_stream_id(mb.reply_to));
     check_encoding(&mb);
+}
+
+/* PUT and DELETE /room/<name>/message/reaction {"emoji"}: one emoji. */
+static void check_reaction(const json_t *body) {
+    char emoji[CHAT_EMOJI_MAX_BYTES + 1];
+    if (request_body_reaction(body, emoji) != API_E_OK) return;
+    size_t len = strlen(emoji);
+    FUZZ_ASSERT(len >= 1 && len <= CHAT_EMOJI_MAX_BYTES && emoji_valid(emoji, len));
+    FUZZ_ASSERT(utf8_valid(emoji, len, NULL) && !strpbrk(emoji, " \t\r\n"));
 }
 
 static void check_room(const json_t *body) {
@@ -127,6 +137,7 @@ static void check_message_raw(const char *data, size_t size, const char *header)
         FUZZ_ASSERT(got.text_len == want.text_len && memcmp(got.text, want.text, want.text_len) == 0);
         FUZZ_ASSERT(!got.client_msg_id == !want.client_msg_id);
         FUZZ_ASSERT(!want.client_msg_id || strcmp(got.client_msg_id, want.client_msg_id) == 0);
+        FUZZ_ASSERT(strcmp(got.reply_to, want.reply_to) == 0);
     }
     json_decref(parsed);
     json_decref(v);
@@ -147,6 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_member(body, false);
     check_member(body, true);
     check_account_delete(body);
+    check_reaction(body);
     json_decref(body);
     return 0;
 }

@@ -75,6 +75,19 @@ typedef struct chat_message {
     char *name;        /* author's display name at send time */
     char *text;        /* UTF-8 text */
     int64_t timestamp; /* server receive time, ms since the epoch */
+    /* A room event's kind ("joined", "edited", "reaction", ...), the id
+     * of the user or message it is about, the role it gives ("" for none)
+     * and, for a "reaction", "added" or "removed" (its text is the emoji);
+     * NULL for a message. */
+    char *event;
+    char *target;
+    char *role;
+    char *action;
+    /* A reply: the id of the message it answers and the quote of it (its
+     * author's name, its first characters); NULL for other messages. */
+    char *reply_to;
+    char *quote_name;
+    char *quote_text;
 } chat_message;
 
 /* A list of messages, oldest first. */
@@ -180,6 +193,15 @@ int chat_message_remove(chat_client *c, const char *room, const char *id);
  * of one's own message, chat_message_remove. Retried (the same text
  * again changes nothing). */
 int chat_message_edit(chat_client *c, const char *room, const char *id, const char *text);
+/* PUT (add nonzero) or DELETE /room/<room>/message/reaction?id=: adds or
+ * takes back the caller's reaction emoji (one emoji, docs/API.md
+ * "Reactions") on message id. Retried (both are idempotent). */
+int chat_react(chat_client *c, const char *room, const char *id, const char *emoji, int add);
+/* POST /room/<room>/message/ (room NULL: the lobby) like
+ * chat_send_with_id with a new client message id; reply_to (may be NULL)
+ * names the message of the room it answers (unknown: CHAT_ERR_NOT_FOUND). */
+int chat_send_reply(chat_client *c, const char *room, const char *text, const char *reply_to,
+                    chat_message *out);
 
 /*
  * Following a room live.

@@ -535,6 +535,29 @@ static int user_from_json(json_t *obj, chat_user *u) {
     return rc;
 }
 
+/* A string member that may be absent (then *out stays NULL). */
+static int json_take_optional(json_t *obj, const char *key, char **out) {
+    json_t *v = json_object_get(obj, key);
+    if (!v) return CHAT_OK;
+    if (!json_is_string(v)) return CHAT_ERR_PROTOCOL;
+    *out = str_dup(json_string_value(v));
+    return *out ? CHAT_OK : CHAT_ERR_NOMEM;
+}
+
+/* A room event's fields and a reply's quote, when there. */
+static int message_extras_from_json(json_t *obj, chat_message *m) {
+    int rc = json_take_optional(obj, "event", &m->event);
+    if (rc == CHAT_OK) rc = json_take_optional(obj, "target", &m->target);
+    if (rc == CHAT_OK) rc = json_take_optional(obj, "role", &m->role);
+    if (rc == CHAT_OK) rc = json_take_optional(obj, "action", &m->action);
+    json_t *quote = json_object_get(obj, "replyTo");
+    if (rc == CHAT_OK && quote && !json_is_object(quote)) rc = CHAT_ERR_PROTOCOL;
+    if (rc == CHAT_OK && quote) rc = json_take_string(quote, "id", NULL, &m->reply_to);
+    if (rc == CHAT_OK && quote) rc = json_take_string(quote, "name", "", &m->quote_name);
+    if (rc == CHAT_OK && quote) rc = json_take_string(quote, "text", "", &m->quote_text);
+    return rc;
+}
+
 int chat__message_from_json(json_t *obj, chat_message *m) {
     json_t *ts = json_object_get(obj, "timestamp");
     int rc = json_is_object(obj) && json_is_number(ts) ? CHAT_OK : CHAT_ERR_PROTOCOL;
@@ -542,6 +565,7 @@ int chat__message_from_json(json_t *obj, chat_message *m) {
     if (rc == CHAT_OK) rc = json_take_string(obj, "userId", "", &m->user_id);
     if (rc == CHAT_OK) rc = json_take_string(obj, "name", "", &m->name);
     if (rc == CHAT_OK) rc = json_take_string(obj, "text", NULL, &m->text);
+    if (rc == CHAT_OK) rc = message_extras_from_json(obj, m);
     if (rc == CHAT_OK)
         m->timestamp =
             json_is_integer(ts) ? (int64_t)json_integer_value(ts) : (int64_t)json_real_value(ts);
@@ -772,18 +796,44 @@ int chat_send(chat_client *c, const char *text, chat_message *out) {
     return chat_send_with_id(c, text, NULL, out);
 }
 
-/* The body {"text", "clientMsgId"} for a send. */
+/* The body {"text", "clientMsgId", "replyTo"?} for a send. */
 static int body_message(chat_client *c, const char *text, const char *client_msg_id,
-                        json_t **body) {
+                        const char *reply_to, json_t **body) {
     *body = json_object();
     if (!*body) return chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
     int rc = body_add(c, *body, "text", text);
     if (rc == CHAT_OK) rc = body_add(c, *body, "clientMsgId", client_msg_id);
+    if (rc == CHAT_OK && reply_to) rc = body_add(c, *body, "replyTo", reply_to);
     return rc;
 }
 
+static int send_to(chat_client *c, const char *path, const char *text,
+                   const char *client_msg_id, const char *reply_to, chat_message *out);
+
 int chat_send_with_id(chat_client *c, const char *text, const char *client_msg_id,
                       chat_message *out) {
+    return send_to(c, "/message/", text, client_msg_id, NULL, out);
+}
+
+int chat_send_reply(chat_client *c, const char *room, const char *text, const char *reply_to,
+                    chat_message *out) {
+    char path[256];
+    if (room && !chat_wire_room_valid(room)) {
+        if (out) memset(out, 0, sizeof *out);
+        return chat__client_fail(c, CHAT_ERR_USAGE, "a room name is 1 to 64 of a-z 0-9 _ -");
+    }
+    unsigned long long part[2];
+    if (reply_to && chat_wire_stream_id_parse(reply_to, part) < 0) {
+        if (out) memset(out, 0, sizeof *out);
+        return chat__client_fail(c, CHAT_ERR_USAGE, "a message id is <ms>-<seq>");
+    }
+    snprintf(path, sizeof path, room ? "/room/%s/message/" : "/message/", room);
+    return send_to(c, path, text, NULL, reply_to, out);
+}
+
+/* POST path: a send with a client message id (NULL: a new one). */
+static int send_to(chat_client *c, const char *path, const char *text,
+                   const char *client_msg_id, const char *reply_to, chat_message *out) {
     if (out) memset(out, 0, sizeof *out);
     if (chat__client_begin(c) != CHAT_OK) return CHAT_ERR_USAGE;
     if (!text) return chat__client_fail(c, CHAT_ERR_USAGE, "no text to send");
@@ -798,8 +848,8 @@ int chat_send_with_id(chat_client *c, const char *text, const char *client_msg_i
     }
     json_t *body = NULL, *root = NULL;
     chat_message msg = {0};
-    int rc = body_message(c, text, client_msg_id, &body);
-    chat_request req = {"POST", "/message/", body, 1, 1, client_msg_id};
+    int rc = body_message(c, text, client_msg_id, reply_to, &body);
+    chat_request req = {"POST", path, body, 1, 1, client_msg_id};
     if (rc == CHAT_OK && (rc = client_perform(c, &req)) == CHAT_OK) rc = client_body_json(c, &root);
     if (rc == CHAT_OK && (rc = chat__message_from_json(root, &msg)) != CHAT_OK)
         chat__client_fail_parse(c, rc, "message");
@@ -862,6 +912,13 @@ void chat_message_cleanup(chat_message *m) {
     free(m->user_id);
     free(m->name);
     free(m->text);
+    free(m->event);
+    free(m->target);
+    free(m->role);
+    free(m->action);
+    free(m->reply_to);
+    free(m->quote_name);
+    free(m->quote_text);
     memset(m, 0, sizeof *m);
 }
 

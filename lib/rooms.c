@@ -94,6 +94,23 @@ int chat_message_edit(chat_client *c, const char *room, const char *id, const ch
     return rc == CHAT_OK ? call_with(c, "PATCH", path, "text", text, NULL, NULL, NULL) : rc;
 }
 
+int chat_react(chat_client *c, const char *room, const char *id, const char *emoji, int add) {
+    char path[256];
+    unsigned long long part[2];
+    int rc = begin_logged_in(c);
+    if (rc == CHAT_OK && (!id || chat_wire_stream_id_parse(id, part) < 0))
+        rc = chat__client_fail(c, CHAT_ERR_USAGE, "a message id is <ms>-<seq>");
+    if (rc == CHAT_OK && (!emoji || !*emoji)) rc = chat__client_fail(c, CHAT_ERR_USAGE, "no emoji");
+    if (rc == CHAT_OK) {
+        char tail[96];
+        snprintf(tail, sizeof tail, "message/reaction?id=%s", id);
+        rc = room_path(c, path, room, tail);
+    }
+    return rc == CHAT_OK ? call_with(c, add ? "PUT" : "DELETE", path, "emoji", emoji, NULL, NULL,
+                                     NULL)
+                         : rc;
+}
+
 int chat_dm(chat_client *c, const char *email, char **room_out) {
     if (room_out) *room_out = NULL;
     int rc = begin_logged_in(c);

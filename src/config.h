@@ -40,6 +40,8 @@ struct config {
     char limit_dm_user[32];          /* "N/seconds": direct conversations opened per user */
     char limit_invites_user[32];     /* "N/seconds": invitations per user */
     char limit_api_key[32];          /* "N/seconds": server-API calls per API key */
+    char limit_edits_user[32];       /* "N/seconds": edits of one's messages per user */
+    char limit_reactions_user[32];   /* "N/seconds": reactions added or taken back per user */
     char limit_rooms_address[32];    /* "N/seconds": rooms created per client address */
     int max_rooms_per_user;          /* rooms one user may create in all; 0: no cap */
     char limit_login_global[32];     /* "N/seconds": logins that need a hash, every chatd together */

@@ -99,7 +99,15 @@
     X(API_E_ACCOUNT_LOCKED, 403, "account_locked",                                   \
       "A site administrator has locked this account.")                              \
     X(API_E_INVALID_API_KEY, 401, "invalid_api_key",                                 \
-      "The server API needs a valid key: Authorization: Bearer ck_<id>_<secret>.")
+      "The server API needs a valid key: Authorization: Bearer ck_<id>_<secret>.")   \
+    X(API_E_INVALID_EMOJI, 400, "invalid_emoji",                                     \
+      "emoji must be one emoji of at most 32 bytes.")                               \
+    X(API_E_TOO_MANY_REACTIONS, 409, "too_many_reactions",                           \
+      "This message carries as many different emoji as it may.")                    \
+    X(API_E_INVALID_REPLY_TO, 400, "invalid_reply_to",                               \
+      "replyTo must be the id of a message of this room.")                          \
+    X(API_E_REPLY_NOT_FOUND, 404, "reply_not_found",                                 \
+      "This room has no message with the id replyTo names.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,

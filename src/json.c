@@ -166,17 +166,27 @@ static char *put_literal(char *p, const char *s) {
 struct message_size {
     size_t id, user, name, cap;
     size_t event, target, role; /* a room event's, else 0 */
+    size_t reply, quote_name;   /* a reply's, else 0 */
 };
 
 static struct message_size message_size(const struct message *m) {
-    struct message_size z = {strlen(m->id), strlen(m->user_id), strlen(m->name), 0, 0, 0, 0};
+    struct message_size z = {strlen(m->id), strlen(m->user_id), strlen(m->name), 0, 0, 0, 0, 0, 0};
     if (m->event) {
         z.event = strlen(m->event);
         z.target = m->target ? strlen(m->target) : 0;
         z.role = m->role ? strlen(m->role) : 0;
     }
-    z.cap = (z.id + z.user + z.name + m->text_len + z.event + z.target + z.role) * ESCAPED_MAX +
-            160;
+    if (m->reply_to) {
+        z.reply = strlen(m->reply_to);
+        z.quote_name = m->quote_name ? strlen(m->quote_name) : 0;
+    }
+    z.cap = (z.id + z.user + z.name + m->text_len + z.event + z.target + z.role + z.reply +
+             z.quote_name + (m->reply_to ? m->quote_len : 0)) *
+                ESCAPED_MAX +
+            200;
+    /* each "<emoji> <count>" pair: its emoji escaped, its count, and
+     * {"emoji":,"count":,"me":false} around them */
+    if (m->reactions) z.cap += m->reactions_len * (ESCAPED_MAX + 40) + 16;
     return z;
 }
 
@@ -189,7 +199,65 @@ static char *put_event(char *p, const struct message *m, const struct message_si
     if (!(n = escape_into(p, m->target ? m->target : "", z->target))) return NULL;
     p = put_literal(p + n, ",\"role\":");
     if (!(n = escape_into(p, m->role ? m->role : "", z->role))) return NULL;
-    return p + n;
+    p += n;
+    if (m->action) { /* a reaction: which change, and the emoji (its text) */
+        p = put_literal(p, strcmp(m->action, "removed") == 0 ? ",\"action\":\"removed\""
+                                                             : ",\"action\":\"added\"");
+        p = put_literal(p, ",\"emoji\":");
+        if (!(n = escape_into(p, m->text, m->text_len))) return NULL;
+        p += n;
+    }
+    return p;
+}
+
+/* Writes a reply's quote at p (docs/API.md, "Replies"). */
+static char *put_reply(char *p, const struct message *m, const struct message_size *z) {
+    size_t n;
+    p = put_literal(p, ",\"replyTo\":{\"id\":");
+    if (!(n = escape_into(p, m->reply_to, z->reply))) return NULL;
+    p = put_literal(p + n, ",\"name\":");
+    if (!(n = escape_into(p, m->quote_name ? m->quote_name : "", z->quote_name))) return NULL;
+    p = put_literal(p + n, ",\"text\":");
+    if (!(n = escape_into(p, m->quote_text ? m->quote_text : "", m->quote_len))) return NULL;
+    *(p += n) = '}';
+    return p + 1;
+}
+
+/* Whether the space-separated list mine[0..len) holds the word w. */
+static bool list_has(const char *mine, size_t len, const char *w, size_t wlen) {
+    for (size_t i = 0; i + wlen <= len;) {
+        const char *sp = memchr(mine + i, ' ', len - i);
+        size_t end = sp ? (size_t)(sp - mine) : len;
+        if (end - i == wlen && memcmp(mine + i, w, wlen) == 0) return true;
+        i = end + 1;
+    }
+    return false;
+}
+
+/* Writes the reactions of a history page's message at p: each stored
+ * "<emoji> <count>" pair as {"emoji","count","me"}; a malformed pair ends
+ * the list. */
+static char *put_reactions(char *p, const struct message *m) {
+    const char *s = m->reactions, *end = m->reactions + m->reactions_len;
+    p = put_literal(p, ",\"reactions\":[");
+    for (bool first = true; s < end; first = false) {
+        const char *sp = memchr(s, ' ', (size_t)(end - s));
+        if (!sp || sp == s) break;
+        long long count = 0;
+        const char *d = sp + 1;
+        for (; d < end && *d >= '0' && *d <= '9' && d - sp < 12; d++) count = count * 10 + (*d - '0');
+        if (d == sp + 1) break;
+        size_t n;
+        p = put_literal(p, first ? "{\"emoji\":" : ",{\"emoji\":");
+        if (!(n = escape_into(p, s, (size_t)(sp - s)))) return NULL;
+        p = numfmt_decimal(put_literal(p + n, ",\"count\":"), count);
+        p = put_literal(p, list_has(m->mine ? m->mine : "", m->mine_len, s, (size_t)(sp - s))
+                               ? ",\"me\":true}"
+                               : ",\"me\":false}");
+        s = d + 1;
+    }
+    *p++ = ']';
+    return p;
 }
 
 /* Writes m at p; returns the end, or NULL when a string is not valid UTF-8. */
@@ -206,6 +274,8 @@ static char *put_message(char *p, const struct message *m, const struct message_
     p = put_literal(p + n, ",\"timestamp\":");
     p = numfmt_decimal(p, m->timestamp);
     if (m->edited > 0) p = numfmt_decimal(put_literal(p, ",\"edited\":"), m->edited);
+    if (m->reply_to && !(p = put_reply(p, m, z))) return NULL;
+    if (m->reactions && !(p = put_reactions(p, m))) return NULL;
     if (m->event && !(p = put_event(p, m, z))) return NULL;
     *p++ = '}';
     return p;

@@ -32,6 +32,24 @@ struct message {
     const char *event;
     const char *target;
     const char *role;
+    /* A "reaction" event's change: "added" or "removed" (the emoji is its
+     * text); NULL otherwise. */
+    const char *action;
+    /* A reply: the id of the message it answers and a quote of it taken
+     * when it was sent (its author's name and its first characters);
+     * NULL when the message answers none. */
+    const char *reply_to;
+    const char *quote_name;
+    const char *quote_text; /* quote_len bytes (not NUL-terminated) */
+    size_t quote_len;
+    /* History pages: the message's reactions, "<emoji> <count>" pairs
+     * separated by spaces (reactions_len bytes), and the emoji the reader
+     * reacted with, separated by spaces (mine_len bytes); NULL when none
+     * were read. */
+    const char *reactions;
+    size_t reactions_len;
+    const char *mine;
+    size_t mine_len;
 };
 
 /* The user behind a session, copied out of Redis. */

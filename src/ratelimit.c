@@ -28,6 +28,8 @@ static const struct {
     [RATE_DM_USER] = {"dm-user", false},
     [RATE_INVITES_USER] = {"invites-user", false},
     [RATE_API_KEY] = {"api-key", false},
+    [RATE_EDITS_USER] = {"edits-user", false},
+    [RATE_REACTIONS_USER] = {"reactions-user", false},
 };
 
 int rate_rule_parse(const char *text, struct rate_rule *out) {
@@ -61,6 +63,8 @@ int ratelimit_init(struct ratelimit *rl, const struct config *cfg, char err[256]
         [RATE_DM_USER] = {"--limit-dm-user", cfg->limit_dm_user},
         [RATE_INVITES_USER] = {"--limit-invites-user", cfg->limit_invites_user},
         [RATE_API_KEY] = {"--limit-api-key", cfg->limit_api_key},
+        [RATE_EDITS_USER] = {"--limit-edits-user", cfg->limit_edits_user},
+        [RATE_REACTIONS_USER] = {"--limit-reactions-user", cfg->limit_reactions_user},
     };
     for (int i = 0; i < RATE_LIMIT_COUNT; i++) {
         if (rate_rule_parse(given[i].value, &rl->rules[i]) < 0) {

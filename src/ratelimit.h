@@ -39,6 +39,8 @@ enum rate_limit {
     RATE_DM_USER,          /* direct conversations opened (POST /dm/) per user */
     RATE_INVITES_USER,     /* invitations (POST /room/<name>/member with a user) per user */
     RATE_API_KEY,          /* server-API calls per API key */
+    RATE_EDITS_USER,       /* edits of one's messages (PATCH /room/<name>/message/) per user */
+    RATE_REACTIONS_USER,   /* reactions added or taken back per user */
     RATE_LIMIT_COUNT
 };
 

@@ -71,15 +71,28 @@ static api_error message_checks(const char *text, size_t text_len, const char *i
     return API_E_OK;
 }
 
+/* A reply's target (value NULL: none): a stream id, copied to out. */
+static api_error reply_check(const char *value, size_t len, struct message_body *out) {
+    out->reply_to[0] = '\0';
+    if (!value) return API_E_OK;
+    if (len > CHAT_STREAM_ID_MAX || memchr(value, '\0', len)) return API_E_INVALID_REPLY_TO;
+    memcpy(out->reply_to, value, len);
+    out->reply_to[len] = '\0';
+    return validate_stream_id(out->reply_to) ? API_E_OK : API_E_INVALID_REPLY_TO;
+}
+
 api_error request_body_message(const json_t *body, const char *idempotency_header,
                                 struct message_body *out) {
-    const char *text, *id;
-    size_t text_len, id_len;
+    const char *text, *id, *reply;
+    size_t text_len, id_len, reply_len;
     api_error te = json_get_string(body, "text", true, API_E_INVALID_TEXT, &text, &text_len);
     api_error ie = json_get_string(body, "clientMsgId", false, API_E_INVALID_CLIENT_MSG_ID,
                                     &id, &id_len);
-    return message_checks(te == API_E_OK ? text : NULL, text_len, id, id_len,
-                          ie != API_E_OK, idempotency_header, out);
+    api_error e = message_checks(te == API_E_OK ? text : NULL, text_len, id, id_len,
+                                 ie != API_E_OK, idempotency_header, out);
+    if (e != API_E_OK) return e;
+    e = json_get_string(body, "replyTo", false, API_E_INVALID_REPLY_TO, &reply, &reply_len);
+    return e == API_E_OK ? reply_check(reply, reply_len, out) : e;
 }
 
 /* Members a plain message body may have before it goes to jansson anyway. */
@@ -95,8 +108,8 @@ api_error request_body_message_raw(const char *body, size_t len, const char *ide
         api_error e = json_parse_object(body, len, parsed);
         return e == API_E_OK ? request_body_message(*parsed, idempotency_header, out) : e;
     }
-    const char *text = NULL, *id = NULL;
-    size_t text_len = 0, id_len = 0;
+    const char *text = NULL, *id = NULL, *reply = NULL;
+    size_t text_len = 0, id_len = 0, reply_len = 0;
     for (int i = 0; i < n; i++) {
         if (m[i].key_len == 4 && memcmp(m[i].key, "text", 4) == 0) {
             text = m[i].value;
@@ -104,15 +117,30 @@ api_error request_body_message_raw(const char *body, size_t len, const char *ide
         } else if (m[i].key_len == 11 && memcmp(m[i].key, "clientMsgId", 11) == 0) {
             id = m[i].value;
             id_len = m[i].value_len;
+        } else if (m[i].key_len == 7 && memcmp(m[i].key, "replyTo", 7) == 0) {
+            reply = m[i].value;
+            reply_len = m[i].value_len;
         }
     }
     api_error e = message_checks(text, text_len, id, id_len, false, idempotency_header, out);
+    if (e == API_E_OK) e = reply_check(reply, reply_len, out);
     if (e == API_E_OK && out->client_msg_id == id && id) { /* not NUL-terminated in body */
         memcpy(id_copy, id, id_len); /* valid: at most CHAT_CLIENT_MSG_ID_MAX bytes */
         id_copy[id_len] = '\0';
         out->client_msg_id = id_copy;
     }
     return e;
+}
+
+api_error request_body_reaction(const json_t *body, char emoji[CHAT_EMOJI_MAX_BYTES + 1]) {
+    const char *given;
+    size_t len;
+    api_error e = json_get_string(body, "emoji", true, API_E_INVALID_EMOJI, &given, &len);
+    if (e != API_E_OK) return e;
+    if (!emoji_valid(given, len)) return API_E_INVALID_EMOJI;
+    memcpy(emoji, given, len); /* valid: at most CHAT_EMOJI_MAX_BYTES, no NUL */
+    emoji[len] = '\0';
+    return API_E_OK;
 }
 
 api_error request_body_room(const json_t *body, char name[CHAT_ROOM_MAX + 1],

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "emoji.h"
 #include "errors.h"
 #include "member_rules.h"
 #include "message.h"
@@ -52,12 +53,13 @@ struct password_change_body {
 
 api_error request_body_password_change(const json_t *body, struct password_change_body *out);
 
-/* POST /message/ {"text","clientMsgId"?}; the idempotency key falls back to
+/* POST /message/ {"text","clientMsgId"?,"replyTo"?}; the idempotency key falls back to
  * the Idempotency-Key header (idempotency_header, may be NULL). */
 struct message_body {
     const char *text;          /* 1 to 4096 bytes of UTF-8 (not NUL-terminated) */
     size_t text_len;           /* its length in bytes */
     const char *client_msg_id; /* NUL-terminated and valid, or NULL when none */
+    char reply_to[CHAT_STREAM_ID_MAX + 1]; /* "replyTo": a valid stream id, "" when none */
 };
 
 api_error request_body_message(const json_t *body, const char *idempotency_header,
@@ -70,6 +72,10 @@ api_error request_body_message(const json_t *body, const char *idempotency_heade
 api_error request_body_message_raw(const char *body, size_t len, const char *idempotency_header,
                                     struct message_body *out,
                                     char id_copy[CHAT_CLIENT_MSG_ID_MAX + 1], json_t **parsed);
+
+/* PUT and DELETE /room/<name>/message/reaction {"emoji"}: one emoji
+ * (emoji.h), copied to emoji. */
+api_error request_body_reaction(const json_t *body, char emoji[CHAT_EMOJI_MAX_BYTES + 1]);
 
 /* POST /room/ {"name","kind"?}: a valid room name, copied to name, and
  * the kind ("public" when absent). */

@@ -37,6 +37,8 @@ const struct route routes_table[] = {
     {"/room/*/message", EVHTTP_REQ_DELETE, route_message_remove},
     {"/room/*/message", EVHTTP_REQ_PATCH, route_message_edit},
     {"/room/*/message/stream", EVHTTP_REQ_GET, route_message_stream},
+    {"/room/*/message/reaction", EVHTTP_REQ_PUT, route_reaction_add},
+    {"/room/*/message/reaction", EVHTTP_REQ_DELETE, route_reaction_remove},
     {"/room/*/member", EVHTTP_REQ_GET, route_member_list},
     {"/room/*/member", EVHTTP_REQ_POST, route_member_add},
     {"/room/*/member", EVHTTP_REQ_PUT, route_member_set},

@@ -122,6 +122,8 @@ void route_direct_open(struct request *r); /* POST /dm/: the conversation with a
 /* routes_moderation.c */
 void route_message_remove(struct request *r); /* DELETE /room/<name>/message/?id= */
 void route_message_edit(struct request *r);   /* PATCH /room/<name>/message/?id= */
+void route_reaction_add(struct request *r);    /* PUT /room/<name>/message/reaction?id= */
+void route_reaction_remove(struct request *r); /* DELETE /room/<name>/message/reaction?id= */
 
 /* routes_health.c */
 void route_health(struct request *r);        /* GET /health */

@@ -35,6 +35,7 @@ struct send_op {
     char client_msg_id_copy[CHAT_CLIENT_MSG_ID_MAX + 1];
     const char *room;          /* the room (points into the request) */
     struct session_user user;  /* the author, from the session */
+    char reply_to[CHAT_STREAM_ID_MAX + 1]; /* the message it answers, "" when none */
 };
 
 static void send_op_done(struct send_op *op, api_error e) {
@@ -46,6 +47,10 @@ static void send_op_done(struct send_op *op, api_error e) {
 static void on_appended(enum store_status st, const struct message *m, bool replayed,
                         void *arg) {
     struct send_op *op = arg;
+    if (st == STORE_NOT_FOUND) { /* only a reply's target can be missing */
+        send_op_done(op, API_E_REPLY_NOT_FOUND);
+        return;
+    }
     if (st != STORE_OK) {
         send_op_done(op, routes_store_error(st));
         return;
@@ -90,7 +95,8 @@ static void on_session(enum store_status st, const struct session_user *u, void 
 
 static void append(struct send_op *op) {
     struct message m = {.user_id = op->user.id, .name = op->user.name, .text = op->text,
-                        .text_len = op->text_len, .timestamp = http_received_ms(op->r)};
+                        .text_len = op->text_len, .timestamp = http_received_ms(op->r),
+                        .reply_to = op->reply_to[0] ? op->reply_to : NULL};
     if (store_message_append(op->r->srv->store, op->room, &m, op->client_msg_id,
                              on_appended, op) < 0)
         send_op_done(op, API_E_UNAVAILABLE);
@@ -140,6 +146,7 @@ void route_message_send(struct request *r) {
         op->text = mb.text;
         op->text_len = mb.text_len;
         op->client_msg_id = mb.client_msg_id;
+        memcpy(op->reply_to, mb.reply_to, sizeof(op->reply_to));
     }
     if (e != API_E_OK) {
         send_op_done(op, e);
@@ -154,6 +161,7 @@ void route_message_send(struct request *r) {
 struct history_op {
     struct request *r;                    /* the request being answered */
     const char *room;                     /* the room (points into the request) */
+    char reader[CHAT_USER_ID_LEN + 1];    /* whose reactions are "me" ("" anonymous) */
     char after[CHAT_STREAM_ID_MAX + 1];   /* last id sent ("" before the first) */
     long remaining;                       /* messages still wanted, -1: all */
     size_t sent;                          /* messages read so far */
@@ -232,8 +240,9 @@ static void fetch_batch(struct history_op *op) {
     int count = op->r->srv->cfg.history_batch;
     if (op->remaining >= 0 && op->remaining < count) count = (int)op->remaining;
     op->fetching = true;
-    if (store_history_range(op->r->srv->store, op->room, op->after[0] ? op->after : NULL,
-                            count, on_batch, op) < 0) {
+    struct store_reader reader = {.user_id = op->reader};
+    if (store_history_page(op->r->srv->store, op->room, &reader,
+                           op->after[0] ? op->after : NULL, NULL, count, on_batch, op) < 0) {
         op->fetching = false;
         history_fail(op, STORE_UNAVAILABLE);
     }
@@ -299,7 +308,8 @@ static void on_page(enum store_status st, const struct message *msgs, size_t n, 
     free(op);
 }
 
-static void list_before(struct request *r, const char *room, const char *before, long limit) {
+static void list_before(struct request *r, const char *room, const char *before, long limit,
+                        const char *reader_id) {
     struct page_op *op = calloc(1, sizeof(*op));
     if (!op) {
         http_reply_error(r, API_E_INTERNAL, NULL);
@@ -307,15 +317,19 @@ static void list_before(struct request *r, const char *room, const char *before,
     }
     op->r = r;
     op->limit = limit > 0 ? (int)limit : BEFORE_LIMIT_DEFAULT;
-    if (store_history_before(r->srv->store, room, before, op->limit, on_page, op) < 0) {
+    struct store_reader reader = {.user_id = reader_id};
+    if (store_history_page(r->srv->store, room, &reader, NULL, before, op->limit, on_page, op) <
+        0) {
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
         free(op);
     }
 }
 
 /* Serves a history read (page, scroll-back or long-poll) that may go on;
- * revoke_user as for route_message_wait. */
-static void list_room(struct request *r, const char *room, const char *revoke_user) {
+ * revoke_user as for route_message_wait; reader_id (NULL: anonymous) is
+ * whose reactions a page marks "me". */
+static void list_room(struct request *r, const char *room, const char *revoke_user,
+                      const char *reader_id) {
     struct history_op *op = calloc(1, sizeof(*op));
     if (!op) {
         http_reply_error(r, API_E_INTERNAL, NULL);
@@ -323,6 +337,7 @@ static void list_room(struct request *r, const char *room, const char *revoke_us
     }
     op->r = r;
     op->room = room;
+    if (reader_id) snprintf(op->reader, sizeof(op->reader), "%s", reader_id);
     struct history_query q;
     const char *invalid = request_query_history(&r->query, &q);
     if (invalid) {
@@ -335,7 +350,7 @@ static void list_room(struct request *r, const char *room, const char *revoke_us
     int wait_s = q.wait_s;
     if (q.before[0]) {
         free(op);
-        list_before(r, room, q.before, q.limit);
+        list_before(r, room, q.before, q.limit, reader_id);
         return;
     }
     if (wait_s > 0) { /* long-poll */
@@ -354,7 +369,15 @@ static void list_room(struct request *r, const char *room, const char *revoke_us
 static void on_read_access(const struct room_access *a, void *arg) {
     struct request *r = arg;
     if (a->error != API_E_OK) http_reply_error(r, a->error, NULL);
-    else list_room(r, r->param, a->kind != ROOM_PUBLIC ? a->user.id : NULL);
+    else list_room(r, r->param, a->kind != ROOM_PUBLIC ? a->user.id : NULL,
+                   a->has_user ? a->user.id : NULL);
+}
+
+/* The lobby's reader, for the "me" of its reactions: a stale session
+ * reads as anyone does. */
+static void on_lobby_reader(enum store_status st, const struct session_user *u, void *arg) {
+    struct request *r = arg;
+    list_room(r, STORE_ROOM_LOBBY, NULL, st == STORE_OK ? u->id : NULL);
 }
 
 /* The lobby is read by anyone at once; another room after the access
@@ -362,12 +385,15 @@ static void on_read_access(const struct room_access *a, void *arg) {
 void route_message_list(struct request *r) {
     const char *room = routes_room_or_400(r);
     if (!room) return;
-    if (routes_room_is_lobby(room)) {
-        list_room(r, room, NULL);
-        return;
-    }
     char hash[TOKEN_HASH_LEN + 1];
     bool has_session = room_access_session_hash(r, hash);
+    if (routes_room_is_lobby(room)) {
+        if (!has_session) list_room(r, room, NULL, NULL);
+        else if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_lobby_reader,
+                                   r) < 0)
+            http_reply_error(r, API_E_UNAVAILABLE, NULL);
+        return;
+    }
     if (room_access_check(r->srv, room, ROOM_ACCESS_READ, has_session ? hash : NULL, NULL,
                           on_read_access, r) < 0)
         http_reply_error(r, API_E_UNAVAILABLE, NULL);

@@ -11,6 +11,7 @@
 
 #include "http.h"
 #include "member_rules.h"
+#include "ratelimit.h"
 #include "request_body.h"
 #include "room_access.h"
 #include "routes.h"
@@ -24,6 +25,7 @@ struct edit_op {
     json_t *body;                          /* the parsed body (owns text), or NULL */
     struct message_body text;              /* the new text */
     long long timestamp;                   /* when the edit was received */
+    struct session_user user;              /* the author, once the access check passed */
 };
 
 static void edit_done(struct edit_op *op, api_error e, const char *detail) {
@@ -48,6 +50,22 @@ static void on_edited(enum store_status st, enum store_change outcome, const cha
     }
 }
 
+/* Within --limit-edits-user: the edit goes to the store. */
+static void on_edit_allowed(enum rate_verdict verdict, int retry_after_s, void *arg) {
+    struct edit_op *op = arg;
+    if (verdict != RATE_ALLOWED) {
+        routes_reply_rate_refused(op->r, verdict, retry_after_s);
+        edit_done(op, API_E_OK, NULL);
+        return;
+    }
+    struct store_message_edit m = {.room = op->room, .message_id = op->id,
+                                   .author_id = op->user.id, .author_name = op->user.name,
+                                   .text = op->text.text, .text_len = op->text.text_len,
+                                   .timestamp = op->timestamp};
+    if (store_message_edit(op->r->srv->store, &m, on_edited, op) < 0)
+        edit_done(op, API_E_UNAVAILABLE, NULL);
+}
+
 static void on_access(const struct room_access *a, void *arg) {
     struct edit_op *op = arg;
     api_error e = a->error;
@@ -56,12 +74,10 @@ static void on_access(const struct room_access *a, void *arg) {
         edit_done(op, e, NULL);
         return;
     }
-    struct store_message_edit m = {.room = op->room, .message_id = op->id,
-                                   .author_id = a->user.id, .author_name = a->user.name,
-                                   .text = op->text.text, .text_len = op->text.text_len,
-                                   .timestamp = op->timestamp};
-    if (store_message_edit(op->r->srv->store, &m, on_edited, op) < 0)
-        edit_done(op, API_E_UNAVAILABLE, NULL);
+    op->user = a->user;
+    struct rate_check check = {RATE_EDITS_USER, op->user.id};
+    if (ratelimit_check(&op->r->srv->limits, &check, 1, on_edit_allowed, op) < 0)
+        edit_done(op, API_E_INTERNAL, NULL);
 }
 
 void route_message_edit(struct request *r) {

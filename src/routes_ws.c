@@ -139,8 +139,11 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
                         void *arg) {
     struct send_op *op = arg;
     struct ws_client *c = op->c;
-    if (st != STORE_OK || !c->conn) {
-        send_done(op, st != STORE_OK ? routes_store_error(st) : API_E_OK, 0);
+    if (st != STORE_OK || !c->conn) { /* not found: only a reply's target can be missing */
+        send_done(op, st == STORE_NOT_FOUND ? API_E_REPLY_NOT_FOUND
+                      : st != STORE_OK      ? routes_store_error(st)
+                                            : API_E_OK,
+                  0);
         return;
     }
     struct evbuffer *out = c->owner->scratch;
@@ -157,7 +160,8 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
 static void append(struct send_op *op) {
     struct ws_client *c = op->c;
     struct message msg = {.user_id = c->user.id, .name = c->user.name, .text = op->m.text,
-                          .text_len = op->m.text_len, .timestamp = now_ms()};
+                          .text_len = op->m.text_len, .timestamp = now_ms(),
+                          .reply_to = op->m.reply_to[0] ? op->m.reply_to : NULL};
     const char *id = op->m.client_msg_id[0] ? op->m.client_msg_id : NULL;
     if (store_message_append(c->srv->store, op->m.room, &msg, id, on_appended, op) < 0)
         send_done(op, API_E_UNAVAILABLE, 0);

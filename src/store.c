@@ -263,6 +263,16 @@ static void on_appended(redisReply *r, void *arg) {
     struct message stored;
     if (st == STORE_OK && r->type == REDIS_REPLY_STRING) { /* plain XADD: the new id */
         op->msg.id = r->str;
+    } else if (st == STORE_OK && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+               r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == -2) {
+        st = STORE_NOT_FOUND; /* a reply to no message of the room */
+    } else if (st == STORE_OK && r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+               r->element[1]->type == REDIS_REPLY_STRING &&
+               r->element[2]->type == REDIS_REPLY_STRING &&
+               r->element[3]->type == REDIS_REPLY_STRING) { /* reply: {1, id, name, text} */
+        op->msg.id = r->element[1]->str;
+        op->msg.quote_name = r->element[2]->str;
+        op->msg.quote_text = r->element[3]->str, op->msg.quote_len = r->element[3]->len;
     } else if (st == STORE_OK && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
                r->element[1]->type == REDIS_REPLY_STRING) { /* script: {1, id} */
         op->msg.id = r->element[1]->str;
@@ -294,6 +304,43 @@ static const char append_once_script[] = STORE_TRIM_LUA
     "trim(KEYS[1], KEYS[3], ARGV[4], ARGV[6], ARGV[7])\n"
     "return {1, id}\n";
 
+/* A reply: as append_once_script when ARGV[9] is "1" (else KEYS[2] is
+ * unused), and only when the stream holds message ARGV[8] (never a room
+ * event): the reply keeps its id and a quote of it, its author's name and
+ * the first ARGV[10] characters of its latest text (KEYS[4], the edits
+ * hash). {1, id, quote name, quote text}; {0, first entry}; {-2} no such
+ * message. */
+static const char append_reply_script[] = STORE_TRIM_LUA
+    "if ARGV[9] == '1' then\n"
+    "  local prev = redis.call('GET', KEYS[2])\n"
+    "  if prev then\n"
+    "    local e = redis.call('XRANGE', KEYS[1], prev, prev)\n"
+    "    if #e == 1 then return {0, e[1]} end\n"
+    "  end\n"
+    "end\n"
+    "local t = redis.call('XRANGE', KEYS[1], ARGV[8], ARGV[8])\n"
+    "if #t == 0 then return {-2} end\n"
+    "local f, qname, qtext = t[1][2], '', ''\n"
+    "for i = 1, #f, 2 do\n"
+    "  if f[i] == 'event' then return {-2} end\n"
+    "  if f[i] == 'name' then qname = f[i + 1] elseif f[i] == 'text' then qtext = f[i + 1] end\n"
+    "end\n"
+    "local ed = redis.call('HGET', KEYS[4], ARGV[8])\n"
+    "if ed then qtext = string.sub(ed, (string.find(ed, ':', 1, true) or 0) + 1) end\n"
+    "local i, n, max = 1, 0, tonumber(ARGV[10])\n"
+    "while i <= #qtext and n < max do\n"
+    "  local c = string.byte(qtext, i)\n"
+    "  i = i + (c < 0x80 and 1 or c < 0xE0 and 2 or c < 0xF0 and 3 or 4)\n"
+    "  n = n + 1\n"
+    "end\n"
+    "qtext = string.sub(qtext, 1, i - 1)\n"
+    "local id = redis.call('XADD', KEYS[1], '*', 'userId', ARGV[1], 'name', ARGV[2],"
+    " 'text', ARGV[3], 'timestamp', ARGV[4], 'replyTo', ARGV[8], 'quoteName', qname,"
+    " 'quoteText', qtext)\n"
+    "if ARGV[9] == '1' then redis.call('SET', KEYS[2], id, 'EX', ARGV[5]) end\n"
+    "trim(KEYS[1], KEYS[3], ARGV[4], ARGV[6], ARGV[7])\n"
+    "return {1, id, qname, qtext}\n";
+
 static void on_rung(redisReply *r, void *arg) { (void)r, (void)arg; }
 
 /* The same slot, so the same master connection carries the ring behind
@@ -315,6 +362,27 @@ static int send_append(struct store *s, struct store_op *op, const char *room, c
     return 0;
 }
 
+/* The append of a reply (op->msg names the message it answers): one
+ * script reads the quote, dedup (NULL: no client message id) as for
+ * append_once_script. */
+static int append_reply(struct store *s, struct store_op *op, const char *room, const char *key,
+                        const char *dedup, const char *policy, const char *ts, const char *ttl) {
+    char edits[STORE_KEY_MAX], quote_max[16];
+    if (store_key_room_edits(edits, sizeof(edits), room) < 0) {
+        free(op);
+        return -1;
+    }
+    snprintf(quote_max, sizeof(quote_max), "%d", STORE_QUOTE_CHARS);
+    const struct message *m = &op->msg;
+    struct store_trim trim = store_trim_of(s);
+    const char *argv[] = {"EVAL", append_reply_script, "4", key, dedup ? dedup : key, policy,
+                          edits, m->user_id, m->name, m->text, ts, ttl, trim.max_messages,
+                          trim.max_age, m->reply_to, dedup ? "1" : "0", quote_max};
+    size_t lens[17];
+    for (int i = 0; i < 17; i++) lens[i] = i == 9 ? m->text_len : strlen(argv[i]);
+    return send_append(s, op, room, key, 17, argv, lens);
+}
+
 int store_message_append(struct store *s, const char *room, const struct message *m,
                          const char *client_msg_id, store_message_fn *cb, void *arg) {
     char key[STORE_KEY_MAX], dedup[STORE_KEY_MAX], policy[STORE_KEY_MAX], ts[NUMFMT_MAX + 1],
@@ -331,6 +399,7 @@ int store_message_append(struct store *s, const char *room, const struct message
     if (!op) return -1;
     op->cb.message = cb;
     op->msg = *m;
+    if (m->reply_to) return append_reply(s, op, room, key, client_msg_id ? dedup : NULL, policy, ts, ttl);
     if (!client_msg_id) {
         const char *argv[] = {"XADD", key, "*", "userId", m->user_id, "name", m->name,
                               "text", m->text, "timestamp", ts};
@@ -381,6 +450,10 @@ static int entry_parse(const redisReply *e, struct message *m) {
         else if (field_is(k, "event", 5)) m->event = v->str;
         else if (field_is(k, "target", 6)) m->target = v->str;
         else if (field_is(k, "role", 4)) m->role = v->str;
+        else if (field_is(k, "action", 6)) m->action = v->str;
+        else if (field_is(k, "replyTo", 7)) m->reply_to = v->str;
+        else if (field_is(k, "quoteName", 9)) m->quote_name = v->str;
+        else if (field_is(k, "quoteText", 9)) m->quote_text = v->str, m->quote_len = v->len;
     }
     return m->user_id && m->name && m->text ? 0 : -1;
 }
@@ -395,16 +468,20 @@ static void apply_edit(struct message *m, const redisReply *edit) {
     m->text_len = edit->len - (size_t)(colon + 1 - edit->str);
 }
 
+/* Puts a message's reactions and the reader's own (nil: none). */
+static void apply_reactions(struct message *m, const redisReply *counts, const redisReply *mine) {
+    if (m->event) return;
+    if (!counts || counts->type != REDIS_REPLY_STRING) return; /* none */
+    m->reactions = counts->str, m->reactions_len = counts->len;
+    if (mine && mine->type == REDIS_REPLY_STRING) m->mine = mine->str, m->mine_len = mine->len;
+}
+
 /* Hands the entries of a stream reply (an array of entries, or NULL for
- * none) to the op's range callback and frees the op; edits, when not
- * NULL, holds each entry's latest edit. */
-static void deliver_edited(struct store_op *op, enum store_status st, const redisReply *entries,
-                           const redisReply *edits) {
+ * none) to the op's range callback and frees the op. */
+static void deliver_entries(struct store_op *op, enum store_status st, const redisReply *entries) {
     struct message *msgs = NULL;
     size_t n = 0;
     if (st == STORE_OK && entries && entries->type != REDIS_REPLY_ARRAY) st = STORE_ERROR;
-    if (edits && (edits->type != REDIS_REPLY_ARRAY || edits->elements != entries->elements))
-        edits = NULL;
     if (st == STORE_OK && entries && entries->elements > 0) {
         /* not zeroed: entry_parse fills each */
         msgs = entries->elements <= SIZE_MAX / sizeof(*msgs)
@@ -412,16 +489,11 @@ static void deliver_edited(struct store_op *op, enum store_status st, const redi
                    : NULL;
         if (!msgs) st = STORE_ERROR;
         for (size_t i = 0; msgs && i < entries->elements; i++)
-            if (entry_parse(entries->element[i], &msgs[n]) == 0)
-                apply_edit(&msgs[n++], edits ? edits->element[i] : NULL);
+            if (entry_parse(entries->element[i], &msgs[n]) == 0) n++;
     }
     op->cb.range(st, msgs, n, op->arg);
     free(msgs);
     free(op);
-}
-
-static void deliver_entries(struct store_op *op, enum store_status st, const redisReply *entries) {
-    deliver_edited(op, st, entries, NULL);
 }
 
 static void on_range(redisReply *r, void *arg) { deliver_entries(arg, status_of(r), r); }
@@ -435,23 +507,29 @@ static void reverse(redisReply *r) {
         }
 }
 
-/* A page in flight: an EXISTS of the room's edits hash and the plain
- * range, pipelined on the room's connection (one round trip, no script);
- * only when the room has edits (or EXISTS did not answer first) is an
- * HMGET of the page's ids sent, which answers their latest edits. */
+/* A page in flight: an EXISTS of the room's edits hash (which holds its
+ * reactions too) and the plain range, pipelined on the room's connection
+ * (one round trip, no script); only when the hash exists (or EXISTS did
+ * not answer first) is one HMGET of the page's fields sent, which answers
+ * their latest edits and, for a reader's page, their reactions. */
 struct page_op {
     struct store *s;
     struct store_op *op; /* the caller's callback; NULL once handed on */
     int pending;         /* replies still to come */
     int has_edits;       /* -1 until EXISTS answered */
-    redisReply *page;    /* the page kept while its edits are read */
+    struct message *msgs; /* the page kept while its edits are read (n of them), */
+    size_t n;
+    char *strings;        /* their strings, copied into one block */
     bool newest_first;
+    size_t stride;       /* fields read per entry: 1 edits, 2 + reactions, 3 + the reader's */
+    char viewer[CHAT_USER_ID_LEN + 1]; /* the reader ("" anonymous), for stride 3 */
     char count[16], key[STORE_KEY_MAX], edits[STORE_KEY_MAX], start[64], end[64];
 };
 
 static void page_release(struct page_op *p) {
     if (--p->pending > 0) return;
-    if (p->page) freeReplyObject(p->page);
+    free(p->msgs);
+    free(p->strings);
     free(p->op);
     free(p);
 }
@@ -463,42 +541,117 @@ static void on_edits_checked(redisReply *r, void *arg) {
     page_release(p);
 }
 
-/* The page's latest edits came: each entry of the kept page with its own. */
+/* The page's latest edits came: each message of the kept page with its
+ * own edit and, for stride 2 and 3, its reactions and the reader's. */
 static void on_page_edits(redisReply *r, void *arg) {
     struct page_op *p = arg;
     enum store_status st = status_of(r);
-    deliver_edited(p->op, st, p->page, st == STORE_OK ? r : NULL);
-    p->op = NULL;
+    bool fits = st == STORE_OK && r->type == REDIS_REPLY_ARRAY && r->elements == p->n * p->stride;
+    for (size_t i = 0; fits && i < p->n; i++) {
+        redisReply *const *f = r->element + i * p->stride;
+        apply_edit(&p->msgs[i], f[0]);
+        if (p->stride > 1) apply_reactions(&p->msgs[i], f[1], p->stride > 2 ? f[2] : NULL);
+    }
+    p->op->cb.range(st, st == STORE_OK ? p->msgs : NULL, st == STORE_OK ? p->n : 0, p->op->arg);
     page_release(p);
 }
 
-/* Keeps the page and asks for its entries' latest edits (HMGET of their
- * ids in the edits hash: one more round trip, no read per message). */
+/* The strings of m (pointers to its fields) and their lengths: the
+ * fields a kept page copies. */
+#define MESSAGE_STRINGS 11
+static void message_strings(struct message *m, const char **f[MESSAGE_STRINGS],
+                            size_t len[MESSAGE_STRINGS]) {
+    const char **all[MESSAGE_STRINGS] = {&m->id,     &m->user_id, &m->name,      &m->text,
+                                         &m->event,  &m->target,  &m->role,      &m->action,
+                                         &m->reply_to, &m->quote_name, &m->quote_text};
+    for (size_t i = 0; i < MESSAGE_STRINGS; i++) {
+        f[i] = all[i];
+        len[i] = !*all[i] ? 0 : i == 3 ? m->text_len : i == 10 ? m->quote_len : strlen(*all[i]);
+    }
+}
+
+/* Keeps the messages of page r past its callback: parsed, their strings
+ * copied into one block (a few KB, where a copy of the reply's objects
+ * took thousands of allocations); -1 when out of memory. */
+static int page_keep(struct page_op *p, const redisReply *r) {
+    const char **f[MESSAGE_STRINGS];
+    size_t len[MESSAGE_STRINGS], total = 1;
+    p->msgs = calloc(r->elements, sizeof(*p->msgs));
+    for (size_t i = 0; p->msgs && i < r->elements; i++) {
+        if (entry_parse(r->element[i], &p->msgs[p->n]) < 0) continue;
+        message_strings(&p->msgs[p->n++], f, len);
+        for (size_t k = 0; k < MESSAGE_STRINGS; k++) total += *f[k] ? len[k] + 1 : 0;
+    }
+    char *at = p->msgs ? (p->strings = malloc(total)) : NULL;
+    for (size_t i = 0; at && i < p->n; i++) {
+        message_strings(&p->msgs[i], f, len);
+        for (size_t k = 0; k < MESSAGE_STRINGS; k++) {
+            if (!*f[k]) continue;
+            memcpy(at, *f[k], len[k]);
+            at[len[k]] = '\0';
+            *f[k] = at;
+            at += len[k] + 1;
+        }
+    }
+    return at ? 0 : -1;
+}
+
+/* Bytes of the reaction fields of one entry: "<id>/r" and
+ * "<id>/m/<reader>", each with its NUL. */
+#define REACTION_FIELDS_MAX (2 * CHAT_STREAM_ID_MAX + CHAT_USER_ID_LEN + 8)
+
+/* Fills the HMGET fields of the page's entries: per entry its id (the
+ * latest edit), then for stride 2 and 3 "<id>/r" (its reactions) and for
+ * stride 3 "<id>/m/<reader>" (the reader's), written into names. */
+static void page_fields(const struct page_op *p, const char **argv, char *names) {
+    for (size_t i = 0; i < p->n; i++) {
+        const char *id = p->msgs[i].id; /* a stream id: at most CHAT_STREAM_ID_MAX */
+        const char **f = argv + i * p->stride;
+        f[0] = id;
+        if (p->stride < 2) continue;
+        char *r = names + i * REACTION_FIELDS_MAX;
+        f[1] = r;
+        int len = snprintf(r, REACTION_FIELDS_MAX, "%s/r", id);
+        if (p->stride > 2) {
+            f[2] = r + len + 1;
+            snprintf(r + len + 1, REACTION_FIELDS_MAX - (size_t)len - 1, "%s/m/%s", id, p->viewer);
+        }
+    }
+}
+
+/* Keeps the page and asks for its entries' latest edits and reactions
+ * (one HMGET of their fields in the edits hash: one more round trip, no
+ * read per message). */
 static void page_with_edits(struct page_op *p, const redisReply *r) {
-    size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
-    const char **argv = n ? calloc(n + 2, sizeof(*argv)) : NULL;
-    if (!n || !argv || !(p->page = reply_copy(r))) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        deliver_entries(p->op, STORE_OK, r);
+        p->op = NULL;
+        return;
+    }
+    const char **argv = NULL;
+    char *names = NULL;
+    if (page_keep(p, r) == 0 && p->n > 0) {
+        argv = calloc(p->n * p->stride + 2, sizeof(*argv));
+        names = p->stride > 1 ? malloc(p->n * REACTION_FIELDS_MAX) : NULL;
+    }
+    if (!argv || (p->stride > 1 && !names)) {
         free(argv);
-        deliver_entries(p->op, n && !argv ? STORE_ERROR : STORE_OK, n ? NULL : r);
+        free(names);
+        deliver_entries(p->op, p->msgs && p->n == 0 ? STORE_OK : STORE_ERROR, NULL);
         p->op = NULL;
         return;
     }
     argv[0] = "HMGET", argv[1] = p->edits;
-    for (size_t i = 0; i < n; i++) {
-        const redisReply *e = p->page->element[i];
-        argv[i + 2] = e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
-                              e->element[0]->type == REDIS_REPLY_STRING
-                          ? e->element[0]->str
-                          : "";
-    }
+    page_fields(p, argv + 2, names);
     p->pending++;
-    if (store_command(p->s, STORE_ACK_PLAIN, p->edits, on_page_edits, p, (int)n + 2, argv,
-                      NULL) < 0) {
+    if (store_command(p->s, STORE_ACK_PLAIN, p->edits, on_page_edits, p,
+                      (int)(p->n * p->stride) + 2, argv, NULL) < 0) {
         p->pending--;
         deliver_entries(p->op, STORE_UNAVAILABLE, NULL);
         p->op = NULL;
     }
     free(argv);
+    free(names);
 }
 
 static void on_plain_page(redisReply *r, void *arg) {
@@ -514,12 +667,18 @@ static void on_plain_page(redisReply *r, void *arg) {
     page_release(p);
 }
 
-/* Sends the page for op over the room's stream (freeing op when it cannot). */
+/* Sends the page for op over the room's stream (freeing op when it
+ * cannot); reader as for store_history_page. */
 static int send_page(struct store *s, struct store_op *op, const char *room, bool newest_first,
-                     const char *start, const char *end, int count) {
+                     const char *start, const char *end, int count,
+                     const struct store_reader *reader) {
     struct page_op *p = calloc(1, sizeof(*p));
     if (p) *p = (struct page_op){.s = s, .op = op, .pending = 2, .has_edits = -1,
-                                 .newest_first = newest_first};
+                                 .newest_first = newest_first, .stride = 1};
+    if (p && reader) {
+        p->stride = reader->user_id && reader->user_id[0] ? 3 : 2;
+        if (p->stride == 3) snprintf(p->viewer, sizeof(p->viewer), "%s", reader->user_id);
+    }
     if (!p || store_key_room_messages(p->key, sizeof(p->key), room) < 0 ||
         store_key_room_edits(p->edits, sizeof(p->edits), room) < 0) {
         free(p);
@@ -548,12 +707,21 @@ static int send_page(struct store *s, struct store_op *op, const char *room, boo
 
 int store_history_before(struct store *s, const char *room, const char *before, int count,
                          store_range_fn *cb, void *arg) {
-    char end[64];
-    snprintf(end, sizeof(end), "(%s", before);
+    return store_history_page(s, room, NULL, NULL, before, count, cb, arg);
+}
+
+int store_history_page(struct store *s, const char *room, const struct store_reader *reader,
+                       const char *after, const char *before, int count, store_range_fn *cb,
+                       void *arg) {
+    char start[64], end[64];
+    if (before) snprintf(end, sizeof(end), "(%s", before);
+    else if (after) snprintf(start, sizeof(start), "(%s", after);
+    else snprintf(start, sizeof(start), "-");
     struct store_op *op = op_new(arg);
     if (!op) return -1;
     op->cb.range = cb;
-    return send_page(s, op, room, true, end, "-", count);
+    if (before) return send_page(s, op, room, true, end, "-", count, reader);
+    return send_page(s, op, room, false, start, "+", count, reader);
 }
 
 int store_room_latest(struct store *s, const char *room, store_range_fn *cb, void *arg) {
@@ -568,13 +736,7 @@ int store_room_latest(struct store *s, const char *room, store_range_fn *cb, voi
 
 int store_history_range(struct store *s, const char *room, const char *after, int count,
                         store_range_fn *cb, void *arg) {
-    char start[64];
-    if (after) snprintf(start, sizeof(start), "(%s", after);
-    else snprintf(start, sizeof(start), "-");
-    struct store_op *op = op_new(arg);
-    if (!op) return -1;
-    op->cb.range = cb;
-    return send_page(s, op, room, false, start, "+", count);
+    return store_history_page(s, room, NULL, after, NULL, count, cb, arg);
 }
 
 static void on_pong(redisReply *r, void *arg) { on_status_reply(r, arg); }

@@ -174,10 +174,17 @@ int store_login_known(struct store *s, const char *email, const char *address,
 int store_login_remember(struct store *s, const char *email, const char *address, int ttl_s,
                          store_status_fn *cb, void *arg);
 
+/* Characters of the text a reply quotes. */
+#define STORE_QUOTE_CHARS 100
+
 /* Appends m (its id is ignored) to the room's stream; the callback gets the
  * message with the id Redis gave it. With a client_msg_id (may be NULL), a
  * repeat by the same user within STORE_DEDUP_TTL returns the first message
- * instead of adding another. Durable: acknowledged after replicas have it. */
+ * instead of adding another. Durable: acknowledged after replicas have it.
+ * A reply (m->reply_to) keeps a quote of the message it answers, taken in
+ * the same script (its author's name and the first STORE_QUOTE_CHARS
+ * characters of its latest text): STORE_NOT_FOUND when the room's stream
+ * holds no such message (a room event is none). */
 int store_message_append(struct store *s, const char *room, const struct message *m,
                          const char *client_msg_id, store_message_fn *cb, void *arg);
 /* The server's retention (store_retention.c), for every room without its
@@ -211,6 +218,20 @@ int store_history_range(struct store *s, const char *room, const char *after, in
  * them over oldest first (the page just before `before`). */
 int store_history_before(struct store *s, const char *room, const char *before, int count,
                          store_range_fn *cb, void *arg);
+
+/* Who reads a history page: its messages then carry their reactions
+ * (message.h), with the ones of user_id (NULL or "": an anonymous reader,
+ * none of its own). */
+struct store_reader {
+    const char *user_id;
+};
+/* A history page: as store_history_range (before NULL) or
+ * store_history_before (before not NULL), and for a reader (NULL: none,
+ * as live streams read, without reactions) with its messages' reactions,
+ * read in the same HMGET as their edits. */
+int store_history_page(struct store *s, const char *room, const struct store_reader *reader,
+                       const char *after, const char *before, int count, store_range_fn *cb,
+                       void *arg);
 
 /* The room's newest message (none for an empty room). */
 int store_room_latest(struct store *s, const char *room, store_range_fn *cb, void *arg);
@@ -291,6 +312,7 @@ enum store_change {
     STORE_CHANGE_CONFLICT,   /* a standing changed since it was read: nothing done */
     STORE_CHANGE_LAST_OWNER, /* it would leave no owner: nothing done */
     STORE_CHANGE_NOT_A_MESSAGE, /* store_message_remove: the id is a room event */
+    STORE_CHANGE_TOO_MANY,      /* store_message_react: the message has enough emoji */
 };
 typedef void store_change_fn(enum store_status st, enum store_change outcome,
                              const char *event_id, void *arg);
@@ -343,6 +365,29 @@ struct store_message_edit {
  * when the message is another user's. */
 int store_message_edit(struct store *s, const struct store_message_edit *m,
                        store_change_fn *cb, void *arg);
+
+/* Different emoji one message may carry (a reaction with another is refused). */
+#define STORE_REACTIONS_MAX 20
+
+/* A user's reaction to a message, added or taken back. */
+struct store_reaction {
+    const char *room;
+    const char *message_id;
+    const char *user_id, *user_name;
+    const char *emoji; /* valid (emoji.h): no white space */
+    bool add;          /* false: take it back */
+    long long timestamp; /* ms since the epoch */
+};
+/* Records the reaction (or its removal) and appends a "reaction" event
+ * (target: the message's id, text: the emoji, action: "added" or
+ * "removed") in one script on the room's slot (store_reactions.c,
+ * durable; then rings the doorbell). STORE_NOT_FOUND when the stream
+ * holds no such entry (also once removed); STORE_CHANGE_NOT_A_MESSAGE for
+ * a room event; STORE_CHANGE_ALREADY when the user's reaction stood so
+ * already (nothing recorded); STORE_CHANGE_TOO_MANY when the message
+ * carries STORE_REACTIONS_MAX different emoji and this is another. */
+int store_message_react(struct store *s, const struct store_reaction *m, store_change_fn *cb,
+                        void *arg);
 
 /* Receives n field/value pairs: fields[2i] and fields[2i + 1]. */
 typedef void store_pairs_fn(enum store_status st, const char *const *fields, size_t n,

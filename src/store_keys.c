@@ -21,6 +21,10 @@ int store_key_room_edits(char *out, size_t size, const char *room) {
     return fit(snprintf(out, size, "room:{%s}:edits", room), size);
 }
 
+int store_key_room_reactors(char *out, size_t size, const char *room, const char *message_id) {
+    return fit(snprintf(out, size, "room:{%s}:reactors:%s", room, message_id), size);
+}
+
 int store_key_room_retention(char *out, size_t size, const char *room) {
     return fit(snprintf(out, size, "room:{%s}:retention", room), size);
 }

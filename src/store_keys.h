@@ -37,7 +37,8 @@ int store_key_user(char *out, size_t size, const char *email);
 int store_key_session(char *out, size_t size, const char *token_hash);
 int store_key_room_messages(char *out, size_t size, const char *room);
 /* The latest text of each edited message of a room, field: message id,
- * value "<edit ms>:<text>" (room:{<room>}:edits, in the room's slot). */
+ * value "<edit ms>:<text>" (room:{<room>}:edits, in the room's slot); it
+ * also holds the messages' reactions (docs/STORAGE.md). */
 int store_key_room_edits(char *out, size_t size, const char *room);
 int store_key_user_sessions(char *out, size_t size, const char *user_id);
 int store_key_user_rooms(char *out, size_t size, const char *user_id);
@@ -54,6 +55,9 @@ int store_key_user_memberships(char *out, size_t size, const char *user_id);
 int store_key_user_id(char *out, size_t size, const char *user_id);
 int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,
                          const char *client_msg_id);
+/* room:{<room>}:reactors:<message id>: "<user id> <emoji>" for each
+ * reaction on the message, in the room's slot. */
+int store_key_room_reactors(char *out, size_t size, const char *room, const char *message_id);
 
 /* apikey:<id>: a key of the server API (store_api.c, chatctl). */
 int store_key_apikey(char *out, size_t size, const char *key_id);

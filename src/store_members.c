@@ -282,7 +282,8 @@ int store_member_change(struct store *s, const struct store_member_change *c,
 /* Removes one message (never a room event) if the actor's role is still
  * the one read (ARGV[7] "role"), or if the actor wrote it (ARGV[7]
  * "author"), and records the removal as a tombstone event in its place in
- * the order (its edits and their "edited" events go too), whose text is
+ * the order (its edits and their "edited" events go too, and its
+ * reactions: the reactors' set KEYS[4] and their fields), whose text is
  * ARGV[8] when the actor wrote it, else ARGV[6]: {1, event id};
  * {0} when the role changed; {-2} when there is no such message (or it
  * was removed already); {-3} for a room event; {-4} when it is another's. */
@@ -301,7 +302,11 @@ static const char remove_script[] =
     "redis.call('XDEL', KEYS[2], ARGV[3])\n"
     "local evs = redis.call('HGET', KEYS[3], ARGV[3] .. '/events')\n"
     "if evs then for ev in string.gmatch(evs, '%S+') do redis.call('XDEL', KEYS[2], ev) end end\n"
-    "redis.call('HDEL', KEYS[3], ARGV[3], ARGV[3] .. '/events')\n"
+    "redis.call('HDEL', KEYS[3], ARGV[3], ARGV[3] .. '/events', ARGV[3] .. '/r')\n"
+    "for _, m in ipairs(redis.call('SMEMBERS', KEYS[4])) do\n"
+    "  redis.call('HDEL', KEYS[3], ARGV[3] .. '/m/' .. string.match(m, '^%S+'))\n"
+    "end\n"
+    "redis.call('DEL', KEYS[4])\n"
     "local text = author == ARGV[1] and ARGV[8] or ARGV[6]\n"
     "local id = redis.call('XADD', KEYS[2], '*', 'userId', ARGV[1], 'name', ARGV[4],"
     " 'text', text, 'timestamp', ARGV[5], 'event', 'message_removed', 'target', ARGV[3],"
@@ -328,20 +333,22 @@ static void on_message_changed(redisReply *r, void *arg) {
 
 int store_message_remove(struct store *s, const struct store_message_removal *m,
                          store_change_fn *cb, void *arg) {
-    char key[STORE_KEY_MAX], stream[STORE_KEY_MAX], edits[STORE_KEY_MAX], ts[24];
+    char key[STORE_KEY_MAX], stream[STORE_KEY_MAX], edits[STORE_KEY_MAX],
+        reactors[STORE_KEY_MAX], ts[24];
     if (store_key_room_members(key, sizeof(key), m->room) < 0 ||
         store_key_room_messages(stream, sizeof(stream), m->room) < 0 ||
-        store_key_room_edits(edits, sizeof(edits), m->room) < 0)
+        store_key_room_edits(edits, sizeof(edits), m->room) < 0 ||
+        store_key_room_reactors(reactors, sizeof(reactors), m->room, m->message_id) < 0)
         return -1;
     snprintf(ts, sizeof(ts), "%lld", m->timestamp);
     struct members_op *op = op_new(s, arg);
     if (!op) return -1;
     op->cb.change = cb;
-    const char *argv[] = {"EVAL", remove_script, "3", key, stream, edits, m->actor_id,
-                          member_role_name(m->actor), m->message_id, m->actor_name, ts,
-                          STORE_TOMBSTONE_TEXT, m->own ? "author" : "role",
+    const char *argv[] = {"EVAL", remove_script, "4", key, stream, edits, reactors,
+                          m->actor_id, member_role_name(m->actor), m->message_id, m->actor_name,
+                          ts, STORE_TOMBSTONE_TEXT, m->own ? "author" : "role",
                           STORE_TOMBSTONE_OWN_TEXT};
-    if (send_op(op, on_message_changed, STORE_ACK_DURABLE, key, 14, argv) < 0) return -1;
+    if (send_op(op, on_message_changed, STORE_ACK_DURABLE, key, 15, argv) < 0) return -1;
     store_ring_doorbell(s, m->room);
     return 0;
 }

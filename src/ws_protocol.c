@@ -61,6 +61,7 @@ static api_error read_send(const json_t *obj, struct ws_msg *out) {
     out->text_len = mb.text_len;
     if (mb.client_msg_id)
         memcpy(out->client_msg_id, mb.client_msg_id, strlen(mb.client_msg_id) + 1);
+    memcpy(out->reply_to, mb.reply_to, sizeof(out->reply_to));
     return API_E_OK;
 }
 

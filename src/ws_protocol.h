@@ -26,7 +26,7 @@ enum ws_msg_type {
     WS_MSG_AUTH,        /* {"type":"auth","authKey":"<session token>"} */
     WS_MSG_SUBSCRIBE,   /* {"type":"subscribe","room":"r","after":"<id>"?} */
     WS_MSG_UNSUBSCRIBE, /* {"type":"unsubscribe","room":"r"} */
-    WS_MSG_SEND,        /* {"type":"send","room":"r","text":"…","clientMsgId":"…"?} */
+    WS_MSG_SEND,        /* {"type":"send","room":"r","text":"…","clientMsgId":"…"?,"replyTo":"<id>"?} */
 };
 
 /* One client message, checked. */
@@ -36,6 +36,7 @@ struct ws_msg {
     char after[CHAT_STREAM_ID_MAX + 1];       /* subscribe: resume after this id, "" for none */
     char token[TOKEN_LEN + 1];                /* auth */
     char client_msg_id[CHAT_CLIENT_MSG_ID_MAX + 1]; /* send: "" for none */
+    char reply_to[CHAT_STREAM_ID_MAX + 1];    /* send: the message it answers, "" for none */
     const char *text;                         /* send: the text (in json), text_len bytes */
     size_t text_len;
     json_t *json;                             /* the parsed object, owns text */

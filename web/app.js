@@ -83,6 +83,7 @@
     scroller: $('scroller'), older: $('older'), historyState: $('history-state'),
     messages: $('messages'), sendForm: $('send-form'), text: $('text'), send: $('send'),
     sendError: $('send-error'), roomKind: $('room-kind'), inviteForm: $('invite-form'),
+    replyBar: $('reply-bar'), replyQuote: $('reply-quote'), replyCancel: $('reply-cancel'),
     inviteEmail: $('invite-email'), leaveRoom: $('leave-room'), roomNote: $('room-note'),
     roomActionError: $('room-action-error'),
   };
@@ -95,6 +96,7 @@
     unread: new Set(),   // rooms with new messages since they were last open
     roomInfo: new Map(), // room → {kind: 'public' | 'private' | 'direct', role: '' or the caller's}
     dmNames: loadDmNames(), // direct room → the other user's name, as last seen
+    replyTo: null,       // {view, id} of the message the composer answers, or null
   };
 
   // The open room: replaced as a whole when the room changes, so that late
@@ -654,6 +656,105 @@
     return String(m.name) + ' is banned from the room.';
   }
 
+  // ---- reactions and replies ----
+
+  // The emoji the picker offers on every message.
+  const PICKER = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
+
+  // The quote of a message: its author's name and its first characters.
+  function quoteOf(name, text) {
+    const chars = Array.from(String(text));
+    return String(name) + ': ' + chars.slice(0, 100).join('') + (chars.length > 100 ? '…' : '');
+  }
+
+  // "Reply" on a message: the quote above the composer until sent.
+  function addReplyButton(li, m, view) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'reply-button';
+    button.textContent = 'Reply';
+    button.setAttribute('aria-label', 'Reply to the message of ' + String(m.name));
+    button.addEventListener('click', () => startReply(view, m));
+    (li.querySelector('.reactions') || li).append(button);
+  }
+
+  function startReply(view, m) {
+    state.replyTo = { view, id: m.id };
+    el.replyQuote.textContent = 'Replying to ' + quoteOf(m.name, m.text);
+    el.replyBar.hidden = false;
+    el.text.focus();
+    return '';
+  }
+
+  function cancelReply() {
+    state.replyTo = null;
+    el.replyBar.hidden = true;
+  }
+
+  // The reactions of a message: a button per emoji of the picker or
+  // reacted with, its count and whether the reader is among them.
+  function renderReactions(li, list) {
+    const counts = new Map(PICKER.map((e) => [e, { count: 0, me: false }]));
+    for (const r of Array.isArray(list) ? list : []) {
+      if (r && typeof r.emoji === 'string') counts.set(r.emoji, { count: Number(r.count) || 0, me: !!r.me });
+    }
+    li.reactions = counts;
+    drawReactions(li);
+  }
+
+  function drawReactions(li) {
+    let bar = li.querySelector('.reactions');
+    if (!bar) {
+      bar = document.createElement('div');
+      bar.className = 'reactions';
+      bar.setAttribute('role', 'group');
+      bar.setAttribute('aria-label', 'Reactions');
+      li.append(bar);
+    }
+    const reply = bar.querySelector('.reply-button');
+    bar.textContent = '';
+    for (const [emoji, r] of li.reactions) {
+      if (!r.count && !PICKER.includes(emoji)) continue;
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'reaction' + (r.count ? ' counted' : '');
+      b.dataset.emoji = emoji;
+      b.setAttribute('aria-pressed', String(r.me));
+      b.textContent = r.count ? emoji + ' ' + r.count : emoji;
+      b.addEventListener('click', () => toggleReaction(li, emoji));
+      bar.append(b);
+    }
+    if (reply) bar.append(reply);
+  }
+
+  // Adds or takes back the reader's reaction; the page changes with the
+  // "reaction" event the server sends back.
+  function toggleReaction(li, emoji) {
+    const view = current;
+    const r = li.reactions && li.reactions.get(emoji);
+    if (!view || !r) return;
+    const path = roomPath(view.room).replace(/\/$/, '/reaction') + '?id=' + encodeURIComponent(li.dataset.id);
+    roomAction(async () => {
+      await api(r.me ? 'DELETE' : 'PUT', path, { emoji });
+      return '';
+    });
+  }
+
+  // A "reaction" event newer than the pages read: its message's count
+  // changes (the pages already count the older ones).
+  function applyReaction(view, m) {
+    if (typeof m.target !== 'string' || typeof m.emoji !== 'string') return;
+    if (view.reactionsAsOf && compareIds(m.id, view.reactionsAsOf) <= 0) return;
+    const li = el.messages.querySelector('li.message[data-id="' + CSS.escape(m.target) + '"]');
+    if (!li || !li.reactions) return;
+    const r = li.reactions.get(m.emoji) || { count: 0, me: false };
+    const added = m.action !== 'removed';
+    r.count = Math.max(0, r.count + (added ? 1 : -1));
+    if (state.me && m.userId === state.me.id) r.me = added;
+    li.reactions.set(m.emoji, r);
+    drawReactions(li);
+  }
+
   // ---- the open room: history, stream, rendering ----
 
   function closeRoom() {
@@ -700,6 +801,9 @@
         const { data, res } = await api('GET', roomPath(view.room) + '?before=' + NEWEST + '&limit=' + PAGE);
         if (view !== current) return;
         view.more = res.headers.has('X-Next-Before');
+        // the page counts every reaction up to its newest entry: events up
+        // to there are not counted again
+        view.reactionsAsOf = data.length ? data[data.length - 1].id : '';
         insertMessages(view, data);
         view.cursor = data.length ? data[data.length - 1].id : '0';
         showHistoryControls(view);
@@ -814,7 +918,16 @@
     const text = document.createElement('p');
     text.className = 'text';
     text.textContent = String(m.text);
-    li.append(meta, text);
+    li.append(meta);
+    if (m.replyTo && typeof m.replyTo === 'object') {
+      const quote = document.createElement('blockquote');
+      quote.className = 'quote';
+      quote.dataset.replyTo = String(m.replyTo.id);
+      quote.textContent = quoteOf(m.replyTo.name, m.replyTo.text);
+      li.append(quote);
+    }
+    li.append(text);
+    renderReactions(li, m.reactions);
     return li;
   }
 
@@ -853,10 +966,17 @@
         applyEdit(m);
         continue;
       }
+      if (m.event === 'reaction') { // the same
+        applyReaction(view, m);
+        continue;
+      }
       let before = el.messages.lastElementChild;
       while (before && compareIds(before.dataset.id, m.id) > 0) before = before.previousElementSibling;
       const node = renderMessage(m);
-      if (node.classList.contains('message')) addMenuButton(node, m, view);
+      if (node.classList.contains('message')) {
+        addMenuButton(node, m, view);
+        addReplyButton(node, m, view);
+      }
       el.messages.insertBefore(node, before ? before.nextElementSibling : el.messages.firstElementChild);
       learnDmName(view.room, m);
       if (m.event === 'message_removed') forgetMessage(view, m.target);
@@ -1153,9 +1273,11 @@
     }
     showError(el.sendError, '');
     el.text.value = '';
+    const replyTo = state.replyTo && state.replyTo.view === view ? state.replyTo.id : undefined;
+    cancelReply();
     // One key for every attempt: chatd stores the message once, however often
     // it arrives (and HAProxy may resend a request that carries it).
-    outbox.push({ view, text, key: newKey() });
+    outbox.push({ view, text, key: newKey(), replyTo });
     if (draining) return;
     draining = true;
     try {
@@ -1175,10 +1297,10 @@
     return -1;
   }
 
-  async function deliver({ view, text, key }) {
+  async function deliver({ view, text, key, replyTo }) {
     for (let attempt = 0; ; attempt++) {
       try {
-        const { data } = await api('POST', roomPath(view.room), { text }, { 'Idempotency-Key': key });
+        const { data } = await api('POST', roomPath(view.room), { text, replyTo }, { 'Idempotency-Key': key });
         if (attempt > 0) showError(el.sendError, ''); // the "Sending again…" note
         insertMessages(view, [data]);
         if (view === current) scrollToBottom();
@@ -1223,6 +1345,7 @@
   window.addEventListener('focus', refreshRoomsSoon);
   document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshRoomsSoon(); });
   el.sendForm.addEventListener('submit', submitMessage);
+  el.replyCancel.addEventListener('click', cancelReply);
   el.text.addEventListener('keydown', onComposerKey);
   el.text.addEventListener('input', () => showError(el.sendError, ''));
   el.older.addEventListener('click', () => current && loadOlder(current));

@@ -24,7 +24,7 @@ name="Cli Tester $$"
 password="secret-$$-$RANDOM"
 text="hello from the cli test $$ $now, ünïcode"
 
-echo "1..33"
+echo "1..46"
 n=0
 failed=0
 out=''
@@ -167,6 +167,34 @@ run edit lobby not-an-id "again"
 check "edit with a bad id exits 2" eval '((status == 2))'
 run edit lobby "$after"
 check "edit without a text exits 2" eval '((status == 2))'
+# react, send --reply-to, and tail printing the room events in words.
+run react lobby "$after" "👍"
+check "react exits 0" eval '((status == 0)) && has "$out" "reacted"'
+run react lobby "$after" "👍" --remove
+check "react --remove exits 0" eval '((status == 0)) && has "$out" "taken back"'
+run react lobby "$after" "ok"
+check "react with text instead of an emoji exits 1" eval '((status == 1)) && has "$err" "emoji"'
+run react lobby not-an-id "👍"
+check "react with a bad id exits 2" eval '((status == 2))'
+run send --reply-to "$after" "tail $$ reply"
+check "send --reply-to prints the quote of the message answered" \
+    eval '((status == 0)) && has "$out" "$name (replying to $name: \"tail $$ edited\"): tail $$ reply"'
+run send --reply-to 1-0 "nothing to answer"
+check "send --reply-to a message that is not there exits 1" eval '((status == 1))'
+# tail_printed_events: the edit, both reaction events and the reply, in words.
+tail_printed_events() {
+    has "$out" " $name edited message $after: tail $$ edited" &&
+        has "$out" " $name reacted 👍 to message $after" &&
+        has "$out" " $name took back 👍 on message $after" &&
+        has "$out" " $name (replying to $name: \"tail $$ edited\"): tail $$ reply"
+}
+out=$(${limit[@]+"${limit[@]}"} "$chat" tail --after "$after" --count 6 2>"$tmp/stderr")
+status=$?
+check "tail prints edits, reactions and replies in words" \
+    eval '((status == 0)) && tail_printed_events'
+out=$(${limit[@]+"${limit[@]}"} "$chat" tail --ws --after "$after" --count 6 2>"$tmp/stderr")
+status=$?
+check "tail --ws prints them the same way" eval '((status == 0)) && tail_printed_events'
 run room leave "$room"
 check "the last owner leaving exits 1" eval '((status == 1)) && has "$err" "owner"'
 

@@ -5,7 +5,7 @@
 // a deletion leaves the room event in its place in both.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { URL, launch, uniqueEmail, createRoomApi, newPage, waitForText, registerUi, sendUi } from './lib.mjs';
+import { URL, launch, createRoomApi, waitForText, sendUi, userPageIn, messageOf } from './lib.mjs';
 
 let browser;
 
@@ -18,18 +18,7 @@ after(async () => {
   if (browser) await browser.close();
 });
 
-// A page of a new browser context in room, registered as name.
-async function userPage(tag, name, room) {
-  const context = await browser.newContext();
-  const page = await newPage(context);
-  await page.goto(`${URL}/#${room}`);
-  await registerUi(page, uniqueEmail(tag), name);
-  return { context, page };
-}
-
-function messageOf(page, text) {
-  return page.locator('#messages li.message', { hasText: text });
-}
+const userPage = (tag, name, room) => userPageIn(browser, tag, name, room);
 
 test('an author edits and deletes a message; another browser sees both', { timeout: 90000 }, async () => {
   const room = `edits-${process.pid}`;

@@ -161,6 +161,21 @@ export async function newPage(context) {
   return page;
 }
 
+// A page of a new context of browser in room, registered as name:
+// {context, page}.
+export async function userPageIn(browser, tag, name, room) {
+  const context = await browser.newContext();
+  const page = await newPage(context);
+  await page.goto(`${URL}/#${room}`);
+  await registerUi(page, uniqueEmail(tag), name);
+  return { context, page };
+}
+
+// The message shown on page whose text holds text.
+export function messageOf(page, text) {
+  return page.locator('#messages li.message', { hasText: text });
+}
+
 // The texts of the messages shown, in order.
 export function shownTexts(page) {
   return page.$$eval('#messages .text', (nodes) => nodes.map((n) => n.textContent));

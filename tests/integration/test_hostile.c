@@ -208,6 +208,58 @@ static void edit_bodies_and_queries_are_checked(void **state) {
     EDIT(path, "{\"text\":\"still mine\"}", 200, NULL);
 }
 
+#define REACT(method, path, body, status, code)                                             \
+    expect(method, path, true, JSON, body, sizeof(body) - 1, status, code)
+#define THUMBS "\xf0\x9f\x91\x8d"
+
+/* PUT and DELETE /room/<name>/message/reaction?id= and a send's replyTo,
+ * on a message of this user's in the lobby. */
+static void reaction_and_reply_bodies_are_checked(void **state) {
+    (void)state;
+    const char *h[] = {"Content-Type: application/json", cookie_header, NULL};
+    struct http_result r;
+    assert_int_equal(test_http("POST", "/message/", h, "{\"text\":\"react\"}", 16, &r), 0);
+    assert_int_equal(r.status, 201);
+    char id[48], path[128];
+    test_json_member(r.body, "id", id, sizeof(id));
+    test_http_result_free(&r);
+    snprintf(path, sizeof(path), "/room/lobby/message/reaction?id=%s", id);
+    REACT("PUT", path, "{\"emoji\":", 400, "bad_json");
+    REACT("PUT", path, "[\"emoji\"]", 400, "bad_json");
+    REACT("PUT", path, "{\"emoji\":\"\\ud83d\"}", 400, "bad_json");
+    REACT("PUT", path, "{\"emoji\":\"\xf0\x9f\x91\"}", 400, "bad_json");
+    REACT("PUT", path, "{\"emoji\":\"\\u0000\"}", 400, "bad_json");
+    REACT("PUT", path, "{\"emoji\":null}", 400, "invalid_emoji");
+    REACT("PUT", path, "{\"emoji\":[\"" THUMBS "\"]}", 400, "invalid_emoji");
+    REACT("PUT", path, "{\"emoji\":\"<script>\"}", 400, "invalid_emoji");
+    REACT("PUT", path, "{\"emoji\":\"" THUMBS "\\n\"}", 400, "invalid_emoji");
+    REACT("DELETE", path, "{\"emoji\":\"\xe2\x80\x8d\"}", 400, "invalid_emoji");
+    REACT("DELETE", path, "{\"emoji\":\"\\u2764\\ufe0f\\u200d\\u200d\"}", 400, "invalid_emoji");
+    char big[40000];
+    int n = snprintf(big, sizeof(big), "{\"emoji\":\"");
+    for (int i = 0; i < 9000; i++) n += snprintf(big + n, sizeof(big) - (size_t)n, THUMBS);
+    n += snprintf(big + n, sizeof(big) - (size_t)n, "\"}");
+    expect("PUT", path, true, JSON, big, (size_t)n, 400, "invalid_emoji");
+    const char *ok = "{\"emoji\":\"" THUMBS "\"}";
+    expect("PUT", path, true, "text/plain", ok, strlen(ok), 415, "unsupported_media_type");
+    expect("PUT", path, false, JSON, ok, strlen(ok), 401, "unauthorized");
+    expect("PUT", "/room/lobby/message/reaction?id=%00", true, JSON, ok, strlen(ok), 400,
+           "invalid_query");
+    expect("PUT", "/room/lobby/message/reaction", true, JSON, ok, strlen(ok), 400,
+           "invalid_query");
+    expect("PUT", "/room/No%20Room/message/reaction?id=1-0", true, JSON, ok, strlen(ok), 400,
+           "invalid_room");
+    expect("GET", path, true, NULL, NULL, 0, 405, "method_not_allowed");
+    expect("PUT", path, true, JSON, ok, strlen(ok), 200, NULL);
+    /* a send's replyTo */
+    SEND("{\"text\":\"a\",\"replyTo\":\"%00\"}", 400, "invalid_reply_to");
+    SEND("{\"text\":\"a\",\"replyTo\":\"1-2-3\"}", 400, "invalid_reply_to");
+    SEND("{\"text\":\"a\",\"replyTo\":{}}", 400, "invalid_reply_to");
+    SEND("{\"text\":\"a\",\"replyTo\":\"\"}", 400, "invalid_reply_to");
+    SEND("{\"text\":\"a\",\"replyTo\":\"123456789012345678901-1\"}", 400, "invalid_reply_to");
+    SEND("{\"text\":\"a\",\"replyTo\":\"1-0\"}", 404, "reply_not_found");
+}
+
 static void oversized_bodies_are_413(void **state) {
     (void)state;
     size_t len = 100 * 1024; /* over the 64 KiB limit */
@@ -380,6 +432,7 @@ int main(void) {
         cmocka_unit_test(nul_bytes_and_invalid_utf8_are_400),
         cmocka_unit_test(member_bodies_and_queries_are_checked),
         cmocka_unit_test(edit_bodies_and_queries_are_checked),
+        cmocka_unit_test(reaction_and_reply_bodies_are_checked),
         cmocka_unit_test(oversized_bodies_are_413),
         cmocka_unit_test(oversized_chunked_bodies_are_413),
         cmocka_unit_test(wrong_content_type_is_415),

@@ -51,17 +51,6 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* The status of method path as c, asserting the error code. */
-static long call_code(chat_client *c, const char *method, const char *path, const char *body,
-                      const char *code) {
-    struct http_result r;
-    long status = test_call_as(c, method, path, body, &r);
-    if (!test_is_error(r.body, code))
-        fail_msg("%s %s: wanted %s, got %ld %s", method, path, code, status, r.body);
-    test_http_result_free(&r);
-    return status;
-}
-
 /* Sends text as c; its id in id. */
 static void send_text(chat_client *c, const char *text, char id[48]) {
     char body[256];
@@ -78,15 +67,15 @@ static void only_the_author_edits_and_bad_edits_get_errors(void **state) {
     send_text(bob, "by bob", id);
     snprintf(path, sizeof(path), "%s?id=%s", msgs, id);
     const char *body = "{\"text\":\"changed\"}";
-    assert_int_equal(call_code(NULL, "PATCH", path, body, "unauthorized"), 401);
-    assert_int_equal(call_code(carol, "PATCH", path, body, "not_found"), 404);
-    assert_int_equal(call_code(alice, "PATCH", path, body, "forbidden"), 403); /* even the owner */
-    assert_int_equal(call_code(bob, "PATCH", path, "{\"text\":\"\"}", "invalid_text"), 400);
-    assert_int_equal(call_code(bob, "PATCH", path, "[1]", "bad_json"), 400);
+    assert_int_equal(test_call_code(NULL, "PATCH", path, body, "unauthorized"), 401);
+    assert_int_equal(test_call_code(carol, "PATCH", path, body, "not_found"), 404);
+    assert_int_equal(test_call_code(alice, "PATCH", path, body, "forbidden"), 403); /* even the owner */
+    assert_int_equal(test_call_code(bob, "PATCH", path, "{\"text\":\"\"}", "invalid_text"), 400);
+    assert_int_equal(test_call_code(bob, "PATCH", path, "[1]", "bad_json"), 400);
     snprintf(path, sizeof(path), "%s?id=nope", msgs);
-    assert_int_equal(call_code(bob, "PATCH", path, body, "invalid_query"), 400);
+    assert_int_equal(test_call_code(bob, "PATCH", path, body, "invalid_query"), 400);
     snprintf(path, sizeof(path), "%s?id=1-0", msgs);
-    assert_int_equal(call_code(bob, "PATCH", path, body, "not_found"), 404);
+    assert_int_equal(test_call_code(bob, "PATCH", path, body, "not_found"), 404);
 }
 
 static void history_answers_the_latest_text_and_streams_get_the_event(void **state) {
@@ -126,7 +115,7 @@ static void history_answers_the_latest_text_and_streams_get_the_event(void **sta
     sse_close(sse);
     /* an event is not a message */
     snprintf(path, sizeof(path), "%s?id=%s", msgs, event_id);
-    assert_int_equal(call_code(alice, "PATCH", path, "{\"text\":\"x\"}", "not_a_message"), 400);
+    assert_int_equal(test_call_code(alice, "PATCH", path, "{\"text\":\"x\"}", "not_a_message"), 400);
 }
 
 static void a_removal_takes_the_edits_with_it(void **state) {
@@ -136,7 +125,7 @@ static void a_removal_takes_the_edits_with_it(void **state) {
     snprintf(path, sizeof(path), "%s?id=%s", msgs, id);
     assert_int_equal(test_call_as(bob, "PATCH", path, "{\"text\":\"ruder still\"}", NULL), 200);
     assert_int_equal(test_call_as(alice, "DELETE", path, NULL, NULL), 200);
-    assert_int_equal(call_code(bob, "PATCH", path, "{\"text\":\"again\"}", "not_found"), 404);
+    assert_int_equal(test_call_code(bob, "PATCH", path, "{\"text\":\"again\"}", "not_found"), 404);
     struct http_result r;
     assert_int_equal(test_call_as(bob, "GET", msgs, NULL, &r), 200);
     assert_null(strstr(r.body, "rude"));
@@ -150,15 +139,15 @@ static void authors_delete_their_own_messages(void **state) {
     send_text(bob, "regrettable", id);
     send_text(alice, "the owner's", alices);
     snprintf(path, sizeof(path), "%s?id=%s", msgs, alices);
-    assert_int_equal(call_code(bob, "DELETE", path, NULL, "forbidden"), 403);
+    assert_int_equal(test_call_code(bob, "DELETE", path, NULL, "forbidden"), 403);
     snprintf(path, sizeof(path), "%s?id=%s", msgs, id);
-    assert_int_equal(call_code(carol, "DELETE", path, NULL, "not_found"), 404);
+    assert_int_equal(test_call_code(carol, "DELETE", path, NULL, "not_found"), 404);
     assert_int_equal(test_call_as(bob, "PATCH", path, "{\"text\":\"worse\"}", NULL), 200);
     struct http_result r;
     assert_int_equal(test_call_as(bob, "DELETE", path, NULL, &r), 200);
     test_json_member(r.body, "eventId", event_id, sizeof(event_id));
     test_http_result_free(&r);
-    assert_int_equal(call_code(bob, "DELETE", path, NULL, "not_found"), 404);
+    assert_int_equal(test_call_code(bob, "DELETE", path, NULL, "not_found"), 404);
     /* the tombstone: who deleted it, and that it was its author */
     assert_int_equal(test_call_as(alice, "GET", msgs, NULL, &r), 200);
     assert_null(strstr(r.body, "regrettable"));

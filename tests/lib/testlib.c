@@ -93,6 +93,20 @@ long test_call_as(chat_client *c, const char *method, const char *path, const ch
     return status;
 }
 
+long test_call_code(chat_client *c, const char *method, const char *path, const char *body,
+                    const char *code) {
+    struct http_result r;
+    long status = test_call_as(c, method, path, body, &r);
+    if (status < 0) return -1; /* no answer: nothing to free */
+    if (!test_is_error(r.body, code)) {
+        fprintf(stderr, "# %s %s: wanted %s, got %ld %s\n", method, path, code, status,
+                r.body ? r.body : "");
+        status = -1;
+    }
+    test_http_result_free(&r);
+    return status;
+}
+
 long test_create_room(chat_client *c, const char *room) { return test_create_room_at(NULL, c, room); }
 
 struct growbuf {

@@ -54,6 +54,10 @@ void test_http_result_free(struct http_result *r);
  * out is not NULL. */
 long test_call_as(chat_client *c, const char *method, const char *path, const char *body,
                   struct http_result *out);
+/* The status of method path as c (NULL: anonymous) when the answer is the
+ * error code; else -1, after printing what came instead. */
+long test_call_code(chat_client *c, const char *method, const char *path, const char *body,
+                    const char *code);
 
 /* The value of one sample of the /metrics of the chatd at base, e.g.
  * "chatd_redis_redirects_total{kind=\"ask\"}", or -1 when absent. */
