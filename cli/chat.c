@@ -867,8 +867,10 @@ static int cmd_room(cli *c) {
     if (rc != 0) return rc;
     if (create)
         return room_call_finish(c, chat_room_create(c->client, c->argv[1], private_room),
-                                "creating the room", private_room ? "private room ready" : "room ready");
-    if (join) return room_call_finish(c, chat_room_join(c->client, c->argv[1]), "joining", "joined");
+                                "creating the room",
+                                private_room ? "private room ready" : "room ready");
+    if (join)
+        return room_call_finish(c, chat_room_join(c->client, c->argv[1]), "joining", "joined");
     return room_call_finish(c, chat_room_leave(c->client, c->argv[1]), "leaving the room", "left");
 }
 

@@ -60,7 +60,8 @@ int chat_room_add(chat_client *c, const char *room, const char *email) {
     int rc = begin_logged_in(c);
     if (rc == CHAT_OK) rc = room_path(c, path, room, "member");
     if (rc == CHAT_OK && !email) rc = chat__client_fail(c, CHAT_ERR_USAGE, "whom to add?");
-    return rc == CHAT_OK ? call_with(c, "POST", path, user_key(email), email, NULL, NULL, NULL) : rc;
+    return rc == CHAT_OK ? call_with(c, "POST", path, user_key(email), email, NULL, NULL, NULL)
+                         : rc;
 }
 
 int chat_room_leave(chat_client *c, const char *room) {
@@ -162,7 +163,8 @@ int chat_user_lock(chat_client *c, const char *user_id, int locked) {
         rc = chat__client_fail(c, CHAT_ERR_USAGE, "a user id is 32 hex digits");
     if (rc != CHAT_OK) return rc;
     snprintf(path, sizeof path, "/user/%s/lock", user_id);
-    chat_request req = {locked ? "PUT" : "DELETE", path, NULL, 1, 1, NULL}; /* the same again: 204 */
+    chat_request req = {
+        locked ? "PUT" : "DELETE", path, NULL, 1, 1, NULL}; /* the same again: 204 */
     return chat__client_call(c, &req, NULL);
 }
 
@@ -171,11 +173,13 @@ static int member_copy(chat_client *c, const json_t *item, chat_member *m) {
     const char *id = json_string_value(json_object_get(item, "userId"));
     const char *role = json_string_value(json_object_get(item, "role"));
     const char *name = json_string_value(json_object_get(item, "name"));
-    if (!id || !role) return chat__client_fail(c, CHAT_ERR_PROTOCOL, "a member without userId or role");
+    if (!id || !role)
+        return chat__client_fail(c, CHAT_ERR_PROTOCOL, "a member without userId or role");
     m->user_id = strdup(id);
     m->role = strdup(role);
     m->name = strdup(name ? name : "");
-    if (!m->user_id || !m->role || !m->name) return chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    if (!m->user_id || !m->role || !m->name)
+        return chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
     return CHAT_OK;
 }
 
