@@ -107,9 +107,18 @@ static void usage(FILE *f) {
           "                                 (needs a session) instead of an event stream\n"
           "  room create NAME [--private]   create a room (public unless --private)\n"
           "  room leave NAME                leave a room\n"
-          "  invite ROOM EMAIL              add a user to a room (moderators, owners)\n"
-          "  dm EMAIL                       open the direct conversation with a user\n"
+          "  room join NAME                 join a public room (to have it in one's list)\n"
+          "  invite ROOM USER               add a user to a room (moderators, owners)\n"
+          "  dm USER                        open the direct conversation with a user\n"
           "                                 and print its room name\n"
+          "  members ROOM                   list a room's members: role, user id, name\n"
+          "  role ROOM USER ROLE            give a member the role owner, moderator or\n"
+          "                                 member (owners)\n"
+          "  ban ROOM USER                  ban a user from a room (moderators, owners)\n"
+          "  unban ROOM USER-ID             lift a user's ban (moderators, owners)\n"
+          "  remove-member ROOM USER-ID     remove a member (moderators, owners)\n"
+          "  lock USER-ID, unlock USER-ID   lock an account, ending its sessions and\n"
+          "                                 streams, or lift the lock (site administrators)\n"
           "  remove-message ROOM ID         remove a message (moderators, owners;\n"
           "                                 anyone their own)\n"
           "  edit ROOM ID TEXT...           replace the text of one's own message\n"
@@ -118,6 +127,7 @@ static void usage(FILE *f) {
           "  logout                         end the session\n"
           "  help                           show this help\n"
           "\n"
+          "USER is an e-mail address or a user id (as chat members prints it).\n"
           "The password is taken from $CHAT_PASSWORD if set, else asked for on the\n"
           "terminal without echo, else read as one line from standard input.\n"
           "Server: --server, else $CHAT_SERVER, else the saved session's, else\n"
@@ -909,27 +919,32 @@ static int room_call_finish(cli *c, int err, const char *action, const char *don
     return 0;
 }
 
-/* chat room create NAME [--private] | chat room leave NAME */
+/* chat room create NAME [--private] | chat room leave NAME | chat room join NAME */
 static int cmd_room(cli *c) {
     int private_room = 0;
     const cli_opt opts[] = {{"--private", NULL, &private_room}, {NULL, NULL, NULL}};
     int rc = args_parse(c, opts);
     int create = rc == 0 && c->argc == 2 && strcmp(c->argv[0], "create") == 0;
     int leave = rc == 0 && c->argc == 2 && strcmp(c->argv[0], "leave") == 0 && !private_room;
-    if (rc == 0 && !create && !leave)
-        rc = fail(EXIT_USAGE, "usage: chat room create NAME [--private] | chat room leave NAME");
+    int join = rc == 0 && c->argc == 2 && strcmp(c->argv[0], "join") == 0 && !private_room;
+    if (rc == 0 && !create && !leave && !join)
+        rc = fail(EXIT_USAGE, "usage: chat room create NAME [--private] | chat room leave NAME"
+                              " | chat room join NAME");
     if (rc == 0) rc = cli_open(c, 1);
     if (rc != 0) return rc;
     if (create)
         return room_call_finish(c, chat_room_create(c->client, c->argv[1], private_room),
-                                "creating the room", private_room ? "private room ready" : "room ready");
+                                "creating the room",
+                                private_room ? "private room ready" : "room ready");
+    if (join)
+        return room_call_finish(c, chat_room_join(c->client, c->argv[1]), "joining", "joined");
     return room_call_finish(c, chat_room_leave(c->client, c->argv[1]), "leaving the room", "left");
 }
 
 static int cmd_invite(cli *c) {
     const cli_opt opts[] = {{NULL, NULL, NULL}};
     int rc = args_parse(c, opts);
-    if (rc == 0 && c->argc != 2) rc = fail(EXIT_USAGE, "usage: chat invite ROOM EMAIL");
+    if (rc == 0 && c->argc != 2) rc = fail(EXIT_USAGE, "usage: chat invite ROOM USER");
     if (rc == 0) rc = cli_open(c, 1);
     if (rc != 0) return rc;
     return room_call_finish(c, chat_room_add(c->client, c->argv[0], c->argv[1]), "inviting",
@@ -939,7 +954,7 @@ static int cmd_invite(cli *c) {
 static int cmd_dm(cli *c) {
     const cli_opt opts[] = {{NULL, NULL, NULL}};
     int rc = args_parse(c, opts);
-    if (rc == 0 && c->argc != 1) rc = fail(EXIT_USAGE, "usage: chat dm EMAIL");
+    if (rc == 0 && c->argc != 1) rc = fail(EXIT_USAGE, "usage: chat dm USER");
     if (rc == 0) rc = cli_open(c, 1);
     if (rc != 0) return rc;
     char *room = NULL;
@@ -987,6 +1002,70 @@ static int cmd_react(cli *c) {
                             remove ? "reaction taken back" : "reacted");
 }
 
+/* Parses no options, wants exactly n arguments (else usage), opens the session. */
+static int member_args(cli *c, int n, const char *usage_line) {
+    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != n) rc = fail(EXIT_USAGE, "usage: %s", usage_line);
+    return rc == 0 ? cli_open(c, 1) : rc;
+}
+
+/* chat members ROOM: one line per member, "ROLE<TAB>USER-ID<TAB>NAME". */
+static int cmd_members(cli *c) {
+    int rc = member_args(c, 1, "chat members ROOM");
+    if (rc != 0) return rc;
+    chat_member_list list;
+    int err = chat_members(c->client, c->argv[0], &list);
+    if (err != CHAT_OK) return report(c, err, "listing the members");
+    for (size_t i = 0; i < list.count; i++)
+        printf("%s\t%s\t%s\n", list.items[i].role, list.items[i].user_id, list.items[i].name);
+    chat_member_list_cleanup(&list);
+    return 0;
+}
+
+static int cmd_role(cli *c) {
+    int rc = member_args(c, 3, "chat role ROOM USER owner|moderator|member");
+    if (rc == 0 && strcmp(c->argv[2], "banned") == 0)
+        rc = fail(EXIT_USAGE, "to ban a user: chat ban ROOM USER");
+    if (rc != 0) return rc;
+    return room_call_finish(c, chat_room_set_role(c->client, c->argv[0], c->argv[1], c->argv[2]),
+                            "giving the role", c->argv[2]);
+}
+
+static int cmd_ban(cli *c) {
+    int rc = member_args(c, 2, "chat ban ROOM USER");
+    if (rc != 0) return rc;
+    return room_call_finish(c, chat_room_set_role(c->client, c->argv[0], c->argv[1], "banned"),
+                            "banning", "banned");
+}
+
+/* chat unban and chat remove-member: the same call (a banned user is no member). */
+static int cmd_unban(cli *c) {
+    int rc = member_args(c, 2, "chat unban ROOM USER-ID");
+    if (rc != 0) return rc;
+    return room_call_finish(c, chat_room_remove_member(c->client, c->argv[0], c->argv[1]),
+                            "lifting the ban", "unbanned");
+}
+
+static int cmd_remove_member(cli *c) {
+    int rc = member_args(c, 2, "chat remove-member ROOM USER-ID");
+    if (rc != 0) return rc;
+    return room_call_finish(c, chat_room_remove_member(c->client, c->argv[0], c->argv[1]),
+                            "removing the member", "removed");
+}
+
+static int cmd_lock(cli *c) {
+    int rc = member_args(c, 1, "chat lock USER-ID");
+    if (rc != 0) return rc;
+    return room_call_finish(c, chat_user_lock(c->client, c->argv[0], 1), "locking", "locked");
+}
+
+static int cmd_unlock(cli *c) {
+    int rc = member_args(c, 1, "chat unlock USER-ID");
+    if (rc != 0) return rc;
+    return room_call_finish(c, chat_user_lock(c->client, c->argv[0], 0), "unlocking", "unlocked");
+}
+
 static int cmd_help(cli *c) {
     (void)c;
     usage(stdout);
@@ -1004,6 +1083,9 @@ static const struct command {
     {"remove-message", cmd_remove_message},           {"edit", cmd_edit},
     {"react", cmd_react},
     {"help", cmd_help},
+    {"members", cmd_members},   {"role", cmd_role},   {"ban", cmd_ban},
+    {"unban", cmd_unban},       {"remove-member", cmd_remove_member},
+    {"lock", cmd_lock},         {"unlock", cmd_unlock},
 };
 
 int main(int argc, char **argv) {

@@ -177,13 +177,14 @@ int chat_history(chat_client *c, const char *after, int limit,
  * owned by the caller; CHAT_OK also when the caller's room existed. */
 int chat_room_create(chat_client *c, const char *room, int private_room);
 /* POST /room/<room>/member: adds the user of email (a moderator or owner
- * invites: a member at once). */
+ * invites: a member at once); text without '@' names a user id. */
 int chat_room_add(chat_client *c, const char *room, const char *email);
 /* DELETE /room/<room>/member: leaves room (CHAT_ERR_CONFLICT for its last
  * owner). */
 int chat_room_leave(chat_client *c, const char *room);
 /* POST /dm/: finds or creates the direct conversation with the user of
- * email; *room_out (when not NULL) gets its room name, to free(). */
+ * email (text without '@': a user id); *room_out (when not NULL) gets its
+ * room name, to free(). */
 int chat_dm(chat_client *c, const char *email, char **room_out);
 /* DELETE /room/<room>/message/?id=: a moderator removes message id, or
  * its author deletes it (a tombstone takes its place). Not retried. */
@@ -286,6 +287,42 @@ void chat_message_list_cleanup(chat_message_list *list);
 
 /* A short constant name for an error code ("CHAT_ERR_AUTH"). */
 const char *chat_err_name(int err);
+
+/*
+ * Members and moderation (lib/rooms.c; docs/API.md, "/room/<name>/member").
+ * A user is named by e-mail address or, when the text has no '@', by user
+ * id (as chat_members() prints it). Each needs a session; errors as for
+ * the room calls above. All are retried like chat_send.
+ */
+/* One member of a room. Strings are owned by the struct. */
+typedef struct chat_member {
+    char *user_id; /* the user's id */
+    char *role;    /* "owner", "moderator", "member" or "banned" */
+    char *name;    /* display name ("" when the room has none for them) */
+} chat_member;
+
+/* A room's members, in the server's order. */
+typedef struct chat_member_list {
+    chat_member *items; /* array of count members */
+    size_t count;
+} chat_member_list;
+
+/* GET /room/<room>/member: the members of room (banned users only for its
+ * moderators and owners). Free with chat_member_list_cleanup. */
+int chat_members(chat_client *c, const char *room, chat_member_list *out);
+void chat_member_list_cleanup(chat_member_list *list);
+/* POST /room/<room>/member {}: joins a public room. */
+int chat_room_join(chat_client *c, const char *room);
+/* PUT /room/<room>/member: gives user (e-mail or id) role: "owner",
+ * "moderator" or "member" (owners), or "banned" (moderators, owners). */
+int chat_room_set_role(chat_client *c, const char *room, const char *user, const char *role);
+/* DELETE /room/<room>/member?userId=: removes the member user_id, or lifts
+ * that user's ban (moderators, owners). */
+int chat_room_remove_member(chat_client *c, const char *room, const char *user_id);
+/* PUT (locked nonzero) or DELETE /user/<user_id>/lock: a site
+ * administrator locks an account (its sessions and streams end) or lifts
+ * the lock. */
+int chat_user_lock(chat_client *c, const char *user_id, int locked);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,9 @@
 /* rooms: the client library's calls about rooms and their members:
  * creating a room (public or private), adding a user, leaving, a direct
- * conversation, a moderator's removal of a message and an author's edit
- * (docs/API.md, "Private rooms and members"). */
+ * conversation, a moderator's removal of a message and an author's edit;
+ * the member list, joining, roles and bans, removing a member, and a site
+ * administrator's lock on an account (docs/API.md, "Private rooms and
+ * members"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,9 @@ static int call_with(chat_client *c, const char *method, const char *path, const
     return rc;
 }
 
+/* The body member that names user: "email" for an address, else "userId". */
+static const char *user_key(const char *user) { return strchr(user, '@') ? "email" : "userId"; }
+
 int chat_room_create(chat_client *c, const char *room, int private_room) {
     int rc = begin_logged_in(c);
     if (rc == CHAT_OK) {
@@ -55,7 +60,8 @@ int chat_room_add(chat_client *c, const char *room, const char *email) {
     int rc = begin_logged_in(c);
     if (rc == CHAT_OK) rc = room_path(c, path, room, "member");
     if (rc == CHAT_OK && !email) rc = chat__client_fail(c, CHAT_ERR_USAGE, "whom to add?");
-    return rc == CHAT_OK ? call_with(c, "POST", path, "email", email, NULL, NULL, NULL) : rc;
+    return rc == CHAT_OK ? call_with(c, "POST", path, user_key(email), email, NULL, NULL, NULL)
+                         : rc;
 }
 
 int chat_room_leave(chat_client *c, const char *room) {
@@ -116,11 +122,115 @@ int chat_dm(chat_client *c, const char *email, char **room_out) {
     int rc = begin_logged_in(c);
     if (rc == CHAT_OK && !email) rc = chat__client_fail(c, CHAT_ERR_USAGE, "with whom?");
     json_t *root = NULL;
-    if (rc == CHAT_OK) rc = call_with(c, "POST", "/dm/", "email", email, NULL, NULL, &root);
+    if (rc == CHAT_OK) rc = call_with(c, "POST", "/dm/", user_key(email), email, NULL, NULL, &root);
     const char *name = rc == CHAT_OK ? json_string_value(json_object_get(root, "name")) : NULL;
     if (rc == CHAT_OK && !name) rc = chat__client_fail(c, CHAT_ERR_PROTOCOL, "no room name");
     if (rc == CHAT_OK && room_out && !(*room_out = strdup(name)))
         rc = chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
     json_decref(root);
     return rc;
+}
+
+/* ---- members and moderation ---- */
+
+int chat_room_join(chat_client *c, const char *room) {
+    char path[256];
+    int rc = begin_logged_in(c);
+    if (rc == CHAT_OK) rc = room_path(c, path, room, "member");
+    if (rc != CHAT_OK) return rc;
+    json_t *body = json_object();
+    if (!body) return chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    chat_request req = {"POST", path, body, 1, 1, NULL}; /* joining twice changes nothing */
+    rc = chat__client_call(c, &req, NULL);
+    json_decref(body);
+    return rc;
+}
+
+int chat_room_set_role(chat_client *c, const char *room, const char *user, const char *role) {
+    char path[256];
+    int rc = begin_logged_in(c);
+    if (rc == CHAT_OK) rc = room_path(c, path, room, "member");
+    if (rc == CHAT_OK && (!user || !*user || !role || !*role))
+        rc = chat__client_fail(c, CHAT_ERR_USAGE, "whom, and which role?");
+    return rc == CHAT_OK ? call_with(c, "PUT", path, user_key(user), user, "role", role, NULL) : rc;
+}
+
+/* True when id is a user id: 32 lower-case hex digits. */
+static int user_id_valid(const char *id) {
+    size_t n = id ? strspn(id, "0123456789abcdef") : 0;
+    return n == 32 && id[n] == '\0';
+}
+
+int chat_room_remove_member(chat_client *c, const char *room, const char *user_id) {
+    char path[256], tail[80];
+    int rc = begin_logged_in(c);
+    if (rc == CHAT_OK && !user_id_valid(user_id))
+        rc = chat__client_fail(c, CHAT_ERR_USAGE, "a user id is 32 hex digits (see chat members)");
+    if (rc == CHAT_OK) snprintf(tail, sizeof tail, "member?userId=%s", user_id);
+    if (rc == CHAT_OK) rc = room_path(c, path, room, tail);
+    if (rc != CHAT_OK) return rc;
+    chat_request req = {"DELETE", path, NULL, 1, 1, NULL}; /* a repeat changes nothing */
+    return chat__client_call(c, &req, NULL);
+}
+
+int chat_user_lock(chat_client *c, const char *user_id, int locked) {
+    char path[80];
+    int rc = begin_logged_in(c);
+    if (rc == CHAT_OK && !user_id_valid(user_id))
+        rc = chat__client_fail(c, CHAT_ERR_USAGE, "a user id is 32 hex digits");
+    if (rc != CHAT_OK) return rc;
+    snprintf(path, sizeof path, "/user/%s/lock", user_id);
+    chat_request req = {
+        locked ? "PUT" : "DELETE", path, NULL, 1, 1, NULL}; /* the same again: 204 */
+    return chat__client_call(c, &req, NULL);
+}
+
+/* Copies member i of the answer into list; a malformed one is a protocol error. */
+static int member_copy(chat_client *c, const json_t *item, chat_member *m) {
+    const char *id = json_string_value(json_object_get(item, "userId"));
+    const char *role = json_string_value(json_object_get(item, "role"));
+    const char *name = json_string_value(json_object_get(item, "name"));
+    if (!id || !role)
+        return chat__client_fail(c, CHAT_ERR_PROTOCOL, "a member without userId or role");
+    m->user_id = strdup(id);
+    m->role = strdup(role);
+    m->name = strdup(name ? name : "");
+    if (!m->user_id || !m->role || !m->name)
+        return chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    return CHAT_OK;
+}
+
+int chat_members(chat_client *c, const char *room, chat_member_list *out) {
+    char path[256];
+    if (out) *out = (chat_member_list){NULL, 0};
+    int rc = begin_logged_in(c);
+    if (rc == CHAT_OK && !out) rc = chat__client_fail(c, CHAT_ERR_USAGE, "no list to fill");
+    if (rc == CHAT_OK) rc = room_path(c, path, room, "member");
+    if (rc != CHAT_OK) return rc;
+    json_t *root = NULL;
+    chat_request req = {"GET", path, NULL, 1, 1, NULL};
+    rc = chat__client_call(c, &req, &root);
+    size_t n = rc == CHAT_OK ? json_array_size(root) : 0;
+    if (rc == CHAT_OK && !json_is_array(root))
+        rc = chat__client_fail(c, CHAT_ERR_PROTOCOL, "the member list is not an array");
+    if (rc == CHAT_OK && n && !(out->items = calloc(n, sizeof(*out->items))))
+        rc = chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == CHAT_OK && i < n; i++) {
+        out->count = i + 1; /* cleaned up with the others on a failure */
+        rc = member_copy(c, json_array_get(root, i), &out->items[i]);
+    }
+    if (rc != CHAT_OK) chat_member_list_cleanup(out);
+    json_decref(root);
+    return rc;
+}
+
+void chat_member_list_cleanup(chat_member_list *list) {
+    if (!list) return;
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].user_id);
+        free(list->items[i].role);
+        free(list->items[i].name);
+    }
+    free(list->items);
+    *list = (chat_member_list){NULL, 0};
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "history_gap.h"
+#include "hub.h"
 #include "http.h"
 #include "json.h"
 #include "jwt_verify.h"
@@ -156,6 +157,56 @@ void route_message_send(struct request *r) {
         send_op_done(op, API_E_UNAVAILABLE);
 }
 
+/* ---- a private room's read racing its reader's removal ---- */
+
+/* A history read of a private room by one of its members: a removal that
+ * lands between the access check and the read shows in the read as an
+ * event that revokes the reader, and nothing after it may go out. An
+ * older such event (the reader left and came back) must not cut the read,
+ * so the membership is read again when one is found: a member still, the
+ * events read so far are old; a member no longer, the read ends after the
+ * last of them. Each case then reads the same range again (a rare path:
+ * only reads that meet such an event pay for it). */
+struct read_guard {
+    char user[CHAT_USER_ID_LEN + 1];        /* the reader, "" when unguarded */
+    char seen[CHAT_STREAM_ID_MAX + 1];      /* the read's last id when rechecked */
+    char confirmed[CHAT_STREAM_ID_MAX + 1]; /* revoking events up to this id are old */
+    bool revoked;                           /* the recheck found no membership */
+};
+
+static void read_guard_init(struct read_guard *g, const char *user) {
+    memset(g, 0, sizeof(*g));
+    if (user) snprintf(g->user, sizeof(g->user), "%s", user);
+}
+
+/* How many of msgs[0..n) end at the last event revoking the reader that is
+ * newer than g->confirmed; 0 when there is none. */
+static size_t read_guard_cut(const struct read_guard *g, const struct message *msgs, size_t n) {
+    for (size_t i = n; g->user[0] && i-- > 0;)
+        if (member_rules_revokes(&msgs[i], g->user) &&
+            (!g->confirmed[0] || hub_id_compare(msgs[i].id, g->confirmed) > 0))
+            return i + 1;
+    return 0;
+}
+
+/* True when msgs need the membership read again first (g->seen is set). */
+static bool read_guard_needs_check(struct read_guard *g, const struct message *msgs, size_t n) {
+    if (g->revoked || !read_guard_cut(g, msgs, n)) return false;
+    snprintf(g->seen, sizeof(g->seen), "%s", msgs[n - 1].id);
+    return true;
+}
+
+/* The recheck's answer: false when it failed (answer 503). */
+static bool read_guard_checked(struct read_guard *g, enum store_status st,
+                               const struct store_access *a) {
+    if (st != STORE_OK && st != STORE_NOT_FOUND) return false;
+    if (st == STORE_OK && member_rules_can_read(a->kind, a->actor))
+        memcpy(g->confirmed, g->seen, sizeof(g->confirmed));
+    else
+        g->revoked = true;
+    return true;
+}
+
 /* ---- GET /message/ ---- */
 
 struct history_op {
@@ -168,9 +219,11 @@ struct history_op {
     size_t written;                       /* messages in the reply so far (some may be left out) */
     bool fetching;                        /* a Redis read is pending */
     bool closed;                          /* the client went away meanwhile */
+    struct read_guard guard;              /* a private room's reader */
 };
 
 static void fetch_batch(struct history_op *op);
+static void recheck_batch(struct history_op *op);
 
 static void history_fail(struct history_op *op, enum store_status st) {
     if (op->r->streaming) http_stream_abort(op->r);
@@ -206,6 +259,15 @@ static void on_batch(enum store_status st, const struct message *msgs, size_t n,
     if (st != STORE_OK) {
         history_fail(op, st);
         return;
+    }
+    if (read_guard_needs_check(&op->guard, msgs, n)) {
+        recheck_batch(op);
+        return;
+    }
+    size_t cut = op->guard.revoked ? read_guard_cut(&op->guard, msgs, n) : 0;
+    if (cut) { /* the reader left the room there: that event is the last */
+        n = cut;
+        op->remaining = (long)n;
     }
     struct evbuffer *out = evbuffer_new();
     /* "[" before the first message of the reply, "," between two */
@@ -248,6 +310,28 @@ static void fetch_batch(struct history_op *op) {
     }
 }
 
+static void on_batch_rechecked(enum store_status st, const struct store_access *a, void *arg) {
+    struct history_op *op = arg;
+    op->fetching = false;
+    if (op->closed) {
+        http_stream_end(op->r);
+        free(op);
+    } else if (!read_guard_checked(&op->guard, st, a)) {
+        history_fail(op, STORE_UNAVAILABLE);
+    } else {
+        fetch_batch(op); /* the same range again, now judged */
+    }
+}
+
+static void recheck_batch(struct history_op *op) {
+    op->fetching = true;
+    if (store_room_access(op->r->srv->store, op->room, op->guard.user, NULL, on_batch_rechecked,
+                          op) < 0) {
+        op->fetching = false;
+        history_fail(op, STORE_UNAVAILABLE);
+    }
+}
+
 /* The gap check of a resuming read answered: the header when messages
  * after the cursor were trimmed, then the first batch. */
 static void on_gap_checked(enum store_status st, const char *first, void *arg) {
@@ -285,11 +369,36 @@ static void start_history(struct history_op *op) {
 
 struct page_op {
     struct request *r;
+    const char *room;                    /* points into the request */
+    char before[CHAT_STREAM_ID_MAX + 1]; /* the page ends before this id */
     int limit;
+    struct read_guard guard;             /* a private room's reader */
+    char reader[CHAT_USER_ID_LEN + 1];   /* whose reactions are "me" ("" anonymous) */
 };
+
+static void read_page(struct page_op *op);
+
+static void on_page_rechecked(enum store_status st, const struct store_access *a, void *arg) {
+    struct page_op *op = arg;
+    if (read_guard_checked(&op->guard, st, a)) {
+        read_page(op); /* the same page again, now judged */
+        return;
+    }
+    http_reply_error(op->r, API_E_UNAVAILABLE, NULL);
+    free(op);
+}
 
 static void on_page(enum store_status st, const struct message *msgs, size_t n, void *arg) {
     struct page_op *op = arg;
+    if (st == STORE_OK && read_guard_needs_check(&op->guard, msgs, n)) {
+        if (store_room_access(op->r->srv->store, op->room, op->guard.user, NULL,
+                              on_page_rechecked, op) == 0)
+            return;
+        st = STORE_UNAVAILABLE;
+    }
+    size_t full = n;
+    size_t cut = st == STORE_OK && op->guard.revoked ? read_guard_cut(&op->guard, msgs, n) : 0;
+    if (cut) n = cut; /* the reader left the room there: that event is the last */
     struct evbuffer *out = st == STORE_OK ? evbuffer_new() : NULL;
     if (!out) {
         http_reply_error(op->r, routes_store_error(st), NULL);
@@ -302,27 +411,35 @@ static void on_page(enum store_status st, const struct message *msgs, size_t n, 
         free(op);
         return;
     }
-    if (n == (size_t)op->limit) http_add_header(op->r, "X-Next-Before", msgs[0].id);
+    if (full == (size_t)op->limit) http_add_header(op->r, "X-Next-Before", msgs[0].id);
     http_reply_buffer(op->r, 200, out);
     evbuffer_free(out);
     free(op);
 }
 
+static void read_page(struct page_op *op) {
+    struct store_reader reader = {.user_id = op->reader[0] ? op->reader : NULL};
+    if (store_history_page(op->r->srv->store, op->room, &reader, NULL, op->before, op->limit,
+                           on_page, op) < 0) {
+        http_reply_error(op->r, API_E_UNAVAILABLE, NULL);
+        free(op);
+    }
+}
+
 static void list_before(struct request *r, const char *room, const char *before, long limit,
-                        const char *reader_id) {
+                        const char *revoke_user, const char *reader_id) {
     struct page_op *op = calloc(1, sizeof(*op));
     if (!op) {
         http_reply_error(r, API_E_INTERNAL, NULL);
         return;
     }
     op->r = r;
+    op->room = room;
+    snprintf(op->before, sizeof(op->before), "%s", before);
     op->limit = limit > 0 ? (int)limit : BEFORE_LIMIT_DEFAULT;
-    struct store_reader reader = {.user_id = reader_id};
-    if (store_history_page(r->srv->store, room, &reader, NULL, before, op->limit, on_page, op) <
-        0) {
-        http_reply_error(r, API_E_UNAVAILABLE, NULL);
-        free(op);
-    }
+    if (reader_id) snprintf(op->reader, sizeof(op->reader), "%s", reader_id);
+    read_guard_init(&op->guard, revoke_user);
+    read_page(op);
 }
 
 /* Serves a history read (page, scroll-back or long-poll) that may go on;
@@ -350,7 +467,7 @@ static void list_room(struct request *r, const char *room, const char *revoke_us
     int wait_s = q.wait_s;
     if (q.before[0]) {
         free(op);
-        list_before(r, room, q.before, q.limit, reader_id);
+        list_before(r, room, q.before, q.limit, revoke_user, reader_id);
         return;
     }
     if (wait_s > 0) { /* long-poll */
@@ -361,6 +478,7 @@ static void list_room(struct request *r, const char *room, const char *revoke_us
         free(op);
         return;
     }
+    read_guard_init(&op->guard, revoke_user);
     r->stream_arg = op;
     r->on_close = on_client_gone;
     start_history(op);
@@ -369,7 +487,7 @@ static void list_room(struct request *r, const char *room, const char *revoke_us
 static void on_read_access(const struct room_access *a, void *arg) {
     struct request *r = arg;
     if (a->error != API_E_OK) http_reply_error(r, a->error, NULL);
-    else list_room(r, r->param, a->kind != ROOM_PUBLIC ? a->user.id : NULL,
+    else list_room(r, r->param, a->kind != ROOM_PUBLIC && !a->admin ? a->user.id : NULL,
                    a->has_user ? a->user.id : NULL);
 }
 

@@ -70,7 +70,7 @@ struct multi_stream {
     struct multi_stream *prev, *next;
     char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->stream_slots */
     char user_id[CHAT_USER_ID_LEN + 1]; /* the reader's, "" when anonymous */
-    struct session_stream_link session; /* its session's streams, when it has one */
+    struct session_stream_link *session; /* its session's streams, when it has one */
     struct stream_room pos[]; /* names and the position, nrooms of them */
 };
 
@@ -365,8 +365,8 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
 
 /* Its session ended (a logout, a password change, a locked or deleted
  * account, on any chatd): the stream ends as a clean end. */
-static void on_session_ended(struct session_stream_link *link) {
-    struct multi_stream *s = link->arg;
+static void on_session_ended(void *arg) {
+    struct multi_stream *s = arg;
     log_info("req=%s msg=\"stream ended: session ended\"", s->r->id);
     if (s->fetching)
         s->ending = true; /* on_history ends it */
@@ -497,7 +497,7 @@ static void multi_start(struct request *r, const struct stream_room *rooms, int 
     set_revocation(s, access);
     char hash[TOKEN_HASH_LEN + 1];
     if (room_access_session_hash(r, hash))
-        session_streams_add(r->srv->session_streams, &s->session, hash, on_session_ended, s);
+        s->session = session_streams_add(r->srv->session_streams, hash, on_session_ended, s);
     http_add_header(r, "X-Accel-Buffering", "no");
     http_stream_start(r, 200, "text/event-stream; charset=utf-8");
     r->stream_arg = s;

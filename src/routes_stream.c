@@ -50,7 +50,7 @@ struct sse {
     char user_id[CHAT_USER_ID_LEN + 1]; /* the reader's, "" when anonymous */
     char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->stream_slots */
     struct sse *prev, *next;  /* every open stream of this chatd */
-    struct session_stream_link session; /* its session's streams, when it has one */
+    struct session_stream_link *session; /* its session's streams, when it has one */
 };
 
 /* The open streams of one server (srv->streams). */
@@ -272,8 +272,8 @@ static int start_heartbeat(struct routes_stream *rs) {
 
 /* Its session ended (a logout, a password change, a locked or deleted
  * account, on any chatd): the stream ends as a clean end. */
-static void on_session_ended(struct session_stream_link *link) {
-    struct sse *s = link->arg;
+static void on_session_ended(void *arg) {
+    struct sse *s = arg;
     log_info("req=%s msg=\"stream ended: session ended\"", s->r->id);
     if (s->fetching) s->ending = true; /* on_history ends it */
     else sse_end(s, false);
@@ -307,7 +307,7 @@ static void stream_start(struct sse *s) {
     rs->nstreams++;
     char hash[TOKEN_HASH_LEN + 1];
     if (room_access_session_hash(r, hash))
-        session_streams_add(r->srv->session_streams, &s->session, hash, on_session_ended, s);
+        s->session = session_streams_add(r->srv->session_streams, hash, on_session_ended, s);
     http_add_header(r, "X-Accel-Buffering", "no");
     http_stream_start(r, 200, "text/event-stream; charset=utf-8");
     r->stream_arg = s;

@@ -42,7 +42,7 @@ struct waiter {
     struct waiter *prev, *next;
     char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->long_poll_slots */
     char revoke_user[CHAT_USER_ID_LEN + 1]; /* a private room's reader, else "" */
-    struct session_stream_link session; /* its session's waits, when it has one */
+    struct session_stream_link *session; /* its session's waits, when it has one */
 };
 
 /* The parked long-polls of one server (srv->long_polls). */
@@ -156,8 +156,8 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
 /* Its session ended (a logout, a password change, a locked or deleted
  * account, on any chatd): the wait ends at once, answered as when it
  * times out (the next request shows what the session's end changed). */
-static void on_session_ended(struct session_stream_link *link) {
-    struct waiter *w = link->arg;
+static void on_session_ended(void *arg) {
+    struct waiter *w = arg;
     if (w->reading) w->expired = true; /* on_history answers */
     else answer(w, NULL, 0);
 }
@@ -172,7 +172,7 @@ static void wait_start(struct waiter *w) {
     rw->waiters = w;
     char hash[TOKEN_HASH_LEN + 1];
     if (room_access_session_hash(r, hash))
-        session_streams_add(r->srv->session_streams, &w->session, hash, on_session_ended, w);
+        w->session = session_streams_add(r->srv->session_streams, hash, on_session_ended, w);
     w->timeout = evtimer_new(r->srv->base, on_timeout, w);
     w->sub = hub_subscribe(r->srv->hub, w->room, on_event, on_ready, w);
     if (!w->timeout || !w->sub) {

@@ -30,6 +30,7 @@
 #include "routes.h"
 #include "routes_ws.h"
 #include "server.h"
+#include "session_streams.h"
 #include "store.h"
 #include "ws_conn.h"
 #include "ws_handshake.h"
@@ -101,15 +102,15 @@ static void on_end(void *arg, int code) {
 
 /* Its session ended (a logout, a password change, a locked or deleted
  * account, on any chatd): closed with 4001, as a send would find. */
-static void on_session_ended(struct session_stream_link *link) {
-    struct ws_client *c = link->arg;
+static void on_session_ended(void *arg) {
+    struct ws_client *c = arg;
     if (c->conn) ws_conn_close(c->conn, WS_CLOSE_UNAUTHORIZED, "session ended");
 }
 
 /* c is authenticated with c->session_hash: the session's end closes it. */
 static void follow_session(struct ws_client *c) {
-    session_streams_add(c->srv->session_streams, &c->session, c->session_hash, on_session_ended,
-                        c);
+    c->session =
+        session_streams_add(c->srv->session_streams, c->session_hash, on_session_ended, c);
 }
 
 /* ---- send ---- */

@@ -11,7 +11,6 @@
 
 #include "client_addr.h"
 #include "message.h"
-#include "session_streams.h"
 #include "token.h"
 
 struct server;
@@ -21,6 +20,7 @@ struct ws_held;
 struct ws_msg;
 struct evbuffer;
 struct ws_framer;
+struct session_stream_link;
 
 /* One WebSocket client. Freed when its connection is over and no store
  * callback of its own is pending (ws_client_release). */
@@ -43,7 +43,7 @@ struct ws_client {
     bool awaiting_drain;           /* a replay batch is on its way out */
     char address[CLIENT_ADDR_MAX]; /* holds one of srv->stream_slots */
     struct ws_client *prev, *next; /* the server's clients */
-    struct session_stream_link session; /* its session's streams, once authenticated */
+    struct session_stream_link *session; /* its session's streams, once authenticated */
 };
 
 /* The WebSocket clients of one server (srv->ws). */

@@ -46,10 +46,11 @@ static size_t bucket_of(const struct session_streams *ss, const char *hash) {
     return (size_t)(k & (ss->nbuckets - 1));
 }
 
-bool session_streams_add(struct session_streams *ss, struct session_stream_link *link,
-                         const char *hash, session_stream_end_fn *end, void *arg) {
-    if (!ss || !hash || !hash_valid(hash, strnlen(hash, TOKEN_HASH_LEN + 1))) return false;
-    session_streams_remove(ss, link);
+struct session_stream_link *session_streams_add(struct session_streams *ss, const char *hash,
+                                                session_stream_end_fn *end, void *arg) {
+    if (!ss || !hash || !hash_valid(hash, strnlen(hash, TOKEN_HASH_LEN + 1))) return NULL;
+    struct session_stream_link *link = calloc(1, sizeof(*link));
+    if (!link) return NULL;
     memcpy(link->hash, hash, TOKEN_HASH_LEN + 1);
     link->end = end;
     link->arg = arg;
@@ -60,17 +61,25 @@ bool session_streams_add(struct session_streams *ss, struct session_stream_link 
     *head = link;
     link->linked = true;
     ss->count++;
-    return true;
+    return link;
 }
 
-void session_streams_remove(struct session_streams *ss, struct session_stream_link *link) {
-    if (!ss || !link || !link->linked) return;
+/* Takes link out of its bucket; it stays the stream's. */
+static void unlink_one(struct session_streams *ss, struct session_stream_link *link) {
+    if (!link->linked) return;
     if (link->prev) link->prev->next = link->next;
     else ss->buckets[bucket_of(ss, link->hash)] = link->next;
     if (link->next) link->next->prev = link->prev;
     link->prev = link->next = NULL;
     link->linked = false;
     ss->count--;
+}
+
+void session_streams_remove(struct session_streams *ss, struct session_stream_link **link) {
+    if (!link || !*link) return;
+    if (ss) unlink_one(ss, *link);
+    free(*link);
+    *link = NULL;
 }
 
 /* The first link of hash in its bucket, or NULL. */
@@ -81,14 +90,14 @@ static struct session_stream_link *find(const struct session_streams *ss, const 
 }
 
 /* One at a time, each out of the index before its end runs: an end may
- * free its stream, or end others, without spoiling the walk. */
+ * free its stream and link, or end others, without spoiling the walk. */
 size_t session_streams_end(struct session_streams *ss, const char *hash) {
     if (!ss || !hash || !hash_valid(hash, strnlen(hash, TOKEN_HASH_LEN + 1))) return 0;
     size_t ended = 0;
     struct session_stream_link *l;
     while ((l = find(ss, hash))) {
-        session_streams_remove(ss, l);
-        l->end(l);
+        unlink_one(ss, l);
+        l->end(l->arg); /* may free l, through session_streams_remove */
         ended++;
     }
     return ended;

@@ -6,11 +6,11 @@
  * and WebSockets on this chatd at once, without looking at any other
  * stream.
  *
- * A chained hash table keyed by the session's token hash. Each stream
- * embeds a struct session_stream_link and adds it when it starts with a
- * session (an anonymous stream has none and is never ended here); it
- * removes it when it ends for any other reason. A pure data structure (no
- * I/O), used by the loop thread only; the server owns one
+ * A chained hash table keyed by the session's token hash. A stream that
+ * starts with a session adds itself and keeps the link it gets (an
+ * anonymous stream has none, costs nothing here and is never ended here);
+ * it removes the link when it ends, for whatever reason. A pure data
+ * structure (no I/O), used by the loop thread only; the server owns one
  * (srv->session_streams).
  */
 #ifndef CHAT_SESSION_STREAMS_H
@@ -24,11 +24,12 @@
 struct session_streams;
 struct session_stream_link;
 
-/* Ends the stream that holds link: called once, after the link left the
- * index (removing it again is harmless). The stream may be freed inside. */
-typedef void session_stream_end_fn(struct session_stream_link *link);
+/* Ends the stream arg: called once, after its link left the index (the
+ * stream still removes it, which frees it). The stream may be freed
+ * inside, or later. */
+typedef void session_stream_end_fn(void *arg);
 
-/* A stream's place in the index, embedded in the stream's own struct. */
+/* A stream's place in the index, held by the stream. */
 struct session_stream_link {
     struct session_stream_link *prev, *next; /* the same bucket's links */
     session_stream_end_fn *end;              /* how its stream ends */
@@ -44,13 +45,14 @@ struct session_streams *session_streams_new(size_t expected);
  * fine. */
 void session_streams_free(struct session_streams *ss);
 
-/* Adds link, whose stream (arg) belongs to the session of hash (64 hex
- * digits; anything else is not added and false returned) and ends with
- * end. A NULL index adds nothing. */
-bool session_streams_add(struct session_streams *ss, struct session_stream_link *link,
-                         const char *hash, session_stream_end_fn *end, void *arg);
-/* Takes link out of the index; a link not in it is left alone. */
-void session_streams_remove(struct session_streams *ss, struct session_stream_link *link);
+/* Adds the stream arg, which belongs to the session of hash (64 hex
+ * digits) and ends with end; its link, for session_streams_remove. NULL
+ * (nothing added) for any other hash, a NULL index, or out of memory. */
+struct session_stream_link *session_streams_add(struct session_streams *ss, const char *hash,
+                                                session_stream_end_fn *end, void *arg);
+/* Takes *link out of the index (if its session has not ended), frees it
+ * and sets *link to NULL. A NULL *link is fine. */
+void session_streams_remove(struct session_streams *ss, struct session_stream_link **link);
 
 /* Ends every stream of the session of hash; the number ended. */
 size_t session_streams_end(struct session_streams *ss, const char *hash);

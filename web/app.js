@@ -23,7 +23,13 @@
  * of two, "@ name"), with the caller's role in each (GET /room/). The room's
  * header invites (owners and moderators) and leaves; a message's menu starts
  * the direct conversation with its author and, for owners and moderators,
- * removes the message or removes or bans its author. The page shows the
+ * removes the message or removes or bans its author. The header's member
+ * list shows each member's name and role; there an owner promotes and
+ * demotes, and moderators and owners remove members and lift bans. A
+ * public room not in one's list is joined from its header or by name. A
+ * WebSocket's "unsubscribed" (taken out of a private room) takes the room
+ * off the list with a notice; a close with 4001 (the session ended) sends
+ * the page to the log-in form. The page shows the
  * outcome from the room events; one about this user refreshes the list, and
  * so does the window getting the focus back (an invitation names the user
  * in a room whose stream they do not follow yet).
@@ -86,6 +92,9 @@
     replyBar: $('reply-bar'), replyQuote: $('reply-quote'), replyCancel: $('reply-cancel'),
     inviteEmail: $('invite-email'), leaveRoom: $('leave-room'), roomNote: $('room-note'),
     roomActionError: $('room-action-error'),
+    joinForm: $('join-form'), joinName: $('join-name'), joinError: $('join-error'),
+    joinRoom: $('join-room'), showMembers: $('show-members'), memberPanel: $('member-panel'),
+    memberList: $('member-list'),
   };
 
   const state = {
@@ -457,6 +466,8 @@
     roomLabel(el.roomTitle, room);
     el.inviteForm.hidden = !canModerate(room);
     el.leaveRoom.hidden = !roomRoleOf(room);
+    el.joinRoom.hidden = !canJoin(room);
+    el.showMembers.hidden = room === 'lobby';
     el.messages.classList.toggle('moderating', canModerate(room));
   }
 
@@ -525,6 +536,178 @@
     if (m.target === state.me.id || ((m.event === 'joined' || m.event === 'left') && m.userId === state.me.id)) {
       refreshRoomsSoon();
     }
+  }
+
+  // ---- the member list, joining, losing access ----
+
+  const ROLE_RANK = { owner: 3, moderator: 2, member: 1, banned: 0 };
+  const ROLE_WORDS = { owner: 'an owner', moderator: 'a moderator', member: 'a member' };
+
+  // A public room the caller is not a member of: joining puts it in their list.
+  function canJoin(room) {
+    return Boolean(state.me) && room !== 'lobby' && roomKindOf(room) === 'public' && !roomRoleOf(room);
+  }
+
+  // What the caller may do to one member of room: an owner (or a site
+  // administrator) gives the other roles; moderators and owners remove
+  // members below them and lift bans (the server checks it all again).
+  function memberActions(room, member) {
+    if (!state.me || member.userId === state.me.id || roomKindOf(room) === 'direct') return [];
+    const mine = state.me.admin ? 'owner' : roomRoleOf(room);
+    const name = member.name || 'this user';
+    if (member.role === 'banned') {
+      return canModerate(room) ? [['Lift ban', 'unban', () => unbanMember(room, member)]] : [];
+    }
+    const actions = [];
+    if (mine === 'owner') {
+      for (const role of ['owner', 'moderator', 'member']) {
+        if (role === member.role) continue;
+        const label = ROLE_RANK[role] > ROLE_RANK[member.role] ? 'Promote to ' + role : 'Make ' + role;
+        actions.push([label, 'role-' + role, () => setRole(room, member, role)]);
+      }
+    }
+    if (canModerate(room) && member.role !== 'owner' && ROLE_RANK[mine] > ROLE_RANK[member.role]) {
+      actions.push(['Remove', 'remove', () => removeMember(room, { userId: member.userId, name })]);
+    }
+    return actions;
+  }
+
+  async function setRole(room, member, role) {
+    await api('PUT', memberPath(room), { userId: member.userId, role });
+    return (member.name || 'The user') + ' is now ' + ROLE_WORDS[role] + ' of this room.';
+  }
+
+  async function unbanMember(room, member) {
+    await api('DELETE', memberPath(room) + '?userId=' + encodeURIComponent(member.userId));
+    return 'The ban on ' + (member.name || 'the user') + ' was lifted.';
+  }
+
+  function renderMember(room, member) {
+    const li = document.createElement('li');
+    li.dataset.userId = member.userId;
+    li.dataset.role = member.role;
+    const name = document.createElement('span');
+    name.className = 'member-name';
+    name.textContent = member.name || 'unnamed member';
+    const role = document.createElement('span');
+    role.className = 'member-role';
+    role.textContent = member.role + (state.me && member.userId === state.me.id ? ' (you)' : '');
+    li.append(name, role);
+    const actions = memberActions(room, member);
+    if (actions.length) {
+      const box = document.createElement('span');
+      box.className = 'member-actions';
+      for (const [label, action, run] of actions) {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.dataset.action = action;
+        button.textContent = label;
+        button.setAttribute('aria-label', label + ': ' + name.textContent);
+        button.addEventListener('click', () => roomAction(async () => {
+          const note = await run();
+          if (current) loadMembers(current); // the room event also refreshes it
+          return note;
+        }));
+        box.append(button);
+      }
+      li.append(box);
+    }
+    return li;
+  }
+
+  // The open room's members, owners first, then by name (the API gives them
+  // all at once; banned users only to moderators and owners).
+  async function loadMembers(view) {
+    try {
+      const { data } = await api('GET', memberPath(view.room));
+      if (view !== current || el.memberPanel.hidden) return;
+      const members = (Array.isArray(data) ? data : []).filter((m) => m && typeof m.userId === 'string')
+        .sort((a, b) => (ROLE_RANK[b.role] || 0) - (ROLE_RANK[a.role] || 0) ||
+          String(a.name).localeCompare(String(b.name)));
+      el.memberList.replaceChildren(...members.map((m) => renderMember(view.room, m)));
+    } catch (e) {
+      if (view === current) showError(el.roomActionError, e.message);
+    }
+  }
+
+  function showMembers(open) {
+    el.memberPanel.hidden = !open;
+    el.showMembers.setAttribute('aria-expanded', String(open));
+    if (!open) el.memberList.replaceChildren();
+    else if (current) loadMembers(current);
+  }
+
+  // A room event of the open room that changes its members: the open list follows.
+  let membersTimer = 0;
+  function noticeMemberEvent(room, m) {
+    if (!current || room !== current.room || el.memberPanel.hidden || typeof m.event !== 'string') return;
+    if (m.event === 'edited' || m.event === 'message_removed') return;
+    const view = current;
+    clearTimeout(membersTimer);
+    membersTimer = setTimeout(() => { if (view === current) loadMembers(view); }, 100);
+  }
+
+  function joinRoom() {
+    const room = current && current.room;
+    if (!room) return;
+    roomAction(async () => {
+      const { data } = await api('POST', memberPath(room), {});
+      state.roomInfo.set(room, { kind: 'public', role: (data && data.role) || 'member' });
+      if (!state.rooms.includes(room)) state.rooms.push(room);
+      renderRooms();
+      loadRooms();
+      return 'You joined #' + room + '.';
+    });
+  }
+
+  // Joins a public room by its name (one that the list's pages have not
+  // shown yet, say) and opens it; the lobby just opens.
+  async function joinByName(event) {
+    event.preventDefault();
+    const room = el.joinName.value.trim();
+    if (!ROOM_NAME.test(room)) {
+      showError(el.joinError, WORDS.invalid_room);
+      el.joinName.focus();
+      return;
+    }
+    try {
+      if (room !== 'lobby') {
+        const { data } = await api('POST', memberPath(room), {});
+        state.roomInfo.set(room, { kind: 'public', role: (data && data.role) || 'member' });
+        if (!state.rooms.includes(room)) state.rooms.push(room);
+      }
+      showError(el.joinError, '');
+      el.joinName.value = '';
+      location.hash = room;
+      loadRooms();
+    } catch (e) {
+      showError(el.joinError, e.code === 'not_found' ? 'There is no public room of that name.' : e.message);
+    }
+  }
+
+  // The server ended this user's following of room (a WebSocket's
+  // "unsubscribed" with a reason: they left it, or were removed or banned):
+  // it goes from the list, and an open one gives way to the lobby with a
+  // notice.
+  function accessEnded(room) {
+    if (typeof room !== 'string' || room === 'lobby') return;
+    state.rooms = state.rooms.filter((name) => name !== room);
+    state.roomInfo.delete(room);
+    state.unread.delete(room);
+    if (current && current.room === room) {
+      location.hash = 'lobby';
+      openRoom('lobby');
+      showNote('You no longer have access to #' + room + '.');
+    }
+    renderRooms();
+    refreshRoomsSoon();
+  }
+
+  // Whether the session still holds (a stream ended, maybe with it): a
+  // 401 sends the page to the log-in form (api), anything else changes nothing.
+  async function checkSessionQuietly() {
+    if (!state.me) return;
+    try { await api('GET', '/user/'); } catch (e) { /* api() handles 401 */ }
   }
 
   // ---- a message's menu ----
@@ -777,6 +960,7 @@
     };
     current = view;
     state.unread.delete(room);
+    showMembers(false);
     document.title = '#' + room + ' — clusterchat';
     showNote('');
     showError(el.roomActionError, '');
@@ -1048,6 +1232,7 @@
     function deliver(room, m, position) {
       for (const [r, id] of parsePosition(position)) positions.set(r, id);
       noticeEvent(m);
+      noticeMemberEvent(room, m);
       if (current && room === current.room) {
         const stick = nearBottom();
         if (current.cursor === null || compareIds(m.id, current.cursor) > 0) current.cursor = m.id;
@@ -1144,6 +1329,9 @@
           received(m.room, message, m.room + ':' + m.id);
         } else if (m.type === 'gap') {
           receivedGap(m);
+        } else if (m.type === 'unsubscribed' && typeof m.room === 'string' && m.reason) {
+          post({ type: 'revoked', room: m.room });
+          accessEnded(m.room);
         }
       };
       ws.onclose = (event) => {
@@ -1156,6 +1344,7 @@
         }
         showState(navigator.onLine === false ? 'offline' : 'reconnecting');
         failures++;
+        if (event.code === 4001) checkSessionQuietly(); // its session ended: log in again
         // 1001: the server drains, another one takes us at once
         reopenTimer = setTimeout(openStream, event.code === 1001 ? 0 : Math.min(500 * 2 ** failures, 10000));
       };
@@ -1187,6 +1376,7 @@
       es.onerror = () => {
         if (source !== es) return;
         showState(navigator.onLine === false ? 'offline' : 'reconnecting');
+        checkSessionQuietly(); // a stream also ends with its session
         if (es.readyState !== EventSource.CLOSED) return; // the browser retries by itself
         // The browser gave up (an error status such as 503, or a network
         // error it does not retry): a new stream from the last position.
@@ -1216,6 +1406,7 @@
         const msg = event.data || {};
         if (msg.type === 'message') deliver(msg.room, msg.message, msg.position);
         else if (msg.type === 'gap' && current && msg.room === current.room) showGap(current, msg.first);
+        else if (msg.type === 'revoked') accessEnded(msg.room);
         else if (msg.type === 'state' && !leader) showState(msg.what);
         else if (msg.type === 'want' && leader) { wants.set(msg.tab, msg.want); roomsChanged(); }
         else if (msg.type === 'leave' && leader) { wants.delete(msg.tab); roomsChanged(); }
@@ -1341,6 +1532,9 @@
   el.roomForm.addEventListener('submit', createRoom);
   el.inviteForm.addEventListener('submit', invite);
   el.leaveRoom.addEventListener('click', leaveRoom);
+  el.joinRoom.addEventListener('click', joinRoom);
+  el.joinForm.addEventListener('submit', joinByName);
+  el.showMembers.addEventListener('click', () => showMembers(el.memberPanel.hidden));
   el.messages.addEventListener('keydown', (event) => { if (event.key === 'Escape') closeMenus(); });
   window.addEventListener('focus', refreshRoomsSoon);
   document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshRoomsSoon(); });

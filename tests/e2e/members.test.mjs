@@ -6,14 +6,18 @@
 // cannot leave; a message's menu starts a direct conversation with its
 // author, and gives owners and moderators the removal of the message, and
 // the removal or ban of its author, which the page shows from the room
-// events; a site administrator gets the same items in rooms of others. The
-// other users act through the API where the page is not what is being
-// tested.
+// events; a site administrator gets the same items in rooms of others; the
+// member list lets an owner promote, demote, lift a ban and remove, a
+// moderator only remove members; a public room is joined from its header
+// or by name; a WebSocket's "unsubscribed" takes a room off the list with a
+// notice, and its close with 4001 (a locked account) brings the log-in
+// form. The other users act through the API where the page is not what is
+// being tested.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  URL, api, launch, uniqueEmail, registerApi, sendApi, newPage, waitForText, registerUi, sendUi,
-  screenshot,
+  URL, PASSWORD, api, launch, uniqueEmail, registerApi, sendApi, newPage, waitForText, registerUi, sendUi,
+  screenshot, streamOpened,
 } from './lib.mjs';
 
 let browser;
@@ -201,4 +205,170 @@ test('a site administrator gets the moderation items in a room of others', { tim
   await page.locator('#messages li.event', { hasText: 'A message was removed by a moderator.' }).waitFor();
   assert.deepEqual(page.problems, []);
   await context.close();
+});
+
+// The member row of userId in the open member list.
+const memberRow = (page, userId) => page.locator(`#member-list li[data-user-id="${userId}"]`);
+
+test('the member list: an owner promotes and demotes, lifts a ban and removes a member', { timeout: 90000 }, async () => {
+  const room = `roster-${process.pid}`;
+  const olga = await userPage('members-list-owner', 'Olga');
+  await createRoomUi(olga.page, room, 'private');
+  const rita = await registerApi('members-list-rita', 'Rita');
+  const mallory = await registerApi('members-list-mallory', 'Mallory');
+  const owner = await cookieOf(olga.context);
+  for (const user of [rita, mallory]) {
+    const added = await api('POST', `/room/${room}/member`, { body: { userId: user.user.id }, cookie: owner });
+    assert.equal(added.status, 200, JSON.stringify(added.data));
+  }
+  const banned = await api('PUT', `/room/${room}/member`, { body: { userId: mallory.user.id, role: 'banned' }, cookie: owner });
+  assert.equal(banned.status, 200, JSON.stringify(banned.data));
+
+  await olga.page.click('#show-members');
+  const ritaRow = memberRow(olga.page, rita.user.id);
+  await ritaRow.locator('.member-name', { hasText: 'Rita' }).waitFor();
+  assert.equal(await ritaRow.getAttribute('data-role'), 'member');
+  assert.equal(await memberRow(olga.page, mallory.user.id).getAttribute('data-role'), 'banned');
+  const me = olga.page.locator('#member-list li[data-role="owner"]');
+  assert.equal(await me.locator('.member-role').textContent(), 'owner (you)');
+  assert.equal(await me.locator('.member-actions button').count(), 0, 'nothing to do to oneself');
+  await screenshot(olga.page, 'members-list.png');
+
+  // promote, then demote
+  await ritaRow.locator('button[data-action="role-moderator"]').click();
+  await olga.page.locator('#member-list li[data-role="moderator"]', { hasText: 'Rita' }).waitFor();
+  await olga.page.locator('#messages li.event', { hasText: 'Olga made Rita a moderator.' }).waitFor();
+  let rooms = await api('GET', '/room/', { cookie: rita.cookie });
+  assert.equal(rooms.data.find((r) => r.name === room).role, 'moderator');
+  await ritaRow.locator('button[data-action="role-member"]').click();
+  await olga.page.locator('#member-list li[data-role="member"]', { hasText: 'Rita' }).waitFor();
+  rooms = await api('GET', '/room/', { cookie: rita.cookie });
+  assert.equal(rooms.data.find((r) => r.name === room).role, 'member');
+
+  // lift the ban: Mallory is no longer listed (not a member), and may be invited again
+  await memberRow(olga.page, mallory.user.id).locator('button[data-action="unban"]').click();
+  await olga.page.locator('#messages li.event', { hasText: 'Olga lifted the ban on Mallory.' }).waitFor();
+  await memberRow(olga.page, mallory.user.id).waitFor({ state: 'detached' });
+  const again = await api('POST', `/room/${room}/member`, { body: { userId: mallory.user.id }, cookie: owner });
+  assert.equal(again.status, 200, 'the ban is gone');
+
+  // remove Rita from the list
+  await ritaRow.locator('button[data-action="remove"]').click();
+  await olga.page.locator('#messages li.event', { hasText: 'Olga removed Rita from the room.' }).waitFor();
+  await ritaRow.waitFor({ state: 'detached' });
+  assert.equal((await api('GET', `/room/${room}/message/`, { cookie: rita.cookie })).status, 404);
+  assert.deepEqual(olga.page.problems, []);
+  await olga.context.close();
+});
+
+test('a moderator\'s member list: members can be removed, an owner not, no roles given', { timeout: 60000 }, async () => {
+  const room = `roster-ranks-${process.pid}`;
+  const oscar = await registerApi('members-ranks-owner', 'Oscar');
+  assert.equal((await api('POST', '/room/', { body: { name: room }, cookie: oscar.cookie })).status, 201);
+  const mia = await userPage('members-ranks-mod', 'Mia', room);
+  const nick = await registerApi('members-ranks-member', 'Nick');
+  const miaCookie = await cookieOf(mia.context);
+  for (const [who, cookie] of [['Mia', miaCookie], ['Nick', nick.cookie]]) {
+    assert.equal((await api('POST', `/room/${room}/member`, { body: {}, cookie })).status, 200, `${who} joins`);
+  }
+  const mod = await api('PUT', `/room/${room}/member`, { body: { userId: (await api('GET', '/user/', { cookie: miaCookie })).data.id, role: 'moderator' }, cookie: oscar.cookie });
+  assert.equal(mod.status, 200, JSON.stringify(mod.data));
+  await mia.page.evaluate(() => window.dispatchEvent(new Event('focus'))); // her role, from the list
+  await mia.page.locator(`#room-list button[data-room="${room}"]`).waitFor();
+  await mia.page.waitForFunction(() => !document.querySelector('#invite-form').hidden);
+  await mia.page.click('#show-members');
+  await memberRow(mia.page, nick.user.id).waitFor();
+  assert.deepEqual(await memberRow(mia.page, nick.user.id).locator('button').evaluateAll((b) => b.map((x) => x.dataset.action)),
+    ['remove'], 'a moderator removes a member, gives no roles');
+  assert.equal(await memberRow(mia.page, oscar.user.id).locator('button').count(), 0, 'nor acts on an owner');
+  assert.deepEqual(mia.page.problems, []);
+  await mia.context.close();
+});
+
+test('joining a public room from its header and by name', { timeout: 60000 }, async () => {
+  const first = `open-house-${process.pid}`, second = `open-yard-${process.pid}`, hidden = `closed-${process.pid}`;
+  const bob = await registerApi('members-join-bob', 'Bob');
+  for (const [name, kind] of [[first, 'public'], [second, 'public'], [hidden, 'private']]) {
+    assert.equal((await api('POST', '/room/', { body: { name, kind }, cookie: bob.cookie })).status, 201);
+  }
+  await sendApi(bob.cookie, first, 'come in');
+  const alice = await userPage('members-join-alice', 'Alice', first);
+  await waitForText(alice.page, 'come in');
+  await alice.page.locator('#join-room').waitFor();
+  assert.ok(await alice.page.locator('#leave-room').isHidden(), 'not a member yet');
+  await alice.page.click('#join-room');
+  await alice.page.locator('#room-note', { hasText: `You joined #${first}.` }).waitFor();
+  await alice.page.locator('#messages li.event', { hasText: 'Alice joined the room.' }).waitFor();
+  await alice.page.locator('#leave-room').waitFor();
+  assert.ok(await alice.page.locator('#join-room').isHidden());
+
+  await alice.page.fill('#join-name', second);
+  await alice.page.click('#join-form button[type="submit"]');
+  await alice.page.locator('#room-title', { hasText: second }).waitFor();
+  await alice.page.locator('#messages li.event', { hasText: 'Alice joined the room.' }).waitFor();
+  const cookie = await cookieOf(alice.context);
+  const rooms = (await api('GET', '/room/', { cookie })).data;
+  for (const name of [first, second]) assert.equal(rooms.find((r) => r.name === name).role, 'member', name);
+
+  await alice.page.fill('#join-name', hidden);
+  await alice.page.click('#join-form button[type="submit"]');
+  await alice.page.locator('#join-error', { hasText: 'There is no public room of that name.' }).waitFor();
+  assert.equal((await api('GET', `/room/${hidden}/message/`, { cookie })).status, 404);
+  assert.deepEqual(alice.page.problems, []);
+  await alice.context.close();
+});
+
+test('over the WebSocket, a member taken out of a private room loses it with a notice', { timeout: 60000 }, async () => {
+  const room = `revoked-ws-${process.pid}`;
+  const olga = await registerApi('members-ws-owner', 'Olga');
+  assert.equal((await api('POST', '/room/', { body: { name: room, kind: 'private' }, cookie: olga.cookie })).status, 201);
+  const carol = await userPage('members-ws-carol', 'Carol');
+  const frames = [];
+  carol.page.on('websocket', (ws) => ws.on('framereceived', (f) => {
+    try { frames.push(JSON.parse(String(f.payload))); } catch { /* not JSON */ }
+  }));
+  const followed = streamOpened(carol.context, room);
+  const added = await api('POST', `/room/${room}/member`, { body: { email: carol.email }, cookie: olga.cookie });
+  assert.equal(added.status, 200, JSON.stringify(added.data));
+  await carol.page.evaluate(() => window.dispatchEvent(new Event('focus')));
+  const listed = carol.page.locator(`#room-list button[data-room="${room}"]`);
+  await listed.click();
+  await followed;
+  await sendApi(olga.cookie, room, 'before the removal');
+  await waitForText(carol.page, 'before the removal');
+  assert.ok(frames.some((m) => m.type === 'subscribed' && m.room === room), 'the page follows it over a WebSocket');
+
+  const removed = await api('DELETE', `/room/${room}/member?userId=${added.data.userId}`, { cookie: olga.cookie });
+  assert.equal(removed.status, 200);
+  await carol.page.locator('#room-note', { hasText: `You no longer have access to #${room}.` }).waitFor();
+  await carol.page.locator('#room-title', { hasText: 'lobby' }).waitFor();
+  await listed.waitFor({ state: 'detached' });
+  assert.ok(frames.some((m) => m.type === 'unsubscribed' && m.room === room && m.reason === 'revoked'));
+  assert.deepEqual(carol.page.problems, []);
+  await carol.context.close();
+});
+
+test('a locked account\'s page goes to the log-in form when its WebSocket closes with 4001', { timeout: 60000 }, async () => {
+  assert.ok(process.env.E2E_ADMIN_EMAIL, 'E2E_ADMIN_EMAIL is set (run tests/e2e/run.sh)');
+  const credentials = { email: process.env.E2E_ADMIN_EMAIL, password: PASSWORD };
+  let admin = await api('PUT', '/user/', { body: credentials }); // registered by an earlier test, or now
+  if (admin.status !== 200) admin = await api('POST', '/user/', { body: { ...credentials, name: 'Admin' } });
+  const adminCookie = admin.cookie;
+  assert.ok(adminCookie, `the administrator's session (${admin.status})`);
+  const context = await browser.newContext();
+  const dave = { context, page: await newPage(context) };
+  const closes = [];
+  dave.page.on('websocket', (ws) => ws.on('close', () => closes.push(ws.url())));
+  const followed = streamOpened(context, 'lobby'); // before the page opens its WebSocket
+  await dave.page.goto(`${URL}/#lobby`);
+  await registerUi(dave.page, uniqueEmail('members-lock-dave'), 'Dave');
+  await followed;
+  const id = (await api('GET', '/user/', { cookie: await cookieOf(dave.context) })).data.id;
+  assert.equal((await api('PUT', `/user/${id}/lock`, { cookie: adminCookie })).status, 204);
+  await dave.page.locator('#auth-view').waitFor();
+  await dave.page.locator('#auth-error', { hasText: 'Your session has ended' }).waitFor();
+  assert.ok(closes.length >= 1, 'the WebSocket was closed');
+  assert.equal((await api('DELETE', `/user/${id}/lock`, { cookie: adminCookie })).status, 204);
+  assert.deepEqual(dave.page.problems, []);
+  await dave.context.close();
 });

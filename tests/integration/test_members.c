@@ -756,9 +756,14 @@ static void locked_users_streams_end_on_another_chatd(void **state) {
     snprintf(url, sizeof(url), "%s/stream?rooms=lobby,%s", url2, room);
     snprintf(position, sizeof(position), "%s:%s", room, invited);
     struct sse_client *multi = sse_open_as(url, position, token);
+    /* the lobby streams resume from a marker: nothing sent while they connect is missed */
+    char marker[48];
+    assert_int_equal(call(&owner, "POST", "/message/", "{\"text\":\"lobby marker\"}", &r), 201);
+    test_json_member(r.body, "id", marker, sizeof(marker));
+    test_http_result_free(&r);
     snprintf(url, sizeof(url), "%s/message/stream", url2);
-    struct sse_client *lobby = sse_open_as(url, NULL, token);
-    struct sse_client *anonymous = sse_open_as(url, NULL, NULL);
+    struct sse_client *lobby = sse_open_as(url, marker, token);
+    struct sse_client *anonymous = sse_open_as(url, marker, NULL);
     /* every stream carries an event: each has started */
     char msgs[128];
     snprintf(msgs, sizeof(msgs), "/room/%s/message/", room);
@@ -795,6 +800,39 @@ static void locked_users_streams_end_on_another_chatd(void **state) {
     person_free(&owner);
 }
 
+/* A history read that meets an event revoking its reader reads the
+ * membership again: a member who left and came back reads past that old
+ * event (full history and scroll-back), since it is still a member. */
+static void a_rejoined_member_reads_past_its_old_removal(void **state) {
+    (void)state;
+    struct person owner, member;
+    person_new(&owner, "owner");
+    person_new(&member, "member");
+    char room[64], msgs[128], path[200], removal[200];
+    unique_room(room, sizeof(room), "rejoined");
+    assert_int_equal(create(&owner, room, "private"), 201);
+    assert_int_equal(invite(&owner, room, &member), 200);
+    snprintf(msgs, sizeof(msgs), "/room/%s/message/", room);
+    assert_int_equal(call(&member, "POST", msgs, "{\"text\":\"first visit\"}", NULL), 201);
+    snprintf(removal, sizeof(removal), "/room/%s/member?userId=%s", room, member.u.id);
+    assert_int_equal(call(&owner, "DELETE", removal, NULL, NULL), 200);
+    assert_int_equal(call(&owner, "POST", msgs, "{\"text\":\"while away\"}", NULL), 201);
+    assert_int_equal(invite(&owner, room, &member), 200);
+    assert_int_equal(call(&owner, "POST", msgs, "{\"text\":\"after the return\"}", NULL), 201);
+    const char *reads[] = {"", "?before=99999999999999-0", "?limit=100"};
+    for (size_t k = 0; k < 3; k++) {
+        struct http_result r;
+        snprintf(path, sizeof(path), "%s%s", msgs, reads[k]);
+        assert_int_equal(call(&member, "GET", path, NULL, &r), 200);
+        const char *removed = strstr(r.body, "\"event\":\"removed\"");
+        if (!removed || !strstr(removed, "while away") || !strstr(removed, "after the return"))
+            fail_msg("%s was cut at the old removal: %s", path, r.body);
+        test_http_result_free(&r);
+    }
+    person_free(&owner);
+    person_free(&member);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(private_room_is_hidden_from_non_members),
@@ -809,6 +847,7 @@ int main(void) {
         cmocka_unit_test(deleting_an_account_ends_it_everywhere),
         cmocka_unit_test(locking_an_account_ends_it_everywhere),
         cmocka_unit_test(locked_users_streams_end_on_another_chatd),
+        cmocka_unit_test(a_rejoined_member_reads_past_its_old_removal),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
