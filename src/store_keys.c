@@ -69,3 +69,11 @@ int store_key_user_memberships(char *out, size_t size, const char *user_id) {
 int store_key_user_id(char *out, size_t size, const char *user_id) {
     return fit(snprintf(out, size, "user-id:%s", user_id), size);
 }
+
+int store_key_webhook_shard(char *out, size_t size, unsigned n) {
+    return fit(snprintf(out, size, "webhook:{%u}", n), size);
+}
+
+int store_key_webhook_dead(char *out, size_t size, unsigned n) {
+    return fit(snprintf(out, size, "webhook:{%u}:dead", n), size);
+}

@@ -14,6 +14,9 @@
  *   user-sessions:<userId>       sorted set: session hashes, scored by login time (ms)
  *   rate:<limit>:<subject>       string: hits in the current window, PX window
  *   login-known:<email>:<address> string "1": that address logged in, EX session ttl
+ *   webhook:{<n>}                stream: id, url, body (the webhook queue's shard n;
+ *                                consumer group chatd-webhooks)
+ *   webhook:{<n>}:dead           stream: id, url, body, reason (its dead letters)
  * one pub/sub channel:
  *   chatd:sessions-ended         the token hashes of sessions just ended
  * and one sharded pub/sub channel per room, in the slot of its stream:
@@ -51,5 +54,9 @@ int store_key_user_memberships(char *out, size_t size, const char *user_id);
 int store_key_user_id(char *out, size_t size, const char *user_id);
 int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,
                          const char *client_msg_id);
+
+/* The webhook queue's shard n and its dead letters (one slot). */
+int store_key_webhook_shard(char *out, size_t size, unsigned n);
+int store_key_webhook_dead(char *out, size_t size, unsigned n);
 
 #endif
