@@ -4,6 +4,7 @@
  * or SIGTERM, and tears everything down in the order that lets every
  * pending callback answer its request.
  */
+#include <curl/curl.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <sodium.h>
@@ -30,6 +31,7 @@
 #include "sse_fanout.h"
 #include "sse_frame.h"
 #include "store.h"
+#include "webhooks.h"
 #include "webroot.h"
 #include "workers.h"
 
@@ -179,6 +181,20 @@ static int load_jwt_keys(struct server *srv) {
     return 0;
 }
 
+/* Sets up the webhooks of --webhook (none: nothing runs); -1 on a bad
+ * setting. */
+static int start_webhooks(struct server *srv) {
+    char err[256];
+    if (webhooks_new(srv->base, srv->store, &srv->cfg, &srv->webhooks, err) < 0) {
+        log_error("msg=\"bad webhook setting\" err=\"%s\"", err);
+        return -1;
+    }
+    if (srv->webhooks)
+        log_info("msg=\"webhooks on\" shards=%d concurrency=%d", srv->cfg.webhook_shards,
+                 srv->cfg.webhook_concurrency);
+    return 0;
+}
+
 static int server_start(struct server *srv) {
     char err[256];
     srv->base = event_base_new();
@@ -222,7 +238,7 @@ static int server_start(struct server *srv) {
     srv->request_id_base = randombytes_random();
     if (!(srv->metrics = metrics_new())) return -1;
     ratelimit_attach(&srv->limits, srv->store, srv->base, srv->metrics);
-    if (load_web_root(srv) < 0 || load_jwt_keys(srv) < 0) return -1;
+    if (load_web_root(srv) < 0 || load_jwt_keys(srv) < 0 || start_webhooks(srv) < 0) return -1;
     if (!(srv->fanout = fanout_new(srv->cfg.fanout_threads))) return -1;
     if (!(srv->streams = routes_stream_new(srv))) return -1;
     if (!(srv->long_polls = routes_wait_new())) return -1;
@@ -248,6 +264,7 @@ static void server_stop(struct server *srv) {
     session_events_free(srv->session_events);
     workers_free(srv->workers);
     store_run_queued(srv->store);
+    webhooks_stop(srv->webhooks);
     cluster_free(srv->cluster);
 
     routes_stream_close_all(srv->streams);
@@ -269,6 +286,7 @@ static void server_stop(struct server *srv) {
     session_cache_free(srv->session_cache);
     webroot_free(srv->web);
     jwt_keys_free(srv->jwt_keys);
+    webhooks_free(srv->webhooks);
     metrics_free(srv->metrics);
     free_stopping(&srv->stopping);
     if (srv->base) event_base_free(srv->base);
@@ -303,6 +321,10 @@ int main(int argc, char **argv) {
     }
     if (sodium_init() < 0) {
         fprintf(stderr, "chatd: libsodium failed to initialise\n");
+        return 1;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) { /* webhooks' HTTP client */
+        fprintf(stderr, "chatd: libcurl failed to initialise\n");
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
