@@ -6,6 +6,7 @@
  * "Edits"). Only the author may, and never once the message is removed.
  */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 #include "routes.h"
 #include "server.h"
 #include "store.h"
+#include "webhooks.h"
 
 struct edit_op {
     struct request *r;
@@ -24,12 +26,30 @@ struct edit_op {
     json_t *body;                          /* the parsed body (owns text), or NULL */
     struct message_body text;              /* the new text */
     long long timestamp;                   /* when the edit was received */
+    char author_id[CHAT_USER_ID_LEN + 1];  /* who edits (for the webhook event) */
+    char author_name[CHAT_NAME_MAX_BYTES + 1];
 };
 
 static void edit_done(struct edit_op *op, api_error e, const char *detail) {
     if (e != API_E_OK) http_reply_error(op->r, e, detail);
     json_decref(op->body);
     free(op);
+}
+
+/* Answers 200 once the edit's event is queued. */
+static void reply_edited(struct edit_op *op, const char *event_id) {
+    json_t *data = NULL;
+    if (routes_event_wanted(op->r, WEBHOOK_MESSAGE_EDITED))
+        data = json_pack("{s:s,s:s,s:s,s:s%,s:I,s:s,s:s}", "room", op->room, "id", op->id,
+                         "eventId", event_id, "text", op->text.text, op->text.text_len, "edited",
+                         (json_int_t)op->timestamp, "userId", op->author_id, "name",
+                         op->author_name);
+    struct webhooks_event ev = {WEBHOOK_MESSAGE_EDITED, op->room, event_id, op->timestamp, data};
+    routes_reply_with_event(op->r, 200,
+                            json_pack("{s:s,s:s,s:s,s:I}", "room", op->room, "id", op->id,
+                                      "eventId", event_id, "edited", (json_int_t)op->timestamp),
+                            &ev);
+    json_decref(data);
 }
 
 static void on_edited(enum store_status st, enum store_change outcome, const char *event_id,
@@ -41,9 +61,7 @@ static void on_edited(enum store_status st, enum store_change outcome, const cha
     else if (outcome != STORE_CHANGE_DONE)
         edit_done(op, API_E_FORBIDDEN, "Only its author may edit a message.");
     else {
-        http_reply_json(op->r, 200, json_pack("{s:s,s:s,s:s,s:I}", "room", op->room, "id", op->id,
-                                              "eventId", event_id, "edited",
-                                              (json_int_t)op->timestamp));
+        reply_edited(op, event_id);
         edit_done(op, API_E_OK, NULL);
     }
 }
@@ -56,6 +74,8 @@ static void on_access(const struct room_access *a, void *arg) {
         edit_done(op, e, NULL);
         return;
     }
+    snprintf(op->author_id, sizeof(op->author_id), "%s", a->user.id);
+    snprintf(op->author_name, sizeof(op->author_name), "%s", a->user.name);
     struct store_message_edit m = {.room = op->room, .message_id = op->id,
                                    .author_id = a->user.id, .author_name = a->user.name,
                                    .text = op->text.text, .text_len = op->text.text_len,
