@@ -98,6 +98,7 @@ if check build-gcc make -j"$jobs" all; then
   suite topology tests/topology/run.sh build
   suite e2e tests/e2e/run.sh build
   suite ws tests/ws/run.sh build
+  suite webhooks tests/webhooks/run.sh build
   suite contract tests/contract/run.sh build
   suite bench-tools tests/bench/run.sh build
   suite valgrind tests/valgrind/run.sh build
@@ -112,6 +113,7 @@ if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then
   CHAT_SANITIZED=1 suite cluster-asan tests/cluster/run.sh build/asan
   CHAT_SANITIZED=1 suite stack-asan tests/stack/run.sh build/asan
   CHAT_SANITIZED=1 suite ws-asan tests/ws/run.sh build/asan
+  CHAT_SANITIZED=1 suite webhooks-asan tests/webhooks/run.sh build/asan
   suite bench-tools-asan tests/bench/run.sh build/asan
 fi
 # libFuzzer harnesses (clang, ASan+UBSan): every committed input once, then
