@@ -295,7 +295,11 @@ test('kill -9 of a chatd holding deliveries: another delivers them, none lost', 
   assert.ok(await metric(PORT_B, 'chatd_webhook_claimed_total') >= heldByA, 'the survivor took over what the dead one held');
 });
 
-test('the surviving chatd exits cleanly on SIGTERM', async () => {
+test('the surviving chatd exits cleanly on SIGTERM, a delivery in flight', async () => {
+  answer = () => 'hang';
+  const alice = await register(PORT_B, 'Last');
+  await until(() => hung.some((h) => h.record.event.data.userId === alice.id), 'a delivery in flight');
+  assert.equal(await metric(PORT_B, 'chatd_webhook_in_flight'), 1);
   const child = chatds.get(PORT_B);
   const exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
   child.kill('SIGTERM');
