@@ -202,6 +202,9 @@ void routes_reply_with_event(struct request *r, int status, json_t *body,
                              const struct webhooks_event *ev);
 /* Whether a webhook wants kind (an event's data is built only then). */
 bool routes_event_wanted(const struct request *r, enum webhook_kind kind);
+/* The data of a message.created event: {"room", "message": {...}}; NULL
+ * when out of memory. */
+json_t *routes_message_event_data(const char *room, const struct message *m);
 
 /* The routing table and its length. */
 extern const struct route routes_table[];

@@ -49,9 +49,7 @@ static void send_op_done(struct send_op *op, api_error e) {
 static void reply_sent(struct send_op *op, const struct message *m) {
     json_t *data = NULL;
     if (routes_event_wanted(op->r, WEBHOOK_MESSAGE_CREATED))
-        data = json_pack("{s:s,s:{s:s,s:s,s:s,s:s%,s:I}}", "room", op->room, "message", "id",
-                         m->id, "userId", m->user_id, "name", m->name, "text", m->text,
-                         m->text_len, "timestamp", (json_int_t)m->timestamp);
+        data = routes_message_event_data(op->room, m);
     struct webhooks_event ev = {WEBHOOK_MESSAGE_CREATED, op->room, m->id, m->timestamp, data};
     routes_reply_with_event(op->r, 201, NULL, &ev);
     json_decref(data);

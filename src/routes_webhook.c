@@ -58,3 +58,9 @@ void routes_reply_with_event(struct request *r, int status, json_t *body,
 bool routes_event_wanted(const struct request *r, enum webhook_kind kind) {
     return webhooks_wanted(r->srv->webhooks, kind);
 }
+
+json_t *routes_message_event_data(const char *room, const struct message *m) {
+    return json_pack("{s:s,s:{s:s,s:s,s:s,s:s%,s:I}}", "room", room, "message", "id", m->id,
+                     "userId", m->user_id, "name", m->name, "text", m->text, m->text_len,
+                     "timestamp", (json_int_t)m->timestamp);
+}

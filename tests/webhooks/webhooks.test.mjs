@@ -10,6 +10,7 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
+import net from 'node:net';
 
 const CHATD = process.env.WH_CHATD;
 const REDIS_PORT = process.env.WH_REDIS_PORT;
@@ -132,6 +133,48 @@ const arrivals = (pred) => received.filter((r) => pred(r.event));
 const arrived = (pred, what) => until(() => arrivals(pred).length > 0, what).then(() => arrivals(pred)[0]);
 const delivered = (r) => r.answered >= 200 && r.answered < 300 && !r.aborted;
 
+// A minimal WebSocket client for GET /ws: the handshake, masked text
+// frames out, the server's text frames in (parsed JSON, in order).
+function wsConnect(port) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const frames = [];
+    let buf = Buffer.alloc(0);
+    let open = false;
+    sock.on('error', reject);
+    sock.on('connect', () => sock.write(
+      `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`));
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (!open) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        if (!buf.subarray(0, end).toString().startsWith('HTTP/1.1 101')) return reject(new Error(buf.toString()));
+        buf = buf.subarray(end + 4);
+        open = true;
+        resolve({ frames, send: (obj) => sock.write(wsFrame(JSON.stringify(obj))), close: () => sock.destroy() });
+      }
+      for (;;) { // unmasked frames of up to 64 KB
+        if (buf.length < 2) return;
+        let len = buf[1] & 0x7f, at = 2;
+        if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); at = 4; }
+        if (buf.length < at + len) return;
+        if ((buf[0] & 0x0f) === 1) frames.push(JSON.parse(buf.subarray(at, at + len).toString()));
+        buf = buf.subarray(at + len);
+      }
+    });
+  });
+}
+
+function wsFrame(text) {
+  const payload = Buffer.from(text);
+  const mask = crypto.randomBytes(4);
+  const head = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length])
+                                    : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  return Buffer.concat([head, mask, payload.map((b, i) => b ^ mask[i % 4])]);
+}
+
 before(async () => {
   fs.writeFileSync(`${TMP}/webhook.secret`, SECRET + '\n');
   await new Promise((resolve) => receiver.listen(PORT_RECEIVER, '127.0.0.1', resolve));
@@ -191,6 +234,23 @@ test('every event kind arrives signed, fresh and with its id', async () => {
   assert.equal(events.banned.event.data.by, alice.id);
   const ids = new Set(Object.values(events).map((r) => r.id));
   assert.equal(ids.size, 7, 'seven events, seven ids');
+});
+
+test('a message sent over GET /ws is reported too', async () => {
+  answer = () => 200;
+  const alice = await register(PORT_B, 'Socket');
+  const ws = await wsConnect(PORT_B);
+  try {
+    ws.send({ type: 'auth', authKey: alice.key });
+    ws.send({ type: 'send', room: 'lobby', text: 'over a websocket', clientMsgId: 'ws-1' });
+    await until(() => ws.frames.some((f) => f.type === 'ack'), 'the ack');
+    const ack = ws.frames.find((f) => f.type === 'ack');
+    const r = await arrived((e) => e.type === 'message.created' && e.data.message.id === ack.message.id, 'its event');
+    assert.ok(r.signed);
+    assert.equal(r.event.data.message.text, 'over a websocket');
+  } finally {
+    ws.close();
+  }
 });
 
 test('a tampered signature is what the receiver refuses', () => {
