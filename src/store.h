@@ -398,6 +398,7 @@ int store_ping(struct store *s, store_status_fn *cb, void *arg);
 /* ---- the webhook queue (store_webhook.c) ---- */
 
 #define STORE_WEBHOOK_GROUP "chatd-webhooks"
+#define STORE_WEBHOOK_BATCH 128 /* entry ids per touch or acknowledgement */
 
 /* One queued delivery: an event for one URL (strings valid in the callback). */
 struct store_webhook_entry {
@@ -427,12 +428,14 @@ int store_webhook_read(struct store *s, unsigned shard, const char *consumer, in
  * cursor on ("0-0": the start) for consumer (XAUTOCLAIM). */
 int store_webhook_claim(struct store *s, unsigned shard, const char *consumer, int min_idle_ms,
                         const char *cursor, int count, store_webhook_entries_fn *cb, void *arg);
-/* Tells that consumer still tends the n entries ids (their idle time
- * restarts; XCLAIM ... JUSTID, which does not count a delivery). */
+/* Tells that consumer still tends the n (1 to STORE_WEBHOOK_BATCH)
+ * entries ids (their idle time restarts; XCLAIM ... JUSTID, which does
+ * not count a delivery). */
 int store_webhook_touch(struct store *s, unsigned shard, const char *consumer,
                         const char *const *ids, size_t n, store_status_fn *cb, void *arg);
-/* Acknowledges and deletes an entry delivered (one script). */
-int store_webhook_ack(struct store *s, unsigned shard, const char *stream_id,
+/* Acknowledges and deletes the n (1 to STORE_WEBHOOK_BATCH) entries ids
+ * delivered (one script). */
+int store_webhook_ack(struct store *s, unsigned shard, const char *const *ids, size_t n,
                       store_status_fn *cb, void *arg);
 /* Moves an entry that failed every attempt to the shard's dead letters
  * with the reason, and acknowledges it (one script, durable). */

@@ -158,14 +158,12 @@ int store_webhook_claim(struct store *s, unsigned shard, const char *consumer, i
     return send_op(s, op, STORE_ACK_PLAIN, key, on_claimed, 8, argv, NULL);
 }
 
-#define TOUCH_MAX 256 /* ids per XCLAIM */
-
 int store_webhook_touch(struct store *s, unsigned shard, const char *consumer,
                         const char *const *ids, size_t n, store_status_fn *cb, void *arg) {
     char key[STORE_KEY_MAX];
-    if (n == 0 || n > TOUCH_MAX || store_key_webhook_shard(key, sizeof(key), shard) < 0)
+    if (n == 0 || n > STORE_WEBHOOK_BATCH || store_key_webhook_shard(key, sizeof(key), shard) < 0)
         return -1;
-    const char *argv[6 + TOUCH_MAX] = {"XCLAIM", key, STORE_WEBHOOK_GROUP, consumer, "0"};
+    const char *argv[6 + STORE_WEBHOOK_BATCH] = {"XCLAIM", key, STORE_WEBHOOK_GROUP, consumer, "0"};
     memcpy(argv + 5, ids, n * sizeof(*ids));
     argv[5 + n] = "JUSTID";
     struct webhook_op *op = op_new(arg);
@@ -173,18 +171,22 @@ int store_webhook_touch(struct store *s, unsigned shard, const char *consumer,
     return send_op(s, op, STORE_ACK_PLAIN, key, on_status, (int)(6 + n), argv, NULL);
 }
 
+/* ARGV: the group, then the entry ids. */
 static const char ack_script[] =
-    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-    "return redis.call('XDEL', KEYS[1], ARGV[2])\n";
+    "redis.call('XACK', KEYS[1], unpack(ARGV))\n"
+    "return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))\n";
 
-int store_webhook_ack(struct store *s, unsigned shard, const char *stream_id,
+int store_webhook_ack(struct store *s, unsigned shard, const char *const *ids, size_t n,
                       store_status_fn *cb, void *arg) {
     char key[STORE_KEY_MAX];
-    if (store_key_webhook_shard(key, sizeof(key), shard) < 0) return -1;
+    if (n == 0 || n > STORE_WEBHOOK_BATCH || store_key_webhook_shard(key, sizeof(key), shard) < 0)
+        return -1;
+    const char *argv[5 + STORE_WEBHOOK_BATCH] = {"EVAL", ack_script, "1", key,
+                                                 STORE_WEBHOOK_GROUP};
+    memcpy(argv + 5, ids, n * sizeof(*ids));
     struct webhook_op *op = op_new(arg);
     if (op) op->cb.status = cb;
-    const char *argv[] = {"EVAL", ack_script, "1", key, STORE_WEBHOOK_GROUP, stream_id};
-    return send_op(s, op, STORE_ACK_PLAIN, key, on_status, 6, argv, NULL);
+    return send_op(s, op, STORE_ACK_PLAIN, key, on_status, (int)(5 + n), argv, NULL);
 }
 
 /* KEYS: the shard, its dead letters; ARGV: group, entry id, event id,

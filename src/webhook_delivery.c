@@ -119,15 +119,63 @@ static void on_stored(enum store_status st, void *arg) {
 /* The ms a stream id's entry was queued at ("<ms>-<seq>"). */
 static long long queued_ms(const char *stream_id) { return strtoll(stream_id, NULL, 10); }
 
+/* Up to STORE_WEBHOOK_BATCH deliveries acknowledged by one command. */
+struct ack_batch {
+    struct delivery *first; /* linked by next_ready */
+};
+
+static void on_acked(enum store_status st, void *arg) {
+    struct ack_batch *b = arg;
+    for (struct delivery *d = b->first, *next; d; d = next) {
+        next = d->next_ready;
+        if (st != STORE_OK) on_stored(st, d);
+        else delivery_free(d);
+    }
+    free(b);
+}
+
+/* Sends the acknowledgements waiting in sh, a batch at a time; a batch
+ * that cannot be sent stays pending in Redis (delivered again later). */
+static void ack_shard(struct webhooks *w, struct webhook_shard *sh) {
+    while (sh->to_ack) {
+        const char *ids[STORE_WEBHOOK_BATCH];
+        size_t n = 0;
+        struct delivery *batch = NULL;
+        while (sh->to_ack && n < STORE_WEBHOOK_BATCH) { /* moved from to_ack to batch */
+            struct delivery *d = sh->to_ack;
+            sh->to_ack = d->next_ready;
+            d->next_ready = batch;
+            batch = d;
+            ids[n++] = d->entry.stream_id;
+        }
+        struct ack_batch *b = calloc(1, sizeof(*b));
+        if (b) b->first = batch;
+        if (b && store_webhook_ack(w->store, sh->n, ids, n, on_acked, b) == 0) continue;
+        free(b);
+        for (struct delivery *next; batch; batch = next) {
+            next = batch->next_ready;
+            delivery_free(batch);
+        }
+    }
+}
+
+static void on_ack_due(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct webhooks *w = arg;
+    for (unsigned i = 0; i < w->shard_count; i++) ack_shard(w, &w->shards[i]);
+}
+
 static void delivered(struct delivery *d) {
     struct webhooks *w = d->w;
+    struct webhook_shard *sh = &w->shards[d->shard];
     long long lag = now_ms() - queued_ms(d->entry.stream_id);
     w->stats.delivered++;
     w->stats.lag_ms_last = lag;
     if (lag > 0) w->stats.lag_ms_sum += (unsigned long long)lag;
     d->in_store = true;
-    if (store_webhook_ack(w->store, d->shard, d->entry.stream_id, on_stored, d) < 0)
-        delivery_free(d);
+    d->next_ready = sh->to_ack;
+    sh->to_ack = d;
+    event_active(w->ack_ev, 0, 0);
 }
 
 static void bury(struct delivery *d, const char *reason) {
@@ -307,14 +355,13 @@ static void on_claim_timer(evutil_socket_t fd, short what, void *arg) {
 
 static void on_touched(enum store_status st, void *arg) { (void)st, (void)arg; }
 
-/* Restarts the idle time of every entry held in sh, TOUCH ids a command. */
+/* Restarts the idle time of every entry held in sh, a batch a command. */
 static void touch_shard(struct webhooks *w, struct webhook_shard *sh) {
-    enum { TOUCH = 128 };
-    const char *ids[TOUCH];
+    const char *ids[STORE_WEBHOOK_BATCH];
     size_t n = 0;
     for (struct delivery *d = sh->held; d; d = d->next) {
         ids[n++] = d->entry.stream_id;
-        if (n == TOUCH || !d->next) {
+        if (n == STORE_WEBHOOK_BATCH || !d->next) {
             store_webhook_touch(w->store, sh->n, w->consumer, ids, n, on_touched, NULL);
             n = 0;
         }
@@ -351,7 +398,9 @@ int webhook_delivery_start(struct webhooks *w) {
     w->touch_timer = evtimer_new(w->base, on_touch_timer, w);
     w->length_timer = evtimer_new(w->base, on_length_timer, w);
     w->dispatch_ev = event_new(w->base, -1, 0, on_dispatch, w);
-    if (!w->shards || !w->claim_timer || !w->touch_timer || !w->length_timer || !w->dispatch_ev)
+    w->ack_ev = event_new(w->base, -1, 0, on_ack_due, w);
+    if (!w->shards || !w->claim_timer || !w->touch_timer || !w->length_timer ||
+        !w->dispatch_ev || !w->ack_ev)
         return -1;
     for (unsigned i = 0; i < w->shard_count; i++) {
         struct webhook_shard *sh = &w->shards[i];
@@ -371,6 +420,8 @@ static void free_event(struct event **ev) {
 }
 
 void webhook_delivery_stop(struct webhooks *w) {
+    if (w->ack_ev) on_ack_due(-1, 0, w); /* what was delivered is acknowledged still */
+    free_event(&w->ack_ev);
     free_event(&w->claim_timer);
     free_event(&w->touch_timer);
     free_event(&w->length_timer);

@@ -32,7 +32,7 @@ struct delivery {
     struct event *retry;              /* the backoff timer */
     bool in_store;                    /* an ack or a burial is pending */
     bool posting;                     /* its POST is running */
-    struct delivery *next_ready;      /* in w->ready */
+    struct delivery *next_ready;      /* in w->ready, or in its shard's to_ack */
     struct delivery *prev, *next;     /* in its shard's held list */
 };
 
@@ -48,6 +48,7 @@ struct webhook_shard {
     char cursor[64];              /* where the next claim starts */
     long long length;             /* XLEN as last read, -1 before */
     struct delivery *held;        /* the entries this chatd holds */
+    struct delivery *to_ack;      /* delivered, acknowledged together soon */
 };
 
 
@@ -68,6 +69,7 @@ struct webhooks {
     size_t in_flight;                 /* POSTs running */
     struct delivery *ready, *ready_tail; /* waiting for a slot, in order */
     struct event *claim_timer, *touch_timer, *length_timer, *dispatch_ev;
+    struct event *ack_ev;             /* acknowledges what was delivered, a batch per shard */
     bool stopping;                    /* webhooks_stop ran */
     struct webhooks_stats stats;
 };
