@@ -13,7 +13,9 @@ import { spawn, execFileSync } from 'node:child_process';
 import net from 'node:net';
 
 const CHATD = process.env.WH_CHATD;
-const REDIS_PORT = process.env.WH_REDIS_PORT;
+const REDIS = process.env.WH_REDIS; // chatd's --redis
+const REDIS_CLI = process.env.WH_REDIS_CLI.split(' '); // redis-cli's options to reach it
+const LOG_TAG = process.env.WH_LOG_TAG || 'standalone';
 const TMP = process.env.WH_TMP;
 const [PORT_A, PORT_B, PORT_RECEIVER] = process.env.WH_PORTS.split(' ').map(Number);
 const SECRET = crypto.randomBytes(32).toString('base64url');
@@ -73,9 +75,9 @@ function release(status) {
 const chatds = new Map(); // port -> child process
 
 function startChatd(port) {
-  const log = fs.openSync(`${TMP}/chatd-${port}.log`, 'a');
+  const log = fs.openSync(`${TMP}/chatd-${LOG_TAG}-${port}.log`, 'a');
   const child = spawn(CHATD, [
-    '--bind', '127.0.0.1', '--port', String(port), '--redis', `127.0.0.1:${REDIS_PORT}`,
+    '--bind', '127.0.0.1', '--port', String(port), '--redis', REDIS,
     '--workers', '1', '--webhook', `http://127.0.0.1:${PORT_RECEIVER}/hook`,
     '--webhook-secret-file', `${TMP}/webhook.secret`, '--webhook-shards', '4',
     '--webhook-retry-base', String(RETRY_BASE_MS), '--webhook-max-attempts', String(MAX_ATTEMPTS),
@@ -86,7 +88,7 @@ function startChatd(port) {
                `chatd on ${port} to answer /health`);
 }
 
-const redis = (...args) => execFileSync('redis-cli', ['-p', REDIS_PORT, ...args]).toString();
+const redis = (...args) => execFileSync('redis-cli', [...REDIS_CLI, ...args]).toString();
 
 const url = (port) => `http://127.0.0.1:${port}`;
 
