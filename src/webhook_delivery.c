@@ -406,8 +406,9 @@ int webhook_delivery_start(struct webhooks *w) {
         struct webhook_shard *sh = &w->shards[i];
         *sh = (struct webhook_shard){.w = w, .n = i, .length = -1, .cursor = "0-0"};
         if (!(sh->poll = evtimer_new(w->base, on_poll, sh))) return -1;
-        read_shard(sh);
     }
+    for (unsigned i = 0; i < w->shard_count; i++) /* no failure after a command went out */
+        read_shard(&w->shards[i]);
     add_timer(w->claim_timer, w->claim_ms / 2);
     add_timer(w->touch_timer, w->claim_ms / 3);
     add_timer(w->length_timer, LENGTH_PERIOD_MS);
