@@ -22,8 +22,10 @@ struct pending_reply {
 };
 
 static void send_reply(struct request *r, int status, json_t *body) {
-    if (body) http_reply_json(r, status, body);
-    else http_reply_buffer(r, status, NULL);
+    if (body)
+        http_reply_json(r, status, body);
+    else
+        http_reply_buffer(r, status, NULL);
 }
 
 static void on_event_queued(bool queued, void *arg) {

@@ -64,7 +64,7 @@ struct server {
     struct webroot *web;                   /* the browser client's files */
     struct metrics *metrics;               /* counters for GET /metrics */
     struct jwt_keys *jwt_keys;             /* verify application tokens; NULL: none configured */
-    struct webhooks *webhooks;             /* the webhook queue and deliveries; NULL: none configured */
+    struct webhooks *webhooks;             /* webhook queue and deliveries; NULL: none */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
     unsigned long long requests;           /* requests seen, for request ids */
     unsigned request_id_base;              /* random per process */

@@ -54,7 +54,8 @@ int store_webhook_enqueue(struct store *s, unsigned shard, const char *event_id,
     if (op) op->cb.status = cb;
     const char *argv[] = {"XADD", key, "*", "id", event_id, "url", url, "body", body};
     size_t lens[9];
-    for (int i = 0; i < 9; i++) lens[i] = i == 8 ? body_len : strlen(argv[i]);
+    for (int i = 0; i < 9; i++)
+        lens[i] = i == 8 ? body_len : strlen(argv[i]);
     return send_op(s, op, STORE_ACK_DURABLE, key, on_status, 9, argv, lens);
 }
 
@@ -87,9 +88,12 @@ static int entry_parse(const redisReply *r, struct store_webhook_entry *e) {
     for (size_t i = 0; i + 1 < f->elements; i += 2) {
         const redisReply *k = f->element[i], *v = f->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) return -1;
-        if (strcmp(k->str, "id") == 0) e->event_id = v->str;
-        else if (strcmp(k->str, "url") == 0) e->url = v->str;
-        else if (strcmp(k->str, "body") == 0) e->body = v->str, e->body_len = v->len;
+        if (strcmp(k->str, "id") == 0)
+            e->event_id = v->str;
+        else if (strcmp(k->str, "url") == 0)
+            e->url = v->str;
+        else if (strcmp(k->str, "body") == 0)
+            e->body = v->str, e->body_len = v->len;
     }
     return e->event_id && e->url && e->body ? 0 : -1;
 }
@@ -130,8 +134,8 @@ int store_webhook_read(struct store *s, unsigned shard, const char *consumer, in
     snprintf(n, sizeof(n), "%d", count);
     struct webhook_op *op = op_new(arg);
     if (op) op->cb.entries = cb;
-    const char *argv[] = {"XREADGROUP", "GROUP", STORE_WEBHOOK_GROUP, consumer, "COUNT", n,
-                          "STREAMS", key, ">"};
+    const char *argv[] = {
+        "XREADGROUP", "GROUP", STORE_WEBHOOK_GROUP, consumer, "COUNT", n, "STREAMS", key, ">"};
     return send_op(s, op, STORE_ACK_PLAIN, key, on_read, 9, argv, NULL);
 }
 
@@ -154,7 +158,7 @@ int store_webhook_claim(struct store *s, unsigned shard, const char *consumer, i
     struct webhook_op *op = op_new(arg);
     if (op) op->cb.entries = cb;
     const char *argv[] = {"XAUTOCLAIM", key, STORE_WEBHOOK_GROUP, consumer, idle, cursor,
-                          "COUNT", n};
+                          "COUNT",      n};
     return send_op(s, op, STORE_ACK_PLAIN, key, on_claimed, 8, argv, NULL);
 }
 
@@ -172,17 +176,15 @@ int store_webhook_touch(struct store *s, unsigned shard, const char *consumer,
 }
 
 /* ARGV: the group, then the entry ids. */
-static const char ack_script[] =
-    "redis.call('XACK', KEYS[1], unpack(ARGV))\n"
-    "return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))\n";
+static const char ack_script[] = "redis.call('XACK', KEYS[1], unpack(ARGV))\n"
+                                 "return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))\n";
 
 int store_webhook_ack(struct store *s, unsigned shard, const char *const *ids, size_t n,
                       store_status_fn *cb, void *arg) {
     char key[STORE_KEY_MAX];
     if (n == 0 || n > STORE_WEBHOOK_BATCH || store_key_webhook_shard(key, sizeof(key), shard) < 0)
         return -1;
-    const char *argv[5 + STORE_WEBHOOK_BATCH] = {"EVAL", ack_script, "1", key,
-                                                 STORE_WEBHOOK_GROUP};
+    const char *argv[5 + STORE_WEBHOOK_BATCH] = {"EVAL", ack_script, "1", key, STORE_WEBHOOK_GROUP};
     memcpy(argv + 5, ids, n * sizeof(*ids));
     struct webhook_op *op = op_new(arg);
     if (op) op->cb.status = cb;
@@ -206,10 +208,11 @@ int store_webhook_bury(struct store *s, unsigned shard, const struct store_webho
         return -1;
     struct webhook_op *op = op_new(arg);
     if (op) op->cb.status = cb;
-    const char *argv[] = {"EVAL", bury_script, "2", key, dead, STORE_WEBHOOK_GROUP,
+    const char *argv[] = {"EVAL",       bury_script, "2",    key,     dead,   STORE_WEBHOOK_GROUP,
                           e->stream_id, e->event_id, e->url, e->body, reason, DEAD_LETTERS_KEPT};
     size_t lens[12];
-    for (int i = 0; i < 12; i++) lens[i] = i == 9 ? e->body_len : strlen(argv[i]);
+    for (int i = 0; i < 12; i++)
+        lens[i] = i == 9 ? e->body_len : strlen(argv[i]);
     return send_op(s, op, STORE_ACK_DURABLE, key, on_status, 12, argv, lens);
 }
 
@@ -221,8 +224,7 @@ static void on_length(redisReply *r, void *arg) {
     free(op);
 }
 
-int store_webhook_length(struct store *s, unsigned shard, store_webhook_count_fn *cb,
-                         void *arg) {
+int store_webhook_length(struct store *s, unsigned shard, store_webhook_count_fn *cb, void *arg) {
     char key[STORE_KEY_MAX];
     if (store_key_webhook_shard(key, sizeof(key), shard) < 0) return -1;
     struct webhook_op *op = op_new(arg);

@@ -46,18 +46,25 @@ static int room_for(const struct webhooks *w) {
 
 /* ---- the deliveries held ---- */
 
-static void delivery_free(struct delivery *d) {
-    struct webhooks *w = d->w;
-    struct webhook_shard *sh = &w->shards[d->shard];
-    if (d->prev) d->prev->next = d->next;
-    else sh->held = d->next;
-    if (d->next) d->next->prev = d->prev;
+/* Frees what d owns, and d. */
+static void delivery_destroy(struct delivery *d) {
     if (d->retry) event_free(d->retry);
     free((char *)d->entry.stream_id);
     free((char *)d->entry.event_id);
     free((char *)d->entry.url);
     free((char *)d->entry.body);
     free(d);
+}
+
+static void delivery_free(struct delivery *d) {
+    struct webhooks *w = d->w;
+    struct webhook_shard *sh = &w->shards[d->shard];
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        sh->held = d->next;
+    if (d->next) d->next->prev = d->prev;
+    delivery_destroy(d);
     w->held--;
     if (!w->stopping) event_active(w->dispatch_ev, 0, 0); /* room for more: read again */
 }
@@ -71,8 +78,10 @@ static bool holds(const struct webhook_shard *sh, const char *stream_id) {
 static void make_ready(struct delivery *d) {
     struct webhooks *w = d->w;
     d->next_ready = NULL;
-    if (w->ready_tail) w->ready_tail->next_ready = d;
-    else w->ready = d;
+    if (w->ready_tail)
+        w->ready_tail->next_ready = d;
+    else
+        w->ready = d;
     w->ready_tail = d;
 }
 
@@ -83,27 +92,34 @@ static void on_retry_due(evutil_socket_t fd, short what, void *arg) {
     dispatch(d->w);
 }
 
-/* Takes an entry read or claimed: copied, held, queued for a slot. */
-static void take(struct webhook_shard *sh, const struct store_webhook_entry *e) {
-    struct webhooks *w = sh->w;
-    if (holds(sh, e->stream_id)) return;
+/* A copy of e to deliver, not held yet; NULL when out of memory. */
+static struct delivery *delivery_new(struct webhook_shard *sh,
+                                     const struct store_webhook_entry *e) {
     struct delivery *d = calloc(1, sizeof(*d));
-    if (!d) return; /* it stays pending: claimed again later */
-    d->w = w;
+    if (!d) return NULL;
+    d->w = sh->w;
     d->shard = sh->n;
     d->entry = (struct store_webhook_entry){strdup(e->stream_id), strdup(e->event_id),
                                             strdup(e->url), malloc(e->body_len + 1), e->body_len};
-    d->retry = evtimer_new(w->base, on_retry_due, d);
+    d->retry = evtimer_new(sh->w->base, on_retry_due, d);
+    if (!d->entry.stream_id || !d->entry.event_id || !d->entry.url || !d->entry.body || !d->retry) {
+        delivery_destroy(d);
+        return NULL;
+    }
+    memcpy((char *)d->entry.body, e->body, e->body_len + 1);
+    return d;
+}
+
+/* Takes an entry read or claimed: copied, held, queued for a slot (when
+ * out of memory it stays pending in Redis and is taken over later). */
+static void take(struct webhook_shard *sh, const struct store_webhook_entry *e) {
+    if (holds(sh, e->stream_id)) return;
+    struct delivery *d = delivery_new(sh, e);
+    if (!d) return;
     d->next = sh->held;
     if (sh->held) sh->held->prev = d;
     sh->held = d;
-    w->held++;
-    if (!d->entry.stream_id || !d->entry.event_id || !d->entry.url || !d->entry.body ||
-        !d->retry) {
-        delivery_free(d);
-        return;
-    }
-    memcpy((char *)d->entry.body, e->body, e->body_len + 1);
+    sh->w->held++;
     make_ready(d);
 }
 
@@ -128,8 +144,10 @@ static void on_acked(enum store_status st, void *arg) {
     struct ack_batch *b = arg;
     for (struct delivery *d = b->first, *next; d; d = next) {
         next = d->next_ready;
-        if (st != STORE_OK) on_stored(st, d);
-        else delivery_free(d);
+        if (st != STORE_OK)
+            on_stored(st, d);
+        else
+            delivery_free(d);
     }
     free(b);
 }
@@ -162,7 +180,8 @@ static void ack_shard(struct webhooks *w, struct webhook_shard *sh) {
 static void on_ack_due(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     struct webhooks *w = arg;
-    for (unsigned i = 0; i < w->shard_count; i++) ack_shard(w, &w->shards[i]);
+    for (unsigned i = 0; i < w->shard_count; i++)
+        ack_shard(w, &w->shards[i]);
 }
 
 static void delivered(struct delivery *d) {
@@ -192,7 +211,8 @@ static void bury(struct delivery *d, const char *reason) {
  * the maximum, of which a random half is taken off (jitter). */
 static int backoff_ms(const struct webhooks *w, int attempts) {
     long long delay = w->retry_base_ms;
-    for (int i = 1; i < attempts && delay < w->retry_max_ms; i++) delay *= 2;
+    for (int i = 1; i < attempts && delay < w->retry_max_ms; i++)
+        delay *= 2;
     if (delay > w->retry_max_ms) delay = w->retry_max_ms;
     long long half = delay / 2;
     return (int)(delay - (half > 0 ? randombytes_uniform((uint32_t)half + 1) : 0));
@@ -231,8 +251,8 @@ static void post(struct delivery *d) {
     snprintf(h_ts, sizeof(h_ts), "Webhook-Timestamp: %lld", ts);
     snprintf(h_sig, sizeof(h_sig), "Webhook-Signature: %s", sig);
     snprintf(h_attempt, sizeof(h_attempt), "Webhook-Attempt: %d", d->attempts + 1);
-    const char *headers[] = {"Content-Type: application/json", h_id, h_ts, h_sig, h_attempt,
-                             "Expect:", NULL};
+    const char *headers[] = {
+        "Content-Type: application/json", h_id, h_ts, h_sig, h_attempt, "Expect:", NULL};
     d->attempts++;
     if (webhook_http_post(w->http, d->entry.url, headers, d->entry.body, d->entry.body_len,
                           w->timeout_ms, on_posted, d) < 0) {
@@ -285,12 +305,15 @@ static void on_read(enum store_status st, const struct store_webhook_entry *entr
     sh->reading = false;
     if (w->stopping) return;
     if (st == STORE_NOT_FOUND) sh->grouped = false; /* the stream went: made again */
-    for (size_t i = 0; i < n; i++) take(sh, &entries[i]);
+    for (size_t i = 0; i < n; i++)
+        take(sh, &entries[i]);
     dispatch(w);
     bool more = (st == STORE_OK && n == WEBHOOK_READ_MAX) || sh->again;
     sh->again = false;
-    if (more) event_active(sh->poll, 0, 0);
-    else add_timer(sh->poll, w->poll_ms);
+    if (more)
+        event_active(sh->poll, 0, 0);
+    else
+        add_timer(sh->poll, w->poll_ms);
 }
 
 static void read_shard(struct webhook_shard *sh) {
@@ -303,9 +326,8 @@ static void read_shard(struct webhook_shard *sh) {
         return;
     }
     sh->reading = true;
-    int rc = sh->grouped
-                 ? store_webhook_read(w->store, sh->n, w->consumer, count, on_read, sh)
-                 : store_webhook_group_create(w->store, sh->n, on_group_made, sh);
+    int rc = sh->grouped ? store_webhook_read(w->store, sh->n, w->consumer, count, on_read, sh)
+                         : store_webhook_group_create(w->store, sh->n, on_group_made, sh);
     if (rc < 0) {
         sh->reading = false;
         add_timer(sh->poll, w->poll_ms);
@@ -319,8 +341,10 @@ static void on_poll(evutil_socket_t fd, short what, void *arg) {
 
 void webhook_delivery_poke(struct webhooks *w, unsigned n) {
     struct webhook_shard *sh = &w->shards[n];
-    if (sh->reading) sh->again = true;
-    else event_active(sh->poll, 0, 0);
+    if (sh->reading)
+        sh->again = true;
+    else
+        event_active(sh->poll, 0, 0);
 }
 
 /* ---- taking over, touching, measuring ---- */
@@ -371,7 +395,8 @@ static void touch_shard(struct webhooks *w, struct webhook_shard *sh) {
 static void on_touch_timer(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     struct webhooks *w = arg;
-    for (unsigned i = 0; i < w->shard_count; i++) touch_shard(w, &w->shards[i]);
+    for (unsigned i = 0; i < w->shard_count; i++)
+        touch_shard(w, &w->shards[i]);
     add_timer(w->touch_timer, w->claim_ms / 3);
 }
 
@@ -399,8 +424,8 @@ int webhook_delivery_start(struct webhooks *w) {
     w->length_timer = evtimer_new(w->base, on_length_timer, w);
     w->dispatch_ev = event_new(w->base, -1, 0, on_dispatch, w);
     w->ack_ev = event_new(w->base, -1, 0, on_ack_due, w);
-    if (!w->shards || !w->claim_timer || !w->touch_timer || !w->length_timer ||
-        !w->dispatch_ev || !w->ack_ev)
+    if (!w->shards || !w->claim_timer || !w->touch_timer || !w->length_timer || !w->dispatch_ev ||
+        !w->ack_ev)
         return -1;
     for (unsigned i = 0; i < w->shard_count; i++) {
         struct webhook_shard *sh = &w->shards[i];

@@ -41,13 +41,11 @@ static int parse_kinds(const char *list, size_t len, unsigned *kinds, char err[2
 }
 
 /* One "URL[,kind...]" entry of len bytes into e; -1 with err. */
-static int parse_entry(const char *entry, size_t len, struct webhook_endpoint *e,
-                       char err[256]) {
+static int parse_entry(const char *entry, size_t len, struct webhook_endpoint *e, char err[256]) {
     const char *comma = memchr(entry, ',', len);
     size_t url_len = comma ? (size_t)(comma - entry) : len;
     if (url_len >= WEBHOOK_URL_MAX ||
-        (strncmp(entry, "http://", 7) != 0 && strncmp(entry, "https://", 8) != 0) ||
-        url_len <= 8) {
+        (strncmp(entry, "http://", 7) != 0 && strncmp(entry, "https://", 8) != 0) || url_len <= 8) {
         snprintf(err, 256, "--webhook: expected URL[,kind...] with an http(s) URL, got '%.*s'",
                  (int)(len < 100 ? len : 100), entry);
         return -1;
@@ -78,7 +76,8 @@ int webhook_endpoints_parse(const char *spec, struct webhook_endpoint *out, char
 
 unsigned webhook_shard_of(const char *key, unsigned shards) {
     unsigned h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 16777619u;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 16777619u;
     return shards ? h % shards : 0;
 }
 

@@ -31,18 +31,26 @@ struct watch {
     struct event *ev;
 };
 
-static void finish(struct post *p, int status, const char *error) {
+/* Frees p (already out of h->posts) and runs its callback. */
+static void complete(struct post *p, int status, const char *error) {
     struct webhook_http *h = p->h;
     curl_multi_remove_handle(h->multi, p->easy);
     curl_easy_cleanup(p->easy);
     curl_slist_free_all(p->headers);
     free(p->body);
     h->running--;
-    if (p->prev) p->prev->next = p->next;
-    else h->posts = p->next;
-    if (p->next) p->next->prev = p->prev;
     p->done(status, error, p->arg);
     free(p);
+}
+
+static void finish(struct post *p, int status, const char *error) {
+    struct webhook_http *h = p->h;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        h->posts = p->next;
+    if (p->next) p->next->prev = p->prev;
+    complete(p, status, error);
 }
 
 /* Hands every finished transfer to its callback. */
@@ -56,16 +64,15 @@ static void collect(struct webhook_http *h) {
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&p);
         CURLcode rc = msg->data.result;
         if (rc == CURLE_OK) curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-        const char *error = rc == CURLE_OK ? NULL
-                            : p->error[0] ? p->error
-                                          : curl_easy_strerror(rc);
+        const char *error = rc == CURLE_OK ? NULL : p->error[0] ? p->error : curl_easy_strerror(rc);
         finish(p, (int)status, error);
     }
 }
 
 static void on_socket_ready(evutil_socket_t fd, short what, void *arg) {
     struct webhook_http *h = arg;
-    int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+    int flags =
+        ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
     int still;
     curl_multi_socket_action(h->multi, fd, flags, &still);
     collect(h);
@@ -97,8 +104,8 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     } else {
         event_free(w->ev);
     }
-    short events = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
-                   (what & CURL_POLL_OUT ? EV_WRITE : 0);
+    short events = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
+                   ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
     w->ev = event_new(h->base, s, events, on_socket_ready, h);
     return w->ev && event_add(w->ev, NULL) == 0 ? 0 : -1;
 }
@@ -134,7 +141,12 @@ struct webhook_http *webhook_http_new(struct event_base *base) {
 
 void webhook_http_free(struct webhook_http *h) {
     if (!h) return;
-    while (h->posts) finish(h->posts, 0, "chatd is stopping");
+    while (h->posts) {
+        struct post *p = h->posts;
+        h->posts = p->next;
+        if (h->posts) h->posts->prev = NULL;
+        complete(p, 0, "chatd is stopping");
+    }
     if (h->multi) curl_multi_cleanup(h->multi);
     if (h->timer) event_free(h->timer);
     free(h);
@@ -157,7 +169,7 @@ static int set_up(struct post *p, const char *url, size_t len, int timeout_ms) {
 }
 
 /* Discards the receiver's answer body: only its status counts. */
-static size_t discard(char *data, size_t size, size_t n, void *arg) {
+static size_t discard(const char *data, size_t size, size_t n, void *arg) {
     (void)data, (void)arg;
     return size * n;
 }
@@ -167,13 +179,15 @@ int webhook_http_post(struct webhook_http *h, const char *url, const char *const
                       void *arg) {
     struct post *p = calloc(1, sizeof(*p));
     if (!p) return -1;
-    *p = (struct post){.h = h, .easy = curl_easy_init(), .body = malloc(len + 1), .done = done,
-                       .arg = arg};
+    *p = (struct post){
+        .h = h, .easy = curl_easy_init(), .body = malloc(len + 1), .done = done, .arg = arg};
     int ok = p->easy && p->body;
     for (size_t i = 0; ok && headers[i]; i++) {
         struct curl_slist *more = curl_slist_append(p->headers, headers[i]);
-        if (more) p->headers = more;
-        else ok = 0;
+        if (more)
+            p->headers = more;
+        else
+            ok = 0;
     }
     if (ok) memcpy(p->body, body, len), p->body[len] = '\0';
     ok = ok && set_up(p, url, len, timeout_ms) == 0 &&

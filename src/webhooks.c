@@ -22,7 +22,8 @@ static int load_secret(struct webhooks *w, const char *path, char err[256]) {
     }
     size_t n = fread(w->secret, 1, sizeof(w->secret), f);
     fclose(f);
-    while (n > 0 && (w->secret[n - 1] == '\n' || w->secret[n - 1] == '\r')) n--;
+    while (n > 0 && (w->secret[n - 1] == '\n' || w->secret[n - 1] == '\r'))
+        n--;
     if (n < WEBHOOK_SECRET_MIN || n == sizeof(w->secret)) {
         snprintf(err, 256, "--webhook-secret-file: %d to %d bytes expected", WEBHOOK_SECRET_MIN,
                  WEBHOOK_SECRET_MAX - 1);
@@ -58,10 +59,11 @@ int webhooks_new(struct event_base *base, struct store *store, const struct conf
     if (!w) return snprintf(err, 256, "out of memory"), -1;
     *w = (struct webhooks){.base = base, .store = store, .endpoint_count = n};
     memcpy(w->endpoints, endpoints, sizeof(endpoints));
-    for (int i = 0; i < n; i++) w->wanted |= endpoints[i].kinds;
+    for (int i = 0; i < n; i++)
+        w->wanted |= endpoints[i].kinds;
     copy_settings(w, cfg);
-    if (load_secret(w, cfg->webhook_secret_file, err) < 0 ||
-        !(w->http = webhook_http_new(base)) || webhook_delivery_start(w) < 0) {
+    if (load_secret(w, cfg->webhook_secret_file, err) < 0 || !(w->http = webhook_http_new(base)) ||
+        webhook_delivery_start(w) < 0) {
         if (!err[0]) snprintf(err, 256, "cannot start the webhook delivery");
         webhooks_stop(w);
         webhooks_free(w);
@@ -95,19 +97,23 @@ bool webhooks_wanted(const struct webhooks *w, enum webhook_kind kind) {
 struct capture {
     struct webhooks *w;
     unsigned shard;
-    int pending;  /* XADDs not answered yet */
-    bool failed;  /* one of them failed */
+    int pending; /* XADDs not answered yet */
+    bool failed; /* one of them failed */
     webhooks_done_fn *done;
     void *arg;
 };
 
 static void on_enqueued(enum store_status st, void *arg) {
     struct capture *c = arg;
-    if (st != STORE_OK) c->failed = true;
-    else c->w->stats.enqueued++;
+    if (st != STORE_OK)
+        c->failed = true;
+    else
+        c->w->stats.enqueued++;
     if (--c->pending > 0) return;
-    if (c->failed) c->w->stats.enqueue_failed++;
-    else if (!c->w->stopping) webhook_delivery_poke(c->w, c->shard);
+    if (c->failed)
+        c->w->stats.enqueue_failed++;
+    else if (!c->w->stopping)
+        webhook_delivery_poke(c->w, c->shard);
     c->done(!c->failed, c->arg);
     free(c);
 }
@@ -141,9 +147,11 @@ int webhooks_capture(struct webhooks *w, const struct webhooks_event *ev, webhoo
         free(body);
         return -1;
     }
-    *c = (struct capture){.w = w, .done = done, .arg = arg,
-                          .shard = webhook_shard_of(ev->scope[0] ? ev->scope : ev->ref,
-                                                    w->shard_count)};
+    *c = (struct capture){.w = w,
+                          .done = done,
+                          .arg = arg,
+                          .shard =
+                              webhook_shard_of(ev->scope[0] ? ev->scope : ev->ref, w->shard_count)};
     int sent = enqueue_all(c, ev, id, body);
     free(body);
     if (sent == 0) {

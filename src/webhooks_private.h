@@ -40,17 +40,16 @@ struct delivery {
 struct webhook_shard {
     struct webhooks *w;
     unsigned n;
-    bool grouped;                 /* the consumer group is known to exist */
-    bool reading;                 /* a read or a group creation is pending */
-    bool claiming;                /* a claim is pending */
-    bool again;                   /* poked while reading: read once more */
-    struct event *poll;           /* the next read */
-    char cursor[64];              /* where the next claim starts */
-    long long length;             /* XLEN as last read, -1 before */
-    struct delivery *held;        /* the entries this chatd holds */
-    struct delivery *to_ack;      /* delivered, acknowledged together soon */
+    bool grouped;            /* the consumer group is known to exist */
+    bool reading;            /* a read or a group creation is pending */
+    bool claiming;           /* a claim is pending */
+    bool again;              /* poked while reading: read once more */
+    struct event *poll;      /* the next read */
+    char cursor[64];         /* where the next claim starts */
+    long long length;        /* XLEN as last read, -1 before */
+    struct delivery *held;   /* the entries this chatd holds */
+    struct delivery *to_ack; /* delivered, acknowledged together soon */
 };
-
 
 struct webhooks {
     struct event_base *base;
@@ -58,19 +57,19 @@ struct webhooks {
     struct webhook_http *http;
     struct webhook_endpoint endpoints[WEBHOOK_ENDPOINTS_MAX];
     int endpoint_count;
-    unsigned wanted;                  /* kinds some endpoint receives (a bit each) */
+    unsigned wanted; /* kinds some endpoint receives (a bit each) */
     unsigned char secret[WEBHOOK_SECRET_MAX];
     size_t secret_len;
     char consumer[WEBHOOK_CONSUMER_MAX]; /* this chatd's name in the groups */
     struct webhook_shard *shards;
     unsigned shard_count;
     int concurrency, timeout_ms, max_attempts, retry_base_ms, retry_max_ms, claim_ms, poll_ms;
-    size_t held;                      /* deliveries in memory */
-    size_t in_flight;                 /* POSTs running */
+    size_t held;                         /* deliveries in memory */
+    size_t in_flight;                    /* POSTs running */
     struct delivery *ready, *ready_tail; /* waiting for a slot, in order */
     struct event *claim_timer, *touch_timer, *length_timer, *dispatch_ev;
-    struct event *ack_ev;             /* acknowledges what was delivered, a batch per shard */
-    bool stopping;                    /* webhooks_stop ran */
+    struct event *ack_ev; /* acknowledges what was delivered, a batch per shard */
+    bool stopping;        /* webhooks_stop ran */
     struct webhooks_stats stats;
 };
 
