@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,7 +324,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "chatd: libsodium failed to initialise\n");
         return 1;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) { /* webhooks' HTTP client */
+    bool curl_used = srv.cfg.webhooks[0] != '\0'; /* only webhooks use libcurl */
+    if (curl_used && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "chatd: libcurl failed to initialise\n");
         return 1;
     }
@@ -333,6 +335,7 @@ int main(int argc, char **argv) {
     if (server_start(&srv) < 0 || catch_signals(&srv) < 0) {
         server_stop(&srv);
         ev_cache_release();
+        if (curl_used) curl_global_cleanup();
         return 1;
     }
     log_info("msg=\"chatd started\" bind=%s port=%d redis=%s workers=%d worker_priority=%s"
@@ -342,6 +345,7 @@ int main(int argc, char **argv) {
     event_base_dispatch(srv.base);
     server_stop(&srv);
     ev_cache_release();
+    if (curl_used) curl_global_cleanup();
     log_info("msg=\"chatd stopped\"");
     return 0;
 }
