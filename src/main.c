@@ -253,14 +253,16 @@ static int server_start(struct server *srv) {
  * too), in the order that lets every pending callback answer its request:
  * 1. The sources of callbacks stop: the session cache stops answering,
  *    the workers stop (their callbacks may still use the store), the
- *    session reads already answered from the cache run, and Redis goes
- *    (every pending callback runs, answering with 503).
+ *    session reads already answered from the cache run, the webhooks stop
+ *    delivering (their POSTs end; what they held stays pending in Redis
+ *    for another chatd), and Redis goes (every pending callback runs,
+ *    answering with 503).
  * 2. The requests end: streams and long-polls are answered, then the HTTP
  *    layer aborts what is left and frees itself. No request is left.
  * 3. What only requests used is freed: the lists of streams and
  *    long-polls, the hub (no subscriber is left), the framer, the fan-out, the store,
- *    the session cache, the web root, the metrics, the stop's events and
- *    last the loop. */
+ *    the session cache, the web root, the webhooks, the metrics, the stop's
+ *    events and last the loop. */
 static void server_stop(struct server *srv) {
     session_events_free(srv->session_events);
     workers_free(srv->workers);
