@@ -345,6 +345,10 @@ test('kill -9 of a chatd holding deliveries: another delivers them, none lost', 
   chatds.get(PORT_A).kill('SIGKILL');
   await new Promise((r) => chatds.get(PORT_A).on('exit', r));
   chatds.delete(PORT_A);
+  // the dead chatd's connections close at the receiver: only then is an
+  // answer to the others a delivery (an answer written to a dead peer is not)
+  await until(() => hung.filter((h) => h.record.aborted).length >= heldByA,
+              "the receiver to see the dead chatd's connections close");
   answer = () => 200;
   release(200);
   const ids = [...new Set(arrivals(ofSent).map((r) => r.id))];
@@ -362,7 +366,8 @@ test('the surviving chatd exits cleanly on SIGTERM, a delivery in flight', async
   answer = () => 'hang';
   const alice = await register(PORT_B, 'Last');
   await until(() => hung.some((h) => h.record.event.data.userId === alice.id), 'a delivery in flight');
-  assert.equal(await metric(PORT_B, 'chatd_webhook_in_flight'), 1);
+  await until(async () => (await metric(PORT_B, 'chatd_webhook_in_flight')) === 1,
+              'chatd to count that one delivery in flight (the answers before it counted out)');
   const child = chatds.get(PORT_B);
   const exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
   child.kill('SIGTERM');
