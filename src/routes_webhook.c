@@ -28,16 +28,21 @@ static void send_reply(struct request *r, int status, json_t *body) {
         http_reply_buffer(r, status, NULL);
 }
 
+/* The action is done but its event is not queued: 503, without the body
+ * written for the success. */
+static void reply_unqueued(struct request *r, json_t *body) {
+    struct evbuffer *written = http_reply_body(r);
+    evbuffer_drain(written, evbuffer_get_length(written));
+    json_decref(body);
+    http_reply_error(r, API_E_UNAVAILABLE, "The event of the action could not be queued.");
+}
+
 static void on_event_queued(bool queued, void *arg) {
     struct pending_reply *p = arg;
-    if (queued) {
+    if (queued)
         send_reply(p->r, p->status, p->body);
-    } else {
-        struct evbuffer *written = http_reply_body(p->r);
-        evbuffer_drain(written, evbuffer_get_length(written));
-        json_decref(p->body);
-        http_reply_error(p->r, API_E_UNAVAILABLE, "The event of the action could not be queued.");
-    }
+    else
+        reply_unqueued(p->r, p->body);
     free(p);
 }
 
@@ -52,8 +57,7 @@ void routes_reply_with_event(struct request *r, int status, json_t *body,
     if (p) *p = (struct pending_reply){.r = r, .status = status, .body = body};
     if (!p || webhooks_capture(w, ev, on_event_queued, p) < 0) {
         free(p);
-        json_decref(body);
-        http_reply_error(r, API_E_UNAVAILABLE, "The event of the action could not be queued.");
+        reply_unqueued(r, body);
     }
 }
 
