@@ -255,6 +255,41 @@ test('a message sent over GET /ws is reported too', async () => {
   }
 });
 
+// The queue shard of a room, as chatd picks it (FNV-1a, --webhook-shards 4).
+function shardOf(room) {
+  let h = 2166136261;
+  for (const b of Buffer.from(room)) h = Math.imul(h ^ b, 16777619) >>> 0;
+  return h % 4;
+}
+
+test('a send whose event cannot be queued answers 503; its retry queues it', async () => {
+  answer = () => 200;
+  const alice = await register(PORT_A, 'Unlucky');
+  const room = unique('broken');
+  assert.equal((await api(PORT_A, 'POST', '/room/', { body: { name: room }, key: alice.key })).status, 201);
+  const shard = `webhook:{${shardOf(room)}}`;
+  assert.equal(redis('XLEN', shard).trim(), '0', 'nothing is waiting in the shard');
+  redis('DEL', shard);
+  redis('SET', shard, 'not a stream'); // its XADD now fails (WRONGTYPE)
+  const body = { text: 'queued at the second try', clientMsgId: unique('cmid') };
+  let first;
+  try {
+    first = await api(PORT_A, 'POST', `/room/${room}/message/`, { body, key: alice.key });
+  } finally {
+    redis('DEL', shard);
+  }
+  assert.equal(first.status, 503);
+  assert.equal(first.data.error.code, 'unavailable', 'a plain error body, not the message');
+  const again = await fetch(`${url(PORT_A)}/room/${room}/message/`, {
+    method: 'POST', headers: { Authorization: `Bearer ${alice.key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body) });
+  assert.equal(again.status, 201);
+  assert.equal(again.headers.get('idempotent-replayed'), 'true');
+  const sent = await again.json();
+  const r = await arrived((e) => e.type === 'message.created' && e.data.message.id === sent.id, 'the replayed send\'s event');
+  assert.equal(r.event.data.message.text, 'queued at the second try');
+});
+
 test('a tampered signature is what the receiver refuses', () => {
   const body = '{"id":"evt_x"}';
   const ts = String(Math.floor(Date.now() / 1000));
