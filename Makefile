@@ -4,7 +4,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := libevent hiredis libsodium jansson cjose libcrypto nettle
+PKGS    := libevent hiredis libsodium jansson cjose libcrypto nettle libcurl
 # WebSocket framing: Debian's libwslay-dev ships no pkg-config file.
 WSLAY_LIBS := -lwslay
 CLIPKGS := libcurl jansson

@@ -10,6 +10,7 @@
 #
 #   -q  quick run: -d 3 -r 1 -n 1000, a smaller history  (BENCH_QUICK=1)
 #   -s  scenarios, of: send cluster history fanout login haproxy failover rooms
+#       webhooks
 #                                                 (BENCH_SCENARIOS, default all)
 #   -d  seconds per throughput run                (BENCH_DURATION, default 10)
 #   -r  rounds; contenders alternate their order, medians are reported
@@ -55,7 +56,7 @@ export $(unlimited_lb_env)
 # shellcheck source=bench/nchan.sh disable=SC1091
 . "$root/bench/nchan.sh"
 
-all_scenarios="send cluster history fanout login haproxy failover rooms"
+all_scenarios="send cluster history fanout login haproxy failover rooms webhooks"
 quick=${BENCH_QUICK:-0}
 scenarios=${BENCH_SCENARIOS:-$all_scenarios}
 duration=${BENCH_DURATION:-}

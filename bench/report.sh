@@ -239,6 +239,16 @@ for c in $(awk -F'\t' '$1 == "failover" {print $2}' "$work/medians.tsv" | sort -
     printf '%s\t%s\t-\t-\n' "failover ($how): promotion; first write; last URL's first write; 503s" \
         "$(med failover "$c" promoted_ms) ms; $(med failover "$c" first_write_ms) ms; $(med failover "$c" slowest_url_ms) ms; $(med failover "$c" refused)" >>"$work/ratios.tsv"
 done
+ratio "webhooks: sends queueing their event / without webhooks (requests/s)" \
+    "$(med webhooks chatd-queue rps)" "$(med webhooks chatd rps)" - -
+ratio "webhooks: send p50 queueing the event / without webhooks" \
+    "$(med webhooks chatd-queue p50_ms)" "$(med webhooks chatd p50_ms)" - -
+ratio "webhooks: chatd CPU per send queueing the event / without webhooks" \
+    "$(med webhooks chatd-queue cpu_us_per_msg)" "$(med webhooks chatd cpu_us_per_msg)" - -
+ratio "webhooks: sends while delivering every event / without webhooks (requests/s)" \
+    "$(med webhooks chatd-webhooks rps)" "$(med webhooks chatd rps)" - -
+ratio "webhooks: chatd CPU per message, queued and delivered / without webhooks" \
+    "$(med webhooks chatd-webhooks cpu_us_per_msg)" "$(med webhooks chatd cpu_us_per_msg)" - -
 
 # ---- the machine and the versions ----
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum option_type { OPT_INT, OPT_STRING };
+enum option_type { OPT_INT, OPT_STRING, OPT_LIST };
 
 struct option_row {
     const char *flag;      /* "--port" */
@@ -25,6 +25,10 @@ struct option_row {
 #define STR_OPT(f, e, field, d, h)                                                 \
     {f, e, OPT_STRING, offsetof(struct config, field),                             \
      sizeof(((struct config *)0)->field), d, 0, 0, h}
+/* A string that each repeated flag extends by one space-separated word. */
+#define LIST_OPT(f, e, field, h)                                                   \
+    {f, e, OPT_LIST, offsetof(struct config, field),                               \
+     sizeof(((struct config *)0)->field), "", 0, 0, h}
 
 static const struct option_row options[] = {
     STR_OPT("--bind", "CHATD_BIND", bind, "0.0.0.0", "address to listen on"),
@@ -144,13 +148,44 @@ static const struct option_row options[] = {
     INT_OPT("--jwt-session-max", "CHATD_JWT_SESSION_MAX", jwt_session_max, "0", 0, 315360000,
             "seconds a session from a token lasts at most (0: until the token's exp;"
             " never beyond --session-ttl)"),
+    LIST_OPT("--webhook", "CHATD_WEBHOOK", webhooks,
+             "URL[,kind...]: POST these events there (repeat the flag for more; the variable"
+             " takes them space-separated; no kind: all; docs/API.md, \"Webhooks\")"),
+    STR_OPT("--webhook-secret-file", "CHATD_WEBHOOK_SECRET_FILE", webhook_secret_file, "",
+            "file with the secret (16 bytes or more) that signs every webhook delivery"),
+    INT_OPT("--webhook-shards", "CHATD_WEBHOOK_SHARDS", webhook_shards, "8", 1, 1024,
+            "queue streams webhook:{0..N-1}, spread over the cluster (every chatd alike)"),
+    INT_OPT("--webhook-concurrency", "CHATD_WEBHOOK_CONCURRENCY", webhook_concurrency, "32",
+            1, 10000, "webhook deliveries in flight at most, per chatd"),
+    INT_OPT("--webhook-timeout", "CHATD_WEBHOOK_TIMEOUT", webhook_timeout_ms, "5000", 100,
+            600000, "ms one webhook delivery may take (then it is retried)"),
+    INT_OPT("--webhook-max-attempts", "CHATD_WEBHOOK_MAX_ATTEMPTS", webhook_max_attempts, "10",
+            1, 1000, "attempts of a delivery before its event goes to the dead letters"),
+    INT_OPT("--webhook-retry-base", "CHATD_WEBHOOK_RETRY_BASE", webhook_retry_base_ms, "1000",
+            1, 3600000, "ms before the first retry; each next one waits twice as long (jittered)"),
+    INT_OPT("--webhook-retry-max", "CHATD_WEBHOOK_RETRY_MAX", webhook_retry_max_ms, "300000",
+            1, 86400000, "ms a webhook retry waits at most"),
+    INT_OPT("--webhook-claim-after", "CHATD_WEBHOOK_CLAIM_AFTER", webhook_claim_ms, "30000",
+            100, 3600000, "ms after which a delivery its chatd stopped tending is taken over"),
+    INT_OPT("--webhook-poll", "CHATD_WEBHOOK_POLL", webhook_poll_ms, "500", 10, 60000,
+            "ms between two reads of an idle webhook queue shard"),
 };
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
 
 static int set_option(struct config *cfg, const struct option_row *o, const char *value,
                       char err[256]) {
     char *field = (char *)cfg + o->offset;
-    if (o->type == OPT_STRING) {
+    if (o->type == OPT_LIST && *field && *value) {
+        size_t used = strlen(field);
+        if (used + 1 + strlen(value) >= o->size) {
+            snprintf(err, 256, "%s: value too long", o->flag);
+            return -1;
+        }
+        field[used] = ' ';
+        memcpy(field + used + 1, value, strlen(value) + 1);
+        return 0;
+    }
+    if (o->type != OPT_INT) {
         if (strlen(value) >= o->size) {
             snprintf(err, 256, "%s: value too long", o->flag);
             return -1;

@@ -61,6 +61,16 @@ struct config {
     char jwt_audience[256];          /* a token's aud must hold this, "" for none */
     int jwt_leeway;                  /* seconds of clock skew allowed on exp, nbf, iat */
     int jwt_session_max;             /* a token's session lasts at most this (s); 0: until exp */
+    char webhooks[4096];             /* "URL[,kind...]" entries, space-separated ("": none) */
+    char webhook_secret_file[512];   /* file: the secret that signs every delivery */
+    int webhook_shards;              /* queue streams webhook:{0..n-1}; all chatd alike */
+    int webhook_concurrency;         /* deliveries in flight at most, per chatd */
+    int webhook_timeout_ms;          /* one delivery's whole HTTP exchange at most */
+    int webhook_max_attempts;        /* attempts before an event goes to the dead letters */
+    int webhook_retry_base_ms;       /* the first retry's delay; doubles after each */
+    int webhook_retry_max_ms;        /* a retry's delay at most */
+    int webhook_claim_ms;            /* a delivery idle this long is taken by another chatd */
+    int webhook_poll_ms;             /* between two reads of an idle queue shard */
 };
 
 /* Fills cfg from defaults, the environment and argv. Returns 0, 1 when

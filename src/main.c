@@ -4,8 +4,10 @@
  * or SIGTERM, and tears everything down in the order that lets every
  * pending callback answer its request.
  */
+#include <curl/curl.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@
 #include "sse_fanout.h"
 #include "sse_frame.h"
 #include "store.h"
+#include "webhooks.h"
 #include "webroot.h"
 #include "workers.h"
 
@@ -180,6 +183,20 @@ static int load_jwt_keys(struct server *srv) {
     return 0;
 }
 
+/* Sets up the webhooks of --webhook (none: nothing runs); -1 on a bad
+ * setting. */
+static int start_webhooks(struct server *srv) {
+    char err[256];
+    if (webhooks_new(srv->base, srv->store, &srv->cfg, &srv->webhooks, err) < 0) {
+        log_error("msg=\"bad webhook setting\" err=\"%s\"", err);
+        return -1;
+    }
+    if (srv->webhooks)
+        log_info("msg=\"webhooks on\" shards=%d concurrency=%d", srv->cfg.webhook_shards,
+                 srv->cfg.webhook_concurrency);
+    return 0;
+}
+
 static int server_start(struct server *srv) {
     char err[256];
     srv->base = event_base_new();
@@ -225,7 +242,7 @@ static int server_start(struct server *srv) {
     srv->request_id_base = randombytes_random();
     if (!(srv->metrics = metrics_new())) return -1;
     ratelimit_attach(&srv->limits, srv->store, srv->base, srv->metrics);
-    if (load_web_root(srv) < 0 || load_jwt_keys(srv) < 0) return -1;
+    if (load_web_root(srv) < 0 || load_jwt_keys(srv) < 0 || start_webhooks(srv) < 0) return -1;
     if (!(srv->fanout = fanout_new(srv->cfg.fanout_threads))) return -1;
     if (!(srv->streams = routes_stream_new(srv))) return -1;
     if (!(srv->long_polls = routes_wait_new())) return -1;
@@ -239,18 +256,21 @@ static int server_start(struct server *srv) {
  * too), in the order that lets every pending callback answer its request:
  * 1. The sources of callbacks stop: the session cache stops answering,
  *    the workers stop (their callbacks may still use the store), the
- *    session reads already answered from the cache run, and Redis goes
- *    (every pending callback runs, answering with 503).
+ *    session reads already answered from the cache run, the webhooks stop
+ *    delivering (their POSTs end; what they held stays pending in Redis
+ *    for another chatd), and Redis goes (every pending callback runs,
+ *    answering with 503).
  * 2. The requests end: streams and long-polls are answered, then the HTTP
  *    layer aborts what is left and frees itself. No request is left.
  * 3. What only requests used is freed: the lists of streams and
  *    long-polls, the hub (no subscriber is left), the framer, the fan-out, the store,
- *    the session cache, the web root, the metrics, the stop's events and
- *    last the loop. */
+ *    the session cache, the web root, the webhooks, the metrics, the stop's
+ *    events and last the loop. */
 static void server_stop(struct server *srv) {
     session_events_free(srv->session_events);
     workers_free(srv->workers);
     store_run_queued(srv->store);
+    webhooks_stop(srv->webhooks);
     cluster_free(srv->cluster);
 
     routes_stream_close_all(srv->streams);
@@ -273,6 +293,7 @@ static void server_stop(struct server *srv) {
     session_streams_free(srv->session_streams);
     webroot_free(srv->web);
     jwt_keys_free(srv->jwt_keys);
+    webhooks_free(srv->webhooks);
     metrics_free(srv->metrics);
     free_stopping(&srv->stopping);
     if (srv->base) event_base_free(srv->base);
@@ -309,12 +330,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "chatd: libsodium failed to initialise\n");
         return 1;
     }
+    bool curl_used = srv.cfg.webhooks[0] != '\0'; /* only webhooks use libcurl */
+    if (curl_used && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "chatd: libcurl failed to initialise\n");
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     raise_open_files();
     ev_cache_install(); /* before any other libevent call */
     if (server_start(&srv) < 0 || catch_signals(&srv) < 0) {
         server_stop(&srv);
         ev_cache_release();
+        if (curl_used) curl_global_cleanup();
         return 1;
     }
     log_info("msg=\"chatd started\" bind=%s port=%d redis=%s workers=%d worker_priority=%s"
@@ -324,6 +351,7 @@ int main(int argc, char **argv) {
     event_base_dispatch(srv.base);
     server_stop(&srv);
     ev_cache_release();
+    if (curl_used) curl_global_cleanup();
     log_info("msg=\"chatd stopped\"");
     return 0;
 }

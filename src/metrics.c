@@ -9,6 +9,7 @@
 #include "server.h"
 #include "session_cache.h"
 #include "session_events.h"
+#include "webhooks.h"
 #include "workers.h"
 
 #define MAX_SERIES 128
@@ -184,6 +185,40 @@ static void render_session_cache(struct evbuffer *out, const struct server *srv)
                    "gauge", session_events_subscribed(srv->session_events));
 }
 
+/* The webhook counters, when webhooks are configured. */
+static void render_webhooks(struct evbuffer *out, const struct webhooks *w) {
+    struct webhooks_stats s;
+    if (!webhooks_get_stats(w, &s)) return;
+    render_counter(out, "chatd_webhook_enqueued_total", "Webhook deliveries queued (event x URL).",
+                   "counter", s.enqueued);
+    render_counter(out, "chatd_webhook_enqueue_failed_total",
+                   "Events that could not be queued (their action answered 503).", "counter",
+                   s.enqueue_failed);
+    render_counter(out, "chatd_webhook_delivered_total", "Webhook deliveries answered 2xx.",
+                   "counter", s.delivered);
+    render_counter(out, "chatd_webhook_retried_total",
+                   "Webhook attempts that failed and were retried.", "counter", s.retried);
+    render_counter(out, "chatd_webhook_failed_total",
+                   "Webhook deliveries that failed every attempt (moved to the dead letters).",
+                   "counter", s.failed);
+    render_counter(out, "chatd_webhook_claimed_total",
+                   "Webhook deliveries taken over from a chatd that stopped tending them.",
+                   "counter", s.claimed);
+    render_counter(out, "chatd_webhook_in_flight", "Webhook POSTs running.", "gauge",
+                   s.in_flight);
+    render_counter(out, "chatd_webhook_held", "Webhook deliveries this chatd holds.", "gauge",
+                   s.held);
+    render_counter(out, "chatd_webhook_queue_length",
+                   "Webhook deliveries not acknowledged yet, of every chatd (XLEN of the shards).",
+                   "gauge", s.queue_length);
+    render_counter(out, "chatd_webhook_lag_ms_sum",
+                   "Sum of the queued-to-delivered times of the delivered, ms.", "counter",
+                   s.lag_ms_sum);
+    render_counter(out, "chatd_webhook_lag_ms_last",
+                   "Queued-to-delivered time of the latest delivered, ms.", "gauge",
+                   (unsigned long long)(s.lag_ms_last > 0 ? s.lag_ms_last : 0));
+}
+
 int metrics_render(struct evbuffer *out, struct server *srv) {
     const struct metrics *m = srv->metrics;
     render_requests(out, m);
@@ -204,5 +239,6 @@ int metrics_render(struct evbuffer *out, struct server *srv) {
     render_counter(out, "chatd_worker_queue_depth",
                    "Password-hashing jobs queued or running.", "gauge",
                    workers_pending(srv->workers));
+    render_webhooks(out, srv->webhooks);
     return 0;
 }

@@ -18,6 +18,7 @@ struct addr_slots;
 #include "ratelimit.h"
 #include "store.h"
 #include "token.h"
+#include "webhook_event.h"
 #include "workers.h"
 
 /* routes_user.c: accounts and sessions. */
@@ -219,6 +220,20 @@ int routes_count_password_attempt(struct request *r, const char *email, ratelimi
 /* Answers a request that ratelimit_check refused: 429 rate_limited with
  * Retry-After for RATE_LIMITED, 503 for RATE_UNCHECKED. Frees r. */
 void routes_reply_rate_refused(struct request *r, enum rate_verdict verdict, int retry_after_s);
+
+/* ---- routes_webhook.c: reporting an action to the webhooks ---- */
+
+struct webhooks_event;
+/* Answers status with body (taken; NULL: the reply's body is written
+ * already) once ev is queued for the webhooks that want its kind, at once
+ * when none does; 503 when it could not be queued. */
+void routes_reply_with_event(struct request *r, int status, json_t *body,
+                             const struct webhooks_event *ev);
+/* Whether a webhook wants kind (an event's data is built only then). */
+bool routes_event_wanted(const struct request *r, enum webhook_kind kind);
+/* The data of a message.created event: {"room", "message": {...}}; NULL
+ * when out of memory. */
+json_t *routes_message_event_data(const char *room, const struct message *m);
 
 /* The routing table and its length. */
 extern const struct route routes_table[];

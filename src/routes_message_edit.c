@@ -6,6 +6,7 @@
  * "Edits"). Only the author may, and never once the message is removed.
  */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@
 #include "routes.h"
 #include "server.h"
 #include "store.h"
+#include "webhooks.h"
 
 struct edit_op {
     struct request *r;
@@ -34,6 +36,22 @@ static void edit_done(struct edit_op *op, api_error e, const char *detail) {
     free(op);
 }
 
+/* Answers 200 once the edit's event is queued. */
+static void reply_edited(struct edit_op *op, const char *event_id) {
+    json_t *data = NULL;
+    if (routes_event_wanted(op->r, WEBHOOK_MESSAGE_EDITED))
+        data = json_pack("{s:s,s:s,s:s,s:s%,s:I,s:s,s:s}", "room", op->room, "id", op->id,
+                         "eventId", event_id, "text", op->text.text, op->text.text_len, "edited",
+                         (json_int_t)op->timestamp, "userId", op->user.id, "name",
+                         op->user.name);
+    struct webhooks_event ev = {WEBHOOK_MESSAGE_EDITED, op->room, event_id, op->timestamp, data};
+    routes_reply_with_event(op->r, 200,
+                            json_pack("{s:s,s:s,s:s,s:I}", "room", op->room, "id", op->id,
+                                      "eventId", event_id, "edited", (json_int_t)op->timestamp),
+                            &ev);
+    json_decref(data);
+}
+
 static void on_edited(enum store_status st, enum store_change outcome, const char *event_id,
                       void *arg) {
     struct edit_op *op = arg;
@@ -43,9 +61,7 @@ static void on_edited(enum store_status st, enum store_change outcome, const cha
     else if (outcome != STORE_CHANGE_DONE)
         edit_done(op, API_E_FORBIDDEN, "Only its author may edit a message.");
     else {
-        http_reply_json(op->r, 200, json_pack("{s:s,s:s,s:s,s:I}", "room", op->room, "id", op->id,
-                                              "eventId", event_id, "edited",
-                                              (json_int_t)op->timestamp));
+        reply_edited(op, event_id);
         edit_done(op, API_E_OK, NULL);
     }
 }

@@ -8,6 +8,7 @@
  * room may remove any message; anyone who may send there, their own.
  */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,17 +19,34 @@
 #include "server.h"
 #include "store.h"
 #include "validate.h"
+#include "webhooks.h"
 
 struct removal_op {
     struct request *r;
     const char *room;                      /* points into the request */
     char id[CHAT_STREAM_ID_MAX + 1];       /* the message to remove */
     bool own;                              /* the caller's own only (not a moderator) */
+    char actor_id[CHAT_USER_ID_LEN + 1];   /* who removes it (for the webhook event) */
 };
 
 static void removal_done(struct removal_op *op, api_error e) {
     if (e != API_E_OK) http_reply_error(op->r, e, NULL);
     free(op);
+}
+
+/* Answers 200 once the removal's event is queued. */
+static void reply_removed(struct removal_op *op, const char *event_id) {
+    json_t *data = NULL;
+    if (routes_event_wanted(op->r, WEBHOOK_MESSAGE_REMOVED))
+        data = json_pack("{s:s,s:s,s:s,s:s,s:b}", "room", op->room, "id", op->id, "eventId",
+                         event_id, "by", op->actor_id, "own", op->own);
+    struct webhooks_event ev = {WEBHOOK_MESSAGE_REMOVED, op->room, event_id,
+                                http_received_ms(op->r), data};
+    routes_reply_with_event(op->r, 200,
+                            json_pack("{s:s,s:s,s:s}", "room", op->room, "id", op->id, "eventId",
+                                      event_id),
+                            &ev);
+    json_decref(data);
 }
 
 static void on_removed(enum store_status st, enum store_change outcome, const char *event_id,
@@ -40,8 +58,7 @@ static void on_removed(enum store_status st, enum store_change outcome, const ch
     else if (outcome != STORE_CHANGE_DONE)
         removal_done(op, op->own ? API_E_FORBIDDEN : API_E_MEMBERSHIP_CHANGED);
     else {
-        http_reply_json(op->r, 200, json_pack("{s:s,s:s,s:s}", "room", op->room, "id", op->id,
-                                              "eventId", event_id));
+        reply_removed(op, event_id);
         removal_done(op, API_E_OK);
     }
 }
@@ -58,6 +75,7 @@ static void on_access(const struct room_access *a, void *arg) {
         removal_done(op, e);
         return;
     }
+    snprintf(op->actor_id, sizeof(op->actor_id), "%s", a->user.id);
     struct store_message_removal m = {.room = op->room, .message_id = op->id,
                                       .actor_id = a->user.id, .actor_name = a->user.name,
                                       .actor = a->role, .timestamp = http_received_ms(op->r),

@@ -21,6 +21,7 @@
 #include "store.h"
 #include "token.h"
 #include "validate.h"
+#include "webhooks.h"
 #include "workers.h"
 
 #define PWHASH_OPS crypto_pwhash_OPSLIMIT_INTERACTIVE
@@ -103,6 +104,18 @@ static void clear_session_cookies(struct request *r) {
                         TOKEN_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0");
 }
 
+/* Answers 201 once the registration's event is queued. */
+static void reply_registered(struct user_op *op, json_t *body) {
+    json_t *data = NULL;
+    if (routes_event_wanted(op->r, WEBHOOK_USER_REGISTERED))
+        data = json_pack("{s:s,s:s,s:s}", "userId", op->user.id, "name", op->user.name, "email",
+                         op->user.email);
+    struct webhooks_event ev = {WEBHOOK_USER_REGISTERED, "", op->user.id,
+                                http_received_ms(op->r), data};
+    routes_reply_with_event(op->r, 201, body, &ev);
+    json_decref(data);
+}
+
 static void on_session_created(enum store_status st, void *arg) {
     struct user_op *op = arg;
     if (st != STORE_OK) {
@@ -118,7 +131,8 @@ static void on_session_created(enum store_status st, void *arg) {
         reply_error(op, API_E_INTERNAL);
         return;
     }
-    http_reply_json(op->r, op->registering ? 201 : 200, body);
+    if (op->registering) reply_registered(op, body);
+    else http_reply_json(op->r, 200, body);
     user_op_free(op);
 }
 

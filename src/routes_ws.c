@@ -32,6 +32,7 @@
 #include "server.h"
 #include "session_streams.h"
 #include "store.h"
+#include "webhooks.h"
 #include "ws_conn.h"
 #include "ws_handshake.h"
 #include "ws_protocol.h"
@@ -118,7 +119,8 @@ static void follow_session(struct ws_client *c) {
 /* A send on its way: session, rate limit, access check, append. */
 struct send_op {
     struct ws_client *c;
-    struct ws_msg m; /* owns the text */
+    struct ws_msg m;     /* owns the text */
+    struct evbuffer *ack; /* the ack, while the message's webhook event is queued */
 };
 
 static void send_done(struct send_op *op, api_error e, int retry_after_s) {
@@ -134,6 +136,28 @@ static long long now_ms(void) {
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void on_event_queued(bool queued, void *arg) {
+    struct send_op *op = arg;
+    if (queued) ws_client_send(op->c, op->ack);
+    evbuffer_free(op->ack);
+    send_done(op, queued ? API_E_OK : API_E_UNAVAILABLE, 0);
+}
+
+/* Sends the ack in out once the message's webhook event is queued, as
+ * POST /message/ answers (routes_webhook.c); an error frame when it
+ * cannot be. */
+static void ack_after_event(struct send_op *op, const struct message *m, struct evbuffer *out) {
+    json_t *data = routes_message_event_data(op->m.room, m);
+    struct webhooks_event ev = {WEBHOOK_MESSAGE_CREATED, op->m.room, m->id, m->timestamp, data};
+    op->ack = evbuffer_new();
+    if (op->ack) evbuffer_add_buffer(op->ack, out);
+    int rc = op->ack ? webhooks_capture(op->c->srv->webhooks, &ev, on_event_queued, op) : -1;
+    json_decref(data);
+    if (rc == 0) return;
+    if (op->ack) evbuffer_free(op->ack);
+    send_done(op, API_E_UNAVAILABLE, 0);
 }
 
 static void on_appended(enum store_status st, const struct message *m, bool replayed,
@@ -154,6 +178,10 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
         return;
     }
     if (!replayed) metrics_message_sent(c->srv->metrics);
+    if (webhooks_wanted(c->srv->webhooks, WEBHOOK_MESSAGE_CREATED)) {
+        ack_after_event(op, m, out);
+        return;
+    }
     ws_client_send(c, out);
     send_done(op, API_E_OK, 0);
 }

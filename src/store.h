@@ -475,4 +475,57 @@ int store_user_sessions(struct store *s, const char *user_id, store_pairs_fn *cb
  * be another's now). */
 int store_user_get_by_id(struct store *s, const char *user_id, store_user_fn *cb, void *arg);
 
+/* ---- the webhook queue (store_webhook.c) ---- */
+
+#define STORE_WEBHOOK_GROUP "chatd-webhooks"
+#define STORE_WEBHOOK_BATCH 128 /* entry ids per touch or acknowledgement */
+
+/* One queued delivery: an event for one URL (strings valid in the callback). */
+struct store_webhook_entry {
+    const char *stream_id; /* its id in the shard's stream */
+    const char *event_id;  /* the event's id (the same for every URL) */
+    const char *url;       /* where to POST it */
+    const char *body;      /* the event's JSON, body_len bytes */
+    size_t body_len;
+};
+/* Receives entries of a shard; cursor (XAUTOCLAIM's next start, else
+ * NULL) says where a claim goes on. */
+typedef void store_webhook_entries_fn(enum store_status st,
+                                      const struct store_webhook_entry *entries, size_t n,
+                                      const char *cursor, void *arg);
+
+/* Appends a delivery of event_id's body to url to shard n (durable). */
+int store_webhook_enqueue(struct store *s, unsigned shard, const char *event_id, const char *url,
+                          const char *body, size_t body_len, store_status_fn *cb, void *arg);
+/* Creates the shard's consumer group (and stream) from its start:
+ * STORE_EXISTS when it was there. */
+int store_webhook_group_create(struct store *s, unsigned shard, store_status_fn *cb, void *arg);
+/* Takes up to count entries nobody took yet for consumer (XREADGROUP,
+ * never blocking): STORE_NOT_FOUND when the group is missing. */
+int store_webhook_read(struct store *s, unsigned shard, const char *consumer, int count,
+                       store_webhook_entries_fn *cb, void *arg);
+/* Takes over up to count entries idle for min_idle_ms or more from
+ * cursor on ("0-0": the start) for consumer (XAUTOCLAIM). */
+int store_webhook_claim(struct store *s, unsigned shard, const char *consumer, int min_idle_ms,
+                        const char *cursor, int count, store_webhook_entries_fn *cb, void *arg);
+/* Tells that consumer still tends the n (1 to STORE_WEBHOOK_BATCH)
+ * entries ids (their idle time restarts; XCLAIM ... JUSTID, which does
+ * not count a delivery). */
+int store_webhook_touch(struct store *s, unsigned shard, const char *consumer,
+                        const char *const *ids, size_t n, store_status_fn *cb, void *arg);
+/* Acknowledges and deletes the n (1 to STORE_WEBHOOK_BATCH) entries ids
+ * delivered (one script). */
+int store_webhook_ack(struct store *s, unsigned shard, const char *const *ids, size_t n,
+                      store_status_fn *cb, void *arg);
+/* Moves an entry that failed every attempt to the shard's dead letters
+ * with the reason, and acknowledges it (one script, durable). */
+int store_webhook_bury(struct store *s, unsigned shard, const struct store_webhook_entry *e,
+                       const char *reason, store_status_fn *cb, void *arg);
+/* Receives a count. */
+typedef void store_webhook_count_fn(enum store_status st, long long count, void *arg);
+/* The shard's entries not acknowledged yet: queued and in delivery (XLEN,
+ * entries leave when acknowledged). */
+int store_webhook_length(struct store *s, unsigned shard, store_webhook_count_fn *cb,
+                         void *arg);
+
 #endif

@@ -77,3 +77,11 @@ int store_key_user_id(char *out, size_t size, const char *user_id) {
 int store_key_apikey(char *out, size_t size, const char *key_id) {
     return fit(snprintf(out, size, "apikey:%s", key_id), size);
 }
+
+int store_key_webhook_shard(char *out, size_t size, unsigned n) {
+    return fit(snprintf(out, size, "webhook:{%u}", n), size);
+}
+
+int store_key_webhook_dead(char *out, size_t size, unsigned n) {
+    return fit(snprintf(out, size, "webhook:{%u}:dead", n), size);
+}

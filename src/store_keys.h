@@ -16,6 +16,9 @@
  *   login-known:<email>:<address> string "1": that address logged in, EX session ttl
  *   apikey:<id>                  hash: hash, name, created (a server-API key, apikey.h)
  *   apikeys                      sorted set: the key ids, scored by creation time (ms)
+ *   webhook:{<n>}                stream: id, url, body (the webhook queue's shard n;
+ *                                consumer group chatd-webhooks)
+ *   webhook:{<n>}:dead           stream: id, url, body, reason (its dead letters)
  * one pub/sub channel:
  *   chatd:sessions-ended         the token hashes of sessions just ended
  * and one sharded pub/sub channel per room, in the slot of its stream:
@@ -61,5 +64,9 @@ int store_key_room_reactors(char *out, size_t size, const char *room, const char
 
 /* apikey:<id>: a key of the server API (store_api.c, chatctl). */
 int store_key_apikey(char *out, size_t size, const char *key_id);
+
+/* The webhook queue's shard n and its dead letters (one slot). */
+int store_key_webhook_shard(char *out, size_t size, unsigned n);
+int store_key_webhook_dead(char *out, size_t size, unsigned n);
 
 #endif

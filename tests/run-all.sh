@@ -99,6 +99,7 @@ if check build-gcc make -j"$jobs" all; then
   suite e2e tests/e2e/run.sh build
   suite ws tests/ws/run.sh build
   suite sdk tests/sdk/run.sh build
+  suite webhooks tests/webhooks/run.sh build
   suite contract tests/contract/run.sh build
   suite bench-tools tests/bench/run.sh build
   suite valgrind tests/valgrind/run.sh build
@@ -113,6 +114,7 @@ if check build-asan make -j"$jobs" SAN=1 BUILD=build/asan all; then
   CHAT_SANITIZED=1 suite cluster-asan tests/cluster/run.sh build/asan
   CHAT_SANITIZED=1 suite stack-asan tests/stack/run.sh build/asan
   CHAT_SANITIZED=1 suite ws-asan tests/ws/run.sh build/asan
+  CHAT_SANITIZED=1 suite webhooks-asan tests/webhooks/run.sh build/asan
   suite bench-tools-asan tests/bench/run.sh build/asan
 fi
 # libFuzzer harnesses (clang, ASan+UBSan): every committed input once, then

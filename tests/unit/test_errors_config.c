@@ -93,6 +93,7 @@ static const char *const env_names[] = {
     "CHATD_BIND",          "CHATD_PORT",          "CHATD_REDIS",
     "CHATD_REDIS_TIMEOUT", "CHATD_WORKERS",       "CHATD_MAX_BODY",
     "CHATD_SESSION_TTL",   "CHATD_HISTORY_BATCH", "CHATD_LOG_LEVEL",
+    "CHATD_WEBHOOK",
 };
 
 /* Each config test starts from an environment without CHATD_* variables. */
@@ -161,6 +162,26 @@ static void test_config_flag_beats_env(void **state) {
     assert_int_equal(load(&cfg, err, ARGS("--port", "9100", "--bind", "127.0.0.1")), 0);
     assert_int_equal(cfg.port, 9100);
     assert_string_equal(cfg.bind, "127.0.0.1");
+}
+
+/* --webhook is a list: each flag adds an entry, after the variable's. */
+static void test_config_list_option(void **state) {
+    (void)state;
+    struct config cfg;
+    char err[256];
+    assert_int_equal(load(&cfg, err, NULL), 0);
+    assert_string_equal(cfg.webhooks, "");
+    assert_int_equal(load(&cfg, err, ARGS("--webhook", "http://a.example/1",
+                                          "--webhook=http://b.example/2,member.left")), 0);
+    assert_string_equal(cfg.webhooks, "http://a.example/1 http://b.example/2,member.left");
+    setenv("CHATD_WEBHOOK", "http://e.example/0", 1);
+    assert_int_equal(load(&cfg, err, ARGS("--webhook", "http://a.example/1")), 0);
+    assert_string_equal(cfg.webhooks, "http://e.example/0 http://a.example/1");
+    char big[5000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(load(&cfg, err, ARGS("--webhook", big)), -1);
+    assert_non_null(strstr(err, "--webhook"));
 }
 
 static void test_config_inline_value(void **state) {
@@ -296,6 +317,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_config_env_override, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_config_flag_beats_env, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_config_inline_value, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_config_list_option, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_config_prefix_flags, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_config_bad_number, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_config_bad_env_number, clear_env, clear_env),
