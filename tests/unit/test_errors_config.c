@@ -294,7 +294,7 @@ static int load_capturing_stdout(struct config *cfg, char err[256], const char *
 static void test_config_help(void **state) {
     (void)state;
     struct config cfg;
-    char err[256], out[8192];
+    char err[256], out[32768];
     assert_int_equal(load_capturing_stdout(&cfg, err, ARGS("--help"), out, sizeof(out)), 1);
     assert_non_null(strstr(out, "--port"));
     assert_non_null(strstr(out, "CHATD_PORT"));
