@@ -97,7 +97,11 @@
     X(API_E_NOT_A_MESSAGE, 400, "not_a_message",                                     \
       "That id is a room event, not a message; events cannot be removed.")         \
     X(API_E_ACCOUNT_LOCKED, 403, "account_locked",                                   \
-      "A site administrator has locked this account.")
+      "A site administrator has locked this account.")                              \
+    X(API_E_INVALID_MESSAGE_ID, 400, "invalid_message_id",                           \
+      "id must be a message id (<ms>-<seq>).")                                       \
+    X(API_E_MARKER_AHEAD, 400, "marker_ahead",                                       \
+      "The room has no message with an id that high yet.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,
