@@ -4,7 +4,9 @@
  * beyond the room's newest and malformed ones, and checks the room like a
  * read (a private room is 404 to non-members); GET /room/ gives each room
  * the caller's marker and its unread count (others' messages after the
- * marker, room events not counted, capped at 100).
+ * marker, room events not counted, capped at 100); a marker that moves
+ * reaches the user's own multi-room stream that asked for user events
+ * (?user=1), and never another user's.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "chatclient.h"
+#include "sse_client.h"
 #include "testlib.h"
 
 /* alice owns the rooms, bob writes in them, carol is a stranger. */
@@ -232,6 +235,45 @@ static void unread_counts_stop_at_the_cap(void **state) {
     assert_int_equal(unread, 100);
 }
 
+/* A marker that moves reaches the user's own stream with ?user=1 within
+ * the bound, and no other user's stream. */
+static void markers_reach_the_users_own_streams(void **state) {
+    (void)state;
+    char id[48], later[48], url[512], data[512], eid[48];
+    send_to(bob, room, "to be read live", id);
+    send_to(alice, room, "and one more", later);
+    snprintf(url, sizeof(url), "%s/stream?rooms=%s&user=1", test_url(), room);
+    struct sse_client *own = sse_open_as(url, NULL, chat_client_token(alice));
+    struct sse_client *other = sse_open_as(url, NULL, chat_client_token(bob));
+    assert_non_null(own);
+    assert_non_null(other);
+    assert_true(sse_wait_id(own, 5000)); /* the position: every subscription is ready */
+    assert_true(sse_wait_id(other, 5000));
+    double t0 = test_now_ms();
+    mark_id(alice, room, id, id, true);
+    assert_true(sse_wait_events(own, 1, 5000));
+    printf("# marker reached the stream after %.1f ms\n", test_now_ms() - t0);
+    assert_true(sse_get(own, 0, eid, data, sizeof(data)));
+    char want[256];
+    snprintf(want, sizeof(want), "{\"room\":\"%s\",\"id\":\"%s\"}", room, id);
+    assert_string_equal(data, want);
+    /* bob's stream carries bob's events only: his marker, never alice's */
+    mark_id(bob, room, later, later, true);
+    assert_true(sse_wait_events(other, 1, 5000));
+    assert_true(sse_get(other, 0, eid, data, sizeof(data)));
+    snprintf(want, sizeof(want), "{\"room\":\"%s\",\"id\":\"%s\"}", room, later);
+    assert_string_equal(data, want);
+    sse_close(own);
+    sse_close(other);
+    /* without a session, user events cannot be asked for */
+    struct http_result res;
+    snprintf(url, sizeof(url), "/stream?rooms=%s&user=1", room);
+    test_http("GET", url, NULL, NULL, 0, &res);
+    assert_int_equal(res.status, 401);
+    assert_true(test_is_error(res.body, "unauthorized"));
+    test_http_result_free(&res);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(markers_move_forward_only),
@@ -239,6 +281,7 @@ int main(void) {
         cmocka_unit_test(private_rooms_are_marked_by_members_only),
         cmocka_unit_test(unread_counts_follow_the_marker),
         cmocka_unit_test(unread_counts_stop_at_the_cap),
+        cmocka_unit_test(markers_reach_the_users_own_streams),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
