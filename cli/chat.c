@@ -109,6 +109,9 @@ static void usage(FILE *f) {
           "  remove-message ROOM ID         remove a message (moderators, owners;\n"
           "                                 anyone their own)\n"
           "  edit ROOM ID TEXT...           replace the text of one's own message\n"
+          "  read ROOM ID                   mark ROOM read up to message ID\n"
+          "  rooms                          list the rooms, with unread counts when\n"
+          "                                 logged in (99+ for 100 or more)\n"
           "  logout                         end the session\n"
           "  help                           show this help\n"
           "\n"
@@ -908,6 +911,44 @@ static int cmd_edit(cli *c) {
     return rc;
 }
 
+/* chat read ROOM ID */
+static int cmd_read(cli *c) {
+    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 2) rc = fail(EXIT_USAGE, "usage: chat read ROOM ID");
+    if (rc == 0) rc = cli_open(c, 1);
+    if (rc != 0) return rc;
+    return room_call_finish(c, chat_room_read(c->client, c->argv[0], c->argv[1]),
+                            "marking the room read", "marked");
+}
+
+/* One line of chat rooms: the name, the unread count (99+ from the cap
+ * on), and the kind and role when there are. */
+static void room_entry_print(const chat_room_entry *e) {
+    printf("%s", e->name);
+    if (e->unread >= 100) printf("  99+ unread");
+    else if (e->unread >= 0) printf("  %d unread", e->unread);
+    if (e->kind || e->role)
+        printf("  (%s%s%s)", e->kind ? e->kind : "", e->kind && e->role ? ", " : "",
+               e->role ? e->role : "");
+    putchar('\n');
+}
+
+/* chat rooms */
+static int cmd_rooms(cli *c) {
+    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 0) rc = fail(EXIT_USAGE, "usage: chat rooms");
+    if (rc == 0) rc = cli_open(c, 0);
+    if (rc != 0) return rc;
+    chat_room_list list;
+    int err = chat_rooms(c->client, &list);
+    if (err != CHAT_OK) return report(c, err, "listing the rooms");
+    for (size_t i = 0; i < list.count; i++) room_entry_print(&list.rooms[i]);
+    chat_room_list_cleanup(&list);
+    return 0;
+}
+
 static int cmd_help(cli *c) {
     (void)c;
     usage(stdout);
@@ -924,6 +965,7 @@ static const struct command {
     {"room", cmd_room},         {"invite", cmd_invite}, {"dm", cmd_dm},
     {"remove-message", cmd_remove_message},           {"edit", cmd_edit},
     {"help", cmd_help},
+    {"read", cmd_read},         {"rooms", cmd_rooms},
 };
 
 int main(int argc, char **argv) {
