@@ -387,10 +387,12 @@ struct store_unread {
 };
 /* Workflow: counts for each of the n (1 or more) rooms the messages after
  * its marker that user_id did not write, up to cap (room events are not
- * messages): one script per room on the room's slot, all sent at once, so
- * that they cost one round trip per master, not one per room. The
- * callback gets STORE_OK when every count came (else the first failure);
- * rooms must live until it runs. */
+ * messages): each room's newest id (XREVRANGE ... COUNT 1 on its slot),
+ * all sent at once, then, only for the rooms with entries after the
+ * marker, a counting script on the room's slot, sent as those replies
+ * come: two round trips per master at most, never one per room in
+ * sequence. The callback gets STORE_OK when every count came (else the
+ * first failure); rooms must live until it runs. */
 int store_unread_counts(struct store *s, const char *user_id, struct store_unread *rooms,
                         size_t n, int cap, store_status_fn *cb, void *arg);
 

@@ -2,7 +2,8 @@
  * room -> id in the user's slot), the user's own events that tell the
  * user's other streams a marker moved (user:{<userId>}:events, a short
  * stream in the same slot, rung like a room), and the unread counts of a
- * room list: one script per room on the room's slot, all sent at once. */
+ * room list: each room's newest id, all read at once, then a counting
+ * script only for the rooms with messages after the marker. */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +44,11 @@ static const char marker_set_script[] = MARKERS_CMP_LUA
     "return {1, ARGV[2]}\n";
 
 /* Counts the messages after ARGV[1] ("" for all) not written by ARGV[2],
- * up to ARGV[3]; room events (entries with an "event" field) are not
- * messages. Reads at most four batches of ARGV[3] entries. */
+ * up to ARGV[3]; room events are not messages. chatd writes a message as
+ * exactly userId, name, text and timestamp, in that order, and a room
+ * event with more fields after them (event, target, role), so an entry is
+ * told by its length and its second field, without a walk over its
+ * fields. Reads at most four batches of ARGV[3] entries. */
 static const char unread_script[] =
     "local start = ARGV[1] == '' and '-' or '(' .. ARGV[1]\n"
     "local cap = tonumber(ARGV[3])\n"
@@ -52,13 +56,8 @@ static const char unread_script[] =
     "for batch = 1, 4 do\n"
     "  local e = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', cap)\n"
     "  for i = 1, #e do\n"
-    "    local f, counts = e[i][2], true\n"
-    "    for j = 1, #f, 2 do\n"
-    "      if f[j] == 'event' or (f[j] == 'userId' and f[j + 1] == ARGV[2]) then\n"
-    "        counts = false\n"
-    "      end\n"
-    "    end\n"
-    "    if counts then n = n + 1 end\n"
+    "    local f = e[i][2]\n"
+    "    if #f <= 8 and f[2] ~= ARGV[2] then n = n + 1 end\n"
     "  end\n"
     "  if n >= cap or #e < cap then break end\n"
     "  start = '(' .. e[#e][1]\n"
@@ -139,19 +138,25 @@ int store_markers_get(struct store *s, const char *user_id, store_pairs_fn *cb, 
     return 0;
 }
 
-/* The counts of one room list in flight: one script per room. */
+/* The counts of one room list in flight: first each room's newest id
+ * (a plain read), then the counting script only for the rooms whose newest
+ * message is after the marker. */
 struct unread_op {
     store_status_fn *cb;
     void *arg;
+    struct store *s;
     struct store_unread *rooms;
-    size_t pending;         /* replies still to come */
+    size_t pending;         /* rooms whose count is still to come, plus the caller's share */
     enum store_status st;   /* the first failure, or STORE_OK */
+    char user_id[CHAT_USER_ID_LEN + 1];
+    char cap[NUMFMT_MAX + 1];
 };
 
-/* One room's count: which op and which room. */
+/* One room's count: which op and which room, and its key. */
 struct unread_one {
     struct unread_op *op;
     struct store_unread *room;
+    char key[STORE_KEY_MAX];
 };
 
 static void unread_release(struct unread_op *op) {
@@ -160,29 +165,63 @@ static void unread_release(struct unread_op *op) {
     free(op);
 }
 
-static void on_unread(redisReply *r, void *arg) {
-    struct unread_one *one = arg;
+/* The room's count is in (or failed with st): its share of op is done. */
+static void one_done(struct unread_one *one, enum store_status st) {
     struct unread_op *op = one->op;
-    enum store_status st = status_of(r);
-    if (st == STORE_OK && r->type == REDIS_REPLY_INTEGER) one->room->count = (int)r->integer;
-    else if (op->st == STORE_OK) op->st = st == STORE_OK ? STORE_ERROR : st;
+    if (st != STORE_OK && op->st == STORE_OK) op->st = st;
     free(one);
     unread_release(op);
 }
 
-/* Sends the count of one room; -1 when it could not be sent. */
-static int send_count(struct store *s, struct unread_op *op, struct store_unread *room,
-                      const char *user_id, const char *cap) {
-    char key[STORE_KEY_MAX];
+static void on_counted(redisReply *r, void *arg) {
+    struct unread_one *one = arg;
+    enum store_status st = status_of(r);
+    if (st == STORE_OK && r->type == REDIS_REPLY_INTEGER) one->room->count = (int)r->integer;
+    else if (st == STORE_OK) st = STORE_ERROR;
+    one_done(one, st);
+}
+
+/* Whether the newest entry of a reply of XREVRANGE ... COUNT 1 is after
+ * the marker (a room without a marker: whether it has an entry). */
+static bool newest_after(const redisReply *r, const char *after) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) return false;
+    const redisReply *e = r->element[0];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 || e->element[0]->type != REDIS_REPLY_STRING)
+        return true; /* let the script say */
+    unsigned long long newest[2], marker[2];
+    if (!after || chat_wire_stream_id_parse(after, marker) < 0 ||
+        chat_wire_stream_id_parse(e->element[0]->str, newest) < 0)
+        return true;
+    return chat_wire_stream_id_compare(newest, marker) > 0;
+}
+
+/* The room's newest id came: a room read up to it counts 0 without the
+ * script, the others are counted. */
+static void on_newest(redisReply *r, void *arg) {
+    struct unread_one *one = arg;
+    struct unread_op *op = one->op;
+    enum store_status st = status_of(r);
+    if (st != STORE_OK || !newest_after(r, one->room->after)) {
+        one_done(one, st);
+        return;
+    }
+    const char *argv[] = {"EVAL", unread_script, "1", one->key,
+                          one->room->after ? one->room->after : "", op->user_id, op->cap};
+    if (store_command(op->s, STORE_ACK_PLAIN, one->key, on_counted, one, 7, argv, NULL) < 0)
+        one_done(one, STORE_UNAVAILABLE);
+}
+
+/* Sends the first read of one room; -1 when it could not be sent. */
+static int send_newest(struct unread_op *op, struct store_unread *room) {
     struct unread_one *one = calloc(1, sizeof(*one));
-    if (!one || store_key_room_messages(key, sizeof(key), room->room) < 0) {
+    if (!one || store_key_room_messages(one->key, sizeof(one->key), room->room) < 0) {
         free(one);
         return -1;
     }
-    *one = (struct unread_one){.op = op, .room = room};
-    const char *argv[] = {"EVAL", unread_script, "1", key, room->after ? room->after : "",
-                          user_id, cap};
-    if (store_command(s, STORE_ACK_PLAIN, key, on_unread, one, 7, argv, NULL) < 0) {
+    one->op = op;
+    one->room = room;
+    const char *argv[] = {"XREVRANGE", one->key, "+", "-", "COUNT", "1"};
+    if (store_command(op->s, STORE_ACK_PLAIN, one->key, on_newest, one, 6, argv, NULL) < 0) {
         free(one);
         return -1;
     }
@@ -191,17 +230,17 @@ static int send_count(struct store *s, struct unread_op *op, struct store_unread
 
 int store_unread_counts(struct store *s, const char *user_id, struct store_unread *rooms,
                         size_t n, int cap, store_status_fn *cb, void *arg) {
-    char limit[NUMFMT_MAX + 1];
     if (n == 0) return -1; /* nothing would answer */
-    *numfmt_decimal(limit, cap) = '\0';
     struct unread_op *op = calloc(1, sizeof(*op));
     if (!op) return -1;
-    *op = (struct unread_op){.cb = cb, .arg = arg, .rooms = rooms, .pending = 1};
+    *op = (struct unread_op){.cb = cb, .arg = arg, .s = s, .rooms = rooms, .pending = 1};
+    snprintf(op->user_id, sizeof(op->user_id), "%s", user_id);
+    *numfmt_decimal(op->cap, cap) = '\0';
     size_t sent = 0;
     for (size_t i = 0; i < n; i++) {
         rooms[i].count = 0;
         op->pending++;
-        if (send_count(s, op, &rooms[i], user_id, limit) < 0) {
+        if (send_newest(op, &rooms[i]) < 0) {
             op->pending--;
             op->st = STORE_UNAVAILABLE;
         } else {
