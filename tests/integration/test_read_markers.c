@@ -215,7 +215,7 @@ static void unread_counts_follow_the_marker(void **state) {
 /* Runs redis-cli with args against the test Redis; its exit status. */
 static int redis(const char *args) {
     char cmd[512];
-    snprintf(cmd, sizeof(cmd), "redis-cli -p %d %s >/dev/null", test_redis_port(), args);
+    snprintf(cmd, sizeof(cmd), "redis-cli -c -p %d %s >/dev/null", test_redis_port(), args);
     return system(cmd);
 }
 
