@@ -47,10 +47,11 @@ int chat_rooms(chat_client *c, chat_room_list *out) {
     if (rc == CHAT_OK && !json_is_array(root))
         rc = chat__client_fail(c, CHAT_ERR_PROTOCOL, "the room list is not an array");
     size_t n = rc == CHAT_OK ? json_array_size(root) : 0;
-    if (n && !(out->rooms = calloc(n, sizeof(*out->rooms))))
-        rc = chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; rc == CHAT_OK && i < n; i++, out->count++)
-        if (entry_read(&out->rooms[i], json_array_get(root, i)) < 0)
+    chat_room_entry *rooms = n ? calloc(n, sizeof(*rooms)) : NULL;
+    if (n && !rooms) rc = chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    out->rooms = rooms;
+    for (size_t i = 0; rc == CHAT_OK && rooms && i < n; i++, out->count++)
+        if (entry_read(&rooms[i], json_array_get(root, i)) < 0)
             rc = chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
     json_decref(root);
     if (rc != CHAT_OK) chat_room_list_cleanup(out);
