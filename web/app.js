@@ -359,9 +359,10 @@
       button.type = 'button';
       roomLabel(button, name);
       button.dataset.room = name;
-      if (current && current.room === name) button.setAttribute('aria-current', 'true');
-      if (state.unread.has(name) || state.counts.get(name) > 0) button.classList.add('unread');
-      if (state.counts.get(name) > 0) {
+      const open = Boolean(current && current.room === name); // on screen: never shown unread
+      if (open) button.setAttribute('aria-current', 'true');
+      if (!open && (state.unread.has(name) || state.counts.get(name) > 0)) button.classList.add('unread');
+      if (!open && state.counts.get(name) > 0) {
         const badge = document.createElement('span');
         badge.className = 'unread-count';
         badge.textContent = unreadLabel(state.counts.get(name));
