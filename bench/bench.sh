@@ -11,6 +11,7 @@
 #   -q  quick run: -d 3 -r 1 -n 1000, a smaller history  (BENCH_QUICK=1)
 #   -s  scenarios, of: send cluster history fanout login haproxy failover rooms
 #       webhooks
+#       unread
 #                                                 (BENCH_SCENARIOS, default all)
 #   -d  seconds per throughput run                (BENCH_DURATION, default 10)
 #   -r  rounds; contenders alternate their order, medians are reported
@@ -26,6 +27,7 @@
 #   BENCH_ROOMS, BENCH_ROOMS_MESSAGES  rooms: rooms with a stream (10000), messages (200)
 #   BENCH_ROOMS_CLUSTER  rooms: rooms over three chatd on the cluster (100000)
 #   BENCH_HISTORY  messages in the history scenario (default 200000, quick 20000)
+#   BENCH_UNREAD_ROOMS  unread: rooms of the user whose list is read (100)
 #   BENCH_LOGIN_CONNECTIONS  login: connections of the login storm (4)
 #   BENCH_LOGIN_RATE  login: the paced sends' rate per second (default: half
 #                the saturated rate alone, measured first in the same run)
@@ -56,7 +58,7 @@ export $(unlimited_lb_env)
 # shellcheck source=bench/nchan.sh disable=SC1091
 . "$root/bench/nchan.sh"
 
-all_scenarios="send cluster history fanout login haproxy failover rooms webhooks"
+all_scenarios="send cluster history fanout login haproxy failover rooms webhooks unread"
 quick=${BENCH_QUICK:-0}
 scenarios=${BENCH_SCENARIOS:-$all_scenarios}
 duration=${BENCH_DURATION:-}

@@ -124,6 +124,9 @@ static void usage(FILE *f) {
           "  edit ROOM ID TEXT...           replace the text of one's own message\n"
           "  react ROOM ID EMOJI [--remove] react to a message with one emoji (or take\n"
           "                                 the reaction back)\n"
+          "  read ROOM ID                   mark ROOM read up to message ID\n"
+          "  rooms                          list the rooms, with unread counts when\n"
+          "                                 logged in (99+ for 100 or more)\n"
           "  logout                         end the session\n"
           "  help                           show this help\n"
           "\n"
@@ -1066,6 +1069,44 @@ static int cmd_unlock(cli *c) {
     return room_call_finish(c, chat_user_lock(c->client, c->argv[0], 0), "unlocking", "unlocked");
 }
 
+/* chat read ROOM ID */
+static int cmd_read(cli *c) {
+    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 2) rc = fail(EXIT_USAGE, "usage: chat read ROOM ID");
+    if (rc == 0) rc = cli_open(c, 1);
+    if (rc != 0) return rc;
+    return room_call_finish(c, chat_room_read(c->client, c->argv[0], c->argv[1]),
+                            "marking the room read", "marked");
+}
+
+/* One line of chat rooms: the name, the unread count (99+ from the cap
+ * on), and the kind and role when there are. */
+static void room_entry_print(const chat_room_entry *e) {
+    printf("%s", e->name);
+    if (e->unread >= 100) printf("  99+ unread");
+    else if (e->unread >= 0) printf("  %d unread", e->unread);
+    if (e->kind || e->role)
+        printf("  (%s%s%s)", e->kind ? e->kind : "", e->kind && e->role ? ", " : "",
+               e->role ? e->role : "");
+    putchar('\n');
+}
+
+/* chat rooms */
+static int cmd_rooms(cli *c) {
+    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 0) rc = fail(EXIT_USAGE, "usage: chat rooms");
+    if (rc == 0) rc = cli_open(c, 0);
+    if (rc != 0) return rc;
+    chat_room_list list;
+    int err = chat_rooms(c->client, &list);
+    if (err != CHAT_OK) return report(c, err, "listing the rooms");
+    for (size_t i = 0; i < list.count; i++) room_entry_print(&list.rooms[i]);
+    chat_room_list_cleanup(&list);
+    return 0;
+}
+
 static int cmd_help(cli *c) {
     (void)c;
     usage(stdout);
@@ -1086,6 +1127,7 @@ static const struct command {
     {"members", cmd_members},   {"role", cmd_role},   {"ban", cmd_ban},
     {"unban", cmd_unban},       {"remove-member", cmd_remove_member},
     {"lock", cmd_lock},         {"unlock", cmd_unlock},
+    {"read", cmd_read},         {"rooms", cmd_rooms},
 };
 
 int main(int argc, char **argv) {

@@ -1,7 +1,7 @@
 /*
  * fuzz_request_body: any bytes as the JSON body of every route that takes
  * one (register, login, password change, send, room create, membership,
- * direct conversation, account deletion), through the
+ * direct conversation, account deletion, read marker), through the
  * same parsing and validation the handlers use (json_parse_object, then
  * src/request_body.c). Whatever is accepted must pass the validators again
  * and encode back to JSON that decodes to the same text. The scanner of
@@ -109,6 +109,18 @@ static void check_account_delete(const json_t *body) {
     FUZZ_ASSERT(memcmp(pw, json_string_value(v), len) == 0 && pw[len] == '\0');
 }
 
+/* PUT /room/<name>/read {"id"}: an accepted id is written back as
+ * "<ms>-<seq>", which parses to the same two numbers. */
+static void check_marker(const json_t *body) {
+    char id[CHAT_STREAM_ID_MAX + 1];
+    unsigned long long given[2], written[2];
+    if (request_body_marker(body, id) != API_E_OK) return;
+    const char *v = json_string_value(json_object_get(body, "id"));
+    FUZZ_ASSERT(v && chat_wire_stream_id_parse(v, given) == 0);
+    FUZZ_ASSERT(chat_wire_stream_id_parse(id, written) == 0 && strchr(id, '-'));
+    FUZZ_ASSERT(chat_wire_stream_id_compare(given, written) == 0);
+}
+
 /* The scanner reads a body exactly as jansson does, or leaves it to it. */
 static void check_scan(const char *data, size_t size) {
     struct json_plain_member m[4];
@@ -159,6 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_member(body, true);
     check_account_delete(body);
     check_reaction(body);
+    check_marker(body);
     json_decref(body);
     return 0;
 }

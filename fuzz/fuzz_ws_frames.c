@@ -57,6 +57,9 @@ static void check_parsed(const struct ws_msg *m) {
         FUZZ_ASSERT(!m->client_msg_id[0] ||
                     validate_client_msg_id(m->client_msg_id, strlen(m->client_msg_id)));
         break;
+    case WS_MSG_SUBSCRIBE_USER: /* names nothing: no room, no text */
+        FUZZ_ASSERT(!m->room[0] && !m->text);
+        break;
     }
 }
 

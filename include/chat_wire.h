@@ -21,6 +21,7 @@
 #define CHAT_ROOM_MAX 64           /* characters of a room name */
 #define CHAT_CLIENT_MSG_ID_MAX 64  /* characters of a client message id */
 #define CHAT_STREAM_ID_MAX 41      /* a message id: "<20 digits>-<20 digits>" */
+#define CHAT_UNREAD_CAP 100        /* unread counts stop here: clients show "99+" */
 
 /* Number of leading decimal digits of s when they are 1 to 20 and fit in
  * 64 bits (then *value gets them), else 0. */

@@ -205,6 +205,35 @@ int chat_send_reply(chat_client *c, const char *room, const char *text, const ch
                     chat_message *out);
 
 /*
+ * Read markers and unread counts (lib/markers.c; docs/API.md, "Read
+ * markers and unread counts").
+ */
+/* PUT /room/<room>/read: moves the caller's read marker of room forward to
+ * message id (an older id changes nothing and is CHAT_OK; one beyond the
+ * room's newest message is CHAT_ERR_INVALID). Retried. */
+int chat_room_read(chat_client *c, const char *room, const char *id);
+
+/* One room of the list. */
+typedef struct chat_room_entry {
+    char *name;
+    char *kind;   /* "private" or "direct"; NULL for a public room */
+    char *role;   /* the caller's role, NULL when none */
+    char *marker; /* the caller's read marker, NULL when none */
+    int unread;   /* others' messages after it, at most CHAT_UNREAD_CAP (100: "99+"); -1 without a session */
+} chat_room_entry;
+
+typedef struct chat_room_list {
+    chat_room_entry *rooms;
+    size_t count;
+} chat_room_list;
+
+/* GET /room/: the first page (the lobby, up to 1000 public rooms, the
+ * caller's private and direct rooms), with the caller's markers and
+ * unread counts when logged in. Release with chat_room_list_cleanup. */
+int chat_rooms(chat_client *c, chat_room_list *out);
+void chat_room_list_cleanup(chat_room_list *list);
+
+/*
  * Following a room live.
  *
  * chat_tail() reads GET /message/stream (the lobby) or

@@ -107,7 +107,11 @@
     X(API_E_INVALID_REPLY_TO, 400, "invalid_reply_to",                               \
       "replyTo must be the id of a message of this room.")                          \
     X(API_E_REPLY_NOT_FOUND, 404, "reply_not_found",                                 \
-      "This room has no message with the id replyTo names.")
+      "This room has no message with the id replyTo names.")                         \
+    X(API_E_INVALID_MESSAGE_ID, 400, "invalid_message_id",                           \
+      "id must be a message id (<ms>-<seq>).")                                       \
+    X(API_E_MARKER_AHEAD, 400, "marker_ahead",                                       \
+      "The room has no message with an id that high yet.")
 
 typedef enum api_error {
 #define API_ERROR_ENUM(name, status, code, message) name,

@@ -1,6 +1,7 @@
 /* request_body: parsing and validation of the routes' JSON bodies. */
 #include "request_body.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "json.h"
@@ -183,4 +184,16 @@ api_error request_body_member(const json_t *body, bool with_role, struct member_
     if (id) memcpy(out->user_id, id, id_len + 1);
     if (with_role && !email && !id) return API_E_INVALID_USER_ID;
     return with_role ? member_role_of(body, &out->role) : API_E_OK;
+}
+
+api_error request_body_marker(const json_t *body, char id[CHAT_STREAM_ID_MAX + 1]) {
+    const char *given;
+    size_t len;
+    unsigned long long part[2];
+    api_error e = json_get_string(body, "id", true, API_E_INVALID_MESSAGE_ID, &given, &len);
+    if (e != API_E_OK) return e;
+    if (len != strlen(given) || chat_wire_stream_id_parse(given, part) < 0)
+        return API_E_INVALID_MESSAGE_ID;
+    snprintf(id, CHAT_STREAM_ID_MAX + 1, "%llu-%llu", part[0], part[1]);
+    return API_E_OK;
 }

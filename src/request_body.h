@@ -96,4 +96,8 @@ struct member_body {
  * "banned"). */
 api_error request_body_member(const json_t *body, bool with_role, struct member_body *out);
 
+/* PUT /room/<name>/read {"id"}: a message id, written back as
+ * "<ms>-<seq>" without leading zeros (a bare "<ms>" is "<ms>-0"). */
+api_error request_body_marker(const json_t *body, char id[CHAT_STREAM_ID_MAX + 1]);
+
 #endif

@@ -43,6 +43,7 @@ const struct route routes_table[] = {
     {"/room/*/member", EVHTTP_REQ_POST, route_member_add},
     {"/room/*/member", EVHTTP_REQ_PUT, route_member_set},
     {"/room/*/member", EVHTTP_REQ_DELETE, route_member_remove},
+    {"/room/*/read", EVHTTP_REQ_PUT, route_room_read},
     {"/health", EVHTTP_REQ_GET, route_health},
     {"/metrics", EVHTTP_REQ_GET, route_metrics},
     {"/ready", EVHTTP_REQ_GET, route_ready},

@@ -126,6 +126,19 @@ void route_message_edit(struct request *r);   /* PATCH /room/<name>/message/?id=
 void route_reaction_add(struct request *r);    /* PUT /room/<name>/message/reaction?id= */
 void route_reaction_remove(struct request *r); /* DELETE /room/<name>/message/reaction?id= */
 
+/* routes_read.c */
+void route_room_read(struct request *r); /* PUT /room/<name>/read: the caller's read marker */
+
+/* routes_unread.c: runs once, later, when the list got its markers and
+ * counts (API_E_OK) or could not (the error to answer). */
+typedef void routes_unread_fn(api_error e, void *arg);
+/* Adds to each entry ({"name"}) of list (a non-empty array, kept alive
+ * until done) the caller's "marker" (when set) and "unread", the messages
+ * after it that others wrote, at most CHAT_UNREAD_CAP. 0, or -1 (done
+ * never runs). */
+int routes_unread_annotate(struct server *srv, const char *user_id, json_t *list,
+                           routes_unread_fn *done, void *arg);
+
 /* routes_health.c */
 void route_health(struct request *r);        /* GET /health */
 void route_metrics(struct request *r);       /* GET /metrics */

@@ -40,6 +40,7 @@
 #include "store.h"
 #include "room_access.h"
 #include "stream_rooms.h"
+#include "user_feed.h"
 
 #define RETRY_HINT_MS 2000 /* reconnection delay the stream asks for */
 #define DRAIN_HINT_MS 250  /* the same when the server goes away */
@@ -71,6 +72,8 @@ struct multi_stream {
     char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->stream_slots */
     char user_id[CHAT_USER_ID_LEN + 1]; /* the reader's, "" when anonymous */
     struct session_stream_link *session; /* its session's streams, when it has one */
+    struct hub_sub *user_sub; /* the reader's own events (?user=1), or NULL */
+    bool user_ready;          /* its start is known (or it has none) */
     struct stream_room pos[]; /* names and the position, nrooms of them */
 };
 
@@ -91,6 +94,7 @@ static void multi_free(struct multi_stream *s) {
     for (int i = 0; i < s->nrooms; i++)
         hub_unsubscribe(s->subs[i].sub);
     session_streams_remove(s->r->srv->session_streams, &s->session);
+    hub_unsubscribe(s->user_sub);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -306,7 +310,7 @@ static void on_ready(void *arg) {
     if (fresh) set_room_id(s, i, hub_ready_id(sub->sub)); /* it starts with what comes next */
     if (fresh && !sub->revocable) sub->live = true;
     else sub->to_replay = true; /* a private room replays from there after its recheck */
-    if (++s->nready == s->nrooms) write_position(s);
+    if (++s->nready == s->nrooms && s->user_ready) write_position(s);
     if (sub->to_replay && s->replaying < 0) replay_next(s); /* last: it may end s */
 }
 
@@ -350,6 +354,26 @@ static void on_event(const struct hub_event *ev, void *arg) {
         multi_end(s, true); /* out of memory: the client resumes from its position */
     else if (sub->revocable && member_rules_revokes(ev->msg, s->user_id))
         multi_end(s, false); /* it said why; a reconnection with that room is refused */
+}
+
+/* The reader's own events (a marker moved) as "event: marker": no id line,
+ * so the position stays; a client that resumes reads its markers again
+ * (GET /room/) instead of replaying them. */
+static void on_user_event(const struct hub_event *ev, void *arg) {
+    struct multi_stream *s = arg;
+    struct evbuffer *out = s->all->out;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    evbuffer_add(out, "event: marker\ndata: ", 20);
+    if (user_feed_event_append(out, ev->msg, false) < 0) return;
+    evbuffer_add(out, "\n\n", 2);
+    if (fanout_send_one(s->r, (const char *)evbuffer_pullup(out, -1), evbuffer_get_length(out)) < 0)
+        multi_end(s, true);
+}
+
+static void on_user_ready(void *arg) {
+    struct multi_stream *s = arg;
+    s->user_ready = true;
+    if (s->nready == s->nrooms) write_position(s);
 }
 
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
@@ -427,8 +451,13 @@ static struct multi_stream *multi_new(struct multi_streams *all, struct request 
     return s;
 }
 
-/* Subscribes every room; false when one cannot be. */
-static bool subscribe_rooms(struct multi_stream *s, struct hub *hub) {
+/* Subscribes every room, and the reader's own events when asked (with
+ * user_id); false when one cannot be. */
+static bool subscribe_rooms(struct multi_stream *s, struct hub *hub, const char *user_id) {
+    s->user_ready = !user_id;
+    if (user_id && !(s->user_sub = user_feed_subscribe(hub, user_id, on_user_event,
+                                                       on_user_ready, s)))
+        return false;
     for (int i = 0; i < s->nrooms; i++) {
         s->subs[i].sub = hub_subscribe(hub, s->pos[i].name, on_event, on_ready, &s->subs[i]);
         if (!s->subs[i].sub) return false;
@@ -480,9 +509,9 @@ static bool slot_or_503(struct request *r, const struct multi_streams *all) {
 }
 
 /* Starts the stream of n rooms that exist and that access lets the client
- * read (NULL: the lobby only). */
+ * read (NULL: the lobby only), with user_id's own events when not NULL. */
 static void multi_start(struct request *r, const struct stream_room *rooms, int n,
-                        const struct room_access_many *access) {
+                        const struct room_access_many *access, const char *user_id) {
     struct multi_streams *all = streams_of(r->srv);
     if (!slot_or_503(r, all)) return;
     char address[CLIENT_ADDR_MAX];
@@ -503,7 +532,7 @@ static void multi_start(struct request *r, const struct stream_room *rooms, int 
     r->stream_arg = s;
     r->on_close = on_client_gone;
     if (http_stream_detach(r) < 0) log_debug("req=%s msg=\"stream stays with evhttp\"", r->id);
-    if (!subscribe_rooms(s, r->srv->hub)) {
+    if (!subscribe_rooms(s, r->srv->hub, user_id)) {
         multi_end(s, true);
         return;
     }
@@ -516,20 +545,54 @@ static void multi_start(struct request *r, const struct stream_room *rooms, int 
 struct rooms_check {
     struct request *r;
     int n;
+    bool user;                          /* ?user=1: the reader's own events too */
+    char user_id[CHAT_USER_ID_LEN + 1]; /* then the reader's */
     struct stream_room rooms[STREAM_ROOMS_MAX];
     const char *checked[STREAM_ROOMS_MAX]; /* the names checked: all but the lobby */
 };
 
 static void on_rooms_checked(const struct room_access_many *a, void *arg) {
     struct rooms_check *c = arg;
-    if (!a || a->error == API_E_OK) multi_start(c->r, c->rooms, c->n, a);
+    if (!a || a->error == API_E_OK) multi_start(c->r, c->rooms, c->n, a, c->user ? c->user_id : NULL);
     else http_reply_error(c->r, a->error, NULL);
     free(c);
 }
 
-/* Only rooms that exist and that the client may read (room_access.h) get
- * a stream and hub entries: names a client makes up cost one round trip
- * (one command per room, sent together) and no state. */
+/* Checks the rooms: only rooms that exist and that the client may read
+ * (room_access.h) get a stream and hub entries: names a client makes up
+ * cost one round trip (one command per room, sent together) and no
+ * state. */
+static void check_rooms(struct rooms_check *c) {
+    struct request *r = c->r;
+    int unknown = 0;
+    for (int i = 0; i < c->n; i++)
+        if (!routes_room_is_lobby(c->rooms[i].name)) c->checked[unknown++] = c->rooms[i].name;
+    char hash[TOKEN_HASH_LEN + 1];
+    bool has_session = unknown && room_access_session_hash(r, hash);
+    if (!unknown) {
+        on_rooms_checked(NULL, c);
+    } else if (room_access_check_many(r, c->checked, unknown, has_session ? hash : NULL,
+                                      on_rooms_checked, c) < 0) {
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
+        free(c);
+    }
+}
+
+/* ?user=1: whose own events the stream carries. */
+static void on_user_session(enum store_status st, const struct session_user *u, void *arg) {
+    struct rooms_check *c = arg;
+    if (st != STORE_OK) {
+        http_reply_error(c->r, st == STORE_NOT_FOUND ? API_E_UNAUTHORIZED : routes_store_error(st),
+                         NULL);
+        free(c);
+        return;
+    }
+    memcpy(c->user_id, u->id, sizeof(c->user_id));
+    check_rooms(c);
+}
+
+/* ?user=1 (the reader's own events: a marker moved) needs a session,
+ * read first; without it the stream is what it always was. */
 void route_multi_stream(struct request *r) {
     struct rooms_check *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -542,15 +605,21 @@ void route_multi_stream(struct request *r) {
         free(c);
         return;
     }
-    int unknown = 0;
-    for (int i = 0; i < c->n; i++)
-        if (!routes_room_is_lobby(c->rooms[i].name)) c->checked[unknown++] = c->rooms[i].name;
+    const char *user = http_query(r, "user");
+    c->user = user && strcmp(user, "1") == 0;
+    if (user && !c->user) {
+        http_reply_error(r, API_E_INVALID_QUERY, "user must be 1 when given.");
+        free(c);
+        return;
+    }
     char hash[TOKEN_HASH_LEN + 1];
-    bool has_session = unknown && room_access_session_hash(r, hash);
-    if (!unknown) {
-        on_rooms_checked(NULL, c);
-    } else if (room_access_check_many(r, c->checked, unknown, has_session ? hash : NULL,
-                                      on_rooms_checked, c) < 0) {
+    if (!c->user) {
+        check_rooms(c);
+    } else if (!room_access_session_hash(r, hash)) {
+        http_reply_error(r, API_E_UNAUTHORIZED, NULL);
+        free(c);
+    } else if (store_session_get(r->srv->store, hash, r->srv->cfg.session_ttl, on_user_session,
+                                 c) < 0) {
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
         free(c);
     }

@@ -34,11 +34,32 @@ struct list_op {
     struct request *r;
     struct rooms_query q;
     json_t *mine; /* the caller's rooms: name -> "<kind>:<role>", or NULL */
+    json_t *list; /* the answer, while its unread counts are read */
+    char user_id[CHAT_USER_ID_LEN + 1]; /* the caller's, "" without a session */
 };
 
 static void list_done(struct list_op *op) {
     json_decref(op->mine);
+    json_decref(op->list);
     free(op);
+}
+
+/* The markers and counts came (routes_unread.c): the list goes out. */
+static void on_unread(api_error e, void *arg) {
+    struct list_op *op = arg;
+    if (e != API_E_OK) http_reply_error(op->r, e, NULL);
+    else http_reply_json(op->r, 200, json_incref(op->list));
+    list_done(op);
+}
+
+/* With a session, each room gets the caller's marker and unread count. */
+static void reply_list(struct list_op *op, json_t *list) {
+    op->list = list;
+    if (!op->user_id[0] ||
+        routes_unread_annotate(op->r->srv, op->user_id, list, on_unread, op) < 0) {
+        http_reply_json(op->r, 200, json_incref(list));
+        list_done(op);
+    }
 }
 
 /* Whether a standing ("<kind>:<role>") is in a public room. */
@@ -90,8 +111,7 @@ static void on_list(enum store_status st, const char *const *names, size_t n, vo
             json_array_append_new(list, entry_of(names[i], standing_of(op, names[i])));
     if (!op->q.after[0] && op->mine) append_private(list, op);
     if (n == (size_t)op->q.limit) http_add_header(r, "X-Next-After", names[n - 1]);
-    http_reply_json(r, 200, list);
-    list_done(op);
+    reply_list(op, list);
 }
 
 static void list_public(struct list_op *op) {
@@ -121,6 +141,7 @@ static void on_memberships(enum store_status st, const char *const *fields, size
 static void on_list_session(enum store_status st, const struct session_user *u, void *arg) {
     struct list_op *op = arg;
     if (st == STORE_OK) {
+        snprintf(op->user_id, sizeof(op->user_id), "%s", u->id);
         if (store_user_memberships(op->r->srv->store, u->id, on_memberships, op) < 0) {
             http_reply_error(op->r, API_E_UNAVAILABLE, NULL);
             list_done(op);

@@ -334,6 +334,7 @@ static void dispatch(struct ws_client *c, struct ws_msg *m) {
     case WS_MSG_SUBSCRIBE: ws_subs_subscribe(c, m); break;
     case WS_MSG_UNSUBSCRIBE: ws_subs_unsubscribe(c, m->room); break;
     case WS_MSG_SEND: start_send(c, m); return; /* takes m */
+    case WS_MSG_SUBSCRIBE_USER: ws_subs_user(c); break;
     }
     ws_msg_cleanup(m);
 }

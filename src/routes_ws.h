@@ -38,6 +38,7 @@ struct ws_client {
     int unauth_periods;            /* ping periods passed without authentication */
     int pending;                   /* store callbacks in flight that hold it */
     struct ws_sub *subs;           /* the rooms it follows */
+    struct hub_sub *user_sub;      /* its user's own events (subscribe_user), or NULL */
     int nsubs;
     struct ws_sub *replaying;      /* the subscription reading its history, or NULL */
     bool awaiting_drain;           /* a replay batch is on its way out */
@@ -75,5 +76,8 @@ void ws_subs_unsubscribe(struct ws_client *c, const char *room);
 bool ws_subs_follows(const struct ws_client *c, const char *room);
 /* Ends every subscription of c (its connection is over). */
 void ws_subs_drop_all(struct ws_client *c);
+/* subscribe_user: c gets its user's own events ({"type":"marker"}) from
+ * now on, on any chatd they happen (user_feed.h). */
+void ws_subs_user(struct ws_client *c);
 
 #endif

@@ -412,6 +412,41 @@ typedef void store_text_fn(enum store_status st, const char *text, void *arg);
 /* The e-mail of a user id (STORE_NOT_FOUND when unknown). */
 int store_user_email_of(struct store *s, const char *user_id, store_text_fn *cb, void *arg);
 
+/* ---- read markers and unread counts (store_markers.c) ---- */
+
+#define STORE_USER_EVENTS_KEEP 100 /* a user's events kept, about (MAXLEN ~) */
+
+/* Receives the user's marker of the room after the call: the id given
+ * when it moved forward (moved), else the one stored, not older. */
+typedef void store_marker_fn(enum store_status st, bool moved, const char *marker, void *arg);
+/* Moves the user's read marker of room forward to id (a message id as
+ * "<ms>-<seq>", digits without leading zeros); an id not after the marker
+ * changes nothing. When it moves, a "marker" event (target: the room,
+ * text: the id) goes to the user's events, in the same script on the
+ * user's slot (durable; then rings the user's doorbell). */
+int store_marker_set(struct store *s, const char *user_id, const char *room, const char *id,
+                     long long timestamp, store_marker_fn *cb, void *arg);
+/* The user's markers: room and id pairs (one HGETALL). */
+int store_markers_get(struct store *s, const char *user_id, store_pairs_fn *cb, void *arg);
+
+/* One room of store_unread_counts: its name and marker (NULL: none, all
+ * its messages count); count gets the answer. */
+struct store_unread {
+    const char *room;
+    const char *after;
+    int count;
+};
+/* Workflow: counts for each of the n (1 or more) rooms the messages after
+ * its marker that user_id did not write, up to cap (room events are not
+ * messages): each room's newest id (XREVRANGE ... COUNT 1 on its slot),
+ * all sent at once, then, only for the rooms with entries after the
+ * marker, a counting script on the room's slot, sent as those replies
+ * come: two round trips per master at most, never one per room in
+ * sequence. The callback gets STORE_OK when every count came (else the
+ * first failure); rooms must live until it runs. */
+int store_unread_counts(struct store *s, const char *user_id, struct store_unread *rooms,
+                        size_t n, int cap, store_status_fn *cb, void *arg);
+
 /* ---- the announcements of ended sessions: a subscription, not a command ---- */
 
 struct store_subscription;

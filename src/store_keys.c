@@ -1,6 +1,7 @@
 /* store_keys: key names of the schema described in store_keys.h. */
 #include "store_keys.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 static int fit(int n, size_t size) { return n < 0 || (size_t)n >= size ? -1 : n; }
@@ -13,11 +14,16 @@ int store_key_session(char *out, size_t size, const char *token_hash) {
     return fit(snprintf(out, size, "session:%s", token_hash), size);
 }
 
+/* A user's feed ("~<userId>") is read as a room: its keys are the user's. */
+static bool is_feed(const char *room) { return room[0] == STORE_FEED_USER; }
+
 int store_key_room_messages(char *out, size_t size, const char *room) {
+    if (is_feed(room)) return store_key_user_events(out, size, room + 1);
     return fit(snprintf(out, size, "room:{%s}:messages", room), size);
 }
 
 int store_key_room_edits(char *out, size_t size, const char *room) {
+    if (is_feed(room)) return fit(snprintf(out, size, "user:{%s}:edits", room + 1), size);
     return fit(snprintf(out, size, "room:{%s}:edits", room), size);
 }
 
@@ -30,6 +36,7 @@ int store_key_room_retention(char *out, size_t size, const char *room) {
 }
 
 int store_key_room_doorbell(char *out, size_t size, const char *room) {
+    if (is_feed(room)) return fit(snprintf(out, size, "user:{%s}:doorbell", room + 1), size);
     return fit(snprintf(out, size, "room:{%s}:doorbell", room), size);
 }
 
@@ -84,4 +91,16 @@ int store_key_webhook_shard(char *out, size_t size, unsigned n) {
 
 int store_key_webhook_dead(char *out, size_t size, unsigned n) {
     return fit(snprintf(out, size, "webhook:{%u}:dead", n), size);
+}
+
+int store_key_user_read(char *out, size_t size, const char *user_id) {
+    return fit(snprintf(out, size, "user:{%s}:read", user_id), size);
+}
+
+int store_key_user_events(char *out, size_t size, const char *user_id) {
+    return fit(snprintf(out, size, "user:{%s}:events", user_id), size);
+}
+
+int store_feed_of_user(char *out, size_t size, const char *user_id) {
+    return fit(snprintf(out, size, "%c%s", STORE_FEED_USER, user_id), size);
 }

@@ -19,10 +19,17 @@
  *   webhook:{<n>}                stream: id, url, body (the webhook queue's shard n;
  *                                consumer group chatd-webhooks)
  *   webhook:{<n>}:dead           stream: id, url, body, reason (its dead letters)
+ *   user:{<userId>}:read         hash: <room> -> the id the user read the room up to
+ *   user:{<userId>}:events       stream: the user's own events (a marker moved), short
  * one pub/sub channel:
  *   chatd:sessions-ended         the token hashes of sessions just ended
  * and one sharded pub/sub channel per room, in the slot of its stream:
  *   room:{<room>}:doorbell       rung (SPUBLISH) after each append
+ *   user:{<userId>}:doorbell     rung after each append to the user's events
+ * A user's feed, "~<userId>" (STORE_FEED_USER), is read like a room by the
+ * hub: the room keys of a feed name are the user's events and doorbell
+ * (and an edits key that is never written), in the user's slot. No room
+ * name has a '~', so no client can name a feed.
  * Each function writes a NUL-terminated key into out and returns its length,
  * or -1 when it does not fit in size bytes.
  */
@@ -56,6 +63,13 @@ int store_key_room_members(char *out, size_t size, const char *room);
 int store_key_room_member_names(char *out, size_t size, const char *room);
 int store_key_user_memberships(char *out, size_t size, const char *user_id);
 int store_key_user_id(char *out, size_t size, const char *user_id);
+/* user:{<userId>}:read, the user's read markers, and user:{<userId>}:events,
+ * the user's own events, in one slot (the user's hash tag). */
+int store_key_user_read(char *out, size_t size, const char *user_id);
+int store_key_user_events(char *out, size_t size, const char *user_id);
+/* The hub's name of a user's own feed, "~<userId>"; -1 when it does not fit. */
+#define STORE_FEED_USER '~'
+int store_feed_of_user(char *out, size_t size, const char *user_id);
 int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,
                          const char *client_msg_id);
 /* room:{<room>}:reactors:<message id>: "<user id> <emoji>" for each

@@ -14,6 +14,7 @@ static const char *const type_names[] = {
     [WS_MSG_SUBSCRIBE] = "subscribe",
     [WS_MSG_UNSUBSCRIBE] = "unsubscribe",
     [WS_MSG_SEND] = "send",
+    [WS_MSG_SUBSCRIBE_USER] = "subscribe_user",
 };
 
 static int type_of(const char *name) {
@@ -77,6 +78,7 @@ static api_error read_members(const json_t *obj, struct ws_msg *out) {
         api_error e = read_room(obj, out);
         return e == API_E_OK ? read_send(obj, out) : e;
     }
+    case WS_MSG_SUBSCRIBE_USER: return API_E_OK;
     }
     return API_E_BAD_REQUEST;
 }
@@ -94,7 +96,7 @@ api_error ws_protocol_parse(const char *data, size_t len, struct ws_msg *out, co
         strlen(type) == type_len)
         t = type_of(type);
     if (t < 0) {
-        *what = "\"type\" must be auth, subscribe, unsubscribe or send.";
+        *what = "\"type\" must be auth, subscribe, unsubscribe, send or subscribe_user.";
         e = API_E_BAD_REQUEST;
     } else {
         out->type = (enum ws_msg_type)t;
@@ -150,6 +152,10 @@ int ws_protocol_message_append(struct evbuffer *out, const char *room, const str
     char prefix[CHAT_ROOM_MAX + 48];
     int n = snprintf(prefix, sizeof(prefix), "{\"type\":\"message\",\"room\":\"%s\",", room);
     return append_with_prefix(out, prefix, (size_t)n, m);
+}
+
+int ws_protocol_user_subscribed_append(struct evbuffer *out) {
+    return append_value(out, json_pack("{s:s}", "type", "user_subscribed"));
 }
 
 int ws_protocol_gap_append(struct evbuffer *out, const char *room, const char *first) {

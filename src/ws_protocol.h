@@ -27,6 +27,7 @@ enum ws_msg_type {
     WS_MSG_SUBSCRIBE,   /* {"type":"subscribe","room":"r","after":"<id>"?} */
     WS_MSG_UNSUBSCRIBE, /* {"type":"unsubscribe","room":"r"} */
     WS_MSG_SEND,        /* {"type":"send","room":"r","text":"…","clientMsgId":"…"?,"replyTo":"<id>"?} */
+    WS_MSG_SUBSCRIBE_USER, /* {"type":"subscribe_user"}: the user's own events (markers) */
 };
 
 /* One client message, checked. */
@@ -63,6 +64,8 @@ int ws_protocol_subscribed_append(struct evbuffer *out, const char *room, const 
 int ws_protocol_unsubscribed_append(struct evbuffer *out, const char *room, const char *reason);
 /* A message event: the message's members with "type" and "room" first. */
 int ws_protocol_message_append(struct evbuffer *out, const char *room, const struct message *m);
+/* The answer to subscribe_user: {"type":"user_subscribed"}. */
+int ws_protocol_user_subscribed_append(struct evbuffer *out);
 /* The gap signal (history_gap.h): first is the oldest id kept, "" for none. */
 int ws_protocol_gap_append(struct evbuffer *out, const char *room, const char *first);
 int ws_protocol_ack_append(struct evbuffer *out, const char *client_msg_id, bool replayed,

@@ -38,6 +38,7 @@
 #include "sse_fanout.h"
 #include "store.h"
 #include "stream_rooms.h"
+#include "user_feed.h"
 #include "ws_conn.h"
 #include "ws_protocol.h"
 
@@ -415,6 +416,35 @@ bool ws_subs_follows(const struct ws_client *c, const char *room) {
 
 void ws_subs_drop_all(struct ws_client *c) {
     while (c->subs) drop(c, c->subs);
+    hub_unsubscribe(c->user_sub);
+    c->user_sub = NULL;
     c->replaying = NULL;
     c->awaiting_drain = false;
+}
+
+/* ---- the user's own events ---- */
+
+static void on_user_event(const struct hub_event *ev, void *arg) {
+    struct ws_client *c = arg;
+    struct evbuffer *out = c->owner->scratch;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    if (user_feed_event_append(out, ev->msg, true) == 0) ws_client_send(c, out);
+}
+
+/* Its start is known: what happens from here on reaches the client. */
+static void on_user_ready(void *arg) {
+    struct ws_client *c = arg;
+    struct evbuffer *out = c->owner->scratch;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    if (ws_protocol_user_subscribed_append(out) == 0) ws_client_send(c, out);
+}
+
+void ws_subs_user(struct ws_client *c) {
+    if (c->user_sub) {
+        ws_client_error(c, API_E_BAD_REQUEST, "The user's events are followed already.", NULL,
+                        NULL, 0);
+        return;
+    }
+    c->user_sub = user_feed_subscribe(c->srv->hub, c->user.id, on_user_event, on_user_ready, c);
+    if (!c->user_sub) ws_client_error(c, API_E_INTERNAL, NULL, NULL, NULL, 0);
 }

@@ -34,6 +34,12 @@
  * so does the window getting the focus back (an invitation names the user
  * in a room whose stream they do not follow yet).
  *
+ * Each room of the list shows the caller's unread count (GET /room/; "99+"
+ * from 100 on), counted on as others' messages arrive; the open room is
+ * marked read (PUT /room/<name>/read) once its newest message has been on
+ * screen in a focused tab for a moment, and a marker moved in another tab
+ * or on another device (the stream's marker events) reads the list again.
+ *
  * Text from the server is only ever set with textContent, never as HTML.
  */
 'use strict';
@@ -106,6 +112,8 @@
     roomInfo: new Map(), // room → {kind: 'public' | 'private' | 'direct', role: '' or the caller's}
     dmNames: loadDmNames(), // direct room → the other user's name, as last seen
     replyTo: null,       // {view, id} of the message the composer answers, or null
+    counts: new Map(),   // room → the caller's unread count (GET /room/, then counted on)
+    markers: new Map(),  // room → the caller's read marker, as last known
   };
 
   // The open room: replaced as a whole when the room changes, so that late
@@ -321,6 +329,7 @@
     const names = data.map((r) => r.name);
     if (!after) state.roomInfo = new Map();
     data.forEach((r) => state.roomInfo.set(r.name, { kind: r.kind || 'public', role: r.role || '' }));
+    learnCounts(data, !after);
     if (!after) state.rooms = names;
     else names.forEach((n) => { if (!state.rooms.includes(n)) state.rooms.push(n); });
     state.roomsNext = res.headers.get('X-Next-After');
@@ -361,8 +370,15 @@
       button.type = 'button';
       roomLabel(button, name);
       button.dataset.room = name;
-      if (current && current.room === name) button.setAttribute('aria-current', 'true');
-      if (state.unread.has(name)) button.classList.add('unread');
+      const open = Boolean(current && current.room === name); // on screen: never shown unread
+      if (open) button.setAttribute('aria-current', 'true');
+      if (!open && (state.unread.has(name) || state.counts.get(name) > 0)) button.classList.add('unread');
+      if (!open && state.counts.get(name) > 0) {
+        const badge = document.createElement('span');
+        badge.className = 'unread-count';
+        badge.textContent = unreadLabel(state.counts.get(name));
+        button.append(badge);
+      }
       button.addEventListener('click', () => { location.hash = name; });
       li.append(button);
       return li;
@@ -710,6 +726,73 @@
     try { await api('GET', '/user/'); } catch (e) { /* api() handles 401 */ }
   }
 
+  // ---- read markers and unread counts ----
+
+  const UNREAD_CAP = 100;     // chatd's cap (CHAT_UNREAD_CAP): 100 means "100 or more"
+  const READ_DELAY_MS = 500;  // a message on screen this long in a focused tab is read
+  let readTimer = 0;
+
+  const unreadLabel = (n) => (n >= UNREAD_CAP ? '99+' : String(n));
+
+  // The counts and markers of a page of the room list (a first page starts afresh).
+  function learnCounts(list, first) {
+    if (first) {
+      state.counts = new Map();
+      state.markers = new Map();
+    }
+    for (const r of list) {
+      if (typeof r.unread === 'number') state.counts.set(r.name, r.unread);
+      if (typeof r.marker === 'string') state.markers.set(r.name, r.marker);
+    }
+  }
+
+  // Whether what the open room shows is being seen: a visible, focused tab
+  // scrolled to the newest message.
+  const seen = () => !document.hidden && document.hasFocus() && nearBottom();
+
+  function markSeenSoon() {
+    clearTimeout(readTimer);
+    readTimer = setTimeout(markSeen, READ_DELAY_MS);
+  }
+
+  // Moves the open room's marker to its newest message, when seen and newer.
+  async function markSeen() {
+    const view = current;
+    if (!state.me || !view || !view.newest || !seen()) return;
+    const known = state.markers.get(view.room);
+    if (known && compareIds(view.newest, known) <= 0) {
+      if (state.counts.get(view.room)) { state.counts.set(view.room, 0); renderRooms(); }
+      return;
+    }
+    try {
+      const { data } = await api('PUT', '/room/' + encodeURIComponent(view.room) + '/read', { id: view.newest });
+      state.markers.set(view.room, data.id);
+      state.counts.set(view.room, 0);
+      state.unread.delete(view.room);
+      renderRooms();
+    } catch (e) { /* the next message, focus or scroll tries again */ }
+  }
+
+  // A message of room arrived live: one more unread, unless it is the
+  // caller's, an event, already read, or in the room being seen.
+  function countUnread(room, m) {
+    if (!state.me || !m || m.event || m.userId === state.me.id || !state.counts.has(room)) return;
+    if (current && current.room === room && seen()) return;
+    const known = state.markers.get(room);
+    if (known && compareIds(m.id, known) <= 0) return;
+    state.counts.set(room, Math.min(UNREAD_CAP, state.counts.get(room) + 1));
+    renderRooms();
+  }
+
+  // The caller's marker of room moved to id in another tab or on another
+  // device: the list (and its counts) again.
+  function markerMoved(room, id) {
+    const known = state.markers.get(room);
+    if (typeof id !== 'string' || (known && compareIds(id, known) <= 0)) return;
+    state.markers.set(room, id);
+    refreshRoomsSoon();
+  }
+
   // ---- a message's menu ----
 
   function addMenuButton(li, m, view) {
@@ -954,6 +1037,7 @@
       ids: new Set(),      // ids rendered
       cursor: null,        // the last id the stream (or the first page) delivered
       oldest: null,        // the first id rendered, for scroll-back
+      newest: null,        // the last id rendered, what a read marker moves to
       more: true,          // older messages may exist
       loadingOlder: false,
       closed: false,
@@ -994,6 +1078,7 @@
         scrollToBottom();
         live.follow(view.room, view.cursor);
         fillScreen(view);
+        markSeenSoon();
         return;
       } catch (e) {
         if (view !== current || e.status === 401) return;
@@ -1146,6 +1231,7 @@
       if (!m || typeof m.id !== 'string' || view.ids.has(m.id)) continue;
       view.ids.add(m.id);
       if (!view.oldest || compareIds(m.id, view.oldest) < 0) view.oldest = m.id;
+      if (!view.newest || compareIds(m.id, view.newest) > 0) view.newest = m.id;
       if (m.event === 'edited') { // applied to its message, not shown on its own
         applyEdit(m);
         continue;
@@ -1233,11 +1319,13 @@
       for (const [r, id] of parsePosition(position)) positions.set(r, id);
       noticeEvent(m);
       noticeMemberEvent(room, m);
+      countUnread(room, m);
       if (current && room === current.room) {
         const stick = nearBottom();
         if (current.cursor === null || compareIds(m.id, current.cursor) > 0) current.cursor = m.id;
         insertMessages(current, [m]);
         if (stick) scrollToBottom();
+        markSeenSoon();
       } else if (!state.unread.has(room)) {
         state.unread.add(room);
         renderRooms();
@@ -1283,6 +1371,13 @@
       deliver(room, m, position);
     }
 
+    // In the leader: the user's marker moved (any tab, any device).
+    function receivedMarker(m) {
+      if (!m || typeof m.room !== 'string' || typeof m.id !== 'string') return;
+      post({ type: 'marker', room: m.room, id: m.id });
+      markerMoved(m.room, m.id);
+    }
+
     function receivedGap(g) {
       if (!g || typeof g.room !== 'string') return;
       post({ type: 'gap', room: g.room, first: g.first });
@@ -1322,6 +1417,7 @@
             ws.send(JSON.stringify(start.has(room) ? { type: 'subscribe', room, after: start.get(room) }
               : { type: 'subscribe', room }));
           }
+          ws.send(JSON.stringify({ type: 'subscribe_user' })); // the user's markers, from anywhere
         } else if (m.type === 'subscribed' && typeof m.room === 'string' && m.id && !positions.has(m.room)) {
           positions.set(m.room, m.id); // where an empty room resumes
         } else if (m.type === 'message' && typeof m.room === 'string') {
@@ -1332,6 +1428,8 @@
         } else if (m.type === 'unsubscribed' && typeof m.room === 'string' && m.reason) {
           post({ type: 'revoked', room: m.room });
           accessEnded(m.room);
+        } else if (m.type === 'marker') {
+          receivedMarker(m);
         }
       };
       ws.onclose = (event) => {
@@ -1352,7 +1450,7 @@
 
     function openEventSource(after) {
       const es = new EventSource('/stream?rooms=' + encodeURIComponent(streamRooms) +
-        (after ? '&after=' + encodeURIComponent(after) : ''));
+        (after ? '&after=' + encodeURIComponent(after) : '') + (state.me ? '&user=1' : ''));
       source = es;
       es.onopen = () => {
         if (source !== es) return;
@@ -1366,6 +1464,13 @@
         if (!m || typeof m.room !== 'string') return;
         received(m.room, m, event.lastEventId);
       };
+      // The user's marker moved (no id: the position stays).
+      es.addEventListener('marker', (event) => {
+        if (source !== es) return;
+        let m;
+        try { m = JSON.parse(event.data); } catch (e) { return; }
+        receivedMarker(m);
+      });
       // A room resumed from a position older than what it keeps.
       es.addEventListener('gap', (event) => {
         if (source !== es) return;
@@ -1407,6 +1512,7 @@
         if (msg.type === 'message') deliver(msg.room, msg.message, msg.position);
         else if (msg.type === 'gap' && current && msg.room === current.room) showGap(current, msg.first);
         else if (msg.type === 'revoked') accessEnded(msg.room);
+        else if (msg.type === 'marker') markerMoved(msg.room, msg.id);
         else if (msg.type === 'state' && !leader) showState(msg.what);
         else if (msg.type === 'want' && leader) { wants.set(msg.tab, msg.want); roomsChanged(); }
         else if (msg.type === 'leave' && leader) { wants.delete(msg.tab); roomsChanged(); }
@@ -1537,6 +1643,9 @@
   el.showMembers.addEventListener('click', () => showMembers(el.memberPanel.hidden));
   el.messages.addEventListener('keydown', (event) => { if (event.key === 'Escape') closeMenus(); });
   window.addEventListener('focus', refreshRoomsSoon);
+  window.addEventListener('focus', markSeenSoon);
+  document.addEventListener('visibilitychange', markSeenSoon);
+  el.scroller.addEventListener('scroll', markSeenSoon, { passive: true });
   document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshRoomsSoon(); });
   el.sendForm.addEventListener('submit', submitMessage);
   el.replyCancel.addEventListener('click', cancelReply);

@@ -24,7 +24,7 @@ name="Cli Tester $$"
 password="secret-$$-$RANDOM"
 text="hello from the cli test $$ $now, ünïcode"
 
-echo "1..61"
+echo "1..PLAN"
 n=0
 failed=0
 out=''
@@ -195,6 +195,20 @@ check "tail prints edits, reactions and replies in words" \
 out=$(${limit[@]+"${limit[@]}"} "$chat" tail --ws --after "$after" --count 6 2>"$tmp/stderr")
 status=$?
 check "tail --ws prints them the same way" eval '((status == 0)) && tail_printed_events'
+# read markers: the lobby marked read, then two messages of another user
+# are its unread count in "chat rooms" (one's own and room events never count).
+run read lobby "$after"
+check "read exits 0" eval '((status == 0)) && has "$out" "marked"'
+for k in 1 2; do CHAT_SESSION_FILE="$tmp/other-session" run send "unread $$ $k"; done
+run rooms
+check "rooms lists the lobby with the other user's 2 unread messages" \
+    eval '((status == 0)) && grep -qx "lobby  2 unread" <<<"$out" && has "$out" "$room  0 unread  (private, owner)"'
+run read lobby not-an-id
+check "read with a bad id exits 2" eval '((status == 2))'
+run read lobby 99999999999999-0
+check "read beyond the room's newest message exits 1" eval '((status == 1)) && has "$err" "chat: "'
+run read "$room"
+check "read without an id exits 2" eval '((status == 2))'
 run room leave "$room"
 check "the last owner leaving exits 1" eval '((status == 1)) && has "$err" "owner"'
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Cluster tests: a real 6-node Redis Cluster (scripts/cluster, short
 # cluster-node-timeout) on free loopback ports and a real chatd (from the
-# build folder $1) in front of it. Runs the API, hostile-input and membership tests
-# against it, then the cluster's own tests (spread, resharding, failover,
+# build folder $1) in front of it. Runs the API, hostile-input, membership and
+# read-marker tests against it, then the cluster's own tests (spread, resharding, failover,
 # a silent master, whole-cluster restart, crash-stop-start rounds, 100,000
 # rooms over three chatd across a reshard and a failover). Output
 # is TAP. chatd's periodic topology refresh is turned (almost) off, so that
@@ -99,6 +99,12 @@ echo "# test_server_api.sh (on the cluster)"
 CHAT_LIMITED_URL="http://127.0.0.1:$api_limited_port" CHAT_REDIS_PORT=$CLUSTER_PORT_BASE \
   CHATCTL_BIN="$top/$build/chatctl" CHATD_LOG="$tmp/chatd.log" \
   "$top/tests/integration/test_server_api.sh" || rc=1
+
+# Read markers live in the user's slot and unread counts read every room's
+# slot: the test writes messages into a room's stream straight, through any node.
+echo "# test_read_markers (on the cluster)"
+CHAT_REDIS_PORT=$CLUSTER_PORT_BASE CMOCKA_MESSAGE_OUTPUT=TAP \
+  "$top/$build/tests/integration/test_read_markers" || rc=1
 
 tap_clean_exit "$CHATD_PID" "$tmp/chatd.log" "chatd on the cluster" || rc=1
 tap_clean_exit "$second_pid" "$tmp/second.log" "the second chatd on the cluster" || rc=1

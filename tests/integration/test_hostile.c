@@ -309,6 +309,48 @@ static void wrong_content_type_is_415(void **state) {
            NULL);
 }
 
+#define READ(body, status, code)                                                            \
+    expect("PUT", "/room/lobby/read", true, JSON, body, sizeof(body) - 1, status, code)
+
+/* PUT /room/<name>/read: the marker's body, its bounds and its callers. */
+static void read_marker_bodies_are_checked(void **state) {
+    (void)state;
+    READ("{\"id\":", 400, "bad_json");
+    READ("[\"id\"]", 400, "bad_json");
+    READ("{\"id\":\"1-0\",\"id\":\"2-0\"}", 400, "bad_json"); /* a duplicate key */
+    READ("{\"id\":\"1\\u0000-0\"}", 400, "bad_json");
+    READ("{}", 400, "invalid_message_id");
+    READ("{\"id\":null}", 400, "invalid_message_id");
+    READ("{\"id\":1796648477652}", 400, "invalid_message_id");
+    READ("{\"id\":[\"1-0\"]}", 400, "invalid_message_id");
+    READ("{\"id\":\"\"}", 400, "invalid_message_id");
+    READ("{\"id\":\"-1-0\"}", 400, "invalid_message_id");
+    READ("{\"id\":\"1-\"}", 400, "invalid_message_id");
+    READ("{\"id\":\"1-2-3\"}", 400, "invalid_message_id");
+    READ("{\"id\":\" 1-0\"}", 400, "invalid_message_id");
+    READ("{\"id\":\"18446744073709551616-0\"}", 400, "invalid_message_id");
+    READ("{\"id\":\"99999999999999999999-0\"}", 400, "invalid_message_id");
+    READ("{\"id\":\"18446744073709551615-18446744073709551615\"}", 400, "marker_ahead");
+    char big[70000];
+    int n = snprintf(big, sizeof(big), "{\"id\":\"");
+    memset(big + n, '1', 66000);
+    n += 66000;
+    n += snprintf(big + n, sizeof(big) - (size_t)n, "-0\"}");
+    expect("PUT", "/room/lobby/read", true, JSON, big, (size_t)n, 413, "body_too_large");
+    expect("PUT", "/room/lobby/read", true, "text/plain", "{\"id\":\"1-0\"}", 12, 415,
+           "unsupported_media_type");
+    expect("PUT", "/room/lobby/read", false, JSON, "{\"id\":\"1-0\"}", 12, 401, "unauthorized");
+    expect("PUT", "/room/No%20Room/read", true, JSON, "{\"id\":\"1-0\"}", 12, 400,
+           "invalid_room");
+    expect("PUT", "/room/never-made-here/read", true, JSON, "{\"id\":\"1-0\"}", 12, 404,
+           "not_found");
+    expect("GET", "/room/lobby/read", true, NULL, NULL, 0, 405, "method_not_allowed");
+    expect("POST", "/room/lobby/read", true, JSON, "{\"id\":\"1-0\"}", 12, 405,
+           "method_not_allowed");
+    expect("GET", "/stream?rooms=lobby&user=2", true, NULL, NULL, 0, 400, "invalid_query");
+    expect("GET", "/stream?rooms=lobby&user=1", false, NULL, NULL, 0, 401, "unauthorized");
+}
+
 static void garbage_cookies_are_401(void **state) {
     (void)state;
     const char *cookies[] = {"Cookie: authKey=", "Cookie: authKey=%00%00",
@@ -433,6 +475,7 @@ int main(void) {
         cmocka_unit_test(member_bodies_and_queries_are_checked),
         cmocka_unit_test(edit_bodies_and_queries_are_checked),
         cmocka_unit_test(reaction_and_reply_bodies_are_checked),
+        cmocka_unit_test(read_marker_bodies_are_checked),
         cmocka_unit_test(oversized_bodies_are_413),
         cmocka_unit_test(oversized_chunked_bodies_are_413),
         cmocka_unit_test(wrong_content_type_is_415),

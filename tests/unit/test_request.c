@@ -188,6 +188,32 @@ static void test_room(void **state) {
     }
 }
 
+/* PUT /room/<name>/read {"id"}: written back as "<ms>-<seq>", without
+ * leading zeros, whatever form of a message id came. */
+static void test_marker(void **state) {
+    (void)state;
+    char id[CHAT_STREAM_ID_MAX + 1];
+    const char *good[][2] = {{"{\"id\":\"1796648477652-3\"}", "1796648477652-3"},
+                             {"{\"id\":\"1796648477652\"}", "1796648477652-0"},
+                             {"{\"id\":\"007-01\"}", "7-1"},
+                             {"{\"id\":\"18446744073709551615-18446744073709551615\"}",
+                              "18446744073709551615-18446744073709551615"}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        json_t *b = parse(good[i][0]);
+        assert_int_equal(request_body_marker(b, id), API_E_OK);
+        assert_string_equal(id, good[i][1]);
+        json_decref(b);
+    }
+    const char *bad[] = {"{}", "{\"id\":1}", "{\"id\":null}", "{\"id\":\"\"}",
+                         "{\"id\":\"1-\"}", "{\"id\":\"-1\"}", "{\"id\":\"1-2-3\"}",
+                         "{\"id\":\"18446744073709551616\"}", "{\"id\":\"1 \"}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *b = parse(bad[i]);
+        assert_int_equal(request_body_marker(b, id), API_E_INVALID_MESSAGE_ID);
+        json_decref(b);
+    }
+}
+
 static void test_member_body(void **state) {
     (void)state;
     struct member_body mb;
@@ -305,6 +331,7 @@ int main(void) {
         cmocka_unit_test(test_password_change), cmocka_unit_test(test_message),
         cmocka_unit_test(test_message_raw),
         cmocka_unit_test(test_room),
+        cmocka_unit_test(test_marker),
         cmocka_unit_test(test_member_body), cmocka_unit_test(test_query),
         cmocka_unit_test(test_cursor), cmocka_unit_test(test_rooms_query),
     };

@@ -127,6 +127,27 @@ static void test_apikey_key(void **state) {
     check_key(store_key_apikey, "0123456789abcdef", "apikey:0123456789abcdef");
 }
 
+/* A user's markers and events share the user's slot (one script writes
+ * both), and the user's feed reads as a room whose keys are the user's. */
+static void test_user_feed_keys(void **state) {
+    (void)state;
+    const char *id = "f3228ac18d2ca2a797040a7d0498e7f9";
+    check_key(store_key_user_read, id, "user:{f3228ac18d2ca2a797040a7d0498e7f9}:read");
+    check_key(store_key_user_events, id, "user:{f3228ac18d2ca2a797040a7d0498e7f9}:events");
+    char feed[64], stream[STORE_KEY_MAX], bell[STORE_KEY_MAX], read[STORE_KEY_MAX];
+    assert_int_equal(store_feed_of_user(feed, sizeof(feed), id), 33);
+    assert_string_equal(feed, "~f3228ac18d2ca2a797040a7d0498e7f9");
+    char small[33];
+    assert_int_equal(store_feed_of_user(small, sizeof(small), id), -1);
+    check_key(store_key_room_messages, feed, "user:{f3228ac18d2ca2a797040a7d0498e7f9}:events");
+    check_key(store_key_room_doorbell, feed, "user:{f3228ac18d2ca2a797040a7d0498e7f9}:doorbell");
+    assert_true(store_key_room_messages(stream, sizeof(stream), feed) > 0);
+    assert_true(store_key_room_doorbell(bell, sizeof(bell), feed) > 0);
+    assert_true(store_key_user_read(read, sizeof(read), id) > 0);
+    assert_int_equal(slot_for_key(stream, strlen(stream)), slot_for_key(read, strlen(read)));
+    assert_int_equal(slot_for_key(bell, strlen(bell)), slot_for_key(read, strlen(read)));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_user_key),           cmocka_unit_test(test_session_key),
@@ -135,6 +156,7 @@ int main(void) {
         cmocka_unit_test(test_user_rooms_key),     cmocka_unit_test(test_member_keys),
         cmocka_unit_test(test_room_doorbell_shares_the_stream_slot),
         cmocka_unit_test(test_apikey_key),
+        cmocka_unit_test(test_user_feed_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
