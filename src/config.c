@@ -138,6 +138,11 @@ static const struct option_row options[] = {
     INT_OPT("--jwt-session-max", "CHATD_JWT_SESSION_MAX", jwt_session_max, "0", 0, 315360000,
             "seconds a session from a token lasts at most (0: until the token's exp;"
             " never beyond --session-ttl)"),
+    STR_OPT("--limit-typing-user", "CHATD_LIMIT_TYPING_USER", limit_typing_user, "30/60",
+            "typing signals (POST /room/<name>/typing) per user, N/seconds (0: no limit)"),
+    INT_OPT("--presence-ttl", "CHATD_PRESENCE_TTL", presence_ttl_ms, "30000", 300, 3600000,
+            "ms a user stays online in a room after its chatd last renewed it (every third"
+            " of this); a vanished chatd's users go offline within 4/3 of it"),
 };
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
 

@@ -58,6 +58,8 @@ struct config {
     char jwt_audience[256];          /* a token's aud must hold this, "" for none */
     int jwt_leeway;                  /* seconds of clock skew allowed on exp, nbf, iat */
     int jwt_session_max;             /* a token's session lasts at most this (s); 0: until exp */
+    char limit_typing_user[32];      /* "N/seconds": typing signals per user */
+    int presence_ttl_ms;             /* a presence entry lives this long unless renewed */
 };
 
 /* Fills cfg from defaults, the environment and argv. Returns 0, 1 when

@@ -27,6 +27,7 @@ static const struct {
     [RATE_LOGIN_GLOBAL] = {"login-global", true},
     [RATE_DM_USER] = {"dm-user", false},
     [RATE_INVITES_USER] = {"invites-user", false},
+    [RATE_TYPING_USER] = {"typing-user", false},
 };
 
 int rate_rule_parse(const char *text, struct rate_rule *out) {
@@ -59,6 +60,7 @@ int ratelimit_init(struct ratelimit *rl, const struct config *cfg, char err[256]
         [RATE_LOGIN_GLOBAL] = {"--limit-login-global", cfg->limit_login_global},
         [RATE_DM_USER] = {"--limit-dm-user", cfg->limit_dm_user},
         [RATE_INVITES_USER] = {"--limit-invites-user", cfg->limit_invites_user},
+        [RATE_TYPING_USER] = {"--limit-typing-user", cfg->limit_typing_user},
     };
     for (int i = 0; i < RATE_LIMIT_COUNT; i++) {
         if (rate_rule_parse(given[i].value, &rl->rules[i]) < 0) {

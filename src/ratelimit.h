@@ -38,6 +38,7 @@ enum rate_limit {
     RATE_LOGIN_GLOBAL,     /* logins that need a password hash, one subject for all */
     RATE_DM_USER,          /* direct conversations opened (POST /dm/) per user */
     RATE_INVITES_USER,     /* invitations (POST /room/<name>/member with a user) per user */
+    RATE_TYPING_USER,      /* typing signals (POST /room/<name>/typing) per user */
     RATE_LIMIT_COUNT
 };
 

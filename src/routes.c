@@ -41,6 +41,8 @@ const struct route routes_table[] = {
     {"/room/*/member", EVHTTP_REQ_POST, route_member_add},
     {"/room/*/member", EVHTTP_REQ_PUT, route_member_set},
     {"/room/*/member", EVHTTP_REQ_DELETE, route_member_remove},
+    {"/room/*/typing", EVHTTP_REQ_POST, route_room_typing},
+    {"/room/*/presence", EVHTTP_REQ_GET, route_room_presence},
     {"/health", EVHTTP_REQ_GET, route_health},
     {"/metrics", EVHTTP_REQ_GET, route_metrics},
     {"/ready", EVHTTP_REQ_GET, route_ready},

@@ -122,6 +122,11 @@ void route_direct_open(struct request *r); /* POST /dm/: the conversation with a
 /* routes_moderation.c */
 void route_message_remove(struct request *r); /* DELETE /room/<name>/message/?id= */
 void route_message_edit(struct request *r);   /* PATCH /room/<name>/message/?id= */
+void route_room_typing(struct request *r);    /* POST /room/<name>/typing */
+/* Whether a stream's request asks for the ephemeral signals (typing,
+ * presence) with ?signals=1: a client that knows only messages gets none. */
+bool routes_wants_signals(struct request *r);
+void route_room_presence(struct request *r);  /* GET /room/<name>/presence */
 
 /* routes_health.c */
 void route_health(struct request *r);        /* GET /health */

@@ -29,6 +29,7 @@ struct routes_wait;
 struct ws_server;
 struct addr_slots;
 struct jwt_keys;
+struct presence;
 
 /* A graceful stop (main.c): the signals that start it and its timers,
  * each NULL until made. */
@@ -63,6 +64,7 @@ struct server {
     struct webroot *web;                   /* the browser client's files */
     struct metrics *metrics;               /* counters for GET /metrics */
     struct jwt_keys *jwt_keys;             /* verify application tokens; NULL: none configured */
+    struct presence *presence;             /* users with streams here, per room, kept in Redis */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
     unsigned long long requests;           /* requests seen, for request ids */
     unsigned request_id_base;              /* random per process */

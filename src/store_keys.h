@@ -14,10 +14,15 @@
  *   user-sessions:<userId>       sorted set: session hashes, scored by login time (ms)
  *   rate:<limit>:<subject>       string: hits in the current window, PX window
  *   login-known:<email>:<address> string "1": that address logged in, EX session ttl
+ *   room:{<room>}:presence       sorted set: "<chatd node>|<userId>", scored by expiry (ms)
+ *   room:{<room>}:online         sorted set (all scores 0): the ids of the users online
+ *   room:{<room>}:online-names   hash: <userId> -> name, of the users online
+ *   room:{<room>}:online-refs    hash: <userId> -> how many presence entries the user has
  * one pub/sub channel:
  *   chatd:sessions-ended         the token hashes of sessions just ended
  * and one sharded pub/sub channel per room, in the slot of its stream:
- *   room:{<room>}:doorbell       rung (SPUBLISH) after each append
+ *   room:{<room>}:doorbell       rung (SPUBLISH) after each append; ephemeral
+ *                                signals (ephemeral.h) travel on it too
  * Each function writes a NUL-terminated key into out and returns its length,
  * or -1 when it does not fit in size bytes.
  */
@@ -44,6 +49,9 @@ int store_key_login_known(char *out, size_t size, const char *email, const char 
 /* jwt-used:<hex>: a token id (its hash) already exchanged. */
 int store_key_token_used(char *out, size_t size, const char *token_id_hash);
 int store_key_room_doorbell(char *out, size_t size, const char *room);
+/* The room's presence keys: which is "presence", "online",
+ * "online-names" or "online-refs" (see above). */
+int store_key_room_presence(char *out, size_t size, const char *room, const char *which);
 int store_key_room_members(char *out, size_t size, const char *room);
 /* room:{<room>}:names: the display names of the room's members, in its slot. */
 int store_key_room_member_names(char *out, size_t size, const char *room);

@@ -151,6 +151,15 @@ int ws_protocol_message_append(struct evbuffer *out, const char *room, const str
     return append_with_prefix(out, prefix, (size_t)n, m);
 }
 
+int ws_protocol_signal_append(struct evbuffer *out, const char *kind, const char *data,
+                              size_t len) {
+    if (len < 2 || data[0] != '{') return -1;
+    if (evbuffer_add_printf(out, "{\"type\":\"%s\",", kind) < 0 ||
+        evbuffer_add(out, data + 1, len - 1) < 0)
+        return -1;
+    return 0;
+}
+
 int ws_protocol_gap_append(struct evbuffer *out, const char *room, const char *first) {
     return append_value(out, json_pack("{s:s, s:s, s:s?, s:b}", "type", "gap", "room", room,
                                        "first", first[0] ? first : NULL, "trimmed", 1));

@@ -62,6 +62,10 @@ int ws_protocol_subscribed_append(struct evbuffer *out, const char *room, const 
 int ws_protocol_unsubscribed_append(struct evbuffer *out, const char *room, const char *reason);
 /* A message event: the message's members with "type" and "room" first. */
 int ws_protocol_message_append(struct evbuffer *out, const char *room, const struct message *m);
+/* {"type":<kind>, ...data}: an ephemeral signal (typing, presence) whose
+ * data (len bytes) is a JSON object naming its room. */
+int ws_protocol_signal_append(struct evbuffer *out, const char *kind, const char *data,
+                              size_t len);
 /* The gap signal (history_gap.h): first is the oldest id kept, "" for none. */
 int ws_protocol_gap_append(struct evbuffer *out, const char *room, const char *first);
 int ws_protocol_ack_append(struct evbuffer *out, const char *client_msg_id, bool replayed,

@@ -31,6 +31,7 @@
 #include "hub.h"
 #include "log.h"
 #include "member_rules.h"
+#include "presence.h"
 #include "room_access.h"
 #include "routes.h"
 #include "routes_ws.h"
@@ -55,6 +56,7 @@ struct ws_sub {
     bool resumes;                        /* it came with an "after" */
     bool revocable;                      /* a private room: it ends when its user leaves */
     char user_id[CHAT_USER_ID_LEN + 1];  /* that user, when revocable */
+    char present_id[CHAT_USER_ID_LEN + 1]; /* the user it keeps online in the room, or "" */
     struct ws_sub *next;
 };
 
@@ -292,6 +294,23 @@ static void on_event(const struct hub_event *ev, void *arg) {
         revoke(s); /* the event that says why goes out first */
 }
 
+/* A typing or presence signal of a live room: {"type":<kind>, "room", ...}. */
+static void on_signal(const struct hub_signal *sig, void *arg) {
+    struct ws_sub *s = arg;
+    struct ws_client *c = s->c;
+    if (!s->live || !c->conn || ws_conn_backlog(c->conn) > (size_t)c->srv->cfg.stream_buffer)
+        return;
+    struct evbuffer *out = c->owner->scratch;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    if (ws_protocol_signal_append(out, sig->kind, sig->data, sig->len) == 0) ws_client_send(c, out);
+}
+
+/* The subscription keeps user u online in its room (presence.h). */
+static void enter(struct ws_sub *s, const struct session_user *u) {
+    presence_enter(s->c->srv->presence, s->room, u->id, u->name);
+    snprintf(s->present_id, sizeof(s->present_id), "%s", u->id);
+}
+
 /* revoker: the user whose removal from the private room ends it, or NULL
  * (a public room, or a site administrator, who reads every room). */
 static void start_sub(struct ws_client *c, const char *room, const char *after,
@@ -314,7 +333,9 @@ static void start_sub(struct ws_client *c, const char *room, const char *after,
     if (!s->sub) {
         drop(c, s);
         ws_client_error(c, API_E_INTERNAL, NULL, NULL, room, 0);
+        return;
     }
+    if (c->signals) hub_sub_on_signal(s->sub, on_signal);
 }
 
 static void on_access(const struct room_access *a, void *arg) {
@@ -325,9 +346,12 @@ static void on_access(const struct room_access *a, void *arg) {
         else if (ws_subs_follows(c, op->room))
             ws_client_error(c, API_E_BAD_REQUEST, "This room is subscribed already.", NULL,
                             op->room, 0);
-        else
+        else {
             start_sub(c, op->room, op->after,
                       a->kind != ROOM_PUBLIC && !a->admin ? a->user.id : NULL);
+            if (a->has_user && c->subs && strcmp(c->subs->room, op->room) == 0)
+                enter(c->subs, &a->user); /* start_sub put it first */
+        }
     }
     free(op);
 }
@@ -373,6 +397,8 @@ static void drop(struct ws_client *c, struct ws_sub *s) {
     c->nsubs--;
     hub_unsubscribe(s->sub);
     s->sub = NULL;
+    if (s->present_id[0]) presence_leave(c->srv->presence, s->room, s->present_id);
+    s->present_id[0] = '\0';
     if (s->fetching) {
         s->dropped = true;
         return;

@@ -54,6 +54,9 @@ void test_http_result_free(struct http_result *r);
  * out is not NULL. */
 long test_call_as(chat_client *c, const char *method, const char *path, const char *body,
                   struct http_result *out);
+/* The same against the chatd at base (NULL: test_url()). */
+long test_call_at(const char *base, chat_client *c, const char *method, const char *path,
+                  const char *body, struct http_result *out);
 
 /* The value of one sample of the /metrics of the chatd at base, e.g.
  * "chatd_redis_redirects_total{kind=\"ask\"}", or -1 when absent. */
