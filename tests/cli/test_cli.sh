@@ -24,7 +24,7 @@ name="Cli Tester $$"
 password="secret-$$-$RANDOM"
 text="hello from the cli test $$ $now, ünïcode"
 
-echo "1..33"
+echo "1..37"
 n=0
 failed=0
 out=''
@@ -167,6 +167,21 @@ run edit lobby not-an-id "again"
 check "edit with a bad id exits 2" eval '((status == 2))'
 run edit lobby "$after"
 check "edit without a text exits 2" eval '((status == 2))'
+# who is online: nobody, then the user of a tail --signals, which prints
+# its own arrival as a "* " line.
+run who "$room"
+check "who of a room nobody follows prints 0 online" eval '((status == 0)) && has "$out" "0 online"'
+"$chat" tail --room "$room" --signals >"$tmp/signals" 2>&1 &
+tail_pid=$!
+for _ in $(seq 1 200); do grep -q '^\* 1 online, +' "$tmp/signals" && break; sleep 0.05; done
+check "tail --signals prints the room's presence change" grep -q "^\* 1 online, +$name" "$tmp/signals"
+run who "$room"
+check "who lists the user of the tail" \
+    eval '((status == 0)) && has "$out" "1 online" && has "$out" "$name"'
+kill "$tail_pid" 2>/dev/null
+wait "$tail_pid" 2>/dev/null
+run who lobby
+check "who of the lobby exits 1 (it has no presence)" eval '((status == 1)) && has "$err" "chat: "'
 run room leave "$room"
 check "the last owner leaving exits 1" eval '((status == 1)) && has "$err" "owner"'
 
