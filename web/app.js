@@ -28,6 +28,12 @@
  * so does the window getting the focus back (an invitation names the user
  * in a room whose stream they do not follow yet).
  *
+ * While its user types, the page says so to the room (POST .../typing, at
+ * most every 3 s), and it shows "X is typing…" under the messages for 6 s
+ * after each such signal of another user; the room's header shows who is
+ * online (GET .../presence, then the stream's presence events). The lobby
+ * has neither.
+ *
  * Text from the server is only ever set with textContent, never as HTML.
  */
 'use strict';
@@ -84,7 +90,7 @@
     messages: $('messages'), sendForm: $('send-form'), text: $('text'), send: $('send'),
     sendError: $('send-error'), roomKind: $('room-kind'), inviteForm: $('invite-form'),
     inviteEmail: $('invite-email'), leaveRoom: $('leave-room'), roomNote: $('room-note'),
-    roomActionError: $('room-action-error'),
+    roomActionError: $('room-action-error'), online: $('online'), typing: $('typing'),
   };
 
   const state = {
@@ -684,6 +690,7 @@
     showError(el.sendError, '');
     setHistoryState('Loading…');
     renderRooms(); // and the room's header
+    resetEphemeral(view);
     loadNewest(view);
   }
 
@@ -901,6 +908,99 @@
     return map;
   }
 
+  // ---- typing and presence ----
+
+  // The open room's typing users and who is online in it (docs/API.md,
+  // "Typing and presence"). Signals carry no id and are never replayed: a
+  // room's presence is read afresh when it is opened.
+  const TYPING_SEND_MS = 3000;  // at most one typing signal of ours per 3 s
+  const ONLINE_SHOWN = 20;      // names listed in the header at most
+  const ephemeral = {
+    room: null,          // the room the state below is of
+    typing: new Map(),   // userId → {name, until}: others typing, until when (ms)
+    online: null,        // {count, users: Map userId → name}, null before the first read
+    typingSentAt: 0,     // when we last said we are typing
+    timer: 0,            // drops expired typing indicators
+    reloading: false,    // a presence read is in flight
+  };
+
+  const hasEphemeral = (room) => Boolean(room) && room !== 'lobby';
+
+  function renderTyping() {
+    const now = Date.now();
+    for (const [id, t] of ephemeral.typing) if (t.until <= now) ephemeral.typing.delete(id);
+    const names = [...ephemeral.typing.values()].map((t) => t.name || 'Someone');
+    el.typing.textContent = !names.length ? ''
+      : names.length === 1 ? names[0] + ' is typing…'
+        : names.length <= 3 ? names.join(', ') + ' are typing…' : 'Several people are typing…';
+    clearTimeout(ephemeral.timer);
+    if (ephemeral.typing.size) ephemeral.timer = setTimeout(renderTyping, 500);
+  }
+
+  function renderOnline() {
+    const o = ephemeral.online;
+    el.online.hidden = !o;
+    if (!o) return;
+    const names = [...o.users.values()].sort().slice(0, ONLINE_SHOWN);
+    const more = o.count > names.length ? ' and ' + (o.count - names.length) + ' more' : '';
+    el.online.textContent = o.count + ' online' + (names.length ? ': ' + names.join(', ') + more : '');
+  }
+
+  // The open room's users online, read afresh.
+  async function loadPresence(view) {
+    if (ephemeral.reloading) return;
+    ephemeral.reloading = true;
+    try {
+      const { data } = await api('GET', '/room/' + view.room + '/presence?limit=100');
+      if (view !== current || ephemeral.room !== view.room) return;
+      const users = new Map((data.users || []).map((u) => [u.userId, u.name]));
+      ephemeral.online = { count: data.count, users };
+      renderOnline();
+    } catch (e) {
+      // no presence for now: the header shows none
+    } finally {
+      ephemeral.reloading = false;
+    }
+  }
+
+  function resetEphemeral(view) {
+    ephemeral.room = view.room;
+    ephemeral.typing.clear();
+    ephemeral.online = null;
+    ephemeral.typingSentAt = 0;
+    renderTyping();
+    renderOnline();
+    if (hasEphemeral(view.room)) loadPresence(view);
+  }
+
+  // A typing or presence signal of a room, from our stream or the leader's.
+  function onSignal(kind, data) {
+    if (!data || !current || data.room !== current.room || ephemeral.room !== data.room) return;
+    if (kind === 'typing') {
+      if (state.me && data.userId === state.me.id) return;
+      if (data.stopped) ephemeral.typing.delete(data.userId);
+      else ephemeral.typing.set(data.userId, { name: data.name, until: Date.now() + (data.expiresIn || 6000) });
+      renderTyping();
+    } else if (kind === 'presence' && ephemeral.online) {
+      const o = ephemeral.online;
+      o.count = data.count;
+      if (Array.isArray(data.joined)) data.joined.forEach((u) => o.users.set(u.userId, u.name));
+      if (Array.isArray(data.left)) data.left.forEach((u) => o.users.delete(u.userId));
+      if (data.changes !== undefined) loadPresence(current); // too many changes to list
+      renderOnline();
+    }
+  }
+
+  // The user types: say so, at most every TYPING_SEND_MS.
+  function typed() {
+    const view = current;
+    if (!view || !hasEphemeral(view.room) || !el.text.value.trim()) return;
+    const now = Date.now();
+    if (now - ephemeral.typingSentAt < TYPING_SEND_MS) return;
+    ephemeral.typingSentAt = now;
+    api('POST', '/room/' + view.room + '/typing', {}).catch(() => {}); // a lost signal is harmless
+  }
+
   // One tab (the leader, which holds a Web Lock while it lives) opens the
   // stream for the rooms of every tab and posts each event to the others on
   // a BroadcastChannel. When the leader closes, the lock passes to another
@@ -978,6 +1078,11 @@
       deliver(room, m, position);
     }
 
+    function receivedSignal(kind, data) {
+      post({ type: 'signal', kind, data });
+      onSignal(kind, data);
+    }
+
     function receivedGap(g) {
       if (!g || typeof g.room !== 'string') return;
       post({ type: 'gap', room: g.room, first: g.first });
@@ -999,7 +1104,7 @@
     // The WebSocket: once ready (the session cookie went with the upgrade),
     // a subscription per room, from its position when it has one.
     function openSocket(names, start) {
-      const url = new URL('/ws', location.href); // this page's own address, as ws: or wss:
+      const url = new URL('/ws?signals=1', location.href); // this page's own address, as ws: or wss:
       url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
       const ws = new WebSocket(url);
       let ready = false;
@@ -1024,6 +1129,9 @@
           received(m.room, message, m.room + ':' + m.id);
         } else if (m.type === 'gap') {
           receivedGap(m);
+        } else if (m.type === 'typing' || m.type === 'presence') {
+          const { type, ...data } = m;
+          receivedSignal(type, data);
         }
       };
       ws.onclose = (event) => {
@@ -1042,7 +1150,7 @@
     }
 
     function openEventSource(after) {
-      const es = new EventSource('/stream?rooms=' + encodeURIComponent(streamRooms) +
+      const es = new EventSource('/stream?signals=1&rooms=' + encodeURIComponent(streamRooms) +
         (after ? '&after=' + encodeURIComponent(after) : ''));
       source = es;
       es.onopen = () => {
@@ -1057,6 +1165,14 @@
         if (!m || typeof m.room !== 'string') return;
         received(m.room, m, event.lastEventId);
       };
+      for (const kind of ['typing', 'presence']) { // no id: the position stays
+        es.addEventListener(kind, (event) => {
+          if (source !== es) return;
+          let data;
+          try { data = JSON.parse(event.data); } catch (e) { return; }
+          receivedSignal(kind, data);
+        });
+      }
       // A room resumed from a position older than what it keeps.
       es.addEventListener('gap', (event) => {
         if (source !== es) return;
@@ -1096,6 +1212,7 @@
         const msg = event.data || {};
         if (msg.type === 'message') deliver(msg.room, msg.message, msg.position);
         else if (msg.type === 'gap' && current && msg.room === current.room) showGap(current, msg.first);
+        else if (msg.type === 'signal') onSignal(msg.kind, msg.data);
         else if (msg.type === 'state' && !leader) showState(msg.what);
         else if (msg.type === 'want' && leader) { wants.set(msg.tab, msg.want); roomsChanged(); }
         else if (msg.type === 'leave' && leader) { wants.delete(msg.tab); roomsChanged(); }
@@ -1153,6 +1270,7 @@
     }
     showError(el.sendError, '');
     el.text.value = '';
+    ephemeral.typingSentAt = 0; // the next message's typing is said at once
     // One key for every attempt: chatd stores the message once, however often
     // it arrives (and HAProxy may resend a request that carries it).
     outbox.push({ view, text, key: newKey() });
@@ -1225,6 +1343,7 @@
   el.sendForm.addEventListener('submit', submitMessage);
   el.text.addEventListener('keydown', onComposerKey);
   el.text.addEventListener('input', () => showError(el.sendError, ''));
+  el.text.addEventListener('input', typed);
   el.older.addEventListener('click', () => current && loadOlder(current));
   el.scroller.addEventListener('scroll', () => {
     if (current && el.scroller.scrollTop < 120) loadOlder(current);
