@@ -793,10 +793,15 @@ static void on_tail_signal(const char *kind, const char *data, size_t len, void 
         printf("* %lld online", (long long)json_integer_value(count));
         size_t i;
         json_t *u;
-        json_array_foreach(json_object_get(root, "joined"), i, u)
-            printf(", +%s", json_string_value(json_object_get(u, "name")) ?: "?");
-        json_array_foreach(json_object_get(root, "left"), i, u)
-            printf(", -%s", json_string_value(json_object_get(u, "userId")) ?: "?");
+        json_t *joined = json_object_get(root, "joined"), *left = json_object_get(root, "left");
+        json_array_foreach(joined, i, u) {
+            const char *who = json_string_value(json_object_get(u, "name"));
+            printf(", +%s", who ? who : "?");
+        }
+        json_array_foreach(left, i, u) {
+            const char *who = json_string_value(json_object_get(u, "userId"));
+            printf(", -%s", who ? who : "?");
+        }
         putchar('\n');
     }
     fflush(stdout);
