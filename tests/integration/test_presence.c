@@ -110,6 +110,33 @@ static void wait_for(struct sse_client *c, size_t *next, const char *kind, const
     fail_msg("no %s event with %s", kind, needle);
 }
 
+/* Waits until stream c (of room, as p) is live and hears the room's
+ * signals: p says it is typing, on the main chatd (which counts no typing
+ * limit), every 200 ms until c has the signal. A stream's own first
+ * presence change may come before the stream hears the room's channel,
+ * so it is no sign of that. */
+static void wait_live(struct sse_client *c, size_t *next, const struct person *p,
+                      const char *room) {
+    char path[128], id[48], event[64], data[1024], who[96];
+    snprintf(path, sizeof(path), "/room/%s/typing", room);
+    snprintf(who, sizeof(who), "\"userId\":\"%s\"", p->u.id);
+    double until = test_now_ms() + WAIT_MS;
+    while (test_now_ms() < until) {
+        assert_int_equal(test_call_at(NULL, p->c, "POST", path, NULL, NULL), 204);
+        size_t seen = sse_count(c);
+        sse_wait_events(c, seen + 1, 200);
+        for (; *next < sse_count(c); (*next)++) {
+            assert_true(sse_get(c, *next, id, data, sizeof(data)));
+            assert_true(sse_get_event(c, *next, event, sizeof(event)));
+            if (strcmp(event, "typing") == 0 && strstr(data, who)) {
+                (*next)++;
+                return;
+            }
+        }
+    }
+    fail_msg("the stream never heard the room's signals");
+}
+
 /* "\"userId\":\"<id>\"" */
 static const char *user_field(const struct person *p, char *out, size_t size) {
     snprintf(out, size, "\"userId\":\"%s\"", p->u.id);
@@ -145,7 +172,7 @@ static void typing_reaches_another_chatd(void **state) {
     snprintf(plain_url, sizeof(plain_url), "%s/room/%s/message/stream", observer_url, room);
     struct sse_client *plain = sse_open_as(plain_url, NULL, chat_client_token(bob.c));
     size_t next = 0;
-    wait_for(watch, &next, "presence", user_field(&bob, who, sizeof(who)), data, sizeof(data));
+    wait_live(watch, &next, &bob, room);
     snprintf(path, sizeof(path), "/room/%s/typing", room);
     double sent = test_now_ms();
     assert_int_equal(call_code(NULL, &alice, "POST", path, NULL, NULL), 204);
@@ -191,7 +218,7 @@ static void presence_follows_streams_on_every_chatd(void **state) {
     create(&alice, room, "public");
     struct sse_client *watch = stream(observer_url, &bob, room);
     size_t next = 0;
-    wait_for(watch, &next, "presence", user_field(&bob, who, sizeof(who)), data, sizeof(data));
+    wait_live(watch, &next, &bob, room);
     struct sse_client *alice_main = stream(test_url(), &alice, room);
     char multi_url[256];
     snprintf(multi_url, sizeof(multi_url), "%s/stream?rooms=lobby,%s&signals=1", victim_url, room);
@@ -240,7 +267,7 @@ static void presence_list_pages(void **state) {
     create(&owner, room, "public");
     struct sse_client *watch = stream(test_url(), &owner, room), *s[3];
     size_t next = 0;
-    wait_for(watch, &next, "presence", user_field(&owner, who, sizeof(who)), data, sizeof(data));
+    wait_live(watch, &next, &owner, room);
     for (int i = 0; i < 3; i++) {
         person_new(&people[i], "guest");
         s[i] = stream(test_url(), &people[i], room);
