@@ -44,6 +44,14 @@ static api_error read_after(const json_t *obj, struct ws_msg *out) {
     return API_E_OK;
 }
 
+/* subscribe's "signals": absent (false) or a boolean. */
+static api_error read_signals(const json_t *obj, struct ws_msg *out) {
+    const json_t *v = json_object_get(obj, "signals");
+    if (v && !json_is_boolean(v)) return API_E_BAD_REQUEST;
+    out->signals = json_is_true(v);
+    return API_E_OK;
+}
+
 static api_error read_token(const json_t *obj, struct ws_msg *out) {
     const char *token;
     size_t len;
@@ -69,7 +77,8 @@ static api_error read_members(const json_t *obj, struct ws_msg *out) {
     case WS_MSG_AUTH: return read_token(obj, out);
     case WS_MSG_SUBSCRIBE: {
         api_error e = read_room(obj, out);
-        return e == API_E_OK ? read_after(obj, out) : e;
+        if (e == API_E_OK) e = read_after(obj, out);
+        return e == API_E_OK ? read_signals(obj, out) : e;
     }
     case WS_MSG_UNSUBSCRIBE: return read_room(obj, out);
     case WS_MSG_SEND: {

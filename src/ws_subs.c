@@ -65,6 +65,7 @@ struct subscribe_op {
     struct ws_client *c;
     char room[CHAT_ROOM_MAX + 1];
     char after[CHAT_STREAM_ID_MAX + 1];
+    bool signals; /* the subscribe asked for the room's signals */
 };
 
 static void set_cursor(struct ws_sub *s, const char *id) {
@@ -314,7 +315,7 @@ static void enter(struct ws_sub *s, const struct session_user *u) {
 /* revoker: the user whose removal from the private room ends it, or NULL
  * (a public room, or a site administrator, who reads every room). */
 static void start_sub(struct ws_client *c, const char *room, const char *after,
-                      const char *revoker) {
+                      const char *revoker, bool signals) {
     struct ws_sub *s = calloc(1, sizeof(*s));
     if (!s) {
         ws_client_error(c, API_E_INTERNAL, NULL, NULL, room, 0);
@@ -335,7 +336,7 @@ static void start_sub(struct ws_client *c, const char *room, const char *after,
         ws_client_error(c, API_E_INTERNAL, NULL, NULL, room, 0);
         return;
     }
-    if (c->signals) hub_sub_on_signal(s->sub, on_signal);
+    if (signals || c->signals) hub_sub_on_signal(s->sub, on_signal);
 }
 
 static void on_access(const struct room_access *a, void *arg) {
@@ -348,7 +349,7 @@ static void on_access(const struct room_access *a, void *arg) {
                             op->room, 0);
         else {
             start_sub(c, op->room, op->after,
-                      a->kind != ROOM_PUBLIC && !a->admin ? a->user.id : NULL);
+                      a->kind != ROOM_PUBLIC && !a->admin ? a->user.id : NULL, op->signals);
             if (a->has_user && c->subs && strcmp(c->subs->room, op->room) == 0)
                 enter(c->subs, &a->user); /* start_sub put it first */
         }
@@ -368,7 +369,7 @@ void ws_subs_subscribe(struct ws_client *c, const struct ws_msg *m) {
         return;
     }
     if (routes_room_is_lobby(m->room)) {
-        start_sub(c, m->room, m->after, NULL);
+        start_sub(c, m->room, m->after, NULL, m->signals);
         return;
     }
     struct subscribe_op *op = calloc(1, sizeof(*op));
@@ -379,6 +380,7 @@ void ws_subs_subscribe(struct ws_client *c, const struct ws_msg *m) {
     op->c = c;
     memcpy(op->room, m->room, sizeof(op->room));
     memcpy(op->after, m->after, sizeof(op->after));
+    op->signals = m->signals;
     c->pending++;
     if (room_access_check(c->srv, op->room, ROOM_ACCESS_READ, c->session_hash, NULL, on_access,
                           op) < 0) {
