@@ -922,6 +922,8 @@
     typingSentAt: 0,     // when we last said we are typing
     timer: 0,            // drops expired typing indicators
     reloading: false,    // a presence read is in flight
+    again: false,        // read once more when it returns
+    live: false,         // the room's stream is live: this user is online in it
   };
 
   const hasEphemeral = (room) => Boolean(room) && room !== 'lobby';
@@ -948,18 +950,32 @@
 
   // The open room's users online, read afresh.
   async function loadPresence(view) {
-    if (ephemeral.reloading) return;
+    if (!view || !hasEphemeral(view.room)) return;
+    if (ephemeral.reloading) {
+      ephemeral.again = true;
+      return;
+    }
     ephemeral.reloading = true;
     try {
       const { data } = await api('GET', '/room/' + view.room + '/presence?limit=100');
       if (view !== current || ephemeral.room !== view.room) return;
       const users = new Map((data.users || []).map((u) => [u.userId, u.name]));
-      ephemeral.online = { count: data.count, users };
+      let count = data.count;
+      // our stream is open, so we are online, even if the read came first
+      if (ephemeral.live && state.me && !users.has(state.me.id)) {
+        users.set(state.me.id, state.me.name);
+        count++;
+      }
+      ephemeral.online = { count, users };
       renderOnline();
     } catch (e) {
       // no presence for now: the header shows none
     } finally {
       ephemeral.reloading = false;
+    }
+    if (ephemeral.again) {
+      ephemeral.again = false;
+      loadPresence(current);
     }
   }
 
@@ -968,6 +984,7 @@
     ephemeral.typing.clear();
     ephemeral.online = null;
     ephemeral.typingSentAt = 0;
+    ephemeral.live = false;
     renderTyping();
     renderOnline();
     if (hasEphemeral(view.room)) loadPresence(view);
@@ -989,6 +1006,13 @@
       if (data.changes !== undefined) loadPresence(current); // too many changes to list
       renderOnline();
     }
+  }
+
+  // The open room's stream went live: who is online is read afresh.
+  function roomReady(room) {
+    if (!current || current.room !== room || ephemeral.room !== room) return;
+    ephemeral.live = true;
+    loadPresence(current);
   }
 
   // The user types: say so, at most every TYPING_SEND_MS.
@@ -1083,6 +1107,13 @@
       onSignal(kind, data);
     }
 
+    // A room's stream is (again) live: signals missed meanwhile are gone,
+    // so every tab showing it reads who is online afresh.
+    function streamReady(room) {
+      post({ type: 'ready', room });
+      roomReady(room);
+    }
+
     function receivedGap(g) {
       if (!g || typeof g.room !== 'string') return;
       post({ type: 'gap', room: g.room, first: g.first });
@@ -1104,7 +1135,7 @@
     // The WebSocket: once ready (the session cookie went with the upgrade),
     // a subscription per room, from its position when it has one.
     function openSocket(names, start) {
-      const url = new URL('/ws?signals=1', location.href); // this page's own address, as ws: or wss:
+      const url = new URL('/ws', location.href); // this page's own address, as ws: or wss:
       url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
       const ws = new WebSocket(url);
       let ready = false;
@@ -1119,11 +1150,12 @@
           failures = 0;
           showState('open');
           for (const room of names) {
-            ws.send(JSON.stringify(start.has(room) ? { type: 'subscribe', room, after: start.get(room) }
-              : { type: 'subscribe', room }));
+            ws.send(JSON.stringify(start.has(room) ? { type: 'subscribe', room, after: start.get(room), signals: true }
+              : { type: 'subscribe', room, signals: true }));
           }
-        } else if (m.type === 'subscribed' && typeof m.room === 'string' && m.id && !positions.has(m.room)) {
-          positions.set(m.room, m.id); // where an empty room resumes
+        } else if (m.type === 'subscribed' && typeof m.room === 'string') {
+          if (m.id && !positions.has(m.room)) positions.set(m.room, m.id); // where an empty room resumes
+          streamReady(m.room);
         } else if (m.type === 'message' && typeof m.room === 'string') {
           const { type, ...message } = m;
           received(m.room, message, m.room + ':' + m.id);
@@ -1157,6 +1189,7 @@
         if (source !== es) return;
         failures = 0;
         showState('open');
+        for (const room of streamRooms.split(',')) streamReady(room);
       };
       es.onmessage = (event) => {
         if (source !== es) return;
@@ -1213,6 +1246,7 @@
         if (msg.type === 'message') deliver(msg.room, msg.message, msg.position);
         else if (msg.type === 'gap' && current && msg.room === current.room) showGap(current, msg.first);
         else if (msg.type === 'signal') onSignal(msg.kind, msg.data);
+        else if (msg.type === 'ready') roomReady(msg.room);
         else if (msg.type === 'state' && !leader) showState(msg.what);
         else if (msg.type === 'want' && leader) { wants.set(msg.tab, msg.want); roomsChanged(); }
         else if (msg.type === 'leave' && leader) { wants.delete(msg.tab); roomsChanged(); }
