@@ -64,7 +64,7 @@ helpers_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(wildcard $(1)test_*.c),$
 
 .PHONY: all test check unit run stop bench clean deps format
 .PHONY: fuzz fuzz-build fuzz-harnesses fuzz-replay lint
-all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/chatctl $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS) $(BUILD)/sse_load $(BUILD)/floor
+all: $(BUILD)/chatd $(BUILD)/chat $(BUILD)/chatctl $(BUILD)/libchatclient.a $(UNIT_BINS) $(E2E_BINS) $(BUILD)/sse_load $(BUILD)/floor $(BUILD)/presence_load
 
 $(BUILD)/src/%.o: src/%.c | $(BUILD)/src
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(SRV_CFLAGS) -c $< -o $@
@@ -99,6 +99,10 @@ $(BUILD)/sse_load: bench/sse_load.c | $(BUILD)
 # The fan-out floor of make bench: chatd's encoder and SSE framing, no Redis.
 $(BUILD)/floor: bench/floor.c $(BUILD)/libchatd.a | $(BUILD)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(SRV_LIBS)
+
+# The presence scenario's load of make bench: raw streams (tests/lib's pool).
+$(BUILD)/presence_load: bench/presence_load.c tests/lib/stream_pool.c | $(BUILD)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/lib $(LDFLAGS) -o $@ $(filter-out %.h,$^) -lsodium
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libchatd.a | $(BUILD)/tests/unit
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(SRV_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(SRV_LIBS) $(TEST_LIBS)

@@ -9,7 +9,7 @@
 #                       [-c CONNECTIONS] [-n "N..."] [-W "WORKERS..."] [-o DIR]
 #
 #   -q  quick run: -d 3 -r 1 -n 1000, a smaller history  (BENCH_QUICK=1)
-#   -s  scenarios, of: send cluster history fanout login haproxy failover rooms
+#   -s  scenarios, of: send cluster history fanout login haproxy failover rooms presence
 #       webhooks
 #       unread
 #                                                 (BENCH_SCENARIOS, default all)
@@ -28,6 +28,9 @@
 #   BENCH_ROOMS_CLUSTER  rooms: rooms over three chatd on the cluster (100000)
 #   BENCH_HISTORY  messages in the history scenario (default 200000, quick 20000)
 #   BENCH_UNREAD_ROOMS  unread: rooms of the user whose list is read (100)
+#   BENCH_PRESENCE_MEMBERS, _RATE, _SECONDS, _TYPING  presence: users online
+#                (10000), changes per second (100), seconds of changes (20),
+#                typing signals per second (10)
 #   BENCH_LOGIN_CONNECTIONS  login: connections of the login storm (4)
 #   BENCH_LOGIN_RATE  login: the paced sends' rate per second (default: half
 #                the saturated rate alone, measured first in the same run)
@@ -58,7 +61,7 @@ export $(unlimited_lb_env)
 # shellcheck source=bench/nchan.sh disable=SC1091
 . "$root/bench/nchan.sh"
 
-all_scenarios="send cluster history fanout login haproxy failover rooms webhooks unread"
+all_scenarios="send cluster history fanout login haproxy failover rooms presence webhooks unread"
 quick=${BENCH_QUICK:-0}
 scenarios=${BENCH_SCENARIOS:-$all_scenarios}
 duration=${BENCH_DURATION:-}
@@ -109,7 +112,7 @@ for tool in redis-server redis-cli redis-benchmark wrk curl jq nginx haproxy; do
     command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
 done
 [[ -f $NCHAN_MODULE ]] || die "$NCHAN_MODULE not found (apt-get install libnginx-mod-nchan)"
-for bin in "$chatd" "$sse_load" "$floor"; do
+for bin in "$chatd" "$sse_load" "$floor" "${PRESENCE_LOAD:-$root/build/presence_load}"; do
     [[ -x $bin ]] || die "$bin not found: run 'make' first"
 done
 

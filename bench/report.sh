@@ -208,6 +208,18 @@ absolute "rooms: clients added on the 3+3 cluster by ${BENCH_ROOMS_CLUSTER:-1000
     "$(med rooms cluster-3x redis_clients_added)" "<=" 9 clients
 absolute "rooms: delivery p99 into a random room of ${BENCH_ROOMS_CLUSTER:-100000} over 3 chatd on the cluster" \
     "$(med rooms cluster-3x p99_ms)" - - ms
+# presence: a room of BENCH_PRESENCE_MEMBERS online, changes and typing
+for phase in churn typing; do
+    [[ -n $(med presence "$phase" cpu_ms_per_s_pid0) ]] || continue
+    printf '%s\t%s\t-\t-\n' "presence ($phase): CPU ms per s of chatd A (members), chatd B, Redis" \
+        "$(med presence "$phase" cpu_ms_per_s_pid0); $(med presence "$phase" cpu_ms_per_s_pid1); $(med presence "$phase" cpu_ms_per_s_pid2)" >>"$work/ratios.tsv"
+    absolute "presence ($phase): bytes per subscriber per second" \
+        "$(med presence "$phase" bytes_per_subscriber_per_s)" - - B/s
+done
+absolute "presence: events per subscriber per second during the changes" \
+    "$(med presence churn events_per_subscriber_per_s)" "<=" 1.5 events/s
+absolute "presence: a change reaching the others, p99" "$(med presence churn p99_ms)" "<=" 2000 ms
+absolute "presence: a typing signal reaching the others, p99" "$(med presence typing p99_ms)" "<=" 500 ms
 paced=$(med login send-paced offered_rps)
 saturated=$(div_of "$(med login send+logins p99_ms)" "$(med login send p99_ms)" ms)
 [[ -z $saturated ]] || saturated="$saturated, requests/s $(div "$(med login send+logins rps)" "$(med login send rps)")"

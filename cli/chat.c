@@ -98,13 +98,16 @@ static void usage(FILE *f) {
           "                                 to the lobby or room R, answering message ID\n"
           "  history [--after ID] [--limit N] [--json]\n"
           "                                 show messages, oldest first\n"
-          "  tail [--room R] [--after ID] [--count N] [--ws]\n"
+          "  tail [--room R] [--after ID] [--count N] [--ws] [--signals]\n"
           "                                 follow the room live: print each new message\n"
           "                                 and room event (edits, removals, reactions,\n"
           "                                 members) in words\n"
           "                                 (first those after ID), stop after N of them\n"
           "                                 or run until killed; --ws: over a WebSocket\n"
-          "                                 (needs a session) instead of an event stream\n"
+          "                                 (needs a session) instead of an event stream;\n"
+          "                                 --signals: also who types and who comes and\n"
+          "                                 goes, as lines starting with \"* \"\n"
+          "  who ROOM                       list who is online in a room\n"
           "  room create NAME [--private]   create a room (public unless --private)\n"
           "  room leave NAME                leave a room\n"
           "  room join NAME                 join a public room (to have it in one's list)\n"
@@ -857,6 +860,34 @@ typedef struct tail_out {
     int write_err; /* errno of a failed write to stdout, 0 if none */
 } tail_out;
 
+/* Prints a typing or presence signal as one "* " line (chat tail --signals). */
+static void on_tail_signal(const char *kind, const char *data, size_t len, void *arg) {
+    (void)arg;
+    json_t *root = json_loadb(data, len, 0, NULL);
+    const char *name = json_string_value(json_object_get(root, "name"));
+    json_t *count = json_object_get(root, "count");
+    if (strcmp(kind, "typing") == 0 && name)
+        printf("* %s %s\n", name,
+               json_is_true(json_object_get(root, "stopped")) ? "stopped typing" : "is typing");
+    else if (strcmp(kind, "presence") == 0 && json_is_integer(count)) {
+        printf("* %lld online", (long long)json_integer_value(count));
+        size_t i;
+        json_t *u;
+        json_t *joined = json_object_get(root, "joined"), *left = json_object_get(root, "left");
+        json_array_foreach(joined, i, u) {
+            const char *who = json_string_value(json_object_get(u, "name"));
+            printf(", +%s", who ? who : "?");
+        }
+        json_array_foreach(left, i, u) {
+            const char *who = json_string_value(json_object_get(u, "userId"));
+            printf(", -%s", who ? who : "?");
+        }
+        putchar('\n');
+    }
+    fflush(stdout);
+    json_decref(root);
+}
+
 /* Prints one message at once (stdout may be a pipe); non-zero to stop. */
 static int on_tail_message(const chat_message *m, void *arg) {
     tail_out *o = arg;
@@ -870,19 +901,22 @@ static int on_tail_message(const chat_message *m, void *arg) {
 
 static int cmd_tail(cli *c) {
     const char *room = NULL, *after = NULL, *count_text = NULL;
-    int ws = 0;
+    int ws = 0, signals = 0;
     const cli_opt opts[] = {{"--room", &room, NULL},
                             {"--after", &after, NULL},
                             {"--count", &count_text, NULL},
                             {"--ws", NULL, &ws},
+                            {"--signals", NULL, &signals},
                             {NULL, NULL, NULL}};
     tail_out out = {0, 0};
     int rc = args_parse(c, opts);
     if (rc == 0 && c->argc != 0)
-        rc = fail(EXIT_USAGE, "usage: chat tail [--room R] [--after ID] [--count N] [--ws]");
+        rc = fail(EXIT_USAGE,
+                  "usage: chat tail [--room R] [--after ID] [--count N] [--ws] [--signals]");
     if (rc == 0) rc = number_parse(count_text, "--count", 1, &out.left);
     if (rc == 0) rc = cli_open(c, ws);
     if (rc != 0) return rc;
+    if (signals) chat_client_on_signal(c->client, on_tail_signal, NULL);
     int err = ws ? chat_tail_ws(c->client, room, after, on_tail_message, &out)
                  : chat_tail(c->client, room, after, on_tail_message, &out);
     if (out.write_err)
@@ -1107,6 +1141,30 @@ static int cmd_rooms(cli *c) {
     return 0;
 }
 
+/* Lists who is online in a room, page after page: the count, then one
+ * "name<TAB>id" line per user. */
+static int cmd_who(cli *c) {
+    const cli_opt opts[] = {{NULL, NULL, NULL}};
+    int rc = args_parse(c, opts);
+    if (rc == 0 && c->argc != 1) rc = fail(EXIT_USAGE, "usage: chat who ROOM");
+    if (rc == 0) rc = cli_open(c, 0);
+    char *after = NULL;
+    for (int page = 0; rc == 0; page++) {
+        chat_online o;
+        int err = chat_room_online(c->client, c->argv[0], after, 1000, &o);
+        free(after);
+        after = NULL;
+        if (err != CHAT_OK) return report(c, err, "reading who is online");
+        if (page == 0) printf("%lld online\n", o.count);
+        for (size_t i = 0; i < o.n; i++) printf("%s\t%s\n", o.names[i], o.ids[i]);
+        if (o.next && !(after = strdup(o.next))) rc = fail(EXIT_REFUSED, "out of memory");
+        chat_online_cleanup(&o);
+        if (!after) break;
+    }
+    free(after);
+    return rc;
+}
+
 static int cmd_help(cli *c) {
     (void)c;
     usage(stdout);
@@ -1128,6 +1186,7 @@ static const struct command {
     {"unban", cmd_unban},       {"remove-member", cmd_remove_member},
     {"lock", cmd_lock},         {"unlock", cmd_unlock},
     {"read", cmd_read},         {"rooms", cmd_rooms},
+    {"who", cmd_who},
 };
 
 int main(int argc, char **argv) {

@@ -302,6 +302,30 @@ int chat_tail(chat_client *c, const char *room, const char *after, chat_tail_fn 
  * gives CHAT_ERR_NOT_FOUND, as chat_tail()'s next stream would. */
 int chat_tail_ws(chat_client *c, const char *room, const char *after, chat_tail_fn *on_message,
                  void *arg);
+/* Called by chat_tail() for each typing or presence signal of the room
+ * (docs/API.md, "Typing and presence"): kind is "typing" or "presence",
+ * data the event's JSON object (len bytes, NUL-terminated), valid during
+ * the call. Signals have no id: they move no resume position. */
+typedef void chat_signal_fn(const char *kind, const char *data, size_t len, void *arg);
+/* Makes chat_tail() on c ask for the room's signals (?signals=1) and hand
+ * each to fn; NULL (the default) asks for none. chat_tail_ws() ignores it. */
+void chat_client_on_signal(chat_client *c, chat_signal_fn *fn, void *arg);
+
+/* Who is online in a room: one page of GET /room/<room>/presence. */
+typedef struct chat_online {
+    long long count;  /* every user online */
+    size_t n;         /* users in this page */
+    char **ids;       /* their ids, in id order */
+    char **names;     /* and display names */
+    char *next;       /* after for the next page; NULL after the last */
+} chat_online;
+/* Reads up to limit (1-1000) users online in room after the id after
+ * (NULL: from the first). Retried. The lobby has no presence
+ * (CHAT_ERR_NOT_FOUND). */
+int chat_room_online(chat_client *c, const char *room, const char *after, int limit,
+                     chat_online *out);
+void chat_online_cleanup(chat_online *o);
+
 /* The id of the last message chat_tail() delivered on this client (during
  * on_message: of that message), else its after argument; NULL when there is
  * none. Pass it as after to resume where a tail ended (also straight to

@@ -56,6 +56,8 @@ struct chat_client {
     char curl_error[CURL_ERROR_SIZE]; /* libcurl's detail for the last transfer */
     char last_event_id[CHAT_STREAM_ID_MAX + 1]; /* last message chat_tail() delivered (or its
                                                   after), "" for none */
+    chat_signal_fn *on_signal;        /* chat_tail()'s typing and presence signals, or NULL */
+    void *signal_arg;                 /* its argument */
 };
 
 /* One HTTP request as the API calls describe it. */

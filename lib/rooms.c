@@ -3,7 +3,7 @@
  * conversation, a moderator's removal of a message and an author's edit;
  * the member list, joining, roles and bans, removing a member, and a site
  * administrator's lock on an account (docs/API.md, "Private rooms and
- * members"). */
+ * members"); who is online in a room (docs/API.md, "Typing and presence"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,4 +233,57 @@ void chat_member_list_cleanup(chat_member_list *list) {
     }
     free(list->items);
     *list = (chat_member_list){NULL, 0};
+}
+
+void chat_online_cleanup(chat_online *o) {
+    if (!o) return;
+    for (size_t i = 0; i < o->n; i++) {
+        free(o->ids ? o->ids[i] : NULL);
+        free(o->names ? o->names[i] : NULL);
+    }
+    free(o->ids);
+    free(o->names);
+    free(o->next);
+    memset(o, 0, sizeof *o);
+}
+
+/* Copies the answer's users into out; CHAT_ERR_PROTOCOL when it is not a page. */
+static int online_from_json(json_t *root, chat_online *out) {
+    json_t *users = json_object_get(root, "users"), *count = json_object_get(root, "count");
+    const char *next = json_string_value(json_object_get(root, "next"));
+    if (!json_is_array(users) || !json_is_integer(count)) return CHAT_ERR_PROTOCOL;
+    size_t n = json_array_size(users);
+    out->count = json_integer_value(count);
+    out->ids = calloc(n + 1, sizeof *out->ids);
+    out->names = calloc(n + 1, sizeof *out->names);
+    if (!out->ids || !out->names || (next && !(out->next = strdup(next)))) return CHAT_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++, out->n++) {
+        const char *id = json_string_value(json_object_get(json_array_get(users, i), "userId"));
+        const char *name = json_string_value(json_object_get(json_array_get(users, i), "name"));
+        if (!id) return CHAT_ERR_PROTOCOL;
+        if (!(out->ids[i] = strdup(id)) || !(out->names[i] = strdup(name ? name : "")))
+            return CHAT_ERR_NOMEM;
+    }
+    return CHAT_OK;
+}
+
+int chat_room_online(chat_client *c, const char *room, const char *after, int limit,
+                     chat_online *out) {
+    char path[256], tail[128];
+    memset(out, 0, sizeof *out);
+    if (chat__client_begin(c) != CHAT_OK) return CHAT_ERR_USAGE;
+    if (limit < 1 || limit > 1000 || (after && strlen(after) > 64))
+        return chat__client_fail(c, CHAT_ERR_USAGE, "limit is 1 to 1000, after a user id");
+    snprintf(tail, sizeof tail, "presence?limit=%d%s%s", limit, after ? "&after=" : "",
+             after ? after : "");
+    int rc = room_path(c, path, room, tail);
+    json_t *root = NULL;
+    chat_request req = {"GET", path, NULL, 1, 1, NULL};
+    if (rc == CHAT_OK) rc = chat__client_call(c, &req, &root);
+    if (rc == CHAT_OK && (rc = online_from_json(root, out)) != CHAT_OK) {
+        chat_online_cleanup(out);
+        rc = chat__client_fail(c, rc, "the presence answer");
+    }
+    json_decref(root);
+    return rc;
 }

@@ -38,6 +38,7 @@ void chat__sse_parser_reset(sse_parser *p) {
     p->skip_lf = 0;
     p->bom = 0;
     p->foreign = 0;
+    p->type[0] = '\0';
 }
 
 void chat__sse_parser_cleanup(sse_parser *p) {
@@ -54,7 +55,10 @@ static int sse_dispatch(sse_parser *p, sse_event_fn *fn, void *arg) {
     if (p->data.len == 0) return 0;
     p->data.data[--p->data.len] = '\0'; /* the last line's '\n' */
     if (!foreign) rc = fn(p->data.data, p->data.len, arg);
+    else if (p->on_signal && (strcmp(p->type, "typing") == 0 || strcmp(p->type, "presence") == 0))
+        p->on_signal(p->type, p->data.data, p->data.len, p->signal_arg);
     p->data.len = 0;
+    p->type[0] = '\0';
     return rc;
 }
 
@@ -83,6 +87,9 @@ static int sse_line(sse_parser *p, sse_event_fn *fn, void *arg) {
             return CHAT_ERR_NOMEM;
     } else if (sse_field_is(line, name_len, "event")) {
         p->foreign = value_len > 0 && !sse_field_is(value, value_len, "message");
+        size_t kept = value_len < sizeof p->type ? value_len : 0;
+        memcpy(p->type, value, kept);
+        p->type[kept] = '\0';
     } else if (sse_field_is(line, name_len, "retry") && value_len > 0 && value_len <= 9 &&
                strspn(value, "0123456789") >= value_len) {
         p->retry_ms = strtol(value, NULL, 10);

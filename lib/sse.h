@@ -33,6 +33,10 @@ typedef struct sse_parser {
     int skip_lf;   /* the last line ended with CR: an LF right after it belongs to it */
     int bom;       /* bytes of a leading UTF-8 BOM seen; 3 once past the start */
     int foreign;   /* the event has an "event:" type other than "message" */
+    char type[16]; /* that type when it is short, else "" */
+    /* Receives the data of each "typing" and "presence" event, or NULL. */
+    void (*on_signal)(const char *type, const char *data, size_t len, void *arg);
+    void *signal_arg;
     long retry_ms; /* the last valid "retry:" value, -1 before one; kept across streams */
 } sse_parser;
 

@@ -14,6 +14,11 @@
 
 /* ---- chat_tail: following a room ---- */
 
+void chat_client_on_signal(chat_client *c, chat_signal_fn *fn, void *arg) {
+    c->on_signal = fn;
+    c->signal_arg = arg;
+}
+
 /* One chat_tail() call. */
 typedef struct tail_state {
     chat_client *c;                     /* the client whose handle streams */
@@ -290,12 +295,15 @@ int chat_tail(chat_client *c, const char *room, const char *after, chat_tail_fn 
         return chat__client_fail(c, CHAT_ERR_USAGE, "after must be a message id (<ms>-<seq>)");
     tail_state t = {.c = c, .on_message = on_message, .arg = arg};
     t.parser.retry_ms = -1;
-    size_t len = sizeof "/room//message/stream" + (room ? strlen(room) : 0);
+    size_t len = sizeof "/room//message/stream?signals=1" + (room ? strlen(room) : 0);
     if (!(t.path = malloc(len))) return chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
+    const char *signals = c->on_signal ? "?signals=1" : "";
     if (!room || strcmp(room, "lobby") == 0)
-        snprintf(t.path, len, "/message/stream");
+        snprintf(t.path, len, "/message/stream%s", signals);
     else
-        snprintf(t.path, len, "/room/%s/message/stream", room);
+        snprintf(t.path, len, "/room/%s/message/stream%s", room, signals);
+    t.parser.on_signal = c->on_signal;
+    t.parser.signal_arg = c->signal_arg;
     /* after may point into last_event_id itself: move, not copy */
     memmove(c->last_event_id, after ? after : "", after ? strlen(after) + 1 : 1);
     int rc = tail_run(&t);

@@ -169,6 +169,11 @@ static const struct option_row options[] = {
             100, 3600000, "ms after which a delivery its chatd stopped tending is taken over"),
     INT_OPT("--webhook-poll", "CHATD_WEBHOOK_POLL", webhook_poll_ms, "500", 10, 60000,
             "ms between two reads of an idle webhook queue shard"),
+    STR_OPT("--limit-typing-user", "CHATD_LIMIT_TYPING_USER", limit_typing_user, "30/60",
+            "typing signals (POST /room/<name>/typing) per user, N/seconds (0: no limit)"),
+    INT_OPT("--presence-ttl", "CHATD_PRESENCE_TTL", presence_ttl_ms, "30000", 300, 3600000,
+            "ms a user stays online in a room after its chatd last renewed it (every third"
+            " of this); a vanished chatd's users go offline within 4/3 of it"),
 };
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
 

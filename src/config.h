@@ -71,6 +71,8 @@ struct config {
     int webhook_retry_max_ms;        /* a retry's delay at most */
     int webhook_claim_ms;            /* a delivery idle this long is taken by another chatd */
     int webhook_poll_ms;             /* between two reads of an idle queue shard */
+    char limit_typing_user[32];      /* "N/seconds": typing signals per user */
+    int presence_ttl_ms;             /* a presence entry lives this long unless renewed */
 };
 
 /* Fills cfg from defaults, the environment and argv. Returns 0, 1 when

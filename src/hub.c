@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+#include "presence_merge.h"
+#include "ephemeral.h"
 #include "store.h"
 #include "store_doorbell.h"
 
@@ -24,6 +27,7 @@ struct hub_sub {
     struct room *room;
     hub_event_fn *on_event;
     hub_ready_fn *on_ready;
+    hub_signal_fn *on_signal; /* the room's signals, or NULL */
     void *arg;
     bool ready_sent;          /* on_ready ran */
     bool removed;             /* unsubscribed during a delivery: freed after it */
@@ -45,6 +49,9 @@ struct room {
     size_t nsubs;
     struct store_doorbell *bell; /* the room's doorbell, watched while it has subscribers */
     struct event *retry_ev;
+    struct presence_merge *presence; /* presence signals not yet handed out, or NULL */
+    struct event *presence_ev;       /* hands them out; NULL before the first */
+    long long presence_sent_ms;      /* when the last presence event went out */
     struct room *prev, *next;
 };
 
@@ -57,6 +64,8 @@ struct hub {
     struct event *recheck_ev;       /* reads the rooms rung lately once more */
     hub_delivered_fn *on_delivered; /* after every subscriber had a message, or NULL */
     void *delivered_arg;            /* its argument */
+    hub_signal_fn *on_signal_delivered; /* after every subscriber had a signal, or NULL */
+    void *signal_delivered_arg;         /* its argument */
 };
 
 static void catch_up(struct room *rm);
@@ -97,6 +106,8 @@ static void room_free(struct room *rm) {
     room_unlink(rm);
     store_doorbell_unwatch(rm->bell);
     if (rm->retry_ev) event_free(rm->retry_ev);
+    if (rm->presence_ev) event_free(rm->presence_ev);
+    presence_merge_free(rm->presence);
     free(rm);
 }
 
@@ -214,8 +225,62 @@ static void catch_up(struct room *rm) {
     rm->busy = true;
 }
 
-static void on_doorbell(void *owner) {
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Hands a signal to every ready subscriber that takes signals. */
+static void deliver_signal(struct room *rm, const char *kind, const char *data, size_t len) {
+    struct hub_signal sig = {rm->name, kind, data, len};
+    rm->delivering++;
+    for (struct hub_sub *sub = rm->subs; sub; sub = sub->next)
+        if (sub->ready_sent && !sub->removed && sub->on_signal) sub->on_signal(&sig, sub->arg);
+    if (--rm->delivering == 0) sweep(rm);
+    struct hub *h = rm->hub;
+    if (h && h->on_signal_delivered) h->on_signal_delivered(&sig, h->signal_delivered_arg);
+}
+
+static void on_presence_due(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct room *rm = arg;
+    if (!presence_merge_pending(rm->presence)) return;
+    char *data = presence_merge_take(rm->presence, rm->name);
+    rm->presence_sent_ms = now_ms();
+    if (data) deliver_signal(rm, ephemeral_kind_name(EPHEMERAL_PRESENCE), data, strlen(data));
+    free(data);
+    release_if_unused(rm);
+}
+
+/* Merges a presence signal; the merged event goes out at once when the
+ * last one is an interval old, else when it will be. */
+static void merge_presence(struct room *rm, const char *data, size_t len) {
+    if (!rm->presence) rm->presence = presence_merge_new();
+    if (!rm->presence_ev) rm->presence_ev = evtimer_new(rm->hub->base, on_presence_due, rm);
+    if (!rm->presence || !rm->presence_ev || presence_merge_add(rm->presence, data, len) < 0)
+        return;
+    if (evtimer_pending(rm->presence_ev, NULL)) return;
+    long long wait = rm->presence_sent_ms + HUB_PRESENCE_INTERVAL_MS - now_ms();
+    if (wait < 0) wait = 0;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+    evtimer_add(rm->presence_ev, &tv);
+}
+
+static void on_signal(struct room *rm, const char *payload, size_t len) {
+    const char *data;
+    size_t data_len;
+    enum ephemeral_kind kind = ephemeral_parse(payload, len, &data, &data_len);
+    if (kind == EPHEMERAL_PRESENCE) merge_presence(rm, data, data_len);
+    else if (kind != EPHEMERAL_NONE) deliver_signal(rm, ephemeral_kind_name(kind), data, data_len);
+}
+
+static void on_doorbell(void *owner, const char *payload, size_t len) {
     struct room *rm = owner;
+    if (len > 0) {
+        on_signal(rm, payload, len);
+        return;
+    }
     rm->rung_lately = true;
     catch_up(rm);
 }
@@ -318,6 +383,13 @@ struct hub_sub *hub_subscribe(struct hub *h, const char *room, hub_event_fn *on_
 }
 
 const char *hub_ready_id(const struct hub_sub *sub) { return sub->room->last_id; }
+
+void hub_sub_on_signal(struct hub_sub *sub, hub_signal_fn *fn) { sub->on_signal = fn; }
+
+void hub_set_signal_delivered(struct hub *h, hub_signal_fn *fn, void *arg) {
+    h->on_signal_delivered = fn;
+    h->signal_delivered_arg = arg;
+}
 
 void hub_unsubscribe(struct hub_sub *sub) {
     if (!sub || sub->removed) return;

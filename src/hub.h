@@ -57,6 +57,29 @@ void hub_set_delivered(struct hub *h, hub_delivered_fn *fn, void *arg);
  * stands. */
 const char *hub_ready_id(const struct hub_sub *sub);
 
+/* An ephemeral signal of a room (signal.h: typing, a coalesced presence
+ * change): never in the stream, so no id, and never replayed. Valid during
+ * the callback (the same pointer for every subscriber of one delivery). */
+struct hub_signal {
+    const char *room;
+    const char *kind;  /* the event's name: "typing" or "presence" */
+    const char *data;  /* its JSON object, len bytes (not NUL-terminated) */
+    size_t len;
+};
+typedef void hub_signal_fn(const struct hub_signal *sig, void *arg);
+
+/* Hands the room's signals to sub too (with the arg of hub_subscribe),
+ * from its on_ready on: by default a subscription gets messages only. */
+void hub_sub_on_signal(struct hub_sub *sub, hub_signal_fn *fn);
+/* Sets the function run (with arg) after each signal reached every
+ * subscriber (a batch ends). */
+void hub_set_signal_delivered(struct hub *h, hub_signal_fn *fn, void *arg);
+
+/* Presence signals of a room reach its subscribers at most once per this
+ * many ms, merged (presence_merge.h); the first after a quiet period at
+ * once. */
+#define HUB_PRESENCE_INTERVAL_MS 1000
+
 /* Ends a subscription; safe inside its own callbacks. NULL is fine. */
 void hub_unsubscribe(struct hub_sub *sub);
 

@@ -32,6 +32,7 @@
 #include "session_streams.h"
 #include "sse_fanout.h"
 #include "sse_frame.h"
+#include "presence.h"
 #include "store.h"
 #include "webhooks.h"
 #include "webroot.h"
@@ -249,6 +250,8 @@ static int server_start(struct server *srv) {
     if (!(srv->ws = routes_ws_new(srv))) return -1;
     if (!(srv->stream_slots = addr_slots_new(srv->cfg.max_streams_per_address))) return -1;
     if (!(srv->long_poll_slots = addr_slots_new(srv->cfg.max_long_polls_per_address))) return -1;
+    if (!(srv->presence = presence_new(srv->base, srv->store, srv->cfg.presence_ttl_ms)))
+        return -1;
     return http_start(srv, routes_table, routes_count);
 }
 
@@ -286,6 +289,7 @@ static void server_stop(struct server *srv) {
     addr_slots_free(srv->stream_slots);
     addr_slots_free(srv->long_poll_slots);
     hub_free(srv->hub);
+    presence_free(srv->presence); /* what it kept in Redis expires by itself */
     sse_frame_free(srv->sse_frame);
     fanout_free(srv->fanout);
     store_free(srv->store);

@@ -30,6 +30,7 @@ static const struct {
     [RATE_API_KEY] = {"api-key", false},
     [RATE_EDITS_USER] = {"edits-user", false},
     [RATE_REACTIONS_USER] = {"reactions-user", false},
+    [RATE_TYPING_USER] = {"typing-user", false},
 };
 
 int rate_rule_parse(const char *text, struct rate_rule *out) {
@@ -65,6 +66,7 @@ int ratelimit_init(struct ratelimit *rl, const struct config *cfg, char err[256]
         [RATE_API_KEY] = {"--limit-api-key", cfg->limit_api_key},
         [RATE_EDITS_USER] = {"--limit-edits-user", cfg->limit_edits_user},
         [RATE_REACTIONS_USER] = {"--limit-reactions-user", cfg->limit_reactions_user},
+        [RATE_TYPING_USER] = {"--limit-typing-user", cfg->limit_typing_user},
     };
     for (int i = 0; i < RATE_LIMIT_COUNT; i++) {
         if (rate_rule_parse(given[i].value, &rl->rules[i]) < 0) {

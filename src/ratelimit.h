@@ -41,6 +41,7 @@ enum rate_limit {
     RATE_API_KEY,          /* server-API calls per API key */
     RATE_EDITS_USER,       /* edits of one's messages (PATCH /room/<name>/message/) per user */
     RATE_REACTIONS_USER,   /* reactions added or taken back per user */
+    RATE_TYPING_USER,      /* typing signals (POST /room/<name>/typing) per user */
     RATE_LIMIT_COUNT
 };
 

@@ -44,6 +44,8 @@ const struct route routes_table[] = {
     {"/room/*/member", EVHTTP_REQ_PUT, route_member_set},
     {"/room/*/member", EVHTTP_REQ_DELETE, route_member_remove},
     {"/room/*/read", EVHTTP_REQ_PUT, route_room_read},
+    {"/room/*/typing", EVHTTP_REQ_POST, route_room_typing},
+    {"/room/*/presence", EVHTTP_REQ_GET, route_room_presence},
     {"/health", EVHTTP_REQ_GET, route_health},
     {"/metrics", EVHTTP_REQ_GET, route_metrics},
     {"/ready", EVHTTP_REQ_GET, route_ready},

@@ -139,6 +139,12 @@ typedef void routes_unread_fn(api_error e, void *arg);
 int routes_unread_annotate(struct server *srv, const char *user_id, json_t *list,
                            routes_unread_fn *done, void *arg);
 
+void route_room_typing(struct request *r);    /* POST /room/<name>/typing */
+/* Whether a stream's request asks for the ephemeral signals (typing,
+ * presence) with ?signals=1: a client that knows only messages gets none. */
+bool routes_wants_signals(struct request *r);
+void route_room_presence(struct request *r);  /* GET /room/<name>/presence */
+
 /* routes_health.c */
 void route_health(struct request *r);        /* GET /health */
 void route_metrics(struct request *r);       /* GET /metrics */

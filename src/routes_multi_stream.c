@@ -33,6 +33,7 @@
 #include "hub.h"
 #include "json.h"
 #include "log.h"
+#include "presence.h"
 #include "routes.h"
 #include "server.h"
 #include "session_streams.h"
@@ -56,6 +57,7 @@ struct stream_room_sub {
     bool to_replay;      /* waits for its turn to replay */
     bool missed;         /* a live message came during its replay */
     bool revocable;      /* a private room: the stream ends when its user leaves it */
+    bool present;        /* counts in the room's presence (presence_enter) */
 };
 
 /* One open multi-room stream. */
@@ -74,6 +76,7 @@ struct multi_stream {
     struct session_stream_link *session; /* its session's streams, when it has one */
     struct hub_sub *user_sub; /* the reader's own events (?user=1), or NULL */
     bool user_ready;          /* its start is known (or it has none) */
+    bool signals;                 /* asked for typing and presence (?signals=1) */
     struct stream_room pos[]; /* names and the position, nrooms of them */
 };
 
@@ -91,8 +94,10 @@ struct multi_streams {
 };
 
 static void multi_free(struct multi_stream *s) {
-    for (int i = 0; i < s->nrooms; i++)
+    for (int i = 0; i < s->nrooms; i++) {
         hub_unsubscribe(s->subs[i].sub);
+        if (s->subs[i].present) presence_leave(s->r->srv->presence, s->pos[i].name, s->user_id);
+    }
     session_streams_remove(s->r->srv->session_streams, &s->session);
     hub_unsubscribe(s->user_sub);
     if (s->prev)
@@ -370,6 +375,21 @@ static void on_user_event(const struct hub_event *ev, void *arg) {
         multi_end(s, true);
 }
 
+/* A typing or presence signal of a live room: "event: <kind>" and its data
+ * (which names the room), with no id, so the position stays as it is. */
+static void on_signal(const struct hub_signal *sig, void *arg) {
+    struct stream_room_sub *sub = arg;
+    struct multi_stream *s = sub->stream;
+    if (!sub->live || http_stream_backlog(s->r) > (size_t)s->r->srv->cfg.stream_buffer) return;
+    struct evbuffer *out = s->all->out;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    if (evbuffer_add_printf(out, "event: %s\ndata: ", sig->kind) < 0 ||
+        evbuffer_add(out, sig->data, sig->len) < 0 || evbuffer_add(out, "\n\n", 2) < 0)
+        return;
+    if (fanout_send_one(s->r, (const char *)evbuffer_pullup(out, -1), evbuffer_get_length(out)) < 0)
+        multi_end(s, true);
+}
+
 static void on_user_ready(void *arg) {
     struct multi_stream *s = arg;
     s->user_ready = true;
@@ -461,6 +481,7 @@ static bool subscribe_rooms(struct multi_stream *s, struct hub *hub, const char 
     for (int i = 0; i < s->nrooms; i++) {
         s->subs[i].sub = hub_subscribe(hub, s->pos[i].name, on_event, on_ready, &s->subs[i]);
         if (!s->subs[i].sub) return false;
+        if (s->signals) hub_sub_on_signal(s->subs[i].sub, on_signal);
     }
     return true;
 }
@@ -497,6 +518,16 @@ static void set_revocation(struct multi_stream *s, const struct room_access_many
             s->subs[i].revocable = access->kinds[k++] != ROOM_PUBLIC && !access->admin;
 }
 
+/* The reader is online in each room of s but the lobby (which has no
+ * presence), until the stream ends. */
+static void enter_rooms(struct multi_stream *s, const struct room_access_many *access) {
+    for (int i = 0; access && access->has_user && i < s->nrooms; i++) {
+        if (routes_room_is_lobby(s->pos[i].name)) continue;
+        presence_enter(s->r->srv->presence, s->pos[i].name, access->user.id, access->user.name);
+        s->subs[i].present = true;
+    }
+}
+
 /* 503 with Retry-After when the server takes no more streams. */
 static bool slot_or_503(struct request *r, const struct multi_streams *all) {
     if (!all || (routes_stream_count(r->srv->streams) + all->count + routes_ws_count(r->srv) <
@@ -523,10 +554,12 @@ static void multi_start(struct request *r, const struct stream_room *rooms, int 
         return;
     }
     memcpy(s->address, address, sizeof(address));
+    s->signals = routes_wants_signals(r);
     set_revocation(s, access);
     char hash[TOKEN_HASH_LEN + 1];
     if (room_access_session_hash(r, hash))
         s->session = session_streams_add(r->srv->session_streams, hash, on_session_ended, s);
+    enter_rooms(s, access);
     http_add_header(r, "X-Accel-Buffering", "no");
     http_stream_start(r, 200, "text/event-stream; charset=utf-8");
     r->stream_arg = s;

@@ -22,6 +22,7 @@
 #include "hub.h"
 #include "json.h"
 #include "log.h"
+#include "presence.h"
 #include "request_query.h"
 #include "room_access.h"
 #include "routes.h"
@@ -48,6 +49,8 @@ struct sse {
     struct routes_stream *owner; /* the server's open streams */
     bool revocable;           /* a private room: it ends when its user leaves */
     char user_id[CHAT_USER_ID_LEN + 1]; /* the reader's, "" when anonymous */
+    bool present;             /* counts in the room's presence (presence_enter) */
+    bool signals;             /* asked for typing and presence (?signals=1) */
     char address[CLIENT_ADDR_MAX]; /* its client, holding one of srv->stream_slots */
     struct sse *prev, *next;  /* every open stream of this chatd */
     struct session_stream_link *session; /* its session's streams, when it has one */
@@ -59,12 +62,14 @@ struct routes_stream {
     struct sse *streams;      /* every open stream */
     int nstreams;
     struct event *heartbeat;  /* one timer pings every stream */
+    struct evbuffer *signal;  /* the signal being delivered, framed once for all */
 };
 
 static void sse_free(struct sse *s) {
     struct routes_stream *rs = s->owner;
     hub_unsubscribe(s->sub);
     session_streams_remove(rs->srv->session_streams, &s->session);
+    if (s->present) presence_leave(rs->srv->presence, s->room, s->user_id);
     if (s->prev) s->prev->next = s->next;
     else rs->streams = s->next;
     if (s->next) s->next->prev = s->prev;
@@ -249,6 +254,29 @@ static void on_delivered(const struct hub_event *ev, void *arg) {
     sse_frame_clear(rs->srv->sse_frame);
 }
 
+/* A typing or presence signal: "event: <kind>\ndata: <json>\n\n", with no
+ * id (the client's resume position stays where it is), framed at the
+ * first stream and shared by the others until the delivery ends. Only
+ * for live streams: a replaying one would get it amid its history. */
+static void on_signal(const struct hub_signal *sig, void *arg) {
+    struct sse *s = arg;
+    struct evbuffer *frame = s->owner->signal;
+    if (!s->live || http_stream_backlog(s->r) > (size_t)s->r->srv->cfg.stream_buffer) return;
+    if (evbuffer_get_length(frame) == 0 &&
+        (evbuffer_add_printf(frame, "event: %s\ndata: ", sig->kind) < 0 ||
+         evbuffer_add(frame, sig->data, sig->len) < 0 || evbuffer_add(frame, "\n\n", 2) < 0))
+        return;
+    fanout_add(s->r->srv->fanout, s->r, (const char *)evbuffer_pullup(frame, -1),
+               evbuffer_get_length(frame));
+}
+
+static void on_signal_delivered(const struct hub_signal *sig, void *arg) {
+    (void)sig;
+    struct routes_stream *rs = arg;
+    fanout_flush(rs->srv->fanout);
+    evbuffer_drain(rs->signal, evbuffer_get_length(rs->signal));
+}
+
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     static const char ping[] = ": ping\n\n";
@@ -319,6 +347,7 @@ static void stream_start(struct sse *s) {
         sse_end(s, true);
         return;
     }
+    if (s->signals) hub_sub_on_signal(s->sub, on_signal);
     char hello[64];
     int n = snprintf(hello, sizeof(hello), "retry: %d\n: connected\n\n", RETRY_HINT_MS);
     fanout_write(r->srv->fanout, r, hello, (size_t)n);
@@ -331,6 +360,8 @@ static void on_access(const struct room_access *a, void *arg) {
     else if (routes_stream_slot_or_503(s->r)) {
         s->revocable = a->kind != ROOM_PUBLIC && !a->admin; /* an admin reads every room */
         if (a->has_user) memcpy(s->user_id, a->user.id, sizeof(s->user_id));
+        if (a->has_user) presence_enter(s->r->srv->presence, s->room, a->user.id, a->user.name);
+        s->present = a->has_user;
         stream_start(s);
         return;
     }
@@ -362,6 +393,7 @@ void route_message_stream(struct request *r) {
     memcpy(s->address, address, sizeof(address));
     s->r = r;
     s->room = room;
+    s->signals = routes_wants_signals(r);
     memcpy(s->cursor, cursor, sizeof(cursor));
     s->owner = r->srv->streams;
     char hash[TOKEN_HASH_LEN + 1];
@@ -382,7 +414,12 @@ struct routes_stream *routes_stream_new(struct server *srv) {
     struct routes_stream *rs = calloc(1, sizeof(*rs));
     if (!rs) return NULL;
     rs->srv = srv;
+    if (!(rs->signal = evbuffer_new())) {
+        free(rs);
+        return NULL;
+    }
     hub_set_delivered(srv->hub, on_delivered, rs);
+    hub_set_signal_delivered(srv->hub, on_signal_delivered, rs);
     return rs;
 }
 
@@ -404,5 +441,6 @@ void routes_stream_close_all(struct routes_stream *rs) {
 void routes_stream_free(struct routes_stream *rs) {
     if (!rs) return;
     if (rs->heartbeat) event_free(rs->heartbeat);
+    if (rs->signal) evbuffer_free(rs->signal);
     free(rs);
 }

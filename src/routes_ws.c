@@ -449,6 +449,7 @@ struct upgrade_op {
     char address[CLIENT_ADDR_MAX];
     char hash[TOKEN_HASH_LEN + 1]; /* the session's, "" when none came */
     bool gone; /* the client went away meanwhile */
+    bool signals; /* ?signals=1: typing and presence too */
 };
 
 static void upgrade_refused(struct upgrade_op *op, api_error e) {
@@ -502,6 +503,7 @@ static void upgrade(struct upgrade_op *op, const struct session_user *user) {
     memcpy(c->session_hash, op->hash, sizeof(c->session_hash));
     if (user) c->user = *user;
     c->authenticated = user != NULL;
+    c->signals = op->signals;
     struct request *r = op->r;
     free(op);
     new_client(ws, r, c);
@@ -531,6 +533,7 @@ void route_ws(struct request *r) {
         return;
     }
     op->r = r;
+    op->signals = routes_wants_signals(r);
     if (!handshake_or_reply(r, op->accept) || !routes_stream_slot_or_503(r) ||
         !routes_take_address_slot(r, r->srv->stream_slots, op->address)) {
         free(op);

@@ -43,6 +43,7 @@ struct ws_client {
     struct ws_sub *replaying;      /* the subscription reading its history, or NULL */
     bool awaiting_drain;           /* a replay batch is on its way out */
     char address[CLIENT_ADDR_MAX]; /* holds one of srv->stream_slots */
+    bool signals;                  /* asked for typing and presence (?signals=1) */
     struct ws_client *prev, *next; /* the server's clients */
     struct session_stream_link *session; /* its session's streams, once authenticated */
 };

@@ -31,6 +31,7 @@ struct addr_slots;
 struct jwt_keys;
 struct session_streams;
 struct webhooks;
+struct presence;
 
 /* A graceful stop (main.c): the signals that start it and its timers,
  * each NULL until made. */
@@ -67,6 +68,7 @@ struct server {
     struct jwt_keys *jwt_keys;             /* verify application tokens; NULL: none configured */
     struct session_streams *session_streams; /* open streams by session, ended with it */
     struct webhooks *webhooks;             /* webhook queue and deliveries; NULL: none */
+    struct presence *presence;             /* users with streams here, per room, kept in Redis */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown users */
     unsigned long long requests;           /* requests seen, for request ids */
     unsigned request_id_base;              /* random per process */

@@ -92,10 +92,12 @@ static void on_reply(struct shard_conn *sc, redisReply *r, void *arg) {
     struct store_doorbell *w = find_watch(n->d, r->element[1]->str);
     if (!w || w->node != n->index) return; /* an old subscription's last words */
     if (strcmp(kind, "smessage") == 0) {
-        n->d->cb(w->owner);
+        const redisReply *p = r->element[2];
+        bool has = p->type == REDIS_REPLY_STRING;
+        n->d->cb(w->owner, has ? p->str : "", has ? (size_t)p->len : 0);
     } else if (strcmp(kind, "ssubscribe") == 0 && w->state == BELL_SUBSCRIBING) {
         w->state = BELL_SUBSCRIBED;
-        n->d->cb(w->owner);
+        n->d->cb(w->owner, "", 0);
     } else if (strcmp(kind, "sunsubscribe") == 0 && w->state == BELL_SUBSCRIBED) {
         w->state = BELL_UNSUBSCRIBED; /* the slot left the node: renew at its new master */
         cluster_refresh_soon(n->d->s->cluster);

@@ -23,8 +23,10 @@ struct store_doorbells;
 struct store_doorbell;
 
 /* Runs with the owner given to store_doorbell_watch on every ring and every
- * confirmed (re)subscription of its room. */
-typedef void store_doorbell_fn(void *owner);
+ * confirmed (re)subscription of its room (payload "", len 0), and for every
+ * ephemeral signal published on the room's channel (a non-empty payload,
+ * ephemeral.h): the bytes are valid during the call only. */
+typedef void store_doorbell_fn(void *owner, const char *payload, size_t len);
 
 /* The doorbells of one follower; NULL when out of memory. */
 struct store_doorbells *store_doorbells_new(struct store *s, store_doorbell_fn *cb);

@@ -40,6 +40,10 @@ int store_key_room_doorbell(char *out, size_t size, const char *room) {
     return fit(snprintf(out, size, "room:{%s}:doorbell", room), size);
 }
 
+int store_key_room_presence(char *out, size_t size, const char *room, const char *which) {
+    return fit(snprintf(out, size, "room:{%s}:%s", room, which), size);
+}
+
 int store_key_room_dedup(char *out, size_t size, const char *room, const char *user_id,
                          const char *client_msg_id) {
     return fit(snprintf(out, size, "room:{%s}:dedup:%s:%s", room, user_id, client_msg_id), size);

@@ -21,10 +21,15 @@
  *   webhook:{<n>}:dead           stream: id, url, body, reason (its dead letters)
  *   user:{<userId>}:read         hash: <room> -> the id the user read the room up to
  *   user:{<userId>}:events       stream: the user's own events (a marker moved), short
+ *   room:{<room>}:presence       sorted set: "<chatd node>|<userId>", scored by expiry (ms)
+ *   room:{<room>}:online         sorted set (all scores 0): the ids of the users online
+ *   room:{<room>}:online-names   hash: <userId> -> name, of the users online
+ *   room:{<room>}:online-refs    hash: <userId> -> how many presence entries the user has
  * one pub/sub channel:
  *   chatd:sessions-ended         the token hashes of sessions just ended
  * and one sharded pub/sub channel per room, in the slot of its stream:
- *   room:{<room>}:doorbell       rung (SPUBLISH) after each append
+ *   room:{<room>}:doorbell       rung (SPUBLISH) after each append; ephemeral
+ *                                signals (ephemeral.h) travel on it too
  *   user:{<userId>}:doorbell     rung after each append to the user's events
  * A user's feed, "~<userId>" (STORE_FEED_USER), is read like a room by the
  * hub: the room keys of a feed name are the user's events and doorbell
@@ -58,6 +63,9 @@ int store_key_login_known(char *out, size_t size, const char *email, const char 
 /* jwt-used:<hex>: a token id (its hash) already exchanged. */
 int store_key_token_used(char *out, size_t size, const char *token_id_hash);
 int store_key_room_doorbell(char *out, size_t size, const char *room);
+/* The room's presence keys: which is "presence", "online",
+ * "online-names" or "online-refs" (see above). */
+int store_key_room_presence(char *out, size_t size, const char *room, const char *which);
 int store_key_room_members(char *out, size_t size, const char *room);
 /* room:{<room>}:names: the display names of the room's members, in its slot. */
 int store_key_room_member_names(char *out, size_t size, const char *room);

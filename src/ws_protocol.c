@@ -45,6 +45,14 @@ static api_error read_after(const json_t *obj, struct ws_msg *out) {
     return API_E_OK;
 }
 
+/* subscribe's "signals": absent (false) or a boolean. */
+static api_error read_signals(const json_t *obj, struct ws_msg *out) {
+    const json_t *v = json_object_get(obj, "signals");
+    if (v && !json_is_boolean(v)) return API_E_BAD_REQUEST;
+    out->signals = json_is_true(v);
+    return API_E_OK;
+}
+
 static api_error read_token(const json_t *obj, struct ws_msg *out) {
     const char *token;
     size_t len;
@@ -71,7 +79,8 @@ static api_error read_members(const json_t *obj, struct ws_msg *out) {
     case WS_MSG_AUTH: return read_token(obj, out);
     case WS_MSG_SUBSCRIBE: {
         api_error e = read_room(obj, out);
-        return e == API_E_OK ? read_after(obj, out) : e;
+        if (e == API_E_OK) e = read_after(obj, out);
+        return e == API_E_OK ? read_signals(obj, out) : e;
     }
     case WS_MSG_UNSUBSCRIBE: return read_room(obj, out);
     case WS_MSG_SEND: {
@@ -156,6 +165,15 @@ int ws_protocol_message_append(struct evbuffer *out, const char *room, const str
 
 int ws_protocol_user_subscribed_append(struct evbuffer *out) {
     return append_value(out, json_pack("{s:s}", "type", "user_subscribed"));
+}
+
+int ws_protocol_signal_append(struct evbuffer *out, const char *kind, const char *data,
+                              size_t len) {
+    if (len < 2 || data[0] != '{') return -1;
+    if (evbuffer_add_printf(out, "{\"type\":\"%s\",", kind) < 0 ||
+        evbuffer_add(out, data + 1, len - 1) < 0)
+        return -1;
+    return 0;
 }
 
 int ws_protocol_gap_append(struct evbuffer *out, const char *room, const char *first) {

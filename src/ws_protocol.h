@@ -24,7 +24,7 @@ struct evbuffer;
 /* What a client message asks for. */
 enum ws_msg_type {
     WS_MSG_AUTH,        /* {"type":"auth","authKey":"<session token>"} */
-    WS_MSG_SUBSCRIBE,   /* {"type":"subscribe","room":"r","after":"<id>"?} */
+    WS_MSG_SUBSCRIBE,   /* {"type":"subscribe","room":"r","after":"<id>"?,"signals":true?} */
     WS_MSG_UNSUBSCRIBE, /* {"type":"unsubscribe","room":"r"} */
     WS_MSG_SEND,        /* {"type":"send","room":"r","text":"…","clientMsgId":"…"?,"replyTo":"<id>"?} */
     WS_MSG_SUBSCRIBE_USER, /* {"type":"subscribe_user"}: the user's own events (markers) */
@@ -35,6 +35,7 @@ struct ws_msg {
     enum ws_msg_type type;
     char room[CHAT_ROOM_MAX + 1];             /* subscribe, unsubscribe, send */
     char after[CHAT_STREAM_ID_MAX + 1];       /* subscribe: resume after this id, "" for none */
+    bool signals;                             /* subscribe: the room's typing and presence too */
     char token[TOKEN_LEN + 1];                /* auth */
     char client_msg_id[CHAT_CLIENT_MSG_ID_MAX + 1]; /* send: "" for none */
     char reply_to[CHAT_STREAM_ID_MAX + 1];    /* send: the message it answers, "" for none */
@@ -46,7 +47,8 @@ struct ws_msg {
 /* Parses data[0..len) into out. API_E_OK (release out with
  * ws_msg_cleanup), or the error to answer (out holds nothing to free):
  * API_E_BAD_JSON, API_E_BAD_REQUEST (no or an unknown type, a missing
- * authKey), API_E_INVALID_ROOM, API_E_INVALID_QUERY (after is not an id),
+ * authKey, a signals that is not a boolean), API_E_INVALID_ROOM,
+ * API_E_INVALID_QUERY (after is not an id),
  * API_E_INVALID_TEXT, API_E_INVALID_CLIENT_MSG_ID. *what names the
  * unknown type's problem for the error's message (NULL for the default). */
 api_error ws_protocol_parse(const char *data, size_t len, struct ws_msg *out, const char **what);
@@ -66,6 +68,11 @@ int ws_protocol_unsubscribed_append(struct evbuffer *out, const char *room, cons
 int ws_protocol_message_append(struct evbuffer *out, const char *room, const struct message *m);
 /* The answer to subscribe_user: {"type":"user_subscribed"}. */
 int ws_protocol_user_subscribed_append(struct evbuffer *out);
+
+/* {"type":<kind>, ...data}: an ephemeral signal (typing, presence) whose
+ * data (len bytes) is a JSON object naming its room. */
+int ws_protocol_signal_append(struct evbuffer *out, const char *kind, const char *data,
+                              size_t len);
 /* The gap signal (history_gap.h): first is the oldest id kept, "" for none. */
 int ws_protocol_gap_append(struct evbuffer *out, const char *room, const char *first);
 int ws_protocol_ack_append(struct evbuffer *out, const char *client_msg_id, bool replayed,

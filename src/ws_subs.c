@@ -31,6 +31,7 @@
 #include "hub.h"
 #include "log.h"
 #include "member_rules.h"
+#include "presence.h"
 #include "room_access.h"
 #include "routes.h"
 #include "routes_ws.h"
@@ -56,6 +57,7 @@ struct ws_sub {
     bool resumes;                        /* it came with an "after" */
     bool revocable;                      /* a private room: it ends when its user leaves */
     char user_id[CHAT_USER_ID_LEN + 1];  /* that user, when revocable */
+    char present_id[CHAT_USER_ID_LEN + 1]; /* the user it keeps online in the room, or "" */
     struct ws_sub *next;
 };
 
@@ -64,6 +66,7 @@ struct subscribe_op {
     struct ws_client *c;
     char room[CHAT_ROOM_MAX + 1];
     char after[CHAT_STREAM_ID_MAX + 1];
+    bool signals; /* the subscribe asked for the room's signals */
 };
 
 static void set_cursor(struct ws_sub *s, const char *id) {
@@ -293,10 +296,27 @@ static void on_event(const struct hub_event *ev, void *arg) {
         revoke(s); /* the event that says why goes out first */
 }
 
+/* A typing or presence signal of a live room: {"type":<kind>, "room", ...}. */
+static void on_signal(const struct hub_signal *sig, void *arg) {
+    struct ws_sub *s = arg;
+    struct ws_client *c = s->c;
+    if (!s->live || !c->conn || ws_conn_backlog(c->conn) > (size_t)c->srv->cfg.stream_buffer)
+        return;
+    struct evbuffer *out = c->owner->scratch;
+    evbuffer_drain(out, evbuffer_get_length(out));
+    if (ws_protocol_signal_append(out, sig->kind, sig->data, sig->len) == 0) ws_client_send(c, out);
+}
+
+/* The subscription keeps user u online in its room (presence.h). */
+static void enter(struct ws_sub *s, const struct session_user *u) {
+    presence_enter(s->c->srv->presence, s->room, u->id, u->name);
+    snprintf(s->present_id, sizeof(s->present_id), "%s", u->id);
+}
+
 /* revoker: the user whose removal from the private room ends it, or NULL
  * (a public room, or a site administrator, who reads every room). */
 static void start_sub(struct ws_client *c, const char *room, const char *after,
-                      const char *revoker) {
+                      const char *revoker, bool signals) {
     struct ws_sub *s = calloc(1, sizeof(*s));
     if (!s) {
         ws_client_error(c, API_E_INTERNAL, NULL, NULL, room, 0);
@@ -315,7 +335,9 @@ static void start_sub(struct ws_client *c, const char *room, const char *after,
     if (!s->sub) {
         drop(c, s);
         ws_client_error(c, API_E_INTERNAL, NULL, NULL, room, 0);
+        return;
     }
+    if (signals || c->signals) hub_sub_on_signal(s->sub, on_signal);
 }
 
 static void on_access(const struct room_access *a, void *arg) {
@@ -326,9 +348,12 @@ static void on_access(const struct room_access *a, void *arg) {
         else if (ws_subs_follows(c, op->room))
             ws_client_error(c, API_E_BAD_REQUEST, "This room is subscribed already.", NULL,
                             op->room, 0);
-        else
+        else {
             start_sub(c, op->room, op->after,
-                      a->kind != ROOM_PUBLIC && !a->admin ? a->user.id : NULL);
+                      a->kind != ROOM_PUBLIC && !a->admin ? a->user.id : NULL, op->signals);
+            if (a->has_user && c->subs && strcmp(c->subs->room, op->room) == 0)
+                enter(c->subs, &a->user); /* start_sub put it first */
+        }
     }
     free(op);
 }
@@ -345,7 +370,7 @@ void ws_subs_subscribe(struct ws_client *c, const struct ws_msg *m) {
         return;
     }
     if (routes_room_is_lobby(m->room)) {
-        start_sub(c, m->room, m->after, NULL);
+        start_sub(c, m->room, m->after, NULL, m->signals);
         return;
     }
     struct subscribe_op *op = calloc(1, sizeof(*op));
@@ -356,6 +381,7 @@ void ws_subs_subscribe(struct ws_client *c, const struct ws_msg *m) {
     op->c = c;
     memcpy(op->room, m->room, sizeof(op->room));
     memcpy(op->after, m->after, sizeof(op->after));
+    op->signals = m->signals;
     c->pending++;
     if (room_access_check(c->srv, op->room, ROOM_ACCESS_READ, c->session_hash, NULL, on_access,
                           op) < 0) {
@@ -374,6 +400,8 @@ static void drop(struct ws_client *c, struct ws_sub *s) {
     c->nsubs--;
     hub_unsubscribe(s->sub);
     s->sub = NULL;
+    if (s->present_id[0]) presence_leave(c->srv->presence, s->room, s->present_id);
+    s->present_id[0] = '\0';
     if (s->fetching) {
         s->dropped = true;
         return;

@@ -40,6 +40,12 @@
  * screen in a focused tab for a moment, and a marker moved in another tab
  * or on another device (the stream's marker events) reads the list again.
  *
+ * While its user types, the page says so to the room (POST .../typing, at
+ * most every 3 s), and it shows "X is typing…" under the messages for 6 s
+ * after each such signal of another user; the room's header shows who is
+ * online (GET .../presence, then the stream's presence events). The lobby
+ * has neither.
+ *
  * Text from the server is only ever set with textContent, never as HTML.
  */
 'use strict';
@@ -97,7 +103,7 @@
     sendError: $('send-error'), roomKind: $('room-kind'), inviteForm: $('invite-form'),
     replyBar: $('reply-bar'), replyQuote: $('reply-quote'), replyCancel: $('reply-cancel'),
     inviteEmail: $('invite-email'), leaveRoom: $('leave-room'), roomNote: $('room-note'),
-    roomActionError: $('room-action-error'),
+    roomActionError: $('room-action-error'), online: $('online'), typing: $('typing'),
     joinForm: $('join-form'), joinName: $('join-name'), joinError: $('join-error'),
     joinRoom: $('join-room'), showMembers: $('show-members'), memberPanel: $('member-panel'),
     memberList: $('member-list'),
@@ -1053,6 +1059,7 @@
     showError(el.sendError, '');
     setHistoryState('Loading…');
     renderRooms(); // and the room's header
+    resetEphemeral(view);
     loadNewest(view);
   }
 
@@ -1291,6 +1298,123 @@
     return map;
   }
 
+  // ---- typing and presence ----
+
+  // The open room's typing users and who is online in it (docs/API.md,
+  // "Typing and presence"). Signals carry no id and are never replayed: a
+  // room's presence is read afresh when it is opened.
+  const TYPING_SEND_MS = 3000;  // at most one typing signal of ours per 3 s
+  const ONLINE_SHOWN = 20;      // names listed in the header at most
+  const ephemeral = {
+    room: null,          // the room the state below is of
+    typing: new Map(),   // userId → {name, until}: others typing, until when (ms)
+    online: null,        // {count, users: Map userId → name}, null before the first read
+    typingSentAt: 0,     // when we last said we are typing
+    timer: 0,            // drops expired typing indicators
+    reloading: false,    // a presence read is in flight
+    again: false,        // read once more when it returns
+    live: false,         // the room's stream is live: this user is online in it
+  };
+
+  const hasEphemeral = (room) => Boolean(room) && room !== 'lobby';
+
+  function renderTyping() {
+    const now = Date.now();
+    for (const [id, t] of ephemeral.typing) if (t.until <= now) ephemeral.typing.delete(id);
+    const names = [...ephemeral.typing.values()].map((t) => t.name || 'Someone');
+    el.typing.textContent = !names.length ? ''
+      : names.length === 1 ? names[0] + ' is typing…'
+        : names.length <= 3 ? names.join(', ') + ' are typing…' : 'Several people are typing…';
+    clearTimeout(ephemeral.timer);
+    if (ephemeral.typing.size) ephemeral.timer = setTimeout(renderTyping, 500);
+  }
+
+  function renderOnline() {
+    const o = ephemeral.online;
+    el.online.hidden = !o;
+    if (!o) return;
+    const names = [...o.users.values()].sort().slice(0, ONLINE_SHOWN);
+    const more = o.count > names.length ? ' and ' + (o.count - names.length) + ' more' : '';
+    el.online.textContent = o.count + ' online' + (names.length ? ': ' + names.join(', ') + more : '');
+  }
+
+  // The open room's users online, read afresh.
+  async function loadPresence(view) {
+    if (!view || !hasEphemeral(view.room)) return;
+    if (ephemeral.reloading) {
+      ephemeral.again = true;
+      return;
+    }
+    ephemeral.reloading = true;
+    try {
+      const { data } = await api('GET', '/room/' + view.room + '/presence?limit=100');
+      if (view !== current || ephemeral.room !== view.room) return;
+      const users = new Map((data.users || []).map((u) => [u.userId, u.name]));
+      let count = data.count;
+      // our stream is open, so we are online, even if the read came first
+      if (ephemeral.live && state.me && !users.has(state.me.id)) {
+        users.set(state.me.id, state.me.name);
+        count++;
+      }
+      ephemeral.online = { count, users };
+      renderOnline();
+    } catch (e) {
+      // no presence for now: the header shows none
+    } finally {
+      ephemeral.reloading = false;
+    }
+    if (ephemeral.again) {
+      ephemeral.again = false;
+      loadPresence(current);
+    }
+  }
+
+  function resetEphemeral(view) {
+    ephemeral.room = view.room;
+    ephemeral.typing.clear();
+    ephemeral.online = null;
+    ephemeral.typingSentAt = 0;
+    ephemeral.live = false;
+    renderTyping();
+    renderOnline();
+    if (hasEphemeral(view.room)) loadPresence(view);
+  }
+
+  // A typing or presence signal of a room, from our stream or the leader's.
+  function onSignal(kind, data) {
+    if (!data || !current || data.room !== current.room || ephemeral.room !== data.room) return;
+    if (kind === 'typing') {
+      if (state.me && data.userId === state.me.id) return;
+      if (data.stopped) ephemeral.typing.delete(data.userId);
+      else ephemeral.typing.set(data.userId, { name: data.name, until: Date.now() + (data.expiresIn || 6000) });
+      renderTyping();
+    } else if (kind === 'presence' && ephemeral.online) {
+      const o = ephemeral.online;
+      o.count = data.count;
+      if (Array.isArray(data.joined)) data.joined.forEach((u) => o.users.set(u.userId, u.name));
+      if (Array.isArray(data.left)) data.left.forEach((u) => o.users.delete(u.userId));
+      if (data.changes !== undefined) loadPresence(current); // too many changes to list
+      renderOnline();
+    }
+  }
+
+  // The open room's stream went live: who is online is read afresh.
+  function roomReady(room) {
+    if (!current || current.room !== room || ephemeral.room !== room) return;
+    ephemeral.live = true;
+    loadPresence(current);
+  }
+
+  // The user types: say so, at most every TYPING_SEND_MS.
+  function typed() {
+    const view = current;
+    if (!view || !hasEphemeral(view.room) || !el.text.value.trim()) return;
+    const now = Date.now();
+    if (now - ephemeral.typingSentAt < TYPING_SEND_MS) return;
+    ephemeral.typingSentAt = now;
+    api('POST', '/room/' + view.room + '/typing', {}).catch(() => {}); // a lost signal is harmless
+  }
+
   // One tab (the leader, which holds a Web Lock while it lives) opens the
   // stream for the rooms of every tab and posts each event to the others on
   // a BroadcastChannel. When the leader closes, the lock passes to another
@@ -1378,6 +1502,18 @@
       markerMoved(m.room, m.id);
     }
 
+    function receivedSignal(kind, data) {
+      post({ type: 'signal', kind, data });
+      onSignal(kind, data);
+    }
+
+    // A room's stream is (again) live: signals missed meanwhile are gone,
+    // so every tab showing it reads who is online afresh.
+    function streamReady(room) {
+      post({ type: 'ready', room });
+      roomReady(room);
+    }
+
     function receivedGap(g) {
       if (!g || typeof g.room !== 'string') return;
       post({ type: 'gap', room: g.room, first: g.first });
@@ -1414,12 +1550,13 @@
           failures = 0;
           showState('open');
           for (const room of names) {
-            ws.send(JSON.stringify(start.has(room) ? { type: 'subscribe', room, after: start.get(room) }
-              : { type: 'subscribe', room }));
+            ws.send(JSON.stringify(start.has(room) ? { type: 'subscribe', room, after: start.get(room), signals: true }
+              : { type: 'subscribe', room, signals: true }));
           }
           ws.send(JSON.stringify({ type: 'subscribe_user' })); // the user's markers, from anywhere
-        } else if (m.type === 'subscribed' && typeof m.room === 'string' && m.id && !positions.has(m.room)) {
-          positions.set(m.room, m.id); // where an empty room resumes
+        } else if (m.type === 'subscribed' && typeof m.room === 'string') {
+          if (m.id && !positions.has(m.room)) positions.set(m.room, m.id); // where an empty room resumes
+          streamReady(m.room);
         } else if (m.type === 'message' && typeof m.room === 'string') {
           const { type, ...message } = m;
           received(m.room, message, m.room + ':' + m.id);
@@ -1430,6 +1567,9 @@
           accessEnded(m.room);
         } else if (m.type === 'marker') {
           receivedMarker(m);
+        } else if (m.type === 'typing' || m.type === 'presence') {
+          const { type, ...data } = m;
+          receivedSignal(type, data);
         }
       };
       ws.onclose = (event) => {
@@ -1449,13 +1589,14 @@
     }
 
     function openEventSource(after) {
-      const es = new EventSource('/stream?rooms=' + encodeURIComponent(streamRooms) +
+      const es = new EventSource('/stream?signals=1&rooms=' + encodeURIComponent(streamRooms) +
         (after ? '&after=' + encodeURIComponent(after) : '') + (state.me ? '&user=1' : ''));
       source = es;
       es.onopen = () => {
         if (source !== es) return;
         failures = 0;
         showState('open');
+        for (const room of streamRooms.split(',')) streamReady(room);
       };
       es.onmessage = (event) => {
         if (source !== es) return;
@@ -1471,6 +1612,14 @@
         try { m = JSON.parse(event.data); } catch (e) { return; }
         receivedMarker(m);
       });
+      for (const kind of ['typing', 'presence']) { // no id: the position stays
+        es.addEventListener(kind, (event) => {
+          if (source !== es) return;
+          let data;
+          try { data = JSON.parse(event.data); } catch (e) { return; }
+          receivedSignal(kind, data);
+        });
+      }
       // A room resumed from a position older than what it keeps.
       es.addEventListener('gap', (event) => {
         if (source !== es) return;
@@ -1513,6 +1662,8 @@
         else if (msg.type === 'gap' && current && msg.room === current.room) showGap(current, msg.first);
         else if (msg.type === 'revoked') accessEnded(msg.room);
         else if (msg.type === 'marker') markerMoved(msg.room, msg.id);
+        else if (msg.type === 'signal') onSignal(msg.kind, msg.data);
+        else if (msg.type === 'ready') roomReady(msg.room);
         else if (msg.type === 'state' && !leader) showState(msg.what);
         else if (msg.type === 'want' && leader) { wants.set(msg.tab, msg.want); roomsChanged(); }
         else if (msg.type === 'leave' && leader) { wants.delete(msg.tab); roomsChanged(); }
@@ -1572,6 +1723,7 @@
     el.text.value = '';
     const replyTo = state.replyTo && state.replyTo.view === view ? state.replyTo.id : undefined;
     cancelReply();
+    ephemeral.typingSentAt = 0; // the next message's typing is said at once
     // One key for every attempt: chatd stores the message once, however often
     // it arrives (and HAProxy may resend a request that carries it).
     outbox.push({ view, text, key: newKey(), replyTo });
@@ -1651,6 +1803,7 @@
   el.replyCancel.addEventListener('click', cancelReply);
   el.text.addEventListener('keydown', onComposerKey);
   el.text.addEventListener('input', () => showError(el.sendError, ''));
+  el.text.addEventListener('input', typed);
   el.older.addEventListener('click', () => current && loadOlder(current));
   el.scroller.addEventListener('scroll', () => {
     if (current && el.scroller.scrollTop < 120) loadOlder(current);

@@ -209,6 +209,21 @@ run read lobby 99999999999999-0
 check "read beyond the room's newest message exits 1" eval '((status == 1)) && has "$err" "chat: "'
 run read "$room"
 check "read without an id exits 2" eval '((status == 2))'
+# who is online: nobody, then the user of a tail --signals, which prints
+# its own arrival as a "* " line.
+run who "$room"
+check "who of a room nobody follows prints 0 online" eval '((status == 0)) && has "$out" "0 online"'
+"$chat" tail --room "$room" --signals >"$tmp/signals" 2>&1 &
+tail_pid=$!
+for _ in $(seq 1 200); do grep -q '^\* 1 online, +' "$tmp/signals" && break; sleep 0.05; done
+check "tail --signals prints the room's presence change" grep -q "^\* 1 online, +$name" "$tmp/signals"
+run who "$room"
+check "who lists the user of the tail" \
+    eval '((status == 0)) && has "$out" "1 online" && has "$out" "$name"'
+kill "$tail_pid" 2>/dev/null
+wait "$tail_pid" 2>/dev/null
+run who lobby
+check "who of the lobby exits 1 (it has no presence)" eval '((status == 1)) && has "$err" "chat: "'
 run room leave "$room"
 check "the last owner leaving exits 1" eval '((status == 1)) && has "$err" "owner"'
 

@@ -8,9 +8,9 @@
 # the session cache for test_accounts) and proxy.mjs in front of each, which
 # checks every answer against the document while integration tests
 # (test_api, test_accounts, test_members, test_matrix, test_multi_stream,
-# test_web, test_message_edits, test_reactions, test_read_markers; CONTRACT_TESTS names others)
-# and the server API's test_server_api.sh (with a fourth chatd for its rate limit) drive chatd
-# through it; any
+# test_web, test_message_edits, test_reactions, test_read_markers, test_presence; CONTRACT_TESTS
+# names others) and the server API's test_server_api.sh (with a fourth chatd for its rate limit)
+# drive chatd through it; any
 # undocumented path, method, status, header or body fails the suite.
 # ws.test.mjs adds the GET /ws upgrade and its refusals, probes.test.mjs the
 # operations those tests leave out.
@@ -71,7 +71,7 @@ fi
 export CHAT_URL="http://127.0.0.1:$proxy_port" CHAT_URL2="http://127.0.0.1:$proxy2_port"
 export CHAT_NOCACHE_URL="http://127.0.0.1:$proxy3_port"
 export CHAT_ADMIN_EMAIL=$admin_email CHAT_REDIS_PORT=$redis_port CHAT_API_DOC=$top/docs/API.md
-for name in ${CONTRACT_TESTS:-test_api test_accounts test_members test_matrix test_multi_stream test_web test_message_edits test_reactions test_read_markers}; do
+for name in ${CONTRACT_TESTS:-test_api test_accounts test_members test_matrix test_multi_stream test_web test_message_edits test_reactions test_read_markers test_presence}; do
   echo "# $name through the checking proxy"
   CMOCKA_MESSAGE_OUTPUT=TAP "$top/$build/tests/integration/$name" || rc=1
 done

@@ -24,6 +24,8 @@
 #                      which uses CHAT_LIMITED_URL's --limit-api-key 3/60 too)
 #   TOKEN_URL, TOKEN_PEM_URL, TOKEN_LIMITED_URL, TOKEN_KEYS  chatd that take
 #                      application tokens, and their keys (test_token.sh)
+#   CHAT_PRESENCE_URL, CHAT_PRESENCE_VICTIM_URL, CHAT_PRESENCE_VICTIM_PID
+#                      chatd with short presence entries, one to kill (test_presence)
 #   CHAT_CLUSTER       1 when tests/cluster/run.sh runs test_api and
 #                      test_hostile on the cluster; unset here
 set -uo pipefail
@@ -111,6 +113,17 @@ CHATD_LIMIT_LOGIN_ADDRESS=3/60 start_chatd "$top/$build/chatd" "$tmp/token-limit
   "$token_limited_port" "$redis_port" --workers 1 "${token_opts[@]}" || exit 1
 export TOKEN_URL="http://127.0.0.1:$token_port" TOKEN_PEM_URL="http://127.0.0.1:$token_pem_port"
 export TOKEN_LIMITED_URL="http://127.0.0.1:$token_limited_port" TOKEN_KEYS=$token_keys
+
+# For test_presence: a chatd whose presence entries live 2 s (and that
+# allows 3 typing signals a minute), and one like it that the test kills.
+presence_port=$(free_port) || exit 1
+CHATD_LIMIT_TYPING_USER=3/60 start_chatd "$top/$build/chatd" "$tmp/presence.log" "$presence_port" \
+  "$redis_port" --workers 1 --presence-ttl 2000 || exit 1
+victim_port=$(free_port) || exit 1
+start_chatd "$top/$build/chatd" "$tmp/presence-victim.log" "$victim_port" "$redis_port" \
+  --workers 1 --presence-ttl 2000 || exit 1
+export CHAT_PRESENCE_URL="http://127.0.0.1:$presence_port"
+export CHAT_PRESENCE_VICTIM_URL="http://127.0.0.1:$victim_port" CHAT_PRESENCE_VICTIM_PID=$CHATD_PID
 
 export CHAT_URL="http://127.0.0.1:$chat_port" CHAT_ADMIN_EMAIL=$admin_email
 export CHAT_API_DOC="$top/docs/API.md"

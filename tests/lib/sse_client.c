@@ -24,6 +24,7 @@ struct sse_client {
     char cur_id[SSE_ID_MAX];    /* the event being read */
     char seen_id[SSE_ID_MAX];   /* the last id of a complete block */
     char *cur_data;
+    char cur_event[64];         /* its "event:" name, "" for none */
 };
 
 static void add_event(struct sse_client *c) {
@@ -35,6 +36,7 @@ static void add_event(struct sse_client *c) {
     struct sse_event *e = &c->events[c->n++];
     e->id = strdup(c->cur_id);
     e->data = c->cur_data;
+    e->event = strdup(c->cur_event);
     c->cur_data = NULL;
     pthread_cond_broadcast(&c->changed);
     pthread_mutex_unlock(&c->lock);
@@ -51,8 +53,11 @@ static void on_line(struct sse_client *c, const char *line) {
         }
         if (c->cur_data) add_event(c);
         c->cur_id[0] = '\0';
+        c->cur_event[0] = '\0';
     } else if (strncmp(line, "id: ", 4) == 0) {
         strncpy(c->cur_id, line + 4, sizeof(c->cur_id) - 1);
+    } else if (strncmp(line, "event: ", 7) == 0) {
+        snprintf(c->cur_event, sizeof(c->cur_event), "%s", line + 7);
     } else if (strncmp(line, "data: ", 6) == 0 && !c->cur_data) {
         c->cur_data = strdup(line + 6);
     }
@@ -177,6 +182,14 @@ bool sse_get(struct sse_client *c, size_t i, char id[48], char *data, size_t siz
     return ok;
 }
 
+bool sse_get_event(struct sse_client *c, size_t i, char *event, size_t size) {
+    pthread_mutex_lock(&c->lock);
+    bool ok = i < c->n;
+    if (ok) snprintf(event, size, "%s", c->events[i].event ? c->events[i].event : "");
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
 bool sse_get_id(struct sse_client *c, size_t i, char *id, size_t size) {
     pthread_mutex_lock(&c->lock);
     bool ok = i < c->n;
@@ -195,7 +208,7 @@ void sse_close(struct sse_client *c) {
     if (!c) return;
     c->stop = true;
     pthread_join(c->thread, NULL);
-    for (size_t i = 0; i < c->n; i++) free(c->events[i].id), free(c->events[i].data);
+    for (size_t i = 0; i < c->n; i++) free(c->events[i].id), free(c->events[i].data), free(c->events[i].event);
     free(c->events);
     free(c->cur_data);
     free(c->url);

@@ -14,6 +14,7 @@
 struct sse_event {
     char *id;   /* the event's id, "" for none */
     char *data; /* the event's data line(s) */
+    char *event; /* its "event:" name, "" for none */
 };
 
 struct sse_client;
@@ -32,6 +33,9 @@ bool sse_wait_end(struct sse_client *c, int timeout_ms);
 size_t sse_count(struct sse_client *c);
 /* Copies event i's id (48 bytes) and data (size bytes, cut); false if none. */
 bool sse_get(struct sse_client *c, size_t i, char id[48], char *data, size_t size);
+/* Copies event i's "event:" name ("" for none) into event[size]; false if
+ * there is no event i. */
+bool sse_get_event(struct sse_client *c, size_t i, char *event, size_t size);
 /* Copies event i's id into id[size]; false if there is no event i. */
 bool sse_get_id(struct sse_client *c, size_t i, char *id, size_t size);
 /* The last id the stream set, also by a block with an id and no data, as an

@@ -79,6 +79,11 @@ static int port_of(const char *base) {
 }
 
 int stream_pool_open(struct stream_pool *p, int i, const char *base, const char *path) {
+    return stream_pool_open_as(p, i, base, path, NULL);
+}
+
+int stream_pool_open_as(struct stream_pool *p, int i, const char *base, const char *path,
+                        const char *token) {
     /* close-on-exec: the nodes a test restarts must not inherit (and keep
      * open) the streams */
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -89,8 +94,9 @@ int stream_pool_open(struct stream_pool *p, int i, const char *base, const char 
         return -1;
     }
     char req[LINE_MAX_BYTES];
-    int n =
-        snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n", path);
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.0\r\nAccept: text/event-stream\r\n%s%s%s\r\n", path,
+                     token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof(req) || send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
         close(fd);
         return -1;
@@ -136,6 +142,15 @@ void stream_pool_pump(struct stream_pool *p, int ms) {
     if (poll(p->fds, (nfds_t)p->count, ms) <= 0) return;
     for (int i = 0; i < p->count; i++)
         if (p->fds[i].fd >= 0 && p->fds[i].revents) read_stream(p, i);
+}
+
+void stream_pool_close(struct stream_pool *p, int i) {
+    if (p->fds[i].fd < 0) return;
+    close(p->fds[i].fd);
+    p->fds[i].fd = -1;
+    p->streams[i].len = 0;
+    if (p->streams[i].ready) p->ready--;
+    p->streams[i].ready = false;
 }
 
 void stream_pool_set_ready(struct stream_pool *p, int i) {

@@ -25,6 +25,11 @@ void stream_pool_free(struct stream_pool *p);
 /* Opens stream i: connects to base ("http://127.0.0.1:PORT") and sends
  * GET path. 0 on success, -1 when the connection or the send failed. */
 int stream_pool_open(struct stream_pool *p, int i, const char *base, const char *path);
+/* The same as the user of a session token (NULL: none). */
+int stream_pool_open_as(struct stream_pool *p, int i, const char *base, const char *path,
+                        const char *token);
+/* Closes stream i, as a client that goes away (not counted as ended). */
+void stream_pool_close(struct stream_pool *p, int i);
 /* Reads whatever the open streams have, waiting up to ms for some. */
 void stream_pool_pump(struct stream_pool *p, int ms);
 /* Marks stream i ready (the caller decides which line means that). */

@@ -79,6 +79,11 @@ long test_create_room_at(const char *base, chat_client *c, const char *room) {
 
 long test_call_as(chat_client *c, const char *method, const char *path, const char *body,
                   struct http_result *out) {
+    return test_call_at(NULL, c, method, path, body, out);
+}
+
+long test_call_at(const char *base, chat_client *c, const char *method, const char *path,
+                  const char *body, struct http_result *out) {
     char auth[160];
     const char *h[3] = {"Content-Type: application/json", NULL, NULL};
     if (c) {
@@ -86,7 +91,9 @@ long test_call_as(chat_client *c, const char *method, const char *path, const ch
         h[1] = auth;
     }
     struct http_result r;
-    if (test_http(method, path, h, body, body ? strlen(body) : 0, &r) < 0) return -1;
+    if (test_http_at(base ? base : test_url(), method, path, h, body, body ? strlen(body) : 0,
+                     &r) < 0)
+        return -1;
     long status = r.status;
     if (out) *out = r;
     else test_http_result_free(&r);

@@ -59,6 +59,10 @@ long test_call_as(chat_client *c, const char *method, const char *path, const ch
 long test_call_code(chat_client *c, const char *method, const char *path, const char *body,
                     const char *code);
 
+/* The same against the chatd at base (NULL: test_url()). */
+long test_call_at(const char *base, chat_client *c, const char *method, const char *path,
+                  const char *body, struct http_result *out);
+
 /* The value of one sample of the /metrics of the chatd at base, e.g.
  * "chatd_redis_redirects_total{kind=\"ask\"}", or -1 when absent. */
 long long test_metric(const char *base, const char *sample);

@@ -67,12 +67,12 @@ export async function until(cond, what, ms = WAIT_MS) {
 // A WebSocket client that keeps every message it receives (parsed JSON) and
 // its close code. open() resolves once the upgrade is answered.
 export class Client {
-  constructor(base, { cookie, headers = {}, ca } = {}) {
+  constructor(base, { cookie, headers = {}, ca, query = '' } = {}) {
     if (cookie) headers.Cookie = `authKey=${cookie}`;
     this.messages = [];
     this.pings = 0;
     this.closed = null; // {code, reason} once closed
-    this.ws = new WebSocket(wsUrl(base), { headers, ca, perMessageDeflate: false });
+    this.ws = new WebSocket(wsUrl(base) + query, { headers, ca, perMessageDeflate: false });
     open.add(this);
     this.ws.on('message', (data, binary) => this.messages.push(binary ? data : JSON.parse(data.toString())));
     this.ws.on('ping', () => this.pings++);
