@@ -204,9 +204,12 @@ static char *joined(char **words, int n) {
     size_t len = 1;
     for (int i = 0; i < n; i++) len += strlen(words[i]) + 1;
     char *text = calloc(1, len);
+    size_t at = 0;
     for (int i = 0; text && i < n; i++) {
-        if (i) strcat(text, " ");
-        strcat(text, words[i]);
+        size_t w = strlen(words[i]);
+        if (i) text[at++] = ' ';
+        memcpy(text + at, words[i], w);
+        at += w;
     }
     return text;
 }
@@ -225,14 +228,19 @@ static int publish(struct ctl *c, const char *room_path) {
     free(text);
     if (c->opt_as) json_object_set_new(body, "userId", json_string(c->opt_as));
     if (c->opt_name) json_object_set_new(body, "name", json_string(c->opt_name));
-    snprintf(path, sizeof(path), "%s/message", room_path);
+    if (snprintf(path, sizeof(path), "%s/message", room_path) >= (int)sizeof(path)) {
+        json_decref(body);
+        fprintf(stderr, "chatctl: the room name is too long\n");
+        return CTL_USAGE;
+    }
     return call(c, "POST", path, body);
 }
 
 static int member_change(struct ctl *c, const char *method, const char *room_path,
                          const char *role) {
-    char path[CTL_PATH_MAX], user[128];
+    char path[CTL_PATH_MAX];
     if (strcmp(method, "DELETE") == 0) {
+        char user[128];
         snprintf(path, sizeof(path), "%s/member?userId=%s", room_path,
                  esc(c, c->argv[1], user, sizeof(user)));
         return call(c, method, path, NULL);
@@ -243,21 +251,29 @@ static int member_change(struct ctl *c, const char *method, const char *room_pat
     return call(c, method, path, body);
 }
 
+/* path (of size bytes) with tail appended (cut to fit). */
+static char *path_plus(char *path, size_t size, const char *tail) {
+    size_t len = strlen(path);
+    snprintf(path + len, size - len, "%s", tail);
+    return path;
+}
+
 /* The commands on one room: ROOM is argv[0]. */
 static int room_command(struct ctl *c, const char *cmd) {
-    char room[256], path[CTL_PATH_MAX], q[512], id[128];
+    char room[256], path[CTL_PATH_MAX], q[512];
     snprintf(path, sizeof(path), "/api/v1/room/%s", esc(c, c->argv[0], room, sizeof(room)));
     int n = c->argc;
-    if (strcmp(cmd, "members") == 0 && n == 1) return call(c, "GET", strcat(path, "/member"), NULL);
-    if (strcmp(cmd, "counts") == 0 && n == 1) return call(c, "GET", strcat(path, "/counts"), NULL);
+    if (strcmp(cmd, "members") == 0 && n == 1) return call(c, "GET", path_plus(path, sizeof(path), "/member"), NULL);
+    if (strcmp(cmd, "counts") == 0 && n == 1) return call(c, "GET", path_plus(path, sizeof(path), "/counts"), NULL);
     if (strcmp(cmd, "history") == 0 && n == 1) {
-        strcat(path, "/message");
-        return call(c, "GET", strcat(path, page_query(c, q, sizeof(q))), NULL);
+        path_plus(path, sizeof(path), "/message");
+        return call(c, "GET", path_plus(path, sizeof(path), page_query(c, q, sizeof(q))), NULL);
     }
     if (strcmp(cmd, "publish") == 0 && n >= 2) return publish(c, path);
     if (strcmp(cmd, "remove") == 0 && n == 2) {
+        char id[128];
         snprintf(q, sizeof(q), "/message?id=%s", esc(c, c->argv[1], id, sizeof(id)));
-        return call(c, "DELETE", strcat(path, q), NULL);
+        return call(c, "DELETE", path_plus(path, sizeof(path), q), NULL);
     }
     if (strcmp(cmd, "add") == 0 && n == 2) return member_change(c, "POST", path, NULL);
     if (strcmp(cmd, "role") == 0 && n == 3) return member_change(c, "PUT", path, c->argv[2]);
@@ -268,8 +284,9 @@ static int room_command(struct ctl *c, const char *cmd) {
 }
 
 static int command(struct ctl *c, const char *cmd) {
-    char path[CTL_PATH_MAX], q[512], user[128];
+    char path[CTL_PATH_MAX];
     if (strcmp(cmd, "rooms") == 0 && c->argc == 0) {
+        char q[512];
         snprintf(path, sizeof(path), "/api/v1/room%s", page_query(c, q, sizeof(q)));
         return call(c, "GET", path, NULL);
     }
@@ -279,6 +296,7 @@ static int command(struct ctl *c, const char *cmd) {
                     json_pack("{s:s,s:s,s:s}", "name", c->argv[1], "kind",
                               c->opt_private ? "private" : "public", "ownerId", c->opt_owner));
     if ((strcmp(cmd, "sessions") == 0 || strcmp(cmd, "disconnect") == 0) && c->argc == 1) {
+        char user[128];
         snprintf(path, sizeof(path), "/api/v1/user/%s/session",
                  esc(c, c->argv[0], user, sizeof(user)));
         int rc = call(c, cmd[0] == 's' ? "GET" : "DELETE", path, NULL);

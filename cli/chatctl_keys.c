@@ -31,10 +31,16 @@ static redisContext *redis_open(const char *address) {
         fprintf(stderr, "chatctl: --redis must be HOST:PORT, got '%s'\n", address);
         return NULL;
     }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535) {
+        fprintf(stderr, "chatctl: --redis must be HOST:PORT, got '%s'\n", address);
+        return NULL;
+    }
     memcpy(host, address, len);
     host[len] = '\0';
     struct timeval timeout = {5, 0};
-    redisContext *c = redisConnectWithTimeout(host, atoi(colon + 1), timeout);
+    redisContext *c = redisConnectWithTimeout(host, (int)port, timeout);
     if (!c || c->err) {
         fprintf(stderr, "chatctl: Redis at %s: %s\n", address, c ? c->errstr : "out of memory");
         redisFree(c);

@@ -42,7 +42,9 @@ static int call_with(chat_client *c, const char *method, const char *path, const
 }
 
 /* The body member that names user: "email" for an address, else "userId". */
-static const char *user_key(const char *user) { return strchr(user, '@') ? "email" : "userId"; }
+static const char *user_key(const char *user) {
+    return user && strchr(user, '@') ? "email" : "userId";
+}
 
 int chat_room_create(chat_client *c, const char *room, int private_room) {
     int rc = begin_logged_in(c);
@@ -162,12 +164,15 @@ static int user_id_valid(const char *id) {
 }
 
 int chat_room_remove_member(chat_client *c, const char *room, const char *user_id) {
-    char path[256], tail[80];
+    char path[256];
     int rc = begin_logged_in(c);
     if (rc == CHAT_OK && !user_id_valid(user_id))
         rc = chat__client_fail(c, CHAT_ERR_USAGE, "a user id is 32 hex digits (see chat members)");
-    if (rc == CHAT_OK) snprintf(tail, sizeof tail, "member?userId=%s", user_id);
-    if (rc == CHAT_OK) rc = room_path(c, path, room, tail);
+    if (rc == CHAT_OK) {
+        char tail[80];
+        snprintf(tail, sizeof tail, "member?userId=%s", user_id);
+        rc = room_path(c, path, room, tail);
+    }
     if (rc != CHAT_OK) return rc;
     chat_request req = {"DELETE", path, NULL, 1, 1, NULL}; /* a repeat changes nothing */
     return chat__client_call(c, &req, NULL);
@@ -202,9 +207,9 @@ static int member_copy(chat_client *c, const json_t *item, chat_member *m) {
 
 int chat_members(chat_client *c, const char *room, chat_member_list *out) {
     char path[256];
-    if (out) *out = (chat_member_list){NULL, 0};
+    if (!out) return chat__client_fail(c, CHAT_ERR_USAGE, "no list to fill");
+    *out = (chat_member_list){NULL, 0};
     int rc = begin_logged_in(c);
-    if (rc == CHAT_OK && !out) rc = chat__client_fail(c, CHAT_ERR_USAGE, "no list to fill");
     if (rc == CHAT_OK) rc = room_path(c, path, room, "member");
     if (rc != CHAT_OK) return rc;
     json_t *root = NULL;
@@ -215,7 +220,7 @@ int chat_members(chat_client *c, const char *room, chat_member_list *out) {
         rc = chat__client_fail(c, CHAT_ERR_PROTOCOL, "the member list is not an array");
     if (rc == CHAT_OK && n && !(out->items = calloc(n, sizeof(*out->items))))
         rc = chat__client_fail(c, CHAT_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; rc == CHAT_OK && i < n; i++) {
+    for (size_t i = 0; rc == CHAT_OK && out->items && i < n; i++) {
         out->count = i + 1; /* cleaned up with the others on a failure */
         rc = member_copy(c, json_array_get(root, i), &out->items[i]);
     }

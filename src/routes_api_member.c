@@ -51,14 +51,14 @@ static void on_list_room(enum store_status st, const struct store_access *a, voi
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }
 
-static void list(struct request *r, const char *key_id) {
+static void list_members(struct request *r, const char *key_id) {
     (void)key_id;
     if (!routes_room_or_400(r)) return;
     if (store_room_access(r->srv->store, r->param, NULL, NULL, on_list_room, r) < 0)
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }
 
-void route_api_member_list(struct request *r) { routes_api_call(r, list); }
+void route_api_member_list(struct request *r) { routes_api_call(r, list_members); }
 
 /* ---- POST, PUT, DELETE: a change ---- */
 

@@ -136,7 +136,7 @@ static void on_names(enum store_status st, const char *const *names, size_t n, v
     http_reply_json(r, 200, list);
 }
 
-static void list(struct request *r, const char *key_id) {
+static void list_rooms(struct request *r, const char *key_id) {
     (void)key_id;
     const char *after = http_query(r, "after"), *l = http_query(r, "limit");
     long limit = API_ROOMS_LIMIT_DEFAULT;
@@ -151,7 +151,7 @@ static void list(struct request *r, const char *key_id) {
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
 }
 
-void route_api_room_list(struct request *r) { routes_api_call(r, list); }
+void route_api_room_list(struct request *r) { routes_api_call(r, list_rooms); }
 
 /* ---- GET /api/v1/room/<name>/counts ---- */
 

@@ -19,7 +19,7 @@ struct session_streams *session_streams_new(size_t expected) {
     if (!ss) return NULL;
     ss->nbuckets = BUCKETS_MIN;
     while (ss->nbuckets < expected && ss->nbuckets < ((size_t)1 << 20)) ss->nbuckets *= 2;
-    ss->buckets = calloc(ss->nbuckets, sizeof(*ss->buckets));
+    ss->buckets = calloc(ss->nbuckets, sizeof(struct session_stream_link *));
     if (!ss->buckets) {
         free(ss);
         return NULL;
