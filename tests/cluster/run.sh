@@ -17,6 +17,7 @@
 #   CHAT_URL2             a second chatd on the cluster (test_sessions, test_rooms,
 #                         test_members)
 #   CHAT_URL3             a third chatd on the cluster (test_rooms)
+#   CHAT_URL4             a fourth chatd on the cluster (test_server_api.sh's limit; test_sessions)
 #   CHAT_CLUSTER          1: test_api, test_hostile and test_members run on the cluster
 #   CHAT_LIMITED_URL, CHAT_REDIS_PORT, CHATCTL_BIN, CHATD_LOG  test_server_api.sh (a
 #                         fourth chatd with --limit-api-key 3/60; the cluster's first node)
@@ -78,6 +79,8 @@ CHATD_PID=$main_pid
 
 export CHAT_URL="http://127.0.0.1:$chat_port" CHATD_PID CHAT_CLUSTER=1
 export CHAT_URL2="http://127.0.0.1:$second_port" CHAT_URL3="http://127.0.0.1:$third_port"
+# the fourth only for test_sessions, whose kills of subscribers hit its subscriber too
+export CHAT_URL4="http://127.0.0.1:$api_limited_port"
 # test_restart's crash-stop-start rounds: ten, or one under the sanitizers
 # (the slow build; the other tests cover the same code there).
 if [[ -n ${CHAT_SANITIZED:-} ]]; then

@@ -5,8 +5,8 @@
  * another node (subscribers there are killed until none is left, and the
  * chatd move on), so the announcement reaches B over the cluster bus. A
  * session B answers from memory then ends on B when A logs it out. The
- * suite's third chatd (CHAT_URL3, test_rooms') has a subscriber too, which
- * the kills may hit as well.
+ * suite's third and fourth chatd (CHAT_URL3, test_rooms'; CHAT_URL4, the
+ * server API's) have a subscriber too, which the kills may hit as well.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,19 +37,20 @@ static int subscribers_on(int port) {
     return atoi(out);
 }
 
-/* The suite's chatd: A, B and the third when there is one; returns how
- * many. */
-static int suite_chatd(const char *urls[3]) {
+/* The suite's chatd: A, B and the third and fourth when there are;
+ * returns how many. */
+static int suite_chatd(const char *urls[4]) {
     int n = 0;
     urls[n++] = test_url();
     urls[n++] = url_b();
     if (getenv("CHAT_URL3")) urls[n++] = getenv("CHAT_URL3");
+    if (getenv("CHAT_URL4")) urls[n++] = getenv("CHAT_URL4");
     return n;
 }
 
 /* Flushes counted by all the suite's chatd: one per subscription lost. */
 static long long flushes_of_all(void) {
-    const char *urls[3];
+    const char *urls[4];
     long long sum = 0;
     for (int i = 0, n = suite_chatd(urls); i < n; i++)
         sum += test_metric(urls[i], "chatd_session_cache_flushes_total");
@@ -71,7 +72,7 @@ static void move_subscribers_off(int port) {
             struct timespec ts = {0, 10000000}; /* between two readings of the counters */
             nanosleep(&ts, NULL);
         }
-        const char *urls[3];
+        const char *urls[4];
         for (int c = 0, n = suite_chatd(urls); c < n; c++)
             assert_true(session_wait_subscribed(urls[c]));
     }
