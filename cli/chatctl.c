@@ -38,7 +38,9 @@ static void usage(FILE *f) {
           "  room create NAME --owner USER_ID [--private]\n"
           "                                create a room owned by a user\n"
           "  members ROOM                  list a room's members (banned ones too)\n"
-          "  counts ROOM                   a room's entries, members and bans\n"
+          "  counts ROOM                   a room's entries, members, bans and users online\n"
+          "  who ROOM [--after ID] [--limit N]\n"
+          "                                who is online in a room: the count and a page\n"
           "  history ROOM [--after ID] [--limit N]\n"
           "                                a page of a room's messages, oldest first\n"
           "  publish ROOM TEXT... [--as USER_ID] [--name NAME] [--id CLIENT_MSG_ID]\n"
@@ -265,8 +267,9 @@ static int room_command(struct ctl *c, const char *cmd) {
     int n = c->argc;
     if (strcmp(cmd, "members") == 0 && n == 1) return call(c, "GET", path_plus(path, sizeof(path), "/member"), NULL);
     if (strcmp(cmd, "counts") == 0 && n == 1) return call(c, "GET", path_plus(path, sizeof(path), "/counts"), NULL);
-    if (strcmp(cmd, "history") == 0 && n == 1) {
-        path_plus(path, sizeof(path), "/message");
+    bool who = strcmp(cmd, "who") == 0;
+    if ((who || strcmp(cmd, "history") == 0) && n == 1) {
+        path_plus(path, sizeof(path), who ? "/presence" : "/message");
         return call(c, "GET", path_plus(path, sizeof(path), page_query(c, q, sizeof(q))), NULL);
     }
     if (strcmp(cmd, "publish") == 0 && n >= 2) return publish(c, path);

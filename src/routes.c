@@ -53,6 +53,7 @@ const struct route routes_table[] = {
     {"/api/v1/room", EVHTTP_REQ_POST, route_api_room_create},
     {"/api/v1/room", EVHTTP_REQ_GET, route_api_room_list},
     {"/api/v1/room/*/counts", EVHTTP_REQ_GET, route_api_room_counts},
+    {"/api/v1/room/*/presence", EVHTTP_REQ_GET, route_api_room_presence},
     {"/api/v1/room/*/member", EVHTTP_REQ_GET, route_api_member_list},
     {"/api/v1/room/*/member", EVHTTP_REQ_POST, route_api_member_add},
     {"/api/v1/room/*/member", EVHTTP_REQ_PUT, route_api_member_set},

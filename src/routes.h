@@ -159,6 +159,7 @@ void route_static(struct request *r);
 void route_api_room_create(struct request *r);     /* POST /api/v1/room/ */
 void route_api_room_list(struct request *r);       /* GET /api/v1/room/ */
 void route_api_room_counts(struct request *r);     /* GET /api/v1/room/<name>/counts */
+void route_api_room_presence(struct request *r);   /* GET /api/v1/room/<name>/presence */
 /* routes_api_member.c: /api/v1/room/<name>/member */
 void route_api_member_list(struct request *r);     /* GET */
 void route_api_member_add(struct request *r);      /* POST */

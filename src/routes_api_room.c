@@ -5,6 +5,8 @@
  *        that kind exists already (a retry), else 409 room_taken
  *   GET  /api/v1/room?after=&limit=  the public rooms' names, a page
  *   GET  /api/v1/room/<name>/counts  its stream's entries, members, bans
+ *        and users online (GET /api/v1/room/<name>/presence, in
+ *        routes_presence.c, lists them)
  * The steps of a creation are those of POST /room/ (routes_room.c): the
  * room's kind and owner in its slot, a public room in the room list, the
  * room in its owner's rooms; a retry completes a step a failure left out.
@@ -159,10 +161,11 @@ static void on_counts(enum store_status st, const struct store_counts *c, void *
     struct request *r = arg;
     if (st != STORE_OK) http_reply_error(r, routes_store_error(st), NULL);
     else
-        http_reply_json(r, 200, json_pack("{s:s,s:I,s:I,s:I}", "room", r->param, "entries",
+        http_reply_json(r, 200, json_pack("{s:s,s:I,s:I,s:I,s:I}", "room", r->param, "entries",
                                           (json_int_t)c->entries, "members",
                                           (json_int_t)c->members, "banned",
-                                          (json_int_t)c->banned));
+                                          (json_int_t)c->banned, "online",
+                                          (json_int_t)c->online));
 }
 
 static void on_counts_room(enum store_status st, const struct store_access *a, void *arg) {

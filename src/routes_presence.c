@@ -5,7 +5,8 @@
  * chatd, as a signal that never enters the room's stream; whoever may send
  * to the room may, within --limit-typing-user. GET /room/<name>/presence
  * gives how many users are online in the room and a page of them, to
- * whoever may read it. The lobby has neither.
+ * whoever may read it; GET /api/v1/room/<name>/presence gives the same to
+ * the server API, in any room. The lobby has neither.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -166,15 +167,20 @@ static void on_page(enum store_status st, const struct store_presence_page *p, v
     free(op);
 }
 
+static void read_page(struct presence_op *op) {
+    if (store_presence_read(op->r->srv->store, op->room, op->after, op->limit, on_page, op) < 0) {
+        http_reply_error(op->r, API_E_UNAVAILABLE, NULL);
+        free(op);
+    }
+}
+
 static void on_presence_access(const struct room_access *a, void *arg) {
     struct presence_op *op = arg;
     if (a->error != API_E_OK) {
         http_reply_error(op->r, a->error, NULL);
         free(op);
-    } else if (store_presence_read(op->r->srv->store, op->room, op->after, op->limit, on_page,
-                                   op) < 0) {
-        http_reply_error(op->r, API_E_UNAVAILABLE, NULL);
-        free(op);
+    } else {
+        read_page(op);
     }
 }
 
@@ -196,13 +202,15 @@ static int read_page_query(struct request *r, struct presence_op *op) {
     return 0;
 }
 
-void route_room_presence(struct request *r) {
+/* The room and page of a presence read, or NULL once the error is
+ * answered. */
+static struct presence_op *presence_op_new(struct request *r) {
     const char *room = ephemeral_room_or_4xx(r);
-    if (!room) return;
+    if (!room) return NULL;
     struct presence_op *op = calloc(1, sizeof(*op));
     if (!op) {
         http_reply_error(r, API_E_INTERNAL, NULL);
-        return;
+        return NULL;
     }
     op->r = r;
     op->room = room;
@@ -210,13 +218,44 @@ void route_room_presence(struct request *r) {
         http_reply_error(r, API_E_INVALID_QUERY,
                          "limit must be 1 to 1000 and after a page's \"next\".");
         free(op);
-        return;
+        return NULL;
     }
+    return op;
+}
+
+void route_room_presence(struct request *r) {
+    struct presence_op *op = presence_op_new(r);
+    if (!op) return;
     char hash[TOKEN_HASH_LEN + 1];
     bool has_session = room_access_session_hash(r, hash);
-    if (room_access_check(r->srv, room, ROOM_ACCESS_READ, has_session ? hash : NULL, NULL,
+    if (room_access_check(r->srv, op->room, ROOM_ACCESS_READ, has_session ? hash : NULL, NULL,
                           on_presence_access, op) < 0) {
         http_reply_error(r, API_E_UNAVAILABLE, NULL);
         free(op);
     }
 }
+
+/* ---- GET /api/v1/room/<name>/presence: the same page for the server API,
+ * in any room that exists (the key stands for the application) ---- */
+
+static void on_api_room(enum store_status st, const struct store_access *a, void *arg) {
+    (void)a;
+    struct presence_op *op = arg;
+    if (st != STORE_OK) {
+        http_reply_error(op->r, routes_room_error(st), NULL);
+        free(op);
+    } else {
+        read_page(op);
+    }
+}
+
+static void api_presence(struct request *r, const char *key_id) {
+    (void)key_id;
+    struct presence_op *op = presence_op_new(r);
+    if (op && store_room_access(r->srv->store, op->room, NULL, NULL, on_api_room, op) < 0) {
+        http_reply_error(r, API_E_UNAVAILABLE, NULL);
+        free(op);
+    }
+}
+
+void route_api_room_presence(struct request *r) { routes_api_call(r, api_presence); }

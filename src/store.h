@@ -493,9 +493,12 @@ struct store_counts {
     long long entries; /* entries of its stream: messages, room events, tombstones */
     long long members; /* members of every role */
     long long banned;  /* banned users */
+    long long online;  /* users online as of the room's last presence batch
+                        * (store_presence.h; not pruned here) */
 };
 typedef void store_counts_fn(enum store_status st, const struct store_counts *c, void *arg);
-/* Reads the room's counts in one script on its slot (XLEN and the members). */
+/* Reads the room's counts in one script on its slot (XLEN, the members,
+ * ZCARD of the users online). */
 int store_room_counts(struct store *s, const char *room, store_counts_fn *cb, void *arg);
 
 /* The user's sessions, oldest first: n pairs of a session's hash and its

@@ -57,7 +57,8 @@ int store_apikey_hash(struct store *s, const char *key_id, store_text_fn *cb, vo
 
 /* ---- a room's counts ---- */
 
-/* KEYS[1] the members hash, KEYS[2] the stream: {entries, members, banned}. */
+/* KEYS[1] the members hash, KEYS[2] the stream, KEYS[3] the users online
+ * (store_presence.c): {entries, members, banned, online}. */
 static const char counts_script[] =
     "local roles = redis.call('HGETALL', KEYS[1])\n"
     "local members, banned = 0, 0\n"
@@ -67,29 +68,31 @@ static const char counts_script[] =
     "    else members = members + 1 end\n"
     "  end\n"
     "end\n"
-    "return {redis.call('XLEN', KEYS[2]), members, banned}\n";
+    "return {redis.call('XLEN', KEYS[2]), members, banned, redis.call('ZCARD', KEYS[3])}\n";
 
 static void on_counts(redisReply *r, void *arg) {
     struct api_op *op = arg;
     enum store_status st = status_of(r);
     struct store_counts c = {0};
-    if (st == STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != 3)) st = STORE_ERROR;
+    if (st == STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != 4)) st = STORE_ERROR;
     if (st == STORE_OK) {
         c.entries = r->element[0]->integer;
         c.members = r->element[1]->integer;
         c.banned = r->element[2]->integer;
+        c.online = r->element[3]->integer;
     }
     op->cb.counts(st, st == STORE_OK ? &c : NULL, op->arg);
     free(op);
 }
 
 int store_room_counts(struct store *s, const char *room, store_counts_fn *cb, void *arg) {
-    char members[STORE_KEY_MAX], stream[STORE_KEY_MAX];
+    char members[STORE_KEY_MAX], stream[STORE_KEY_MAX], online[STORE_KEY_MAX];
     if (store_key_room_members(members, sizeof(members), room) < 0 ||
-        store_key_room_messages(stream, sizeof(stream), room) < 0)
+        store_key_room_messages(stream, sizeof(stream), room) < 0 ||
+        store_key_room_presence(online, sizeof(online), room, "online") < 0)
         return -1;
-    const char *argv[] = {"EVAL", counts_script, "2", members, stream};
-    return send_op(s, NULL, cb, NULL, arg, on_counts, members, 5, argv);
+    const char *argv[] = {"EVAL", counts_script, "3", members, stream, online};
+    return send_op(s, NULL, cb, NULL, arg, on_counts, members, 6, argv);
 }
 
 /* ---- a user's sessions ---- */

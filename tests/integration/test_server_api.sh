@@ -249,6 +249,45 @@ check "GET counts: entries, members and bans" eval \
 api GET "/api/v1/room/no-such-$room/counts" ''
 check "counts of a room that does not exist: 404" is_error 404 not_found
 
+# ---- presence ----
+# the owner's event stream in the private room on the second chatd: she is
+# online there until it closes (any room kind: the key stands for the app)
+curl -sN -b "authKey=$owner_session" "$url2/room/p-$room/message/stream" >"$tmp/ostream" 2>&1 &
+ostream_pid=$!
+owner_online() {
+  api GET "/api/v1/room/p-$room/presence?limit=10" ''
+  [[ $status == 200 ]] && body_has "\"userId\":\"$owner\",\"name\":\"Olga Owner\""
+}
+check "GET presence lists a user with an open stream (private room, other chatd)" eval \
+  'wait_for 20 owner_online && body_has "\"count\":1" && body_has "\"next\":null"'
+api GET "/api/v1/room/p-$room/counts" ''
+check "GET counts has the users online" eval '[[ $status == 200 ]] && body_has "\"online\":1"'
+api GET "/api/v1/room/p-$room/presence?limit=1" ''
+check "a full page names its last user as next" body_has "\"next\":\"$owner\""
+"$ctl" who "p-$room" >"$tmp/out"
+check "chatctl who ROOM" grep -q "\"userId\": \"$owner\"" "$tmp/out"
+kill "$ostream_pid" 2>/dev/null
+wait "$ostream_pid" 2>/dev/null
+owner_gone() {
+  api GET "/api/v1/room/p-$room/presence" ''
+  [[ $status == 200 ]] && body_has '"count":0' && body_has '"users":\[\]'
+}
+check "her stream closed: she leaves the list" wait_for 20 owner_gone
+api GET "/api/v1/room/no-such-$room/presence" ''
+check "presence of a room that does not exist: 404" is_error 404 not_found
+api GET "/api/v1/room/lobby/presence" ''
+check "presence of the lobby: 404" is_error 404 not_found
+bad_queries=""
+for q in limit=0 limit=1001 limit=x after=nope; do
+  api GET "/api/v1/room/p-$room/presence?$q" ''
+  is_error 400 invalid_query || bad_queries="$bad_queries $q:$status"
+done
+check "presence with a bad limit or after: 400 invalid_query" eval '[[ -z $bad_queries ]]'
+api GET "/api/v1/room/Bad%20Name/presence" ''
+check "presence of a bad room name: 400 invalid_room" is_error 400 invalid_room
+status=$(curl -s -o "$tmp/b" -w '%{http_code}' "$url/api/v1/room/p-$room/presence")
+check "presence without a key: 401 invalid_api_key" is_error 401 invalid_api_key
+
 # ---- sessions, disconnect ----
 curl -s -o /dev/null -X PUT "$url/user/" -H 'Content-Type: application/json' \
   -d "{\"email\":\"bob-$run_id@example.com\",\"password\":\"server-api-password\"}"
