@@ -6,7 +6,8 @@
  * invited user is a member at once, so "member" covers both. Each row runs
  * its routes left to right on rooms shared by the rows; what a row changes
  * (a join, an invitation, a ban, a removal, a leave) is put back by the
- * site administrator before the next row. The same table is in
+ * site administrator before the next row, and a reaction by the caller's
+ * own DELETE in the next column. The same table is in
  * docs/API.md ("The authorization matrix"): with CHAT_API_DOC set, the
  * test checks that the documentation says exactly what it asserts.
  */
@@ -24,11 +25,14 @@
 #include "chatclient.h"
 #include "testlib.h"
 
+#define THUMBS "\xF0\x9F\x91\x8D" /* the emoji of the reaction columns */
+
 enum { ANON, OUTSIDER, MEMBER, MODERATOR, OWNER, BANNED, ADMIN, NSUBJECTS };
 enum { KIND_PUBLIC, KIND_PRIVATE, KIND_DIRECT, NKINDS };
 enum {
     R_HISTORY, R_BEFORE, R_WAIT, R_STREAM, R_MULTI, R_SEND, R_MEMBERS, R_JOIN, R_INVITE,
-    R_ROLE, R_BAN, R_REMOVE, R_REMOVE_MESSAGE, R_EDIT, R_LEAVE, R_LISTED, NROUTES
+    R_ROLE, R_BAN, R_REMOVE, R_REMOVE_MESSAGE, R_EDIT, R_REACT, R_UNREACT, R_READ, R_TYPING,
+    R_PRESENCE, R_LEAVE, R_LISTED, NROUTES
 };
 
 static const char *const subject_names[NSUBJECTS] = {
@@ -38,37 +42,38 @@ static const char *const route_names[NROUTES] = {
     "`GET message/`", "`?before=`", "`?wait=`", "`GET message/stream`", "`GET /stream?rooms=`",
     "`POST message/`", "`GET member`", "`POST member {}` (join)", "`POST member` (invite)",
     "`PUT member` (role)", "`PUT member` (ban)", "`DELETE member?userId=`",
-    "`DELETE message/?id=`", "`PATCH message/?id=` (edit)", "`DELETE member` (leave)",
-    "in `GET /room/`"};
+    "`DELETE message/?id=`", "`PATCH message/?id=` (edit)", "`PUT message/reaction?id=`",
+    "`DELETE message/reaction?id=`", "`PUT read`", "`POST typing`", "`GET presence`",
+    "`DELETE member` (leave)", "in `GET /room/`"};
 
 /* The expected answers: [kind][subject][route]; "-" where the kind has no
  * such caller. Cells read "public/private/direct" in the documentation. */
 static const char *const expected[NKINDS][NSUBJECTS][NROUTES] = {[KIND_PUBLIC] = {
-        [ANON] = {"200", "200", "200", "200", "200", "401", "200", "401", "401", "401", "401", "401", "401", "401", "401", "yes"},
-        [OUTSIDER] = {"200", "200", "200", "200", "200", "201", "200", "200", "403", "403", "403", "403", "403", "403", "200", "yes"},
-        [MEMBER] = {"200", "200", "200", "200", "200", "201", "200", "200", "403", "403", "403", "403", "403", "403", "200", "yes"},
-        [MODERATOR] = {"200", "200", "200", "200", "200", "201", "200", "200", "200", "403", "200", "200", "200", "403", "200", "yes"},
-        [OWNER] = {"200", "200", "200", "200", "200", "201", "200", "200", "200", "200", "200", "200", "200", "200", "409", "yes"},
-        [BANNED] = {"200", "200", "200", "200", "200", "403", "200", "403", "403", "403", "403", "403", "403", "403", "200", "yes"},
-        [ADMIN] = {"200", "200", "200", "200", "200", "201", "200", "200", "200", "200", "200", "200", "200", "403", "200", "yes"},
+        [ANON] = {"200", "200", "200", "200", "200", "401", "200", "401", "401", "401", "401", "401", "401", "401", "401", "401", "401", "401", "200", "401", "yes"},
+        [OUTSIDER] = {"200", "200", "200", "200", "200", "201", "200", "200", "403", "403", "403", "403", "403", "403", "200", "200", "200", "204", "200", "200", "yes"},
+        [MEMBER] = {"200", "200", "200", "200", "200", "201", "200", "200", "403", "403", "403", "403", "403", "403", "200", "200", "200", "204", "200", "200", "yes"},
+        [MODERATOR] = {"200", "200", "200", "200", "200", "201", "200", "200", "200", "403", "200", "200", "200", "403", "200", "200", "200", "204", "200", "200", "yes"},
+        [OWNER] = {"200", "200", "200", "200", "200", "201", "200", "200", "200", "200", "200", "200", "200", "200", "200", "200", "200", "204", "200", "409", "yes"},
+        [BANNED] = {"200", "200", "200", "200", "200", "403", "200", "403", "403", "403", "403", "403", "403", "403", "403", "403", "200", "403", "200", "200", "yes"},
+        [ADMIN] = {"200", "200", "200", "200", "200", "201", "200", "200", "200", "200", "200", "200", "200", "403", "200", "200", "200", "204", "200", "200", "yes"},
     },
     [KIND_PRIVATE] = {
-        [ANON] = {"404", "404", "404", "404", "404", "401", "404", "401", "401", "401", "401", "401", "401", "401", "401", "no"},
-        [OUTSIDER] = {"404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "no"},
-        [MEMBER] = {"200", "200", "200", "200", "200", "201", "200", "200", "403", "403", "403", "403", "403", "403", "200", "yes"},
-        [MODERATOR] = {"200", "200", "200", "200", "200", "201", "200", "200", "200", "403", "200", "200", "200", "403", "200", "yes"},
-        [OWNER] = {"200", "200", "200", "200", "200", "201", "200", "200", "200", "200", "200", "200", "200", "200", "409", "yes"},
-        [BANNED] = {"404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "no"},
-        [ADMIN] = {"200", "200", "200", "200", "200", "201", "200", "404", "200", "200", "200", "200", "200", "403", "404", "no"},
+        [ANON] = {"404", "404", "404", "404", "404", "401", "404", "401", "401", "401", "401", "401", "401", "401", "401", "401", "401", "401", "404", "401", "no"},
+        [OUTSIDER] = {"404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "no"},
+        [MEMBER] = {"200", "200", "200", "200", "200", "201", "200", "200", "403", "403", "403", "403", "403", "403", "200", "200", "200", "204", "200", "200", "yes"},
+        [MODERATOR] = {"200", "200", "200", "200", "200", "201", "200", "200", "200", "403", "200", "200", "200", "403", "200", "200", "200", "204", "200", "200", "yes"},
+        [OWNER] = {"200", "200", "200", "200", "200", "201", "200", "200", "200", "200", "200", "200", "200", "200", "200", "200", "200", "204", "200", "409", "yes"},
+        [BANNED] = {"404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "no"},
+        [ADMIN] = {"200", "200", "200", "200", "200", "201", "200", "404", "200", "200", "200", "200", "200", "403", "200", "200", "200", "204", "200", "404", "no"},
     },
     [KIND_DIRECT] = {
-        [ANON] = {"404", "404", "404", "404", "404", "401", "404", "401", "401", "401", "401", "401", "401", "401", "401", "no"},
-        [OUTSIDER] = {"404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "no"},
-        [MEMBER] = {"200", "200", "200", "200", "200", "201", "200", "200", "403", "403", "403", "403", "403", "403", "200", "yes"},
-        [MODERATOR] = {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"},
-        [OWNER] = {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"},
-        [BANNED] = {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"},
-        [ADMIN] = {"200", "200", "200", "200", "200", "201", "200", "404", "403", "403", "403", "403", "200", "403", "404", "no"},
+        [ANON] = {"404", "404", "404", "404", "404", "401", "404", "401", "401", "401", "401", "401", "401", "401", "401", "401", "401", "401", "404", "401", "no"},
+        [OUTSIDER] = {"404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "404", "no"},
+        [MEMBER] = {"200", "200", "200", "200", "200", "201", "200", "200", "403", "403", "403", "403", "403", "403", "200", "200", "200", "204", "200", "200", "yes"},
+        [MODERATOR] = {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"},
+        [OWNER] = {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"},
+        [BANNED] = {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"},
+        [ADMIN] = {"200", "200", "200", "200", "200", "201", "200", "404", "403", "403", "403", "403", "200", "403", "200", "200", "200", "204", "200", "404", "no"},
     },
 };
 
@@ -309,6 +314,22 @@ static const char *run(int subject, int kind, int route, char out[16]) {
         snprintf(path, sizeof(path), "/room/%s/message/?id=%s", room, removable[kind]);
         status = call(p, "PATCH", path, "{\"text\":\"matrix edit\"}", NULL);
         break;
+    case R_REACT:
+    case R_UNREACT: /* on the edited message: DELETE takes back what PUT added */
+        snprintf(path, sizeof(path), "/room/%s/message/reaction?id=%s", room, removable[kind]);
+        status =
+            call(p, route == R_REACT ? "PUT" : "DELETE", path, "{\"emoji\":\"" THUMBS "\"}", NULL);
+        break;
+    case R_READ: /* the caller's own marker, forward only: no other cell depends on it */
+        snprintf(path, sizeof(path), "/room/%s/read", room);
+        snprintf(body, sizeof(body), "{\"id\":\"%s\"}", removable[kind]);
+        status = call(p, "PUT", path, body, NULL);
+        break;
+    case R_TYPING: /* a signal: nothing is stored */
+        snprintf(path, sizeof(path), "/room/%s/typing", room);
+        status = call(p, "POST", path, "{}", NULL);
+        break;
+    case R_PRESENCE: snprintf(path, sizeof(path), "/room/%s/presence", room); break;
     case R_LEAVE:
         member_path(path, kind);
         status = call(p, "DELETE", path, NULL, NULL);
