@@ -20,6 +20,8 @@ export interface Message {
   edited?: number;
   /** the room (stream events carry it) */
   room?: string;
+  /** on a reply: the message it answers, its author's name and the start of its text */
+  replyTo?: { id: string; name: string; text: string };
 }
 
 /** The answer to a send: the stored message. */
@@ -234,7 +236,11 @@ export class ChatClient {
   removeMember(room: string, userId: string): Promise<MembershipChange>;
   unban(room: string, userId: string): Promise<MembershipChange>;
 
-  send(room: string, text: string, options?: { clientMsgId?: string }): Promise<SentMessage>;
+  send(room: string, text: string, options?: {
+    clientMsgId?: string;
+    /** the id of the message of the same room this one answers */
+    replyTo?: string;
+  }): Promise<SentMessage>;
   editMessage(room: string, id: string, text: string): Promise<{ room: string; id: string; eventId: string; edited: number }>;
   deleteMessage(room: string, id: string): Promise<{ room: string; id: string; eventId: string }>;
   history(room: string, query?: { before?: string; after?: string; limit?: number; wait?: number }): Promise<HistoryPage>;

@@ -386,10 +386,11 @@ export class ChatClient extends Emitter {
   /**
    * Sends text to room, after every send made before it. Resolves with the
    * stored message (`replayed`: true when an earlier attempt had stored it).
-   * The clientMsgId is made once and used by every attempt.
+   * The clientMsgId is made once and used by every attempt; replyTo (an id
+   * of the room) makes the message a reply.
    */
-  send(room, text, { clientMsgId } = {}) {
-    const item = { room, text, clientMsgId: clientMsgId || newClientMsgId() };
+  send(room, text, { clientMsgId, replyTo } = {}) {
+    const item = { room, text, replyTo, clientMsgId: clientMsgId || newClientMsgId() };
     const done = new Promise((resolve, reject) => Object.assign(item, { resolve, reject }));
     this.#outbox.push(item);
     this.#drain();
@@ -418,9 +419,10 @@ export class ChatClient extends Emitter {
     for (const item of this.#outbox.splice(0)) item.reject(e);
   }
 
-  async #sendNow({ room, text, clientMsgId }) {
+  async #sendNow({ room, text, clientMsgId, replyTo }) {
+    const body = replyTo ? { text, clientMsgId, replyTo } : { text, clientMsgId };
     const { data, headers } = await this.requestWithRetries('POST', roomBase(room) + '/message/',
-      { body: { text, clientMsgId } }, { room, clientMsgId });
+      { body }, { room, clientMsgId });
     return { ...data, replayed: headers.get('Idempotent-Replayed') === 'true' };
   }
 

@@ -76,6 +76,18 @@ test('rooms: public and private, listing, members, invite, roles, ban, leave, di
   assert.deepEqual((await bob.newest(dm.name)).messages.map((m) => m.text), ['hi Bob']);
 });
 
+test('a send with replyTo answers a message of the room', async () => {
+  const c = await newUser();
+  const room = unique('reply');
+  await c.createRoom(room);
+  const question = await c.send(room, 'a question');
+  const answer = await c.send(room, 'the answer', { replyTo: question.id });
+  assert.equal(answer.replyTo.id, question.id);
+  assert.equal(answer.replyTo.text, 'a question');
+  await assert.rejects(c.send(room, 'to nothing', { replyTo: '1-0' }),
+    (e) => e.status === 404 && e.code === 'reply_not_found');
+});
+
 test('sends keep their order and history pages go back with before', async () => {
   const c = await newUser();
   const room = unique('hist');

@@ -17,6 +17,7 @@ async function use(): Promise<void> {
   const members: Member[] = await chat.members('team');
   const sent: SentMessage = await chat.send('team', 'hello', { clientMsgId: 'my-key-1' });
   const replayed: boolean = sent.replayed;
+  await chat.send('team', 'hello to you', { replyTo: sent.id });
   await chat.editMessage('team', sent.id, 'hello again');
   const page: HistoryPage = await chat.newest('team', 20);
   const older = page.nextBefore ? await chat.history('team', { before: page.nextBefore }) : null;
