@@ -1,6 +1,8 @@
 /*
  * clusterchat's browser client. It talks to chatd's REST API (docs/API.md)
- * with fetch and follows its rooms live through one connection per browser:
+ * through the JavaScript client module (clusterchat.js: requests, the
+ * ordered outbox of sends) and follows its rooms live through one
+ * connection per browser:
  * a WebSocket on /ws (subscribe to each room, from its last id), or, where
  * that cannot be opened, an EventSource on /stream?rooms=a,b (the rooms the
  * tabs show or list). One tab holds it (the leader, chosen with a Web Lock)
@@ -48,11 +50,12 @@
  *
  * Text from the server is only ever set with textContent, never as HTML.
  */
-'use strict';
+import {
+  ChatClient, ChatError, NEWEST, STREAM_ROOMS_MAX, compareIds, newClientMsgId, parsePosition,
+} from './clusterchat.js';
 
 (() => {
   const PAGE = 50;                     // messages per history page
-  const NEWEST = '99999999999999';     // a "before" above every id: the newest page
   const TEXT_MAX_BYTES = 4096;         // chatd's limit for a message
   const ROOM_NAME = /^[a-z0-9_-]{1,64}$/;
 
@@ -126,67 +129,25 @@
   // answers for the previous room (checked with `view !== current`) are dropped.
   let current = null;
 
-  // ---- ids ----
-
-  // Compares two stream ids "<ms>-<seq>" (decimal, no leading zeros) as numbers.
-  function compareIds(a, b) {
-    const [am, as = '0'] = a.split('-');
-    const [bm, bs = '0'] = b.split('-');
-    const num = (x, y) => (x.length - y.length) || (x < y ? -1 : x > y ? 1 : 0);
-    return num(am, bm) || num(as, bs);
-  }
-
-  function newKey() {
-    const bytes = new Uint8Array(12);
-    crypto.getRandomValues(bytes);
-    return 'web-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-  }
-
   // ---- the API ----
 
-  class ApiError extends Error {
-    constructor(status, code, message, retryAfter = 0) {
-      super(message);
-      this.status = status;         // HTTP status, 0 when the server could not be reached
-      this.code = code;             // chatd's error code, or "offline"
-      this.retryAfter = retryAfter; // seconds the server asked us to wait (Retry-After), or 0
-    }
-  }
-
-  // Retry-After in seconds (chatd sends whole seconds), 0 when absent.
-  function retryAfterOf(res) {
-    const seconds = parseInt(res.headers.get('Retry-After') || '', 10);
-    return Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
-  }
+  const client = new ChatClient(); // this page's own server, with the session cookie
+  client.on('unauthorized', () => sessionLost());
 
   function words(code, fallback) {
     return WORDS[code] || fallback || 'Something went wrong (' + code + ').';
   }
 
-  // One request; resolves to {data, res} or throws an ApiError. A 401
-  // "unauthorized" (the session is gone) also sends the page to the log-in form.
+  // One request; resolves to {data, headers} or throws a ChatError whose
+  // message is the page's words for its code. A 401 "unauthorized" (the
+  // session is gone) also sends the page to the log-in form.
   async function api(method, path, body, headers) {
-    const init = { method, headers: Object.assign({}, headers), credentials: 'same-origin', cache: 'no-store' };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    let res, text;
     try {
-      res = await fetch(path, init);
-      text = await res.text();
+      return await client.request(method, path, { body, headers });
     } catch (e) {
-      throw new ApiError(0, 'offline', WORDS.offline);
+      if (e instanceof ChatError) e.message = words(e.code, e.message);
+      throw e;
     }
-    let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-    if (!res.ok) {
-      const error = data && data.error ? data.error : {};
-      const code = error.code || (res.status >= 500 ? 'unavailable' : 'http_' + res.status);
-      if (res.status === 401 && code === 'unauthorized') sessionLost();
-      throw new ApiError(res.status, code, words(code, error.message), retryAfterOf(res));
-    }
-    return { data, res };
   }
 
   const roomPath = (room) => '/room/' + encodeURIComponent(room) + '/message/';
@@ -331,14 +292,14 @@
   // The room list comes in pages (lobby first, then by name); the server
   // names the last room of a full page in X-Next-After.
   async function loadRoomPage(after) {
-    const { data, res } = await api('GET', '/room/' + (after ? '?after=' + encodeURIComponent(after) : ''));
+    const { data, headers } = await api('GET', '/room/' + (after ? '?after=' + encodeURIComponent(after) : ''));
     const names = data.map((r) => r.name);
     if (!after) state.roomInfo = new Map();
     data.forEach((r) => state.roomInfo.set(r.name, { kind: r.kind || 'public', role: r.role || '' }));
     learnCounts(data, !after);
     if (!after) state.rooms = names;
     else names.forEach((n) => { if (!state.rooms.includes(n)) state.rooms.push(n); });
-    state.roomsNext = res.headers.get('X-Next-After');
+    state.roomsNext = headers.get('X-Next-After');
   }
 
   // The first page, then further pages while the open room (a link may name
@@ -1073,9 +1034,9 @@
   async function loadNewest(view) {
     for (let attempt = 0; !view.closed; attempt++) {
       try {
-        const { data, res } = await api('GET', roomPath(view.room) + '?before=' + NEWEST + '&limit=' + PAGE);
+        const { data, headers } = await api('GET', roomPath(view.room) + '?before=' + NEWEST + '&limit=' + PAGE);
         if (view !== current) return;
-        view.more = res.headers.has('X-Next-Before');
+        view.more = headers.has('X-Next-Before');
         // the page counts every reaction up to its newest entry: events up
         // to there are not counted again
         view.reactionsAsOf = data.length ? data[data.length - 1].id : '';
@@ -1106,9 +1067,9 @@
     setHistoryState('Loading older messages…');
     try {
       const before = view.oldest || NEWEST;
-      const { data, res } = await api('GET', roomPath(view.room) + '?before=' + encodeURIComponent(before) + '&limit=' + PAGE);
+      const { data, headers } = await api('GET', roomPath(view.room) + '?before=' + encodeURIComponent(before) + '&limit=' + PAGE);
       if (view !== current) return;
-      view.more = res.headers.has('X-Next-Before') && data.length > 0;
+      view.more = headers.has('X-Next-Before') && data.length > 0;
       const height = el.scroller.scrollHeight;
       insertMessages(view, data);
       el.scroller.scrollTop += el.scroller.scrollHeight - height; // keep what the reader sees in place
@@ -1286,18 +1247,6 @@
 
   // ---- live messages: one stream per browser, shared by its tabs ----
 
-  const STREAM_ROOMS_MAX = 32; // chatd's limit of rooms per stream
-
-  // Parses a stream position "a:<id>,b:<id>" into a Map room → id.
-  function parsePosition(text) {
-    const map = new Map();
-    for (const pair of (text || '').split(',')) {
-      const at = pair.indexOf(':');
-      if (at > 0) map.set(pair.slice(0, at), pair.slice(at + 1));
-    }
-    return map;
-  }
-
   // ---- typing and presence ----
 
   // The open room's typing users and who is online in it (docs/API.md,
@@ -1422,7 +1371,7 @@
   // Without BroadcastChannel or Web Locks (plain HTTP to any host but this
   // machine is no secure context) every tab holds its own stream.
   const live = (() => {
-    const tab = newKey();
+    const tab = newClientMsgId(); // any id of its own
     const channel = 'BroadcastChannel' in window ? new BroadcastChannel('clusterchat-live') : null;
     const sharing = Boolean(channel && navigator.locks);
     const wants = new Map();     // leader: tab → what it shows ({room, cursor, rooms})
@@ -1704,13 +1653,14 @@
 
   // ---- sending ----
 
-  // Messages leave one at a time, in the order they were written: a message
-  // that must wait (the server asked us to slow down, or could not be
-  // reached) holds back the ones after it rather than letting them overtake.
-  const outbox = [];
-  let draining = false;
+  // Messages leave through the client's outbox: one at a time, in the order
+  // they were written, each with one clientMsgId for every attempt (chatd
+  // stores it once, however often it arrives); a message that must wait (the
+  // server asked us to slow down, or could not be reached) holds back the
+  // ones after it. While one waits, the composer says so.
+  let sendingAgain = false; // the "Sending again…" note is shown
 
-  async function submitMessage(event) {
+  function submitMessage(event) {
     event.preventDefault();
     const view = current;
     const text = el.text.value;
@@ -1724,56 +1674,30 @@
     const replyTo = state.replyTo && state.replyTo.view === view ? state.replyTo.id : undefined;
     cancelReply();
     ephemeral.typingSentAt = 0; // the next message's typing is said at once
-    // One key for every attempt: chatd stores the message once, however often
-    // it arrives (and HAProxy may resend a request that carries it).
-    outbox.push({ view, text, key: newKey(), replyTo });
-    if (draining) return;
-    draining = true;
-    try {
-      while (outbox.length) await deliver(outbox.shift());
-    } finally {
-      draining = false;
-    }
+    client.send(view.room, text, { replyTo }).then((m) => sent(view, m), (e) => notSent(view, text, e));
   }
 
-  // How long to wait before sending again after e, or -1 to give up. A 429
-  // (or a 503 with Retry-After) is waited out as the server asks; an
-  // unreachable or failing server is tried a few times with backoff.
-  function resendDelayMs(e, attempt) {
-    if (e.status === 429 || (e.status === 503 && e.retryAfter > 0))
-      return attempt < 10 ? Math.min(Math.max(e.retryAfter, 1), 60) * 1000 : -1;
-    if (e.status === 0 || e.status >= 502) return attempt < 4 ? 500 * 2 ** attempt : -1;
-    return -1;
+  function sent(view, m) {
+    if (sendingAgain) showError(el.sendError, '');
+    sendingAgain = false;
+    insertMessages(view, [m]);
+    if (view === current) scrollToBottom();
   }
 
-  async function deliver({ view, text, key, replyTo }) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const { data } = await api('POST', roomPath(view.room), { text, replyTo }, { 'Idempotency-Key': key });
-        if (attempt > 0) showError(el.sendError, ''); // the "Sending again…" note
-        insertMessages(view, [data]);
-        if (view === current) scrollToBottom();
-        return;
-      } catch (e) {
-        const delay = resendDelayMs(e, attempt);
-        if (delay >= 0) {
-          const note = e.status === 429
-            ? 'Sending too fast: sending again in ' + Math.round(delay / 1000) + ' s…'
-            : e.message + ' Sending again…';
-          showError(el.sendError, note);
-          await sleep(delay);
-          continue;
-        }
-        if (e.status === 401) {
-          outbox.length = 0; // the session is gone: nothing more can be sent
-          return;
-        }
-        if (view === current && !el.text.value) el.text.value = text; // give the text back
-        showError(el.sendError, e.message);
-        return;
-      }
-    }
+  function notSent(view, text, e) {
+    sendingAgain = false;
+    if (e.status === 401) return; // the session is gone: nothing more can be sent
+    if (view === current && !el.text.value) el.text.value = text; // give the text back
+    showError(el.sendError, words(e.code, e.message));
   }
+
+  client.on('retry', ({ clientMsgId, error, delayMs }) => {
+    if (!clientMsgId) return; // a read, not a send
+    sendingAgain = true;
+    showError(el.sendError, error.status === 429
+      ? 'Sending too fast: sending again in ' + Math.round(delayMs / 1000) + ' s…'
+      : words(error.code, error.message) + ' Sending again…');
+  });
 
   function onComposerKey(event) {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
