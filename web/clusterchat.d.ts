@@ -182,6 +182,10 @@ export interface StreamOptions {
   /** room → the last id the caller has: the room resumes after it */
   positions?: Record<string, string> | Map<string, string>;
   transport?: Transport;
+  /** the rooms' typing and presence signals too (false) */
+  signals?: boolean;
+  /** the session user's read markers too, from any device (false; needs a session) */
+  user?: boolean;
   /** the event stream reconnects after this long without a byte (45000) */
   idleTimeoutMs?: number;
   /** the longest wait between reconnects (10000) */
@@ -252,14 +256,58 @@ export class ChatClient {
 export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
 /** What a stream hands out, by kind; any other kind comes as it was sent. */
+/** The session user's read marker of a room moved (the `user` option). */
+export interface MarkerEvent {
+  room: string;
+  /** the id read up to */
+  id: string;
+}
+
+/** Someone types in a room (the `signals` option). */
+export interface TypingEvent {
+  room: string;
+  userId: string;
+  name: string;
+  /** show it this long (ms) unless another renews it */
+  expiresIn: number;
+  /** the user said they stopped */
+  stopped?: boolean;
+}
+
+/** Who came and went in a room (the `signals` option); coalesced per second. */
+export interface PresenceEvent {
+  room: string;
+  /** users online in the room now */
+  count: number;
+  joined?: { userId: string; name: string }[];
+  left?: { userId: string }[];
+  /** instead of the lists, when many changed: read GET /room/<name>/presence */
+  changes?: number;
+}
+
+/** A reaction added or taken back: a stored entry with `event: 'reaction'`. */
+export interface ReactionEvent extends Message {
+  event: 'reaction';
+  /** the id of the message reacted to */
+  target: string;
+  emoji: string;
+  action: 'added' | 'removed';
+}
+
 export interface StreamEvents {
   message: Message;
   edited: EditedEvent;
   removed: RemovedEvent;
   member: MemberEvent;
+  reaction: ReactionEvent;
   gap: GapEvent;
+  marker: MarkerEvent;
+  typing: TypingEvent;
+  presence: PresenceEvent;
   /** every event above, and those of kinds this client does not know */
   event: { kind: string; room: string | undefined; data: any };
+  /** every stored entry of a room, whatever its kind (not gap, marker, typing, presence) */
+  entry: { kind: string; room: string; data: Message };
   state: StreamState;
   /** every room is followed from here on */
   live: { transport: 'ws' | 'sse'; positions: Record<string, string> };

@@ -468,7 +468,9 @@ export class ChatClient extends Emitter {
   /**
    * A live stream of rooms. options: rooms (names), positions (room → the
    * last id the caller has; a room without one starts live), transport
-   * ('auto', 'ws', 'sse'). It connects at once; attach listeners right away.
+   * ('auto', 'ws', 'sse'), signals (true: the rooms' typing and presence
+   * signals too), user (true: the session user's read markers too). It
+   * connects at once; attach listeners right away.
    */
   stream({ rooms = [], positions = {}, transport = this.transport, ...options } = {}) {
     return new ChatStream(this, { rooms, positions, transport, ...options });
@@ -505,8 +507,10 @@ function userRef(user) {
 
 /**
  * One live connection for a set of rooms. Events: message, edited, removed,
- * member (room events about members), gap, any other kind by its own name,
- * and `event` for every one of them ({kind, room, data}); state ('connecting',
+ * member (room events about members), gap, marker, typing, presence, any
+ * other kind by its own name (a reaction: `reaction`), `event` for every one
+ * of them ({kind, room, data}) and `entry` for every stored entry of a room
+ * ({kind, room, data}: not gap, marker, typing, presence); state ('connecting',
  * 'live', 'reconnecting', 'closed'), live ({transport}: every room is
  * followed from here on), unsubscribed ({room, reason}), error.
  */
@@ -519,15 +523,18 @@ export class ChatStream extends Emitter {
   #socket = null;           // the open WebSocket
   #abort = null;            // the AbortController of the event stream's fetch
   #pending = new Set();     // WebSocket: rooms subscribed, not yet confirmed
+  #userPending = false;     // WebSocket: subscribe_user sent, not yet confirmed
   #socketWorked = false;    // a WebSocket of this stream got ready once
   #failures = 0;            // connections that failed in a row (the backoff)
   #timer = 0;
   #generation = 0;          // bumps on every (re)connect: late callbacks of old ones are dropped
   #closed = false;
 
-  constructor(client, { rooms, positions, transport, idleTimeoutMs = 45000, reconnectMaxMs = 10000 }) {
+  constructor(client, { rooms, positions, transport, signals = false, user = false, idleTimeoutMs = 45000, reconnectMaxMs = 10000 }) {
     super();
     this.#client = client;
+    this.signals = Boolean(signals);
+    this.user = Boolean(user);
     this.#rooms = [...new Set(rooms)];
     if (this.#rooms.length > STREAM_ROOMS_MAX) throw new RangeError('at most ' + STREAM_ROOMS_MAX + ' rooms per stream');
     this.#positions = new Map(positions instanceof Map ? positions : Object.entries(positions || {}));
@@ -598,6 +605,7 @@ export class ChatStream extends Emitter {
     clearTimeout(this.#timer);
     this.#generation++;
     this.#pending.clear();
+    this.#userPending = false;
     if (this.#socket) {
       const ws = this.#socket;
       this.#socket = null;
@@ -656,6 +664,7 @@ export class ChatStream extends Emitter {
         (data.target === this.#client.user.id || (data.event === 'left' && data.userId === this.#client.user.id))) {
       this.#revoked.add(room);
     }
+    this.emit('entry', { kind, room, data });
     this.#emitKind(kind, room, data);
   }
 
@@ -698,7 +707,11 @@ export class ChatStream extends Emitter {
       if (m.type === 'ready') {
         ready = this.#socketWorked = true;
         this.#rooms.forEach((room) => this.#subscribe(ws, room));
-        if (!this.#rooms.length) this.#becameLive();
+        if (this.user) {
+          this.#userPending = true;
+          ws.send(JSON.stringify({ type: 'subscribe_user' }));
+        }
+        this.#liveWhenConfirmed();
       } else {
         this.#onSocketMessage(m);
       }
@@ -713,8 +726,11 @@ export class ChatStream extends Emitter {
 
   #subscribe(ws, room) {
     this.#pending.add(room);
+    const subscribe = { type: 'subscribe', room };
     const after = this.#positions.get(room);
-    ws.send(JSON.stringify(after ? { type: 'subscribe', room, after } : { type: 'subscribe', room }));
+    if (after) subscribe.after = after;
+    if (this.signals) subscribe.signals = true;
+    ws.send(JSON.stringify(subscribe));
   }
 
   #onSocketMessage(m) {
@@ -737,16 +753,23 @@ export class ChatStream extends Emitter {
       case 'error':
         this.#onSocketError(m);
         break;
+      case 'user_subscribed': // the markers follow
+        this.#userPending = false;
+        this.#liveWhenConfirmed();
+        break;
       case 'ack':
         break;
-      default: // a kind this client does not know: passed on as it came
+      default: // marker, typing, presence, and kinds this client does not know: as they came
         this.#emitKind(String(m.type), m.room, m);
     }
   }
 
   #confirmed(room) {
-    if (!this.#pending.delete(room)) return;
-    if (this.#pending.size === 0) this.#becameLive();
+    if (this.#pending.delete(room)) this.#liveWhenConfirmed();
+  }
+
+  #liveWhenConfirmed() {
+    if (this.#pending.size === 0 && !this.#userPending) this.#becameLive();
   }
 
   #onSocketError(m) {
@@ -754,7 +777,7 @@ export class ChatStream extends Emitter {
     e.room = m.room;
     if (m.room && this.#pending.has(m.room) && m.code === 'not_found') {
       this.#dropRoom(m.room, 'not_found');
-      if (this.#pending.size === 0) this.#becameLive();
+      this.#liveWhenConfirmed();
     }
     this.emit('error', e);
   }
@@ -789,7 +812,8 @@ export class ChatStream extends Emitter {
 
   #streamPath() {
     const after = this.#rooms.filter((r) => this.#positions.has(r)).map((r) => r + ':' + this.#positions.get(r)).join(',');
-    return '/stream?rooms=' + encodeURIComponent(this.#rooms.join(',')) + (after ? '&after=' + encodeURIComponent(after) : '');
+    return '/stream?rooms=' + encodeURIComponent(this.#rooms.join(',')) + (after ? '&after=' + encodeURIComponent(after) : '') +
+      (this.signals ? '&signals=1' : '') + (this.user ? '&user=1' : '');
   }
 
   async #openEventStream(generation) {

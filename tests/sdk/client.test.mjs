@@ -240,6 +240,37 @@ for (const transport of ['ws', 'sse']) {
   });
 }
 
+for (const transport of ['ws', 'sse']) {
+  test(`${transport}: signals and user streams carry presence, typing and read markers`, async () => {
+    const a = await newUser();
+    const b = await newUser(URL_A, { name: 'Bea' });
+    const room = unique('sig');
+    await a.createRoom(room);
+    await b.join(room);
+    const first = await a.send(room, 'read me');
+    const s = keep(a.stream({ rooms: [room], transport, signals: true, user: true }));
+    await next(s, 'live');
+    const online = next(s, 'presence', (p) => (p.joined || []).some((u) => u.userId === b.user.id));
+    const other = keep(b.stream({ rooms: [room], transport }));
+    await next(other, 'live');
+    assert.equal((await online).room, room);
+    const typing = next(s, 'typing', (t) => t.userId === b.user.id);
+    await b.request('POST', `/room/${room}/typing`, { body: {} });
+    const t = await typing;
+    assert.deepEqual([t.room, t.name], [room, 'Bea']);
+    const marker = next(s, 'marker');
+    await a.request('PUT', `/room/${room}/read`, { body: { id: first.id } });
+    const k = await marker;
+    assert.deepEqual([k.room, k.id], [room, first.id]);
+    const entry = next(s, 'entry');
+    const m = await b.send(room, 'a stored entry');
+    const e = await entry;
+    assert.deepEqual([e.kind, e.room, e.data.id], ['message', room, m.id]);
+    other.close();
+    s.close();
+  });
+}
+
 test('anonymous streams use the event stream; a WebSocket that never opens falls back to it', async () => {
   const a = await newUser();
   const room = unique('anon');

@@ -29,7 +29,12 @@ async function use(): Promise<void> {
   stream.on('removed', (e) => console.log(e.target));
   stream.on('member', (e) => console.log(e.event, e.target, e.role));
   stream.on('gap', (g) => console.log(g.first));
-  stream.on('reaction', (r: unknown) => console.log(r)); // a kind the client does not type
+  stream.on('reaction', (r) => console.log(r.target, r.emoji, r.action));
+  const signals = chat.stream({ rooms: ['team'], signals: true, user: true });
+  signals.on('typing', (t) => console.log(t.name, t.expiresIn, t.stopped === true));
+  signals.on('presence', (p) => console.log(p.room, p.count, p.joined?.length));
+  signals.on('marker', (k) => console.log(k.room, k.id));
+  signals.on('entry', (e) => console.log(e.kind, e.room, e.data.id));
   stream.on('event', (e) => console.log(e.kind, e.room, e.data));
   stream.on('state', (s) => console.log(s === 'live'));
   stream.on('error', (e: ChatError) => console.log(e.code, e.status, e.retryAfter));
