@@ -1,25 +1,21 @@
 /*
  * clusterchat's browser client. It talks to chatd's REST API (docs/API.md)
- * through the JavaScript client module (clusterchat.js: requests, the
- * ordered outbox of sends) and follows its rooms live through one
- * connection per browser:
- * a WebSocket on /ws (subscribe to each room, from its last id), or, where
- * that cannot be opened, an EventSource on /stream?rooms=a,b (the rooms the
- * tabs show or list). One tab holds it (the leader, chosen with a Web Lock)
- * and hands its events to the other tabs over a BroadcastChannel, so that
- * any number of tabs uses one connection. Messages are sent with POST
- * either way. The session is chatd's HttpOnly cookie, so a reload (or
+ * through the JavaScript client module, clusterchat.js: its requests, its
+ * ordered outbox of sends, and its live stream, which follows the rooms the
+ * tabs show or list over a WebSocket on /ws, or over the event stream
+ * (/stream?rooms=a,b) where a first WebSocket closes before it is ready
+ * (no WebSocket through some proxy, no session), with the rooms' typing and
+ * presence signals and the user's read markers. One tab holds the stream
+ * (the leader, chosen with a Web Lock) and hands its events to the other
+ * tabs over a BroadcastChannel, so that any number of tabs uses one
+ * connection. The session is chatd's HttpOnly cookie, so a reload (or
  * another tab) finds it with GET /user/.
  *
  * Messages are kept in id order and rendered once per id, whichever way they
  * arrive (the first page, scroll-back, the stream, the answer to our own
- * send). The stream resumes every room from its position (one id per room):
- * a WebSocket subscribes to each room with its id after every reconnect;
- * an EventSource's browser resends it as Last-Event-ID when it reconnects
- * by itself, and when it gives up, when the rooms change or when another
- * tab takes over, a new stream starts with ?after=<that position>. A page
- * whose first WebSocket closes before it is ready (no WebSocket through
- * some proxy, no session) uses the EventSource from then on.
+ * send). The stream resumes every room from its position (one id per room)
+ * after every reconnect; when the rooms change or another tab takes over, a
+ * new stream starts from the position every tab has seen.
  *
  * Rooms are public, private (marked with a badge) or direct (a conversation
  * of two, "@ name"), with the caller's role in each (GET /room/). The room's
@@ -29,7 +25,7 @@
  * list shows each member's name and role; there an owner promotes and
  * demotes, and moderators and owners remove members and lift bans. A
  * public room not in one's list is joined from its header or by name. A
- * WebSocket's "unsubscribed" (taken out of a private room) takes the room
+ * stream's "unsubscribed" (taken out of a private room) takes the room
  * off the list with a notice; a close with 4001 (the session ended) sends
  * the page to the log-in form. The page shows the
  * outcome from the room events; one about this user refreshes the list, and
@@ -1378,11 +1374,10 @@ import {
     const positions = new Map(); // room → last id a stream delivered (every tab keeps it)
     let me = { room: null, cursor: null, rooms: [] }; // what this tab shows
     let leader = !sharing;       // this tab holds the stream
-    let source = null;           // the WebSocket or EventSource (leader)
-    let useSocket = 'WebSocket' in window; // until a first WebSocket fails
-    let socketWorked = false;    // a WebSocket of this page got ready once
+    let stream = null;           // the client's ChatStream (leader)
+    let transport = 'WebSocket' in window ? 'ws' : 'sse'; // 'sse' once a first WebSocket failed
     let streamRooms = '';        // its rooms, sorted, comma-separated
-    let failures = 0;            // streams that failed in a row, for the back-off
+    let failures = 0;            // streams whose session ended in a row, for the back-off
     let reopenTimer = 0, changeTimer = 0;
 
     const post = (message) => { if (channel) channel.postMessage(message); };
@@ -1433,11 +1428,6 @@ import {
       return names.filter((r) => start.has(r)).map((r) => r + ':' + start.get(r)).join(',');
     }
 
-    // Whether the stream is open, and whether it ended (either kind).
-    const isOpen = (s) => s.readyState === 1; // EventSource.OPEN, WebSocket.OPEN
-    const isClosed = (s) => (s instanceof EventSource ? s.readyState === EventSource.CLOSED
-      : s.readyState >= WebSocket.CLOSING);
-
     // In the leader: an event of the stream, for this tab and the others.
     function received(room, m, position) {
       post({ type: 'message', room, message: m, position });
@@ -1469,125 +1459,54 @@ import {
       if (current && g.room === current.room) showGap(current, g.first);
     }
 
+    // The client's stream for the rooms every tab wants (a WebSocket, or the
+    // event stream where a first WebSocket closed before it got ready), with
+    // the rooms' signals and the user's markers. It reconnects and resumes by
+    // itself; this tab passes on what it delivers.
     function openStream() {
       clearTimeout(reopenTimer);
-      if (source) source.close();
-      source = null;
+      const old = stream;
+      stream = null;
+      if (old) old.close();
       const names = wantedRooms();
       streamRooms = names.join(',');
       if (!names.length) return;
-      const after = startPosition(names);
-      if (useSocket) openSocket(names, parsePosition(after));
-      else openEventSource(after);
-    }
-
-    // The WebSocket: once ready (the session cookie went with the upgrade),
-    // a subscription per room, from its position when it has one.
-    function openSocket(names, start) {
-      const url = new URL('/ws', location.href); // this page's own address, as ws: or wss:
-      url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-      const ws = new WebSocket(url);
-      let ready = false;
-      source = ws;
-      ws.onmessage = (event) => {
-        if (source !== ws) return;
-        let m;
-        try { m = JSON.parse(event.data); } catch (e) { return; }
-        if (!m) return;
-        if (m.type === 'ready') {
-          ready = socketWorked = true;
-          failures = 0;
-          showState('open');
-          for (const room of names) {
-            ws.send(JSON.stringify(start.has(room) ? { type: 'subscribe', room, after: start.get(room), signals: true }
-              : { type: 'subscribe', room, signals: true }));
-          }
-          ws.send(JSON.stringify({ type: 'subscribe_user' })); // the user's markers, from anywhere
-        } else if (m.type === 'subscribed' && typeof m.room === 'string') {
-          if (m.id && !positions.has(m.room)) positions.set(m.room, m.id); // where an empty room resumes
-          streamReady(m.room);
-        } else if (m.type === 'message' && typeof m.room === 'string') {
-          const { type, ...message } = m;
-          received(m.room, message, m.room + ':' + m.id);
-        } else if (m.type === 'gap') {
-          receivedGap(m);
-        } else if (m.type === 'unsubscribed' && typeof m.room === 'string' && m.reason) {
-          post({ type: 'revoked', room: m.room });
-          accessEnded(m.room);
-        } else if (m.type === 'marker') {
-          receivedMarker(m);
-        } else if (m.type === 'typing' || m.type === 'presence') {
-          const { type, ...data } = m;
-          receivedSignal(type, data);
-        }
-      };
-      ws.onclose = (event) => {
-        if (source !== ws) return;
-        source = null;
-        if (!ready && !socketWorked) { // no WebSocket here: the event stream instead
-          useSocket = false;
-          openStream();
-          return;
-        }
-        showState(navigator.onLine === false ? 'offline' : 'reconnecting');
-        failures++;
-        if (event.code === 4001) checkSessionQuietly(); // its session ended: log in again
-        // 1001: the server drains, another one takes us at once
-        reopenTimer = setTimeout(openStream, event.code === 1001 ? 0 : Math.min(500 * 2 ** failures, 10000));
-      };
-    }
-
-    function openEventSource(after) {
-      const es = new EventSource('/stream?signals=1&rooms=' + encodeURIComponent(streamRooms) +
-        (after ? '&after=' + encodeURIComponent(after) : '') + (state.me ? '&user=1' : ''));
-      source = es;
-      es.onopen = () => {
-        if (source !== es) return;
+      const s = client.stream({
+        rooms: names, positions: parsePosition(startPosition(names)), transport, signals: true, user: Boolean(state.me),
+      });
+      stream = s;
+      const on = (kind, fn) => s.on(kind, (data) => { if (stream === s) fn(data); });
+      on('entry', ({ room, data }) => received(room, data, room + ':' + data.id));
+      on('marker', receivedMarker);
+      on('typing', (data) => receivedSignal('typing', data));
+      on('presence', (data) => receivedSignal('presence', data));
+      on('gap', receivedGap);
+      on('live', (live) => {
         failures = 0;
+        for (const [room, id] of Object.entries(live.positions)) if (!positions.has(room)) positions.set(room, id);
         showState('open');
-        for (const room of streamRooms.split(',')) streamReady(room);
-      };
-      es.onmessage = (event) => {
-        if (source !== es) return;
-        let m;
-        try { m = JSON.parse(event.data); } catch (e) { return; }
-        if (!m || typeof m.room !== 'string') return;
-        received(m.room, m, event.lastEventId);
-      };
-      // The user's marker moved (no id: the position stays).
-      es.addEventListener('marker', (event) => {
-        if (source !== es) return;
-        let m;
-        try { m = JSON.parse(event.data); } catch (e) { return; }
-        receivedMarker(m);
+        s.rooms.forEach(streamReady);
       });
-      for (const kind of ['typing', 'presence']) { // no id: the position stays
-        es.addEventListener(kind, (event) => {
-          if (source !== es) return;
-          let data;
-          try { data = JSON.parse(event.data); } catch (e) { return; }
-          receivedSignal(kind, data);
-        });
-      }
-      // A room resumed from a position older than what it keeps.
-      es.addEventListener('gap', (event) => {
-        if (source !== es) return;
-        let g;
-        try { g = JSON.parse(event.data); } catch (e) { return; }
-        receivedGap(g);
+      on('state', (what) => {
+        if (what === 'reconnecting') showState(navigator.onLine === false ? 'offline' : 'reconnecting');
+        else if (what === 'closed') streamEnded(); // by itself: its session ended (4001)
       });
-      es.onerror = () => {
-        if (source !== es) return;
-        showState(navigator.onLine === false ? 'offline' : 'reconnecting');
-        checkSessionQuietly(); // a stream also ends with its session
-        if (es.readyState !== EventSource.CLOSED) return; // the browser retries by itself
-        // The browser gave up (an error status such as 503, or a network
-        // error it does not retry): a new stream from the last position.
-        es.close();
-        source = null;
-        failures++;
-        reopenTimer = setTimeout(openStream, Math.min(500 * 2 ** failures, 10000));
-      };
+      on('fallback', () => { transport = 'sse'; });
+      on('unsubscribed', ({ room }) => {
+        post({ type: 'revoked', room });
+        accessEnded(room);
+      });
+    }
+
+    // The stream ended by itself (a WebSocket closed with 4001: its session
+    // ended): the page asks who is logged in, and a stream starts again if
+    // it still is.
+    function streamEnded() {
+      stream = null;
+      showState('reconnecting');
+      checkSessionQuietly();
+      failures++;
+      reopenTimer = setTimeout(openStream, Math.min(500 * 2 ** failures, 10000));
     }
 
     // Leader: a new stream when the rooms changed (a short wait gathers the
@@ -1639,14 +1558,13 @@ import {
       // The network is back: a stream the browser gave up on starts again.
       online() {
         if (!leader) return;
-        if (source && isOpen(source)) showState('open');
-        else if (!source || isClosed(source)) openStream();
-        else showState('reconnecting');
+        if (stream && stream.state === 'live') showState('open');
+        else openStream();
       },
       // The tab goes away (its lock, if it leads, passes on by itself).
       leave() {
         if (!leader) post({ type: 'leave', tab });
-        else if (source) source.close();
+        else if (stream) stream.close();
       },
     };
   })();
