@@ -47,7 +47,7 @@
  * Text from the server is only ever set with textContent, never as HTML.
  */
 import {
-  ChatClient, ChatError, NEWEST, STREAM_ROOMS_MAX, compareIds, newClientMsgId, parsePosition,
+  ChatClient, ChatError, NEWEST, STREAM_ROOMS_MAX, compareIds, newClientMsgId,
 } from './clusterchat.js';
 
 (() => {
@@ -1383,8 +1383,8 @@ import {
     const post = (message) => { if (channel) channel.postMessage(message); };
 
     // In every tab: a message of a room arrived, from our stream or the leader's.
-    function deliver(room, m, position) {
-      for (const [r, id] of parsePosition(position)) positions.set(r, id);
+    function deliver(room, m) {
+      positions.set(room, m.id);
       noticeEvent(m);
       noticeMemberEvent(room, m);
       countUnread(room, m);
@@ -1416,22 +1416,22 @@ import {
       return names.sort();
     }
 
-    // Where each room starts: the lower of the position seen and the open
-    // room's cursor of a tab (rendering drops what a tab has already).
-    function startPosition(names) {
+    // Where each room starts (room → id): the lower of the position seen and
+    // the open room's cursor of a tab (rendering drops what a tab has already).
+    function startPositions(names) {
       const start = new Map(positions);
       for (const w of [me, ...wants.values()]) {
         if (!w.room || w.cursor === null) continue;
         const known = start.get(w.room);
         if (known === undefined || compareIds(w.cursor, known) < 0) start.set(w.room, w.cursor);
       }
-      return names.filter((r) => start.has(r)).map((r) => r + ':' + start.get(r)).join(',');
+      return new Map(names.filter((r) => start.has(r)).map((r) => [r, start.get(r)]));
     }
 
     // In the leader: an event of the stream, for this tab and the others.
-    function received(room, m, position) {
-      post({ type: 'message', room, message: m, position });
-      deliver(room, m, position);
+    function received(room, m) {
+      post({ type: 'message', room, message: m });
+      deliver(room, m);
     }
 
     // In the leader: the user's marker moved (any tab, any device).
@@ -1472,11 +1472,11 @@ import {
       streamRooms = names.join(',');
       if (!names.length) return;
       const s = client.stream({
-        rooms: names, positions: parsePosition(startPosition(names)), transport, signals: true, user: Boolean(state.me),
+        rooms: names, positions: startPositions(names), transport, signals: true, user: Boolean(state.me),
       });
       stream = s;
       const on = (kind, fn) => s.on(kind, (data) => { if (stream === s) fn(data); });
-      on('entry', ({ room, data }) => received(room, data, room + ':' + data.id));
+      on('entry', ({ room, data }) => received(room, data));
       on('marker', receivedMarker);
       on('typing', (data) => receivedSignal('typing', data));
       on('presence', (data) => receivedSignal('presence', data));
@@ -1526,7 +1526,7 @@ import {
     if (channel) {
       channel.onmessage = (event) => {
         const msg = event.data || {};
-        if (msg.type === 'message') deliver(msg.room, msg.message, msg.position);
+        if (msg.type === 'message') deliver(msg.room, msg.message);
         else if (msg.type === 'gap' && current && msg.room === current.room) showGap(current, msg.first);
         else if (msg.type === 'revoked') accessEnded(msg.room);
         else if (msg.type === 'marker') markerMoved(msg.room, msg.id);
