@@ -275,7 +275,8 @@ struct routes_member_report {
     const char *room, *user_id, *name, *role, *event_id, *room_event, *by;
 };
 /* Answers 200 with body (taken) once the change's event (member.joined,
- * left, banned) is queued; at once for a change no webhook reports. */
+ * left, banned, role, unbanned) is queued; at once for a change no webhook
+ * reports. */
 void routes_reply_member_change(struct request *r, json_t *body,
                                 const struct routes_member_report *x);
 

@@ -100,6 +100,8 @@ static int member_event_kind(const char *event) {
     if (strcmp(event, "joined") == 0 || strcmp(event, "invited") == 0)
         return WEBHOOK_MEMBER_JOINED;
     if (strcmp(event, "left") == 0 || strcmp(event, "removed") == 0) return WEBHOOK_MEMBER_LEFT;
+    if (strcmp(event, "role") == 0) return WEBHOOK_MEMBER_ROLE;
+    if (strcmp(event, "unbanned") == 0) return WEBHOOK_MEMBER_UNBANNED;
     return strcmp(event, "banned") == 0 ? WEBHOOK_MEMBER_BANNED : -1;
 }
 

@@ -339,6 +339,50 @@ test('a retried publish queues its event again under the same id', async () => {
   assert.equal(new Set(arrivals(mine).map((r) => r.id)).size, 1, 'one event id: the receiver drops the duplicate');
 });
 
+test('role changes and lifted bans are reported, by a user and by the server API', async () => {
+  answer = () => 200;
+  const owner = await register(PORT_A, 'Chief');
+  const carol = await register(PORT_B, 'Carol');
+  const room = unique('roles');
+  assert.equal((await api(PORT_A, 'POST', '/room/', { body: { name: room }, key: owner.key })).status, 201);
+  assert.equal((await api(PORT_B, 'POST', `/room/${room}/member`, { body: {}, key: carol.key })).status, 200);
+  const banned = await api(PORT_B, 'PUT', `/room/${room}/member`, { body: { userId: carol.id, role: 'banned' }, key: owner.key });
+  assert.equal(banned.status, 200, JSON.stringify(banned.data));
+  const unbanned = await api(PORT_A, 'DELETE', `/room/${room}/member?userId=${carol.id}`, { key: owner.key });
+  assert.equal(unbanned.status, 200, JSON.stringify(unbanned.data));
+  assert.equal((await api(PORT_B, 'POST', `/room/${room}/member`, { body: {}, key: carol.key })).status, 200);
+  const promoted = await api(PORT_A, 'PUT', `/room/${room}/member`, { body: { userId: carol.id, role: 'moderator' }, key: owner.key });
+  assert.equal(promoted.status, 200, JSON.stringify(promoted.data));
+  const made = await serverApi(PORT_A, 'PUT', `/room/${room}/member`, { userId: carol.id, role: 'member' });
+  assert.equal(made.status, 200, JSON.stringify(made.data));
+  const rebanned = await serverApi(PORT_B, 'PUT', `/room/${room}/member`, { userId: carol.id, role: 'banned' });
+  assert.equal(rebanned.status, 200, JSON.stringify(rebanned.data));
+  const lifted = await serverApi(PORT_A, 'DELETE', `/room/${room}/member?userId=${carol.id}`);
+  assert.equal(lifted.status, 200, JSON.stringify(lifted.data));
+
+  const by = (type, reply) => arrived((e) => e.type === type && e.data.room === room && e.data.eventId === reply.data.eventId, type);
+  const events = {
+    promoted: await by('member.role', promoted),
+    unbanned: await by('member.unbanned', unbanned),
+    made: await by('member.role', made),
+    lifted: await by('member.unbanned', lifted),
+  };
+  for (const [what, r] of Object.entries(events)) {
+    assert.ok(r.signed && r.fresh, `${what}: signed and fresh`);
+    assert.equal(r.event.id, r.id, `${what}: the header and the body name the same id`);
+    assert.equal(r.event.data.userId, carol.id);
+    assert.equal(r.event.data.name, 'Carol');
+  }
+  assert.deepEqual(events.promoted.event.data, { room, userId: carol.id, name: 'Carol', role: 'moderator',
+                                                 eventId: promoted.data.eventId, roomEvent: 'role', by: owner.id });
+  assert.equal(events.unbanned.event.data.roomEvent, 'unbanned');
+  assert.equal(events.unbanned.event.data.by, owner.id);
+  assert.equal(events.made.event.data.role, 'member');
+  assert.equal(events.made.event.data.by, 'system');
+  assert.equal(events.lifted.event.data.roomEvent, 'unbanned');
+  assert.equal(events.lifted.event.data.by, 'system');
+});
+
 // The queue shard of a room, as chatd picks it (FNV-1a, --webhook-shards 4).
 function shardOf(room) {
   let h = 2166136261;
