@@ -280,6 +280,18 @@ struct routes_member_report {
 void routes_reply_member_change(struct request *r, json_t *body,
                                 const struct routes_member_report *x);
 
+/* A room created: its name, kind, who created it ("system" for the server
+ * API) and its first members (the owner; a direct conversation's two). */
+struct routes_room_report {
+    const char *room, *kind, *by;
+    const char *members[2];
+    size_t member_count;
+};
+/* Answers status with body (taken) once the room.created event is queued;
+ * a retried creation (200) queues it again under the same event id. */
+void routes_reply_room_created(struct request *r, int status, json_t *body,
+                               const struct routes_room_report *x);
+
 /* The routing table and its length. */
 extern const struct route routes_table[];
 extern const size_t routes_count;

@@ -120,3 +120,18 @@ void routes_reply_member_change(struct request *r, json_t *body,
     routes_reply_with_event(r, 200, body, &ev);
     json_decref(data);
 }
+
+void routes_reply_room_created(struct request *r, int status, json_t *body,
+                               const struct routes_room_report *x) {
+    json_t *data = NULL, *members = NULL;
+    if (routes_event_wanted(r, WEBHOOK_ROOM_CREATED) && (members = json_array()))
+        for (size_t i = 0; i < x->member_count; i++)
+            json_array_append_new(members, json_string(x->members[i]));
+    if (members)
+        data = json_pack("{s:s,s:s,s:s,s:o}", "room", x->room, "kind", x->kind, "by", x->by,
+                         "members", members);
+    struct webhooks_event ev = {WEBHOOK_ROOM_CREATED, x->room, x->room, http_received_ms(r),
+                                data};
+    routes_reply_with_event(r, status, body, &ev);
+    json_decref(data);
+}

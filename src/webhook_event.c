@@ -8,7 +8,7 @@
 
 static const char *const kind_names[WEBHOOK_KIND_COUNT] = {
     "message.created", "message.edited",  "message.removed", "member.joined",   "member.left",
-    "member.banned",   "user.registered", "member.role",     "member.unbanned",
+    "member.banned",   "user.registered", "member.role",     "member.unbanned", "room.created",
 };
 
 const char *webhook_kind_name(enum webhook_kind kind) {

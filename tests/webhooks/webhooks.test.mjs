@@ -383,6 +383,36 @@ test('role changes and lifted bans are reported, by a user and by the server API
   assert.equal(events.lifted.event.data.by, 'system');
 });
 
+test('room.created: a room by a user or the server API, a direct conversation', async () => {
+  answer = () => 200;
+  const dan = await register(PORT_A, 'Dan');
+  const eve = await register(PORT_B, 'Eve');
+  const own = unique('ownroom');
+  const made = unique('maderoom');
+  assert.equal((await api(PORT_A, 'POST', '/room/', { body: { name: own, kind: 'private' }, key: dan.key })).status, 201);
+  const body = { name: made, ownerId: eve.id };
+  assert.equal((await serverApi(PORT_B, 'POST', '/room', body)).status, 201);
+  assert.equal((await serverApi(PORT_A, 'POST', '/room', body)).status, 200, 'a retry');
+  const dm = await api(PORT_A, 'POST', '/dm/', { body: { userId: eve.id }, key: dan.key });
+  assert.equal(dm.status, 201, JSON.stringify(dm.data));
+
+  const created = (room) => (e) => e.type === 'room.created' && e.data.room === room;
+  const events = {
+    own: await arrived(created(own), 'room.created of POST /room/'),
+    made: await arrived(created(made), 'room.created of POST /api/v1/room'),
+    dm: await arrived(created(dm.data.name), 'room.created of POST /dm/'),
+  };
+  for (const [what, r] of Object.entries(events)) {
+    assert.ok(r.signed && r.fresh, `${what}: signed and fresh`);
+    assert.equal(r.event.id, r.id, `${what}: the header and the body name the same id`);
+  }
+  assert.deepEqual(events.own.event.data, { room: own, kind: 'private', by: dan.id, members: [dan.id] });
+  assert.deepEqual(events.made.event.data, { room: made, kind: 'public', by: 'system', members: [eve.id] });
+  assert.deepEqual(events.dm.event.data, { room: dm.data.name, kind: 'direct', by: dan.id, members: [dan.id, eve.id] });
+  await until(() => arrivals(created(made)).length >= 2, 'the event of the retried creation');
+  assert.equal(new Set(arrivals(created(made)).map((r) => r.id)).size, 1, 'a retried creation: one event id');
+});
+
 // The queue shard of a room, as chatd picks it (FNV-1a, --webhook-shards 4).
 function shardOf(room) {
   let h = 2166136261;
@@ -396,6 +426,8 @@ test('a send whose event cannot be queued answers 503; its retry queues it', asy
   const room = unique('broken');
   assert.equal((await api(PORT_A, 'POST', '/room/', { body: { name: room }, key: alice.key })).status, 201);
   const shard = `webhook:{${shardOf(room)}}`;
+  // the room's own room.created goes to that shard: delivered, it leaves it
+  await until(() => redis('XLEN', shard).trim() === '0', 'the room.created of the room to be delivered');
   assert.equal(redis('XLEN', shard).trim(), '0', 'nothing is waiting in the shard');
   redis('DEL', shard);
   redis('SET', shard, 'not a stream'); // its XADD now fails (WRONGTYPE)
