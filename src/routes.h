@@ -254,6 +254,43 @@ bool routes_event_wanted(const struct request *r, enum webhook_kind kind);
 /* The data of a message.created event: {"room", "message": {...}}; NULL
  * when out of memory. */
 json_t *routes_message_event_data(const char *room, const struct message *m);
+/* Answers 201 (the message written in the reply's body already) once its
+ * message.created event is queued: a send's and a publish's. A replay
+ * reports the same message, so its event has the same id. */
+void routes_reply_message_created(struct request *r, const char *room, const struct message *m);
+
+/* A removal done: the room, the message, its tombstone event, who removed
+ * it ("system" for the server API) and whether its author did. */
+struct routes_removal_report {
+    const char *room, *id, *event_id, *by;
+    bool own;
+};
+/* Answers 200 {"room","id","eventId"} once its message.removed is queued. */
+void routes_reply_message_removed(struct request *r, const struct routes_removal_report *x);
+
+/* A member change done: the room, the target and its role after, the room
+ * event recorded ("" event_id: none) and who did it ("system" for the
+ * server API). */
+struct routes_member_report {
+    const char *room, *user_id, *name, *role, *event_id, *room_event, *by;
+};
+/* Answers 200 with body (taken) once the change's event (member.joined,
+ * left, banned, role, unbanned) is queued; at once for a change no webhook
+ * reports. */
+void routes_reply_member_change(struct request *r, json_t *body,
+                                const struct routes_member_report *x);
+
+/* A room created: its name, kind, who created it ("system" for the server
+ * API) and its first members (the owner; a direct conversation's two). */
+struct routes_room_report {
+    const char *room, *kind, *by;
+    const char *members[2];
+    size_t member_count;
+};
+/* Answers status with body (taken) once the room.created event is queued;
+ * a retried creation (200) queues it again under the same event id. */
+void routes_reply_room_created(struct request *r, int status, json_t *body,
+                               const struct routes_room_report *x);
 
 /* The routing table and its length. */
 extern const struct route routes_table[];

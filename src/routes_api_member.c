@@ -79,11 +79,14 @@ static void change_done(struct change_op *op, api_error e) {
 }
 
 static void reply_change(struct change_op *op) {
-    enum member_role role = op->verdict.noop ? op->access.target : op->verdict.role;
+    const char *role =
+        member_role_name(op->verdict.noop ? op->access.target : op->verdict.role);
     json_t *body = json_pack("{s:s,s:s,s:s}", "room", op->r->param, "userId", op->target_id,
-                             "role", member_role_name(role));
+                             "role", role);
     if (body && op->event_id[0]) json_object_set_new(body, "eventId", json_string(op->event_id));
-    http_reply_json(op->r, 200, body);
+    struct routes_member_report x = {op->r->param, op->target_id, op->target_name, role,
+                                     op->event_id, op->verdict.event, API_ACTOR_ID};
+    routes_reply_member_change(op->r, body, &x); /* once its event is queued */
     change_done(op, API_E_OK);
 }
 

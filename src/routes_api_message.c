@@ -59,7 +59,7 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
     }
     if (replayed) http_add_header(op->r, "Idempotent-Replayed", "true");
     else metrics_message_sent(op->r->srv->metrics);
-    http_reply_buffer(op->r, 201, NULL);
+    routes_reply_message_created(op->r, op->room, m); /* a retry's too, under the same event id */
     publish_done(op, API_E_OK);
 }
 
@@ -204,9 +204,10 @@ static void on_removed(enum store_status st, enum store_change outcome, const ch
     else if (st != STORE_OK) http_reply_error(r, routes_store_error(st), NULL);
     else if (outcome == STORE_CHANGE_NOT_A_MESSAGE) http_reply_error(r, API_E_NOT_A_MESSAGE, NULL);
     else if (outcome != STORE_CHANGE_DONE) http_reply_error(r, API_E_MEMBERSHIP_CHANGED, NULL);
-    else
-        http_reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "room", r->param, "id",
-                                          http_query(r, "id"), "eventId", event_id));
+    else {
+        struct routes_removal_report x = {r->param, http_query(r, "id"), event_id, "system", false};
+        routes_reply_message_removed(r, &x);
+    }
 }
 
 static void remove_message(struct request *r, const char *key_id) {

@@ -49,9 +49,12 @@ static void on_indexed(enum store_status st, void *arg) {
         room_done(op, routes_store_error(st));
         return;
     }
-    http_reply_json(op->r, op->status,
-                    json_pack("{s:s,s:s,s:s}", "name", op->name, "kind",
-                              room_kind_name(op->kind), "ownerId", op->owner_id));
+    struct routes_room_report x = {op->name, room_kind_name(op->kind), "system", {op->owner_id},
+                                   1};
+    routes_reply_room_created(op->r, op->status,
+                              json_pack("{s:s,s:s,s:s}", "name", op->name, "kind",
+                                        room_kind_name(op->kind), "ownerId", op->owner_id),
+                              &x);
     room_done(op, API_E_OK);
 }
 

@@ -45,8 +45,12 @@ static void on_indexed(enum store_status st, void *arg) {
         direct_done(op, op->index_error);
         return;
     }
-    http_reply_json(op->r, op->status, json_pack("{s:s,s:s,s:s}", "name", op->room, "kind",
-                                                 "direct", "with", op->other_id));
+    struct routes_room_report x = {op->room, "direct", op->self.id, {op->self.id, op->other_id},
+                                   2};
+    routes_reply_room_created(op->r, op->status,
+                              json_pack("{s:s,s:s,s:s}", "name", op->room, "kind", "direct",
+                                        "with", op->other_id),
+                              &x);
     direct_done(op, API_E_OK);
 }
 

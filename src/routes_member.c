@@ -99,37 +99,14 @@ static enum member_role role_after(const struct change_op *op) {
     return op->verdict.noop ? op->access.target : op->verdict.role;
 }
 
-/* The webhook kind of a room event, or -1 for one no webhook reports. */
-static int event_kind(const char *event) {
-    if (!event) return -1;
-    if (strcmp(event, "joined") == 0 || strcmp(event, "invited") == 0)
-        return WEBHOOK_MEMBER_JOINED;
-    if (strcmp(event, "left") == 0 || strcmp(event, "removed") == 0) return WEBHOOK_MEMBER_LEFT;
-    return strcmp(event, "banned") == 0 ? WEBHOOK_MEMBER_BANNED : -1;
-}
-
-/* Answers body once the change's event (joined, left, banned) is queued. */
-static void reply_with_member_event(struct change_op *op, json_t *body) {
-    int kind = op->event_id[0] ? event_kind(op->verdict.event) : -1;
-    if (kind < 0 || !routes_event_wanted(op->r, (enum webhook_kind)kind)) {
-        http_reply_json(op->r, 200, body);
-        return;
-    }
-    json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "room", op->r->param, "userId",
-                             op->target_id, "name", op->target_name, "role",
-                             member_role_name(role_after(op)), "eventId", op->event_id,
-                             "roomEvent", op->verdict.event, "by", op->actor.id);
-    struct webhooks_event ev = {(enum webhook_kind)kind, op->r->param, op->event_id,
-                                http_received_ms(op->r), data};
-    routes_reply_with_event(op->r, 200, body, &ev);
-    json_decref(data);
-}
-
 static void reply_change(struct change_op *op) {
+    const char *role = member_role_name(role_after(op));
     json_t *body = json_pack("{s:s,s:s,s:s}", "room", op->r->param, "userId", op->target_id,
-                             "role", member_role_name(role_after(op)));
+                             "role", role);
     if (body && op->event_id[0]) json_object_set_new(body, "eventId", json_string(op->event_id));
-    reply_with_member_event(op, body);
+    struct routes_member_report x = {op->r->param, op->target_id, op->target_name, role,
+                                     op->event_id, op->verdict.event, op->actor.id};
+    routes_reply_member_change(op->r, body, &x); /* once its event is queued */
     change_done(op, API_E_OK);
 }
 

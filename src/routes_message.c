@@ -46,17 +46,6 @@ static void send_op_done(struct send_op *op, api_error e) {
     free(op);
 }
 
-/* Answers 201 once the message's event is queued (a replay's too: the same
- * event id, so a send retried after a failed queueing reports it). */
-static void reply_sent(struct send_op *op, const struct message *m) {
-    json_t *data = NULL;
-    if (routes_event_wanted(op->r, WEBHOOK_MESSAGE_CREATED))
-        data = routes_message_event_data(op->room, m);
-    struct webhooks_event ev = {WEBHOOK_MESSAGE_CREATED, op->room, m->id, m->timestamp, data};
-    routes_reply_with_event(op->r, 201, NULL, &ev);
-    json_decref(data);
-}
-
 static void on_appended(enum store_status st, const struct message *m, bool replayed,
                         void *arg) {
     struct send_op *op = arg;
@@ -74,7 +63,7 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
     }
     if (replayed) http_add_header(op->r, "Idempotent-Replayed", "true");
     else metrics_message_sent(op->r->srv->metrics);
-    reply_sent(op, m);
+    routes_reply_message_created(op->r, op->room, m); /* a replay's too: a retried send reports it */
     send_op_done(op, API_E_OK);
 }
 

@@ -34,21 +34,6 @@ static void removal_done(struct removal_op *op, api_error e) {
     free(op);
 }
 
-/* Answers 200 once the removal's event is queued. */
-static void reply_removed(struct removal_op *op, const char *event_id) {
-    json_t *data = NULL;
-    if (routes_event_wanted(op->r, WEBHOOK_MESSAGE_REMOVED))
-        data = json_pack("{s:s,s:s,s:s,s:s,s:b}", "room", op->room, "id", op->id, "eventId",
-                         event_id, "by", op->actor_id, "own", op->own);
-    struct webhooks_event ev = {WEBHOOK_MESSAGE_REMOVED, op->room, event_id,
-                                http_received_ms(op->r), data};
-    routes_reply_with_event(op->r, 200,
-                            json_pack("{s:s,s:s,s:s}", "room", op->room, "id", op->id, "eventId",
-                                      event_id),
-                            &ev);
-    json_decref(data);
-}
-
 static void on_removed(enum store_status st, enum store_change outcome, const char *event_id,
                        void *arg) {
     struct removal_op *op = arg;
@@ -58,7 +43,8 @@ static void on_removed(enum store_status st, enum store_change outcome, const ch
     else if (outcome != STORE_CHANGE_DONE)
         removal_done(op, op->own ? API_E_FORBIDDEN : API_E_MEMBERSHIP_CHANGED);
     else {
-        reply_removed(op, event_id);
+        struct routes_removal_report x = {op->room, op->id, event_id, op->actor_id, op->own};
+        routes_reply_message_removed(op->r, &x);
         removal_done(op, API_E_OK);
     }
 }

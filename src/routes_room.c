@@ -210,7 +210,13 @@ static void reply_room(struct create_op *op) {
     json_t *body = json_pack("{s:s,s:s}", "name", op->name, "kind", room_kind_name(op->kind));
     if (body && op->role != ROLE_NONE)
         json_object_set_new(body, "role", json_string(member_role_name(op->role)));
-    http_reply_json(op->r, op->status, body);
+    if (op->role == ROLE_OWNER) { /* its creation, or the creator's retry of it */
+        struct routes_room_report x = {op->name, room_kind_name(op->kind), op->user.id,
+                                       {op->user.id}, 1};
+        routes_reply_room_created(op->r, op->status, body, &x);
+    } else {
+        http_reply_json(op->r, op->status, body);
+    }
     create_done(op, API_E_OK);
 }
 

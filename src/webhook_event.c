@@ -7,8 +7,8 @@
 #include <string.h>
 
 static const char *const kind_names[WEBHOOK_KIND_COUNT] = {
-    "message.created", "message.edited", "message.removed", "member.joined",
-    "member.left",     "member.banned",  "user.registered",
+    "message.created", "message.edited",  "message.removed", "member.joined",   "member.left",
+    "member.banned",   "user.registered", "member.role",     "member.unbanned", "room.created",
 };
 
 const char *webhook_kind_name(enum webhook_kind kind) {

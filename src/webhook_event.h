@@ -19,6 +19,9 @@ enum webhook_kind {
     WEBHOOK_MEMBER_LEFT,
     WEBHOOK_MEMBER_BANNED,
     WEBHOOK_USER_REGISTERED,
+    WEBHOOK_MEMBER_ROLE,     /* a member made owner, moderator or member */
+    WEBHOOK_MEMBER_UNBANNED, /* a ban lifted */
+    WEBHOOK_ROOM_CREATED,    /* a room or a direct conversation */
     WEBHOOK_KIND_COUNT,
 };
 #define WEBHOOK_KINDS_ALL ((1u << WEBHOOK_KIND_COUNT) - 1)

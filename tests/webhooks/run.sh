@@ -23,7 +23,7 @@ ports=()
 for _ in 1 2 3 4; do ports+=("$(free_port)") || exit 1; done
 # shellcheck disable=SC2046  # one word per assignment
 export $(unlimited_env)
-export WH_CHATD="$top/$build/chatd" WH_TMP=$tmp WH_PORTS="${ports[*]}"
+export WH_CHATD="$top/$build/chatd" WH_CHATCTL="$top/$build/chatctl" WH_TMP=$tmp WH_PORTS="${ports[*]}"
 echo "# on a standalone Redis"
 WH_REDIS=127.0.0.1:$redis_port WH_REDIS_CLI="-p $redis_port" \
   node --test-reporter=tap "$top/tests/webhooks/webhooks.test.mjs"

@@ -13,6 +13,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import net from 'node:net';
 
 const CHATD = process.env.WH_CHATD;
+const CHATCTL = process.env.WH_CHATCTL; // makes the server API's key
 const REDIS = process.env.WH_REDIS; // chatd's --redis
 const REDIS_CLI = process.env.WH_REDIS_CLI.split(' '); // redis-cli's options to reach it
 const LOG_TAG = process.env.WH_LOG_TAG || 'standalone';
@@ -255,6 +256,163 @@ test('a message sent over GET /ws is reported too', async () => {
   }
 });
 
+// ---- the server API's actions ----
+
+let apiKey; // made once, on the Redis both chatd share
+function serverKey() {
+  if (!apiKey) {
+    const host = REDIS.split(',')[0];
+    const out = execFileSync(CHATCTL, ['--redis', host, 'key', 'create', '--name', unique('hooks')],
+                             { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    apiKey = out.match(/^key: *(ck_\S+)$/m)[1];
+  }
+  return apiKey;
+}
+
+const serverApi = (port, method, path, body) => api(port, method, `/api/v1${path}`, { body, key: serverKey() });
+
+test('every server API action raises the event its user route does', async () => {
+  answer = () => 200;
+  const owner = await register(PORT_A, 'Owner');
+  const bob = await register(PORT_B, 'Robert');
+  const room = unique('apiroom');
+  assert.equal((await serverApi(PORT_A, 'POST', '/room', { name: room, ownerId: owner.id })).status, 201);
+  const bySystem = await serverApi(PORT_B, 'POST', `/room/${room}/message`, { text: 'from the backend', clientMsgId: unique('cmid') });
+  assert.equal(bySystem.status, 201, JSON.stringify(bySystem.data));
+  const byBob = await serverApi(PORT_A, 'POST', `/room/${room}/message`, { text: 'as Bob', clientMsgId: unique('cmid'), userId: bob.id });
+  assert.equal(byBob.status, 201, JSON.stringify(byBob.data));
+  const added = await serverApi(PORT_A, 'POST', `/room/${room}/member`, { userId: bob.id });
+  assert.equal(added.status, 200, JSON.stringify(added.data));
+  const removal = await serverApi(PORT_B, 'DELETE', `/room/${room}/message?id=${bySystem.data.id}`);
+  assert.equal(removal.status, 200, JSON.stringify(removal.data));
+  const removed = await serverApi(PORT_A, 'DELETE', `/room/${room}/member?userId=${bob.id}`);
+  assert.equal(removed.status, 200, JSON.stringify(removed.data));
+  const banned = await serverApi(PORT_B, 'PUT', `/room/${room}/member`, { userId: bob.id, role: 'banned' });
+  assert.equal(banned.status, 200, JSON.stringify(banned.data));
+
+  const of = (type, pred) => (e) => e.type === type && e.data.room === room && pred(e.data);
+  const events = {
+    system: await arrived(of('message.created', (d) => d.message.id === bySystem.data.id), 'the system\'s message.created'),
+    user: await arrived(of('message.created', (d) => d.message.id === byBob.data.id), 'the user\'s message.created'),
+    joined: await arrived(of('member.joined', (d) => d.eventId === added.data.eventId), 'member.joined'),
+    removed: await arrived(of('message.removed', (d) => d.id === bySystem.data.id), 'message.removed'),
+    left: await arrived(of('member.left', (d) => d.eventId === removed.data.eventId), 'member.left'),
+    banned: await arrived(of('member.banned', (d) => d.eventId === banned.data.eventId), 'member.banned'),
+  };
+  for (const [what, r] of Object.entries(events)) {
+    assert.ok(r.signed, `${what}: the signature verifies`);
+    assert.ok(r.fresh, `${what}: the timestamp is fresh`);
+    assert.match(r.id, /^evt_[0-9a-f]{32}$/, `${what}: an event id`);
+    assert.equal(r.event.id, r.id, `${what}: the header and the body name the same id`);
+  }
+  assert.deepEqual(events.system.event.data.message, bySystem.data, 'the message as the publish answered it');
+  assert.equal(events.system.event.data.message.userId, 'system');
+  assert.equal(events.system.event.data.message.name, 'System');
+  assert.equal(events.user.event.data.message.userId, bob.id);
+  assert.equal(events.user.event.data.message.name, 'Robert');
+  assert.deepEqual(events.joined.event.data, { room, userId: bob.id, name: 'Robert', role: 'member',
+                                               eventId: added.data.eventId, roomEvent: 'invited', by: 'system' });
+  assert.deepEqual(events.removed.event.data, { room, id: bySystem.data.id, eventId: removal.data.eventId,
+                                                by: 'system', own: false });
+  assert.equal(events.left.event.data.roomEvent, 'removed');
+  assert.equal(events.left.event.data.userId, bob.id);
+  assert.equal(events.left.event.data.by, 'system');
+  assert.equal(events.banned.event.data.roomEvent, 'banned');
+  assert.equal(events.banned.event.data.role, 'banned');
+  assert.equal(events.banned.event.data.by, 'system');
+  assert.equal(new Set(Object.values(events).map((r) => r.id)).size, 6, 'six events, six ids');
+});
+
+test('a retried publish queues its event again under the same id', async () => {
+  answer = () => 200;
+  const owner = await register(PORT_A, 'Retried');
+  const room = unique('apiretry');
+  assert.equal((await serverApi(PORT_A, 'POST', '/room', { name: room, ownerId: owner.id })).status, 201);
+  const body = { text: 'published twice', clientMsgId: unique('cmid') };
+  const first = await serverApi(PORT_A, 'POST', `/room/${room}/message`, body);
+  const again = await serverApi(PORT_B, 'POST', `/room/${room}/message`, body);
+  assert.equal(first.status, 201);
+  assert.equal(again.status, 201);
+  assert.equal(again.data.id, first.data.id, 'one message');
+  const mine = (e) => e.type === 'message.created' && e.data.message.id === first.data.id;
+  await until(() => arrivals(mine).length >= 2, 'the event of each answer');
+  assert.equal(new Set(arrivals(mine).map((r) => r.id)).size, 1, 'one event id: the receiver drops the duplicate');
+});
+
+test('role changes and lifted bans are reported, by a user and by the server API', async () => {
+  answer = () => 200;
+  const owner = await register(PORT_A, 'Chief');
+  const carol = await register(PORT_B, 'Carol');
+  const room = unique('roles');
+  assert.equal((await api(PORT_A, 'POST', '/room/', { body: { name: room }, key: owner.key })).status, 201);
+  assert.equal((await api(PORT_B, 'POST', `/room/${room}/member`, { body: {}, key: carol.key })).status, 200);
+  const banned = await api(PORT_B, 'PUT', `/room/${room}/member`, { body: { userId: carol.id, role: 'banned' }, key: owner.key });
+  assert.equal(banned.status, 200, JSON.stringify(banned.data));
+  const unbanned = await api(PORT_A, 'DELETE', `/room/${room}/member?userId=${carol.id}`, { key: owner.key });
+  assert.equal(unbanned.status, 200, JSON.stringify(unbanned.data));
+  assert.equal((await api(PORT_B, 'POST', `/room/${room}/member`, { body: {}, key: carol.key })).status, 200);
+  const promoted = await api(PORT_A, 'PUT', `/room/${room}/member`, { body: { userId: carol.id, role: 'moderator' }, key: owner.key });
+  assert.equal(promoted.status, 200, JSON.stringify(promoted.data));
+  const made = await serverApi(PORT_A, 'PUT', `/room/${room}/member`, { userId: carol.id, role: 'member' });
+  assert.equal(made.status, 200, JSON.stringify(made.data));
+  const rebanned = await serverApi(PORT_B, 'PUT', `/room/${room}/member`, { userId: carol.id, role: 'banned' });
+  assert.equal(rebanned.status, 200, JSON.stringify(rebanned.data));
+  const lifted = await serverApi(PORT_A, 'DELETE', `/room/${room}/member?userId=${carol.id}`);
+  assert.equal(lifted.status, 200, JSON.stringify(lifted.data));
+
+  const by = (type, reply) => arrived((e) => e.type === type && e.data.room === room && e.data.eventId === reply.data.eventId, type);
+  const events = {
+    promoted: await by('member.role', promoted),
+    unbanned: await by('member.unbanned', unbanned),
+    made: await by('member.role', made),
+    lifted: await by('member.unbanned', lifted),
+  };
+  for (const [what, r] of Object.entries(events)) {
+    assert.ok(r.signed && r.fresh, `${what}: signed and fresh`);
+    assert.equal(r.event.id, r.id, `${what}: the header and the body name the same id`);
+    assert.equal(r.event.data.userId, carol.id);
+    assert.equal(r.event.data.name, 'Carol');
+  }
+  assert.deepEqual(events.promoted.event.data, { room, userId: carol.id, name: 'Carol', role: 'moderator',
+                                                 eventId: promoted.data.eventId, roomEvent: 'role', by: owner.id });
+  assert.equal(events.unbanned.event.data.roomEvent, 'unbanned');
+  assert.equal(events.unbanned.event.data.by, owner.id);
+  assert.equal(events.made.event.data.role, 'member');
+  assert.equal(events.made.event.data.by, 'system');
+  assert.equal(events.lifted.event.data.roomEvent, 'unbanned');
+  assert.equal(events.lifted.event.data.by, 'system');
+});
+
+test('room.created: a room by a user or the server API, a direct conversation', async () => {
+  answer = () => 200;
+  const dan = await register(PORT_A, 'Dan');
+  const eve = await register(PORT_B, 'Eve');
+  const own = unique('ownroom');
+  const made = unique('maderoom');
+  assert.equal((await api(PORT_A, 'POST', '/room/', { body: { name: own, kind: 'private' }, key: dan.key })).status, 201);
+  const body = { name: made, ownerId: eve.id };
+  assert.equal((await serverApi(PORT_B, 'POST', '/room', body)).status, 201);
+  assert.equal((await serverApi(PORT_A, 'POST', '/room', body)).status, 200, 'a retry');
+  const dm = await api(PORT_A, 'POST', '/dm/', { body: { userId: eve.id }, key: dan.key });
+  assert.equal(dm.status, 201, JSON.stringify(dm.data));
+
+  const created = (room) => (e) => e.type === 'room.created' && e.data.room === room;
+  const events = {
+    own: await arrived(created(own), 'room.created of POST /room/'),
+    made: await arrived(created(made), 'room.created of POST /api/v1/room'),
+    dm: await arrived(created(dm.data.name), 'room.created of POST /dm/'),
+  };
+  for (const [what, r] of Object.entries(events)) {
+    assert.ok(r.signed && r.fresh, `${what}: signed and fresh`);
+    assert.equal(r.event.id, r.id, `${what}: the header and the body name the same id`);
+  }
+  assert.deepEqual(events.own.event.data, { room: own, kind: 'private', by: dan.id, members: [dan.id] });
+  assert.deepEqual(events.made.event.data, { room: made, kind: 'public', by: 'system', members: [eve.id] });
+  assert.deepEqual(events.dm.event.data, { room: dm.data.name, kind: 'direct', by: dan.id, members: [dan.id, eve.id] });
+  await until(() => arrivals(created(made)).length >= 2, 'the event of the retried creation');
+  assert.equal(new Set(arrivals(created(made)).map((r) => r.id)).size, 1, 'a retried creation: one event id');
+});
+
 // The queue shard of a room, as chatd picks it (FNV-1a, --webhook-shards 4).
 function shardOf(room) {
   let h = 2166136261;
@@ -268,6 +426,8 @@ test('a send whose event cannot be queued answers 503; its retry queues it', asy
   const room = unique('broken');
   assert.equal((await api(PORT_A, 'POST', '/room/', { body: { name: room }, key: alice.key })).status, 201);
   const shard = `webhook:{${shardOf(room)}}`;
+  // the room's own room.created goes to that shard: delivered, it leaves it
+  await until(() => redis('XLEN', shard).trim() === '0', 'the room.created of the room to be delivered');
   assert.equal(redis('XLEN', shard).trim(), '0', 'nothing is waiting in the shard');
   redis('DEL', shard);
   redis('SET', shard, 'not a stream'); // its XADD now fails (WRONGTYPE)
