@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "jwt_verify.h"
 #include "server.h"
 #include "store.h"
 #include "routes.h"
@@ -31,15 +32,27 @@ enum member_role room_access_effective(const struct room_access *a) {
     return a->admin ? ROLE_OWNER : a->role;
 }
 
+/* An application token's rooms claim (jwt_verify.h) names the rooms its
+ * session may use: outside them, reads of a public room stay open (anyone
+ * may read it), everything else is 403 room_not_allowed. */
+static bool claim_allows(const struct room_access *a, const char *room, bool read) {
+    return !a->has_user || (read && a->kind == ROOM_PUBLIC) || jwt_rooms_allow(&a->user, room);
+}
+
 static api_error verdict(const struct access_op *op) {
     const struct room_access *a = &op->a;
     enum member_role role = room_access_effective(a);
+    api_error e;
     switch (op->need) {
     case ROOM_ACCESS_READ:
-        return member_rules_can_read(a->kind, role) ? API_E_OK : API_E_NOT_FOUND;
-    case ROOM_ACCESS_SEND: return member_rules_send_error(a->kind, role);
-    default: return API_E_OK;
+        e = member_rules_can_read(a->kind, role) ? API_E_OK : API_E_NOT_FOUND;
+        break;
+    case ROOM_ACCESS_SEND: e = member_rules_send_error(a->kind, role); break;
+    default: e = API_E_OK;
     }
+    if (e == API_E_OK && !claim_allows(a, op->room, op->need == ROOM_ACCESS_READ))
+        e = API_E_ROOM_NOT_ALLOWED;
+    return e;
 }
 
 static void on_access(enum store_status st, const struct store_access *sa, void *arg) {
@@ -140,6 +153,9 @@ static void on_one(enum store_status st, const struct store_access *sa, void *ar
                   : member_rules_can_read(sa->kind, res->admin ? ROLE_OWNER : sa->actor)
                       ? API_E_OK
                       : API_E_NOT_FOUND;
+    if (e == API_E_OK && res->has_user && sa->kind != ROOM_PUBLIC &&
+        !jwt_rooms_allow(&res->user, op->rooms[one->i]))
+        e = API_E_ROOM_NOT_ALLOWED; /* outside a token's rooms claim, as room_access_check */
     if (st == STORE_OK) res->kinds[one->i] = sa->kind;
     if (res->error == API_E_OK) res->error = e;
     free(one);

@@ -130,6 +130,7 @@ create_status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/room/" -b "
 tok=$(mint HS256 "$keys/secret" "{\"sub\":\"roomy-$run_id\",\"exp\":\"+600\",\"rooms\":[\"lobby\",\"team-$$\"],$iss}")
 exchange "$tok"
 s3=$(cookie)
+roomy_id=$(field id)
 send "$url" lobby "$s3" "allowed"
 lobby_status=$status
 send "$url" "elsewhere-$$" "$s3" "not allowed"
@@ -141,6 +142,20 @@ allowed=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/room/" -b "authKe
   -H 'Content-Type: application/json' -d "{\"name\":\"team-$$\"}")
 check "rooms claim: creating an unlisted room is 403, a listed one 201" eval \
   '[[ $denied == 403 && $allowed == 201 ]]'
+# A private room of another user, the token user invited: its reads are
+# outside the claim (403), a public room's stay open to anyone.
+curl -s -o /dev/null -X POST "$url/room/" -b "authKey=$s1" -H 'Content-Type: application/json' \
+  -d "{\"name\":\"hidden-$$\",\"kind\":\"private\"}"
+invited=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/room/hidden-$$/member" -b "authKey=$s1" \
+  -H 'Content-Type: application/json' -d "{\"userId\":\"$roomy_id\"}")
+get "$url" "/room/hidden-$$/message/" "$s3"
+history_status=$status
+history_code=$(field code)
+get "$url" "/stream?rooms=hidden-$$" "$s3"
+check "rooms claim: a private room's history and stream outside it are 403 room_not_allowed" eval \
+  '[[ $invited == 200 && $history_status == 403 && $history_code == room_not_allowed && $status == 403 ]] && body_has "\"code\":\"room_not_allowed\""'
+get "$url" "/room/elsewhere-$$/message/" "$s3"
+check "rooms claim: a public room outside it is read as by anyone (200)" eval '[[ $status == 200 ]]'
 
 # ---- others find a token user by its id: invitations and direct conversations ----
 owner_reg=$(curl -s -X POST "$url/user/" -H 'Content-Type: application/json' \
