@@ -30,14 +30,9 @@ static int setup(void **state) {
     if (!(alice = test_new_user("alice", &alice_u)) || !(bob = test_new_user("bob", &bob_u)) ||
         !(carol = test_new_user("carol", &carol_u)))
         return -1;
-    char body[256], path[128];
     snprintf(room, sizeof(room), "edits-%d", (int)getpid());
     snprintf(msgs, sizeof(msgs), "/room/%s/message/", room);
-    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"kind\":\"private\"}", room);
-    if (test_call_as(alice, "POST", "/room/", body, NULL) != 201) return -1;
-    snprintf(path, sizeof(path), "/room/%s/member", room);
-    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", bob_u.email);
-    return test_call_as(alice, "POST", path, body, NULL) == 200 ? 0 : -1;
+    return test_private_room(alice, room, bob_u.email);
 }
 
 static int teardown(void **state) {

@@ -46,9 +46,7 @@ static int setup(void **state) {
     snprintf(room, sizeof(room), "reactions-%d", (int)getpid());
     snprintf(msgs, sizeof(msgs), "/room/%s/message/", room);
     snprintf(reactions, sizeof(reactions), "/room/%s/message/reaction", room);
-    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"kind\":\"private\"}", room);
-    if (test_call_as(alice, "POST", "/room/", body, NULL) != 201 || add_member(&bob_u) < 0 ||
-        add_member(&dave_u) < 0)
+    if (test_private_room(alice, room, bob_u.email) < 0 || add_member(&dave_u) < 0)
         return -1;
     snprintf(path, sizeof(path), "/room/%s/member", room);
     snprintf(body, sizeof(body), "{\"userId\":\"%s\",\"role\":\"banned\"}", dave_u.id);

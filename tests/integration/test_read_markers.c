@@ -33,15 +33,10 @@ static int setup(void **state) {
     if (!(alice = test_new_user("alice", &alice_u)) || !(bob = test_new_user("bob", &bob_u)) ||
         !(carol = test_new_user("carol", &carol_u)))
         return -1;
-    char body[256], path[128];
     snprintf(room, sizeof(room), "markers-%d", (int)getpid());
     snprintf(secret, sizeof(secret), "markers-private-%d", (int)getpid());
     if (test_create_room(alice, room) != 201) return -1;
-    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"kind\":\"private\"}", secret);
-    if (test_call_as(alice, "POST", "/room/", body, NULL) != 201) return -1;
-    snprintf(path, sizeof(path), "/room/%s/member", secret);
-    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", bob_u.email);
-    return test_call_as(alice, "POST", path, body, NULL) == 200 ? 0 : -1;
+    return test_private_room(alice, secret, bob_u.email);
 }
 
 static int teardown(void **state) {

@@ -116,6 +116,16 @@ long test_call_code(chat_client *c, const char *method, const char *path, const 
 
 long test_create_room(chat_client *c, const char *room) { return test_create_room_at(NULL, c, room); }
 
+int test_private_room(chat_client *owner, const char *room, const char *member_email) {
+    char body[256], path[128];
+    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"kind\":\"private\"}", room);
+    if (test_call_as(owner, "POST", "/room/", body, NULL) != 201) return -1;
+    if (!member_email) return 0;
+    snprintf(path, sizeof(path), "/room/%s/member", room);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", member_email);
+    return test_call_as(owner, "POST", path, body, NULL) == 200 ? 0 : -1;
+}
+
 struct growbuf {
     char *data;
     size_t len, cap;

@@ -31,6 +31,9 @@ chat_client *test_new_user(const char *tag, chat_user *user_out);
  * the HTTP status (201 new, 200 there already), or -1 when nothing came. */
 long test_create_room_at(const char *base, chat_client *c, const char *room);
 long test_create_room(chat_client *c, const char *room);
+/* Creates the private room as owner and invites the user of member_email
+ * (NULL: nobody): 0, or -1 when a step was not answered as it should be. */
+int test_private_room(chat_client *owner, const char *room, const char *member_email);
 
 /* One raw HTTP exchange, for what the client library would never send. */
 struct http_result {
