@@ -35,7 +35,7 @@ ifeq ($(wildcard /usr/include/wslay/wslay.h),)
 $(error wslay/wslay.h is missing; `make deps` installs libwslay-dev)
 endif
 SRV_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-SRV_LIBS   := $(shell pkg-config --libs $(PKGS)) $(WSLAY_LIBS) -lpthread
+SRV_LIBS   := $(shell pkg-config --libs $(PKGS)) $(WSLAY_LIBS) -lhttp_parser -lpthread
 CLI_CFLAGS := $(shell pkg-config --cflags $(CLIPKGS))
 CLI_LIBS   := $(shell pkg-config --libs $(CLIPKGS)) $(WSLAY_LIBS)
 CTL_LIBS   := $(shell pkg-config --libs $(CLIPKGS) hiredis libsodium)

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   gcc clang make pkg-config curl
   libevent-dev libhiredis-dev libsodium-dev libjansson-dev libcurl4-openssl-dev
-  libcjose-dev libssl-dev libwslay-dev nettle-dev
+  libcjose-dev libssl-dev libwslay-dev nettle-dev libhttp-parser-dev
   libcmocka-dev redis-server redis-tools wrk haproxy
   keepalived iproute2 openssl
   chromium

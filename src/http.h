@@ -1,7 +1,10 @@
 /*
- * http: the evhttp glue. It accepts requests, finds the route, and turns
- * replies (status, JSON, headers) into bytes; it knows nothing about users
- * or messages. A struct request lives from the handler's call until its one
+ * http: chatd's HTTP/1.1 server. It accepts connections and reads requests
+ * (http_conn.c, with http-parser), finds the route, and turns replies
+ * (status, JSON, headers) into bytes; it knows nothing about users or
+ * messages. A connection serves a request/response exchange, a stream (SSE,
+ * a chunked reply, a long-poll's late reply) or, upgraded, a WebSocket: the
+ * same object in different states, with one write path. A struct request lives from the handler's call until its one
  * final reply (http_reply_* or http_stream_end/abort), which frees it; a
  * handler that answers later keeps the pointer until then. When the client
  * goes away before that, the reply is simply dropped.
@@ -9,7 +12,7 @@
 #ifndef CHAT_HTTP_H
 #define CHAT_HTTP_H
 
-#include <event2/http.h>
+#include <event2/http.h> /* enum evhttp_cmd_type, the method of a route */
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -21,6 +24,9 @@
 
 struct server;
 struct request;
+struct http_conn;
+struct evbuffer;
+struct evhttp_connection;
 
 typedef void route_fn(struct request *r);
 
@@ -48,10 +54,11 @@ enum http_known {
 
 /* One request being served. */
 struct request {
-    struct evhttp_request *ev;  /* evhttp's request; NULL after the reply or the detach */
+    struct http_conn *conn;     /* the connection it arrived on */
     struct server *srv;         /* the server it arrived at */
     char id[24];                /* request id for logs and X-Request-Id */
     const char *method;         /* method name, for logs */
+    enum evhttp_cmd_type cmd;   /* the method (0 for one chatd does not know) */
     const char *route;          /* matched route's path or "unmatched", for metrics */
     char param[72];             /* the segment a route's "*" matched, "" if none */
     char path[128];             /* printable path, for logs */
@@ -60,11 +67,16 @@ struct request {
     bool streaming;             /* a chunked reply has started */
     bool chunked;               /* stream: its body is sent in chunks (HTTP/1.1) */
     bool bodyless;              /* stream: no body is sent (HEAD) */
+    bool detached;              /* stream: the connection closes when it ends */
+    bool has_cache_control;     /* a Cache-Control header was added */
+    bool has_content_length;    /* a Content-Length header was added */
     void (*on_close)(struct request *r); /* stream: the client went away */
     void *stream_arg;           /* the streaming (or waiting, see http_on_client_gone) handler's state */
-    struct stream_sock *sock;   /* stream: its socket once detached from evhttp, else NULL */
+    struct stream_sock *sock;   /* stream: its connection's socket, else NULL */
     struct request *stream_prev, *stream_next; /* open streams, for shutdown */
     const char *known[HTTP_H_COUNT]; /* those headers' values (the first of each), or NULL */
+    struct evbuffer *headers_out; /* headers added for the reply ("Name: value\r\n"), or NULL */
+    struct evbuffer *body_out;    /* http_reply_body's buffer, or NULL */
 };
 
 /* Binds and starts serving routes on srv->base; the HTTP layer's state is
@@ -76,11 +88,12 @@ void http_stop_accepting(struct server *srv);
 
 /* Requests received and not yet answered. */
 size_t http_inflight(const struct server *srv);
-/* Replies given whose bytes evhttp has not finished writing (a client that
- * vanishes meanwhile may leave one counted). */
+/* Replies given whose bytes are not all written (a client that vanishes
+ * meanwhile may leave one counted). */
 size_t http_unflushed(const struct server *srv);
 
-/* Aborts every open stream and frees the HTTP server and srv->http_state;
+/* Aborts every open stream, closes every connection and frees
+ * srv->http_state;
  * nothing without it is fine. Call after the workers and the Redis layer
  * are gone (their callbacks have run), so that no request has a callback
  * pending; the store and the hub are freed after it (server_stop in
@@ -123,6 +136,9 @@ bool http_forwarded_https(const struct request *r);
  * for streams, whose on_close is set by their handler. */
 void http_on_client_gone(struct request *r, void (*fn)(struct request *r));
 
+/* Whether the request is a HEAD (its reply has no body). */
+bool http_is_head(const struct request *r);
+
 /* Adds a response header. */
 void http_add_header(struct request *r, const char *name, const char *value);
 
@@ -152,21 +168,18 @@ void http_stream_end(struct request *r);
 size_t http_stream_backlog(struct request *r);
 /* Cuts the connection so the client sees an incomplete reply; frees r. */
 void http_stream_abort(struct request *r);
-/* Serves a started stream without evhttp from now on (stream_sock.h): its
- * connection, evhttp request and buffers are freed, so that an idle stream
- * costs little; the request's headers and query (http_header, http_query)
- * are gone with them. The stream functions above work as before (on_close
- * included), and the connection stays counted against --max-connections; it
- * closes when the stream ends. -1 when it cannot: the stream goes on with
- * evhttp. */
+/* A started stream that lasts (an event stream): the request's headers,
+ * query and body are freed, so that an idle stream costs little
+ * (http_header and http_query answer NULL after), and the connection
+ * closes when the stream ends instead of serving another request. 0 (the
+ * type is kept for callers that could once be refused). */
 int http_stream_detach(struct request *r);
 
-/* Takes r's connection over for another protocol (a WebSocket): the
- * socket leaves evhttp as a detached stream does, without an HTTP reply;
- * head (the 101 response, emptied) is its first bytes, and every later
- * http_stream_send goes out as it is. The stream functions above then
- * work as for a detached stream. Read r's headers before: they are gone
- * after. -1 when it cannot (r is still unanswered, as it was). */
+/* Takes r's connection over for another protocol (a WebSocket), without
+ * an HTTP reply: head (the 101 response, emptied) is its first bytes, and
+ * every later http_stream_send goes out as it is. The stream functions
+ * above then work as for a detached stream. Read r's headers before: they
+ * are gone after. -1 when it cannot (r is still unanswered, as it was). */
 int http_stream_upgrade(struct request *r, struct evbuffer *head);
 /* An upgraded stream: hands the client's bytes to fn (see
  * stream_sock_set_reader), or with NULL drops them. */

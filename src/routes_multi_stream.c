@@ -150,8 +150,8 @@ static void set_room_id(struct multi_stream *s, int i, const char *id) {
 
 static void fetch_history(struct multi_stream *s);
 
-/* evhttp and stream_sock keep one drained callback, and every write names
- * it again: only the first run after a replay chunk counts. */
+/* The socket keeps one drained callback, and every write names it again:
+ * only the first run after a replay chunk counts. */
 static void on_replay_drained(struct evhttp_connection *evcon, void *arg) {
     (void)evcon;
     struct multi_stream *s = arg;
@@ -400,10 +400,8 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     static const char ping[] = ": ping\n\n";
     struct multi_streams *all = arg;
-    for (struct multi_stream *s = all->list; s; s = s->next) {
+    for (struct multi_stream *s = all->list; s; s = s->next)
         fanout_add(all->fanout, s->r, ping, sizeof(ping) - 1);
-        fanout_keep_alive(s->r);
-    }
     fanout_flush(all->fanout);
 }
 
@@ -564,7 +562,7 @@ static void multi_start(struct request *r, const struct stream_room *rooms, int 
     http_stream_start(r, 200, "text/event-stream; charset=utf-8");
     r->stream_arg = s;
     r->on_close = on_client_gone;
-    if (http_stream_detach(r) < 0) log_debug("req=%s msg=\"stream stays with evhttp\"", r->id);
+    http_stream_detach(r); /* an idle stream keeps only what it needs */
     if (!subscribe_rooms(s, r->srv->hub, user_id)) {
         multi_end(s, true);
         return;

@@ -36,8 +36,8 @@ void route_static(struct request *r) {
         http_reply_typed(r, 304, f->content_type, NULL);
         return;
     }
-    if (evhttp_request_get_command(r->ev) == EVHTTP_REQ_HEAD) {
-        char len[24]; /* evhttp sends no body for HEAD, and no length either */
+    if (http_is_head(r)) {
+        char len[24]; /* a HEAD reply has no body: its length is said here */
         snprintf(len, sizeof(len), "%zu", f->len);
         http_add_header(r, "Content-Length", len);
         http_reply_typed(r, 200, f->content_type, NULL);

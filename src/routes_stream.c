@@ -8,7 +8,7 @@
  * Every event carries `id:`; a comment every --stream-heartbeat ms (15 s)
  * keeps proxies from timing the stream out; a client that cannot keep up is
  * disconnected and resumes with its last id. Once started, a stream is
- * served without evhttp (http_stream_detach), which keeps an idle one small.
+ * detached (http_stream_detach), which keeps an idle one small.
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -90,8 +90,8 @@ static void sse_end(struct sse *s, bool cut) {
 
 static void fetch_history(struct sse *s);
 
-/* evhttp keeps the drained callback after it ran, and runs it again each
- * time the output empties: only the first run after a replay chunk counts. */
+/* The socket keeps one drained callback, and every write names it again:
+ * only the first run after a replay chunk counts. */
 static void on_replay_drained(struct evhttp_connection *evcon, void *arg) {
     (void)evcon;
     struct sse *s = arg;
@@ -281,10 +281,8 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     static const char ping[] = ": ping\n\n";
     struct routes_stream *rs = arg;
-    for (struct sse *s = rs->streams; s; s = s->next) {
+    for (struct sse *s = rs->streams; s; s = s->next)
         fanout_add(rs->srv->fanout, s->r, ping, sizeof(ping) - 1);
-        fanout_keep_alive(s->r);
-    }
     fanout_flush(rs->srv->fanout);
 }
 
@@ -341,7 +339,7 @@ static void stream_start(struct sse *s) {
     r->stream_arg = s;
     r->on_close = on_client_gone;
     /* before the stream joins the hub: no fan-out batch has its socket yet */
-    if (http_stream_detach(r) < 0) log_debug("req=%s msg=\"stream stays with evhttp\"", r->id);
+    http_stream_detach(r); /* an idle stream keeps only what it needs */
     s->sub = hub_subscribe(r->srv->hub, room, on_event, on_ready, s);
     if (start_heartbeat(rs) < 0 || !s->sub) {
         sse_end(s, true);

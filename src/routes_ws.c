@@ -4,7 +4,7 @@
  * cross-site rule, the RFC 6455 headers, --max-streams and the
  * per-address cap: a WebSocket counts as an event stream), its session
  * cookie (or Bearer header) read before the 101 answers; then the socket
- * leaves evhttp (http_stream_upgrade) and ws_conn speaks WebSocket on it.
+ * is upgraded (http_stream_upgrade) and ws_conn speaks WebSocket on it.
  * A client without a cookie authenticates with its first message
  * {"type":"auth","authKey":…}; messages that come while that session is
  * read wait for it. Then it subscribes to rooms (ws_subs.c) and sends

@@ -3,9 +3,7 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,7 +29,7 @@ struct frame {
 
 /* One stream of a batch. */
 struct target {
-    struct stream_sock *sock; /* the stream's socket, detached from evhttp */
+    struct stream_sock *sock; /* the stream's socket */
     int fd;                /* its descriptor */
     const char *bytes;     /* what it is sent: the chunk or the bare event */
     size_t len;            /* how many bytes */
@@ -98,26 +96,7 @@ static void on_reference_done(const void *data, size_t len, void *arg) {
     frame_unref(arg);
 }
 
-/* The connection's buffers of a started stream that evhttp still serves
- * (http_stream_detach failed); NULL when it has none or sends no body. */
-static struct bufferevent *attached_bev(struct request *r) {
-    if (r->sock || !r->streaming || r->bodyless || !r->ev) return NULL;
-    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    return evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-}
-
-/* Queues bytes[0..len) of f on bev's output, by reference. */
-static void queue_on_bev(struct bufferevent *bev, struct frame *f, const char *bytes, size_t len) {
-    struct evbuffer *out = bufferevent_get_output(bev);
-    f->refs++;
-    if (evbuffer_add_reference(out, bytes, len, on_reference_done, f) < 0) {
-        f->refs--;
-        evbuffer_add(out, bytes, len);
-    }
-    if (!(bufferevent_get_enabled(bev) & EV_WRITE)) bufferevent_enable(bev, EV_WRITE);
-}
-
-/* Queues bytes[0..len) of f on a detached stream's socket, by reference. */
+/* Queues bytes[0..len) of f on a stream's socket, by reference. */
 static void queue_on_sock(struct stream_sock *sock, struct frame *f, const char *bytes,
                           size_t len) {
     f->refs++;
@@ -245,9 +224,8 @@ static int grow_targets(struct batch *batch) {
 void fanout_add(struct fanout *f, struct request *r, const char *data, size_t len) {
     struct batch *batch = &f->batch;
     if (len == 0 || !r->streaming || r->bodyless) return;
-    struct bufferevent *bev = attached_bev(r);
     int fd = r->sock ? stream_sock_fd(r->sock) : -1;
-    if (!bev && fd < 0) return; /* the client is gone: the stream hears of it */
+    if (fd < 0) return; /* the client is gone: the stream hears of it */
     if (batch->frame && (batch->data != data || batch->len != len)) fanout_flush(f);
     if (!batch->frame) {
         if (!(batch->frame = frame_new(data, len))) return;
@@ -257,10 +235,6 @@ void fanout_add(struct fanout *f, struct request *r, const char *data, size_t le
     struct frame *fr = batch->frame;
     const char *bytes = r->chunked ? fr->bytes : fr->bytes + fr->head_len;
     size_t n = r->chunked ? fr->head_len + fr->data_len + 2 : fr->data_len;
-    if (bev) {
-        queue_on_bev(bev, fr, bytes, n);
-        return;
-    }
     if (stream_sock_backlog(r->sock) > 0 ||
         (batch->count == batch->cap && grow_targets(batch) < 0)) {
         queue_on_sock(r->sock, fr, bytes, n); /* behind what is queued already */
@@ -278,19 +252,15 @@ void fanout_write(struct fanout *f, struct request *r, const char *data, size_t 
 
 int fanout_send_one(struct request *r, const char *data, size_t len) {
     if (len == 0 || !r->streaming || r->bodyless) return 0;
-    struct bufferevent *bev = attached_bev(r);
     int fd = r->sock ? stream_sock_fd(r->sock) : -1;
-    if (!bev && fd < 0) return 0; /* the client is gone: the stream hears of it */
+    if (fd < 0) return 0; /* the client is gone: the stream hears of it */
     struct frame *f = frame_new(data, len);
     if (!f) return -1;
     const char *bytes = r->chunked ? f->bytes : f->bytes + f->head_len;
     size_t n = r->chunked ? f->head_len + f->data_len + 2 : f->data_len;
     ssize_t sent = 0;
-    if (bev)
-        queue_on_bev(bev, f, bytes, n);
-    else if (stream_sock_backlog(r->sock) == 0)
-        sent = send(fd, bytes, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (!bev && sent < (ssize_t)n) { /* the rest, or an error the socket's write meets */
+    if (stream_sock_backlog(r->sock) == 0) sent = send(fd, bytes, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < (ssize_t)n) { /* the rest, or an error the socket's write meets */
         size_t done = sent > 0 ? (size_t)sent : 0;
         queue_on_sock(r->sock, f, bytes + done, n - done);
     }
@@ -298,8 +268,3 @@ int fanout_send_one(struct request *r, const char *data, size_t len) {
     return 0;
 }
 
-void fanout_keep_alive(struct request *r) {
-    struct bufferevent *bev = attached_bev(r);
-    /* enabling what is enabled re-adds the read event, with a fresh timeout */
-    if (bev && (bufferevent_get_enabled(bev) & EV_READ)) bufferevent_enable(bev, EV_READ);
-}

@@ -5,8 +5,7 @@
  * one send() straight to its socket, as a minimal broadcaster would; only
  * what the socket does not take is queued, by reference to the shared bytes
  * (no copy), on the stream's socket (stream_sock.h), which writes it when
- * the socket can take more. A stream evhttp still serves (it could not be
- * detached) gets its bytes queued on evhttp's buffers instead.
+ * the socket can take more.
  *
  * A delivery is a batch: fanout_add() for every stream, then fanout_flush().
  * The send()s of a large batch are shared out between the event loop and
@@ -46,10 +45,5 @@ void fanout_write(struct fanout *f, struct request *r, const char *data, size_t 
  * in the batch. 0, or -1 when out of memory (nothing was written). */
 int fanout_send_one(struct request *r, const char *data, size_t len);
 
-/* For a stream evhttp still serves: restarts the connection's read
- * timeout, as evhttp does on each of its own writes (writes made here bypass
- * it); call it for every stream at least once per timeout period, with the
- * heartbeat. A detached stream has no read timeout. */
-void fanout_keep_alive(struct request *r);
 
 #endif

@@ -1,19 +1,16 @@
-/* stream_sock: an event stream's socket after evhttp, see stream_sock.h. */
+/* stream_sock: a client connection's socket, see stream_sock.h. */
 #include "stream_sock.h"
 
 #include <errno.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define DISCARD_BYTES 512 /* read (and dropped) per read event */
-#define LINGER_S 2         /* an ended socket waits this long for the client's FIN */
-#define LINGER_BYTES 65536 /* and drops at most this much of its input meanwhile */
+#define DISCARD_BYTES 16384 /* read (and dropped) per read event */
+#define LINGER_S 2 /* an ended socket waits this long for the client's next bytes or FIN */
+#define LINGER_BYTES (64u << 20) /* and drops at most this much of its input meanwhile */
 
 /* What waits for the socket; allocated only while something does. */
 struct stream_out {
@@ -25,8 +22,7 @@ struct stream_out {
 
 /* The detached sockets of one HTTP server. */
 struct stream_socks {
-    struct stream_sock *ending; /* ended sockets still writing */
-    int dummy_fd;               /* evhttp's copy of a detached descriptor points here */
+    struct stream_sock *ending; /* ended sockets still writing, or lingering */
 };
 
 struct stream_sock {
@@ -48,24 +44,7 @@ struct stream_sock {
     struct stream_sock *prev, *next; /* ended sockets still writing */
 };
 
-struct stream_socks *stream_socks_new(void) {
-    struct stream_socks *set = calloc(1, sizeof(*set));
-    if (set) set->dummy_fd = -1;
-    return set;
-}
-
-/* Backends that apply an event_del() at once: the epoll registration is
- * gone before the descriptor is pointed elsewhere. */
-static bool changes_apply_at_once(struct event_base *base) {
-    const char *m = event_base_get_method(base);
-    return strcmp(m, "epoll") == 0 || strcmp(m, "poll") == 0 || strcmp(m, "select") == 0;
-}
-
-static int open_dummy(struct stream_socks *set) {
-    if (set->dummy_fd < 0) set->dummy_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (set->dummy_fd < 0) set->dummy_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    return set->dummy_fd;
-}
+struct stream_socks *stream_socks_new(void) { return calloc(1, sizeof(struct stream_socks)); }
 
 static void on_writable(evutil_socket_t fd, short what, void *arg);
 
@@ -182,7 +161,12 @@ static void on_lingering(struct stream_sock *s, int fd, short what) {
     char drop[DISCARD_BYTES];
     ssize_t n = (what & EV_TIMEOUT) ? 0 : recv(fd, drop, sizeof(drop), 0);
     if (n > 0) s->lingered += (size_t)n;
-    if ((n > 0 && s->lingered <= LINGER_BYTES) || (n < 0 && would_block())) return;
+    if (n > 0 && s->lingered <= LINGER_BYTES) {
+        struct timeval tv = {LINGER_S, 0}; /* the client is still sending: wait on */
+        event_add(s->read_ev, &tv);
+        return;
+    }
+    if (n < 0 && would_block()) return;
     finish(s, false);
 }
 
@@ -225,55 +209,65 @@ static void on_writable(evutil_socket_t fd, short what, void *arg) {
     else if (drained) drained(NULL, drained_arg);
 }
 
-/* Points evhttp's descriptor at the dummy, moves what evcon has not written
- * to s's queue (made ready for it) and frees evcon: its shutdown() and
- * close() land on the dummy. -1, with evcon as it was, when dup3() fails. */
-static int release_evcon(struct evhttp_connection *evcon, struct bufferevent *bev, int fd,
-                         struct stream_sock *s) {
-    short enabled = bufferevent_get_enabled(bev);
-    /* epoll forgets the socket now, while fd still names it */
-    bufferevent_disable(bev, EV_READ | EV_WRITE);
-    if (dup3(s->set->dummy_fd, fd, O_CLOEXEC) < 0) {
-        bufferevent_enable(bev, enabled);
-        return -1;
+/* Queues buf's bytes behind what is queued; false when they are dropped
+ * (the client is gone, or out of memory: the owner hears of it). */
+static bool queue(struct stream_sock *s, struct evbuffer *buf) {
+    if (s->fd < 0 || s->failed) {
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        return false;
     }
-    if (s->out && evbuffer_add_buffer(s->out->queue, bufferevent_get_output(bev)) < 0)
+    if (!out_of(s) || evbuffer_add_buffer(s->out->queue, buf) < 0) {
+        evbuffer_drain(buf, evbuffer_get_length(buf));
         fail_soon(s);
-    evhttp_connection_free(evcon);
-    return 0;
+        return false;
+    }
+    arm_write(s, false);
+    return true;
 }
 
-struct stream_sock *stream_sock_detach(struct stream_socks *set, struct evhttp_connection *evcon,
-                                       int write_timeout_s, stream_sock_gone_fn *on_gone,
-                                       void *arg) {
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-    int fd = bev ? (int)bufferevent_getfd(bev) : -1;
-    if (fd < 0 || !changes_apply_at_once(bufferevent_get_base(bev)) || open_dummy(set) < 0)
-        return NULL;
+struct stream_sock *stream_sock_open(struct stream_socks *set, struct event_base *base, int fd,
+                                     int write_timeout_s, stream_sock_gone_fn *on_gone, void *arg) {
     struct stream_sock *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
-    *s = (struct stream_sock){.set = set, .fd = fcntl(fd, F_DUPFD_CLOEXEC, 0),
-                              .write_timeout_s = write_timeout_s, .on_gone = on_gone, .arg = arg};
-    struct event_base *base = bufferevent_get_base(bev);
-    if (s->fd >= 0) s->read_ev = event_new(base, s->fd, EV_READ | EV_PERSIST, on_readable, s);
-    struct evbuffer *head = bufferevent_get_output(bev);
-    bool ok = s->read_ev && event_add(s->read_ev, NULL) == 0;
-    /* A socket bufferevent lets only itself take bytes from the front of
-     * its output (frozen between its own writes, once it has written): the
-     * response head goes out at once where the socket takes it. */
-    evbuffer_unfreeze(head, 1);
-    if (ok && evbuffer_get_length(head) > 0) evbuffer_write(head, s->fd);
-    if (ok && evbuffer_get_length(head) > 0) ok = out_of(s) != NULL;
-    if (!ok || release_evcon(evcon, bev, fd, s) < 0) {
-        evbuffer_freeze(head, 1);
-        drop_out(s);
+    *s = (struct stream_sock){.set = set, .fd = fd, .write_timeout_s = write_timeout_s,
+                              .on_gone = on_gone, .arg = arg};
+    s->read_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_readable, s);
+    if (!s->read_ev || event_add(s->read_ev, NULL) < 0) {
         if (s->read_ev) event_free(s->read_ev);
-        if (s->fd >= 0) close(s->fd);
         free(s);
         return NULL;
     }
-    if (s->out) arm_write(s, true);
     return s;
+}
+
+void stream_sock_hold_input(struct stream_sock *s, bool hold) {
+    if (s->fd < 0 || s->lingering || s->failed) return;
+    bool pending = event_pending(s->read_ev, EV_READ, NULL);
+    if (hold && pending) event_del(s->read_ev);
+    else if (!hold && !pending) event_add(s->read_ev, NULL);
+}
+
+void stream_sock_poke(struct stream_sock *s) {
+    if (s->fd >= 0 && !s->lingering) event_active(s->read_ev, EV_READ, 1);
+}
+
+bool stream_sock_write(struct stream_sock *s, struct evbuffer *buf,
+                       stream_sock_drained_fn *drained, void *arg) {
+    if (s->fd >= 0 && !s->failed && !s->out) {
+        int n = evbuffer_write(buf, s->fd);
+        if (n < 0 && !would_block()) {
+            evbuffer_drain(buf, evbuffer_get_length(buf));
+            fail_soon(s);
+            return true; /* nothing waits: the owner hears of the failure */
+        }
+        if (evbuffer_get_length(buf) == 0) return true;
+    }
+    if (!queue(s, buf)) return true;
+    if (drained) {
+        s->out->drained = drained;
+        s->out->drained_arg = arg;
+    }
+    return false;
 }
 
 void stream_sock_set_reader(struct stream_sock *s, stream_sock_read_fn *fn, void *arg) {
@@ -297,18 +291,9 @@ size_t stream_sock_backlog(const struct stream_sock *s) {
 
 void stream_sock_send(struct stream_sock *s, struct evbuffer *buf, stream_sock_drained_fn *drained,
                       void *arg) {
-    if (s->fd < 0 || s->failed) {
-        evbuffer_drain(buf, evbuffer_get_length(buf)); /* the owner hears of it */
-        return;
-    }
-    if (!out_of(s) || evbuffer_add_buffer(s->out->queue, buf) < 0) {
-        evbuffer_drain(buf, evbuffer_get_length(buf));
-        fail_soon(s);
-        return;
-    }
+    if (!queue(s, buf)) return;
     s->out->drained = drained;
     s->out->drained_arg = arg;
-    arm_write(s, false);
 }
 
 void stream_sock_queue_ref(struct stream_sock *s, const char *data, size_t len,
@@ -368,6 +353,5 @@ void stream_socks_free(struct stream_socks *set) {
         s->ending = false; /* unlinked */
         finish(s, false);
     }
-    if (set->dummy_fd >= 0) close(set->dummy_fd);
     free(set);
 }

@@ -1,20 +1,12 @@
 /*
- * stream_sock: an event stream's socket once evhttp has let go of it. An
- * event stream idles for hours; as an evhttp request it would keep evhttp's
- * connection, its bufferevent, the request and four buffers (about 2 KB).
- * After the response head, stream_sock_detach() takes the socket over and
- * frees all of those; the stream then keeps only this: the socket, one read
- * event that notices the client going away (anything it sends is read and
- * dropped), and, only while bytes wait for the socket, a queue and a write
- * event.
- *
- * libevent 2.1 has no call that hands a socket over: freeing evhttp's
- * connection shuts its socket down and closes it. So the socket is first
- * duplicated, then the descriptor evhttp knows is pointed at a dummy file
- * (dup2), and evhttp's shutdown() and close() land there. The epoll
- * registration is removed before that, while the descriptor still names the
- * socket; with a backend that defers such changes ("epoll (with
- * changelist)") detaching is refused and the stream stays with evhttp.
+ * stream_sock: a client connection's socket. One read event (persistent,
+ * registered with the kernel once for the connection's life) hands the
+ * client's bytes to a reader, or drops them when there is none; and, only
+ * while bytes wait for the socket, a queue and a write event with a write
+ * timeout. Replies are written at once where the socket takes them, so a
+ * request and its reply cost no change of the kernel's interest list.
+ * Ending a socket writes out what is queued, shuts it down and lingers,
+ * dropping input, until the client's FIN.
  *
  * on_gone and drained never run inside the call that causes them (closed
  * may, see stream_sock_end). Loop thread only;
@@ -29,17 +21,18 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct event_base;
 struct evhttp_connection;
 struct stream_sock;
-/* The detached sockets of one HTTP server: the ended ones still writing,
- * and the dummy descriptor. */
+/* The sockets of one HTTP server that ended and are still writing or
+ * lingering. */
 struct stream_socks;
 
 /* The client went away (end of input, a failed write, or write_timeout_s
  * without progress), while the socket was still in use. */
 typedef void stream_sock_gone_fn(void *arg);
-/* The queue is empty again. evcon is NULL: the type is evhttp's, so that
- * one callback serves a stream before and after it is detached. */
+/* The queue is empty again. evcon is always NULL (the type is kept for
+ * the routes' callbacks). */
 typedef void stream_sock_drained_fn(struct evhttp_connection *evcon, void *arg);
 /* An ended socket is closed: written out, or given up. */
 typedef void stream_sock_closed_fn(void *arg);
@@ -49,14 +42,21 @@ typedef void stream_sock_closed_fn(void *arg);
  * reports it as for a failed write). */
 typedef int stream_sock_read_fn(void *arg);
 
-/* Takes evcon's socket and frees evcon with its request and buffers. Bytes
- * evcon had not written yet (the response head) are sent first. Freeing
- * evcon runs its close callback, which must not take it for the stream's
- * end. NULL when it cannot (out of descriptors or memory, or a deferring
- * backend): evcon is then untouched. */
-struct stream_sock *stream_sock_detach(struct stream_socks *set, struct evhttp_connection *evcon,
-                                       int write_timeout_s, stream_sock_gone_fn *on_gone,
-                                       void *arg);
+/* Serves an accepted socket fd (non-blocking); on_gone runs when the
+ * client goes away. NULL when out of memory (fd is left open). */
+struct stream_sock *stream_sock_open(struct stream_socks *set, struct event_base *base, int fd,
+                                     int write_timeout_s, stream_sock_gone_fn *on_gone, void *arg);
+
+/* Stops (hold) or resumes reading the client's bytes: input waits in the
+ * kernel meanwhile, and its end is not noticed. */
+void stream_sock_hold_input(struct stream_sock *s, bool hold);
+/* Runs the reader soon, from the loop, as if bytes had arrived. */
+void stream_sock_poke(struct stream_sock *s);
+/* Writes buf's bytes (buf is emptied) at once where the socket takes
+ * them. True when nothing waits; else the rest is queued and drained (may
+ * be NULL: an earlier one stays) runs once the queue is empty. */
+bool stream_sock_write(struct stream_sock *s, struct evbuffer *buf,
+                       stream_sock_drained_fn *drained, void *arg);
 
 /* Hands the client's bytes to fn instead of dropping them (a protocol
  * that listens, such as WebSocket); NULL drops them again. Ending the
@@ -95,7 +95,7 @@ void stream_sock_free(struct stream_sock *s);
 /* An empty set; NULL when out of memory. */
 struct stream_socks *stream_socks_new(void);
 /* At shutdown: closes every ended socket still writing (each closed
- * callback runs) and the dummy descriptor, and frees the set. NULL is
+ * callback runs), and frees the set. NULL is
  * fine. */
 void stream_socks_free(struct stream_socks *set);
 
