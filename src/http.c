@@ -146,15 +146,12 @@ static void request_finish(struct request *r, int status) {
 }
 
 /* The request's head, or NULL once a stream let go of it. */
-static const struct http_head *head_of(const struct request *r) { return r->conn->head; }
+static const struct http_head *head_of(const struct request *r) { return r->conn->rd.head; }
 
 const char *http_header(const struct request *r, const char *name) {
     const struct http_head *h = head_of(r);
     if (!h) return NULL;
-    for (uint32_t i = 0; i < h->count; i++)
-        if (h->value[i] != UINT32_MAX && strcasecmp(h->bytes + h->name[i], name) == 0)
-            return h->bytes + h->value[i];
-    return NULL;
+    return http_head_find(h, name);
 }
 
 /* The names of enum http_known, in its order. */
@@ -613,7 +610,7 @@ static const char *split_url(struct request *r, char *url, size_t len, bool *que
 void http_serve(struct http_conn *c) {
     struct http_state *st = c->st;
     struct request *r = request_begin(c);
-    struct http_head *h = c->head;
+    struct http_head *h = c->rd.head;
     scan_headers(r);
     assign_request_id(r, http_known_header(r, HTTP_H_X_REQUEST_ID));
     bool query_ok;
@@ -651,7 +648,8 @@ void http_serve(struct http_conn *c) {
 
 void http_refuse(struct http_conn *c, api_error e) {
     char url[64] = "-";
-    if (c->head && c->head->bytes && c->head->url_done) copy_printable(url, sizeof(url), c->head->bytes);
+    const struct http_head *h = c->rd.head;
+    if (h && h->bytes && h->url_done) copy_printable(url, sizeof(url), h->bytes);
     http_conn_drop_head(c); /* it may be half-read */
     struct request *r = request_begin(c);
     assign_request_id(r, NULL);

@@ -28,7 +28,6 @@
 #include "stream_sock.h"
 
 #define READ_CHUNK 16384       /* bytes read from the socket at a time */
-#define HEAD_START 1024        /* first size of a head's buffer */
 #define HELD_INPUT_MAX 65536   /* input read while serving beyond this: reading pauses */
 #define ACCEPT_PAUSE_MS 100    /* out of descriptors: stop accepting this long */
 
@@ -38,175 +37,6 @@ static long long now_ms(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const struct config *cfg_of(const struct http_conn *c) { return &c->st->srv->cfg; }
-
-/* ---- the request head ---- */
-
-static void head_free(struct http_head *h) {
-    if (!h) return;
-    free(h->bytes);
-    free(h->body);
-    free(h);
-}
-
-/* Empties the head for the next request, keeping its buffers. */
-static void head_reset(struct http_head *h) {
-    h->len = h->url_end = h->count = 0;
-    h->in_value = h->url_done = false;
-    h->body_len = 0;
-}
-
-/* Appends len bytes (and keeps room for a NUL); false when out of memory
- * or beyond what is read of a head. */
-static bool head_append(struct http_head *h, const char *at, size_t len) {
-    if ((size_t)h->len + len + 1 > HTTP_READ_HEADERS + HTTP_MAX_FIELDS * 2) return false;
-    if (h->len + len + 1 > h->cap) {
-        uint32_t cap = h->cap ? h->cap : HEAD_START;
-        while (cap < h->len + len + 1) cap *= 2;
-        char *bytes = realloc(h->bytes, cap);
-        if (!bytes) return false;
-        h->bytes = bytes;
-        h->cap = cap;
-    }
-    memcpy(h->bytes + h->len, at, len);
-    h->len += (uint32_t)len;
-    return true;
-}
-
-/* Ends the piece being appended with a NUL (trailing blanks cut). */
-static void head_terminate(struct http_head *h, uint32_t from) {
-    while (h->len > from && (h->bytes[h->len - 1] == ' ' || h->bytes[h->len - 1] == '\t')) h->len--;
-    h->bytes[h->len++] = '\0';
-}
-
-static void head_end_url(struct http_head *h) {
-    if (h->url_done) return;
-    if (!h->bytes && !head_append(h, "", 0)) return;
-    h->bytes[h->len++] = '\0';
-    h->url_end = h->len - 1;
-    h->url_done = true;
-}
-
-/* ---- parser callbacks: c->refusal says why a callback failed ---- */
-
-static struct http_conn *conn_of(http_parser *p) { return p->data; }
-
-static int fail(struct http_conn *c, api_error e) {
-    c->refusal = e;
-    return -1;
-}
-
-static int on_message_begin(http_parser *p) {
-    struct http_conn *c = conn_of(p);
-    if (!c->head && !(c->head = calloc(1, sizeof(*c->head)))) return fail(c, API_E_INTERNAL);
-    head_reset(c->head);
-    return 0;
-}
-
-static int on_url(http_parser *p, const char *at, size_t len) {
-    struct http_conn *c = conn_of(p);
-    return head_append(c->head, at, len) ? 0 : fail(c, API_E_HEADERS_TOO_LARGE);
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t len) {
-    struct http_conn *c = conn_of(p);
-    struct http_head *h = c->head;
-    if (!h->url_done || h->in_value || h->count == 0) {
-        if (h->url_done) head_terminate(h, h->value[h->count - 1]);
-        else head_end_url(h);
-        if (h->count == HTTP_MAX_FIELDS) return fail(c, API_E_HEADERS_TOO_LARGE);
-        h->name[h->count] = h->len;
-        h->value[h->count] = UINT32_MAX; /* no value yet */
-        h->count++;
-        h->in_value = false;
-    }
-    return head_append(h, at, len) ? 0 : fail(c, API_E_HEADERS_TOO_LARGE);
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t len) {
-    struct http_conn *c = conn_of(p);
-    struct http_head *h = c->head;
-    if (!h->in_value) {
-        if (!head_append(h, "", 0)) return fail(c, API_E_HEADERS_TOO_LARGE);
-        h->bytes[h->len++] = '\0'; /* ends the name */
-        h->value[h->count - 1] = h->len;
-        h->in_value = true;
-    }
-    return head_append(h, at, len) ? 0 : fail(c, API_E_HEADERS_TOO_LARGE);
-}
-
-/* The value of the first header named name, or NULL. */
-static const char *head_find(const struct http_head *h, const char *name) {
-    for (uint32_t i = 0; i < h->count; i++)
-        if (h->value[i] != UINT32_MAX && strcasecmp(h->bytes + h->name[i], name) == 0)
-            return h->bytes + h->value[i];
-    return NULL;
-}
-
-/* "Expect: 100-continue": the client waits for a word before the body. */
-static void answer_expect(struct http_conn *c) {
-    static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    const char *expect = head_find(c->head, "Expect");
-    if (!expect || strcasecmp(expect, "100-continue") != 0 || c->parser.http_minor < 1) return;
-    struct evbuffer *buf = evbuffer_new();
-    if (!buf) return;
-    evbuffer_add(buf, go_on, sizeof(go_on) - 1);
-    stream_sock_write(c->sock, buf, NULL, NULL);
-    evbuffer_free(buf);
-}
-
-static int on_headers_complete(http_parser *p) {
-    struct http_conn *c = conn_of(p);
-    struct http_head *h = c->head;
-    if (!h->url_done) head_end_url(h);
-    else if (h->in_value) head_terminate(h, h->value[h->count - 1]);
-    else if (h->count && head_append(h, "", 0)) h->bytes[h->len++] = '\0'; /* a name alone */
-    if (!h->bytes || h->len > HTTP_MAX_HEADERS) return fail(c, API_E_HEADERS_TOO_LARGE);
-    /* a body framed by anything but chunks would run to the end of input */
-    if (p->uses_transfer_encoding && !(p->flags & F_CHUNKED)) return fail(c, API_E_BAD_REQUEST);
-    uint64_t cap = (uint64_t)cfg_of(c)->max_body * HTTP_BODY_READ_FACTOR;
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > cap)
-        return fail(c, API_E_BODY_TOO_LARGE);
-    if ((p->flags & (F_CONTENTLENGTH | F_CHUNKED)) && !p->upgrade) answer_expect(c);
-    return 0;
-}
-
-static int on_body(http_parser *p, const char *at, size_t len) {
-    struct http_conn *c = conn_of(p);
-    struct http_head *h = c->head;
-    size_t cap = (size_t)cfg_of(c)->max_body * HTTP_BODY_READ_FACTOR;
-    if (h->body_len + len > cap) return fail(c, API_E_BODY_TOO_LARGE);
-    if (h->body_len + len + 1 > h->body_cap) {
-        size_t want = h->body_cap ? h->body_cap : 1024;
-        while (want < h->body_len + len + 1) want *= 2;
-        char *body = realloc(h->body, want);
-        if (!body) return fail(c, API_E_INTERNAL);
-        h->body = body;
-        h->body_cap = want;
-    }
-    memcpy(h->body + h->body_len, at, len);
-    h->body_len += len;
-    h->body[h->body_len] = '\0';
-    return 0;
-}
-
-static int on_message_complete(http_parser *p) {
-    struct http_conn *c = conn_of(p);
-    c->message_done = true;
-    http_parser_pause(p, 1); /* one request at a time: the rest waits */
-    return 0;
-}
-
-static void init_settings(http_parser_settings *s) {
-    http_parser_settings_init(s);
-    s->on_message_begin = on_message_begin;
-    s->on_url = on_url;
-    s->on_header_field = on_header_field;
-    s->on_header_value = on_header_value;
-    s->on_headers_complete = on_headers_complete;
-    s->on_body = on_body;
-    s->on_message_complete = on_message_complete;
-}
 
 /* ---- deadlines ---- */
 
@@ -260,7 +90,7 @@ static void conn_free(struct http_conn *c) {
     http_conns_close(c->st->conns, c->address);
     if (c->unflushed) c->st->unflushed--;
     if (c->deadline) event_free(c->deadline);
-    head_free(c->head);
+    http_head_free(c->rd.head);
     if (c->in) evbuffer_free(c->in);
     free(c);
 }
@@ -333,12 +163,24 @@ static void on_sock_gone(void *arg) {
 
 /* Hands a complete request to http.c. */
 static void dispatch(struct http_conn *c) {
-    c->message_done = false;
+    c->rd.message_done = false;
     c->keep_alive = http_should_keep_alive(&c->parser) && !c->parser.upgrade;
     c->phase = HTTP_SERVING;
     c->first_byte_ms = 0;
     if (c->deadline) event_del(c->deadline);
     http_serve(c);
+}
+
+/* "100 Continue", once, to a client that waits for it before its body. */
+static void answer_expect(struct http_conn *c) {
+    static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    c->rd.expects_continue = false;
+    if (c->rd.message_done || !c->sock) return;
+    struct evbuffer *buf = evbuffer_new();
+    if (!buf) return;
+    evbuffer_add(buf, go_on, sizeof(go_on) - 1);
+    stream_sock_write(c->sock, buf, NULL, NULL);
+    evbuffer_free(buf);
 }
 
 /* Parses len bytes at data; what is left after a complete request (or an
@@ -348,7 +190,8 @@ static void parse(struct http_conn *c, const char *data, size_t len) {
     size_t used = http_parser_execute(&c->parser, &c->st->parser_settings, data, len);
     enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
     if (err == HPE_PAUSED) http_parser_pause(&c->parser, 0);
-    bool done = c->message_done;
+    if (c->rd.expects_continue) answer_expect(c);
+    bool done = c->rd.message_done;
     if ((done || c->parser.upgrade) && used < len) {
         if (!c->in) c->in = evbuffer_new();
         if (!c->in || evbuffer_add(c->in, data + used, len - used) < 0) c->close_after = true;
@@ -356,7 +199,7 @@ static void parse(struct http_conn *c, const char *data, size_t len) {
     if (done) {
         dispatch(c);
     } else if (err != HPE_OK && err != HPE_PAUSED) {
-        api_error e = c->refusal;
+        api_error e = c->rd.refusal;
         if (e == API_E_OK) e = err == HPE_HEADER_OVERFLOW ? API_E_HEADERS_TOO_LARGE : API_E_BAD_REQUEST;
         c->phase = HTTP_SERVING;
         if (c->deadline) event_del(c->deadline);
@@ -459,8 +302,8 @@ void http_conn_request_done(struct http_conn *c) {
 }
 
 void http_conn_drop_head(struct http_conn *c) {
-    head_free(c->head);
-    c->head = NULL;
+    http_head_free(c->rd.head);
+    c->rd.head = NULL;
 }
 
 void http_conn_stream_started(struct http_conn *c, bool upgraded) {
@@ -536,9 +379,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
+    c->parser.data = &c->rd;
+    c->rd.body_cap = (size_t)st->srv->cfg.max_body * HTTP_BODY_READ_FACTOR;
     /* control characters in header values are served as before (they are
-     * never echoed); framing stays strict (see on_headers_complete) */
+     * never echoed); framing stays strict (see http_head.c) */
     c->parser.lenient_http_headers = 1;
     stream_sock_set_reader(c->sock, on_readable, c);
     c->next = st->conns_list;
@@ -566,7 +410,7 @@ static void on_accept_error(struct evconnlistener *l, void *arg) {
 }
 
 int http_conn_listen(struct http_state *st, struct evconnlistener *l) {
-    init_settings(&st->parser_settings);
+    http_head_settings(&st->parser_settings);
     http_parser_set_max_header_size(HTTP_READ_HEADERS);
     st->accept_pause = evtimer_new(st->srv->base, on_accept_resume, st);
     if (!st->accept_pause) return -1;

@@ -14,13 +14,8 @@
 #include <time.h>
 
 #include "http.h"
+#include "http_head.h"
 
-/* A request line and headers up to HTTP_MAX_HEADERS bytes are served; up to
- * HTTP_READ_HEADERS they are read and answered 431; beyond, the parser
- * stops at HTTP_READ_HEADERS and the same 431 goes out. */
-#define HTTP_MAX_HEADERS 16384
-#define HTTP_READ_HEADERS 65536
-#define HTTP_MAX_FIELDS 100    /* header lines per request; more: 431 */
 #define HTTP_IO_TIMEOUT_S 60   /* idle between requests; a write making no progress */
 #define HTTP_BODY_READ_FACTOR 4 /* bodies up to this many times --max-body are read */
 
@@ -37,31 +32,16 @@ enum http_phase {
  * socket from under it). */
 enum http_pending { HTTP_PENDING_NONE, HTTP_PENDING_CLOSE, HTTP_PENDING_ABORT };
 
-/* The request head being read: the URL and the header lines, each
- * NUL-terminated in bytes (offsets, since bytes grows), and the body. */
-struct http_head {
-    char *bytes;
-    uint32_t len, cap;
-    uint32_t url_end;                /* the URL is bytes[0..url_end) */
-    uint32_t count;                  /* header lines */
-    uint32_t name[HTTP_MAX_FIELDS];  /* offsets of the names */
-    uint32_t value[HTTP_MAX_FIELDS]; /* and of the values */
-    bool in_value;                   /* the parser's last piece was a value */
-    bool url_done;                   /* the URL is terminated */
-    char *body;
-    size_t body_len, body_cap;
-};
-
 /* One client connection. */
 struct http_conn {
     struct http_state *st;       /* its server's HTTP state */
     struct stream_sock *sock;    /* the socket */
     http_parser parser;
+    struct http_head_reader rd;  /* what the parser fills (parser.data points here) */
     enum http_phase phase;
     struct event *deadline;      /* while reading: the request (or the next one) is overdue */
     long long since_ms;          /* reading since (accept, or the last reply) */
     long long first_byte_ms;     /* the awaited request's first byte; 0: none yet */
-    struct http_head *head;      /* the request being read; NULL while streaming */
     struct evbuffer *in;         /* input not parsed yet (pipelined, or held while serving) */
     char *address;               /* its key in the per-address count (http_conns) */
     union {
@@ -69,10 +49,8 @@ struct http_conn {
         struct sockaddr_in v4;
         struct sockaddr_in6 v6;
     } peer;                      /* the peer's address */
-    api_error refusal;           /* set by the parser's callbacks: the request is refused */
     uint8_t verdict;             /* enum http_conns_verdict of the connection */
     bool served;                 /* a reply was written */
-    bool message_done;           /* the parser completed a request */
     bool keep_alive;             /* the request at hand lets the connection go on */
     bool input_ended;            /* the client's end of input came */
     bool gone;                   /* the socket is lost */
@@ -104,9 +82,9 @@ struct http_state {
     char date_text[40];                   /* the Date header's value */
 };
 
-/* http.c: serves the complete request in c->head (c->req is set up there). */
+/* http.c: serves the complete request in c->rd.head (c->req is set up there). */
 void http_serve(struct http_conn *c);
-/* http.c: answers a request the parser refused (c->refusal, or a syntax
+/* http.c: answers a request the parser refused (c->rd.refusal, or a syntax
  * error) and closes the connection after the reply. */
 void http_refuse(struct http_conn *c, api_error e);
 
