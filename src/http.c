@@ -127,6 +127,22 @@ static void assign_request_id(struct request *r, const char *given) {
     r->id[len] = '\0';
 }
 
+/* The path of a request whose own could not be kept, and the segment of
+ * a route without "*". */
+static char no_path[] = "?";
+static char no_param[] = "";
+
+/* Keeps a printable copy of s (at most 127 characters) as r's path. */
+static void set_path(struct request *r, const char *s) {
+    if (!s) return;
+    size_t len = strnlen(s, 127);
+    char *copy = malloc(len + 1);
+    if (!copy) return;
+    copy[0] = '\0';
+    copy_printable(copy, len + 1, s);
+    r->path = copy;
+}
+
 /* Logs and counts the request's end, and frees what it holds; the request
  * itself lives in its connection. */
 static void request_finish(struct request *r, int status) {
@@ -139,6 +155,10 @@ static void request_finish(struct request *r, int status) {
            status, dur_ms);
     metrics_observe_request(r->srv->metrics, r->route, r->method, status, dur_ms);
     evhttp_clear_headers(&r->query);
+    if (r->path != no_path) free(r->path);
+    if (r->param != no_param) free(r->param);
+    r->path = no_path;
+    r->param = no_param;
     if (r->headers_out) evbuffer_free(r->headers_out);
     if (r->body_out) evbuffer_free(r->body_out);
     r->headers_out = r->body_out = NULL;
@@ -146,7 +166,9 @@ static void request_finish(struct request *r, int status) {
 }
 
 /* The request's head, or NULL once a stream let go of it. */
-static const struct http_head *head_of(const struct request *r) { return r->conn->rd.head; }
+static const struct http_head *head_of(const struct request *r) {
+    return r->conn->reading ? r->conn->reading->rd.head : NULL;
+}
 
 const char *http_header(const struct request *r, const char *name) {
     const struct http_head *h = head_of(r);
@@ -166,21 +188,23 @@ static const struct {
 #undef KNOWN
 };
 
+_Static_assert(HTTP_H_COUNT <= HTTP_HEAD_KNOWN, "the head keeps a slot for each known header");
+
 const char *http_known_header(const struct request *r, enum http_known h) {
-    return head_of(r) ? r->known[h] : NULL;
+    const struct http_head *head = head_of(r);
+    return head ? head->known[h] : NULL;
 }
 
 /* Notes the known headers (the first of each name). */
-static void scan_headers(struct request *r) {
-    const struct http_head *h = head_of(r);
+static void scan_headers(struct http_head *h) {
     for (uint32_t i = 0; i < h->count; i++) {
         if (h->value[i] == UINT32_MAX) continue;
         const char *name = h->bytes + h->name[i];
         size_t len = h->value[i] - h->name[i] - 1;
         for (int k = 0; k < HTTP_H_COUNT; k++) {
-            if (known_names[k].len == len && !r->known[k] &&
+            if (known_names[k].len == len && !h->known[k] &&
                 strcasecmp(name, known_names[k].name) == 0) {
-                r->known[k] = h->bytes + h->value[i];
+                h->known[k] = h->bytes + h->value[i];
                 break;
             }
         }
@@ -206,9 +230,12 @@ void http_add_header(struct request *r, const char *name, const char *value) {
     evbuffer_add(r->headers_out, name, nlen);
     evbuffer_add(r->headers_out, ": ", 2);
     struct evbuffer_iovec v;
-    if (evbuffer_reserve_space(r->headers_out, vlen + 2, &v, 1) < 1) return;
+    if (evbuffer_reserve_space(r->headers_out, (ev_ssize_t)(vlen + 2), &v, 1) < 1) return;
     char *out = v.iov_base;
-    for (size_t i = 0; i < vlen; i++) out[i] = (value[i] == '\r' || value[i] == '\n') ? ' ' : value[i];
+    for (size_t i = 0; i < vlen; i++) {
+        out[i] = value[i];
+        if (value[i] == '\r' || value[i] == '\n') out[i] = ' ';
+    }
     out[vlen] = '\r';
     out[vlen + 1] = '\n';
     v.iov_len = vlen + 2;
@@ -245,12 +272,14 @@ bool http_session_token(const struct request *r, char out[TOKEN_LEN + 1]) {
 }
 
 
-/* The peer's address as text, or "" when it has none (not an IP socket). */
+/* The peer's address as text, or "" when it has none (not an IP socket,
+ * or a lasting stream, which no longer keeps it). */
 static void peer_text(const struct http_conn *c, char out[CLIENT_ADDR_MAX]) {
     const void *bin = NULL;
-    if (c->peer.sa.sa_family == AF_INET) bin = &c->peer.v4.sin_addr;
-    else if (c->peer.sa.sa_family == AF_INET6) bin = &c->peer.v6.sin6_addr;
-    if (!bin || !inet_ntop(c->peer.sa.sa_family, bin, out, CLIENT_ADDR_MAX)) out[0] = '\0';
+    const struct http_reading *rd = c->reading;
+    if (rd && rd->peer.sa.sa_family == AF_INET) bin = &rd->peer.v4.sin_addr;
+    else if (rd && rd->peer.sa.sa_family == AF_INET6) bin = &rd->peer.v6.sin6_addr;
+    if (!bin || !inet_ntop(rd->peer.sa.sa_family, bin, out, CLIENT_ADDR_MAX)) out[0] = '\0';
 }
 
 bool http_forwarded_https(const struct request *r) {
@@ -305,9 +334,12 @@ static void put_head(struct request *r, struct evbuffer *out, int status, const 
     add_line(out, "X-Request-Id", r->id);
     if (!r->has_cache_control) add_line(out, "Cache-Control", "no-store");
     bool going_on = framing != FRAMED_BY_CLOSE && http_conn_keeps_going(c);
-    if (!going_on) c->close_after = true;
-    if (!going_on) add_line(out, "Connection", "close");
-    else if (c->parser.http_minor == 0) add_line(out, "Connection", "keep-alive");
+    if (!going_on) {
+        c->close_after = true;
+        add_line(out, "Connection", "close");
+    } else if (c->http10) {
+        add_line(out, "Connection", "keep-alive");
+    }
     if (r->headers_out) evbuffer_add_buffer(out, r->headers_out);
     evbuffer_add(out, "\r\n", 2);
 }
@@ -378,7 +410,7 @@ void http_reply_empty(struct request *r, int status) { http_reply_buffer(r, stat
 void http_stream_start(struct request *r, int status, const char *content_type) {
     struct http_conn *c = r->conn;
     r->bodyless = http_is_head(r);
-    r->chunked = !r->bodyless && c->parser.http_minor >= 1;
+    r->chunked = !r->bodyless && !c->http10;
     struct evbuffer *out = evbuffer_new();
     if (out) {
         put_head(r, out, status, content_type,
@@ -448,7 +480,6 @@ void http_stream_abort(struct request *r) {
 int http_stream_detach(struct request *r) {
     r->detached = true;
     evhttp_clear_headers(&r->query);
-    memset(r->known, 0, sizeof(r->known));
     http_conn_detach(r->conn, false);
     return 0;
 }
@@ -464,7 +495,6 @@ int http_stream_upgrade(struct request *r, struct evbuffer *head) {
     http_conn_stream_started(c, true);
     r->detached = true;
     evhttp_clear_headers(&r->query);
-    memset(r->known, 0, sizeof(r->known));
     http_conn_detach(c, true);
     http_conn_write(c, head);
     return 0;
@@ -579,11 +609,13 @@ static enum evhttp_cmd_type cmd_of(unsigned method) {
 /* Sets up c's request for http_serve and http_refuse. */
 static struct request *request_begin(struct http_conn *c) {
     struct request *r = &c->req;
-    *r = (struct request){.conn = c, .srv = c->st->srv, .start_us = now_us(), .route = "unmatched"};
+    *r = (struct request){.conn = c, .srv = c->st->srv, .start_us = now_us(), .route = "unmatched",
+                          .path = no_path, .param = no_param};
     TAILQ_INIT(&r->query);
     c->st->inflight++;
-    r->cmd = cmd_of(c->parser.method);
-    r->method = r->cmd ? method_name(r->cmd) : http_method_str((enum http_method)c->parser.method);
+    unsigned method = c->reading->parser.method;
+    r->cmd = cmd_of(method);
+    r->method = r->cmd ? method_name(r->cmd) : http_method_str((enum http_method)method);
     return r;
 }
 
@@ -610,24 +642,31 @@ static const char *split_url(struct request *r, char *url, size_t len, bool *que
 void http_serve(struct http_conn *c) {
     struct http_state *st = c->st;
     struct request *r = request_begin(c);
-    struct http_head *h = c->rd.head;
-    scan_headers(r);
+    struct http_head *h = c->reading->rd.head;
+    scan_headers(h);
     assign_request_id(r, http_known_header(r, HTTP_H_X_REQUEST_ID));
     bool query_ok;
     const char *path = split_url(r, h->bytes, h->url_end, &query_ok);
     if (!path) {
-        copy_printable(r->path, sizeof(r->path), h->bytes);
+        set_path(r, h->bytes);
         c->close_after = true;
         http_reply_error(r, API_E_BAD_REQUEST, "The request target is malformed.");
         return;
     }
-    copy_printable(r->path, sizeof(r->path), path);
+    set_path(r, path);
     if (!query_ok) {
         http_reply_error(r, API_E_INVALID_QUERY, "The query string is malformed.");
         return;
     }
     bool path_known;
-    const struct route *rt = find_route(st, path, r->cmd, &path_known, r->param, sizeof(r->param));
+    char param[72] = "";
+    const struct route *rt = find_route(st, path, r->cmd, &path_known, param, sizeof(param));
+    if (param[0] && rt) r->param = strdup(param);
+    if (!r->param) {
+        r->param = no_param;
+        rt = NULL; /* out of memory: answered as an unknown path */
+        path_known = false;
+    }
     enum http_conns_verdict limit = c->verdict;
     if (rt && limit != HTTP_CONNS_OK && !is_health_check(rt)) {
         /* over --max-connections or the per-address cap: only the balancer's checks are served */
@@ -648,12 +687,12 @@ void http_serve(struct http_conn *c) {
 
 void http_refuse(struct http_conn *c, api_error e) {
     char url[64] = "-";
-    const struct http_head *h = c->rd.head;
+    const struct http_head *h = c->reading->rd.head;
     if (h && h->bytes && h->url_done) copy_printable(url, sizeof(url), h->bytes);
     http_conn_drop_head(c); /* it may be half-read */
     struct request *r = request_begin(c);
     assign_request_id(r, NULL);
-    copy_printable(r->path, sizeof(r->path), url);
+    set_path(r, url);
     c->close_after = true;
     http_reply_error(r, e, NULL);
 }

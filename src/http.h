@@ -60,8 +60,8 @@ struct request {
     const char *method;         /* method name, for logs */
     enum evhttp_cmd_type cmd;   /* the method (0 for one chatd does not know) */
     const char *route;          /* matched route's path or "unmatched", for metrics */
-    char param[72];             /* the segment a route's "*" matched, "" if none */
-    char path[128];             /* printable path, for logs */
+    char *param;                /* the segment a route's "*" matched, "" if none */
+    char *path;                 /* printable path, for logs (at most 127 characters) */
     struct evkeyvalq query;     /* decoded query parameters */
     long long start_us;         /* receive time, microseconds since the epoch */
     bool streaming;             /* a chunked reply has started */
@@ -74,7 +74,6 @@ struct request {
     void *stream_arg;           /* the streaming (or waiting, see http_on_client_gone) handler's state */
     struct stream_sock *sock;   /* stream: its connection's socket, else NULL */
     struct request *stream_prev, *stream_next; /* open streams, for shutdown */
-    const char *known[HTTP_H_COUNT]; /* those headers' values (the first of each), or NULL */
     struct evbuffer *headers_out; /* headers added for the reply ("Name: value\r\n"), or NULL */
     struct evbuffer *body_out;    /* http_reply_body's buffer, or NULL */
 };

@@ -41,16 +41,16 @@ static long long now_ms(void) {
 /* ---- deadlines ---- */
 
 static void arm(struct http_conn *c, long long in_ms) {
-    if (!c->deadline) return;
+    if (!c->reading) return;
     if (in_ms < 0) in_ms = 0;
     struct timeval tv = {(time_t)(in_ms / 1000), (suseconds_t)(in_ms % 1000) * 1000};
-    event_add(c->deadline, &tv);
+    event_add(c->reading->deadline, &tv);
 }
 
 /* The limit the connection is read under now, from its start. */
 static long long reading_limit(const struct http_conn *c, long long *since) {
-    *since = c->first_byte_ms ? c->first_byte_ms : c->since_ms;
-    if (c->first_byte_ms) return c->st->request_timeout_ms;
+    *since = c->reading->first_byte_ms ? c->reading->first_byte_ms : c->reading->since_ms;
+    if (c->reading->first_byte_ms) return c->st->request_timeout_ms;
     return c->served ? HTTP_IO_TIMEOUT_S * 1000LL : c->st->request_timeout_ms;
 }
 
@@ -64,14 +64,15 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
         arm(c, limit - (now - since));
         return;
     }
-    log_debug("msg=\"connection cut\" why=%s", c->first_byte_ms ? "request-timeout" : "idle-timeout");
+    log_debug("msg=\"connection cut\" why=%s",
+              c->reading->first_byte_ms ? "request-timeout" : "idle-timeout");
     close_now_or_later(c);
 }
 
 /* The first byte of a request arrived: its whole must follow in time. */
 static void note_first_byte(struct http_conn *c) {
-    if (c->first_byte_ms) return;
-    c->first_byte_ms = now_ms();
+    if (c->reading->first_byte_ms) return;
+    c->reading->first_byte_ms = now_ms();
     arm(c, c->st->request_timeout_ms);
 }
 
@@ -85,12 +86,20 @@ static void unlink_conn(struct http_conn *c) {
     c->prev = c->next = NULL;
 }
 
+/* What only reading needs: freed once the connection carries a stream. */
+static void reading_free(struct http_conn *c) {
+    if (!c->reading) return;
+    event_free(c->reading->deadline);
+    http_head_free(c->reading->rd.head);
+    free(c->reading);
+    c->reading = NULL;
+}
+
 static void conn_free(struct http_conn *c) {
     unlink_conn(c);
     http_conns_close(c->st->conns, c->address);
     if (c->unflushed) c->st->unflushed--;
-    if (c->deadline) event_free(c->deadline);
-    http_head_free(c->rd.head);
+    reading_free(c);
     if (c->in) evbuffer_free(c->in);
     free(c);
 }
@@ -103,7 +112,7 @@ static void on_closed(void *arg) {
 
 static void close_now(struct http_conn *c) {
     c->phase = HTTP_CLOSING;
-    if (c->deadline) event_del(c->deadline);
+    if (c->reading) event_del(c->reading->deadline);
     c->st->unflushed++;
     struct stream_sock *sock = c->sock;
     c->sock = NULL;
@@ -131,8 +140,9 @@ void http_conn_abort(struct http_conn *c) {
 static void close_now_or_later(struct http_conn *c) { http_conn_close(c); }
 
 void http_conn_close_all(struct http_state *st) {
-    while (st->conns_list) {
-        struct http_conn *c = st->conns_list;
+    struct http_conn *next;
+    for (struct http_conn *c = st->conns_list; c; c = next) {
+        next = c->next; /* each close below frees c alone */
         if (c->phase == HTTP_SERVING || c->phase == HTTP_STREAMING || c->phase == HTTP_UPGRADED)
             http_stream_abort(&c->req); /* frees the request, then c */
         else if (c->phase == HTTP_CLOSING)
@@ -163,19 +173,20 @@ static void on_sock_gone(void *arg) {
 
 /* Hands a complete request to http.c. */
 static void dispatch(struct http_conn *c) {
-    c->rd.message_done = false;
-    c->keep_alive = http_should_keep_alive(&c->parser) && !c->parser.upgrade;
+    c->reading->rd.message_done = false;
+    c->keep_alive = http_should_keep_alive(&c->reading->parser) && !c->reading->parser.upgrade;
     c->phase = HTTP_SERVING;
-    c->first_byte_ms = 0;
-    if (c->deadline) event_del(c->deadline);
+    c->reading->first_byte_ms = 0;
+    c->http10 = c->reading->parser.http_minor == 0;
+    event_del(c->reading->deadline);
     http_serve(c);
 }
 
 /* "100 Continue", once, to a client that waits for it before its body. */
 static void answer_expect(struct http_conn *c) {
     static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    c->rd.expects_continue = false;
-    if (c->rd.message_done || !c->sock) return;
+    c->reading->rd.expects_continue = false;
+    if (c->reading->rd.message_done || !c->sock) return;
     struct evbuffer *buf = evbuffer_new();
     if (!buf) return;
     evbuffer_add(buf, go_on, sizeof(go_on) - 1);
@@ -186,23 +197,23 @@ static void answer_expect(struct http_conn *c) {
 /* Parses len bytes at data; what is left after a complete request (or an
  * upgrade's first bytes) is kept in c->in. */
 static void parse(struct http_conn *c, const char *data, size_t len) {
-    if (len && !c->parser.upgrade) note_first_byte(c);
-    size_t used = http_parser_execute(&c->parser, &c->st->parser_settings, data, len);
-    enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
-    if (err == HPE_PAUSED) http_parser_pause(&c->parser, 0);
-    if (c->rd.expects_continue) answer_expect(c);
-    bool done = c->rd.message_done;
-    if ((done || c->parser.upgrade) && used < len) {
+    if (len && !c->reading->parser.upgrade) note_first_byte(c);
+    size_t used = http_parser_execute(&c->reading->parser, &c->st->parser_settings, data, len);
+    enum http_errno err = HTTP_PARSER_ERRNO(&c->reading->parser);
+    if (err == HPE_PAUSED) http_parser_pause(&c->reading->parser, 0);
+    if (c->reading->rd.expects_continue) answer_expect(c);
+    bool done = c->reading->rd.message_done;
+    if ((done || c->reading->parser.upgrade) && used < len) {
         if (!c->in) c->in = evbuffer_new();
         if (!c->in || evbuffer_add(c->in, data + used, len - used) < 0) c->close_after = true;
     }
     if (done) {
         dispatch(c);
     } else if (err != HPE_OK && err != HPE_PAUSED) {
-        api_error e = c->rd.refusal;
+        api_error e = c->reading->rd.refusal;
         if (e == API_E_OK) e = err == HPE_HEADER_OVERFLOW ? API_E_HEADERS_TOO_LARGE : API_E_BAD_REQUEST;
         c->phase = HTTP_SERVING;
-        if (c->deadline) event_del(c->deadline);
+        event_del(c->reading->deadline);
         http_refuse(c, e);
     }
 }
@@ -291,7 +302,7 @@ void http_conn_request_done(struct http_conn *c) {
         return;
     }
     c->phase = HTTP_READING;
-    c->since_ms = now_ms();
+    c->reading->since_ms = now_ms();
     stream_sock_hold_input(c->sock, false);
     if (c->in && evbuffer_get_length(c->in) > 0) {
         stream_sock_poke(c->sock); /* the next request is here: parsed from the loop */
@@ -302,19 +313,18 @@ void http_conn_request_done(struct http_conn *c) {
 }
 
 void http_conn_drop_head(struct http_conn *c) {
-    http_head_free(c->rd.head);
-    c->rd.head = NULL;
+    if (!c->reading) return;
+    http_head_free(c->reading->rd.head);
+    c->reading->rd.head = NULL;
 }
 
 void http_conn_stream_started(struct http_conn *c, bool upgraded) {
     c->phase = upgraded ? HTTP_UPGRADED : HTTP_STREAMING;
-    if (c->deadline) event_del(c->deadline);
+    if (c->reading) event_del(c->reading->deadline);
 }
 
 void http_conn_detach(struct http_conn *c, bool upgraded) {
-    http_conn_drop_head(c);
-    if (c->deadline) event_free(c->deadline);
-    c->deadline = NULL;
+    reading_free(c);
     if (!upgraded && c->in) { /* a lasting stream's client has nothing more to say */
         evbuffer_free(c->in);
         c->in = NULL;
@@ -362,28 +372,31 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     struct http_conn *c = calloc(1, sizeof(*c));
-    if (c) {
+    struct http_reading *rd = c ? calloc(1, sizeof(*rd)) : NULL;
+    if (rd) {
         *c = (struct http_conn){.st = st, .address = address, .verdict = (uint8_t)verdict,
-                                .since_ms = now_ms()};
-        if ((size_t)salen <= sizeof(c->peer)) memcpy(&c->peer, sa, (size_t)salen);
-        c->deadline = evtimer_new(st->srv->base, on_deadline, c);
-        c->sock = c->deadline ? stream_sock_open(st->socks, st->srv->base, fd, HTTP_IO_TIMEOUT_S,
-                                                 on_sock_gone, c)
-                              : NULL;
+                                .reading = rd};
+        rd->since_ms = now_ms();
+        if ((size_t)salen <= sizeof(rd->peer)) memcpy(&rd->peer, sa, (size_t)salen);
+        rd->deadline = evtimer_new(st->srv->base, on_deadline, c);
+        if (rd->deadline)
+            c->sock = stream_sock_open(st->socks, st->srv->base, fd, HTTP_IO_TIMEOUT_S,
+                                       on_sock_gone, c);
     }
-    if (!c || !c->sock) {
-        if (c && c->deadline) event_free(c->deadline);
+    if (!rd || !c->sock) {
+        if (rd && rd->deadline) event_free(rd->deadline);
+        free(rd);
         free(c);
         http_conns_close(st->conns, address);
         close(fd);
         return;
     }
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = &c->rd;
-    c->rd.body_cap = (size_t)st->srv->cfg.max_body * HTTP_BODY_READ_FACTOR;
+    http_parser_init(&rd->parser, HTTP_REQUEST);
+    rd->parser.data = &rd->rd;
+    rd->rd.body_cap = (size_t)st->srv->cfg.max_body * HTTP_BODY_READ_FACTOR;
     /* control characters in header values are served as before (they are
      * never echoed); framing stays strict (see http_head.c) */
-    c->parser.lenient_http_headers = 1;
+    rd->parser.lenient_http_headers = 1;
     stream_sock_set_reader(c->sock, on_readable, c);
     c->next = st->conns_list;
     if (c->next) c->next->prev = c;

@@ -19,13 +19,14 @@ static void head_reset(struct http_head *h) {
     h->len = h->url_end = h->count = 0;
     h->in_value = h->url_done = h->headers_done = false;
     h->body_len = 0;
+    memset(h->known, 0, sizeof(h->known));
 }
 
 /* Appends len bytes (and keeps room for a NUL); false when out of memory
  * or beyond what is read of a head. */
 static bool head_append(struct http_head *h, const char *at, size_t len) {
     if ((size_t)h->len + len + 1 > HTTP_READ_HEADERS + HTTP_MAX_FIELDS * 2) return false;
-    if (h->len + len + 1 > h->cap) {
+    if (h->len + len + 1 > h->cap || !h->bytes) {
         uint32_t cap = h->cap ? h->cap : HEAD_START;
         while (cap < h->len + len + 1) cap *= 2;
         char *bytes = realloc(h->bytes, cap);

@@ -24,6 +24,7 @@
 #define HTTP_MAX_HEADERS 16384
 #define HTTP_READ_HEADERS 65536
 #define HTTP_MAX_FIELDS 100 /* header lines per request; more: 431 */
+#define HTTP_HEAD_KNOWN 8   /* slots for the values of headers the server reads often */
 
 /* The request being read: the URL and the header lines, each NUL-terminated
  * in bytes (kept as offsets, since bytes grows), and the body. */
@@ -37,6 +38,7 @@ struct http_head {
     bool in_value;                   /* the parser's last piece was a value */
     bool url_done;                   /* the URL is terminated */
     bool headers_done;               /* the head is complete (a trailer is not kept) */
+    const char *known[HTTP_HEAD_KNOWN]; /* the server's slots (NULL when reset) */
     char *body;                      /* NUL-terminated, body_len bytes */
     size_t body_len, body_cap;
 };

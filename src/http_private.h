@@ -32,25 +32,32 @@ enum http_phase {
  * socket from under it). */
 enum http_pending { HTTP_PENDING_NONE, HTTP_PENDING_CLOSE, HTTP_PENDING_ABORT };
 
-/* One client connection. */
-struct http_conn {
-    struct http_state *st;       /* its server's HTTP state */
-    struct stream_sock *sock;    /* the socket */
+/* What a connection needs only while it reads requests; freed once it
+ * carries a lasting stream, which keeps an idle one small. */
+struct http_reading {
     http_parser parser;
     struct http_head_reader rd;  /* what the parser fills (parser.data points here) */
-    enum http_phase phase;
-    struct event *deadline;      /* while reading: the request (or the next one) is overdue */
+    struct event *deadline;      /* the request (or the next one) is overdue */
     long long since_ms;          /* reading since (accept, or the last reply) */
     long long first_byte_ms;     /* the awaited request's first byte; 0: none yet */
-    struct evbuffer *in;         /* input not parsed yet (pipelined, or held while serving) */
-    char *address;               /* its key in the per-address count (http_conns) */
     union {
         struct sockaddr sa;
         struct sockaddr_in v4;
         struct sockaddr_in6 v6;
     } peer;                      /* the peer's address */
+};
+
+/* One client connection. */
+struct http_conn {
+    struct http_state *st;       /* its server's HTTP state */
+    struct stream_sock *sock;    /* the socket */
+    struct http_reading *reading; /* NULL once a lasting stream has started */
+    enum http_phase phase;
+    struct evbuffer *in;         /* input not parsed yet (pipelined, or held while serving) */
+    char *address;               /* its key in the per-address count (http_conns) */
     uint8_t verdict;             /* enum http_conns_verdict of the connection */
     bool served;                 /* a reply was written */
+    bool http10;                 /* the request at hand is HTTP/1.0 */
     bool keep_alive;             /* the request at hand lets the connection go on */
     bool input_ended;            /* the client's end of input came */
     bool gone;                   /* the socket is lost */
