@@ -470,7 +470,7 @@ static struct evbuffer *head_of(const struct upgrade_op *op) {
 }
 
 static void new_client(struct ws_server *ws, struct request *r, struct ws_client *c) {
-    static const struct ws_conn_handlers handlers = {on_text, on_end};
+    static const struct ws_conn_handlers handlers = {on_text, on_end, ws_subs_on_drained};
     c->owner = ws;
     c->srv = ws->srv;
     snprintf(c->id, sizeof(c->id), "%s", r->id);

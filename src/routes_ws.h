@@ -75,6 +75,9 @@ void ws_subs_subscribe(struct ws_client *c, const struct ws_msg *m);
 void ws_subs_unsubscribe(struct ws_client *c, const char *room);
 /* Whether c follows room (it exists then). */
 bool ws_subs_follows(const struct ws_client *c, const char *room);
+/* A replay batch of c went out (ws_conn's on_drained): the next one is
+ * read. */
+void ws_subs_on_drained(void *arg);
 /* Ends every subscription of c (its connection is over). */
 void ws_subs_drop_all(struct ws_client *c);
 /* subscribe_user: c gets its user's own events ({"type":"marker"}) from

@@ -107,11 +107,11 @@ static void cut(struct ws_client *c, const char *why) {
 
 static void fetch_history(struct ws_sub *s);
 
-static void on_replay_drained(void *arg) {
+void ws_subs_on_drained(void *arg) {
     struct ws_client *c = arg;
     if (!c->awaiting_drain) return;
     c->awaiting_drain = false;
-    ws_conn_on_drained(c->conn, NULL, NULL);
+    ws_conn_notify_drained(c->conn, false);
     if (c->replaying) fetch_history(c->replaying);
 }
 
@@ -152,7 +152,7 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
     bool more = n == (size_t)c->srv->cfg.history_batch || s->missed;
     if (more && n > 0) { /* the next batch once this one is out */
         c->awaiting_drain = true;
-        ws_conn_on_drained(c->conn, on_replay_drained, c);
+        ws_conn_notify_drained(c->conn, true);
     }
     send_replayed(s, msgs, n);
     if (!c->conn || (more && n > 0)) return;
@@ -409,7 +409,7 @@ static void drop(struct ws_client *c, struct ws_sub *s) {
     if (c->replaying == s) { /* waiting for its batch to go out */
         c->replaying = NULL;
         c->awaiting_drain = false;
-        if (c->conn) ws_conn_on_drained(c->conn, NULL, NULL);
+        if (c->conn) ws_conn_notify_drained(c->conn, false);
     }
     free(s);
 }
