@@ -383,8 +383,8 @@ void ws_subs_subscribe(struct ws_client *c, const struct ws_msg *m) {
     memcpy(op->after, m->after, sizeof(op->after));
     op->signals = m->signals;
     c->pending++;
-    if (room_access_check(c->srv, op->room, ROOM_ACCESS_READ, c->session_hash, NULL, on_access,
-                          op) < 0) {
+    if (room_access_check(c->srv, op->room, ROOM_ACCESS_READ, ws_client_session(c), NULL,
+                          on_access, op) < 0) {
         c->pending--;
         free(op);
         ws_client_error(c, API_E_UNAVAILABLE, NULL, NULL, m->room, 0);
@@ -473,6 +473,6 @@ void ws_subs_user(struct ws_client *c) {
                         NULL, 0);
         return;
     }
-    c->user_sub = user_feed_subscribe(c->srv->hub, c->user.id, on_user_event, on_user_ready, c);
+    c->user_sub = user_feed_subscribe(c->srv->hub, c->user_id, on_user_event, on_user_ready, c);
     if (!c->user_sub) ws_client_error(c, API_E_INTERNAL, NULL, NULL, NULL, 0);
 }
