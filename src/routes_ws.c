@@ -108,17 +108,14 @@ static void on_session_ended(void *arg) {
     if (c->conn) ws_conn_close(c->conn, WS_CLOSE_UNAUTHORIZED, "session ended");
 }
 
-/* c is authenticated with c->session_hash: the session's end closes it. */
-static void follow_session(struct ws_client *c) {
-    c->session =
-        session_streams_add(c->srv->session_streams, c->session_hash, on_session_ended, c);
-}
+const char *ws_client_session(const struct ws_client *c) { return c->session->hash; }
 
 /* ---- send ---- */
 
 /* A send on its way: session, rate limit, access check, append. */
 struct send_op {
     struct ws_client *c;
+    struct session_user user; /* the sender, as its session was read for this send */
     struct ws_msg m;     /* owns the text */
     struct evbuffer *ack; /* the ack, while the message's webhook event is queued */
 };
@@ -188,7 +185,7 @@ static void on_appended(enum store_status st, const struct message *m, bool repl
 
 static void append(struct send_op *op) {
     struct ws_client *c = op->c;
-    struct message msg = {.user_id = c->user.id, .name = c->user.name, .text = op->m.text,
+    struct message msg = {.user_id = op->user.id, .name = op->user.name, .text = op->m.text,
                           .text_len = op->m.text_len, .timestamp = now_ms(),
                           .reply_to = op->m.reply_to[0] ? op->m.reply_to : NULL};
     const char *id = op->m.client_msg_id[0] ? op->m.client_msg_id : NULL;
@@ -198,7 +195,7 @@ static void append(struct send_op *op) {
 
 static void on_access(enum store_status st, const struct store_access *a, void *arg) {
     struct send_op *op = arg;
-    api_error e = op->c->conn ? room_access_send_error(op->c->srv, st, a, &op->c->user) : API_E_OK;
+    api_error e = op->c->conn ? room_access_send_error(op->c->srv, st, a, &op->user) : API_E_OK;
     if (op->c->conn && e == API_E_OK) append(op);
     else send_done(op, e, 0);
 }
@@ -214,7 +211,7 @@ static void on_send_allowed(enum rate_verdict verdict, int retry_after_s, void *
         send_done(op, verdict == RATE_LIMITED ? API_E_RATE_LIMITED : API_E_UNAVAILABLE,
                   retry_after_s);
     else if (routes_room_is_lobby(op->m.room)) append(op);
-    else if (store_room_access(c->srv->store, op->m.room, c->user.id, NULL, on_access, op) < 0)
+    else if (store_room_access(c->srv->store, op->m.room, op->user.id, NULL, on_access, op) < 0)
         send_done(op, API_E_UNAVAILABLE, 0);
 }
 
@@ -232,7 +229,7 @@ static void on_send_session(enum store_status st, const struct session_user *u, 
                   0);
         return;
     }
-    c->user = *u;
+    op->user = *u;
     if (!jwt_rooms_allow(u, op->m.room)) { /* a token's rooms claim names the rooms it may use */
         send_done(op, API_E_ROOM_NOT_ALLOWED, 0);
         return;
@@ -241,7 +238,7 @@ static void on_send_session(enum store_status st, const struct session_user *u, 
         on_send_allowed(RATE_ALLOWED, 0, op);
         return;
     }
-    struct rate_check check = {RATE_MESSAGES_USER, c->user.id};
+    struct rate_check check = {RATE_MESSAGES_USER, op->user.id};
     if (ratelimit_check(&c->srv->limits, &check, 1, on_send_allowed, op) < 0)
         send_done(op, API_E_INTERNAL, 0);
 }
@@ -257,7 +254,7 @@ static void start_send(struct ws_client *c, struct ws_msg *m) {
     op->c = c;
     op->m = *m;
     c->pending++;
-    if (store_session_get(c->srv->store, c->session_hash, c->srv->cfg.session_ttl,
+    if (store_session_get(c->srv->store, ws_client_session(c), c->srv->cfg.session_ttl,
                           on_send_session, op) < 0)
         send_done(op, API_E_UNAVAILABLE, 0);
 }
@@ -266,14 +263,35 @@ static void start_send(struct ws_client *c, struct ws_msg *m) {
 
 static void handle(struct ws_client *c, const char *data, size_t len);
 
-static void send_ready(struct ws_client *c) {
+/* c is authenticated as u with the session hash: the session's end
+ * closes it (its link keeps the hash), and it is told who it is. False
+ * when out of memory (c is closed). */
+static bool authenticated(struct ws_client *c, const struct session_user *u, const char *hash) {
+    c->session = session_streams_add(c->srv->session_streams, hash, on_session_ended, c);
+    if (!c->session) {
+        ws_conn_close(c->conn, WS_CLOSE_INTERNAL, NULL);
+        return false;
+    }
+    snprintf(c->user_id, sizeof(c->user_id), "%s", u->id);
+    c->authenticated = true;
     struct evbuffer *out = c->owner->scratch;
     evbuffer_drain(out, evbuffer_get_length(out));
-    if (ws_protocol_ready_append(out, &c->user) == 0) ws_client_send(c, out);
+    if (ws_protocol_ready_append(out, u) == 0) ws_client_send(c, out);
+    return true;
 }
 
+/* An auth message's session being read. */
+struct auth_op {
+    struct ws_client *c;
+    char hash[TOKEN_HASH_LEN + 1];
+};
+
 static void on_auth_session(enum store_status st, const struct session_user *u, void *arg) {
-    struct ws_client *c = arg;
+    struct auth_op *op = arg;
+    struct ws_client *c = op->c;
+    char hash[TOKEN_HASH_LEN + 1];
+    memcpy(hash, op->hash, sizeof(hash));
+    free(op);
     c->auth_pending = false;
     if (ws_client_release(c) || !c->conn) return;
     if (st == STORE_NOT_FOUND) {
@@ -285,10 +303,7 @@ static void on_auth_session(enum store_status st, const struct session_user *u, 
         ws_conn_close(c->conn, WS_CLOSE_TRY_AGAIN, "session unreadable");
         return;
     }
-    c->user = *u;
-    c->authenticated = true;
-    follow_session(c);
-    send_ready(c);
+    if (!authenticated(c, u, hash)) return;
     while (c->held && c->conn) { /* in the order they came */
         struct ws_held *h = c->held;
         c->held = h->next;
@@ -299,11 +314,18 @@ static void on_auth_session(enum store_status st, const struct session_user *u, 
 }
 
 static void start_auth(struct ws_client *c, const struct ws_msg *m) {
-    token_hash(m->token, c->session_hash);
+    struct auth_op *op = malloc(sizeof(*op));
+    if (!op) {
+        ws_client_error(c, API_E_INTERNAL, NULL, NULL, NULL, 0);
+        return;
+    }
+    op->c = c;
+    token_hash(m->token, op->hash);
     c->auth_pending = true;
     c->pending++;
-    if (store_session_get(c->srv->store, c->session_hash, c->srv->cfg.session_ttl,
-                          on_auth_session, c) < 0) {
+    if (store_session_get(c->srv->store, op->hash, c->srv->cfg.session_ttl, on_auth_session,
+                          op) < 0) {
+        free(op);
         c->auth_pending = false;
         c->pending--;
         ws_client_error(c, API_E_UNAVAILABLE, NULL, NULL, NULL, 0);
@@ -469,8 +491,9 @@ static struct evbuffer *head_of(const struct upgrade_op *op) {
     return head;
 }
 
-static void new_client(struct ws_server *ws, struct request *r, struct ws_client *c) {
-    static const struct ws_conn_handlers handlers = {on_text, on_end};
+static void new_client(struct ws_server *ws, struct request *r, struct ws_client *c,
+                       const struct session_user *user, const char *hash) {
+    static const struct ws_conn_handlers handlers = {on_text, on_end, ws_subs_on_drained};
     c->owner = ws;
     c->srv = ws->srv;
     snprintf(c->id, sizeof(c->id), "%s", r->id);
@@ -479,18 +502,21 @@ static void new_client(struct ws_server *ws, struct request *r, struct ws_client
     if (ws->clients) ws->clients->prev = c;
     ws->clients = c;
     ws->count++;
-    log_info("req=%s msg=\"websocket open\" authenticated=%d", c->id, (int)c->authenticated);
-    if (c->authenticated) {
-        follow_session(c);
-        send_ready(c);
+    if (!c->conn) { /* out of memory: the stream ends, the client retries */
+        on_end(c, WS_CLOSE_INTERNAL);
+        http_stream_abort(r);
+        return;
     }
+    log_info("req=%s msg=\"websocket open\" authenticated=%d", c->id, user != NULL);
+    if (user) authenticated(c, user, hash); /* c may be gone after it */
 }
 
 /* Answers 101 and hands the socket to a new client (user NULL: it
  * authenticates with its first message). */
 static void upgrade(struct upgrade_op *op, const struct session_user *user) {
     struct ws_server *ws = op->r->srv->ws;
-    struct ws_client *c = calloc(1, sizeof(*c));
+    size_t address_len = strlen(op->address) + 1;
+    struct ws_client *c = calloc(1, sizeof(*c) + address_len);
     struct evbuffer *head = c ? head_of(op) : NULL;
     if (!head || start_heartbeat(ws) < 0 || http_stream_upgrade(op->r, head) < 0) {
         if (head) evbuffer_free(head);
@@ -499,18 +525,10 @@ static void upgrade(struct upgrade_op *op, const struct session_user *user) {
         return;
     }
     evbuffer_free(head);
-    memcpy(c->address, op->address, sizeof(c->address));
-    memcpy(c->session_hash, op->hash, sizeof(c->session_hash));
-    if (user) c->user = *user;
-    c->authenticated = user != NULL;
+    memcpy(c->address, op->address, address_len);
     c->signals = op->signals;
-    struct request *r = op->r;
+    new_client(ws, op->r, c, user, op->hash);
     free(op);
-    new_client(ws, r, c);
-    if (!c->conn) { /* out of memory: the stream ends, the client retries */
-        on_end(c, WS_CLOSE_INTERNAL);
-        http_stream_abort(r);
-    }
 }
 
 static void on_upgrade_gone(struct request *r) {

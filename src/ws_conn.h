@@ -15,8 +15,9 @@
  * framed once for many connections (ws_conn_add_frame): what chatd sends
  * is framed by the server's ws_framer straight into the stream's queue,
  * and what wslay frames itself (pongs, its close frames) is handed over at
- * once. wslay's reader (8.8 KB) exists only while a frame is in reach: an
- * idle connection between two frames has none.
+ * once, through one buffer of the framer's. wslay's reader (8.8 KB) exists
+ * only while a frame is in reach: an idle connection between two frames
+ * keeps a small struct and nothing else of its own.
  *
  * Loop thread only. on_end runs once, when the connection is over (the
  * close frame is out, or the client went away): c is gone after it.
@@ -24,6 +25,7 @@
 #ifndef CHAT_WS_CONN_H
 #define CHAT_WS_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,12 +62,15 @@ struct ws_conn_handlers {
     /* The connection is over; code is the close code sent or received (1006
      * when the client vanished without one). */
     void (*on_end)(void *arg, int code);
+    /* The socket took everything queued, after a send made while
+     * ws_conn_notify_drained is on; may be NULL if it never is. */
+    void (*on_drained)(void *arg);
 };
 
 /* Speaks WebSocket on r, an upgraded stream; r belongs to c from now on
  * and is ended with it. fanout and framer are the server's (shared by
- * every connection). NULL when out of memory (r is then left as it
- * was). */
+ * every connection); h is kept (a static table), not copied. NULL when out
+ * of memory (r is then left as it was). */
 struct ws_conn *ws_conn_new(struct request *r, struct fanout *fanout, struct ws_framer *framer,
                             const struct ws_conn_handlers *h, void *arg);
 
@@ -87,9 +92,9 @@ void ws_conn_close(struct ws_conn *c, int code, const char *reason);
 void ws_conn_ping(struct ws_conn *c);
 /* Bytes queued for the client, not yet taken by its socket. */
 size_t ws_conn_backlog(const struct ws_conn *c);
-/* Every later send runs drained(arg) once the socket has taken everything
- * queued (NULL: nothing runs); see stream_sock_send. */
-void ws_conn_on_drained(struct ws_conn *c, void (*drained)(void *arg), void *arg);
+/* on: every later send runs h->on_drained once the socket has taken
+ * everything queued (see stream_sock_send); off: nothing runs. */
+void ws_conn_notify_drained(struct ws_conn *c, bool on);
 
 /* The server's frame encoder: server frames are not masked, so one frame
  * of a live message serves every connection. Loop thread only. */

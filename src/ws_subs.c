@@ -43,22 +43,22 @@
 #include "ws_conn.h"
 #include "ws_protocol.h"
 
-/* One room a client follows. */
+/* One room a client follows: what an idle one keeps, sized to its room's
+ * name (the user it is about is its client's). */
 struct ws_sub {
     struct ws_client *c;
     struct hub_sub *sub;                 /* its live messages */
-    char room[CHAT_ROOM_MAX + 1];
-    char cursor[CHAT_STREAM_ID_MAX + 1]; /* the last id the client has, "" before the first */
-    bool live;                           /* its replay is done, or it needs none */
-    bool to_replay;                      /* waits for its turn to replay */
-    bool missed;                         /* a live message came during its replay */
-    bool fetching;                       /* a store read of its own is in flight */
-    bool dropped;                        /* unsubscribed while fetching: freed on return */
-    bool resumes;                        /* it came with an "after" */
-    bool revocable;                      /* a private room: it ends when its user leaves */
-    char user_id[CHAT_USER_ID_LEN + 1];  /* that user, when revocable */
-    char present_id[CHAT_USER_ID_LEN + 1]; /* the user it keeps online in the room, or "" */
     struct ws_sub *next;
+    char cursor[CHAT_STREAM_ID_MAX + 1]; /* the last id the client has, "" before the first */
+    bool live : 1;                       /* its replay is done, or it needs none */
+    bool to_replay : 1;                  /* waits for its turn to replay */
+    bool missed : 1;                     /* a live message came during its replay */
+    bool fetching : 1;                   /* a store read of its own is in flight */
+    bool dropped : 1;                    /* unsubscribed while fetching: freed on return */
+    bool resumes : 1;                    /* it came with an "after" */
+    bool revocable : 1;                  /* a private room: it ends when its user leaves */
+    bool present : 1;                    /* it keeps its user online in the room */
+    char room[];
 };
 
 /* A subscribe waiting for its room's access check. */
@@ -107,11 +107,11 @@ static void cut(struct ws_client *c, const char *why) {
 
 static void fetch_history(struct ws_sub *s);
 
-static void on_replay_drained(void *arg) {
+void ws_subs_on_drained(void *arg) {
     struct ws_client *c = arg;
     if (!c->awaiting_drain) return;
     c->awaiting_drain = false;
-    ws_conn_on_drained(c->conn, NULL, NULL);
+    ws_conn_notify_drained(c->conn, false);
     if (c->replaying) fetch_history(c->replaying);
 }
 
@@ -143,7 +143,7 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
     struct ws_sub *s = arg;
     struct ws_client *c = read_returned(s, st);
     if (!c) return;
-    size_t kept = s->revocable ? member_rules_kept(msgs, n, s->user_id) : n;
+    size_t kept = s->revocable ? member_rules_kept(msgs, n, c->user_id) : n;
     if (kept < n) { /* the user left the room there: that event is the last */
         send_replayed(s, msgs, kept);
         if (c->conn) revoke(s);
@@ -152,7 +152,7 @@ static void on_history(enum store_status st, const struct message *msgs, size_t 
     bool more = n == (size_t)c->srv->cfg.history_batch || s->missed;
     if (more && n > 0) { /* the next batch once this one is out */
         c->awaiting_drain = true;
-        ws_conn_on_drained(c->conn, on_replay_drained, c);
+        ws_conn_notify_drained(c->conn, true);
     }
     send_replayed(s, msgs, n);
     if (!c->conn || (more && n > 0)) return;
@@ -233,7 +233,7 @@ static void recheck(struct ws_sub *s) {
     struct ws_client *c = s->c;
     s->fetching = true;
     c->pending++;
-    if (store_room_access(c->srv->store, s->room, s->user_id, NULL, on_rechecked, s) < 0) {
+    if (store_room_access(c->srv->store, s->room, c->user_id, NULL, on_rechecked, s) < 0) {
         s->fetching = false;
         c->pending--;
         cut(c, "membership unreadable");
@@ -292,7 +292,7 @@ static void on_event(const struct hub_event *ev, void *arg) {
         ws_conn_add_frame(c->conn, frame, len);
         set_cursor(s, ev->msg->id);
     }
-    if (s->revocable && member_rules_revokes(ev->msg, s->user_id))
+    if (s->revocable && member_rules_revokes(ev->msg, c->user_id))
         revoke(s); /* the event that says why goes out first */
 }
 
@@ -307,27 +307,29 @@ static void on_signal(const struct hub_signal *sig, void *arg) {
     if (ws_protocol_signal_append(out, sig->kind, sig->data, sig->len) == 0) ws_client_send(c, out);
 }
 
-/* The subscription keeps user u online in its room (presence.h). */
+/* The subscription keeps user u, its client's, online in its room
+ * (presence.h). */
 static void enter(struct ws_sub *s, const struct session_user *u) {
     presence_enter(s->c->srv->presence, s->room, u->id, u->name);
-    snprintf(s->present_id, sizeof(s->present_id), "%s", u->id);
+    s->present = true;
 }
 
-/* revoker: the user whose removal from the private room ends it, or NULL
- * (a public room, or a site administrator, who reads every room). */
-static void start_sub(struct ws_client *c, const char *room, const char *after,
-                      const char *revoker, bool signals) {
-    struct ws_sub *s = calloc(1, sizeof(*s));
+/* revocable: the client's user's removal from the private room ends it
+ * (false for a public room, or a site administrator, who reads every
+ * room). */
+static void start_sub(struct ws_client *c, const char *room, const char *after, bool revocable,
+                      bool signals) {
+    size_t room_len = strlen(room) + 1;
+    struct ws_sub *s = calloc(1, sizeof(*s) + room_len);
     if (!s) {
         ws_client_error(c, API_E_INTERNAL, NULL, NULL, room, 0);
         return;
     }
     s->c = c;
-    snprintf(s->room, sizeof(s->room), "%s", room);
+    memcpy(s->room, room, room_len);
     set_cursor(s, after);
     s->resumes = after[0] != '\0';
-    s->revocable = revoker != NULL;
-    if (revoker) snprintf(s->user_id, sizeof(s->user_id), "%s", revoker);
+    s->revocable = revocable;
     s->next = c->subs;
     c->subs = s;
     c->nsubs++;
@@ -349,8 +351,7 @@ static void on_access(const struct room_access *a, void *arg) {
             ws_client_error(c, API_E_BAD_REQUEST, "This room is subscribed already.", NULL,
                             op->room, 0);
         else {
-            start_sub(c, op->room, op->after,
-                      a->kind != ROOM_PUBLIC && !a->admin ? a->user.id : NULL, op->signals);
+            start_sub(c, op->room, op->after, a->kind != ROOM_PUBLIC && !a->admin, op->signals);
             if (a->has_user && c->subs && strcmp(c->subs->room, op->room) == 0)
                 enter(c->subs, &a->user); /* start_sub put it first */
         }
@@ -370,7 +371,7 @@ void ws_subs_subscribe(struct ws_client *c, const struct ws_msg *m) {
         return;
     }
     if (routes_room_is_lobby(m->room)) {
-        start_sub(c, m->room, m->after, NULL, m->signals);
+        start_sub(c, m->room, m->after, false, m->signals);
         return;
     }
     struct subscribe_op *op = calloc(1, sizeof(*op));
@@ -383,8 +384,8 @@ void ws_subs_subscribe(struct ws_client *c, const struct ws_msg *m) {
     memcpy(op->after, m->after, sizeof(op->after));
     op->signals = m->signals;
     c->pending++;
-    if (room_access_check(c->srv, op->room, ROOM_ACCESS_READ, c->session_hash, NULL, on_access,
-                          op) < 0) {
+    if (room_access_check(c->srv, op->room, ROOM_ACCESS_READ, ws_client_session(c), NULL,
+                          on_access, op) < 0) {
         c->pending--;
         free(op);
         ws_client_error(c, API_E_UNAVAILABLE, NULL, NULL, m->room, 0);
@@ -400,8 +401,8 @@ static void drop(struct ws_client *c, struct ws_sub *s) {
     c->nsubs--;
     hub_unsubscribe(s->sub);
     s->sub = NULL;
-    if (s->present_id[0]) presence_leave(c->srv->presence, s->room, s->present_id);
-    s->present_id[0] = '\0';
+    if (s->present) presence_leave(c->srv->presence, s->room, c->user_id);
+    s->present = false;
     if (s->fetching) {
         s->dropped = true;
         return;
@@ -409,7 +410,7 @@ static void drop(struct ws_client *c, struct ws_sub *s) {
     if (c->replaying == s) { /* waiting for its batch to go out */
         c->replaying = NULL;
         c->awaiting_drain = false;
-        if (c->conn) ws_conn_on_drained(c->conn, NULL, NULL);
+        if (c->conn) ws_conn_notify_drained(c->conn, false);
     }
     free(s);
 }
@@ -473,6 +474,6 @@ void ws_subs_user(struct ws_client *c) {
                         NULL, 0);
         return;
     }
-    c->user_sub = user_feed_subscribe(c->srv->hub, c->user.id, on_user_event, on_user_ready, c);
+    c->user_sub = user_feed_subscribe(c->srv->hub, c->user_id, on_user_event, on_user_ready, c);
     if (!c->user_sub) ws_client_error(c, API_E_INTERNAL, NULL, NULL, NULL, 0);
 }
