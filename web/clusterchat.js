@@ -196,11 +196,12 @@ const UNNAMED_SEND_ERRORS = new Set(['invalid_text', 'invalid_client_msg_id', 'i
  * (an `ack` or an `error` with its clientMsgId, or an error above without
  * one: the client's outbox has one send on its way at a time), or rejects
  * with SocketLost. A socket that let an answer be late carries no more
- * sends, so that a late answer is never taken for another send's.
+ * sends until that answer came, so that it is never taken for another's.
  */
 class SocketSends {
   #sockets = [];        // ready sockets, the newest last
   #waiting = new Map(); // clientMsgId → {ws, resolve, reject, timer}
+  #late = new Map();    // socket → the clientMsgId whose answer it let be late
 
   lend(ws) {
     if (!this.#sockets.includes(ws)) this.#sockets.push(ws);
@@ -208,6 +209,7 @@ class SocketSends {
 
   takeBack(ws) {
     this.#sockets = this.#sockets.filter((s) => s !== ws);
+    this.#late.delete(ws);
     for (const [id, w] of this.#waiting) {
       if (w.ws === ws) this.#settle(id, null, new SocketLost('the WebSocket closed before the answer'));
     }
@@ -218,8 +220,9 @@ class SocketSends {
     return ROOM_NAME.test(frame.room) && new TextEncoder().encode(JSON.stringify(frame)).length <= SOCKET_MESSAGE_MAX;
   }
 
-  /** The newest socket that is open, or null. */
+  /** The newest socket that is open, or null (also while the browser says it is offline). */
   open() {
+    if (globalThis.navigator && globalThis.navigator.onLine === false) return null;
     for (let i = this.#sockets.length - 1; i >= 0; i--) {
       if (this.#sockets[i].readyState === 1) return this.#sockets[i];
     }
@@ -231,6 +234,7 @@ class SocketSends {
     return new Promise((resolve, reject) => {
       const late = () => {
         this.#sockets = this.#sockets.filter((s) => s !== ws);
+        this.#late.set(ws, id);
         this.#settle(id, null, new SocketLost('no answer in time'));
       };
       const timer = setTimeout(late, timeoutMs);
@@ -246,12 +250,15 @@ class SocketSends {
   /** Takes m, a frame that came on ws, when it answers a send: true then. */
   answer(ws, m) {
     let id = m.clientMsgId;
-    if (typeof id !== 'string') {
-      if (m.type !== 'error' || !UNNAMED_SEND_ERRORS.has(m.code)) return false;
-      id = [...this.#waiting].find(([, w]) => w.ws === ws)?.[0];
-      if (id === undefined) return false;
+    const unnamed = typeof id !== 'string';
+    if (unnamed && (m.type !== 'error' || !UNNAMED_SEND_ERRORS.has(m.code))) return false;
+    if (this.#late.has(ws) && (unnamed || this.#late.get(ws) === id)) { // caught up: sends again
+      this.#late.delete(ws);
+      this.lend(ws);
+      return true;
     }
-    this.#settle(id, m, null); // a late answer finds nobody waiting
+    if (unnamed) id = [...this.#waiting].find(([, w]) => w.ws === ws)?.[0];
+    if (id !== undefined) this.#settle(id, m, null); // a late answer finds nobody waiting
     return true;
   }
 

@@ -298,11 +298,29 @@ test('a socket that closes before the ack, or a late ack, sends by POST with the
   const lateFrame = await sendFrame(again.ws);
   assert.equal((await late).replayed, true);
   assert.deepEqual(again.posts.map((p) => p.body), [{ text: 'late', clientMsgId: lateFrame.clientMsgId }]);
-  again.ws.serve({ type: 'ack', clientMsgId: lateFrame.clientMsgId, replayed: false, message: { id: '9-0' } }); // ignored
-  await again.c.send('a', 'after a late one'); // that socket carries no more sends
+  await again.c.send('a', 'while late'); // that socket carries no more sends
   assert.equal(again.posts.length, 2);
   assert.equal(again.ws.sent.filter((f) => f.type === 'send').length, 1);
+  again.ws.serve({ type: 'ack', clientMsgId: lateFrame.clientMsgId, replayed: false, message: { id: '9-0' } });
+  const caughtUp = again.c.send('a', 'caught up'); // until the late answer came
+  const next = await sendFrame(again.ws, 2);
+  again.ws.serve({ type: 'ack', clientMsgId: next.clientMsgId, replayed: false, message: { id: '10-0' } });
+  assert.equal((await caughtUp).id, '10-0');
+  assert.equal(again.posts.length, 2);
   again.s.close();
+});
+
+test('a browser that says it is offline sends by POST', async () => {
+  const { c, s, ws, posts } = await readySocketClient();
+  globalThis.navigator = { onLine: false };
+  try {
+    await c.send('a', 'offline');
+  } finally {
+    delete globalThis.navigator;
+  }
+  assert.equal(posts.length, 1);
+  assert.equal(ws.sent.filter((f) => f.type === 'send').length, 0);
+  s.close();
 });
 
 test('sendTransport "post" keeps sends off the WebSocket, and a stream closed takes its socket back', async () => {
