@@ -1,14 +1,15 @@
 /*
  * clusterchat's browser client. It talks to chatd's REST API (docs/API.md)
  * through the JavaScript client module, clusterchat.js: its requests, its
- * ordered outbox of sends, and its live stream, which follows the rooms the
- * tabs show or list over a WebSocket on /ws, or over the event stream
- * (/stream?rooms=a,b) where a first WebSocket closes before it is ready
- * (no WebSocket through some proxy, no session), with the rooms' typing and
- * presence signals and the user's read markers. One tab holds the stream
- * (the leader, chosen with a Web Lock) and hands its events to the other
- * tabs over a BroadcastChannel, so that any number of tabs uses one
- * connection. The session is chatd's HttpOnly cookie, so a reload (or
+ * ordered outbox of sends (over the stream's WebSocket while this tab holds
+ * one that is ready, else by POST), and its live stream, which follows the
+ * rooms the tabs show or list over a WebSocket on /ws, or over the event
+ * stream (/stream?rooms=a,b) where a first WebSocket closes before it is
+ * ready (no WebSocket through some proxy, no session), with the rooms'
+ * typing and presence signals and the user's read markers. One tab holds
+ * the stream (the leader, chosen with a Web Lock) and hands its events to
+ * the other tabs over a BroadcastChannel, so that any number of tabs uses
+ * one connection. The session is chatd's HttpOnly cookie, so a reload (or
  * another tab) finds it with GET /user/.
  *
  * Messages are kept in id order and rendered once per id, whichever way they
@@ -1575,7 +1576,9 @@ import {
   // they were written, each with one clientMsgId for every attempt (chatd
   // stores it once, however often it arrives); a message that must wait (the
   // server asked us to slow down, or could not be reached) holds back the
-  // ones after it. While one waits, the composer says so.
+  // ones after it. While one waits, the composer says so. In the tab that
+  // holds the stream they go over its WebSocket once it is ready (the
+  // client lends the socket to its outbox), elsewhere by POST.
   let sendingAgain = false; // the "Sending again…" note is shown
 
   function submitMessage(event) {

@@ -119,7 +119,8 @@ export class ChatError extends Error {
   constructor(status: number, code: string, message: string,
     options?: { retryAfter?: number; requestId?: string | null; cause?: unknown });
   readonly name: 'ChatError';
-  /** HTTP status; 0 when the server could not be reached (or a WebSocket error) */
+  /** HTTP status; 0 when the server could not be reached (or a stream's WebSocket error); a
+   *  send refused over a WebSocket has the status its POST would have had (statusOfCode) */
   status: number;
   /** chatd's error code (docs/API.md, "Errors"); "offline" without an answer */
   code: string;
@@ -140,9 +141,14 @@ export interface RetryInfo {
   delayMs: number;
   room?: string;
   clientMsgId?: string;
+  /** sends: whether the attempt that failed went over a WebSocket or by POST */
+  via?: 'ws' | 'http';
 }
 
 export type Transport = 'auto' | 'ws' | 'sse';
+
+/** How sends go: 'auto' over a stream's ready WebSocket when there is one, else POST; 'post' always POST. */
+export type SendTransport = 'auto' | 'post';
 
 /** A constructor like the browser's WebSocket (npm's `ws` in Node). */
 export interface WebSocketLike {
@@ -169,6 +175,10 @@ export interface ClientOptions {
   retryBudgetMs?: number;
   /** the default transport of streams ('auto') */
   transport?: Transport;
+  /** how sends go ('auto') */
+  sendTransport?: SendTransport;
+  /** how long a send over a WebSocket waits for its ack before it goes by POST (10000) */
+  sendTimeoutMs?: number;
 }
 
 export interface RequestResult<T = any> {
@@ -205,6 +215,8 @@ export class ChatClient {
   credentials: RequestCredentials;
   retryBudgetMs: number;
   transport: Transport;
+  sendTransport: SendTransport;
+  sendTimeoutMs: number;
   WebSocket: WebSocketConstructor | null;
   /** the session's user, once known */
   user: User | null;
@@ -351,4 +363,6 @@ export function parsePosition(text: string | null | undefined): Map<string, stri
 export function kindOf(entry: { event?: unknown }): string;
 export function newClientMsgId(): string;
 export function sessionFromSetCookie(header: string | null | undefined): string | undefined;
+/** The HTTP status of chatd's error code (400 for one this client does not know). */
+export function statusOfCode(code: string): number;
 export function retryDelayMs(error: unknown, attempt: number, options?: { baseMs?: number; maxMs?: number }): number;

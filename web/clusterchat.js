@@ -11,7 +11,10 @@
  * - Sends leave one at a time, in the order they were made (an outbox), each
  *   with a clientMsgId made once, so that a resend after a lost answer, a
  *   503 or a 502/504 stores nothing twice; a 429 or 503 is waited out for
- *   at least its Retry-After.
+ *   at least its Retry-After. While a stream of the client has a WebSocket
+ *   ready, a send goes over it and its ack answers it; without one, when
+ *   the socket closes before the ack or the ack is late, the same send goes
+ *   by POST (the same clientMsgId: the server answers the replay).
  * - A stream follows rooms over a WebSocket (/ws) or Server-Sent Events
  *   (/stream?rooms=, read with fetch), keeps each room's last id and resumes
  *   from it after every reconnect, drops what it has already delivered, and
@@ -82,6 +85,20 @@ export function sessionFromSetCookie(header) {
     found = '';
   }
   return found;
+}
+
+// The HTTP status of each error code a WebSocket's `error` frame can carry
+// (docs/API.md, "Errors"): a refused send rejects as its POST would have.
+const ERROR_STATUS = {
+  bad_json: 400, bad_request: 400, invalid_room: 400, invalid_query: 400, invalid_text: 400,
+  invalid_client_msg_id: 400, invalid_reply_to: 400, unauthorized: 401, banned: 403,
+  room_not_allowed: 403, forbidden: 403, not_found: 404, reply_not_found: 404, rate_limited: 429,
+  internal: 500, unavailable: 503, storage_full: 507,
+};
+
+/** The HTTP status of chatd's error code (400 for a code this client does not know). */
+export function statusOfCode(code) {
+  return Object.hasOwn(ERROR_STATUS, code) ? ERROR_STATUS[code] : 400;
 }
 
 /** Retry-After in whole seconds, 0 when absent. */
@@ -159,6 +176,102 @@ class Emitter {
   }
 }
 
+// ---- sends over a stream's WebSocket ----
+
+// Why a send over a WebSocket got no answer: the socket closed first, or
+// the ack was late. The send goes by POST then.
+class SocketLost extends Error {}
+
+// chatd's largest WebSocket message: a longer frame would close the socket.
+const SOCKET_MESSAGE_MAX = 32768;
+const ROOM_NAME = /^[a-z0-9_-]{1,64}$/;
+// Refusals of a send's members that chatd answers before it has read the
+// clientMsgId: their error frame names none.
+const UNNAMED_SEND_ERRORS = new Set(['invalid_text', 'invalid_client_msg_id', 'invalid_reply_to']);
+
+/**
+ * The WebSockets a client's streams have ready, which its sends use: a
+ * stream lends its socket on `ready` and takes it back before it closes.
+ * send() writes one `send` frame and settles on the frame that answers it
+ * (an `ack` or an `error` with its clientMsgId, or an error above without
+ * one: the client's outbox has one send on its way at a time), or rejects
+ * with SocketLost. A socket that let an answer be late carries no more
+ * sends until that answer came, so that it is never taken for another's.
+ */
+class SocketSends {
+  #sockets = [];        // ready sockets, the newest last
+  #waiting = new Map(); // clientMsgId → {ws, resolve, reject, timer}
+  #late = new Map();    // socket → the clientMsgId whose answer it let be late
+
+  lend(ws) {
+    if (!this.#sockets.includes(ws)) this.#sockets.push(ws);
+  }
+
+  takeBack(ws) {
+    this.#sockets = this.#sockets.filter((s) => s !== ws);
+    this.#late.delete(ws);
+    for (const [id, w] of this.#waiting) {
+      if (w.ws === ws) this.#settle(id, null, new SocketLost('the WebSocket closed before the answer'));
+    }
+  }
+
+  /** Whether a send frame can go over a socket at all (its room, its size). */
+  static fits(frame) {
+    return ROOM_NAME.test(frame.room) && new TextEncoder().encode(JSON.stringify(frame)).length <= SOCKET_MESSAGE_MAX;
+  }
+
+  /** The newest socket that is open, or null (also while the browser says it is offline). */
+  open() {
+    if (globalThis.navigator && globalThis.navigator.onLine === false) return null;
+    for (let i = this.#sockets.length - 1; i >= 0; i--) {
+      if (this.#sockets[i].readyState === 1) return this.#sockets[i];
+    }
+    return null;
+  }
+
+  send(ws, frame, timeoutMs) {
+    const id = frame.clientMsgId;
+    return new Promise((resolve, reject) => {
+      const late = () => {
+        this.#sockets = this.#sockets.filter((s) => s !== ws);
+        this.#late.set(ws, id);
+        this.#settle(id, null, new SocketLost('no answer in time'));
+      };
+      const timer = setTimeout(late, timeoutMs);
+      this.#waiting.set(id, { ws, resolve, reject, timer });
+      try {
+        ws.send(JSON.stringify(frame));
+      } catch (e) {
+        this.#settle(id, null, new SocketLost('the WebSocket refused the frame'));
+      }
+    });
+  }
+
+  /** Takes m, a frame that came on ws, when it answers a send: true then. */
+  answer(ws, m) {
+    let id = m.clientMsgId;
+    const unnamed = typeof id !== 'string';
+    if (unnamed && (m.type !== 'error' || !UNNAMED_SEND_ERRORS.has(m.code))) return false;
+    if (this.#late.has(ws) && (unnamed || this.#late.get(ws) === id)) { // caught up: sends again
+      this.#late.delete(ws);
+      this.lend(ws);
+      return true;
+    }
+    if (unnamed) id = [...this.#waiting].find(([, w]) => w.ws === ws)?.[0];
+    if (id !== undefined) this.#settle(id, m, null); // a late answer finds nobody waiting
+    return true;
+  }
+
+  #settle(id, reply, error) {
+    const w = this.#waiting.get(id);
+    if (!w) return;
+    this.#waiting.delete(id);
+    clearTimeout(w.timer);
+    if (error) w.reject(error);
+    else w.resolve(reply);
+  }
+}
+
 // ---- the client ----
 
 export class ChatClient extends Emitter {
@@ -166,12 +279,16 @@ export class ChatClient extends Emitter {
   #token;
   #outbox = [];
   #draining = false;
+  #sockets = new SocketSends();
 
   /**
    * options: baseUrl ('' in a browser: the page's own server), fetch,
    * WebSocket (a constructor; npm's `ws` in Node), token (a session token to
    * start with), credentials (fetch's, 'same-origin'), retryBudgetMs (30000:
-   * how long a send or read is repeated), transport ('auto', 'ws' or 'sse').
+   * how long a send or read is repeated), transport ('auto', 'ws' or 'sse'),
+   * sendTransport ('auto': over a stream's ready WebSocket when there is
+   * one, else POST; 'post': always POST), sendTimeoutMs (10000: how long a
+   * send over a WebSocket waits for its ack before it goes by POST).
    */
   constructor(options = {}) {
     super();
@@ -184,6 +301,8 @@ export class ChatClient extends Emitter {
     this.credentials = options.credentials || 'same-origin';
     this.retryBudgetMs = options.retryBudgetMs ?? 30000;
     this.transport = options.transport || 'auto';
+    this.sendTransport = options.sendTransport || 'auto';
+    this.sendTimeoutMs = options.sendTimeoutMs ?? 10000;
     this.user = null; // {id, email, name, admin?} of the session, once known
   }
 
@@ -222,14 +341,20 @@ export class ChatClient extends Emitter {
 
   /** The same request, repeated after no answer, 502/503/504 and 429 (retryDelayMs). */
   async requestWithRetries(method, path, options = {}, context = {}) {
+    return this.#repeated(() => this.request(method, path, options), () => ({ ...context, method, path }));
+  }
+
+  // attempt() again after each error retryDelayMs allows, within the retry
+  // budget; every repeat is announced as a `retry` event (info() and more).
+  async #repeated(attempt, info) {
     const start = Date.now();
-    for (let attempt = 0; ; attempt++) {
+    for (let n = 0; ; n++) {
       try {
-        return await this.request(method, path, options);
+        return await attempt();
       } catch (e) {
-        const delay = retryDelayMs(e, attempt);
+        const delay = retryDelayMs(e, n);
         if (delay < 0 || Date.now() - start + delay > this.retryBudgetMs) throw e;
-        this.emit('retry', { ...context, method, path, attempt: attempt + 1, error: e, delayMs: delay });
+        this.emit('retry', { ...info(), attempt: n + 1, error: e, delayMs: delay });
         await sleep(delay);
       }
     }
@@ -250,10 +375,14 @@ export class ChatClient extends Emitter {
   #errorOf(res, data) {
     const error = data && typeof data === 'object' && data.error ? data.error : {};
     const code = error.code || (res.status >= 500 ? 'unavailable' : 'http_' + res.status);
-    const e = new ChatError(res.status, code, error.message || res.statusText || code, {
+    return this.#refusal(new ChatError(res.status, code, error.message || res.statusText || code, {
       retryAfter: retryAfterOf(res.headers), requestId: res.headers.get('X-Request-Id'),
-    });
-    if (res.status === 401 && code === 'unauthorized') {
+    }));
+  }
+
+  // A refusal by the server, over HTTP or a WebSocket: a 401 ends the session.
+  #refusal(e) {
+    if (e.status === 401 && e.code === 'unauthorized') {
       this.#token = null;
       this.user = null;
       this.emit('unauthorized', e);
@@ -419,10 +548,46 @@ export class ChatClient extends Emitter {
     for (const item of this.#outbox.splice(0)) item.reject(e);
   }
 
-  async #sendNow({ room, text, clientMsgId, replyTo }) {
+  // One send, repeated by the retry rules; `via` of a retry says whether
+  // the attempt that failed went over a WebSocket ('ws') or by POST ('http').
+  async #sendNow(item) {
+    const { room, clientMsgId } = item;
+    return this.#repeated(() => this.#sendOnce(item),
+      () => ({ room, clientMsgId, method: 'POST', path: roomBase(room) + '/message/', via: item.via }));
+  }
+
+  // Over a ready WebSocket when there is one; by POST without one, when
+  // the socket closed before the answer or the answer was late (the same
+  // clientMsgId: a send the server stored is answered as a replay), and
+  // for what a socket cannot carry (a room name chatd would refuse, a text
+  // over its message limit), whose refusal POST words best.
+  async #sendOnce(item) {
+    const { room, text, clientMsgId, replyTo } = item;
+    const frame = replyTo ? { type: 'send', room, text, clientMsgId, replyTo } : { type: 'send', room, text, clientMsgId };
+    const ws = this.sendTransport !== 'post' && SocketSends.fits(frame) ? this.#sockets.open() : null;
+    if (ws) {
+      item.via = 'ws';
+      try {
+        return await this.#sendOverSocket(ws, frame);
+      } catch (e) {
+        if (!(e instanceof SocketLost)) throw e;
+      }
+    }
+    item.via = 'http';
+    return this.#post(item);
+  }
+
+  async #sendOverSocket(ws, frame) {
+    const m = await this.#sockets.send(ws, frame, this.sendTimeoutMs);
+    if (m.type === 'ack' && m.message && typeof m.message === 'object') return { ...m.message, replayed: m.replayed === true };
+    const code = typeof m.code === 'string' ? m.code : 'internal';
+    const retryAfter = Number.isInteger(m.retryAfter) && m.retryAfter > 0 ? m.retryAfter : 0;
+    throw this.#refusal(new ChatError(statusOfCode(code), code, m.message || code, { retryAfter }));
+  }
+
+  async #post({ room, text, clientMsgId, replyTo }) {
     const body = replyTo ? { text, clientMsgId, replyTo } : { text, clientMsgId };
-    const { data, headers } = await this.requestWithRetries('POST', roomBase(room) + '/message/',
-      { body }, { room, clientMsgId });
+    const { data, headers } = await this.request('POST', roomBase(room) + '/message/', { body });
     return { ...data, replayed: headers.get('Idempotent-Replayed') === 'true' };
   }
 
@@ -487,6 +652,11 @@ export class ChatClient extends Emitter {
   /** For ChatStream: fetch as given (the event stream reads the body itself). */
   rawFetch(url, init) {
     return this.#fetch(url, init);
+  }
+
+  /** For ChatStream: where it lends its ready WebSocket to the sends. */
+  get socketSends() {
+    return this.#sockets;
   }
 
   /** For ChatStream: the ChatError of a failed answer. */
@@ -609,6 +779,7 @@ export class ChatStream extends Emitter {
     if (this.#socket) {
       const ws = this.#socket;
       this.#socket = null;
+      this.#client.socketSends.takeBack(ws);
       try { ws.close(1000); } catch (e) { /* closing already */ }
     }
     if (this.#abort) {
@@ -706,6 +877,7 @@ export class ChatStream extends Emitter {
       if (!m || typeof m !== 'object') return;
       if (m.type === 'ready') {
         ready = this.#socketWorked = true;
+        this.#client.socketSends.lend(ws);
         this.#rooms.forEach((room) => this.#subscribe(ws, room));
         if (this.user) {
           this.#userPending = true;
@@ -713,11 +885,12 @@ export class ChatStream extends Emitter {
         }
         this.#liveWhenConfirmed();
       } else {
-        this.#onSocketMessage(m);
+        this.#onSocketMessage(ws, m);
       }
     };
     ws.onerror = () => {}; // a close follows
     ws.onclose = (event) => {
+      this.#client.socketSends.takeBack(ws);
       if (generation !== this.#generation) return;
       this.#socket = null;
       this.#onSocketClose(event.code, ready);
@@ -733,7 +906,7 @@ export class ChatStream extends Emitter {
     ws.send(JSON.stringify(subscribe));
   }
 
-  #onSocketMessage(m) {
+  #onSocketMessage(ws, m) {
     switch (m.type) {
       case 'subscribed':
         if (typeof m.room === 'string' && m.id && !this.#positions.has(m.room)) this.#positions.set(m.room, m.id);
@@ -750,14 +923,15 @@ export class ChatStream extends Emitter {
       case 'unsubscribed':
         if (m.reason && this.#rooms.includes(m.room)) this.#dropRoom(m.room, m.reason);
         break;
-      case 'error':
-        this.#onSocketError(m);
+      case 'error': // a send's goes to the client's outbox
+        if (!this.#client.socketSends.answer(ws, m)) this.#onSocketError(m);
         break;
       case 'user_subscribed': // the markers follow
         this.#userPending = false;
         this.#liveWhenConfirmed();
         break;
-      case 'ack':
+      case 'ack': // the answer to a send of the client's outbox
+        this.#client.socketSends.answer(ws, m);
         break;
       default: // marker, typing, presence, and kinds this client does not know: as they came
         this.#emitKind(String(m.type), m.room, m);

@@ -2,7 +2,8 @@
 # Tests of the JavaScript client, web/clusterchat.js, in Node: first
 # unit.test.mjs (no server: the stream parser, positions, retry rules,
 # fakes for fetch and WebSocket) and the type check of clusterchat.d.ts
-# (tsc --noEmit on usage.ts), then client.test.mjs and resume.test.mjs
+# (tsc --noEmit on usage.ts), then client.test.mjs, sends.test.mjs (sends
+# over the stream's WebSocket) and resume.test.mjs
 # against a real redis-server and chatd started here on free loopback ports
 # (chatd with an HS256 key for the token exchange); they start more chatd of
 # their own on the same Redis (to kill -9 one and start it again, or with a
@@ -76,7 +77,7 @@ export SDK_LB_URL="http://127.0.0.1:$lb_port" SDK_CHATD_URLS="${urls[*]}" SDK_CH
 export SDK_URL="http://127.0.0.1:$chat_port" SDK_CHATD="$top/$build/chatd" SDK_TMP=$tmp
 export SDK_REDIS_PORT=$redis_port SDK_REDIS_PID SDK_JWT_SECRET_FILE=$tmp/jwt-secret
 SDK_REDIS_PID=$(cat "$tmp/redis/redis.pid")
-for file in ${SDK_FILES:-client resume lb}; do
+for file in ${SDK_FILES:-client sends resume lb}; do
   echo "# $file.test.mjs"
   timeout 300 node --test-reporter=tap "$dir/$file.test.mjs" || rc=1
 done

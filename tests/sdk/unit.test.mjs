@@ -1,12 +1,13 @@
 // The client without a server: the event-stream parser fed in odd pieces,
 // positions and ids, the session cookie, the retry rules, and streams driven
 // by a fake fetch and a fake WebSocket (duplicates dropped, unknown kinds
-// passed on, revocation).
+// passed on, revocation), and sends over the fake WebSocket (acks, error
+// frames, the fall back to POST).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ChatClient, ChatError, SseParser, compareIds, parsePosition, kindOf, newClientMsgId,
-  sessionFromSetCookie, retryDelayMs,
+  sessionFromSetCookie, retryDelayMs, statusOfCode,
 } from '../../web/clusterchat.js';
 
 test('the event-stream parser takes events split anywhere', () => {
@@ -199,5 +200,165 @@ test('the WebSocket goes to baseUrl\'s path, and a removed room delivers nothing
   ws.serve({ type: 'message', room: 'b', id: '2-0', text: 'late' });
   ws.serve({ type: 'message', room: 'a', id: '2-0', text: 'kept' });
   assert.deepEqual(got, ['a 2-0']);
+  s.close();
+});
+
+// ---- sends over the stream's WebSocket ----
+
+// Resolves with the n-th `send` frame ws got (1 for the first), polling
+// the event loop; rejects after 5 s.
+async function sendFrame(ws, n = 1) {
+  const end = Date.now() + 5000;
+  for (;;) {
+    const frames = ws.sent.filter((f) => f.type === 'send');
+    if (frames.length >= n) return frames[n - 1];
+    if (Date.now() > end) throw new Error(`timed out waiting for send frame ${n}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+// A client with a ready WebSocket stream, and a fetch that answers every
+// POST with 201 (the message, replayed) and records it.
+async function readySocketClient(options = {}) {
+  const posts = [];
+  const fetch = async (url, init) => {
+    const body = JSON.parse(init.body);
+    posts.push({ url: String(url), body });
+    return new Response(JSON.stringify({ id: '9-0', text: body.text }), { status: 201, headers: { 'Idempotent-Replayed': 'true' } });
+  };
+  const c = new ChatClient({ baseUrl: 'http://x', fetch, WebSocket: FakeSocket, token: 'K'.repeat(43), ...options });
+  const opened = FakeSocket.opened;
+  const s = c.stream({ rooms: ['a'] });
+  const ws = await opened;
+  ws.serve({ type: 'ready', user: { id: 'me', name: 'Me' } });
+  return { c, s, ws, posts };
+}
+
+test('error codes map to the status their REST answer has', () => {
+  assert.equal(statusOfCode('rate_limited'), 429);
+  assert.equal(statusOfCode('banned'), 403);
+  assert.equal(statusOfCode('not_found'), 404);
+  assert.equal(statusOfCode('unavailable'), 503);
+  assert.equal(statusOfCode('unauthorized'), 401);
+  assert.equal(statusOfCode('a_new_code'), 400);
+  assert.equal(statusOfCode('toString'), 400);
+});
+
+test('a send goes over the ready WebSocket: the ack answers it, an error frame rejects it', async () => {
+  const { c, s, ws, posts } = await readySocketClient();
+  const streamErrors = [];
+  s.on('error', (e) => streamErrors.push(e));
+  const sent = c.send('a', 'hi', { replyTo: '1-0' });
+  const frame = await sendFrame(ws);
+  assert.deepEqual(frame, { type: 'send', room: 'a', text: 'hi', clientMsgId: frame.clientMsgId, replyTo: '1-0' });
+  assert.match(frame.clientMsgId, /^js-[0-9a-f]{24}$/);
+  ws.serve({ type: 'ack', clientMsgId: 'someone-else', replayed: false, message: { id: '1-1' } }); // not ours
+  ws.serve({ type: 'ack', clientMsgId: frame.clientMsgId, replayed: false, message: { id: '2-0', text: 'hi' } });
+  assert.deepEqual(await sent, { id: '2-0', text: 'hi', replayed: false });
+
+  const refused = c.send('a', 'no');
+  const second = await sendFrame(ws, 2);
+  ws.serve({ type: 'error', code: 'banned', message: 'You are banned from this room.', clientMsgId: second.clientMsgId, room: 'a' });
+  await assert.rejects(refused, (e) => e instanceof ChatError && e.status === 403 && e.code === 'banned' &&
+    e.message === 'You are banned from this room.');
+  // a refusal of the send's members names no clientMsgId: it is the send's on its way
+  const blank = c.send('a', ' ');
+  await sendFrame(ws, 3);
+  ws.serve({ type: 'error', code: 'invalid_room', message: 'a subscription\'s' }); // not a send's
+  ws.serve({ type: 'error', code: 'invalid_text', message: 'The text must be…' });
+  await assert.rejects(blank, (e) => e.status === 400 && e.code === 'invalid_text');
+  assert.deepEqual(posts, [], 'nothing went by POST');
+  assert.deepEqual(streamErrors.map((e) => e.code), ['invalid_room'], 'a send\'s error is the send\'s, not the stream\'s');
+  s.close();
+});
+
+test('what a socket cannot carry goes by POST: a room name chatd refuses, a text over its message limit', async () => {
+  const { c, s, ws, posts } = await readySocketClient();
+  await c.send('No Such Room', 'x');
+  await c.send('a', 'é'.repeat(16384)); // 32768 bytes of text, more with the frame around it
+  assert.deepEqual(posts.map((p) => p.url), ['http://x/room/No%20Such%20Room/message/', 'http://x/room/a/message/']);
+  assert.equal(ws.sent.filter((f) => f.type === 'send').length, 0);
+  s.close();
+});
+
+test('a socket that closes before the ack, or a late ack, sends by POST with the same clientMsgId', async () => {
+  const { c, s, ws, posts } = await readySocketClient({ sendTimeoutMs: 50 });
+  const cut = c.send('a', 'cut');
+  const frame = await sendFrame(ws);
+  ws.readyState = 3;
+  ws.onclose({ code: 1006 });
+  assert.deepEqual(await cut, { id: '9-0', text: 'cut', replayed: true });
+  assert.equal(posts.length, 1);
+  assert.equal(posts[0].url, 'http://x/room/a/message/');
+  assert.deepEqual(posts[0].body, { text: 'cut', clientMsgId: frame.clientMsgId });
+  s.close();
+
+  const again = await readySocketClient({ sendTimeoutMs: 50 });
+  const late = again.c.send('a', 'late');
+  const lateFrame = await sendFrame(again.ws);
+  assert.equal((await late).replayed, true);
+  assert.deepEqual(again.posts.map((p) => p.body), [{ text: 'late', clientMsgId: lateFrame.clientMsgId }]);
+  await again.c.send('a', 'while late'); // that socket carries no more sends
+  assert.equal(again.posts.length, 2);
+  assert.equal(again.ws.sent.filter((f) => f.type === 'send').length, 1);
+  again.ws.serve({ type: 'ack', clientMsgId: lateFrame.clientMsgId, replayed: false, message: { id: '9-0' } });
+  const caughtUp = again.c.send('a', 'caught up'); // until the late answer came
+  const next = await sendFrame(again.ws, 2);
+  again.ws.serve({ type: 'ack', clientMsgId: next.clientMsgId, replayed: false, message: { id: '10-0' } });
+  assert.equal((await caughtUp).id, '10-0');
+  assert.equal(again.posts.length, 2);
+  again.s.close();
+});
+
+test('a browser that says it is offline sends by POST', async () => {
+  const { c, s, ws, posts } = await readySocketClient();
+  globalThis.navigator = { onLine: false };
+  try {
+    await c.send('a', 'offline');
+  } finally {
+    delete globalThis.navigator;
+  }
+  assert.equal(posts.length, 1);
+  assert.equal(ws.sent.filter((f) => f.type === 'send').length, 0);
+  s.close();
+});
+
+test('sendTransport "post" keeps sends off the WebSocket, and a stream closed takes its socket back', async () => {
+  const { c, s, ws, posts } = await readySocketClient({ sendTransport: 'post' });
+  await c.send('a', 'by post');
+  assert.equal(posts.length, 1);
+  c.sendTransport = 'auto';
+  s.close();
+  await c.send('a', 'no socket left');
+  assert.equal(posts.length, 2);
+  assert.equal(ws.sent.filter((f) => f.type === 'send').length, 0);
+});
+
+test('a rate-limited send over the WebSocket waits its retryAfter and goes again with its clientMsgId', async () => {
+  const { c, s, ws, posts } = await readySocketClient();
+  const retries = [];
+  c.on('retry', (r) => retries.push(r));
+  const t0 = Date.now();
+  const sent = c.send('a', 'slowly');
+  const first = await sendFrame(ws);
+  ws.serve({ type: 'error', code: 'rate_limited', message: 'Too many requests.', clientMsgId: first.clientMsgId, room: 'a', retryAfter: 1 });
+  const second = await sendFrame(ws, 2);
+  assert.ok(Date.now() - t0 >= 1000, 'not before retryAfter');
+  assert.equal(second.clientMsgId, first.clientMsgId);
+  ws.serve({ type: 'ack', clientMsgId: first.clientMsgId, replayed: false, message: { id: '3-0', text: 'slowly' } });
+  assert.equal((await sent).id, '3-0');
+  assert.equal(retries.length, 1);
+  assert.equal(retries[0].via, 'ws');
+  assert.equal(retries[0].clientMsgId, first.clientMsgId);
+  assert.equal(retries[0].error.status, 429);
+  assert.equal(retries[0].error.retryAfter, 1);
+  assert.equal(retries[0].delayMs, 1000);
+  assert.deepEqual(posts, []);
+
+  c.retryBudgetMs = 0; // beyond the budget: the ChatError
+  const over = c.send('a', 'too fast');
+  const third = await sendFrame(ws, 3);
+  ws.serve({ type: 'error', code: 'rate_limited', message: 'Too many requests.', clientMsgId: third.clientMsgId, retryAfter: 2 });
+  await assert.rejects(over, (e) => e.status === 429 && e.code === 'rate_limited' && e.retryAfter === 2);
   s.close();
 });

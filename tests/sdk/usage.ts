@@ -2,7 +2,7 @@
 // web/clusterchat.d.ts, so the declarations cannot drift from how the
 // client is meant to be used. It is never run.
 import {
-  ChatClient, ChatError, ChatStream, compareIds, type Message, type SentMessage, type HistoryPage,
+  ChatClient, ChatError, ChatStream, compareIds, statusOfCode, type Message, type SentMessage, type HistoryPage,
   type Member, type Room, type User,
 } from '../../web/clusterchat.js';
 
@@ -21,7 +21,10 @@ async function use(): Promise<void> {
   await chat.editMessage('team', sent.id, 'hello again');
   const page: HistoryPage = await chat.newest('team', 20);
   const older = page.nextBefore ? await chat.history('team', { before: page.nextBefore }) : null;
-  chat.on('retry', (info) => console.log(info.attempt, info.error.code, info.delayMs));
+  chat.on('retry', (info) => console.log(info.attempt, info.error.code, info.delayMs, info.via === 'ws'));
+  const byPost = new ChatClient({ sendTransport: 'post', sendTimeoutMs: 5000 });
+  byPost.sendTransport = 'auto';
+  const status: number = statusOfCode('rate_limited');
 
   const stream: ChatStream = chat.stream({ rooms: ['team', 'lobby'], positions: { team: sent.id } });
   stream.on('message', (m: Message) => console.log(m.room, m.text));
@@ -47,7 +50,7 @@ async function use(): Promise<void> {
   } catch (e) {
     if (e instanceof ChatError && e.status === 429) console.log(e.retryAfter);
   }
-  console.log(viaToken, rooms, members, replayed, older, resume, compareIds('1-1', '1-2'));
+  console.log(byPost, status, viaToken, rooms, members, replayed, older, resume, compareIds('1-1', '1-2'));
   await chat.logout();
 }
 void use;
