@@ -95,6 +95,35 @@ wrk_record() {
     say "$1 $2 round $3: $rps requests/s, p50 $p50 ms, p99 $p99 ms, $err errors"
 }
 
+# wrk_run_cpu SERVER_PIDS REDIS_PIDS OUT CONNS URL SCRIPT [ARGS...]: wrk_run,
+# and the CPU time the server's and Redis's processes spent meanwhile per
+# request (each list space-separated). Sets rps, p50, p99, err, server_us,
+# redis_us.
+wrk_run_cpu() {
+    local servers=$1 redises=$2 s0 r0 n
+    shift 2
+    # shellcheck disable=SC2086  # the lists are words
+    s0=$(cpu_ms $servers) r0=$(cpu_ms $redises)
+    wrk_run "$@"
+    # shellcheck disable=SC2086
+    server_us=$(($(cpu_ms $servers) - s0)) redis_us=$(($(cpu_ms $redises) - r0))
+    n=$(awk '/requests in/ {print $1}' "$1")
+    server_us=$(awk -v c="$server_us" -v n="$n" 'BEGIN {printf "%.1f", n ? c * 1000 / n : 0}')
+    redis_us=$(awk -v c="$redis_us" -v n="$n" 'BEGIN {printf "%.1f", n ? c * 1000 / n : 0}')
+}
+
+# wrk_record_cpu SCENARIO CONTENDER ROUND: wrk_record, and the last
+# wrk_run_cpu's CPU per request.
+wrk_record_cpu() {
+    wrk_record "$@"
+    record "$1" "$2" "$3" server_us_per_req "$server_us"
+    record "$1" "$2" "$3" redis_us_per_req "$redis_us"
+    say "$1 $2 round $3: CPU per request $server_us us in the server, $redis_us us in Redis"
+}
+
+# nginx_pids MASTER_PID: nginx's master and its workers.
+nginx_pids() { echo "$1 $(pgrep -P "$1" | tr '\n' ' ')"; }
+
 # ---- redis-benchmark ----
 
 # rb_rps PORT CONNS N COMMAND...: requests/s of one redis-benchmark run of N

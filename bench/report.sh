@@ -151,6 +151,19 @@ if [[ -n $w1 ]]; then
         "one chatd / nchan with $w1 nginx worker(s)" \
         "$(div_of "$(med cluster chatd-wait rps)" "$(med cluster "nchan-cluster-w$w1" rps)" /s)"
 fi
+if [[ -n $w1 ]]; then
+    ratio "cluster: CPU per acknowledged message in chatd's process / in nginx + nchan's ($w1 worker(s))" \
+        "$(med cluster chatd-wait server_us_per_req)" "$(med cluster "nchan-cluster-w$w1" server_us_per_req)" "<=" 1
+    ratio "cluster: CPU per message in chatd + Redis / in nginx + nchan + Redis ($w1 worker(s))" \
+        "$(awk -v a="$(med cluster chatd-wait server_us_per_req)" -v b="$(med cluster chatd-wait redis_us_per_req)" 'BEGIN {print a + b}')" \
+        "$(awk -v a="$(med cluster "nchan-cluster-w$w1" server_us_per_req)" -v b="$(med cluster "nchan-cluster-w$w1" redis_us_per_req)" 'BEGIN {print a + b}')" - -
+    for c in chatd-wait "nchan-cluster-w$w1"; do
+        absolute "cluster: CPU per message of $c in its own process(es)" \
+            "$(med cluster "$c" server_us_per_req)" - - us
+        absolute "cluster: CPU per message of $c in the six Redis nodes" \
+            "$(med cluster "$c" redis_us_per_req)" - - us
+    done
+fi
 ratio "cluster: chatd x2 / one chatd, with WAIT (requests/s)" \
     "$(med cluster chatd-x2-wait rps)" "$(med cluster chatd-wait rps)" - -
 ratio "cluster: chatd with WAIT / without (requests/s)" \

@@ -9,7 +9,9 @@
 #   nchan-mem-wW, nchan-redis-wW  wrk POST of the same body to nchan's
 #                publisher (nginx with W workers), in memory or through the
 #                same redis-server
-# The Redis server has no persistence. Sourced by bench/bench.sh.
+# Each wrk run also records the CPU time per request of the server (chatd, or
+# nginx's master and workers) and of Redis. The Redis server has no
+# persistence. Sourced by bench/bench.sh.
 # shellcheck disable=SC2154  # tmp, chatd, conns, rounds, ... are bench.sh's
 
 scenario_send() {
@@ -21,21 +23,26 @@ scenario_send() {
     base=http://127.0.0.1:$port
     token=$(register_user "$base")
     post_ok "$base/message/" "$token"
-    local -A url=([chatd]="$base/message/")
+    local -A url=([chatd]="$base/message/") pids=([chatd]=$CHATD_PID)
+    local redis_pid
+    redis_pid=$(redis-cli -p "$redis_port" info server | tr -d '\r' | sed -n 's/^process_id://p')
     port=$(free_port)
     start_chatds "$chatd" 2 "$tmp/send-chatd-x2" "$port" "$redis_port" --log-level warn ||
         die "chatd x2 did not start"
     url[chatd-x2]=http://127.0.0.1:$port/message/
+    pids[chatd-x2]="${CHATD_PIDS[*]}"
     post_ok "${url[chatd-x2]}" "$token"
     local contenders=(chatd chatd-x2 redis-xadd)
     for w in $nchan_workers; do
         np=$(free_port)
         nchan_start "$tmp/send-nchan-mem-w$w" "$np" "$w" || die "nginx (nchan, memory) did not start"
         url[nchan-mem-w$w]=http://127.0.0.1:$np/pub
+        pids[nchan-mem-w$w]=$(nginx_pids "$NCHAN_PID")
         np=$(free_port)
         nchan_start "$tmp/send-nchan-redis-w$w" "$np" "$w" "redis://127.0.0.1:$redis_port" ||
             die "nginx (nchan, Redis) did not start"
         url[nchan-redis-w$w]=http://127.0.0.1:$np/pub
+        pids[nchan-redis-w$w]=$(nginx_pids "$NCHAN_PID")
         contenders+=("nchan-mem-w$w" "nchan-redis-w$w")
     done
     # What chatd sends for a POST: its stream key, the user, the text, the time.
@@ -45,8 +52,9 @@ scenario_send() {
         for c in $(round_order "$round" "${contenders[@]}"); do
             case $c in
             chatd | chatd-x2)
-                wrk_run "$tmp/send-$c-$round" "$conns" "${url[$c]}" post_message.lua "$token"
-                wrk_record send "$c" "$round"
+                wrk_run_cpu "${pids[$c]}" "$redis_pid" "$tmp/send-$c-$round" "$conns" "${url[$c]}" \
+                    post_message.lua "$token"
+                wrk_record_cpu send "$c" "$round"
                 ;;
             redis-xadd)
                 rb_run "$redis_port" "$conns" XADD "$key" '*' userId 0123456789abcdef0123456789abcdef \
@@ -55,8 +63,9 @@ scenario_send() {
                 say "send $c round $round: $rps requests/s"
                 ;;
             *)
-                wrk_run "$tmp/send-$c-$round" "$conns" "${url[$c]}" post_message.lua -
-                wrk_record send "$c" "$round"
+                wrk_run_cpu "${pids[$c]}" "$redis_pid" "$tmp/send-$c-$round" "$conns" "${url[$c]}" \
+                    post_message.lua -
+                wrk_record_cpu send "$c" "$round"
                 ;;
             esac
         done
