@@ -62,6 +62,17 @@ static api_error read_token(const json_t *obj, struct ws_msg *out) {
     return API_E_OK;
 }
 
+/* A send's clientMsgId when it is valid, read first so that an error about
+ * any other member still names the send it answers. */
+static void read_client_msg_id(const json_t *obj, struct ws_msg *out) {
+    const char *id;
+    size_t len;
+    if (json_get_string(obj, "clientMsgId", false, API_E_INVALID_CLIENT_MSG_ID, &id, &len) ==
+            API_E_OK &&
+        id && len <= CHAT_CLIENT_MSG_ID_MAX && validate_client_msg_id(id, len))
+        memcpy(out->client_msg_id, id, len + 1);
+}
+
 static api_error read_send(const json_t *obj, struct ws_msg *out) {
     struct message_body mb;
     api_error e = request_body_message(obj, NULL, &mb);
@@ -84,6 +95,7 @@ static api_error read_members(const json_t *obj, struct ws_msg *out) {
     }
     case WS_MSG_UNSUBSCRIBE: return read_room(obj, out);
     case WS_MSG_SEND: {
+        read_client_msg_id(obj, out);
         api_error e = read_room(obj, out);
         return e == API_E_OK ? read_send(obj, out) : e;
     }

@@ -108,6 +108,9 @@ async function sendAndAck(base, opts = {}) {
   assert.deepEqual([err.code, err.clientMsgId, err.room], ['not_found', 'm-2', 'no-such-room-here']);
   c.send({ type: 'send', room, text: ' ' });
   assert.equal((await c.next((m) => m.type === 'error' && m.room === room, 'invalid_text')).code, 'invalid_text');
+  c.send({ type: 'send', room, text: ' ', clientMsgId: 'm-3' });
+  const blank = await c.next((m) => m.type === 'error' && m.clientMsgId === 'm-3', 'the refusal names its send');
+  assert.equal(blank.code, 'invalid_text');
   const page = await api(base, 'GET', `/room/${room}/message/`);
   assert.equal(page.data.length, 1, 'the resend stored nothing');
   assert.equal(c.messages.filter((m) => m.type === 'message').length, 1, 'one event, no duplicate');
