@@ -559,7 +559,12 @@ void route_ws(struct request *r) {
     }
     char token[TOKEN_LEN + 1];
     if (!http_session_token(r, token)) {
-        upgrade(op, NULL);
+        /* a token offered but malformed is refused, as on every route */
+        if (token_offered(http_known_header(r, HTTP_H_COOKIE),
+                          http_known_header(r, HTTP_H_AUTHORIZATION)))
+            upgrade_refused(op, API_E_UNAUTHORIZED);
+        else
+            upgrade(op, NULL);
         return;
     }
     token_hash(token, op->hash);

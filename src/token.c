@@ -73,6 +73,24 @@ static bool from_cookie(const char *h, const char *name, char out[TOKEN_LEN + 1]
     return false;
 }
 
+/* Whether h has a pair called name with a value. */
+static bool has_cookie(const char *h, const char *name) {
+    const size_t name_len = strlen(name);
+    while (*h) {
+        while (*h == ' ' || *h == ';') h++;
+        size_t pair = strcspn(h, ";");
+        if (pair > name_len + 1 && strncmp(h, name, name_len) == 0 && h[name_len] == '=')
+            return true;
+        h += pair;
+    }
+    return false;
+}
+
+bool token_offered(const char *cookie, const char *authorization) {
+    if (authorization && strncasecmp(authorization, "Bearer", 6) == 0) return true;
+    return cookie && (has_cookie(cookie, TOKEN_COOKIE_HOST) || has_cookie(cookie, TOKEN_COOKIE));
+}
+
 bool token_from_headers(const char *cookie, const char *authorization,
                         char out[TOKEN_LEN + 1]) {
     if (authorization && from_authorization(authorization, out)) return true;

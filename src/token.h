@@ -40,5 +40,8 @@ bool token_hash_well_formed(const char *s, size_t len);
  * returns false when there is none or it is malformed. */
 bool token_from_headers(const char *cookie, const char *authorization,
                         char out[TOKEN_LEN + 1]);
+/* Whether the headers offer a session token at all, well-formed or not (a
+ * Bearer authorization, or an authKey cookie with a value). */
+bool token_offered(const char *cookie, const char *authorization);
 
 #endif

@@ -58,6 +58,11 @@ test('the upgrade is checked and answered with JSON errors', async () => {
   r = await upgradeRequest(direct, { ...UPGRADE, Cookie: `authKey=${'x'.repeat(43)}` });
   assert.equal(r.status, 401);
   assert.equal(r.body.error.code, 'unauthorized');
+  for (const offered of [{ Cookie: 'authKey=bogus' }, { Authorization: 'Bearer bogus' }]) {
+    r = await upgradeRequest(direct, { ...UPGRADE, ...offered }); // malformed: as on every route
+    assert.equal(r.status, 401, JSON.stringify(offered));
+    assert.equal(r.body.error.code, 'unauthorized');
+  }
   r = await upgradeRequest(direct, UPGRADE); // the RFC's example key
   assert.equal(r.status, 101);
   assert.equal(r.headers['sec-websocket-accept'], 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
