@@ -215,6 +215,25 @@ if [[ -n $(med ws-send chatd-ws rps) ]]; then
     printf '%s\t%s\t-\t-\n' "ws-send: the load tool's CPU per send, us (ws_load.mjs; wrk)" \
         "$(med ws-send chatd-ws load_cpu_us_per_msg); $(med ws-send chatd-post load_cpu_us_per_msg)" >>"$work/ratios.tsv"
 fi
+# ws-deflate: permessage-deflate on chatd's frames, against chatd's CPU per delivery
+if [[ -n $(med ws-deflate plain bytes_per_frame) ]]; then
+    printf '%s\t%s\t-\t-\n' "ws-deflate: bytes per frame: plain; context takeover, level 6 and 1; none, level 6 and 1" \
+        "$(med ws-deflate plain bytes_per_frame); $(med ws-deflate takeover-l6 bytes_per_frame), $(med ws-deflate takeover-l1 bytes_per_frame); $(med ws-deflate no-takeover-l6 bytes_per_frame), $(med ws-deflate no-takeover-l1 bytes_per_frame)" >>"$work/ratios.tsv"
+    printf '%s\t%s\t-\t-\n' "ws-deflate: compression CPU per frame, us: context takeover, level 6 and 1; none, level 6 and 1" \
+        "$(med ws-deflate takeover-l6 us_per_frame), $(med ws-deflate takeover-l1 us_per_frame); $(med ws-deflate no-takeover-l6 us_per_frame), $(med ws-deflate no-takeover-l1 us_per_frame)" >>"$work/ratios.tsv"
+    ratio "ws-deflate: bytes per frame, context takeover (level 6) / plain" \
+        "$(med ws-deflate takeover-l6 bytes_per_frame)" "$(med ws-deflate plain bytes_per_frame)" - -
+    ratio "ws-deflate: bytes per frame, no context takeover (level 6) / plain" \
+        "$(med ws-deflate no-takeover-l6 bytes_per_frame)" "$(med ws-deflate plain bytes_per_frame)" - -
+    for n in ${counts:-}; do
+        for level in 6 1; do
+            ratio "ws-deflate: compressing per connection (context takeover, level $level) / chatd's CPU per WebSocket delivery at $n" \
+                "$(med ws-deflate "takeover-l$level" us_per_frame)" "$(med "ws-$n" chatd-ws cpu_us_per_delivery)" - -
+        done
+    done
+    absolute "ws-deflate: zlib's deflate state per connection with context takeover (windowBits 15, memLevel 8)" \
+        "$(med ws-deflate plain compressor_kb)" - - KB
+fi
 ratio "history: chatd page of 100 / redis-benchmark XRANGE COUNT 100 (requests/s)" \
     "$(med history chatd-page rps)" "$(med history redis-xrange rps)" ">=" 0.5
 if [[ -n $(med history chatd-full rss_growth_kb) ]]; then
@@ -336,7 +355,7 @@ jq -n \
 
 # ---- Markdown ----
 
-metric_order='rps offered_rps p50_ms p99_ms p999_ms max_ms errors kb_per_idle_sub kb_rss_per_idle_sub kb_per_sub_after cpu_us_per_delivery load_cpu_us_per_delivery cpu_us_per_msg load_cpu_us_per_msg body_mb mb_per_s rss_growth_kb'
+metric_order='rps offered_rps p50_ms p99_ms p999_ms max_ms errors kb_per_idle_sub kb_rss_per_idle_sub kb_per_sub_after cpu_us_per_delivery load_cpu_us_per_delivery cpu_us_per_msg load_cpu_us_per_msg bytes_per_frame us_per_frame text_chars compressor_kb body_mb mb_per_s rss_growth_kb'
 
 {
     echo "# clusterchat benchmark run ${started_at:-}"

@@ -24,6 +24,11 @@
 #     The figures: acknowledged sends per second, latency p50/p99 (a send to
 #     its ack or 201), chatd's CPU per acknowledged send and the load tool's
 #     (/proc for chatd; bash's `times` for the load tool, a child of ours).
+#   ws-deflate: would permessage-deflate pay? bench/ws_deflate.mjs on the
+#     same chatd, once a round: the frames chatd sends for 2,000 chat
+#     messages of 10 users, compressed as permessage-deflate would (context
+#     takeover or not, zlib level 6 and 1): bytes per frame before and
+#     after (contender "plain" and one per way), CPU us per frame.
 # Sourced by bench/bench.sh, after bench/scenario_fanout.sh's functions.
 # shellcheck disable=SC2154  # tmp, chatd, conns, rounds, ... are bench.sh's
 
@@ -71,7 +76,32 @@ ws_send_run() {
     say "ws-send $c round $round: chatd CPU $((cpu1 - cpu0)) ms, the load tool's $((load1 - load0)) ms"
 }
 
-# ws_sends: the ws-send contenders, round after round, on one chatd.
+# ws_deflate_run ROUND BASE: bench/ws_deflate.mjs against BASE, recorded.
+ws_deflate_run() {
+    local round=$1 out=$tmp/ws-deflate-$1.out way level c
+    node "$root/bench/ws_deflate.mjs" "$2" >"$out" 2>&1 || {
+        cat "$out" >&2
+        die "bench/ws_deflate.mjs failed"
+    }
+    # ws_field NAME: the value of line NAME of its output.
+    ws_field() { awk -v n="$1" '$1 == n {print $2}' "$out"; }
+    record ws-deflate plain "$round" bytes_per_frame "$(ws_field bytes_per_frame_plain)"
+    record ws-deflate plain "$round" text_chars "$(ws_field text_chars_mean)"
+    record ws-deflate plain "$round" compressor_kb "$(ws_field compressor_kb)"
+    for way in takeover no_takeover; do
+        for level in 6 1; do
+            c=${way//_/-}-l$level
+            record ws-deflate "$c" "$round" bytes_per_frame "$(ws_field "bytes_per_frame_${way}_level$level")"
+            record ws-deflate "$c" "$round" us_per_frame "$(ws_field "us_per_frame_${way}_level$level")"
+        done
+    done
+    say "ws-deflate round $round: bytes per frame $(ws_field bytes_per_frame_plain) ->" \
+        "$(ws_field bytes_per_frame_takeover_level6) (takeover), $(ws_field bytes_per_frame_no_takeover_level6) (none);" \
+        "$(ws_field us_per_frame_takeover_level6) us per frame (takeover, level 6)"
+}
+
+# ws_sends: the ws-send contenders, round after round, on one chatd; then
+# ws-deflate on it.
 ws_sends() {
     local port base token pid round c
     port=$(free_port)
@@ -85,6 +115,7 @@ ws_sends() {
             ws_send_run "$c" "$round" "$base" "$token" "$pid"
         done
     done
+    for ((round = 1; round <= rounds; round++)); do ws_deflate_run "$round" "$base"; done
     stop_one "$pid"
 }
 
