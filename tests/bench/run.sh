@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tools of `make bench` do what the benchmark report relies on: the floor
 # fans a POST out to every subscriber, sse_load publishes with send times and
-# checks completeness (also against chatd with a session cookie, where the
+# checks completeness (also against chatd with a session cookie, over its
+# WebSocket too with a ws:// URL, where the
 # memory per idle stream is measured as the fan-out scenario does, and nchan
 # through bench/nchan.sh), its --wait-signal handshake and --cdf file work,
 # two chatd share a port as chatd x2 does,
@@ -29,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "1..13"
+echo "1..15"
 n=0
 failed=0
 # ok CONDITION_STATUS DESCRIPTION
@@ -141,6 +142,21 @@ load chatd-run --url "$base/message/stream" --subscribers 100 --messages 3 \
     --publish "$base/message/" --header "Cookie: authKey=$token" --gap-ms 5 &&
     complete "$tmp/chatd-run" 100 3
 ok $? "100 chatd subscribers each get the 3 messages sse_load sends with a session"
+
+# The same over chatd's WebSocket (the ws scenario's load): the upgrade with
+# the cookie, a subscribe to the lobby, each message frame an event.
+load chatd-ws --url "ws://127.0.0.1:$chatd_port/ws" --subscribers 100 --messages 3 \
+    --publish "$base/message/" --header "Cookie: authKey=$token" --gap-ms 5 &&
+    complete "$tmp/chatd-ws" 100 3
+ok $? "100 chatd WebSocket subscribers each get the 3 messages sse_load sends"
+
+# A session chatd does not know: the upgrade is answered 401, not 101, and
+# sse_load says so and fails.
+"$build/sse_load" --url "ws://127.0.0.1:$chatd_port/ws" --subscribers 2 --messages 1 \
+    --header "Cookie: authKey=$(printf 'A%.0s' {1..43})" --timeout 10 >"$tmp/ws-401" 2>&1
+rc=$?
+((rc == 1)) && grep -q 'answered "HTTP/1.1 401' "$tmp/ws-401"
+ok $? "sse_load fails when chatd refuses the WebSocket upgrade (401; status $rc)"
 
 # Two chatd on one port, as the send and cluster scenarios' chatd x2 runs.
 shared_port=$(free_port)
