@@ -189,7 +189,10 @@ printf '%s\n' "send	chatd	1	rps	900" "send	chatd	2	rps	1000" "send	chatd	3	rps	9
     "login	send	1	rps	1000" "login	send+logins	1	rps	800" \
     "login	send-paced	1	p99_ms	2" "login	send-paced+logins	1	p99_ms	2.2" \
     "login	send-paced	1	offered_rps	500" "login	logins	1	rps	1.5" \
-    "login	logins-paced	1	rps	4" "login	logins-alone	1	rps	6" >"$tmp/raw.tsv"
+    "login	logins-paced	1	rps	4" "login	logins-alone	1	rps	6" \
+    "ws-10	chatd-ws	1	p99_ms	5.4" "ws-10	chatd-sse	1	p99_ms	4" "ws-10	floor	1	p99_ms	5" \
+    "ws-10	chatd-ws	1	kb_rss_per_idle_sub	2.5" "ws-send	chatd-ws	1	rps	900" \
+    "ws-send	chatd-post	1	rps	1000" >"$tmp/raw.tsv"
 mkdir -p "$tmp/cdf"
 # ratios FILE: the JSON's ratios as {name: [value, result]}.
 ratios() { jq -c '.ratios | map({(.name): [.value, .result]}) | add' "$1"; }
@@ -201,7 +204,11 @@ counts=10 "$top/bench/report.sh" "$tmp/raw.tsv" "$tmp/cdf" "$tmp/report" "" >"$t
         .["fanout 10: chatd p99 / floor p99"] == ["1.80", "missed"] and
         .["fanout 10: chatd memory per idle subscriber"] == ["1.50 KB", "met"] and
         .["login: send p99 during a login storm / alone"] == ["at a fixed rate (about 500/s offered) (judged): 1.10 (2.20 vs 2.00 ms); saturated: 2.50 (10.00 vs 4.00 ms), requests/s 0.80", "met"] and
-        .["login: logins/s in the storm alone; beside the paced sends; beside the saturated ones"] == ["6; 4; 1.5", "-"]' >/dev/null &&
+        .["login: logins/s in the storm alone; beside the paced sends; beside the saturated ones"] == ["6; 4; 1.5", "-"] and
+        .["ws 10: chatd over WebSocket, p99 / floor p99"] == ["1.08", "met"] and
+        .["ws 10: chatd over SSE, p99 / floor p99"] == ["0.80", "met"] and
+        .["ws 10: chatd memory (RSS) per idle WebSocket"] == ["2.50 KB", "missed"] and
+        .["ws-send: acks/s over one WebSocket (? in flight) / POST /message/ (wrk, ? keep-alive connections)"] == ["0.90", "-"]' >/dev/null &&
     jq -e '(.medians | map(select(.contender == "chatd" and .metric == "rps"))[0].median) == 950' \
         "$tmp/report.json" >/dev/null && grep -q '| chatd | 950 |' "$tmp/report.md"
 ok $? "report.sh: medians of the rounds, ratios against the targets (the judged contender named), JSON and Markdown"
