@@ -11,13 +11,13 @@
 #   -q  quick run: -d 3 -r 1 -n 1000, a smaller history  (BENCH_QUICK=1)
 #   -s  scenarios, of: send cluster history fanout login haproxy failover rooms presence
 #       webhooks
-#       unread
+#       unread ws
 #                                                 (BENCH_SCENARIOS, default all)
 #   -d  seconds per throughput run                (BENCH_DURATION, default 10)
 #   -r  rounds; contenders alternate their order, medians are reported
 #                                                 (BENCH_ROUNDS, default 3)
 #   -c  concurrent connections of the load tools  (BENCH_CONNECTIONS, default 64)
-#   -n  SSE subscriber counts of fanout           (BENCH_SUBSCRIBERS, default "1000 10000")
+#   -n  subscriber counts of fanout and ws        (BENCH_SUBSCRIBERS, default "1000 10000")
 #   -W  nginx worker counts of the nchan contenders (BENCH_NCHAN_WORKERS, default "1 2")
 #   -o  where the results go                      (BENCH_OUT, default bench/runs)
 #   BENCH_PLOTS  where the PNG plots go ("" for none; default beside the results)
@@ -61,7 +61,7 @@ export $(unlimited_lb_env)
 # shellcheck source=bench/nchan.sh disable=SC1091
 . "$root/bench/nchan.sh"
 
-all_scenarios="send cluster history fanout login haproxy failover rooms presence webhooks unread"
+all_scenarios="send cluster history fanout login haproxy failover rooms presence webhooks unread ws"
 quick=${BENCH_QUICK:-0}
 scenarios=${BENCH_SCENARIOS:-$all_scenarios}
 duration=${BENCH_DURATION:-}

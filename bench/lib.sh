@@ -269,3 +269,16 @@ cpu_ms() {
     done
     echo "$sum"
 }
+
+# children_cpu VAR: sets VAR to the user + system CPU time, ms, of every
+# child of this shell that ended and was waited for so far (bash's `times`):
+# the difference around a load tool's run is that tool's cost. Call it
+# as it is, not in $(...) or a pipe: a subshell has no children of its own.
+# shellcheck disable=SC2154  # tmp is bench.sh's
+children_cpu() {
+    times >"$tmp/times"
+    printf -v "$1" '%s' "$(awk 'NR == 2 {
+        for (i = 1; i <= 2; i++) {split($i, t, /[ms]/); ms += (t[1] * 60 + t[2]) * 1000}
+        printf "%d", ms
+    }' "$tmp/times")"
+}

@@ -201,6 +201,52 @@ for n in ${counts:-}; do
     absolute "fanout $n: chatd two-room stream memory per idle subscriber" \
         "$(med "$s" chatd-rooms kb_per_idle_sub)" - - KB
 done
+# ws: chatd's WebSocket beside its SSE streams (and the floor), and its POST
+for n in ${counts:-}; do
+    s=ws-$n
+    [[ -n $(med "$s" chatd-ws p99_ms) ]] || continue
+    for c in chatd-ws chatd-sse; do
+        how=WebSocket
+        [[ $c == chatd-ws ]] || how=SSE
+        ratio "ws $n: chatd over $how, p99 / floor p99" "$(med "$s" "$c" p99_ms)" "$(med "$s" floor p99_ms)" "<=" 1.1
+        ratio "ws $n: chatd over $how, p50 / floor p50" "$(med "$s" "$c" p50_ms)" "$(med "$s" floor p50_ms)" - -
+    done
+    ratio "ws $n: WebSocket p99 / SSE p99" "$(med "$s" chatd-ws p99_ms)" "$(med "$s" chatd-sse p99_ms)" - -
+    ratio "ws $n: chatd CPU per delivery, WebSocket / SSE" \
+        "$(med "$s" chatd-ws cpu_us_per_delivery)" "$(med "$s" chatd-sse cpu_us_per_delivery)" - -
+    absolute "ws $n: chatd CPU per delivery over WebSocket" "$(med "$s" chatd-ws cpu_us_per_delivery)" - - us
+    absolute "ws $n: chatd memory (RSS) per idle WebSocket" "$(med "$s" chatd-ws kb_rss_per_idle_sub)" "<=" 1 KB
+    absolute "ws $n: chatd memory (RSS) per idle SSE stream" "$(med "$s" chatd-sse kb_rss_per_idle_sub)" "<=" 1 KB
+    printf '%s\t%s\t-\t-\n' "ws $n: sse_load's CPU per delivery, us (WebSocket; SSE; floor)" \
+        "$(med "$s" chatd-ws load_cpu_us_per_delivery); $(med "$s" chatd-sse load_cpu_us_per_delivery); $(med "$s" floor load_cpu_us_per_delivery)" >>"$work/ratios.tsv"
+done
+ratio "ws-send: acks/s over one WebSocket (${conns:-?} in flight) / POST /message/ (wrk, ${conns:-?} keep-alive connections)" \
+    "$(med ws-send chatd-ws rps)" "$(med ws-send chatd-post rps)" - -
+ratio "ws-send: chatd CPU per acknowledged send, WebSocket / POST" \
+    "$(med ws-send chatd-ws cpu_us_per_msg)" "$(med ws-send chatd-post cpu_us_per_msg)" - -
+if [[ -n $(med ws-send chatd-ws rps) ]]; then
+    printf '%s\t%s\t-\t-\n' "ws-send: the load tool's CPU per send, us (ws_load.mjs; wrk)" \
+        "$(med ws-send chatd-ws load_cpu_us_per_msg); $(med ws-send chatd-post load_cpu_us_per_msg)" >>"$work/ratios.tsv"
+fi
+# ws-deflate: permessage-deflate on chatd's frames, against chatd's CPU per delivery
+if [[ -n $(med ws-deflate plain bytes_per_frame) ]]; then
+    printf '%s\t%s\t-\t-\n' "ws-deflate: bytes per frame: plain; context takeover, level 6 and 1; none, level 6 and 1" \
+        "$(med ws-deflate plain bytes_per_frame); $(med ws-deflate takeover-l6 bytes_per_frame), $(med ws-deflate takeover-l1 bytes_per_frame); $(med ws-deflate no-takeover-l6 bytes_per_frame), $(med ws-deflate no-takeover-l1 bytes_per_frame)" >>"$work/ratios.tsv"
+    printf '%s\t%s\t-\t-\n' "ws-deflate: compression CPU per frame, us: context takeover, level 6 and 1; none, level 6 and 1" \
+        "$(med ws-deflate takeover-l6 us_per_frame), $(med ws-deflate takeover-l1 us_per_frame); $(med ws-deflate no-takeover-l6 us_per_frame), $(med ws-deflate no-takeover-l1 us_per_frame)" >>"$work/ratios.tsv"
+    ratio "ws-deflate: bytes per frame, context takeover (level 6) / plain" \
+        "$(med ws-deflate takeover-l6 bytes_per_frame)" "$(med ws-deflate plain bytes_per_frame)" - -
+    ratio "ws-deflate: bytes per frame, no context takeover (level 6) / plain" \
+        "$(med ws-deflate no-takeover-l6 bytes_per_frame)" "$(med ws-deflate plain bytes_per_frame)" - -
+    for n in ${counts:-}; do
+        for level in 6 1; do
+            ratio "ws-deflate: compressing per connection (context takeover, level $level) / chatd's CPU per WebSocket delivery at $n" \
+                "$(med ws-deflate "takeover-l$level" us_per_frame)" "$(med "ws-$n" chatd-ws cpu_us_per_delivery)" - -
+        done
+    done
+    absolute "ws-deflate: zlib's deflate state per connection with context takeover (windowBits 15, memLevel 8)" \
+        "$(med ws-deflate plain compressor_kb)" - - KB
+fi
 ratio "history: chatd page of 100 / redis-benchmark XRANGE COUNT 100 (requests/s)" \
     "$(med history chatd-page rps)" "$(med history redis-xrange rps)" ">=" 0.5
 if [[ -n $(med history chatd-full rss_growth_kb) ]]; then
@@ -322,7 +368,7 @@ jq -n \
 
 # ---- Markdown ----
 
-metric_order='rps offered_rps p50_ms p99_ms p999_ms max_ms errors kb_per_idle_sub kb_per_sub_after cpu_us_per_delivery body_mb mb_per_s rss_growth_kb'
+metric_order='rps offered_rps p50_ms p99_ms p999_ms max_ms errors kb_per_idle_sub kb_rss_per_idle_sub kb_per_sub_after cpu_us_per_delivery load_cpu_us_per_delivery cpu_us_per_msg load_cpu_us_per_msg bytes_per_frame us_per_frame text_chars compressor_kb body_mb mb_per_s rss_growth_kb'
 
 {
     echo "# clusterchat benchmark run ${started_at:-}"
@@ -371,15 +417,16 @@ metric_order='rps offered_rps p50_ms p99_ms p999_ms max_ms errors kb_per_idle_su
 
 # The run of a contender whose p99 is the median one: its CDF is the one kept.
 mkdir -p "$prefix-cdf"
-for f in "$cdf_dir"/fanout-*.txt; do
-    [[ -e $f ]] || break
+for f in "$cdf_dir"/fanout-*.txt "$cdf_dir"/ws-*.txt; do
+    [[ -e $f ]] || continue
     base=${f##*/}
-    key=${base%-*}                            # fanout-N-contender
-    n=$(cut -d- -f2 <<<"$key") c=${key#fanout-*-}
-    m=$(med "fanout-$n" "$c" p99_ms)
+    key=${base%-*}                            # fanout-N-contender (or ws-N-...)
+    sc=${key%%-*} n=$(cut -d- -f2 <<<"$key")
+    c=${key#"$sc"-*-}
+    m=$(med "$sc-$n" "$c" p99_ms)
     round=${base##*-}
     round=${round%.txt}
-    p99=$(awk -F'\t' -v s="fanout-$n" -v c="$c" -v r="$round" '$1 == s && $2 == c && $3 == r && $4 == "p99_ms" {print $5}' "$raw")
+    p99=$(awk -F'\t' -v s="$sc-$n" -v c="$c" -v r="$round" '$1 == s && $2 == c && $3 == r && $4 == "p99_ms" {print $5}' "$raw")
     d=$(awk -v a="$p99" -v b="$m" 'BEGIN {d = a - b; print (d < 0 ? -d : d)}')
     if [[ ! -e $work/best-$key ]] || awk -v d="$d" -v b="$(<"$work/best-$key")" 'BEGIN {exit !(d < b)}'; then
         echo "$d" >"$work/best-$key"
@@ -419,12 +466,14 @@ plot "$work/rps.dat" using 0:2:3:xtic(1) with boxes linecolor variable
 EOF
 fi
 
-# Delivery latency CDF, one plot per subscriber count.
-for n in ${counts:-}; do
+# Delivery latency CDF, one plot per scenario and subscriber count.
+for sn in $(for n in ${counts:-}; do echo "fanout-$n ws-$n"; done); do
+    sc=${sn%-*} n=${sn##*-} what="SSE subscribers"
+    [[ $sc == fanout ]] || what="WebSocket and SSE subscribers"
     plots=()
-    for f in "$prefix-cdf/fanout-$n-"*.txt; do
+    for f in "$prefix-cdf/$sn-"*.txt; do
         [[ -e $f ]] || continue
-        c=${f##*/fanout-"$n"-}
+        c=${f##*/"$sn"-}
         c=${c%.txt}
         plots+=("\"$f\" using 2:1 with lines linewidth 2 title \"$c\"")
     done
@@ -432,8 +481,8 @@ for n in ${counts:-}; do
     joined=$(printf '%s, ' "${plots[@]}")
     gnuplot <<EOF
 set terminal pngcairo size 800,500 font "sans,10"
-set output "$plot_dir/fanout-cdf-$n.png"
-set title "Delivery latency to $n SSE subscribers (${messages:-?} messages, one server, $(nproc) CPUs)"
+set output "$plot_dir/$sc-cdf-$n.png"
+set title "Delivery latency to $n $what (${messages:-?} messages, one server, $(nproc) CPUs)"
 set xlabel "ms from the send to the subscriber reading it"
 set ylabel "fraction of deliveries"
 set grid

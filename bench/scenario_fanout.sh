@@ -14,6 +14,9 @@
 #   nchan-mem-wW   the same with the messages in nginx's shared memory
 #   floor          build/floor (bench/floor.c): one libevent thread, chatd's
 #                  encoder and SSE framing, no Redis: the least work there is
+#   chatd-ws, chatd-sse  bench/scenario_ws.sh's (not this scenario's): GET /ws
+#                  on one chatd, WebSockets following the lobby; and chatd's
+#                  GET /message/stream again under that name
 # Each run starts the server afresh, then sse_load (bench/sse_load.c) opens
 # the N streams ($connect_rate per second) and says "ready"; after a second to
 # settle the server's memory is taken (PSS, all its processes) for the KB per
@@ -22,7 +25,8 @@
 # with the messages delivered and the streams still open. The figures: the
 # delivery latency over all deliveries (p50, p99, p99.9, max), the server's
 # KB per subscriber, idle and after the messages, and the server's CPU time
-# per delivery (us). The latency distributions go to $tmp/cdf for the plot.
+# per delivery (us), and sse_load's own CPU time per delivery (is the load
+# tool the bound?). The latency distributions go to $tmp/cdf for the plot.
 # BENCH_FANOUT_CONTENDERS chooses the contenders (default: all; nchan's are
 # those of $nchan_workers), e.g. "chatd chatd-lb3" for the load balancer's
 # cost alone.
@@ -123,16 +127,17 @@ fanout_server() {
         [[ -n $fanout_token ]] || fanout_token=$(register_user "${pub_url%/message/}")
         header="Cookie: authKey=$fanout_token"
         ;;
-    chatd | chatd-rooms)
+    chatd | chatd-sse | chatd-rooms | chatd-ws)
         start_chatd "$chatd" "$tmp/fanout-chatd.log" "$port" "$redis_port" --log-level warn \
             --max-streams $((n + 100)) || die "chatd did not start"
         server_pid=$CHATD_PID
         pids=$server_pid
         sub_url=http://127.0.0.1:$port/message/stream
-        [[ $name == chatd ]] || sub_url="http://127.0.0.1:$port/stream?rooms=lobby,bench-other"
+        [[ $name != chatd-rooms ]] || sub_url="http://127.0.0.1:$port/stream?rooms=lobby,bench-other"
+        [[ $name != chatd-ws ]] || sub_url=ws://127.0.0.1:$port/ws
         pub_url=http://127.0.0.1:$port/message/
         [[ -n $fanout_token ]] || fanout_token=$(register_user "http://127.0.0.1:$port")
-        [[ $name == chatd ]] || create_room "http://127.0.0.1:$port" bench-other ||
+        [[ $name != chatd-rooms ]] || create_room "http://127.0.0.1:$port" bench-other ||
             die "room bench-other could not be created"
         header="Cookie: authKey=$fanout_token"
         ;;
@@ -160,25 +165,27 @@ fanout_server() {
     esac
 }
 
-# fanout_run NAME N ROUND: one run, its figures recorded.
+# fanout_run NAME N ROUND [SCENARIO]: one run, its figures recorded under
+# SCENARIO-N (default fanout-N).
 fanout_run() {
-    local name=$1 n=$2 round=$3 out=$tmp/fanout-$1-$2-$3.out before idle after cpu0 cpu1 rc=0 p
+    local name=$1 n=$2 round=$3 prefix=${4:-fanout}
+    local out=$tmp/$prefix-$1-$2-$3.out before idle after cpu0 cpu1 rss0 rss1 rc=0 p
     local -a args
     local subs=$n lb_maxconn
     [[ $name != chatd-lb3 ]] || lb_subscribers "$n"
     fanout_server "$name" "$subs"
     # shellcheck disable=SC2086  # pids is a list
-    before=$(pss_kb $pids)
+    before=$(pss_kb $pids) rss0=$(rss_kb "$server_pid")
     args=(--url "$sub_url" --subscribers "$subs" --messages "$messages" --connect-rate "$connect_rate"
         --timeout 120 --publish "$pub_url" --gap-ms "$gap_ms" --wait-signal
-        --cdf "$tmp/cdf/fanout-$n-$name-$round.txt")
+        --cdf "$tmp/cdf/$prefix-$n-$name-$round.txt")
     [[ -z $header ]] || args+=(--header "$header")
     "$sse_load" "${args[@]}" >"$out" 2>"$out.err" &
     load_pid=$!
     wait_line "$out" ready
     sleep 1 # the server finishes the subscriptions
     # shellcheck disable=SC2086
-    idle=$(pss_kb $pids) cpu0=$(cpu_ms $pids)
+    idle=$(pss_kb $pids) cpu0=$(cpu_ms $pids) rss1=$(rss_kb "$server_pid")
     kill -USR1 "$load_pid"
     wait_line "$out" "done"
     # shellcheck disable=SC2086
@@ -195,7 +202,8 @@ fanout_run() {
         cat "$out" "$out.err" >&2
         die "sse_load failed for $name with $subs subscribers (lost, duplicated or reordered messages)"
     }
-    local s="fanout-$n"
+    local s="$prefix-$n" load_cpu
+    load_cpu=$(awk '$1 == "cpu_ms_after_ready" {print $3 + $5}' "$out")
     record "$s" "$name" "$round" subscribers "$subs"
     record "$s" "$name" "$round" p50_ms "$(sse_field "$out" latency_ms p50)"
     record "$s" "$name" "$round" p99_ms "$(sse_field "$out" latency_ms p99)"
@@ -203,10 +211,14 @@ fanout_run() {
     record "$s" "$name" "$round" max_ms "$(sse_field "$out" latency_ms max)"
     record "$s" "$name" "$round" kb_per_idle_sub "$(awk -v a="$before" -v b="$idle" -v n="$subs" 'BEGIN {printf "%.2f", (b - a) / n}')"
     record "$s" "$name" "$round" kb_per_sub_after "$(awk -v a="$before" -v b="$after" -v n="$subs" 'BEGIN {printf "%.2f", (b - a) / n}')"
+    if [[ $name != chatd-lb3 && $name != nchan-* ]]; then # one process: its RSS growth too
+        record "$s" "$name" "$round" kb_rss_per_idle_sub "$(awk -v a="$rss0" -v b="$rss1" -v n="$subs" 'BEGIN {printf "%.2f", (b - a) / n}')"
+    fi
     record "$s" "$name" "$round" cpu_us_per_delivery "$(awk -v c=$((cpu1 - cpu0)) -v n="$subs" -v m="$messages" 'BEGIN {printf "%.2f", c * 1000 / (n * m)}')"
-    say "fanout $n $name round $round: p50 $(sse_field "$out" latency_ms p50) ms," \
+    record "$s" "$name" "$round" load_cpu_us_per_delivery "$(awk -v c="$load_cpu" -v n="$subs" -v m="$messages" 'BEGIN {printf "%.2f", c * 1000 / (n * m)}')"
+    say "$prefix $n $name round $round: p50 $(sse_field "$out" latency_ms p50) ms," \
         "p99 $(sse_field "$out" latency_ms p99) ms; PSS $before -> $idle -> $after KB;" \
-        "CPU $((cpu1 - cpu0)) ms for $((subs * messages)) deliveries"
+        "CPU $((cpu1 - cpu0)) ms (sse_load $load_cpu ms) for $((subs * messages)) deliveries"
 }
 
 scenario_fanout() {

@@ -1,8 +1,9 @@
 /*
- * sse_load: many subscribers on chatd's Server-Sent Events stream at once,
- * and how long each message takes to reach all of them.
+ * sse_load: many subscribers on chatd's Server-Sent Events stream (or its
+ * WebSocket) at once, and how long each message takes to reach all of them.
  *
  * usage: sse_load --url http://HOST:PORT/message/stream --subscribers N
+ *        sse_load --url ws://HOST:PORT/ws --subscribers N ...
  *                 [--messages M] [--connect-rate R] [--timeout S]
  *                 [--publish URL [--header "Name: value"] [--gap-ms G] [--wait-signal]]
  *                 [--cdf FILE]
@@ -36,6 +37,16 @@
  * One thread, one libevent loop, a bufferevent per stream. The body is read
  * in chunked transfer coding (what evhttp sends to HTTP/1.1 clients) or
  * plain; both the coding and the SSE lines may be split anywhere by reads.
+ *
+ * With a ws:// URL each subscriber is a WebSocket (RFC 6455) instead: the
+ * upgrade carries the --header too (chatd's WebSocket needs the session
+ * cookie), the stream counts as started when chatd answers its
+ * {"type":"subscribe","room":"lobby"} with "subscribed", and every
+ * {"type":"message"} text frame is an event (its "id", and the mark or the
+ * "timestamp" in it, as above). The client side is the least RFC 6455 asks:
+ * its frames (the subscribe, pongs) masked, the server's read unfragmented;
+ * a close frame, a fragmented or masked frame or an "error" message ends the
+ * stream.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -63,6 +74,9 @@
 #define SEQ_KEY "bench-seq="
 #define SENT_KEY " sent-us="
 #define CDF_POINTS 1000
+#define WS_ROOM "lobby"                   /* what a WebSocket subscriber follows */
+#define WS_FRAME_MAX 65536                /* the longest frame a WebSocket subscriber takes */
+#define WS_KEY "dGhlIHNhbXBsZSBub25jZQ==" /* any base64 of 16 bytes will do */
 
 struct options {
     const char *url;
@@ -75,6 +89,7 @@ struct options {
     int gap_ms;              /* between the end of one POST and the next */
     bool wait_signal;        /* SIGUSR1 before publishing and before closing */
     const char *cdf_path;    /* where to write the latency quantiles, or NULL */
+    bool ws;                 /* the URL is ws://: WebSocket subscribers */
 };
 
 /* The server, from the URL. */
@@ -318,11 +333,12 @@ static void on_sse_line(struct conn *c, const char *line) {
 
 /* ---- reading the HTTP response ---- */
 
-/* The status line or a header; -1 if the answer is not a 200. */
+/* The status line or a header; -1 if the answer is not a 200 (a 101 for a
+ * WebSocket). */
 static int on_header_line(struct conn *c, const char *line) {
-    int status = 0;
+    int status = 0, wanted = c->ld->opt.ws ? 101 : 200;
     if (c->phase == PHASE_STATUS) {
-        if (sscanf(line, "HTTP/%*d.%*d %d", &status) != 1 || status != 200) return -1;
+        if (sscanf(line, "HTTP/%*d.%*d %d", &status) != 1 || status != wanted) return -1;
         c->phase = PHASE_HEADERS;
     } else if (line[0] == '\0') {
         c->phase = PHASE_BODY;
@@ -422,6 +438,129 @@ static void conn_lost(struct conn *c, const char *fmt, ...) {
     check_progress(ld);
 }
 
+/* ---- WebSocket subscribers (a ws:// URL) ---- */
+
+/* One frame from the client: masked, as RFC 6455 wants of clients. */
+static void ws_send_frame(struct conn *c, unsigned opcode, const char *data, size_t len) {
+    unsigned char head[8] = {(unsigned char)(0x80 | opcode)};
+    size_t n = 2;
+    if (len < 126) {
+        head[1] = (unsigned char)(0x80 | len);
+    } else { /* what this client sends stays under 64 KB */
+        head[1] = 0x80 | 126;
+        head[2] = (unsigned char)(len >> 8);
+        head[3] = (unsigned char)len;
+        n = 4;
+    }
+    uint32_t key = (uint32_t)random();
+    unsigned char mask[4];
+    memcpy(mask, &key, sizeof(mask));
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evbuffer_add(out, head, n);
+    evbuffer_add(out, mask, sizeof(mask));
+    unsigned char masked[256];
+    for (size_t at = 0; at < len; at += sizeof(masked)) {
+        size_t k = len - at < sizeof(masked) ? len - at : sizeof(masked);
+        for (size_t i = 0; i < k; i++)
+            masked[i] = (unsigned char)data[at + i] ^ mask[(at + i) % 4];
+        evbuffer_add(out, masked, k);
+    }
+}
+
+/* The string value of the first "key":"..." in json (no escapes in it: the
+ * types and ids this reads); false when absent or too long. */
+static bool json_string_of(const char *json, const char *key, char *out, size_t cap) {
+    char pattern[32];
+    snprintf(pattern, sizeof(pattern), "\"%s\":\"", key);
+    const char *p = strstr(json, pattern);
+    if (!p) return false;
+    p += strlen(pattern);
+    size_t len = strcspn(p, "\"");
+    if (p[len] != '"' || len >= cap) return false;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return true;
+}
+
+/* A text message from the server: "ready" asks for the room, "subscribed"
+ * starts the stream, "message" is an event as an SSE event with its id and
+ * data would be. */
+static void on_ws_message(struct conn *c, const char *json) {
+    char type[32], id[64];
+    if (!json_string_of(json, "type", type, sizeof(type))) return;
+    if (strcmp(type, "ready") == 0) {
+        static const char subscribe[] = "{\"type\":\"subscribe\",\"room\":\"" WS_ROOM "\"}";
+        ws_send_frame(c, 0x1, subscribe, sizeof(subscribe) - 1);
+    } else if (strcmp(type, "subscribed") == 0) {
+        start_stream(c);
+    } else if (strcmp(type, "error") == 0) {
+        conn_lost(c, "answered %s", json);
+    } else if (strcmp(type, "message") == 0) {
+        c->cur_data = true;
+        c->cur_has_id = json_string_of(json, "id", id, sizeof(id)) && id_parse(id, &c->cur_id);
+        if (marker_of(json, &c->cur_seq, &c->cur_sent_ms) < 0) {
+            long long ts = timestamp_of(json);
+            c->cur_seq = -1;
+            c->cur_sent_ms = ts < 0 ? -1 : (double)ts;
+        }
+        end_event(c);
+    }
+}
+
+/* One whole frame of the server's, header already parsed: 0, or -1 when it
+ * ends the stream. */
+static int on_ws_frame(struct conn *c, unsigned opcode, char *payload, size_t len) {
+    switch (opcode) {
+    case 0x1: /* text */
+        payload[len] = '\0';
+        on_ws_message(c, payload);
+        return 0;
+    case 0x9: /* ping: the pong carries its payload */
+        ws_send_frame(c, 0xA, payload, len);
+        return 0;
+    case 0xA: /* pong */
+        return 0;
+    case 0x8: /* close */
+        conn_lost(c, "the server closed the WebSocket (%d)",
+                  len >= 2 ? ((unsigned char)payload[0] << 8) | (unsigned char)payload[1] : 1005);
+        return -1;
+    default:
+        conn_lost(c, "a frame with opcode %u", opcode);
+        return -1;
+    }
+}
+
+/* Takes every whole frame out of c->body. */
+static void read_ws_frames(struct conn *c) {
+    while (c->phase == PHASE_BODY) {
+        size_t have = evbuffer_get_length(c->body);
+        unsigned char *h = evbuffer_pullup(c->body, have < 10 ? (ssize_t)have : 10);
+        if (have < 2) return;
+        size_t head = 2, len = h[1] & 0x7f;
+        if (len == 126) {
+            head = 4;
+            if (have < head) return;
+            len = (size_t)h[2] << 8 | h[3];
+        } else if (len == 127) {
+            head = 10;
+            if (have < head) return;
+            len = 0;
+            for (int i = 2; i < 10; i++)
+                len = len << 8 | h[i];
+        }
+        unsigned opcode = h[0] & 0x0f;
+        if (!(h[0] & 0x80) || (h[1] & 0x80) || len > WS_FRAME_MAX) {
+            conn_lost(c, "a fragmented, masked or over-long frame");
+            return;
+        }
+        if (have < head + len) return;
+        char payload[WS_FRAME_MAX + 1];
+        evbuffer_drain(c->body, head);
+        evbuffer_remove(c->body, payload, len);
+        if (on_ws_frame(c, opcode, payload, len) < 0) return;
+    }
+}
+
 static void on_read(struct bufferevent *bev, void *arg) {
     struct conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
@@ -432,6 +571,11 @@ static void on_read(struct bufferevent *bev, void *arg) {
         return;
     }
     if (c->phase != PHASE_BODY) return;
+    if (c->ld->opt.ws) {
+        evbuffer_add_buffer(c->body, in);
+        read_ws_frames(c);
+        return;
+    }
     int rc = c->chunked ? dechunk(c, in) : evbuffer_add_buffer(c->body, in);
     read_sse_lines(c);
     if (rc > 0)
@@ -460,9 +604,17 @@ static void conn_open(struct load *ld, struct conn *c) {
     }
     bufferevent_setcb(c->bev, on_read, NULL, on_conn_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    evbuffer_add_printf(bufferevent_get_output(c->bev),
-                        "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n",
-                        ld->tgt.path, ld->tgt.host);
+    if (ld->opt.ws)
+        evbuffer_add_printf(bufferevent_get_output(c->bev),
+                            "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                            "Sec-WebSocket-Key: %s\r\n%s%s\r\n",
+                            ld->tgt.path, ld->tgt.host, WS_KEY,
+                            ld->opt.header ? ld->opt.header : "", ld->opt.header ? "\r\n" : "");
+    else
+        evbuffer_add_printf(bufferevent_get_output(c->bev),
+                            "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n",
+                            ld->tgt.path, ld->tgt.host);
     /* A failure here has usually run on_conn_event already; conn_lost is
      * then a no-op. */
     if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ld->tgt.addr, (int)ld->tgt.addrlen) <
@@ -711,11 +863,13 @@ static void usage(void) {
     fprintf(
         stderr,
         "usage: sse_load --url http://HOST:PORT/message/stream --subscribers N\n"
+        "       (or --url ws://HOST:PORT/ws: WebSocket subscribers of the lobby)\n"
         "                [--messages M] [--connect-rate R] [--timeout S]\n"
         "                [--publish URL [--header H] [--gap-ms G] [--wait-signal]] [--cdf FILE]\n"
         "  --messages M      events each stream must get (alias --expect; default 20)\n"
         "  --publish URL     POST the M messages there, each carrying its send time\n"
         "  --header H        an extra header line for those POSTs (\"Cookie: ...\")\n"
+        "                    and the WebSocket upgrades\n"
         "  --gap-ms G        ms between two POSTs (default 200)\n"
         "  --wait-signal     SIGUSR1 before publishing, and again before closing\n"
         "  --cdf FILE        write 1,000 latency quantiles \"<fraction> <ms>\" there\n"
@@ -789,7 +943,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
         }
     }
     if (rc == 0 && (!o->url || !o->subscribers || optind != argc)) rc = -1;
-    if (rc == 0 && (o->header || o->wait_signal) && !o->publish_url) rc = -1;
+    if (rc == 0 && o->wait_signal && !o->publish_url) rc = -1;
+    if (rc == 0 && o->header && !o->publish_url && strncmp(o->url, "ws://", 5) != 0) rc = -1;
     if (rc < 0) usage();
     return rc;
 }
@@ -821,13 +976,20 @@ static int resolve(struct target *t) {
     return 0;
 }
 
-static int parse_url(const char *url, struct target *t) {
-    static const char scheme[] = "http://";
-    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
-        fprintf(stderr, "sse_load: the URL must start with %s\n", scheme);
+/* An http:// URL, or a ws:// one when ws is not NULL (*ws says which). */
+static int parse_url(const char *url, struct target *t, bool *ws) {
+    static const char scheme[] = "http://", ws_scheme[] = "ws://";
+    const char *host;
+    if (strncmp(url, scheme, sizeof(scheme) - 1) == 0) {
+        host = url + sizeof(scheme) - 1;
+    } else if (ws && strncmp(url, ws_scheme, sizeof(ws_scheme) - 1) == 0) {
+        host = url + sizeof(ws_scheme) - 1;
+        *ws = true;
+    } else {
+        fprintf(stderr, "sse_load: the URL must start with %s%s\n", scheme, ws ? " or ws://" : "");
         return -1;
     }
-    const char *host = url + sizeof(scheme) - 1, *slash = strchr(host, '/');
+    const char *slash = strchr(host, '/');
     size_t len = slash ? (size_t)(slash - host) : strlen(host);
     if (len == 0 || len >= sizeof(t->host)) {
         fprintf(stderr, "sse_load: no usable host in %s\n", url);
@@ -903,8 +1065,8 @@ static void load_cleanup(struct load *ld) {
 int main(int argc, char **argv) {
     struct load ld;
     memset(&ld, 0, sizeof(ld));
-    if (parse_options(argc, argv, &ld.opt) < 0 || parse_url(ld.opt.url, &ld.tgt) < 0 ||
-        (ld.opt.publish_url && parse_url(ld.opt.publish_url, &ld.pub) < 0) ||
+    if (parse_options(argc, argv, &ld.opt) < 0 || parse_url(ld.opt.url, &ld.tgt, &ld.opt.ws) < 0 ||
+        (ld.opt.publish_url && parse_url(ld.opt.publish_url, &ld.pub, NULL) < 0) ||
         raise_fd_limit(ld.opt.subscribers + FD_SPARE) < 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tools of `make bench` do what the benchmark report relies on: the floor
 # fans a POST out to every subscriber, sse_load publishes with send times and
-# checks completeness (also against chatd with a session cookie, where the
+# checks completeness (also against chatd with a session cookie, over its
+# WebSocket too with a ws:// URL, where the
 # memory per idle stream is measured as the fan-out scenario does, and nchan
 # through bench/nchan.sh), its --wait-signal handshake and --cdf file work,
 # two chatd share a port as chatd x2 does,
@@ -29,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "1..13"
+echo "1..15"
 n=0
 failed=0
 # ok CONDITION_STATUS DESCRIPTION
@@ -142,6 +143,21 @@ load chatd-run --url "$base/message/stream" --subscribers 100 --messages 3 \
     complete "$tmp/chatd-run" 100 3
 ok $? "100 chatd subscribers each get the 3 messages sse_load sends with a session"
 
+# The same over chatd's WebSocket (the ws scenario's load): the upgrade with
+# the cookie, a subscribe to the lobby, each message frame an event.
+load chatd-ws --url "ws://127.0.0.1:$chatd_port/ws" --subscribers 100 --messages 3 \
+    --publish "$base/message/" --header "Cookie: authKey=$token" --gap-ms 5 &&
+    complete "$tmp/chatd-ws" 100 3
+ok $? "100 chatd WebSocket subscribers each get the 3 messages sse_load sends"
+
+# A session chatd does not know: the upgrade is answered 401, not 101, and
+# sse_load says so and fails.
+"$build/sse_load" --url "ws://127.0.0.1:$chatd_port/ws" --subscribers 2 --messages 1 \
+    --header "Cookie: authKey=$(printf 'A%.0s' {1..43})" --timeout 10 >"$tmp/ws-401" 2>&1
+rc=$?
+((rc == 1)) && grep -q 'answered "HTTP/1.1 401' "$tmp/ws-401"
+ok $? "sse_load fails when chatd refuses the WebSocket upgrade (401; status $rc)"
+
 # Two chatd on one port, as the send and cluster scenarios' chatd x2 runs.
 shared_port=$(free_port)
 start_chatds "$build/chatd" 2 "$tmp/pair" "$shared_port" "$redis_port" --log-level warn &&
@@ -173,7 +189,10 @@ printf '%s\n' "send	chatd	1	rps	900" "send	chatd	2	rps	1000" "send	chatd	3	rps	9
     "login	send	1	rps	1000" "login	send+logins	1	rps	800" \
     "login	send-paced	1	p99_ms	2" "login	send-paced+logins	1	p99_ms	2.2" \
     "login	send-paced	1	offered_rps	500" "login	logins	1	rps	1.5" \
-    "login	logins-paced	1	rps	4" "login	logins-alone	1	rps	6" >"$tmp/raw.tsv"
+    "login	logins-paced	1	rps	4" "login	logins-alone	1	rps	6" \
+    "ws-10	chatd-ws	1	p99_ms	5.4" "ws-10	chatd-sse	1	p99_ms	4" "ws-10	floor	1	p99_ms	5" \
+    "ws-10	chatd-ws	1	kb_rss_per_idle_sub	2.5" "ws-send	chatd-ws	1	rps	900" \
+    "ws-send	chatd-post	1	rps	1000" >"$tmp/raw.tsv"
 mkdir -p "$tmp/cdf"
 # ratios FILE: the JSON's ratios as {name: [value, result]}.
 ratios() { jq -c '.ratios | map({(.name): [.value, .result]}) | add' "$1"; }
@@ -185,7 +204,11 @@ counts=10 "$top/bench/report.sh" "$tmp/raw.tsv" "$tmp/cdf" "$tmp/report" "" >"$t
         .["fanout 10: chatd p99 / floor p99"] == ["1.80", "missed"] and
         .["fanout 10: chatd memory per idle subscriber"] == ["1.50 KB", "met"] and
         .["login: send p99 during a login storm / alone"] == ["at a fixed rate (about 500/s offered) (judged): 1.10 (2.20 vs 2.00 ms); saturated: 2.50 (10.00 vs 4.00 ms), requests/s 0.80", "met"] and
-        .["login: logins/s in the storm alone; beside the paced sends; beside the saturated ones"] == ["6; 4; 1.5", "-"]' >/dev/null &&
+        .["login: logins/s in the storm alone; beside the paced sends; beside the saturated ones"] == ["6; 4; 1.5", "-"] and
+        .["ws 10: chatd over WebSocket, p99 / floor p99"] == ["1.08", "met"] and
+        .["ws 10: chatd over SSE, p99 / floor p99"] == ["0.80", "met"] and
+        .["ws 10: chatd memory (RSS) per idle WebSocket"] == ["2.50 KB", "missed"] and
+        .["ws-send: acks/s over one WebSocket (? in flight) / POST /message/ (wrk, ? keep-alive connections)"] == ["0.90", "-"]' >/dev/null &&
     jq -e '(.medians | map(select(.contender == "chatd" and .metric == "rps"))[0].median) == 950' \
         "$tmp/report.json" >/dev/null && grep -q '| chatd | 950 |' "$tmp/report.md"
 ok $? "report.sh: medians of the rounds, ratios against the targets (the judged contender named), JSON and Markdown"
