@@ -1,10 +1,11 @@
 /*
  * ev_cache: libevent's memory (event_set_mem_functions) with the small
- * blocks it frees kept for its next requests of that size. evhttp makes
- * and frees some forty small objects per request (headers, the request,
- * its buffers, buffer chains); with many requests in flight at once they
- * overflow glibc's per-thread cache, and its slower paths (bins, merging
- * of free chunks) took a fifth of chatd's instructions per request.
+ * blocks it frees kept for its next requests of that size: evbuffers and
+ * their chains (a reply's, a Redis command's), events. With many requests
+ * in flight at once they overflow glibc's per-thread cache, and its slower
+ * paths (bins, merging of free chunks) took a fifth of chatd's
+ * instructions per request when evhttp made some forty such objects per
+ * request; chatd's own connections make a handful.
  *
  * The blocks are ordinary malloc blocks: what is not cached is freed, and
  * libevent's realloc is realloc. At most EV_CACHE_BYTES are kept. Only the

@@ -11,7 +11,6 @@
 #include "ratelimit.h"
 
 struct event_base;
-struct evhttp;
 struct store;
 struct workers;
 struct cluster;
@@ -47,7 +46,6 @@ struct server {
     struct config cfg;                     /* settings, read-only after start */
     struct ratelimit limits;               /* the abuse limits, parsed from cfg */
     struct event_base *base;               /* the one event loop */
-    struct evhttp *http;                   /* the HTTP server */
     struct http_state *http_state;         /* what http.c keeps between requests */
     struct cluster *cluster;               /* Redis connections */
     struct store *store;                   /* key schema on top of cluster */

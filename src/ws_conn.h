@@ -1,5 +1,5 @@
 /*
- * ws_conn: one WebSocket connection on a stream that left evhttp
+ * ws_conn: one WebSocket connection on an upgraded connection
  * (http_stream_upgrade): frames in and out through wslay's event API,
  * pings, and the close handshake. It knows no rooms or users: whole text
  * messages (checked to be UTF-8) go to on_text, the owner's answers come
