@@ -319,9 +319,15 @@ enum framing { FRAMED_BY_LENGTH, FRAMED_BY_CHUNKS, FRAMED_BY_CLOSE };
 static void put_head(struct request *r, struct evbuffer *out, int status, const char *content_type,
                      enum framing framing, size_t len) {
     struct http_conn *c = r->conn;
-    char line[64];
-    int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, reason_of(status));
-    evbuffer_add(out, line, (size_t)n);
+    char line[64] = "HTTP/1.1 ", *end = numfmt_unsigned(line + 9, (unsigned)status);
+    const char *reason = reason_of(status);
+    size_t reason_len = strlen(reason);
+    *end++ = ' ';
+    memcpy(end, reason, reason_len);
+    end += reason_len;
+    *end++ = '\r';
+    *end++ = '\n';
+    evbuffer_add(out, line, (size_t)(end - line));
     add_date(c->st, out);
     bool has_body = status != 204 && status != 304 && status >= 200;
     if (framing == FRAMED_BY_LENGTH && has_body && !http_is_head(r) && !r->has_content_length) {

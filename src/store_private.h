@@ -25,6 +25,7 @@ struct store {
     struct session_read *answers_tail;
     int keep_messages;                /* retention: about this many per room, 0: all */
     int keep_age_s;                   /* retention: seconds a message is kept, 0: forever */
+    unsigned sends_since_trim;        /* sends since the last trim (store_trim_sometimes) */
 };
 
 /* How a command must be acknowledged. */
@@ -75,7 +76,7 @@ struct store_trim {
 /* The server's defaults of s as script arguments (store_retention.c). */
 struct store_trim store_trim_of(const struct store *s);
 /* After a plain append (an XADD, which cannot read the room's policy):
- * one in STORE_TRIM_EVERY, at random, is followed on the same slot by the
+ * every STORE_TRIM_EVERY-th of a chatd is followed on the same slot by the
  * trim script, unacknowledged. ts is the message's ms. */
 #define STORE_TRIM_EVERY 16
 void store_trim_sometimes(struct store *s, const char *room, const char *ts);

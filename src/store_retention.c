@@ -1,7 +1,6 @@
 /* store_retention: how much history a room keeps (the trim that appends
  * ask for), what a room's stream still holds (for the gap signal) and
  * whether Redis's memory is full. */
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +28,10 @@ static void on_trimmed(redisReply *r, void *arg) { (void)r, (void)arg; }
 
 void store_trim_sometimes(struct store *s, const char *room, const char *ts) {
     char key[STORE_KEY_MAX], policy[STORE_KEY_MAX];
-    if (randombytes_uniform(STORE_TRIM_EVERY) != 0 ||
-        store_key_room_messages(key, sizeof(key), room) < 0 ||
+    /* a count, not a random draw: libsodium's draws are a system call each */
+    if (++s->sends_since_trim < STORE_TRIM_EVERY) return;
+    s->sends_since_trim = 0;
+    if (store_key_room_messages(key, sizeof(key), room) < 0 ||
         store_key_room_retention(policy, sizeof(policy), room) < 0)
         return;
     struct store_trim trim = store_trim_of(s);
