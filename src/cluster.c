@@ -55,8 +55,13 @@ struct cmd {
 
 /* Durable writes sent on one node's connection since its last WAIT: a single
  * WAIT at the end of the loop iteration acknowledges them all (group commit),
- * because WAIT covers every earlier write of its connection. */
+ * because WAIT covers every earlier write of its connection. While a WAIT
+ * is answered on that connection, the next batch stays open and grows: one
+ * WAIT at a time per connection, so that a busy chatd sends fewer, larger
+ * WAITs (each makes the master ask its replicas for their offsets). */
 struct wait_batch {
+    struct cluster *c;
+    int node;                    /* the node it goes to */
     struct conn *conn;
     struct cmd **cmds;
     size_t n, cap;
@@ -89,6 +94,7 @@ struct cluster {
     struct event *tick_ev;
     struct event *kick_ev;                 /* runs the parked list soon */
     struct wait_batch *open_batch[CLUSTER_MAP_MAX_NODES]; /* WAIT not sent yet */
+    struct conn *waiting[CLUSTER_MAP_MAX_NODES]; /* the connection whose WAIT is out */
     int flush_nodes[CLUSTER_MAP_MAX_NODES]; /* nodes with an open batch */
     int nflush;
     struct event *flush_ev;                /* sends the open batches' WAITs */
@@ -378,7 +384,13 @@ static void batch_done(struct wait_batch *b, const redisReply *reply) {
 
 static void on_batch_wait(struct conn *conn, redisReply *reply, void *privdata) {
     (void)conn;
-    batch_done(privdata, reply);
+    struct wait_batch *b = privdata;
+    struct cluster *c = b->c;
+    if (c->waiting[b->node] == b->conn) { /* the next batch of the node may go */
+        c->waiting[b->node] = NULL;
+        if (c->open_batch[b->node]) event_active(c->flush_ev, EV_TIMEOUT, 0);
+    }
+    batch_done(b, reply);
 }
 
 /* The open batch of node's connection, with room for one more command; NULL
@@ -388,6 +400,8 @@ static struct wait_batch *batch_with_room(struct cluster *c, int node, struct co
     struct wait_batch *b = c->open_batch[node];
     if (!b) {
         if (!(b = calloc(1, sizeof(*b)))) return NULL;
+        b->c = c;
+        b->node = node;
         b->conn = conn;
         b->want = want;
         c->open_batch[node] = b;
@@ -415,20 +429,29 @@ static int send_wait(struct cluster *c, struct wait_batch *b) {
     return rc;
 }
 
-/* Sends one WAIT per open batch; a batch whose WAIT cannot go out is treated
- * as unacknowledged (its connection is gone, so its commands fail too). */
-static void flush_batches(struct cluster *c) {
-    for (int i = 0; i < c->nflush; i++) {
-        struct wait_batch *b = c->open_batch[c->flush_nodes[i]];
-        c->open_batch[c->flush_nodes[i]] = NULL;
+/* Sends one WAIT per open batch whose connection has none out (all of them
+ * with force); a batch whose WAIT cannot go out is treated as
+ * unacknowledged (its connection is gone, so its commands fail too). */
+static void flush_batches(struct cluster *c, bool force) {
+    int nodes[CLUSTER_MAP_MAX_NODES], n = c->nflush;
+    memcpy(nodes, c->flush_nodes, (size_t)n * sizeof(nodes[0]));
+    c->nflush = 0; /* a batch opened by a callback below appends itself */
+    for (int i = 0; i < n; i++) {
+        struct wait_batch *b = c->open_batch[nodes[i]];
+        if (!b) continue;
+        if (!force && c->waiting[nodes[i]] == b->conn) { /* sent when that WAIT answers */
+            c->flush_nodes[c->nflush++] = nodes[i];
+            continue;
+        }
+        c->open_batch[nodes[i]] = NULL;
         if (send_wait(c, b) < 0) batch_done(b, NULL);
+        else c->waiting[nodes[i]] = b->conn;
     }
-    c->nflush = 0;
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
-    flush_batches(arg);
+    flush_batches(arg, false);
 }
 
 /* ---- routing ---- */
@@ -757,7 +780,7 @@ struct cluster *cluster_new(struct event_base *base, const struct cluster_option
 
 void cluster_free(struct cluster *c) {
     if (!c) return;
-    flush_batches(c); /* their WAITs fail below with the connections */
+    flush_batches(c, true); /* their WAITs fail below with the connections */
     c->closing = true;
     for (size_t i = 0; i < CLUSTER_MAP_MAX_NODES; i++)
         conn_free(c->conns[i]); /* pending callbacks run with NULL and finish */
