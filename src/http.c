@@ -32,21 +32,6 @@
 
 #define HTTP_FD_RESERVE 128 /* descriptors kept for Redis, logs and the listener */
 
-static void stream_link(struct request *r) {
-    struct http_state *st = r->srv->http_state;
-    r->stream_next = st->open_streams;
-    if (st->open_streams) st->open_streams->stream_prev = r;
-    st->open_streams = r;
-}
-
-static void stream_unlink(struct request *r) {
-    struct http_state *st = r->srv->http_state;
-    if (r->stream_prev) r->stream_prev->stream_next = r->stream_next;
-    else if (st->open_streams == r) st->open_streams = r->stream_next;
-    if (r->stream_next) r->stream_next->stream_prev = r->stream_prev;
-    r->stream_prev = r->stream_next = NULL;
-}
-
 static long long now_us(void) {
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -413,6 +398,21 @@ void http_reply_error(struct request *r, api_error e, const char *message) {
 
 void http_reply_empty(struct request *r, int status) { http_reply_buffer(r, status, NULL); }
 
+/* r's reply is a stream from now on (upgraded: another protocol's bytes). */
+static void stream_begin(struct request *r, bool upgraded) {
+    r->streaming = true;
+    r->sock = r->conn->sock;
+    metrics_stream_opened(r->srv->metrics);
+    http_conn_stream_started(r->conn, upgraded);
+}
+
+/* The stream lasts: the connection closes when it ends (see http_stream_detach). */
+static void stream_detach(struct request *r, bool upgraded) {
+    r->detached = true;
+    evhttp_clear_headers(&r->query);
+    http_conn_detach(r->conn, upgraded);
+}
+
 void http_stream_start(struct request *r, int status, const char *content_type) {
     struct http_conn *c = r->conn;
     r->bodyless = http_is_head(r);
@@ -427,11 +427,7 @@ void http_stream_start(struct request *r, int status, const char *content_type) 
     }
     if (r->headers_out) evbuffer_free(r->headers_out);
     r->headers_out = NULL;
-    r->streaming = true;
-    r->sock = c->sock;
-    stream_link(r);
-    metrics_stream_opened(r->srv->metrics);
-    http_conn_stream_started(c, false);
+    stream_begin(r, false);
 }
 
 void http_stream_send(struct request *r, struct evbuffer *chunk,
@@ -449,10 +445,7 @@ void http_stream_send(struct request *r, struct evbuffer *chunk,
 
 /* A stream is over: counted no more, and its request ends. */
 static void stream_over(struct request *r) {
-    if (r->streaming) {
-        stream_unlink(r);
-        metrics_stream_closed(r->srv->metrics);
-    }
+    if (r->streaming) metrics_stream_closed(r->srv->metrics);
     r->streaming = false;
     r->sock = NULL;
 }
@@ -484,9 +477,7 @@ void http_stream_abort(struct request *r) {
 }
 
 int http_stream_detach(struct request *r) {
-    r->detached = true;
-    evhttp_clear_headers(&r->query);
-    http_conn_detach(r->conn, false);
+    stream_detach(r, false);
     return 0;
 }
 
@@ -494,14 +485,8 @@ int http_stream_upgrade(struct request *r, struct evbuffer *head) {
     struct http_conn *c = r->conn;
     if (!c->sock || c->gone) return -1;
     r->on_close = NULL;
-    r->streaming = true; /* neither chunked nor bodyless: bytes go out as they are */
-    r->sock = c->sock;
-    stream_link(r);
-    metrics_stream_opened(r->srv->metrics);
-    http_conn_stream_started(c, true);
-    r->detached = true;
-    evhttp_clear_headers(&r->query);
-    http_conn_detach(c, true);
+    stream_begin(r, true); /* neither chunked nor bodyless: bytes go out as they are */
+    stream_detach(r, true);
     http_conn_write(c, head);
     return 0;
 }
@@ -784,12 +769,7 @@ size_t http_unflushed(const struct server *srv) {
 void http_stop(struct server *srv) {
     struct http_state *st = srv->http_state;
     if (!st) return;
-    struct request *r = st->open_streams, *next;
-    for (; r; r = next) { /* each abort unlinks its own request only */
-        next = r->stream_next;
-        http_stream_abort(r);
-    }
-    http_conn_close_all(st);
+    http_conn_close_all(st); /* open streams are aborted with their connections */
     stream_socks_free(st->socks); /* ended streams still writing */
     http_conns_free(st->conns);
     if (st->listener) evconnlistener_free(st->listener);

@@ -73,7 +73,6 @@ struct request {
     void (*on_close)(struct request *r); /* stream: the client went away */
     void *stream_arg;           /* the streaming (or waiting, see http_on_client_gone) handler's state */
     struct stream_sock *sock;   /* stream: its connection's socket, else NULL */
-    struct request *stream_prev, *stream_next; /* open streams, for shutdown */
     struct evbuffer *headers_out; /* headers added for the reply ("Name: value\r\n"), or NULL */
     struct evbuffer *body_out;    /* http_reply_body's buffer, or NULL */
 };

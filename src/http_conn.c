@@ -54,7 +54,6 @@ static long long reading_limit(const struct http_conn *c, long long *since) {
     return c->served ? HTTP_IO_TIMEOUT_S * 1000LL : c->st->request_timeout_ms;
 }
 
-static void close_now_or_later(struct http_conn *c);
 static void on_deadline(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     struct http_conn *c = arg;
@@ -66,7 +65,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
     }
     log_debug("msg=\"connection cut\" why=%s",
               c->reading->first_byte_ms ? "request-timeout" : "idle-timeout");
-    close_now_or_later(c);
+    http_conn_close(c);
 }
 
 /* The first byte of a request arrived: its whole must follow in time. */
@@ -136,8 +135,6 @@ void http_conn_abort(struct http_conn *c) {
     if (c->reading_depth > 0) c->pending = HTTP_PENDING_ABORT;
     else abort_now(c);
 }
-
-static void close_now_or_later(struct http_conn *c) { http_conn_close(c); }
 
 void http_conn_close_all(struct http_state *st) {
     struct http_conn *next;
@@ -223,7 +220,7 @@ static void parse_kept(struct http_conn *c) {
     size_t len = evbuffer_get_length(c->in);
     char *data = malloc(len);
     if (!data) {
-        close_now_or_later(c);
+        http_conn_close(c);
         return;
     }
     evbuffer_remove(c->in, data, len);
@@ -247,7 +244,7 @@ static void keep_input(struct http_conn *c, const char *data, size_t len) {
 static void input_end(struct http_conn *c) {
     c->input_ended = true;
     stream_sock_hold_input(c->sock, true);
-    if (c->phase == HTTP_READING) close_now_or_later(c);
+    if (c->phase == HTTP_READING) http_conn_close(c);
     else if (c->phase == HTTP_SERVING) tell_request_gone(c);
     else if (c->phase == HTTP_STREAMING) tell_request_gone(c);
 }
@@ -262,7 +259,7 @@ static void read_some(struct http_conn *c) {
     if (n < 0 && would_block()) return;
     if (n < 0) {
         c->gone = true;
-        if (c->phase == HTTP_READING) close_now_or_later(c);
+        if (c->phase == HTTP_READING) http_conn_close(c);
         else tell_request_gone(c);
         return;
     }
@@ -298,7 +295,7 @@ bool http_conn_keeps_going(const struct http_conn *c) {
 void http_conn_request_done(struct http_conn *c) {
     c->served = true;
     if (!http_conn_keeps_going(c)) {
-        close_now_or_later(c);
+        http_conn_close(c);
         return;
     }
     c->phase = HTTP_READING;

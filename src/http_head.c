@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define HEAD_START 1024 /* first size of a head's buffer */
+#define HEAD_START 1024 /* first size of a head's and a body's buffer */
 
 void http_head_free(struct http_head *h) {
     if (!h) return;
@@ -22,18 +22,24 @@ static void head_reset(struct http_head *h) {
     memset(h->known, 0, sizeof(h->known));
 }
 
+/* Makes *buf (of *cap bytes, NULL at first) hold at least need bytes,
+ * doubling from HEAD_START; false when out of memory. */
+static bool reserve(char **buf, size_t *cap, size_t need) {
+    if (*buf && need <= *cap) return true;
+    size_t grown = *cap ? *cap : HEAD_START;
+    while (grown < need) grown *= 2;
+    char *bytes = realloc(*buf, grown);
+    if (!bytes) return false;
+    *buf = bytes;
+    *cap = grown;
+    return true;
+}
+
 /* Appends len bytes (and keeps room for a NUL); false when out of memory
  * or beyond what is read of a head. */
 static bool head_append(struct http_head *h, const char *at, size_t len) {
     if ((size_t)h->len + len + 1 > HTTP_READ_HEADERS + HTTP_MAX_FIELDS * 2) return false;
-    if (h->len + len + 1 > h->cap || !h->bytes) {
-        uint32_t cap = h->cap ? h->cap : HEAD_START;
-        while (cap < h->len + len + 1) cap *= 2;
-        char *bytes = realloc(h->bytes, cap);
-        if (!bytes) return false;
-        h->bytes = bytes;
-        h->cap = cap;
-    }
+    if (!reserve(&h->bytes, &h->cap, h->len + len + 1)) return false;
     memcpy(h->bytes + h->len, at, len);
     h->len += (uint32_t)len;
     return true;
@@ -138,14 +144,7 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     struct http_head_reader *rd = reader_of(p);
     struct http_head *h = rd->head;
     if (h->body_len + len > rd->body_cap) return fail(rd, API_E_BODY_TOO_LARGE);
-    if (h->body_len + len + 1 > h->body_cap) {
-        size_t want = h->body_cap ? h->body_cap : 1024;
-        while (want < h->body_len + len + 1) want *= 2;
-        char *body = realloc(h->body, want);
-        if (!body) return fail(rd, API_E_INTERNAL);
-        h->body = body;
-        h->body_cap = want;
-    }
+    if (!reserve(&h->body, &h->body_cap, h->body_len + len + 1)) return fail(rd, API_E_INTERNAL);
     memcpy(h->body + h->body_len, at, len);
     h->body_len += len;
     h->body[h->body_len] = '\0';

@@ -30,7 +30,8 @@
  * in bytes (kept as offsets, since bytes grows), and the body. */
 struct http_head {
     char *bytes;
-    uint32_t len, cap;
+    uint32_t len;
+    size_t cap;
     uint32_t url_end;                /* the URL is bytes[0..url_end) */
     uint32_t count;                  /* header lines */
     uint32_t name[HTTP_MAX_FIELDS];  /* offsets of the names */

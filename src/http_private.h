@@ -79,7 +79,6 @@ struct http_state {
     struct event *accept_pause;           /* re-enables accepting after running out of fds */
     size_t inflight;                      /* requests not yet answered */
     size_t unflushed;                     /* answered, not yet written out */
-    struct request *open_streams;         /* head of the list of streaming requests */
     struct http_conn *conns_list;         /* every open connection */
     struct http_conns *conns;             /* the connection counts (http_conns.h) */
     struct stream_socks *socks;           /* sockets that ended and still write or linger */

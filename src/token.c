@@ -54,35 +54,42 @@ static bool from_authorization(const char *h, char out[TOKEN_LEN + 1]) {
     return copy_token(h, len, out);
 }
 
-/* Walks "name=value; name2=value2" pairs and takes the first well-formed
- * one called name. */
-static bool from_cookie(const char *h, const char *name, char out[TOKEN_LEN + 1]) {
+/* The value of the next "name=value" pair of *h called name (*len bytes,
+ * as sent), or NULL when there is none; *h moves past it. */
+static const char *next_cookie(const char **h, const char *name, size_t *len) {
     const size_t name_len = strlen(name);
-    while (*h) {
-        while (*h == ' ' || *h == ';') h++;
-        size_t pair = strcspn(h, ";");
-        if (pair > name_len && strncmp(h, name, name_len) == 0 && h[name_len] == '=') {
-            const char *v = h + name_len + 1;
-            size_t len = pair - name_len - 1;
-            while (len && v[len - 1] == ' ') len--;
-            if (len >= 2 && v[0] == '"' && v[len - 1] == '"') v++, len -= 2;
-            if (copy_token(v, len, out)) return true;
+    const char *p = *h;
+    while (*p) {
+        while (*p == ' ' || *p == ';') p++;
+        size_t pair = strcspn(p, ";");
+        const char *at = p;
+        p += pair;
+        if (pair > name_len && strncmp(at, name, name_len) == 0 && at[name_len] == '=') {
+            *h = p;
+            *len = pair - name_len - 1;
+            return at + name_len + 1;
         }
-        h += pair;
+    }
+    *h = p;
+    return NULL;
+}
+
+/* Takes the first well-formed token of the pairs called name. */
+static bool from_cookie(const char *h, const char *name, char out[TOKEN_LEN + 1]) {
+    size_t len;
+    for (const char *v; (v = next_cookie(&h, name, &len));) {
+        while (len && v[len - 1] == ' ') len--;
+        if (len >= 2 && v[0] == '"' && v[len - 1] == '"') v++, len -= 2;
+        if (copy_token(v, len, out)) return true;
     }
     return false;
 }
 
 /* Whether h has a pair called name with a value. */
 static bool has_cookie(const char *h, const char *name) {
-    const size_t name_len = strlen(name);
-    while (*h) {
-        while (*h == ' ' || *h == ';') h++;
-        size_t pair = strcspn(h, ";");
-        if (pair > name_len + 1 && strncmp(h, name, name_len) == 0 && h[name_len] == '=')
-            return true;
-        h += pair;
-    }
+    size_t len;
+    while (next_cookie(&h, name, &len))
+        if (len > 0) return true;
     return false;
 }
 

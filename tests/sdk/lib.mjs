@@ -9,7 +9,8 @@ import net from 'node:net';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import WebSocket from 'ws';
-import { ChatClient } from '../../web/clusterchat.js';
+import assert from 'node:assert/strict';
+import { ChatClient, ChatError } from '../../web/clusterchat.js';
 
 export const URL_A = process.env.SDK_URL;
 export const PASSWORD = 'correct horse battery';
@@ -183,4 +184,20 @@ export function mintToken(claims) {
   const body = b64({ exp: Math.floor(Date.now() / 1000) + 600, ...claims });
   const sig = crypto.createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
   return `${head}.${body}.${sig}`;
+}
+
+// With no retry budget left, three sends into a room over its rate limit:
+// at least one is refused, each refusal a ChatError 429 rate_limited with
+// its retryAfter. Returns the refusals for the caller's own checks.
+export async function refusedOverLimit(c, room) {
+  c.retryBudgetMs = 0;
+  const over = await Promise.allSettled(['d', 'e', 'f'].map((t) => c.send(room, t)));
+  const refused = over.filter((x) => x.status === 'rejected').map((x) => x.reason);
+  assert.ok(refused.length >= 1);
+  for (const e of refused) {
+    assert.ok(e instanceof ChatError);
+    assert.deepEqual([e.status, e.code], [429, 'rate_limited']);
+    assert.ok(e.retryAfter >= 1);
+  }
+  return refused;
 }
